@@ -1,0 +1,53 @@
+package dev.panamax.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+class MainTest {
+
+    private record Result(int status, String out, String err) {}
+
+    private static Result run(String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int status = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void versionNamesTheSimdPathThisJvmRuns() {
+        Result r = run("--version");
+        assertEquals(0, r.status());
+        assertTrue(r.out().startsWith("Panamax 0.1.0-SNAPSHOT\n"), r.out());
+        // Surefire runs this module with --add-modules jdk.incubator.vector on an AVX-512/AVX2 machine.
+        assertTrue(r.out().contains("SIMD: vector (Vector API, "), r.out());
+        assertTrue(r.out().matches("(?s).*Threads: \\d+\\n"), r.out());
+    }
+
+    @Test
+    void unknownCommandIsOneLineAndStatusTwo() {
+        Result r = run("frobnicate");
+        assertEquals(2, r.status());
+        assertEquals("panamax: unknown command 'frobnicate' (see panamax --help)\n", r.err());
+        assertEquals("", r.out());
+    }
+
+    @Test
+    void badThreadCountIsAClearError() {
+        Result r = run("--threads", "zero", "--version");
+        assertEquals(2, r.status());
+        assertEquals("panamax: --threads needs a whole number, got 'zero'\n", r.err());
+    }
+
+    @Test
+    void helpExplainsTheOptions() {
+        Result r = run("--help");
+        assertEquals(0, r.status());
+        assertTrue(r.out().contains("--threads N"));
+        assertTrue(r.out().contains("PANAMAX_SIMD=scalar"));
+    }
+}

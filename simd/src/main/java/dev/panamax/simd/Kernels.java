@@ -1,0 +1,141 @@
+package dev.panamax.simd;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The numerical kernels every model is built from. Two implementations share this contract:
+ * {@link ScalarKernels} (plain Java, runs on any JVM) and {@code VectorKernels} (the incubating
+ * Vector API). {@link Simd#kernels()} picks one at start-up.
+ *
+ * <p>Conventions: arrays come with an offset and a length, like C pointers into one flat buffer
+ * (so a model can keep all heads of a layer in one {@code float[]}). Matrices are row-major.
+ * Weight matrices may live in a {@link MemorySegment} (a memory-mapped model file); those hold
+ * little-endian float32 and their offsets are in <em>bytes</em>; multi-threaded kernels read them
+ * from pool threads, so they must come from a shared or global arena (as mapped files do). Results of the two implementations
+ * agree within float rounding (summation order differs); the properties in {@code proptest/}
+ * state the bounds.
+ *
+ * <pre>{@code
+ * Kernels k = Simd.kernels();
+ * float[] x = {1, 2, 3}, y = {4, 5, 6};
+ * float d = k.dot(x, 0, y, 0, 3);          // 32
+ * }</pre>
+ */
+public interface Kernels {
+
+    /** "vector" or "scalar". */
+    String name();
+
+    /** Bits per vector register the kernels use; 0 for the scalar path. */
+    int vectorBits();
+
+    // ---- BLAS level 1 -------------------------------------------------------------------------
+
+    /** Σ a[aOff+i]·b[bOff+i] for i &lt; n. */
+    float dot(float[] a, int aOff, float[] b, int bOff, int n);
+
+    /** Σ w[wByteOff + 4i]·x[xOff+i] for i &lt; n, where {@code w} holds little-endian float32. */
+    float dot(MemorySegment w, long wByteOff, float[] x, int xOff, int n);
+
+    /** y[yOff+i] += alpha·x[xOff+i]. */
+    void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n);
+
+    /** x[off+i] *= alpha. */
+    void scale(float[] x, int off, int n, float alpha);
+
+    /** out[oOff+i] = a[aOff+i] + b[bOff+i]. {@code out} may alias either input exactly. */
+    void add(float[] a, int aOff, float[] b, int bOff, float[] out, int oOff, int n);
+
+    /** out[oOff+i] = a[aOff+i] · b[bOff+i]. {@code out} may alias either input exactly. */
+    void mul(float[] a, int aOff, float[] b, int bOff, float[] out, int oOff, int n);
+
+    /**
+     * Index of the first element equal to the largest non-NaN value among x[off..off+n);
+     * 0 when all are NaN, -1 when n is 0.
+     */
+    int argmax(float[] x, int off, int n);
+
+    // ---- matrix × vector, matrix × matrix -----------------------------------------------------
+
+    /**
+     * out[r] = Σ_c W[r, c]·x[c] for r &lt; rows, with W row-major float32 [rows, cols] starting at
+     * byte {@code wByteOff} of {@code w}. Split by rows over {@link Parallel}'s threads.
+     */
+    void matvec(MemorySegment w, long wByteOff, float[] x, float[] out, int rows, int cols);
+
+    /** As {@link #matvec(MemorySegment, long, float[], float[], int, int)} for a heap matrix. */
+    default void matvec(float[] w, float[] x, float[] out, int rows, int cols) {
+        matvec(MemorySegment.ofArray(w), 0, x, out, rows, cols);
+    }
+
+    /**
+     * C = A·Bᵀ: A [m, k] and C [m, n] row-major on the heap; B [n, k] row-major float32 in a
+     * segment starting at byte {@code bByteOff} (the layout of a linear layer's weight: one row per
+     * output). C is overwritten. Cache-blocked and multi-threaded.
+     */
+    void matmulTransposedB(float[] a, MemorySegment b, long bByteOff, float[] c, int m, int n, int k);
+
+    /** As above with B [n, k] on the heap. */
+    default void matmulTransposedB(float[] a, float[] b, float[] c, int m, int n, int k) {
+        matmulTransposedB(a, MemorySegment.ofArray(b), 0, c, m, n, k);
+    }
+
+    /** C = A·B: A [m, k], B [k, n], C [m, n], all row-major. C is overwritten. */
+    void matmul(float[] a, float[] b, float[] c, int m, int n, int k);
+
+    // ---- normalisation, softmax, activations ---------------------------------------------------
+
+    /** Numerically stable softmax of x[off..off+n) in place (max subtracted before exp). */
+    void softmax(float[] x, int off, int n);
+
+    /** out[oOff+i] = x[xOff+i] / sqrt(mean(x²) + eps) · weight[i]. {@code out} may be {@code x}. */
+    void rmsnorm(float[] out, int oOff, float[] x, int xOff, float[] weight, int n, float eps);
+
+    /**
+     * out[oOff+i] = (x[xOff+i] − mean) / sqrt(var + eps) · gamma[i] + beta[i] with the biased
+     * variance, as LayerNorm defines it. {@code out} may be {@code x}; {@code beta} may be null.
+     */
+    void layernorm(float[] out, int oOff, float[] x, int xOff, float[] gamma, float[] beta, int n, float eps);
+
+    /**
+     * Rotary position embedding of {@code heads} consecutive heads of {@code headDim} floats at
+     * x[off..], in place. Only the first {@code rotaryDim} values of each head rotate (partial
+     * rotary); {@code cos[j]}, {@code sin[j]} for j &lt; rotaryDim/2 are the angles of pair j at this
+     * position.
+     * <ul>
+     * <li>{@code interleaved = true}: pair j is (x[2j], x[2j+1]) — llama2.c and GGUF's layout.</li>
+     * <li>{@code interleaved = false}: pair j is (x[j], x[j + rotaryDim/2]) — Hugging Face's
+     *     rotate-half layout.</li>
+     * </ul>
+     */
+    void rope(float[] x, int off, int heads, int headDim, int rotaryDim, float[] cos, float[] sin, boolean interleaved);
+
+    /** x ← x·σ(x) (SiLU, a.k.a. swish), in place. */
+    void silu(float[] x, int off, int n);
+
+    /** x ← x·Φ(x) = ½x(1 + erf(x/√2)) (exact GELU), in place. */
+    void geluErf(float[] x, int off, int n);
+
+    /** x ← ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (GPT-2's gelu_new), in place. */
+    void geluTanh(float[] x, int off, int n);
+
+    /** x ← max(x, 0)² (BitNet's squared ReLU), in place. */
+    void reluSquared(float[] x, int off, int n);
+
+    // ---- 16-bit floats ---------------------------------------------------------------------------
+
+    /** Reads n little-endian IEEE half floats at byte {@code srcByteOff} into dst[dOff..]. Exact. */
+    void f16ToF32(MemorySegment src, long srcByteOff, float[] dst, int dOff, int n);
+
+    /**
+     * Writes n floats as little-endian IEEE half floats, rounding to nearest even (overflow to
+     * ±infinity, NaN stays NaN), equal to {@link Float#floatToFloat16} for every non-NaN input.
+     */
+    void f32ToF16(float[] src, int sOff, MemorySegment dst, long dstByteOff, int n);
+
+    /** Reads n little-endian bfloat16 values into dst. Exact. */
+    void bf16ToF32(MemorySegment src, long srcByteOff, float[] dst, int dOff, int n);
+
+    /** Writes n floats as little-endian bfloat16, rounding to nearest even; NaN stays a (quiet) NaN. */
+    void f32ToBf16(float[] src, int sOff, MemorySegment dst, long dstByteOff, int n);
+}

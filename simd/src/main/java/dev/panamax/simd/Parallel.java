@@ -1,0 +1,198 @@
+package dev.panamax.simd;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntConsumer;
+
+/**
+ * The shared thread pool every multi-threaded kernel runs on, sized to the cores.
+ *
+ * <p>Why not a {@code ForkJoinPool}: one decoded token runs hundreds of small matvecs (a 256×256
+ * one takes a few microseconds), so the hand-off must cost well under a microsecond. Workers here
+ * are persistent threads that spin on the next job for a short while ({@code panamax.spinMicros},
+ * default 200 µs) before parking, and the calling thread always works on the job too. Jobs are
+ * immutable objects with their own counters, so a worker that wakes late can never run a task of
+ * the wrong job.
+ *
+ * <p>Calls from inside a task, and calls made while another thread's job is running, run on the
+ * calling thread alone (no deadlock, no oversubscription).
+ *
+ * <pre>{@code
+ * Parallel.forRange(rows, 16, (start, end) -> { for (int r = start; r < end; r++) ... });
+ * }</pre>
+ */
+public final class Parallel {
+
+    /** Body of {@link #forRange}: handles items [start, end). */
+    @FunctionalInterface
+    public interface RangeBody {
+        void run(int start, int end);
+    }
+
+    private static volatile Pool pool = new Pool(defaultThreads());
+
+    private Parallel() {}
+
+    private static int defaultThreads() {
+        String p = System.getProperty("panamax.threads");
+        if (p != null && !p.isBlank()) {
+            try {
+                return Math.max(1, Integer.parseInt(p.trim()));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("panamax.threads must be a positive integer, got '" + p + "'");
+            }
+        }
+        return Math.max(1, Runtime.getRuntime().availableProcessors());
+    }
+
+    /** Number of threads jobs are spread over (the caller included). */
+    public static int threads() {
+        return pool.size;
+    }
+
+    /** Resizes the shared pool; running jobs finish on the old one. */
+    public static synchronized void setThreads(int threads) {
+        if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        if (threads == pool.size) return;
+        Pool old = pool;
+        pool = new Pool(threads);
+        old.shutdown();
+    }
+
+    /** Runs {@code body.accept(t)} for every t in [0, tasks), spread over the pool; returns when all are done. */
+    public static void forEach(int tasks, IntConsumer body) {
+        pool.run(tasks, body);
+    }
+
+    /**
+     * Splits [0, n) into at most {@link #threads()} contiguous ranges whose boundaries are multiples
+     * of {@code grain} (except the end), and runs them in parallel.
+     */
+    public static void forRange(int n, int grain, RangeBody body) {
+        if (n <= 0) return;
+        int g = Math.max(1, grain);
+        int units = (n + g - 1) / g;
+        int parts = Math.min(threads(), units);
+        if (parts <= 1) {
+            body.run(0, n);
+            return;
+        }
+        forEach(parts, p -> {
+            int start = (int) ((long) units * p / parts) * g;
+            int end = Math.min(n, (int) ((long) units * (p + 1) / parts) * g);
+            if (start < end) body.run(start, end);
+        });
+    }
+
+    private static final class Job {
+        final IntConsumer body;
+        final int tasks;
+        final AtomicInteger next = new AtomicInteger();
+        final AtomicInteger done = new AtomicInteger();
+        volatile Throwable failure;
+
+        Job(IntConsumer body, int tasks) {
+            this.body = body;
+            this.tasks = tasks;
+        }
+
+        void work() {
+            int t;
+            while ((t = next.getAndIncrement()) < tasks) {
+                try {
+                    body.accept(t);
+                } catch (Throwable e) {
+                    if (failure == null) failure = e;
+                } finally {
+                    done.incrementAndGet();
+                }
+            }
+        }
+    }
+
+    private static final class Pool {
+        final int size;
+        final Worker[] workers;
+        final AtomicBoolean busy = new AtomicBoolean();
+        final long spinNanos = Long.getLong("panamax.spinMicros", 200L) * 1000L;
+        volatile Job current;
+        volatile boolean stopped;
+
+        Pool(int size) {
+            this.size = size;
+            this.workers = new Worker[size - 1];
+            for (int i = 0; i < workers.length; i++) {
+                workers[i] = new Worker(this, i + 1);
+                workers[i].start();
+            }
+        }
+
+        void run(int tasks, IntConsumer body) {
+            if (tasks <= 0) return;
+            if (tasks == 1 || size == 1 || Thread.currentThread() instanceof Worker || !busy.compareAndSet(false, true)) {
+                for (int t = 0; t < tasks; t++) body.accept(t);
+                return;
+            }
+            try {
+                Job job = new Job(body, tasks);
+                current = job;
+                for (Worker w : workers) {
+                    if (w.parked) LockSupport.unpark(w);
+                }
+                job.work();
+                int spins = 0;
+                while (job.done.get() < tasks) {
+                    if (++spins < 100_000) Thread.onSpinWait();
+                    else Thread.yield();
+                }
+                Throwable f = job.failure;
+                if (f instanceof RuntimeException re) throw re;
+                if (f instanceof Error er) throw er;
+                if (f != null) throw new IllegalStateException(f);
+            } finally {
+                busy.set(false);
+            }
+        }
+
+        void shutdown() {
+            stopped = true;
+            for (Worker w : workers) LockSupport.unpark(w);
+        }
+    }
+
+    private static final class Worker extends Thread {
+        final Pool pool;
+        volatile boolean parked;
+
+        Worker(Pool pool, int index) {
+            super("panamax-worker-" + index);
+            this.pool = pool;
+            setDaemon(true);
+        }
+
+        @Override
+        public void run() {
+            Job seen = null;
+            while (!pool.stopped) {
+                Job job = pool.current;
+                if (job != seen) {
+                    seen = job;
+                    job.work();
+                    continue;
+                }
+                long until = System.nanoTime() + pool.spinNanos;
+                int spins = 0;
+                while ((job = pool.current) == seen && !pool.stopped) {
+                    Thread.onSpinWait();
+                    if ((++spins & 255) == 0 && System.nanoTime() > until) {
+                        parked = true;
+                        if (pool.current == seen && !pool.stopped) LockSupport.park(this);
+                        parked = false;
+                        until = System.nanoTime() + pool.spinNanos;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,417 @@
+package dev.panamax.simd;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The Vector API path ({@code jdk.incubator.vector}), at the machine's preferred width (512 bits on
+ * AVX-512: 16 floats a register). Loaded only by {@link Simd} after it has checked that the module
+ * is present, so no other class may refer to this one directly. Tails shorter than a vector run
+ * through the scalar twin.
+ */
+final class VectorKernels implements Kernels {
+
+    static final VectorKernels INSTANCE = new VectorKernels();
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, F.vectorShape());
+    /** Half the width of F: as many shorts as F has floats. */
+    private static final VectorSpecies<Short> H =
+            VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    private static final int L = F.length();
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final VectorShuffle<Float> SWAP_PAIRS = VectorShuffle.fromOp(F, i -> i ^ 1);
+    private static final ScalarKernels TAIL = ScalarKernels.INSTANCE;
+
+    private VectorKernels() {}
+
+    @Override
+    public String name() {
+        return "vector";
+    }
+
+    @Override
+    public int vectorBits() {
+        return F.vectorBitSize();
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int i = 0;
+        for (; i + 4 * L <= n; i += 4 * L) {
+            s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
+            s1 = FloatVector.fromArray(F, a, aOff + i + L).fma(FloatVector.fromArray(F, b, bOff + i + L), s1);
+            s2 = FloatVector.fromArray(F, a, aOff + i + 2 * L).fma(FloatVector.fromArray(F, b, bOff + i + 2 * L), s2);
+            s3 = FloatVector.fromArray(F, a, aOff + i + 3 * L).fma(FloatVector.fromArray(F, b, bOff + i + 3 * L), s3);
+        }
+        for (; i + L <= n; i += L) {
+            s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
+        }
+        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        return i < n ? s + TAIL.dot(a, aOff + i, b, bOff + i, n - i) : s;
+    }
+
+    @Override
+    public float dot(MemorySegment w, long wByteOff, float[] x, int xOff, int n) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int i = 0;
+        for (; i + 4 * L <= n; i += 4 * L) {
+            long o = wByteOff + 4L * i;
+            s0 = FloatVector.fromMemorySegment(F, w, o, LE).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+            s1 = FloatVector.fromMemorySegment(F, w, o + 4L * L, LE).fma(FloatVector.fromArray(F, x, xOff + i + L), s1);
+            s2 = FloatVector.fromMemorySegment(F, w, o + 8L * L, LE).fma(FloatVector.fromArray(F, x, xOff + i + 2 * L), s2);
+            s3 = FloatVector.fromMemorySegment(F, w, o + 12L * L, LE).fma(FloatVector.fromArray(F, x, xOff + i + 3 * L), s3);
+        }
+        for (; i + L <= n; i += L) {
+            s0 = FloatVector.fromMemorySegment(F, w, wByteOff + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), s0);
+        }
+        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        return i < n ? s + TAIL.dot(w, wByteOff + 4L * i, x, xOff + i, n - i) : s;
+    }
+
+    @Override
+    public void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        FloatVector a = FloatVector.broadcast(F, alpha);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector.fromArray(F, x, xOff + i).fma(a, FloatVector.fromArray(F, y, yOff + i)).intoArray(y, yOff + i);
+        }
+        TAIL.axpy(alpha, x, xOff + i, y, yOff + i, n - i);
+    }
+
+    @Override
+    public void scale(float[] x, int off, int n, float alpha) {
+        int i = 0;
+        for (; i + L <= n; i += L) FloatVector.fromArray(F, x, off + i).mul(alpha).intoArray(x, off + i);
+        TAIL.scale(x, off + i, n - i, alpha);
+    }
+
+    @Override
+    public void add(float[] a, int aOff, float[] b, int bOff, float[] out, int oOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector.fromArray(F, a, aOff + i).add(FloatVector.fromArray(F, b, bOff + i)).intoArray(out, oOff + i);
+        }
+        TAIL.add(a, aOff + i, b, bOff + i, out, oOff + i, n - i);
+    }
+
+    @Override
+    public void mul(float[] a, int aOff, float[] b, int bOff, float[] out, int oOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector.fromArray(F, a, aOff + i).mul(FloatVector.fromArray(F, b, bOff + i)).intoArray(out, oOff + i);
+        }
+        TAIL.mul(a, aOff + i, b, bOff + i, out, oOff + i, n - i);
+    }
+
+    @Override
+    public int argmax(float[] x, int off, int n) {
+        if (n == 0) return -1;
+        // Lane-wise running maximum that never takes a NaN (NaN > m is false).
+        FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        boolean anyNumber = false;
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector v = FloatVector.fromArray(F, x, off + i);
+            m = m.blend(v, v.compare(VectorOperators.GT, m));
+            anyNumber |= v.compare(VectorOperators.EQ, v).anyTrue();
+        }
+        float max = m.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            float v = x[off + i];
+            if (v == v) {
+                anyNumber = true;
+                if (v > max) max = v;
+            }
+        }
+        if (!anyNumber) return 0;
+        FloatVector target = FloatVector.broadcast(F, max);
+        int j = 0;
+        for (; j + L <= n; j += L) {
+            VectorMask<Float> eq = FloatVector.fromArray(F, x, off + j).compare(VectorOperators.EQ, target);
+            if (eq.anyTrue()) return j + eq.firstTrue();
+        }
+        for (; j < n; j++) if (x[off + j] == max) return j;
+        return 0;
+    }
+
+    @Override
+    public void matvec(MemorySegment w, long wByteOff, float[] x, float[] out, int rows, int cols) {
+        Checks.matrix(w, wByteOff, rows, cols, x.length, out.length);
+        Parallel.forRange(rows, 4, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) out[r] = dot(w, wByteOff + 4L * r * cols, x, 0, cols);
+        });
+    }
+
+    @Override
+    public void matmulTransposedB(float[] a, MemorySegment b, long bByteOff, float[] c, int m, int n, int k) {
+        Checks.gemm(a.length, c.length, m, n, k);
+        Checks.matrix(b, bByteOff, n, k, k, n);
+        VectorGemm.multiply(a, VectorGemm.transposed(b, bByteOff, k), c, m, n, k);
+    }
+
+    @Override
+    public void matmul(float[] a, float[] b, float[] c, int m, int n, int k) {
+        Checks.gemm(a.length, c.length, m, n, k);
+        if ((long) k * n > b.length) throw new IllegalArgumentException("B holds " + b.length + " floats, needs " + (long) k * n);
+        VectorGemm.multiply(a, VectorGemm.rowMajor(b, n), c, m, n, k);
+    }
+
+    @Override
+    public void softmax(float[] x, int off, int n) {
+        if (n == 0) return;
+        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (; i + L <= n; i += L) mv = mv.max(FloatVector.fromArray(F, x, off + i));
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) max = Math.max(max, x[off + i]);
+
+        FloatVector sv = FloatVector.zero(F);
+        float sum = 0;
+        i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector e = FloatVector.fromArray(F, x, off + i).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(x, off + i);
+            sv = sv.add(e);
+        }
+        for (; i < n; i++) {
+            float e = (float) Math.exp(x[off + i] - max);
+            x[off + i] = e;
+            sum += e;
+        }
+        sum += sv.reduceLanes(VectorOperators.ADD);
+        scale(x, off, n, 1f / sum);
+    }
+
+    @Override
+    public void rmsnorm(float[] out, int oOff, float[] x, int xOff, float[] weight, int n, float eps) {
+        float ss = dot(x, xOff, x, xOff, n);
+        float inv = (float) (1.0 / Math.sqrt(ss / n + eps));
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector.fromArray(F, x, xOff + i).mul(inv).mul(FloatVector.fromArray(F, weight, i)).intoArray(out, oOff + i);
+        }
+        for (; i < n; i++) out[oOff + i] = x[xOff + i] * inv * weight[i];
+    }
+
+    @Override
+    public void layernorm(float[] out, int oOff, float[] x, int xOff, float[] gamma, float[] beta, int n, float eps) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0;
+        for (; i + L <= n; i += L) acc = acc.add(FloatVector.fromArray(F, x, xOff + i));
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) sum += x[xOff + i];
+        float mean = sum / n;
+
+        acc = FloatVector.zero(F);
+        i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector d = FloatVector.fromArray(F, x, xOff + i).sub(mean);
+            acc = d.fma(d, acc);
+        }
+        float var = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float d = x[xOff + i] - mean;
+            var += d * d;
+        }
+        float inv = (float) (1.0 / Math.sqrt(var / n + eps));
+        i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector v = FloatVector.fromArray(F, x, xOff + i).sub(mean).mul(inv).mul(FloatVector.fromArray(F, gamma, i));
+            if (beta != null) v = v.add(FloatVector.fromArray(F, beta, i));
+            v.intoArray(out, oOff + i);
+        }
+        for (; i < n; i++) {
+            float v = (x[xOff + i] - mean) * inv * gamma[i];
+            out[oOff + i] = beta == null ? v : v + beta[i];
+        }
+    }
+
+    @Override
+    public void rope(float[] x, int off, int heads, int headDim, int rotaryDim, float[] cos, float[] sin, boolean interleaved) {
+        Checks.rope(headDim, rotaryDim, cos, sin);
+        int half = rotaryDim / 2;
+        if (interleaved) {
+            // x' = x·[c0 c0 c1 c1 …] + swapPairs(x)·[−s0 s0 −s1 s1 …]
+            float[] cc = new float[rotaryDim], ss = new float[rotaryDim];
+            for (int j = 0; j < half; j++) {
+                cc[2 * j] = cos[j];
+                cc[2 * j + 1] = cos[j];
+                ss[2 * j] = -sin[j];
+                ss[2 * j + 1] = sin[j];
+            }
+            for (int h = 0; h < heads; h++) {
+                int base = off + h * headDim;
+                int i = 0;
+                for (; i + L <= rotaryDim; i += L) {
+                    FloatVector v = FloatVector.fromArray(F, x, base + i);
+                    FloatVector r = v.rearrange(SWAP_PAIRS).mul(FloatVector.fromArray(F, ss, i));
+                    v.fma(FloatVector.fromArray(F, cc, i), r).intoArray(x, base + i);
+                }
+                for (; i < rotaryDim; i += 2) {
+                    float x0 = x[base + i], x1 = x[base + i + 1];
+                    x[base + i] = x0 * cos[i / 2] - x1 * sin[i / 2];
+                    x[base + i + 1] = x1 * cos[i / 2] + x0 * sin[i / 2];
+                }
+            }
+        } else {
+            for (int h = 0; h < heads; h++) {
+                int base = off + h * headDim;
+                int j = 0;
+                for (; j + L <= half; j += L) {
+                    FloatVector x0 = FloatVector.fromArray(F, x, base + j);
+                    FloatVector x1 = FloatVector.fromArray(F, x, base + half + j);
+                    FloatVector c = FloatVector.fromArray(F, cos, j);
+                    FloatVector s = FloatVector.fromArray(F, sin, j);
+                    x0.mul(c).sub(x1.mul(s)).intoArray(x, base + j);
+                    x1.mul(c).add(x0.mul(s)).intoArray(x, base + half + j);
+                }
+                for (; j < half; j++) {
+                    float x0 = x[base + j], x1 = x[base + half + j];
+                    x[base + j] = x0 * cos[j] - x1 * sin[j];
+                    x[base + half + j] = x1 * cos[j] + x0 * sin[j];
+                }
+            }
+        }
+    }
+
+    @Override
+    public void silu(float[] x, int off, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector v = FloatVector.fromArray(F, x, off + i);
+            v.div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(x, off + i);
+        }
+        TAIL.silu(x, off + i, n - i);
+    }
+
+    @Override
+    public void geluErf(float[] x, int off, int n) {
+        final float invSqrt2 = (float) (1 / Math.sqrt(2));
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector v = FloatVector.fromArray(F, x, off + i);
+            FloatVector erf = erf(v.mul(invSqrt2));
+            v.mul(0.5f).mul(erf.add(1f)).intoArray(x, off + i);
+        }
+        TAIL.geluErf(x, off + i, n - i);
+    }
+
+    /** The same Abramowitz &amp; Stegun 7.1.26 formula as {@link ScalarKernels#erf}, lane-wise. */
+    private static FloatVector erf(FloatVector z) {
+        FloatVector az = z.abs();
+        FloatVector t = az.mul(ScalarKernels.ERF_P).add(1f);
+        t = FloatVector.broadcast(F, 1f).div(t);
+        FloatVector poly = t.mul(ScalarKernels.ERF_A5).add(ScalarKernels.ERF_A4);
+        poly = poly.mul(t).add(ScalarKernels.ERF_A3);
+        poly = poly.mul(t).add(ScalarKernels.ERF_A2);
+        poly = poly.mul(t).add(ScalarKernels.ERF_A1);
+        poly = poly.mul(t);
+        FloatVector y = poly.mul(az.mul(az).neg().lanewise(VectorOperators.EXP)).neg().add(1f);
+        return y.blend(y.neg(), z.compare(VectorOperators.LT, 0f));
+    }
+
+    @Override
+    public void geluTanh(float[] x, int off, int n) {
+        final float c = (float) Math.sqrt(2 / Math.PI);
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector v = FloatVector.fromArray(F, x, off + i);
+            FloatVector inner = v.mul(v).mul(v).mul(0.044715f).add(v).mul(c);
+            v.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f)).intoArray(x, off + i);
+        }
+        TAIL.geluTanh(x, off + i, n - i);
+    }
+
+    @Override
+    public void reluSquared(float[] x, int off, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            FloatVector r = FloatVector.fromArray(F, x, off + i).max(0f);
+            r.mul(r).intoArray(x, off + i);
+        }
+        TAIL.reluSquared(x, off + i, n - i);
+    }
+
+    // ---- 16-bit floats: bit manipulation on int lanes, as many lanes as F has floats ------------
+
+    private static IntVector loadShortsAsInts(MemorySegment src, long byteOff) {
+        return (IntVector) ShortVector.fromMemorySegment(H, src, byteOff, LE).convertShape(VectorOperators.S2I, I, 0);
+    }
+
+    private static void storeIntsAsShorts(IntVector v, MemorySegment dst, long byteOff) {
+        ((ShortVector) v.convertShape(VectorOperators.I2S, H, 0)).intoMemorySegment(dst, byteOff, LE);
+    }
+
+    @Override
+    public void f16ToF32(MemorySegment src, long srcByteOff, float[] dst, int dOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            IntVector h = loadShortsAsInts(src, srcByteOff + 2L * i).and(0xffff);
+            IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+            IntVector em = h.and(0x7fff);
+            IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
+            // Normals and subnormals: reinterpret with the float exponent bias, rescale by 2^112 (exact).
+            IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+            IntVector infNan = shifted.or(0x7f800000);
+            IntVector bits = finite.blend(infNan, em.compare(VectorOperators.GE, 0x7c00)).or(sign);
+            bits.reinterpretAsFloats().intoArray(dst, dOff + i);
+        }
+        TAIL.f16ToF32(src, srcByteOff + 2L * i, dst, dOff + i, n - i);
+    }
+
+    @Override
+    public void f32ToF16(float[] src, int sOff, MemorySegment dst, long dstByteOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            IntVector bits = FloatVector.fromArray(F, src, sOff + i).reinterpretAsInts();
+            IntVector sign = bits.lanewise(VectorOperators.LSHR, 16).and(0x8000);
+            IntVector u = bits.and(0x7fffffff);
+            // Too large for a half: infinity, or a quiet NaN.
+            IntVector big = IntVector.broadcast(I, 0x7c00).blend(IntVector.broadcast(I, 0x7e00),
+                    u.compare(VectorOperators.GT, 0x7f800000));
+            // Below the smallest normal half: let the float adder round (to nearest even) at the right bit.
+            IntVector sub = u.reinterpretAsFloats().add(0.5f).reinterpretAsInts().sub(0x3f000000);
+            // Normal: rebias the exponent, round to nearest even on the 13 dropped bits.
+            IntVector odd = u.lanewise(VectorOperators.LSHR, 13).and(1);
+            IntVector normal = u.add(((15 - 127) << 23) + 0xfff).add(odd).lanewise(VectorOperators.LSHR, 13);
+            IntVector h = normal.blend(sub, u.compare(VectorOperators.LT, 113 << 23))
+                    .blend(big, u.compare(VectorOperators.GE, 143 << 23))
+                    .or(sign);
+            storeIntsAsShorts(h, dst, dstByteOff + 2L * i);
+        }
+        TAIL.f32ToF16(src, sOff + i, dst, dstByteOff + 2L * i, n - i);
+    }
+
+    @Override
+    public void bf16ToF32(MemorySegment src, long srcByteOff, float[] dst, int dOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            loadShortsAsInts(src, srcByteOff + 2L * i).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dOff + i);
+        }
+        TAIL.bf16ToF32(src, srcByteOff + 2L * i, dst, dOff + i, n - i);
+    }
+
+    @Override
+    public void f32ToBf16(float[] src, int sOff, MemorySegment dst, long dstByteOff, int n) {
+        int i = 0;
+        for (; i + L <= n; i += L) {
+            IntVector bits = FloatVector.fromArray(F, src, sOff + i).reinterpretAsInts();
+            IntVector hi = bits.lanewise(VectorOperators.LSHR, 16);
+            IntVector rounded = bits.add(hi.and(1)).add(0x7fff).lanewise(VectorOperators.LSHR, 16);
+            IntVector nan = hi.or(0x0040);
+            IntVector h = rounded.blend(nan, bits.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000));
+            storeIntsAsShorts(h, dst, dstByteOff + 2L * i);
+        }
+        TAIL.f32ToBf16(src, sOff + i, dst, dstByteOff + 2L * i, n - i);
+    }
+}
