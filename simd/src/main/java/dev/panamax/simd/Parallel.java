@@ -1,5 +1,7 @@
 package dev.panamax.simd;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
@@ -85,11 +87,25 @@ public final class Parallel {
         });
     }
 
-    private static final class Job {
+    /**
+     * One call's work. The claim counter (inherited) and the done counter live in the job object
+     * itself, so a worker touches one fresh cache line per job, not three.
+     */
+    @SuppressWarnings("serial")
+    private static final class Job extends AtomicInteger {
+        private static final VarHandle DONE;
+
+        static {
+            try {
+                DONE = MethodHandles.lookup().findVarHandle(Job.class, "done", int.class);
+            } catch (ReflectiveOperationException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
         final IntConsumer body;
         final int tasks;
-        final AtomicInteger next = new AtomicInteger();
-        final AtomicInteger done = new AtomicInteger();
+        volatile int done;
         volatile Throwable failure;
 
         Job(IntConsumer body, int tasks) {
@@ -99,13 +115,13 @@ public final class Parallel {
 
         void work() {
             int t;
-            while ((t = next.getAndIncrement()) < tasks) {
+            while ((t = getAndIncrement()) < tasks) {
                 try {
                     body.accept(t);
                 } catch (Throwable e) {
                     if (failure == null) failure = e;
                 } finally {
-                    done.incrementAndGet();
+                    DONE.getAndAdd(this, 1);
                 }
             }
         }
@@ -142,7 +158,7 @@ public final class Parallel {
                 }
                 job.work();
                 int spins = 0;
-                while (job.done.get() < tasks) {
+                while (job.done < tasks) {
                     if (++spins < 100_000) Thread.onSpinWait();
                     else Thread.yield();
                 }

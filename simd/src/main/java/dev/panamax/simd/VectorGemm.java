@@ -32,8 +32,8 @@ final class VectorGemm {
     static final boolean WIDE = S.vectorBitSize() >= 512;
     static final int MR = WIDE ? 8 : 4;
     static final int NR = 3 * L;
-    static final int KC = Integer.getInteger("panamax.gemm.kc", 256);
-    static final int MC = roundUp(Integer.getInteger("panamax.gemm.mc", 128), MR);
+    static final int KC = Integer.getInteger("panamax.gemm.kc", 512);
+    static final int MC = roundUp(Integer.getInteger("panamax.gemm.mc", 192), MR);
     static final int NC = roundUp(Integer.getInteger("panamax.gemm.nc", 3072), NR);
 
     private VectorGemm() {}
@@ -180,25 +180,27 @@ final class VectorGemm {
         FloatVector z = FloatVector.zero(S);
         FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
         FloatVector c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z, c70 = z, c71 = z, c72 = z;
-        for (int p = 0; p < kc; p++, ao += 8, bo += NR) {
-            FloatVector b0 = FloatVector.fromArray(S, bp, bo);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bo + L);
-            FloatVector b2 = FloatVector.fromArray(S, bp, bo + 2 * L);
-            FloatVector x = FloatVector.broadcast(S, ap[ao]);
+        for (int p = 0; p < kc; p++) {
+            // Indices linear in p, so C2 can hoist the range checks out of the loop.
+            int ai = ao + p * 8, bi = bo + p * NR;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+            FloatVector x = FloatVector.broadcast(S, ap[ai]);
             c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02);
-            x = FloatVector.broadcast(S, ap[ao + 1]);
+            x = FloatVector.broadcast(S, ap[ai + 1]);
             c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12);
-            x = FloatVector.broadcast(S, ap[ao + 2]);
+            x = FloatVector.broadcast(S, ap[ai + 2]);
             c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22);
-            x = FloatVector.broadcast(S, ap[ao + 3]);
+            x = FloatVector.broadcast(S, ap[ai + 3]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32);
-            x = FloatVector.broadcast(S, ap[ao + 4]);
+            x = FloatVector.broadcast(S, ap[ai + 4]);
             c40 = x.fma(b0, c40); c41 = x.fma(b1, c41); c42 = x.fma(b2, c42);
-            x = FloatVector.broadcast(S, ap[ao + 5]);
+            x = FloatVector.broadcast(S, ap[ai + 5]);
             c50 = x.fma(b0, c50); c51 = x.fma(b1, c51); c52 = x.fma(b2, c52);
-            x = FloatVector.broadcast(S, ap[ao + 6]);
+            x = FloatVector.broadcast(S, ap[ai + 6]);
             c60 = x.fma(b0, c60); c61 = x.fma(b1, c61); c62 = x.fma(b2, c62);
-            x = FloatVector.broadcast(S, ap[ao + 7]);
+            x = FloatVector.broadcast(S, ap[ai + 7]);
             c70 = x.fma(b0, c70); c71 = x.fma(b1, c71); c72 = x.fma(b2, c72);
         }
         store(c00, c, co, acc); store(c01, c, co + L, acc); store(c02, c, co + 2 * L, acc); co += ldc;
@@ -215,17 +217,18 @@ final class VectorGemm {
     private static void kernel4(float[] ap, int ao, float[] bp, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
-        for (int p = 0; p < kc; p++, ao += 4, bo += NR) {
-            FloatVector b0 = FloatVector.fromArray(S, bp, bo);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bo + L);
-            FloatVector b2 = FloatVector.fromArray(S, bp, bo + 2 * L);
-            FloatVector x = FloatVector.broadcast(S, ap[ao]);
+        for (int p = 0; p < kc; p++) {
+            int ai = ao + p * 4, bi = bo + p * NR;
+            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
+            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
+            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+            FloatVector x = FloatVector.broadcast(S, ap[ai]);
             c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02);
-            x = FloatVector.broadcast(S, ap[ao + 1]);
+            x = FloatVector.broadcast(S, ap[ai + 1]);
             c10 = x.fma(b0, c10); c11 = x.fma(b1, c11); c12 = x.fma(b2, c12);
-            x = FloatVector.broadcast(S, ap[ao + 2]);
+            x = FloatVector.broadcast(S, ap[ai + 2]);
             c20 = x.fma(b0, c20); c21 = x.fma(b1, c21); c22 = x.fma(b2, c22);
-            x = FloatVector.broadcast(S, ap[ao + 3]);
+            x = FloatVector.broadcast(S, ap[ai + 3]);
             c30 = x.fma(b0, c30); c31 = x.fma(b1, c31); c32 = x.fma(b2, c32);
         }
         store(c00, c, co, acc); store(c01, c, co + L, acc); store(c02, c, co + 2 * L, acc); co += ldc;
