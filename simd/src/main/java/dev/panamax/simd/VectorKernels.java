@@ -389,7 +389,8 @@ final class VectorKernels implements Kernels {
             IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
             // Normals and subnormals: reinterpret with the float exponent bias, rescale by 2^112 (exact).
             IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
-            IntVector infNan = shifted.or(0x7f800000);
+            // Infinity, or NaN made quiet (as the hardware conversion behind Float.float16ToFloat does).
+            IntVector infNan = shifted.or(0x7f800000).or(IntVector.zero(I).blend(0x00400000, em.compare(VectorOperators.GT, 0x7c00)));
             IntVector bits = finite.blend(infNan, em.compare(VectorOperators.GE, 0x7c00)).or(sign);
             bits.reinterpretAsFloats().intoArray(dst, dOff + i);
         }

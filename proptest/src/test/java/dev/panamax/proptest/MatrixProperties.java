@@ -1,0 +1,135 @@
+package dev.panamax.proptest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.panamax.simd.Kernels;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+
+/** matvec and both matmuls against the scalar twin and a float64 reference, element by element. */
+class MatrixProperties {
+
+    private static final Integer[] EDGES = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 23, 24, 25, 47, 48, 49, 95, 96, 97};
+
+    static Arbitrary<Integer> dim(int max) {
+        return Arbitraries.frequencyOf(
+                net.jqwik.api.Tuple.of(1, Arbitraries.of(EDGES)),
+                net.jqwik.api.Tuple.of(1, Arbitraries.integers().between(0, max)));
+    }
+
+    record Gemm(int m, int n, int k, float[] a, float[] b) {
+        @Override
+        public String toString() {
+            return "Gemm[m=" + m + ", n=" + n + ", k=" + k + ", a=" + Gen.show(a) + ", b=" + Gen.show(b) + "]";
+        }
+    }
+
+    @Provide
+    Arbitrary<Gemm> smallShapes() {
+        return Combinators.combine(dim(70), dim(110), dim(80))
+                .flatAs((m, n, k) -> Combinators.combine(Gen.floats(m * k), Gen.floats(k * n)).as((a, b) -> new Gemm(m, n, k, a, b)));
+    }
+
+    /** Shapes that cross the cache blocks (KC = 512 on the k axis) and split over threads both ways. */
+    @Provide
+    Arbitrary<Gemm> blockCrossingShapes() {
+        return Combinators.combine(Arbitraries.integers().between(1, 160), Arbitraries.integers().between(1, 200),
+                        Arbitraries.integers().between(500, 1100))
+                .flatAs((m, n, k) -> Combinators.combine(Gen.floats(m * k), Gen.floats(k * n)).as((a, b) -> new Gemm(m, n, k, a, b)));
+    }
+
+    /** B as [k, n] transposed to [n, k]. */
+    static float[] transpose(float[] b, int k, int n) {
+        float[] t = new float[b.length];
+        for (int p = 0; p < k; p++)
+            for (int j = 0; j < n; j++) t[j * k + p] = b[p * n + j];
+        return t;
+    }
+
+    static void checkAgainstReference(Gemm g, float[] c, String what) {
+        int m = g.m(), n = g.n(), k = g.k();
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double exact = 0, abs = 0;
+                for (int p = 0; p < k; p++) {
+                    double prod = (double) g.a()[i * k + p] * g.b()[p * n + j];
+                    exact += prod;
+                    abs += Math.abs(prod);
+                }
+                double bound = Level1Properties.dotBound(k, abs);
+                assertThat(Math.abs(c[i * n + j] - exact)).as("%s C[%d,%d]", what, i, j).isLessThanOrEqualTo(bound);
+            }
+        }
+    }
+
+    private static void checkBoth(Gemm g) {
+        int m = g.m(), n = g.n(), k = g.k();
+        Kernels kern = Paths.active();
+        float[] c = new float[m * n];
+        java.util.Arrays.fill(c, Float.NaN); // C is overwritten, whatever it held
+        kern.matmul(g.a(), g.b(), c, m, n, k);
+        checkAgainstReference(g, c, "A·B");
+
+        float[] bt = transpose(g.b(), k, n);
+        java.util.Arrays.fill(c, Float.NaN);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment seg = arena.allocate(Math.max(4L, 4L * bt.length + 8));
+            MemorySegment.copy(bt, 0, seg, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 8, bt.length);
+            kern.matmulTransposedB(g.a(), seg, 8, c, m, n, k);
+        }
+        checkAgainstReference(g, c, "A·Bᵀ");
+
+        float[] twin = new float[m * n];
+        Paths.scalar().matmul(g.a(), g.b(), twin, m, n, k);
+        for (int i = 0; i < m * n; i++) {
+            double abs = 0;
+            for (int p = 0; p < k; p++) abs += Math.abs((double) g.a()[(i / n) * k + p] * g.b()[p * n + i % n]);
+            assertThat(Math.abs((double) c[i] - twin[i])).as("vs scalar twin, C[%d]", i)
+                    .isLessThanOrEqualTo(2 * Level1Properties.dotBound(k, abs));
+        }
+    }
+
+    @Property(tries = 300)
+    void matmulMatchesFloat64AndScalarTwin(@ForAll("smallShapes") Gemm g) {
+        checkBoth(g);
+    }
+
+    @Property(tries = 12)
+    void matmulAcrossCacheBlocks(@ForAll("blockCrossingShapes") Gemm g) {
+        checkBoth(g);
+    }
+
+    @Property(tries = 300)
+    void matvecMatchesFloat64AndScalarTwin(@ForAll("smallShapes") Gemm g) {
+        // Use A [m, k] as the matrix and the first column of B (length k) as the vector.
+        int rows = g.m(), cols = g.k();
+        float[] x = new float[cols];
+        for (int p = 0; p < cols; p++) x[p] = g.n() == 0 ? 1f : g.b()[p * g.n()];
+        float[] out = new float[rows], twin = new float[rows];
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment w = arena.allocate(Math.max(4L, 4L * rows * cols));
+            MemorySegment.copy(g.a(), 0, w, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0, rows * cols);
+            Paths.active().matvec(w, 0, x, out, rows, cols);
+            Paths.scalar().matvec(w, 0, x, twin, rows, cols);
+        }
+        for (int r = 0; r < rows; r++) {
+            double exact = 0, abs = 0;
+            for (int p = 0; p < cols; p++) {
+                double prod = (double) g.a()[r * cols + p] * x[p];
+                exact += prod;
+                abs += Math.abs(prod);
+            }
+            double bound = Level1Properties.dotBound(cols, abs);
+            assertThat(Math.abs(out[r] - exact)).as("row %d vs float64", r).isLessThanOrEqualTo(bound);
+            assertThat(Math.abs((double) out[r] - twin[r])).as("row %d vs scalar twin", r).isLessThanOrEqualTo(2 * bound);
+        }
+    }
+}
