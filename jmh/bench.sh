@@ -49,7 +49,7 @@ else
 fi
 
 echo "== JMH" >&2
-"$PANAMAX_JAVA_HOME/bin/java" -jar "$root/jmh/target/benchmarks.jar" 'MatmulBenchmark|MatvecBenchmark' \
+"$PANAMAX_JAVA_HOME/bin/java" --sun-misc-unsafe-memory-access=allow -jar "$root/jmh/target/benchmarks.jar" 'MatmulBenchmark|MatvecBenchmark' \
   "${jmh_args[@]}" -rf json -rff "$out/jmh.json" > "$out/jmh.txt"
 
 python3 "$root/jmh/summarize.py" "$out"

@@ -1,6 +1,8 @@
 package dev.panamax.simd;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -42,6 +44,8 @@ final class VectorGemm {
     interface BSource {
         void pack(int k0, int kc, int j0, int nc, float[] dst);
     }
+
+    private static final ByteOrder NATIVE = ByteOrder.nativeOrder();
 
     /** B is [k, n] row-major on the heap: C = A·B. */
     static BSource rowMajor(float[] b, int n) {
@@ -100,9 +104,16 @@ final class VectorGemm {
         }
     }
 
+    /**
+     * Per-thread packing buffers. B̃ is packed on the heap, then copied in one bulk move to an
+     * off-heap, 64-byte aligned panel that the kernel reads: its three vector loads per step must
+     * not straddle cache lines, and a heap array's alignment changes whenever the GC moves it
+     * (measured: a worker whose buffer the GC had moved ran at half speed).
+     */
     private static final class Buffers {
         final float[] aPack = new float[MC * KC];
-        final float[] bPack = new float[KC * NC];
+        final float[] bStage = new float[KC * NC];
+        final MemorySegment bPack = Arena.ofAuto().allocate(4L * KC * NC, 64);
         final float[] tile = new float[MR * NR];
     }
 
@@ -111,19 +122,22 @@ final class VectorGemm {
     /** C[i0:i1, j0:j1] = A[i0:i1, :] · B[:, j0:j1]. */
     private static void block(float[] a, BSource b, float[] c, int m, int n, int k, int i0, int i1, int j0, int j1) {
         Buffers buf = BUFFERS.get();
-        float[] aPack = buf.aPack, bPack = buf.bPack;
+        float[] aPack = buf.aPack;
+        MemorySegment bPack = buf.bPack;
         for (int jc = j0; jc < j1; jc += NC) {
             int nc = Math.min(NC, j1 - jc);
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 boolean accumulate = pc > 0;
-                b.pack(pc, kc, jc, nc, bPack);
+                b.pack(pc, kc, jc, nc, buf.bStage);
+                int packed = kc * ((nc + NR - 1) / NR) * NR;
+                MemorySegment.copy(buf.bStage, 0, bPack, ValueLayout.JAVA_FLOAT, 0, packed);
                 for (int ic = i0; ic < i1; ic += MC) {
                     int mc = Math.min(MC, i1 - ic);
                     packA(a, k, ic, mc, pc, kc, aPack);
                     for (int jr = 0; jr < nc; jr += NR) {
                         int nv = Math.min(NR, nc - jr);
-                        int bOff = (jr / NR) * kc * NR;
+                        long bOff = 4L * (jr / NR) * kc * NR;
                         for (int ir = 0; ir < mc; ir += MR) {
                             int mv = Math.min(MR, mc - ir);
                             int aOff = (ir / MR) * kc * MR;
@@ -154,7 +168,7 @@ final class VectorGemm {
         }
     }
 
-    private static void edge(float[] ap, int aOff, float[] bp, int bOff, int kc, float[] c, int cOff, int ldc,
+    private static void edge(float[] ap, int aOff, MemorySegment bp, long bOff, int kc, float[] c, int cOff, int ldc,
                              boolean accumulate, int mv, int nv, float[] tile) {
         kernel(ap, aOff, bp, bOff, kc, tile, 0, NR, false);
         for (int i = 0; i < mv; i++) {
@@ -165,7 +179,7 @@ final class VectorGemm {
         }
     }
 
-    private static void kernel(float[] ap, int aOff, float[] bp, int bOff, int kc, float[] c, int cOff, int ldc, boolean accumulate) {
+    private static void kernel(float[] ap, int aOff, MemorySegment bp, long bOff, int kc, float[] c, int cOff, int ldc, boolean accumulate) {
         if (WIDE) kernel8(ap, aOff, bp, bOff, kc, c, cOff, ldc, accumulate);
         else kernel4(ap, aOff, bp, bOff, kc, c, cOff, ldc, accumulate);
     }
@@ -176,16 +190,17 @@ final class VectorGemm {
     }
 
     /** 8 rows × 3 vectors of C in 24 registers. */
-    private static void kernel8(float[] ap, int ao, float[] bp, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+    private static void kernel8(float[] ap, int ao, MemorySegment bp, long bo, int kc, float[] c, int co, int ldc, boolean acc) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
         FloatVector c40 = z, c41 = z, c42 = z, c50 = z, c51 = z, c52 = z, c60 = z, c61 = z, c62 = z, c70 = z, c71 = z, c72 = z;
         for (int p = 0; p < kc; p++) {
             // Indices linear in p, so C2 can hoist the range checks out of the loop.
-            int ai = ao + p * 8, bi = bo + p * NR;
-            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
-            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+            int ai = ao + p * 8;
+            long bi = bo + 4L * p * NR;
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, bi, NATIVE);
+            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, bi + 4L * L, NATIVE);
+            FloatVector b2 = FloatVector.fromMemorySegment(S, bp, bi + 8L * L, NATIVE);
             FloatVector x = FloatVector.broadcast(S, ap[ai]);
             c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02);
             x = FloatVector.broadcast(S, ap[ai + 1]);
@@ -214,14 +229,15 @@ final class VectorGemm {
     }
 
     /** 4 rows × 3 vectors of C in 12 registers (256-bit and narrower machines). */
-    private static void kernel4(float[] ap, int ao, float[] bp, int bo, int kc, float[] c, int co, int ldc, boolean acc) {
+    private static void kernel4(float[] ap, int ao, MemorySegment bp, long bo, int kc, float[] c, int co, int ldc, boolean acc) {
         FloatVector z = FloatVector.zero(S);
         FloatVector c00 = z, c01 = z, c02 = z, c10 = z, c11 = z, c12 = z, c20 = z, c21 = z, c22 = z, c30 = z, c31 = z, c32 = z;
         for (int p = 0; p < kc; p++) {
-            int ai = ao + p * 4, bi = bo + p * NR;
-            FloatVector b0 = FloatVector.fromArray(S, bp, bi);
-            FloatVector b1 = FloatVector.fromArray(S, bp, bi + L);
-            FloatVector b2 = FloatVector.fromArray(S, bp, bi + 2 * L);
+            int ai = ao + p * 4;
+            long bi = bo + 4L * p * NR;
+            FloatVector b0 = FloatVector.fromMemorySegment(S, bp, bi, NATIVE);
+            FloatVector b1 = FloatVector.fromMemorySegment(S, bp, bi + 4L * L, NATIVE);
+            FloatVector b2 = FloatVector.fromMemorySegment(S, bp, bi + 8L * L, NATIVE);
             FloatVector x = FloatVector.broadcast(S, ap[ai]);
             c00 = x.fma(b0, c00); c01 = x.fma(b1, c01); c02 = x.fma(b2, c02);
             x = FloatVector.broadcast(S, ap[ai + 1]);
