@@ -32,6 +32,9 @@ public final class Parallel {
         void run(int start, int end);
     }
 
+    /** Ranges per thread in {@link #forRange}. */
+    static final int SPLIT = Integer.getInteger("panamax.split", 4);
+
     private static volatile Pool pool = new Pool(defaultThreads());
 
     private Parallel() {}
@@ -68,14 +71,21 @@ public final class Parallel {
     }
 
     /**
-     * Splits [0, n) into at most {@link #threads()} contiguous ranges whose boundaries are multiples
-     * of {@code grain} (except the end), and runs them in parallel.
+     * Splits [0, n) into contiguous ranges whose boundaries are multiples of {@code grain} (except
+     * the end), and runs them in parallel. There are up to {@value #SPLIT} ranges per thread, claimed
+     * dynamically: on a shared machine one core is often slower than the other (a busy hyperthread
+     * sibling, another tenant), and a fixed half-each split would wait for it.
      */
     public static void forRange(int n, int grain, RangeBody body) {
+        forRange(n, grain, threads() * SPLIT, body);
+    }
+
+    /** As {@link #forRange(int, int, RangeBody)} with at most {@code maxParts} ranges (each range has a set-up cost to amortise). */
+    public static void forRange(int n, int grain, int maxParts, RangeBody body) {
         if (n <= 0) return;
         int g = Math.max(1, grain);
         int units = (n + g - 1) / g;
-        int parts = Math.min(threads(), units);
+        int parts = threads() == 1 ? 1 : Math.max(1, Math.min(maxParts, units));
         if (parts <= 1) {
             body.run(0, n);
             return;

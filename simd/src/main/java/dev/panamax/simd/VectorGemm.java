@@ -97,10 +97,12 @@ final class VectorGemm {
             return;
         }
         int mTiles = (m + MR - 1) / MR, nTiles = (n + NR - 1) / NR;
+        // One block per thread: each block packs its own panels of the other operand.
+        int parts = Parallel.threads();
         if (mTiles >= nTiles) {
-            Parallel.forRange(m, MR, (i0, i1) -> block(a, b, c, m, n, k, i0, i1, 0, n));
+            Parallel.forRange(m, MR, parts, (i0, i1) -> block(a, b, c, m, n, k, i0, i1, 0, n));
         } else {
-            Parallel.forRange(n, NR, (j0, j1) -> block(a, b, c, m, n, k, 0, m, j0, j1));
+            Parallel.forRange(n, NR, parts, (j0, j1) -> block(a, b, c, m, n, k, 0, m, j0, j1));
         }
     }
 
