@@ -1,0 +1,359 @@
+package dev.panamax.models;
+
+import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.format.Weights;
+import dev.panamax.runtime.model.Architecture;
+import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.ModelSource;
+import dev.panamax.runtime.tensor.Tensor;
+import dev.panamax.runtime.tokenizer.Tokenizer;
+import dev.panamax.simd.Kernels;
+import dev.panamax.simd.Parallel;
+import dev.panamax.simd.Simd;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The Llama family: Llama 2/3 (with Llama 3 rope scaling), Mistral (sliding-window attention),
+ * TinyLlama and SmolLM, Qwen2 (q/k/v biases) and Qwen3 (per-head q/k RMSNorm). For each layer:
+ *
+ * <pre>
+ *   h  = x + W_o · Attention(RoPE(W_q·n + b_q), RoPE(W_k·n + b_k), W_v·n + b_v),   n = RMSNorm(x)
+ *   x' = h + W_down · (SiLU(W_gate·m) ⊙ W_up·m),                                  m = RMSNorm(h)
+ * </pre>
+ *
+ * with grouped-query attention (each K/V head serves {@code heads / kvHeads} query heads) over the
+ * cached keys and values of all earlier positions (or the last {@code slidingWindow} of them).
+ */
+public final class Llama implements Architecture {
+
+    @Override
+    public String name() {
+        return "llama";
+    }
+
+    @Override
+    public Set<String> huggingFaceTypes() {
+        return Set.of("llama", "mistral", "qwen2", "qwen3");
+    }
+
+    @Override
+    public Set<String> ggufArchitectures() {
+        return Set.of("llama", "mistral", "qwen2", "qwen3");
+    }
+
+    /** Hyper-parameters, from config.json or GGUF metadata. */
+    public record Config(String type, int dim, int layers, int heads, int kvHeads, int headDim, int ffnDim, int vocab,
+                         int context, float normEps, double ropeTheta, RopeScaling ropeScaling, boolean ropeInterleaved,
+                         int slidingWindow, boolean qkNorm) {
+
+        static Config fromHuggingFace(Map<String, Object> c, String type) {
+            int dim = Cfg.integer(c, "hidden_size");
+            int heads = Cfg.integer(c, "num_attention_heads");
+            int kvHeads = Cfg.integerOr(c, "num_key_value_heads", heads);
+            int headDim = Cfg.integerOr(c, "head_dim", dim / heads);
+            Map<String, Object> rope = Cfg.objectOr(c, "rope_parameters", c.containsKey("rope_scaling") && c.get("rope_scaling") != null
+                    ? Cfg.objectOr(c, "rope_scaling", Map.of()) : Map.of());
+            double theta = Cfg.numberOr(rope, "rope_theta", Cfg.numberOr(c, "rope_theta", 10000.0));
+            String ropeType = Cfg.stringOr(rope, "rope_type", Cfg.stringOr(rope, "type", "default"));
+            RopeScaling scaling = switch (ropeType) {
+                case "default" -> null;
+                case "llama3" -> new RopeScaling(Cfg.number(rope, "factor"), Cfg.number(rope, "low_freq_factor"),
+                        Cfg.number(rope, "high_freq_factor"), Cfg.number(rope, "original_max_position_embeddings"));
+                default -> throw new ModelException("rope_type '" + ropeType + "' is not supported (default, llama3)");
+            };
+            Object window = c.get("sliding_window");
+            boolean useWindow = type.equals("mistral") || Boolean.TRUE.equals(c.get("use_sliding_window"));
+            int slidingWindow = useWindow && window instanceof Number n ? n.intValue() : 0;
+            return new Config(type, dim, Cfg.integer(c, "num_hidden_layers"), heads, kvHeads, headDim, Cfg.integer(c, "intermediate_size"),
+                    Cfg.integer(c, "vocab_size"), Cfg.integerOr(c, "max_position_embeddings", 2048), (float) Cfg.numberOr(c, "rms_norm_eps", 1e-6),
+                    theta, scaling, false, slidingWindow, type.equals("qwen3")).validated();
+        }
+
+        static Config fromGguf(Map<String, Object> m, String arch) {
+            String p = arch + ".";
+            int dim = Cfg.integer(m, p + "embedding_length");
+            int heads = Cfg.integer(m, p + "attention.head_count");
+            int kvHeads = Cfg.integerOr(m, p + "attention.head_count_kv", heads);
+            int headDim = Cfg.integerOr(m, p + "attention.key_length", dim / heads);
+            RopeScaling scaling = null;
+            if ("llama3".equals(m.get(p + "rope.scaling.type")) || m.containsKey(p + "rope.scaling.low_freq_factor")) {
+                scaling = new RopeScaling(Cfg.number(m, p + "rope.scaling.factor"), Cfg.number(m, p + "rope.scaling.low_freq_factor"),
+                        Cfg.number(m, p + "rope.scaling.high_freq_factor"), Cfg.number(m, p + "rope.scaling.original_context_length"));
+            }
+            // llama.cpp permutes Q/K rows of llama-type models for interleaved RoPE; qwen keeps HF's layout.
+            boolean interleaved = arch.equals("llama") || arch.equals("mistral");
+            return new Config(arch, dim, Cfg.integer(m, p + "block_count"), heads, kvHeads, headDim, Cfg.integer(m, p + "feed_forward_length"),
+                    Cfg.integerOr(m, p + "vocab_size", -1), Cfg.integerOr(m, p + "context_length", 2048),
+                    (float) Cfg.numberOr(m, p + "attention.layer_norm_rms_epsilon", 1e-5), Cfg.numberOr(m, p + "rope.freq_base", 10000.0),
+                    scaling, interleaved, Cfg.integerOr(m, p + "attention.sliding_window", 0), arch.equals("qwen3")).validated();
+        }
+
+        Config withVocab(int v) {
+            return new Config(type, dim, layers, heads, kvHeads, headDim, ffnDim, v, context, normEps, ropeTheta, ropeScaling,
+                    ropeInterleaved, slidingWindow, qkNorm);
+        }
+
+        Config validated() {
+            if (dim <= 0 || layers <= 0 || heads <= 0 || kvHeads <= 0 || headDim <= 0 || ffnDim <= 0 || context <= 0) {
+                throw new ModelException("bad hyper-parameters: " + this);
+            }
+            if (heads % kvHeads != 0) throw new ModelException(heads + " attention heads are not a multiple of " + kvHeads + " key/value heads");
+            if ((headDim & 1) != 0) throw new ModelException("head dimension " + headDim + " is odd: RoPE needs pairs");
+            return this;
+        }
+    }
+
+    /** Llama 3's frequency-dependent RoPE scaling. */
+    public record RopeScaling(double factor, double lowFreqFactor, double highFreqFactor, double originalContext) {}
+
+    @Override
+    public LanguageModel load(ModelSource src) {
+        Config cfg = src.isGguf() ? Config.fromGguf(src.config(), src.architecture()) : Config.fromHuggingFace(src.config(), src.architecture());
+        Names names = src.isGguf() ? Names.GGUF : Names.HF;
+        Weights w = src.weights();
+        Tensor embed = w.get(names.embed);
+        if (cfg.vocab < 0) cfg = cfg.withVocab(embed.rows());
+        return new Model(cfg, w, names, src.tokenizer());
+    }
+
+    /** Tensor names in the two formats; one scheme per format, so the forward pass reads the same. */
+    enum Names {
+        HF("model.embed_tokens.weight", "model.norm.weight", "lm_head.weight", "model.layers.%d.",
+                "input_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                "self_attn.q_norm", "self_attn.k_norm", "post_attention_layernorm", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"),
+        GGUF("token_embd.weight", "output_norm.weight", "output.weight", "blk.%d.",
+                "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "attn_q_norm", "attn_k_norm",
+                "ffn_norm", "ffn_gate", "ffn_up", "ffn_down");
+
+        final String embed, norm, output, layer, attnNorm, q, k, v, o, qNorm, kNorm, ffnNorm, gate, up, down;
+
+        Names(String embed, String norm, String output, String layer, String attnNorm, String q, String k, String v, String o,
+              String qNorm, String kNorm, String ffnNorm, String gate, String up, String down) {
+            this.embed = embed; this.norm = norm; this.output = output; this.layer = layer; this.attnNorm = attnNorm;
+            this.q = q; this.k = k; this.v = v; this.o = o; this.qNorm = qNorm; this.kNorm = kNorm; this.ffnNorm = ffnNorm;
+            this.gate = gate; this.up = up; this.down = down;
+        }
+    }
+
+    /** One layer's weights. Norm vectors and biases are small and live on the heap as floats. */
+    record Layer(float[] attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, float[] bq, float[] bk, float[] bv,
+                 float[] qNorm, float[] kNorm, float[] ffnNorm, Tensor gate, Tensor up, Tensor down) {}
+
+    static final class Model implements LanguageModel {
+        final Config cfg;
+        final Weights weights;
+        final Tokenizer tokenizer;
+        final Kernels k = Simd.kernels();
+        final Tensor embed, output;
+        final float[] finalNorm;
+        final Layer[] layers;
+        /** Inverse RoPE frequencies, one per rotated pair. */
+        final float[] invFreq;
+
+        Model(Config c, Weights w, Names n, Tokenizer tokenizer) {
+            this.cfg = c;
+            this.weights = w;
+            this.tokenizer = tokenizer;
+            int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim;
+            embed = w.get(n.embed).expect(c.vocab, c.dim);
+            Tensor out = w.find(n.output);
+            output = (out != null ? out : embed).expect(c.vocab, c.dim); // tied embeddings
+            finalNorm = vector(w.get(n.norm), c.dim);
+            layers = new Layer[c.layers];
+            for (int i = 0; i < c.layers; i++) {
+                String p = String.format(n.layer, i);
+                layers[i] = new Layer(
+                        vector(w.get(p + n.attnNorm + ".weight"), c.dim),
+                        w.get(p + n.q + ".weight").expect(qDim, c.dim),
+                        w.get(p + n.k + ".weight").expect(kvDim, c.dim),
+                        w.get(p + n.v + ".weight").expect(kvDim, c.dim),
+                        w.get(p + n.o + ".weight").expect(c.dim, qDim),
+                        optionalVector(w.find(p + n.q + ".bias"), qDim),
+                        optionalVector(w.find(p + n.k + ".bias"), kvDim),
+                        optionalVector(w.find(p + n.v + ".bias"), kvDim),
+                        c.qkNorm ? vector(w.get(p + n.qNorm + ".weight"), c.headDim) : null,
+                        c.qkNorm ? vector(w.get(p + n.kNorm + ".weight"), c.headDim) : null,
+                        vector(w.get(p + n.ffnNorm + ".weight"), c.dim),
+                        w.get(p + n.gate + ".weight").expect(c.ffnDim, c.dim),
+                        w.get(p + n.up + ".weight").expect(c.ffnDim, c.dim),
+                        w.get(p + n.down + ".weight").expect(c.dim, c.ffnDim));
+            }
+            invFreq = ropeFrequencies(c);
+        }
+
+        private float[] vector(Tensor t, int length) {
+            return t.expect(length).toFloats(k);
+        }
+
+        private float[] optionalVector(Tensor t, int length) {
+            return t == null ? null : vector(t, length);
+        }
+
+        /** θ^(−2j/d) for each pair j, with Llama 3's scaling of the low frequencies when configured. */
+        static float[] ropeFrequencies(Config c) {
+            int half = c.headDim / 2;
+            float[] f = new float[half];
+            for (int j = 0; j < half; j++) {
+                double inv = 1.0 / Math.pow(c.ropeTheta, (2.0 * j) / c.headDim);
+                RopeScaling s = c.ropeScaling;
+                if (s != null) {
+                    double wavelen = 2 * Math.PI / inv;
+                    double lowWavelen = s.originalContext / s.lowFreqFactor, highWavelen = s.originalContext / s.highFreqFactor;
+                    if (wavelen > lowWavelen) {
+                        inv = inv / s.factor;
+                    } else if (wavelen >= highWavelen) {
+                        double smooth = (s.originalContext / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+                        inv = (1 - smooth) * inv / s.factor + smooth * inv;
+                    }
+                }
+                f[j] = (float) inv;
+            }
+            return f;
+        }
+
+        @Override
+        public String architecture() {
+            return cfg.type;
+        }
+
+        @Override
+        public int vocabSize() {
+            return cfg.vocab;
+        }
+
+        @Override
+        public int contextLength() {
+            return cfg.context;
+        }
+
+        @Override
+        public Tokenizer tokenizer() {
+            return tokenizer;
+        }
+
+        @Override
+        public Session newSession() {
+            return new State(this);
+        }
+
+        @Override
+        public void close() {
+            weights.close();
+        }
+    }
+
+    /** One sequence: activations and the KV cache, grown as the sequence grows. */
+    static final class State implements LanguageModel.Session {
+        final Model m;
+        final Config c;
+        final Kernels k;
+        final float[] x, xb, q, kv, vv, attnOut, hb, hb2, logits, cos, sin;
+        float[][] keys, values; // per layer: [capacity × kvDim]
+        int capacity;
+        int pos;
+
+        State(Model m) {
+            this.m = m;
+            this.c = m.cfg;
+            this.k = m.k;
+            int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim;
+            x = new float[c.dim];
+            xb = new float[Math.max(c.dim, qDim)];
+            q = new float[qDim];
+            kv = new float[kvDim];
+            vv = new float[kvDim];
+            attnOut = new float[qDim];
+            hb = new float[c.ffnDim];
+            hb2 = new float[c.ffnDim];
+            logits = new float[c.vocab];
+            cos = new float[c.headDim / 2];
+            sin = new float[c.headDim / 2];
+            keys = new float[c.layers][];
+            values = new float[c.layers][];
+            grow(Math.min(c.context, 64));
+        }
+
+        private void grow(int cap) {
+            int kvDim = c.kvHeads * c.headDim;
+            for (int l = 0; l < c.layers; l++) {
+                keys[l] = keys[l] == null ? new float[cap * kvDim] : Arrays.copyOf(keys[l], cap * kvDim);
+                values[l] = values[l] == null ? new float[cap * kvDim] : Arrays.copyOf(values[l], cap * kvDim);
+            }
+            capacity = cap;
+        }
+
+        @Override
+        public int position() {
+            return pos;
+        }
+
+        @Override
+        public float[] forward(int token) {
+            if (token < 0 || token >= c.vocab) throw new ModelException("token id " + token + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
+            if (pos >= c.context) throw new ModelException("the sequence reached the context length of " + c.context + " tokens");
+            if (pos >= capacity) grow(Math.min(c.context, capacity * 2));
+            int hd = c.headDim, kvDim = c.kvHeads * hd;
+            m.embed.row(k, token, x, 0);
+            for (int j = 0; j < hd / 2; j++) {
+                double angle = (double) (float) pos * m.invFreq[j];
+                cos[j] = (float) Math.cos(angle);
+                sin[j] = (float) Math.sin(angle);
+            }
+            for (int l = 0; l < c.layers; l++) {
+                Layer L = m.layers[l];
+                // Attention block.
+                k.rmsnorm(xb, 0, x, 0, L.attnNorm(), c.dim, c.normEps);
+                L.wq().matvec(k, xb, q);
+                L.wk().matvec(k, xb, kv);
+                L.wv().matvec(k, xb, vv);
+                if (L.bq() != null) k.add(q, 0, L.bq(), 0, q, 0, q.length);
+                if (L.bk() != null) k.add(kv, 0, L.bk(), 0, kv, 0, kvDim);
+                if (L.bv() != null) k.add(vv, 0, L.bv(), 0, vv, 0, kvDim);
+                if (L.qNorm() != null) {
+                    for (int h = 0; h < c.heads; h++) k.rmsnorm(q, h * hd, q, h * hd, L.qNorm(), hd, c.normEps);
+                    for (int h = 0; h < c.kvHeads; h++) k.rmsnorm(kv, h * hd, kv, h * hd, L.kNorm(), hd, c.normEps);
+                }
+                k.rope(q, 0, c.heads, hd, hd, cos, sin, c.ropeInterleaved);
+                k.rope(kv, 0, c.kvHeads, hd, hd, cos, sin, c.ropeInterleaved);
+                System.arraycopy(kv, 0, keys[l], pos * kvDim, kvDim);
+                System.arraycopy(vv, 0, values[l], pos * kvDim, kvDim);
+                attention(l);
+                L.wo().matvec(k, attnOut, xb);
+                k.add(x, 0, xb, 0, x, 0, c.dim);
+                // Feed-forward block.
+                k.rmsnorm(xb, 0, x, 0, L.ffnNorm(), c.dim, c.normEps);
+                L.gate().matvec(k, xb, hb);
+                L.up().matvec(k, xb, hb2);
+                k.silu(hb, 0, c.ffnDim);
+                k.mul(hb, 0, hb2, 0, hb, 0, c.ffnDim);
+                L.down().matvec(k, hb, xb);
+                k.add(x, 0, xb, 0, x, 0, c.dim);
+            }
+            k.rmsnorm(x, 0, x, 0, m.finalNorm, c.dim, c.normEps);
+            m.output.matvec(k, x, logits);
+            pos++;
+            return logits;
+        }
+
+        /** softmax(q·Kᵀ/√d)·V for every head over positions [start, pos], start set by the sliding window. */
+        private void attention(int l) {
+            int hd = c.headDim, kvDim = c.kvHeads * hd, group = c.heads / c.kvHeads;
+            int start = c.slidingWindow > 0 ? Math.max(0, pos - c.slidingWindow + 1) : 0;
+            int len = pos - start + 1;
+            float scale = (float) (1.0 / Math.sqrt(hd));
+            float[] kc = keys[l], vc = values[l];
+            Parallel.forRange(c.heads, 1, (h0, h1) -> {
+                float[] att = new float[len];
+                for (int h = h0; h < h1; h++) {
+                    int kvh = h / group;
+                    for (int t = 0; t < len; t++) att[t] = k.dot(q, h * hd, kc, (start + t) * kvDim + kvh * hd, hd) * scale;
+                    k.softmax(att, 0, len);
+                    Arrays.fill(attnOut, h * hd, h * hd + hd, 0f);
+                    for (int t = 0; t < len; t++) k.axpy(att[t], vc, (start + t) * kvDim + kvh * hd, attnOut, h * hd, hd);
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,89 @@
+package dev.panamax.models;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.ModelLoader;
+import dev.panamax.simd.Simd;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Map;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The Llama family against Hugging Face transformers' own float32 outputs: prompt logits,
+ * teacher-forced logits over the whole greedy sequence, and greedy ids up to the first near-tie.
+ */
+class LlamaEquivalenceTest {
+
+    /** max |a − b| ≤ 1e-4 × max(1, max |ref|), row by row. */
+    static void assertLogitsMatch(float[] ref, int row, float[] got, String what) {
+        int n = got.length;
+        double maxRef = 0, maxDiff = 0;
+        int worst = -1;
+        for (int i = 0; i < n; i++) {
+            maxRef = Math.max(maxRef, Math.abs(ref[row * n + i]));
+            double d = Math.abs(ref[row * n + i] - got[i]);
+            if (d > maxDiff) {
+                maxDiff = d;
+                worst = i;
+            }
+        }
+        double tol = 1e-4 * Math.max(1, maxRef);
+        final int w = worst;
+        final double md = maxDiff;
+        assertTrue(maxDiff <= tol, () -> what + " row " + row + ": max |diff| " + md + " at " + w + " > " + tol);
+    }
+
+    static void check(Path dir) throws Exception {
+        Map<String, Object> expected = Fixtures.json(dir.resolve("expected.json"));
+        Map<String, Object> extra = Fixtures.json(dir.resolve("extra.json"));
+        int[] prompt = Fixtures.ints(expected.get("input_ids"));
+        int[] greedy = Fixtures.ints(expected.get("greedy_ids"));
+        float[] logits = Fixtures.floats(dir.resolve("logits.f32"));
+        float[] full = Fixtures.floats(dir.resolve("full_logits.f32"));
+        double[] margins = Fixtures.doubles(extra.get("greedy_margins"));
+        try (LanguageModel model = ModelLoader.load(dir)) {
+            int vocab = model.vocabSize();
+            assertEquals(prompt.length * vocab, logits.length, "logits.f32 shape");
+            // Prompt logits.
+            LanguageModel.Session s = model.newSession();
+            for (int t = 0; t < prompt.length; t++) assertLogitsMatch(logits, t, s.forward(prompt[t]), dir.getFileName() + " prompt");
+            // Teacher-forced logits over prompt + generated.
+            LanguageModel.Session tf = model.newSession();
+            for (int t = 0; t < greedy.length; t++) assertLogitsMatch(full, t, tf.forward(greedy[t]), dir.getFileName() + " full");
+            // Greedy generation, exact up to the first near-tie.
+            int firstTie = margins.length;
+            for (int i = 0; i < margins.length; i++) {
+                if (margins[i] < 1e-3) {
+                    firstTie = i;
+                    break;
+                }
+            }
+            LanguageModel.Session g = model.newSession();
+            float[] out = null;
+            for (int id : prompt) out = g.forward(id);
+            int[] generated = new int[firstTie];
+            for (int i = 0; i < firstTie; i++) {
+                generated[i] = Simd.kernels().argmax(out, 0, vocab);
+                out = g.forward(generated[i]);
+            }
+            assertArrayEquals(Arrays.copyOfRange(greedy, prompt.length, prompt.length + firstTie), generated,
+                    dir.getFileName() + " greedy ids before the first near-tie (step " + firstTie + ")");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "llama3", "mistral", "qwen2", "qwen3"})
+    void fixtureMatchesTransformers(String name) throws Exception {
+        check(Fixtures.hf(name));
+    }
+
+    @org.junit.jupiter.api.Test
+    void kjvLlamaMatchesTransformers() throws Exception {
+        check(Fixtures.kjv());
+    }
+}

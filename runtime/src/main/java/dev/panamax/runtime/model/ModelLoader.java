@@ -1,0 +1,107 @@
+package dev.panamax.runtime.model;
+
+import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.format.Safetensors;
+import dev.panamax.runtime.format.Weights;
+import dev.panamax.runtime.json.Json;
+import dev.panamax.runtime.tokenizer.SentencePiece;
+import dev.panamax.runtime.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.Set;
+import java.util.TreeSet;
+
+/** Finds the format of a path, reads it, and hands it to the architecture that claims it. */
+public final class ModelLoader {
+    private ModelLoader() {}
+
+    public static List<Architecture> architectures() {
+        List<Architecture> all = new ArrayList<>();
+        ServiceLoader.load(Architecture.class, ModelLoader.class.getClassLoader()).forEach(all::add);
+        return all;
+    }
+
+    public static LanguageModel load(Path path) {
+        if (Files.isDirectory(path)) return loadHuggingFace(path);
+        if (!Files.isRegularFile(path)) throw new ModelException(path + ": no such file or directory");
+        String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (name.endsWith(".gguf")) return loadGguf(path);
+        throw new ModelException(path + ": not a model Panamax reads (a .gguf file, or a Hugging Face directory with config.json)");
+    }
+
+    static LanguageModel loadGguf(Path path) {
+        var gguf = dev.panamax.runtime.format.Gguf.read(path);
+        String arch = gguf.architecture();
+        Tokenizer tok = gguf.tokenizer();
+        return find(arch, false).load(new ModelSource(path, "gguf", arch, gguf.metadata(), gguf.weights(), tok));
+    }
+
+    static LanguageModel loadHuggingFace(Path dir) {
+        Path configFile = dir.resolve("config.json");
+        if (!Files.isRegularFile(configFile)) throw new ModelException(dir + ": no config.json (not a Hugging Face model directory)");
+        Map<String, Object> config;
+        try {
+            config = Json.object(Json.parse(Files.readString(configFile)), "config.json");
+        } catch (IOException e) {
+            throw new ModelException(configFile + ": cannot read (" + e.getMessage() + ")", e);
+        } catch (Json.JsonException e) {
+            throw new ModelException(configFile + ": " + e.getMessage(), e);
+        }
+        if (!(config.get("model_type") instanceof String type)) throw new ModelException(configFile + ": no model_type");
+        Architecture arch = find(type, true);
+        Weights weights = new Weights();
+        try {
+            readSafetensors(dir, weights);
+            Tokenizer tok = null;
+            Path spm = dir.resolve("tokenizer.model");
+            if (Files.isRegularFile(spm)) tok = SentencePiece.fromModelFile(spm, config);
+            return arch.load(new ModelSource(dir, "hf", type, config, weights, tok));
+        } catch (RuntimeException e) {
+            weights.close();
+            throw e;
+        }
+    }
+
+    private static void readSafetensors(Path dir, Weights weights) {
+        Path single = dir.resolve("model.safetensors");
+        if (Files.isRegularFile(single)) {
+            Safetensors.read(single, weights);
+            return;
+        }
+        Path index = dir.resolve("model.safetensors.index.json");
+        if (!Files.isRegularFile(index)) throw new ModelException(dir + ": no model.safetensors or model.safetensors.index.json");
+        Map<String, Object> map;
+        try {
+            map = Json.object(Json.object(Json.parse(Files.readString(index)), "index").get("weight_map"), "weight_map");
+        } catch (IOException | Json.JsonException e) {
+            throw new ModelException(index + ": " + e.getMessage(), e);
+        }
+        Set<String> shards = new LinkedHashSet<>();
+        for (Object v : map.values()) shards.add(Json.string(v, "weight_map entry"));
+        for (String shard : shards) {
+            Path p = dir.resolve(shard).normalize();
+            if (!p.startsWith(dir.normalize())) throw new ModelException(index + ": shard " + shard + " is outside the model directory");
+            if (!Files.isRegularFile(p)) throw new ModelException(index + ": shard " + shard + " is missing");
+            Safetensors.read(p, weights);
+        }
+        for (String name : map.keySet()) {
+            if (weights.find(name) == null) throw new ModelException(index + ": tensor " + name + " is not in its shard " + map.get(name));
+        }
+    }
+
+    static Architecture find(String type, boolean huggingFace) {
+        Set<String> known = new TreeSet<>();
+        for (Architecture a : architectures()) {
+            Set<String> types = huggingFace ? a.huggingFaceTypes() : a.ggufArchitectures();
+            if (types.contains(type)) return a;
+            known.addAll(types);
+        }
+        throw new ModelException("architecture '" + type + "' is not supported; supported: " + String.join(", ", known));
+    }
+}

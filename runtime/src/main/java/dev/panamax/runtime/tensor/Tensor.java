@@ -1,0 +1,122 @@
+package dev.panamax.runtime.tensor;
+
+import dev.panamax.simd.Kernels;
+import dev.panamax.simd.Parallel;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * A named weight tensor: a view of (usually memory-mapped) bytes with a type and a shape.
+ * The shape is row-major, outermost dimension first, as PyTorch and safetensors write it (GGUF's
+ * innermost-first dimensions are reversed on reading). Weights are never copied to the heap;
+ * {@link #matvec} works on the mapped bytes.
+ */
+public record Tensor(String name, DType type, long[] shape, MemorySegment data) {
+
+    private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    public Tensor {
+        shape = shape.clone();
+        long n = elements(shape);
+        if (n < 0 || type.bytesFor(n) != data.byteSize()) {
+            throw new IllegalArgumentException("tensor " + name + ": shape " + Arrays.toString(shape) + " of " + type
+                    + " needs " + type.bytesFor(n) + " bytes, has " + data.byteSize());
+        }
+    }
+
+    static long elements(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            if (d < 0 || (d != 0 && n > Long.MAX_VALUE / d)) return -1;
+            n *= d;
+        }
+        return n;
+    }
+
+    public long elements() {
+        return elements(shape);
+    }
+
+    public int rank() {
+        return shape.length;
+    }
+
+    /** Size of the outermost dimension (rows of a matrix). */
+    public int rows() {
+        return shape.length == 0 ? 1 : Math.toIntExact(shape[0]);
+    }
+
+    /** Elements per row (product of all but the outermost dimension). */
+    public int cols() {
+        long n = 1;
+        for (int i = 1; i < shape.length; i++) n *= shape[i];
+        return Math.toIntExact(n);
+    }
+
+    /** Checks the shape, naming the tensor and what was expected. */
+    public Tensor expect(long... dims) {
+        if (!Arrays.equals(shape, dims)) {
+            throw new IllegalArgumentException("tensor " + name + " has shape " + Arrays.toString(shape)
+                    + ", expected " + Arrays.toString(dims));
+        }
+        return this;
+    }
+
+    /** Converts elements [start, start+n) to float. */
+    public void read(Kernels k, long start, float[] dst, int dOff, int n) {
+        switch (type) {
+            case F32 -> MemorySegment.copy(data, F32_LE, 4 * start, dst, dOff, n);
+            case F16 -> k.f16ToF32(data, 2 * start, dst, dOff, n);
+            case BF16 -> k.bf16ToF32(data, 2 * start, dst, dOff, n);
+        }
+    }
+
+    /** Row {@code r} as floats. */
+    public void row(Kernels k, int r, float[] dst, int dOff) {
+        read(k, (long) r * cols(), dst, dOff, cols());
+    }
+
+    /** All elements as floats on the heap (for small tensors: norms, biases). */
+    public float[] toFloats(Kernels k) {
+        float[] out = new float[Math.toIntExact(elements())];
+        read(k, 0, out, 0, out.length);
+        return out;
+    }
+
+    /** out[r] = Σ_c this[r, c]·x[c]: a linear layer without bias, on the mapped weights. */
+    public void matvec(Kernels k, float[] x, float[] out) {
+        int rows = rows(), cols = cols();
+        if (type == DType.F32) {
+            k.matvec(data, 0, x, out, rows, cols);
+            return;
+        }
+        // 16-bit weights: widen one row at a time into a per-thread scratch row, then dot.
+        Parallel.forRange(rows, 4, (r0, r1) -> {
+            float[] tmp = SCRATCH.get();
+            if (tmp.length < cols) SCRATCH.set(tmp = new float[cols]);
+            for (int r = r0; r < r1; r++) {
+                read(k, (long) r * cols, tmp, 0, cols);
+                out[r] = k.dot(tmp, 0, x, 0, cols);
+            }
+        });
+    }
+
+    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
+
+    @Override
+    public String toString() {
+        return name + " " + type + Arrays.toString(shape);
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return this == o;
+    }
+
+    @Override
+    public int hashCode() {
+        return System.identityHashCode(this);
+    }
+}
