@@ -39,6 +39,11 @@ class LlamaEquivalenceTest {
     }
 
     static void check(Path dir) throws Exception {
+        check(dir, dir);
+    }
+
+    /** Runs the model at {@code model} against the references in {@code dir}. */
+    static void check(Path dir, Path modelPath) throws Exception {
         Map<String, Object> expected = Fixtures.json(dir.resolve("expected.json"));
         Map<String, Object> extra = Fixtures.json(dir.resolve("extra.json"));
         int[] prompt = Fixtures.ints(expected.get("input_ids"));
@@ -46,7 +51,7 @@ class LlamaEquivalenceTest {
         float[] logits = Fixtures.floats(dir.resolve("logits.f32"));
         float[] full = Fixtures.floats(dir.resolve("full_logits.f32"));
         double[] margins = Fixtures.doubles(extra.get("greedy_margins"));
-        try (LanguageModel model = ModelLoader.load(dir)) {
+        try (LanguageModel model = ModelLoader.load(modelPath)) {
             int vocab = model.vocabSize();
             assertEquals(prompt.length * vocab, logits.length, "logits.f32 shape");
             // Prompt logits.
@@ -85,5 +90,13 @@ class LlamaEquivalenceTest {
     @org.junit.jupiter.api.Test
     void kjvLlamaMatchesTransformers() throws Exception {
         check(Fixtures.kjv());
+    }
+
+    /** Through our GGUF writer and reader: llama.cpp's names, permuted Q/K and interleaved RoPE. */
+    @org.junit.jupiter.api.Test
+    void kjvLlamaAsF32GgufMatchesTransformers(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path gguf = tmp.resolve("kjv-f32.gguf");
+        GgufExport.convert(Fixtures.kjv(), gguf, dev.panamax.runtime.tensor.DType.F32);
+        check(Fixtures.kjv(), gguf);
     }
 }

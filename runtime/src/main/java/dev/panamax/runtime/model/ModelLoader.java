@@ -43,6 +43,20 @@ public final class ModelLoader {
     }
 
     static LanguageModel loadHuggingFace(Path dir) {
+        ModelSource src = readHuggingFace(dir);
+        try {
+            return find(src.architecture(), true).load(src);
+        } catch (RuntimeException e) {
+            src.weights().close();
+            throw e;
+        }
+    }
+
+    /**
+     * Reads a Hugging Face directory without building a model: config.json, the safetensors
+     * weights (single file or sharded with an index) and the tokenizer. The caller owns the weights.
+     */
+    public static ModelSource readHuggingFace(Path dir) {
         Path configFile = dir.resolve("config.json");
         if (!Files.isRegularFile(configFile)) throw new ModelException(dir + ": no config.json (not a Hugging Face model directory)");
         Map<String, Object> config;
@@ -54,14 +68,14 @@ public final class ModelLoader {
             throw new ModelException(configFile + ": " + e.getMessage(), e);
         }
         if (!(config.get("model_type") instanceof String type)) throw new ModelException(configFile + ": no model_type");
-        Architecture arch = find(type, true);
+        find(type, true); // an unknown architecture is reported before any weight is mapped
         Weights weights = new Weights();
         try {
             readSafetensors(dir, weights);
             Tokenizer tok = null;
             Path spm = dir.resolve("tokenizer.model");
             if (Files.isRegularFile(spm)) tok = SentencePiece.fromModelFile(spm, config);
-            return arch.load(new ModelSource(dir, "hf", type, config, weights, tok));
+            return new ModelSource(dir, "hf", type, config, weights, tok);
         } catch (RuntimeException e) {
             weights.close();
             throw e;

@@ -1,0 +1,131 @@
+package dev.panamax.models;
+
+import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.format.GgufWriter;
+import dev.panamax.runtime.model.ModelLoader;
+import dev.panamax.runtime.model.ModelSource;
+import dev.panamax.runtime.tensor.DType;
+import dev.panamax.runtime.tensor.Tensor;
+import dev.panamax.runtime.tokenizer.SentencePiece;
+import dev.panamax.simd.Kernels;
+import dev.panamax.simd.Simd;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Converts a Hugging Face Llama-family directory to a GGUF file llama.cpp loads, as its
+ * {@code convert_hf_to_gguf.py} would: llama.cpp's tensor names and metadata keys, matrices in the
+ * requested type (1-D tensors stay F32), and Q/K rows permuted from Hugging Face's rotate-half RoPE
+ * layout to the interleaved pairs llama.cpp's {@code llama} architecture rotates.
+ */
+public final class GgufExport {
+    private GgufExport() {}
+
+    public static void convert(Path hfDir, Path out, DType type) throws IOException {
+        if (type != DType.F32 && type != DType.F16) throw new ModelException("export type must be f32 or f16, got " + type);
+        ModelSource src = ModelLoader.readHuggingFace(hfDir);
+        try (var weights = src.weights()) {
+            if (!List.of("llama", "mistral").contains(src.architecture())) {
+                throw new ModelException("GGUF export supports llama and mistral directories so far, not " + src.architecture());
+            }
+            Llama.Config c = Llama.Config.fromHuggingFace(src.config(), src.architecture());
+            if (c.ropeScaling() != null) throw new ModelException("GGUF export of RoPE scaling is not supported yet");
+            if (c.slidingWindow() > 0) throw new ModelException("GGUF export of sliding-window attention is not supported yet");
+            if (!(src.tokenizer() instanceof SentencePiece tok)) throw new ModelException(hfDir + ": GGUF export needs a tokenizer.model");
+            Kernels k = Simd.kernels();
+            GgufWriter w = new GgufWriter();
+            String a = "llama.";
+            w.put("general.architecture", GgufWriter.string("llama"));
+            w.put("general.name", GgufWriter.string(hfDir.getFileName().toString()));
+            w.put("general.file_type", GgufWriter.u32(type == DType.F16 ? 1 : 0));
+            w.put(a + "context_length", GgufWriter.u32(c.context()));
+            w.put(a + "embedding_length", GgufWriter.u32(c.dim()));
+            w.put(a + "block_count", GgufWriter.u32(c.layers()));
+            w.put(a + "feed_forward_length", GgufWriter.u32(c.ffnDim()));
+            w.put(a + "rope.dimension_count", GgufWriter.u32(c.headDim()));
+            w.put(a + "attention.head_count", GgufWriter.u32(c.heads()));
+            w.put(a + "attention.head_count_kv", GgufWriter.u32(c.kvHeads()));
+            w.put(a + "attention.key_length", GgufWriter.u32(c.headDim()));
+            w.put(a + "attention.value_length", GgufWriter.u32(c.headDim()));
+            w.put(a + "attention.layer_norm_rms_epsilon", GgufWriter.f32(c.normEps()));
+            w.put(a + "rope.freq_base", GgufWriter.f32(c.ropeTheta()));
+            w.put(a + "vocab_size", GgufWriter.u32(c.vocab()));
+            int n = tok.vocabSize();
+            List<String> pieces = new ArrayList<>(n);
+            float[] scores = new float[n];
+            int[] types = new int[n];
+            for (int i = 0; i < n; i++) {
+                pieces.add(tok.piece(i));
+                scores[i] = tok.score(i);
+                types[i] = tok.type(i);
+            }
+            w.put("tokenizer.ggml.model", GgufWriter.string("llama"));
+            w.put("tokenizer.ggml.tokens", GgufWriter.strings(pieces));
+            w.put("tokenizer.ggml.scores", GgufWriter.f32s(scores));
+            w.put("tokenizer.ggml.token_type", GgufWriter.i32s(types));
+            w.put("tokenizer.ggml.bos_token_id", GgufWriter.u32(tok.bos()));
+            w.put("tokenizer.ggml.eos_token_id", GgufWriter.u32(tok.eos()));
+            w.put("tokenizer.ggml.unknown_token_id", GgufWriter.u32(0));
+            w.put("tokenizer.ggml.add_bos_token", GgufWriter.bool(tok.addBos()));
+            w.put("tokenizer.ggml.add_space_prefix", GgufWriter.bool(tok.addSpacePrefix()));
+
+            Map<String, Tensor> all = weights.all();
+            put(w, k, all.get("model.embed_tokens.weight"), "token_embd.weight", type, 0);
+            for (int i = 0; i < c.layers(); i++) {
+                String h = "model.layers." + i + ".", g = "blk." + i + ".";
+                put(w, k, need(all, h + "input_layernorm.weight"), g + "attn_norm.weight", DType.F32, 0);
+                put(w, k, need(all, h + "self_attn.q_proj.weight"), g + "attn_q.weight", type, c.heads());
+                put(w, k, need(all, h + "self_attn.k_proj.weight"), g + "attn_k.weight", type, c.kvHeads());
+                put(w, k, need(all, h + "self_attn.v_proj.weight"), g + "attn_v.weight", type, 0);
+                put(w, k, need(all, h + "self_attn.o_proj.weight"), g + "attn_output.weight", type, 0);
+                put(w, k, need(all, h + "post_attention_layernorm.weight"), g + "ffn_norm.weight", DType.F32, 0);
+                put(w, k, need(all, h + "mlp.gate_proj.weight"), g + "ffn_gate.weight", type, 0);
+                put(w, k, need(all, h + "mlp.up_proj.weight"), g + "ffn_up.weight", type, 0);
+                put(w, k, need(all, h + "mlp.down_proj.weight"), g + "ffn_down.weight", type, 0);
+            }
+            put(w, k, need(all, "model.norm.weight"), "output_norm.weight", DType.F32, 0);
+            Tensor head = all.get("lm_head.weight");
+            if (head != null) put(w, k, head, "output.weight", type, 0);
+            w.write(out);
+        }
+    }
+
+    private static Tensor need(Map<String, Tensor> all, String name) {
+        Tensor t = all.get(name);
+        if (t == null) throw new ModelException("the model has no tensor named " + name);
+        return t;
+    }
+
+    /** Adds {@code t} as {@code name} in {@code type}; heads &gt; 0 permutes rows for interleaved RoPE. */
+    private static void put(GgufWriter w, Kernels k, Tensor t, String name, DType type, int heads) {
+        float[] v = t.toFloats(k);
+        if (heads > 0) v = permuteForInterleavedRope(v, heads, t.rows() / heads, t.cols());
+        byte[] bytes;
+        if (type == DType.F16) {
+            bytes = new byte[2 * v.length];
+            k.f32ToF16(v, 0, MemorySegment.ofArray(bytes), 0, v.length);
+        } else {
+            ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(v);
+            bytes = b.array();
+        }
+        w.tensor(name, type, t.shape(), bytes);
+    }
+
+    /** Row h·d + 2b + a of the result is row h·d + a·d/2 + b of the input (a ∈ {0, 1}, b &lt; d/2). */
+    static float[] permuteForInterleavedRope(float[] w, int heads, int headDim, int cols) {
+        float[] out = new float[w.length];
+        int half = headDim / 2;
+        for (int h = 0; h < heads; h++)
+            for (int b = 0; b < half; b++)
+                for (int a = 0; a < 2; a++)
+                    System.arraycopy(w, (h * headDim + a * half + b) * cols, out, (h * headDim + 2 * b + a) * cols, cols);
+        return out;
+    }
+}
