@@ -1,23 +1,59 @@
 package dev.panamax.cli;
 
+import dev.panamax.models.GgufExport;
+import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.Panamax;
+import dev.panamax.runtime.format.Gguf;
+import dev.panamax.runtime.generate.GenerationOptions;
+import dev.panamax.runtime.generate.Generator;
+import dev.panamax.runtime.json.Json;
+import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.ModelLoader;
+import dev.panamax.runtime.model.ModelSource;
+import dev.panamax.runtime.tensor.DType;
+import dev.panamax.runtime.tensor.Tensor;
+import dev.panamax.runtime.tokenizer.SentencePiece;
+import dev.panamax.runtime.tokenizer.Tokenizer;
 import dev.panamax.simd.Parallel;
 import dev.panamax.simd.Simd;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 /**
- * {@code panamax}: the command line. Errors are one line on stderr and a non-zero exit status;
- * {@code --verbose} adds the stack trace.
+ * {@code panamax}: the command line. Errors are one line on stderr and a non-zero exit status
+ * (2 for a wrong command line, 1 for a model or file problem); {@code --verbose} adds the stack trace.
  */
 public final class Main {
 
     static final String USAGE = """
-            Usage: panamax [--version] [--help] [--verbose] [--threads N]
+            Usage: panamax [--version] [--help] COMMAND [ARGS]
 
             Panamax runs small transformer and state-space language models on the JVM,
             in pure Java (Vector API kernels, memory-mapped weights, no native code).
+
+            Commands:
+              generate [MODEL] [PROMPT]   stream text from a prompt (no MODEL: the embedded kjv-llama)
+              tokenize MODEL_OR_VOCAB     token ids of stdin's text
+              forward MODEL --ids IDS --out FILE
+                                          one forward pass; writes the logits as float32 [T, vocab]
+              inspect FILE_OR_DIR         format, architecture, hyper-parameters, metadata, tensors
+              convert HF_DIR OUT.gguf     write a Hugging Face Llama directory as a GGUF (f16 or f32)
+
+            MODEL is a .gguf file or a Hugging Face directory (config.json, *.safetensors,
+            tokenizer.model). Each command has --help.
 
             Options:
               --version      print the version, the Java runtime, the SIMD path in use
@@ -31,50 +67,361 @@ public final class Main {
               JAVA_OPTS             extra JVM options for ./panamax
             """;
 
+    static final String GENERATE_HELP = """
+            Usage: panamax generate [MODEL] [PROMPT] [options]
+
+            Streams generated text to stdout as tokens are chosen. Without MODEL, runs the
+            embedded default model (kjv-llama, a 5.4M-parameter Llama trained on the King James
+            Bible). Without PROMPT, starts from "In the beginning". Load time and prompt and
+            generation speed (tokens/s) go to stderr.
+
+            Options:
+              --max-tokens N        tokens to generate (default 128)
+              --temperature T       0 = greedy (default 0.8)
+              --top-k K             keep the K most likely tokens, 0 = off (default 40)
+              --top-p P             keep the smallest set with probability mass P (default 0.95)
+              --min-p P             drop tokens below P × the top probability (default 0.05)
+              --repeat-penalty R    penalise the last 64 tokens, 1 = off (default 1.0)
+              --seed S              random seed, for reproducible sampling (default: random)
+              --stop STR            stop when STR appears (repeatable; STR is not printed)
+              --ids A,B,C           the prompt as token ids instead of text
+              --print-ids           end stdout with one line: the prompt's and generated ids, comma-separated
+              --threads N           threads for the kernels
+              --verbose             stack traces with errors
+            """;
+
+    static final String TOKENIZE_HELP = """
+            Usage: panamax tokenize MODEL_OR_VOCAB [--ids] [--no-special] < text
+
+            Tokenizes standard input with the model's tokenizer (a vocabulary-only GGUF works).
+            Prints one token per line as "id 'piece'", or with --ids the ids on one line.
+              --ids          print only the ids, space-separated
+              --no-special   add no BOS/EOS and treat special-token text as text (llama.cpp's test mode)
+            """;
+
+    static final String FORWARD_HELP = """
+            Usage: panamax forward MODEL --ids A,B,C --out FILE
+
+            Runs the tokens through the model and writes the logits of every position as
+            float32 little-endian, row-major [T, vocab] (for conformance checks).
+            """;
+
+    static final String INSPECT_HELP = """
+            Usage: panamax inspect FILE_OR_DIR
+
+            Validates the whole file exactly as loading does, then prints the format,
+            architecture, metadata (long arrays shortened) and every tensor with type and shape.
+            """;
+
+    static final String CONVERT_HELP = """
+            Usage: panamax convert HF_DIR OUT.gguf [--type f16|f32]
+
+            Writes a Hugging Face Llama directory as a GGUF file that llama.cpp loads
+            (llama.cpp's tensor names, Q/K permuted for its RoPE layout). Default type f16.
+            """;
+
     private Main() {}
 
     public static void main(String[] args) {
-        System.exit(run(args, System.out, System.err));
+        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintStream err = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.err), true, StandardCharsets.UTF_8);
+        int status = run(args, out, err, System.in);
+        out.flush();
+        System.exit(status);
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, out, err, InputStream.nullInputStream());
     }
 
     /** Runs the command line; returns the exit status. */
-    static int run(String[] args, PrintStream out, PrintStream err) {
+    static int run(String[] args, PrintStream out, PrintStream err, InputStream in) {
         boolean verbose = false;
+        for (String a : args) if (a.equals("--verbose") || a.equals("-v")) verbose = true;
         try {
-            boolean version = false;
-            for (int i = 0; i < args.length; i++) {
+            int i = 0;
+            for (; i < args.length; i++) {
                 String a = args[i];
                 switch (a) {
-                    case "--version", "-V" -> version = true;
+                    case "--version", "-V" -> {
+                        out.print(versionText());
+                        return 0;
+                    }
                     case "--help", "-h" -> {
                         out.print(USAGE);
                         return 0;
                     }
-                    case "--verbose", "-v" -> verbose = true;
+                    case "--verbose", "-v" -> { }
                     case "--threads", "-t" -> {
                         if (i + 1 >= args.length) throw new UsageException("--threads needs a number");
                         Parallel.setThreads(positiveInt("--threads", args[++i]));
                     }
-                    default -> throw new UsageException(a.startsWith("-")
-                            ? "unknown option '" + a + "' (see panamax --help)"
-                            : "unknown command '" + a + "' (see panamax --help)");
+                    default -> {
+                        if (a.startsWith("-")) throw new UsageException("unknown option '" + a + "' (see panamax --help)");
+                        return command(a, args, i + 1, out, err, in);
+                    }
                 }
-            }
-            if (version) {
-                out.print(versionText());
-                return 0;
             }
             out.print(USAGE);
             return 0;
         } catch (UsageException e) {
             err.println("panamax: " + e.getMessage());
             return 2;
-        } catch (RuntimeException e) {
+        } catch (ModelException | IOException | IllegalArgumentException | java.io.UncheckedIOException e) {
             err.println("panamax: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
+            if (verbose) e.printStackTrace(err);
+            return 1;
+        } catch (OutOfMemoryError e) {
+            err.println("panamax: out of memory (" + e.getMessage() + "); give the JVM more with JAVA_OPTS=-Xmx8g");
+            return 1;
+        } catch (RuntimeException e) {
+            err.println("panamax: internal error: " + e + (verbose ? "" : " (run with --verbose for the stack trace)"));
             if (verbose) e.printStackTrace(err);
             return 1;
         }
     }
+
+    private static final Set<String> COMMON = Set.of("--verbose", "--help");
+
+    private static Set<String> switches(String... more) {
+        Set<String> s = new java.util.HashSet<>(COMMON);
+        s.addAll(List.of(more));
+        return s;
+    }
+
+    private static int command(String name, String[] argv, int from, PrintStream out, PrintStream err, InputStream in) throws IOException {
+        switch (name) {
+            case "generate": {
+                Args a = Args.parse(name, argv, from, Set.of("--max-tokens", "--temperature", "--top-k", "--top-p", "--min-p",
+                        "--repeat-penalty", "--seed", "--stop", "--ids", "--threads"), switches("--print-ids"));
+                if (a.has("--help")) return help(out, GENERATE_HELP);
+                threads(a);
+                return generate(a, out, err);
+            }
+            case "tokenize": {
+                Args a = Args.parse(name, argv, from, Set.of("--threads"), switches("--ids", "--no-special"));
+                if (a.has("--help")) return help(out, TOKENIZE_HELP);
+                return tokenize(a, out, in);
+            }
+            case "forward": {
+                Args a = Args.parse(name, argv, from, Set.of("--ids", "--out", "--threads"), switches());
+                if (a.has("--help")) return help(out, FORWARD_HELP);
+                threads(a);
+                return forward(a, out, err);
+            }
+            case "inspect": {
+                Args a = Args.parse(name, argv, from, Set.of(), switches());
+                if (a.has("--help")) return help(out, INSPECT_HELP);
+                return inspect(a, out);
+            }
+            case "convert": {
+                Args a = Args.parse(name, argv, from, Set.of("--type", "--threads"), switches());
+                if (a.has("--help")) return help(out, CONVERT_HELP);
+                return convert(a, out, err);
+            }
+            default:
+                throw new UsageException("unknown command '" + name + "' (see panamax --help)");
+        }
+    }
+
+    private static int help(PrintStream out, String text) {
+        out.print(text);
+        return 0;
+    }
+
+    private static void threads(Args a) {
+        String t = a.value("--threads", null);
+        if (t != null) Parallel.setThreads(positiveInt("--threads", t));
+    }
+
+    // ---- generate --------------------------------------------------------------------------------
+
+    private static int generate(Args a, PrintStream out, PrintStream err) {
+        List<String> pos = a.positional;
+        if (pos.size() > 2) throw new UsageException("generate takes at most MODEL and PROMPT; quote the prompt (see panamax generate --help)");
+        Path modelPath = null;
+        String prompt = null;
+        if (pos.size() == 2) {
+            modelPath = Path.of(pos.get(0));
+            prompt = pos.get(1);
+        } else if (pos.size() == 1) {
+            Path p = Path.of(pos.get(0));
+            if (Files.exists(p) || pos.get(0).endsWith(".gguf")) modelPath = p;
+            else prompt = pos.get(0);
+        }
+        String idList = a.value("--ids", null);
+        if (prompt == null && idList == null) prompt = "In the beginning";
+        GenerationOptions o = GenerationOptions.defaults()
+                .withMaxTokens(a.integer("--max-tokens", 128))
+                .withTemperature(a.number("--temperature", 0.8f))
+                .withTopK(a.integer("--top-k", 40))
+                .withTopP(a.number("--top-p", 0.95f))
+                .withMinP(a.number("--min-p", 0.05f))
+                .withRepeatPenalty(a.number("--repeat-penalty", 1.0f))
+                .withSeed(a.longValue("--seed", System.nanoTime()))
+                .withStop(a.all("--stop"));
+
+        long t0 = System.nanoTime();
+        try (Panamax model = modelPath == null ? Panamax.loadDefault() : Panamax.load(modelPath)) {
+            long t1 = System.nanoTime();
+            err.printf("panamax: loaded %s (%s, context %d) in %.0f ms%n",
+                    modelPath == null ? "kjv-llama (embedded)" : modelPath, model.model().architecture(), model.model().contextLength(), (t1 - t0) / 1e6);
+            Tokenizer tok = model.tokenizer();
+            int[] ids;
+            if (idList != null) {
+                ids = Args.ids("--ids", idList);
+            } else {
+                if (tok == null) throw new ModelException("this model has no tokenizer: give the prompt with --ids");
+                ids = tok.encode(prompt, true);
+            }
+            if (prompt != null) out.print(prompt);
+            else if (tok != null) out.print(decode(tok, ids));
+            out.flush();
+            Generator.Result r = Generator.generate(model.model(), ids, o, text -> {
+                out.print(text);
+                out.flush();
+            }, null);
+            out.println();
+            if (a.has("--print-ids")) {
+                StringBuilder sb = new StringBuilder();
+                for (int id : r.promptIds()) sb.append(sb.length() > 0 ? "," : "").append(id);
+                for (int id : r.generatedIds()) sb.append(',').append(id);
+                out.println(sb);
+            }
+            err.printf("panamax: prompt %d tokens at %.1f tok/s; generated %d tokens at %.1f tok/s (%d threads, stopped by %s)%n",
+                    r.promptIds().length, r.promptTokensPerSecond(), r.generatedIds().length, r.generatedTokensPerSecond(),
+                    Parallel.threads(), r.stoppedBy());
+        }
+        return 0;
+    }
+
+    private static String decode(Tokenizer tok, int[] ids) {
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        for (int id : ids) b.writeBytes(tok.decode(id));
+        return b.toString(StandardCharsets.UTF_8);
+    }
+
+    // ---- tokenize ------------------------------------------------------------------------------------
+
+    private static int tokenize(Args a, PrintStream out, InputStream in) throws IOException {
+        if (a.positional.size() != 1) throw new UsageException("tokenize needs MODEL_OR_VOCAB (see panamax tokenize --help)");
+        Path p = Path.of(a.positional.get(0));
+        String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        Tokenizer tok;
+        Gguf gguf = null;
+        ModelSource hf = null;
+        if (Files.isDirectory(p)) {
+            hf = ModelLoader.readHuggingFace(p);
+            tok = hf.tokenizer();
+        } else {
+            gguf = Gguf.read(p);
+            tok = gguf.tokenizer();
+        }
+        try {
+            if (tok == null) throw new ModelException(p + ": has no tokenizer");
+            boolean special = !a.has("--no-special");
+            int[] ids = tok instanceof SentencePiece sp ? sp.encode(text, special, special) : tok.encode(text, special);
+            if (a.has("--ids")) {
+                out.println(java.util.Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
+            } else {
+                for (int id : ids) out.println(id + " '" + tok.piece(id) + "'");
+            }
+        } finally {
+            if (gguf != null) gguf.weights().close();
+            if (hf != null) hf.weights().close();
+        }
+        return 0;
+    }
+
+    // ---- forward -------------------------------------------------------------------------------------
+
+    private static int forward(Args a, PrintStream out, PrintStream err) throws IOException {
+        if (a.positional.size() != 1) throw new UsageException("forward needs MODEL (see panamax forward --help)");
+        String idList = a.value("--ids", null), file = a.value("--out", null);
+        if (idList == null || file == null) throw new UsageException("forward needs --ids A,B,C and --out FILE");
+        int[] ids = Args.ids("--ids", idList);
+        if (ids.length == 0) throw new UsageException("--ids is empty");
+        try (LanguageModel m = ModelLoader.load(Path.of(a.positional.get(0)));
+             OutputStream os = new BufferedOutputStream(Files.newOutputStream(Path.of(file)))) {
+            if (ids.length > m.contextLength()) throw new ModelException(ids.length + " ids do not fit the context of " + m.contextLength());
+            LanguageModel.Session s = m.newSession();
+            ByteBuffer row = ByteBuffer.allocate(4 * m.vocabSize()).order(ByteOrder.LITTLE_ENDIAN);
+            for (int id : ids) {
+                float[] logits = s.forward(id);
+                row.clear();
+                row.asFloatBuffer().put(logits);
+                os.write(row.array());
+            }
+            err.printf("panamax: wrote [%d, %d] float32 logits to %s%n", ids.length, m.vocabSize(), file);
+        }
+        return 0;
+    }
+
+    // ---- inspect -----------------------------------------------------------------------------------
+
+    private static int inspect(Args a, PrintStream out) throws IOException {
+        if (a.positional.size() != 1) throw new UsageException("inspect needs FILE_OR_DIR (see panamax inspect --help)");
+        Path p = Path.of(a.positional.get(0));
+        if (Files.isDirectory(p)) {
+            ModelSource src = ModelLoader.readHuggingFace(p);
+            try (var w = src.weights()) {
+                out.println("format: Hugging Face directory (safetensors)");
+                out.println("architecture: " + src.architecture());
+                out.println("tokenizer: " + (src.tokenizer() == null ? "none" : src.tokenizer().getClass().getSimpleName() + ", " + src.tokenizer().vocabSize() + " tokens"));
+                out.println("config:");
+                for (Map.Entry<String, Object> e : src.config().entrySet()) out.println("  " + e.getKey() + " = " + shortValue(e.getValue()));
+                printTensors(out, w.all().values());
+            }
+        } else {
+            Gguf g = Gguf.read(p);
+            try (var w = g.weights()) {
+                out.println("format: GGUF v" + g.version() + ", data at byte " + g.dataOffset());
+                Object arch = g.metadata().get("general.architecture");
+                out.println("architecture: " + (arch == null ? "(none: vocabulary only?)" : arch));
+                out.println("metadata (" + g.metadata().size() + " keys):");
+                for (Map.Entry<String, Object> e : g.metadata().entrySet()) out.println("  " + e.getKey() + " = " + shortValue(e.getValue()));
+                printTensors(out, w.all().values());
+            }
+        }
+        return 0;
+    }
+
+    private static void printTensors(PrintStream out, java.util.Collection<Tensor> tensors) {
+        long total = 0;
+        out.println("tensors (" + tensors.size() + "):");
+        for (Tensor t : tensors) {
+            out.println("  " + t.name() + "  " + t.type() + " " + java.util.Arrays.toString(t.shape()));
+            total += t.elements();
+        }
+        out.println("parameters: " + total);
+    }
+
+    private static String shortValue(Object v) {
+        if (v instanceof List<?> l) {
+            String head = l.stream().limit(8).map(Main::shortValue).collect(Collectors.joining(", "));
+            return "[" + head + (l.size() > 8 ? ", … (" + l.size() + " values)" : "") + "]";
+        }
+        if (v instanceof String s) return '"' + (s.length() > 80 ? s.substring(0, 80) + "…" : s) + '"';
+        if (v instanceof Map<?, ?> m) return Json.object(v, "value").toString();
+        return String.valueOf(v);
+    }
+
+    // ---- convert -------------------------------------------------------------------------------------
+
+    private static int convert(Args a, PrintStream out, PrintStream err) throws IOException {
+        if (a.positional.size() != 2) throw new UsageException("convert needs HF_DIR and OUT.gguf (see panamax convert --help)");
+        DType type = switch (a.value("--type", "f16").toLowerCase(java.util.Locale.ROOT)) {
+            case "f16" -> DType.F16;
+            case "f32" -> DType.F32;
+            default -> throw new UsageException("--type must be f16 or f32");
+        };
+        Path dst = Path.of(a.positional.get(1));
+        GgufExport.convert(Path.of(a.positional.get(0)), dst, type);
+        err.println("panamax: wrote " + dst + " (" + Files.size(dst) + " bytes)");
+        return 0;
+    }
+
+    // ---- version -------------------------------------------------------------------------------------
 
     static String versionText() {
         return "Panamax " + version() + "\n"

@@ -1,0 +1,105 @@
+package dev.panamax.runtime;
+
+import dev.panamax.runtime.generate.GenerationOptions;
+import dev.panamax.runtime.generate.Generator;
+import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.ModelLoader;
+import dev.panamax.runtime.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.function.Consumer;
+
+/**
+ * Panamax's public API: load a model, generate text.
+ *
+ * <pre>{@code
+ * try (var model = Panamax.load(Path.of("model.gguf"))) {          // or a Hugging Face directory
+ *     model.generate("In the beginning", GenerationOptions.defaults().withMaxTokens(32),
+ *                    text -> System.out.print(text));
+ * }
+ * }</pre>
+ *
+ * A loaded model is thread-safe: concurrent {@code generate} calls each get their own session
+ * (KV cache) and share the read-only weights.
+ */
+public final class Panamax implements AutoCloseable {
+
+    /** The embedded default model (a 5.4M-parameter Llama trained on the King James Bible), inside the jar. */
+    public static final String DEFAULT_MODEL_RESOURCE = "dev/panamax/models/kjv-llama-f16.gguf";
+
+    private final LanguageModel model;
+
+    private Panamax(LanguageModel model) {
+        this.model = model;
+    }
+
+    /** Loads a GGUF file or a Hugging Face directory (config.json + safetensors + tokenizer). */
+    public static Panamax load(Path path) {
+        return new Panamax(ModelLoader.load(path));
+    }
+
+    /** Loads the embedded default model (extracted once to a cache file so it can be memory-mapped). */
+    public static Panamax loadDefault() {
+        return load(defaultModelPath());
+    }
+
+    /** Where the embedded model lives on disk, extracting it from the jar the first time. */
+    public static Path defaultModelPath() {
+        URL url = Panamax.class.getClassLoader().getResource(DEFAULT_MODEL_RESOURCE);
+        if (url == null) throw new ModelException("the embedded default model is not in this jar (" + DEFAULT_MODEL_RESOURCE + ")");
+        try {
+            long size = url.openConnection().getContentLengthLong();
+            String base = System.getenv("XDG_CACHE_HOME");
+            Path cache = (base != null && !base.isBlank() ? Path.of(base) : Path.of(System.getProperty("user.home"), ".cache")).resolve("panamax");
+            Path file = cache.resolve("kjv-llama-f16-" + size + ".gguf");
+            if (Files.isRegularFile(file) && Files.size(file) == size) return file;
+            try {
+                Files.createDirectories(cache);
+            } catch (IOException e) {
+                cache = Files.createTempDirectory("panamax");
+                file = cache.resolve("kjv-llama-f16.gguf");
+                file.toFile().deleteOnExit();
+            }
+            Path tmp = Files.createTempFile(cache, "kjv-llama", ".part");
+            try (InputStream in = url.openStream()) {
+                Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+            }
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            return file;
+        } catch (IOException e) {
+            throw new ModelException("cannot extract the embedded default model: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Generates from {@code prompt} (BOS added as the model asks), streaming text to {@code onText}
+     * in whole characters as tokens are chosen.
+     */
+    public Generator.Result generate(String prompt, GenerationOptions options, Consumer<String> onText) {
+        Tokenizer tok = tokenizer();
+        if (tok == null) throw new ModelException("this model has no tokenizer: pass token ids instead");
+        return Generator.generate(model, tok.encode(prompt, true), options, onText, null);
+    }
+
+    /** Generates from token ids. */
+    public Generator.Result generate(int[] promptIds, GenerationOptions options, Consumer<String> onText) {
+        return Generator.generate(model, promptIds, options, onText, null);
+    }
+
+    public Tokenizer tokenizer() {
+        return model.tokenizer();
+    }
+
+    public LanguageModel model() {
+        return model;
+    }
+
+    @Override
+    public void close() {
+        model.close();
+    }
+}
