@@ -152,35 +152,50 @@ public final class Llama implements Architecture {
         /** Inverse RoPE frequencies, one per rotated pair. */
         final float[] invFreq;
 
+        /**
+         * Models whose 16-bit weights total at most this many MiB get them widened to F32 at load
+         * ({@code -Dpanamax.widen16MiB}, 0 = never): there is no vector half-float instruction to
+         * use on the fly, and small models fit the caches either way.
+         */
+        static final long WIDEN_16_MIB = Long.getLong("panamax.widen16MiB", 256);
+
+        final boolean widen;
+
         Model(Config c, Weights w, Names n, Tokenizer tokenizer) {
             this.cfg = c;
             this.weights = w;
             this.tokenizer = tokenizer;
+            long bytes16 = w.bytesOf(dev.panamax.runtime.tensor.DType.F16) + w.bytesOf(dev.panamax.runtime.tensor.DType.BF16);
+            this.widen = bytes16 > 0 && bytes16 <= WIDEN_16_MIB << 20;
             int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim;
             embed = w.get(n.embed).expect(c.vocab, c.dim);
             Tensor out = w.find(n.output);
-            output = (out != null ? out : embed).expect(c.vocab, c.dim); // tied embeddings
+            output = matrix(out != null ? out : embed).expect(c.vocab, c.dim); // tied embeddings
             finalNorm = vector(w.get(n.norm), c.dim);
             layers = new Layer[c.layers];
             for (int i = 0; i < c.layers; i++) {
                 String p = String.format(n.layer, i);
                 layers[i] = new Layer(
                         vector(w.get(p + n.attnNorm + ".weight"), c.dim),
-                        w.get(p + n.q + ".weight").expect(qDim, c.dim),
-                        w.get(p + n.k + ".weight").expect(kvDim, c.dim),
-                        w.get(p + n.v + ".weight").expect(kvDim, c.dim),
-                        w.get(p + n.o + ".weight").expect(c.dim, qDim),
+                        matrix(w.get(p + n.q + ".weight")).expect(qDim, c.dim),
+                        matrix(w.get(p + n.k + ".weight")).expect(kvDim, c.dim),
+                        matrix(w.get(p + n.v + ".weight")).expect(kvDim, c.dim),
+                        matrix(w.get(p + n.o + ".weight")).expect(c.dim, qDim),
                         optionalVector(w.find(p + n.q + ".bias"), qDim),
                         optionalVector(w.find(p + n.k + ".bias"), kvDim),
                         optionalVector(w.find(p + n.v + ".bias"), kvDim),
                         c.qkNorm ? vector(w.get(p + n.qNorm + ".weight"), c.headDim) : null,
                         c.qkNorm ? vector(w.get(p + n.kNorm + ".weight"), c.headDim) : null,
                         vector(w.get(p + n.ffnNorm + ".weight"), c.dim),
-                        w.get(p + n.gate + ".weight").expect(c.ffnDim, c.dim),
-                        w.get(p + n.up + ".weight").expect(c.ffnDim, c.dim),
-                        w.get(p + n.down + ".weight").expect(c.dim, c.ffnDim));
+                        matrix(w.get(p + n.gate + ".weight")).expect(c.ffnDim, c.dim),
+                        matrix(w.get(p + n.up + ".weight")).expect(c.ffnDim, c.dim),
+                        matrix(w.get(p + n.down + ".weight")).expect(c.dim, c.ffnDim));
             }
             invFreq = ropeFrequencies(c);
+        }
+
+        private Tensor matrix(Tensor t) {
+            return widen ? weights.widenedToF32(t, k) : t;
         }
 
         private float[] vector(Tensor t, int length) {

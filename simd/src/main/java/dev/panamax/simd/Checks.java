@@ -7,8 +7,12 @@ final class Checks {
     private Checks() {}
 
     static void matrix(MemorySegment w, long byteOff, int rows, int cols, int xLength, int outLength) {
+        matrix(w, byteOff, 4, rows, cols, xLength, outLength);
+    }
+
+    static void matrix(MemorySegment w, long byteOff, int elementBytes, int rows, int cols, int xLength, int outLength) {
         if (rows < 0 || cols < 0) throw new IllegalArgumentException("negative shape [" + rows + ", " + cols + "]");
-        long need = byteOff + 4L * rows * cols;
+        long need = byteOff + (long) elementBytes * rows * cols;
         if (byteOff < 0 || need > w.byteSize()) {
             throw new IllegalArgumentException("matrix [" + rows + ", " + cols + "] at byte " + byteOff
                     + " does not fit in a segment of " + w.byteSize() + " bytes");

@@ -63,6 +63,13 @@ public interface Kernels {
      */
     void matvec(MemorySegment w, long wByteOff, float[] x, float[] out, int rows, int cols);
 
+    /**
+     * As {@link #matvec(MemorySegment, long, float[], float[], int, int)} with W stored as 16-bit
+     * floats: IEEE half ({@code bf16 = false}) or bfloat16 ({@code bf16 = true}), little-endian,
+     * 2 bytes per element. Widened in registers; W is never converted as a whole.
+     */
+    void matvec16(MemorySegment w, long wByteOff, boolean bf16, float[] x, float[] out, int rows, int cols);
+
     /** As {@link #matvec(MemorySegment, long, float[], float[], int, int)} for a heap matrix. */
     default void matvec(float[] w, float[] x, float[] out, int rows, int cols) {
         matvec(MemorySegment.ofArray(w), 0, x, out, rows, cols);

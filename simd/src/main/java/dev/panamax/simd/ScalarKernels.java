@@ -103,6 +103,28 @@ public final class ScalarKernels implements Kernels {
     }
 
     @Override
+    public void matvec16(MemorySegment w, long wByteOff, boolean bf16, float[] x, float[] out, int rows, int cols) {
+        Checks.matrix(w, wByteOff, 2, rows, cols, x.length, out.length);
+        Parallel.forRange(rows, 4, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                long o = wByteOff + 2L * r * cols;
+                float s0 = 0, s1 = 0;
+                int c = 0;
+                for (; c + 1 < cols; c += 2) {
+                    s0 += widen(w.get(I16_LE, o + 2L * c), bf16) * x[c];
+                    s1 += widen(w.get(I16_LE, o + 2L * c + 2), bf16) * x[c + 1];
+                }
+                if (c < cols) s0 += widen(w.get(I16_LE, o + 2L * c), bf16) * x[c];
+                out[r] = s0 + s1;
+            }
+        });
+    }
+
+    static float widen(short h, boolean bf16) {
+        return bf16 ? Float.intBitsToFloat(h << 16) : Float.float16ToFloat(h);
+    }
+
+    @Override
     public void matmulTransposedB(float[] a, MemorySegment b, long bByteOff, float[] c, int m, int n, int k) {
         Checks.gemm(a.length, c.length, m, n, k);
         Checks.matrix(b, bByteOff, n, k, k, n);

@@ -180,6 +180,59 @@ final class VectorKernels implements Kernels {
     }
 
     @Override
+    public void matvec16(MemorySegment w, long wByteOff, boolean bf16, float[] x, float[] out, int rows, int cols) {
+        Checks.matrix(w, wByteOff, 2, rows, cols, x.length, out.length);
+        Parallel.forRange(rows, 4, (r0, r1) -> {
+            int r = r0;
+            for (; r + 4 <= r1; r += 4) fourRows16(w, wByteOff + 2L * r * cols, bf16, x, out, r, cols);
+            for (; r < r1; r++) {
+                long o = wByteOff + 2L * r * cols;
+                FloatVector s = FloatVector.zero(F);
+                int c = 0;
+                for (; c + L <= cols; c += L) s = widen16(w, o + 2L * c, bf16).fma(FloatVector.fromArray(F, x, c), s);
+                float sum = s.reduceLanes(VectorOperators.ADD);
+                for (; c < cols; c++) sum += ScalarKernels.widen(w.get(ScalarKernels.I16_LE, o + 2L * c), bf16) * x[c];
+                out[r] = sum;
+            }
+        });
+    }
+
+    /** Four rows of 16-bit weights: as {@link #fourRows}, widening each vector of weights in registers. */
+    private void fourRows16(MemorySegment w, long off, boolean bf16, float[] x, float[] out, int r, int cols) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        long rowBytes = 2L * cols;
+        int i = 0;
+        for (; i + L <= cols; i += L) {
+            long o = off + 2L * i;
+            FloatVector xv = FloatVector.fromArray(F, x, i);
+            s0 = widen16(w, o, bf16).fma(xv, s0);
+            s1 = widen16(w, o + rowBytes, bf16).fma(xv, s1);
+            s2 = widen16(w, o + 2 * rowBytes, bf16).fma(xv, s2);
+            s3 = widen16(w, o + 3 * rowBytes, bf16).fma(xv, s3);
+        }
+        out[r] = s0.reduceLanes(VectorOperators.ADD);
+        out[r + 1] = s1.reduceLanes(VectorOperators.ADD);
+        out[r + 2] = s2.reduceLanes(VectorOperators.ADD);
+        out[r + 3] = s3.reduceLanes(VectorOperators.ADD);
+        for (int q = 0; q < 4; q++) {
+            for (int c = i; c < cols; c++) out[r + q] += ScalarKernels.widen(w.get(ScalarKernels.I16_LE, off + q * rowBytes + 2L * c), bf16) * x[c];
+        }
+    }
+
+    /** L half floats (or bfloat16s) at {@code byteOff} as floats: the bit manipulation of {@link #f16ToF32}. */
+    private static FloatVector widen16(MemorySegment src, long byteOff, boolean bf16) {
+        IntVector h = loadShortsAsInts(src, byteOff);
+        if (bf16) return h.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+        h = h.and(0xffff);
+        IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+        IntVector em = h.and(0x7fff);
+        IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
+        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        IntVector infNan = shifted.or(0x7f800000).or(IntVector.zero(I).blend(0x00400000, em.compare(VectorOperators.GT, 0x7c00)));
+        return finite.blend(infNan, em.compare(VectorOperators.GE, 0x7c00)).or(sign).reinterpretAsFloats();
+    }
+
+    @Override
     public void matmulTransposedB(float[] a, MemorySegment b, long bByteOff, float[] c, int m, int n, int k) {
         Checks.gemm(a.length, c.length, m, n, k);
         Checks.matrix(b, bByteOff, n, k, k, n);
@@ -382,18 +435,7 @@ final class VectorKernels implements Kernels {
     @Override
     public void f16ToF32(MemorySegment src, long srcByteOff, float[] dst, int dOff, int n) {
         int i = 0;
-        for (; i + L <= n; i += L) {
-            IntVector h = loadShortsAsInts(src, srcByteOff + 2L * i).and(0xffff);
-            IntVector sign = h.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-            IntVector em = h.and(0x7fff);
-            IntVector shifted = em.lanewise(VectorOperators.LSHL, 13);
-            // Normals and subnormals: reinterpret with the float exponent bias, rescale by 2^112 (exact).
-            IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
-            // Infinity, or NaN made quiet (as the hardware conversion behind Float.float16ToFloat does).
-            IntVector infNan = shifted.or(0x7f800000).or(IntVector.zero(I).blend(0x00400000, em.compare(VectorOperators.GT, 0x7c00)));
-            IntVector bits = finite.blend(infNan, em.compare(VectorOperators.GE, 0x7c00)).or(sign);
-            bits.reinterpretAsFloats().intoArray(dst, dOff + i);
-        }
+        for (; i + L <= n; i += L) widen16(src, srcByteOff + 2L * i, false).intoArray(dst, dOff + i);
         TAIL.f16ToF32(src, srcByteOff + 2L * i, dst, dOff + i, n - i);
     }
 
@@ -423,9 +465,7 @@ final class VectorKernels implements Kernels {
     @Override
     public void bf16ToF32(MemorySegment src, long srcByteOff, float[] dst, int dOff, int n) {
         int i = 0;
-        for (; i + L <= n; i += L) {
-            loadShortsAsInts(src, srcByteOff + 2L * i).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dOff + i);
-        }
+        for (; i + L <= n; i += L) widen16(src, srcByteOff + 2L * i, true).intoArray(dst, dOff + i);
         TAIL.bf16ToF32(src, srcByteOff + 2L * i, dst, dOff + i, n - i);
     }
 

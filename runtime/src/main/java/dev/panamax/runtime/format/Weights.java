@@ -1,7 +1,9 @@
 package dev.panamax.runtime.format;
 
 import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.tensor.DType;
 import dev.panamax.runtime.tensor.Tensor;
+import java.lang.foreign.ValueLayout;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -29,8 +31,10 @@ public final class Weights implements AutoCloseable {
     public MemorySegment map(Path file) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             return ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new ModelException(file + ": no such file", e);
         } catch (IOException e) {
-            throw new ModelException(file + ": cannot read (" + e.getMessage() + ")", e);
+            throw new ModelException(file + ": cannot read (" + e + ")", e);
         }
     }
 
@@ -48,6 +52,31 @@ public final class Weights implements AutoCloseable {
     /** A tensor that may be absent (biases, tied heads): null then. */
     public Tensor find(String name) {
         return tensors.get(name);
+    }
+
+    /**
+     * The same tensor as float32 in off-heap memory owned by these weights (itself when it already
+     * is F32). Widening 16-bit matrices once at load makes a small model's decode several times
+     * faster on CPUs without a vector half-float instruction, at twice the memory.
+     */
+    public Tensor widenedToF32(Tensor t, dev.panamax.simd.Kernels k) {
+        if (t.type() == DType.F32) return t;
+        long n = t.elements();
+        MemorySegment dst = arena.allocate(4 * n, 64);
+        float[] chunk = new float[(int) Math.min(n, 1 << 16)];
+        for (long i = 0; i < n; i += chunk.length) {
+            int len = (int) Math.min(chunk.length, n - i);
+            t.read(k, i, chunk, 0, len);
+            MemorySegment.copy(chunk, 0, dst, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 4 * i, len);
+        }
+        return new Tensor(t.name(), DType.F32, t.shape(), dst);
+    }
+
+    /** Total bytes of tensors of the given type. */
+    public long bytesOf(DType type) {
+        long sum = 0;
+        for (Tensor t : tensors.values()) if (t.type() == type) sum += t.data().byteSize();
+        return sum;
     }
 
     public Map<String, Tensor> all() {

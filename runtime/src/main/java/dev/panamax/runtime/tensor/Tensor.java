@@ -1,7 +1,6 @@
 package dev.panamax.runtime.tensor;
 
 import dev.panamax.simd.Kernels;
-import dev.panamax.simd.Parallel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -87,23 +86,12 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
 
     /** out[r] = Σ_c this[r, c]·x[c]: a linear layer without bias, on the mapped weights. */
     public void matvec(Kernels k, float[] x, float[] out) {
-        int rows = rows(), cols = cols();
-        if (type == DType.F32) {
-            k.matvec(data, 0, x, out, rows, cols);
-            return;
+        switch (type) {
+            case F32 -> k.matvec(data, 0, x, out, rows(), cols());
+            case F16 -> k.matvec16(data, 0, false, x, out, rows(), cols());
+            case BF16 -> k.matvec16(data, 0, true, x, out, rows(), cols());
         }
-        // 16-bit weights: widen one row at a time into a per-thread scratch row, then dot.
-        Parallel.forRange(rows, 4, (r0, r1) -> {
-            float[] tmp = SCRATCH.get();
-            if (tmp.length < cols) SCRATCH.set(tmp = new float[cols]);
-            for (int r = r0; r < r1; r++) {
-                read(k, (long) r * cols, tmp, 0, cols);
-                out[r] = k.dot(tmp, 0, x, 0, cols);
-            }
-        });
     }
-
-    private static final ThreadLocal<float[]> SCRATCH = ThreadLocal.withInitial(() -> new float[0]);
 
     @Override
     public String toString() {

@@ -1,0 +1,109 @@
+package dev.panamax.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The model commands, run in-process as a person would type them. */
+class GenerateCommandTest {
+
+    record Result(int status, String out, String err) {}
+
+    static Result run(String stdin, String... args) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int status = Main.run(args, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+                new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
+        return new Result(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    static Path kjv() {
+        return Path.of(System.getProperty("panamax.shared", "../../shared")).resolve("models/kjv-llama");
+    }
+
+    @Test
+    void generateOnTheEmbeddedModelStreamsTextAndPrintsIds() {
+        Result r = run("", "generate", "In the beginning", "--temperature", "0", "--max-tokens", "12", "--print-ids");
+        assertEquals(0, r.status(), r.err());
+        String[] lines = r.out().split("\n");
+        assertEquals("In the beginning, and the third day of the month, that they should", lines[0]);
+        // transformers' greedy ids for this prompt (../shared/models/kjv-llama/expected.json), BOS first.
+        assertEquals("1,1043,261,1791,1243,2001,270,261,1541,435,271,261,1135,2001,301,338,667", lines[1]);
+        assertTrue(r.err().contains("loaded kjv-llama (embedded)"), r.err());
+        assertTrue(r.err().matches("(?s).*prompt 5 tokens at [0-9.]+ tok/s; generated 12 tokens at [0-9.]+ tok/s.*"), r.err());
+    }
+
+    @Test
+    void tokenizeForwardAndInspectAHuggingFaceDirectory(@TempDir Path tmp) throws Exception {
+        Result t = run("In the beginning", "tokenize", kjv().toString(), "--ids");
+        assertEquals(0, t.status(), t.err());
+        assertEquals("1 1043 261 1791 1243", t.out().strip());
+        Result raw = run("In the beginning", "tokenize", kjv().toString(), "--ids", "--no-special");
+        assertEquals("1043 261 1791 1243", raw.out().strip());
+
+        Path logits = tmp.resolve("logits.f32");
+        Result f = run("", "forward", kjv().toString(), "--ids", "1,1043,261,1791,1243", "--out", logits.toString());
+        assertEquals(0, f.status(), f.err());
+        float[] got = floats(logits), ref = floats(kjv().resolve("logits.f32"));
+        assertEquals(ref.length, got.length);
+        for (int i = 0; i < ref.length; i++) assertEquals(ref[i], got[i], 1e-4 * 20, "logit " + i);
+
+        Result in = run("", "inspect", kjv().toString());
+        assertEquals(0, in.status(), in.err());
+        assertTrue(in.out().contains("architecture: llama"), in.out());
+        assertTrue(in.out().contains("model.layers.5.mlp.down_proj.weight  F32 [256, 688]"), in.out());
+        assertTrue(in.out().contains("parameters: 5401856"), in.out());
+    }
+
+    @Test
+    void badModelsAreOneLineErrors(@TempDir Path tmp) throws Exception {
+        // A GGUF cut short in its metadata.
+        Path gguf = tmp.resolve("cut.gguf");
+        ByteBuffer b = ByteBuffer.allocate(40).order(ByteOrder.LITTLE_ENDIAN);
+        b.put("GGUF".getBytes(StandardCharsets.US_ASCII)).putInt(3).putLong(0).putLong(1).putLong(1_000_000L);
+        Files.write(gguf, b.array());
+        Result r = run("", "generate", gguf.toString(), "hi");
+        assertEquals(1, r.status());
+        assertTrue(r.err().startsWith("panamax: ") && r.err().contains("truncated") && r.err().strip().lines().count() == 1, r.err());
+
+        // An architecture nobody implements.
+        Path dir = Files.createDirectories(tmp.resolve("frob"));
+        Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"frobnet\"}");
+        Result u = run("", "generate", dir.toString(), "hi");
+        assertEquals(1, u.status());
+        assertTrue(u.err().contains("architecture 'frobnet' is not supported; supported: ") && u.err().contains("llama"), u.err());
+
+        Result missing = run("", "inspect", tmp.resolve("nope.gguf").toString());
+        assertEquals(1, missing.status());
+        assertTrue(missing.err().contains("no such file"), missing.err());
+
+        Result badFlag = run("", "generate", "--max-tokens", "lots");
+        assertEquals(2, badFlag.status());
+        assertEquals("panamax: --max-tokens needs a whole number, got 'lots'\n", badFlag.err());
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        for (String c : new String[] {"generate", "tokenize", "forward", "inspect", "convert"}) {
+            Result r = run("", c, "--help");
+            assertEquals(0, r.status(), c);
+            assertTrue(r.out().startsWith("Usage: panamax " + c), c + ": " + r.out());
+        }
+    }
+
+    static float[] floats(Path p) throws Exception {
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(p)).order(ByteOrder.LITTLE_ENDIAN);
+        float[] f = new float[b.remaining() / 4];
+        b.asFloatBuffer().get(f);
+        return f;
+    }
+}
