@@ -7,7 +7,9 @@ import dev.panamax.runtime.format.Gguf;
 import dev.panamax.runtime.generate.GenerationOptions;
 import dev.panamax.runtime.generate.Generator;
 import dev.panamax.runtime.json.Json;
+import dev.panamax.runtime.model.EncoderModel;
 import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.Model;
 import dev.panamax.runtime.model.ModelLoader;
 import dev.panamax.runtime.model.ModelSource;
 import dev.panamax.runtime.tensor.DType;
@@ -102,8 +104,9 @@ public final class Main {
     static final String FORWARD_HELP = """
             Usage: panamax forward MODEL --ids A,B,C --out FILE
 
-            Runs the tokens through the model and writes the logits of every position as
-            float32 little-endian, row-major [T, vocab] (for conformance checks).
+            Runs the tokens through the model and writes, as float32 little-endian, row-major:
+            the logits of every position [T, vocab] for language models, the last hidden state
+            [T, hidden] for encoders (BERT). For conformance checks.
             """;
 
     static final String INSPECT_HELP = """
@@ -341,18 +344,31 @@ public final class Main {
         if (idList == null || file == null) throw new UsageException("forward needs --ids A,B,C and --out FILE");
         int[] ids = Args.ids("--ids", idList);
         if (ids.length == 0) throw new UsageException("--ids is empty");
-        try (LanguageModel m = ModelLoader.load(Path.of(a.positional.get(0)));
+        try (Model model = ModelLoader.load(Path.of(a.positional.get(0)));
              OutputStream os = new BufferedOutputStream(Files.newOutputStream(Path.of(file)))) {
-            if (ids.length > m.contextLength()) throw new ModelException(ids.length + " ids do not fit the context of " + m.contextLength());
-            LanguageModel.Session s = m.newSession();
-            ByteBuffer row = ByteBuffer.allocate(4 * m.vocabSize()).order(ByteOrder.LITTLE_ENDIAN);
-            for (int id : ids) {
-                float[] logits = s.forward(id);
-                row.clear();
-                row.asFloatBuffer().put(logits);
-                os.write(row.array());
+            int width;
+            if (model instanceof EncoderModel enc) {
+                // Encoders: the last hidden state [T, hidden].
+                if (ids.length > enc.maxPositions()) throw new ModelException(ids.length + " ids do not fit the " + enc.maxPositions() + " positions of the model");
+                float[] states = enc.encode(ids);
+                width = enc.hiddenSize();
+                ByteBuffer all = ByteBuffer.allocate(4 * states.length).order(ByteOrder.LITTLE_ENDIAN);
+                all.asFloatBuffer().put(states);
+                os.write(all.array());
+            } else {
+                LanguageModel m = (LanguageModel) model;
+                if (ids.length > m.contextLength()) throw new ModelException(ids.length + " ids do not fit the context of " + m.contextLength());
+                LanguageModel.Session s = m.newSession();
+                width = m.vocabSize();
+                ByteBuffer row = ByteBuffer.allocate(4 * width).order(ByteOrder.LITTLE_ENDIAN);
+                for (int id : ids) {
+                    float[] logits = s.forward(id);
+                    row.clear();
+                    row.asFloatBuffer().put(logits);
+                    os.write(row.array());
+                }
             }
-            err.printf("panamax: wrote [%d, %d] float32 logits to %s%n", ids.length, m.vocabSize(), file);
+            err.printf("panamax: wrote [%d, %d] float32 %s to %s%n", ids.length, width, model instanceof EncoderModel ? "hidden states" : "logits", file);
         }
         return 0;
     }

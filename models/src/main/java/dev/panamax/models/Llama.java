@@ -16,7 +16,9 @@ import java.util.Set;
 
 /**
  * The Llama family: Llama 2/3 (with Llama 3 rope scaling), Mistral (sliding-window attention),
- * TinyLlama and SmolLM, Qwen2 (q/k/v biases) and Qwen3 (per-head q/k RMSNorm). For each layer:
+ * TinyLlama and SmolLM, Qwen2 (q/k/v biases), Qwen3 (per-head q/k RMSNorm), and the BitNet b1.58
+ * architecture in float (an RMSNorm before W_o and before W_down, and ReLU² instead of SiLU).
+ * For each layer:
  *
  * <pre>
  *   h  = x + W_o · Attention(RoPE(W_q·n + b_q), RoPE(W_k·n + b_k), W_v·n + b_v),   n = RMSNorm(x)
@@ -35,7 +37,7 @@ public final class Llama implements Architecture {
 
     @Override
     public Set<String> huggingFaceTypes() {
-        return Set.of("llama", "mistral", "qwen2", "qwen3");
+        return Set.of("llama", "mistral", "qwen2", "qwen3", "bitnet");
     }
 
     @Override
@@ -46,7 +48,7 @@ public final class Llama implements Architecture {
     /** Hyper-parameters, from config.json or GGUF metadata. */
     public record Config(String type, int dim, int layers, int heads, int kvHeads, int headDim, int ffnDim, int vocab,
                          int context, float normEps, double ropeTheta, RopeScaling ropeScaling, boolean ropeInterleaved,
-                         int slidingWindow, boolean qkNorm) {
+                         int slidingWindow, boolean qkNorm, boolean bitnet) {
 
         static Config fromHuggingFace(Map<String, Object> c, String type) {
             int dim = Cfg.integer(c, "hidden_size");
@@ -63,12 +65,14 @@ public final class Llama implements Architecture {
                         Cfg.number(rope, "high_freq_factor"), Cfg.number(rope, "original_max_position_embeddings"));
                 default -> throw new ModelException("rope_type '" + ropeType + "' is not supported (default, llama3)");
             };
+            String act = Cfg.stringOr(c, "hidden_act", "silu"), wantAct = type.equals("bitnet") ? "relu2" : "silu";
+            if (!act.equals(wantAct)) throw new ModelException(type + " with hidden_act '" + act + "' is not supported (expected " + wantAct + ")");
             Object window = c.get("sliding_window");
             boolean useWindow = type.equals("mistral") || Boolean.TRUE.equals(c.get("use_sliding_window"));
             int slidingWindow = useWindow && window instanceof Number n ? n.intValue() : 0;
             return new Config(type, dim, Cfg.integer(c, "num_hidden_layers"), heads, kvHeads, headDim, Cfg.integer(c, "intermediate_size"),
                     Cfg.integer(c, "vocab_size"), Cfg.integerOr(c, "max_position_embeddings", 2048), (float) Cfg.numberOr(c, "rms_norm_eps", 1e-6),
-                    theta, scaling, false, slidingWindow, type.equals("qwen3")).validated();
+                    theta, scaling, false, slidingWindow, type.equals("qwen3"), type.equals("bitnet")).validated();
         }
 
         static Config fromGguf(Map<String, Object> m, String arch) {
@@ -87,12 +91,12 @@ public final class Llama implements Architecture {
             return new Config(arch, dim, Cfg.integer(m, p + "block_count"), heads, kvHeads, headDim, Cfg.integer(m, p + "feed_forward_length"),
                     Cfg.integerOr(m, p + "vocab_size", -1), Cfg.integerOr(m, p + "context_length", 2048),
                     (float) Cfg.numberOr(m, p + "attention.layer_norm_rms_epsilon", 1e-5), Cfg.numberOr(m, p + "rope.freq_base", 10000.0),
-                    scaling, interleaved, Cfg.integerOr(m, p + "attention.sliding_window", 0), arch.equals("qwen3")).validated();
+                    scaling, interleaved, Cfg.integerOr(m, p + "attention.sliding_window", 0), arch.equals("qwen3"), false).validated();
         }
 
         Config withVocab(int v) {
             return new Config(type, dim, layers, heads, kvHeads, headDim, ffnDim, v, context, normEps, ropeTheta, ropeScaling,
-                    ropeInterleaved, slidingWindow, qkNorm);
+                    ropeInterleaved, slidingWindow, qkNorm, bitnet);
         }
 
         Config validated() {
@@ -122,15 +126,18 @@ public final class Llama implements Architecture {
     enum Names {
         HF("model.embed_tokens.weight", "model.norm.weight", "lm_head.weight", "model.layers.%d.",
                 "input_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
-                "self_attn.q_norm", "self_attn.k_norm", "post_attention_layernorm", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"),
+                "self_attn.q_norm", "self_attn.k_norm", "post_attention_layernorm", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj",
+                "self_attn.attn_sub_norm", "mlp.ffn_sub_norm"),
         GGUF("token_embd.weight", "output_norm.weight", "output.weight", "blk.%d.",
                 "attn_norm", "attn_q", "attn_k", "attn_v", "attn_output", "attn_q_norm", "attn_k_norm",
-                "ffn_norm", "ffn_gate", "ffn_up", "ffn_down");
+                "ffn_norm", "ffn_gate", "ffn_up", "ffn_down", "attn_sub_norm", "ffn_sub_norm");
 
-        final String embed, norm, output, layer, attnNorm, q, k, v, o, qNorm, kNorm, ffnNorm, gate, up, down;
+        final String embed, norm, output, layer, attnNorm, q, k, v, o, qNorm, kNorm, ffnNorm, gate, up, down, attnSubNorm, ffnSubNorm;
 
         Names(String embed, String norm, String output, String layer, String attnNorm, String q, String k, String v, String o,
-              String qNorm, String kNorm, String ffnNorm, String gate, String up, String down) {
+              String qNorm, String kNorm, String ffnNorm, String gate, String up, String down, String attnSubNorm, String ffnSubNorm) {
+            this.attnSubNorm = attnSubNorm;
+            this.ffnSubNorm = ffnSubNorm;
             this.embed = embed; this.norm = norm; this.output = output; this.layer = layer; this.attnNorm = attnNorm;
             this.q = q; this.k = k; this.v = v; this.o = o; this.qNorm = qNorm; this.kNorm = kNorm; this.ffnNorm = ffnNorm;
             this.gate = gate; this.up = up; this.down = down;
@@ -139,7 +146,8 @@ public final class Llama implements Architecture {
 
     /** One layer's weights. Norm vectors and biases are small and live on the heap as floats. */
     record Layer(float[] attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, float[] bq, float[] bk, float[] bv,
-                 float[] qNorm, float[] kNorm, float[] ffnNorm, Tensor gate, Tensor up, Tensor down) {}
+                 float[] qNorm, float[] kNorm, float[] ffnNorm, Tensor gate, Tensor up, Tensor down,
+                 float[] attnSubNorm, float[] ffnSubNorm) {}
 
     static final class Model implements LanguageModel {
         final Config cfg;
@@ -189,7 +197,9 @@ public final class Llama implements Architecture {
                         vector(w.get(p + n.ffnNorm + ".weight"), c.dim),
                         matrix(w.get(p + n.gate + ".weight")).expect(c.ffnDim, c.dim),
                         matrix(w.get(p + n.up + ".weight")).expect(c.ffnDim, c.dim),
-                        matrix(w.get(p + n.down + ".weight")).expect(c.dim, c.ffnDim));
+                        matrix(w.get(p + n.down + ".weight")).expect(c.dim, c.ffnDim),
+                        c.bitnet ? vector(w.get(p + n.attnSubNorm + ".weight"), qDim) : null,
+                        c.bitnet ? vector(w.get(p + n.ffnSubNorm + ".weight"), c.ffnDim) : null);
             }
             invFreq = ropeFrequencies(c);
         }
@@ -335,14 +345,17 @@ public final class Llama implements Architecture {
                 System.arraycopy(kv, 0, keys[l], pos * kvDim, kvDim);
                 System.arraycopy(vv, 0, values[l], pos * kvDim, kvDim);
                 attention(l);
+                if (L.attnSubNorm() != null) k.rmsnorm(attnOut, 0, attnOut, 0, L.attnSubNorm(), attnOut.length, c.normEps);
                 L.wo().matvec(k, attnOut, xb);
                 k.add(x, 0, xb, 0, x, 0, c.dim);
                 // Feed-forward block.
                 k.rmsnorm(xb, 0, x, 0, L.ffnNorm(), c.dim, c.normEps);
                 L.gate().matvec(k, xb, hb);
                 L.up().matvec(k, xb, hb2);
-                k.silu(hb, 0, c.ffnDim);
+                if (c.bitnet) k.reluSquared(hb, 0, c.ffnDim);
+                else k.silu(hb, 0, c.ffnDim);
                 k.mul(hb, 0, hb2, 0, hb, 0, c.ffnDim);
+                if (L.ffnSubNorm() != null) k.rmsnorm(hb, 0, hb, 0, L.ffnSubNorm(), c.ffnDim, c.normEps);
                 L.down().matvec(k, hb, xb);
                 k.add(x, 0, xb, 0, x, 0, c.dim);
             }

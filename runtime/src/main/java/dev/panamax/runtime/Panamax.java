@@ -39,7 +39,7 @@ public final class Panamax implements AutoCloseable {
 
     /** Loads a GGUF file or a Hugging Face directory (config.json + safetensors + tokenizer). */
     public static Panamax load(Path path) {
-        return new Panamax(ModelLoader.load(path));
+        return new Panamax(ModelLoader.loadLanguageModel(path));
     }
 
     /** Loads the embedded default model (extracted once to a cache file so it can be memory-mapped). */

@@ -72,6 +72,21 @@ public final class Weights implements AutoCloseable {
         return new Tensor(t.name(), DType.F32, t.shape(), dst);
     }
 
+    /**
+     * A 2-D tensor [rows, cols] transposed to float32 [cols, rows] in off-heap memory owned by these
+     * weights: GPT-2's Conv1D layers store [in, out], and the kernels want one row per output.
+     */
+    public Tensor transposedToF32(Tensor t, dev.panamax.simd.Kernels k) {
+        if (t.rank() != 2) throw new ModelException("tensor " + t.name() + " should be 2-D to transpose, has shape " + java.util.Arrays.toString(t.shape()));
+        int rows = t.rows(), cols = t.cols();
+        float[] src = t.toFloats(k), dst = new float[src.length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) dst[c * rows + r] = src[r * cols + c];
+        MemorySegment seg = arena.allocate(4L * dst.length, 64);
+        MemorySegment.copy(dst, 0, seg, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 0, dst.length);
+        return new Tensor(t.name(), DType.F32, new long[] {cols, rows}, seg);
+    }
+
     /** Total bytes of tensors of the given type. */
     public long bytesOf(DType type) {
         long sum = 0;

@@ -18,5 +18,5 @@ public interface Architecture {
     /** GGUF {@code general.architecture} values this family reads. */
     Set<String> ggufArchitectures();
 
-    LanguageModel load(ModelSource source);
+    Model load(ModelSource source);
 }

@@ -27,7 +27,15 @@ public final class ModelLoader {
         return all;
     }
 
-    public static LanguageModel load(Path path) {
+    /** Loads a causal language model; an encoder is an error saying so. */
+    public static LanguageModel loadLanguageModel(Path path) {
+        Model m = load(path);
+        if (m instanceof LanguageModel lm) return lm;
+        m.close();
+        throw new ModelException(path + ": " + m.architecture() + " is an encoder, not a text generator (use panamax embed)");
+    }
+
+    public static Model load(Path path) {
         if (Files.isDirectory(path)) return loadHuggingFace(path);
         if (!Files.isRegularFile(path)) throw new ModelException(path + ": no such file or directory");
         String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
@@ -35,14 +43,14 @@ public final class ModelLoader {
         throw new ModelException(path + ": not a model Panamax reads (a .gguf file, or a Hugging Face directory with config.json)");
     }
 
-    static LanguageModel loadGguf(Path path) {
+    static Model loadGguf(Path path) {
         var gguf = dev.panamax.runtime.format.Gguf.read(path);
         String arch = gguf.architecture();
         Tokenizer tok = gguf.tokenizer();
         return find(arch, false).load(new ModelSource(path, "gguf", arch, gguf.metadata(), gguf.weights(), tok));
     }
 
-    static LanguageModel loadHuggingFace(Path dir) {
+    static Model loadHuggingFace(Path dir) {
         ModelSource src = readHuggingFace(dir);
         try {
             return find(src.architecture(), true).load(src);

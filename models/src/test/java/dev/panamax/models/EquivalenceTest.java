@@ -14,10 +14,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * The Llama family against Hugging Face transformers' own float32 outputs: prompt logits,
+ * Every architecture against Hugging Face transformers' own float32 outputs: prompt logits,
  * teacher-forced logits over the whole greedy sequence, and greedy ids up to the first near-tie.
  */
-class LlamaEquivalenceTest {
+class EquivalenceTest {
 
     /** max |a − b| ≤ 1e-4 × max(1, max |ref|), row by row. */
     static void assertLogitsMatch(float[] ref, int row, float[] got, String what) {
@@ -51,7 +51,7 @@ class LlamaEquivalenceTest {
         float[] logits = Fixtures.floats(dir.resolve("logits.f32"));
         float[] full = Fixtures.floats(dir.resolve("full_logits.f32"));
         double[] margins = Fixtures.doubles(extra.get("greedy_margins"));
-        try (LanguageModel model = ModelLoader.load(modelPath)) {
+        try (LanguageModel model = ModelLoader.loadLanguageModel(modelPath)) {
             int vocab = model.vocabSize();
             assertEquals(prompt.length * vocab, logits.length, "logits.f32 shape");
             // Prompt logits.
@@ -82,9 +82,27 @@ class LlamaEquivalenceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "llama3", "mistral", "qwen2", "qwen3"})
+    @ValueSource(strings = {"llama", "llama3", "mistral", "qwen2", "qwen3", "bitnet", "gpt2"})
     void fixtureMatchesTransformers(String name) throws Exception {
         check(Fixtures.hf(name));
+    }
+
+    /** BERT: the last hidden state over the prompt, against transformers' hidden.f32. */
+    @org.junit.jupiter.api.Test
+    void bertHiddenStatesMatchTransformers() throws Exception {
+        Path dir = Fixtures.hf("bert");
+        int[] ids = Fixtures.ints(Fixtures.json(dir.resolve("expected.json")).get("input_ids"));
+        float[] ref = Fixtures.floats(dir.resolve("hidden.f32"));
+        try (var model = (dev.panamax.runtime.model.EncoderModel) ModelLoader.load(dir)) {
+            float[] got = model.encode(ids);
+            assertEquals(ref.length, got.length);
+            int h = model.hiddenSize();
+            for (int t = 0; t < ids.length; t++) assertLogitsMatch(ref, t, java.util.Arrays.copyOfRange(got, t * h, t * h + h), "bert hidden");
+            float[] e = model.embed(ids);
+            double norm = 0;
+            for (float v : e) norm += v * v;
+            assertEquals(1.0, norm, 1e-5, "sentence embeddings are unit length");
+        }
     }
 
     @org.junit.jupiter.api.Test

@@ -1,0 +1,17 @@
+package dev.panamax.runtime.model;
+
+import dev.panamax.runtime.tokenizer.Tokenizer;
+
+/** A loaded model of any kind: a causal {@link LanguageModel} or an {@link EncoderModel}. */
+public interface Model extends AutoCloseable {
+
+    /** The architecture family, e.g. "llama". */
+    String architecture();
+
+    /** The model's tokenizer; null when the source had none (then only token ids work). */
+    Tokenizer tokenizer();
+
+    /** Unmaps the weights. */
+    @Override
+    void close();
+}
