@@ -99,7 +99,9 @@ public final class Gguf {
         if (model == null) return null;
         return switch ((String) model) {
             case "llama" -> SentencePiece.fromGguf(metadata);
-            default -> throw new ModelException(path + ": tokenizer model '" + model + "' is not supported yet (supported: llama)");
+            case "gpt2" -> dev.panamax.runtime.tokenizer.ByteLevelBpe.fromGguf(metadata);
+            case "bert" -> dev.panamax.runtime.tokenizer.WordPiece.fromGguf(metadata);
+            default -> throw new ModelException(path + ": tokenizer model '" + model + "' is not supported (llama, gpt2, bert)");
         };
     }
 

@@ -38,8 +38,7 @@ public final class SentencePiece implements Tokenizer {
     private final byte[][] decoded;
     private final int bos, eos, unk;
     private final boolean addBos, addEos, addSpacePrefix;
-    private final List<Integer> userDefined = new ArrayList<>();
-    private final List<Integer> control = new ArrayList<>();
+    private final Specials specials;
 
     public SentencePiece(String[] pieces, float[] scores, int[] types, int bos, int eos, int unk, boolean addBos, boolean addEos, boolean addSpacePrefix) {
         if (pieces.length != scores.length || pieces.length != types.length) {
@@ -67,12 +66,8 @@ public final class SentencePiece implements Tokenizer {
             } else {
                 decoded[i] = pieces[i].replace('\u2581', ' ').getBytes(StandardCharsets.UTF_8);
             }
-            if (types[i] == USER_DEFINED && !pieces[i].isEmpty()) userDefined.add(i);
-            if (types[i] == CONTROL && !pieces[i].isEmpty()) control.add(i);
         }
-        // Longest first, so that a special token containing another is matched whole.
-        userDefined.sort((a, b) -> pieces[b].length() - pieces[a].length());
-        control.sort((a, b) -> pieces[b].length() - pieces[a].length());
+        specials = new Specials(pieces, types);
         check(bos, "BOS");
         check(eos, "EOS");
     }
@@ -273,32 +268,17 @@ public final class SentencePiece implements Tokenizer {
         List<Integer> out = new ArrayList<>();
         if (addSpecial && addBos && bos >= 0) out.add(bos);
         boolean prevSpecial = true;
-        int start = 0;
-        int i = 0;
-        while (i < text.length()) {
-            int match = specialAt(text, i, parseSpecial);
-            if (match < 0) {
-                i++;
-                continue;
-            }
-            if (i > start) {
-                encodeFragment(text.substring(start, i), prevSpecial, out);
+        for (Specials.Fragment f : specials.split(text, parseSpecial)) {
+            if (f.id() >= 0) {
+                out.add(f.id());
+                prevSpecial = true;
+            } else {
+                encodeFragment(f.text(), prevSpecial, out);
                 prevSpecial = false;
             }
-            out.add(match);
-            prevSpecial = true;
-            i += pieces[match].length();
-            start = i;
         }
-        if (start < text.length()) encodeFragment(text.substring(start), prevSpecial, out);
         if (addSpecial && addEos && eos >= 0) out.add(eos);
         return out.stream().mapToInt(Integer::intValue).toArray();
-    }
-
-    private int specialAt(String text, int i, boolean parseSpecial) {
-        for (int id : userDefined) if (text.startsWith(pieces[id], i)) return id;
-        if (parseSpecial) for (int id : control) if (text.startsWith(pieces[id], i)) return id;
-        return -1;
     }
 
     private static final class Symbol {
