@@ -4,7 +4,7 @@ import dev.panamax.runtime.ModelException;
 import dev.panamax.runtime.format.Safetensors;
 import dev.panamax.runtime.format.Weights;
 import dev.panamax.runtime.json.Json;
-import dev.panamax.runtime.tokenizer.SentencePiece;
+import dev.panamax.runtime.tokenizer.HfTokenizers;
 import dev.panamax.runtime.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -80,9 +80,7 @@ public final class ModelLoader {
         Weights weights = new Weights();
         try {
             readSafetensors(dir, weights);
-            Tokenizer tok = null;
-            Path spm = dir.resolve("tokenizer.model");
-            if (Files.isRegularFile(spm)) tok = SentencePiece.fromModelFile(spm, config);
+            Tokenizer tok = HfTokenizers.load(dir, config);
             return new ModelSource(dir, "hf", type, config, weights, tok);
         } catch (RuntimeException e) {
             weights.close();
