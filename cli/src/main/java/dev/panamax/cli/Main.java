@@ -4,6 +4,7 @@ import dev.panamax.models.GgufExport;
 import dev.panamax.runtime.ModelException;
 import dev.panamax.runtime.Panamax;
 import dev.panamax.runtime.format.Gguf;
+import dev.panamax.runtime.generate.ChatTemplate;
 import dev.panamax.runtime.generate.GenerationOptions;
 import dev.panamax.runtime.generate.Generator;
 import dev.panamax.runtime.json.Json;
@@ -48,6 +49,8 @@ public final class Main {
 
             Commands:
               generate [MODEL] [PROMPT]   stream text from a prompt (no MODEL: the embedded kjv-llama)
+              chat [MODEL]                talk to a chat model, one message per line of stdin
+              embed MODEL TEXT...         sentence embeddings from an encoder model (BERT)
               tokenize MODEL_OR_VOCAB     token ids of stdin's text
               forward MODEL --ids IDS --out FILE
                                           one forward pass; writes the logits as float32 [T, vocab]
@@ -90,6 +93,30 @@ public final class Main {
               --print-ids           end stdout with one line: the prompt's and generated ids, comma-separated
               --threads N           threads for the kernels
               --verbose             stack traces with errors
+            """;
+
+    static final String CHAT_HELP = """
+            Usage: panamax chat [MODEL] [options]
+
+            Reads one user message per line from stdin and streams the assistant's answers,
+            formatted with the model's chat template (ChatML, Llama 2, Llama 3 and Mistral
+            families are recognised from the template the model ships). A model without a
+            template (like the embedded kjv-llama) just continues the text. An empty line or
+            end of input ends the chat.
+
+            Options:
+              --system TEXT         a system message
+              --max-tokens N        longest answer (default 256)
+              --temperature, --top-k, --top-p, --min-p, --repeat-penalty, --seed, --threads
+                                    as for generate
+            """;
+
+    static final String EMBED_HELP = """
+            Usage: panamax embed MODEL TEXT... [--ids A,B,C]
+
+            Prints one line per TEXT: its sentence embedding (mean of the last hidden states,
+            unit length), values separated by spaces. With several texts, their cosine
+            similarities go to stderr.
             """;
 
     static final String TOKENIZE_HELP = """
@@ -201,6 +228,19 @@ public final class Main {
                 threads(a);
                 return generate(a, out, err);
             }
+            case "chat": {
+                Args a = Args.parse(name, argv, from, Set.of("--system", "--max-tokens", "--temperature", "--top-k", "--top-p", "--min-p",
+                        "--repeat-penalty", "--seed", "--threads"), switches());
+                if (a.has("--help")) return help(out, CHAT_HELP);
+                threads(a);
+                return chat(a, out, err, in);
+            }
+            case "embed": {
+                Args a = Args.parse(name, argv, from, Set.of("--ids", "--threads"), switches());
+                if (a.has("--help")) return help(out, EMBED_HELP);
+                threads(a);
+                return embed(a, out, err);
+            }
             case "tokenize": {
                 Args a = Args.parse(name, argv, from, Set.of("--threads"), switches("--ids", "--no-special"));
                 if (a.has("--help")) return help(out, TOKENIZE_HELP);
@@ -254,15 +294,7 @@ public final class Main {
         }
         String idList = a.value("--ids", null);
         if (prompt == null && idList == null) prompt = "In the beginning";
-        GenerationOptions o = GenerationOptions.defaults()
-                .withMaxTokens(a.integer("--max-tokens", 128))
-                .withTemperature(a.number("--temperature", 0.8f))
-                .withTopK(a.integer("--top-k", 40))
-                .withTopP(a.number("--top-p", 0.95f))
-                .withMinP(a.number("--min-p", 0.05f))
-                .withRepeatPenalty(a.number("--repeat-penalty", 1.0f))
-                .withSeed(a.longValue("--seed", System.nanoTime()))
-                .withStop(a.all("--stop"));
+        GenerationOptions o = sampling(a, 128);
 
         long t0 = System.nanoTime();
         try (Panamax model = modelPath == null ? Panamax.loadDefault() : Panamax.load(modelPath)) {
@@ -294,6 +326,89 @@ public final class Main {
             err.printf("panamax: prompt %d tokens at %.1f tok/s; generated %d tokens at %.1f tok/s (%d threads, stopped by %s)%n",
                     r.promptIds().length, r.promptTokensPerSecond(), r.generatedIds().length, r.generatedTokensPerSecond(),
                     Parallel.threads(), r.stoppedBy());
+        }
+        return 0;
+    }
+
+    /** The sampling flags shared by generate and chat. */
+    private static GenerationOptions sampling(Args a, int maxTokens) {
+        return GenerationOptions.defaults()
+                .withMaxTokens(a.integer("--max-tokens", maxTokens))
+                .withTemperature(a.number("--temperature", 0.8f))
+                .withTopK(a.integer("--top-k", 40))
+                .withTopP(a.number("--top-p", 0.95f))
+                .withMinP(a.number("--min-p", 0.05f))
+                .withRepeatPenalty(a.number("--repeat-penalty", 1.0f))
+                .withSeed(a.longValue("--seed", System.nanoTime()))
+                .withStop(a.all("--stop"));
+    }
+
+    // ---- chat ------------------------------------------------------------------------------------------
+
+    private static int chat(Args a, PrintStream out, PrintStream err, InputStream in) throws IOException {
+        if (a.positional.size() > 1) throw new UsageException("chat takes at most MODEL (see panamax chat --help)");
+        GenerationOptions base = sampling(a, 256);
+        Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
+        try (Panamax model = modelPath == null ? Panamax.loadDefault() : Panamax.load(modelPath)) {
+            ChatTemplate template = ChatTemplate.detect(model.model().chatTemplate());
+            GenerationOptions o = template.endOfTurn.isEmpty() ? base : base.withStop(java.util.List.of(template.endOfTurn));
+            err.println("panamax: chatting with " + (modelPath == null ? "kjv-llama (embedded)" : modelPath) + ", template "
+                    + template.name().toLowerCase(java.util.Locale.ROOT) + (template == ChatTemplate.NONE ? " (each line continues the text)" : "")
+                    + "; an empty line or end of input ends the chat");
+            java.util.List<ChatTemplate.Message> messages = new java.util.ArrayList<>();
+            String system = a.value("--system", null);
+            if (system != null) messages.add(new ChatTemplate.Message("system", system));
+            java.io.BufferedReader reader = new java.io.BufferedReader(new java.io.InputStreamReader(in, StandardCharsets.UTF_8));
+            while (true) {
+                err.print("> ");
+                err.flush();
+                String line = reader.readLine();
+                if (line == null || line.isBlank()) break;
+                messages.add(new ChatTemplate.Message("user", line));
+                if (template == ChatTemplate.NONE) out.print(line);
+                Generator.Result r = model.generate(template.format(messages), o, text -> {
+                    out.print(text);
+                    out.flush();
+                });
+                out.println();
+                messages.add(new ChatTemplate.Message("assistant", r.text()));
+                err.printf("panamax: %d tokens at %.1f tok/s%n", r.generatedIds().length, r.generatedTokensPerSecond());
+            }
+        }
+        return 0;
+    }
+
+    // ---- embed -----------------------------------------------------------------------------------------
+
+    private static int embed(Args a, PrintStream out, PrintStream err) {
+        if (a.positional.isEmpty()) throw new UsageException("embed needs MODEL and at least one TEXT (see panamax embed --help)");
+        String ids = a.value("--ids", null);
+        if (a.positional.size() < 2 && ids == null) throw new UsageException("embed needs at least one TEXT or --ids");
+        try (Model m = ModelLoader.load(Path.of(a.positional.get(0)))) {
+            if (!(m instanceof EncoderModel enc)) throw new ModelException(a.positional.get(0) + ": " + m.architecture() + " is not an encoder; embed needs one such as BERT");
+            java.util.List<float[]> vectors = new java.util.ArrayList<>();
+            if (ids != null) vectors.add(enc.embed(Args.ids("--ids", ids)));
+            for (String text : a.positional.subList(1, a.positional.size())) {
+                if (enc.tokenizer() == null) throw new ModelException("this model has no tokenizer (vocab.txt or tokenizer.json): use --ids");
+                vectors.add(enc.embed(enc.tokenizer().encode(text, true)));
+            }
+            for (float[] v : vectors) {
+                StringBuilder sb = new StringBuilder();
+                for (float f : v) sb.append(sb.length() > 0 ? " " : "").append(String.format(java.util.Locale.ROOT, "%.6f", f));
+                out.println(sb);
+            }
+            if (vectors.size() > 1) {
+                err.println("cosine similarity:");
+                for (float[] x : vectors) {
+                    StringBuilder sb = new StringBuilder();
+                    for (float[] y : vectors) {
+                        double dot = 0;
+                        for (int i = 0; i < x.length; i++) dot += x[i] * y[i];
+                        sb.append(String.format(java.util.Locale.ROOT, " %6.3f", dot));
+                    }
+                    err.println(sb);
+                }
+            }
         }
         return 0;
     }

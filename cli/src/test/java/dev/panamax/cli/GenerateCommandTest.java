@@ -92,8 +92,58 @@ class GenerateCommandTest {
     }
 
     @Test
+    void chatWithoutATemplateContinuesEachLine() {
+        Result r = run("And God said\n\n", "chat", "--temperature", "0", "--max-tokens", "6");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().startsWith("And God said"), r.out());
+        assertTrue(r.out().length() > "And God said".length() + 5, r.out());
+        assertTrue(r.err().contains("template none"), r.err());
+    }
+
+    @Test
+    void embedPrintsUnitLengthSentenceEmbeddings(@TempDir Path tmp) throws Exception {
+        Path bert = Path.of(System.getProperty("panamax.shared", "../../shared")).resolve("fixtures/hf/bert");
+        Path dir = Files.createDirectories(tmp.resolve("bert"));
+        Files.copy(bert.resolve("config.json"), dir.resolve("config.json"));
+        Files.copy(bert.resolve("model.safetensors"), dir.resolve("model.safetensors"));
+        java.util.List<String> vocab = new java.util.ArrayList<>(java.util.List.of("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"));
+        for (char ch = 'a'; ch <= 'z'; ch++) {
+            vocab.add(String.valueOf(ch));
+            vocab.add("##" + ch);
+        }
+        vocab.add("hello");
+        vocab.add("world");
+        while (vocab.size() < 256) vocab.add("unused" + vocab.size());
+        Files.write(dir.resolve("vocab.txt"), vocab);
+
+        Result r = run("", "embed", dir.toString(), "Hello world", "a b c");
+        assertEquals(0, r.status(), r.err());
+        String[] lines = r.out().strip().split("\n");
+        assertEquals(2, lines.length);
+        for (String line : lines) {
+            String[] v = line.split(" ");
+            assertEquals(64, v.length);
+            double norm = 0;
+            for (String x : v) norm += Double.parseDouble(x) * Double.parseDouble(x);
+            assertEquals(1.0, norm, 1e-4);
+        }
+        assertTrue(r.err().contains("cosine similarity"), r.err());
+        // The same as the library's embedding of the tokenizer's ids: [CLS] hello world [SEP].
+        try (var m = (dev.panamax.runtime.model.EncoderModel) dev.panamax.runtime.model.ModelLoader.load(dir)) {
+            int[] ids = m.tokenizer().encode("Hello world", true);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(new int[] {2, vocab.indexOf("hello"), vocab.indexOf("world"), 3}, ids);
+            float[] e = m.embed(ids);
+            String[] v = lines[0].split(" ");
+            for (int i = 0; i < e.length; i++) assertEquals(e[i], Float.parseFloat(v[i]), 1e-6);
+        }
+        Result notEncoder = run("", "embed", kjv().toString(), "hi");
+        assertEquals(1, notEncoder.status());
+        assertTrue(notEncoder.err().contains("is not an encoder"), notEncoder.err());
+    }
+
+    @Test
     void everyCommandHasHelp() {
-        for (String c : new String[] {"generate", "tokenize", "forward", "inspect", "convert"}) {
+        for (String c : new String[] {"generate", "chat", "embed", "tokenize", "forward", "inspect", "convert"}) {
             Result r = run("", c, "--help");
             assertEquals(0, r.status(), c);
             assertTrue(r.out().startsWith("Usage: panamax " + c), c + ": " + r.out());

@@ -66,7 +66,7 @@ public final class Gpt2 implements Architecture {
                     Cfg.integer(m, "vocab_size"), Cfg.integer(m, "n_positions"), (float) Cfg.numberOr(m, "layer_norm_epsilon", 1e-5));
         }
         if (c.dim % c.heads != 0) throw new ModelException("gpt2: n_embd " + c.dim + " is not a multiple of n_head " + c.heads);
-        return new Gpt2Model(c, src.weights(), src.isGguf(), src.tokenizer());
+        return new Gpt2Model(c, src.weights(), src.isGguf(), src.tokenizer(), src.chatTemplate());
     }
 
     static final class Gpt2Model implements LanguageModel {
@@ -78,7 +78,10 @@ public final class Gpt2 implements Architecture {
         final float[] lnfW, lnfB;
         final Layer[] layers;
 
-        Gpt2Model(Config c0, Weights w, boolean gguf, Tokenizer tokenizer) {
+        final String chatTemplate;
+
+        Gpt2Model(Config c0, Weights w, boolean gguf, Tokenizer tokenizer, String chatTemplate) {
+            this.chatTemplate = chatTemplate;
             this.weights = w;
             this.tokenizer = tokenizer;
             wte = w.get(gguf ? "token_embd.weight" : "transformer.wte.weight");
@@ -125,6 +128,7 @@ public final class Gpt2 implements Architecture {
         @Override public int contextLength() { return cfg.context; }
         @Override public Tokenizer tokenizer() { return tokenizer; }
         @Override public Session newSession() { return new State(this); }
+        @Override public String chatTemplate() { return chatTemplate; }
         @Override public void close() { weights.close(); }
     }
 

@@ -119,7 +119,7 @@ public final class Llama implements Architecture {
         Weights w = src.weights();
         Tensor embed = w.get(names.embed);
         if (cfg.vocab < 0) cfg = cfg.withVocab(embed.rows());
-        return new Model(cfg, w, names, src.tokenizer());
+        return new Model(cfg, w, names, src.tokenizer(), src.chatTemplate());
     }
 
     /** Tensor names in the two formats; one scheme per format, so the forward pass reads the same. */
@@ -169,7 +169,10 @@ public final class Llama implements Architecture {
 
         final boolean widen;
 
-        Model(Config c, Weights w, Names n, Tokenizer tokenizer) {
+        final String chatTemplate;
+
+        Model(Config c, Weights w, Names n, Tokenizer tokenizer, String chatTemplate) {
+            this.chatTemplate = chatTemplate;
             this.cfg = c;
             this.weights = w;
             this.tokenizer = tokenizer;
@@ -261,6 +264,11 @@ public final class Llama implements Architecture {
         @Override
         public Session newSession() {
             return new State(this);
+        }
+
+        @Override
+        public String chatTemplate() {
+            return chatTemplate;
         }
 
         @Override

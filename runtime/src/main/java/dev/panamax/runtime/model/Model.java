@@ -11,6 +11,11 @@ public interface Model extends AutoCloseable {
     /** The model's tokenizer; null when the source had none (then only token ids work). */
     Tokenizer tokenizer();
 
+    /** The Jinja chat template the model ships (GGUF tokenizer.chat_template, tokenizer_config.json), or null. */
+    default String chatTemplate() {
+        return null;
+    }
+
     /** Unmaps the weights. */
     @Override
     void close();

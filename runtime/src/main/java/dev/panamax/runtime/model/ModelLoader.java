@@ -47,7 +47,9 @@ public final class ModelLoader {
         var gguf = dev.panamax.runtime.format.Gguf.read(path);
         String arch = gguf.architecture();
         Tokenizer tok = gguf.tokenizer();
-        return find(arch, false).load(new ModelSource(path, "gguf", arch, gguf.metadata(), gguf.weights(), tok));
+        Object template = gguf.metadata().get("tokenizer.chat_template");
+        return find(arch, false).load(new ModelSource(path, "gguf", arch, gguf.metadata(), gguf.weights(), tok,
+                template instanceof String s ? s : null));
     }
 
     static Model loadHuggingFace(Path dir) {
@@ -81,10 +83,26 @@ public final class ModelLoader {
         try {
             readSafetensors(dir, weights);
             Tokenizer tok = HfTokenizers.load(dir, config);
-            return new ModelSource(dir, "hf", type, config, weights, tok);
+            return new ModelSource(dir, "hf", type, config, weights, tok, chatTemplate(dir));
         } catch (RuntimeException e) {
             weights.close();
             throw e;
+        }
+    }
+
+    /** tokenizer_config.json's chat_template (a string, or the "default" of a list of named ones). */
+    private static String chatTemplate(Path dir) {
+        Path f = dir.resolve("tokenizer_config.json");
+        if (!Files.isRegularFile(f)) return null;
+        try {
+            Object t = Json.object(Json.parse(Files.readString(f)), "tokenizer_config.json").get("chat_template");
+            if (t instanceof String s) return s;
+            if (t instanceof List<?> l) {
+                for (Object o : l) if (o instanceof Map<?, ?> m && "default".equals(m.get("name")) && m.get("template") instanceof String s) return s;
+            }
+            return null;
+        } catch (IOException | Json.JsonException e) {
+            throw new ModelException(f + ": " + e.getMessage(), e);
         }
     }
 

@@ -12,8 +12,10 @@ import java.util.Map;
  *
  * @param format "hf" for a Hugging Face directory, "gguf" for a GGUF file
  * @param config config.json's object, or GGUF metadata keyed as in the file
+ * @param chatTemplate the Jinja chat template the model ships, or null
  */
-public record ModelSource(Path path, String format, String architecture, Map<String, Object> config, Weights weights, Tokenizer tokenizer) {
+public record ModelSource(Path path, String format, String architecture, Map<String, Object> config, Weights weights, Tokenizer tokenizer,
+                          String chatTemplate) {
     public boolean isGguf() {
         return format.equals("gguf");
     }
