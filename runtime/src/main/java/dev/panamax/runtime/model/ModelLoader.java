@@ -40,7 +40,16 @@ public final class ModelLoader {
         if (!Files.isRegularFile(path)) throw new ModelException(path + ": no such file or directory");
         String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
         if (name.endsWith(".gguf")) return loadGguf(path);
-        throw new ModelException(path + ": not a model Panamax reads (a .gguf file, or a Hugging Face directory with config.json)");
+        if (name.endsWith(".bin")) {
+            ModelSource src = dev.panamax.runtime.format.Llama2c.read(path);
+            try {
+                return find("llama", false).load(src);
+            } catch (RuntimeException e) {
+                src.weights().close();
+                throw e;
+            }
+        }
+        throw new ModelException(path + ": not a model Panamax reads (a .gguf file, a llama2.c .bin checkpoint, or a Hugging Face directory with config.json)");
     }
 
     static Model loadGguf(Path path) {
