@@ -297,7 +297,7 @@ public final class Main {
         GenerationOptions o = sampling(a, 128);
 
         long t0 = System.nanoTime();
-        try (Panamax model = modelPath == null ? Panamax.loadDefault() : Panamax.load(modelPath)) {
+        try (Panamax model = load(modelPath, err)) {
             long t1 = System.nanoTime();
             err.printf("panamax: loaded %s (%s, context %d) in %.0f ms%n",
                     modelPath == null ? "kjv-llama (embedded)" : modelPath, model.model().architecture(), model.model().contextLength(), (t1 - t0) / 1e6);
@@ -330,6 +330,46 @@ public final class Main {
         return 0;
     }
 
+    /**
+     * Loads a model (the embedded one when {@code path} is null). On a terminal, a load that takes
+     * more than a second shows a ticking status line on stderr until it is done.
+     */
+    static Panamax load(Path path, PrintStream err) {
+        if (System.console() == null) return path == null ? Panamax.loadDefault() : Panamax.load(path);
+        String what = path == null ? "kjv-llama" : path.getFileName().toString();
+        long size = 0;
+        try {
+            if (path != null && Files.isRegularFile(path)) size = Files.size(path);
+        } catch (IOException ignored) {
+            // the loader will report it
+        }
+        String label = size > 0 ? String.format(java.util.Locale.ROOT, "%s (%.1f GB)", what, size / 1e9) : what;
+        long start = System.nanoTime();
+        Thread ticker = Thread.ofPlatform().daemon().start(() -> {
+            try {
+                Thread.sleep(1000);
+                while (!Thread.currentThread().isInterrupted()) {
+                    err.printf("\rpanamax: loading %s ... %d s", label, (System.nanoTime() - start) / 1_000_000_000L);
+                    err.flush();
+                    Thread.sleep(250);
+                }
+            } catch (InterruptedException e) {
+                // loading finished
+            }
+        });
+        try {
+            return path == null ? Panamax.loadDefault() : Panamax.load(path);
+        } finally {
+            ticker.interrupt();
+            try {
+                ticker.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (System.nanoTime() - start > 1_000_000_000L) err.print("\r\033[K");
+        }
+    }
+
     /** The sampling flags shared by generate and chat. */
     private static GenerationOptions sampling(Args a, int maxTokens) {
         return GenerationOptions.defaults()
@@ -349,7 +389,7 @@ public final class Main {
         if (a.positional.size() > 1) throw new UsageException("chat takes at most MODEL (see panamax chat --help)");
         GenerationOptions base = sampling(a, 256);
         Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
-        try (Panamax model = modelPath == null ? Panamax.loadDefault() : Panamax.load(modelPath)) {
+        try (Panamax model = load(modelPath, err)) {
             ChatTemplate template = ChatTemplate.detect(model.model().chatTemplate());
             GenerationOptions o = template.endOfTurn.isEmpty() ? base : base.withStop(java.util.List.of(template.endOfTurn));
             err.println("panamax: chatting with " + (modelPath == null ? "kjv-llama (embedded)" : modelPath) + ", template "

@@ -208,7 +208,7 @@ public final class Llama implements Architecture {
         }
 
         private Tensor matrix(Tensor t) {
-            return widen ? weights.widenedToF32(t, k) : t;
+            return widen ? weights.widenedToF32(t) : t;
         }
 
         private float[] vector(Tensor t, int length) {
