@@ -87,6 +87,11 @@ class EquivalenceTest {
         check(Fixtures.hf(name));
     }
 
+    @org.junit.jupiter.api.Test
+    void runsOnTheKernelPathThisJvmWasStartedFor() {
+        assertEquals(System.getProperty("panamax.expect.simd"), Simd.kernels().name(), Simd.description());
+    }
+
     /** BERT: the last hidden state over the prompt, against transformers' hidden.f32. */
     @org.junit.jupiter.api.Test
     void bertHiddenStatesMatchTransformers() throws Exception {
