@@ -35,9 +35,10 @@ public final class GgufExport {
                 throw new ModelException("GGUF export supports llama and mistral directories so far, not " + src.architecture());
             }
             Llama.Config c = Llama.Config.fromHuggingFace(src.config(), src.architecture());
-            if (c.ropeScaling() != null) throw new ModelException("GGUF export of RoPE scaling is not supported yet");
             if (c.slidingWindow() > 0) throw new ModelException("GGUF export of sliding-window attention is not supported yet");
-            if (!(src.tokenizer() instanceof SentencePiece tok)) throw new ModelException(hfDir + ": GGUF export needs a tokenizer.model");
+            if (src.tokenizer() != null && !(src.tokenizer() instanceof SentencePiece)) {
+                throw new ModelException(hfDir + ": GGUF export writes SentencePiece vocabularies so far");
+            }
             Kernels k = Simd.kernels();
             GgufWriter w = new GgufWriter();
             String a = "llama.";
@@ -56,24 +57,38 @@ public final class GgufExport {
             w.put(a + "attention.layer_norm_rms_epsilon", GgufWriter.f32(c.normEps()));
             w.put(a + "rope.freq_base", GgufWriter.f32(c.ropeTheta()));
             w.put(a + "vocab_size", GgufWriter.u32(c.vocab()));
-            int n = tok.vocabSize();
-            List<String> pieces = new ArrayList<>(n);
-            float[] scores = new float[n];
-            int[] types = new int[n];
-            for (int i = 0; i < n; i++) {
-                pieces.add(tok.piece(i));
-                scores[i] = tok.score(i);
-                types[i] = tok.type(i);
+            if (src.tokenizer() instanceof SentencePiece tok) {
+                int n = tok.vocabSize();
+                List<String> pieces = new ArrayList<>(n);
+                float[] scores = new float[n];
+                int[] types = new int[n];
+                for (int i = 0; i < n; i++) {
+                    pieces.add(tok.piece(i));
+                    scores[i] = tok.score(i);
+                    types[i] = tok.type(i);
+                }
+                w.put("tokenizer.ggml.model", GgufWriter.string("llama"));
+                w.put("tokenizer.ggml.tokens", GgufWriter.strings(pieces));
+                w.put("tokenizer.ggml.scores", GgufWriter.f32s(scores));
+                w.put("tokenizer.ggml.token_type", GgufWriter.i32s(types));
+                w.put("tokenizer.ggml.bos_token_id", GgufWriter.u32(tok.bos()));
+                w.put("tokenizer.ggml.eos_token_id", GgufWriter.u32(tok.eos()));
+                w.put("tokenizer.ggml.unknown_token_id", GgufWriter.u32(0));
+                w.put("tokenizer.ggml.add_bos_token", GgufWriter.bool(tok.addBos()));
+                w.put("tokenizer.ggml.add_space_prefix", GgufWriter.bool(tok.addSpacePrefix()));
             }
-            w.put("tokenizer.ggml.model", GgufWriter.string("llama"));
-            w.put("tokenizer.ggml.tokens", GgufWriter.strings(pieces));
-            w.put("tokenizer.ggml.scores", GgufWriter.f32s(scores));
-            w.put("tokenizer.ggml.token_type", GgufWriter.i32s(types));
-            w.put("tokenizer.ggml.bos_token_id", GgufWriter.u32(tok.bos()));
-            w.put("tokenizer.ggml.eos_token_id", GgufWriter.u32(tok.eos()));
-            w.put("tokenizer.ggml.unknown_token_id", GgufWriter.u32(0));
-            w.put("tokenizer.ggml.add_bos_token", GgufWriter.bool(tok.addBos()));
-            w.put("tokenizer.ggml.add_space_prefix", GgufWriter.bool(tok.addSpacePrefix()));
+            if (src.chatTemplate() != null) w.put("tokenizer.chat_template", GgufWriter.string(src.chatTemplate()));
+            if (c.ropeScaling() != null) {
+                // As llama.cpp's converter: Llama 3 scaling as one divisor per rotated pair.
+                float[] base = Llama.Model.ropeFrequencies(new Llama.Config(c.type(), c.dim(), c.layers(), c.heads(), c.kvHeads(), c.headDim(),
+                        c.ffnDim(), c.vocab(), c.context(), c.normEps(), c.ropeTheta(), null, false, 0, false, false));
+                float[] scaled = Llama.Model.ropeFrequencies(c);
+                float[] factors = new float[base.length];
+                for (int j = 0; j < factors.length; j++) factors[j] = base[j] / scaled[j];
+                ByteBuffer b = ByteBuffer.allocate(4 * factors.length).order(ByteOrder.LITTLE_ENDIAN);
+                b.asFloatBuffer().put(factors);
+                w.tensor("rope_freqs.weight", DType.F32, new long[] {factors.length}, b.array());
+            }
 
             Map<String, Tensor> all = weights.all();
             put(w, k, all.get("model.embed_tokens.weight"), "token_embd.weight", type, 0);

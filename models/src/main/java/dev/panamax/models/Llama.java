@@ -205,6 +205,12 @@ public final class Llama implements Architecture {
                         c.bitnet ? vector(w.get(p + n.ffnSubNorm + ".weight"), c.ffnDim) : null);
             }
             invFreq = ropeFrequencies(c);
+            // llama.cpp's Llama 3 files carry the scaling as per-pair divisors instead of metadata.
+            Tensor factors = n == Names.GGUF ? w.find("rope_freqs.weight") : null;
+            if (factors != null) {
+                float[] f = vector(factors, c.headDim / 2);
+                for (int j = 0; j < f.length; j++) invFreq[j] /= f[j];
+            }
         }
 
         private Tensor matrix(Tensor t) {

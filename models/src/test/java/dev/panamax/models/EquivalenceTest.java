@@ -115,6 +115,15 @@ class EquivalenceTest {
         check(Fixtures.kjv());
     }
 
+    /** Llama fixtures through GGUF, Llama 3's scaling carried as llama.cpp's rope_freqs tensor. */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "llama3"})
+    void fixtureAsF32GgufMatchesTransformers(String name, @org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path gguf = tmp.resolve(name + ".gguf");
+        GgufExport.convert(Fixtures.hf(name), gguf, dev.panamax.runtime.tensor.DType.F32);
+        check(Fixtures.hf(name), gguf);
+    }
+
     /** Through our GGUF writer and reader: llama.cpp's names, permuted Q/K and interleaved RoPE. */
     @org.junit.jupiter.api.Test
     void kjvLlamaAsF32GgufMatchesTransformers(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
