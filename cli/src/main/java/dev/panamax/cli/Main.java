@@ -51,6 +51,7 @@ public final class Main {
               generate [MODEL] [PROMPT]   stream text from a prompt (no MODEL: the embedded kjv-llama)
               chat [MODEL]                talk to a chat model, one message per line of stdin
               embed MODEL TEXT...         sentence embeddings from an encoder model (BERT)
+              bench [MODEL]               prefill and decode tokens/s (median of repeated runs)
               tokenize MODEL_OR_VOCAB     token ids of stdin's text
               forward MODEL --ids IDS --out FILE
                                           one forward pass; writes the logits as float32 [T, vocab]
@@ -117,6 +118,18 @@ public final class Main {
             Prints one line per TEXT: its sentence embedding (mean of the last hidden states,
             unit length), values separated by spaces. With several texts, their cosine
             similarities go to stderr.
+            """;
+
+    static final String BENCH_HELP = """
+            Usage: panamax bench [MODEL] [options]
+
+            Measures a language model (default: the embedded kjv-llama): after one warm-up run,
+            R runs each feed P prompt tokens and then decode N tokens greedily; prints the median
+            of each as "prefill P tokens: X tok/s" and "decode N tokens: Y tok/s".
+              --prompt-tokens P   default 64
+              --tokens N          default 128
+              --repeats R         default 5
+              --threads N         threads for the kernels
             """;
 
     static final String TOKENIZE_HELP = """
@@ -240,6 +253,12 @@ public final class Main {
                 if (a.has("--help")) return help(out, EMBED_HELP);
                 threads(a);
                 return embed(a, out, err);
+            }
+            case "bench": {
+                Args a = Args.parse(name, argv, from, Set.of("--prompt-tokens", "--tokens", "--repeats", "--threads"), switches());
+                if (a.has("--help")) return help(out, BENCH_HELP);
+                threads(a);
+                return bench(a, out, err);
             }
             case "tokenize": {
                 Args a = Args.parse(name, argv, from, Set.of("--threads"), switches("--ids", "--no-special"));
@@ -414,6 +433,42 @@ public final class Main {
                 messages.add(new ChatTemplate.Message("assistant", r.text()));
                 err.printf("panamax: %d tokens at %.1f tok/s%n", r.generatedIds().length, r.generatedTokensPerSecond());
             }
+        }
+        return 0;
+    }
+
+    // ---- bench -----------------------------------------------------------------------------------------
+
+    private static int bench(Args a, PrintStream out, PrintStream err) {
+        if (a.positional.size() > 1) throw new UsageException("bench takes at most MODEL (see panamax bench --help)");
+        int p = a.integer("--prompt-tokens", 64), n = a.integer("--tokens", 128), repeats = a.integer("--repeats", 5);
+        if (p < 1 || n < 1 || repeats < 1) throw new UsageException("--prompt-tokens, --tokens and --repeats must be at least 1");
+        Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
+        try (Panamax model = load(modelPath, err)) {
+            LanguageModel m = model.model();
+            if (p + n > m.contextLength()) throw new UsageException((p + n) + " tokens do not fit the model's context of " + m.contextLength());
+            // A fixed pseudo-random prompt: speed does not depend on the ids.
+            int[] prompt = new java.util.Random(42).ints(p, 0, m.vocabSize()).toArray();
+            double[] prefill = new double[repeats], decode = new double[repeats];
+            for (int r = -1; r < repeats; r++) { // r = -1 is the warm-up
+                LanguageModel.Session s = m.newSession();
+                long t0 = System.nanoTime();
+                float[] logits = null;
+                for (int id : prompt) logits = s.forward(id);
+                long t1 = System.nanoTime();
+                for (int i = 0; i < n; i++) logits = s.forward(Simd.kernels().argmax(logits, 0, logits.length));
+                long t2 = System.nanoTime();
+                if (r >= 0) {
+                    prefill[r] = p / ((t1 - t0) / 1e9);
+                    decode[r] = n / ((t2 - t1) / 1e9);
+                }
+            }
+            java.util.Arrays.sort(prefill);
+            java.util.Arrays.sort(decode);
+            out.printf("model: %s (%s), %d threads, SIMD %s%n", modelPath == null ? "kjv-llama (embedded)" : modelPath, m.architecture(),
+                    Parallel.threads(), Simd.description());
+            out.printf(java.util.Locale.ROOT, "prefill %d tokens: %.1f tok/s%n", p, prefill[repeats / 2]);
+            out.printf(java.util.Locale.ROOT, "decode %d tokens: %.1f tok/s%n", n, decode[repeats / 2]);
         }
         return 0;
     }

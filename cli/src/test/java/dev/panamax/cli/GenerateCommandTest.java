@@ -142,8 +142,15 @@ class GenerateCommandTest {
     }
 
     @Test
+    void benchPrintsPrefillAndDecodeLines() {
+        Result r = run("", "bench", "--prompt-tokens", "8", "--tokens", "8", "--repeats", "1");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().matches("(?s).*\\nprefill 8 tokens: [0-9.]+ tok/s\\ndecode 8 tokens: [0-9.]+ tok/s\\n"), r.out());
+    }
+
+    @Test
     void everyCommandHasHelp() {
-        for (String c : new String[] {"generate", "chat", "embed", "tokenize", "forward", "inspect", "convert"}) {
+        for (String c : new String[] {"generate", "chat", "embed", "bench", "tokenize", "forward", "inspect", "convert"}) {
             Result r = run("", c, "--help");
             assertEquals(0, r.status(), c);
             assertTrue(r.out().startsWith("Usage: panamax " + c), c + ": " + r.out());
