@@ -66,7 +66,7 @@ public final class Gpt2 implements Architecture {
                     Cfg.integer(m, "vocab_size"), Cfg.integer(m, "n_positions"), (float) Cfg.numberOr(m, "layer_norm_epsilon", 1e-5));
         }
         if (c.dim % c.heads != 0) throw new ModelException("gpt2: n_embd " + c.dim + " is not a multiple of n_head " + c.heads);
-        return new Gpt2Model(c, src.weights(), src.isGguf(), src.tokenizer(), src.chatTemplate());
+        return new Gpt2Model(c, src.weights(), src.isGguf(), src.tokenizer(), src.chatTemplate(), src.endIds());
     }
 
     static final class Gpt2Model implements LanguageModel {
@@ -79,9 +79,11 @@ public final class Gpt2 implements Architecture {
         final Layer[] layers;
 
         final String chatTemplate;
+        final int[] endIds;
 
-        Gpt2Model(Config c0, Weights w, boolean gguf, Tokenizer tokenizer, String chatTemplate) {
+        Gpt2Model(Config c0, Weights w, boolean gguf, Tokenizer tokenizer, String chatTemplate, int[] endIds) {
             this.chatTemplate = chatTemplate;
+            this.endIds = endIds;
             this.weights = w;
             this.tokenizer = tokenizer;
             wte = w.get(gguf ? "token_embd.weight" : "transformer.wte.weight");
@@ -129,6 +131,7 @@ public final class Gpt2 implements Architecture {
         @Override public Tokenizer tokenizer() { return tokenizer; }
         @Override public Session newSession() { return new State(this); }
         @Override public String chatTemplate() { return chatTemplate; }
+        @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
         @Override public void close() { weights.close(); }
     }
 

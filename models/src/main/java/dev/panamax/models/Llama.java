@@ -119,7 +119,7 @@ public final class Llama implements Architecture {
         Weights w = src.weights();
         Tensor embed = w.get(names.embed);
         if (cfg.vocab < 0) cfg = cfg.withVocab(embed.rows());
-        return new Model(cfg, w, names, src.tokenizer(), src.chatTemplate());
+        return new Model(cfg, w, names, src.tokenizer(), src.chatTemplate(), src.endIds());
     }
 
     /** Tensor names in the two formats; one scheme per format, so the forward pass reads the same. */
@@ -170,9 +170,11 @@ public final class Llama implements Architecture {
         final boolean widen;
 
         final String chatTemplate;
+        final int[] endIds;
 
-        Model(Config c, Weights w, Names n, Tokenizer tokenizer, String chatTemplate) {
+        Model(Config c, Weights w, Names n, Tokenizer tokenizer, String chatTemplate, int[] endIds) {
             this.chatTemplate = chatTemplate;
+            this.endIds = endIds;
             this.cfg = c;
             this.weights = w;
             this.tokenizer = tokenizer;
@@ -275,6 +277,11 @@ public final class Llama implements Architecture {
         @Override
         public String chatTemplate() {
             return chatTemplate;
+        }
+
+        @Override
+        public int[] endIds() {
+            return endIds.length > 0 ? endIds : LanguageModel.super.endIds();
         }
 
         @Override

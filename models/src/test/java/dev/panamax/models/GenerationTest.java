@@ -68,6 +68,22 @@ class GenerationTest {
     }
 
     @Test
+    void generationConfigEndIdsStopGeneration(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        // kjv-llama with generation_config.json naming "," (2001) as a second end-of-sequence id.
+        for (String f : new String[] {"config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
+                "model-00002-of-00002.safetensors", "tokenizer.model"}) {
+            java.nio.file.Files.createSymbolicLink(tmp.resolve(f), Fixtures.kjv().resolve(f).toAbsolutePath());
+        }
+        java.nio.file.Files.writeString(tmp.resolve("generation_config.json"), "{\"eos_token_id\": [2, 2001]}");
+        try (Panamax m = Panamax.load(tmp)) {
+            assertArrayEquals(new int[] {2, 2001}, m.model().endIds());
+            Generator.Result r = m.generate("In the beginning", GenerationOptions.greedy().withMaxTokens(20), t -> {});
+            assertEquals("eos", r.stoppedBy());
+            assertEquals(0, r.generatedIds().length); // the first greedy token is ","
+        }
+    }
+
+    @Test
     void aPromptLongerThanTheContextIsAClearError() {
         int[] ids = new int[600];
         Arrays.fill(ids, 261);

@@ -105,7 +105,7 @@ public final class Llama2c {
             meta.put("llama.rope.freq_base", 10000f);
             Path tokFile = file.resolveSibling("tokenizer.bin");
             SentencePiece tok = Files.isRegularFile(tokFile) ? readTokenizer(tokFile, vocab) : null;
-            return new ModelSource(file, "gguf", "llama", meta, w, tok, null);
+            return new ModelSource(file, "gguf", "llama", meta, w, tok, null, new int[] {2});
         } catch (RuntimeException e) {
             w.close();
             throw e;

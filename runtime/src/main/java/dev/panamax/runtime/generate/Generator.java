@@ -45,6 +45,7 @@ public final class Generator {
         for (int id : prompt) logits = s.forward(id);
         long t1 = System.nanoTime();
         Sampler sampler = new Sampler(o);
+        int[] ends = model.endIds();
         Utf8Stream utf8 = new Utf8Stream();
         StringBuilder text = new StringBuilder();
         int emitted = 0; // chars of text already given to onText
@@ -57,7 +58,7 @@ public final class Generator {
                 break;
             }
             int next = sampler.sample(logits, history, n);
-            if (tok != null && next == tok.eos()) {
+            if (isEnd(next, ends)) {
                 stoppedBy = "eos";
                 break;
             }
@@ -87,6 +88,11 @@ public final class Generator {
         }
         long t2 = System.nanoTime();
         return new Result(prompt, Arrays.copyOfRange(history, prompt.length, n), text.toString(), stoppedBy, t1 - t0, t2 - t1);
+    }
+
+    private static boolean isEnd(int id, int[] ends) {
+        for (int e : ends) if (e == id) return true;
+        return false;
     }
 
     private static int findStop(CharSequence text, GenerationOptions o, int from) {

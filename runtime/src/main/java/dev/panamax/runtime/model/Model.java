@@ -16,6 +16,11 @@ public interface Model extends AutoCloseable {
         return null;
     }
 
+    /** Token ids that end generation: the model's own list, or the tokenizer's EOS. */
+    default int[] endIds() {
+        return tokenizer() == null || tokenizer().eos() < 0 ? new int[0] : new int[] {tokenizer().eos()};
+    }
+
     /** Unmaps the weights. */
     @Override
     void close();

@@ -57,8 +57,12 @@ public final class ModelLoader {
         String arch = gguf.architecture();
         Tokenizer tok = gguf.tokenizer();
         Object template = gguf.metadata().get("tokenizer.chat_template");
+        java.util.List<Integer> ends = new java.util.ArrayList<>();
+        for (String key : new String[] {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+            if (gguf.metadata().get(key) instanceof Number n && !ends.contains(n.intValue())) ends.add(n.intValue());
+        }
         return find(arch, false).load(new ModelSource(path, "gguf", arch, gguf.metadata(), gguf.weights(), tok,
-                template instanceof String s ? s : null));
+                template instanceof String s ? s : null, ends.stream().mapToInt(Integer::intValue).toArray()));
     }
 
     static Model loadHuggingFace(Path dir) {
@@ -92,11 +96,28 @@ public final class ModelLoader {
         try {
             readSafetensors(dir, weights);
             Tokenizer tok = HfTokenizers.load(dir, config);
-            return new ModelSource(dir, "hf", type, config, weights, tok, chatTemplate(dir));
+            return new ModelSource(dir, "hf", type, config, weights, tok, chatTemplate(dir), endIds(dir, config));
         } catch (RuntimeException e) {
             weights.close();
             throw e;
         }
+    }
+
+    /** eos_token_id of generation_config.json (a number or a list), else of config.json. */
+    private static int[] endIds(Path dir, Map<String, Object> config) {
+        Object eos = config.get("eos_token_id");
+        Path f = dir.resolve("generation_config.json");
+        if (Files.isRegularFile(f)) {
+            try {
+                Object g = Json.object(Json.parse(Files.readString(f)), "generation_config.json").get("eos_token_id");
+                if (g != null) eos = g;
+            } catch (IOException | Json.JsonException e) {
+                throw new ModelException(f + ": " + e.getMessage(), e);
+            }
+        }
+        if (eos instanceof Number n) return new int[] {n.intValue()};
+        if (eos instanceof List<?> l) return l.stream().filter(o -> o instanceof Number).mapToInt(o -> ((Number) o).intValue()).toArray();
+        return new int[0];
     }
 
     /** tokenizer_config.json's chat_template (a string, or the "default" of a list of named ones). */

@@ -13,9 +13,11 @@ import java.util.Map;
  * @param format "hf" for a Hugging Face directory, "gguf" for a GGUF file
  * @param config config.json's object, or GGUF metadata keyed as in the file
  * @param chatTemplate the Jinja chat template the model ships, or null
+ * @param endIds token ids that end generation (generation_config.json's eos_token_id, GGUF's EOS and
+ *               EOT); empty to use the tokenizer's EOS
  */
 public record ModelSource(Path path, String format, String architecture, Map<String, Object> config, Weights weights, Tokenizer tokenizer,
-                          String chatTemplate) {
+                          String chatTemplate, int[] endIds) {
     public boolean isGguf() {
         return format.equals("gguf");
     }
