@@ -23,17 +23,14 @@ import java.util.regex.Pattern;
  *     merge applies; each symbol is then a token (or, failing that, one token per byte).</li>
  * </ol>
  */
-public final class ByteLevelBpe implements Tokenizer {
+public final class ByteLevelBpe extends Vocabulary {
 
-    private final String[] pieces;
-    private final int[] types;
     private final Map<String, Integer> ids = new HashMap<>();
     private final Map<String, Integer> ranks = new HashMap<>();
     private final List<Pattern> preTokenizer;
     private final Specials specials;
     private final int bos, eos;
     private final boolean addBos, addEos;
-    private final byte[][] decoded;
 
     /** GPT-2's reversible map from bytes to printable code points, and back. */
     static final int[] BYTE_TO_CHAR = new int[256];
@@ -74,8 +71,7 @@ public final class ByteLevelBpe implements Tokenizer {
     }
 
     public ByteLevelBpe(String[] pieces, int[] types, List<String> merges, List<String> preTokenizer, int bos, int eos, boolean addBos, boolean addEos) {
-        this.pieces = pieces;
-        this.types = types;
+        super(pieces, types, bos, eos);
         this.bos = bos;
         this.eos = eos;
         this.addBos = addBos;
@@ -89,7 +85,6 @@ public final class ByteLevelBpe implements Tokenizer {
         }
         this.preTokenizer = preTokenizer.stream().map(p -> Pattern.compile(p, Pattern.UNICODE_CHARACTER_CLASS)).toList();
         this.specials = new Specials(pieces, types);
-        decoded = new byte[pieces.length][];
         for (int i = 0; i < pieces.length; i++) {
             if (types[i] == SentencePiece.CONTROL || types[i] == SentencePiece.UNUSED) {
                 decoded[i] = new byte[0];
@@ -109,24 +104,13 @@ public final class ByteLevelBpe implements Tokenizer {
 
     /** From GGUF metadata: tokens, token types, merges and the pre-tokenizer name. */
     public static ByteLevelBpe fromGguf(Map<String, Object> m) {
-        List<?> tokens = (List<?>) m.get("tokenizer.ggml.tokens");
-        if (tokens == null) throw new ModelException("GGUF metadata has no tokenizer.ggml.tokens");
-        int n = tokens.size();
-        String[] pieces = new String[n];
-        int[] types = new int[n];
-        List<?> ty = m.get("tokenizer.ggml.token_type") instanceof List<?> l ? l : null;
-        for (int i = 0; i < n; i++) {
-            pieces[i] = (String) tokens.get(i);
-            types[i] = ty == null ? SentencePiece.NORMAL : ((Number) ty.get(i)).intValue();
-        }
+        String[] pieces = ggufPieces(m);
         List<String> merges = new ArrayList<>();
         if (m.get("tokenizer.ggml.merges") instanceof List<?> l) for (Object o : l) merges.add((String) o);
         String pre = m.get("tokenizer.ggml.pre") instanceof String s ? s : null;
-        int bos = m.get("tokenizer.ggml.bos_token_id") instanceof Number b ? b.intValue() : -1;
-        int eos = m.get("tokenizer.ggml.eos_token_id") instanceof Number e ? e.intValue() : -1;
-        boolean addBos = m.get("tokenizer.ggml.add_bos_token") instanceof Boolean b && b;
-        boolean addEos = m.get("tokenizer.ggml.add_eos_token") instanceof Boolean b && b;
-        return new ByteLevelBpe(pieces, types, merges, preTokenizerFor(pre), bos, eos, addBos, addEos);
+        return new ByteLevelBpe(pieces, ggufTypes(m, pieces.length), merges, preTokenizerFor(pre), ggufId(m, "tokenizer.ggml.bos_token_id", -1),
+                ggufId(m, "tokenizer.ggml.eos_token_id", -1), ggufFlag(m, "tokenizer.ggml.add_bos_token", false),
+                ggufFlag(m, "tokenizer.ggml.add_eos_token", false));
     }
 
     @Override
@@ -213,31 +197,5 @@ public final class ByteLevelBpe implements Tokenizer {
     private void offer(List<String> sym, int l, int r, PriorityQueue<Pair> q) {
         Integer rank = ranks.get(sym.get(l) + "\u0000" + sym.get(r));
         if (rank != null) q.add(new Pair(l, r, rank, sym.get(l).length() + sym.get(r).length()));
-    }
-
-    @Override
-    public byte[] decode(int id) {
-        if (id < 0 || id >= pieces.length) throw new ModelException("token id " + id + " is outside the vocabulary of " + pieces.length);
-        return decoded[id];
-    }
-
-    @Override
-    public int vocabSize() {
-        return pieces.length;
-    }
-
-    @Override
-    public int bos() {
-        return bos;
-    }
-
-    @Override
-    public int eos() {
-        return eos;
-    }
-
-    @Override
-    public String piece(int id) {
-        return pieces[id];
     }
 }

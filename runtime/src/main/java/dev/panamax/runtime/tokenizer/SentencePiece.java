@@ -25,28 +25,22 @@ import java.util.PriorityQueue;
  * User-defined pieces are matched in the text first, as whole tokens; control pieces such as
  * {@code <s>} only when asked to parse special tokens.
  */
-public final class SentencePiece implements Tokenizer {
+public final class SentencePiece extends Vocabulary {
 
     /** Piece types, as in sentencepiece's ModelProto and GGUF's tokenizer.ggml.token_type. */
     public static final int NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6;
 
-    private final String[] pieces;
     private final float[] scores;
-    private final int[] types;
     private final Map<String, Integer> ids = new HashMap<>();
     private final int[] byteTokens = new int[256];
-    private final byte[][] decoded;
     private final int bos, eos, unk;
     private final boolean addBos, addEos, addSpacePrefix;
     private final Specials specials;
 
     public SentencePiece(String[] pieces, float[] scores, int[] types, int bos, int eos, int unk, boolean addBos, boolean addEos, boolean addSpacePrefix) {
-        if (pieces.length != scores.length || pieces.length != types.length) {
-            throw new ModelException("tokenizer: " + pieces.length + " pieces but " + scores.length + " scores and " + types.length + " types");
-        }
-        this.pieces = pieces;
+        super(pieces, types, bos, eos);
+        if (pieces.length != scores.length) throw new ModelException("tokenizer: " + pieces.length + " pieces but " + scores.length + " scores");
         this.scores = scores;
-        this.types = types;
         this.bos = bos;
         this.eos = eos;
         this.unk = unk;
@@ -54,7 +48,6 @@ public final class SentencePiece implements Tokenizer {
         this.addEos = addEos;
         this.addSpacePrefix = addSpacePrefix;
         java.util.Arrays.fill(byteTokens, -1);
-        decoded = new byte[pieces.length][];
         for (int i = 0; i < pieces.length; i++) {
             ids.putIfAbsent(pieces[i], i);
             if (types[i] == BYTE && pieces[i].length() == 6 && pieces[i].startsWith("<0x") && pieces[i].endsWith(">")) {
@@ -68,49 +61,22 @@ public final class SentencePiece implements Tokenizer {
             }
         }
         specials = new Specials(pieces, types);
-        check(bos, "BOS");
-        check(eos, "EOS");
-    }
-
-    private void check(int id, String what) {
-        if (id >= pieces.length) throw new ModelException("tokenizer: " + what + " id " + id + " is outside the vocabulary of " + pieces.length);
     }
 
     // ---- construction from files -----------------------------------------------------------------
 
     /** From GGUF metadata ({@code tokenizer.ggml.tokens/scores/token_type} and the special ids). */
     public static SentencePiece fromGguf(Map<String, Object> m) {
-        List<?> tokens = list(m, "tokenizer.ggml.tokens");
-        int n = tokens.size();
-        String[] pieces = new String[n];
+        String[] pieces = ggufPieces(m);
+        int n = pieces.length;
         float[] scores = new float[n];
-        int[] types = new int[n];
-        List<?> sc = m.get("tokenizer.ggml.scores") instanceof List<?> l ? l : null;
-        List<?> ty = m.get("tokenizer.ggml.token_type") instanceof List<?> l ? l : null;
-        if (sc != null && sc.size() != n) throw new ModelException("tokenizer.ggml.scores has " + sc.size() + " entries for " + n + " tokens");
-        if (ty != null && ty.size() != n) throw new ModelException("tokenizer.ggml.token_type has " + ty.size() + " entries for " + n + " tokens");
-        for (int i = 0; i < n; i++) {
-            pieces[i] = (String) tokens.get(i);
-            scores[i] = sc == null ? 0f : ((Number) sc.get(i)).floatValue();
-            types[i] = ty == null ? NORMAL : ((Number) ty.get(i)).intValue();
+        if (m.get("tokenizer.ggml.scores") instanceof List<?> sc) {
+            if (sc.size() != n) throw new ModelException("tokenizer.ggml.scores has " + sc.size() + " entries for " + n + " tokens");
+            for (int i = 0; i < n; i++) scores[i] = ((Number) sc.get(i)).floatValue();
         }
-        return new SentencePiece(pieces, scores, types, id(m, "tokenizer.ggml.bos_token_id", 1), id(m, "tokenizer.ggml.eos_token_id", 2),
-                id(m, "tokenizer.ggml.unknown_token_id", 0), bool(m, "tokenizer.ggml.add_bos_token", true),
-                bool(m, "tokenizer.ggml.add_eos_token", false), bool(m, "tokenizer.ggml.add_space_prefix", true));
-    }
-
-    private static List<?> list(Map<String, Object> m, String key) {
-        if (!(m.get(key) instanceof List<?> l)) throw new ModelException("GGUF metadata has no " + key);
-        for (Object o : l) if (!(o instanceof String)) throw new ModelException(key + " holds a non-string");
-        return l;
-    }
-
-    private static int id(Map<String, Object> m, String key, int fallback) {
-        return m.get(key) instanceof Number n ? n.intValue() : fallback;
-    }
-
-    private static boolean bool(Map<String, Object> m, String key, boolean fallback) {
-        return m.get(key) instanceof Boolean b ? b : fallback;
+        return new SentencePiece(pieces, scores, ggufTypes(m, n), ggufId(m, "tokenizer.ggml.bos_token_id", 1), ggufId(m, "tokenizer.ggml.eos_token_id", 2),
+                ggufId(m, "tokenizer.ggml.unknown_token_id", 0), ggufFlag(m, "tokenizer.ggml.add_bos_token", true),
+                ggufFlag(m, "tokenizer.ggml.add_eos_token", false), ggufFlag(m, "tokenizer.ggml.add_space_prefix", true));
     }
 
     /**
@@ -341,40 +307,10 @@ public final class SentencePiece implements Tokenizer {
         queue.add(new Bigram(left, right, scores[id], merged.length()));
     }
 
-    // ---- decoding and queries --------------------------------------------------------------------------
-
-    @Override
-    public byte[] decode(int id) {
-        if (id < 0 || id >= pieces.length) throw new ModelException("token id " + id + " is outside the vocabulary of " + pieces.length);
-        return decoded[id];
-    }
-
-    @Override
-    public int vocabSize() {
-        return pieces.length;
-    }
-
-    @Override
-    public int bos() {
-        return bos;
-    }
-
-    @Override
-    public int eos() {
-        return eos;
-    }
-
-    @Override
-    public String piece(int id) {
-        return pieces[id];
-    }
+    // ---- queries ------------------------------------------------------------------------------------------
 
     public float score(int id) {
         return scores[id];
-    }
-
-    public int type(int id) {
-        return types[id];
     }
 
     public boolean addBos() {

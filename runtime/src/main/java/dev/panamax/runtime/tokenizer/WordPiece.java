@@ -20,18 +20,15 @@ import java.util.Map;
  *     repeatedly; a word with a part no piece covers becomes {@code [UNK]}.</li>
  * </ol>
  */
-public final class WordPiece implements Tokenizer {
+public final class WordPiece extends Vocabulary {
 
-    private final String[] pieces;
-    private final int[] types;
     private final Map<String, Integer> ids = new HashMap<>();
     private final int maxLength;
     private final int unk, cls, sep;
     private final Specials specials;
 
     public WordPiece(String[] pieces, int[] types, int unk, int cls, int sep) {
-        this.pieces = pieces;
-        this.types = types;
+        super(pieces, types, cls, sep);
         this.unk = unk;
         this.cls = cls;
         this.sep = sep;
@@ -39,28 +36,16 @@ public final class WordPiece implements Tokenizer {
         for (int i = 0; i < pieces.length; i++) {
             ids.putIfAbsent(pieces[i], i);
             max = Math.max(max, pieces[i].length());
+            decoded[i] = types[i] == SentencePiece.CONTROL ? new byte[0] : pieces[i].replace('\u2581', ' ').getBytes(StandardCharsets.UTF_8);
         }
         this.maxLength = max;
         this.specials = new Specials(pieces, types);
     }
 
     public static WordPiece fromGguf(Map<String, Object> m) {
-        List<?> tokens = (List<?>) m.get("tokenizer.ggml.tokens");
-        if (tokens == null) throw new ModelException("GGUF metadata has no tokenizer.ggml.tokens");
-        int n = tokens.size();
-        String[] pieces = new String[n];
-        int[] types = new int[n];
-        List<?> ty = m.get("tokenizer.ggml.token_type") instanceof List<?> l ? l : null;
-        for (int i = 0; i < n; i++) {
-            pieces[i] = (String) tokens.get(i);
-            types[i] = ty == null ? SentencePiece.NORMAL : ((Number) ty.get(i)).intValue();
-        }
-        return new WordPiece(pieces, types, id(m, "tokenizer.ggml.unknown_token_id", 100), id(m, "tokenizer.ggml.cls_token_id", 101),
-                id(m, "tokenizer.ggml.seperator_token_id", 102));
-    }
-
-    private static int id(Map<String, Object> m, String key, int fallback) {
-        return m.get(key) instanceof Number n ? n.intValue() : fallback;
+        String[] pieces = ggufPieces(m);
+        return new WordPiece(pieces, ggufTypes(m, pieces.length), ggufId(m, "tokenizer.ggml.unknown_token_id", 100),
+                ggufId(m, "tokenizer.ggml.cls_token_id", 101), ggufId(m, "tokenizer.ggml.seperator_token_id", 102));
     }
 
     @Override
@@ -153,32 +138,5 @@ public final class WordPiece implements Tokenizer {
             out.add(found);
             i = end;
         }
-    }
-
-    @Override
-    public byte[] decode(int id) {
-        if (id < 0 || id >= pieces.length) throw new ModelException("token id " + id + " is outside the vocabulary of " + pieces.length);
-        if (types[id] == SentencePiece.CONTROL) return new byte[0];
-        return pieces[id].replace('\u2581', ' ').getBytes(StandardCharsets.UTF_8);
-    }
-
-    @Override
-    public int vocabSize() {
-        return pieces.length;
-    }
-
-    @Override
-    public int bos() {
-        return cls;
-    }
-
-    @Override
-    public int eos() {
-        return sep;
-    }
-
-    @Override
-    public String piece(int id) {
-        return pieces[id];
     }
 }
