@@ -157,10 +157,11 @@ public final class Main {
             """;
 
     static final String CONVERT_HELP = """
-            Usage: panamax convert HF_DIR OUT.gguf [--type f16|f32]
+            Usage: panamax convert HF_DIR OUT.gguf [--type f16|f32|q8_0|q4_0]
 
             Writes a Hugging Face Llama directory as a GGUF file that llama.cpp loads
-            (llama.cpp's tensor names, Q/K permuted for its RoPE layout). Default type f16.
+            (llama.cpp's tensor names, Q/K permuted for its RoPE layout). Default type f16;
+            q8_0 and q4_0 quantize every matrix whose rows are whole blocks of 32 (others f16).
             """;
 
     private Main() {}
@@ -639,7 +640,9 @@ public final class Main {
         DType type = switch (a.value("--type", "f16").toLowerCase(java.util.Locale.ROOT)) {
             case "f16" -> DType.F16;
             case "f32" -> DType.F32;
-            default -> throw new UsageException("--type must be f16 or f32");
+            case "q8_0" -> DType.Q8_0;
+            case "q4_0" -> DType.Q4_0;
+            default -> throw new UsageException("--type must be f16, f32, q8_0 or q4_0");
         };
         Path dst = Path.of(a.positional.get(1));
         GgufExport.convert(Path.of(a.positional.get(0)), dst, type);

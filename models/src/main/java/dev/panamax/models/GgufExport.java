@@ -28,7 +28,7 @@ public final class GgufExport {
     private GgufExport() {}
 
     public static void convert(Path hfDir, Path out, DType type) throws IOException {
-        if (type != DType.F32 && type != DType.F16) throw new ModelException("export type must be f32 or f16, got " + type);
+        if (type == DType.BF16) throw new ModelException("export type must be f32, f16, q8_0 or q4_0, got " + type);
         ModelSource src = ModelLoader.readHuggingFace(hfDir);
         try (var weights = src.weights()) {
             if (!List.of("llama", "mistral").contains(src.architecture())) {
@@ -44,7 +44,8 @@ public final class GgufExport {
             String a = "llama.";
             w.put("general.architecture", GgufWriter.string("llama"));
             w.put("general.name", GgufWriter.string(hfDir.getFileName().toString()));
-            w.put("general.file_type", GgufWriter.u32(type == DType.F16 ? 1 : 0));
+            // llama.cpp's llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7.
+            w.put("general.file_type", GgufWriter.u32(switch (type) { case F32 -> 0; case F16 -> 1; case Q4_0 -> 2; case Q8_0 -> 7; default -> 0; }));
             w.put(a + "context_length", GgufWriter.u32(c.context()));
             w.put(a + "embedding_length", GgufWriter.u32(c.dim()));
             w.put(a + "block_count", GgufWriter.u32(c.layers()));
@@ -117,18 +118,22 @@ public final class GgufExport {
         return t;
     }
 
-    /** Adds {@code t} as {@code name} in {@code type}; heads &gt; 0 permutes rows for interleaved RoPE. */
+    /**
+     * Adds {@code t} as {@code name} in {@code type}; heads &gt; 0 permutes rows for interleaved RoPE.
+     * A matrix whose rows are not whole blocks of a quantized type is written as F16 instead, as
+     * llama.cpp falls back to another type for such tensors.
+     */
     private static void put(GgufWriter w, Kernels k, Tensor t, String name, DType type, int heads) {
         float[] v = t.toFloats(k);
         if (heads > 0) v = permuteForInterleavedRope(v, heads, t.rows() / heads, t.cols());
-        byte[] bytes;
-        if (type == DType.F16) {
-            bytes = new byte[2 * v.length];
-            k.f32ToF16(v, 0, MemorySegment.ofArray(bytes), 0, v.length);
-        } else {
-            ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
-            b.asFloatBuffer().put(v);
-            bytes = b.array();
+        if (type.quantized() && (t.rank() != 2 || t.cols() % type.blockSize != 0)) type = DType.F16;
+        byte[] bytes = new byte[Math.toIntExact(type.bytesFor(v.length))];
+        MemorySegment seg = MemorySegment.ofArray(bytes);
+        switch (type) {
+            case F16 -> k.f32ToF16(v, 0, seg, 0, v.length);
+            case Q8_0 -> dev.panamax.quant.Q8_0Block.quantize(v, 0, v.length, seg, 0);
+            case Q4_0 -> dev.panamax.quant.Q4_0Block.quantize(v, 0, v.length, seg, 0);
+            default -> ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(v);
         }
         w.tensor(name, type, t.shape(), bytes);
     }

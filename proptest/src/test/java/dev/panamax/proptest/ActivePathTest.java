@@ -19,8 +19,10 @@ class ActivePathTest {
         if (expected.equals("scalar")) {
             assertThat(Simd.vector()).as("without the module the Vector API must be unavailable").isEmpty();
             assertThat(Simd.description()).contains("jdk.incubator.vector");
+            assertThat(dev.panamax.quant.QuantizedMatvec.description()).isEqualTo("scalar");
         } else {
             assertThat(Paths.active().vectorBits()).isGreaterThanOrEqualTo(128);
+            if (Paths.active().vectorBits() >= 512) assertThat(dev.panamax.quant.QuantizedMatvec.description()).startsWith("vector");
         }
     }
 }

@@ -168,6 +168,9 @@ public final class Gguf {
                 if (d != 0 && elements > Long.MAX_VALUE / d) throw new ModelException(path + ": tensor " + t.name() + " is impossibly large");
                 elements *= d;
             }
+            if (type.quantized() && (t.dims().length == 0 || t.dims()[0] % type.blockSize != 0)) {
+                throw new ModelException(path + ": tensor " + t.name() + " is " + type + " but its rows are not whole blocks of " + type.blockSize);
+            }
             long bytes = type.bytesFor(elements);
             if (bytes < 0) throw new ModelException(path + ": tensor " + t.name() + " has " + elements + " elements, not whole blocks of " + type);
             if (t.offset() < 0 || t.offset() % alignment != 0 || dataOffset + t.offset() > size || bytes > size - dataOffset - t.offset()) {

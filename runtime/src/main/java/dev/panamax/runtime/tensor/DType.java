@@ -8,7 +8,11 @@ package dev.panamax.runtime.tensor;
 public enum DType {
     F32(1, 4, 0),
     F16(1, 2, 1),
-    BF16(1, 2, 30);
+    BF16(1, 2, 30),
+    /** ggml Q8_0: 32 values in 34 bytes ({@link dev.panamax.quant.Q8_0Block}). */
+    Q8_0(32, 34, 8),
+    /** ggml Q4_0: 32 values in 18 bytes ({@link dev.panamax.quant.Q4_0Block}). */
+    Q4_0(32, 18, 2);
 
     /** Elements per block. */
     public final int blockSize;
@@ -34,6 +38,10 @@ public enum DType {
     public static DType fromGgml(int id) {
         for (DType t : values()) if (t.ggmlType == id) return t;
         return null;
+    }
+
+    public boolean quantized() {
+        return blockSize > 1;
     }
 
     /** safetensors dtype names. */

@@ -1,0 +1,108 @@
+package dev.panamax.proptest;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.panamax.quant.Q4_0Block;
+import dev.panamax.quant.Q8_0Block;
+import dev.panamax.quant.QuantizedMatvec;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import net.jqwik.api.Arbitraries;
+import net.jqwik.api.Arbitrary;
+import net.jqwik.api.Combinators;
+import net.jqwik.api.ForAll;
+import net.jqwik.api.Property;
+import net.jqwik.api.Provide;
+
+/** Q8_0 and Q4_0: round-trip error within each format's bound; the fast matvec against the float path. */
+class QuantProperties {
+
+    record Rows(int rows, int cols, float[] w, float[] x) {
+        @Override
+        public String toString() {
+            return "Rows[" + rows + "x" + cols + ", w=" + Gen.show(w) + ", x=" + Gen.show(x) + "]";
+        }
+    }
+
+    @Provide
+    Arbitrary<Rows> matrices() {
+        return Combinators.combine(Arbitraries.integers().between(1, 20), Arbitraries.integers().between(1, 12))
+                .flatAs((rows, blocks) -> Combinators.combine(Gen.floats(rows * blocks * 32), Gen.floats(blocks * 32))
+                        .as((w, x) -> new Rows(rows, blocks * 32, w, x)));
+    }
+
+    static float scale(MemorySegment blocks, long offset) {
+        return Float.float16ToFloat(blocks.get(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), offset));
+    }
+
+    @Property(tries = 300)
+    void q8RoundTripIsWithinHalfAStepOfItsBlockScale(@ForAll("matrices") Rows m) {
+        float[] w = m.w();
+        MemorySegment q = MemorySegment.ofArray(new byte[w.length / 32 * Q8_0Block.BYTES]);
+        Q8_0Block.quantize(w, 0, w.length, q, 0);
+        float[] back = new float[w.length];
+        Q8_0Block.dequantize(q, 0, back, 0, w.length);
+        for (int b = 0; b < w.length / 32; b++) {
+            double amax = 0;
+            for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(w[b * 32 + i]));
+            double d = scale(q, (long) b * Q8_0Block.BYTES);
+            // Half a step, plus the scale's own rounding to a half float, multiplied by up to 127.
+            double bound = d / 2 + 127 * Math.abs(d - amax / 127) + 1e-30;
+            for (int i = 0; i < 32; i++) {
+                assertThat(Math.abs((double) back[b * 32 + i] - w[b * 32 + i])).as("block %d value %d", b, i).isLessThanOrEqualTo(bound);
+            }
+        }
+    }
+
+    @Property(tries = 300)
+    void q4RoundTripIsWithinOneStepOfItsBlockScale(@ForAll("matrices") Rows m) {
+        float[] w = m.w();
+        MemorySegment q = MemorySegment.ofArray(new byte[w.length / 32 * Q4_0Block.BYTES]);
+        Q4_0Block.quantize(w, 0, w.length, q, 0);
+        float[] back = new float[w.length];
+        Q4_0Block.dequantize(q, 0, back, 0, w.length);
+        for (int b = 0; b < w.length / 32; b++) {
+            double amax = 0;
+            for (int i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(w[b * 32 + i]));
+            double d = Math.abs(scale(q, (long) b * Q4_0Block.BYTES));
+            // Half a step, except the one code (+8) that clamps to +7: a whole step. Plus the f16 scale.
+            double bound = d + 8 * Math.abs(d - amax / 8) + 1e-30;
+            for (int i = 0; i < 32; i++) {
+                assertThat(Math.abs((double) back[b * 32 + i] - w[b * 32 + i])).as("block %d value %d", b, i).isLessThanOrEqualTo(bound);
+            }
+        }
+    }
+
+    @Property(tries = 200)
+    void quantizedMatvecEqualsTheFloatPathOnDequantizedWeights(@ForAll("matrices") Rows m) {
+        for (QuantizedMatvec.Format f : QuantizedMatvec.Format.values()) {
+            int rows = m.rows(), cols = m.cols();
+            try (Arena arena = Arena.ofShared()) {
+                MemorySegment w = arena.allocate((long) rows * cols / 32 * f.blockBytes);
+                if (f == QuantizedMatvec.Format.Q8_0) Q8_0Block.quantize(m.w(), 0, rows * cols, w, 0);
+                else Q4_0Block.quantize(m.w(), 0, rows * cols, w, 0);
+                float[] out = new float[rows];
+                QuantizedMatvec.matvec(f, w, 0, m.x(), out, rows, cols);
+                // The float path: dequantized weights times the activations as Q8_0 quantized them.
+                MemorySegment xq = MemorySegment.ofArray(new byte[cols / 32 * Q8_0Block.BYTES]);
+                Q8_0Block.quantize(m.x(), 0, cols, xq, 0);
+                float[] xd = new float[cols], wd = new float[rows * cols];
+                Q8_0Block.dequantize(xq, 0, xd, 0, cols);
+                if (f == QuantizedMatvec.Format.Q8_0) Q8_0Block.dequantize(w, 0, wd, 0, rows * cols);
+                else Q4_0Block.dequantize(w, 0, wd, 0, rows * cols);
+                for (int r = 0; r < rows; r++) {
+                    double exact = 0, abs = 0;
+                    for (int c = 0; c < cols; c++) {
+                        exact += (double) wd[r * cols + c] * xd[c];
+                        abs += Math.abs((double) wd[r * cols + c] * xd[c]);
+                    }
+                    // Integer sums are exact; only the per-block scaling and the float sum round.
+                    double bound = (cols / 32 + 4) * 2 * Gen.U * abs + 1e-30;
+                    assertThat(Math.abs(out[r] - exact)).as("%s row %d", f, r).isLessThanOrEqualTo(bound);
+                }
+            }
+        }
+    }
+}
