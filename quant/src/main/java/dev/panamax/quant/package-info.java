@@ -1,7 +1,9 @@
 /**
- * Quantized block formats (GGUF Q8_0, Q4_0, K-quants, ternary, binary) and their dot products,
- * built on {@code dev.panamax.simd}. Each format lives in one class: its layout as a comment, a
- * reference (de)quantizer and a fast dot product side by side. The formats arrive with the
- * quantization issue; this module exists now so the dependency direction is fixed from the start.
+ * Quantized block formats and their dot products, built on {@code dev.panamax.simd}. Each format
+ * lives in one class: its layout as a comment, a reference (de)quantizer and its dot product
+ * against Q8_0 activations side by side ({@link dev.panamax.quant.Q8_0Block},
+ * {@link dev.panamax.quant.Q4_0Block}); {@link dev.panamax.quant.QuantizedMatvec} multiplies a
+ * quantized matrix by a float vector without dequantizing it. K-quants, ternary and binary
+ * formats are to come.
  */
 package dev.panamax.quant;
