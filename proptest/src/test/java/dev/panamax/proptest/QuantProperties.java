@@ -77,11 +77,11 @@ class QuantProperties {
 
     @Property(tries = 200)
     void quantizedMatvecEqualsTheFloatPathOnDequantizedWeights(@ForAll("matrices") Rows m) {
-        for (QuantizedMatvec.Format f : QuantizedMatvec.Format.values()) {
+        for (dev.panamax.quant.BlockFormat f : new dev.panamax.quant.BlockFormat[] {dev.panamax.quant.BlockFormat.Q8_0, dev.panamax.quant.BlockFormat.Q4_0}) {
             int rows = m.rows(), cols = m.cols();
             try (Arena arena = Arena.ofShared()) {
-                MemorySegment w = arena.allocate((long) rows * cols / 32 * f.blockBytes);
-                if (f == QuantizedMatvec.Format.Q8_0) Q8_0Block.quantize(m.w(), 0, rows * cols, w, 0);
+                MemorySegment w = arena.allocate((long) rows * cols / 32 * f.bytes);
+                if (f == dev.panamax.quant.BlockFormat.Q8_0) Q8_0Block.quantize(m.w(), 0, rows * cols, w, 0);
                 else Q4_0Block.quantize(m.w(), 0, rows * cols, w, 0);
                 float[] out = new float[rows];
                 QuantizedMatvec.matvec(f, w, 0, m.x(), out, rows, cols);
@@ -90,7 +90,7 @@ class QuantProperties {
                 Q8_0Block.quantize(m.x(), 0, cols, xq, 0);
                 float[] xd = new float[cols], wd = new float[rows * cols];
                 Q8_0Block.dequantize(xq, 0, xd, 0, cols);
-                if (f == QuantizedMatvec.Format.Q8_0) Q8_0Block.dequantize(w, 0, wd, 0, rows * cols);
+                if (f == dev.panamax.quant.BlockFormat.Q8_0) Q8_0Block.dequantize(w, 0, wd, 0, rows * cols);
                 else Q4_0Block.dequantize(w, 0, wd, 0, rows * cols);
                 for (int r = 0; r < rows; r++) {
                     double exact = 0, abs = 0;

@@ -16,23 +16,12 @@ import java.lang.foreign.MemorySegment;
 public final class QuantizedMatvec {
     private QuantizedMatvec() {}
 
-    /** The weight formats multiplied here. */
-    public enum Format {
-        Q8_0(Q8_0Block.BYTES), Q4_0(Q4_0Block.BYTES);
-
-        public final int blockBytes;
-
-        Format(int blockBytes) {
-            this.blockBytes = blockBytes;
-        }
-    }
-
-    /** Row dot products of one format against Q8_0 activations. */
+    /** Row dot products of Q8_0 or Q4_0 weights against Q8_0 activations. */
     interface Dot {
-        float dot(Format f, MemorySegment w, long wOff, MemorySegment x, int n);
+        float dot(BlockFormat f, MemorySegment w, long wOff, MemorySegment x, int n);
     }
 
-    static final Dot SCALAR = (f, w, wOff, x, n) -> f == Format.Q8_0
+    static final Dot SCALAR = (f, w, wOff, x, n) -> f == BlockFormat.Q8_0
             ? Q8_0Block.dotReference(w, wOff, x, 0, n) : Q4_0Block.dotReference(w, wOff, x, 0, n);
 
     static final Dot ACTIVE = pick();
@@ -53,19 +42,32 @@ public final class QuantizedMatvec {
 
     /**
      * out[r] = Σ_c W[r, c]·x[c] with W [rows, cols] in {@code format} blocks at byte {@code wOff}
-     * of {@code w}; cols must be a multiple of 32.
+     * of {@code w}; cols must be whole blocks. Q8_0 and Q4_0 multiply in integers against Q8_0
+     * activations; the other formats widen one row at a time into a scratch row (never the matrix)
+     * and take a float dot product.
      */
-    public static void matvec(Format format, MemorySegment w, long wOff, float[] x, float[] out, int rows, int cols) {
-        if (cols % 32 != 0) throw new IllegalArgumentException("quantized rows must be a multiple of 32 long, got " + cols);
-        long rowBytes = (long) cols / 32 * format.blockBytes;
+    public static void matvec(BlockFormat format, MemorySegment w, long wOff, float[] x, float[] out, int rows, int cols) {
+        if (cols % format.size != 0) throw new IllegalArgumentException(format + " rows must be whole blocks of " + format.size + ", got " + cols);
+        long rowBytes = (long) cols / format.size * format.bytes;
         if (wOff < 0 || wOff + rowBytes * rows > w.byteSize()) {
             throw new IllegalArgumentException("quantized matrix [" + rows + ", " + cols + "] does not fit in " + w.byteSize() + " bytes");
         }
-        MemorySegment xq = MemorySegment.ofArray(new byte[cols / 32 * Q8_0Block.BYTES]);
-        Q8_0Block.quantize(x, 0, cols, xq, 0);
-        Dot dot = ACTIVE;
+        if (format == BlockFormat.Q8_0 || format == BlockFormat.Q4_0) {
+            MemorySegment xq = MemorySegment.ofArray(new byte[cols / 32 * Q8_0Block.BYTES]);
+            Q8_0Block.quantize(x, 0, cols, xq, 0);
+            Dot dot = ACTIVE;
+            Parallel.forRange(rows, 4, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) out[r] = dot.dot(format, w, wOff + r * rowBytes, xq, cols);
+            });
+            return;
+        }
+        var k = Simd.kernels();
         Parallel.forRange(rows, 4, (r0, r1) -> {
-            for (int r = r0; r < r1; r++) out[r] = dot.dot(format, w, wOff + r * rowBytes, xq, cols);
+            float[] row = new float[cols];
+            for (int r = r0; r < r1; r++) {
+                format.dequantize(w, wOff + r * rowBytes, row, 0, cols);
+                out[r] = k.dot(row, 0, x, 0, cols);
+            }
         });
     }
 }

@@ -40,10 +40,10 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     }
 
     @Override
-    public float dot(QuantizedMatvec.Format f, MemorySegment w, long wOff, MemorySegment x, int n) {
+    public float dot(BlockFormat f, MemorySegment w, long wOff, MemorySegment x, int n) {
         FloatVector acc = FloatVector.zero(F512);
         int blocks = n / 32;
-        if (f == QuantizedMatvec.Format.Q8_0) {
+        if (f == BlockFormat.Q8_0) {
             for (int b = 0; b < blocks; b++) {
                 long ow = wOff + (long) b * Q8_0Block.BYTES, ox = (long) b * Q8_0Block.BYTES;
                 IntVector s = products(widen(ByteVector.fromMemorySegment(B128, w, ow + 2, LE)), widen(ByteVector.fromMemorySegment(B128, x, ox + 2, LE)))

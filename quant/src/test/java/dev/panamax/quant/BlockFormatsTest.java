@@ -61,7 +61,94 @@ class BlockFormatsTest {
         for (int i = 0; i < 64; i++) want += wd[i] * xd[i];
         assertEquals(want, Q8_0Block.dotReference(wq, 0, xq, 0, 64), 1e-4);
         float[] out = new float[1];
-        QuantizedMatvec.matvec(QuantizedMatvec.Format.Q8_0, wq, 0, x, out, 1, 64);
+        QuantizedMatvec.matvec(dev.panamax.quant.BlockFormat.Q8_0, wq, 0, x, out, 1, 64);
         assertEquals(want, out[0], 1e-4);
+    }
+
+    private static MemorySegment block(int bytes) {
+        return MemorySegment.ofArray(new byte[bytes]);
+    }
+
+    private static void f16(MemorySegment s, long off, float v) {
+        s.set(Q8_0Block.F16, off, Float.floatToFloat16(v));
+    }
+
+    @Test
+    void q4_1AndQ5_0AndQ5_1AndIq4NlBlocksByHand() {
+        // Q4_1: d = 0.5, m = −1; byte 3 = 0x2A → x[3] = 0.5·10 − 1 = 4, x[19] = 0.5·2 − 1 = 0.
+        MemorySegment a = block(20);
+        f16(a, 0, 0.5f);
+        f16(a, 2, -1f);
+        a.set(ValueLayout.JAVA_BYTE, 4 + 3, (byte) 0x2A);
+        float[] y = new float[32];
+        BlockFormat.Q4_1.dequantize(a, 0, y, 0, 32);
+        assertEquals(4f, y[3]);
+        assertEquals(0f, y[19]);
+        assertEquals(-1f, y[0]);
+        // Q5_0: d = 2; qh bit 3 and bit 19 set; byte 3 = 0x21 → x[3] = 2·((1|16) − 16) = 2, x[19] = 2·((2|16) − 16) = 4.
+        MemorySegment b = block(22);
+        f16(b, 0, 2f);
+        b.set(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 2, (1 << 3) | (1 << 19));
+        b.set(ValueLayout.JAVA_BYTE, 6 + 3, (byte) 0x21);
+        BlockFormat.Q5_0.dequantize(b, 0, y, 0, 32);
+        assertEquals(2f, y[3]);
+        assertEquals(4f, y[19]);
+        assertEquals(-32f, y[0]); // code 0 − 16, times 2
+        // Q5_1: the same codes with d = 1, m = 0.5: x[3] = 17.5, x[19] = 18.5.
+        MemorySegment c = block(24);
+        f16(c, 0, 1f);
+        f16(c, 2, 0.5f);
+        c.set(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 4, (1 << 3) | (1 << 19));
+        c.set(ValueLayout.JAVA_BYTE, 8 + 3, (byte) 0x21);
+        BlockFormat.Q5_1.dequantize(c, 0, y, 0, 32);
+        assertEquals(17.5f, y[3]);
+        assertEquals(18.5f, y[19]);
+        // IQ4_NL: d = 1; byte 0 = 0xF0 → x[0] = TABLE[0] = −127, x[16] = TABLE[15] = 113.
+        MemorySegment d = block(18);
+        f16(d, 0, 1f);
+        d.set(ValueLayout.JAVA_BYTE, 2, (byte) 0xF0);
+        BlockFormat.IQ4_NL.dequantize(d, 0, y, 0, 32);
+        assertEquals(-127f, y[0]);
+        assertEquals(113f, y[16]);
+    }
+
+    @Test
+    void ternaryBlocksByHand() {
+        float[] y = new float[256];
+        // TQ2_0: d = 3; byte 0 = 0b10_01_00_10 → values 0, 32, 64, 96 = codes 2, 0, 1, 2 → 3, −3, 0, 3.
+        MemorySegment t2 = block(66);
+        f16(t2, 64, 3f);
+        t2.set(ValueLayout.JAVA_BYTE, 0, (byte) 0b10_01_00_10);
+        BlockFormat.TQ2_0.dequantize(t2, 0, y, 0, 256);
+        assertEquals(3f, y[0]);
+        assertEquals(-3f, y[32]);
+        assertEquals(0f, y[64]);
+        assertEquals(3f, y[96]);
+        // TQ1_0: five ternary digits (d0..d4) = (2, 0, 1, 1, 0) are the base-3 number 2·81 + 9 + 3 = 174,
+        // stored as the fraction ⌈174·256/243⌉ = 184.
+        MemorySegment t1 = block(54);
+        f16(t1, 52, 1f);
+        t1.set(ValueLayout.JAVA_BYTE, 0, (byte) 184);
+        BlockFormat.TQ1_0.dequantize(t1, 0, y, 0, 256);
+        assertEquals(1f, y[0]);    // digit 2 → +1, value 0
+        assertEquals(-1f, y[32]);  // digit 0 → −1, value 32
+        assertEquals(0f, y[64]);   // digit 1 → 0
+        assertEquals(0f, y[96]);
+        assertEquals(-1f, y[128]);
+        assertEquals(-1f, y[1]);   // byte 1 is 0: all digits 0
+    }
+
+    @Test
+    void q6_kBlockByHand() {
+        // d = 0.25, scale of sub-block 0 = 4; value 0: low nibble 5 of ql[0], high bits 2 of qh[0] → code 37 → (37 − 32)·4·0.25 = 5.
+        MemorySegment q = block(210);
+        f16(q, 208, 0.25f);
+        q.set(ValueLayout.JAVA_BYTE, 192, (byte) 4);
+        q.set(ValueLayout.JAVA_BYTE, 0, (byte) 0x05);
+        q.set(ValueLayout.JAVA_BYTE, 128, (byte) 0x02);
+        float[] y = new float[256];
+        BlockFormat.Q6_K.dequantize(q, 0, y, 0, 256);
+        assertEquals(5f, y[0]);
+        assertEquals(-32f, y[1]); // code 0 elsewhere: (0 − 32)·4·0.25
     }
 }

@@ -1,7 +1,5 @@
 package dev.panamax.runtime.tensor;
 
-import dev.panamax.quant.Q4_0Block;
-import dev.panamax.quant.Q8_0Block;
 import dev.panamax.quant.QuantizedMatvec;
 import dev.panamax.simd.Kernels;
 import java.lang.foreign.MemorySegment;
@@ -72,13 +70,11 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
             case F32 -> MemorySegment.copy(data, F32_LE, 4 * start, dst, dOff, n);
             case F16 -> k.f16ToF32(data, 2 * start, dst, dOff, n);
             case BF16 -> k.bf16ToF32(data, 2 * start, dst, dOff, n);
-            case Q8_0, Q4_0 -> {
+            default -> {
                 if (start % type.blockSize != 0 || n % type.blockSize != 0) {
                     throw new IllegalArgumentException(name + ": reads of " + type + " must be whole blocks of " + type.blockSize);
                 }
-                long off = start / type.blockSize * type.blockBytes;
-                if (type == DType.Q8_0) Q8_0Block.dequantize(data, off, dst, dOff, n);
-                else Q4_0Block.dequantize(data, off, dst, dOff, n);
+                type.format.dequantize(data, start / type.blockSize * type.blockBytes, dst, dOff, n);
             }
         }
     }
@@ -101,8 +97,7 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
             case F32 -> k.matvec(data, 0, x, out, rows(), cols());
             case F16 -> k.matvec16(data, 0, false, x, out, rows(), cols());
             case BF16 -> k.matvec16(data, 0, true, x, out, rows(), cols());
-            case Q8_0 -> QuantizedMatvec.matvec(QuantizedMatvec.Format.Q8_0, data, 0, x, out, rows(), cols());
-            case Q4_0 -> QuantizedMatvec.matvec(QuantizedMatvec.Format.Q4_0, data, 0, x, out, rows(), cols());
+            default -> QuantizedMatvec.matvec(type.format, data, 0, x, out, rows(), cols());
         }
     }
 

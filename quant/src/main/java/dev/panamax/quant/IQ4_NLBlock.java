@@ -1,0 +1,31 @@
+package dev.panamax.quant;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * ggml's IQ4_NL: 32 values in 18 bytes, 4-bit codes into a fixed non-linear table.
+ *
+ * <pre>
+ * offset 0   f16  d         scale
+ * offset 2   u8   qs[16]    byte j: low nibble → x[j], high nibble → x[j + 16];  x = d·TABLE[code]
+ * </pre>
+ */
+public final class IQ4_NLBlock {
+    private IQ4_NLBlock() {}
+
+    public static final int SIZE = 32, BYTES = 18;
+
+    /** The 16 levels, denser near zero where weights cluster. */
+    static final int[] TABLE = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+    public static void dequantize(MemorySegment src, long off, float[] y, int yOff, int n) {
+        for (int b = 0; b < n / SIZE; b++, off += BYTES, yOff += SIZE) {
+            float d = Bytes.f16(src, off);
+            for (int j = 0; j < 16; j++) {
+                int q = Bytes.u8(src, off + 2 + j);
+                y[yOff + j] = d * TABLE[q & 0x0f];
+                y[yOff + j + 16] = d * TABLE[q >>> 4];
+            }
+        }
+    }
+}

@@ -1,0 +1,31 @@
+package dev.panamax.quant;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * ggml's Q5_1: 32 values in 24 bytes, 5-bit codes with a minimum.
+ *
+ * <pre>
+ * offset 0   f16  d         step
+ * offset 2   f16  m         minimum
+ * offset 4   u32  qh        bit j = fifth bit of the code of x[j]
+ * offset 8   u8   qs[16]    low 4 bits as in Q5_0;  x = d·code + m
+ * </pre>
+ */
+public final class Q5_1Block {
+    private Q5_1Block() {}
+
+    public static final int SIZE = 32, BYTES = 24;
+
+    public static void dequantize(MemorySegment src, long off, float[] y, int yOff, int n) {
+        for (int b = 0; b < n / SIZE; b++, off += BYTES, yOff += SIZE) {
+            float d = Bytes.f16(src, off), m = Bytes.f16(src, off + 2);
+            int qh = Bytes.u32(src, off + 4);
+            for (int j = 0; j < 16; j++) {
+                int q = Bytes.u8(src, off + 8 + j);
+                y[yOff + j] = d * ((q & 0x0f) | ((qh >>> j) & 1) << 4) + m;
+                y[yOff + j + 16] = d * ((q >>> 4) | ((qh >>> (j + 16)) & 1) << 4) + m;
+            }
+        }
+    }
+}
