@@ -56,7 +56,8 @@ public final class Main {
               forward MODEL --ids IDS --out FILE
                                           one forward pass; writes the logits as float32 [T, vocab]
               inspect FILE_OR_DIR         format, architecture, hyper-parameters, metadata, tensors
-              convert HF_DIR OUT.gguf     write a Hugging Face Llama directory as a GGUF (f16 or f32)
+              convert HF_DIR OUT.gguf     write a Hugging Face Llama directory as a GGUF (f16, f32, q8_0, q4_0)
+              quantize IN OUT.gguf --type T   quantize a GGUF file or Hugging Face directory (q8_0, q4_0, f16)
 
             MODEL is a .gguf file or a Hugging Face directory (config.json, *.safetensors,
             tokenizer.model). Each command has --help.
@@ -92,6 +93,7 @@ public final class Main {
               --stop STR            stop when STR appears (repeatable; STR is not printed)
               --ids A,B,C           the prompt as token ids instead of text
               --print-ids           end stdout with one line: the prompt's and generated ids, comma-separated
+              --quantize q8_0|q4_0  quantize the float weight matrices at load (smaller, integer kernels)
               --threads N           threads for the kernels
               --verbose             stack traces with errors
             """;
@@ -107,6 +109,7 @@ public final class Main {
 
             Options:
               --system TEXT         a system message
+              --quantize q8_0|q4_0  quantize the float weight matrices at load
               --max-tokens N        longest answer (default 256)
               --temperature, --top-k, --top-p, --min-p, --repeat-penalty, --seed, --threads
                                     as for generate
@@ -118,6 +121,15 @@ public final class Main {
             Prints one line per TEXT: its sentence embedding (mean of the last hidden states,
             unit length), values separated by spaces. With several texts, their cosine
             similarities go to stderr.
+            """;
+
+    static final String QUANTIZE_HELP = """
+            Usage: panamax quantize IN OUT.gguf --type q8_0|q4_0|f16|f32
+
+            Writes OUT.gguf, a file llama.cpp loads, from IN: a GGUF file (same metadata; every float
+            matrix whose rows are whole blocks of 32 quantized, other tensors copied) or a Hugging
+            Face Llama directory (as convert). Q8_0 and Q4_0 blocks are byte-identical to llama.cpp's
+            llama-quantize. Progress on a terminal.
             """;
 
     static final String BENCH_HELP = """
@@ -237,14 +249,14 @@ public final class Main {
         switch (name) {
             case "generate": {
                 Args a = Args.parse(name, argv, from, Set.of("--max-tokens", "--temperature", "--top-k", "--top-p", "--min-p",
-                        "--repeat-penalty", "--seed", "--stop", "--ids", "--threads"), switches("--print-ids"));
+                        "--repeat-penalty", "--seed", "--stop", "--ids", "--threads", "--quantize"), switches("--print-ids"));
                 if (a.has("--help")) return help(out, GENERATE_HELP);
                 threads(a);
                 return generate(a, out, err);
             }
             case "chat": {
                 Args a = Args.parse(name, argv, from, Set.of("--system", "--max-tokens", "--temperature", "--top-k", "--top-p", "--min-p",
-                        "--repeat-penalty", "--seed", "--threads"), switches());
+                        "--repeat-penalty", "--seed", "--threads", "--quantize"), switches());
                 if (a.has("--help")) return help(out, CHAT_HELP);
                 threads(a);
                 return chat(a, out, err, in);
@@ -254,6 +266,11 @@ public final class Main {
                 if (a.has("--help")) return help(out, EMBED_HELP);
                 threads(a);
                 return embed(a, out, err);
+            }
+            case "quantize": {
+                Args a = Args.parse(name, argv, from, Set.of("--type", "--threads"), switches());
+                if (a.has("--help")) return help(out, QUANTIZE_HELP);
+                return quantize(a, err);
             }
             case "bench": {
                 Args a = Args.parse(name, argv, from, Set.of("--prompt-tokens", "--tokens", "--repeats", "--threads"), switches());
@@ -317,7 +334,7 @@ public final class Main {
         GenerationOptions o = sampling(a, 128);
 
         long t0 = System.nanoTime();
-        try (Panamax model = load(modelPath, err)) {
+        try (Panamax model = load(modelPath, quantizeOption(a), err)) {
             long t1 = System.nanoTime();
             err.printf("panamax: loaded %s (%s, context %d) in %.0f ms%n",
                     modelPath == null ? "kjv-llama (embedded)" : modelPath, model.model().architecture(), model.model().contextLength(), (t1 - t0) / 1e6);
@@ -354,8 +371,20 @@ public final class Main {
      * Loads a model (the embedded one when {@code path} is null). On a terminal, a load that takes
      * more than a second shows a ticking status line on stderr until it is done.
      */
-    static Panamax load(Path path, PrintStream err) {
-        if (System.console() == null) return path == null ? Panamax.loadDefault() : Panamax.load(path);
+    static DType quantizeOption(Args a) {
+        String q = a.value("--quantize", null);
+        if (q == null) return null;
+        return switch (q.toLowerCase(java.util.Locale.ROOT)) {
+            case "q8_0" -> DType.Q8_0;
+            case "q4_0" -> DType.Q4_0;
+            default -> throw new UsageException("--quantize must be q8_0 or q4_0, got '" + q + "'");
+        };
+    }
+
+    static Panamax load(Path path, DType quantize, PrintStream err) {
+        if (path == null) path = quantize == null ? null : Panamax.defaultModelPath();
+        final Path p = path;
+        if (System.console() == null) return p == null ? Panamax.loadDefault() : Panamax.load(p, quantize);
         String what = path == null ? "kjv-llama" : path.getFileName().toString();
         long size = 0;
         try {
@@ -378,7 +407,7 @@ public final class Main {
             }
         });
         try {
-            return path == null ? Panamax.loadDefault() : Panamax.load(path);
+            return p == null ? Panamax.loadDefault() : Panamax.load(p, quantize);
         } finally {
             ticker.interrupt();
             try {
@@ -409,7 +438,7 @@ public final class Main {
         if (a.positional.size() > 1) throw new UsageException("chat takes at most MODEL (see panamax chat --help)");
         GenerationOptions base = sampling(a, 256);
         Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
-        try (Panamax model = load(modelPath, err)) {
+        try (Panamax model = load(modelPath, quantizeOption(a), err)) {
             ChatTemplate template = ChatTemplate.detect(model.model().chatTemplate());
             GenerationOptions o = template.endOfTurn.isEmpty() ? base : base.withStop(java.util.List.of(template.endOfTurn));
             err.println("panamax: chatting with " + (modelPath == null ? "kjv-llama (embedded)" : modelPath) + ", template "
@@ -445,7 +474,7 @@ public final class Main {
         int p = a.integer("--prompt-tokens", 64), n = a.integer("--tokens", 128), repeats = a.integer("--repeats", 5);
         if (p < 1 || n < 1 || repeats < 1) throw new UsageException("--prompt-tokens, --tokens and --repeats must be at least 1");
         Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
-        try (Panamax model = load(modelPath, err)) {
+        try (Panamax model = load(modelPath, null, err)) {
             LanguageModel m = model.model();
             if (p + n > m.contextLength()) throw new UsageException((p + n) + " tokens do not fit the model's context of " + m.contextLength());
             // A fixed pseudo-random prompt: speed does not depend on the ids.
@@ -646,6 +675,29 @@ public final class Main {
         };
         Path dst = Path.of(a.positional.get(1));
         GgufExport.convert(Path.of(a.positional.get(0)), dst, type);
+        err.println("panamax: wrote " + dst + " (" + Files.size(dst) + " bytes)");
+        return 0;
+    }
+
+    // ---- quantize ------------------------------------------------------------------------------------
+
+    private static int quantize(Args a, PrintStream err) throws IOException {
+        if (a.positional.size() != 2) throw new UsageException("quantize needs IN and OUT.gguf (see panamax quantize --help)");
+        String t = a.value("--type", null);
+        if (t == null) throw new UsageException("quantize needs --type q8_0, q4_0, f16 or f32");
+        DType type = switch (t.toLowerCase(java.util.Locale.ROOT)) {
+            case "q8_0" -> DType.Q8_0;
+            case "q4_0" -> DType.Q4_0;
+            case "f16" -> DType.F16;
+            case "f32" -> DType.F32;
+            default -> throw new UsageException("--type must be q8_0, q4_0, f16 or f32, got '" + t + "'");
+        };
+        Path dst = Path.of(a.positional.get(1));
+        boolean terminal = System.console() != null;
+        GgufExport.quantize(Path.of(a.positional.get(0)), dst, type, (done, all) -> {
+            if (terminal) err.printf("\rpanamax: quantizing tensor %d of %d", done, all);
+        });
+        if (terminal) err.print("\r\033[K");
         err.println("panamax: wrote " + dst + " (" + Files.size(dst) + " bytes)");
         return 0;
     }

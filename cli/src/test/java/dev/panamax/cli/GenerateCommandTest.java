@@ -149,8 +149,26 @@ class GenerateCommandTest {
     }
 
     @Test
+    void quantizeAGgufAndQuantizeOnLoadGiveTheSameText(@TempDir Path tmp) throws Exception {
+        // The embedded F16 model, quantized as a file and at load: the same Q8_0 weights, the same greedy text.
+        Path q8 = tmp.resolve("kjv-q8_0.gguf");
+        Result q = run("", "quantize", dev.panamax.runtime.Panamax.defaultModelPath().toString(), q8.toString(), "--type", "q8_0");
+        assertEquals(0, q.status(), q.err());
+        Result inspect = run("", "inspect", q8.toString());
+        assertTrue(inspect.out().contains("blk.0.attn_q.weight  Q8_0 [256, 256]"), inspect.out());
+        assertTrue(inspect.out().contains("blk.0.ffn_down.weight  F16 [256, 688]"), "rows of 688 are not whole blocks: " + inspect.out());
+        assertTrue(inspect.out().contains("general.file_type = 7"), inspect.out());
+        Result fromFile = run("", "generate", q8.toString(), "In the beginning", "--temperature", "0", "--max-tokens", "24");
+        Result onLoad = run("", "generate", "In the beginning", "--temperature", "0", "--max-tokens", "24", "--quantize", "q8_0");
+        assertEquals(0, fromFile.status(), fromFile.err());
+        assertEquals(0, onLoad.status(), onLoad.err());
+        assertEquals(fromFile.out(), onLoad.out());
+        assertTrue(fromFile.out().startsWith("In the beginning, and the third day of the month"), fromFile.out());
+    }
+
+    @Test
     void everyCommandHasHelp() {
-        for (String c : new String[] {"generate", "chat", "embed", "bench", "tokenize", "forward", "inspect", "convert"}) {
+        for (String c : new String[] {"generate", "chat", "embed", "bench", "tokenize", "forward", "inspect", "convert", "quantize"}) {
             Result r = run("", c, "--help");
             assertEquals(0, r.status(), c);
             assertTrue(r.out().startsWith("Usage: panamax " + c), c + ": " + r.out());

@@ -112,6 +112,43 @@ public final class GgufExport {
         }
     }
 
+    /**
+     * {@code panamax quantize}: a Hugging Face directory is converted as {@link #convert} does; a GGUF
+     * file is rewritten with the same metadata (general.file_type updated) and every float matrix
+     * whose rows are whole blocks quantized to {@code type}; other tensors are copied as they are.
+     * {@code progress} hears (tensors done, tensors in all).
+     */
+    public static void quantize(Path in, Path out, DType type, java.util.function.BiConsumer<Integer, Integer> progress) throws IOException {
+        if (type != DType.Q8_0 && type != DType.Q4_0 && type != DType.F16 && type != DType.F32) {
+            throw new ModelException("quantize writes q8_0, q4_0, f16 or f32 so far, not " + type);
+        }
+        if (java.nio.file.Files.isDirectory(in)) {
+            convert(in, out, type);
+            return;
+        }
+        var gguf = dev.panamax.runtime.format.Gguf.read(in);
+        try (var weights = gguf.weights()) {
+            Kernels k = Simd.kernels();
+            GgufWriter w = new GgufWriter();
+            for (var e : gguf.metadata().entrySet()) {
+                if (e.getKey().equals("general.file_type") || e.getKey().equals("general.alignment")) continue;
+                w.put(e.getKey(), GgufWriter.read(gguf.metadataTypes().get(e.getKey()), e.getValue()));
+            }
+            w.put("general.file_type", GgufWriter.u32(switch (type) { case F32 -> 0; case F16 -> 1; case Q4_0 -> 2; case Q8_0 -> 7; default -> 0; }));
+            int done = 0, all = weights.all().size();
+            for (Tensor t : weights.all().values()) {
+                boolean floatMatrix = !t.type().quantized() && t.rank() == 2;
+                if (floatMatrix) {
+                    put(w, k, t, t.name(), type, 0);
+                } else {
+                    w.tensor(t.name(), t.type(), t.shape(), t.data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
+                }
+                if (progress != null) progress.accept(++done, all);
+            }
+            w.write(out);
+        }
+    }
+
     private static Tensor need(Map<String, Tensor> all, String name) {
         Tensor t = all.get(name);
         if (t == null) throw new ModelException("the model has no tensor named " + name);

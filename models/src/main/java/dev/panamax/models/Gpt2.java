@@ -100,11 +100,11 @@ public final class Gpt2 implements Architecture {
                 if (gguf) {
                     String p = "blk." + i + ".";
                     layers[i] = new Layer(vec(w.get(p + "attn_norm.weight"), c.dim), vec(w.get(p + "attn_norm.bias"), c.dim),
-                            w.get(p + "attn_qkv.weight").expect(3L * c.dim, c.dim), vec(w.get(p + "attn_qkv.bias"), 3 * c.dim),
-                            w.get(p + "attn_output.weight").expect(c.dim, c.dim), vec(w.get(p + "attn_output.bias"), c.dim),
+                            w.matrix(w.get(p + "attn_qkv.weight")).expect(3L * c.dim, c.dim), vec(w.get(p + "attn_qkv.bias"), 3 * c.dim),
+                            w.matrix(w.get(p + "attn_output.weight")).expect(c.dim, c.dim), vec(w.get(p + "attn_output.bias"), c.dim),
                             vec(w.get(p + "ffn_norm.weight"), c.dim), vec(w.get(p + "ffn_norm.bias"), c.dim),
-                            w.get(p + "ffn_up.weight").expect(c.ffnDim, c.dim), vec(w.get(p + "ffn_up.bias"), c.ffnDim),
-                            w.get(p + "ffn_down.weight").expect(c.dim, c.ffnDim), vec(w.get(p + "ffn_down.bias"), c.dim));
+                            w.matrix(w.get(p + "ffn_up.weight")).expect(c.ffnDim, c.dim), vec(w.get(p + "ffn_up.bias"), c.ffnDim),
+                            w.matrix(w.get(p + "ffn_down.weight")).expect(c.dim, c.ffnDim), vec(w.get(p + "ffn_down.bias"), c.dim));
                 } else {
                     String p = "transformer.h." + i + ".";
                     layers[i] = new Layer(vec(w.get(p + "ln_1.weight"), c.dim), vec(w.get(p + "ln_1.bias"), c.dim),
@@ -118,7 +118,7 @@ public final class Gpt2 implements Architecture {
         }
 
         private Tensor conv1d(Weights w, String name, int in, int out) {
-            return w.transposedToF32(w.get(name).expect(in, out), k);
+            return w.matrix(w.transposedToF32(w.get(name).expect(in, out), k));
         }
 
         private float[] vec(Tensor t, int n) {

@@ -179,7 +179,7 @@ public final class Llama implements Architecture {
             this.weights = w;
             this.tokenizer = tokenizer;
             long bytes16 = w.bytesOf(dev.panamax.runtime.tensor.DType.F16) + w.bytesOf(dev.panamax.runtime.tensor.DType.BF16);
-            this.widen = bytes16 > 0 && bytes16 <= WIDEN_16_MIB << 20;
+            this.widen = bytes16 > 0 && bytes16 <= WIDEN_16_MIB << 20 && w.quantizeMatricesTo() == null;
             int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim;
             embed = w.get(n.embed).expect(c.vocab, c.dim);
             Tensor out = w.find(n.output);
@@ -216,6 +216,7 @@ public final class Llama implements Architecture {
         }
 
         private Tensor matrix(Tensor t) {
+            if (weights.quantizeMatricesTo() != null) return weights.matrix(t);
             return widen ? weights.widenedToF32(t) : t;
         }
 

@@ -42,6 +42,14 @@ public final class Panamax implements AutoCloseable {
         return new Panamax(ModelLoader.loadLanguageModel(path));
     }
 
+    /**
+     * Loads a model with its float matrices quantized at load to {@code quantize} (Q8_0 or Q4_0),
+     * for float checkpoints on small devices; null keeps them as stored.
+     */
+    public static Panamax load(Path path, dev.panamax.runtime.tensor.DType quantize) {
+        return new Panamax(ModelLoader.loadLanguageModel(path, quantize));
+    }
+
     /** Loads the embedded default model (extracted once to a cache file so it can be memory-mapped). */
     public static Panamax loadDefault() {
         return load(defaultModelPath());

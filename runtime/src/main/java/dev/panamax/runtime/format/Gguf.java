@@ -69,7 +69,10 @@ public final class Gguf {
         return metadata;
     }
 
-    /** The GGUF value type each metadata key was stored with. */
+    /**
+     * The GGUF value type each metadata key was stored with; for arrays, {@code TYPE_ARRAY |
+     * elementType << 8}.
+     */
     public Map<String, Integer> metadataTypes() {
         return metadataTypes;
     }
@@ -134,9 +137,11 @@ public final class Gguf {
         for (long i = 0; i < kvCount; i++) {
             String key = c.string("metadata key " + i);
             int type = c.u32("the type of " + key);
+            long at = c.pos;
             Object value = c.value(type, key, 0);
             if (meta.put(key, value) != null) throw new ModelException(path + ": metadata key " + key + " appears twice");
-            types.put(key, type);
+            // Arrays: remember the element type too (the first u32 of the value), for rewriting.
+            types.put(key, type == TYPE_ARRAY ? TYPE_ARRAY | seg.get(U32, at) << 8 : type);
         }
         List<TensorInfo> infos = new ArrayList<>();
         for (long i = 0; i < tensorCount; i++) {

@@ -42,6 +42,11 @@ public final class GgufWriter {
     public static Value f32s(float[] v) { return new Value(Gguf.TYPE_ARRAY, Gguf.TYPE_FLOAT32, v); }
     public static Value i32s(int[] v) { return new Value(Gguf.TYPE_ARRAY, Gguf.TYPE_INT32, v); }
 
+    /** A value as {@link Gguf} read it, with the type it recorded ({@link Gguf#metadataTypes()}). */
+    public static Value read(int recordedType, Object value) {
+        return (recordedType & 0xff) == Gguf.TYPE_ARRAY ? new Value(Gguf.TYPE_ARRAY, recordedType >>> 8, value) : new Value(recordedType, -1, value);
+    }
+
     private record PendingTensor(String name, DType type, long[] shape, byte[] data) {}
 
     private static final int ALIGNMENT = 32;
@@ -98,34 +103,43 @@ public final class GgufWriter {
     }
 
     private static void writeValue(Out out, Value v) throws IOException {
-        switch (v.type()) {
-            case Gguf.TYPE_UINT32, Gguf.TYPE_INT32 -> out.u32((int) (long) (Long) v.value());
-            case Gguf.TYPE_UINT64 -> out.u64((Long) v.value());
-            case Gguf.TYPE_FLOAT32 -> out.u32(Float.floatToRawIntBits((float) (double) (Double) v.value()));
-            case Gguf.TYPE_BOOL -> out.bytes(new byte[] {(byte) ((Boolean) v.value() ? 1 : 0)});
-            case Gguf.TYPE_STRING -> out.string((String) v.value());
-            case Gguf.TYPE_ARRAY -> {
-                out.u32(v.elementType());
-                switch (v.elementType()) {
-                    case Gguf.TYPE_STRING -> {
-                        @SuppressWarnings("unchecked") List<String> l = (List<String>) v.value();
-                        out.u64(l.size());
-                        for (String s : l) out.string(s);
-                    }
-                    case Gguf.TYPE_FLOAT32 -> {
-                        float[] a = (float[]) v.value();
-                        out.u64(a.length);
-                        for (float f : a) out.u32(Float.floatToRawIntBits(f));
-                    }
-                    case Gguf.TYPE_INT32 -> {
-                        int[] a = (int[]) v.value();
-                        out.u64(a.length);
-                        for (int i : a) out.u32(i);
-                    }
-                    default -> throw new IllegalArgumentException("array of type " + v.elementType());
+        if (v.type() == Gguf.TYPE_ARRAY) {
+            out.u32(v.elementType());
+            switch (v.value()) {
+                case float[] a -> {
+                    out.u64(a.length);
+                    for (float f : a) out.u32(Float.floatToRawIntBits(f));
                 }
+                case int[] a -> {
+                    out.u64(a.length);
+                    for (int i : a) out.u32(i);
+                }
+                case List<?> l -> {
+                    out.u64(l.size());
+                    for (Object o : l) writeScalar(out, v.elementType(), o);
+                }
+                default -> throw new IllegalArgumentException("array value " + v.value().getClass());
             }
-            default -> throw new IllegalArgumentException("value type " + v.type());
+            return;
+        }
+        writeScalar(out, v.type(), v.value());
+    }
+
+    /** One value of a scalar GGUF type; numbers may come as any Number (the reader gives Long/Float/Double). */
+    private static void writeScalar(Out out, int type, Object o) throws IOException {
+        switch (type) {
+            case Gguf.TYPE_UINT8, Gguf.TYPE_INT8 -> out.bytes(new byte[] {((Number) o).byteValue()});
+            case Gguf.TYPE_UINT16, Gguf.TYPE_INT16 -> {
+                int s = ((Number) o).intValue();
+                out.bytes(new byte[] {(byte) s, (byte) (s >>> 8)});
+            }
+            case Gguf.TYPE_UINT32, Gguf.TYPE_INT32 -> out.u32(((Number) o).intValue());
+            case Gguf.TYPE_UINT64, Gguf.TYPE_INT64 -> out.u64(((Number) o).longValue());
+            case Gguf.TYPE_FLOAT32 -> out.u32(Float.floatToRawIntBits(((Number) o).floatValue()));
+            case Gguf.TYPE_FLOAT64 -> out.u64(Double.doubleToRawLongBits(((Number) o).doubleValue()));
+            case Gguf.TYPE_BOOL -> out.bytes(new byte[] {(byte) ((Boolean) o ? 1 : 0)});
+            case Gguf.TYPE_STRING -> out.string((String) o);
+            default -> throw new IllegalArgumentException("value type " + type);
         }
     }
 

@@ -90,6 +90,39 @@ public final class Weights implements AutoCloseable {
         return new Tensor(t.name(), DType.F32, new long[] {cols, rows}, seg);
     }
 
+    private DType quantizeTo;
+
+    /**
+     * Quantize float matrices when the model prepares them ({@code --quantize q8_0}): null keeps
+     * them as stored. Only Q8_0 and Q4_0 have quantizers here.
+     */
+    public void quantizeMatricesTo(DType type) {
+        if (type != null && type != DType.Q8_0 && type != DType.Q4_0) throw new ModelException("--quantize supports q8_0 and q4_0, not " + type);
+        this.quantizeTo = type;
+    }
+
+    public DType quantizeMatricesTo() {
+        return quantizeTo;
+    }
+
+    /**
+     * A weight matrix as the kernels should see it: quantized to the load-time type when one was
+     * asked for and its rows are whole blocks, otherwise unchanged.
+     */
+    public Tensor matrix(Tensor t) {
+        if (quantizeTo == null || t.type().quantized() || t.rank() != 2 || t.cols() % quantizeTo.blockSize != 0) return t;
+        MemorySegment dst = arena.allocate(quantizeTo.bytesFor(t.elements()), 64);
+        int cols = t.cols();
+        float[] row = new float[cols];
+        long rowBytes = quantizeTo.bytesFor(cols);
+        for (int r = 0; r < t.rows(); r++) {
+            t.read(dev.panamax.simd.Simd.scalar(), (long) r * cols, row, 0, cols);
+            if (quantizeTo == DType.Q8_0) dev.panamax.quant.Q8_0Block.quantize(row, 0, cols, dst, r * rowBytes);
+            else dev.panamax.quant.Q4_0Block.quantize(row, 0, cols, dst, r * rowBytes);
+        }
+        return new Tensor(t.name(), quantizeTo, t.shape(), dst);
+    }
+
     /** Total bytes of tensors of the given type. */
     public long bytesOf(DType type) {
         long sum = 0;

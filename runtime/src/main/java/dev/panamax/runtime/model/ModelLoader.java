@@ -4,6 +4,7 @@ import dev.panamax.runtime.ModelException;
 import dev.panamax.runtime.format.Safetensors;
 import dev.panamax.runtime.format.Weights;
 import dev.panamax.runtime.json.Json;
+import dev.panamax.runtime.tensor.DType;
 import dev.panamax.runtime.tokenizer.HfTokenizers;
 import dev.panamax.runtime.tokenizer.Tokenizer;
 import java.io.IOException;
@@ -29,21 +30,36 @@ public final class ModelLoader {
 
     /** Loads a causal language model; an encoder is an error saying so. */
     public static LanguageModel loadLanguageModel(Path path) {
-        Model m = load(path);
+        return loadLanguageModel(path, null);
+    }
+
+    /** As {@link #loadLanguageModel(Path)}, quantizing float matrices to {@code quantize} at load. */
+    public static LanguageModel loadLanguageModel(Path path, DType quantize) {
+        Model m = load(path, quantize);
         if (m instanceof LanguageModel lm) return lm;
         m.close();
         throw new ModelException(path + ": " + m.architecture() + " is an encoder, not a text generator (use panamax embed)");
     }
 
+    private static Model build(Architecture a, ModelSource src, DType quantize) {
+        src.weights().quantizeMatricesTo(quantize);
+        return a.load(src);
+    }
+
     public static Model load(Path path) {
-        if (Files.isDirectory(path)) return loadHuggingFace(path);
+        return load(path, null);
+    }
+
+    /** Loads with float matrices quantized to {@code quantize} (Q8_0 or Q4_0) at load; null keeps them as stored. */
+    public static Model load(Path path, DType quantize) {
+        if (Files.isDirectory(path)) return loadHuggingFace(path, quantize);
         if (!Files.isRegularFile(path)) throw new ModelException(path + ": no such file or directory");
         String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
-        if (name.endsWith(".gguf")) return loadGguf(path);
+        if (name.endsWith(".gguf")) return loadGguf(path, quantize);
         if (name.endsWith(".bin")) {
             ModelSource src = dev.panamax.runtime.format.Llama2c.read(path);
             try {
-                return find("llama", false).load(src);
+                return build(find("llama", false), src, quantize);
             } catch (RuntimeException e) {
                 src.weights().close();
                 throw e;
@@ -52,7 +68,7 @@ public final class ModelLoader {
         throw new ModelException(path + ": not a model Panamax reads (a .gguf file, a llama2.c .bin checkpoint, or a Hugging Face directory with config.json)");
     }
 
-    static Model loadGguf(Path path) {
+    static Model loadGguf(Path path, DType quantize) {
         var gguf = dev.panamax.runtime.format.Gguf.read(path);
         String arch = gguf.architecture();
         Tokenizer tok = gguf.tokenizer();
@@ -61,14 +77,14 @@ public final class ModelLoader {
         for (String key : new String[] {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
             if (gguf.metadata().get(key) instanceof Number n && !ends.contains(n.intValue())) ends.add(n.intValue());
         }
-        return find(arch, false).load(new ModelSource(path, "gguf", arch, gguf.metadata(), gguf.weights(), tok,
-                template instanceof String s ? s : null, ends.stream().mapToInt(Integer::intValue).toArray()));
+        return build(find(arch, false), new ModelSource(path, "gguf", arch, gguf.metadata(), gguf.weights(), tok,
+                template instanceof String s ? s : null, ends.stream().mapToInt(Integer::intValue).toArray()), quantize);
     }
 
-    static Model loadHuggingFace(Path dir) {
+    static Model loadHuggingFace(Path dir, DType quantize) {
         ModelSource src = readHuggingFace(dir);
         try {
-            return find(src.architecture(), true).load(src);
+            return build(find(src.architecture(), true), src, quantize);
         } catch (RuntimeException e) {
             src.weights().close();
             throw e;
