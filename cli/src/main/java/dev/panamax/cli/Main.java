@@ -93,7 +93,9 @@ public final class Main {
               --stop STR            stop when STR appears (repeatable; STR is not printed)
               --ids A,B,C           the prompt as token ids instead of text
               --print-ids           end stdout with one line: the prompt's and generated ids, comma-separated
-              --quantize q8_0|q4_0  quantize the float weight matrices at load (smaller, integer kernels)
+              --quantize q8_0|q4_0|ternary
+                                    quantize the float weight matrices at load (integer kernels;
+                                    ternary: BitNet b1.58's {-1, 0, +1} with an absmean scale)
               --threads N           threads for the kernels
               --verbose             stack traces with errors
             """;
@@ -377,7 +379,8 @@ public final class Main {
         return switch (q.toLowerCase(java.util.Locale.ROOT)) {
             case "q8_0" -> DType.Q8_0;
             case "q4_0" -> DType.Q4_0;
-            default -> throw new UsageException("--quantize must be q8_0 or q4_0, got '" + q + "'");
+            case "ternary" -> DType.TERNARY;
+            default -> throw new UsageException("--quantize must be q8_0, q4_0 or ternary, got '" + q + "'");
         };
     }
 

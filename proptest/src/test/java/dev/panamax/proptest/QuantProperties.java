@@ -105,4 +105,66 @@ class QuantProperties {
             }
         }
     }
+
+    record Ternary(int rows, int cols, float[] w, float[] x) {
+        @Override
+        public String toString() {
+            return "Ternary[" + rows + "x" + cols + ", w=" + Gen.show(w) + ", x=" + Gen.show(x) + "]";
+        }
+    }
+
+    @Provide
+    Arbitrary<Ternary> ternaryMatrices() {
+        return Combinators.combine(Arbitraries.integers().between(1, 12), Arbitraries.integers().between(1, 20))
+                .flatAs((rows, blocks) -> Combinators.combine(Gen.floats(rows * blocks * 16), Gen.floats(blocks * 16))
+                        .as((w, x) -> new Ternary(rows, blocks * 16, w, x)));
+    }
+
+    /**
+     * BitNet ternary matvec (adds and subtracts of int8 activations) equals the reference exactly, and the
+     * float product of the dequantized weights and activations within float rounding.
+     */
+    @Property(tries = 300)
+    void ternaryMatvecIsExactInIntegers(@ForAll("ternaryMatrices") Ternary t) {
+        int rows = t.rows(), cols = t.cols();
+        MemorySegment w = MemorySegment.ofArray(new byte[rows * cols / 16 * dev.panamax.quant.TernaryBlock.BYTES]);
+        dev.panamax.quant.TernaryBlock.quantize(t.w(), rows * cols, w, 0);
+        float[] out = new float[rows];
+        QuantizedMatvec.matvec(dev.panamax.quant.BlockFormat.TERNARY, w, 0, t.x(), out, rows, cols);
+        byte[] xq = new byte[cols];
+        float xs = dev.panamax.quant.BitNetTernary.quantizeActivations(t.x(), cols, xq);
+        long rowBytes = (long) cols / 16 * dev.panamax.quant.TernaryBlock.BYTES;
+        float[] wd = new float[rows * cols];
+        dev.panamax.quant.TernaryBlock.dequantize(w, 0, wd, 0, rows * cols);
+        for (int r = 0; r < rows; r++) {
+            assertThat(out[r]).as("row %d", r).isEqualTo(xs * dev.panamax.quant.TernaryBlock.dotReference(w, r * rowBytes, xq, cols));
+            double exact = 0, abs = 0;
+            for (int c = 0; c < cols; c++) {
+                exact += (double) wd[r * cols + c] * xq[c] * xs;
+                abs += Math.abs((double) wd[r * cols + c] * xq[c] * xs);
+            }
+            assertThat(Math.abs(out[r] - exact)).isLessThanOrEqualTo((cols / 16 + 4) * 2 * Gen.U * abs + 1e-30);
+        }
+        // Every weight is −γ, 0 or +γ for the one tensor-wide γ.
+        float gamma = 0;
+        for (float v : wd) if (v != 0) gamma = Math.abs(v);
+        for (float v : wd) assertThat(v == 0 || Math.abs(v) == gamma).as("ternary value %s vs γ %s", v, gamma).isTrue();
+    }
+
+    @Property(tries = 100)
+    void tq2TernaryMatvecIsExactInIntegers(@ForAll("ternaryMatrices") Ternary t) {
+        int rows = t.rows(), cols = 256;
+        float[] w = new float[rows * cols], x = new float[cols];
+        for (int i = 0; i < w.length; i++) w[i] = t.w()[i % t.w().length];
+        for (int i = 0; i < cols; i++) x[i] = t.x()[i % t.x().length];
+        MemorySegment seg = MemorySegment.ofArray(new byte[rows * dev.panamax.quant.TQ2_0Block.BYTES]);
+        dev.panamax.quant.BitNetTernary.quantize(w, rows, cols, seg, 0);
+        float[] out = new float[rows];
+        QuantizedMatvec.matvec(dev.panamax.quant.BlockFormat.TQ2_0, seg, 0, x, out, rows, cols);
+        byte[] xq = new byte[cols];
+        float xs = dev.panamax.quant.BitNetTernary.quantizeActivations(x, cols, xq);
+        for (int r = 0; r < rows; r++) {
+            assertThat(out[r]).isEqualTo(xs * dev.panamax.quant.BitNetTernary.dotReference(seg, (long) r * dev.panamax.quant.TQ2_0Block.BYTES, xq, cols));
+        }
+    }
 }

@@ -19,7 +19,9 @@ public enum BlockFormat {
     Q6_K(256, Q6_KBlock.BYTES, 14, Q6_KBlock::dequantize),
     IQ4_NL(32, IQ4_NLBlock.BYTES, 20, IQ4_NLBlock::dequantize),
     TQ1_0(256, TQ1_0Block.BYTES, 34, TQ1_0Block::dequantize),
-    TQ2_0(256, TQ2_0Block.BYTES, 35, TQ2_0Block::dequantize);
+    TQ2_0(256, TQ2_0Block.BYTES, 35, TQ2_0Block::dequantize),
+    /** Panamax's own, for BitNet weights ternarized at load; never written to GGUF (no ggml id). */
+    TERNARY(16, TernaryBlock.BYTES, -1, TernaryBlock::dequantize);
 
     /** Values per block, and bytes per block. */
     public final int size, bytes;

@@ -61,6 +61,22 @@ public final class QuantizedMatvec {
             });
             return;
         }
+        if (format == BlockFormat.TQ2_0 || format == BlockFormat.TERNARY) {
+            // Ternary: BitNet's per-token int8 activations, adds and subtracts only.
+            byte[] xq = new byte[cols];
+            float xs = BitNetTernary.quantizeActivations(x, cols, xq);
+            VectorQuantDot v = ACTIVE instanceof VectorQuantDot vq ? vq : null;
+            boolean tq2 = format == BlockFormat.TQ2_0;
+            Parallel.forRange(rows, 4, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) {
+                    long o = wOff + r * rowBytes;
+                    float dot = tq2 ? (v != null ? v.ternary(w, o, xq, cols) : BitNetTernary.dotReference(w, o, xq, cols))
+                            : (v != null ? v.ternary16(w, o, xq, cols) : TernaryBlock.dotReference(w, o, xq, cols));
+                    out[r] = xs * dot;
+                }
+            });
+            return;
+        }
         var k = Simd.kernels();
         Parallel.forRange(rows, 4, (r0, r1) -> {
             float[] row = new float[cols];

@@ -7,6 +7,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -37,6 +38,68 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     private static IntVector products(ShortVector a, ShortVector b) {
         // |a·b| ≤ 128·127 fits a short; the sum of 16 of them needs an int.
         return (IntVector) a.mul(b).convertShape(VectorOperators.S2I, I512, 0);
+    }
+
+    private static final VectorSpecies<Byte> B256 = ByteVector.SPECIES_256;
+    private static final VectorSpecies<Short> S512 = ShortVector.SPECIES_512;
+
+    /**
+     * TQ2_0 weights × int8 activations with no multiplication on the weight side: the 2-bit codes
+     * become masks (code 2: add, code 0: subtract) over 32 widened activations at a time.
+     */
+    float ternary(MemorySegment w, long wOff, byte[] xq, int n) {
+        float sum = 0;
+        for (int b = 0; b < n / TQ2_0Block.SIZE; b++) {
+            long o = wOff + (long) b * TQ2_0Block.BYTES;
+            ShortVector acc = ShortVector.zero(S512);
+            for (int half = 0; half < 2; half++) {
+                ByteVector q = ByteVector.fromMemorySegment(B256, w, o + 32L * half, LE);
+                for (int k = 0; k < 4; k++) {
+                    ByteVector codes = q.lanewise(VectorOperators.LSHR, 2 * k).and((byte) 3);
+                    ShortVector x = (ShortVector) ByteVector.fromArray(B256, xq, b * TQ2_0Block.SIZE + 128 * half + 32 * k)
+                            .convertShape(VectorOperators.B2S, S512, 0);
+                    acc = acc.add(x, codes.eq((byte) 2).cast(S512)).sub(x, codes.eq((byte) 0).cast(S512));
+                }
+            }
+            // |Σ| ≤ 256·127 = 32512 per block: a short holds it.
+            sum += Bytes.f16(w, o + 64) * acc.reduceLanes(VectorOperators.ADD);
+        }
+        return sum;
+    }
+
+    private static final VectorSpecies<Short> S256x = ShortVector.SPECIES_256;
+
+    /** For each byte of four 2-bit codes: bits of the values to add (code 2) and, shifted by 4, to subtract (code 0). */
+    private static final int[] SIGN_MASKS = new int[256];
+
+    static {
+        for (int b = 0; b < 256; b++) {
+            int plus = 0, minus = 0;
+            for (int i = 0; i < 4; i++) {
+                int code = (b >>> (2 * i)) & 3;
+                if (code == 2) plus |= 1 << i;
+                if (code == 0) minus |= 1 << i;
+            }
+            SIGN_MASKS[b] = plus | minus << 4;
+        }
+    }
+
+    /** {@link TernaryBlock} weights × int8 activations: per block, masked add and masked subtract of 16 activations. */
+    float ternary16(MemorySegment w, long off, byte[] xq, int n) {
+        float sum = 0;
+        for (int b = 0; b < n / TernaryBlock.SIZE; b++, off += TernaryBlock.BYTES) {
+            int code4 = Bytes.u32(w, off);
+            long plus = 0, minus = 0;
+            for (int j = 0; j < 4; j++) {
+                int m = SIGN_MASKS[(code4 >>> (8 * j)) & 0xff];
+                plus |= (long) (m & 0x0f) << (4 * j);
+                minus |= (long) (m >>> 4) << (4 * j);
+            }
+            ShortVector x = (ShortVector) ByteVector.fromArray(B128, xq, b * TernaryBlock.SIZE).convertShape(VectorOperators.B2S, S256x, 0);
+            ShortVector acc = ShortVector.zero(S256x).add(x, VectorMask.fromLong(S256x, plus)).sub(x, VectorMask.fromLong(S256x, minus));
+            sum += Bytes.f16(w, off + 4) * acc.reduceLanes(VectorOperators.ADD);
+        }
+        return sum;
     }
 
     @Override

@@ -97,7 +97,9 @@ public final class Weights implements AutoCloseable {
      * them as stored. Only Q8_0 and Q4_0 have quantizers here.
      */
     public void quantizeMatricesTo(DType type) {
-        if (type != null && type != DType.Q8_0 && type != DType.Q4_0) throw new ModelException("--quantize supports q8_0 and q4_0, not " + type);
+        if (type != null && type != DType.Q8_0 && type != DType.Q4_0 && type != DType.TERNARY) {
+            throw new ModelException("--quantize supports q8_0, q4_0 and ternary, not " + type);
+        }
         this.quantizeTo = type;
     }
 
@@ -112,6 +114,12 @@ public final class Weights implements AutoCloseable {
     public Tensor matrix(Tensor t) {
         if (quantizeTo == null || t.type().quantized() || t.rank() != 2 || t.cols() % quantizeTo.blockSize != 0) return t;
         MemorySegment dst = arena.allocate(quantizeTo.bytesFor(t.elements()), 64);
+        if (quantizeTo == DType.TERNARY) {
+            // BitNet b1.58: one absmean scale for the whole tensor.
+            float[] all = t.toFloats(dev.panamax.simd.Simd.scalar());
+            dev.panamax.quant.TernaryBlock.quantize(all, all.length, dst, 0);
+            return new Tensor(t.name(), quantizeTo, t.shape(), dst);
+        }
         int cols = t.cols();
         float[] row = new float[cols];
         long rowBytes = quantizeTo.bytesFor(cols);

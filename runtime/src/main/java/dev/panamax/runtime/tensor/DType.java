@@ -23,7 +23,9 @@ public enum DType {
     Q6_K(BlockFormat.Q6_K),
     IQ4_NL(BlockFormat.IQ4_NL),
     TQ1_0(BlockFormat.TQ1_0),
-    TQ2_0(BlockFormat.TQ2_0);
+    TQ2_0(BlockFormat.TQ2_0),
+    /** Panamax's BitNet ternary blocks, made at load ({@code --quantize ternary}); not a GGUF type. */
+    TERNARY(BlockFormat.TERNARY);
 
     /** The quantized block format (layout, dequantizer), or null for the float types. */
     public final BlockFormat format;
@@ -55,7 +57,7 @@ public enum DType {
     }
 
     public static DType fromGgml(int id) {
-        for (DType t : values()) if (t.ggmlType == id) return t;
+        for (DType t : values()) if (t.ggmlType == id && id >= 0) return t;
         return null;
     }
 
