@@ -19,6 +19,7 @@ final class Args {
         Args a = new Args();
         for (int i = from; i < argv.length; i++) {
             String s = argv[i];
+            if (s.equals("-k")) s = "--top"; // the customary short name for "how many results"
             if (s.equals("--")) {
                 for (i++; i < argv.length; i++) a.positional.add(argv[i]);
                 break;

@@ -51,6 +51,7 @@ public final class Main {
               generate [MODEL] [PROMPT]   stream text from a prompt (no MODEL: the embedded kjv-llama)
               chat [MODEL]                talk to a chat model, one message per line of stdin
               embed MODEL TEXT...         sentence embeddings from an encoder model (BERT)
+              search MODEL --corpus FILE --query TEXT   rank a corpus's lines (binary, int8 or float)
               bench [MODEL]               prefill and decode tokens/s (median of repeated runs)
               tokenize MODEL_OR_VOCAB     token ids of stdin's text
               forward MODEL --ids IDS --out FILE
@@ -118,11 +119,24 @@ public final class Main {
             """;
 
     static final String EMBED_HELP = """
-            Usage: panamax embed MODEL TEXT... [--ids A,B,C]
+            Usage: panamax embed MODEL TEXT... [--ids A,B,C] [--precision float|int8|binary]
 
             Prints one line per TEXT: its sentence embedding (mean of the last hidden states,
-            unit length), values separated by spaces. With several texts, their cosine
-            similarities go to stderr.
+            unit length). float: the values; int8: "scale: c1 c2 ..." (absmax codes, value ≈
+            code·scale); binary: the sign bits as 64-bit hex words (32x smaller than float).
+            With several texts, their cosine similarities go to stderr.
+            """;
+
+    static final String SEARCH_HELP = """
+            Usage: panamax search MODEL --corpus FILE --query TEXT [--query TEXT ...] [options]
+
+            Embeds every non-empty line of FILE and prints, for each query, the k closest lines
+            with their scores. Binary search ranks by Hamming distance between sign bits and
+            re-scores the best candidates with int8 codes (binary quantization with rescoring).
+              --precision binary|int8|float   default binary
+              --rescore N       binary candidates re-scored (default 40)
+              -k N / --top N    results per query (default 10)
+              --compare         also run float search and print recall@k of this precision on stderr
             """;
 
     static final String QUANTIZE_HELP = """
@@ -263,8 +277,14 @@ public final class Main {
                 threads(a);
                 return chat(a, out, err, in);
             }
+            case "search": {
+                Args a = Args.parse(name, argv, from, Set.of("--corpus", "--query", "--precision", "--rescore", "--top", "--threads"), switches("--compare"));
+                if (a.has("--help")) return help(out, SEARCH_HELP);
+                threads(a);
+                return search(a, out, err);
+            }
             case "embed": {
-                Args a = Args.parse(name, argv, from, Set.of("--ids", "--threads"), switches());
+                Args a = Args.parse(name, argv, from, Set.of("--ids", "--threads", "--precision"), switches());
                 if (a.has("--help")) return help(out, EMBED_HELP);
                 threads(a);
                 return embed(a, out, err);
@@ -506,6 +526,48 @@ public final class Main {
         return 0;
     }
 
+    // ---- search ----------------------------------------------------------------------------------------
+
+    private static int search(Args a, PrintStream out, PrintStream err) throws IOException {
+        if (a.positional.size() != 1) throw new UsageException("search needs MODEL (see panamax search --help)");
+        String corpusFile = a.value("--corpus", null);
+        if (corpusFile == null || a.all("--query").isEmpty()) throw new UsageException("search needs --corpus FILE and at least one --query TEXT");
+        var precision = switch (a.value("--precision", "binary")) {
+            case "binary" -> dev.panamax.runtime.search.EmbeddingIndex.Precision.BINARY;
+            case "int8" -> dev.panamax.runtime.search.EmbeddingIndex.Precision.INT8;
+            case "float" -> dev.panamax.runtime.search.EmbeddingIndex.Precision.FLOAT;
+            default -> throw new UsageException("--precision must be binary, int8 or float");
+        };
+        int k = a.integer("--top", 10), rescore = a.integer("--rescore", 40);
+        List<String> lines = Files.readAllLines(Path.of(corpusFile)).stream().filter(l -> !l.isBlank()).toList();
+        try (Model m = ModelLoader.load(Path.of(a.positional.get(0)))) {
+            if (!(m instanceof EncoderModel enc)) throw new ModelException(a.positional.get(0) + ": " + m.architecture() + " is not an encoder; search needs one such as BERT");
+            if (enc.tokenizer() == null) throw new ModelException("this model has no tokenizer (vocab.txt or tokenizer.json)");
+            var index = new dev.panamax.runtime.search.EmbeddingIndex(enc.hiddenSize());
+            long t0 = System.nanoTime();
+            for (String line : lines) index.add(enc.embed(truncate(enc.tokenizer().encode(line, true), enc.maxPositions())));
+            err.printf("panamax: embedded %d lines in %.1f s%n", lines.size(), (System.nanoTime() - t0) / 1e9);
+            double recall = 0;
+            for (String query : a.all("--query")) {
+                float[] q = enc.embed(truncate(enc.tokenizer().encode(query, true), enc.maxPositions()));
+                var hits = index.search(q, k, precision, rescore);
+                out.println("query: " + query);
+                int rank = 1;
+                for (var h : hits) out.printf(java.util.Locale.ROOT, "%3d  %.4f  %s%n", rank++, h.score(), lines.get(h.doc()));
+                if (a.has("--compare")) recall += dev.panamax.runtime.search.EmbeddingIndex.recall(hits, index.search(q, k, dev.panamax.runtime.search.EmbeddingIndex.Precision.FLOAT, 0));
+            }
+            if (a.has("--compare")) {
+                err.printf(java.util.Locale.ROOT, "panamax: recall@%d of %s search against float: %.3f over %d queries%n", k,
+                        precision.name().toLowerCase(java.util.Locale.ROOT), recall / a.all("--query").size(), a.all("--query").size());
+            }
+        }
+        return 0;
+    }
+
+    private static int[] truncate(int[] ids, int max) {
+        return ids.length <= max ? ids : java.util.Arrays.copyOf(ids, max);
+    }
+
     // ---- embed -----------------------------------------------------------------------------------------
 
     private static int embed(Args a, PrintStream out, PrintStream err) {
@@ -520,9 +582,24 @@ public final class Main {
                 if (enc.tokenizer() == null) throw new ModelException("this model has no tokenizer (vocab.txt or tokenizer.json): use --ids");
                 vectors.add(enc.embed(enc.tokenizer().encode(text, true)));
             }
+            String precision = a.value("--precision", "float");
             for (float[] v : vectors) {
                 StringBuilder sb = new StringBuilder();
-                for (float f : v) sb.append(sb.length() > 0 ? " " : "").append(String.format(java.util.Locale.ROOT, "%.6f", f));
+                switch (precision) {
+                    case "float" -> {
+                        for (float f : v) sb.append(sb.length() > 0 ? " " : "").append(String.format(java.util.Locale.ROOT, "%.6f", f));
+                    }
+                    case "int8" -> {
+                        byte[] q = new byte[v.length];
+                        float scale = dev.panamax.quant.BinaryCodes.int8(v, q);
+                        sb.append(String.format(java.util.Locale.ROOT, "%.6g:", scale));
+                        for (byte c : q) sb.append(' ').append(c);
+                    }
+                    case "binary" -> {
+                        for (long word : dev.panamax.quant.BinaryCodes.pack(v)) sb.append(sb.length() > 0 ? " " : "").append(String.format("%016x", word));
+                    }
+                    default -> throw new UsageException("--precision must be float, int8 or binary");
+                }
                 out.println(sb);
             }
             if (vectors.size() > 1) {

@@ -136,6 +136,28 @@ class GenerateCommandTest {
             String[] v = lines[0].split(" ");
             for (int i = 0; i < e.length; i++) assertEquals(e[i], Float.parseFloat(v[i]), 1e-6);
         }
+        Result bin = run("", "embed", dir.toString(), "Hello world", "--precision", "binary");
+        assertTrue(bin.out().strip().matches("[0-9a-f]{16}"), "64 dimensions are one 64-bit word: " + bin.out());
+        Result i8 = run("", "embed", dir.toString(), "Hello world", "--precision", "int8");
+        assertTrue(i8.out().strip().matches("[0-9.e-]+:( -?\\d+){64}"), i8.out());
+
+        // search: a corpus of lines, the query itself is in it, so it must come first in every precision.
+        Path corpus = tmp.resolve("corpus.txt");
+        java.util.List<String> docs = new java.util.ArrayList<>();
+        java.util.Random rnd = new java.util.Random(3);
+        for (int i = 0; i < 60; i++) {
+            StringBuilder sb = new StringBuilder();
+            for (int w = 0; w < 6; w++) sb.append((char) ('a' + rnd.nextInt(26))).append(rnd.nextBoolean() ? "" : String.valueOf((char) ('a' + rnd.nextInt(26)))).append(' ');
+            docs.add(sb.toString().strip());
+        }
+        Files.write(corpus, docs);
+        for (String p : new String[] {"binary", "int8", "float"}) {
+            Result s = run("", "search", dir.toString(), "--corpus", corpus.toString(), "--query", docs.get(17), "--precision", p, "-k", "3", "--compare");
+            assertEquals(0, s.status(), s.err());
+            String[] ranked = s.out().split("\n");
+            assertTrue(ranked[1].endsWith(docs.get(17)), p + ": " + s.out());
+            assertTrue(s.err().contains("recall@3 of " + p), s.err());
+        }
         Result notEncoder = run("", "embed", kjv().toString(), "hi");
         assertEquals(1, notEncoder.status());
         assertTrue(notEncoder.err().contains("is not an encoder"), notEncoder.err());
@@ -168,7 +190,7 @@ class GenerateCommandTest {
 
     @Test
     void everyCommandHasHelp() {
-        for (String c : new String[] {"generate", "chat", "embed", "bench", "tokenize", "forward", "inspect", "convert", "quantize"}) {
+        for (String c : new String[] {"generate", "chat", "embed", "search", "bench", "tokenize", "forward", "inspect", "convert", "quantize"}) {
             Result r = run("", c, "--help");
             assertEquals(0, r.status(), c);
             assertTrue(r.out().startsWith("Usage: panamax " + c), c + ": " + r.out());

@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -100,6 +101,19 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             sum += Bytes.f16(w, off + 4) * acc.reduceLanes(VectorOperators.ADD);
         }
         return sum;
+    }
+
+    private static final VectorSpecies<Long> L512 = LongVector.SPECIES_512;
+
+    /** Hamming distance: XOR eight longs at a time, count the ones per lane, add the lanes. */
+    int hamming(long[] a, long[] b, int words) {
+        int i = 0, d = 0;
+        for (; i + 8 <= words; i += 8) {
+            d += (int) LongVector.fromArray(L512, a, i).lanewise(VectorOperators.XOR, LongVector.fromArray(L512, b, i))
+                    .lanewise(VectorOperators.BIT_COUNT).reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < words; i++) d += Long.bitCount(a[i] ^ b[i]);
+        return d;
     }
 
     @Override
