@@ -152,8 +152,9 @@ public final class Main {
             Usage: panamax bench [MODEL] [options]
 
             Measures a language model (default: the embedded kjv-llama): after one warm-up run,
-            R runs each feed P prompt tokens and then decode N tokens greedily; prints the median
-            of each as "prefill P tokens: X tok/s" and "decode N tokens: Y tok/s".
+            R runs each prefill P prompt tokens (in one matrix-matrix pass where the model allows)
+            and then decode N tokens greedily; prints the median of each as
+            "prefill P tokens: X tok/s" and "decode N tokens: Y tok/s".
               --prompt-tokens P   default 64
               --tokens N          default 128
               --repeats R         default 5
@@ -506,8 +507,7 @@ public final class Main {
             for (int r = -1; r < repeats; r++) { // r = -1 is the warm-up
                 LanguageModel.Session s = m.newSession();
                 long t0 = System.nanoTime();
-                float[] logits = null;
-                for (int id : prompt) logits = s.forward(id);
+                float[] logits = s.prefill(prompt, false);
                 long t1 = System.nanoTime();
                 for (int i = 0; i < n; i++) logits = s.forward(Simd.kernels().argmax(logits, 0, logits.length));
                 long t2 = System.nanoTime();

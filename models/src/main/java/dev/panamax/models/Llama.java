@@ -168,6 +168,8 @@ public final class Llama implements Architecture {
         static final long WIDEN_16_MIB = Long.getLong("panamax.widen16MiB", 256);
 
         final boolean widen;
+        /** Whether prompts can run as matrix-matrix work: every layer matrix is float32. */
+        final boolean batchable;
 
         final String chatTemplate;
         final int[] endIds;
@@ -207,6 +209,11 @@ public final class Llama implements Architecture {
                         c.bitnet ? vector(w.get(p + n.ffnSubNorm + ".weight"), c.ffnDim) : null);
             }
             invFreq = ropeFrequencies(c);
+            boolean f32 = true;
+            for (Layer L : layers) {
+                for (Tensor t : new Tensor[] {L.wq(), L.wk(), L.wv(), L.wo(), L.gate(), L.up(), L.down()}) f32 &= t.type() == dev.panamax.runtime.tensor.DType.F32;
+            }
+            batchable = f32;
             // llama.cpp's Llama 3 files carry the scaling as per-pair divisors instead of metadata.
             Tensor factors = n == Names.GGUF ? w.find("rope_freqs.weight") : null;
             if (factors != null) {
@@ -385,6 +392,105 @@ public final class Llama implements Architecture {
             m.output.matvec(k, x, logits);
             pos++;
             return logits;
+        }
+
+        /**
+         * The prompt as matrix-matrix work: each layer takes the T new tokens as one [T, dim] block,
+         * so every weight matrix is read once per layer instead of once per token (tiled GEMM,
+         * {@code matmulTransposedB}). Needs float32 matrices (small models widen theirs at load);
+         * other weight types feed token by token.
+         */
+        @Override
+        public float[] prefill(int[] tokens, boolean allLogits) {
+            int T = tokens.length;
+            if (T <= 1 || !m.batchable) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            if (pos + T > c.context) throw new ModelException("the sequence reached the context length of " + c.context + " tokens");
+            while (pos + T > capacity) grow(Math.min(c.context, capacity * 2));
+            int d = c.dim, hd = c.headDim, qDim = c.heads * hd, kvDim = c.kvHeads * hd, f = c.ffnDim;
+            float[] X = new float[T * d], XB = new float[T * Math.max(d, qDim)], Q = new float[T * qDim], K = new float[T * kvDim],
+                    V = new float[T * kvDim], A = new float[T * qDim], O = new float[T * d], G = new float[T * f], U = new float[T * f];
+            float[][] cosT = new float[T][hd / 2], sinT = new float[T][hd / 2];
+            for (int t = 0; t < T; t++) {
+                if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
+                m.embed.row(k, tokens[t], X, t * d);
+                for (int j = 0; j < hd / 2; j++) {
+                    double angle = (double) (float) (pos + t) * m.invFreq[j];
+                    cosT[t][j] = (float) Math.cos(angle);
+                    sinT[t][j] = (float) Math.sin(angle);
+                }
+            }
+            for (int l = 0; l < c.layers; l++) {
+                Layer L = m.layers[l];
+                for (int t = 0; t < T; t++) k.rmsnorm(XB, t * d, X, t * d, L.attnNorm(), d, c.normEps);
+                k.matmulTransposedB(XB, L.wq().data(), 0, Q, T, qDim, d);
+                k.matmulTransposedB(XB, L.wk().data(), 0, K, T, kvDim, d);
+                k.matmulTransposedB(XB, L.wv().data(), 0, V, T, kvDim, d);
+                for (int t = 0; t < T; t++) {
+                    if (L.bq() != null) k.add(Q, t * qDim, L.bq(), 0, Q, t * qDim, qDim);
+                    if (L.bk() != null) k.add(K, t * kvDim, L.bk(), 0, K, t * kvDim, kvDim);
+                    if (L.bv() != null) k.add(V, t * kvDim, L.bv(), 0, V, t * kvDim, kvDim);
+                    if (L.qNorm() != null) {
+                        for (int h = 0; h < c.heads; h++) k.rmsnorm(Q, t * qDim + h * hd, Q, t * qDim + h * hd, L.qNorm(), hd, c.normEps);
+                        for (int h = 0; h < c.kvHeads; h++) k.rmsnorm(K, t * kvDim + h * hd, K, t * kvDim + h * hd, L.kNorm(), hd, c.normEps);
+                    }
+                    k.rope(Q, t * qDim, c.heads, hd, hd, cosT[t], sinT[t], c.ropeInterleaved);
+                    k.rope(K, t * kvDim, c.kvHeads, hd, hd, cosT[t], sinT[t], c.ropeInterleaved);
+                }
+                System.arraycopy(K, 0, keys[l], pos * kvDim, T * kvDim);
+                System.arraycopy(V, 0, values[l], pos * kvDim, T * kvDim);
+                attentionBlock(l, Q, A, T);
+                if (L.attnSubNorm() != null) for (int t = 0; t < T; t++) k.rmsnorm(A, t * qDim, A, t * qDim, L.attnSubNorm(), qDim, c.normEps);
+                k.matmulTransposedB(A, L.wo().data(), 0, O, T, d, qDim);
+                k.add(X, 0, O, 0, X, 0, T * d);
+                for (int t = 0; t < T; t++) k.rmsnorm(XB, t * d, X, t * d, L.ffnNorm(), d, c.normEps);
+                k.matmulTransposedB(XB, L.gate().data(), 0, G, T, f, d);
+                k.matmulTransposedB(XB, L.up().data(), 0, U, T, f, d);
+                if (c.bitnet) k.reluSquared(G, 0, T * f);
+                else k.silu(G, 0, T * f);
+                k.mul(G, 0, U, 0, G, 0, T * f);
+                if (L.ffnSubNorm() != null) for (int t = 0; t < T; t++) k.rmsnorm(G, t * f, G, t * f, L.ffnSubNorm(), f, c.normEps);
+                k.matmulTransposedB(G, L.down().data(), 0, O, T, d, f);
+                k.add(X, 0, O, 0, X, 0, T * d);
+            }
+            pos += T;
+            if (!allLogits) {
+                k.rmsnorm(x, 0, X, (T - 1) * d, m.finalNorm, d, c.normEps);
+                m.output.matvec(k, x, logits);
+                return logits;
+            }
+            for (int t = 0; t < T; t++) k.rmsnorm(X, t * d, X, t * d, m.finalNorm, d, c.normEps);
+            float[] all = new float[T * c.vocab];
+            if (m.output.type() == dev.panamax.runtime.tensor.DType.F32) {
+                k.matmulTransposedB(X, m.output.data(), 0, all, T, c.vocab, d);
+            } else {
+                float[] row = new float[d], out = new float[c.vocab];
+                for (int t = 0; t < T; t++) {
+                    System.arraycopy(X, t * d, row, 0, d);
+                    m.output.matvec(k, row, out);
+                    System.arraycopy(out, 0, all, t * c.vocab, c.vocab);
+                }
+            }
+            System.arraycopy(all, (T - 1) * c.vocab, logits, 0, c.vocab);
+            return all;
+        }
+
+        /** Causal attention for the T new rows of Q (positions pos..pos+T−1, before pos advances), heads × rows in parallel. */
+        private void attentionBlock(int l, float[] Q, float[] A, int T) {
+            int hd = c.headDim, kvDim = c.kvHeads * hd, qDim = c.heads * hd, group = c.heads / c.kvHeads;
+            float scale = (float) (1.0 / Math.sqrt(hd));
+            float[] kc = keys[l], vc = values[l];
+            Parallel.forRange(c.heads * T, 1, (i0, i1) -> {
+                float[] att = new float[pos + T];
+                for (int i = i0; i < i1; i++) {
+                    int h = i % c.heads, t = i / c.heads, p = pos + t;
+                    int start = c.slidingWindow > 0 ? Math.max(0, p - c.slidingWindow + 1) : 0, len = p - start + 1;
+                    int kvh = h / group, qo = t * qDim + h * hd;
+                    for (int s = 0; s < len; s++) att[s] = k.dot(Q, qo, kc, (start + s) * kvDim + kvh * hd, hd) * scale;
+                    k.softmax(att, 0, len);
+                    Arrays.fill(A, qo, qo + hd, 0f);
+                    for (int s = 0; s < len; s++) k.axpy(att[s], vc, (start + s) * kvDim + kvh * hd, A, qo, hd);
+                }
+            });
         }
 
         /** softmax(q·Kᵀ/√d)·V for every head over positions [start, pos], start set by the sliding window. */

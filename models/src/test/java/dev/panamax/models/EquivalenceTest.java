@@ -57,6 +57,18 @@ class EquivalenceTest {
             // Prompt logits.
             LanguageModel.Session s = model.newSession();
             for (int t = 0; t < prompt.length; t++) assertLogitsMatch(logits, t, s.forward(prompt[t]), dir.getFileName() + " prompt");
+            // The prompt in one prefill pass (matrix-matrix), then the rest of the sequence in two more
+            // chunks (so a prefill starts at a later position, over a filled cache).
+            LanguageModel.Session pf = model.newSession();
+            float[] all = pf.prefill(prompt, true);
+            for (int t = 0; t < prompt.length; t++) assertLogitsMatch(logits, t, Arrays.copyOfRange(all, t * vocab, (t + 1) * vocab), dir.getFileName() + " prefill");
+            int mid = prompt.length + (greedy.length - prompt.length) / 2;
+            float[] a1 = pf.prefill(Arrays.copyOfRange(greedy, prompt.length, mid), true);
+            float[] a2 = pf.prefill(Arrays.copyOfRange(greedy, mid, greedy.length), false);
+            for (int t = prompt.length; t < mid; t++) {
+                assertLogitsMatch(full, t, Arrays.copyOfRange(a1, (t - prompt.length) * vocab, (t - prompt.length + 1) * vocab), dir.getFileName() + " prefill chunk");
+            }
+            assertLogitsMatch(full, greedy.length - 1, a2, dir.getFileName() + " prefill last");
             // Teacher-forced logits over prompt + generated.
             LanguageModel.Session tf = model.newSession();
             for (int t = 0; t < greedy.length; t++) assertLogitsMatch(full, t, tf.forward(greedy[t]), dir.getFileName() + " full");

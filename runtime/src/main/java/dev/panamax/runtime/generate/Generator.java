@@ -41,8 +41,7 @@ public final class Generator {
         LanguageModel.Session s = model.newSession();
         int[] history = Arrays.copyOf(prompt, Math.min(ctx, prompt.length + o.maxTokens()));
         long t0 = System.nanoTime();
-        float[] logits = null;
-        for (int id : prompt) logits = s.forward(id);
+        float[] logits = s.prefill(prompt, false);
         long t1 = System.nanoTime();
         Sampler sampler = new Sampler(o);
         int[] ends = model.endIds();

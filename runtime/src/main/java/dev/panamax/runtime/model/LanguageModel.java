@@ -24,5 +24,24 @@ public interface LanguageModel extends Model {
 
         /** Number of tokens fed so far. */
         int position();
+
+        /**
+         * Feeds several tokens at once (a prompt) and returns the logits after the last one, or, with
+         * {@code allLogits}, after each of them, row-major [tokens.length × vocab]. Architectures that
+         * can do it run the tokens through each layer as one matrix (prefill); the default feeds them
+         * one at a time. Either way the results equal {@link #forward}'s within float rounding.
+         */
+        default float[] prefill(int[] tokens, boolean allLogits) {
+            float[] all = allLogits ? new float[0] : null;
+            float[] last = null;
+            for (int i = 0; i < tokens.length; i++) {
+                last = forward(tokens[i]);
+                if (allLogits) {
+                    if (all.length == 0) all = new float[tokens.length * last.length];
+                    System.arraycopy(last, 0, all, i * last.length, last.length);
+                }
+            }
+            return allLogits ? all : last;
+        }
     }
 }
