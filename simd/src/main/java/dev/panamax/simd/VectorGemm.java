@@ -96,10 +96,11 @@ final class VectorGemm {
             java.util.Arrays.fill(c, 0, m * n, 0f);
             return;
         }
-        int mTiles = (m + MR - 1) / MR, nTiles = (n + NR - 1) / NR;
-        // One block per thread: each block packs its own panels of the other operand.
+        // One block per thread: each block packs its own panels of the other operand, so split the
+        // dimension that makes the duplicated packing the smaller one (A is m·k, B is n·k). A prompt
+        // block (m = 64 tokens) against a weight (n = 256…) splits the columns.
         int parts = Parallel.threads();
-        if (mTiles >= nTiles) {
+        if (m >= n) {
             Parallel.forRange(m, MR, parts, (i0, i1) -> block(a, b, c, m, n, k, i0, i1, 0, n));
         } else {
             Parallel.forRange(n, NR, parts, (j0, j1) -> block(a, b, c, m, n, k, 0, m, j0, j1));
