@@ -44,8 +44,7 @@ public final class GgufExport {
             String a = "llama.";
             w.put("general.architecture", GgufWriter.string("llama"));
             w.put("general.name", GgufWriter.string(hfDir.getFileName().toString()));
-            // llama.cpp's llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7.
-            w.put("general.file_type", GgufWriter.u32(switch (type) { case F32 -> 0; case F16 -> 1; case Q4_0 -> 2; case Q8_0 -> 7; default -> 0; }));
+            w.put("general.file_type", GgufWriter.u32(fileType(type)));
             w.put(a + "context_length", GgufWriter.u32(c.context()));
             w.put(a + "embedding_length", GgufWriter.u32(c.dim()));
             w.put(a + "block_count", GgufWriter.u32(c.layers()));
@@ -134,7 +133,7 @@ public final class GgufExport {
                 if (e.getKey().equals("general.file_type") || e.getKey().equals("general.alignment")) continue;
                 w.put(e.getKey(), GgufWriter.read(gguf.metadataTypes().get(e.getKey()), e.getValue()));
             }
-            w.put("general.file_type", GgufWriter.u32(switch (type) { case F32 -> 0; case F16 -> 1; case Q4_0 -> 2; case Q8_0 -> 7; default -> 0; }));
+            w.put("general.file_type", GgufWriter.u32(fileType(type)));
             int done = 0, all = weights.all().size();
             for (Tensor t : weights.all().values()) {
                 boolean floatMatrix = !t.type().quantized() && t.rank() == 2;
@@ -147,6 +146,16 @@ public final class GgufExport {
             }
             w.write(out);
         }
+    }
+
+    /** llama.cpp's llama_ftype for a file mostly of {@code type}: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7. */
+    private static int fileType(DType type) {
+        return switch (type) {
+            case F16 -> 1;
+            case Q4_0 -> 2;
+            case Q8_0 -> 7;
+            default -> 0;
+        };
     }
 
     private static Tensor need(Map<String, Tensor> all, String name) {

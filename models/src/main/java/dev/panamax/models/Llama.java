@@ -373,7 +373,7 @@ public final class Llama implements Architecture {
                 k.rope(kv, 0, c.kvHeads, hd, hd, cos, sin, c.ropeInterleaved);
                 System.arraycopy(kv, 0, keys[l], pos * kvDim, kvDim);
                 System.arraycopy(vv, 0, values[l], pos * kvDim, kvDim);
-                attention(l);
+                attention(l, q, attnOut, 1);
                 if (L.attnSubNorm() != null) k.rmsnorm(attnOut, 0, attnOut, 0, L.attnSubNorm(), attnOut.length, c.normEps);
                 L.wo().matvec(k, attnOut, xb);
                 k.add(x, 0, xb, 0, x, 0, c.dim);
@@ -443,7 +443,7 @@ public final class Llama implements Architecture {
                 }
                 System.arraycopy(K, 0, keys[l], pos * kvDim, T * kvDim);
                 System.arraycopy(V, 0, values[l], pos * kvDim, T * kvDim);
-                attentionBlock(l, Q, A, T);
+                attention(l, Q, A, T);
                 if (L.attnSubNorm() != null) for (int t = 0; t < T; t++) k.rmsnorm(A, t * qDim, A, t * qDim, L.attnSubNorm(), qDim, c.normEps);
                 k.matmulTransposedB(A, L.wo().data(), 0, O, T, d, qDim);
                 k.add(X, 0, O, 0, X, 0, T * d);
@@ -479,8 +479,12 @@ public final class Llama implements Architecture {
             return all;
         }
 
-        /** Causal attention for the T new rows of Q (positions pos..pos+T−1, before pos advances), heads × rows in parallel. */
-        private void attentionBlock(int l, float[] Q, float[] A, int T) {
+        /**
+         * softmax(q·Kᵀ/√d)·V for the T new rows of Q (positions pos..pos+T−1, before pos advances),
+         * each over the cached positions it may see (all earlier ones, or the last slidingWindow);
+         * heads × rows in parallel. Decode is the case T = 1.
+         */
+        private void attention(int l, float[] Q, float[] A, int T) {
             int hd = c.headDim, kvDim = c.kvHeads * hd, qDim = c.heads * hd, group = c.heads / c.kvHeads;
             float scale = (float) (1.0 / Math.sqrt(hd));
             float[] kc = keys[l], vc = values[l];
@@ -498,23 +502,5 @@ public final class Llama implements Architecture {
             });
         }
 
-        /** softmax(q·Kᵀ/√d)·V for every head over positions [start, pos], start set by the sliding window. */
-        private void attention(int l) {
-            int hd = c.headDim, kvDim = c.kvHeads * hd, group = c.heads / c.kvHeads;
-            int start = c.slidingWindow > 0 ? Math.max(0, pos - c.slidingWindow + 1) : 0;
-            int len = pos - start + 1;
-            float scale = (float) (1.0 / Math.sqrt(hd));
-            float[] kc = keys[l], vc = values[l];
-            Parallel.forRange(c.heads, 1, (h0, h1) -> {
-                float[] att = new float[len];
-                for (int h = h0; h < h1; h++) {
-                    int kvh = h / group;
-                    for (int t = 0; t < len; t++) att[t] = k.dot(q, h * hd, kc, (start + t) * kvDim + kvh * hd, hd) * scale;
-                    k.softmax(att, 0, len);
-                    Arrays.fill(attnOut, h * hd, h * hd + hd, 0f);
-                    for (int t = 0; t < len; t++) k.axpy(att[t], vc, (start + t) * kvDim + kvh * hd, attnOut, h * hd, hd);
-                }
-            });
-        }
     }
 }
