@@ -1,0 +1,195 @@
+package dev.panamax.models;
+
+import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.format.Weights;
+import dev.panamax.runtime.model.Architecture;
+import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.Model;
+import dev.panamax.runtime.model.ModelSource;
+import dev.panamax.runtime.tensor.Tensor;
+import dev.panamax.runtime.tokenizer.Tokenizer;
+import dev.panamax.simd.Kernels;
+import dev.panamax.simd.Simd;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Mamba (Gu &amp; Dao, 2023): a selective state-space model. Each layer, for the token's normalised
+ * input u, with channels c &lt; d_inner and states s &lt; d_state:
+ *
+ * <pre>
+ *   [x, z] = W_in · u
+ *   x      = SiLU(causal depthwise conv1d(x) over the last d_conv positions + b)
+ *   [δ, B, C] = W_x · x                    δ has dt_rank values, B and C d_state each
+ *   Δ      = softplus(W_dt · δ + b_dt)     one step size per channel
+ *   h[c,s] = exp(Δ[c]·A[c,s]) · h[c,s] + Δ[c]·B[s]·x[c]      A = −exp(A_log)
+ *   y[c]   = Σ_s h[c,s]·C[s] + D[c]·x[c]
+ *   out    = W_out · (y ⊙ SiLU(z))
+ * </pre>
+ *
+ * with a residual around each layer and RMSNorm before it. Decoding carries only the conv window and
+ * h per layer: O(1) work and memory per token, whatever the position. (This is the recurrent form;
+ * the chunked parallel scan for prefill belongs to the state-space issue.)
+ */
+public final class Mamba implements Architecture {
+
+    @Override
+    public String name() {
+        return "mamba";
+    }
+
+    @Override
+    public Set<String> huggingFaceTypes() {
+        return Set.of("mamba");
+    }
+
+    @Override
+    public Set<String> ggufArchitectures() {
+        return Set.of();
+    }
+
+    record Config(int dim, int layers, int inner, int state, int conv, int dtRank, int vocab, float eps) {}
+
+    record Layer(float[] norm, Tensor inProj, float[] convW, float[] convB, Tensor xProj, float[] dtProj, float[] dtBias,
+                 float[] a, float[] d, Tensor outProj) {}
+
+    @Override
+    public Model load(ModelSource src) {
+        if (src.isGguf()) throw new ModelException("Mamba from GGUF is not supported yet; use the Hugging Face directory");
+        Map<String, Object> m = src.config();
+        int dim = Cfg.integer(m, "hidden_size");
+        int dtRank = m.get("time_step_rank") instanceof Number n ? n.intValue() : (dim + 15) / 16; // "auto": ceil(dim / 16)
+        Config c = new Config(dim, Cfg.integer(m, "num_hidden_layers"), Cfg.integerOr(m, "intermediate_size", 2 * dim),
+                Cfg.integer(m, "state_size"), Cfg.integer(m, "conv_kernel"), dtRank, Cfg.integer(m, "vocab_size"),
+                (float) Cfg.numberOr(m, "layer_norm_epsilon", 1e-5));
+        if (Boolean.TRUE.equals(m.get("use_bias"))) throw new ModelException("mamba with use_bias (projection biases) is not supported yet");
+        return new MambaModel(c, src.weights(), src.tokenizer(), src.endIds());
+    }
+
+    static final class MambaModel implements LanguageModel {
+        final Config c;
+        final Weights w;
+        final Tokenizer tokenizer;
+        final int[] endIds;
+        final Kernels k = Simd.kernels();
+        final Tensor embed, output;
+        final float[] normF;
+        final Layer[] layers;
+
+        MambaModel(Config c, Weights w, Tokenizer tokenizer, int[] endIds) {
+            this.c = c;
+            this.w = w;
+            this.tokenizer = tokenizer;
+            this.endIds = endIds;
+            embed = w.get("backbone.embeddings.weight").expect(c.vocab, c.dim);
+            Tensor head = w.find("lm_head.weight");
+            output = (head != null ? head : embed).expect(c.vocab, c.dim);
+            normF = w.get("backbone.norm_f.weight").expect(c.dim).toFloats(k);
+            layers = new Layer[c.layers];
+            for (int i = 0; i < c.layers; i++) {
+                String p = "backbone.layers." + i + ".";
+                float[] aLog = w.get(p + "mixer.A_log").expect(c.inner, c.state).toFloats(k);
+                float[] a = new float[aLog.length];
+                for (int j = 0; j < a.length; j++) a[j] = (float) -Math.exp(aLog[j]);
+                Tensor convB = w.find(p + "mixer.conv1d.bias");
+                layers[i] = new Layer(w.get(p + "norm.weight").expect(c.dim).toFloats(k),
+                        w.matrix(w.get(p + "mixer.in_proj.weight").expect(2L * c.inner, c.dim)),
+                        w.get(p + "mixer.conv1d.weight").expect(c.inner, 1, c.conv).toFloats(k),
+                        convB == null ? new float[c.inner] : convB.expect(c.inner).toFloats(k),
+                        w.matrix(w.get(p + "mixer.x_proj.weight").expect(c.dtRank + 2L * c.state, c.inner)),
+                        w.get(p + "mixer.dt_proj.weight").expect(c.inner, c.dtRank).toFloats(k),
+                        w.get(p + "mixer.dt_proj.bias").expect(c.inner).toFloats(k),
+                        a,
+                        w.get(p + "mixer.D").expect(c.inner).toFloats(k),
+                        w.matrix(w.get(p + "mixer.out_proj.weight").expect(c.dim, c.inner)));
+            }
+        }
+
+        @Override public String architecture() { return "mamba"; }
+        @Override public int vocabSize() { return c.vocab; }
+        /** No context limit: the state does not grow. */
+        @Override public int contextLength() { return Integer.MAX_VALUE; }
+        @Override public Tokenizer tokenizer() { return tokenizer; }
+        @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
+        @Override public Session newSession() { return new State(this); }
+        @Override public void close() { w.close(); }
+    }
+
+    /** Per layer: the last d_conv − 1 conv inputs and the d_inner × d_state SSM state. */
+    static final class State implements LanguageModel.Session {
+        final MambaModel m;
+        final Config c;
+        final Kernels k;
+        final float[] x, u, xz, xdb, dt, y, out, logits;
+        final float[][] convState, ssm;
+        int pos;
+
+        State(MambaModel m) {
+            this.m = m;
+            this.c = m.c;
+            this.k = m.k;
+            x = new float[c.dim];
+            u = new float[c.dim];
+            xz = new float[2 * c.inner];
+            xdb = new float[c.dtRank + 2 * c.state];
+            dt = new float[c.inner];
+            y = new float[c.inner];
+            out = new float[c.dim];
+            logits = new float[c.vocab];
+            convState = new float[c.layers][c.inner * (c.conv - 1)];
+            ssm = new float[c.layers][c.inner * c.state];
+        }
+
+        @Override
+        public int position() {
+            return pos;
+        }
+
+        @Override
+        public float[] forward(int token) {
+            if (token < 0 || token >= c.vocab) throw new ModelException("token id " + token + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
+            int inner = c.inner, ns = c.state, kc = c.conv;
+            m.embed.row(k, token, x, 0);
+            for (int l = 0; l < c.layers; l++) {
+                Layer L = m.layers[l];
+                k.rmsnorm(u, 0, x, 0, L.norm(), c.dim, c.eps);
+                L.inProj().matvec(k, u, xz); // xz[0, inner) = x, xz[inner, 2·inner) = z
+                // Causal depthwise conv over (state of the last kc−1 inputs, this input), then SiLU.
+                float[] cs = convState[l];
+                for (int ch = 0; ch < inner; ch++) {
+                    float acc = L.convB()[ch];
+                    for (int j = 0; j < kc - 1; j++) acc += L.convW()[ch * kc + j] * cs[ch * (kc - 1) + j];
+                    acc += L.convW()[ch * kc + kc - 1] * xz[ch];
+                    for (int j = 0; j < kc - 2; j++) cs[ch * (kc - 1) + j] = cs[ch * (kc - 1) + j + 1];
+                    if (kc > 1) cs[ch * (kc - 1) + kc - 2] = xz[ch];
+                    xz[ch] = acc;
+                }
+                k.silu(xz, 0, inner);
+                L.xProj().matvec(k, xz, xdb); // [δ (dtRank), B (state), C (state)]
+                for (int ch = 0; ch < inner; ch++) {
+                    float v = L.dtBias()[ch] + k.dot(L.dtProj(), ch * c.dtRank, xdb, 0, c.dtRank);
+                    dt[ch] = v > 20 ? v : (float) Math.log1p(Math.exp(v)); // softplus, as torch (threshold 20)
+                }
+                float[] h = ssm[l];
+                int bOff = c.dtRank, cOff = c.dtRank + ns;
+                for (int ch = 0; ch < inner; ch++) {
+                    float d = dt[ch], xv = xz[ch], acc = 0;
+                    for (int s = 0; s < ns; s++) {
+                        int i = ch * ns + s;
+                        h[i] = (float) Math.exp(d * L.a()[i]) * h[i] + d * xdb[bOff + s] * xv;
+                        acc += h[i] * xdb[cOff + s];
+                    }
+                    y[ch] = acc + L.d()[ch] * xv;
+                }
+                k.silu(xz, inner, inner);
+                k.mul(y, 0, xz, inner, y, 0, inner);
+                L.outProj().matvec(k, y, out);
+                k.add(x, 0, out, 0, x, 0, c.dim);
+            }
+            k.rmsnorm(u, 0, x, 0, m.normF, c.dim, c.eps);
+            m.output.matvec(k, u, logits);
+            pos++;
+            return logits;
+        }
+    }
+}
