@@ -94,7 +94,7 @@ class EquivalenceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "llama3", "mistral", "qwen2", "qwen3", "bitnet", "gpt2", "mamba"})
+    @ValueSource(strings = {"llama", "llama3", "mistral", "qwen2", "qwen3", "bitnet", "gpt2", "mamba", "mamba2"})
     void fixtureMatchesTransformers(String name) throws Exception {
         check(Fixtures.hf(name));
     }

@@ -1,0 +1,206 @@
+package dev.panamax.models;
+
+import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.format.Weights;
+import dev.panamax.runtime.model.Architecture;
+import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.Model;
+import dev.panamax.runtime.model.ModelSource;
+import dev.panamax.runtime.tensor.Tensor;
+import dev.panamax.runtime.tokenizer.Tokenizer;
+import dev.panamax.simd.Kernels;
+import dev.panamax.simd.Simd;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Mamba-2 (Dao &amp; Gu, 2024, "SSD"): the state-space layer with a scalar-times-identity A per head
+ * and B, C shared by groups of heads. Each layer, for the normalised input u:
+ *
+ * <pre>
+ *   [z, xBC, dt] = W_in · u                        xBC = [x (heads·P), B (G·N), C (G·N)]
+ *   xBC  = SiLU(causal depthwise conv1d(xBC) + b)
+ *   Δ[h] = clamp(softplus(dt[h] + dt_bias[h]), time_step_limit)
+ *   S[h] = exp(Δ[h]·A[h]) · S[h] + Δ[h] · x[h] ⊗ B[g(h)]     S[h] is P × N;  A = −exp(A_log)
+ *   y[h] = S[h] · C[g(h)] + D[h] · x[h]
+ *   out  = W_out · RMSNorm(y ⊙ SiLU(z))                        the gated RMSNorm
+ * </pre>
+ *
+ * This is the recurrent form (O(1) per token); the chunked SSD form for prefill belongs to the
+ * state-space issue.
+ */
+public final class Mamba2 implements Architecture {
+
+    @Override
+    public String name() {
+        return "mamba2";
+    }
+
+    @Override
+    public Set<String> huggingFaceTypes() {
+        return Set.of("mamba2");
+    }
+
+    @Override
+    public Set<String> ggufArchitectures() {
+        return Set.of();
+    }
+
+    record Config(int dim, int layers, int inner, int heads, int headDim, int groups, int state, int conv, int vocab, float eps,
+                  float dtMin, float dtMax) {
+        int convDim() {
+            return inner + 2 * groups * state;
+        }
+    }
+
+    record Layer(float[] norm, Tensor inProj, float[] convW, float[] convB, float[] dtBias, float[] a, float[] d, float[] gateNorm, Tensor outProj) {}
+
+    @Override
+    public Model load(ModelSource src) {
+        if (src.isGguf()) throw new ModelException("Mamba-2 from GGUF is not supported yet; use the Hugging Face directory");
+        Map<String, Object> m = src.config();
+        int dim = Cfg.integer(m, "hidden_size"), heads = Cfg.integer(m, "num_heads"), headDim = Cfg.integer(m, "head_dim");
+        float lo = 0f, hi = Float.POSITIVE_INFINITY;
+        if (m.get("time_step_limit") instanceof List<?> l && l.size() == 2) {
+            lo = (float) dev.panamax.runtime.json.Json.number(l.get(0), "time_step_limit");
+            hi = (float) dev.panamax.runtime.json.Json.number(l.get(1), "time_step_limit");
+        }
+        Config c = new Config(dim, Cfg.integer(m, "num_hidden_layers"), heads * headDim, heads, headDim, Cfg.integerOr(m, "n_groups", 1),
+                Cfg.integer(m, "state_size"), Cfg.integer(m, "conv_kernel"), Cfg.integer(m, "vocab_size"),
+                (float) Cfg.numberOr(m, "layer_norm_epsilon", 1e-5), lo, hi);
+        if (c.heads % c.groups != 0) throw new ModelException("mamba2: " + c.heads + " heads are not a multiple of " + c.groups + " groups");
+        if (Boolean.TRUE.equals(m.get("use_bias"))) throw new ModelException("mamba2 with use_bias (projection biases) is not supported yet");
+        return new Mamba2Model(c, src.weights(), src.tokenizer(), src.endIds());
+    }
+
+    static final class Mamba2Model implements LanguageModel {
+        final Config c;
+        final Weights w;
+        final Tokenizer tokenizer;
+        final int[] endIds;
+        final Kernels k = Simd.kernels();
+        final Tensor embed, output;
+        final float[] normF;
+        final Layer[] layers;
+
+        Mamba2Model(Config c, Weights w, Tokenizer tokenizer, int[] endIds) {
+            this.c = c;
+            this.w = w;
+            this.tokenizer = tokenizer;
+            this.endIds = endIds;
+            embed = w.get("backbone.embeddings.weight").expect(c.vocab, c.dim);
+            Tensor head = w.find("lm_head.weight");
+            output = (head != null ? head : embed).expect(c.vocab, c.dim);
+            normF = w.get("backbone.norm_f.weight").expect(c.dim).toFloats(k);
+            layers = new Layer[c.layers];
+            int proj = c.inner + c.convDim() + c.heads;
+            for (int i = 0; i < c.layers; i++) {
+                String p = "backbone.layers." + i + ".mixer.";
+                float[] aLog = w.get(p + "A_log").expect(c.heads).toFloats(k);
+                float[] a = new float[c.heads];
+                for (int h = 0; h < c.heads; h++) a[h] = (float) -Math.exp(aLog[h]);
+                Tensor convB = w.find(p + "conv1d.bias");
+                layers[i] = new Layer(w.get("backbone.layers." + i + ".norm.weight").expect(c.dim).toFloats(k),
+                        w.matrix(w.get(p + "in_proj.weight").expect(proj, c.dim)),
+                        w.get(p + "conv1d.weight").expect(c.convDim(), 1, c.conv).toFloats(k),
+                        convB == null ? new float[c.convDim()] : convB.expect(c.convDim()).toFloats(k),
+                        w.get(p + "dt_bias").expect(c.heads).toFloats(k), a,
+                        w.get(p + "D").expect(c.heads).toFloats(k),
+                        w.get(p + "norm.weight").expect(c.inner).toFloats(k),
+                        w.matrix(w.get(p + "out_proj.weight").expect(c.dim, c.inner)));
+            }
+        }
+
+        @Override public String architecture() { return "mamba2"; }
+        @Override public int vocabSize() { return c.vocab; }
+        /** No context limit: the state does not grow. */
+        @Override public int contextLength() { return Integer.MAX_VALUE; }
+        @Override public Tokenizer tokenizer() { return tokenizer; }
+        @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
+        @Override public Session newSession() { return new State(this); }
+        @Override public void close() { w.close(); }
+    }
+
+    /** Per layer: the last d_conv − 1 conv inputs and heads × P × N of SSM state. */
+    static final class State implements LanguageModel.Session {
+        final Mamba2Model m;
+        final Config c;
+        final Kernels k;
+        final float[] x, u, proj, y, out, logits;
+        final float[][] convState, ssm;
+        int pos;
+
+        State(Mamba2Model m) {
+            this.m = m;
+            this.c = m.c;
+            this.k = m.k;
+            x = new float[c.dim];
+            u = new float[c.dim];
+            proj = new float[c.inner + c.convDim() + c.heads];
+            y = new float[c.inner];
+            out = new float[c.dim];
+            logits = new float[c.vocab];
+            convState = new float[c.layers][c.convDim() * (c.conv - 1)];
+            ssm = new float[c.layers][c.heads * c.headDim * c.state];
+        }
+
+        @Override
+        public int position() {
+            return pos;
+        }
+
+        @Override
+        public float[] forward(int token) {
+            if (token < 0 || token >= c.vocab) throw new ModelException("token id " + token + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
+            int inner = c.inner, cd = c.convDim(), kc = c.conv, ns = c.state, hp = c.headDim;
+            int zOff = 0, xbcOff = inner, dtOff = inner + cd;          // layout of proj
+            int bOff = xbcOff + inner, cOff = bOff + c.groups * ns;    // B and C inside xBC
+            m.embed.row(k, token, x, 0);
+            for (int l = 0; l < c.layers; l++) {
+                Layer L = m.layers[l];
+                k.rmsnorm(u, 0, x, 0, L.norm(), c.dim, c.eps);
+                L.inProj().matvec(k, u, proj);
+                // Causal depthwise conv over xBC, then SiLU.
+                float[] cs = convState[l];
+                for (int ch = 0; ch < cd; ch++) {
+                    float v = proj[xbcOff + ch], acc = L.convB()[ch];
+                    for (int j = 0; j < kc - 1; j++) acc += L.convW()[ch * kc + j] * cs[ch * (kc - 1) + j];
+                    acc += L.convW()[ch * kc + kc - 1] * v;
+                    for (int j = 0; j < kc - 2; j++) cs[ch * (kc - 1) + j] = cs[ch * (kc - 1) + j + 1];
+                    if (kc > 1) cs[ch * (kc - 1) + kc - 2] = v;
+                    proj[xbcOff + ch] = acc;
+                }
+                k.silu(proj, xbcOff, cd);
+                float[] s = ssm[l];
+                int headsPerGroup = c.heads / c.groups;
+                for (int h = 0; h < c.heads; h++) {
+                    float raw = proj[dtOff + h] + L.dtBias()[h];
+                    float dt = raw > 20 ? raw : (float) Math.log1p(Math.exp(raw));
+                    dt = Math.min(Math.max(dt, c.dtMin), c.dtMax);
+                    float decay = (float) Math.exp(dt * L.a()[h]);
+                    int g = h / headsPerGroup;
+                    for (int p = 0; p < hp; p++) {
+                        float xv = proj[xbcOff + h * hp + p], acc = 0;
+                        int base = (h * hp + p) * ns;
+                        for (int n = 0; n < ns; n++) {
+                            s[base + n] = decay * s[base + n] + dt * xv * proj[bOff + g * ns + n];
+                            acc += s[base + n] * proj[cOff + g * ns + n];
+                        }
+                        y[h * hp + p] = acc + L.d()[h] * xv;
+                    }
+                }
+                // Gated RMSNorm: RMSNorm(y ⊙ SiLU(z)).
+                k.silu(proj, zOff, inner);
+                k.mul(y, 0, proj, zOff, y, 0, inner);
+                k.rmsnorm(y, 0, y, 0, L.gateNorm(), inner, c.eps);
+                L.outProj().matvec(k, y, out);
+                k.add(x, 0, out, 0, x, 0, c.dim);
+            }
+            k.rmsnorm(u, 0, x, 0, m.normF, c.dim, c.eps);
+            m.output.matvec(k, u, logits);
+            pos++;
+            return logits;
+        }
+    }
+}
