@@ -115,6 +115,23 @@ public final class Mamba implements Architecture {
         @Override public void close() { w.close(); }
     }
 
+    /** Rows of in [T, inDim] times a weight [outDim, inDim]: one GEMM for float32 weights, else row by row. */
+    static void linear(Kernels k, Tensor w, float[] in, int T, int inDim, float[] out, int outDim) {
+        if (w.type() == dev.panamax.runtime.tensor.DType.F32) {
+            k.matmulTransposedB(in, w.data(), 0, out, T, outDim, inDim);
+            return;
+        }
+        float[] row = new float[inDim], o = new float[outDim];
+        for (int t = 0; t < T; t++) {
+            System.arraycopy(in, t * inDim, row, 0, inDim);
+            w.matvec(k, row, o);
+            System.arraycopy(o, 0, out, t * outDim, outDim);
+        }
+    }
+
+    /** Prompts shorter than this are fed token by token ({@code -Dpanamax.minBatch}). */
+    static final int MIN_BATCH = Integer.getInteger("panamax.minBatch", 16);
+
     /** Per layer: the last d_conv − 1 conv inputs and the d_inner × d_state SSM state. */
     static final class State implements LanguageModel.Session {
         final MambaModel m;
@@ -143,6 +160,94 @@ public final class Mamba implements Architecture {
         @Override
         public int position() {
             return pos;
+        }
+
+        /**
+         * The prompt in the parallel form: the projections as GEMMs over the [T, ·] block, and for each
+         * state index s the recurrence h[t][c] = exp(Δ[t][c]·A[c][s])·h[t−1][c] + Δ[t][c]·B[t][s]·x[t][c]
+         * as a chunked parallel scan over time ({@link dev.panamax.simd.LinearScan}), starting from the
+         * session's state and leaving it updated.
+         */
+        @Override
+        public float[] prefill(int[] tokens, boolean allLogits) {
+            int T = tokens.length;
+            if (T < MIN_BATCH) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            int d = c.dim, inner = c.inner, ns = c.state, kc = c.conv, r = c.dtRank, xw = r + 2 * ns;
+            float[] X = new float[T * d], U = new float[T * d], XZ = new float[T * 2 * inner], XC = new float[T * inner],
+                    XDB = new float[T * xw], DT = new float[T * inner], Y = new float[T * inner], O = new float[T * d];
+            float[] a = new float[T * inner], b = new float[T * inner], h = new float[T * inner], h0 = new float[inner];
+            for (int t = 0; t < T; t++) {
+                if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
+                m.embed.row(k, tokens[t], X, t * d);
+            }
+            for (int l = 0; l < c.layers; l++) {
+                Layer L = m.layers[l];
+                for (int t = 0; t < T; t++) k.rmsnorm(U, t * d, X, t * d, L.norm(), d, c.eps);
+                linear(k, L.inProj(), U, T, d, XZ, 2 * inner);
+                // Causal depthwise conv over time, continuing from the conv state; then SiLU.
+                float[] cs = convState[l];
+                for (int ch = 0; ch < inner; ch++) {
+                    for (int t = 0; t < T; t++) {
+                        float acc = L.convB()[ch];
+                        for (int j = 0; j < kc; j++) {
+                            int src = t - (kc - 1) + j; // time index of the input under tap j
+                            float v = src >= 0 ? XZ[src * 2 * inner + ch] : cs[ch * (kc - 1) + (kc - 1 + src)];
+                            acc += L.convW()[ch * kc + j] * v;
+                        }
+                        XC[t * inner + ch] = acc;
+                    }
+                    for (int j = 0; j < kc - 1; j++) {
+                        int src = T - (kc - 1) + j;
+                        cs[ch * (kc - 1) + j] = src >= 0 ? XZ[src * 2 * inner + ch] : cs[ch * (kc - 1) + (kc - 1 + src)];
+                    }
+                }
+                k.silu(XC, 0, T * inner);
+                linear(k, L.xProj(), XC, T, inner, XDB, xw);
+                for (int t = 0; t < T; t++) {
+                    for (int ch = 0; ch < inner; ch++) {
+                        float v = L.dtBias()[ch] + k.dot(L.dtProj(), ch * r, XDB, t * xw, r);
+                        DT[t * inner + ch] = v > 20 ? v : (float) Math.log1p(Math.exp(v));
+                    }
+                }
+                java.util.Arrays.fill(Y, 0f);
+                float[] st = ssm[l];
+                for (int s = 0; s < ns; s++) {
+                    for (int t = 0; t < T; t++) {
+                        float bs = XDB[t * xw + r + s];
+                        for (int ch = 0; ch < inner; ch++) {
+                            int i = t * inner + ch;
+                            a[i] = (float) Math.exp(DT[i] * L.a()[ch * ns + s]);
+                            b[i] = DT[i] * bs * XC[i];
+                        }
+                    }
+                    for (int ch = 0; ch < inner; ch++) h0[ch] = st[ch * ns + s];
+                    // Four chunks of time: parallel work for the pool, and the carry pass stays short.
+                    dev.panamax.simd.LinearScan.chunked(k, a, b, h0, h, T, inner, Math.max(4, (T + 3) / 4));
+                    for (int t = 0; t < T; t++) {
+                        float cv = XDB[t * xw + r + ns + s];
+                        k.axpy(cv, h, t * inner, Y, t * inner, inner);
+                    }
+                    for (int ch = 0; ch < inner; ch++) st[ch * ns + s] = h[(T - 1) * inner + ch];
+                }
+                for (int t = 0; t < T; t++) {
+                    for (int ch = 0; ch < inner; ch++) Y[t * inner + ch] += L.d()[ch] * XC[t * inner + ch];
+                    k.silu(XZ, t * 2 * inner + inner, inner);
+                    k.mul(Y, t * inner, XZ, t * 2 * inner + inner, Y, t * inner, inner);
+                }
+                linear(k, L.outProj(), Y, T, inner, O, d);
+                k.add(X, 0, O, 0, X, 0, T * d);
+            }
+            pos += T;
+            if (!allLogits) {
+                k.rmsnorm(u, 0, X, (T - 1) * d, m.normF, d, c.eps);
+                m.output.matvec(k, u, logits);
+                return logits;
+            }
+            for (int t = 0; t < T; t++) k.rmsnorm(X, t * d, X, t * d, m.normF, d, c.eps);
+            float[] all = new float[T * c.vocab];
+            linear(k, m.output, X, T, d, all, c.vocab);
+            System.arraycopy(all, (T - 1) * c.vocab, logits, 0, c.vocab);
+            return all;
         }
 
         @Override
