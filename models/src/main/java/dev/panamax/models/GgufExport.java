@@ -31,8 +31,12 @@ public final class GgufExport {
         if (type == DType.BF16) throw new ModelException("export type must be f32, f16, q8_0 or q4_0, got " + type);
         ModelSource src = ModelLoader.readHuggingFace(hfDir);
         try (var weights = src.weights()) {
+            if (src.architecture().equals("mamba")) {
+                writeMamba(src, out, type);
+                return;
+            }
             if (!List.of("llama", "mistral").contains(src.architecture())) {
-                throw new ModelException("GGUF export supports llama and mistral directories so far, not " + src.architecture());
+                throw new ModelException("GGUF export supports llama, mistral and mamba directories so far, not " + src.architecture());
             }
             Llama.Config c = Llama.Config.fromHuggingFace(src.config(), src.architecture());
             if (c.slidingWindow() > 0) throw new ModelException("GGUF export of sliding-window attention is not supported yet");
@@ -146,6 +150,56 @@ public final class GgufExport {
             }
             w.write(out);
         }
+    }
+
+    /** Mamba with llama.cpp's names and keys; its ssm_a holds A = −exp(A_log), as llama.cpp's converter writes it. */
+    private static void writeMamba(ModelSource src, Path out, DType type) throws IOException {
+        Map<String, Object> m = src.config();
+        Kernels k = Simd.kernels();
+        int dim = Cfg.integer(m, "hidden_size"), layers = Cfg.integer(m, "num_hidden_layers");
+        int inner = Cfg.integerOr(m, "intermediate_size", 2 * dim);
+        GgufWriter w = new GgufWriter();
+        w.put("general.architecture", GgufWriter.string("mamba"));
+        w.put("general.name", GgufWriter.string(src.path().getFileName().toString()));
+        w.put("general.file_type", GgufWriter.u32(fileType(type)));
+        w.put("mamba.context_length", GgufWriter.u32(1 << 20));
+        w.put("mamba.embedding_length", GgufWriter.u32(dim));
+        w.put("mamba.feed_forward_length", GgufWriter.u32(0));
+        w.put("mamba.attention.head_count", GgufWriter.u32(0));
+        w.put("mamba.block_count", GgufWriter.u32(layers));
+        w.put("mamba.ssm.conv_kernel", GgufWriter.u32(Cfg.integer(m, "conv_kernel")));
+        w.put("mamba.ssm.inner_size", GgufWriter.u32(inner));
+        w.put("mamba.ssm.state_size", GgufWriter.u32(Cfg.integer(m, "state_size")));
+        w.put("mamba.ssm.time_step_rank", GgufWriter.u32(Cfg.integer(m, "time_step_rank")));
+        w.put("mamba.attention.layer_norm_rms_epsilon", GgufWriter.f32(Cfg.numberOr(m, "layer_norm_epsilon", 1e-5)));
+        Map<String, Tensor> all = src.weights().all();
+        put(w, k, need(all, "backbone.embeddings.weight"), "token_embd.weight", type, 0);
+        for (int i = 0; i < layers; i++) {
+            String h = "backbone.layers." + i + ".", g = "blk." + i + ".";
+            put(w, k, need(all, h + "norm.weight"), g + "attn_norm.weight", DType.F32, 0);
+            put(w, k, need(all, h + "mixer.in_proj.weight"), g + "ssm_in.weight", type, 0);
+            Tensor conv = need(all, h + "mixer.conv1d.weight");
+            writeF32(w, g + "ssm_conv1d.weight", new long[] {conv.rows(), conv.cols()}, conv.toFloats(k)); // [inner, 1, kc] → [inner, kc]
+            if (all.containsKey(h + "mixer.conv1d.bias")) put(w, k, all.get(h + "mixer.conv1d.bias"), g + "ssm_conv1d.bias", DType.F32, 0);
+            put(w, k, need(all, h + "mixer.x_proj.weight"), g + "ssm_x.weight", type, 0);
+            put(w, k, need(all, h + "mixer.dt_proj.weight"), g + "ssm_dt.weight", DType.F32, 0);
+            put(w, k, need(all, h + "mixer.dt_proj.bias"), g + "ssm_dt.bias", DType.F32, 0);
+            Tensor aLog = need(all, h + "mixer.A_log");
+            float[] a = aLog.toFloats(k);
+            for (int j = 0; j < a.length; j++) a[j] = (float) -Math.exp(a[j]);
+            writeF32(w, g + "ssm_a", aLog.shape(), a);
+            put(w, k, need(all, h + "mixer.D"), g + "ssm_d", DType.F32, 0);
+            put(w, k, need(all, h + "mixer.out_proj.weight"), g + "ssm_out.weight", type, 0);
+        }
+        put(w, k, need(all, "backbone.norm_f.weight"), "output_norm.weight", DType.F32, 0);
+        if (all.containsKey("lm_head.weight") && !Boolean.TRUE.equals(m.get("tie_word_embeddings"))) put(w, k, all.get("lm_head.weight"), "output.weight", type, 0);
+        w.write(out);
+    }
+
+    private static void writeF32(GgufWriter w, String name, long[] shape, float[] v) {
+        ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
+        b.asFloatBuffer().put(v);
+        w.tensor(name, DType.F32, shape, b.array());
     }
 
     /** llama.cpp's llama_ftype for a file mostly of {@code type}: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7. */

@@ -45,25 +45,42 @@ public final class Mamba implements Architecture {
 
     @Override
     public Set<String> ggufArchitectures() {
-        return Set.of();
+        return Set.of("mamba");
     }
 
     record Config(int dim, int layers, int inner, int state, int conv, int dtRank, int vocab, float eps) {}
+
+    /** Tensor names: Hugging Face's and llama.cpp's (whose ssm_a already holds A = −exp(A_log)). */
+    record Names(String embed, String output, String normF, String layer, String norm, String inProj, String conv, String convBias,
+                 String xProj, String dtProj, String dtBias, String a, String d, String outProj, boolean aIsLog) {
+        static final Names HF = new Names("backbone.embeddings.weight", "lm_head.weight", "backbone.norm_f.weight", "backbone.layers.%d.",
+                "norm.weight", "mixer.in_proj.weight", "mixer.conv1d.weight", "mixer.conv1d.bias", "mixer.x_proj.weight",
+                "mixer.dt_proj.weight", "mixer.dt_proj.bias", "mixer.A_log", "mixer.D", "mixer.out_proj.weight", true);
+        static final Names GGUF = new Names("token_embd.weight", "output.weight", "output_norm.weight", "blk.%d.", "attn_norm.weight",
+                "ssm_in.weight", "ssm_conv1d.weight", "ssm_conv1d.bias", "ssm_x.weight", "ssm_dt.weight", "ssm_dt.bias", "ssm_a", "ssm_d",
+                "ssm_out.weight", false);
+    }
 
     record Layer(float[] norm, Tensor inProj, float[] convW, float[] convB, Tensor xProj, float[] dtProj, float[] dtBias,
                  float[] a, float[] d, Tensor outProj) {}
 
     @Override
     public Model load(ModelSource src) {
-        if (src.isGguf()) throw new ModelException("Mamba from GGUF is not supported yet; use the Hugging Face directory");
         Map<String, Object> m = src.config();
+        if (src.isGguf()) {
+            Tensor embed = src.weights().get("token_embd.weight");
+            Config c = new Config(Cfg.integer(m, "mamba.embedding_length"), Cfg.integer(m, "mamba.block_count"), Cfg.integer(m, "mamba.ssm.inner_size"),
+                    Cfg.integer(m, "mamba.ssm.state_size"), Cfg.integer(m, "mamba.ssm.conv_kernel"), Cfg.integer(m, "mamba.ssm.time_step_rank"),
+                    embed.rows(), (float) Cfg.numberOr(m, "mamba.attention.layer_norm_rms_epsilon", 1e-5));
+            return new MambaModel(c, src.weights(), src.tokenizer(), src.endIds(), Names.GGUF);
+        }
         int dim = Cfg.integer(m, "hidden_size");
         int dtRank = m.get("time_step_rank") instanceof Number n ? n.intValue() : (dim + 15) / 16; // "auto": ceil(dim / 16)
         Config c = new Config(dim, Cfg.integer(m, "num_hidden_layers"), Cfg.integerOr(m, "intermediate_size", 2 * dim),
                 Cfg.integer(m, "state_size"), Cfg.integer(m, "conv_kernel"), dtRank, Cfg.integer(m, "vocab_size"),
                 (float) Cfg.numberOr(m, "layer_norm_epsilon", 1e-5));
         if (Boolean.TRUE.equals(m.get("use_bias"))) throw new ModelException("mamba with use_bias (projection biases) is not supported yet");
-        return new MambaModel(c, src.weights(), src.tokenizer(), src.endIds());
+        return new MambaModel(c, src.weights(), src.tokenizer(), src.endIds(), Names.HF);
     }
 
     static final class MambaModel implements LanguageModel {
@@ -76,32 +93,33 @@ public final class Mamba implements Architecture {
         final float[] normF;
         final Layer[] layers;
 
-        MambaModel(Config c, Weights w, Tokenizer tokenizer, int[] endIds) {
+        MambaModel(Config c, Weights w, Tokenizer tokenizer, int[] endIds, Names n) {
             this.c = c;
             this.w = w;
             this.tokenizer = tokenizer;
             this.endIds = endIds;
-            embed = w.get("backbone.embeddings.weight").expect(c.vocab, c.dim);
-            Tensor head = w.find("lm_head.weight");
-            output = (head != null ? head : embed).expect(c.vocab, c.dim);
-            normF = w.get("backbone.norm_f.weight").expect(c.dim).toFloats(k);
+            embed = w.get(n.embed()).expect(c.vocab, c.dim);
+            Tensor head = w.find(n.output());
+            output = w.matrix(head != null ? head : embed).expect(c.vocab, c.dim);
+            normF = w.get(n.normF()).expect(c.dim).toFloats(k);
             layers = new Layer[c.layers];
             for (int i = 0; i < c.layers; i++) {
-                String p = "backbone.layers." + i + ".";
-                float[] aLog = w.get(p + "mixer.A_log").expect(c.inner, c.state).toFloats(k);
-                float[] a = new float[aLog.length];
-                for (int j = 0; j < a.length; j++) a[j] = (float) -Math.exp(aLog[j]);
-                Tensor convB = w.find(p + "mixer.conv1d.bias");
-                layers[i] = new Layer(w.get(p + "norm.weight").expect(c.dim).toFloats(k),
-                        w.matrix(w.get(p + "mixer.in_proj.weight").expect(2L * c.inner, c.dim)),
-                        w.get(p + "mixer.conv1d.weight").expect(c.inner, 1, c.conv).toFloats(k),
+                String p = String.format(n.layer(), i);
+                float[] a = w.get(p + n.a()).expect(c.inner, c.state).toFloats(k);
+                if (n.aIsLog()) for (int j = 0; j < a.length; j++) a[j] = (float) -Math.exp(a[j]);
+                Tensor conv = w.get(p + n.conv());
+                if (conv.elements() != (long) c.inner * c.conv) throw new ModelException("tensor " + conv + " should hold " + c.inner + " × " + c.conv + " conv taps");
+                Tensor convB = w.find(p + n.convBias());
+                layers[i] = new Layer(w.get(p + n.norm()).expect(c.dim).toFloats(k),
+                        w.matrix(w.get(p + n.inProj()).expect(2L * c.inner, c.dim)),
+                        conv.toFloats(k),
                         convB == null ? new float[c.inner] : convB.expect(c.inner).toFloats(k),
-                        w.matrix(w.get(p + "mixer.x_proj.weight").expect(c.dtRank + 2L * c.state, c.inner)),
-                        w.get(p + "mixer.dt_proj.weight").expect(c.inner, c.dtRank).toFloats(k),
-                        w.get(p + "mixer.dt_proj.bias").expect(c.inner).toFloats(k),
+                        w.matrix(w.get(p + n.xProj()).expect(c.dtRank + 2L * c.state, c.inner)),
+                        w.get(p + n.dtProj()).expect(c.inner, c.dtRank).toFloats(k),
+                        w.get(p + n.dtBias()).expect(c.inner).toFloats(k),
                         a,
-                        w.get(p + "mixer.D").expect(c.inner).toFloats(k),
-                        w.matrix(w.get(p + "mixer.out_proj.weight").expect(c.dim, c.inner)));
+                        w.get(p + n.d()).expect(c.inner).toFloats(k),
+                        w.matrix(w.get(p + n.outProj()).expect(c.dim, c.inner)));
             }
         }
 

@@ -127,9 +127,9 @@ class EquivalenceTest {
         check(Fixtures.kjv());
     }
 
-    /** Llama fixtures through GGUF, Llama 3's scaling carried as llama.cpp's rope_freqs tensor. */
+    /** Llama fixtures through GGUF, Llama 3's scaling carried as llama.cpp's rope_freqs tensor; Mamba with llama.cpp's ssm_* names. */
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "llama3"})
+    @ValueSource(strings = {"llama", "llama3", "mamba"})
     void fixtureAsF32GgufMatchesTransformers(String name, @org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
         Path gguf = tmp.resolve(name + ".gguf");
         GgufExport.convert(Fixtures.hf(name), gguf, dev.panamax.runtime.tensor.DType.F32);
