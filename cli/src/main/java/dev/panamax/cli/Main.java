@@ -240,6 +240,9 @@ public final class Main {
         } catch (UsageException e) {
             err.println("panamax: " + e.getMessage());
             return 2;
+        } catch (java.nio.charset.CharacterCodingException e) {
+            err.println("panamax: the input is not valid UTF-8 (" + e.getMessage() + ")");
+            return 1;
         } catch (ModelException | IOException | IllegalArgumentException | java.io.UncheckedIOException e) {
             err.println("panamax: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
             if (verbose) e.printStackTrace(err);
@@ -471,7 +474,10 @@ public final class Main {
             java.util.List<ChatTemplate.Message> messages = new java.util.ArrayList<>();
             String system = a.value("--system", null);
             if (system != null) messages.add(new ChatTemplate.Message("system", system));
-            java.io.BufferedReader reader = new java.io.BufferedReader(new java.io.InputStreamReader(in, StandardCharsets.UTF_8));
+            // Strict: a byte that is not UTF-8 is an error naming it, not a silent U+FFFD.
+            java.io.BufferedReader reader = new java.io.BufferedReader(new java.io.InputStreamReader(in,
+                    StandardCharsets.UTF_8.newDecoder().onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                            .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)));
             while (true) {
                 err.print("> ");
                 err.flush();
@@ -618,6 +624,20 @@ public final class Main {
         return 0;
     }
 
+    /** Decodes UTF-8 strictly: invalid input is a {@link ModelException} giving the byte offset. */
+    static String utf8(byte[] bytes, String what) {
+        var decoder = StandardCharsets.UTF_8.newDecoder().onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT);
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(bytes);
+        java.nio.CharBuffer out = java.nio.CharBuffer.allocate(bytes.length + 1);
+        var result = decoder.decode(in, out, true);
+        if (result.isError()) {
+            throw new ModelException(what + " is not valid UTF-8: byte 0x" + String.format("%02x", bytes[in.position()] & 0xff) + " at offset " + in.position());
+        }
+        decoder.flush(out);
+        return out.flip().toString();
+    }
+
     private static String decode(Tokenizer tok, int[] ids) {
         java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
         for (int id : ids) b.writeBytes(tok.decode(id));
@@ -629,7 +649,7 @@ public final class Main {
     private static int tokenize(Args a, PrintStream out, InputStream in) throws IOException {
         if (a.positional.size() != 1) throw new UsageException("tokenize needs MODEL_OR_VOCAB (see panamax tokenize --help)");
         Path p = Path.of(a.positional.get(0));
-        String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        String text = utf8(in.readAllBytes(), "standard input");
         Tokenizer tok;
         Gguf gguf = null;
         ModelSource hf = null;

@@ -189,6 +189,21 @@ class GenerateCommandTest {
     }
 
     @Test
+    void invalidUtf8OnStandardInputIsAClearError() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        byte[] bad = {'a', 'b', (byte) 0xC3, 'x'}; // 0xC3 starts a two-byte sequence; 'x' cannot continue it
+        int status = Main.run(new String[] {"tokenize", kjv().toString(), "--ids"}, new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8), new ByteArrayInputStream(bad));
+        assertEquals(1, status);
+        assertEquals("panamax: standard input is not valid UTF-8: byte 0xc3 at offset 2\n", err.toString(StandardCharsets.UTF_8));
+        ByteArrayOutputStream err2 = new ByteArrayOutputStream();
+        int chat = Main.run(new String[] {"chat", "--max-tokens", "2"}, new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                new PrintStream(err2, true, StandardCharsets.UTF_8), new ByteArrayInputStream(bad));
+        assertEquals(1, chat);
+        assertTrue(err2.toString(StandardCharsets.UTF_8).contains("not valid UTF-8"), err2.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
     void everyCommandHasHelp() {
         for (String c : new String[] {"generate", "chat", "embed", "search", "bench", "tokenize", "forward", "inspect", "convert", "quantize"}) {
             Result r = run("", c, "--help");
