@@ -27,8 +27,8 @@ import java.util.Set;
  *   out  = W_out · RMSNorm(y ⊙ SiLU(z))                        the gated RMSNorm
  * </pre>
  *
- * This is the recurrent form (O(1) per token); the chunked SSD form for prefill belongs to the
- * state-space issue.
+ * Decoding uses the recurrence (O(1) per token); prompts run it as a chunked parallel scan over
+ * time, one scan per state index (the state-passing form of SSD, without its intra-chunk matrix form).
  */
 public final class Mamba2 implements Architecture {
 
@@ -148,6 +148,98 @@ public final class Mamba2 implements Architecture {
         @Override
         public int position() {
             return pos;
+        }
+
+        /**
+         * The prompt in the parallel form: the projections as one GEMM over the [T, ·] block, and for
+         * each state index n the recurrence S[t][h,p] = exp(Δ[t][h]·A[h])·S[t−1][h,p] + Δ[t][h]·x[t][h,p]·B[t][g(h),n]
+         * as a chunked parallel scan over time, starting from the session's state and leaving it updated.
+         */
+        @Override
+        public float[] prefill(int[] tokens, boolean allLogits) {
+            int T = tokens.length;
+            if (T < Mamba.MIN_BATCH) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            int d = c.dim, inner = c.inner, cd = c.convDim(), kc = c.conv, ns = c.state, hp = c.headDim, pw = inner + cd + c.heads;
+            int headsPerGroup = c.heads / c.groups;
+            float[] X = new float[T * d], U = new float[T * d], P = new float[T * pw], XC = new float[T * cd], DT = new float[T * c.heads],
+                    Y = new float[T * inner], O = new float[T * d], a = new float[T * inner], b = new float[T * inner], h = new float[T * inner],
+                    h0 = new float[inner];
+            for (int t = 0; t < T; t++) {
+                if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
+                m.embed.row(k, tokens[t], X, t * d);
+            }
+            for (int l = 0; l < c.layers; l++) {
+                Layer L = m.layers[l];
+                for (int t = 0; t < T; t++) k.rmsnorm(U, t * d, X, t * d, L.norm(), d, c.eps);
+                Mamba.linear(k, L.inProj(), U, T, d, P, pw); // rows: [z (inner), xBC (cd), dt (heads)]
+                float[] cs = convState[l];
+                for (int ch = 0; ch < cd; ch++) {
+                    for (int t = 0; t < T; t++) {
+                        float acc = L.convB()[ch];
+                        for (int j = 0; j < kc; j++) {
+                            int src = t - (kc - 1) + j;
+                            float v = src >= 0 ? P[src * pw + inner + ch] : cs[ch * (kc - 1) + (kc - 1 + src)];
+                            acc += L.convW()[ch * kc + j] * v;
+                        }
+                        XC[t * cd + ch] = acc;
+                    }
+                    for (int j = 0; j < kc - 1; j++) {
+                        int src = T - (kc - 1) + j;
+                        cs[ch * (kc - 1) + j] = src >= 0 ? P[src * pw + inner + ch] : cs[ch * (kc - 1) + (kc - 1 + src)];
+                    }
+                }
+                k.silu(XC, 0, T * cd);
+                for (int t = 0; t < T; t++) {
+                    for (int hh = 0; hh < c.heads; hh++) {
+                        float raw = P[t * pw + inner + cd + hh] + L.dtBias()[hh];
+                        float dt = raw > 20 ? raw : (float) Math.log1p(Math.exp(raw));
+                        DT[t * c.heads + hh] = Math.min(Math.max(dt, c.dtMin), c.dtMax);
+                    }
+                }
+                java.util.Arrays.fill(Y, 0f);
+                float[] st = ssm[l];
+                for (int n = 0; n < ns; n++) {
+                    for (int t = 0; t < T; t++) {
+                        for (int hh = 0; hh < c.heads; hh++) {
+                            float dt = DT[t * c.heads + hh], decay = (float) Math.exp(dt * L.a()[hh]);
+                            float bn = XC[t * cd + inner + (hh / headsPerGroup) * ns + n];
+                            for (int p = 0; p < hp; p++) {
+                                int i = t * inner + hh * hp + p;
+                                a[i] = decay;
+                                b[i] = dt * XC[t * cd + hh * hp + p] * bn;
+                            }
+                        }
+                    }
+                    for (int ch = 0; ch < inner; ch++) h0[ch] = st[ch * ns + n];
+                    dev.panamax.simd.LinearScan.chunked(k, a, b, h0, h, T, inner, Math.max(4, (T + 3) / 4));
+                    for (int t = 0; t < T; t++) {
+                        for (int hh = 0; hh < c.heads; hh++) {
+                            float cn = XC[t * cd + inner + c.groups * ns + (hh / headsPerGroup) * ns + n];
+                            k.axpy(cn, h, t * inner + hh * hp, Y, t * inner + hh * hp, hp);
+                        }
+                    }
+                    for (int ch = 0; ch < inner; ch++) st[ch * ns + n] = h[(T - 1) * inner + ch];
+                }
+                for (int t = 0; t < T; t++) {
+                    for (int ch = 0; ch < inner; ch++) Y[t * inner + ch] += L.d()[ch / hp] * XC[t * cd + ch];
+                    k.silu(P, t * pw, inner);
+                    k.mul(Y, t * inner, P, t * pw, Y, t * inner, inner);
+                    k.rmsnorm(Y, t * inner, Y, t * inner, L.gateNorm(), inner, c.eps);
+                }
+                Mamba.linear(k, L.outProj(), Y, T, inner, O, d);
+                k.add(X, 0, O, 0, X, 0, T * d);
+            }
+            pos += T;
+            if (!allLogits) {
+                k.rmsnorm(u, 0, X, (T - 1) * d, m.normF, d, c.eps);
+                m.output.matvec(k, u, logits);
+                return logits;
+            }
+            for (int t = 0; t < T; t++) k.rmsnorm(X, t * d, X, t * d, m.normF, d, c.eps);
+            float[] all = new float[T * c.vocab];
+            Mamba.linear(k, m.output, X, T, d, all, c.vocab);
+            System.arraycopy(all, (T - 1) * c.vocab, logits, 0, c.vocab);
+            return all;
         }
 
         @Override
