@@ -203,28 +203,12 @@ public final class Mamba implements Architecture {
                 for (int t = 0; t < T; t++) k.rmsnorm(U, t * d, X, t * d, L.norm(), d, c.eps);
                 linear(k, L.inProj(), U, T, d, XZ, 2 * inner);
                 // Causal depthwise conv over time, continuing from the conv state; then SiLU.
-                float[] cs = convState[l];
-                for (int ch = 0; ch < inner; ch++) {
-                    for (int t = 0; t < T; t++) {
-                        float acc = L.convB()[ch];
-                        for (int j = 0; j < kc; j++) {
-                            int src = t - (kc - 1) + j; // time index of the input under tap j
-                            float v = src >= 0 ? XZ[src * 2 * inner + ch] : cs[ch * (kc - 1) + (kc - 1 + src)];
-                            acc += L.convW()[ch * kc + j] * v;
-                        }
-                        XC[t * inner + ch] = acc;
-                    }
-                    for (int j = 0; j < kc - 1; j++) {
-                        int src = T - (kc - 1) + j;
-                        cs[ch * (kc - 1) + j] = src >= 0 ? XZ[src * 2 * inner + ch] : cs[ch * (kc - 1) + (kc - 1 + src)];
-                    }
-                }
+                Ssm.convBlock(XZ, 2 * inner, 0, T, inner, L.convW(), L.convB(), convState[l], kc, XC);
                 k.silu(XC, 0, T * inner);
                 linear(k, L.xProj(), XC, T, inner, XDB, xw);
                 for (int t = 0; t < T; t++) {
                     for (int ch = 0; ch < inner; ch++) {
-                        float v = L.dtBias()[ch] + k.dot(L.dtProj(), ch * r, XDB, t * xw, r);
-                        DT[t * inner + ch] = v > 20 ? v : (float) Math.log1p(Math.exp(v));
+                        DT[t * inner + ch] = Ssm.softplus(L.dtBias()[ch] + k.dot(L.dtProj(), ch * r, XDB, t * xw, r));
                     }
                 }
                 java.util.Arrays.fill(Y, 0f);
@@ -256,16 +240,7 @@ public final class Mamba implements Architecture {
                 k.add(X, 0, O, 0, X, 0, T * d);
             }
             pos += T;
-            if (!allLogits) {
-                k.rmsnorm(u, 0, X, (T - 1) * d, m.normF, d, c.eps);
-                m.output.matvec(k, u, logits);
-                return logits;
-            }
-            for (int t = 0; t < T; t++) k.rmsnorm(X, t * d, X, t * d, m.normF, d, c.eps);
-            float[] all = new float[T * c.vocab];
-            linear(k, m.output, X, T, d, all, c.vocab);
-            System.arraycopy(all, (T - 1) * c.vocab, logits, 0, c.vocab);
-            return all;
+            return Ssm.head(k, X, T, d, m.normF, c.eps, m.output, u, logits, allLogits);
         }
 
         @Override
@@ -278,20 +253,11 @@ public final class Mamba implements Architecture {
                 k.rmsnorm(u, 0, x, 0, L.norm(), c.dim, c.eps);
                 L.inProj().matvec(k, u, xz); // xz[0, inner) = x, xz[inner, 2·inner) = z
                 // Causal depthwise conv over (state of the last kc−1 inputs, this input), then SiLU.
-                float[] cs = convState[l];
-                for (int ch = 0; ch < inner; ch++) {
-                    float acc = L.convB()[ch];
-                    for (int j = 0; j < kc - 1; j++) acc += L.convW()[ch * kc + j] * cs[ch * (kc - 1) + j];
-                    acc += L.convW()[ch * kc + kc - 1] * xz[ch];
-                    for (int j = 0; j < kc - 2; j++) cs[ch * (kc - 1) + j] = cs[ch * (kc - 1) + j + 1];
-                    if (kc > 1) cs[ch * (kc - 1) + kc - 2] = xz[ch];
-                    xz[ch] = acc;
-                }
+                Ssm.convStep(xz, 0, inner, L.convW(), L.convB(), convState[l], kc);
                 k.silu(xz, 0, inner);
                 L.xProj().matvec(k, xz, xdb); // [δ (dtRank), B (state), C (state)]
                 for (int ch = 0; ch < inner; ch++) {
-                    float v = L.dtBias()[ch] + k.dot(L.dtProj(), ch * c.dtRank, xdb, 0, c.dtRank);
-                    dt[ch] = v > 20 ? v : (float) Math.log1p(Math.exp(v)); // softplus, as torch (threshold 20)
+                    dt[ch] = Ssm.softplus(L.dtBias()[ch] + k.dot(L.dtProj(), ch * c.dtRank, xdb, 0, c.dtRank));
                 }
                 float[] h = ssm[l];
                 int bOff = c.dtRank, cOff = c.dtRank + ns;

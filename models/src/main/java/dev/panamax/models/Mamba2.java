@@ -172,27 +172,11 @@ public final class Mamba2 implements Architecture {
                 Layer L = m.layers[l];
                 for (int t = 0; t < T; t++) k.rmsnorm(U, t * d, X, t * d, L.norm(), d, c.eps);
                 Mamba.linear(k, L.inProj(), U, T, d, P, pw); // rows: [z (inner), xBC (cd), dt (heads)]
-                float[] cs = convState[l];
-                for (int ch = 0; ch < cd; ch++) {
-                    for (int t = 0; t < T; t++) {
-                        float acc = L.convB()[ch];
-                        for (int j = 0; j < kc; j++) {
-                            int src = t - (kc - 1) + j;
-                            float v = src >= 0 ? P[src * pw + inner + ch] : cs[ch * (kc - 1) + (kc - 1 + src)];
-                            acc += L.convW()[ch * kc + j] * v;
-                        }
-                        XC[t * cd + ch] = acc;
-                    }
-                    for (int j = 0; j < kc - 1; j++) {
-                        int src = T - (kc - 1) + j;
-                        cs[ch * (kc - 1) + j] = src >= 0 ? P[src * pw + inner + ch] : cs[ch * (kc - 1) + (kc - 1 + src)];
-                    }
-                }
+                Ssm.convBlock(P, pw, inner, T, cd, L.convW(), L.convB(), convState[l], kc, XC);
                 k.silu(XC, 0, T * cd);
                 for (int t = 0; t < T; t++) {
                     for (int hh = 0; hh < c.heads; hh++) {
-                        float raw = P[t * pw + inner + cd + hh] + L.dtBias()[hh];
-                        float dt = raw > 20 ? raw : (float) Math.log1p(Math.exp(raw));
+                        float dt = Ssm.softplus(P[t * pw + inner + cd + hh] + L.dtBias()[hh]);
                         DT[t * c.heads + hh] = Math.min(Math.max(dt, c.dtMin), c.dtMax);
                     }
                 }
@@ -230,16 +214,7 @@ public final class Mamba2 implements Architecture {
                 k.add(X, 0, O, 0, X, 0, T * d);
             }
             pos += T;
-            if (!allLogits) {
-                k.rmsnorm(u, 0, X, (T - 1) * d, m.normF, d, c.eps);
-                m.output.matvec(k, u, logits);
-                return logits;
-            }
-            for (int t = 0; t < T; t++) k.rmsnorm(X, t * d, X, t * d, m.normF, d, c.eps);
-            float[] all = new float[T * c.vocab];
-            Mamba.linear(k, m.output, X, T, d, all, c.vocab);
-            System.arraycopy(all, (T - 1) * c.vocab, logits, 0, c.vocab);
-            return all;
+            return Ssm.head(k, X, T, d, m.normF, c.eps, m.output, u, logits, allLogits);
         }
 
         @Override
@@ -254,22 +229,12 @@ public final class Mamba2 implements Architecture {
                 k.rmsnorm(u, 0, x, 0, L.norm(), c.dim, c.eps);
                 L.inProj().matvec(k, u, proj);
                 // Causal depthwise conv over xBC, then SiLU.
-                float[] cs = convState[l];
-                for (int ch = 0; ch < cd; ch++) {
-                    float v = proj[xbcOff + ch], acc = L.convB()[ch];
-                    for (int j = 0; j < kc - 1; j++) acc += L.convW()[ch * kc + j] * cs[ch * (kc - 1) + j];
-                    acc += L.convW()[ch * kc + kc - 1] * v;
-                    for (int j = 0; j < kc - 2; j++) cs[ch * (kc - 1) + j] = cs[ch * (kc - 1) + j + 1];
-                    if (kc > 1) cs[ch * (kc - 1) + kc - 2] = v;
-                    proj[xbcOff + ch] = acc;
-                }
+                Ssm.convStep(proj, xbcOff, cd, L.convW(), L.convB(), convState[l], kc);
                 k.silu(proj, xbcOff, cd);
                 float[] s = ssm[l];
                 int headsPerGroup = c.heads / c.groups;
                 for (int h = 0; h < c.heads; h++) {
-                    float raw = proj[dtOff + h] + L.dtBias()[h];
-                    float dt = raw > 20 ? raw : (float) Math.log1p(Math.exp(raw));
-                    dt = Math.min(Math.max(dt, c.dtMin), c.dtMax);
+                    float dt = Math.min(Math.max(Ssm.softplus(proj[dtOff + h] + L.dtBias()[h]), c.dtMin), c.dtMax);
                     float decay = (float) Math.exp(dt * L.a()[h]);
                     int g = h / headsPerGroup;
                     for (int p = 0; p < hp; p++) {
