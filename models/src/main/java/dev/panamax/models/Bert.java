@@ -48,17 +48,35 @@ public final class Bert implements Architecture {
     record Layer(Tensor wq, float[] bq, Tensor wk, float[] bk, Tensor wv, float[] bv, Tensor wo, float[] bo, float[] ln1w, float[] ln1b,
                  Tensor win, float[] bin, Tensor wout, float[] bout, float[] ln2w, float[] ln2b) {}
 
+    /** Tensor names: Hugging Face's and llama.cpp's. */
+    record Names(String word, String pos, String type, String embNormW, String embNormB, String layer, String q, String k, String v,
+                 String o, String attnNorm, String ffnIn, String ffnOut, String outNorm) {
+        static final Names HF = new Names("embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+                "embeddings.token_type_embeddings.weight", "embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias", "encoder.layer.%d.",
+                "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense", "attention.output.LayerNorm",
+                "intermediate.dense", "output.dense", "output.LayerNorm");
+        static final Names GGUF = new Names("token_embd.weight", "position_embd.weight", "token_types.weight", "token_embd_norm.weight",
+                "token_embd_norm.bias", "blk.%d.", "attn_q", "attn_k", "attn_v", "attn_output", "attn_output_norm", "ffn_up", "ffn_down",
+                "layer_output_norm");
+    }
+
     @Override
     public Model load(ModelSource src) {
-        if (src.isGguf()) throw new ModelException("BERT from GGUF is not supported yet; use the Hugging Face directory");
         Map<String, Object> m = src.config();
+        if (src.isGguf()) {
+            Config c = new Config(Cfg.integer(m, "bert.embedding_length"), Cfg.integer(m, "bert.block_count"), Cfg.integer(m, "bert.attention.head_count"),
+                    Cfg.integer(m, "bert.feed_forward_length"), src.weights().get("token_embd.weight").rows(), Cfg.integer(m, "bert.context_length"),
+                    (float) Cfg.numberOr(m, "bert.attention.layer_norm_epsilon", 1e-12));
+            return new BertModel(c, src.weights(), src.tokenizer(), Names.GGUF, "");
+        }
         String act = Cfg.stringOr(m, "hidden_act", "gelu");
         if (!act.equals("gelu")) throw new ModelException("bert with hidden_act '" + act + "' is not supported (gelu)");
         Config c = new Config(Cfg.integer(m, "hidden_size"), Cfg.integer(m, "num_hidden_layers"), Cfg.integer(m, "num_attention_heads"),
                 Cfg.integer(m, "intermediate_size"), Cfg.integer(m, "vocab_size"), Cfg.integer(m, "max_position_embeddings"),
                 (float) Cfg.numberOr(m, "layer_norm_eps", 1e-12));
         if (c.dim % c.heads != 0) throw new ModelException("bert: hidden_size " + c.dim + " is not a multiple of num_attention_heads " + c.heads);
-        return new BertModel(c, src.weights(), src.tokenizer());
+        String prefix = src.weights().find("embeddings.word_embeddings.weight") != null ? "" : "bert.";
+        return new BertModel(c, src.weights(), src.tokenizer(), Names.HF, prefix);
     }
 
     static final class BertModel implements EncoderModel {
@@ -70,28 +88,27 @@ public final class Bert implements Architecture {
         final float[] embLnW, embLnB;
         final Layer[] layers;
 
-        BertModel(Config c, Weights w, Tokenizer tokenizer) {
+        BertModel(Config c, Weights w, Tokenizer tokenizer, Names n, String e) {
             this.c = c;
             this.w = w;
             this.tokenizer = tokenizer;
-            String e = w.find("embeddings.word_embeddings.weight") != null ? "" : "bert.";
-            word = w.get(e + "embeddings.word_embeddings.weight").expect(c.vocab, c.dim);
-            pos = w.get(e + "embeddings.position_embeddings.weight").expect(c.positions, c.dim);
-            type = w.get(e + "embeddings.token_type_embeddings.weight");
-            embLnW = vec(e + "embeddings.LayerNorm.weight", c.dim);
-            embLnB = vec(e + "embeddings.LayerNorm.bias", c.dim);
+            word = w.get(e + n.word()).expect(c.vocab, c.dim);
+            pos = w.get(e + n.pos()).expect(c.positions, c.dim);
+            type = w.get(e + n.type());
+            embLnW = vec(e + n.embNormW(), c.dim);
+            embLnB = vec(e + n.embNormB(), c.dim);
             layers = new Layer[c.layers];
             for (int i = 0; i < c.layers; i++) {
-                String p = e + "encoder.layer." + i + ".";
+                String p = e + String.format(n.layer(), i);
                 layers[i] = new Layer(
-                        w.get(p + "attention.self.query.weight").expect(c.dim, c.dim), vec(p + "attention.self.query.bias", c.dim),
-                        w.get(p + "attention.self.key.weight").expect(c.dim, c.dim), vec(p + "attention.self.key.bias", c.dim),
-                        w.get(p + "attention.self.value.weight").expect(c.dim, c.dim), vec(p + "attention.self.value.bias", c.dim),
-                        w.get(p + "attention.output.dense.weight").expect(c.dim, c.dim), vec(p + "attention.output.dense.bias", c.dim),
-                        vec(p + "attention.output.LayerNorm.weight", c.dim), vec(p + "attention.output.LayerNorm.bias", c.dim),
-                        w.get(p + "intermediate.dense.weight").expect(c.ffnDim, c.dim), vec(p + "intermediate.dense.bias", c.ffnDim),
-                        w.get(p + "output.dense.weight").expect(c.dim, c.ffnDim), vec(p + "output.dense.bias", c.dim),
-                        vec(p + "output.LayerNorm.weight", c.dim), vec(p + "output.LayerNorm.bias", c.dim));
+                        w.matrix(w.get(p + n.q() + ".weight")).expect(c.dim, c.dim), vec(p + n.q() + ".bias", c.dim),
+                        w.matrix(w.get(p + n.k() + ".weight")).expect(c.dim, c.dim), vec(p + n.k() + ".bias", c.dim),
+                        w.matrix(w.get(p + n.v() + ".weight")).expect(c.dim, c.dim), vec(p + n.v() + ".bias", c.dim),
+                        w.matrix(w.get(p + n.o() + ".weight")).expect(c.dim, c.dim), vec(p + n.o() + ".bias", c.dim),
+                        vec(p + n.attnNorm() + ".weight", c.dim), vec(p + n.attnNorm() + ".bias", c.dim),
+                        w.matrix(w.get(p + n.ffnIn() + ".weight")).expect(c.ffnDim, c.dim), vec(p + n.ffnIn() + ".bias", c.ffnDim),
+                        w.matrix(w.get(p + n.ffnOut() + ".weight")).expect(c.dim, c.ffnDim), vec(p + n.ffnOut() + ".bias", c.dim),
+                        vec(p + n.outNorm() + ".weight", c.dim), vec(p + n.outNorm() + ".bias", c.dim));
             }
         }
 

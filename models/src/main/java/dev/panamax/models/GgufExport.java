@@ -35,6 +35,10 @@ public final class GgufExport {
                 writeMamba(src, out, type);
                 return;
             }
+            if (src.architecture().equals("bert")) {
+                writeBert(src, out, type);
+                return;
+            }
             if (!List.of("llama", "mistral").contains(src.architecture())) {
                 throw new ModelException("GGUF export supports llama, mistral and mamba directories so far, not " + src.architecture());
             }
@@ -193,6 +197,57 @@ public final class GgufExport {
         }
         put(w, k, need(all, "backbone.norm_f.weight"), "output_norm.weight", DType.F32, 0);
         if (all.containsKey("lm_head.weight") && !Boolean.TRUE.equals(m.get("tie_word_embeddings"))) put(w, k, all.get("lm_head.weight"), "output.weight", type, 0);
+        w.write(out);
+    }
+
+    /** BERT with llama.cpp's names and keys (vocabulary written when the directory has a WordPiece tokenizer). */
+    private static void writeBert(ModelSource src, Path out, DType type) throws IOException {
+        Map<String, Object> m = src.config();
+        Kernels k = Simd.kernels();
+        int layers = Cfg.integer(m, "num_hidden_layers");
+        GgufWriter w = new GgufWriter();
+        w.put("general.architecture", GgufWriter.string("bert"));
+        w.put("general.name", GgufWriter.string(src.path().getFileName().toString()));
+        w.put("general.file_type", GgufWriter.u32(fileType(type)));
+        w.put("bert.context_length", GgufWriter.u32(Cfg.integer(m, "max_position_embeddings")));
+        w.put("bert.embedding_length", GgufWriter.u32(Cfg.integer(m, "hidden_size")));
+        w.put("bert.feed_forward_length", GgufWriter.u32(Cfg.integer(m, "intermediate_size")));
+        w.put("bert.block_count", GgufWriter.u32(layers));
+        w.put("bert.attention.head_count", GgufWriter.u32(Cfg.integer(m, "num_attention_heads")));
+        w.put("bert.attention.layer_norm_epsilon", GgufWriter.f32(Cfg.numberOr(m, "layer_norm_eps", 1e-12)));
+        w.put("bert.attention.causal", GgufWriter.bool(false));
+        w.put("bert.pooling_type", GgufWriter.u32(1)); // mean
+        if (src.tokenizer() instanceof dev.panamax.runtime.tokenizer.WordPiece tok) {
+            List<String> pieces = new ArrayList<>();
+            int[] types = new int[tok.vocabSize()];
+            for (int i = 0; i < tok.vocabSize(); i++) {
+                pieces.add(tok.piece(i));
+                types[i] = tok.type(i);
+            }
+            w.put("tokenizer.ggml.model", GgufWriter.string("bert"));
+            w.put("tokenizer.ggml.tokens", GgufWriter.strings(pieces));
+            w.put("tokenizer.ggml.token_type", GgufWriter.i32s(types));
+            w.put("tokenizer.ggml.cls_token_id", GgufWriter.u32(tok.bos()));
+            w.put("tokenizer.ggml.seperator_token_id", GgufWriter.u32(tok.eos()));
+        }
+        Map<String, Tensor> all = src.weights().all();
+        String e = all.containsKey("embeddings.word_embeddings.weight") ? "" : "bert.";
+        put(w, k, need(all, e + "embeddings.word_embeddings.weight"), "token_embd.weight", type, 0);
+        put(w, k, need(all, e + "embeddings.token_type_embeddings.weight"), "token_types.weight", DType.F32, 0);
+        put(w, k, need(all, e + "embeddings.position_embeddings.weight"), "position_embd.weight", DType.F32, 0);
+        put(w, k, need(all, e + "embeddings.LayerNorm.weight"), "token_embd_norm.weight", DType.F32, 0);
+        put(w, k, need(all, e + "embeddings.LayerNorm.bias"), "token_embd_norm.bias", DType.F32, 0);
+        String[][] map = {{"attention.self.query", "attn_q"}, {"attention.self.key", "attn_k"}, {"attention.self.value", "attn_v"},
+                {"attention.output.dense", "attn_output"}, {"attention.output.LayerNorm", "attn_output_norm"},
+                {"intermediate.dense", "ffn_up"}, {"output.dense", "ffn_down"}, {"output.LayerNorm", "layer_output_norm"}};
+        for (int i = 0; i < layers; i++) {
+            for (String[] pair : map) {
+                String h = e + "encoder.layer." + i + "." + pair[0], g = "blk." + i + "." + pair[1];
+                Tensor weight = need(all, h + ".weight");
+                put(w, k, weight, g + ".weight", weight.rank() == 2 ? type : DType.F32, 0);
+                put(w, k, need(all, h + ".bias"), g + ".bias", DType.F32, 0);
+            }
+        }
         w.write(out);
     }
 

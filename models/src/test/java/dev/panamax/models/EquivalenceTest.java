@@ -122,6 +122,20 @@ class EquivalenceTest {
         }
     }
 
+    /** BERT through our GGUF writer and llama.cpp's tensor names. */
+    @org.junit.jupiter.api.Test
+    void bertAsGgufMatchesTransformers(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path dir = Fixtures.hf("bert"), gguf = tmp.resolve("bert.gguf");
+        GgufExport.convert(dir, gguf, dev.panamax.runtime.tensor.DType.F32);
+        int[] ids = Fixtures.ints(Fixtures.json(dir.resolve("expected.json")).get("input_ids"));
+        float[] ref = Fixtures.floats(dir.resolve("hidden.f32"));
+        try (var model = (dev.panamax.runtime.model.EncoderModel) ModelLoader.load(gguf)) {
+            float[] got = model.encode(ids);
+            int h = model.hiddenSize();
+            for (int t = 0; t < ids.length; t++) assertLogitsMatch(ref, t, java.util.Arrays.copyOfRange(got, t * h, t * h + h), "bert gguf hidden");
+        }
+    }
+
     @org.junit.jupiter.api.Test
     void kjvLlamaMatchesTransformers() throws Exception {
         check(Fixtures.kjv());
