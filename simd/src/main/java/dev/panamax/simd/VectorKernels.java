@@ -150,7 +150,6 @@ final class VectorKernels implements Kernels {
         Parallel.forRange(rows, 8, (r0, r1) -> {
             int r = r0;
             for (; r + 8 <= r1; r += 8) eightRows(w, wByteOff + 4L * r * cols, x, out, r, cols);
-            for (; r + 4 <= r1; r += 4) fourRows(w, wByteOff + 4L * r * cols, x, out, r, cols);
             for (; r < r1; r++) out[r] = dot(w, wByteOff + 4L * r * cols, x, 0, cols);
         });
     }
@@ -190,31 +189,6 @@ final class VectorKernels implements Kernels {
         }
     }
 
-    /**
-     * Four rows at once: each vector of x is loaded once for four rows, and the four independent
-     * FMA chains hide the FMA latency. This is what lets matvec run at memory speed.
-     */
-    private void fourRows(MemorySegment w, long off, float[] x, float[] out, int r, int cols) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
-        long rowBytes = 4L * cols;
-        int i = 0;
-        for (; i + L <= cols; i += L) {
-            long o = off + 4L * i;
-            FloatVector xv = FloatVector.fromArray(F, x, i);
-            s0 = FloatVector.fromMemorySegment(F, w, o, LE).fma(xv, s0);
-            s1 = FloatVector.fromMemorySegment(F, w, o + rowBytes, LE).fma(xv, s1);
-            s2 = FloatVector.fromMemorySegment(F, w, o + 2 * rowBytes, LE).fma(xv, s2);
-            s3 = FloatVector.fromMemorySegment(F, w, o + 3 * rowBytes, LE).fma(xv, s3);
-        }
-        out[r] = s0.reduceLanes(VectorOperators.ADD);
-        out[r + 1] = s1.reduceLanes(VectorOperators.ADD);
-        out[r + 2] = s2.reduceLanes(VectorOperators.ADD);
-        out[r + 3] = s3.reduceLanes(VectorOperators.ADD);
-        if (i < cols) {
-            for (int q = 0; q < 4; q++) out[r + q] += TAIL.dot(w, off + q * rowBytes + 4L * i, x, i, cols - i);
-        }
-    }
-
     @Override
     public void matvec16(MemorySegment w, long wByteOff, boolean bf16, float[] x, float[] out, int rows, int cols) {
         Checks.matrix(w, wByteOff, 2, rows, cols, x.length, out.length);
@@ -233,7 +207,7 @@ final class VectorKernels implements Kernels {
         });
     }
 
-    /** Four rows of 16-bit weights: as {@link #fourRows}, widening each vector of weights in registers. */
+    /** Four rows of 16-bit weights at once (each vector of x loaded once for four rows), widening the weights in registers. */
     private void fourRows16(MemorySegment w, long off, boolean bf16, float[] x, float[] out, int r, int cols) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
         long rowBytes = 2L * cols;
