@@ -85,11 +85,10 @@ class QuantProperties {
                 else Q4_0Block.quantize(m.w(), 0, rows * cols, w, 0);
                 float[] out = new float[rows];
                 QuantizedMatvec.matvec(f, w, 0, m.x(), out, rows, cols);
-                // The float path: dequantized weights times the activations as Q8_0 quantized them.
-                MemorySegment xq = MemorySegment.ofArray(new byte[cols / 32 * Q8_0Block.BYTES]);
-                Q8_0Block.quantize(m.x(), 0, cols, xq, 0);
+                // The float path: dequantized weights times the activations as the kernel quantized them.
+                dev.panamax.quant.Q8_KBlock xq = dev.panamax.quant.Q8_KBlock.quantize(m.x(), cols, 32);
                 float[] xd = new float[cols], wd = new float[rows * cols];
-                Q8_0Block.dequantize(xq, 0, xd, 0, cols);
+                for (int c = 0; c < cols; c++) xd[c] = xq.d[c / 32] * xq.q[c];
                 if (f == dev.panamax.quant.BlockFormat.Q8_0) Q8_0Block.dequantize(w, 0, wd, 0, rows * cols);
                 else Q4_0Block.dequantize(w, 0, wd, 0, rows * cols);
                 for (int r = 0; r < rows; r++) {

@@ -33,4 +33,25 @@ public final class Q2_KBlock {
             }
         }
     }
+
+    /**
+     * The block at {@code off} in integer form (see {@link BlockFormat#unpack}): int8 codes, an integer
+     * scale and min per 16 values, and the float factors {a, b} with x = a·scale·code − b·min.
+     */
+    static void unpack(MemorySegment src, long off, byte[] c, int[] s, int[] m, float[] ab) {
+        ab[0] = Bytes.f16(src, off + 80);
+        ab[1] = Bytes.f16(src, off + 82);
+        int sub = 0, i = 0;
+        for (int g = 0; g < 16; g++) {
+            int sc = Bytes.u8(src, off + g);
+            s[g] = sc & 0x0f;
+            m[g] = sc >>> 4;
+        }
+        for (int half = 0; half < 2; half++) {
+            long q = off + 16 + 32L * half;
+            for (int shift = 0; shift < 8; shift += 2)
+                for (int part = 0; part < 2; part++, sub++)
+                    for (int l = 0; l < 16; l++) c[i++] = (byte) ((Bytes.u8(src, q + 16L * part + l) >>> shift) & 3);
+        }
+    }
 }

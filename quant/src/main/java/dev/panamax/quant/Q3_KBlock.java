@@ -50,4 +50,28 @@ public final class Q3_KBlock {
             }
         }
     }
+
+    /**
+     * The block at {@code off} in integer form (see {@link BlockFormat#unpack}): int8 codes, an integer
+     * scale and min per 16 values, and the float factors {a, b} with x = a·scale·code − b·min.
+     */
+    static void unpack(MemorySegment src, long off, byte[] c, int[] s, int[] m, float[] ab) {
+        ab[0] = Bytes.f16(src, off + 108);
+        ab[1] = 0;
+        int[] sc = scales(src, off);
+        System.arraycopy(sc, 0, s, 0, 16);
+        java.util.Arrays.fill(m, 0, 16, 0);
+        int bit = 0, i = 0;
+        for (int half = 0; half < 2; half++) {
+            long q = off + 32 + 32L * half;
+            for (int shift = 0; shift < 8; shift += 2, bit++)
+                for (int part = 0; part < 2; part++)
+                    for (int l = 0; l < 16; l++) {
+                        int idx = 16 * part + l;
+                        int low = (Bytes.u8(src, q + idx) >>> shift) & 3;
+                        boolean high = ((Bytes.u8(src, off + idx) >>> bit) & 1) != 0;
+                        c[i++] = (byte) (low - (high ? 0 : 4));
+                    }
+        }
+    }
 }

@@ -59,17 +59,17 @@ public final class Q4_0Block {
     }
 
     /** The scalar definition of Q4_0 × Q8_0: Σ over blocks of d_w·d_x·Σ (code − 8)·qx. */
-    public static float dotReference(MemorySegment w, long wOff, MemorySegment x, long xOff, int n) {
+    public static float dotReference(MemorySegment w, long wOff, Q8_KBlock x, int n) {
         float sum = 0;
         for (int b = 0; b < n / SIZE; b++) {
-            long ow = wOff + (long) b * BYTES, ox = xOff + (long) b * Q8_0Block.BYTES;
+            long ow = wOff + (long) b * BYTES;
             int isum = 0;
             for (int j = 0; j < SIZE / 2; j++) {
                 int q = w.get(ValueLayout.JAVA_BYTE, ow + 2 + j) & 0xff;
-                isum += ((q & 0x0f) - 8) * x.get(ValueLayout.JAVA_BYTE, ox + 2 + j);
-                isum += ((q >>> 4) - 8) * x.get(ValueLayout.JAVA_BYTE, ox + 2 + j + 16);
+                isum += ((q & 0x0f) - 8) * x.q[SIZE * b + j];
+                isum += ((q >>> 4) - 8) * x.q[SIZE * b + j + 16];
             }
-            sum += Float.float16ToFloat(w.get(Q8_0Block.F16, ow)) * Float.float16ToFloat(x.get(Q8_0Block.F16, ox)) * isum;
+            sum += Float.float16ToFloat(w.get(Q8_0Block.F16, ow)) * x.d[b] * isum;
         }
         return sum;
     }

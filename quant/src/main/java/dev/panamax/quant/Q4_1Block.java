@@ -26,4 +26,19 @@ public final class Q4_1Block {
             }
         }
     }
+
+    /**
+     * The block at {@code off} in integer form (see {@link BlockFormat#unpack}): int8 codes, an integer
+     * scale and min per 16 values, and the float factors {a, b} with x = a·scale·code − b·min.
+     */
+    static void unpack(MemorySegment src, long off, byte[] c, int[] s, int[] m, float[] ab) {
+        ab[0] = Bytes.f16(src, off);
+        ab[1] = -Bytes.f16(src, off + 2);
+        s[0] = s[1] = m[0] = m[1] = 1;
+        for (int j = 0; j < 16; j++) {
+            int q = Bytes.u8(src, off + 4 + j);
+            c[j] = (byte) (q & 0x0f);
+            c[j + 16] = (byte) (q >>> 4);
+        }
+    }
 }

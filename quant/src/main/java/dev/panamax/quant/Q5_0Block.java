@@ -27,4 +27,21 @@ public final class Q5_0Block {
             }
         }
     }
+
+    /**
+     * The block at {@code off} in integer form (see {@link BlockFormat#unpack}): int8 codes, an integer
+     * scale and min per 16 values, and the float factors {a, b} with x = a·scale·code − b·min.
+     */
+    static void unpack(MemorySegment src, long off, byte[] c, int[] s, int[] m, float[] ab) {
+        ab[0] = Bytes.f16(src, off);
+        ab[1] = 0;
+        s[0] = s[1] = 1;
+        m[0] = m[1] = 0;
+        int qh = Bytes.u32(src, off + 2);
+        for (int j = 0; j < 16; j++) {
+            int q = Bytes.u8(src, off + 6 + j);
+            c[j] = (byte) (((q & 0x0f) | ((qh >>> j) & 1) << 4) - 16);
+            c[j + 16] = (byte) (((q >>> 4) | ((qh >>> (j + 16)) & 1) << 4) - 16);
+        }
+    }
 }

@@ -50,14 +50,14 @@ public final class Q8_0Block {
         }
     }
 
-    /** Σ over blocks of d_w·d_x·Σ qw·qx — the scalar definition of the Q8_0 × Q8_0 dot product. */
-    public static float dotReference(MemorySegment w, long wOff, MemorySegment x, long xOff, int n) {
+    /** Σ over blocks of d_w·d_x·Σ qw·qx — the scalar definition of Q8_0 weights × activations in blocks of 32. */
+    public static float dotReference(MemorySegment w, long wOff, Q8_KBlock x, int n) {
         float sum = 0;
         for (int b = 0; b < n / SIZE; b++) {
-            long ow = wOff + (long) b * BYTES, ox = xOff + (long) b * BYTES;
+            long ow = wOff + (long) b * BYTES;
             int isum = 0;
-            for (int i = 0; i < SIZE; i++) isum += w.get(ValueLayout.JAVA_BYTE, ow + 2 + i) * x.get(ValueLayout.JAVA_BYTE, ox + 2 + i);
-            sum += Float.float16ToFloat(w.get(F16, ow)) * Float.float16ToFloat(x.get(F16, ox)) * isum;
+            for (int i = 0; i < SIZE; i++) isum += w.get(ValueLayout.JAVA_BYTE, ow + 2 + i) * x.q[SIZE * b + i];
+            sum += Float.float16ToFloat(w.get(F16, ow)) * x.d[b] * isum;
         }
         return sum;
     }

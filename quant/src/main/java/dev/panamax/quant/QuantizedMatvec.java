@@ -18,11 +18,54 @@ public final class QuantizedMatvec {
 
     /** Row dot products of Q8_0 or Q4_0 weights against Q8_0 activations. */
     interface Dot {
-        float dot(BlockFormat f, MemorySegment w, long wOff, MemorySegment x, int n);
+        float dot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n);
+
+        /** Σ_g s[g]·Σ_{i in group g of 16} c[i]·x.q[off + i] over {@code size} codes. */
+        default int scaledDot(byte[] c, int[] s, Q8_KBlock x, int off, int size) {
+            return scaledDotReference(c, s, x.q, off, size);
+        }
+
+        /** One row in integer form against x: {@link #dotIntegerForm} (vector kernels keep a float vector across blocks). */
+        default float rowDot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n, byte[] c, int[] s, int[] m, float[] ab) {
+            return dotIntegerForm(this, f, w, wOff, x, n, c, s, m, ab);
+        }
+
+        /** The block in integer form ({@link BlockFormat#unpack}); vector kernels unpack the common K-quants faster. */
+        default void unpack(BlockFormat f, MemorySegment w, long off, byte[] c, int[] s, int[] m, float[] ab) {
+            f.unpack(w, off, c, s, m, ab);
+        }
     }
 
     static final Dot SCALAR = (f, w, wOff, x, n) -> f == BlockFormat.Q8_0
-            ? Q8_0Block.dotReference(w, wOff, x, 0, n) : Q4_0Block.dotReference(w, wOff, x, 0, n);
+            ? Q8_0Block.dotReference(w, wOff, x, n) : Q4_0Block.dotReference(w, wOff, x, n);
+
+    static int scaledDotReference(byte[] c, int[] s, byte[] q, int qOff, int size) {
+        int sum = 0;
+        for (int g = 0; g < size / 16; g++) {
+            int gs = 0;
+            for (int i = 16 * g; i < 16 * g + 16; i++) gs += c[i] * q[qOff + i];
+            sum += s[g] * gs;
+        }
+        return sum;
+    }
+
+    /**
+     * One row of a format in integer form ({@link BlockFormat#unpack}) against activations quantized
+     * per block: Σ_blocks d_x·(a·Σ_g s_g·Σ c·q − b·Σ_g m_g·Σ q). Integer inside a block, float across.
+     */
+    static float dotIntegerForm(Dot dot, BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n,
+                                byte[] c, int[] s, int[] m, float[] ab) {
+        float sum = 0;
+        int groups = f.size / 16;
+        for (int b = 0; b < n / f.size; b++) {
+            dot.unpack(f, w, wOff + (long) b * f.bytes, c, s, m, ab);
+            int scaled = dot.scaledDot(c, s, x, b * f.size, f.size);
+            int mins = 0;
+            if (ab[1] != 0) for (int g = 0; g < groups; g++) mins += m[g] * x.sums[b * groups + g];
+            sum += x.d[b] * (ab[0] * scaled - ab[1] * mins);
+        }
+        return sum;
+    }
 
     static final Dot ACTIVE = pick();
 
@@ -43,8 +86,10 @@ public final class QuantizedMatvec {
     /**
      * out[r] = Σ_c W[r, c]·x[c] with W [rows, cols] in {@code format} blocks at byte {@code wOff}
      * of {@code w}; cols must be whole blocks. Q8_0 and Q4_0 multiply in integers against Q8_0
-     * activations; the other formats widen one row at a time into a scratch row (never the matrix)
-     * and take a float dot product.
+     * activations; ternary formats add and subtract int8 activations; every other format unpacks a
+     * block at a time into integer form and multiplies in integers against activations quantized
+     * per block ({@link Q8_KBlock}). {@code -Dpanamax.quant.floatPath=true} widens one row at a
+     * time into floats instead (the float twin, never the whole matrix).
      */
     public static void matvec(BlockFormat format, MemorySegment w, long wOff, float[] x, float[] out, int rows, int cols) {
         if (cols % format.size != 0) throw new IllegalArgumentException(format + " rows must be whole blocks of " + format.size + ", got " + cols);
@@ -53,8 +98,7 @@ public final class QuantizedMatvec {
             throw new IllegalArgumentException("quantized matrix [" + rows + ", " + cols + "] does not fit in " + w.byteSize() + " bytes");
         }
         if (format == BlockFormat.Q8_0 || format == BlockFormat.Q4_0) {
-            MemorySegment xq = MemorySegment.ofArray(new byte[cols / 32 * Q8_0Block.BYTES]);
-            Q8_0Block.quantize(x, 0, cols, xq, 0);
+            Q8_KBlock xq = Q8_KBlock.quantize(x, cols, 32);
             Dot dot = ACTIVE;
             Parallel.forRange(rows, 4, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) out[r] = dot.dot(format, w, wOff + r * rowBytes, xq, cols);
@@ -77,6 +121,18 @@ public final class QuantizedMatvec {
             });
             return;
         }
+        if (format.hasIntegerForm() && !Boolean.getBoolean("panamax.quant.floatPath")) {
+            Q8_KBlock xq = Q8_KBlock.quantize(x, cols, format.size);
+            Dot dot = ACTIVE;
+            Parallel.forRange(rows, 4, (r0, r1) -> {
+                byte[] c = new byte[format.size];
+                int[] s = new int[format.size / 16], m = new int[format.size / 16];
+                float[] ab = new float[2];
+                for (int r = r0; r < r1; r++) out[r] = dot.rowDot(format, w, wOff + r * rowBytes, xq, cols, c, s, m, ab);
+            });
+            return;
+        }
+        // The float twin: widen a row at a time, float dot product.
         var k = Simd.kernels();
         Parallel.forRange(rows, 4, (r0, r1) -> {
             float[] row = new float[cols];

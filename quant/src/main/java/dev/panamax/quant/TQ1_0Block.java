@@ -36,4 +36,22 @@ public final class TQ1_0Block {
                 for (int m = 0; m < 4; m++) y[yOff++] = (digit(Bytes.u8(src, off + 48 + m), k) - 1) * d;
         }
     }
+
+    /**
+     * The block at {@code off} in integer form (see {@link BlockFormat#unpack}): int8 codes, an integer
+     * scale and min per 16 values, and the float factors {a, b} with x = a·scale·code − b·min.
+     */
+    static void unpack(MemorySegment src, long off, byte[] c, int[] s, int[] m, float[] ab) {
+        ab[0] = Bytes.f16(src, off + 52);
+        ab[1] = 0;
+        java.util.Arrays.fill(s, 0, 16, 1);
+        java.util.Arrays.fill(m, 0, 16, 0);
+        int i = 0;
+        for (int k = 0; k < 5; k++)
+            for (int j = 0; j < 32; j++) c[i++] = (byte) (digit(Bytes.u8(src, off + j), k) - 1);
+        for (int k = 0; k < 5; k++)
+            for (int j = 0; j < 16; j++) c[i++] = (byte) (digit(Bytes.u8(src, off + 32 + j), k) - 1);
+        for (int k = 0; k < 4; k++)
+            for (int j = 0; j < 4; j++) c[i++] = (byte) (digit(Bytes.u8(src, off + 48 + j), k) - 1);
+    }
 }

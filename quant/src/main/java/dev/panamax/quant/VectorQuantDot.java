@@ -36,10 +36,6 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         return (ShortVector) b.convertShape(VectorOperators.B2S, S256, 0);
     }
 
-    private static IntVector products(ShortVector a, ShortVector b) {
-        // |a·b| ≤ 128·127 fits a short; the sum of 16 of them needs an int.
-        return (IntVector) a.mul(b).convertShape(VectorOperators.S2I, I512, 0);
-    }
 
     private static final VectorSpecies<Byte> B256 = ByteVector.SPECIES_256;
     private static final VectorSpecies<Short> S512 = ShortVector.SPECIES_512;
@@ -116,29 +112,135 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         return d;
     }
 
+    private static final VectorSpecies<Integer> I256 = IntVector.SPECIES_256;
+    private static final VectorSpecies<Float> F256 = FloatVector.SPECIES_256;
+
+    /**
+     * Adjacent pairs of 16-bit products summed into 32-bit lanes (what x86's pmaddwd does; the Vector
+     * API has no such op, so: the high half arithmetic-shifted down, plus the low half sign-extended).
+     */
+    private static IntVector pairSums(ShortVector p) {
+        IntVector v = p.reinterpretAsInts();
+        return v.lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+    }
+
+    /** {@link #pairSums} for 256-bit vectors: a separate method so each keeps one vector shape (the JIT's intrinsics need it). */
+    private static IntVector pairSums256(ShortVector p) {
+        IntVector v = p.reinterpretAsInts();
+        return v.lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+    }
+
+    /**
+     * Q8_0: the block's 32 weight bytes widened to 32 shorts, times the activations (widened once per
+     * matvec), pairs summed to 16 ints, scaled in float. Q4_0: each half of 16 codes as shorts, the two
+     * halves' products added in shorts (|Σ| ≤ 2·8·127), pairs summed to 8 ints.
+     */
     @Override
-    public float dot(BlockFormat f, MemorySegment w, long wOff, MemorySegment x, int n) {
-        FloatVector acc = FloatVector.zero(F512);
+    public float dot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n) {
         int blocks = n / 32;
+        short[] xs = x.wide;
+        float[] xd = x.d;
         if (f == BlockFormat.Q8_0) {
+            FloatVector acc = FloatVector.zero(F512);
             for (int b = 0; b < blocks; b++) {
-                long ow = wOff + (long) b * Q8_0Block.BYTES, ox = (long) b * Q8_0Block.BYTES;
-                IntVector s = products(widen(ByteVector.fromMemorySegment(B128, w, ow + 2, LE)), widen(ByteVector.fromMemorySegment(B128, x, ox + 2, LE)))
-                        .add(products(widen(ByteVector.fromMemorySegment(B128, w, ow + 18, LE)), widen(ByteVector.fromMemorySegment(B128, x, ox + 18, LE))));
-                float scale = Float.float16ToFloat(w.get(F16, ow)) * Float.float16ToFloat(x.get(F16, ox));
-                acc = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F512, scale), acc);
+                long ow = wOff + (long) b * Q8_0Block.BYTES;
+                ShortVector p = ((ShortVector) ByteVector.fromMemorySegment(B256, w, ow + 2, LE).convertShape(VectorOperators.B2S, S512, 0))
+                        .mul(ShortVector.fromArray(S512, xs, 32 * b));
+                float scale = Float.float16ToFloat(w.get(F16, ow)) * xd[b];
+                acc = ((FloatVector) pairSums(p).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F512, scale), acc);
             }
-        } else {
-            for (int b = 0; b < blocks; b++) {
-                long ow = wOff + (long) b * Q4_0Block.BYTES, ox = (long) b * Q8_0Block.BYTES;
-                ByteVector q = ByteVector.fromMemorySegment(B128, w, ow + 2, LE);
-                ByteVector lo = q.and((byte) 0x0f).sub((byte) 8), hi = q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8);
-                IntVector s = products(widen(lo), widen(ByteVector.fromMemorySegment(B128, x, ox + 2, LE)))
-                        .add(products(widen(hi), widen(ByteVector.fromMemorySegment(B128, x, ox + 18, LE))));
-                float scale = Float.float16ToFloat(w.get(F16, ow)) * Float.float16ToFloat(x.get(F16, ox));
-                acc = ((FloatVector) s.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F512, scale), acc);
-            }
+            return acc.reduceLanes(VectorOperators.ADD);
+        }
+        FloatVector acc = FloatVector.zero(F256);
+        for (int b = 0; b < blocks; b++) {
+            long ow = wOff + (long) b * Q4_0Block.BYTES;
+            ByteVector q = ByteVector.fromMemorySegment(B128, w, ow + 2, LE);
+            ShortVector lo = widen(q.and((byte) 0x0f).sub((byte) 8)), hi = widen(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8));
+            ShortVector p = lo.mul(ShortVector.fromArray(S256, xs, 32 * b)).add(hi.mul(ShortVector.fromArray(S256, xs, 32 * b + 16)));
+            float scale = Float.float16ToFloat(w.get(F16, ow)) * xd[b];
+            acc = ((FloatVector) pairSums256(p).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, scale), acc);
         }
         return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * Per group of 16: codes widened to shorts times the activations' shorts (every format's
+     * |code·q| fits 16 bits), pairs summed to 8 ints, times the group's integer scale.
+     */
+    @Override
+    public int scaledDot(byte[] c, int[] s, Q8_KBlock x, int off, int size) {
+        IntVector acc = IntVector.zero(I256);
+        short[] xs = x.wide;
+        for (int g = 0; g < size / 16; g++) {
+            ShortVector p = widen(ByteVector.fromArray(B128, c, 16 * g)).mul(ShortVector.fromArray(S256, xs, off + 16 * g));
+            acc = pairSums256(p).mul(s[g]).add(acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * A row in integer form: per block the groups' scaled integer sums stay in 8 int lanes, which
+     * go to float once per block (times d_x·a); the mins' correction is a scalar per block.
+     */
+    @Override
+    public float rowDot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n, byte[] c, int[] s, int[] m, float[] ab) {
+        FloatVector acc = FloatVector.zero(F256);
+        float minSum = 0;
+        short[] xs = x.wide;
+        int size = f.size, groups = size / 16;
+        for (int b = 0; b < n / size; b++) {
+            unpack(f, w, wOff + (long) b * f.bytes, c, s, m, ab);
+            IntVector sums = IntVector.zero(I256);
+            int off = b * size;
+            for (int g = 0; g < groups; g++) {
+                ShortVector p = widen(ByteVector.fromArray(B128, c, 16 * g)).mul(ShortVector.fromArray(S256, xs, off + 16 * g));
+                sums = pairSums256(p).mul(s[g]).add(sums);
+            }
+            acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, x.d[b] * ab[0]), acc);
+            if (ab[1] != 0) {
+                int mins = 0;
+                for (int g = 0; g < groups; g++) mins += m[g] * x.sums[b * groups + g];
+                minSum += x.d[b] * ab[1] * mins;
+            }
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+    }
+
+    /** Q4_K, Q5_K and Q6_K codes unpacked 32 at a time (the scales as the block classes read them); other formats as they define it. */
+    @Override
+    public void unpack(BlockFormat f, MemorySegment w, long off, byte[] c, int[] s, int[] m, float[] ab) {
+        switch (f) {
+            case Q4_K -> {
+                Q4_KBlock.unpackScales(w, off, s, m, ab);
+                for (int g = 0; g < 4; g++) {
+                    ByteVector q = ByteVector.fromMemorySegment(B256, w, off + 16 + 32L * g, LE);
+                    q.and((byte) 0x0f).intoArray(c, 64 * g);
+                    q.lanewise(VectorOperators.LSHR, 4).intoArray(c, 64 * g + 32);
+                }
+            }
+            case Q5_K -> {
+                Q4_KBlock.unpackScales(w, off, s, m, ab);
+                ByteVector h = ByteVector.fromMemorySegment(B256, w, off + 16, LE);
+                for (int g = 0; g < 4; g++) {
+                    ByteVector q = ByteVector.fromMemorySegment(B256, w, off + 48 + 32L * g, LE);
+                    q.and((byte) 0x0f).or(h.lanewise(VectorOperators.LSHR, 2 * g).and((byte) 1).lanewise(VectorOperators.LSHL, 4)).intoArray(c, 64 * g);
+                    q.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2 * g + 1).and((byte) 1).lanewise(VectorOperators.LSHL, 4)).intoArray(c, 64 * g + 32);
+                }
+            }
+            case Q6_K -> {
+                Q6_KBlock.unpackScales(w, off, s, m, ab);
+                for (int half = 0; half < 2; half++) {
+                    long ql = off + 64L * half, qh = off + 128 + 32L * half;
+                    int base = 128 * half;
+                    ByteVector a = ByteVector.fromMemorySegment(B256, w, ql, LE), b = ByteVector.fromMemorySegment(B256, w, ql + 32, LE);
+                    ByteVector h = ByteVector.fromMemorySegment(B256, w, qh, LE);
+                    a.and((byte) 0x0f).or(h.and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32).intoArray(c, base);
+                    b.and((byte) 0x0f).or(h.lanewise(VectorOperators.LSHR, 2).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32).intoArray(c, base + 32);
+                    a.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 4).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32).intoArray(c, base + 64);
+                    b.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 6).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32).intoArray(c, base + 96);
+                }
+            }
+            default -> f.unpack(w, off, c, s, m, ab);
+        }
     }
 }

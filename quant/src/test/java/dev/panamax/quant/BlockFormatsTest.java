@@ -59,7 +59,7 @@ class BlockFormatsTest {
         Q8_0Block.dequantize(xq, 0, xd, 0, 64);
         double want = 0;
         for (int i = 0; i < 64; i++) want += wd[i] * xd[i];
-        assertEquals(want, Q8_0Block.dotReference(wq, 0, xq, 0, 64), 1e-4);
+        assertEquals(want, Q8_0Block.dotReference(wq, 0, Q8_KBlock.quantize(x, 64, 32), 64), 1e-4);
         float[] out = new float[1];
         QuantizedMatvec.matvec(dev.panamax.quant.BlockFormat.Q8_0, wq, 0, x, out, 1, 64);
         assertEquals(want, out[0], 1e-4);
