@@ -3,7 +3,7 @@
 # so only same-run ratios mean anything):
 #   1. STREAM read bandwidth (../shared/bench/stream.c, gcc -O3 -march=native -fopenmp), 1 and 2 threads
 #   2. OpenBLAS SGEMM through numpy, n = 1024 and 2048, 1 and 2 threads
-#   3. JMH: MatmulBenchmark and MatvecBenchmark (jmh/target/benchmarks.jar)
+#   3. JMH: MatmulBenchmark, MatvecBenchmark and QuantMatvecBenchmark (jmh/target/benchmarks.jar)
 # and prints the table that jmh/README.md records.
 #   jmh/bench.sh            full run (about 6 minutes)
 #   jmh/bench.sh --quick    fewer JMH iterations
@@ -49,7 +49,7 @@ else
 fi
 
 echo "== JMH" >&2
-"$PANAMAX_JAVA_HOME/bin/java" --sun-misc-unsafe-memory-access=allow -jar "$root/jmh/target/benchmarks.jar" 'MatmulBenchmark|MatvecBenchmark' \
+"$PANAMAX_JAVA_HOME/bin/java" --sun-misc-unsafe-memory-access=allow -jar "$root/jmh/target/benchmarks.jar" 'MatmulBenchmark|MatvecBenchmark|QuantMatvecBenchmark' \
   "${jmh_args[@]}" -rf json -rff "$out/jmh.json" > "$out/jmh.txt"
 
 python3 "$root/jmh/summarize.py" "$out"

@@ -13,7 +13,14 @@ for r in json.loads((out / "jmh.json").read_text()):
     t = int(p["threads"])
     score, err, unit = r["primaryMetric"]["score"], r["primaryMetric"]["scoreError"], r["primaryMetric"]["scoreUnit"]
     seconds = score / (1e3 if unit == "ms/op" else 1e6)
-    if "Matmul" in name:
+    if "QuantMatvec" in name:
+        sizes = {"Q8_0": (32, 34), "Q4_0": (32, 18), "Q4_K": (256, 144), "Q6_K": (256, 210)}
+        bs, bb = sizes[p["format"]]
+        fig = 8192 * 4096 / bs * bb / seconds / 1e9
+        peer = stream.get(t)
+        rows.append((f"{name} {p['format']} 8192x4096", t, f"{fig:.1f} GB/s ({score:.0f} {unit})", f"{peer:.1f} GB/s (STREAM read)" if peer else "-",
+                     f"{fig / peer:.0%}" if peer else "-", "-"))
+    elif "Matmul" in name:
         n = int(p["n"])
         fig = 2 * n**3 / seconds / 1e9
         peer = sgemm.get((t, n))

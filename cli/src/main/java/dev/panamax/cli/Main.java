@@ -1,6 +1,7 @@
 package dev.panamax.cli;
 
 import dev.panamax.models.GgufExport;
+import dev.panamax.models.QuantPlan;
 import dev.panamax.runtime.ModelException;
 import dev.panamax.runtime.Panamax;
 import dev.panamax.runtime.format.Gguf;
@@ -140,12 +141,20 @@ public final class Main {
             """;
 
     static final String QUANTIZE_HELP = """
-            Usage: panamax quantize IN OUT.gguf --type q8_0|q4_0|f16|f32
+            Usage: panamax quantize IN OUT.gguf --type TYPE [--fallback f16|f32]
 
             Writes OUT.gguf, a file llama.cpp loads, from IN: a GGUF file (same metadata; every float
-            matrix whose rows are whole blocks of 32 quantized, other tensors copied) or a Hugging
-            Face Llama directory (as convert). Q8_0 and Q4_0 blocks are byte-identical to llama.cpp's
-            llama-quantize. Progress on a terminal.
+            matrix quantized, other tensors copied) or a Hugging Face directory (as convert).
+            Progress on a terminal.
+              --type q8_0 | q4_0        every matrix; blocks byte-identical to llama-quantize's
+                     q4_k | q5_k | q6_k every matrix in one K-quant (super-blocks of 256)
+                     q4_k_m | q5_k_m    llama.cpp's mixes: Q4_K (Q5_K), with Q6_K for the output
+                                        head and attn_v/ffn_down of the first and last eighth of
+                                        the layers and every third between
+                     tq2_0              ternary {-1, 0, +1} per 256 (for BitNet b1.58 weights)
+                     f16 | f32          no quantization
+              --fallback f16|f32        type of matrices whose rows are not whole blocks (default
+                                        f16, as llama.cpp; K-quants first try Q8_0)
             """;
 
     static final String BENCH_HELP = """
@@ -186,11 +195,11 @@ public final class Main {
             """;
 
     static final String CONVERT_HELP = """
-            Usage: panamax convert HF_DIR OUT.gguf [--type f16|f32|q8_0|q4_0]
+            Usage: panamax convert HF_DIR OUT.gguf [--type TYPE]
 
-            Writes a Hugging Face Llama directory as a GGUF file that llama.cpp loads
-            (llama.cpp's tensor names, Q/K permuted for its RoPE layout). Default type f16;
-            q8_0 and q4_0 quantize every matrix whose rows are whole blocks of 32 (others f16).
+            Writes a Hugging Face Llama, Mistral, Mamba or BERT directory as a GGUF file that
+            llama.cpp loads (llama.cpp's tensor names, Q/K permuted for its RoPE layout).
+            Default type f16; any type of panamax quantize --type is taken.
             """;
 
     private Main() {}
@@ -294,7 +303,7 @@ public final class Main {
                 return embed(a, out, err);
             }
             case "quantize": {
-                Args a = Args.parse(name, argv, from, Set.of("--type", "--threads"), switches());
+                Args a = Args.parse(name, argv, from, Set.of("--type", "--fallback", "--threads"), switches());
                 if (a.has("--help")) return help(out, QUANTIZE_HELP);
                 return quantize(a, err);
             }
@@ -766,15 +775,9 @@ public final class Main {
 
     private static int convert(Args a, PrintStream out, PrintStream err) throws IOException {
         if (a.positional.size() != 2) throw new UsageException("convert needs HF_DIR and OUT.gguf (see panamax convert --help)");
-        DType type = switch (a.value("--type", "f16").toLowerCase(java.util.Locale.ROOT)) {
-            case "f16" -> DType.F16;
-            case "f32" -> DType.F32;
-            case "q8_0" -> DType.Q8_0;
-            case "q4_0" -> DType.Q4_0;
-            default -> throw new UsageException("--type must be f16, f32, q8_0 or q4_0");
-        };
+        QuantPlan plan = quantPlan(a.value("--type", "f16"), null);
         Path dst = Path.of(a.positional.get(1));
-        GgufExport.convert(Path.of(a.positional.get(0)), dst, type);
+        GgufExport.convert(Path.of(a.positional.get(0)), dst, plan);
         err.println("panamax: wrote " + dst + " (" + Files.size(dst) + " bytes)");
         return 0;
     }
@@ -784,22 +787,31 @@ public final class Main {
     private static int quantize(Args a, PrintStream err) throws IOException {
         if (a.positional.size() != 2) throw new UsageException("quantize needs IN and OUT.gguf (see panamax quantize --help)");
         String t = a.value("--type", null);
-        if (t == null) throw new UsageException("quantize needs --type q8_0, q4_0, f16 or f32");
-        DType type = switch (t.toLowerCase(java.util.Locale.ROOT)) {
-            case "q8_0" -> DType.Q8_0;
-            case "q4_0" -> DType.Q4_0;
-            case "f16" -> DType.F16;
-            case "f32" -> DType.F32;
-            default -> throw new UsageException("--type must be q8_0, q4_0, f16 or f32, got '" + t + "'");
-        };
+        if (t == null) throw new UsageException("quantize needs --type (" + QuantPlan.NAMES + ")");
+        QuantPlan plan = quantPlan(t, a.value("--fallback", null));
         Path dst = Path.of(a.positional.get(1));
         boolean terminal = System.console() != null;
-        GgufExport.quantize(Path.of(a.positional.get(0)), dst, type, (done, all) -> {
+        GgufExport.quantize(Path.of(a.positional.get(0)), dst, plan, (done, all) -> {
             if (terminal) err.printf("\rpanamax: quantizing tensor %d of %d", done, all);
         });
         if (terminal) err.print("\r\033[K");
         err.println("panamax: wrote " + dst + " (" + Files.size(dst) + " bytes)");
         return 0;
+    }
+
+    static QuantPlan quantPlan(String type, String fallback) {
+        QuantPlan plan;
+        try {
+            plan = QuantPlan.parse(type);
+        } catch (dev.panamax.runtime.ModelException e) {
+            throw new UsageException("--type must be one of " + QuantPlan.NAMES + ", got '" + type + "'");
+        }
+        if (fallback == null) return plan;
+        return switch (fallback.toLowerCase(java.util.Locale.ROOT)) {
+            case "f16" -> plan.withFallback(DType.F16);
+            case "f32" -> plan.withFallback(DType.F32);
+            default -> throw new UsageException("--fallback must be f16 or f32, got '" + fallback + "'");
+        };
     }
 
     // ---- version -------------------------------------------------------------------------------------

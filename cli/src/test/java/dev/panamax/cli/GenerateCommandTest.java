@@ -189,6 +189,26 @@ class GenerateCommandTest {
     }
 
     @Test
+    void quantizeToTheQ4KMMixRunsAndNamesItsTypes(@TempDir Path tmp) throws Exception {
+        Path q = tmp.resolve("kjv-q4_k_m.gguf");
+        Result r = run("", "quantize", dev.panamax.runtime.Panamax.defaultModelPath().toString(), q.toString(), "--type", "q4_k_m", "--fallback", "f32");
+        assertEquals(0, r.status(), r.err());
+        String info = run("", "inspect", q.toString()).out();
+        assertTrue(info.contains("general.file_type = 15"), info);
+        assertTrue(info.contains("blk.0.attn_q.weight  Q4_K [256, 256]"), info);
+        assertTrue(info.contains("blk.0.attn_v.weight  Q4_K [128, 256]"), info);
+        assertTrue(info.contains("blk.2.attn_v.weight  Q6_K [128, 256]"), "6 layers: layers 2 and 5 get more bits: " + info);
+        assertTrue(info.contains("blk.5.attn_v.weight  Q6_K [128, 256]"), info);
+        assertTrue(info.contains("blk.0.ffn_down.weight  F32 [256, 688]"), "688 is no whole number of blocks: " + info);
+        Result gen = run("", "generate", q.toString(), "In the beginning", "--temperature", "0", "--max-tokens", "12");
+        assertEquals(0, gen.status(), gen.err());
+        assertTrue(gen.out().startsWith("In the beginning") && gen.out().length() > 30, gen.out());
+        Result bad = run("", "quantize", q.toString(), tmp.resolve("x.gguf").toString(), "--type", "q3_k_xl");
+        assertEquals(2, bad.status());
+        assertTrue(bad.err().contains("--type must be one of f32, f16, q8_0, q4_0, q4_k"), bad.err());
+    }
+
+    @Test
     void invalidUtf8OnStandardInputIsAClearError() {
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
         byte[] bad = {'a', 'b', (byte) 0xC3, 'x'}; // 0xC3 starts a two-byte sequence; 'x' cannot continue it

@@ -28,15 +28,21 @@ public final class GgufExport {
     private GgufExport() {}
 
     public static void convert(Path hfDir, Path out, DType type) throws IOException {
-        if (type == DType.BF16) throw new ModelException("export type must be f32, f16, q8_0 or q4_0, got " + type);
+        if (type == DType.BF16) throw new ModelException("export type must be f32, f16 or a quantized type, got " + type);
+        convert(hfDir, out, QuantPlan.of(type));
+    }
+
+    /** As {@link #convert(Path, Path, DType)}, each matrix in the type {@code plan} gives it. */
+    public static void convert(Path hfDir, Path out, QuantPlan plan) throws IOException {
         ModelSource src = ModelLoader.readHuggingFace(hfDir);
+        plan = plan.withLayers(Cfg.integerOr(src.config(), "num_hidden_layers", 0));
         try (var weights = src.weights()) {
             if (src.architecture().equals("mamba")) {
-                writeMamba(src, out, type);
+                writeMamba(src, out, plan);
                 return;
             }
             if (src.architecture().equals("bert")) {
-                writeBert(src, out, type);
+                writeBert(src, out, plan);
                 return;
             }
             if (!List.of("llama", "mistral").contains(src.architecture())) {
@@ -52,7 +58,7 @@ public final class GgufExport {
             String a = "llama.";
             w.put("general.architecture", GgufWriter.string("llama"));
             w.put("general.name", GgufWriter.string(hfDir.getFileName().toString()));
-            w.put("general.file_type", GgufWriter.u32(fileType(type)));
+            w.put("general.file_type", GgufWriter.u32(plan.fileType()));
             w.put(a + "context_length", GgufWriter.u32(c.context()));
             w.put(a + "embedding_length", GgufWriter.u32(c.dim()));
             w.put(a + "block_count", GgufWriter.u32(c.layers()));
@@ -99,22 +105,22 @@ public final class GgufExport {
             }
 
             Map<String, Tensor> all = weights.all();
-            put(w, k, all.get("model.embed_tokens.weight"), "token_embd.weight", type, 0);
+            put(w, k, all.get("model.embed_tokens.weight"), "token_embd.weight", plan, 0);
             for (int i = 0; i < c.layers(); i++) {
                 String h = "model.layers." + i + ".", g = "blk." + i + ".";
-                put(w, k, need(all, h + "input_layernorm.weight"), g + "attn_norm.weight", DType.F32, 0);
-                put(w, k, need(all, h + "self_attn.q_proj.weight"), g + "attn_q.weight", type, c.heads());
-                put(w, k, need(all, h + "self_attn.k_proj.weight"), g + "attn_k.weight", type, c.kvHeads());
-                put(w, k, need(all, h + "self_attn.v_proj.weight"), g + "attn_v.weight", type, 0);
-                put(w, k, need(all, h + "self_attn.o_proj.weight"), g + "attn_output.weight", type, 0);
-                put(w, k, need(all, h + "post_attention_layernorm.weight"), g + "ffn_norm.weight", DType.F32, 0);
-                put(w, k, need(all, h + "mlp.gate_proj.weight"), g + "ffn_gate.weight", type, 0);
-                put(w, k, need(all, h + "mlp.up_proj.weight"), g + "ffn_up.weight", type, 0);
-                put(w, k, need(all, h + "mlp.down_proj.weight"), g + "ffn_down.weight", type, 0);
+                put(w, k, need(all, h + "input_layernorm.weight"), g + "attn_norm.weight", F32, 0);
+                put(w, k, need(all, h + "self_attn.q_proj.weight"), g + "attn_q.weight", plan, c.heads());
+                put(w, k, need(all, h + "self_attn.k_proj.weight"), g + "attn_k.weight", plan, c.kvHeads());
+                put(w, k, need(all, h + "self_attn.v_proj.weight"), g + "attn_v.weight", plan, 0);
+                put(w, k, need(all, h + "self_attn.o_proj.weight"), g + "attn_output.weight", plan, 0);
+                put(w, k, need(all, h + "post_attention_layernorm.weight"), g + "ffn_norm.weight", F32, 0);
+                put(w, k, need(all, h + "mlp.gate_proj.weight"), g + "ffn_gate.weight", plan, 0);
+                put(w, k, need(all, h + "mlp.up_proj.weight"), g + "ffn_up.weight", plan, 0);
+                put(w, k, need(all, h + "mlp.down_proj.weight"), g + "ffn_down.weight", plan, 0);
             }
-            put(w, k, need(all, "model.norm.weight"), "output_norm.weight", DType.F32, 0);
+            put(w, k, need(all, "model.norm.weight"), "output_norm.weight", F32, 0);
             Tensor head = all.get("lm_head.weight");
-            if (head != null) put(w, k, head, "output.weight", type, 0);
+            if (head != null) put(w, k, head, "output.weight", plan, 0);
             w.write(out);
         }
     }
@@ -125,28 +131,30 @@ public final class GgufExport {
      * whose rows are whole blocks quantized to {@code type}; other tensors are copied as they are.
      * {@code progress} hears (tensors done, tensors in all).
      */
-    public static void quantize(Path in, Path out, DType type, java.util.function.BiConsumer<Integer, Integer> progress) throws IOException {
-        if (type != DType.Q8_0 && type != DType.Q4_0 && type != DType.F16 && type != DType.F32) {
-            throw new ModelException("quantize writes q8_0, q4_0, f16 or f32 so far, not " + type);
-        }
+    public static void quantize(Path in, Path out, QuantPlan plan, java.util.function.BiConsumer<Integer, Integer> progress) throws IOException {
         if (java.nio.file.Files.isDirectory(in)) {
-            convert(in, out, type);
+            convert(in, out, plan);
             return;
         }
         var gguf = dev.panamax.runtime.format.Gguf.read(in);
         try (var weights = gguf.weights()) {
+            int layers = 0;
+            for (String name : weights.all().keySet()) {
+                if (name.startsWith("blk.")) layers = Math.max(layers, Integer.parseInt(name.substring(4, name.indexOf('.', 4))) + 1);
+            }
+            plan = plan.withLayers(layers);
             Kernels k = Simd.kernels();
             GgufWriter w = new GgufWriter();
             for (var e : gguf.metadata().entrySet()) {
                 if (e.getKey().equals("general.file_type") || e.getKey().equals("general.alignment")) continue;
                 w.put(e.getKey(), GgufWriter.read(gguf.metadataTypes().get(e.getKey()), e.getValue()));
             }
-            w.put("general.file_type", GgufWriter.u32(fileType(type)));
+            w.put("general.file_type", GgufWriter.u32(plan.fileType()));
             int done = 0, all = weights.all().size();
             for (Tensor t : weights.all().values()) {
                 boolean floatMatrix = !t.type().quantized() && t.rank() == 2;
                 if (floatMatrix) {
-                    put(w, k, t, t.name(), type, 0);
+                    put(w, k, t, t.name(), plan, 0);
                 } else {
                     w.tensor(t.name(), t.type(), t.shape(), t.data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
                 }
@@ -157,7 +165,7 @@ public final class GgufExport {
     }
 
     /** Mamba with llama.cpp's names and keys; its ssm_a holds A = −exp(A_log), as llama.cpp's converter writes it. */
-    private static void writeMamba(ModelSource src, Path out, DType type) throws IOException {
+    private static void writeMamba(ModelSource src, Path out, QuantPlan plan) throws IOException {
         Map<String, Object> m = src.config();
         Kernels k = Simd.kernels();
         int dim = Cfg.integer(m, "hidden_size"), layers = Cfg.integer(m, "num_hidden_layers");
@@ -165,7 +173,7 @@ public final class GgufExport {
         GgufWriter w = new GgufWriter();
         w.put("general.architecture", GgufWriter.string("mamba"));
         w.put("general.name", GgufWriter.string(src.path().getFileName().toString()));
-        w.put("general.file_type", GgufWriter.u32(fileType(type)));
+        w.put("general.file_type", GgufWriter.u32(plan.fileType()));
         w.put("mamba.context_length", GgufWriter.u32(1 << 20));
         w.put("mamba.embedding_length", GgufWriter.u32(dim));
         w.put("mamba.feed_forward_length", GgufWriter.u32(0));
@@ -177,38 +185,38 @@ public final class GgufExport {
         w.put("mamba.ssm.time_step_rank", GgufWriter.u32(Cfg.integer(m, "time_step_rank")));
         w.put("mamba.attention.layer_norm_rms_epsilon", GgufWriter.f32(Cfg.numberOr(m, "layer_norm_epsilon", 1e-5)));
         Map<String, Tensor> all = src.weights().all();
-        put(w, k, need(all, "backbone.embeddings.weight"), "token_embd.weight", type, 0);
+        put(w, k, need(all, "backbone.embeddings.weight"), "token_embd.weight", plan, 0);
         for (int i = 0; i < layers; i++) {
             String h = "backbone.layers." + i + ".", g = "blk." + i + ".";
-            put(w, k, need(all, h + "norm.weight"), g + "attn_norm.weight", DType.F32, 0);
-            put(w, k, need(all, h + "mixer.in_proj.weight"), g + "ssm_in.weight", type, 0);
+            put(w, k, need(all, h + "norm.weight"), g + "attn_norm.weight", F32, 0);
+            put(w, k, need(all, h + "mixer.in_proj.weight"), g + "ssm_in.weight", plan, 0);
             Tensor conv = need(all, h + "mixer.conv1d.weight");
             writeF32(w, g + "ssm_conv1d.weight", new long[] {conv.rows(), conv.cols()}, conv.toFloats(k)); // [inner, 1, kc] → [inner, kc]
-            if (all.containsKey(h + "mixer.conv1d.bias")) put(w, k, all.get(h + "mixer.conv1d.bias"), g + "ssm_conv1d.bias", DType.F32, 0);
-            put(w, k, need(all, h + "mixer.x_proj.weight"), g + "ssm_x.weight", type, 0);
-            put(w, k, need(all, h + "mixer.dt_proj.weight"), g + "ssm_dt.weight", DType.F32, 0);
-            put(w, k, need(all, h + "mixer.dt_proj.bias"), g + "ssm_dt.bias", DType.F32, 0);
+            if (all.containsKey(h + "mixer.conv1d.bias")) put(w, k, all.get(h + "mixer.conv1d.bias"), g + "ssm_conv1d.bias", F32, 0);
+            put(w, k, need(all, h + "mixer.x_proj.weight"), g + "ssm_x.weight", plan, 0);
+            put(w, k, need(all, h + "mixer.dt_proj.weight"), g + "ssm_dt.weight", F32, 0);
+            put(w, k, need(all, h + "mixer.dt_proj.bias"), g + "ssm_dt.bias", F32, 0);
             Tensor aLog = need(all, h + "mixer.A_log");
             float[] a = aLog.toFloats(k);
             for (int j = 0; j < a.length; j++) a[j] = (float) -Math.exp(a[j]);
             writeF32(w, g + "ssm_a", aLog.shape(), a);
-            put(w, k, need(all, h + "mixer.D"), g + "ssm_d", DType.F32, 0);
-            put(w, k, need(all, h + "mixer.out_proj.weight"), g + "ssm_out.weight", type, 0);
+            put(w, k, need(all, h + "mixer.D"), g + "ssm_d", F32, 0);
+            put(w, k, need(all, h + "mixer.out_proj.weight"), g + "ssm_out.weight", plan, 0);
         }
-        put(w, k, need(all, "backbone.norm_f.weight"), "output_norm.weight", DType.F32, 0);
-        if (all.containsKey("lm_head.weight") && !Boolean.TRUE.equals(m.get("tie_word_embeddings"))) put(w, k, all.get("lm_head.weight"), "output.weight", type, 0);
+        put(w, k, need(all, "backbone.norm_f.weight"), "output_norm.weight", F32, 0);
+        if (all.containsKey("lm_head.weight") && !Boolean.TRUE.equals(m.get("tie_word_embeddings"))) put(w, k, all.get("lm_head.weight"), "output.weight", plan, 0);
         w.write(out);
     }
 
     /** BERT with llama.cpp's names and keys (vocabulary written when the directory has a WordPiece tokenizer). */
-    private static void writeBert(ModelSource src, Path out, DType type) throws IOException {
+    private static void writeBert(ModelSource src, Path out, QuantPlan plan) throws IOException {
         Map<String, Object> m = src.config();
         Kernels k = Simd.kernels();
         int layers = Cfg.integer(m, "num_hidden_layers");
         GgufWriter w = new GgufWriter();
         w.put("general.architecture", GgufWriter.string("bert"));
         w.put("general.name", GgufWriter.string(src.path().getFileName().toString()));
-        w.put("general.file_type", GgufWriter.u32(fileType(type)));
+        w.put("general.file_type", GgufWriter.u32(plan.fileType()));
         w.put("bert.context_length", GgufWriter.u32(Cfg.integer(m, "max_position_embeddings")));
         w.put("bert.embedding_length", GgufWriter.u32(Cfg.integer(m, "hidden_size")));
         w.put("bert.feed_forward_length", GgufWriter.u32(Cfg.integer(m, "intermediate_size")));
@@ -232,11 +240,11 @@ public final class GgufExport {
         }
         Map<String, Tensor> all = src.weights().all();
         String e = all.containsKey("embeddings.word_embeddings.weight") ? "" : "bert.";
-        put(w, k, need(all, e + "embeddings.word_embeddings.weight"), "token_embd.weight", type, 0);
-        put(w, k, need(all, e + "embeddings.token_type_embeddings.weight"), "token_types.weight", DType.F32, 0);
-        put(w, k, need(all, e + "embeddings.position_embeddings.weight"), "position_embd.weight", DType.F32, 0);
-        put(w, k, need(all, e + "embeddings.LayerNorm.weight"), "token_embd_norm.weight", DType.F32, 0);
-        put(w, k, need(all, e + "embeddings.LayerNorm.bias"), "token_embd_norm.bias", DType.F32, 0);
+        put(w, k, need(all, e + "embeddings.word_embeddings.weight"), "token_embd.weight", plan, 0);
+        put(w, k, need(all, e + "embeddings.token_type_embeddings.weight"), "token_types.weight", F32, 0);
+        put(w, k, need(all, e + "embeddings.position_embeddings.weight"), "position_embd.weight", F32, 0);
+        put(w, k, need(all, e + "embeddings.LayerNorm.weight"), "token_embd_norm.weight", F32, 0);
+        put(w, k, need(all, e + "embeddings.LayerNorm.bias"), "token_embd_norm.bias", F32, 0);
         String[][] map = {{"attention.self.query", "attn_q"}, {"attention.self.key", "attn_k"}, {"attention.self.value", "attn_v"},
                 {"attention.output.dense", "attn_output"}, {"attention.output.LayerNorm", "attn_output_norm"},
                 {"intermediate.dense", "ffn_up"}, {"output.dense", "ffn_down"}, {"output.LayerNorm", "layer_output_norm"}};
@@ -244,8 +252,8 @@ public final class GgufExport {
             for (String[] pair : map) {
                 String h = e + "encoder.layer." + i + "." + pair[0], g = "blk." + i + "." + pair[1];
                 Tensor weight = need(all, h + ".weight");
-                put(w, k, weight, g + ".weight", weight.rank() == 2 ? type : DType.F32, 0);
-                put(w, k, need(all, h + ".bias"), g + ".bias", DType.F32, 0);
+                put(w, k, weight, g + ".weight", weight.rank() == 2 ? plan : F32, 0);
+                put(w, k, need(all, h + ".bias"), g + ".bias", F32, 0);
             }
         }
         w.write(out);
@@ -257,15 +265,8 @@ public final class GgufExport {
         w.tensor(name, DType.F32, shape, b.array());
     }
 
-    /** llama.cpp's llama_ftype for a file mostly of {@code type}: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7. */
-    private static int fileType(DType type) {
-        return switch (type) {
-            case F16 -> 1;
-            case Q4_0 -> 2;
-            case Q8_0 -> 7;
-            default -> 0;
-        };
-    }
+    /** 1-D tensors and norms: always F32. */
+    private static final QuantPlan F32 = QuantPlan.of(DType.F32);
 
     private static Tensor need(Map<String, Tensor> all, String name) {
         Tensor t = all.get(name);
@@ -275,20 +276,21 @@ public final class GgufExport {
 
     /**
      * Adds {@code t} as {@code name} in {@code type}; heads &gt; 0 permutes rows for interleaved RoPE.
-     * A matrix whose rows are not whole blocks of a quantized type is written as F16 instead, as
-     * llama.cpp falls back to another type for such tensors.
+     * The plan picks the type (falling back for rows that are not whole blocks).
      */
-    private static void put(GgufWriter w, Kernels k, Tensor t, String name, DType type, int heads) {
+    private static void put(GgufWriter w, Kernels k, Tensor t, String name, QuantPlan plan, int heads) {
         float[] v = t.toFloats(k);
         if (heads > 0) v = permuteForInterleavedRope(v, heads, t.rows() / heads, t.cols());
-        if (type.quantized() && (t.rank() != 2 || t.cols() % type.blockSize != 0)) type = DType.F16;
+        DType type = t.rank() == 2 ? plan.typeFor(name, t.cols()) : plan.typeFor(name, 1);
         byte[] bytes = new byte[Math.toIntExact(type.bytesFor(v.length))];
         MemorySegment seg = MemorySegment.ofArray(bytes);
         switch (type) {
+            case F32 -> ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(v);
             case F16 -> k.f32ToF16(v, 0, seg, 0, v.length);
-            case Q8_0 -> dev.panamax.quant.Q8_0Block.quantize(v, 0, v.length, seg, 0);
-            case Q4_0 -> dev.panamax.quant.Q4_0Block.quantize(v, 0, v.length, seg, 0);
-            default -> ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(v);
+            default -> {
+                if (type.format == null || !type.format.canQuantize()) throw new ModelException("Panamax cannot write " + type + " tensors");
+                type.format.quantize(v, 0, v.length, seg, 0);
+            }
         }
         w.tensor(name, type, t.shape(), bytes);
     }

@@ -22,10 +22,10 @@ import org.junit.jupiter.params.provider.CsvSource;
 class QuantizedModelTest {
 
     @ParameterizedTest
-    @CsvSource({"Q8_0, 0.03, true", "Q4_0, 0.30, false"})
-    void quantizedKjvStaysCloseToTheFloatLogits(DType type, double bound, boolean sameGreedy, @TempDir Path tmp) throws Exception {
+    @CsvSource({"q8_0, 0.03, true", "q4_0, 0.30, false", "q6_k, 0.06, false", "q5_k_m, 0.12, false", "q4_k_m, 0.25, false"})
+    void quantizedKjvStaysCloseToTheFloatLogits(String type, double bound, boolean sameGreedy, @TempDir Path tmp) throws Exception {
         Path gguf = tmp.resolve("kjv-" + type + ".gguf");
-        GgufExport.convert(Fixtures.kjv(), gguf, type);
+        GgufExport.convert(Fixtures.kjv(), gguf, QuantPlan.parse(type));
         Map<String, Object> expected = Fixtures.json(Fixtures.kjv().resolve("expected.json"));
         int[] greedy = Fixtures.ints(expected.get("greedy_ids"));
         float[] full = Fixtures.floats(Fixtures.kjv().resolve("full_logits.f32"));
