@@ -95,9 +95,10 @@ public final class Main {
               --stop STR            stop when STR appears (repeatable; STR is not printed)
               --ids A,B,C           the prompt as token ids instead of text
               --print-ids           end stdout with one line: the prompt's and generated ids, comma-separated
-              --quantize q8_0|q4_0|ternary
+              --quantize q8_0|q4_0|q4_k|q5_k|q6_k|binary|ternary
                                     quantize the float weight matrices at load (integer kernels;
-                                    ternary: BitNet b1.58's {-1, 0, +1} with an absmean scale)
+                                    ternary: BitNet b1.58's {-1, 0, +1} with an absmean scale;
+                                    binary: signs with a mean |w| per 64, XNOR-Net style)
               --threads N           threads for the kernels
               --verbose             stack traces with errors
             """;
@@ -113,7 +114,7 @@ public final class Main {
 
             Options:
               --system TEXT         a system message
-              --quantize q8_0|q4_0  quantize the float weight matrices at load
+              --quantize TYPE       quantize the float weight matrices at load (as for generate)
               --max-tokens N        longest answer (default 256)
               --temperature, --top-k, --top-p, --min-p, --repeat-penalty, --seed, --threads
                                     as for generate
@@ -412,8 +413,12 @@ public final class Main {
         return switch (q.toLowerCase(java.util.Locale.ROOT)) {
             case "q8_0" -> DType.Q8_0;
             case "q4_0" -> DType.Q4_0;
+            case "q4_k" -> DType.Q4_K;
+            case "q5_k" -> DType.Q5_K;
+            case "q6_k" -> DType.Q6_K;
+            case "binary" -> DType.BINARY;
             case "ternary" -> DType.TERNARY;
-            default -> throw new UsageException("--quantize must be q8_0, q4_0 or ternary, got '" + q + "'");
+            default -> throw new UsageException("--quantize must be q8_0, q4_0, q4_k, q5_k, q6_k, binary or ternary, got '" + q + "'");
         };
     }
 

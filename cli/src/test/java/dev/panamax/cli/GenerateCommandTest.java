@@ -203,6 +203,10 @@ class GenerateCommandTest {
         Result gen = run("", "generate", q.toString(), "In the beginning", "--temperature", "0", "--max-tokens", "12");
         assertEquals(0, gen.status(), gen.err());
         assertTrue(gen.out().startsWith("In the beginning") && gen.out().length() > 30, gen.out());
+        // Binary weights at load (signs and a mean |w| per 64): the 256-wide matrices go to 1.25 bits a weight and it still writes words.
+        Result binary = run("", "generate", "In the beginning", "--temperature", "0", "--max-tokens", "12", "--quantize", "binary");
+        assertEquals(0, binary.status(), binary.err());
+        assertTrue(binary.out().startsWith("In the beginning") && binary.out().length() > 30, binary.out());
         Result bad = run("", "quantize", q.toString(), tmp.resolve("x.gguf").toString(), "--type", "q3_k_xl");
         assertEquals(2, bad.status());
         assertTrue(bad.err().contains("--type must be one of f32, f16, q8_0, q4_0, q4_k"), bad.err());

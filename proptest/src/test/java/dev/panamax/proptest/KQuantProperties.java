@@ -102,12 +102,28 @@ class KQuantProperties {
         for (int i = 0; i < x.length; i++) assertThat(back[i]).isEqualTo(Math.signum(x[i]) * dh);
     }
 
+    /** Binary blocks keep each value's sign and give it the block's mean |w| (XNOR-Net's scale). */
+    @Property(tries = 100)
+    void binaryRoundTripKeepsSignsWithTheMeanMagnitude(@ForAll("data") Data data) {
+        float[] x = data.values(256);
+        MemorySegment q = MemorySegment.ofArray(new byte[4 * BlockFormat.BINARY.bytes]);
+        BlockFormat.BINARY.quantize(x, 0, 256, q, 0);
+        float[] back = new float[256];
+        BlockFormat.BINARY.dequantize(q, 0, back, 0, 256);
+        for (int b = 0; b < 4; b++) {
+            double mean = 0;
+            for (int i = 64 * b; i < 64 * b + 64; i++) mean += Math.abs(x[i]) / 64;
+            float alpha = Float.float16ToFloat(Float.floatToFloat16((float) mean));
+            for (int i = 64 * b; i < 64 * b + 64; i++) assertThat(back[i]).isEqualTo(x[i] > 0 ? alpha : -alpha);
+        }
+    }
+
     record Matrix(BlockFormat format, int rows, int blocks, long seed) {}
 
     @Provide
     Arbitrary<Matrix> matrices() {
         BlockFormat[] formats = {BlockFormat.Q4_1, BlockFormat.Q5_0, BlockFormat.Q5_1, BlockFormat.IQ4_NL, BlockFormat.Q2_K,
-                BlockFormat.Q3_K, BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K, BlockFormat.TQ1_0};
+                BlockFormat.Q3_K, BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K, BlockFormat.TQ1_0, BlockFormat.BINARY};
         return Combinators.combine(Arbitraries.of(formats), Arbitraries.integers().between(1, 9), Arbitraries.integers().between(1, 4), Arbitraries.longs())
                 .as(Matrix::new);
     }
@@ -121,6 +137,7 @@ class KQuantProperties {
             case Q3_K -> new int[] {108};
             case Q6_K -> new int[] {208};
             case TQ1_0 -> new int[] {52};
+            case BINARY -> new int[] {8};
             default -> throw new IllegalArgumentException(f.toString());
         };
     }

@@ -21,7 +21,9 @@ public enum BlockFormat {
     TQ1_0(256, TQ1_0Block.BYTES, 34, TQ1_0Block::dequantize, null, TQ1_0Block::unpack),
     TQ2_0(256, TQ2_0Block.BYTES, 35, TQ2_0Block::dequantize, TQ2_0Block::quantize, TQ2_0Block::unpack),
     /** Panamax's own, for BitNet weights ternarized at load; never written to GGUF (no ggml id). */
-    TERNARY(16, TernaryBlock.BYTES, -1, TernaryBlock::dequantize);
+    TERNARY(16, TernaryBlock.BYTES, -1, TernaryBlock::dequantize),
+    /** Panamax's own 1-bit signs with a scale per 64 (XNOR-Net), made at load; never written to GGUF. */
+    BINARY(64, BinaryBlock.BYTES, -1, BinaryBlock::dequantize, BinaryBlock::quantize, BinaryBlock::unpack);
 
     /** Values per block, and bytes per block. */
     public final int size, bytes;

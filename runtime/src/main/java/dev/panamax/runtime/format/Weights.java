@@ -97,8 +97,8 @@ public final class Weights implements AutoCloseable {
      * them as stored. Only Q8_0 and Q4_0 have quantizers here.
      */
     public void quantizeMatricesTo(DType type) {
-        if (type != null && type != DType.Q8_0 && type != DType.Q4_0 && type != DType.TERNARY) {
-            throw new ModelException("--quantize supports q8_0, q4_0 and ternary, not " + type);
+        if (type != null && type != DType.TERNARY && (type.format == null || !type.format.canQuantize())) {
+            throw new ModelException("--quantize supports q8_0, q4_0, q4_k, q5_k, q6_k, binary and ternary, not " + type);
         }
         this.quantizeTo = type;
     }
@@ -125,8 +125,7 @@ public final class Weights implements AutoCloseable {
         long rowBytes = quantizeTo.bytesFor(cols);
         for (int r = 0; r < t.rows(); r++) {
             t.read(dev.panamax.simd.Simd.scalar(), (long) r * cols, row, 0, cols);
-            if (quantizeTo == DType.Q8_0) dev.panamax.quant.Q8_0Block.quantize(row, 0, cols, dst, r * rowBytes);
-            else dev.panamax.quant.Q4_0Block.quantize(row, 0, cols, dst, r * rowBytes);
+            quantizeTo.format.quantize(row, 0, cols, dst, r * rowBytes);
         }
         return new Tensor(t.name(), quantizeTo, t.shape(), dst);
     }

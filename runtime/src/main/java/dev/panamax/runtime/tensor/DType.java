@@ -25,7 +25,9 @@ public enum DType {
     TQ1_0(BlockFormat.TQ1_0),
     TQ2_0(BlockFormat.TQ2_0),
     /** Panamax's BitNet ternary blocks, made at load ({@code --quantize ternary}); not a GGUF type. */
-    TERNARY(BlockFormat.TERNARY);
+    TERNARY(BlockFormat.TERNARY),
+    /** Panamax's 1-bit sign blocks with a scale per 64, made at load ({@code --quantize binary}); not a GGUF type. */
+    BINARY(BlockFormat.BINARY);
 
     /** The quantized block format (layout, dequantizer), or null for the float types. */
     public final BlockFormat format;
