@@ -4,6 +4,7 @@
 #   1. llama.cpp's llama-quantize writes every supported format from F32 GGUFs that Panamax wrote;
 #   2. llama.cpp's gguf-py dequantizes every tensor (numpy);
 #   3. tools/DequantCheck.java requires Panamax's dequantization to equal it bit for bit;
+#      (also on the K-quant, mix and TQ2_0 files Panamax writes);
 #   4. tools/QuantizeCheck.java requires Panamax's own Q8_0/Q4_0 quantizer to write the same bytes as
 #      llama-quantize.
 # Usage: tools/llamacpp-check.sh LLAMA_CPP_DIR        (with build/bin/llama-quantize built)
@@ -26,6 +27,11 @@ done
 for t in Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 IQ4_NL; do
   "$llama/build/bin/llama-quantize" "$work/l3-f32.gguf" "$work/l3-$t.gguf" "$t" > /dev/null 2>&1
   files+=("$work/l3-$t.gguf")
+done
+# Panamax's own K-quant, mix and ternary files: llama.cpp's reader must see the same values.
+for t in q4_k_m q5_k_m q6_k tq2_0; do
+  "$root/panamax" quantize "$work/kjv-f32.gguf" "$work/kjv-panamax-$t.gguf" --type "$t" 2>/dev/null
+  files+=("$work/kjv-panamax-$t.gguf")
 done
 for f in "${files[@]}"; do
   LLAMA_GGUF_PY="$llama/gguf-py" python3 "$root/tools/gguf_py_dequantize.py" "$f" "$work/$(basename "$f" .gguf).txt"
