@@ -45,6 +45,10 @@ public final class GgufExport {
                 writeBert(src, out, plan);
                 return;
             }
+            if (src.architecture().equals("mamba2")) {
+                writeMamba2(src, out, plan);
+                return;
+            }
             if (!List.of("llama", "mistral").contains(src.architecture())) {
                 throw new ModelException("GGUF export supports llama, mistral and mamba directories so far, not " + src.architecture());
             }
@@ -201,6 +205,58 @@ public final class GgufExport {
             for (int j = 0; j < a.length; j++) a[j] = (float) -Math.exp(a[j]);
             writeF32(w, g + "ssm_a", aLog.shape(), a);
             put(w, k, need(all, h + "mixer.D"), g + "ssm_d", F32, 0);
+            put(w, k, need(all, h + "mixer.out_proj.weight"), g + "ssm_out.weight", plan, 0);
+        }
+        put(w, k, need(all, "backbone.norm_f.weight"), "output_norm.weight", F32, 0);
+        if (all.containsKey("lm_head.weight") && !Boolean.TRUE.equals(m.get("tie_word_embeddings"))) put(w, k, all.get("lm_head.weight"), "output.weight", plan, 0);
+        w.write(out);
+    }
+
+    /**
+     * Mamba-2 with the names, keys and shapes of llama.cpp's converter: A = −exp(A_log) as ssm_a and
+     * D as [heads, 1], dt_bias as ssm_dt.bias, the conv as [channels, taps], the gated norm's weight as
+     * [groups, inner/groups]. (GGUF has no key for time_step_limit: a model that clamps Δ is refused.)
+     */
+    private static void writeMamba2(ModelSource src, Path out, QuantPlan plan) throws IOException {
+        Map<String, Object> m = src.config();
+        Kernels k = Simd.kernels();
+        int dim = Cfg.integer(m, "hidden_size"), layers = Cfg.integer(m, "num_hidden_layers");
+        int heads = Cfg.integer(m, "num_heads"), inner = heads * Cfg.integer(m, "head_dim"), groups = Cfg.integerOr(m, "n_groups", 1);
+        if (m.get("time_step_limit") instanceof List<?> l && l.size() == 2
+                && (dev.panamax.runtime.json.Json.number(l.get(0), "time_step_limit") > 0
+                    || Double.isFinite(dev.panamax.runtime.json.Json.number(l.get(1), "time_step_limit")))) {
+            throw new ModelException("mamba2: GGUF has no key for time_step_limit " + l + "; this model cannot be written without changing it");
+        }
+        GgufWriter w = new GgufWriter();
+        w.put("general.architecture", GgufWriter.string("mamba2"));
+        w.put("general.name", GgufWriter.string(src.path().getFileName().toString()));
+        w.put("general.file_type", GgufWriter.u32(plan.fileType()));
+        w.put("mamba2.context_length", GgufWriter.u32(1 << 20));
+        w.put("mamba2.embedding_length", GgufWriter.u32(dim));
+        w.put("mamba2.feed_forward_length", GgufWriter.u32(0));
+        w.put("mamba2.attention.head_count", GgufWriter.u32(0));
+        w.put("mamba2.block_count", GgufWriter.u32(layers));
+        w.put("mamba2.ssm.conv_kernel", GgufWriter.u32(Cfg.integer(m, "conv_kernel")));
+        w.put("mamba2.ssm.inner_size", GgufWriter.u32(inner));
+        w.put("mamba2.ssm.state_size", GgufWriter.u32(Cfg.integer(m, "state_size")));
+        w.put("mamba2.ssm.time_step_rank", GgufWriter.u32(heads));
+        w.put("mamba2.ssm.group_count", GgufWriter.u32(groups));
+        w.put("mamba2.attention.layer_norm_rms_epsilon", GgufWriter.f32(Cfg.numberOr(m, "layer_norm_epsilon", 1e-5)));
+        Map<String, Tensor> all = src.weights().all();
+        put(w, k, need(all, "backbone.embeddings.weight"), "token_embd.weight", plan, 0);
+        for (int i = 0; i < layers; i++) {
+            String h = "backbone.layers." + i + ".", g = "blk." + i + ".";
+            put(w, k, need(all, h + "norm.weight"), g + "attn_norm.weight", F32, 0);
+            put(w, k, need(all, h + "mixer.in_proj.weight"), g + "ssm_in.weight", plan, 0);
+            Tensor conv = need(all, h + "mixer.conv1d.weight");
+            writeF32(w, g + "ssm_conv1d.weight", new long[] {conv.shape()[0], conv.shape()[2]}, conv.toFloats(k));
+            if (all.containsKey(h + "mixer.conv1d.bias")) put(w, k, all.get(h + "mixer.conv1d.bias"), g + "ssm_conv1d.bias", F32, 0);
+            put(w, k, need(all, h + "mixer.dt_bias"), g + "ssm_dt.bias", F32, 0);
+            float[] a = need(all, h + "mixer.A_log").toFloats(k);
+            for (int j = 0; j < a.length; j++) a[j] = (float) -Math.exp(a[j]);
+            writeF32(w, g + "ssm_a", new long[] {heads, 1}, a);
+            writeF32(w, g + "ssm_d", new long[] {heads, 1}, need(all, h + "mixer.D").toFloats(k));
+            writeF32(w, g + "ssm_norm.weight", new long[] {groups, inner / groups}, need(all, h + "mixer.norm.weight").toFloats(k));
             put(w, k, need(all, h + "mixer.out_proj.weight"), g + "ssm_out.weight", plan, 0);
         }
         put(w, k, need(all, "backbone.norm_f.weight"), "output_norm.weight", F32, 0);

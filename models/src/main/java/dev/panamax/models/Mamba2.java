@@ -44,7 +44,21 @@ public final class Mamba2 implements Architecture {
 
     @Override
     public Set<String> ggufArchitectures() {
-        return Set.of();
+        return Set.of("mamba2");
+    }
+
+    /**
+     * Tensor names: Hugging Face's, and llama.cpp's (its converter stores A = −exp(A_log) as ssm_a,
+     * dt_bias as ssm_dt.bias, A and D as [heads, 1], the conv as [channels, taps] and the gated
+     * norm's weight as [groups, inner/groups]).
+     */
+    record Names(String embed, String output, String normF, String layer, String norm, String inProj, String conv, String convBias,
+                 String dtBias, String a, String d, String gateNorm, String outProj, boolean aIsLog) {
+        static final Names HF = new Names("backbone.embeddings.weight", "lm_head.weight", "backbone.norm_f.weight", "backbone.layers.%d.",
+                "norm.weight", "mixer.in_proj.weight", "mixer.conv1d.weight", "mixer.conv1d.bias", "mixer.dt_bias", "mixer.A_log", "mixer.D",
+                "mixer.norm.weight", "mixer.out_proj.weight", true);
+        static final Names GGUF = new Names("token_embd.weight", "output.weight", "output_norm.weight", "blk.%d.", "attn_norm.weight",
+                "ssm_in.weight", "ssm_conv1d.weight", "ssm_conv1d.bias", "ssm_dt.bias", "ssm_a", "ssm_d", "ssm_norm.weight", "ssm_out.weight", false);
     }
 
     record Config(int dim, int layers, int inner, int heads, int headDim, int groups, int state, int conv, int vocab, float eps,
@@ -58,8 +72,17 @@ public final class Mamba2 implements Architecture {
 
     @Override
     public Model load(ModelSource src) {
-        if (src.isGguf()) throw new ModelException("Mamba-2 from GGUF is not supported yet; use the Hugging Face directory");
         Map<String, Object> m = src.config();
+        if (src.isGguf()) {
+            int inner = Cfg.integer(m, "mamba2.ssm.inner_size"), heads = Cfg.integer(m, "mamba2.ssm.time_step_rank");
+            if (heads <= 0 || inner % heads != 0) throw new ModelException("mamba2: inner size " + inner + " is not a multiple of " + heads + " heads");
+            Config c = new Config(Cfg.integer(m, "mamba2.embedding_length"), Cfg.integer(m, "mamba2.block_count"), inner, heads, inner / heads,
+                    Cfg.integerOr(m, "mamba2.ssm.group_count", 1), Cfg.integer(m, "mamba2.ssm.state_size"), Cfg.integer(m, "mamba2.ssm.conv_kernel"),
+                    src.weights().get("token_embd.weight").rows(), (float) Cfg.numberOr(m, "mamba2.attention.layer_norm_rms_epsilon", 1e-5),
+                    0f, Float.POSITIVE_INFINITY);
+            if (c.groups <= 0 || c.heads % c.groups != 0) throw new ModelException("mamba2: " + c.heads + " heads are not a multiple of " + c.groups + " groups");
+            return new Mamba2Model(c, src.weights(), src.tokenizer(), src.endIds(), Names.GGUF);
+        }
         int dim = Cfg.integer(m, "hidden_size"), heads = Cfg.integer(m, "num_heads"), headDim = Cfg.integer(m, "head_dim");
         float lo = 0f, hi = Float.POSITIVE_INFINITY;
         if (m.get("time_step_limit") instanceof List<?> l && l.size() == 2) {
@@ -71,7 +94,7 @@ public final class Mamba2 implements Architecture {
                 (float) Cfg.numberOr(m, "layer_norm_epsilon", 1e-5), lo, hi);
         if (c.heads % c.groups != 0) throw new ModelException("mamba2: " + c.heads + " heads are not a multiple of " + c.groups + " groups");
         if (Boolean.TRUE.equals(m.get("use_bias"))) throw new ModelException("mamba2 with use_bias (projection biases) is not supported yet");
-        return new Mamba2Model(c, src.weights(), src.tokenizer(), src.endIds());
+        return new Mamba2Model(c, src.weights(), src.tokenizer(), src.endIds(), Names.HF);
     }
 
     static final class Mamba2Model implements LanguageModel {
@@ -84,32 +107,37 @@ public final class Mamba2 implements Architecture {
         final float[] normF;
         final Layer[] layers;
 
-        Mamba2Model(Config c, Weights w, Tokenizer tokenizer, int[] endIds) {
+        Mamba2Model(Config c, Weights w, Tokenizer tokenizer, int[] endIds, Names n) {
             this.c = c;
             this.w = w;
             this.tokenizer = tokenizer;
             this.endIds = endIds;
-            embed = w.get("backbone.embeddings.weight").expect(c.vocab, c.dim);
-            Tensor head = w.find("lm_head.weight");
-            output = (head != null ? head : embed).expect(c.vocab, c.dim);
-            normF = w.get("backbone.norm_f.weight").expect(c.dim).toFloats(k);
+            embed = w.get(n.embed()).expect(c.vocab, c.dim);
+            Tensor head = w.find(n.output());
+            output = w.matrix((head != null ? head : embed).expect(c.vocab, c.dim));
+            normF = w.get(n.normF()).expect(c.dim).toFloats(k);
             layers = new Layer[c.layers];
             int proj = c.inner + c.convDim() + c.heads;
             for (int i = 0; i < c.layers; i++) {
-                String p = "backbone.layers." + i + ".mixer.";
-                float[] aLog = w.get(p + "A_log").expect(c.heads).toFloats(k);
-                float[] a = new float[c.heads];
-                for (int h = 0; h < c.heads; h++) a[h] = (float) -Math.exp(aLog[h]);
-                Tensor convB = w.find(p + "conv1d.bias");
-                layers[i] = new Layer(w.get("backbone.layers." + i + ".norm.weight").expect(c.dim).toFloats(k),
-                        w.matrix(w.get(p + "in_proj.weight").expect(proj, c.dim)),
-                        w.get(p + "conv1d.weight").expect(c.convDim(), 1, c.conv).toFloats(k),
+                String p = String.format(n.layer(), i);
+                float[] a = values(w.get(p + n.a()), c.heads);
+                if (n.aIsLog()) for (int h = 0; h < c.heads; h++) a[h] = (float) -Math.exp(a[h]);
+                Tensor convB = w.find(p + n.convBias());
+                layers[i] = new Layer(w.get(p + n.norm()).expect(c.dim).toFloats(k),
+                        w.matrix(w.get(p + n.inProj()).expect(proj, c.dim)),
+                        values(w.get(p + n.conv()), (long) c.convDim() * c.conv),
                         convB == null ? new float[c.convDim()] : convB.expect(c.convDim()).toFloats(k),
-                        w.get(p + "dt_bias").expect(c.heads).toFloats(k), a,
-                        w.get(p + "D").expect(c.heads).toFloats(k),
-                        w.get(p + "norm.weight").expect(c.inner).toFloats(k),
-                        w.matrix(w.get(p + "out_proj.weight").expect(c.dim, c.inner)));
+                        w.get(p + n.dtBias()).expect(c.heads).toFloats(k), a,
+                        values(w.get(p + n.d()), c.heads),
+                        values(w.get(p + n.gateNorm()), c.inner),
+                        w.matrix(w.get(p + n.outProj()).expect(c.dim, c.inner)));
             }
+        }
+
+        /** A small tensor's values, whatever its shape in this format, as long as it holds {@code count} of them. */
+        private float[] values(Tensor t, long count) {
+            if (t.elements() != count) throw new ModelException("tensor " + t + " should hold " + count + " values");
+            return t.toFloats(k);
         }
 
         @Override public String architecture() { return "mamba2"; }

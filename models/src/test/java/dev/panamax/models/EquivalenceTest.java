@@ -94,7 +94,7 @@ class EquivalenceTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "llama3", "mistral", "qwen2", "qwen3", "bitnet", "gpt2", "mamba", "mamba2"})
+    @ValueSource(strings = {"llama", "llama3", "mistral", "qwen2", "qwen3", "bitnet", "gpt2", "mamba", "mamba2", "qwen3_next"})
     void fixtureMatchesTransformers(String name) throws Exception {
         check(Fixtures.hf(name));
     }
@@ -143,7 +143,7 @@ class EquivalenceTest {
 
     /** Llama fixtures through GGUF, Llama 3's scaling carried as llama.cpp's rope_freqs tensor; Mamba with llama.cpp's ssm_* names. */
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "llama3", "mamba"})
+    @ValueSource(strings = {"llama", "llama3", "mamba", "mamba2"})
     void fixtureAsF32GgufMatchesTransformers(String name, @org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
         Path gguf = tmp.resolve(name + ".gguf");
         GgufExport.convert(Fixtures.hf(name), gguf, dev.panamax.runtime.tensor.DType.F32);
