@@ -9,6 +9,7 @@ import dev.panamax.runtime.model.ModelSource;
 import dev.panamax.runtime.tensor.Tensor;
 import dev.panamax.runtime.tokenizer.Tokenizer;
 import dev.panamax.simd.Kernels;
+import dev.panamax.simd.Parallel;
 import dev.panamax.simd.Simd;
 import java.util.List;
 import java.util.Map;
@@ -27,8 +28,9 @@ import java.util.Set;
  *   out  = W_out · RMSNorm(y ⊙ SiLU(z))                        the gated RMSNorm
  * </pre>
  *
- * Decoding uses the recurrence (O(1) per token); prompts run it as a chunked parallel scan over
- * time, one scan per state index (the state-passing form of SSD, without its intra-chunk matrix form).
+ * Decoding uses the recurrence (O(1) per token); prompts run each head through SSD's chunked form
+ * ({@link dev.panamax.simd.Ssd}: masked attention inside chunks of config.chunk_size, the state passed
+ * between chunks), heads in parallel.
  */
 public final class Mamba2 implements Architecture {
 
@@ -62,7 +64,7 @@ public final class Mamba2 implements Architecture {
     }
 
     record Config(int dim, int layers, int inner, int heads, int headDim, int groups, int state, int conv, int vocab, float eps,
-                  float dtMin, float dtMax) {
+                  float dtMin, float dtMax, int chunk) {
         int convDim() {
             return inner + 2 * groups * state;
         }
@@ -79,7 +81,7 @@ public final class Mamba2 implements Architecture {
             Config c = new Config(Cfg.integer(m, "mamba2.embedding_length"), Cfg.integer(m, "mamba2.block_count"), inner, heads, inner / heads,
                     Cfg.integerOr(m, "mamba2.ssm.group_count", 1), Cfg.integer(m, "mamba2.ssm.state_size"), Cfg.integer(m, "mamba2.ssm.conv_kernel"),
                     src.weights().get("token_embd.weight").rows(), (float) Cfg.numberOr(m, "mamba2.attention.layer_norm_rms_epsilon", 1e-5),
-                    0f, Float.POSITIVE_INFINITY);
+                    0f, Float.POSITIVE_INFINITY, 64);
             if (c.groups <= 0 || c.heads % c.groups != 0) throw new ModelException("mamba2: " + c.heads + " heads are not a multiple of " + c.groups + " groups");
             return new Mamba2Model(c, src.weights(), src.tokenizer(), src.endIds(), Names.GGUF);
         }
@@ -91,7 +93,7 @@ public final class Mamba2 implements Architecture {
         }
         Config c = new Config(dim, Cfg.integer(m, "num_hidden_layers"), heads * headDim, heads, headDim, Cfg.integerOr(m, "n_groups", 1),
                 Cfg.integer(m, "state_size"), Cfg.integer(m, "conv_kernel"), Cfg.integer(m, "vocab_size"),
-                (float) Cfg.numberOr(m, "layer_norm_epsilon", 1e-5), lo, hi);
+                (float) Cfg.numberOr(m, "layer_norm_epsilon", 1e-5), lo, hi, Math.max(1, Cfg.integerOr(m, "chunk_size", 64)));
         if (c.heads % c.groups != 0) throw new ModelException("mamba2: " + c.heads + " heads are not a multiple of " + c.groups + " groups");
         if (Boolean.TRUE.equals(m.get("use_bias"))) throw new ModelException("mamba2 with use_bias (projection biases) is not supported yet");
         return new Mamba2Model(c, src.weights(), src.tokenizer(), src.endIds(), Names.HF);
@@ -179,9 +181,8 @@ public final class Mamba2 implements Architecture {
         }
 
         /**
-         * The prompt in the parallel form: the projections as one GEMM over the [T, ·] block, and for
-         * each state index n the recurrence S[t][h,p] = exp(Δ[t][h]·A[h])·S[t−1][h,p] + Δ[t][h]·x[t][h,p]·B[t][g(h),n]
-         * as a chunked parallel scan over time, starting from the session's state and leaving it updated.
+         * The prompt in the parallel form: the projections as one GEMM over the [T, ·] block, and each
+         * head's recurrence through SSD's chunked form, starting from the session's state and leaving it updated.
          */
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
@@ -190,8 +191,7 @@ public final class Mamba2 implements Architecture {
             int d = c.dim, inner = c.inner, cd = c.convDim(), kc = c.conv, ns = c.state, hp = c.headDim, pw = inner + cd + c.heads;
             int headsPerGroup = c.heads / c.groups;
             float[] X = new float[T * d], U = new float[T * d], P = new float[T * pw], XC = new float[T * cd], DT = new float[T * c.heads],
-                    Y = new float[T * inner], O = new float[T * d], a = new float[T * inner], b = new float[T * inner], h = new float[T * inner],
-                    h0 = new float[inner];
+                    Y = new float[T * inner], O = new float[T * d];
             for (int t = 0; t < T; t++) {
                 if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
                 m.embed.row(k, tokens[t], X, t * d);
@@ -208,30 +208,24 @@ public final class Mamba2 implements Architecture {
                         DT[t * c.heads + hh] = Math.min(Math.max(dt, c.dtMin), c.dtMax);
                     }
                 }
-                java.util.Arrays.fill(Y, 0f);
+                // Each head through SSD's chunked form (its own state, its group's B and C), heads in parallel.
                 float[] st = ssm[l];
-                for (int n = 0; n < ns; n++) {
-                    for (int t = 0; t < T; t++) {
-                        for (int hh = 0; hh < c.heads; hh++) {
-                            float dt = DT[t * c.heads + hh], decay = (float) Math.exp(dt * L.a()[hh]);
-                            float bn = XC[t * cd + inner + (hh / headsPerGroup) * ns + n];
-                            for (int p = 0; p < hp; p++) {
-                                int i = t * inner + hh * hp + p;
-                                a[i] = decay;
-                                b[i] = dt * XC[t * cd + hh * hp + p] * bn;
-                            }
+                Parallel.forRange(c.heads, 1, (h0s, h1s) -> {
+                    float[] xh = new float[T * hp], dth = new float[T], bg = new float[T * ns], cg = new float[T * ns], yh = new float[T * hp], sh = new float[hp * ns];
+                    for (int hh = h0s; hh < h1s; hh++) {
+                        int g = hh / headsPerGroup;
+                        for (int t = 0; t < T; t++) {
+                            System.arraycopy(XC, t * cd + hh * hp, xh, t * hp, hp);
+                            System.arraycopy(XC, t * cd + inner + g * ns, bg, t * ns, ns);
+                            System.arraycopy(XC, t * cd + inner + c.groups * ns + g * ns, cg, t * ns, ns);
+                            dth[t] = DT[t * c.heads + hh];
                         }
+                        System.arraycopy(st, hh * hp * ns, sh, 0, hp * ns);
+                        dev.panamax.simd.Ssd.chunked(xh, dth, L.a()[hh], bg, cg, sh, yh, T, hp, ns, c.chunk);
+                        System.arraycopy(sh, 0, st, hh * hp * ns, hp * ns);
+                        for (int t = 0; t < T; t++) System.arraycopy(yh, t * hp, Y, t * inner + hh * hp, hp);
                     }
-                    for (int ch = 0; ch < inner; ch++) h0[ch] = st[ch * ns + n];
-                    dev.panamax.simd.LinearScan.chunked(k, a, b, h0, h, T, inner, Math.max(4, (T + 3) / 4));
-                    for (int t = 0; t < T; t++) {
-                        for (int hh = 0; hh < c.heads; hh++) {
-                            float cn = XC[t * cd + inner + c.groups * ns + (hh / headsPerGroup) * ns + n];
-                            k.axpy(cn, h, t * inner + hh * hp, Y, t * inner + hh * hp, hp);
-                        }
-                    }
-                    for (int ch = 0; ch < inner; ch++) st[ch * ns + n] = h[(T - 1) * inner + ch];
-                }
+                });
                 for (int t = 0; t < T; t++) {
                     for (int ch = 0; ch < inner; ch++) Y[t * inner + ch] += L.d()[ch / hp] * XC[t * cd + ch];
                     k.silu(P, t * pw, inner);
