@@ -159,6 +159,11 @@ public final class Llama implements Architecture {
         final Layer[] layers;
         /** Inverse RoPE frequencies, one per rotated pair. */
         final float[] invFreq;
+        /**
+         * The attention's shape; {@code -Dpanamax.attention=sigmoid} swaps softmax for sigmoid weights with
+         * the −log n bias, for checkpoints trained that way (Apple's sigmoid self-attention).
+         */
+        final dev.panamax.simd.Attention.Shape attention;
 
         /**
          * Models whose 16-bit weights total at most this many MiB get them widened to F32 at load
@@ -209,6 +214,8 @@ public final class Llama implements Architecture {
                         c.bitnet ? vector(w.get(p + n.ffnSubNorm + ".weight"), c.ffnDim) : null);
             }
             invFreq = ropeFrequencies(c);
+            attention = new dev.panamax.simd.Attention.Shape(c.heads, c.kvHeads, c.headDim, c.slidingWindow,
+                    "sigmoid".equals(System.getProperty("panamax.attention")));
             boolean f32 = true;
             for (Layer L : layers) {
                 for (Tensor t : new Tensor[] {L.wq(), L.wk(), L.wv(), L.wo(), L.gate(), L.up(), L.down()}) f32 &= t.type() == dev.panamax.runtime.tensor.DType.F32;
@@ -481,25 +488,13 @@ public final class Llama implements Architecture {
 
         /**
          * softmax(q·Kᵀ/√d)·V for the T new rows of Q (positions pos..pos+T−1, before pos advances),
-         * each over the cached positions it may see (all earlier ones, or the last slidingWindow);
-         * heads × rows in parallel. Decode is the case T = 1.
+         * each over the cached positions it may see (all earlier ones, or the last slidingWindow):
+         * a prompt flash-style (tiles, online softmax), a decoded token with its key range split
+         * across the threads ({@link dev.panamax.simd.Attention}).
          */
         private void attention(int l, float[] Q, float[] A, int T) {
-            int hd = c.headDim, kvDim = c.kvHeads * hd, qDim = c.heads * hd, group = c.heads / c.kvHeads;
-            float scale = (float) (1.0 / Math.sqrt(hd));
-            float[] kc = keys[l], vc = values[l];
-            Parallel.forRange(c.heads * T, 1, (i0, i1) -> {
-                float[] att = new float[pos + T];
-                for (int i = i0; i < i1; i++) {
-                    int h = i % c.heads, t = i / c.heads, p = pos + t;
-                    int start = c.slidingWindow > 0 ? Math.max(0, p - c.slidingWindow + 1) : 0, len = p - start + 1;
-                    int kvh = h / group, qo = t * qDim + h * hd;
-                    for (int s = 0; s < len; s++) att[s] = k.dot(Q, qo, kc, (start + s) * kvDim + kvh * hd, hd) * scale;
-                    k.softmax(att, 0, len);
-                    Arrays.fill(A, qo, qo + hd, 0f);
-                    for (int s = 0; s < len; s++) k.axpy(att[s], vc, (start + s) * kvDim + kvh * hd, A, qo, hd);
-                }
-            });
+            if (T == 1) dev.panamax.simd.Attention.splitK(k, Q, pos, keys[l], values[l], m.attention, A, 2 * Parallel.threads());
+            else dev.panamax.simd.Attention.flash(k, Q, T, pos, keys[l], values[l], m.attention, A);
         }
 
     }
