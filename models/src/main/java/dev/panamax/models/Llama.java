@@ -216,11 +216,15 @@ public final class Llama implements Architecture {
             invFreq = ropeFrequencies(c);
             attention = new dev.panamax.simd.Attention.Shape(c.heads, c.kvHeads, c.headDim, c.slidingWindow,
                     "sigmoid".equals(System.getProperty("panamax.attention")));
-            boolean f32 = true;
+            // BitNet's ternary matrices multiply activations quantized per token; they stay token by token.
+            boolean ternary = false;
             for (Layer L : layers) {
-                for (Tensor t : new Tensor[] {L.wq(), L.wk(), L.wv(), L.wo(), L.gate(), L.up(), L.down()}) f32 &= t.type() == dev.panamax.runtime.tensor.DType.F32;
+                for (Tensor t : new Tensor[] {L.wq(), L.wk(), L.wv(), L.wo(), L.gate(), L.up(), L.down()}) {
+                    ternary |= t.type() == dev.panamax.runtime.tensor.DType.TERNARY || t.type() == dev.panamax.runtime.tensor.DType.TQ2_0
+                            || t.type() == dev.panamax.runtime.tensor.DType.TQ1_0;
+                }
             }
-            batchable = f32;
+            batchable = !ternary;
             // llama.cpp's Llama 3 files carry the scaling as per-pair divisors instead of metadata.
             Tensor factors = n == Names.GGUF ? w.find("rope_freqs.weight") : null;
             if (factors != null) {
@@ -406,9 +410,9 @@ public final class Llama implements Architecture {
 
         /**
          * The prompt as matrix-matrix work: each layer takes the T new tokens as one [T, dim] block,
-         * so every weight matrix is read once per layer instead of once per token (tiled GEMM,
-         * {@code matmulTransposedB}). Needs float32 matrices (small models widen theirs at load);
-         * other weight types feed token by token.
+         * so every weight matrix is read once per layer instead of once per token (tiled GEMM;
+         * quantized and 16-bit matrices widened a panel at a time, {@link Tensor#matmul}). Ternary
+         * (BitNet) weights feed token by token, their activations quantized per token.
          */
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
@@ -434,9 +438,9 @@ public final class Llama implements Architecture {
             for (int l = 0; l < c.layers; l++) {
                 Layer L = m.layers[l];
                 for (int t = 0; t < T; t++) k.rmsnorm(XB, t * d, X, t * d, L.attnNorm(), d, c.normEps);
-                k.matmulTransposedB(XB, L.wq().data(), 0, Q, T, qDim, d);
-                k.matmulTransposedB(XB, L.wk().data(), 0, K, T, kvDim, d);
-                k.matmulTransposedB(XB, L.wv().data(), 0, V, T, kvDim, d);
+                L.wq().matmul(k, XB, T, Q);
+                L.wk().matmul(k, XB, T, K);
+                L.wv().matmul(k, XB, T, V);
                 for (int t = 0; t < T; t++) {
                     if (L.bq() != null) k.add(Q, t * qDim, L.bq(), 0, Q, t * qDim, qDim);
                     if (L.bk() != null) k.add(K, t * kvDim, L.bk(), 0, K, t * kvDim, kvDim);
@@ -452,16 +456,16 @@ public final class Llama implements Architecture {
                 System.arraycopy(V, 0, values[l], pos * kvDim, T * kvDim);
                 attention(l, Q, A, T);
                 if (L.attnSubNorm() != null) for (int t = 0; t < T; t++) k.rmsnorm(A, t * qDim, A, t * qDim, L.attnSubNorm(), qDim, c.normEps);
-                k.matmulTransposedB(A, L.wo().data(), 0, O, T, d, qDim);
+                L.wo().matmul(k, A, T, O);
                 k.add(X, 0, O, 0, X, 0, T * d);
                 for (int t = 0; t < T; t++) k.rmsnorm(XB, t * d, X, t * d, L.ffnNorm(), d, c.normEps);
-                k.matmulTransposedB(XB, L.gate().data(), 0, G, T, f, d);
-                k.matmulTransposedB(XB, L.up().data(), 0, U, T, f, d);
+                L.gate().matmul(k, XB, T, G);
+                L.up().matmul(k, XB, T, U);
                 if (c.bitnet) k.reluSquared(G, 0, T * f);
                 else k.silu(G, 0, T * f);
                 k.mul(G, 0, U, 0, G, 0, T * f);
                 if (L.ffnSubNorm() != null) for (int t = 0; t < T; t++) k.rmsnorm(G, t * f, G, t * f, L.ffnSubNorm(), f, c.normEps);
-                k.matmulTransposedB(G, L.down().data(), 0, O, T, d, f);
+                L.down().matmul(k, G, T, O);
                 k.add(X, 0, O, 0, X, 0, T * d);
             }
             pos += T;
@@ -472,16 +476,7 @@ public final class Llama implements Architecture {
             }
             for (int t = 0; t < T; t++) k.rmsnorm(X, t * d, X, t * d, m.finalNorm, d, c.normEps);
             float[] all = new float[T * c.vocab];
-            if (m.output.type() == dev.panamax.runtime.tensor.DType.F32) {
-                k.matmulTransposedB(X, m.output.data(), 0, all, T, c.vocab, d);
-            } else {
-                float[] row = new float[d], out = new float[c.vocab];
-                for (int t = 0; t < T; t++) {
-                    System.arraycopy(X, t * d, row, 0, d);
-                    m.output.matvec(k, row, out);
-                    System.arraycopy(out, 0, all, t * c.vocab, c.vocab);
-                }
-            }
+            m.output.matmul(k, X, T, all);
             System.arraycopy(all, (T - 1) * c.vocab, logits, 0, c.vocab);
             return all;
         }

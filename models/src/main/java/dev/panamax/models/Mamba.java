@@ -135,16 +135,7 @@ public final class Mamba implements Architecture {
 
     /** Rows of in [T, inDim] times a weight [outDim, inDim]: one GEMM for float32 weights, else row by row. */
     static void linear(Kernels k, Tensor w, float[] in, int T, int inDim, float[] out, int outDim) {
-        if (w.type() == dev.panamax.runtime.tensor.DType.F32) {
-            k.matmulTransposedB(in, w.data(), 0, out, T, outDim, inDim);
-            return;
-        }
-        float[] row = new float[inDim], o = new float[outDim];
-        for (int t = 0; t < T; t++) {
-            System.arraycopy(in, t * inDim, row, 0, inDim);
-            w.matvec(k, row, o);
-            System.arraycopy(o, 0, out, t * outDim, outDim);
-        }
+        w.matmul(k, in, T, out);
     }
 
     /** Prompts shorter than this are fed token by token ({@code -Dpanamax.minBatch}). */
