@@ -100,6 +100,8 @@ public final class Main {
                                     ternary: BitNet b1.58's {-1, 0, +1} with an absmean scale;
                                     binary: signs with a mean |w| per 64, XNOR-Net style)
               --threads N           threads for the kernels
+              --kv-type f32|f16     element type of the attention KV cache (default f32; f16
+                                    halves its memory, as llama.cpp's default)
               --verbose             stack traces with errors
             """;
 
@@ -169,6 +171,7 @@ public final class Main {
               --tokens N          default 128
               --repeats R         default 5
               --threads N         threads for the kernels
+              --kv-type f32|f16   element type of the attention KV cache (default f32)
             """;
 
     static final String TOKENIZE_HELP = """
@@ -279,16 +282,18 @@ public final class Main {
         switch (name) {
             case "generate": {
                 Args a = Args.parse(name, argv, from, Set.of("--max-tokens", "--temperature", "--top-k", "--top-p", "--min-p",
-                        "--repeat-penalty", "--seed", "--stop", "--ids", "--threads", "--quantize"), switches("--print-ids"));
+                        "--repeat-penalty", "--seed", "--stop", "--ids", "--threads", "--quantize", "--kv-type"), switches("--print-ids"));
                 if (a.has("--help")) return help(out, GENERATE_HELP);
                 threads(a);
+                kvType(a);
                 return generate(a, out, err);
             }
             case "chat": {
                 Args a = Args.parse(name, argv, from, Set.of("--system", "--max-tokens", "--temperature", "--top-k", "--top-p", "--min-p",
-                        "--repeat-penalty", "--seed", "--threads", "--quantize"), switches());
+                        "--repeat-penalty", "--seed", "--threads", "--quantize", "--kv-type"), switches());
                 if (a.has("--help")) return help(out, CHAT_HELP);
                 threads(a);
+                kvType(a);
                 return chat(a, out, err, in);
             }
             case "search": {
@@ -309,9 +314,10 @@ public final class Main {
                 return quantize(a, err);
             }
             case "bench": {
-                Args a = Args.parse(name, argv, from, Set.of("--prompt-tokens", "--tokens", "--repeats", "--threads"), switches());
+                Args a = Args.parse(name, argv, from, Set.of("--prompt-tokens", "--tokens", "--repeats", "--threads", "--kv-type"), switches());
                 if (a.has("--help")) return help(out, BENCH_HELP);
                 threads(a);
+                kvType(a);
                 return bench(a, out, err);
             }
             case "tokenize": {
@@ -320,9 +326,10 @@ public final class Main {
                 return tokenize(a, out, in);
             }
             case "forward": {
-                Args a = Args.parse(name, argv, from, Set.of("--ids", "--out", "--threads"), switches());
+                Args a = Args.parse(name, argv, from, Set.of("--ids", "--out", "--threads", "--kv-type"), switches());
                 if (a.has("--help")) return help(out, FORWARD_HELP);
                 threads(a);
+                kvType(a);
                 return forward(a, out, err);
             }
             case "inspect": {
@@ -343,6 +350,15 @@ public final class Main {
     private static int help(PrintStream out, String text) {
         out.print(text);
         return 0;
+    }
+
+    /** --kv-type f32|f16: the attention KV cache's element type (read by the Llama family at load). */
+    private static void kvType(Args a) {
+        String t = a.value("--kv-type", null);
+        if (t == null) return;
+        String v = t.toLowerCase(java.util.Locale.ROOT);
+        if (!v.equals("f32") && !v.equals("f16")) throw new UsageException("--kv-type must be f32 or f16, got '" + t + "'");
+        System.setProperty("panamax.kvType", v);
     }
 
     private static void threads(Args a) {

@@ -10,6 +10,7 @@ import dev.panamax.runtime.tokenizer.Tokenizer;
 import dev.panamax.simd.Kernels;
 import dev.panamax.simd.Parallel;
 import dev.panamax.simd.Simd;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
@@ -164,6 +165,8 @@ public final class Llama implements Architecture {
          * the −log n bias, for checkpoints trained that way (Apple's sigmoid self-attention).
          */
         final dev.panamax.simd.Attention.Shape attention;
+        /** The KV cache in half floats ({@code --kv-type f16}, {@code -Dpanamax.kvType=f16}): half the memory, as llama.cpp's default. */
+        final boolean kvF16;
 
         /**
          * Models whose 16-bit weights total at most this many MiB get them widened to F32 at load
@@ -214,6 +217,9 @@ public final class Llama implements Architecture {
                         c.bitnet ? vector(w.get(p + n.ffnSubNorm + ".weight"), c.ffnDim) : null);
             }
             invFreq = ropeFrequencies(c);
+            String kv = System.getProperty("panamax.kvType", "f32");
+            if (!kv.equals("f32") && !kv.equals("f16")) throw new ModelException("the KV cache type must be f32 or f16, got '" + kv + "'");
+            kvF16 = kv.equals("f16");
             attention = new dev.panamax.simd.Attention.Shape(c.heads, c.kvHeads, c.headDim, c.slidingWindow,
                     "sigmoid".equals(System.getProperty("panamax.attention")));
             // BitNet's ternary matrices multiply activations quantized per token; they stay token by token.
@@ -315,7 +321,9 @@ public final class Llama implements Architecture {
         final Config c;
         final Kernels k;
         final float[] x, xb, q, kv, vv, attnOut, hb, hb2, logits, cos, sin;
-        float[][] keys, values; // per layer: [capacity × kvDim]
+        float[][] keys, values; // per layer: [capacity × kvDim] (F32 cache)
+        short[][] keys16, values16; // the same in half floats (--kv-type f16); keys/values then hold one layer's widened copy
+        final boolean kvF16;
         int capacity;
         int pos;
 
@@ -335,16 +343,23 @@ public final class Llama implements Architecture {
             logits = new float[c.vocab];
             cos = new float[c.headDim / 2];
             sin = new float[c.headDim / 2];
-            keys = new float[c.layers][];
-            values = new float[c.layers][];
+            kvF16 = m.kvF16;
+            keys = new float[kvF16 ? 1 : c.layers][];
+            values = new float[kvF16 ? 1 : c.layers][];
+            keys16 = new short[kvF16 ? c.layers : 0][];
+            values16 = new short[kvF16 ? c.layers : 0][];
             grow(Math.min(c.context, 64));
         }
 
         private void grow(int cap) {
             int kvDim = c.kvHeads * c.headDim;
-            for (int l = 0; l < c.layers; l++) {
+            for (int l = 0; l < keys.length; l++) {
                 keys[l] = keys[l] == null ? new float[cap * kvDim] : Arrays.copyOf(keys[l], cap * kvDim);
                 values[l] = values[l] == null ? new float[cap * kvDim] : Arrays.copyOf(values[l], cap * kvDim);
+            }
+            for (int l = 0; l < keys16.length; l++) {
+                keys16[l] = keys16[l] == null ? new short[cap * kvDim] : Arrays.copyOf(keys16[l], cap * kvDim);
+                values16[l] = values16[l] == null ? new short[cap * kvDim] : Arrays.copyOf(values16[l], cap * kvDim);
             }
             capacity = cap;
         }
@@ -382,8 +397,7 @@ public final class Llama implements Architecture {
                 }
                 k.rope(q, 0, c.heads, hd, hd, cos, sin, c.ropeInterleaved);
                 k.rope(kv, 0, c.kvHeads, hd, hd, cos, sin, c.ropeInterleaved);
-                System.arraycopy(kv, 0, keys[l], pos * kvDim, kvDim);
-                System.arraycopy(vv, 0, values[l], pos * kvDim, kvDim);
+                store(l, kv, vv, 1);
                 attention(l, q, attnOut, 1);
                 if (L.attnSubNorm() != null) k.rmsnorm(attnOut, 0, attnOut, 0, L.attnSubNorm(), attnOut.length, c.normEps);
                 L.wo().matvec(k, attnOut, xb);
@@ -452,8 +466,7 @@ public final class Llama implements Architecture {
                     k.rope(Q, t * qDim, c.heads, hd, hd, cosT[t], sinT[t], c.ropeInterleaved);
                     k.rope(K, t * kvDim, c.kvHeads, hd, hd, cosT[t], sinT[t], c.ropeInterleaved);
                 }
-                System.arraycopy(K, 0, keys[l], pos * kvDim, T * kvDim);
-                System.arraycopy(V, 0, values[l], pos * kvDim, T * kvDim);
+                store(l, K, V, T);
                 attention(l, Q, A, T);
                 if (L.attnSubNorm() != null) for (int t = 0; t < T; t++) k.rmsnorm(A, t * qDim, A, t * qDim, L.attnSubNorm(), qDim, c.normEps);
                 L.wo().matmul(k, A, T, O);
@@ -488,8 +501,29 @@ public final class Llama implements Architecture {
          * across the threads ({@link dev.panamax.simd.Attention}).
          */
         private void attention(int l, float[] Q, float[] A, int T) {
-            if (T == 1) dev.panamax.simd.Attention.splitK(k, Q, pos, keys[l], values[l], m.attention, A, 2 * Parallel.threads());
-            else dev.panamax.simd.Attention.flash(k, Q, T, pos, keys[l], values[l], m.attention, A);
+            float[] kc = keys[0], vc = values[0];
+            if (kvF16) { // widen the positions this step can see into the shared float copy
+                int kvDim = c.kvHeads * c.headDim, from = c.slidingWindow > 0 ? Math.max(0, pos - c.slidingWindow + 1) : 0;
+                k.f16ToF32(MemorySegment.ofArray(keys16[l]), 2L * from * kvDim, kc, from * kvDim, (pos + T - from) * kvDim);
+                k.f16ToF32(MemorySegment.ofArray(values16[l]), 2L * from * kvDim, vc, from * kvDim, (pos + T - from) * kvDim);
+            } else {
+                kc = keys[l];
+                vc = values[l];
+            }
+            if (T == 1) dev.panamax.simd.Attention.splitK(k, Q, pos, kc, vc, m.attention, A, 2 * Parallel.threads());
+            else dev.panamax.simd.Attention.flash(k, Q, T, pos, kc, vc, m.attention, A);
+        }
+
+        /** The T new rows of K and V into layer l's cache at pos (rounded to half floats with --kv-type f16). */
+        private void store(int l, float[] K, float[] V, int T) {
+            int n = T * c.kvHeads * c.headDim, at = pos * c.kvHeads * c.headDim;
+            if (kvF16) {
+                k.f32ToF16(K, 0, MemorySegment.ofArray(keys16[l]), 2L * at, n);
+                k.f32ToF16(V, 0, MemorySegment.ofArray(values16[l]), 2L * at, n);
+            } else {
+                System.arraycopy(K, 0, keys[l], at, n);
+                System.arraycopy(V, 0, values[l], at, n);
+            }
         }
 
     }
