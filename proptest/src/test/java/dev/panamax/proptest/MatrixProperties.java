@@ -107,6 +107,18 @@ class MatrixProperties {
         checkBoth(g);
     }
 
+    /** Rows of 2048 values and more: the vector path's eight-rows-at-a-time kernel (shorter rows go one by one). */
+    @Provide
+    Arbitrary<Gemm> wideRows() {
+        return Combinators.combine(Arbitraries.integers().between(1, 21), Arbitraries.integers().between(2048, 2200))
+                .flatAs((m, k) -> Combinators.combine(Gen.floats(m * k), Gen.floats(k)).as((a, b) -> new Gemm(m, 1, k, a, b)));
+    }
+
+    @Property(tries = 25)
+    void matvecOfWideRowsMatchesFloat64AndScalarTwin(@ForAll("wideRows") Gemm g) {
+        matvecMatchesFloat64AndScalarTwin(g);
+    }
+
     @Property(tries = 300)
     void matvecMatchesFloat64AndScalarTwin(@ForAll("smallShapes") Gemm g) {
         // Use A [m, k] as the matrix and the first column of B (length k) as the vector.
