@@ -107,6 +107,18 @@ class MatrixProperties {
         checkBoth(g);
     }
 
+    /** More than 512 rows of A: C = A·Bᵀ takes the packed GEMM (fewer rows take the unpacked dot-product tiles). */
+    @Provide
+    Arbitrary<Gemm> manyRows() {
+        return Combinators.combine(Arbitraries.integers().between(513, 600), Arbitraries.integers().between(1, 60), Arbitraries.integers().between(1, 90))
+                .flatAs((m, n, k) -> Combinators.combine(Gen.floats(m * k), Gen.floats(k * n)).as((a, b) -> new Gemm(m, n, k, a, b)));
+    }
+
+    @Property(tries = 8)
+    void matmulWithManyRows(@ForAll("manyRows") Gemm g) {
+        checkBoth(g);
+    }
+
     /** Rows of 2048 values and more: the vector path's eight-rows-at-a-time kernel (shorter rows go one by one). */
     @Provide
     Arbitrary<Gemm> wideRows() {

@@ -167,6 +167,9 @@ final class VectorKernels implements Kernels {
      * (one thread); SmolLM-135M-shape F32 decode went from 23 to 42 tokens/s. Long rows keep the
      * eight streams (4096 × 4096: 27.0 against 24.9 GB/s). {@code -Dpanamax.matvec.rowDotsBelow}.
      */
+    /** Up to this many rows of A, C = A·Bᵀ runs as unpacked 4 × 4 dot-product tiles ({@link DotGemm}); {@code -Dpanamax.dotGemmRows}. */
+    static final int DOT_GEMM_ROWS = Integer.getInteger("panamax.dotGemmRows", 512);
+
     static final int ROW_DOTS_BELOW = Integer.getInteger("panamax.matvec.rowDotsBelow", 2048);
 
     private void eightRows(MemorySegment w, long off, float[] x, float[] out, int r, int cols) {
@@ -256,7 +259,8 @@ final class VectorKernels implements Kernels {
     public void matmulTransposedB(float[] a, MemorySegment b, long bByteOff, float[] c, int m, int n, int k) {
         Checks.gemm(a.length, c.length, m, n, k);
         Checks.matrix(b, bByteOff, n, k, k, n);
-        VectorGemm.multiply(a, VectorGemm.transposed(b, bByteOff, k), c, m, n, k);
+        if (m <= DOT_GEMM_ROWS) DotGemm.multiply(this, a, b, bByteOff, c, m, n, k);
+        else VectorGemm.multiply(a, VectorGemm.transposed(b, bByteOff, k), c, m, n, k);
     }
 
     @Override
