@@ -63,6 +63,29 @@ class SoftmaxNormProperties {
         assertThat(Math.abs(total - 1)).as("sum").isLessThanOrEqualTo((2 * n + 130) * Gen.U);
     }
 
+    /** exp(x − shift) in place and its sum (the online softmax's step): against float64 and the scalar twin. */
+    @Property
+    void expShiftMatchesFloat64AndScalarTwin(@ForAll("logits") Row row, @ForAll("shifts") int offset) {
+        float[] x = row.x(), y = x.clone(), twin = x.clone();
+        // As used: the shift is the running max or above it (by up to 30), so nothing overflows.
+        float max = Float.NEGATIVE_INFINITY;
+        for (float v : x) max = Math.max(max, v);
+        float shift = x.length == 0 ? 0 : max + Math.floorMod(offset, 31);
+        float sum = Paths.active().expShift(y, 0, y.length, shift), twinSum = Paths.scalar().expShift(twin, 0, twin.length, shift);
+        double exactSum = 0;
+        for (int i = 0; i < x.length; i++) {
+            double exact = Math.exp((double) x[i] - shift);
+            exactSum += exact;
+            // x − shift rounds to float before exp: |x − shift|·u in the exponent, plus the exp's own few u.
+            double rel = (Math.abs(x[i] - shift) + 10) * Gen.U;
+            assertThat(Math.abs(y[i] - exact)).as("y[%d] vs float64", i).isLessThanOrEqualTo(rel * exact + Float.MIN_NORMAL);
+            assertThat(Math.abs((double) y[i] - twin[i])).as("y[%d] vs scalar twin", i).isLessThanOrEqualTo(2 * rel * exact + Float.MIN_NORMAL);
+        }
+        double bound = (x.length + 80) * 4 * Gen.U * exactSum + Float.MIN_NORMAL;
+        assertThat(Math.abs(sum - exactSum)).as("sum").isLessThanOrEqualTo(bound);
+        assertThat(Math.abs((double) sum - twinSum)).as("sum vs scalar twin").isLessThanOrEqualTo(2 * bound);
+    }
+
     @Provide
     Arbitrary<float[]> gridLogits() {
         // Multiples of 2^-10 in [-16, 16]: adding an integer shift below 1000 is exact in float.

@@ -104,11 +104,8 @@ public final class Attention {
                     k.scale(out, qo, hd, corr);
                     m[r] = mNew;
                 }
-                for (int j = lo; j <= hi; j++) {
-                    float e = (float) Math.exp(scores[so + j - j0] - mNew);
-                    l[r] += e;
-                    k.axpy(e, V, j * kvDim + ko, out, qo, hd);
-                }
+                l[r] += k.expShift(scores, so + lo - j0, hi - lo + 1, mNew);
+                for (int j = lo; j <= hi; j++) k.axpy(scores[so + j - j0], V, j * kvDim + ko, out, qo, hd);
             }
         }
         if (!s.sigmoid()) for (int r = 0; r < rows; r++) k.scale(out, (t0 + r) * qDim + h * hd, hd, 1 / l[r]);
@@ -137,11 +134,15 @@ public final class Attention {
                 }
                 float sum = 0;
                 int ao = i * hd;
-                for (int j = lo; j < hi; j++) {
-                    float e = s.sigmoid() ? sigmoid(sc[j - lo] + bias) : (float) Math.exp(sc[j - lo] - mx);
-                    sum += e;
-                    k.axpy(e, V, j * kvDim + ko, acc, ao, hd);
+                if (s.sigmoid()) {
+                    for (int j = lo; j < hi; j++) {
+                        sc[j - lo] = sigmoid(sc[j - lo] + bias);
+                        sum += sc[j - lo];
+                    }
+                } else {
+                    sum = k.expShift(sc, 0, hi - lo, mx);
                 }
+                for (int j = lo; j < hi; j++) k.axpy(sc[j - lo], V, j * kvDim + ko, acc, ao, hd);
                 ms[i] = mx;
                 ls[i] = sum;
             }

@@ -95,6 +95,12 @@ public interface Kernels {
     /** Numerically stable softmax of x[off..off+n) in place (max subtracted before exp). */
     void softmax(float[] x, int off, int n);
 
+    /**
+     * x[i] ← exp(x[i] − shift) in place for x[off..off+n), returning their sum — softmax's middle
+     * step, and the online softmax's in attention (shift = the running max).
+     */
+    float expShift(float[] x, int off, int n, float shift);
+
     /** out[oOff+i] = x[xOff+i] / sqrt(mean(x²) + eps) · weight[i]. {@code out} may be {@code x}. */
     void rmsnorm(float[] out, int oOff, float[] x, int xOff, float[] weight, int n, float eps);
 

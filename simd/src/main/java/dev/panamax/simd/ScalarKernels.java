@@ -152,14 +152,19 @@ public final class ScalarKernels implements Kernels {
         if (n == 0) return;
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < n; i++) max = Math.max(max, x[off + i]);
+        float inv = 1f / expShift(x, off, n, max);
+        for (int i = 0; i < n; i++) x[off + i] *= inv;
+    }
+
+    @Override
+    public float expShift(float[] x, int off, int n, float shift) {
         float sum = 0;
         for (int i = 0; i < n; i++) {
-            float e = (float) Math.exp(x[off + i] - max);
+            float e = (float) Math.exp(x[off + i] - shift);
             x[off + i] = e;
             sum += e;
         }
-        float inv = 1f / sum;
-        for (int i = 0; i < n; i++) x[off + i] *= inv;
+        return sum;
     }
 
     @Override

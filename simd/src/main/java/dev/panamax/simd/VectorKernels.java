@@ -278,22 +278,25 @@ final class VectorKernels implements Kernels {
         for (; i + L <= n; i += L) mv = mv.max(FloatVector.fromArray(F, x, off + i));
         float max = mv.reduceLanes(VectorOperators.MAX);
         for (; i < n; i++) max = Math.max(max, x[off + i]);
+        scale(x, off, n, 1f / expShift(x, off, n, max));
+    }
 
+    @Override
+    public float expShift(float[] x, int off, int n, float shift) {
         FloatVector sv = FloatVector.zero(F);
         float sum = 0;
-        i = 0;
+        int i = 0;
         for (; i + L <= n; i += L) {
-            FloatVector e = FloatVector.fromArray(F, x, off + i).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = FloatVector.fromArray(F, x, off + i).sub(shift).lanewise(VectorOperators.EXP);
             e.intoArray(x, off + i);
             sv = sv.add(e);
         }
         for (; i < n; i++) {
-            float e = (float) Math.exp(x[off + i] - max);
+            float e = (float) Math.exp(x[off + i] - shift);
             x[off + i] = e;
             sum += e;
         }
-        sum += sv.reduceLanes(VectorOperators.ADD);
-        scale(x, off, n, 1f / sum);
+        return sum + sv.reduceLanes(VectorOperators.ADD);
     }
 
     @Override
