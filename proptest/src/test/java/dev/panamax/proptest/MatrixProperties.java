@@ -156,4 +156,40 @@ class MatrixProperties {
             assertThat(Math.abs((double) out[r] - twin[r])).as("row %d vs scalar twin", r).isLessThanOrEqualTo(2 * bound);
         }
     }
+
+    record Tile(int m, int n, int len, int aStride, int bStride, long seed) {}
+
+    @Provide
+    Arbitrary<Tile> tiles() {
+        return Combinators.combine(Arbitraries.integers().between(0, 13), Arbitraries.integers().between(0, 13), Arbitraries.integers().between(0, 70),
+                        Arbitraries.integers().between(0, 9), Arbitraries.integers().between(0, 9), Arbitraries.longs())
+                .as((m, n, len, ea, eb, seed) -> new Tile(m, n, len, len + ea, len + eb, seed));
+    }
+
+    /** Score tiles (every row of a against every row of b, strided): float64 and the scalar twin. */
+    @Property(tries = 300)
+    void dotTileMatchesFloat64AndScalarTwin(@ForAll("tiles") Tile t) {
+        java.util.Random r = new java.util.Random(t.seed());
+        int aOff = 3, bOff = 5, cStride = t.n() + 2;
+        float[] a = new float[aOff + t.m() * t.aStride() + t.len()], b = new float[bOff + t.n() * t.bStride() + t.len()];
+        for (int i = 0; i < a.length; i++) a[i] = (float) r.nextGaussian();
+        for (int i = 0; i < b.length; i++) b[i] = (float) r.nextGaussian();
+        float[] c = new float[1 + t.m() * cStride], twin = new float[c.length];
+        Paths.active().dotTile(a, aOff, t.aStride(), t.m(), b, bOff, t.bStride(), t.n(), t.len(), c, 1, cStride);
+        Paths.scalar().dotTile(a, aOff, t.aStride(), t.m(), b, bOff, t.bStride(), t.n(), t.len(), twin, 1, cStride);
+        for (int i = 0; i < t.m(); i++) {
+            for (int j = 0; j < t.n(); j++) {
+                double exact = 0, abs = 0;
+                for (int p = 0; p < t.len(); p++) {
+                    double prod = (double) a[aOff + i * t.aStride() + p] * b[bOff + j * t.bStride() + p];
+                    exact += prod;
+                    abs += Math.abs(prod);
+                }
+                double bound = Level1Properties.dotBound(t.len(), abs);
+                float got = c[1 + i * cStride + j];
+                assertThat(Math.abs(got - exact)).as("c[%d][%d] vs float64", i, j).isLessThanOrEqualTo(bound);
+                assertThat(Math.abs((double) got - twin[1 + i * cStride + j])).as("c[%d][%d] vs scalar twin", i, j).isLessThanOrEqualTo(2 * bound);
+            }
+        }
+    }
 }

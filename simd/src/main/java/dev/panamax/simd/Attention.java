@@ -81,6 +81,9 @@ public final class Attention {
         int kFrom = s.first(pos + t0), kTo = pos + t0 + rows - 1;
         for (int j0 = kFrom; j0 <= kTo; j0 += KEY_TILE) {
             int cols = Math.min(KEY_TILE, kTo - j0 + 1);
+            // The tile's scores in one go: query rows × key rows, 4 × 4 register blocks (entries a row may
+            // not see are computed and ignored).
+            k.dotTile(Q, t0 * qDim + h * hd, qDim, rows, K, j0 * kvDim + ko, kvDim, cols, hd, scores, 0, KEY_TILE);
             for (int r = 0; r < rows; r++) {
                 int p = pos + t0 + r, start = s.first(p);
                 int lo = Math.max(j0, start), hi = Math.min(j0 + cols - 1, p); // this row's keys inside the tile
@@ -88,7 +91,7 @@ public final class Attention {
                 int qo = (t0 + r) * qDim + h * hd, so = r * KEY_TILE;
                 float tileMax = Float.NEGATIVE_INFINITY;
                 for (int j = lo; j <= hi; j++) {
-                    float v = k.dot(Q, qo, K, j * kvDim + ko, hd) * scale;
+                    float v = scores[so + j - j0] * scale;
                     scores[so + j - j0] = v;
                     tileMax = Math.max(tileMax, v);
                 }

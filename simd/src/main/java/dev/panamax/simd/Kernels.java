@@ -34,6 +34,16 @@ public interface Kernels {
     /** Σ a[aOff+i]·b[bOff+i] for i &lt; n. */
     float dot(float[] a, int aOff, float[] b, int bOff, int n);
 
+    /**
+     * All dot products of m rows of {@code a} with n rows of {@code b}, each {@code len} long:
+     * c[cOff + i·cStride + j] = Σ_p a[aOff + i·aStride + p]·b[bOff + j·bStride + p] — attention's
+     * score tiles (query rows × key rows, strided through [T, heads·d] and the KV cache).
+     */
+    default void dotTile(float[] a, int aOff, int aStride, int m, float[] b, int bOff, int bStride, int n, int len, float[] c, int cOff, int cStride) {
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) c[cOff + i * cStride + j] = dot(a, aOff + i * aStride, b, bOff + j * bStride, len);
+    }
+
     /** Σ w[wByteOff + 4i]·x[xOff+i] for i &lt; n, where {@code w} holds little-endian float32. */
     float dot(MemorySegment w, long wByteOff, float[] x, int xOff, int n);
 

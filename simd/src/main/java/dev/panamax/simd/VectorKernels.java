@@ -60,6 +60,57 @@ final class VectorKernels implements Kernels {
         return i < n ? s + TAIL.dot(a, aOff + i, b, bOff + i, n - i) : s;
     }
 
+    /** 4 × 4 blocks of sixteen accumulators (each a and b vector loaded once for four products); the edges by {@link #dot}. */
+    @Override
+    public void dotTile(float[] a, int aOff, int aStride, int m, float[] b, int bOff, int bStride, int n, int len, float[] c, int cOff, int cStride) {
+        int vlen = len / L * L;
+        for (int i = 0; i < m; i += 4) {
+            for (int j = 0; j < n; j += 4) {
+                if (i + 4 > m || j + 4 > n || vlen == 0) {
+                    for (int ii = i; ii < Math.min(m, i + 4); ii++)
+                        for (int jj = j; jj < Math.min(n, j + 4); jj++) c[cOff + ii * cStride + jj] = dot(a, aOff + ii * aStride, b, bOff + jj * bStride, len);
+                    continue;
+                }
+                int a0 = aOff + i * aStride, a1 = a0 + aStride, a2 = a1 + aStride, a3 = a2 + aStride;
+                int b0 = bOff + j * bStride, b1 = b0 + bStride, b2 = b1 + bStride, b3 = b2 + bStride;
+                FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00,
+                        c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+                for (int p = 0; p < vlen; p += L) {
+                    FloatVector x0 = FloatVector.fromArray(F, a, a0 + p), x1 = FloatVector.fromArray(F, a, a1 + p),
+                            x2 = FloatVector.fromArray(F, a, a2 + p), x3 = FloatVector.fromArray(F, a, a3 + p);
+                    FloatVector y = FloatVector.fromArray(F, b, b0 + p);
+                    c00 = x0.fma(y, c00); c10 = x1.fma(y, c10); c20 = x2.fma(y, c20); c30 = x3.fma(y, c30);
+                    y = FloatVector.fromArray(F, b, b1 + p);
+                    c01 = x0.fma(y, c01); c11 = x1.fma(y, c11); c21 = x2.fma(y, c21); c31 = x3.fma(y, c31);
+                    y = FloatVector.fromArray(F, b, b2 + p);
+                    c02 = x0.fma(y, c02); c12 = x1.fma(y, c12); c22 = x2.fma(y, c22); c32 = x3.fma(y, c32);
+                    y = FloatVector.fromArray(F, b, b3 + p);
+                    c03 = x0.fma(y, c03); c13 = x1.fma(y, c13); c23 = x2.fma(y, c23); c33 = x3.fma(y, c33);
+                }
+                int o = cOff + i * cStride + j;
+                c[o] = c00.reduceLanes(VectorOperators.ADD); c[o + 1] = c01.reduceLanes(VectorOperators.ADD);
+                c[o + 2] = c02.reduceLanes(VectorOperators.ADD); c[o + 3] = c03.reduceLanes(VectorOperators.ADD);
+                o += cStride;
+                c[o] = c10.reduceLanes(VectorOperators.ADD); c[o + 1] = c11.reduceLanes(VectorOperators.ADD);
+                c[o + 2] = c12.reduceLanes(VectorOperators.ADD); c[o + 3] = c13.reduceLanes(VectorOperators.ADD);
+                o += cStride;
+                c[o] = c20.reduceLanes(VectorOperators.ADD); c[o + 1] = c21.reduceLanes(VectorOperators.ADD);
+                c[o + 2] = c22.reduceLanes(VectorOperators.ADD); c[o + 3] = c23.reduceLanes(VectorOperators.ADD);
+                o += cStride;
+                c[o] = c30.reduceLanes(VectorOperators.ADD); c[o + 1] = c31.reduceLanes(VectorOperators.ADD);
+                c[o + 2] = c32.reduceLanes(VectorOperators.ADD); c[o + 3] = c33.reduceLanes(VectorOperators.ADD);
+                if (vlen < len) { // the tail of each product, scalar
+                    for (int ii = 0; ii < 4; ii++)
+                        for (int jj = 0; jj < 4; jj++) {
+                            float t = 0;
+                            for (int p = vlen; p < len; p++) t += a[aOff + (i + ii) * aStride + p] * b[bOff + (j + jj) * bStride + p];
+                            c[cOff + (i + ii) * cStride + j + jj] += t;
+                        }
+                }
+            }
+        }
+    }
+
     @Override
     public float dot(MemorySegment w, long wByteOff, float[] x, int xOff, int n) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
