@@ -192,4 +192,35 @@ class MatrixProperties {
             }
         }
     }
+
+    /** Weights × values for a tile of rows (c += p·b, strided): float64 and the scalar twin. */
+    @Property(tries = 300)
+    void mulAddTileMatchesFloat64AndScalarTwin(@ForAll("tiles") Tile t) {
+        java.util.Random r = new java.util.Random(t.seed());
+        int m = t.m(), n = t.n(), len = t.len(), pStride = n + 1, bStride = t.bStride(), cStride = len + 3;
+        float[] p = new float[2 + m * pStride], b = new float[4 + n * bStride + len], c0 = new float[1 + m * cStride];
+        for (int i = 0; i < p.length; i++) p[i] = (float) r.nextGaussian();
+        for (int i = 0; i < b.length; i++) b[i] = (float) r.nextGaussian();
+        for (int i = 0; i < c0.length; i++) c0[i] = (float) r.nextGaussian();
+        float[] c = c0.clone(), twin = c0.clone();
+        Paths.active().mulAddTile(p, 2, pStride, m, b, 4, bStride, n, len, c, 1, cStride);
+        Paths.scalar().mulAddTile(p, 2, pStride, m, b, 4, bStride, n, len, twin, 1, cStride);
+        for (int i = 0; i < m; i++) {
+            for (int d = 0; d < len; d++) {
+                double exact = c0[1 + i * cStride + d], abs = Math.abs(exact);
+                for (int j = 0; j < n; j++) {
+                    double prod = (double) p[2 + i * pStride + j] * b[4 + j * bStride + d];
+                    exact += prod;
+                    abs += Math.abs(prod);
+                }
+                double bound = Level1Properties.dotBound(n + 1, abs);
+                float got = c[1 + i * cStride + d];
+                assertThat(Math.abs(got - exact)).as("c[%d][%d] vs float64", i, d).isLessThanOrEqualTo(bound);
+                assertThat(Math.abs((double) got - twin[1 + i * cStride + d])).as("c[%d][%d] vs scalar twin", i, d).isLessThanOrEqualTo(2 * bound);
+            }
+        }
+        for (int i = 0; i < m; i++) for (int d = len; d < cStride && 1 + i * cStride + d < c.length; d++) {
+            assertThat(c[1 + i * cStride + d]).as("outside the tile untouched").isEqualTo(c0[1 + i * cStride + d]);
+        }
+    }
 }

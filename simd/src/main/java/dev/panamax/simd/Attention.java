@@ -84,11 +84,17 @@ public final class Attention {
             // The tile's scores in one go: query rows × key rows, 4 × 4 register blocks (entries a row may
             // not see are computed and ignored).
             k.dotTile(Q, t0 * qDim + h * hd, qDim, rows, K, j0 * kvDim + ko, kvDim, cols, hd, scores, 0, KEY_TILE);
+            // Scores become weights in place; entries a row may not see become 0.
             for (int r = 0; r < rows; r++) {
                 int p = pos + t0 + r, start = s.first(p);
                 int lo = Math.max(j0, start), hi = Math.min(j0 + cols - 1, p); // this row's keys inside the tile
-                if (lo > hi) continue;
-                int qo = (t0 + r) * qDim + h * hd, so = r * KEY_TILE;
+                int so = r * KEY_TILE;
+                if (lo > hi) {
+                    java.util.Arrays.fill(scores, so, so + cols, 0f);
+                    continue;
+                }
+                java.util.Arrays.fill(scores, so, so + lo - j0, 0f);
+                java.util.Arrays.fill(scores, so + hi - j0 + 1, so + cols, 0f);
                 float tileMax = Float.NEGATIVE_INFINITY;
                 for (int j = lo; j <= hi; j++) {
                     float v = scores[so + j - j0] * scale;
@@ -97,19 +103,20 @@ public final class Attention {
                 }
                 if (s.sigmoid()) {
                     float b = (float) -Math.log(p - start + 1);
-                    for (int j = lo; j <= hi; j++) k.axpy(sigmoid(scores[so + j - j0] + b), V, j * kvDim + ko, out, qo, hd);
+                    for (int j = lo; j <= hi; j++) scores[so + j - j0] = sigmoid(scores[so + j - j0] + b);
                     continue;
                 }
                 float mNew = Math.max(m[r], tileMax);
                 if (mNew > m[r]) {
                     float corr = (float) Math.exp(m[r] - mNew); // 0 on the first tile (m = −∞)
                     l[r] *= corr;
-                    k.scale(out, qo, hd, corr);
+                    k.scale(out, (t0 + r) * qDim + h * hd, hd, corr);
                     m[r] = mNew;
                 }
                 l[r] += k.expShift(scores, so + lo - j0, hi - lo + 1, mNew);
-                for (int j = lo; j <= hi; j++) k.axpy(scores[so + j - j0], V, j * kvDim + ko, out, qo, hd);
             }
+            // out[rows] += weights[rows × cols] · V[cols × d], four rows per pass.
+            k.mulAddTile(scores, 0, KEY_TILE, rows, V, j0 * kvDim + ko, kvDim, cols, hd, out, t0 * qDim + h * hd, qDim);
         }
         if (!s.sigmoid()) for (int r = 0; r < rows; r++) k.scale(out, (t0 + r) * qDim + h * hd, hd, 1 / l[r]);
     }

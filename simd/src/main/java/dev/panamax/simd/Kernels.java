@@ -44,6 +44,15 @@ public interface Kernels {
             for (int j = 0; j < n; j++) c[cOff + i * cStride + j] = dot(a, aOff + i * aStride, b, bOff + j * bStride, len);
     }
 
+    /**
+     * c[cOff + i·cStride + d] += Σ_j p[pOff + i·pStride + j]·b[bOff + j·bStride + d] for i &lt; m,
+     * j &lt; n, d &lt; len — attention's weights × values for a tile of query rows.
+     */
+    default void mulAddTile(float[] p, int pOff, int pStride, int m, float[] b, int bOff, int bStride, int n, int len, float[] c, int cOff, int cStride) {
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) axpy(p[pOff + i * pStride + j], b, bOff + j * bStride, c, cOff + i * cStride, len);
+    }
+
     /** Σ w[wByteOff + 4i]·x[xOff+i] for i &lt; n, where {@code w} holds little-endian float32. */
     float dot(MemorySegment w, long wByteOff, float[] x, int xOff, int n);
 

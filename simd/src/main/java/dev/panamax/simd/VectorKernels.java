@@ -60,6 +60,40 @@ final class VectorKernels implements Kernels {
         return i < n ? s + TAIL.dot(a, aOff + i, b, bOff + i, n - i) : s;
     }
 
+    /** Four rows of c at a time, one vector of columns per pass: each b vector loaded once for four FMAs. */
+    @Override
+    public void mulAddTile(float[] p, int pOff, int pStride, int m, float[] b, int bOff, int bStride, int n, int len, float[] c, int cOff, int cStride) {
+        int vlen = len / L * L, i = 0;
+        for (; i + 4 <= m; i += 4) {
+            int p0 = pOff + i * pStride, p1 = p0 + pStride, p2 = p1 + pStride, p3 = p2 + pStride;
+            int c0 = cOff + i * cStride, c1 = c0 + cStride, c2 = c1 + cStride, c3 = c2 + cStride;
+            for (int d = 0; d < vlen; d += L) {
+                FloatVector r0 = FloatVector.fromArray(F, c, c0 + d), r1 = FloatVector.fromArray(F, c, c1 + d),
+                        r2 = FloatVector.fromArray(F, c, c2 + d), r3 = FloatVector.fromArray(F, c, c3 + d);
+                for (int j = 0; j < n; j++) {
+                    FloatVector y = FloatVector.fromArray(F, b, bOff + j * bStride + d);
+                    r0 = y.fma(FloatVector.broadcast(F, p[p0 + j]), r0);
+                    r1 = y.fma(FloatVector.broadcast(F, p[p1 + j]), r1);
+                    r2 = y.fma(FloatVector.broadcast(F, p[p2 + j]), r2);
+                    r3 = y.fma(FloatVector.broadcast(F, p[p3 + j]), r3);
+                }
+                r0.intoArray(c, c0 + d);
+                r1.intoArray(c, c1 + d);
+                r2.intoArray(c, c2 + d);
+                r3.intoArray(c, c3 + d);
+            }
+            if (vlen < len) {
+                for (int r = 0; r < 4; r++)
+                    for (int j = 0; j < n; j++) {
+                        float w = p[pOff + (i + r) * pStride + j];
+                        for (int d = vlen; d < len; d++) c[cOff + (i + r) * cStride + d] += w * b[bOff + j * bStride + d];
+                    }
+            }
+        }
+        for (; i < m; i++)
+            for (int j = 0; j < n; j++) axpy(p[pOff + i * pStride + j], b, bOff + j * bStride, c, cOff + i * cStride, len);
+    }
+
     /** 4 × 4 blocks of sixteen accumulators (each a and b vector loaded once for four products); the edges by {@link #dot}. */
     @Override
     public void dotTile(float[] a, int aOff, int aStride, int m, float[] b, int bOff, int bStride, int n, int len, float[] c, int cOff, int cStride) {
