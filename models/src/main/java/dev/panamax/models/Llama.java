@@ -497,8 +497,8 @@ public final class Llama implements Architecture {
         /**
          * softmax(q·Kᵀ/√d)·V for the T new rows of Q (positions pos..pos+T−1, before pos advances),
          * each over the cached positions it may see (all earlier ones, or the last slidingWindow):
-         * a prompt flash-style (tiles, online softmax), a decoded token with its key range split
-         * across the threads ({@link dev.panamax.simd.Attention}).
+         * a long prompt flash-style (tiles, online softmax), a decoded token with its key range split
+         * across the threads ({@link dev.panamax.simd.Attention#attend}).
          */
         private void attention(int l, float[] Q, float[] A, int T) {
             float[] kc = keys[0], vc = values[0];
@@ -510,8 +510,7 @@ public final class Llama implements Architecture {
                 kc = keys[l];
                 vc = values[l];
             }
-            if (T == 1) dev.panamax.simd.Attention.splitK(k, Q, pos, kc, vc, m.attention, A, 2 * Parallel.threads());
-            else dev.panamax.simd.Attention.flash(k, Q, T, pos, kc, vc, m.attention, A);
+            dev.panamax.simd.Attention.attend(k, Q, T, pos, kc, vc, m.attention, A);
         }
 
         /** The T new rows of K and V into layer l's cache at pos (rounded to half floats with --kv-type f16). */

@@ -34,14 +34,20 @@ public final class Attention {
         }
     }
 
-    /** The reference: per row and head, all scores, then softmax (or sigmoid), then Σ w·v. */
+    /**
+     * The reference: per row and head, all scores, then softmax (or sigmoid), then Σ w·v; (row, head)
+     * pairs in parallel. Prompts shorter than {@link #FLASH_MIN_ROWS} use it too: its few kernels
+     * (dot, softmax, axpy) are the decode path's and compiled early, while the tiled kernels of
+     * {@link #flash} would still run unoptimised in a short-lived process.
+     */
     public static void naive(Kernels k, float[] Q, int T, int pos, float[] K, float[] V, Shape s, float[] out) {
         int hd = s.headDim(), qDim = s.heads() * hd, kvDim = s.kvHeads() * hd, group = s.heads() / s.kvHeads();
         float scale = (float) (1 / Math.sqrt(hd));
-        float[] att = new float[pos + T];
-        for (int t = 0; t < T; t++) {
-            int p = pos + t, start = s.first(p), len = p - start + 1;
-            for (int h = 0; h < s.heads(); h++) {
+        Parallel.forRange(s.heads() * T, 1, (i0, i1) -> {
+            float[] att = new float[pos + T];
+            for (int i = i0; i < i1; i++) {
+                int h = i % s.heads(), t = i / s.heads();
+                int p = pos + t, start = s.first(p), len = p - start + 1;
                 int qo = t * qDim + h * hd, ko = (h / group) * hd;
                 for (int j = 0; j < len; j++) att[j] = k.dot(Q, qo, K, (start + j) * kvDim + ko, hd) * scale;
                 if (s.sigmoid()) {
@@ -53,7 +59,17 @@ public final class Attention {
                 java.util.Arrays.fill(out, qo, qo + hd, 0f);
                 for (int j = 0; j < len; j++) k.axpy(att[j], V, (start + j) * kvDim + ko, out, qo, hd);
             }
-        }
+        });
+    }
+
+    /** Prompts of at least this many rows take {@link #flash} ({@code -Dpanamax.flashMinRows}). */
+    public static final int FLASH_MIN_ROWS = Integer.getInteger("panamax.flashMinRows", 128);
+
+    /** The form for T new rows: split-K for one, naive below {@link #FLASH_MIN_ROWS}, flash from there. */
+    public static void attend(Kernels k, float[] Q, int T, int pos, float[] K, float[] V, Shape s, float[] out) {
+        if (T == 1) splitK(k, Q, pos, K, V, s, out, 2 * Parallel.threads());
+        else if (T < FLASH_MIN_ROWS) naive(k, Q, T, pos, K, V, s, out);
+        else flash(k, Q, T, pos, K, V, s, out);
     }
 
     static float sigmoid(float x) {
