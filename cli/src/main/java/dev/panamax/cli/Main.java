@@ -163,7 +163,8 @@ public final class Main {
     static final String BENCH_HELP = """
             Usage: panamax bench [MODEL] [options]
 
-            Measures a language model (default: the embedded kjv-llama): after one warm-up run,
+            Measures a model (default: the embedded kjv-llama; an encoder such as BERT is measured
+            encoding the prompt, with no decode line): after one warm-up run,
             R runs each prefill P prompt tokens (in one matrix-matrix pass where the model allows)
             and then decode N tokens greedily; prints the median of each as
             "prefill P tokens: X tok/s" and "decode N tokens: Y tok/s".
@@ -534,8 +535,9 @@ public final class Main {
         int p = a.integer("--prompt-tokens", 64), n = a.integer("--tokens", 128), repeats = a.integer("--repeats", 5);
         if (p < 1 || n < 1 || repeats < 1) throw new UsageException("--prompt-tokens, --tokens and --repeats must be at least 1");
         Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
-        try (Panamax model = load(modelPath, null, err)) {
-            LanguageModel m = model.model();
+        try (Model loaded = modelPath == null ? load(null, null, err).model() : ModelLoader.load(modelPath)) {
+            if (loaded instanceof EncoderModel enc) return benchEncoder(enc, modelPath, p, repeats, out);
+            if (!(loaded instanceof LanguageModel m)) throw new ModelException(loaded.architecture() + " is neither a text generator nor an encoder");
             if (p + n > m.contextLength()) throw new UsageException((p + n) + " tokens do not fit the model's context of " + m.contextLength());
             // A fixed pseudo-random prompt: speed does not depend on the ids.
             int[] prompt = new java.util.Random(42).ints(p, 0, m.vocabSize()).toArray();
@@ -559,6 +561,24 @@ public final class Main {
             out.printf(java.util.Locale.ROOT, "prefill %d tokens: %.1f tok/s%n", p, prefill[repeats / 2]);
             out.printf(java.util.Locale.ROOT, "decode %d tokens: %.1f tok/s%n", n, decode[repeats / 2]);
         }
+        return 0;
+    }
+
+    /** An encoder (BERT) has no decoding: the prompt's encoding is its prefill. */
+    private static int benchEncoder(EncoderModel enc, Path path, int p, int repeats, PrintStream out) {
+        if (p > enc.maxPositions()) throw new UsageException(p + " tokens do not fit the model's " + enc.maxPositions() + " positions");
+        // Speed does not depend on the ids; without a tokenizer to bound them, id 0 ([PAD]) throughout.
+        int[] ids = enc.tokenizer() != null ? new java.util.Random(42).ints(p, 0, enc.tokenizer().vocabSize()).toArray() : new int[p];
+        double[] rate = new double[repeats];
+        for (int r = -1; r < repeats; r++) {
+            long t0 = System.nanoTime();
+            enc.encode(ids);
+            if (r >= 0) rate[r] = p / ((System.nanoTime() - t0) / 1e9);
+        }
+        java.util.Arrays.sort(rate);
+        out.printf("model: %s (%s, an encoder), %d threads, SIMD %s%n", path, enc.architecture(), Parallel.threads(), Simd.description());
+        out.printf(java.util.Locale.ROOT, "prefill %d tokens: %.1f tok/s%n", p, rate[repeats / 2]);
+        out.println("decode: none (an encoder generates no tokens)");
         return 0;
     }
 

@@ -189,6 +189,13 @@ class GenerateCommandTest {
     }
 
     @Test
+    void benchMeasuresAnEncoderByItsEncoding() {
+        Result r = run("", "bench", Path.of(System.getProperty("panamax.shared", "../../shared")).resolve("fixtures/hf/bert").toString(), "--prompt-tokens", "6", "--repeats", "1");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().matches("(?s).*\\nprefill 6 tokens: [0-9.]+ tok/s\\ndecode: none \\(an encoder generates no tokens\\)\\n"), r.out());
+    }
+
+    @Test
     void quantizeToTheQ4KMMixRunsAndNamesItsTypes(@TempDir Path tmp) throws Exception {
         Path q = tmp.resolve("kjv-q4_k_m.gguf");
         Result r = run("", "quantize", dev.panamax.runtime.Panamax.defaultModelPath().toString(), q.toString(), "--type", "q4_k_m", "--fallback", "f32");
