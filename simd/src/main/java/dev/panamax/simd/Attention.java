@@ -138,8 +138,8 @@ public final class Attention {
     }
 
     /**
-     * One query row (T = 1, at position pos) with its key range split into {@code parts} pieces per
-     * head, (head, piece) pairs in parallel, merged per head: M = max m_i, out = Σ e^{m_i−M}·acc_i /
+     * One query row (T = 1, at position pos) with its key range split into {@code parts} pieces,
+     * (KV head, piece) pairs in parallel, merged per head: M = max m_i, out = Σ e^{m_i−M}·acc_i /
      * Σ e^{m_i−M}·l_i.
      */
     public static void splitK(Kernels k, float[] Q, int pos, float[] K, float[] V, Shape s, float[] out, int parts) {
@@ -148,29 +148,35 @@ public final class Attention {
         int P = Math.max(1, Math.min(parts, (len + KEY_TILE - 1) / KEY_TILE));
         float[] ms = new float[H * P], ls = new float[H * P], acc = new float[H * P * hd];
         float scale = (float) (1 / Math.sqrt(hd)), bias = s.sigmoid() ? (float) -Math.log(len) : 0f;
-        Parallel.forRange(H * P, 1, (i0, i1) -> {
-            float[] sc = new float[(len + P - 1) / P];
+        // (KV head, piece) pairs in parallel: the KV head's query heads score its keys together
+        // (dotTile: each key row loaded once for the whole group) and take their weighted values
+        // together (mulAddTile).
+        Parallel.forRange(s.kvHeads() * P, 1, (i0, i1) -> {
+            float[] sc = new float[group * ((len + P - 1) / P)];
             for (int i = i0; i < i1; i++) {
-                int h = i / P, part = i % P, ko = (h / group) * hd;
+                int kv = i / P, part = i % P, ko = kv * hd, h0 = kv * group;
                 int lo = start + (int) ((long) len * part / P), hi = start + (int) ((long) len * (part + 1) / P); // [lo, hi)
-                float mx = Float.NEGATIVE_INFINITY;
-                for (int j = lo; j < hi; j++) {
-                    sc[j - lo] = k.dot(Q, h * hd, K, j * kvDim + ko, hd) * scale;
-                    mx = Math.max(mx, sc[j - lo]);
-                }
-                float sum = 0;
-                int ao = i * hd;
-                if (s.sigmoid()) {
-                    for (int j = lo; j < hi; j++) {
-                        sc[j - lo] = sigmoid(sc[j - lo] + bias);
-                        sum += sc[j - lo];
+                int n = hi - lo;
+                k.dotTile(Q, h0 * hd, hd, group, K, lo * kvDim + ko, kvDim, n, hd, sc, 0, n);
+                for (int g = 0; g < group; g++) {
+                    int so = g * n, r = (h0 + g) * P + part;
+                    float mx = Float.NEGATIVE_INFINITY, sum = 0;
+                    for (int j = 0; j < n; j++) {
+                        sc[so + j] *= scale;
+                        mx = Math.max(mx, sc[so + j]);
                     }
-                } else {
-                    sum = k.expShift(sc, 0, hi - lo, mx);
+                    if (s.sigmoid()) {
+                        for (int j = 0; j < n; j++) {
+                            sc[so + j] = sigmoid(sc[so + j] + bias);
+                            sum += sc[so + j];
+                        }
+                    } else {
+                        sum = k.expShift(sc, so, n, mx);
+                    }
+                    ms[r] = mx;
+                    ls[r] = sum;
                 }
-                for (int j = lo; j < hi; j++) k.axpy(sc[j - lo], V, j * kvDim + ko, acc, ao, hd);
-                ms[i] = mx;
-                ls[i] = sum;
+                k.mulAddTile(sc, 0, n, group, V, lo * kvDim + ko, kvDim, n, hd, acc, (h0 * P + part) * hd, P * hd);
             }
         });
         for (int h = 0; h < H; h++) {
