@@ -24,10 +24,10 @@ final class Moe {
             return gate.rows();
         }
 
-        /** out ← down(SiLU(gate·x) ⊙ up·x); a and b are scratch of at least hidden(). */
-        void apply(Kernels k, float[] x, float[] out, float[] a, float[] b) {
+        /** out ← down(SiLU(gate·x) ⊙ up·x). */
+        void apply(Kernels k, float[] x, float[] out) {
             int h = hidden();
-            float[] ga = a.length == h ? a : new float[h], ub = b.length == h ? b : new float[h];
+            float[] ga = new float[h], ub = new float[h];
             gate.matvec(k, x, ga);
             up.matvec(k, x, ub);
             k.silu(ga, 0, h);
@@ -75,14 +75,14 @@ final class Moe {
         float sum = 0;
         for (int e : chosen) sum += p[e];
         java.util.Arrays.fill(out, 0f);
-        float[] y = new float[dim], a = new float[0], b = new float[0];
+        float[] y = new float[dim];
         for (int e : chosen) {
             float w = normTopK ? p[e] / sum : p[e];
-            experts[e].apply(k, x, y, a, b);
+            experts[e].apply(k, x, y);
             k.axpy(w, y, 0, out, 0, dim);
         }
         if (shared != null) {
-            shared.apply(k, x, y, a, b);
+            shared.apply(k, x, y);
             float s = 1;
             if (sharedGate != null) {
                 float[] gl = new float[1];

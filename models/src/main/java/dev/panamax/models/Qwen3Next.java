@@ -121,6 +121,7 @@ public final class Qwen3Next implements Architecture {
         final Tensor embed, output;
         final float[] normF, invFreq;
         final Layer[] layers;
+        final dev.panamax.simd.Attention.Shape attention;
 
         Qwen3NextModel(Config c, Map<String, Object> m, Weights w, Tokenizer tokenizer, int[] endIds) {
             this.c = c;
@@ -134,6 +135,7 @@ public final class Qwen3Next implements Architecture {
             normF = onePlus(w.get("model.norm.weight").expect(d), k);
             invFreq = new float[c.rotaryDim / 2];
             for (int j = 0; j < invFreq.length; j++) invFreq[j] = (float) (1.0 / Math.pow(c.theta, (2.0 * j) / c.rotaryDim));
+            attention = new dev.panamax.simd.Attention.Shape(c.heads, c.kvHeads, c.headDim, 0, false);
             int experts = Cfg.integerOr(m, "num_experts", 0), step = Cfg.integerOr(m, "decoder_sparse_step", 1);
             List<?> mlpOnly = m.get("mlp_only_layers") instanceof List<?> l ? l : List.of();
             layers = new Layer[c.layers];
@@ -251,11 +253,11 @@ public final class Qwen3Next implements Architecture {
                 if (L.delta() != null) deltaNet(l, L.delta(), U, T, Y);
                 else attention(l, L.attn(), U, T, Y);
                 k.add(X, 0, Y, 0, X, 0, T * d);
-                float[] row = new float[d], out = new float[d], a = new float[0];
+                float[] row = new float[d], out = new float[d];
                 for (int t = 0; t < T; t++) {
                     k.rmsnorm(row, 0, X, t * d, L.postNorm(), d, c.eps);
                     if (L.moe() != null) L.moe().apply(k, row, out);
-                    else L.mlp().apply(k, row, out, a, a);
+                    else L.mlp().apply(k, row, out);
                     k.add(X, t * d, out, 0, X, t * d, d);
                 }
             }
@@ -317,7 +319,7 @@ public final class Qwen3Next implements Architecture {
         }
 
         private void attention(int l, Attention A, float[] U, int T, float[] Y) {
-            int d = c.dim, hd = c.headDim, H = c.heads, kvDim = c.kvHeads * hd, group = H / c.kvHeads;
+            int d = c.dim, hd = c.headDim, H = c.heads, kvDim = c.kvHeads * hd;
             if (kCache[l].length < (pos + T) * kvDim) {
                 int cap = Math.min(c.context, Math.max(pos + T, 2 * kCache[l].length / Math.max(1, kvDim)));
                 kCache[l] = java.util.Arrays.copyOf(kCache[l], cap * kvDim);
@@ -327,8 +329,7 @@ public final class Qwen3Next implements Architecture {
             Mamba.linear(k, A.q(), U, T, d, QG, 2 * H * hd);
             Mamba.linear(k, A.k(), U, T, d, K, kvDim);
             Mamba.linear(k, A.v(), U, T, d, V, kvDim);
-            float[] q = new float[H * hd], cos = new float[c.rotaryDim / 2], sin = new float[c.rotaryDim / 2];
-            float scale = (float) (1 / Math.sqrt(hd));
+            float[] Q = new float[T * H * hd], cos = new float[c.rotaryDim / 2], sin = new float[c.rotaryDim / 2];
             for (int t = 0; t < T; t++) {
                 int p = pos + t;
                 for (int j = 0; j < cos.length; j++) {
@@ -336,27 +337,21 @@ public final class Qwen3Next implements Architecture {
                     cos[j] = (float) Math.cos(angle);
                     sin[j] = (float) Math.sin(angle);
                 }
-                for (int h = 0; h < H; h++) {
-                    System.arraycopy(QG, t * 2 * H * hd + h * 2 * hd, q, h * hd, hd);
-                    k.rmsnorm(q, h * hd, q, h * hd, A.qNorm(), hd, c.eps);
+                for (int h = 0; h < H; h++) { // each head's q is the first half of its [q, gate] pair
+                    System.arraycopy(QG, t * 2 * H * hd + h * 2 * hd, Q, t * H * hd + h * hd, hd);
+                    k.rmsnorm(Q, t * H * hd + h * hd, Q, t * H * hd + h * hd, A.qNorm(), hd, c.eps);
                 }
                 for (int h = 0; h < c.kvHeads; h++) k.rmsnorm(K, t * kvDim + h * hd, K, t * kvDim + h * hd, A.kNorm(), hd, c.eps);
-                k.rope(q, 0, H, hd, c.rotaryDim, cos, sin, false);
+                k.rope(Q, t * H * hd, H, hd, c.rotaryDim, cos, sin, false);
                 k.rope(K, t * kvDim, c.kvHeads, hd, c.rotaryDim, cos, sin, false);
-                System.arraycopy(K, t * kvDim, kCache[l], p * kvDim, kvDim);
-                System.arraycopy(V, t * kvDim, vCache[l], p * kvDim, kvDim);
-                float[] att = new float[p + 1];
+            }
+            System.arraycopy(K, 0, kCache[l], pos * kvDim, T * kvDim);
+            System.arraycopy(V, 0, vCache[l], pos * kvDim, T * kvDim);
+            dev.panamax.simd.Attention.attend(k, Q, T, pos, kCache[l], vCache[l], m.attention, O);
+            for (int t = 0; t < T; t++) { // the output gate: σ(gate) per channel
                 for (int h = 0; h < H; h++) {
-                    int kvOff = (h / group) * hd;
-                    for (int s = 0; s <= p; s++) att[s] = k.dot(q, h * hd, kCache[l], s * kvDim + kvOff, hd) * scale;
-                    k.softmax(att, 0, p + 1);
-                    int oo = t * H * hd + h * hd;
-                    for (int s = 0; s <= p; s++) k.axpy(att[s], vCache[l], s * kvDim + kvOff, O, oo, hd);
-                    // The output gate: σ(gate) per channel.
-                    for (int i = 0; i < hd; i++) {
-                        float gate = QG[t * 2 * H * hd + h * 2 * hd + hd + i];
-                        O[oo + i] *= (float) (1 / (1 + Math.exp(-gate)));
-                    }
+                    int oo = t * H * hd + h * hd, go = t * 2 * H * hd + h * 2 * hd + hd;
+                    for (int i = 0; i < hd; i++) O[oo + i] *= (float) (1 / (1 + Math.exp(-QG[go + i])));
                 }
             }
             Mamba.linear(k, A.o(), O, T, H * hd, Y, d);
