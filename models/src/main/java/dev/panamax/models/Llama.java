@@ -150,7 +150,7 @@ public final class Llama implements Architecture {
                  float[] qNorm, float[] kNorm, float[] ffnNorm, Tensor gate, Tensor up, Tensor down,
                  float[] attnSubNorm, float[] ffnSubNorm) {}
 
-    static final class Model implements LanguageModel {
+    static final class Model implements LanguageModel, dev.panamax.runtime.backend.DecoderSpec.Source {
         final Config cfg;
         final Weights weights;
         final Tokenizer tokenizer;
@@ -307,6 +307,19 @@ public final class Llama implements Architecture {
         @Override
         public int[] endIds() {
             return endIds.length > 0 ? endIds : LanguageModel.super.endIds();
+        }
+
+        /** The model described for a backend (the CUDA one): the same weights and shape. */
+        @Override
+        public dev.panamax.runtime.backend.DecoderSpec decoderSpec() {
+            var list = new java.util.ArrayList<dev.panamax.runtime.backend.DecoderSpec.Layer>();
+            for (Layer L : layers) {
+                list.add(new dev.panamax.runtime.backend.DecoderSpec.Layer(L.attnNorm(), L.wq(), L.wk(), L.wv(), L.wo(), L.bq(), L.bk(), L.bv(),
+                        L.qNorm(), L.kNorm(), L.ffnNorm(), L.gate(), L.up(), L.down(), L.attnSubNorm(), L.ffnSubNorm()));
+            }
+            return new dev.panamax.runtime.backend.DecoderSpec(cfg.dim, cfg.layers, cfg.heads, cfg.kvHeads, cfg.headDim, cfg.ffnDim, cfg.vocab,
+                    cfg.context, cfg.normEps, invFreq.clone(), cfg.ropeInterleaved, cfg.slidingWindow, cfg.bitnet ? "relu2" : "silu",
+                    attention.sigmoid(), embed, output, finalNorm, java.util.List.copyOf(list));
         }
 
         @Override

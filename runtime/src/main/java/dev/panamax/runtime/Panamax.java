@@ -98,6 +98,20 @@ public final class Panamax implements AutoCloseable {
         return Generator.generate(model, promptIds, options, onText, null);
     }
 
+    /**
+     * This model on {@code device}: "cpu" (this object), "cuda" (the GPU, or an error saying why
+     * not), "auto" (the GPU when one can run it, else the CPU); {@code notes} hears which and why.
+     * The returned object owns this one: close that.
+     *
+     * <pre>{@code
+     * try (var model = Panamax.load(Path.of("model.gguf")).on("auto", System.err::println)) { ... }
+     * }</pre>
+     */
+    public Panamax on(String device, Consumer<String> notes) {
+        LanguageModel placed = dev.panamax.runtime.backend.Backends.place(device, model, notes);
+        return placed == model ? this : new Panamax(placed);
+    }
+
     public Tokenizer tokenizer() {
         return model.tokenizer();
     }
