@@ -1,0 +1,71 @@
+package dev.panamax.cuda;
+
+import dev.panamax.runtime.backend.Backend;
+import dev.panamax.runtime.backend.DecoderSpec;
+import dev.panamax.runtime.model.LanguageModel;
+
+/**
+ * The CUDA backend ({@code --device cuda}): the Llama family (Llama, Mistral, Qwen2/3, SmolLM,
+ * TinyLlama, BitNet in float) resident on the GPU. Usable when the NVIDIA driver sees a GPU and
+ * NVRTC and cuBLAS are found ({@link CudaLibraries}); otherwise {@link #unavailableReason()} says
+ * which of them is missing, and the CPU path runs as always.
+ */
+public final class CudaBackend implements Backend {
+    private static volatile String reason;
+    private static volatile boolean probed;
+
+    @Override
+    public String name() {
+        return "cuda";
+    }
+
+    @Override
+    public String unavailableReason() {
+        if (!probed) {
+            synchronized (CudaBackend.class) {
+                if (!probed) {
+                    reason = probe();
+                    probed = true;
+                }
+            }
+        }
+        return reason;
+    }
+
+    private static String probe() {
+        try {
+            CudaContext.get();
+            Nvrtc.get().version();
+            Cublas.library();
+            return null;
+        } catch (CudaException e) {
+            return e.getMessage();
+        } catch (RuntimeException | LinkageError e) {
+            return "CUDA cannot be used: " + e;
+        }
+    }
+
+    @Override
+    public String describe() {
+        return CudaContext.get().describe() + ", NVRTC " + Nvrtc.get().version();
+    }
+
+    @Override
+    public String cannotRun(LanguageModel model) {
+        if (!(model instanceof DecoderSpec.Source src)) {
+            return "the " + model.architecture() + " architecture has no CUDA path yet (the Llama family has)";
+        }
+        DecoderSpec s = src.decoderSpec();
+        if (s.sigmoidAttention()) return "sigmoid attention runs on the CPU only";
+        if (s.headDim() > 256 || s.headDim() % 2 != 0) return "head size " + s.headDim() + " (the CUDA attention takes even sizes up to 256)";
+        return null;
+    }
+
+    @Override
+    public LanguageModel place(LanguageModel model) {
+        String why = unavailableReason();
+        if (why == null) why = cannotRun(model);
+        if (why != null) throw new CudaException("cannot run on CUDA: " + why);
+        return new CudaDecoder(CudaContext.get(), ((DecoderSpec.Source) model).decoderSpec(), model);
+    }
+}

@@ -1,0 +1,204 @@
+package dev.panamax.cuda;
+
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * One GPU: its primary context, its properties, and Panamax's kernels compiled for it (once per
+ * process). Device memory is owned by {@link Arena}s: {@link #allocate} ties each allocation to an
+ * arena, and closing the arena frees it, so closing a model returns all its device memory.
+ */
+public final class CudaContext {
+    private static volatile CudaContext shared;
+
+    /** The first GPU, set up once; throws a {@link CudaException} saying why there is none. */
+    public static CudaContext get() {
+        CudaContext c = shared;
+        if (c != null) return c;
+        synchronized (CudaContext.class) {
+            if (shared == null) shared = new CudaContext(Driver.get(), Integer.getInteger("panamax.cuda.device", 0));
+            return shared;
+        }
+    }
+
+    public final Driver driver;
+    public final int device, ccMajor, ccMinor, multiprocessors, maxSharedOptIn;
+    public final String name;
+    public final long totalMemory;
+    final long context;
+    private volatile long module;
+    private final Map<String, Long> functions = new ConcurrentHashMap<>();
+    /** The dynamic shared memory each kernel has been allowed beyond the default 48 KiB. */
+    private final Map<Long, Integer> sharedSet = new ConcurrentHashMap<>();
+
+    private CudaContext(Driver driver, int ordinal) {
+        this.driver = driver;
+        int count = driver.deviceCount();
+        if (count == 0) throw new CudaException("the CUDA driver sees no GPU");
+        if (ordinal < 0 || ordinal >= count) throw new CudaException("no CUDA device " + ordinal + " (this machine has " + count + ")");
+        device = driver.device(ordinal);
+        name = driver.deviceName(device);
+        ccMajor = driver.attribute(device, Driver.ATTR_CC_MAJOR);
+        ccMinor = driver.attribute(device, Driver.ATTR_CC_MINOR);
+        multiprocessors = driver.attribute(device, Driver.ATTR_MULTIPROCESSOR_COUNT);
+        maxSharedOptIn = driver.attribute(device, Driver.ATTR_MAX_SHARED_PER_BLOCK_OPTIN);
+        totalMemory = driver.totalMemory(device);
+        context = driver.primaryContext(device);
+        makeCurrent();
+    }
+
+    /** Makes this device's context current on the calling thread (each CUDA call acts on the current one). */
+    public void makeCurrent() {
+        driver.setCurrent(context);
+    }
+
+    /** "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.2 GiB, driver 13.0)". */
+    public String describe() {
+        int v = driver.driverVersion();
+        return String.format(java.util.Locale.ROOT, "%s (sm_%d%d, %d SMs, %.1f GiB, CUDA driver %d.%d)", name, ccMajor, ccMinor,
+                multiprocessors, totalMemory / (double) (1L << 30), v / 1000, (v % 1000) / 10);
+    }
+
+    // ---- memory ----
+
+    /** {@code bytes} of device memory, freed when {@code owner} closes. */
+    public long allocate(Arena owner, long bytes) {
+        makeCurrent();
+        long p = driver.malloc(Math.max(bytes, 1));
+        MemorySegment.ofAddress(p).reinterpret(0, owner, s -> {
+            makeCurrent();
+            driver.free(p);
+        });
+        return p;
+    }
+
+    /** {@code bytes} of page-locked host memory, freed when {@code owner} closes, as a segment the JVM can read and write. */
+    public MemorySegment allocateHost(Arena owner, long bytes) {
+        makeCurrent();
+        long p = driver.mallocHost(Math.max(bytes, 1));
+        return MemorySegment.ofAddress(p).reinterpret(bytes, owner, s -> {
+            makeCurrent();
+            driver.freeHost(p);
+        });
+    }
+
+    /** A device copy of {@code data}, owned by {@code owner}. */
+    public long upload(Arena owner, MemorySegment data) {
+        long p = allocate(owner, data.byteSize());
+        copyIn(p, data);
+        return p;
+    }
+
+    /**
+     * Copies {@code data} to {@code dst} and waits until it is there: a copy from pageable memory may
+     * return before its DMA ends, and kernels on non-blocking streams do not wait for it.
+     */
+    public void copyIn(long dst, MemorySegment data) {
+        if (data.byteSize() == 0) return;
+        makeCurrent();
+        if (data.isNative()) {
+            driver.copyToDevice(dst, data, data.byteSize());
+        } else { // heap arrays go through a native staging copy (the driver needs a stable address)
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment tmp = a.allocate(data.byteSize(), 16);
+                tmp.copyFrom(data);
+                driver.copyToDevice(dst, tmp, data.byteSize());
+            }
+        }
+        driver.synchronizeContext();
+    }
+
+    public long upload(Arena owner, float[] data) {
+        return upload(owner, MemorySegment.ofArray(data));
+    }
+
+    public float[] downloadFloats(long src, int n) {
+        makeCurrent();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment tmp = a.allocate(JAVA_FLOAT, Math.max(n, 1));
+            driver.synchronizeContext(); // whatever stream wrote it
+            driver.copyToHost(tmp, src, 4L * n);
+            return tmp.asSlice(0, 4L * n).toArray(JAVA_FLOAT);
+        }
+    }
+
+    public short[] downloadShorts(long src, int n) {
+        makeCurrent();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment tmp = a.allocate(2L * Math.max(n, 1), 8);
+            driver.synchronizeContext();
+            driver.copyToHost(tmp, src, 2L * n);
+            return tmp.asSlice(0, 2L * n).toArray(java.lang.foreign.ValueLayout.JAVA_SHORT);
+        }
+    }
+
+    // ---- kernels ----
+
+    /** The kernels' CUDA C source, shipped in the jar. */
+    static String kernelSource() {
+        try (InputStream in = CudaContext.class.getResourceAsStream("kernels.cu")) {
+            if (in == null) throw new CudaException("kernels.cu is missing from the jar");
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new CudaException("cannot read kernels.cu: " + e.getMessage(), e);
+        }
+    }
+
+    /** A kernel of Panamax's module by its {@code extern "C"} name, compiling the module on first use. */
+    public long function(String kernel) {
+        Long f = functions.get(kernel);
+        if (f != null) return f;
+        long m = module();
+        return functions.computeIfAbsent(kernel, k -> driver.function(m, k));
+    }
+
+    private long module() {
+        long m = module;
+        if (m != 0) return m;
+        synchronized (this) {
+            if (module == 0) {
+                byte[] cubin = Nvrtc.get().compile("panamax_kernels.cu", kernelSource(), ccMajor, ccMinor, List.of());
+                makeCurrent();
+                module = driver.loadModule(cubin);
+            }
+            return module;
+        }
+    }
+
+    /**
+     * Launches {@code kernel} on {@code stream} with a grid of {@code grid} blocks (x, y, z) of
+     * {@code block} threads, {@code shared} bytes of dynamic shared memory, and {@code args} (Long for
+     * pointers and 64-bit integers, Integer, Float) in the kernel's parameter order.
+     */
+    public void launch(String kernel, int[] grid, int block, int shared, long stream, Object... args) {
+        long f = function(kernel);
+        if (shared > 48 * 1024 && sharedSet.getOrDefault(f, 0) < shared) {
+            if (shared > maxSharedOptIn) throw new CudaException(kernel + " needs " + shared + " bytes of shared memory; this GPU has " + maxSharedOptIn);
+            driver.setFunctionAttribute(f, Driver.FUNC_MAX_DYNAMIC_SHARED, shared);
+            sharedSet.put(f, shared);
+        }
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment params = a.allocate(java.lang.foreign.ValueLayout.ADDRESS, Math.max(args.length, 1));
+            for (int i = 0; i < args.length; i++) {
+                MemorySegment v = switch (args[i]) {
+                    case Long l -> a.allocateFrom(JAVA_LONG, l);
+                    case Integer n -> a.allocateFrom(JAVA_INT, n);
+                    case Float x -> a.allocateFrom(JAVA_FLOAT, x);
+                    default -> throw new IllegalArgumentException("kernel argument " + i + " of " + kernel + ": " + args[i]);
+                };
+                params.setAtIndex(java.lang.foreign.ValueLayout.ADDRESS, i, v);
+            }
+            driver.launch(f, grid[0], grid.length > 1 ? grid[1] : 1, grid.length > 2 ? grid[2] : 1, block, 1, 1, shared, stream, params);
+        }
+    }
+}

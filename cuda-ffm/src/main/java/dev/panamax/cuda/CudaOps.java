@@ -1,0 +1,78 @@
+package dev.panamax.cuda;
+
+/**
+ * The launches of {@code kernels.cu}, one method per kernel with its grid worked out: what the
+ * CUDA decoder is built from, and what the GPU tests hold against the CPU kernels. All pointers are
+ * device addresses; {@code P} points at the device ints {position of the first row, token}.
+ */
+public final class CudaOps {
+    private final CudaContext cx;
+
+    public CudaOps(CudaContext cx) {
+        this.cx = cx;
+    }
+
+    private static int blocks(long n) {
+        return (int) Math.max(1, Math.min(8192, (n + 255) / 256));
+    }
+
+    /** X[t] = row tokens[t] of W, for T tokens (device ints). */
+    public void embed(long stream, DeviceMatrix W, long tokens, int T, long X) {
+        cx.launch("embed_" + W.suffix(), new int[] {T}, 256, 0, stream, W.pointer, W.rows, W.cols, tokens, X);
+    }
+
+    /**
+     * y (+)= W · in + bias, one row of input: in = x (act 0), silu(x[:c])·x[c:] (1), relu(x[:c])²·x[c:] (2),
+     * then RMS-normalised with weights nw when nw ≠ 0. bias may be 0.
+     */
+    public void matvec(long stream, DeviceMatrix W, long x, long nw, int act, float eps, long bias, long y, boolean accumulate) {
+        cx.launch("matvec_" + W.suffix(), new int[] {(W.rows + 7) / 8}, 256, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x, nw, act, eps,
+                bias, y, accumulate ? 1 : 0);
+    }
+
+    /** half(W) into out (rows × cols halfs), for the quantized formats. */
+    public void dequantF16(long stream, DeviceMatrix W, long out) {
+        cx.launch("dequant_" + W.suffix() + "_f16", new int[] {blocks((long) W.rows * W.cols)}, 256, 0, stream, W.pointer, W.rows, W.cols, out);
+    }
+
+    /** out[t] = RMSNorm(x[t])·w for T rows of {@code cols}; out or out16 (half copy) may be 0. */
+    public void rmsnormRows(long stream, long x, long w, long out, long out16, int T, int cols, float eps) {
+        cx.launch("rmsnorm_rows", new int[] {T}, 256, 0, stream, x, w, out, out16, cols, eps);
+    }
+
+    /** h[t] = act(gu[t, :f])·gu[t, f:] (act 1 SiLU, 2 ReLU²); h or h16 may be 0. */
+    public void gateRows(long stream, long gu, long h, long h16, int T, int f, int act) {
+        cx.launch("gate_rows", new int[] {blocks((long) T * f)}, 256, 0, stream, gu, h, h16, T, f, act);
+    }
+
+    public void toF16(long stream, long x, long y, long n) {
+        cx.launch("f32_to_f16", new int[] {blocks(n)}, 256, 0, stream, x, y, n);
+    }
+
+    public void addBiasRows(long stream, long y, long bias, int T, int n) {
+        cx.launch("add_bias_rows", new int[] {blocks((long) T * n)}, 256, 0, stream, y, bias, T, n);
+    }
+
+    /**
+     * For T rows of qkv ([q | k | v] of width stride): per-head RMSNorm when qNorm/kNorm ≠ 0, RoPE on q
+     * and k at positions P[0] + t, and k, v stored into the layer's caches kc, vc ([positions × kvHeads·hd]).
+     */
+    public void ropeStore(long stream, long qkv, int stride, long kc, long vc, long invFreq, long qNorm, long kNorm, long P, int T,
+                          int heads, int kvHeads, int hd, boolean interleaved, float eps) {
+        cx.launch("rope_store", new int[] {(heads + kvHeads + 7) / 8, T}, 256, 0, stream, qkv, stride, kc, vc, invFreq, qNorm, kNorm, P,
+                heads, kvHeads, hd, interleaved ? 1 : 0, eps);
+    }
+
+    /**
+     * softmax(q·Kᵀ/√hd)·V for T rows of q (in qkv rows of width stride) at positions P[0] + t, over the
+     * cached keys each sees (the last {@code window}, or all), into out [T × heads·hd]: nsplit chunks
+     * of {@code chunk} keys each in parallel (partials in part: T·heads·nsplit·(hd+2) floats), merged.
+     */
+    public void attention(long stream, long qkv, int stride, long kc, long vc, long part, long P, int T, int heads, int kvHeads, int hd,
+                          int window, int chunk, int nsplit, long out) {
+        float scale = (float) (1.0 / Math.sqrt(hd));
+        cx.launch("attention_partial", new int[] {heads, nsplit, T}, 128, 0, stream, qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window,
+                chunk, nsplit, scale);
+        cx.launch("attention_merge", new int[] {heads, T}, 128, 0, stream, part, out, heads, hd, nsplit);
+    }
+}

@@ -1,0 +1,141 @@
+package dev.panamax.cuda;
+
+import dev.panamax.runtime.tensor.DType;
+import dev.panamax.runtime.tensor.Tensor;
+import dev.panamax.simd.Kernels;
+import dev.panamax.simd.Simd;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * A weight matrix kept on the device, rows stacked from one or more tensors (W_q, W_k, W_v become
+ * one matrix, so one launch computes all three). F32, F16, Q8_0 and Q4_0 stay as they are — the
+ * quantized ones split into codes and scales (layouts in {@code kernels.cu}); BF16 is widened to
+ * F32; every other type, or a mix of types, is converted to F16.
+ */
+public final class DeviceMatrix {
+    public static final int F32 = 0, F16 = 1, Q8_0 = 3, Q4_0 = 4;
+    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    public final int format, rows, cols;
+    public final long pointer, bytes;
+
+    private DeviceMatrix(int format, int rows, int cols, long pointer, long bytes) {
+        this.format = format;
+        this.rows = rows;
+        this.cols = cols;
+        this.pointer = pointer;
+        this.bytes = bytes;
+    }
+
+    /** The kernel-name suffix of the format: "f32", "f16", "q8_0", "q4_0". */
+    public String suffix() {
+        return switch (format) {
+            case F32 -> "f32";
+            case F16 -> "f16";
+            case Q8_0 -> "q8_0";
+            case Q4_0 -> "q4_0";
+            default -> throw new IllegalStateException();
+        };
+    }
+
+    /** The device format {@code parts} are kept in. */
+    static int formatOf(Tensor... parts) {
+        DType t = parts[0].type();
+        boolean same = true, floats = true;
+        for (Tensor p : parts) {
+            same &= p.type() == t;
+            floats &= p.type() == DType.F32 || p.type() == DType.BF16;
+        }
+        if (same && t == DType.F32) return F32;
+        if (same && t == DType.F16) return F16;
+        if (same && t == DType.Q8_0) return Q8_0;
+        if (same && t == DType.Q4_0) return Q4_0;
+        if (floats) return F32;
+        return F16;
+    }
+
+    static long bytes(int format, long rows, long cols) {
+        return switch (format) {
+            case F32 -> 4 * rows * cols;
+            case F16 -> 2 * rows * cols;
+            case Q8_0 -> rows * cols + rows * cols / 32 * 2;
+            case Q4_0 -> rows * cols / 2 + rows * cols / 32 * 2;
+            default -> throw new IllegalArgumentException();
+        };
+    }
+
+    /** {@code parts} stacked by rows (all with the same number of columns), uploaded; freed with {@code owner}. */
+    public static DeviceMatrix upload(CudaContext cx, Arena owner, Tensor... parts) {
+        int format = formatOf(parts);
+        try (Arena staging = Arena.ofConfined()) {
+            MemorySegment s = pack(staging, format, parts);
+            int rows = rowsOf(parts);
+            return new DeviceMatrix(format, rows, parts[0].cols(), cx.upload(owner, s), s.byteSize());
+        }
+    }
+
+    private static int rowsOf(Tensor... parts) {
+        long rows = 0;
+        for (Tensor p : parts) {
+            if (p.cols() != parts[0].cols()) throw new IllegalArgumentException(p.name() + " has " + p.cols() + " columns, expected " + parts[0].cols());
+            rows += p.rows();
+        }
+        return Math.toIntExact(rows);
+    }
+
+    /** The device image of {@code parts} stacked by rows, in {@code format}, in host memory of {@code arena}. */
+    static MemorySegment pack(Arena arena, int format, Tensor... parts) {
+        int rows = rowsOf(parts), cols = parts[0].cols();
+        MemorySegment s = arena.allocate(bytes(format, rows, cols), 16);
+        Kernels k = Simd.kernels();
+        long row0 = 0;
+        for (Tensor p : parts) {
+            fill(k, format, p, s, row0, rows, cols);
+            row0 += p.rows();
+        }
+        return s;
+    }
+
+    private static void fill(Kernels k, int format, Tensor t, MemorySegment s, long row0, int rows, int cols) {
+        MemorySegment d = t.data();
+        int r = t.rows();
+        switch (format) {
+            case F32 -> {
+                if (t.type() == DType.F32) {
+                    MemorySegment.copy(d, 0, s, 4 * row0 * cols, 4L * r * cols);
+                } else {
+                    float[] buf = new float[cols];
+                    for (int i = 0; i < r; i++) {
+                        t.row(k, i, buf, 0);
+                        MemorySegment.copy(buf, 0, s, ValueLayout.JAVA_FLOAT, 4 * (row0 + i) * cols, cols);
+                    }
+                }
+            }
+            case F16 -> {
+                if (t.type() == DType.F16) {
+                    MemorySegment.copy(d, 0, s, 2 * row0 * cols, 2L * r * cols);
+                } else {
+                    float[] buf = new float[cols];
+                    for (int i = 0; i < r; i++) {
+                        t.row(k, i, buf, 0);
+                        k.f32ToF16(buf, 0, s, 2 * (row0 + i) * cols, cols);
+                    }
+                }
+            }
+            case Q8_0, Q4_0 -> {
+                // GGUF blocks: a half scale, then 32 int8 codes (Q8_0) or 16 bytes of nibbles (Q4_0).
+                int codeBytes = format == Q8_0 ? 32 : 16, blockBytes = 2 + codeBytes;
+                long blocks = (long) r * cols / 32, first = row0 * cols / 32;
+                long codes = (long) rows * cols / 32 * codeBytes; // where the scales start
+                for (long b = 0; b < blocks; b++) {
+                    long src = b * blockBytes;
+                    s.set(SHORT_LE, codes + 2 * (first + b), d.get(SHORT_LE, src));
+                    MemorySegment.copy(d, src + 2, s, (first + b) * codeBytes, codeBytes);
+                }
+            }
+            default -> throw new IllegalStateException();
+        }
+    }
+}

@@ -1,0 +1,272 @@
+package dev.panamax.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.panamax.runtime.tensor.DType;
+import dev.panamax.runtime.tensor.Tensor;
+import dev.panamax.simd.Attention;
+import dev.panamax.simd.Kernels;
+import dev.panamax.simd.Simd;
+import java.lang.foreign.Arena;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every CUDA kernel against its CPU twin on random shapes (seeded, many cases each): the matvec of
+ * each weight format with the fused input transforms, embedding and dequantisation, row norms and
+ * gates, RoPE with the cache store, split-K attention against naive attention, and cuBLAS.
+ */
+class CudaKernelsTest {
+    final Kernels k = Simd.kernels();
+
+    /** |got − want| ≤ tol·(scale) elementwise, naming the case. */
+    static void close(float[] want, float[] got, double tol, double scale, String what) {
+        assertEquals(want.length, got.length, what + " length");
+        for (int i = 0; i < want.length; i++) {
+            double d = Math.abs(want[i] - got[i]);
+            int at = i;
+            assertTrue(d <= tol * Math.max(scale, Math.abs(want[i])), () -> what + ": element " + at + " want " + want[at] + " got " + got[at]);
+        }
+    }
+
+    @Test
+    void matvecOfEveryFormatMatchesTheCpu() {
+        CudaContext cx = Gpu.context();
+        CudaOps ops = new CudaOps(cx);
+        Random r = new Random(7);
+        DType[] types = {DType.F32, DType.F16, DType.Q8_0, DType.Q4_0, DType.BF16, DType.Q6_K};
+        for (int c = 0; c < 48; c++) {
+            DType type = types[c % types.length];
+            int block = type.blockSize, rows = 1 + r.nextInt(300);
+            int cols = type == DType.F32 || type == DType.F16 ? 1 + r.nextInt(1200) : block * (1 + r.nextInt(2048 / block));
+            if (c < 6) cols = type.blockSize * (2048 / type.blockSize); // one long row each
+            int act = r.nextInt(3);
+            boolean norm = r.nextBoolean(), bias = r.nextBoolean(), accumulate = r.nextBoolean();
+            float[] w = Gpu.random(r, rows * cols, 0.05f), x = Gpu.random(r, act == 0 ? cols : 2 * cols, 1f), nw = Gpu.random(r, cols, 1f),
+                    b = Gpu.random(r, rows, 1f), y0 = Gpu.random(r, rows, 1f);
+            Tensor t = Gpu.tensor(type, rows, cols, w);
+            float[] wq = t.toFloats(k); // the weights as the device holds them (other types become F16)
+            if (DeviceMatrix.formatOf(t) == DeviceMatrix.F16 && type != DType.F16) {
+                for (int i = 0; i < wq.length; i++) wq[i] = Float.float16ToFloat(Float.floatToFloat16(wq[i]));
+            }
+            // CPU twin: the same input transform, then the product in double.
+            float[] in = new float[cols];
+            for (int i = 0; i < cols; i++) {
+                float g = x[i];
+                in[i] = act == 0 ? g : act == 1 ? g / (1f + (float) Math.exp(-g)) * x[cols + i] : Math.max(g, 0) * Math.max(g, 0) * x[cols + i];
+            }
+            if (norm) k.rmsnorm(in, 0, in, 0, nw, cols, 1e-5f);
+            float[] want = new float[rows];
+            double scale = 0;
+            for (int i = 0; i < rows; i++) {
+                double s = 0, mag = 0;
+                for (int j = 0; j < cols; j++) {
+                    s += (double) wq[i * cols + j] * in[j];
+                    mag += Math.abs((double) wq[i * cols + j] * in[j]);
+                }
+                if (bias) s += b[i];
+                if (accumulate) s += y0[i];
+                want[i] = (float) s;
+                scale = Math.max(scale, mag);
+            }
+            try (Arena a = Arena.ofConfined()) {
+                DeviceMatrix W = DeviceMatrix.upload(cx, a, t);
+                long xd = cx.upload(a, x), nd = cx.upload(a, nw), bd = cx.upload(a, b), yd = cx.upload(a, y0);
+                ops.matvec(0, W, xd, norm ? nd : 0, act, 1e-5f, bias ? bd : 0, yd, accumulate);
+                close(want, cx.downloadFloats(yd, rows), 2e-5, Math.max(1, scale),
+                        type + " " + rows + "x" + cols + " act " + act + " norm " + norm + " bias " + bias + " acc " + accumulate);
+            }
+        }
+    }
+
+    @Test
+    void embeddingAndDequantisationAreExact() {
+        CudaContext cx = Gpu.context();
+        CudaOps ops = new CudaOps(cx);
+        Random r = new Random(3);
+        for (DType type : new DType[] {DType.F32, DType.F16, DType.Q8_0, DType.Q4_0}) {
+            int rows = 37, cols = 32 * (1 + r.nextInt(20));
+            Tensor t = Gpu.tensor(type, rows, cols, Gpu.random(r, rows * cols, 1f));
+            float[] all = t.toFloats(k);
+            int[] tokens = {0, 36, 5, 5, 17};
+            float[] want = new float[tokens.length * cols];
+            for (int i = 0; i < tokens.length; i++) System.arraycopy(all, tokens[i] * cols, want, i * cols, cols);
+            try (Arena a = Arena.ofConfined()) {
+                DeviceMatrix W = DeviceMatrix.upload(cx, a, t);
+                long td = cx.upload(a, java.lang.foreign.MemorySegment.ofArray(tokens)), X = cx.allocate(a, 4L * want.length);
+                ops.embed(0, W, td, tokens.length, X);
+                close(want, cx.downloadFloats(X, want.length), 0, 1, type + " embedding");
+                if (type == DType.Q8_0 || type == DType.Q4_0) {
+                    long h = cx.allocate(a, 2L * rows * cols);
+                    ops.dequantF16(0, W, h);
+                    short[] half = cx.downloadShorts(h, rows * cols);
+                    for (int i = 0; i < half.length; i++) {
+                        float f = Float.float16ToFloat(half[i]);
+                        assertEquals(Float.float16ToFloat(Float.floatToFloat16(all[i])), f, 0, type + " dequantised element " + i);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void rowNormsGatesAndHalfCopiesMatchTheCpu() {
+        CudaContext cx = Gpu.context();
+        CudaOps ops = new CudaOps(cx);
+        Random r = new Random(11);
+        for (int c = 0; c < 10; c++) {
+            int T = 1 + r.nextInt(40), cols = 1 + r.nextInt(3000), act = 1 + r.nextInt(2);
+            float[] x = Gpu.random(r, T * cols, 2f), w = Gpu.random(r, cols, 1f), gu = Gpu.random(r, T * 2 * cols, 2f);
+            float[] norm = new float[T * cols], gate = new float[T * cols];
+            for (int t = 0; t < T; t++) {
+                k.rmsnorm(norm, t * cols, x, t * cols, w, cols, 1e-6f);
+                for (int i = 0; i < cols; i++) {
+                    float g = gu[t * 2 * cols + i], u = gu[t * 2 * cols + cols + i];
+                    gate[t * cols + i] = (act == 1 ? g / (1f + (float) Math.exp(-g)) : Math.max(g, 0) * Math.max(g, 0)) * u;
+                }
+            }
+            try (Arena a = Arena.ofConfined()) {
+                long xd = cx.upload(a, x), wd = cx.upload(a, w), gd = cx.upload(a, gu), out = cx.allocate(a, 4L * T * cols),
+                        out16 = cx.allocate(a, 2L * T * cols), h = cx.allocate(a, 4L * T * cols);
+                ops.rmsnormRows(0, xd, wd, out, out16, T, cols, 1e-6f);
+                close(norm, cx.downloadFloats(out, T * cols), 1e-5, 1, "rmsnorm rows " + T + "x" + cols);
+                short[] half = cx.downloadShorts(out16, T * cols);
+                for (int i = 0; i < half.length; i++) assertEquals(norm[i], Float.float16ToFloat(half[i]), Math.abs(norm[i]) * 1e-3 + 1e-4);
+                ops.gateRows(0, gd, h, 0, T, cols, act);
+                close(gate, cx.downloadFloats(h, T * cols), 1e-5, 1, "gate rows act " + act);
+            }
+        }
+    }
+
+    @Test
+    void ropeWithCacheStoreMatchesTheCpu() {
+        CudaContext cx = Gpu.context();
+        CudaOps ops = new CudaOps(cx);
+        Random r = new Random(5);
+        for (int c = 0; c < 12; c++) {
+            int kvHeads = 1 + r.nextInt(4), heads = kvHeads * (1 + r.nextInt(4)), hd = 2 * (1 + r.nextInt(64)), T = 1 + r.nextInt(9);
+            int pos = r.nextInt(100), cap = pos + T;
+            boolean interleaved = r.nextBoolean(), qk = r.nextBoolean();
+            int qDim = heads * hd, kvDim = kvHeads * hd, stride = qDim + 2 * kvDim;
+            float[] qkv = Gpu.random(r, T * stride, 1f), inv = new float[hd / 2], qn = Gpu.random(r, hd, 1f), kn = Gpu.random(r, hd, 1f);
+            for (int j = 0; j < hd / 2; j++) inv[j] = (float) (1 / Math.pow(10000, 2.0 * j / hd));
+            float[] want = qkv.clone(), wantK = new float[cap * kvDim], wantV = new float[cap * kvDim];
+            float[] cos = new float[hd / 2], sin = new float[hd / 2];
+            for (int t = 0; t < T; t++) {
+                for (int j = 0; j < hd / 2; j++) {
+                    double angle = (double) (float) (pos + t) * inv[j];
+                    cos[j] = (float) Math.cos(angle);
+                    sin[j] = (float) Math.sin(angle);
+                }
+                int o = t * stride;
+                if (qk) {
+                    for (int h = 0; h < heads; h++) k.rmsnorm(want, o + h * hd, want, o + h * hd, qn, hd, 1e-6f);
+                    for (int h = 0; h < kvHeads; h++) k.rmsnorm(want, o + qDim + h * hd, want, o + qDim + h * hd, kn, hd, 1e-6f);
+                }
+                k.rope(want, o, heads, hd, hd, cos, sin, interleaved);
+                k.rope(want, o + qDim, kvHeads, hd, hd, cos, sin, interleaved);
+                System.arraycopy(want, o + qDim, wantK, (pos + t) * kvDim, kvDim);
+                System.arraycopy(want, o + qDim + kvDim, wantV, (pos + t) * kvDim, kvDim);
+            }
+            try (Arena a = Arena.ofConfined()) {
+                long qd = cx.upload(a, qkv), kc = cx.upload(a, new float[cap * kvDim]), vc = cx.upload(a, new float[cap * kvDim]),
+                        id = cx.upload(a, inv), qnd = cx.upload(a, qn), knd = cx.upload(a, kn),
+                        P = cx.upload(a, java.lang.foreign.MemorySegment.ofArray(new int[] {pos, 0}));
+                ops.ropeStore(0, qd, stride, kc, vc, id, qk ? qnd : 0, qk ? knd : 0, P, T, heads, kvHeads, hd, interleaved, 1e-6f);
+                String what = "rope " + heads + "/" + kvHeads + " heads of " + hd + " T " + T + " pos " + pos + " interleaved " + interleaved + " qk " + qk;
+                close(want, cx.downloadFloats(qd, T * stride), 1e-5, 1, what);
+                close(wantK, cx.downloadFloats(kc, cap * kvDim), 1e-5, 1, what + " keys");
+                close(wantV, cx.downloadFloats(vc, cap * kvDim), 0, 1, what + " values");
+            }
+        }
+    }
+
+    @Test
+    void splitKAttentionMatchesNaiveAttention() {
+        CudaContext cx = Gpu.context();
+        CudaOps ops = new CudaOps(cx);
+        Random r = new Random(9);
+        for (int c = 0; c < 24; c++) {
+            int kvHeads = 1 + r.nextInt(4), heads = kvHeads * (1 + r.nextInt(4)), hd = new int[] {8, 32, 64, 80, 128, 256}[r.nextInt(6)];
+            int T = c % 3 == 0 ? 1 : 1 + r.nextInt(20), pos = c < 2 ? 0 : r.nextInt(700), window = r.nextInt(3) == 0 ? 1 + r.nextInt(300) : 0;
+            int n = pos + T, chunk = 64 * (1 + r.nextInt(4)), nsplit = (n + chunk - 1) / chunk;
+            int qDim = heads * hd, kvDim = kvHeads * hd, stride = qDim + 2 * kvDim;
+            float[] qkv = Gpu.random(r, T * stride, 1f), K = Gpu.random(r, n * kvDim, 1f), V = Gpu.random(r, n * kvDim, 1f);
+            float[] Q = new float[T * qDim];
+            for (int t = 0; t < T; t++) System.arraycopy(qkv, t * stride, Q, t * qDim, qDim);
+            float[] want = new float[T * qDim];
+            Attention.naive(k, Q, T, pos, K, V, new Attention.Shape(heads, kvHeads, hd, window, false), want);
+            try (Arena a = Arena.ofConfined()) {
+                long qd = cx.upload(a, qkv), kd = cx.upload(a, K), vd = cx.upload(a, V), part = cx.allocate(a, 4L * T * heads * nsplit * (hd + 2)),
+                        out = cx.allocate(a, 4L * T * qDim), P = cx.upload(a, java.lang.foreign.MemorySegment.ofArray(new int[] {pos, 0}));
+                ops.attention(0, qd, stride, kd, vd, part, P, T, heads, kvHeads, hd, window, chunk, nsplit, out);
+                close(want, cx.downloadFloats(out, T * qDim), 1e-5, 1,
+                        "attention " + heads + "/" + kvHeads + " heads of " + hd + " T " + T + " pos " + pos + " window " + window + " chunk " + chunk);
+            }
+        }
+    }
+
+    @Test
+    void cublasProductsMatchTheCpu() {
+        CudaContext cx = Gpu.context();
+        CudaOps ops = new CudaOps(cx);
+        Random r = new Random(13);
+        long stream = cx.driver.createStream();
+        try (Cublas blas = new Cublas(cx, stream)) {
+            assertTrue(blas.version() > 0);
+            for (int c = 0; c < 8; c++) {
+                int T = 1 + r.nextInt(70), n = 1 + r.nextInt(300), kk = 8 * (1 + r.nextInt(100));
+                boolean half = c % 2 == 1, acc = c % 4 >= 2;
+                float[] W = Gpu.random(r, n * kk, 0.1f), X = Gpu.random(r, T * kk, 1f), Y0 = Gpu.random(r, T * n, 1f);
+                if (half) { // what the product sees: both rounded to half
+                    for (int i = 0; i < W.length; i++) W[i] = Float.float16ToFloat(Float.floatToFloat16(W[i]));
+                    for (int i = 0; i < X.length; i++) X[i] = Float.float16ToFloat(Float.floatToFloat16(X[i]));
+                }
+                float[] want = new float[T * n];
+                for (int t = 0; t < T; t++) {
+                    for (int i = 0; i < n; i++) {
+                        double s = acc ? Y0[t * n + i] : 0;
+                        for (int j = 0; j < kk; j++) s += (double) X[t * kk + j] * W[i * kk + j];
+                        want[t * n + i] = (float) s;
+                    }
+                }
+                try (Arena a = Arena.ofConfined()) {
+                    long w = cx.upload(a, W), x = cx.upload(a, X), y = cx.upload(a, Y0);
+                    if (half) {
+                        long w16 = cx.allocate(a, 2L * W.length), x16 = cx.allocate(a, 2L * X.length);
+                        ops.toF16(stream, w, w16, W.length);
+                        ops.toF16(stream, x, x16, X.length);
+                        blas.gemmRowMajorNT(T, n, kk, w16, x16, Cublas.R_16F, y, acc);
+                    } else {
+                        blas.gemmRowMajorNT(T, n, kk, w, x, Cublas.R_32F, y, acc);
+                    }
+                    cx.driver.synchronize(stream);
+                    close(want, cx.downloadFloats(y, T * n), half ? 1e-3 : 1e-5, Math.sqrt(kk), (half ? "GemmEx F16 " : "SGEMM ") + T + "x" + n + "x" + kk);
+                }
+            }
+            // Strided batched: batch of independent products.
+            int B = 3, m = 17, nn = 9, kk = 33;
+            float[] A = Gpu.random(r, B * m * kk, 1f), Bm = Gpu.random(r, B * kk * nn, 1f);
+            float[] want = new float[B * m * nn];
+            for (int b = 0; b < B; b++) { // column-major C[m×n] = A[m×k]·B[k×n]
+                for (int i = 0; i < m; i++) {
+                    for (int j = 0; j < nn; j++) {
+                        double s = 0;
+                        for (int p = 0; p < kk; p++) s += (double) A[b * m * kk + p * m + i] * Bm[b * kk * nn + j * kk + p];
+                        want[b * m * nn + j * m + i] = (float) s;
+                    }
+                }
+            }
+            try (Arena a = Arena.ofConfined()) {
+                long ad = cx.upload(a, A), bd = cx.upload(a, Bm), cd = cx.allocate(a, 4L * want.length);
+                blas.sgemmStridedBatched(Cublas.OP_N, Cublas.OP_N, m, nn, kk, 1f, ad, m, (long) m * kk, bd, kk, (long) kk * nn, 0f, cd, m,
+                        (long) m * nn, B);
+                cx.driver.synchronize(stream);
+                close(want, cx.downloadFloats(cd, want.length), 1e-5, Math.sqrt(kk), "strided batched SGEMM");
+            }
+        } finally {
+            cx.driver.destroyStream(stream);
+        }
+    }
+}

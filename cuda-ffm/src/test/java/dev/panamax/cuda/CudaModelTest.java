@@ -1,0 +1,178 @@
+package dev.panamax.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.backend.Backends;
+import dev.panamax.runtime.json.Json;
+import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.ModelLoader;
+import dev.panamax.simd.Simd;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Whole models on the GPU against Hugging Face transformers' float32 outputs, with the criteria of
+ * the CPU's EquivalenceTest: prompt logits token by token, the prompt as one prefill and two later
+ * chunks, teacher-forced logits, greedy ids up to the first near-tie. Also: device memory comes back
+ * when a model closes, and graph replay equals eager launches.
+ */
+class CudaModelTest {
+
+    static Path shared() {
+        return Path.of(System.getProperty("panamax.shared", "../../shared")).normalize();
+    }
+
+    static LanguageModel onGpu(Path model) {
+        Gpu.context();
+        return Backends.place("cuda", ModelLoader.loadLanguageModel(model), m -> {});
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "llama3", "mistral", "qwen2", "qwen3", "bitnet"})
+    void fixtureMatchesTransformersOnTheGpu(String name) throws Exception {
+        Gpu.context();
+        check(shared().resolve("fixtures/hf").resolve(name));
+    }
+
+    @Test
+    void kjvLlamaMatchesTransformersOnTheGpu() throws Exception {
+        Gpu.context();
+        check(shared().resolve("models/kjv-llama"));
+    }
+
+    @Test
+    void closingAModelReturnsItsDeviceMemory() {
+        CudaContext cx = Gpu.context();
+        Path dir = shared().resolve("fixtures/hf/qwen2");
+        try (LanguageModel warm = onGpu(dir)) { // cuBLAS and the module load once per process
+            warm.newSession().prefill(new int[] {1, 2, 3}, false);
+        }
+        long before = cx.driver.memoryInfo()[0];
+        for (int i = 0; i < 3; i++) {
+            try (LanguageModel m = onGpu(dir)) {
+                LanguageModel.Session s = m.newSession();
+                s.prefill(new int[] {1, 2, 3, 4, 5}, true);
+                s.forward(6);
+                s.forward(7);
+                s.forward(8); // the graph is captured by now
+                m.newSession().forward(1); // a second session, left open: closing the model frees it
+                assertTrue(cx.driver.memoryInfo()[0] < before, "the model holds device memory while open");
+            }
+        }
+        assertEquals(before, cx.driver.memoryInfo()[0], "device memory after three models were loaded and closed");
+    }
+
+    @Test
+    void graphReplayEqualsEagerLaunches() {
+        Gpu.context();
+        Path dir = shared().resolve("fixtures/hf/llama3");
+        try (LanguageModel m = onGpu(dir)) {
+            LanguageModel.Session graph = m.newSession();
+            List<float[]> replayed = new ArrayList<>();
+            for (int t = 0; t < 8; t++) replayed.add(graph.forward(3 + t).clone());
+            System.setProperty("panamax.cuda.noGraph", "true");
+            try {
+                LanguageModel.Session eager = m.newSession();
+                for (int t = 0; t < 8; t++) assertArrayEquals(replayed.get(t), eager.forward(3 + t), 0f, "step " + t);
+            } finally {
+                System.clearProperty("panamax.cuda.noGraph");
+            }
+        }
+    }
+
+    @Test
+    void badInputIsAClearError() {
+        Gpu.context();
+        try (LanguageModel m = onGpu(shared().resolve("fixtures/hf/llama"))) {
+            LanguageModel.Session s = m.newSession();
+            assertThrows(ModelException.class, () -> s.forward(m.vocabSize()));
+            assertThrows(ModelException.class, () -> s.prefill(new int[m.contextLength() + 1], false));
+        }
+    }
+
+    // ---- the equivalence criteria ----
+
+    static void check(Path dir) throws IOException {
+        Map<String, Object> expected = json(dir.resolve("expected.json")), extra = json(dir.resolve("extra.json"));
+        int[] prompt = ints(expected.get("input_ids")), greedy = ints(expected.get("greedy_ids"));
+        float[] logits = floats(dir.resolve("logits.f32")), full = floats(dir.resolve("full_logits.f32"));
+        List<Object> marginList = Json.array(extra.get("greedy_margins"), "greedy_margins");
+        String name = dir.getFileName().toString();
+        try (LanguageModel model = onGpu(dir)) {
+            int vocab = model.vocabSize();
+            LanguageModel.Session s = model.newSession();
+            for (int t = 0; t < prompt.length; t++) match(logits, t, s.forward(prompt[t]), name + " prompt");
+            LanguageModel.Session pf = model.newSession();
+            float[] all = pf.prefill(prompt, true);
+            for (int t = 0; t < prompt.length; t++) match(logits, t, Arrays.copyOfRange(all, t * vocab, (t + 1) * vocab), name + " prefill");
+            int mid = prompt.length + (greedy.length - prompt.length) / 2;
+            float[] a1 = pf.prefill(Arrays.copyOfRange(greedy, prompt.length, mid), true);
+            float[] a2 = pf.prefill(Arrays.copyOfRange(greedy, mid, greedy.length), false);
+            for (int t = prompt.length; t < mid; t++) {
+                match(full, t, Arrays.copyOfRange(a1, (t - prompt.length) * vocab, (t - prompt.length + 1) * vocab), name + " prefill chunk");
+            }
+            match(full, greedy.length - 1, a2, name + " prefill last");
+            LanguageModel.Session tf = model.newSession();
+            for (int t = 0; t < greedy.length; t++) match(full, t, tf.forward(greedy[t]), name + " teacher-forced");
+            int firstTie = marginList.size();
+            for (int i = 0; i < marginList.size(); i++) {
+                if (((Number) marginList.get(i)).doubleValue() < 1e-3) {
+                    firstTie = i;
+                    break;
+                }
+            }
+            LanguageModel.Session g = model.newSession();
+            float[] out = g.prefill(prompt, false);
+            int[] generated = new int[firstTie];
+            for (int i = 0; i < firstTie; i++) {
+                generated[i] = Simd.kernels().argmax(out, 0, vocab);
+                out = g.forward(generated[i]);
+            }
+            assertArrayEquals(Arrays.copyOfRange(greedy, prompt.length, prompt.length + firstTie), generated, name + " greedy ids");
+        }
+    }
+
+    /** max |a − b| ≤ 1e-4 × max(1, max |ref|) over the row. */
+    static void match(float[] ref, int row, float[] got, String what) {
+        int n = got.length;
+        double maxRef = 0, maxDiff = 0;
+        for (int i = 0; i < n; i++) {
+            maxRef = Math.max(maxRef, Math.abs(ref[row * n + i]));
+            maxDiff = Math.max(maxDiff, Math.abs(ref[row * n + i] - got[i]));
+        }
+        double tol = 1e-4 * Math.max(1, maxRef), md = maxDiff;
+        assertTrue(maxDiff <= tol, () -> what + " row " + row + ": max |diff| " + md + " > " + tol);
+    }
+
+    static Map<String, Object> json(Path f) throws IOException {
+        return Json.object(Json.parse(Files.readString(f)), f.toString());
+    }
+
+    static int[] ints(Object list) {
+        List<Object> l = Json.array(list, "ids");
+        int[] r = new int[l.size()];
+        for (int i = 0; i < r.length; i++) r[i] = ((Number) l.get(i)).intValue();
+        return r;
+    }
+
+    static float[] floats(Path f) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(f)).order(ByteOrder.LITTLE_ENDIAN);
+        float[] out = new float[b.remaining() / 4];
+        b.asFloatBuffer().get(out);
+        return out;
+    }
+}
