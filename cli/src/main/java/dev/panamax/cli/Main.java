@@ -102,6 +102,10 @@ public final class Main {
               --threads N           threads for the kernels
               --kv-type f32|f16     element type of the attention KV cache (default f32; f16
                                     halves its memory, as llama.cpp's default)
+              --device cpu|cuda|auto
+                                    where the model runs (default cpu): cuda keeps the weights on
+                                    an NVIDIA GPU (the Llama family; needs the NVIDIA driver, NVRTC
+                                    and cuBLAS on the machine), auto takes the GPU when it can
               --verbose             stack traces with errors
             """;
 
@@ -118,8 +122,8 @@ public final class Main {
               --system TEXT         a system message
               --quantize TYPE       quantize the float weight matrices at load (as for generate)
               --max-tokens N        longest answer (default 256)
-              --temperature, --top-k, --top-p, --min-p, --repeat-penalty, --seed, --threads
-                                    as for generate
+              --temperature, --top-k, --top-p, --min-p, --repeat-penalty, --seed, --threads,
+              --kv-type, --device   as for generate
             """;
 
     static final String EMBED_HELP = """
@@ -173,6 +177,7 @@ public final class Main {
               --repeats R         default 5
               --threads N         threads for the kernels
               --kv-type f32|f16   element type of the attention KV cache (default f32)
+              --device cpu|cuda|auto  where the model runs (default cpu; see generate --help)
             """;
 
     static final String TOKENIZE_HELP = """
@@ -190,6 +195,8 @@ public final class Main {
             Runs the tokens through the model and writes, as float32 little-endian, row-major:
             the logits of every position [T, vocab] for language models, the last hidden state
             [T, hidden] for encoders (BERT). For conformance checks.
+              --kv-type f32|f16        element type of the attention KV cache (default f32)
+              --device cpu|cuda|auto   where the model runs (default cpu; see generate --help)
             """;
 
     static final String INSPECT_HELP = """
@@ -283,7 +290,7 @@ public final class Main {
         switch (name) {
             case "generate": {
                 Args a = Args.parse(name, argv, from, Set.of("--max-tokens", "--temperature", "--top-k", "--top-p", "--min-p",
-                        "--repeat-penalty", "--seed", "--stop", "--ids", "--threads", "--quantize", "--kv-type"), switches("--print-ids"));
+                        "--repeat-penalty", "--seed", "--stop", "--ids", "--threads", "--quantize", "--kv-type", "--device"), switches("--print-ids"));
                 if (a.has("--help")) return help(out, GENERATE_HELP);
                 threads(a);
                 kvType(a);
@@ -291,7 +298,7 @@ public final class Main {
             }
             case "chat": {
                 Args a = Args.parse(name, argv, from, Set.of("--system", "--max-tokens", "--temperature", "--top-k", "--top-p", "--min-p",
-                        "--repeat-penalty", "--seed", "--threads", "--quantize", "--kv-type"), switches());
+                        "--repeat-penalty", "--seed", "--threads", "--quantize", "--kv-type", "--device"), switches());
                 if (a.has("--help")) return help(out, CHAT_HELP);
                 threads(a);
                 kvType(a);
@@ -315,7 +322,7 @@ public final class Main {
                 return quantize(a, err);
             }
             case "bench": {
-                Args a = Args.parse(name, argv, from, Set.of("--prompt-tokens", "--tokens", "--repeats", "--threads", "--kv-type"), switches());
+                Args a = Args.parse(name, argv, from, Set.of("--prompt-tokens", "--tokens", "--repeats", "--threads", "--kv-type", "--device"), switches());
                 if (a.has("--help")) return help(out, BENCH_HELP);
                 threads(a);
                 kvType(a);
@@ -327,7 +334,7 @@ public final class Main {
                 return tokenize(a, out, in);
             }
             case "forward": {
-                Args a = Args.parse(name, argv, from, Set.of("--ids", "--out", "--threads", "--kv-type"), switches());
+                Args a = Args.parse(name, argv, from, Set.of("--ids", "--out", "--threads", "--kv-type", "--device"), switches());
                 if (a.has("--help")) return help(out, FORWARD_HELP);
                 threads(a);
                 kvType(a);
@@ -351,6 +358,54 @@ public final class Main {
     private static int help(PrintStream out, String text) {
         out.print(text);
         return 0;
+    }
+
+    /**
+     * --device cpu|cuda|auto (default cpu). For a GPU, 16-bit weights stay 16-bit at load (the CPU path
+     * widens those of small models to F32, which only the CPU profits from).
+     */
+    private static String deviceOption(Args a) {
+        String d = a.value("--device", "cpu").toLowerCase(java.util.Locale.ROOT);
+        if (!d.equals("cpu") && !d.equals("auto") && dev.panamax.runtime.backend.Backends.find(d) == null) {
+            throw new UsageException("--device must be cpu, cuda or auto, got '" + a.value("--device", null) + "'");
+        }
+        var gpu = dev.panamax.runtime.backend.Backends.find("cuda");
+        if (d.equals("cuda") || (d.equals("auto") && gpu != null && gpu.unavailableReason() == null)) {
+            if (System.getProperty("panamax.widen16MiB") == null) System.setProperty("panamax.widen16MiB", "0");
+        }
+        return d;
+    }
+
+    /** The device a placed model reports in bench ("cuda: NVIDIA H100 ..."), set by {@link #placeModel}. */
+    private static String deviceName = "cpu";
+
+    private static Panamax place(Panamax model, String device, PrintStream err) {
+        try {
+            return model.on(device, note -> err.println("panamax: " + note));
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    /** A language model placed on the device (encoders stay on the CPU; cuda for one is an error). */
+    private static Model placeModel(Model model, String device, PrintStream err) {
+        if (device.equals("cpu")) return model;
+        if (!(model instanceof LanguageModel lm)) {
+            if (device.equals("auto")) return model;
+            model.close();
+            throw new ModelException("cannot run on " + device + ": " + model.architecture() + " (an encoder) runs on the CPU only");
+        }
+        try {
+            return dev.panamax.runtime.backend.Backends.place(device, lm, note -> {
+                err.println("panamax: " + note);
+                deviceName = note.startsWith("device: ") ? note.substring(8) : note;
+                if (deviceName.startsWith("cpu")) deviceName = "cpu";
+            });
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
     }
 
     /** --kv-type f32|f16: the attention KV cache's element type (read by the Llama family at load). */
@@ -387,7 +442,8 @@ public final class Main {
         GenerationOptions o = sampling(a, 128);
 
         long t0 = System.nanoTime();
-        try (Panamax model = load(modelPath, quantizeOption(a), err)) {
+        String device = deviceOption(a);
+        try (Panamax model = place(load(modelPath, quantizeOption(a), err), device, err)) {
             long t1 = System.nanoTime();
             err.printf("panamax: loaded %s (%s, context %d) in %.0f ms%n",
                     modelPath == null ? "kjv-llama (embedded)" : modelPath, model.model().architecture(), model.model().contextLength(), (t1 - t0) / 1e6);
@@ -496,7 +552,8 @@ public final class Main {
         if (a.positional.size() > 1) throw new UsageException("chat takes at most MODEL (see panamax chat --help)");
         GenerationOptions base = sampling(a, 256);
         Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
-        try (Panamax model = load(modelPath, quantizeOption(a), err)) {
+        String device = deviceOption(a);
+        try (Panamax model = place(load(modelPath, quantizeOption(a), err), device, err)) {
             ChatTemplate template = ChatTemplate.detect(model.model().chatTemplate());
             GenerationOptions o = template.endOfTurn.isEmpty() ? base : base.withStop(java.util.List.of(template.endOfTurn));
             err.println("panamax: chatting with " + (modelPath == null ? "kjv-llama (embedded)" : modelPath) + ", template "
@@ -535,7 +592,8 @@ public final class Main {
         int p = a.integer("--prompt-tokens", 64), n = a.integer("--tokens", 128), repeats = a.integer("--repeats", 5);
         if (p < 1 || n < 1 || repeats < 1) throw new UsageException("--prompt-tokens, --tokens and --repeats must be at least 1");
         Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
-        try (Model loaded = modelPath == null ? load(null, null, err).model() : ModelLoader.load(modelPath)) {
+        String device = deviceOption(a);
+        try (Model loaded = placeModel(modelPath == null ? load(null, null, err).model() : ModelLoader.load(modelPath), device, err)) {
             if (loaded instanceof EncoderModel enc) return benchEncoder(enc, modelPath, p, repeats, out);
             if (!(loaded instanceof LanguageModel m)) throw new ModelException(loaded.architecture() + " is neither a text generator nor an encoder");
             if (p + n > m.contextLength()) throw new UsageException((p + n) + " tokens do not fit the model's context of " + m.contextLength());
@@ -556,8 +614,8 @@ public final class Main {
             }
             java.util.Arrays.sort(prefill);
             java.util.Arrays.sort(decode);
-            out.printf("model: %s (%s), %d threads, SIMD %s%n", modelPath == null ? "kjv-llama (embedded)" : modelPath, m.architecture(),
-                    Parallel.threads(), Simd.description());
+            out.printf("model: %s (%s), %s%n", modelPath == null ? "kjv-llama (embedded)" : modelPath, m.architecture(),
+                    deviceName.equals("cpu") ? Parallel.threads() + " threads, SIMD " + Simd.description() : "device " + deviceName);
             out.printf(java.util.Locale.ROOT, "prefill %d tokens: %.1f tok/s%n", p, prefill[repeats / 2]);
             out.printf(java.util.Locale.ROOT, "decode %d tokens: %.1f tok/s%n", n, decode[repeats / 2]);
         }
@@ -734,7 +792,8 @@ public final class Main {
         if (idList == null || file == null) throw new UsageException("forward needs --ids A,B,C and --out FILE");
         int[] ids = Args.ids("--ids", idList);
         if (ids.length == 0) throw new UsageException("--ids is empty");
-        try (Model model = ModelLoader.load(Path.of(a.positional.get(0)));
+        String device = deviceOption(a);
+        try (Model model = placeModel(ModelLoader.load(Path.of(a.positional.get(0))), device, err);
              OutputStream os = new BufferedOutputStream(Files.newOutputStream(Path.of(file)))) {
             int width;
             if (model instanceof EncoderModel enc) {

@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The GPU test suite and benchmarks in one call, on a machine with an NVIDIA GPU and CUDA but no
+# Java and no network (the workplace's `device` tool; see README → CUDA).
+#
+#   tools/gpu.sh pack                 here: builds the jars and fills .gpu/ (git-ignored): a jlinked
+#                                     JDK 25 (stripped, xz; java.logging for JUnit), the module jars and test classes, the
+#                                     JUnit console, the fixtures the GPU tests read, the tools
+#   tools/gpu.sh run [tests|bench|all] [--big]
+#                                     there (with .gpu carried): unpacks the JDK to /tmp, runs the
+#                                     cuda-ffm tests (every GPU kernel against its CPU twin, every
+#                                     Llama-family fixture and kjv-llama against transformers, device
+#                                     memory returned on close) and the benchmarks, and prints a table.
+#                                     --big adds the TinyLlama-1.1B-shape files (a few minutes more).
+#   tools/gpu.sh run profile [--big]  there: Nsight Compute's time per decode kernel (smol135, or TinyLlama)
+set -euo pipefail
+root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
+cd "$root"
+gpu=.gpu
+
+pack() {
+  . scripts/find-jdk.sh
+  panamax_find_jdk || exit 1
+  export JAVA_HOME=$PANAMAX_JAVA_HOME
+  export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
+  mvn -B -q -DskipTests install
+  mvn -B -q -pl cuda-ffm test-compile
+  mkdir -p $gpu/lib $gpu/tools $gpu/shared/fixtures/hf $gpu/shared/models
+  if [ ! -f $gpu/jdk.txz ] || [ "$JAVA_HOME/release" -nt $gpu/jdk.txz ]; then
+    tmp=$(mktemp -d)
+    "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,jdk.incubator.vector,jdk.unsupported --strip-debug --no-man-pages \
+      --no-header-files --compress=zip-9 --output "$tmp/jdk" 2>/dev/null
+    strip --strip-unneeded "$tmp"/jdk/lib/server/libjvm.so "$tmp"/jdk/lib/*.so 2>/dev/null || true
+    tar -C "$tmp" -cJf $gpu/jdk.txz jdk
+    rm -rf "$tmp"
+  fi
+  # Class folders, not jars: the embedded kjv-llama (11 MB) stays behind, the carry is limited to 64 MiB.
+  rm -rf $gpu/lib && mkdir -p $gpu/lib
+  for m in simd quant runtime models cuda-ffm cli; do
+    cp -r $m/target/classes $gpu/lib/$m && find $gpu/lib/$m -name '*.gguf' -delete
+  done
+  cp -r cuda-ffm/target/test-classes $gpu/lib/test-classes
+  if [ ! -f $gpu/junit-console.jar ]; then
+    mvn -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 -DoutputDirectory=$gpu/tmp
+    mv $gpu/tmp/junit-platform-console-standalone-1.14.1.jar $gpu/junit-console.jar && rm -rf $gpu/tmp
+  fi
+  for f in llama llama3 mistral qwen2 qwen3 bitnet mamba; do rm -rf $gpu/shared/fixtures/hf/$f; cp -r ../shared/fixtures/hf/$f $gpu/shared/fixtures/hf/; done
+  rm -rf $gpu/shared/models/kjv-llama && mkdir -p $gpu/shared/models/kjv-llama
+  (cd ../shared/models/kjv-llama && cp config.json expected.json extra.json full_logits.f32 logits.f32 generation_config.json \
+     model-0000*-of-00002.safetensors model.safetensors.index.json tokenizer.json tokenizer_config.json "$root/$gpu/shared/models/kjv-llama/")
+  "$JAVA_HOME/bin/javac" -d $gpu/tools -cp $gpu/lib/runtime tools/RandomLlamaGguf.java
+  du -sh $gpu
+}
+
+run() {
+  what=${1:-all}
+  big=${2:-}
+  rm -rf /tmp/pmx && mkdir -p /tmp/pmx && tar -C /tmp/pmx -xJf $gpu/jdk.txz
+  java=/tmp/pmx/jdk/bin/java
+  flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC)
+  cp=$gpu/lib/simd:$gpu/lib/quant:$gpu/lib/runtime:$gpu/lib/models:$gpu/lib/cuda-ffm:$gpu/lib/cli:$gpu/lib/test-classes
+  export XDG_CACHE_HOME=/tmp/pmx/cache
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+  status=0
+  if [ "$what" = tests ] || [ "$what" = all ]; then
+    echo "== GPU tests (cuda-ffm) =="
+    "$java" "${flags[@]}" -Dpanamax.shared=$gpu/shared -jar $gpu/junit-console.jar execute --disable-banner --disable-ansi-colors --details=tree \
+      --class-path "$cp" --select-package dev.panamax.cuda 2>&1 | { grep -v "WARNING: Using incubator" || true; } || status=$?
+  fi
+  b=/tmp/pmx/bench && mkdir -p $b
+  tool() { "$java" "${flags[@]}" -Xmx8g -cp "$cp:$gpu/tools" "$@" 2>&1 | { grep -v "WARNING: Using incubator" || true; }; }
+  cli() { "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main "$@" 2>&1 | { grep -v "WARNING: Using incubator" || true; }; }
+  if [ "$what" = profile ]; then
+    # Per-kernel GPU time of a few decode steps of smol135 (Nsight Compute), grouped by kernel and grid.
+    tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
+    f=$b/smol135-F16.gguf
+    if [ "$big" = --big ]; then tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null; f=$b/tinyllama-F16.gguf; fi
+    ncu --target-processes all --kernel-name regex:'matvec|attention|rope|embed' --launch-skip 400 --launch-count 600 \
+      --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv --page raw --print-units base \
+      "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $f --device cuda --prompt-tokens 16 --tokens 40 --repeats 1 \
+      > /tmp/pmx/ncu.csv 2>/tmp/pmx/ncu.err || { tail -20 /tmp/pmx/ncu.err; }
+    python3 - <<'PY'
+import csv, collections
+rows = list(csv.reader(open('/tmp/pmx/ncu.csv')))
+hdr_i = next(i for i, r in enumerate(rows) if 'Kernel Name' in r)
+hdr = rows[hdr_i]; data = rows[hdr_i + 2:]
+ki, gi, ti, bi = hdr.index('Kernel Name'), hdr.index('Grid Size'), hdr.index('gpu__time_duration.sum'), hdr.index('dram__bytes_read.sum')
+agg = collections.defaultdict(lambda: [0, 0.0, 0.0])
+for r in data:
+    key = (r[ki].split('(')[0], r[gi]); a = agg[key]; a[0] += 1
+    a[1] += float(r[ti].replace(',', '')); a[2] += float(r[bi].replace(',', ''))
+tot = sum(a[1] for a in agg.values())
+print('%-22s %-16s %6s %10s %10s %8s' % ('kernel', 'grid', 'count', 'avg us', 'avg MB', 'GB/s'))
+for (k, g), (n, t, b) in sorted(agg.items(), key=lambda kv: -kv[1][1]):
+    print('%-22s %-16s %6d %10.2f %10.3f %8.0f' % (k, g, n, t / n / 1e3, b / n / 1e6, b / t))
+print('total kernel time %.1f us over %d launches' % (tot / 1e3, sum(a[0] for a in agg.values())))
+PY
+    return 0
+  fi
+  if [ "$what" = bench ] || [ "$what" = all ]; then
+    echo "== benchmarks =="
+    tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
+    cli quantize $b/smol135-F16.gguf $b/smol135-Q8_0.gguf --type q8_0 >/dev/null
+    cli quantize $b/smol135-F16.gguf $b/smol135-Q4_0.gguf --type q4_0 >/dev/null
+    files="smol135-F16 smol135-Q8_0 smol135-Q4_0"
+    if [ "$big" = --big ]; then
+      tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null
+      cli quantize $b/tinyllama-F16.gguf $b/tinyllama-Q8_0.gguf --type q8_0 >/dev/null
+      files="$files tinyllama-F16 tinyllama-Q8_0"
+    fi
+    bw=$(python3 -c "
+import torch
+x = torch.empty(2 << 30, dtype=torch.uint8, device='cuda'); y = torch.empty_like(x)
+for _ in range(3): y.copy_(x)
+s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+s.record()
+for _ in range(10): y.copy_(x)
+e.record(); torch.cuda.synchronize()
+print('%.0f' % (2 * 10 * x.numel() / (s.elapsed_time(e) / 1e3) / 1e9))" 2>/dev/null || echo 0)
+    echo "device copy bandwidth (read + write, torch): $bw GB/s"
+    printf '%-16s %10s %14s %14s %12s\n' file 'MB' 'prefill 512' 'decode 128' 'weight GB/s'
+    for f in $files; do
+      out=$(cli bench $b/$f.gguf --device cuda --prompt-tokens 512 --tokens 128 --repeats 5)
+      pf=$(echo "$out" | sed -n 's/^prefill [0-9]* tokens: \([0-9.]*\).*/\1/p')
+      dc=$(echo "$out" | sed -n 's/^decode [0-9]* tokens: \([0-9.]*\).*/\1/p')
+      mb=$(( $(stat -c %s $b/$f.gguf) / 1000000 ))
+      gbs=$(python3 -c "print('%.0f' % ($mb * ${dc:-0} / 1000))")
+      printf '%-16s %10s %14s %14s %12s\n' $f $mb "${pf:-?}" "${dc:-?}" "$gbs"
+      [ -n "$dc" ] || echo "$out"
+    done
+    echo "(tok/s, medians of 5 after a warm-up; weight GB/s = file size x decode tok/s)"
+  fi
+  return $status
+}
+
+case "${1:-}" in
+  pack) pack ;;
+  run) shift; run "$@" ;;
+  *) echo "usage: tools/gpu.sh pack | run [tests|bench|all] [--big]" >&2; exit 2 ;;
+esac
