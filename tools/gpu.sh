@@ -11,6 +11,7 @@
 #                                     Llama-family fixture and kjv-llama against transformers, device
 #                                     memory returned on close) and the benchmarks, and prints a table.
 #                                     --big adds the TinyLlama-1.1B-shape files (a few minutes more).
+#   tools/gpu.sh run timing           there: wall vs GPU time of a smol135 decode step (graph replays)
 #   tools/gpu.sh run profile [--big]  there: Nsight Compute's time per decode kernel (smol135, or TinyLlama)
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
@@ -69,12 +70,17 @@ run() {
   b=/tmp/pmx/bench && mkdir -p $b
   tool() { "$java" "${flags[@]}" -Xmx8g -cp "$cp:$gpu/tools" "$@" 2>&1 | { grep -v "WARNING: Using incubator" || true; }; }
   cli() { "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main "$@" 2>&1 | { grep -v "WARNING: Using incubator" || true; }; }
+  if [ "$what" = timing ]; then
+    tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
+    "$java" "${flags[@]}" -cp "$cp" dev.panamax.cuda.DecodeTiming $b/smol135-F16.gguf 2>&1 | { grep -v "WARNING: Using incubator" || true; }
+    return 0
+  fi
   if [ "$what" = profile ]; then
     # Per-kernel GPU time of a few decode steps of smol135 (Nsight Compute), grouped by kernel and grid.
     tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
     f=$b/smol135-F16.gguf
     if [ "$big" = --big ]; then tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null; f=$b/tinyllama-F16.gguf; fi
-    ncu --target-processes all --kernel-name regex:'matvec|attention|rope|embed' --launch-skip 400 --launch-count 600 \
+    ncu --target-processes all --cache-control none --clock-control none --kernel-name regex:'matvec|attention|rope|embed' --launch-skip 400 --launch-count 600 \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv --page raw --print-units base \
       "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $f --device cuda --prompt-tokens 16 --tokens 40 --repeats 1 \
       > /tmp/pmx/ncu.csv 2>/tmp/pmx/ncu.err || { tail -20 /tmp/pmx/ncu.err; }

@@ -181,6 +181,19 @@ public final class CudaContext {
      * pointers and 64-bit integers, Integer, Float) in the kernel's parameter order.
      */
     public void launch(String kernel, int[] grid, int block, int shared, long stream, Object... args) {
+        launch(false, kernel, grid, block, shared, stream, args);
+    }
+
+    /** Whether kernels can be launched as programmatic dependents (Hopper and later; {@code -Dpanamax.cuda.pdl=false} turns it off). */
+    public boolean dependentLaunches() {
+        return ccMajor >= 9 && !"false".equals(System.getProperty("panamax.cuda.pdl"));
+    }
+
+    /**
+     * As {@link #launch(String, int[], int, int, long, Object...)}; with {@code dependent} (where
+     * {@link #dependentLaunches()}), as a programmatic dependent of the kernel before it on the stream.
+     */
+    public void launch(boolean dependent, String kernel, int[] grid, int block, int shared, long stream, Object... args) {
         long f = function(kernel);
         if (shared > 48 * 1024 && sharedSet.getOrDefault(f, 0) < shared) {
             if (shared > maxSharedOptIn) throw new CudaException(kernel + " needs " + shared + " bytes of shared memory; this GPU has " + maxSharedOptIn);
@@ -198,7 +211,9 @@ public final class CudaContext {
                 };
                 params.setAtIndex(java.lang.foreign.ValueLayout.ADDRESS, i, v);
             }
-            driver.launch(f, grid[0], grid.length > 1 ? grid[1] : 1, grid.length > 2 ? grid[2] : 1, block, 1, 1, shared, stream, params);
+            int gy = grid.length > 1 ? grid[1] : 1, gz = grid.length > 2 ? grid[2] : 1;
+            if (dependent && dependentLaunches()) driver.launchDependent(f, grid[0], gy, gz, block, 1, 1, shared, stream, params, a);
+            else driver.launch(f, grid[0], gy, gz, block, 1, 1, shared, stream, params);
         }
     }
 }

@@ -30,12 +30,12 @@ final class CudaDecoder implements LanguageModel {
     private static final Cleaner CLEANER = Cleaner.create();
 
     final CudaContext cx;
-    final CudaOps ops;
+    final CudaOps ops, decodeOps;
     final DecoderSpec s;
     final LanguageModel cpu;
     final Arena weights = Arena.ofShared();
     final DeviceMatrix embed, output;
-    final long finalNorm, invFreq;
+    final long finalNorm, rope;
     final Layer[] layers;
     final int qDim, kvDim, qkvDim, capacity, act;
     final Set<Session> open = Collections.newSetFromMap(new java.util.WeakHashMap<>());
@@ -50,6 +50,7 @@ final class CudaDecoder implements LanguageModel {
     CudaDecoder(CudaContext cx, DecoderSpec s, LanguageModel cpu) {
         this.cx = cx;
         this.ops = new CudaOps(cx);
+        this.decodeOps = new CudaOps(cx, true);
         this.s = s;
         this.cpu = cpu;
         qDim = s.heads() * s.headDim();
@@ -63,7 +64,7 @@ final class CudaDecoder implements LanguageModel {
             uploaded.put(s.embed(), embed);
             output = uploaded.computeIfAbsent(s.output(), t -> DeviceMatrix.upload(cx, weights, t)); // tied: the same table
             finalNorm = cx.upload(weights, s.finalNorm());
-            invFreq = cx.upload(weights, s.invFreq());
+            rope = cx.upload(weights, CudaOps.ropeTable(s.invFreq(), capacity));
             layers = new Layer[s.layers()];
             for (int i = 0; i < s.layers(); i++) {
                 DecoderSpec.Layer L = s.layerWeights().get(i);
@@ -166,7 +167,7 @@ final class CudaDecoder implements LanguageModel {
         final CudaContext cx;
         final Arena arena;
         final Runnable resources;
-        final long stream, kc, vc, x, qkv, att, gu, logits, part, params;
+        final long stream, kc, vc, x, qkv, att, gu, logits, part, count, params;
         final MemorySegment hostParams, hostLogits;
         final int chunk, nsplit;
         final float[] out;
@@ -195,10 +196,12 @@ final class CudaDecoder implements LanguageModel {
             att = cx.allocate(a, 4L * m.qDim);
             gu = cx.allocate(a, 8L * s.ffnDim());
             logits = cx.allocate(a, 4L * s.vocab());
-            // Split-K decode: enough chunks to fill the GPU at long contexts, at most 64.
-            chunk = Math.max(64, (m.capacity + 63) / 64);
+            // Split-K decode: chunks of at least 128 keys (a block's four warps take 32 each at a time),
+            // at most 64 of them.
+            chunk = Math.max(128, ((m.capacity + 63) / 64 + 127) / 128 * 128);
             nsplit = (m.capacity + chunk - 1) / chunk;
             part = cx.allocate(a, 4L * s.heads() * nsplit * (s.headDim() + 2));
+            count = cx.upload(a, new float[s.heads()]); // zero ints
             params = cx.allocate(a, 8);
             hostParams = cx.allocateHost(a, 8);
             hostLogits = cx.allocateHost(a, 4L * s.vocab());
@@ -267,22 +270,22 @@ final class CudaDecoder implements LanguageModel {
             DecoderSpec s = m.s;
             var d = cx.driver;
             d.copyToDeviceAsync(params, hostParams.address(), 8, stream);
-            CudaOps ops = m.ops;
+            CudaOps ops = m.decodeOps;
+            float eps = s.normEps();
             ops.embed(stream, m.embed, params + 4, 1, x);
             long layerKv = 4L * m.capacity * m.kvDim;
             int hd = s.headDim();
             for (int l = 0; l < s.layers(); l++) {
                 Layer L = m.layers[l];
                 long kl = kc + l * layerKv, vl = vc + l * layerKv;
-                m.matvec(stream, L.qkv(), x, L.attnNorm(), 0, L.bqkv(), qkv, false);
-                ops.ropeStore(stream, qkv, m.qkvDim, kl, vl, m.invFreq, L.qNorm(), L.kNorm(), params, 1, s.heads(), s.kvHeads(), hd,
-                        s.ropeInterleaved(), s.normEps());
-                ops.attention(stream, qkv, m.qkvDim, kl, vl, part, params, 1, s.heads(), s.kvHeads(), hd, s.slidingWindow(), chunk, nsplit, att);
-                m.matvec(stream, L.o(), att, L.attnSubNorm(), 0, 0, x, true);
-                m.matvec(stream, L.gateUp(), x, L.ffnNorm(), 0, 0, gu, false);
-                m.matvec(stream, L.down(), gu, L.ffnSubNorm(), m.act, 0, x, true);
+                ops.matvec(stream, L.qkv(), x, L.attnNorm(), 0, eps, L.bqkv(), qkv, false);
+                ops.attentionDecode(stream, qkv, kl, vl, m.rope, L.qNorm(), L.kNorm(), params, part, count, att, s.heads(), s.kvHeads(), hd,
+                        s.ropeInterleaved(), eps, s.slidingWindow(), chunk, nsplit);
+                ops.matvec(stream, L.o(), att, L.attnSubNorm(), 0, eps, 0, x, true);
+                ops.matvec(stream, L.gateUp(), x, L.ffnNorm(), 0, eps, 0, gu, false);
+                ops.matvec(stream, L.down(), gu, L.ffnSubNorm(), m.act, eps, 0, x, true);
             }
-            m.matvec(stream, m.output, x, m.finalNorm, 0, 0, logits, false);
+            ops.matvec(stream, m.output, x, m.finalNorm, 0, eps, 0, logits, false);
             d.copyToHostAsync(hostLogits.address(), logits, 4L * s.vocab(), stream);
         }
 
@@ -389,7 +392,7 @@ final class CudaDecoder implements LanguageModel {
                 rmsnormRows(X, L.attnNorm(), XB, XB16, T, d);
                 gemm(L.qkv(), XB, XB16, T, QKV, false);
                 if (L.bqkv() != 0) ops.addBiasRows(st, QKV, L.bqkv(), T, m.qkvDim);
-                ops.ropeStore(st, QKV, m.qkvDim, kl, vl, m.invFreq, L.qNorm(), L.kNorm(), params, T, s.heads(), s.kvHeads(), hd,
+                ops.ropeStore(st, QKV, m.qkvDim, kl, vl, m.rope, L.qNorm(), L.kNorm(), params, T, s.heads(), s.kvHeads(), hd,
                         s.ropeInterleaved(), s.normEps());
                 ops.attention(st, QKV, m.qkvDim, kl, vl, part, params, T, s.heads(), s.kvHeads(), hd, s.slidingWindow(), chunk, nsplit, A);
                 if (L.attnSubNorm() != 0) rmsnormRows(A, L.attnSubNorm(), A, A16, T, m.qDim);

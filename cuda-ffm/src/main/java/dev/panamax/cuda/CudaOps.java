@@ -7,9 +7,20 @@ package dev.panamax.cuda;
  */
 public final class CudaOps {
     private final CudaContext cx;
+    private final boolean dependent;
 
     public CudaOps(CudaContext cx) {
+        this(cx, false);
+    }
+
+    /**
+     * With {@code dependent}, the decode kernels (embedding, matvec, decode attention) launch as
+     * programmatic dependents where the GPU has them: each starts while the previous drains and
+     * loads its weights before it waits for the previous kernel's output.
+     */
+    public CudaOps(CudaContext cx, boolean dependent) {
         this.cx = cx;
+        this.dependent = dependent;
     }
 
     private static int blocks(long n) {
@@ -18,7 +29,7 @@ public final class CudaOps {
 
     /** X[t] = row tokens[t] of W, for T tokens (device ints). */
     public void embed(long stream, DeviceMatrix W, long tokens, int T, long X) {
-        cx.launch("embed_" + W.suffix(), new int[] {T}, 256, 0, stream, W.pointer, W.rows, W.cols, tokens, X);
+        cx.launch(dependent, "embed_" + W.suffix(), new int[] {T}, 256, 0, stream, W.pointer, W.rows, W.cols, tokens, X);
     }
 
     /**
@@ -26,7 +37,7 @@ public final class CudaOps {
      * then RMS-normalised with weights nw when nw ≠ 0. bias may be 0.
      */
     public void matvec(long stream, DeviceMatrix W, long x, long nw, int act, float eps, long bias, long y, boolean accumulate) {
-        cx.launch("matvec_" + W.suffix(), new int[] {(W.rows + 7) / 8}, 256, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x, nw, act, eps,
+        cx.launch(dependent, "matvec_" + W.suffix(), new int[] {(W.rows + 7) / 8}, 256, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x, nw, act, eps,
                 bias, y, accumulate ? 1 : 0);
     }
 
@@ -54,13 +65,44 @@ public final class CudaOps {
     }
 
     /**
-     * For T rows of qkv ([q | k | v] of width stride): per-head RMSNorm when qNorm/kNorm ≠ 0, RoPE on q
-     * and k at positions P[0] + t, and k, v stored into the layer's caches kc, vc ([positions × kvHeads·hd]).
+     * RoPE's table for positions 0..positions−1: {cos, sin}(p·θ_j) for each pair j, computed in double
+     * as the CPU does ({@code (double) (float) p * invFreq[j]}), so both rotate by the same floats.
      */
-    public void ropeStore(long stream, long qkv, int stride, long kc, long vc, long invFreq, long qNorm, long kNorm, long P, int T,
+    public static float[] ropeTable(float[] invFreq, int positions) {
+        int half = invFreq.length;
+        float[] t = new float[positions * half * 2];
+        for (int p = 0; p < positions; p++) {
+            for (int j = 0; j < half; j++) {
+                double angle = (double) (float) p * invFreq[j];
+                t[(p * half + j) * 2] = (float) Math.cos(angle);
+                t[(p * half + j) * 2 + 1] = (float) Math.sin(angle);
+            }
+        }
+        return t;
+    }
+
+    /**
+     * For T rows of qkv ([q | k | v] of width stride): per-head RMSNorm when qNorm/kNorm ≠ 0, RoPE on q
+     * and k at positions P[0] + t (table from {@link #ropeTable}), and k, v stored into the layer's
+     * caches kc, vc ([positions × kvHeads·hd]).
+     */
+    public void ropeStore(long stream, long qkv, int stride, long kc, long vc, long rope, long qNorm, long kNorm, long P, int T,
                           int heads, int kvHeads, int hd, boolean interleaved, float eps) {
-        cx.launch("rope_store", new int[] {(heads + kvHeads + 7) / 8, T}, 256, 0, stream, qkv, stride, kc, vc, invFreq, qNorm, kNorm, P,
+        cx.launch("rope_store", new int[] {(heads + kvHeads + 7) / 8, T}, 256, 0, stream, qkv, stride, kc, vc, rope, qNorm, kNorm, P,
                 heads, kvHeads, hd, interleaved ? 1 : 0, eps);
+    }
+
+    /**
+     * A decoded token's attention in one launch: q and the new k normalised and rotated in the kernel,
+     * the new k, v stored at P[0], then softmax(q·Kᵀ/√hd)·V over the positions it sees, in chunks of
+     * {@code chunk} keys (nsplit of them cover the cache) merged by the last chunk to finish. part holds
+     * heads·nsplit·(hd+2) floats; count holds heads ints, zero before the first call (the kernel
+     * leaves them zero).
+     */
+    public void attentionDecode(long stream, long qkv, long kc, long vc, long rope, long qNorm, long kNorm, long P, long part, long count,
+                                long out, int heads, int kvHeads, int hd, boolean interleaved, float eps, int window, int chunk, int nsplit) {
+        cx.launch(dependent, "attention_decode", new int[] {heads, nsplit}, 128, 0, stream, qkv, kc, vc, rope, qNorm, kNorm, P, part, count, out, heads,
+                kvHeads, hd, interleaved ? 1 : 0, eps, window, chunk, (float) (1.0 / Math.sqrt(hd)));
     }
 
     /**

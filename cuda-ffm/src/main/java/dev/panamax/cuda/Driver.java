@@ -60,7 +60,7 @@ public final class Driver {
             cuStreamCreate, cuStreamDestroy, cuStreamSynchronize, cuModuleLoadData, cuModuleUnload, cuModuleGetFunction,
             cuFuncSetAttribute, cuLaunchKernel, cuEventCreate, cuEventDestroy, cuEventRecord, cuEventSynchronize, cuEventElapsedTime,
             cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiate, cuGraphLaunch, cuGraphDestroy, cuGraphExecDestroy,
-            cuGetErrorName, cuGetErrorString, cuCtxSynchronize;
+            cuGetErrorName, cuGetErrorString, cuCtxSynchronize, cuLaunchKernelEx;
 
     private Driver(CudaLibraries.Library lib) {
         this.lib = lib;
@@ -97,6 +97,7 @@ public final class Driver {
         cuFuncSetAttribute = lib.function(FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT), "cuFuncSetAttribute");
         cuLaunchKernel = lib.function(FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS), "cuLaunchKernel");
+        cuLaunchKernelEx = lib.function(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS), "cuLaunchKernelEx");
         cuEventCreate = lib.function(i_pi, "cuEventCreate");
         cuEventDestroy = lib.function(i_l, "cuEventDestroy_v2");
         cuEventRecord = lib.function(i_ll, "cuEventRecord");
@@ -327,6 +328,30 @@ public final class Driver {
     public void launch(long function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, long stream, MemorySegment params) {
         check(call(() -> (int) cuLaunchKernel.invokeExact(function, gx, gy, gz, bx, by, bz, sharedBytes, stream, params, MemorySegment.NULL)),
                 "cuLaunchKernel");
+    }
+
+    /** CU_LAUNCH_ATTRIBUTE_PROGRAMMATIC_STREAM_SERIALIZATION. */
+    static final int ATTR_PROGRAMMATIC_STREAM_SERIALIZATION = 6;
+
+    /**
+     * Launches {@code function} as a programmatic dependent of the previous kernel on the stream
+     * (compute capability 9.0+): it may start while that one drains, and waits for it where the kernel
+     * says so ({@code griddepcontrol.wait}), so its weight loads overlap the previous kernel's tail.
+     * CUlaunchConfig: seven uints (grid, block, shared bytes), the stream at 32, the attributes at 40,
+     * their count at 48; one CUlaunchAttribute: an id, padding, a 64-byte value union.
+     */
+    public void launchDependent(long function, int gx, int gy, int gz, int bx, int by, int bz, int sharedBytes, long stream,
+                                MemorySegment params, Arena arena) {
+        MemorySegment attr = arena.allocate(72, 8);
+        attr.set(JAVA_INT, 0, ATTR_PROGRAMMATIC_STREAM_SERIALIZATION);
+        attr.set(JAVA_INT, 8, 1);
+        MemorySegment cfg = arena.allocate(56, 8);
+        int[] dims = {gx, gy, gz, bx, by, bz, sharedBytes};
+        for (int i = 0; i < dims.length; i++) cfg.set(JAVA_INT, 4L * i, dims[i]);
+        cfg.set(JAVA_LONG, 32, stream);
+        cfg.set(ADDRESS, 40, attr);
+        cfg.set(JAVA_INT, 48, 1);
+        check(call(() -> (int) cuLaunchKernelEx.invokeExact(cfg, function, params, MemorySegment.NULL)), "cuLaunchKernelEx");
     }
 
     // ---- events ----

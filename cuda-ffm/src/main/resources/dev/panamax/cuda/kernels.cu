@@ -29,6 +29,21 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
+// Programmatic dependent launch (Hopper): a decode kernel lets the next one start at once
+// (launch_dependents) and waits for the previous one's results (wait) only after loading what does not
+// depend on them (its weights). Launched normally, both are no-ops.
+__device__ __forceinline__ void pdl_trigger() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void pdl_wait() {
+#if __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 // Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
 __device__ float block_sum(float v) {
     __shared__ float part[32];
@@ -66,6 +81,8 @@ __device__ __forceinline__ float element(const void* W, size_t rows, int cols, s
 // X[t, :] = row tokens[t] of the embedding table; grid: one block per token.
 template <int FMT>
 __device__ void embed(const void* W, int rows, int cols, const int* tokens, float* X) {
+    pdl_trigger();
+    pdl_wait();
     int tok = tokens[blockIdx.x];
     for (int c = threadIdx.x; c < cols; c += blockDim.x) X[(size_t) blockIdx.x * cols + c] = element<FMT>(W, rows, cols, tok, c);
 }
@@ -94,6 +111,7 @@ extern "C" __global__ void dequant_q4_0_f16(const void* W, int rows, int cols, u
 
 __device__ void stage_input(const float* x, const float* nw, int cols, int act, float eps, float* xs) {
     float ss = 0.f;
+    #pragma unroll 4
     for (int c = threadIdx.x; c < cols; c += blockDim.x) {
         float v = x[c];
         if (act == 1) v = silu(v) * x[cols + c];
@@ -109,88 +127,113 @@ __device__ void stage_input(const float* x, const float* nw, int cols, int act, 
     __syncthreads();
 }
 
-template <int FMT>
-__device__ float row_dot(const void* W, int rows, int cols, int r, const float* xs, int lane) {
-    float acc = 0.f;
-    if (FMT == 0) {
-        const float* w = (const float*) W + (size_t) r * cols;
-        if ((cols & 3) == 0) {
-            #pragma unroll 4
-            for (int c = lane * 4; c < cols; c += 128) {
-                float4 a = *(const float4*) (w + c);
-                float4 b = *(const float4*) (xs + c);
-                acc += a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
-            }
-        } else {
-            for (int c = lane; c < cols; c += WARP) acc += w[c] * xs[c];
-        }
-    } else if (FMT == 1) {
-        const unsigned short* w = (const unsigned short*) W + (size_t) r * cols;
-        if ((cols & 7) == 0) {
-            #pragma unroll 4
-            for (int c = lane * 8; c < cols; c += 256) {
-                uint4 u = *(const uint4*) (w + c);
-                const float* b = xs + c;
-                acc += h2f(u.x & 0xffff) * b[0] + h2f(u.x >> 16) * b[1] + h2f(u.y & 0xffff) * b[2] + h2f(u.y >> 16) * b[3]
-                     + h2f(u.z & 0xffff) * b[4] + h2f(u.z >> 16) * b[5] + h2f(u.w & 0xffff) * b[6] + h2f(u.w >> 16) * b[7];
-            }
-        } else {
-            for (int c = lane; c < cols; c += WARP) acc += h2f(w[c]) * xs[c];
-        }
-    } else if (FMT == 3) {
-        const signed char* q = (const signed char*) W + (size_t) r * cols;
-        const unsigned short* sc = (const unsigned short*) ((const char*) W + (size_t) rows * cols) + (size_t) r * (cols / 32);
-        #pragma unroll 2
-        for (int c = lane * 16; c < cols; c += 512) {
-            int4 u = *(const int4*) (q + c);
-            const float* b = xs + c;
-            int words[4] = {u.x, u.y, u.z, u.w};
-            float s = 0.f;
-            #pragma unroll
-            for (int k = 0; k < 4; k++) {
-                int v = words[k];
-                s += (float) (signed char) (v) * b[4 * k] + (float) (signed char) (v >> 8) * b[4 * k + 1]
-                   + (float) (signed char) (v >> 16) * b[4 * k + 2] + (float) (signed char) (v >> 24) * b[4 * k + 3];
-            }
-            acc += s * h2f(sc[c / 32]);
-        }
-    } else if (FMT == 4) {
-        const unsigned char* q = (const unsigned char*) W + (size_t) r * (cols / 2);
-        const unsigned short* sc = (const unsigned short*) ((const char*) W + (size_t) rows * cols / 2) + (size_t) r * (cols / 32);
-        int blocks = cols / 32;
-        #pragma unroll 2
-        for (int blk = lane; blk < blocks; blk += WARP) {
-            uint4 u = *(const uint4*) (q + blk * 16);
-            const float* b = xs + blk * 32;
-            unsigned words[4] = {u.x, u.y, u.z, u.w};
-            float s = 0.f;
-            #pragma unroll
-            for (int k = 0; k < 4; k++) {
-                unsigned v = words[k];
-                #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    unsigned byte = (v >> (8 * e)) & 0xff;
-                    s += (float) ((int) (byte & 15) - 8) * b[4 * k + e] + (float) ((int) (byte >> 4) - 8) * b[16 + 4 * k + e];
-                }
-            }
-            acc += s * h2f(sc[blk]);
-        }
-    }
-    return warp_sum(acc);
+// One row's dot product with the staged input, by one warp. Each lane first issues a batch of
+// independent 16-byte loads (BATCH of them, lane-interleaved so a warp reads 512 contiguous bytes per
+// load), then does the arithmetic: enough bytes in flight per SM to stream at full bandwidth.
+#define BATCH 8
+
+__device__ __forceinline__ float dot8h(uint4 u, const float* b) {
+    return h2f(u.x & 0xffff) * b[0] + h2f(u.x >> 16) * b[1] + h2f(u.y & 0xffff) * b[2] + h2f(u.y >> 16) * b[3]
+         + h2f(u.z & 0xffff) * b[4] + h2f(u.z >> 16) * b[5] + h2f(u.w & 0xffff) * b[6] + h2f(u.w >> 16) * b[7];
 }
 
+__device__ __forceinline__ float dot16q8(uint4 u, const float* b) {
+    unsigned words[4] = {u.x, u.y, u.z, u.w};
+    float s = 0.f;
+    #pragma unroll
+    for (int k = 0; k < 4; k++) {
+        int v = (int) words[k];
+        s += (float) (signed char) (v) * b[4 * k] + (float) (signed char) (v >> 8) * b[4 * k + 1]
+           + (float) (signed char) (v >> 16) * b[4 * k + 2] + (float) (signed char) (v >> 24) * b[4 * k + 3];
+    }
+    return s;
+}
+
+__device__ __forceinline__ float dot32q4(uint4 u, const float* b) {
+    unsigned words[4] = {u.x, u.y, u.z, u.w};
+    float s = 0.f;
+    #pragma unroll
+    for (int k = 0; k < 4; k++) {
+        unsigned v = words[k];
+        #pragma unroll
+        for (int e = 0; e < 4; e++) {
+            unsigned byte = (v >> (8 * e)) & 0xff;
+            s += (float) ((int) (byte & 15) - 8) * b[4 * k + e] + (float) ((int) (byte >> 4) - 8) * b[16 + 4 * k + e];
+        }
+    }
+    return s;
+}
+
+// Where lane's k-th 16-byte load of the batch starting at column c0 falls (F32: 4 columns a load,
+// F16: 8, Q8_0: 16, Q4_0: 32), and how many bytes of codes a row has.
+template <int FMT> __device__ __forceinline__ int col_of(int c0, int k, int lane) {
+    return c0 + (k * WARP + lane) * (FMT == 0 ? 4 : FMT == 1 ? 8 : FMT == 3 ? 16 : 32);
+}
+template <int FMT> __device__ __forceinline__ size_t row_bytes(int cols) {
+    return FMT == 0 ? (size_t) cols * 4 : FMT == 1 ? (size_t) cols * 2 : FMT == 3 ? (size_t) cols : (size_t) cols / 2;
+}
+template <int FMT> __device__ __forceinline__ int step_cols() { return WARP * BATCH * (FMT == 0 ? 4 : FMT == 1 ? 8 : FMT == 3 ? 16 : 32); }
+template <int FMT> __device__ __forceinline__ bool vector_rows(int cols) { return FMT == 0 ? (cols & 3) == 0 : FMT == 1 ? (cols & 7) == 0 : true; }
+
+template <int FMT>
+__device__ __forceinline__ void load_batch(const char* row, int cols, int c0, int lane, uint4* u) {
+    #pragma unroll
+    for (int k = 0; k < BATCH; k++) {
+        int c = col_of<FMT>(c0, k, lane);
+        if (c < cols) u[k] = *(const uint4*) (row + row_bytes<FMT>(c));
+        else u[k].x = u[k].y = u[k].z = u[k].w = 0;
+    }
+}
+
+template <int FMT>
+__device__ __forceinline__ float use_batch(const uint4* u, const unsigned short* sc, int cols, int c0, int lane, const float* xs) {
+    float acc = 0.f;
+    #pragma unroll
+    for (int k = 0; k < BATCH; k++) {
+        int c = col_of<FMT>(c0, k, lane);
+        if (c >= cols) continue;
+        if (FMT == 0) acc += __uint_as_float(u[k].x) * xs[c] + __uint_as_float(u[k].y) * xs[c + 1] + __uint_as_float(u[k].z) * xs[c + 2]
+                           + __uint_as_float(u[k].w) * xs[c + 3];
+        else if (FMT == 1) acc += dot8h(u[k], xs + c);
+        else if (FMT == 3) acc += dot16q8(u[k], xs + c) * h2f(sc[c / 32]);
+        else acc += dot32q4(u[k], xs + c) * h2f(sc[c / 32]);
+    }
+    return acc;
+}
+
+// y[r] (+)= Σ_c W[r, c] · in[c] (+ bias[r]): one warp per row. The warp loads the first batch of its
+// row before waiting for the previous kernel (the weights do not depend on it), then stages the
+// input, then streams the rest of the row a batch at a time.
 template <int FMT>
 __device__ void matvec(const void* W, int rows, int cols, const float* x, const float* nw, int act, float eps,
                        const float* bias, float* y, int accumulate) {
     extern __shared__ float xs[];
-    stage_input(x, nw, cols, act, eps, xs);
+    pdl_trigger();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int r = blockIdx.x * MV_WARPS + warp;
-    if (r >= rows) return;
-    float v = row_dot<FMT>(W, rows, cols, r, xs, lane);
+    bool has = r < rows, vec = vector_rows<FMT>(cols);
+    const char* row = (const char*) W + (size_t) (has ? r : 0) * row_bytes<FMT>(cols);
+    const unsigned short* sc = (const unsigned short*) ((const char*) W + (size_t) rows * row_bytes<FMT>(cols)) + (size_t) r * (cols / 32);
+    uint4 u[BATCH];
+    if (has && vec) load_batch<FMT>(row, cols, 0, lane, u);
+    pdl_wait();
+    stage_input(x, nw, cols, act, eps, xs);
+    if (!has) return;
+    float acc = 0.f;
+    if (vec) {
+        for (int c0 = 0; c0 < cols; c0 += step_cols<FMT>()) {
+            if (c0 > 0) load_batch<FMT>(row, cols, c0, lane, u);
+            acc += use_batch<FMT>(u, sc, cols, c0, lane, xs);
+        }
+    } else if (FMT == 0) {
+        for (int c = lane; c < cols; c += WARP) acc += ((const float*) row)[c] * xs[c];
+    } else {
+        for (int c = lane; c < cols; c += WARP) acc += h2f(((const unsigned short*) row)[c]) * xs[c];
+    }
+    acc = warp_sum(acc);
     if (lane == 0) {
-        if (bias != 0) v += bias[r];
-        y[r] = accumulate ? y[r] + v : v;
+        if (bias != 0) acc += bias[r];
+        y[r] = accumulate ? y[r] + acc : acc;
     }
 }
 
@@ -244,9 +287,44 @@ extern "C" __global__ void add_bias_rows(float* y, const float* b, int T, int n)
 
 // ---- attention ----
 
+// RoPE's cos and sin come from a table built on the host in double precision, as the CPU computes
+// them: rope[(p · hd/2 + j) · 2 + {0, 1}] = {cos, sin}(p · θ_j).
+
+// A head of hd values through the optional per-head RMSNorm and RoPE at position pos, by one warp,
+// into dst (which may be src).
+__device__ void prep_head(const float* src, float* dst, const float* nw, const float* rope, int pos, int hd, int interleaved,
+                          float eps, int lane) {
+    float ss = 0.f;
+    for (int d = lane; d < hd; d += WARP) {
+        float v = src[d];
+        ss += v * v;
+    }
+    if (nw != 0) {
+        ss = warp_sum(ss);
+        float inv = (float) (1.0 / sqrt((double) (ss / hd + eps)));
+        __syncwarp();
+        for (int d = lane; d < hd; d += WARP) dst[d] = src[d] * inv * nw[d];
+    } else if (dst != src) {
+        __syncwarp();
+        for (int d = lane; d < hd; d += WARP) dst[d] = src[d];
+    }
+    __syncwarp();
+    int half = hd / 2;
+    const float* cs = rope + (size_t) pos * half * 2;
+    for (int j = lane; j < half; j += WARP) {
+        int i0 = interleaved ? 2 * j : j, i1 = interleaved ? 2 * j + 1 : j + half;
+        float c = cs[2 * j], s = cs[2 * j + 1];
+        float x0 = dst[i0], x1 = dst[i1];
+        dst[i0] = x0 * c - x1 * s;
+        dst[i1] = x1 * c + x0 * s;
+    }
+    __syncwarp();
+}
+
 // Per-head RMSNorm (Qwen3, when qn/kn are given), RoPE on q and k, and k, v into the cache at their
-// positions. qkv rows hold [q (heads·hd) | k (kvHeads·hd) | v (kvHeads·hd)]; one warp per head.
-extern "C" __global__ void rope_store(float* qkv, int stride, float* kc, float* vc, const float* invFreq, const float* qn,
+// positions, for T rows of a prompt. qkv rows hold [q (heads·hd) | k (kvHeads·hd) | v (kvHeads·hd)];
+// one warp per head.
+extern "C" __global__ void rope_store(float* qkv, int stride, float* kc, float* vc, const float* rope, const float* qn,
                                       const float* kn, const int* P, int heads, int kvHeads, int hd, int interleaved, float eps) {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int hh = blockIdx.x * (blockDim.x >> 5) + warp;
@@ -255,27 +333,8 @@ extern "C" __global__ void rope_store(float* qkv, int stride, float* kc, float* 
     float* row = qkv + (size_t) t * stride;
     bool isK = hh >= heads;
     float* x = isK ? row + qDim + (hh - heads) * hd : row + hh * hd;
-    const float* nw = isK ? kn : qn;
-    if (nw != 0) {
-        float ss = 0.f;
-        for (int d = lane; d < hd; d += WARP) ss += x[d] * x[d];
-        ss = warp_sum(ss);
-        float inv = (float) (1.0 / sqrt((double) (ss / hd + eps)));
-        __syncwarp();
-        for (int d = lane; d < hd; d += WARP) x[d] = x[d] * inv * nw[d];
-        __syncwarp();
-    }
-    int half = hd / 2;
-    for (int j = lane; j < half; j += WARP) {
-        int i0 = interleaved ? 2 * j : j, i1 = interleaved ? 2 * j + 1 : j + half;
-        double angle = (double) (float) pos * (double) invFreq[j];
-        float c = (float) cos(angle), s = (float) sin(angle);
-        float x0 = x[i0], x1 = x[i1];
-        x[i0] = x0 * c - x1 * s;
-        x[i1] = x1 * c + x0 * s;
-    }
+    prep_head(x, x, isK ? kn : qn, rope, pos, hd, interleaved, eps, lane);
     if (isK) {
-        __syncwarp();
         int kh = hh - heads;
         float* kd = kc + (size_t) pos * kvDim + kh * hd;
         float* vd = vc + (size_t) pos * kvDim + kh * hd;
@@ -372,4 +431,133 @@ extern "C" __global__ void attention_merge(const float* part, float* out, int he
         }
         out[(size_t) t * heads * hd + h * hd + d] = a / L;
     }
+}
+
+// The whole attention of one decoded token, one launch per layer: block (h, s) takes query head h
+// over the s-th chunk of the keys. Each block normalises and rotates its q (and, in the chunk that
+// holds the new position, the new k) itself; the first query head of each KV group stores the new k
+// and v in the cache. Scores: each lane one key (independent loads); values: the warp's 32 keys
+// weighted in turn. The last block of a head to finish (an atomic count) merges the chunks' partial
+// softmaxes and resets the count, so a captured graph replays it unchanged.
+#define DEC_WARPS 4
+extern "C" __global__ void attention_decode(const float* qkv, float* kc, float* vc, const float* rope, const float* qn, const float* kn,
+                                            const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hd,
+                                            int interleaved, float eps, int window, int chunk, float scale) {
+    pdl_trigger();
+    pdl_wait();
+    int h = blockIdx.x, s = blockIdx.y;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int pos = P[0], n = pos + 1;
+    int start = window > 0 ? max(0, n - window) : 0;
+    int active = (n - start + chunk - 1) / chunk;
+    if (s >= active) return;
+    int s0 = start + s * chunk, s1 = min(s0 + chunk, n);
+    int group = heads / kvHeads, kh = h / group, qDim = heads * hd, kvDim = kvHeads * hd;
+    __shared__ float q[256], kn1[256], vn1[256];
+    __shared__ float sm[DEC_WARPS], sl[DEC_WARPS], sacc[DEC_WARPS][256];
+    __shared__ int last;
+    bool holdsNew = s1 == n;
+    if (warp == 0) prep_head(qkv + h * hd, q, qn, rope, pos, hd, interleaved, eps, lane);
+    if (warp == 1 && holdsNew) {
+        prep_head(qkv + qDim + kh * hd, kn1, kn, rope, pos, hd, interleaved, eps, lane);
+        const float* v = qkv + qDim + kvDim + kh * hd;
+        for (int d = lane; d < hd; d += WARP) vn1[d] = v[d];
+        if (h % group == 0) {
+            for (int d = lane; d < hd; d += WARP) {
+                kc[(size_t) pos * kvDim + kh * hd + d] = kn1[d];
+                vc[(size_t) pos * kvDim + kh * hd + d] = v[d];
+            }
+        }
+    }
+    __syncthreads();
+    float m = NEG_INF, l = 0.f, acc[ATT_MAX_PER_LANE];
+    #pragma unroll
+    for (int i = 0; i < ATT_MAX_PER_LANE; i++) acc[i] = 0.f;
+    for (int base = s0 + warp * WARP; base < s1; base += DEC_WARPS * WARP) {
+        int p = base + lane;
+        float score = NEG_INF;
+        if (p < s1) {
+            const float* kp = p == pos ? kn1 : kc + (size_t) p * kvDim + kh * hd;
+            float dot = 0.f;
+            if ((hd & 3) == 0) {
+                #pragma unroll 8
+                for (int d = 0; d < hd; d += 4) { // unrolled: the row's loads go out together, not one latency each
+                    float4 kv = *(const float4*) (kp + d);
+                    dot += q[d] * kv.x + q[d + 1] * kv.y + q[d + 2] * kv.z + q[d + 3] * kv.w;
+                }
+            } else {
+                for (int d = 0; d < hd; d++) dot += q[d] * kp[d];
+            }
+            score = dot * scale;
+        }
+        float mt = warp_max(score);
+        float mn = fmaxf(m, mt);
+        float corr = m == NEG_INF ? 0.f : expf(m - mn);
+        float w = p < s1 ? expf(score - mn) : 0.f;
+        l = l * corr + warp_sum(w);
+        #pragma unroll
+        for (int i = 0; i < ATT_MAX_PER_LANE; i++) acc[i] *= corr;
+        int nk = min(WARP, s1 - base);
+        #pragma unroll 8
+        for (int j = 0; j < nk; j++) {
+            float wj = __shfl_sync(0xffffffffu, w, j);
+            int pj = base + j;
+            const float* vp = pj == pos ? vn1 : vc + (size_t) pj * kvDim + kh * hd;
+            #pragma unroll
+            for (int i = 0; i < ATT_MAX_PER_LANE; i++) {
+                int d = lane + WARP * i;
+                if (d < hd) acc[i] += wj * vp[d];
+            }
+        }
+        m = mn;
+    }
+    if (lane == 0) { sm[warp] = m; sl[warp] = l; }
+    #pragma unroll
+    for (int i = 0; i < ATT_MAX_PER_LANE; i++) {
+        int d = lane + WARP * i;
+        if (d < hd) sacc[warp][d] = acc[i];
+    }
+    __syncthreads();
+    float M = NEG_INF;
+    for (int w = 0; w < DEC_WARPS; w++) M = fmaxf(M, sm[w]);
+    float L = 0.f;
+    for (int w = 0; w < DEC_WARPS; w++) if (sm[w] != NEG_INF) L += sl[w] * expf(sm[w] - M);
+    if (active == 1) { // one chunk: no partials to merge
+        for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+            float a = 0.f;
+            for (int w = 0; w < DEC_WARPS; w++) if (sm[w] != NEG_INF) a += sacc[w][d] * expf(sm[w] - M);
+            out[h * hd + d] = a / L;
+        }
+        return;
+    }
+    float* mine = part + ((size_t) h * gridDim.y + s) * (hd + 2);
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float a = 0.f;
+        for (int w = 0; w < DEC_WARPS; w++) if (sm[w] != NEG_INF) a += sacc[w][d] * expf(sm[w] - M);
+        mine[2 + d] = a;
+    }
+    if (threadIdx.x == 0) { mine[0] = M; mine[1] = L; }
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(&count[h], 1) == active - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const float* all = part + (size_t) h * gridDim.y * (hd + 2);
+    float MM = NEG_INF;
+    for (int c = 0; c < active; c++) MM = fmaxf(MM, __ldcg(all + c * (hd + 2)));
+    float LL = 0.f;
+    for (int c = 0; c < active; c++) {
+        float mc = __ldcg(all + c * (hd + 2));
+        if (mc != NEG_INF) LL += __ldcg(all + c * (hd + 2) + 1) * expf(mc - MM);
+    }
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float a = 0.f;
+        for (int c = 0; c < active; c++) {
+            float mc = __ldcg(all + c * (hd + 2));
+            if (mc != NEG_INF) a += __ldcg(all + c * (hd + 2) + 2 + d) * expf(mc - MM);
+        }
+        out[h * hd + d] = a / LL;
+    }
+    if (threadIdx.x == 0) count[h] = 0;
 }

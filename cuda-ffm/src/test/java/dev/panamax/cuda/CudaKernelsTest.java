@@ -171,7 +171,7 @@ class CudaKernelsTest {
             }
             try (Arena a = Arena.ofConfined()) {
                 long qd = cx.upload(a, qkv), kc = cx.upload(a, new float[cap * kvDim]), vc = cx.upload(a, new float[cap * kvDim]),
-                        id = cx.upload(a, inv), qnd = cx.upload(a, qn), knd = cx.upload(a, kn),
+                        id = cx.upload(a, CudaOps.ropeTable(inv, cap)), qnd = cx.upload(a, qn), knd = cx.upload(a, kn),
                         P = cx.upload(a, java.lang.foreign.MemorySegment.ofArray(new int[] {pos, 0}));
                 ops.ropeStore(0, qd, stride, kc, vc, id, qk ? qnd : 0, qk ? knd : 0, P, T, heads, kvHeads, hd, interleaved, 1e-6f);
                 String what = "rope " + heads + "/" + kvHeads + " heads of " + hd + " T " + T + " pos " + pos + " interleaved " + interleaved + " qk " + qk;
@@ -203,6 +203,56 @@ class CudaKernelsTest {
                 ops.attention(0, qd, stride, kd, vd, part, P, T, heads, kvHeads, hd, window, chunk, nsplit, out);
                 close(want, cx.downloadFloats(out, T * qDim), 1e-5, 1,
                         "attention " + heads + "/" + kvHeads + " heads of " + hd + " T " + T + " pos " + pos + " window " + window + " chunk " + chunk);
+            }
+        }
+    }
+
+    @Test
+    void fusedDecodeAttentionMatchesRopeThenNaiveAttention() {
+        CudaContext cx = Gpu.context();
+        CudaOps ops = new CudaOps(cx);
+        Random r = new Random(17);
+        for (int c = 0; c < 30; c++) {
+            int kvHeads = 1 + r.nextInt(4), heads = kvHeads * (1 + r.nextInt(4));
+            int hd = new int[] {6, 8, 32, 64, 80, 128, 256}[r.nextInt(7)];
+            int pos = c < 3 ? c : r.nextInt(1500), cap = pos + 1 + r.nextInt(50), window = r.nextInt(3) == 0 ? 1 + r.nextInt(400) : 0;
+            int chunk = 128 * (1 + r.nextInt(3)), nsplit = (cap + chunk - 1) / chunk;
+            boolean interleaved = r.nextBoolean(), qk = r.nextBoolean();
+            int qDim = heads * hd, kvDim = kvHeads * hd;
+            float[] qkv = Gpu.random(r, qDim + 2 * kvDim, 1f), K = Gpu.random(r, cap * kvDim, 1f), V = Gpu.random(r, cap * kvDim, 1f);
+            float[] inv = new float[hd / 2], qn = Gpu.random(r, hd, 1f), kn = Gpu.random(r, hd, 1f);
+            for (int j = 0; j < hd / 2; j++) inv[j] = (float) (1 / Math.pow(10000, 2.0 * j / hd));
+            float[] table = CudaOps.ropeTable(inv, cap);
+            // CPU: norm and rotate q and the new k, store k and v at pos, naive attention.
+            float[] row = qkv.clone(), cos = new float[hd / 2], sin = new float[hd / 2];
+            for (int j = 0; j < hd / 2; j++) {
+                cos[j] = table[(pos * (hd / 2) + j) * 2];
+                sin[j] = table[(pos * (hd / 2) + j) * 2 + 1];
+            }
+            if (qk) {
+                for (int h = 0; h < heads; h++) k.rmsnorm(row, h * hd, row, h * hd, qn, hd, 1e-6f);
+                for (int h = 0; h < kvHeads; h++) k.rmsnorm(row, qDim + h * hd, row, qDim + h * hd, kn, hd, 1e-6f);
+            }
+            k.rope(row, 0, heads, hd, hd, cos, sin, interleaved);
+            k.rope(row, qDim, kvHeads, hd, hd, cos, sin, interleaved);
+            float[] wantK = K.clone(), wantV = V.clone(), want = new float[qDim];
+            System.arraycopy(row, qDim, wantK, pos * kvDim, kvDim);
+            System.arraycopy(row, qDim + kvDim, wantV, pos * kvDim, kvDim);
+            Attention.naive(k, java.util.Arrays.copyOf(row, qDim), 1, pos, wantK, wantV, new Attention.Shape(heads, kvHeads, hd, window, false), want);
+            try (Arena a = Arena.ofConfined()) {
+                long qd = cx.upload(a, qkv), kc = cx.upload(a, K), vc = cx.upload(a, V), rope = cx.upload(a, table), qnd = cx.upload(a, qn),
+                        knd = cx.upload(a, kn), part = cx.allocate(a, 4L * heads * nsplit * (hd + 2)), count = cx.upload(a, new float[heads]),
+                        out = cx.allocate(a, 4L * qDim), P = cx.upload(a, java.lang.foreign.MemorySegment.ofArray(new int[] {pos, 0}));
+                String what = "decode attention " + heads + "/" + kvHeads + " heads of " + hd + " pos " + pos + " window " + window + " chunk "
+                        + chunk + " interleaved " + interleaved + " qk " + qk;
+                for (int run = 0; run < 2; run++) { // twice: the chunk counters must be back at zero
+                    ops.attentionDecode(0, qd, kc, vc, rope, qk ? qnd : 0, qk ? knd : 0, P, part, count, out, heads, kvHeads, hd, interleaved, 1e-6f,
+                            window, chunk, nsplit);
+                    close(want, cx.downloadFloats(out, qDim), 1e-5, 1, what + " run " + run);
+                }
+                close(wantK, cx.downloadFloats(kc, cap * kvDim), 1e-5, 1, what + " keys");
+                close(wantV, cx.downloadFloats(vc, cap * kvDim), 0, 1, what + " values");
+                close(new float[heads], cx.downloadFloats(count, heads), 0, 1, what + " counters");
             }
         }
     }
