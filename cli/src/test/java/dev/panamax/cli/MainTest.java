@@ -50,4 +50,20 @@ class MainTest {
         assertTrue(r.out().contains("--threads N"));
         assertTrue(r.out().contains("PANAMAX_SIMD=scalar"));
     }
+
+    @Test
+    void deviceChoicesAreCheckedAndExplained() {
+        Result bad = run("generate", "--device", "tpu", "--max-tokens", "1");
+        assertEquals(2, bad.status());
+        assertEquals("panamax: --device must be cpu, cuda or auto, got 'tpu'\n", bad.err());
+        String why = new dev.panamax.cuda.CudaBackend().unavailableReason();
+        org.junit.jupiter.api.Assumptions.assumeTrue(why != null, "this machine has a usable GPU");
+        Result cuda = run("generate", "--device", "cuda", "--max-tokens", "1");
+        assertEquals(1, cuda.status());
+        assertTrue(cuda.err().contains("cannot run on cuda: " + why), cuda.err());
+        Result auto = run("generate", "--device", "auto", "--max-tokens", "2", "--temperature", "0");
+        assertEquals(0, auto.status(), auto.err());
+        assertTrue(auto.err().contains("panamax: device: cpu (cuda: " + why + ")"), auto.err());
+        assertTrue(auto.out().startsWith("In the beginning"), auto.out());
+    }
 }
