@@ -75,6 +75,14 @@ run() {
     "$java" "${flags[@]}" -cp "$cp" dev.panamax.cuda.DecodeTiming $b/smol135-F16.gguf 2>&1 | { grep -v "WARNING: Using incubator" || true; }
     return 0
   fi
+  if [ "$what" = kernel ]; then # Nsight Compute's details of one decode kernel: run kernel NAME
+    tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
+    ncu --target-processes all --cache-control none --clock-control none --kernel-name "$big" --launch-skip 300 --launch-count 1 \
+      --section SpeedOfLight --section WarpStateStats --section LaunchStats --section Occupancy --section MemoryWorkloadAnalysis \
+      "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $b/smol135-F16.gguf --device cuda --prompt-tokens 16 --tokens 40 \
+      --repeats 1 2>&1 | grep -v "^==PROF==\|WARNING: Using incubator" | grep -E "Duration|Elapsed Cycles|SM Frequency|Throughput|Stall|Warp Cycles|Issued|Registers|Achieved|Theoretical Occ|Block Limit|Local|Shared Memory Config|L1/TEX Hit|L2 Hit|Mem Busy|Max Bandwidth|Waves" | head -60
+    return 0
+  fi
   if [ "$what" = profile ]; then
     # Per-kernel GPU time of a few decode steps of smol135 (Nsight Compute), grouped by kernel and grid.
     tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null

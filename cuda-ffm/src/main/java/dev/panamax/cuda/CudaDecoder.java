@@ -196,9 +196,9 @@ final class CudaDecoder implements LanguageModel {
             att = cx.allocate(a, 4L * m.qDim);
             gu = cx.allocate(a, 8L * s.ffnDim());
             logits = cx.allocate(a, 4L * s.vocab());
-            // Split-K decode: chunks of at least 128 keys (a block's four warps take 32 each at a time),
+            // Split-K decode: chunks of at least 64 keys (a block's four warps take 8 each at a time),
             // at most 64 of them.
-            chunk = Math.max(128, ((m.capacity + 63) / 64 + 127) / 128 * 128);
+            chunk = Math.max(64, ((m.capacity + 63) / 64 + 63) / 64 * 64);
             nsplit = (m.capacity + chunk - 1) / chunk;
             part = cx.allocate(a, 4L * s.heads() * nsplit * (s.headDim() + 2));
             count = cx.upload(a, new float[s.heads()]); // zero ints

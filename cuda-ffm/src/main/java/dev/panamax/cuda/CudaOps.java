@@ -101,7 +101,8 @@ public final class CudaOps {
      */
     public void attentionDecode(long stream, long qkv, long kc, long vc, long rope, long qNorm, long kNorm, long P, long part, long count,
                                 long out, int heads, int kvHeads, int hd, boolean interleaved, float eps, int window, int chunk, int nsplit) {
-        cx.launch(dependent, "attention_decode", new int[] {heads, nsplit}, 128, 0, stream, qkv, kc, vc, rope, qNorm, kNorm, P, part, count, out, heads,
+        String kernel = hd == 64 || hd == 128 ? "attention_decode_" + hd : "attention_decode_any"; // head sizes compiled in
+        cx.launch(dependent, kernel, new int[] {heads, nsplit}, 128, 0, stream, qkv, kc, vc, rope, qNorm, kNorm, P, part, count, out, heads,
                 kvHeads, hd, interleaved ? 1 : 0, eps, window, chunk, (float) (1.0 / Math.sqrt(hd)));
     }
 

@@ -434,15 +434,20 @@ extern "C" __global__ void attention_merge(const float* part, float* out, int he
 }
 
 // The whole attention of one decoded token, one launch per layer: block (h, s) takes query head h
-// over the s-th chunk of the keys. Each block normalises and rotates its q (and, in the chunk that
-// holds the new position, the new k) itself; the first query head of each KV group stores the new k
-// and v in the cache. Scores: each lane one key (independent loads); values: the warp's 32 keys
-// weighted in turn. The last block of a head to finish (an atomic count) merges the chunks' partial
-// softmaxes and resets the count, so a captured graph replays it unchanged.
+// over the s-th chunk of the keys. Each block normalises and rotates its q itself; the blocks whose
+// chunk holds the new position also rotate the new k and write k and v into the cache (every query
+// head of the group writes the same bits), so after a barrier all keys come from the cache. Scores:
+// each lane one key (independent loads); values: lanes over dimensions, the warp's 32 keys in turn.
+// The last block of a head to finish (an atomic count) merges the chunks' partial softmaxes and resets
+// the count, so a captured graph replays it unchanged. HD > 0 compiles a head size in (every loop
+// unrolled, each lane HD/32 adjacent dimensions); HD = 0 takes it at run time.
 #define DEC_WARPS 4
-extern "C" __global__ void attention_decode(const float* qkv, float* kc, float* vc, const float* rope, const float* qn, const float* kn,
-                                            const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hd,
-                                            int interleaved, float eps, int window, int chunk, float scale) {
+template <int HD>
+__device__ void attention_decode(const float* qkv, float* kc, float* vc, const float* rope, const float* qn, const float* kn,
+                                 const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hdRun,
+                                 int interleaved, float eps, int window, int chunk, float scale) {
+    constexpr int DPL = HD > 0 ? HD / WARP : ATT_MAX_PER_LANE;
+    const int hd = HD > 0 ? HD : hdRun;
     pdl_trigger();
     pdl_wait();
     int h = blockIdx.x, s = blockIdx.y;
@@ -453,68 +458,113 @@ extern "C" __global__ void attention_decode(const float* qkv, float* kc, float* 
     if (s >= active) return;
     int s0 = start + s * chunk, s1 = min(s0 + chunk, n);
     int group = heads / kvHeads, kh = h / group, qDim = heads * hd, kvDim = kvHeads * hd;
-    __shared__ float q[256], kn1[256], vn1[256];
+    __shared__ __align__(16) float q[256], kn1[256];
     __shared__ float sm[DEC_WARPS], sl[DEC_WARPS], sacc[DEC_WARPS][256];
     __shared__ int last;
-    bool holdsNew = s1 == n;
     if (warp == 0) prep_head(qkv + h * hd, q, qn, rope, pos, hd, interleaved, eps, lane);
-    if (warp == 1 && holdsNew) {
+    if (warp == 1 && s1 == n) {
         prep_head(qkv + qDim + kh * hd, kn1, kn, rope, pos, hd, interleaved, eps, lane);
         const float* v = qkv + qDim + kvDim + kh * hd;
-        for (int d = lane; d < hd; d += WARP) vn1[d] = v[d];
-        if (h % group == 0) {
-            for (int d = lane; d < hd; d += WARP) {
-                kc[(size_t) pos * kvDim + kh * hd + d] = kn1[d];
-                vc[(size_t) pos * kvDim + kh * hd + d] = v[d];
-            }
+        for (int d = lane; d < hd; d += WARP) {
+            kc[(size_t) pos * kvDim + kh * hd + d] = kn1[d];
+            vc[(size_t) pos * kvDim + kh * hd + d] = v[d];
         }
     }
     __syncthreads();
-    float m = NEG_INF, l = 0.f, acc[ATT_MAX_PER_LANE];
+    const float* kbase = kc + kh * hd;
+    const float* vbase = vc + kh * hd;
+    float m = NEG_INF, l = 0.f, acc[DPL];
     #pragma unroll
-    for (int i = 0; i < ATT_MAX_PER_LANE; i++) acc[i] = 0.f;
-    for (int base = s0 + warp * WARP; base < s1; base += DEC_WARPS * WARP) {
-        int p = base + lane;
-        float score = NEG_INF;
-        if (p < s1) {
-            const float* kp = p == pos ? kn1 : kc + (size_t) p * kvDim + kh * hd;
+    for (int i = 0; i < DPL; i++) acc[i] = 0.f;
+    if (HD > 0) {
+        // A known head size: each warp takes KPW keys at a time, LPK lanes a key for the score (a few
+        // 16-byte loads each), then all lanes over the dimensions for the values. Short dependency
+        // chains: a decode step's attention is latency, not bandwidth.
+        constexpr int KPW = 8, LPK = WARP / KPW, SEG = HD / LPK;
+        int kj = lane / LPK, seg = lane % LPK;
+        for (int base = s0 + warp * KPW; base < s1; base += DEC_WARPS * KPW) {
+            int p = base + kj;
             float dot = 0.f;
-            if ((hd & 3) == 0) {
-                #pragma unroll 8
-                for (int d = 0; d < hd; d += 4) { // unrolled: the row's loads go out together, not one latency each
+            if (p < s1) {
+                const float* kp = kbase + (size_t) p * kvDim + seg * SEG;
+                const float* qs = q + seg * SEG;
+                #pragma unroll
+                for (int d = 0; d < SEG; d += 4) {
                     float4 kv = *(const float4*) (kp + d);
-                    dot += q[d] * kv.x + q[d + 1] * kv.y + q[d + 2] * kv.z + q[d + 3] * kv.w;
+                    float4 qv = *(const float4*) (qs + d);
+                    dot += qv.x * kv.x + qv.y * kv.y + qv.z * kv.z + qv.w * kv.w;
                 }
-            } else {
-                for (int d = 0; d < hd; d++) dot += q[d] * kp[d];
             }
-            score = dot * scale;
-        }
-        float mt = warp_max(score);
-        float mn = fmaxf(m, mt);
-        float corr = m == NEG_INF ? 0.f : expf(m - mn);
-        float w = p < s1 ? expf(score - mn) : 0.f;
-        l = l * corr + warp_sum(w);
-        #pragma unroll
-        for (int i = 0; i < ATT_MAX_PER_LANE; i++) acc[i] *= corr;
-        int nk = min(WARP, s1 - base);
-        #pragma unroll 8
-        for (int j = 0; j < nk; j++) {
-            float wj = __shfl_sync(0xffffffffu, w, j);
-            int pj = base + j;
-            const float* vp = pj == pos ? vn1 : vc + (size_t) pj * kvDim + kh * hd;
             #pragma unroll
-            for (int i = 0; i < ATT_MAX_PER_LANE; i++) {
-                int d = lane + WARP * i;
-                if (d < hd) acc[i] += wj * vp[d];
+            for (int o = 1; o < LPK; o <<= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
+            float score = p < s1 ? dot * scale : NEG_INF;
+            float mn = fmaxf(m, warp_max(score));
+            float corr = m == NEG_INF ? 0.f : expf(m - mn);
+            float w = p < s1 ? expf(score - mn) : 0.f;
+            l = l * corr + warp_sum(seg == 0 ? w : 0.f);
+            #pragma unroll
+            for (int i = 0; i < DPL; i++) acc[i] *= corr;
+            #pragma unroll
+            for (int j = 0; j < KPW; j++) {
+                float wj = __shfl_sync(0xffffffffu, w, j * LPK);
+                if (base + j < s1) {
+                    const float* vp = vbase + (size_t) (base + j) * kvDim + lane * DPL;
+                    #pragma unroll
+                    for (int i = 0; i < DPL; i++) acc[i] += wj * vp[i];
+                }
             }
+            m = mn;
         }
-        m = mn;
+    } else {
+        for (int base = s0 + warp * WARP; base < s1; base += DEC_WARPS * WARP) {
+            int p = base + lane;
+            float score = NEG_INF;
+            if (p < s1) {
+                const float* kp = kbase + (size_t) p * kvDim;
+                float dot = 0.f;
+                if (HD > 0 && HD % 4 == 0) {
+                    #pragma unroll
+                    for (int d = 0; d < HD; d += 4) {
+                        float4 kv = *(const float4*) (kp + d);
+                        dot += q[d] * kv.x + q[d + 1] * kv.y + q[d + 2] * kv.z + q[d + 3] * kv.w;
+                    }
+                } else if ((hd & 3) == 0) {
+                    #pragma unroll 8
+                    for (int d = 0; d < hd; d += 4) {
+                        float4 kv = *(const float4*) (kp + d);
+                        dot += q[d] * kv.x + q[d + 1] * kv.y + q[d + 2] * kv.z + q[d + 3] * kv.w;
+                    }
+                } else {
+                    for (int d = 0; d < hd; d++) dot += q[d] * kp[d];
+                }
+                score = dot * scale;
+            }
+            float mt = warp_max(score);
+            float mn = fmaxf(m, mt);
+            float corr = m == NEG_INF ? 0.f : expf(m - mn);
+            float w = p < s1 ? expf(score - mn) : 0.f;
+            l = l * corr + warp_sum(w);
+            #pragma unroll
+            for (int i = 0; i < DPL; i++) acc[i] *= corr;
+            int nk = min(WARP, s1 - base);
+            const float* vrow = vbase + (size_t) base * kvDim;
+            #pragma unroll 8
+            for (int j = 0; j < nk; j++) {
+                float wj = __shfl_sync(0xffffffffu, w, j);
+                const float* vp = vrow + (size_t) j * kvDim;
+                #pragma unroll
+                for (int i = 0; i < DPL; i++) {
+                    if (HD > 0) acc[i] += wj * vp[lane * DPL + i];
+                    else if (lane + WARP * i < hd) acc[i] += wj * vp[lane + WARP * i];
+                }
+            }
+            m = mn;
+        }
     }
     if (lane == 0) { sm[warp] = m; sl[warp] = l; }
     #pragma unroll
-    for (int i = 0; i < ATT_MAX_PER_LANE; i++) {
-        int d = lane + WARP * i;
+    for (int i = 0; i < DPL; i++) {
+        int d = HD > 0 ? lane * DPL + i : lane + WARP * i;
         if (d < hd) sacc[warp][d] = acc[i];
     }
     __syncthreads();
@@ -561,3 +611,13 @@ extern "C" __global__ void attention_decode(const float* qkv, float* kc, float* 
     }
     if (threadIdx.x == 0) count[h] = 0;
 }
+
+#define ATTENTION_DECODE(name, HD) \
+extern "C" __global__ void name(const float* qkv, float* kc, float* vc, const float* rope, const float* qn, const float* kn, \
+                                const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hd, int interleaved, \
+                                float eps, int window, int chunk, float scale) { \
+    attention_decode<HD>(qkv, kc, vc, rope, qn, kn, P, part, count, out, heads, kvHeads, hd, interleaved, eps, window, chunk, scale); \
+}
+ATTENTION_DECODE(attention_decode_any, 0)
+ATTENTION_DECODE(attention_decode_64, 64)
+ATTENTION_DECODE(attention_decode_128, 128)

@@ -216,7 +216,7 @@ class CudaKernelsTest {
             int kvHeads = 1 + r.nextInt(4), heads = kvHeads * (1 + r.nextInt(4));
             int hd = new int[] {6, 8, 32, 64, 80, 128, 256}[r.nextInt(7)];
             int pos = c < 3 ? c : r.nextInt(1500), cap = pos + 1 + r.nextInt(50), window = r.nextInt(3) == 0 ? 1 + r.nextInt(400) : 0;
-            int chunk = 128 * (1 + r.nextInt(3)), nsplit = (cap + chunk - 1) / chunk;
+            int chunk = 64 * (1 + r.nextInt(4)), nsplit = (cap + chunk - 1) / chunk;
             boolean interleaved = r.nextBoolean(), qk = r.nextBoolean();
             int qDim = heads * hd, kvDim = kvHeads * hd;
             float[] qkv = Gpu.random(r, qDim + 2 * kvDim, 1f), K = Gpu.random(r, cap * kvDim, 1f), V = Gpu.random(r, cap * kvDim, 1f);
