@@ -41,6 +41,7 @@ class CudaKernelsTest {
             int block = type.blockSize, rows = 1 + r.nextInt(300);
             int cols = type == DType.F32 || type == DType.F16 ? 1 + r.nextInt(1200) : block * (1 + r.nextInt(2048 / block));
             if (c < 6) cols = type.blockSize * (2048 / type.blockSize); // one long row each
+            if (c >= 6 && c < 12) rows = c < 9 ? 2048 + r.nextInt(100) : 8192 + r.nextInt(100); // two warps a row, one
             int act = r.nextInt(3);
             boolean norm = r.nextBoolean(), bias = r.nextBoolean(), accumulate = r.nextBoolean();
             float[] w = Gpu.random(r, rows * cols, 0.05f), x = Gpu.random(r, act == 0 ? cols : 2 * cols, 1f), nw = Gpu.random(r, cols, 1f),
