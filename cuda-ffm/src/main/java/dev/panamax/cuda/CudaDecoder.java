@@ -17,8 +17,8 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A Llama-family model resident on the GPU: weights uploaded once (W_q|W_k|W_v and W_gate|W_up
- * stacked, quantized ones kept quantized), per session a KV cache and activations on the device.
+ * A Llama-family model resident on the GPU: weights uploaded once (W_q|W_k|W_v stacked, W_gate and
+ * W_up with their rows interleaved, quantized ones kept quantized), per session a KV cache and activations on the device.
  * A decoded token is one CUDA graph replay: the step (embedding, per layer QKV with the RMSNorm
  * fused, RoPE + cache store, split-K attention, W_o with the residual, gate/up, down with SiLU-gate
  * fused and the residual, the final norm and logits) is captured once per session and replayed with
@@ -78,7 +78,7 @@ final class CudaDecoder implements LanguageModel {
                 }
                 layers[i] = new Layer(cx.upload(weights, L.attnNorm()), DeviceMatrix.upload(cx, weights, L.wq(), L.wk(), L.wv()), bias,
                         opt(L.qNorm()), opt(L.kNorm()), DeviceMatrix.upload(cx, weights, L.wo()), opt(L.attnSubNorm()),
-                        cx.upload(weights, L.ffnNorm()), DeviceMatrix.upload(cx, weights, L.gate(), L.up()),
+                        cx.upload(weights, L.ffnNorm()), DeviceMatrix.uploadInterleaved(cx, weights, L.gate(), L.up()),
                         DeviceMatrix.upload(cx, weights, L.down()), opt(L.ffnSubNorm()));
             }
             cublasStream = cx.driver.createStream();
@@ -194,7 +194,7 @@ final class CudaDecoder implements LanguageModel {
             x = cx.allocate(a, 4L * s.dim());
             qkv = cx.allocate(a, 4L * m.qkvDim);
             att = cx.allocate(a, 4L * m.qDim);
-            gu = cx.allocate(a, 8L * s.ffnDim());
+            gu = cx.allocate(a, 4L * s.ffnDim()); // act(gate) · up
             logits = cx.allocate(a, 4L * s.vocab());
             // Split-K decode: chunks of at least 64 keys (a block's four warps take 8 each at a time),
             // at most 64 of them.
@@ -282,8 +282,8 @@ final class CudaDecoder implements LanguageModel {
                 ops.attentionDecode(stream, qkv, kl, vl, m.rope, L.qNorm(), L.kNorm(), params, part, count, att, s.heads(), s.kvHeads(), hd,
                         s.ropeInterleaved(), eps, s.slidingWindow(), chunk, nsplit);
                 ops.matvec(stream, L.o(), att, L.attnSubNorm(), 0, eps, 0, x, true);
-                ops.matvec(stream, L.gateUp(), x, L.ffnNorm(), 0, eps, 0, gu, false);
-                ops.matvec(stream, L.down(), gu, L.ffnSubNorm(), m.act, eps, 0, x, true);
+                ops.gatedMatvec(stream, L.gateUp(), x, L.ffnNorm(), eps, m.act, gu);
+                ops.matvec(stream, L.down(), gu, L.ffnSubNorm(), 0, eps, 0, x, true);
             }
             ops.matvec(stream, m.output, x, m.finalNorm, 0, eps, 0, logits, false);
             d.copyToHostAsync(hostLogits.address(), logits, 4L * s.vocab(), stream);

@@ -38,7 +38,17 @@ public final class CudaOps {
      */
     public void matvec(long stream, DeviceMatrix W, long x, long nw, int act, float eps, long bias, long y, boolean accumulate) {
         cx.launch(dependent, "matvec_" + W.suffix(), new int[] {(W.rows + 7) / 8}, 256, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x, nw, act, eps,
-                bias, y, accumulate ? 1 : 0);
+                bias, y, accumulate ? 1 : 0, 0);
+    }
+
+    /**
+     * The gated feed-forward's first half on a matrix whose rows alternate gate and up
+     * ({@link DeviceMatrix#uploadInterleaved}): y[i] = act(gate_i · in) · (up_i · in), act 1 SiLU or
+     * 2 ReLU², in = RMSNorm(x)·nw when nw ≠ 0. y has W.rows / 2 values.
+     */
+    public void gatedMatvec(long stream, DeviceMatrix W, long x, long nw, float eps, int act, long y) {
+        cx.launch(dependent, "matvec_" + W.suffix(), new int[] {(W.rows + 7) / 8}, 256, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x, nw, 0, eps,
+                0L, y, 0, act);
     }
 
     /** half(W) into out (rows × cols halfs), for the quantized formats. */
@@ -51,7 +61,7 @@ public final class CudaOps {
         cx.launch("rmsnorm_rows", new int[] {T}, 256, 0, stream, x, w, out, out16, cols, eps);
     }
 
-    /** h[t] = act(gu[t, :f])·gu[t, f:] (act 1 SiLU, 2 ReLU²); h or h16 may be 0. */
+    /** h[t, c] = act(gu[t, 2c])·gu[t, 2c+1] (act 1 SiLU, 2 ReLU²; gate and up interleaved); h or h16 may be 0. */
     public void gateRows(long stream, long gu, long h, long h16, int T, int f, int act) {
         cx.launch("gate_rows", new int[] {blocks((long) T * f)}, 256, 0, stream, gu, h, h16, T, f, act);
     }

@@ -76,6 +76,22 @@ public final class DeviceMatrix {
         }
     }
 
+    /**
+     * {@code a} and {@code b} (the same shape) with their rows alternating: a₀, b₀, a₁, b₁, … — gate and
+     * up, so one block of the matvec has both halves of each pair and can apply the gate itself.
+     */
+    public static DeviceMatrix uploadInterleaved(CudaContext cx, Arena owner, Tensor a, Tensor b) {
+        if (a.rows() != b.rows() || a.cols() != b.cols()) throw new IllegalArgumentException(a.name() + " and " + b.name() + " differ in shape");
+        int format = formatOf(a, b), rows = 2 * a.rows(), cols = a.cols();
+        try (Arena staging = Arena.ofConfined()) {
+            MemorySegment s = staging.allocate(bytes(format, rows, cols), 16);
+            Kernels k = Simd.kernels();
+            fill(k, format, a, s, 0, 2, rows, cols);
+            fill(k, format, b, s, 1, 2, rows, cols);
+            return new DeviceMatrix(format, rows, cols, cx.upload(owner, s), s.byteSize());
+        }
+    }
+
     private static int rowsOf(Tensor... parts) {
         long rows = 0;
         for (Tensor p : parts) {
@@ -92,47 +108,50 @@ public final class DeviceMatrix {
         Kernels k = Simd.kernels();
         long row0 = 0;
         for (Tensor p : parts) {
-            fill(k, format, p, s, row0, rows, cols);
+            fill(k, format, p, s, row0, 1, rows, cols);
             row0 += p.rows();
         }
         return s;
     }
 
-    private static void fill(Kernels k, int format, Tensor t, MemorySegment s, long row0, int rows, int cols) {
+    /** Tensor t's rows into the image s as rows row0, row0 + stride, row0 + 2·stride, … of a rows × cols matrix. */
+    private static void fill(Kernels k, int format, Tensor t, MemorySegment s, long row0, int stride, int rows, int cols) {
         MemorySegment d = t.data();
         int r = t.rows();
         switch (format) {
             case F32 -> {
-                if (t.type() == DType.F32) {
-                    MemorySegment.copy(d, 0, s, 4 * row0 * cols, 4L * r * cols);
-                } else {
-                    float[] buf = new float[cols];
-                    for (int i = 0; i < r; i++) {
+                float[] buf = new float[cols];
+                for (int i = 0; i < r; i++) {
+                    long at = 4 * (row0 + (long) i * stride) * cols;
+                    if (t.type() == DType.F32) MemorySegment.copy(d, 4L * i * cols, s, at, 4L * cols);
+                    else {
                         t.row(k, i, buf, 0);
-                        MemorySegment.copy(buf, 0, s, ValueLayout.JAVA_FLOAT, 4 * (row0 + i) * cols, cols);
+                        MemorySegment.copy(buf, 0, s, ValueLayout.JAVA_FLOAT, at, cols);
                     }
                 }
             }
             case F16 -> {
-                if (t.type() == DType.F16) {
-                    MemorySegment.copy(d, 0, s, 2 * row0 * cols, 2L * r * cols);
-                } else {
-                    float[] buf = new float[cols];
-                    for (int i = 0; i < r; i++) {
+                float[] buf = new float[cols];
+                for (int i = 0; i < r; i++) {
+                    long at = 2 * (row0 + (long) i * stride) * cols;
+                    if (t.type() == DType.F16) MemorySegment.copy(d, 2L * i * cols, s, at, 2L * cols);
+                    else {
                         t.row(k, i, buf, 0);
-                        k.f32ToF16(buf, 0, s, 2 * (row0 + i) * cols, cols);
+                        k.f32ToF16(buf, 0, s, at, cols);
                     }
                 }
             }
             case Q8_0, Q4_0 -> {
                 // GGUF blocks: a half scale, then 32 int8 codes (Q8_0) or 16 bytes of nibbles (Q4_0).
-                int codeBytes = format == Q8_0 ? 32 : 16, blockBytes = 2 + codeBytes;
-                long blocks = (long) r * cols / 32, first = row0 * cols / 32;
-                long codes = (long) rows * cols / 32 * codeBytes; // where the scales start
-                for (long b = 0; b < blocks; b++) {
-                    long src = b * blockBytes;
-                    s.set(SHORT_LE, codes + 2 * (first + b), d.get(SHORT_LE, src));
-                    MemorySegment.copy(d, src + 2, s, (first + b) * codeBytes, codeBytes);
+                int codeBytes = format == Q8_0 ? 32 : 16, blockBytes = 2 + codeBytes, perRow = cols / 32;
+                long codes = (long) rows * perRow * codeBytes; // where the scales start
+                for (int i = 0; i < r; i++) {
+                    long first = (row0 + (long) i * stride) * perRow;
+                    for (int b = 0; b < perRow; b++) {
+                        long src = ((long) i * perRow + b) * blockBytes;
+                        s.set(SHORT_LE, codes + 2 * (first + b), d.get(SHORT_LE, src));
+                        MemorySegment.copy(d, src + 2, s, (first + b) * codeBytes, codeBytes);
+                    }
                 }
             }
             default -> throw new IllegalStateException();

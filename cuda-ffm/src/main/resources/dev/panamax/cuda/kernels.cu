@@ -206,7 +206,7 @@ __device__ __forceinline__ float use_batch(const uint4* u, const unsigned short*
 // input, then streams the rest of the row a batch at a time.
 template <int FMT>
 __device__ void matvec(const void* W, int rows, int cols, const float* x, const float* nw, int act, float eps,
-                       const float* bias, float* y, int accumulate) {
+                       const float* bias, float* y, int accumulate, int pairAct) {
     extern __shared__ float xs[];
     pdl_trigger();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -218,20 +218,32 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
     if (has && vec) load_batch<FMT>(row, cols, 0, lane, u);
     pdl_wait();
     stage_input(x, nw, cols, act, eps, xs);
-    if (!has) return;
     float acc = 0.f;
-    if (vec) {
+    if (has && vec) {
         for (int c0 = 0; c0 < cols; c0 += step_cols<FMT>()) {
             if (c0 > 0) load_batch<FMT>(row, cols, c0, lane, u);
             acc += use_batch<FMT>(u, sc, cols, c0, lane, xs);
         }
-    } else if (FMT == 0) {
+    } else if (has && FMT == 0) {
         for (int c = lane; c < cols; c += WARP) acc += ((const float*) row)[c] * xs[c];
-    } else {
+    } else if (has) {
         for (int c = lane; c < cols; c += WARP) acc += h2f(((const unsigned short*) row)[c]) * xs[c];
     }
     acc = warp_sum(acc);
-    if (lane == 0) {
+    if (pairAct != 0) { // rows 2i and 2i+1 are gate and up: write y[i] = act(gate) · up
+        __shared__ float pair[MV_WARPS];
+        if (lane == 0) pair[warp] = acc;
+        __syncthreads();
+        if (threadIdx.x < MV_WARPS / 2) {
+            int i = blockIdx.x * (MV_WARPS / 2) + threadIdx.x;
+            if (2 * i + 1 < rows) {
+                float g = pair[2 * threadIdx.x], up = pair[2 * threadIdx.x + 1];
+                y[i] = (pairAct == 2 ? fmaxf(g, 0.f) * fmaxf(g, 0.f) : silu(g)) * up;
+            }
+        }
+        return;
+    }
+    if (has && lane == 0) {
         if (bias != 0) acc += bias[r];
         y[r] = accumulate ? y[r] + acc : acc;
     }
@@ -239,8 +251,8 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
 
 #define MATVEC(name, FMT) \
 extern "C" __global__ void name(const void* W, int rows, int cols, const float* x, const float* nw, int act, float eps, \
-                                const float* bias, float* y, int accumulate) { \
-    matvec<FMT>(W, rows, cols, x, nw, act, eps, bias, y, accumulate); \
+                                const float* bias, float* y, int accumulate, int pairAct) { \
+    matvec<FMT>(W, rows, cols, x, nw, act, eps, bias, y, accumulate, pairAct); \
 }
 MATVEC(matvec_f32, 0)
 MATVEC(matvec_f16, 1)
@@ -263,12 +275,13 @@ extern "C" __global__ void rmsnorm_rows(const float* x, const float* w, float* o
     }
 }
 
-// H[t, c] = act(GU[t, c]) · GU[t, f + c] (gate and up side by side in each row), and its half copy.
+// H[t, c] = act(GU[t, 2c]) · GU[t, 2c + 1] (the stacked matrix interleaves gate and up rows, so each
+// output row holds the pairs side by side), and its half copy.
 extern "C" __global__ void gate_rows(const float* gu, float* h, unsigned short* h16, int T, int f, int act) {
     size_t n = (size_t) T * f;
     for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t) gridDim.x * blockDim.x) {
         size_t t = i / f, c = i % f;
-        float g = gu[t * 2 * f + c], u = gu[t * 2 * f + f + c];
+        float g = gu[t * 2 * f + 2 * c], u = gu[t * 2 * f + 2 * c + 1];
         float a = act == 2 ? fmaxf(g, 0.f) * fmaxf(g, 0.f) : silu(g);
         float v = a * u;
         if (h != 0) h[i] = v;

@@ -82,6 +82,41 @@ class CudaKernelsTest {
     }
 
     @Test
+    void gatedMatvecOnInterleavedRowsMatchesTheCpu() {
+        CudaContext cx = Gpu.context();
+        CudaOps ops = new CudaOps(cx);
+        Random r = new Random(21);
+        DType[] types = {DType.F32, DType.F16, DType.Q8_0, DType.Q4_0};
+        for (int c = 0; c < 12; c++) {
+            DType type = types[c % types.length];
+            int f = 1 + r.nextInt(c < 4 ? 3000 : 300), cols = 32 * (1 + r.nextInt(64)), act = 1 + r.nextInt(2);
+            boolean norm = r.nextBoolean();
+            Tensor gate = Gpu.tensor(type, f, cols, Gpu.random(r, f * cols, 0.05f)), up = Gpu.tensor(type, f, cols, Gpu.random(r, f * cols, 0.05f));
+            float[] x = Gpu.random(r, cols, 1f), nw = Gpu.random(r, cols, 1f), in = x.clone();
+            if (norm) k.rmsnorm(in, 0, in, 0, nw, cols, 1e-5f);
+            float[] g = gate.toFloats(k), u = up.toFloats(k), want = new float[f];
+            double scale = 0;
+            for (int i = 0; i < f; i++) {
+                double a = 0, b = 0, mag = 0;
+                for (int j = 0; j < cols; j++) {
+                    a += (double) g[i * cols + j] * in[j];
+                    b += (double) u[i * cols + j] * in[j];
+                    mag += Math.abs((double) u[i * cols + j] * in[j]);
+                }
+                float ga = (float) a;
+                want[i] = (act == 1 ? ga / (1f + (float) Math.exp(-ga)) : Math.max(ga, 0) * Math.max(ga, 0)) * (float) b;
+                scale = Math.max(scale, mag * (1 + Math.abs(a)));
+            }
+            try (Arena a = Arena.ofConfined()) {
+                DeviceMatrix W = DeviceMatrix.uploadInterleaved(cx, a, gate, up);
+                long xd = cx.upload(a, x), nd = cx.upload(a, nw), yd = cx.allocate(a, 4L * f);
+                ops.gatedMatvec(0, W, xd, norm ? nd : 0, 1e-5f, act, yd);
+                close(want, cx.downloadFloats(yd, f), 2e-5, Math.max(1, scale), "gated " + type + " " + f + "x" + cols + " act " + act + " norm " + norm);
+            }
+        }
+    }
+
+    @Test
     void embeddingAndDequantisationAreExact() {
         CudaContext cx = Gpu.context();
         CudaOps ops = new CudaOps(cx);
@@ -123,7 +158,7 @@ class CudaKernelsTest {
             for (int t = 0; t < T; t++) {
                 k.rmsnorm(norm, t * cols, x, t * cols, w, cols, 1e-6f);
                 for (int i = 0; i < cols; i++) {
-                    float g = gu[t * 2 * cols + i], u = gu[t * 2 * cols + cols + i];
+                    float g = gu[t * 2 * cols + 2 * i], u = gu[t * 2 * cols + 2 * i + 1]; // gate and up interleaved
                     gate[t * cols + i] = (act == 1 ? g / (1f + (float) Math.exp(-g)) : Math.max(g, 0) * Math.max(g, 0)) * u;
                 }
             }
