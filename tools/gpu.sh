@@ -57,7 +57,7 @@ run() {
   big=${2:-}
   rm -rf /tmp/pmx && mkdir -p /tmp/pmx && tar -C /tmp/pmx -xJf $gpu/jdk.txz
   java=/tmp/pmx/jdk/bin/java
-  flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC)
+  flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC ${JAVA_OPTS:-}) # JAVA_OPTS: more JVM options
   cp=$gpu/lib/simd:$gpu/lib/quant:$gpu/lib/runtime:$gpu/lib/models:$gpu/lib/cuda-ffm:$gpu/lib/cli:$gpu/lib/test-classes
   export XDG_CACHE_HOME=/tmp/pmx/cache
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true

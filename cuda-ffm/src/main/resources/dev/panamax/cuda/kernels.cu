@@ -13,7 +13,6 @@
 // of a decode step), so one captured CUDA graph replays every decode step.
 
 #define WARP 32
-#define MV_WARPS 8
 #define NEG_INF (-__int_as_float(0x7f800000))
 
 __device__ __forceinline__ float h2f(unsigned short h) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h)); return f; }
@@ -104,7 +103,7 @@ extern "C" __global__ void dequant_q4_0_f16(const void* W, int rows, int cols, u
 
 // ---- matrix × vector (decode) ----
 //
-// y[r] = (accumulate ? y[r] : 0) + bias[r] + Σ_c W[r, c] · in[c], one warp per row, MV_WARPS rows per
+// y[r] = (accumulate ? y[r] : 0) + bias[r] + Σ_c W[r, c] · in[c], one warp per row, blockDim/32 rows per
 // block. The input is first staged in shared memory, transformed on the way:
 //   act 0: in = x;   act 1: in[c] = silu(x[c]) · x[cols + c];   act 2: in[c] = relu(x[c])² · x[cols + c]
 // then, when nw is given, RMS-normalised: in[c] · rstd · nw[c] (the layer's RMSNorm fused in).
@@ -210,7 +209,7 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
     extern __shared__ float xs[];
     pdl_trigger();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int r = blockIdx.x * MV_WARPS + warp;
+    int warps = blockDim.x >> 5, r = blockIdx.x * warps + warp;
     bool has = r < rows, vec = vector_rows<FMT>(cols);
     const char* row = (const char*) W + (size_t) (has ? r : 0) * row_bytes<FMT>(cols);
     const unsigned short* sc = (const unsigned short*) ((const char*) W + (size_t) rows * row_bytes<FMT>(cols)) + (size_t) r * (cols / 32);
@@ -231,11 +230,11 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
     }
     acc = warp_sum(acc);
     if (pairAct != 0) { // rows 2i and 2i+1 are gate and up: write y[i] = act(gate) · up
-        __shared__ float pair[MV_WARPS];
+        __shared__ float pair[32];
         if (lane == 0) pair[warp] = acc;
         __syncthreads();
-        if (threadIdx.x < MV_WARPS / 2) {
-            int i = blockIdx.x * (MV_WARPS / 2) + threadIdx.x;
+        if (threadIdx.x < warps / 2) {
+            int i = blockIdx.x * (warps / 2) + threadIdx.x;
             if (2 * i + 1 < rows) {
                 float g = pair[2 * threadIdx.x], up = pair[2 * threadIdx.x + 1];
                 y[i] = (pairAct == 2 ? fmaxf(g, 0.f) * fmaxf(g, 0.f) : silu(g)) * up;
