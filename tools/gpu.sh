@@ -12,7 +12,8 @@
 #                                     memory returned on close) and the benchmarks, and prints a table.
 #                                     --big adds the TinyLlama-1.1B-shape files (a few minutes more).
 #   tools/gpu.sh run timing           there: wall vs GPU time of a smol135 decode step (graph replays)
-#   tools/gpu.sh run profile [--big]  there: Nsight Compute's time per decode kernel (smol135, or TinyLlama)
+#   tools/gpu.sh run profile [--big [prefill]]  there: Nsight Compute's time per decode kernel (smol135,
+#                                     or TinyLlama), or per kernel of a 512-token TinyLlama prompt
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 cd "$root"
@@ -88,9 +89,12 @@ run() {
     tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
     f=$b/smol135-F16.gguf
     if [ "$big" = --big ]; then tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null; f=$b/tinyllama-F16.gguf; fi
-    ncu --target-processes all --cache-control none --clock-control none --kernel-name regex:'matvec|attention|rope|embed' --launch-skip 400 --launch-count 600 \
+    # --big prefill: the kernels of one 512-token prompt instead (cuBLAS included).
+    filter=(--kernel-name "regex:matvec|attention|rope|embed" --launch-skip 400 --launch-count 600); args=(--prompt-tokens 16 --tokens 40)
+    if [ "${3:-}" = prefill ]; then filter=(--launch-skip 0 --launch-count 300); args=(--prompt-tokens 512 --tokens 1); fi
+    ncu --target-processes all --cache-control none --clock-control none "${filter[@]}" \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv --page raw --print-units base \
-      "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $f --device cuda --prompt-tokens 16 --tokens 40 --repeats 1 \
+      "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $f --device cuda "${args[@]}" --repeats 1 \
       > /tmp/pmx/ncu.csv 2>/tmp/pmx/ncu.err || { tail -20 /tmp/pmx/ncu.err; }
     python3 - <<'PY'
 import csv, collections
@@ -100,11 +104,11 @@ hdr = rows[hdr_i]; data = rows[hdr_i + 2:]
 ki, gi, ti, bi = hdr.index('Kernel Name'), hdr.index('Grid Size'), hdr.index('gpu__time_duration.sum'), hdr.index('dram__bytes_read.sum')
 agg = collections.defaultdict(lambda: [0, 0.0, 0.0])
 for r in data:
-    key = (r[ki].split('(')[0], r[gi]); a = agg[key]; a[0] += 1
+    key = (r[ki].split('(')[0][:40], r[gi]); a = agg[key]; a[0] += 1
     a[1] += float(r[ti].replace(',', '')); a[2] += float(r[bi].replace(',', ''))
 tot = sum(a[1] for a in agg.values())
 print('%-22s %-16s %6s %10s %10s %8s' % ('kernel', 'grid', 'count', 'avg us', 'avg MB', 'GB/s'))
-for (k, g), (n, t, b) in sorted(agg.items(), key=lambda kv: -kv[1][1]):
+for (k, g), (n, t, b) in sorted(agg.items(), key=lambda kv: -kv[1][1])[:25]:
     print('%-22s %-16s %6d %10.2f %10.3f %8.0f' % (k, g, n, t / n / 1e3, b / n / 1e6, b / t))
 print('total kernel time %.1f us over %d launches' % (tot / 1e3, sum(a[0] for a in agg.values())))
 PY

@@ -134,7 +134,8 @@ public final class CudaOps {
     public void attention(long stream, long qkv, int stride, long kc, long vc, long part, long P, int T, int heads, int kvHeads, int hd,
                           int window, int chunk, int nsplit, long out) {
         float scale = (float) (1.0 / Math.sqrt(hd));
-        cx.launch("attention_partial", new int[] {heads, nsplit, T}, 128, 0, stream, qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window,
+        String kernel = hd == 64 || hd == 128 ? "attention_partial_" + hd : "attention_partial_any"; // head sizes compiled in
+        cx.launch(kernel, new int[] {heads, nsplit, T}, 128, 0, stream, qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window,
                 chunk, nsplit, scale);
         cx.launch("attention_merge", new int[] {heads, T}, 128, 0, stream, part, out, heads, hd, nsplit);
     }

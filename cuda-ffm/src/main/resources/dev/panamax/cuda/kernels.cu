@@ -361,137 +361,16 @@ extern "C" __global__ void rope_store(float* qkv, int stride, float* kc, float* 
 #define ATT_WARPS 4
 #define ATT_MAX_PER_LANE 8  // head size up to 256
 
-// Flash-decoding, first half: block (h, s, t) takes query head h of row t over the s-th chunk of the
-// keys row t sees (positions start..n−1, n = P[0]+t+1, start = n − window when windowed) and writes
-// the chunk's running max m, sum l and unnormalised Σ softmax-weight · v to part. Each warp takes
-// every ATT_WARPS-th key with an online softmax; the warps are merged at the end.
-extern "C" __global__ void attention_partial(const float* qkv, int stride, const float* kc, const float* vc, float* part,
-                                             const int* P, int heads, int kvHeads, int hd, int window, int chunk, int nsplit,
-                                             float scale) {
-    int h = blockIdx.x, s = blockIdx.y, t = blockIdx.z;
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int n = P[0] + t + 1;
-    int start = window > 0 ? max(0, n - window) : 0;
-    int s0 = start + s * chunk, s1 = min(s0 + chunk, n);
-    int kvDim = kvHeads * hd, kh = h / (heads / kvHeads);
-    const float* q = qkv + (size_t) t * stride + h * hd;
-    float qr[ATT_MAX_PER_LANE], acc[ATT_MAX_PER_LANE];
-    #pragma unroll
-    for (int i = 0; i < ATT_MAX_PER_LANE; i++) {
-        int d = lane + WARP * i;
-        qr[i] = d < hd ? q[d] : 0.f;
-        acc[i] = 0.f;
-    }
-    float m = NEG_INF, l = 0.f;
-    for (int p = s0 + warp; p < s1; p += ATT_WARPS) {
-        const float* kp = kc + (size_t) p * kvDim + kh * hd;
-        float dot = 0.f;
-        #pragma unroll
-        for (int i = 0; i < ATT_MAX_PER_LANE; i++) {
-            int d = lane + WARP * i;
-            if (d < hd) dot += qr[i] * kp[d];
-        }
-        dot = warp_sum(dot) * scale;
-        float mn = fmaxf(m, dot);
-        float corr = m == NEG_INF ? 0.f : expf(m - mn), w = expf(dot - mn);
-        l = l * corr + w;
-        const float* vp = vc + (size_t) p * kvDim + kh * hd;
-        #pragma unroll
-        for (int i = 0; i < ATT_MAX_PER_LANE; i++) {
-            int d = lane + WARP * i;
-            if (d < hd) acc[i] = acc[i] * corr + w * vp[d];
-        }
-        m = mn;
-    }
-    __shared__ float sm[ATT_WARPS], sl[ATT_WARPS], sacc[ATT_WARPS][WARP * ATT_MAX_PER_LANE];
-    if (lane == 0) { sm[warp] = m; sl[warp] = l; }
-    #pragma unroll
-    for (int i = 0; i < ATT_MAX_PER_LANE; i++) {
-        int d = lane + WARP * i;
-        if (d < hd) sacc[warp][d] = acc[i];
-    }
-    __syncthreads();
-    float M = NEG_INF;
-    for (int w = 0; w < ATT_WARPS; w++) M = fmaxf(M, sm[w]);
-    float* out = part + (((size_t) t * heads + h) * nsplit + s) * (hd + 2);
-    float L = 0.f;
-    for (int w = 0; w < ATT_WARPS; w++) if (sm[w] != NEG_INF) L += sl[w] * expf(sm[w] - M);
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-        float a = 0.f;
-        for (int w = 0; w < ATT_WARPS; w++) if (sm[w] != NEG_INF) a += sacc[w][d] * expf(sm[w] - M);
-        out[2 + d] = a;
-    }
-    if (threadIdx.x == 0) { out[0] = M; out[1] = L; }
-}
-
-// Flash-decoding, second half: merges the chunks of (head h, row t) into out[t, h·hd ..].
-extern "C" __global__ void attention_merge(const float* part, float* out, int heads, int hd, int nsplit) {
-    int h = blockIdx.x, t = blockIdx.y;
-    const float* base = part + ((size_t) t * heads + h) * nsplit * (hd + 2);
-    float M = NEG_INF;
-    for (int s = 0; s < nsplit; s++) M = fmaxf(M, base[s * (hd + 2)]);
-    float L = 0.f;
-    for (int s = 0; s < nsplit; s++) {
-        float ms = base[s * (hd + 2)];
-        if (ms != NEG_INF) L += base[s * (hd + 2) + 1] * expf(ms - M);
-    }
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-        float a = 0.f;
-        for (int s = 0; s < nsplit; s++) {
-            float ms = base[s * (hd + 2)];
-            if (ms != NEG_INF) a += base[s * (hd + 2) + 2 + d] * expf(ms - M);
-        }
-        out[(size_t) t * heads * hd + h * hd + d] = a / L;
-    }
-}
-
-// The whole attention of one decoded token, one launch per layer: block (h, s) takes query head h
-// over the s-th chunk of the keys. Each block normalises and rotates its q itself; the blocks whose
-// chunk holds the new position also rotate the new k and write k and v into the cache (every query
-// head of the group writes the same bits), so after a barrier all keys come from the cache. Scores:
-// each lane one key (independent loads); values: lanes over dimensions, the warp's 32 keys in turn.
-// The last block of a head to finish (an atomic count) merges the chunks' partial softmaxes and resets
-// the count, so a captured graph replays it unchanged. HD > 0 compiles a head size in (every loop
-// unrolled, each lane HD/32 adjacent dimensions); HD = 0 takes it at run time.
+// One warp's share of softmax(q·Kᵀ·scale)·V over keys s0..s1−1 (rows of kbase/vbase, kvDim apart), as a
+// running max m, sum l and unnormalised acc (DPL values a lane: adjacent dimensions when HD > 0,
+// strided by 32 otherwise). q is in shared memory. With HD known, each warp takes 8 keys at a time,
+// 4 lanes a key for the score, then all lanes over the dimensions for the values: short dependency
+// chains, since attention over a few hundred keys is latency, not bandwidth.
 #define DEC_WARPS 4
-template <int HD>
-__device__ void attention_decode(const float* qkv, float* kc, float* vc, const float* rope, const float* qn, const float* kn,
-                                 const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hdRun,
-                                 int interleaved, float eps, int window, int chunk, float scale) {
-    constexpr int DPL = HD > 0 ? HD / WARP : ATT_MAX_PER_LANE;
-    const int hd = HD > 0 ? HD : hdRun;
-    pdl_trigger();
-    pdl_wait();
-    int h = blockIdx.x, s = blockIdx.y;
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int pos = P[0], n = pos + 1;
-    int start = window > 0 ? max(0, n - window) : 0;
-    int active = (n - start + chunk - 1) / chunk;
-    if (s >= active) return;
-    int s0 = start + s * chunk, s1 = min(s0 + chunk, n);
-    int group = heads / kvHeads, kh = h / group, qDim = heads * hd, kvDim = kvHeads * hd;
-    __shared__ __align__(16) float q[256], kn1[256];
-    __shared__ float sm[DEC_WARPS], sl[DEC_WARPS], sacc[DEC_WARPS][256];
-    __shared__ int last;
-    if (warp == 0) prep_head(qkv + h * hd, q, qn, rope, pos, hd, interleaved, eps, lane);
-    if (warp == 1 && s1 == n) {
-        prep_head(qkv + qDim + kh * hd, kn1, kn, rope, pos, hd, interleaved, eps, lane);
-        const float* v = qkv + qDim + kvDim + kh * hd;
-        for (int d = lane; d < hd; d += WARP) {
-            kc[(size_t) pos * kvDim + kh * hd + d] = kn1[d];
-            vc[(size_t) pos * kvDim + kh * hd + d] = v[d];
-        }
-    }
-    __syncthreads();
-    const float* kbase = kc + kh * hd;
-    const float* vbase = vc + kh * hd;
-    float m = NEG_INF, l = 0.f, acc[DPL];
-    #pragma unroll
-    for (int i = 0; i < DPL; i++) acc[i] = 0.f;
+template <int HD, int DPL>
+__device__ __forceinline__ void attend_chunk(const float* q, const float* kbase, const float* vbase, int kvDim, int hd, int s0, int s1,
+                                             float scale, int warp, int lane, float& m, float& l, float* acc) {
     if (HD > 0) {
-        // A known head size: each warp takes KPW keys at a time, LPK lanes a key for the score (a few
-        // 16-byte loads each), then all lanes over the dimensions for the values. Short dependency
-        // chains: a decode step's attention is latency, not bandwidth.
         constexpr int KPW = 8, LPK = WARP / KPW, SEG = HD / LPK;
         int kj = lane / LPK, seg = lane % LPK;
         for (int base = s0 + warp * KPW; base < s1; base += DEC_WARPS * KPW) {
@@ -573,6 +452,123 @@ __device__ void attention_decode(const float* qkv, float* kc, float* vc, const f
             m = mn;
         }
     }
+}
+
+// Flash-decoding over a prompt, first half: block (h, s, t) takes query head h of row t over the s-th
+// chunk of the keys row t sees (positions start..n−1, n = P[0]+t+1, start = n − window when windowed)
+// and writes the chunk's max m, sum l and unnormalised Σ softmax-weight · v to part.
+template <int HD>
+__device__ void attention_partial(const float* qkv, int stride, const float* kc, const float* vc, float* part, const int* P, int heads,
+                                  int kvHeads, int hdRun, int window, int chunk, int nsplit, float scale) {
+    constexpr int DPL = HD > 0 ? HD / WARP : ATT_MAX_PER_LANE;
+    const int hd = HD > 0 ? HD : hdRun;
+    int h = blockIdx.x, s = blockIdx.y, t = blockIdx.z;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int n = P[0] + t + 1;
+    int start = window > 0 ? max(0, n - window) : 0;
+    int s0 = start + s * chunk, s1 = min(s0 + chunk, n);
+    int kvDim = kvHeads * hd, kh = h / (heads / kvHeads);
+    __shared__ __align__(16) float q[256];
+    __shared__ float sm[DEC_WARPS], sl[DEC_WARPS], sacc[DEC_WARPS][256];
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) q[d] = qkv[(size_t) t * stride + h * hd + d];
+    __syncthreads();
+    float m = NEG_INF, l = 0.f, acc[DPL];
+    #pragma unroll
+    for (int i = 0; i < DPL; i++) acc[i] = 0.f;
+    attend_chunk<HD, DPL>(q, kc + kh * hd, vc + kh * hd, kvDim, hd, s0, s1, scale, warp, lane, m, l, acc);
+    if (lane == 0) { sm[warp] = m; sl[warp] = l; }
+    #pragma unroll
+    for (int i = 0; i < DPL; i++) {
+        int d = HD > 0 ? lane * DPL + i : lane + WARP * i;
+        if (d < hd) sacc[warp][d] = acc[i];
+    }
+    __syncthreads();
+    float M = NEG_INF;
+    for (int w = 0; w < DEC_WARPS; w++) M = fmaxf(M, sm[w]);
+    float* out = part + (((size_t) t * heads + h) * nsplit + s) * (hd + 2);
+    float L = 0.f;
+    for (int w = 0; w < DEC_WARPS; w++) if (sm[w] != NEG_INF) L += sl[w] * expf(sm[w] - M);
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float a = 0.f;
+        for (int w = 0; w < DEC_WARPS; w++) if (sm[w] != NEG_INF) a += sacc[w][d] * expf(sm[w] - M);
+        out[2 + d] = a;
+    }
+    if (threadIdx.x == 0) { out[0] = M; out[1] = L; }
+}
+
+#define ATTENTION_PARTIAL(name, HD) \
+extern "C" __global__ void name(const float* qkv, int stride, const float* kc, const float* vc, float* part, const int* P, int heads, \
+                                int kvHeads, int hd, int window, int chunk, int nsplit, float scale) { \
+    attention_partial<HD>(qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window, chunk, nsplit, scale); \
+}
+ATTENTION_PARTIAL(attention_partial_any, 0)
+ATTENTION_PARTIAL(attention_partial_64, 64)
+ATTENTION_PARTIAL(attention_partial_128, 128)
+
+// Flash-decoding, second half: merges the chunks of (head h, row t) into out[t, h·hd ..].
+extern "C" __global__ void attention_merge(const float* part, float* out, int heads, int hd, int nsplit) {
+    int h = blockIdx.x, t = blockIdx.y;
+    const float* base = part + ((size_t) t * heads + h) * nsplit * (hd + 2);
+    float M = NEG_INF;
+    for (int s = 0; s < nsplit; s++) M = fmaxf(M, base[s * (hd + 2)]);
+    float L = 0.f;
+    for (int s = 0; s < nsplit; s++) {
+        float ms = base[s * (hd + 2)];
+        if (ms != NEG_INF) L += base[s * (hd + 2) + 1] * expf(ms - M);
+    }
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+        float a = 0.f;
+        for (int s = 0; s < nsplit; s++) {
+            float ms = base[s * (hd + 2)];
+            if (ms != NEG_INF) a += base[s * (hd + 2) + 2 + d] * expf(ms - M);
+        }
+        out[(size_t) t * heads * hd + h * hd + d] = a / L;
+    }
+}
+
+// The whole attention of one decoded token, one launch per layer: block (h, s) takes query head h
+// over the s-th chunk of the keys. Each block normalises and rotates its q itself; the blocks whose
+// chunk holds the new position also rotate the new k and write k and v into the cache (every query
+// head of the group writes the same bits), so after a barrier all keys come from the cache. Scores:
+// each lane one key (independent loads); values: lanes over dimensions, the warp's 32 keys in turn.
+// The last block of a head to finish (an atomic count) merges the chunks' partial softmaxes and resets
+// the count, so a captured graph replays it unchanged. HD > 0 compiles a head size in (every loop
+// unrolled, each lane HD/32 adjacent dimensions); HD = 0 takes it at run time.
+template <int HD>
+__device__ void attention_decode(const float* qkv, float* kc, float* vc, const float* rope, const float* qn, const float* kn,
+                                 const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hdRun,
+                                 int interleaved, float eps, int window, int chunk, float scale) {
+    constexpr int DPL = HD > 0 ? HD / WARP : ATT_MAX_PER_LANE;
+    const int hd = HD > 0 ? HD : hdRun;
+    pdl_trigger();
+    pdl_wait();
+    int h = blockIdx.x, s = blockIdx.y;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    int pos = P[0], n = pos + 1;
+    int start = window > 0 ? max(0, n - window) : 0;
+    int active = (n - start + chunk - 1) / chunk;
+    if (s >= active) return;
+    int s0 = start + s * chunk, s1 = min(s0 + chunk, n);
+    int group = heads / kvHeads, kh = h / group, qDim = heads * hd, kvDim = kvHeads * hd;
+    __shared__ __align__(16) float q[256], kn1[256];
+    __shared__ float sm[DEC_WARPS], sl[DEC_WARPS], sacc[DEC_WARPS][256];
+    __shared__ int last;
+    if (warp == 0) prep_head(qkv + h * hd, q, qn, rope, pos, hd, interleaved, eps, lane);
+    if (warp == 1 && s1 == n) {
+        prep_head(qkv + qDim + kh * hd, kn1, kn, rope, pos, hd, interleaved, eps, lane);
+        const float* v = qkv + qDim + kvDim + kh * hd;
+        for (int d = lane; d < hd; d += WARP) {
+            kc[(size_t) pos * kvDim + kh * hd + d] = kn1[d];
+            vc[(size_t) pos * kvDim + kh * hd + d] = v[d];
+        }
+    }
+    __syncthreads();
+    const float* kbase = kc + kh * hd;
+    const float* vbase = vc + kh * hd;
+    float m = NEG_INF, l = 0.f, acc[DPL];
+    #pragma unroll
+    for (int i = 0; i < DPL; i++) acc[i] = 0.f;
+    attend_chunk<HD, DPL>(q, kbase, vbase, kvDim, hd, s0, s1, scale, warp, lane, m, l, acc);
     if (lane == 0) { sm[warp] = m; sl[warp] = l; }
     #pragma unroll
     for (int i = 0; i < DPL; i++) {
