@@ -67,6 +67,21 @@ class CudaBackendTest {
     }
 
     @Test
+    void anF16KvCacheIsCpuOnlyAndSaysSo() {
+        try (LanguageModel cpu = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf/llama"))) {
+            System.setProperty("panamax.kvType", "f16");
+            try {
+                String why = new CudaBackend().cannotRun(cpu);
+                assertNotNull(why);
+                assertTrue(why.contains("--kv-type f16"), why);
+            } finally {
+                System.clearProperty("panamax.kvType");
+            }
+            assertEquals(null, new CudaBackend().cannotRun(cpu));
+        }
+    }
+
+    @Test
     void searchFoldersExistAndAreListedOnce() {
         List<Path> folders = CudaLibraries.searchFolders();
         assertEquals(folders.size(), folders.stream().distinct().count());
