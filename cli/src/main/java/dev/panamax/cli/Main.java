@@ -381,7 +381,10 @@ public final class Main {
 
     private static Panamax place(Panamax model, String device, PrintStream err) {
         try {
-            return model.on(device, note -> err.println("panamax: " + note));
+            return model.on(device, note -> {
+                err.println("panamax: " + note);
+                deviceName = note.startsWith("device: ") && !note.startsWith("device: cpu") ? note.substring(8) : "cpu";
+            });
         } catch (RuntimeException e) {
             model.close();
             throw e;
@@ -469,9 +472,9 @@ public final class Main {
                 for (int id : r.generatedIds()) sb.append(',').append(id);
                 out.println(sb);
             }
-            err.printf("panamax: prompt %d tokens at %.1f tok/s; generated %d tokens at %.1f tok/s (%d threads, stopped by %s)%n",
+            err.printf("panamax: prompt %d tokens at %.1f tok/s; generated %d tokens at %.1f tok/s (%s, stopped by %s)%n",
                     r.promptIds().length, r.promptTokensPerSecond(), r.generatedIds().length, r.generatedTokensPerSecond(),
-                    Parallel.threads(), r.stoppedBy());
+                    deviceName.equals("cpu") ? Parallel.threads() + " threads" : deviceName.split(",")[0], r.stoppedBy());
         }
         return 0;
     }
