@@ -454,28 +454,19 @@ __device__ __forceinline__ void attend_chunk(const float* q, const float* kbase,
     }
 }
 
-// Flash-decoding over a prompt, first half: block (h, s, t) takes query head h of row t over the s-th
-// chunk of the keys row t sees (positions start..n−1, n = P[0]+t+1, start = n − window when windowed)
-// and writes the chunk's max m, sum l and unnormalised Σ softmax-weight · v to part.
+// The block's warps over keys s0..s1−1 (attend_chunk each), merged. With `finished` (the only chunk),
+// dst[d] is the softmax-weighted mean of the values; otherwise dst is the chunk's partial: dst[0] the
+// max, dst[1] the sum, dst[2 + d] the unnormalised weighted sum.
 template <int HD>
-__device__ void attention_partial(const float* qkv, int stride, const float* kc, const float* vc, float* part, const int* P, int heads,
-                                  int kvHeads, int hdRun, int window, int chunk, int nsplit, float scale) {
+__device__ void attend_block(const float* q, const float* kbase, const float* vbase, int kvDim, int hd, int s0, int s1, float scale,
+                             bool finished, float* dst) {
     constexpr int DPL = HD > 0 ? HD / WARP : ATT_MAX_PER_LANE;
-    const int hd = HD > 0 ? HD : hdRun;
-    int h = blockIdx.x, s = blockIdx.y, t = blockIdx.z;
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int n = P[0] + t + 1;
-    int start = window > 0 ? max(0, n - window) : 0;
-    int s0 = start + s * chunk, s1 = min(s0 + chunk, n);
-    int kvDim = kvHeads * hd, kh = h / (heads / kvHeads);
-    __shared__ __align__(16) float q[256];
     __shared__ float sm[DEC_WARPS], sl[DEC_WARPS], sacc[DEC_WARPS][256];
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) q[d] = qkv[(size_t) t * stride + h * hd + d];
-    __syncthreads();
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     float m = NEG_INF, l = 0.f, acc[DPL];
     #pragma unroll
     for (int i = 0; i < DPL; i++) acc[i] = 0.f;
-    attend_chunk<HD, DPL>(q, kc + kh * hd, vc + kh * hd, kvDim, hd, s0, s1, scale, warp, lane, m, l, acc);
+    attend_chunk<HD, DPL>(q, kbase, vbase, kvDim, hd, s0, s1, scale, warp, lane, m, l, acc);
     if (lane == 0) { sm[warp] = m; sl[warp] = l; }
     #pragma unroll
     for (int i = 0; i < DPL; i++) {
@@ -483,17 +474,34 @@ __device__ void attention_partial(const float* qkv, int stride, const float* kc,
         if (d < hd) sacc[warp][d] = acc[i];
     }
     __syncthreads();
-    float M = NEG_INF;
+    float M = NEG_INF, L = 0.f;
     for (int w = 0; w < DEC_WARPS; w++) M = fmaxf(M, sm[w]);
-    float* out = part + (((size_t) t * heads + h) * nsplit + s) * (hd + 2);
-    float L = 0.f;
     for (int w = 0; w < DEC_WARPS; w++) if (sm[w] != NEG_INF) L += sl[w] * expf(sm[w] - M);
     for (int d = threadIdx.x; d < hd; d += blockDim.x) {
         float a = 0.f;
         for (int w = 0; w < DEC_WARPS; w++) if (sm[w] != NEG_INF) a += sacc[w][d] * expf(sm[w] - M);
-        out[2 + d] = a;
+        if (finished) dst[d] = a / L;
+        else dst[2 + d] = a;
     }
-    if (threadIdx.x == 0) { out[0] = M; out[1] = L; }
+    if (!finished && threadIdx.x == 0) { dst[0] = M; dst[1] = L; }
+}
+
+// Flash-decoding over a prompt, first half: block (h, s, t) takes query head h of row t over the s-th
+// chunk of the keys row t sees (positions start..n−1, n = P[0]+t+1, start = n − window when windowed)
+// and writes the chunk's max m, sum l and unnormalised Σ softmax-weight · v to part.
+template <int HD>
+__device__ void attention_partial(const float* qkv, int stride, const float* kc, const float* vc, float* part, const int* P, int heads,
+                                  int kvHeads, int hdRun, int window, int chunk, int nsplit, float scale) {
+    const int hd = HD > 0 ? HD : hdRun;
+    int h = blockIdx.x, s = blockIdx.y, t = blockIdx.z;
+    int n = P[0] + t + 1;
+    int start = window > 0 ? max(0, n - window) : 0;
+    int s0 = start + s * chunk, s1 = min(s0 + chunk, n);
+    int kvDim = kvHeads * hd, kh = h / (heads / kvHeads);
+    __shared__ __align__(16) float q[256];
+    for (int d = threadIdx.x; d < hd; d += blockDim.x) q[d] = qkv[(size_t) t * stride + h * hd + d];
+    __syncthreads();
+    attend_block<HD>(q, kc + kh * hd, vc + kh * hd, kvDim, hd, s0, s1, scale, false, part + (((size_t) t * heads + h) * nsplit + s) * (hd + 2));
 }
 
 #define ATTENTION_PARTIAL(name, HD) \
@@ -538,7 +546,6 @@ template <int HD>
 __device__ void attention_decode(const float* qkv, float* kc, float* vc, const float* rope, const float* qn, const float* kn,
                                  const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hdRun,
                                  int interleaved, float eps, int window, int chunk, float scale) {
-    constexpr int DPL = HD > 0 ? HD / WARP : ATT_MAX_PER_LANE;
     const int hd = HD > 0 ? HD : hdRun;
     pdl_trigger();
     pdl_wait();
@@ -551,7 +558,6 @@ __device__ void attention_decode(const float* qkv, float* kc, float* vc, const f
     int s0 = start + s * chunk, s1 = min(s0 + chunk, n);
     int group = heads / kvHeads, kh = h / group, qDim = heads * hd, kvDim = kvHeads * hd;
     __shared__ __align__(16) float q[256], kn1[256];
-    __shared__ float sm[DEC_WARPS], sl[DEC_WARPS], sacc[DEC_WARPS][256];
     __shared__ int last;
     if (warp == 0) prep_head(qkv + h * hd, q, qn, rope, pos, hd, interleaved, eps, lane);
     if (warp == 1 && s1 == n) {
@@ -563,38 +569,10 @@ __device__ void attention_decode(const float* qkv, float* kc, float* vc, const f
         }
     }
     __syncthreads();
-    const float* kbase = kc + kh * hd;
-    const float* vbase = vc + kh * hd;
-    float m = NEG_INF, l = 0.f, acc[DPL];
-    #pragma unroll
-    for (int i = 0; i < DPL; i++) acc[i] = 0.f;
-    attend_chunk<HD, DPL>(q, kbase, vbase, kvDim, hd, s0, s1, scale, warp, lane, m, l, acc);
-    if (lane == 0) { sm[warp] = m; sl[warp] = l; }
-    #pragma unroll
-    for (int i = 0; i < DPL; i++) {
-        int d = HD > 0 ? lane * DPL + i : lane + WARP * i;
-        if (d < hd) sacc[warp][d] = acc[i];
-    }
-    __syncthreads();
-    float M = NEG_INF;
-    for (int w = 0; w < DEC_WARPS; w++) M = fmaxf(M, sm[w]);
-    float L = 0.f;
-    for (int w = 0; w < DEC_WARPS; w++) if (sm[w] != NEG_INF) L += sl[w] * expf(sm[w] - M);
-    if (active == 1) { // one chunk: no partials to merge
-        for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-            float a = 0.f;
-            for (int w = 0; w < DEC_WARPS; w++) if (sm[w] != NEG_INF) a += sacc[w][d] * expf(sm[w] - M);
-            out[h * hd + d] = a / L;
-        }
-        return;
-    }
-    float* mine = part + ((size_t) h * gridDim.y + s) * (hd + 2);
-    for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-        float a = 0.f;
-        for (int w = 0; w < DEC_WARPS; w++) if (sm[w] != NEG_INF) a += sacc[w][d] * expf(sm[w] - M);
-        mine[2 + d] = a;
-    }
-    if (threadIdx.x == 0) { mine[0] = M; mine[1] = L; }
+    // One chunk: the block writes the head's output itself; otherwise its partial, merged below.
+    attend_block<HD>(q, kc + kh * hd, vc + kh * hd, kvDim, hd, s0, s1, scale, active == 1,
+                     active == 1 ? out + h * hd : part + ((size_t) h * gridDim.y + s) * (hd + 2));
+    if (active == 1) return;
     __threadfence();
     __syncthreads();
     if (threadIdx.x == 0) last = atomicAdd(&count[h], 1) == active - 1;
