@@ -2,11 +2,12 @@ package dev.panamax.cuda;
 
 import dev.panamax.runtime.backend.Backend;
 import dev.panamax.runtime.backend.DecoderSpec;
+import dev.panamax.runtime.backend.SsmSpec;
 import dev.panamax.runtime.model.LanguageModel;
 
 /**
  * The CUDA backend ({@code --device cuda}): the Llama family (Llama, Mistral, Qwen2/3, SmolLM,
- * TinyLlama, BitNet in float) resident on the GPU. Usable when the NVIDIA driver sees a GPU and
+ * TinyLlama, BitNet in float), GPT-2, Mamba and Mamba-2 resident on the GPU. Usable when the NVIDIA driver sees a GPU and
  * NVRTC and cuBLAS are found ({@link CudaLibraries}); otherwise {@link #unavailableReason()} says
  * which of them is missing, and the CPU path runs as always.
  */
@@ -52,13 +53,21 @@ public final class CudaBackend implements Backend {
 
     @Override
     public String cannotRun(LanguageModel model) {
+        if (model instanceof SsmSpec.Source ssm) {
+            SsmSpec s = ssm.ssmSpec();
+            return s.state() > 256 ? "state size " + s.state() + " (the CUDA scan takes up to 256)" : null;
+        }
         if (!(model instanceof DecoderSpec.Source src)) {
-            return "the " + model.architecture() + " architecture has no CUDA path yet (the Llama family has)";
+            return "the " + model.architecture() + " architecture has no CUDA path yet (the Llama family, GPT-2, Mamba and Mamba-2 have)";
         }
         DecoderSpec s = src.decoderSpec();
         if (s.sigmoidAttention()) return "sigmoid attention runs on the CPU only";
         if ("f16".equals(System.getProperty("panamax.kvType"))) return "--kv-type f16 runs on the CPU only (the CUDA KV cache is F32)";
         if (s.headDim() > 256 || s.headDim() % 2 != 0) return "head size " + s.headDim() + " (the CUDA attention takes even sizes up to 256)";
+        boolean gated = !s.layerWeights().isEmpty() && s.layerWeights().get(0).gate() != null;
+        if (!(gated ? s.activation().equals("silu") || s.activation().equals("relu2") : s.activation().equals("gelu_tanh"))) {
+            return "the " + s.activation() + " activation " + (gated ? "in a gated" : "in a plain") + " feed-forward has no CUDA kernel";
+        }
         return null;
     }
 
@@ -67,6 +76,7 @@ public final class CudaBackend implements Backend {
         String why = unavailableReason();
         if (why == null) why = cannotRun(model);
         if (why != null) throw new CudaException("cannot run on CUDA: " + why);
+        if (model instanceof SsmSpec.Source ssm) return new CudaSsm(CudaContext.get(), ssm.ssmSpec(), model);
         return new CudaDecoder(CudaContext.get(), ((DecoderSpec.Source) model).decoderSpec(), model);
     }
 }

@@ -37,9 +37,18 @@ public final class CudaOps {
      * then RMS-normalised with weights nw when nw ≠ 0. bias may be 0.
      */
     public void matvec(long stream, DeviceMatrix W, long x, long nw, int act, float eps, long bias, long y, boolean accumulate) {
+        matvec(stream, W, x, nw, 0, act, eps, bias, y, accumulate, false);
+    }
+
+    /**
+     * The same with LayerNorm instead of RMSNorm when nb (its bias) ≠ 0 — in = (in − mean)·rstd·nw + nb —
+     * and, with {@code gelu}, y = gelu_tanh(W · in + bias) (GPT-2's feed-forward up projection).
+     */
+    public void matvec(long stream, DeviceMatrix W, long x, long nw, long nb, int act, float eps, long bias, long y, boolean accumulate,
+                       boolean gelu) {
         int rpb = rowsPerBlock(W);
         cx.launch(dependent, "matvec_" + W.suffix(), new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x,
-                nw, act, eps, bias, y, accumulate ? 1 : 0, 0);
+                nw, nb, act, eps, bias, y, accumulate ? 1 : 0, gelu ? 3 : 0);
     }
 
     /**
@@ -58,7 +67,7 @@ public final class CudaOps {
     public void gatedMatvec(long stream, DeviceMatrix W, long x, long nw, float eps, int act, long y) {
         int rpb = rowsPerBlock(W);
         cx.launch(dependent, "matvec_" + W.suffix(), new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x,
-                nw, 0, eps, 0L, y, 0, act);
+                nw, 0L, 0, eps, 0L, y, 0, act);
     }
 
     /** half(W) into out (rows × cols halfs), for the quantized formats. */
@@ -68,7 +77,12 @@ public final class CudaOps {
 
     /** out[t] = RMSNorm(x[t])·w for T rows of {@code cols}; out or out16 (half copy) may be 0. */
     public void rmsnormRows(long stream, long x, long w, long out, long out16, int T, int cols, float eps) {
-        cx.launch("rmsnorm_rows", new int[] {T}, 256, 0, stream, x, w, out, out16, cols, eps);
+        normRows(stream, x, w, 0, out, out16, T, cols, eps);
+    }
+
+    /** The same, or LayerNorm with bias b when b ≠ 0: out[t] = (x[t] − mean)·rstd·w + b. */
+    public void normRows(long stream, long x, long w, long b, long out, long out16, int T, int cols, float eps) {
+        cx.launch("norm_rows", new int[] {T}, 256, 0, stream, x, w, b, out, out16, cols, eps);
     }
 
     /** h[t, c] = act(gu[t, 2c])·gu[t, 2c+1] (act 1 SiLU, 2 ReLU²; gate and up interleaved); h or h16 may be 0. */
@@ -81,7 +95,17 @@ public final class CudaOps {
     }
 
     public void addBiasRows(long stream, long y, long bias, int T, int n) {
-        cx.launch("add_bias_rows", new int[] {blocks((long) T * n)}, 256, 0, stream, y, bias, T, n);
+        biasRows(stream, y, bias, 0, T, n, false);
+    }
+
+    /** y[t] = y[t] + bias, through gelu_tanh when {@code gelu}; also into the half copy y16 when y16 ≠ 0. */
+    public void biasRows(long stream, long y, long bias, long y16, int T, int n, boolean gelu) {
+        cx.launch("bias_rows", new int[] {blocks((long) T * n)}, 256, 0, stream, y, bias, y16, T, n, gelu ? 3 : 0);
+    }
+
+    /** X[t] += row P[0] + t of the learned position table W, for T rows. */
+    public void addPosition(long stream, DeviceMatrix W, long P, int T, long X) {
+        cx.launch(dependent, "add_position_" + W.suffix(), new int[] {T}, 256, 0, stream, W.pointer, W.rows, W.cols, P, X);
     }
 
     /**
@@ -103,7 +127,7 @@ public final class CudaOps {
 
     /**
      * For T rows of qkv ([q | k | v] of width stride): per-head RMSNorm when qNorm/kNorm ≠ 0, RoPE on q
-     * and k at positions P[0] + t (table from {@link #ropeTable}), and k, v stored into the layer's
+     * and k at positions P[0] + t (table from {@link #ropeTable}; none when rope is 0), and k, v stored into the layer's
      * caches kc, vc ([positions × kvHeads·hd]).
      */
     public void ropeStore(long stream, long qkv, int stride, long kc, long vc, long rope, long qNorm, long kNorm, long P, int T,
@@ -138,5 +162,35 @@ public final class CudaOps {
         cx.launch(kernel, new int[] {heads, nsplit, T}, 128, 0, stream, qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window,
                 chunk, nsplit, scale);
         cx.launch("attention_merge", new int[] {heads, T}, 128, 0, stream, part, out, heads, hd, nsplit);
+    }
+
+    // ---- selective state spaces ----
+
+    /**
+     * The causal depthwise conv (kc taps, weights w [channels × kc], bias b) then SiLU over T rows of
+     * in (rows {@code inStride} apart) into out [T × channels], continuing from and updating the conv
+     * state [channels × (kc−1)].
+     */
+    public void ssmConv(long stream, long in, int inStride, long out, int T, int channels, long w, long b, long state, int kc) {
+        cx.launch(dependent, "ssm_conv", new int[] {(channels + 127) / 128}, 128, 0, stream, in, inStride, out, T, channels, w, b, state, kc);
+    }
+
+    /**
+     * dt [T × n] = clamp(softplus(bias + δ), lo, hi): δ = W [n × rank] · the row's first rank values
+     * (Mamba), or with rank 0 the row's value i itself (Mamba-2).
+     */
+    public void ssmDt(long stream, long in, int inStride, long W, int rank, long bias, float lo, float hi, long dt, int T, int n) {
+        cx.launch(dependent, "ssm_dt", new int[] {blocks((long) T * n)}, 256, 0, stream, in, inStride, W, rank, bias, lo, hi, dt, T, n);
+    }
+
+    /**
+     * The selective scan of {@code kernels.cu}'s ssm_scan over T steps for R state rows of N states
+     * (state S [R × N], updated), gated by silu(Z), into Y [T × R].
+     */
+    public void ssmScan(long stream, long X, int xs, long dt, int heads, long BC, int bcs, int bOff, int cOff, long Z, int zs, long A,
+                        boolean aPerRow, long D, long S, long Y, int R, int N, int rowsPerHead, int headsPerGroup, int T) {
+        if (N > 256) throw new IllegalArgumentException("state size " + N + " (the CUDA scan takes up to 256)");
+        cx.launch(dependent, "ssm_scan", new int[] {(R + 3) / 4}, 128, 0, stream, X, xs, dt, heads, BC, bcs, bOff, cOff, Z, zs, A, aPerRow ? 1 : 0,
+                D, S, Y, R, N, rowsPerHead, headsPerGroup, T);
     }
 }

@@ -63,6 +63,9 @@ __device__ float block_sum(float v) {
 
 __device__ __forceinline__ float silu(float g) { return g / (1.f + expf(-g)); }
 
+// GPT-2's gelu_new: 0.5·v·(1 + tanh(√(2/π)·(v + 0.044715·v³))).
+__device__ __forceinline__ float gelu_tanh(float v) { return 0.5f * v * (1.f + tanhf(0.7978845608f * (v + 0.044715f * v * v * v))); }
+
 // One element of a matrix in any device format (embedding rows, dequantisation).
 template <int FMT>
 __device__ __forceinline__ float element(const void* W, size_t rows, int cols, size_t r, int c) {
@@ -90,6 +93,19 @@ extern "C" __global__ void embed_f16(const void* W, int rows, int cols, const in
 extern "C" __global__ void embed_q8_0(const void* W, int rows, int cols, const int* tokens, float* X) { embed<3>(W, rows, cols, tokens, X); }
 extern "C" __global__ void embed_q4_0(const void* W, int rows, int cols, const int* tokens, float* X) { embed<4>(W, rows, cols, tokens, X); }
 
+// X[t, :] += row P[0] + t of a learned position table (GPT-2); grid: one block per row.
+template <int FMT>
+__device__ void add_position(const void* W, int rows, int cols, const int* P, float* X) {
+    pdl_trigger();
+    pdl_wait();
+    int pos = P[0] + blockIdx.x;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) X[(size_t) blockIdx.x * cols + c] += element<FMT>(W, rows, cols, pos, c);
+}
+extern "C" __global__ void add_position_f32(const void* W, int rows, int cols, const int* P, float* X) { add_position<0>(W, rows, cols, P, X); }
+extern "C" __global__ void add_position_f16(const void* W, int rows, int cols, const int* P, float* X) { add_position<1>(W, rows, cols, P, X); }
+extern "C" __global__ void add_position_q8_0(const void* W, int rows, int cols, const int* P, float* X) { add_position<3>(W, rows, cols, P, X); }
+extern "C" __global__ void add_position_q4_0(const void* W, int rows, int cols, const int* P, float* X) { add_position<4>(W, rows, cols, P, X); }
+
 // out = half(W) for cuBLAS (prompt GEMMs on quantized weights); grid-stride over all elements.
 template <int FMT>
 __device__ void dequant_f16(const void* W, int rows, int cols, unsigned short* out) {
@@ -106,9 +122,10 @@ extern "C" __global__ void dequant_q4_0_f16(const void* W, int rows, int cols, u
 // y[r] = (accumulate ? y[r] : 0) + bias[r] + Σ_c W[r, c] · in[c], one warp per row, blockDim/32 rows per
 // block. The input is first staged in shared memory, transformed on the way:
 //   act 0: in = x;   act 1: in[c] = silu(x[c]) · x[cols + c];   act 2: in[c] = relu(x[c])² · x[cols + c]
-// then, when nw is given, RMS-normalised: in[c] · rstd · nw[c] (the layer's RMSNorm fused in).
+// then, when nw is given, normalised: RMSNorm in[c] · rstd · nw[c], or with nb also given LayerNorm
+// (in[c] − mean) · rstd · nw[c] + nb[c] (the layer's norm fused in).
 
-__device__ void stage_input(const float* x, const float* nw, int cols, int act, float eps, float* xs) {
+__device__ void stage_input(const float* x, const float* nw, const float* nb, int cols, int act, float eps, float* xs) {
     float ss = 0.f;
     #pragma unroll 4
     for (int c = threadIdx.x; c < cols; c += blockDim.x) {
@@ -116,9 +133,14 @@ __device__ void stage_input(const float* x, const float* nw, int cols, int act, 
         if (act == 1) v = silu(v) * x[cols + c];
         else if (act == 2) { float r = fmaxf(v, 0.f); v = r * r * x[cols + c]; }
         xs[c] = v;
-        ss += v * v;
+        ss += nb != 0 ? v : v * v;
     }
-    if (nw != 0) {
+    if (nw != 0 && nb != 0) {
+        float mean = block_sum(ss) / cols, var = 0.f;
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) var += (xs[c] - mean) * (xs[c] - mean);
+        float inv = (float) (1.0 / sqrt((double) (block_sum(var) / cols + eps)));
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) xs[c] = (xs[c] - mean) * inv * nw[c] + nb[c];
+    } else if (nw != 0) {
         float total = block_sum(ss);
         float inv = (float) (1.0 / sqrt((double) (total / cols + eps)));
         for (int c = threadIdx.x; c < cols; c += blockDim.x) xs[c] = xs[c] * inv * nw[c];
@@ -200,11 +222,11 @@ __device__ __forceinline__ float use_batch(const uint4* u, const unsigned short*
     return acc;
 }
 
-// y[r] (+)= Σ_c W[r, c] · in[c] (+ bias[r]): one warp per row. The warp loads the first batch of its
+// y[r] (+)= Σ_c W[r, c] · in[c] (+ bias[r]), through gelu_tanh when pairAct is 3: one warp per row. The warp loads the first batch of its
 // row before waiting for the previous kernel (the weights do not depend on it), then stages the
 // input, then streams the rest of the row a batch at a time.
 template <int FMT>
-__device__ void matvec(const void* W, int rows, int cols, const float* x, const float* nw, int act, float eps,
+__device__ void matvec(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, int act, float eps,
                        const float* bias, float* y, int accumulate, int pairAct) {
     extern __shared__ float xs[];
     pdl_trigger();
@@ -216,7 +238,7 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
     uint4 u[BATCH];
     if (has && vec) load_batch<FMT>(row, cols, 0, lane, u);
     pdl_wait();
-    stage_input(x, nw, cols, act, eps, xs);
+    stage_input(x, nw, nb, cols, act, eps, xs);
     float acc = 0.f;
     if (has && vec) {
         for (int c0 = 0; c0 < cols; c0 += step_cols<FMT>()) {
@@ -229,7 +251,7 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
         for (int c = lane; c < cols; c += WARP) acc += h2f(((const unsigned short*) row)[c]) * xs[c];
     }
     acc = warp_sum(acc);
-    if (pairAct != 0) { // rows 2i and 2i+1 are gate and up: write y[i] = act(gate) · up
+    if (pairAct == 1 || pairAct == 2) { // rows 2i and 2i+1 are gate and up: write y[i] = act(gate) · up
         __shared__ float pair[32];
         if (lane == 0) pair[warp] = acc;
         __syncthreads();
@@ -244,14 +266,15 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
     }
     if (has && lane == 0) {
         if (bias != 0) acc += bias[r];
+        if (pairAct == 3) acc = gelu_tanh(acc);
         y[r] = accumulate ? y[r] + acc : acc;
     }
 }
 
 #define MATVEC(name, FMT) \
-extern "C" __global__ void name(const void* W, int rows, int cols, const float* x, const float* nw, int act, float eps, \
-                                const float* bias, float* y, int accumulate, int pairAct) { \
-    matvec<FMT>(W, rows, cols, x, nw, act, eps, bias, y, accumulate, pairAct); \
+extern "C" __global__ void name(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, int act, \
+                                float eps, const float* bias, float* y, int accumulate, int pairAct) { \
+    matvec<FMT>(W, rows, cols, x, nw, nb, act, eps, bias, y, accumulate, pairAct); \
 }
 MATVEC(matvec_f32, 0)
 MATVEC(matvec_f16, 1)
@@ -260,15 +283,23 @@ MATVEC(matvec_q4_0, 4)
 
 // ---- rows (prompt) ----
 
-// out[t] = x[t] · rstd · w, and/or its half-float copy; one block per row.
-extern "C" __global__ void rmsnorm_rows(const float* x, const float* w, float* out, unsigned short* out16, int cols, float eps) {
+// out[t] = x[t] · rstd · w (RMSNorm), or with b given (x[t] − mean) · rstd · w + b (LayerNorm), and/or
+// its half-float copy; one block per row.
+extern "C" __global__ void norm_rows(const float* x, const float* w, const float* b, float* out, unsigned short* out16, int cols, float eps) {
     const float* xr = x + (size_t) blockIdx.x * cols;
+    float mean = 0.f;
+    if (b != 0) {
+        float s = 0.f;
+        for (int c = threadIdx.x; c < cols; c += blockDim.x) s += xr[c];
+        mean = block_sum(s) / cols;
+    }
     float ss = 0.f;
-    for (int c = threadIdx.x; c < cols; c += blockDim.x) ss += xr[c] * xr[c];
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) ss += (xr[c] - mean) * (xr[c] - mean);
     float total = block_sum(ss);
     float inv = (float) (1.0 / sqrt((double) (total / cols + eps)));
     for (int c = threadIdx.x; c < cols; c += blockDim.x) {
-        float v = xr[c] * inv * w[c];
+        float v = (xr[c] - mean) * inv * w[c];
+        if (b != 0) v += b[c];
         if (out != 0) out[(size_t) blockIdx.x * cols + c] = v;
         if (out16 != 0) out16[(size_t) blockIdx.x * cols + c] = f2h(v);
     }
@@ -292,9 +323,15 @@ extern "C" __global__ void f32_to_f16(const float* x, unsigned short* y, long lo
     for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) y[i] = f2h(x[i]);
 }
 
-extern "C" __global__ void add_bias_rows(float* y, const float* b, int T, int n) {
+// y[t, i] = act(y[t, i] + b[i]) for T rows of n (act 0: none, 3: gelu_tanh), and its half copy when y16 ≠ 0.
+extern "C" __global__ void bias_rows(float* y, const float* b, unsigned short* y16, int T, int n, int act) {
     size_t total = (size_t) T * n;
-    for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) y[i] += b[i % n];
+    for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        float v = y[i] + b[i % n];
+        if (act == 3) v = gelu_tanh(v);
+        y[i] = v;
+        if (y16 != 0) y16[i] = f2h(v);
+    }
 }
 
 // ---- attention ----
@@ -321,6 +358,7 @@ __device__ void prep_head(const float* src, float* dst, const float* nw, const f
         for (int d = lane; d < hd; d += WARP) dst[d] = src[d];
     }
     __syncwarp();
+    if (rope == 0) return; // learned absolute positions (GPT-2): no rotation
     int half = hd / 2;
     const float* cs = rope + (size_t) pos * half * 2;
     for (int j = lane; j < half; j += WARP) {
@@ -607,3 +645,101 @@ extern "C" __global__ void name(const float* qkv, float* kc, float* vc, const fl
 ATTENTION_DECODE(attention_decode_any, 0)
 ATTENTION_DECODE(attention_decode_64, 64)
 ATTENTION_DECODE(attention_decode_128, 128)
+
+// ---- selective state spaces (Mamba, Mamba-2) ----
+// The same kernels serve a decoded token (T = 1, inside the captured graph) and a prompt block.
+
+__device__ __forceinline__ float softplus(float v) { return v > 20.f ? v : log1pf(expf(v)); }
+
+// The causal depthwise conv over time, then SiLU, for T rows and one thread per channel:
+//   out[t, c] = silu(b[c] + Σ_j w[c, j] · in(t − (kc−1) + j)),   in(s) = in[s·inStride + c] for s ≥ 0,
+// and for s < 0 the channel's state (the kc − 1 inputs before the block, oldest first), which ends
+// holding the block's last kc − 1 inputs.
+extern "C" __global__ void ssm_conv(const float* in, int inStride, float* out, int T, int channels, const float* w, const float* b,
+                                    float* state, int kc) {
+    pdl_trigger();
+    pdl_wait();
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= channels) return;
+    float* st = state + (size_t) c * (kc - 1);
+    const float* wc = w + (size_t) c * kc;
+    for (int t = 0; t < T; t++) {
+        float acc = b[c];
+        for (int j = 0; j < kc; j++) {
+            int s = t - (kc - 1) + j;
+            acc += wc[j] * (s >= 0 ? in[(size_t) s * inStride + c] : st[kc - 1 + s]);
+        }
+        out[(size_t) t * channels + c] = silu(acc);
+    }
+    for (int j = 0; j < kc - 1; j++) { // ascending j reads st[T + j] before it is overwritten
+        int s = T - (kc - 1) + j;
+        st[j] = s >= 0 ? in[(size_t) s * inStride + c] : st[kc - 1 + s];
+    }
+}
+
+// Step sizes, one thread per (t, i):  dt[t·n + i] = clamp(softplus(bias[i] + δ), lo, hi), where
+// δ = W[i, :rank] · in[t·inStride ..] (Mamba's low-rank projection) or, with rank 0, in[t·inStride + i] (Mamba-2).
+extern "C" __global__ void ssm_dt(const float* in, int inStride, const float* W, int rank, const float* bias, float lo, float hi,
+                                  float* dt, int T, int n) {
+    pdl_trigger();
+    pdl_wait();
+    for (size_t k = (size_t) blockIdx.x * blockDim.x + threadIdx.x; k < (size_t) T * n; k += (size_t) gridDim.x * blockDim.x) {
+        int t = (int) (k / n), i = (int) (k % n);
+        const float* x = in + (size_t) t * inStride;
+        float v;
+        if (rank > 0) {
+            v = 0.f;
+            for (int j = 0; j < rank; j++) v += W[(size_t) i * rank + j] * x[j];
+        } else {
+            v = x[i];
+        }
+        dt[k] = fminf(fmaxf(softplus(bias[i] + v), lo), hi);
+    }
+}
+
+// The selective scan over T steps, one warp per state row r < R, lanes over the state index n < N:
+//   head = r / rowsPerHead,  g = head / headsPerGroup,  Δ = dt[t·heads + head],  x = X[t·xs + r]
+//   h[n] = exp(Δ·A) · h[n] + Δ · B[t, g, n] · x        A = A[r·N + n] (Mamba) or A[head] (Mamba-2)
+//   Y[t·R + r] = (Σ_n h[n] · C[t, g, n] + D[head] · x) · silu(Z[t·zs + r])
+// with B[t, g, n] = BC[t·bcs + bOff + g·N + n] and C likewise at cOff. Mamba: a row is a channel
+// (rowsPerHead 1, one group); Mamba-2: a row is one of a head's P dimensions. The state S[r·N + n]
+// is read before and written after; time runs in order, so a decoded token and a prompt agree.
+#define SCAN_PER_LANE 8  // N up to 256
+extern "C" __global__ void ssm_scan(const float* X, int xs, const float* dt, int heads, const float* BC, int bcs, int bOff, int cOff,
+                                    const float* Z, int zs, const float* A, int aPerRow, const float* D, float* S, float* Y,
+                                    int R, int N, int rowsPerHead, int headsPerGroup, int T) {
+    pdl_trigger();
+    pdl_wait();
+    int lane = threadIdx.x & 31, r = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (r >= R) return;
+    int head = r / rowsPerHead, g = head / headsPerGroup;
+    float h[SCAN_PER_LANE], a[SCAN_PER_LANE];
+    #pragma unroll
+    for (int i = 0; i < SCAN_PER_LANE; i++) {
+        int n = lane + WARP * i;
+        h[i] = n < N ? S[(size_t) r * N + n] : 0.f;
+        a[i] = n < N ? A[aPerRow ? (size_t) r * N + n : head] : 0.f;
+    }
+    float dd = D[head];
+    for (int t = 0; t < T; t++) {
+        float x = X[(size_t) t * xs + r], d = dt[(size_t) t * heads + head];
+        const float* bt = BC + (size_t) t * bcs + bOff + g * N;
+        const float* ct = BC + (size_t) t * bcs + cOff + g * N;
+        float acc = 0.f;
+        #pragma unroll
+        for (int i = 0; i < SCAN_PER_LANE; i++) {
+            int n = lane + WARP * i;
+            if (n < N) {
+                h[i] = expf(d * a[i]) * h[i] + d * bt[n] * x;
+                acc += h[i] * ct[n];
+            }
+        }
+        acc = warp_sum(acc);
+        if (lane == 0) Y[(size_t) t * R + r] = (acc + dd * x) * silu(Z[(size_t) t * zs + r]);
+    }
+    #pragma unroll
+    for (int i = 0; i < SCAN_PER_LANE; i++) {
+        int n = lane + WARP * i;
+        if (n < N) S[(size_t) r * N + n] = h[i];
+    }
+}

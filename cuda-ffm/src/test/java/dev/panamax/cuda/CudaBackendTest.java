@@ -59,10 +59,15 @@ class CudaBackendTest {
 
     @Test
     void architecturesWithoutACudaPathSaySo() {
-        try (LanguageModel mamba = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf/mamba"))) {
-            String why = new CudaBackend().cannotRun(mamba);
+        try (LanguageModel next = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf/qwen3_next"))) {
+            String why = new CudaBackend().cannotRun(next);
             assertNotNull(why);
-            assertTrue(why.contains("mamba"), why);
+            assertTrue(why.contains(next.architecture()) && why.contains("no CUDA path"), why);
+        }
+        for (String name : new String[] {"mamba", "mamba2", "llama"}) {
+            try (LanguageModel m = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf").resolve(name))) {
+                assertEquals(null, new CudaBackend().cannotRun(m), name);
+            }
         }
     }
 

@@ -44,8 +44,9 @@ class CudaKernelsTest {
             if (c >= 6 && c < 12) rows = c < 9 ? 2048 + r.nextInt(100) : 8192 + r.nextInt(100); // two warps a row, one
             int act = r.nextInt(3);
             boolean norm = r.nextBoolean(), bias = r.nextBoolean(), accumulate = r.nextBoolean();
+            boolean layerNorm = norm && r.nextBoolean(), gelu = r.nextInt(4) == 0; // GPT-2's LayerNorm in, gelu_tanh out
             float[] w = Gpu.random(r, rows * cols, 0.05f), x = Gpu.random(r, act == 0 ? cols : 2 * cols, 1f), nw = Gpu.random(r, cols, 1f),
-                    b = Gpu.random(r, rows, 1f), y0 = Gpu.random(r, rows, 1f);
+                    nb = Gpu.random(r, cols, 1f), b = Gpu.random(r, rows, 1f), y0 = Gpu.random(r, rows, 1f);
             Tensor t = Gpu.tensor(type, rows, cols, w);
             float[] wq = t.toFloats(k); // the weights as the device holds them (other types become F16)
             if (DeviceMatrix.formatOf(t) == DeviceMatrix.F16 && type != DType.F16) {
@@ -57,7 +58,8 @@ class CudaKernelsTest {
                 float g = x[i];
                 in[i] = act == 0 ? g : act == 1 ? g / (1f + (float) Math.exp(-g)) * x[cols + i] : Math.max(g, 0) * Math.max(g, 0) * x[cols + i];
             }
-            if (norm) k.rmsnorm(in, 0, in, 0, nw, cols, 1e-5f);
+            if (layerNorm) k.layernorm(in, 0, in, 0, nw, nb, cols, 1e-5f);
+            else if (norm) k.rmsnorm(in, 0, in, 0, nw, cols, 1e-5f);
             float[] want = new float[rows];
             double scale = 0;
             for (int i = 0; i < rows; i++) {
@@ -67,16 +69,17 @@ class CudaKernelsTest {
                     mag += Math.abs((double) wq[i * cols + j] * in[j]);
                 }
                 if (bias) s += b[i];
+                if (gelu) s = 0.5 * s * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (s + 0.044715 * s * s * s)));
                 if (accumulate) s += y0[i];
                 want[i] = (float) s;
                 scale = Math.max(scale, mag);
             }
             try (Arena a = Arena.ofConfined()) {
                 DeviceMatrix W = DeviceMatrix.upload(cx, a, t);
-                long xd = cx.upload(a, x), nd = cx.upload(a, nw), bd = cx.upload(a, b), yd = cx.upload(a, y0);
-                ops.matvec(0, W, xd, norm ? nd : 0, act, 1e-5f, bias ? bd : 0, yd, accumulate);
-                close(want, cx.downloadFloats(yd, rows), 2e-5, Math.max(1, scale),
-                        type + " " + rows + "x" + cols + " act " + act + " norm " + norm + " bias " + bias + " acc " + accumulate);
+                long xd = cx.upload(a, x), nd = cx.upload(a, nw), nbd = cx.upload(a, nb), bd = cx.upload(a, b), yd = cx.upload(a, y0);
+                ops.matvec(0, W, xd, norm ? nd : 0, layerNorm ? nbd : 0, act, 1e-5f, bias ? bd : 0, yd, accumulate, gelu);
+                close(want, cx.downloadFloats(yd, rows), 2e-5, Math.max(1, scale), type + " " + rows + "x" + cols + " act " + act + " norm "
+                        + norm + " layerNorm " + layerNorm + " bias " + bias + " gelu " + gelu + " acc " + accumulate);
             }
         }
     }
@@ -171,6 +174,25 @@ class CudaKernelsTest {
                 for (int i = 0; i < half.length; i++) assertEquals(norm[i], Float.float16ToFloat(half[i]), Math.abs(norm[i]) * 1e-3 + 1e-4);
                 ops.gateRows(0, gd, h, 0, T, cols, act);
                 close(gate, cx.downloadFloats(h, T * cols), 1e-5, 1, "gate rows act " + act);
+                // LayerNorm rows (GPT-2), bias + gelu_tanh rows with a half copy, learned positions added.
+                float[] nb = Gpu.random(r, cols, 1f), ln = new float[T * cols], biased = x.clone(), pos = Gpu.random(r, (T + 7) * cols, 1f);
+                float[] withPos = x.clone();
+                for (int t = 0; t < T; t++) {
+                    k.layernorm(ln, t * cols, x, t * cols, w, nb, cols, 1e-5f);
+                    k.add(biased, t * cols, nb, 0, biased, t * cols, cols);
+                    k.geluTanh(biased, t * cols, cols);
+                    k.add(withPos, t * cols, pos, (t + 5) * cols, withPos, t * cols, cols);
+                }
+                long nbd = cx.upload(a, nb), yd = cx.upload(a, x), xp = cx.upload(a, x), P = cx.upload(a, java.lang.foreign.MemorySegment.ofArray(new int[] {5}));
+                ops.normRows(0, xd, wd, nbd, out, 0, T, cols, 1e-5f);
+                close(ln, cx.downloadFloats(out, T * cols), 1e-5, 1, "layernorm rows " + T + "x" + cols);
+                ops.biasRows(0, yd, nbd, out16, T, cols, true);
+                close(biased, cx.downloadFloats(yd, T * cols), 1e-5, 1, "bias + gelu rows");
+                half = cx.downloadShorts(out16, T * cols);
+                for (int i = 0; i < half.length; i++) assertEquals(biased[i], Float.float16ToFloat(half[i]), Math.abs(biased[i]) * 1e-3 + 1e-4);
+                DeviceMatrix table = DeviceMatrix.upload(cx, a, Gpu.tensor(DType.F32, T + 7, cols, pos));
+                ops.addPosition(0, table, P, T, xp);
+                close(withPos, cx.downloadFloats(xp, T * cols), 0, 1, "positions added");
             }
         }
     }
@@ -353,6 +375,124 @@ class CudaKernelsTest {
             }
         } finally {
             cx.driver.destroyStream(stream);
+        }
+    }
+
+    /**
+     * The SSM kernels on random shapes, as Mamba-2 uses them (heads of P rows, B and C per group) and as
+     * Mamba does (A per channel and state): conv + SiLU against its definition (including the carried
+     * window, state in and out), step sizes against softplus/clamp, and the scan against the CPU's
+     * chunked forms — {@link dev.panamax.simd.Ssd#chunked} per head, {@link dev.panamax.simd.LinearScan#chunked}
+     * per state index — with D·x and the SiLU(z) gate added here.
+     */
+    @Test
+    void ssmConvStepSizesAndScanMatchTheCpu() {
+        CudaContext cx = Gpu.context();
+        CudaOps ops = new CudaOps(cx);
+        Random r = new Random(11);
+        for (int c = 0; c < 24; c++) {
+            boolean mamba2 = c % 2 == 0;
+            int T = c < 4 ? 1 : 1 + r.nextInt(80), kc = 2 + r.nextInt(3), N = c % 6 == 2 ? 128 + r.nextInt(129) : 1 + r.nextInt(64);
+            int groups = mamba2 ? 1 + r.nextInt(3) : 1, heads = mamba2 ? groups * (1 + r.nextInt(4)) : 0, P = 1 + r.nextInt(24);
+            int inner = mamba2 ? heads * P : 1 + r.nextInt(200), rank = mamba2 ? 0 : 1 + r.nextInt(12);
+            int channels = mamba2 ? inner + 2 * groups * N : inner, nh = mamba2 ? heads : inner;
+            String what = (mamba2 ? "mamba2" : "mamba") + " T " + T + " N " + N + " inner " + inner + " groups " + groups + " kc " + kc;
+            // conv + SiLU over T rows (stride wider than the channels), from a random window.
+            int stride = channels + 3;
+            float[] in = Gpu.random(r, T * stride, 1f), w = Gpu.random(r, channels * kc, 0.5f), b = Gpu.random(r, channels, 0.1f),
+                    state = Gpu.random(r, channels * (kc - 1), 1f);
+            float[] convWant = new float[T * channels], stateWant = new float[state.length];
+            for (int ch = 0; ch < channels; ch++) {
+                for (int t = 0; t < T; t++) {
+                    double acc = b[ch];
+                    for (int j = 0; j < kc; j++) {
+                        int src = t - (kc - 1) + j;
+                        acc += w[ch * kc + j] * (src >= 0 ? in[src * stride + ch] : state[ch * (kc - 1) + kc - 1 + src]);
+                    }
+                    convWant[t * channels + ch] = (float) (acc / (1 + Math.exp(-acc)));
+                }
+                for (int j = 0; j < kc - 1; j++) {
+                    int src = T - (kc - 1) + j;
+                    stateWant[ch * (kc - 1) + j] = src >= 0 ? in[src * stride + ch] : state[ch * (kc - 1) + kc - 1 + src];
+                }
+            }
+            // Step sizes: Mamba's from a low-rank projection of the first `rank` values of each row.
+            int dw = mamba2 ? nh : rank + 5;
+            float[] dIn = Gpu.random(r, T * dw, 1f), dW = Gpu.random(r, Math.max(1, nh * rank), 0.5f), dB = Gpu.random(r, nh, 1f);
+            float lo = mamba2 ? 0.01f : 0f, hi = mamba2 ? 2f : Float.POSITIVE_INFINITY;
+            float[] dtWant = new float[T * nh];
+            for (int t = 0; t < T; t++) {
+                for (int i = 0; i < nh; i++) {
+                    double v = dB[i];
+                    if (rank > 0) for (int j = 0; j < rank; j++) v += dW[i * rank + j] * dIn[t * dw + j];
+                    else v += dIn[t * dw + i];
+                    double sp = v > 20 ? v : Math.log1p(Math.exp(v));
+                    dtWant[t * nh + i] = (float) Math.min(Math.max(sp, lo), hi);
+                }
+            }
+            // The scan, on the conv's output (x, and for Mamba-2 B and C) and the step sizes.
+            int bcw = mamba2 ? channels : 2 * N + 1, bOff = mamba2 ? inner : 1, cOff = bOff + groups * N;
+            float[] bc = mamba2 ? convWant : Gpu.random(r, T * bcw, 1f), z = Gpu.random(r, T * inner, 1f);
+            float[] A = new float[mamba2 ? heads : inner * N], D = Gpu.random(r, nh, 1f), S0 = Gpu.random(r, inner * N, 0.5f);
+            for (int i = 0; i < A.length; i++) A[i] = (float) -Math.exp(r.nextGaussian() * 0.5);
+            float[] yWant = new float[T * inner], sWant = new float[inner * N];
+            if (mamba2) {
+                int perGroup = heads / groups;
+                for (int h = 0; h < heads; h++) {
+                    int g = h / perGroup;
+                    float[] xh = new float[T * P], dth = new float[T], bg = new float[T * N], cg = new float[T * N], yh = new float[T * P];
+                    float[] sh = java.util.Arrays.copyOfRange(S0, h * P * N, (h + 1) * P * N);
+                    for (int t = 0; t < T; t++) {
+                        System.arraycopy(convWant, t * channels + h * P, xh, t * P, P);
+                        System.arraycopy(bc, t * bcw + bOff + g * N, bg, t * N, N);
+                        System.arraycopy(bc, t * bcw + cOff + g * N, cg, t * N, N);
+                        dth[t] = dtWant[t * nh + h];
+                    }
+                    dev.panamax.simd.Ssd.chunked(xh, dth, A[h], bg, cg, sh, yh, T, P, N, 1 + r.nextInt(16));
+                    System.arraycopy(sh, 0, sWant, h * P * N, P * N);
+                    for (int t = 0; t < T; t++) {
+                        for (int p = 0; p < P; p++) yWant[t * inner + h * P + p] = yh[t * P + p] + D[h] * xh[t * P + p];
+                    }
+                }
+            } else {
+                float[] a = new float[T * inner], bb = new float[T * inner], hh = new float[T * inner], h0 = new float[inner];
+                for (int n = 0; n < N; n++) {
+                    for (int t = 0; t < T; t++) {
+                        for (int ch = 0; ch < inner; ch++) {
+                            float d = dtWant[t * nh + ch];
+                            a[t * inner + ch] = (float) Math.exp(d * A[ch * N + n]);
+                            bb[t * inner + ch] = d * bc[t * bcw + bOff + n] * convWant[t * channels + ch];
+                        }
+                    }
+                    for (int ch = 0; ch < inner; ch++) h0[ch] = S0[ch * N + n];
+                    dev.panamax.simd.LinearScan.chunked(k, a, bb, h0, hh, T, inner, 1 + r.nextInt(16));
+                    for (int t = 0; t < T; t++) {
+                        for (int ch = 0; ch < inner; ch++) yWant[t * inner + ch] += hh[t * inner + ch] * bc[t * bcw + cOff + n];
+                    }
+                    for (int ch = 0; ch < inner; ch++) sWant[ch * N + n] = hh[(T - 1) * inner + ch];
+                }
+                for (int t = 0; t < T; t++) {
+                    for (int ch = 0; ch < inner; ch++) yWant[t * inner + ch] += D[ch] * convWant[t * channels + ch];
+                }
+            }
+            for (int i = 0; i < yWant.length; i++) yWant[i] *= z[i] / (1 + (float) Math.exp(-z[i]));
+            try (Arena ar = Arena.ofConfined()) {
+                long ind = cx.upload(ar, in), wd = cx.upload(ar, w), bd = cx.upload(ar, b), std = cx.upload(ar, state);
+                long out = cx.upload(ar, new float[T * channels]);
+                ops.ssmConv(0, ind, stride, out, T, channels, wd, bd, std, kc);
+                close(convWant, cx.downloadFloats(out, T * channels), 1e-5, 1, what + " conv");
+                close(stateWant, cx.downloadFloats(std, state.length), 0, 1, what + " conv state");
+                long dind = cx.upload(ar, dIn), dWd = cx.upload(ar, dW), dBd = cx.upload(ar, dB), dtd = cx.upload(ar, new float[T * nh]);
+                ops.ssmDt(0, dind, dw, rank > 0 ? dWd : 0, rank, dBd, lo, hi, dtd, T, nh);
+                close(dtWant, cx.downloadFloats(dtd, T * nh), 1e-5, 1, what + " dt");
+                // The scan reads the CPU's conv output and step sizes, so only the scan is compared.
+                long xd = cx.upload(ar, convWant), dtx = cx.upload(ar, dtWant), bcd = mamba2 ? xd : cx.upload(ar, bc), zd = cx.upload(ar, z);
+                long Ad = cx.upload(ar, A), Dd = cx.upload(ar, D), Sd = cx.upload(ar, S0), yd = cx.upload(ar, new float[T * inner]);
+                ops.ssmScan(0, xd, channels, dtx, nh, bcd, bcw, bOff, cOff, zd, inner, Ad, !mamba2, Dd, Sd, yd, inner, N,
+                        mamba2 ? P : 1, mamba2 ? heads / groups : inner, T);
+                close(yWant, cx.downloadFloats(yd, T * inner), 1e-4, 1, what + " scan");
+                close(sWant, cx.downloadFloats(Sd, inner * N), 1e-4, 1, what + " state");
+            }
         }
     }
 }

@@ -42,7 +42,7 @@ class CudaModelTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "llama3", "mistral", "qwen2", "qwen3", "bitnet"})
+    @ValueSource(strings = {"llama", "llama3", "mistral", "qwen2", "qwen3", "bitnet", "gpt2", "mamba", "mamba2"})
     void fixtureMatchesTransformersOnTheGpu(String name) throws Exception {
         Gpu.context();
         check(shared().resolve("fixtures/hf").resolve(name));
@@ -76,10 +76,11 @@ class CudaModelTest {
         assertEquals(before, cx.driver.memoryInfo()[0], "device memory after three models were loaded and closed");
     }
 
-    @Test
-    void graphReplayEqualsEagerLaunches() {
+    @ParameterizedTest
+    @ValueSource(strings = {"llama3", "gpt2", "mamba2"})
+    void graphReplayEqualsEagerLaunches(String name) {
         Gpu.context();
-        Path dir = shared().resolve("fixtures/hf/llama3");
+        Path dir = shared().resolve("fixtures/hf").resolve(name);
         try (LanguageModel m = onGpu(dir)) {
             LanguageModel.Session graph = m.newSession();
             List<float[]> replayed = new ArrayList<>();

@@ -69,7 +69,7 @@ public final class Gpt2 implements Architecture {
         return new Gpt2Model(c, src.weights(), src.isGguf(), src.tokenizer(), src.chatTemplate(), src.endIds());
     }
 
-    static final class Gpt2Model implements LanguageModel {
+    static final class Gpt2Model implements LanguageModel, dev.panamax.runtime.backend.DecoderSpec.Source {
         final Config cfg;
         final Weights weights;
         final Tokenizer tokenizer;
@@ -133,6 +133,22 @@ public final class Gpt2 implements Architecture {
         @Override public String chatTemplate() { return chatTemplate; }
         @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
         @Override public void close() { weights.close(); }
+
+        /** The model described for a backend: c_attn's rows split into W_q, W_k, W_v; LayerNorms with their biases. */
+        @Override
+        public dev.panamax.runtime.backend.DecoderSpec decoderSpec() {
+            int d = cfg.dim;
+            var list = new java.util.ArrayList<dev.panamax.runtime.backend.DecoderSpec.Layer>();
+            for (Layer L : layers) {
+                float[] b = L.bqkv();
+                list.add(new dev.panamax.runtime.backend.DecoderSpec.Layer(L.ln1w(), L.ln1b(), L.wqkv().rows(0, d), L.wqkv().rows(d, d),
+                        L.wqkv().rows(2 * d, d), L.wo(), Arrays.copyOfRange(b, 0, d), Arrays.copyOfRange(b, d, 2 * d),
+                        Arrays.copyOfRange(b, 2 * d, 3 * d), L.bo(), null, null, L.ln2w(), L.ln2b(), null, L.wfc(), L.wdown(), L.bfc(),
+                        L.bdown(), null, null));
+            }
+            return new dev.panamax.runtime.backend.DecoderSpec(d, cfg.layers, cfg.heads, cfg.heads, d / cfg.heads, cfg.ffnDim, cfg.vocab,
+                    cfg.context, cfg.eps, null, wpe, false, 0, "gelu_tanh", false, wte, output, lnfW, lnfB, java.util.List.copyOf(list));
+        }
     }
 
     static final class State implements LanguageModel.Session {

@@ -314,12 +314,13 @@ public final class Llama implements Architecture {
         public dev.panamax.runtime.backend.DecoderSpec decoderSpec() {
             var list = new java.util.ArrayList<dev.panamax.runtime.backend.DecoderSpec.Layer>();
             for (Layer L : layers) {
-                list.add(new dev.panamax.runtime.backend.DecoderSpec.Layer(L.attnNorm(), L.wq(), L.wk(), L.wv(), L.wo(), L.bq(), L.bk(), L.bv(),
-                        L.qNorm(), L.kNorm(), L.ffnNorm(), L.gate(), L.up(), L.down(), L.attnSubNorm(), L.ffnSubNorm()));
+                list.add(new dev.panamax.runtime.backend.DecoderSpec.Layer(L.attnNorm(), null, L.wq(), L.wk(), L.wv(), L.wo(), L.bq(), L.bk(),
+                        L.bv(), null, L.qNorm(), L.kNorm(), L.ffnNorm(), null, L.gate(), L.up(), L.down(), null, null, L.attnSubNorm(),
+                        L.ffnSubNorm()));
             }
             return new dev.panamax.runtime.backend.DecoderSpec(cfg.dim, cfg.layers, cfg.heads, cfg.kvHeads, cfg.headDim, cfg.ffnDim, cfg.vocab,
-                    cfg.context, cfg.normEps, invFreq.clone(), cfg.ropeInterleaved, cfg.slidingWindow, cfg.bitnet ? "relu2" : "silu",
-                    attention.sigmoid(), embed, output, finalNorm, java.util.List.copyOf(list));
+                    cfg.context, cfg.normEps, invFreq.clone(), null, cfg.ropeInterleaved, cfg.slidingWindow, cfg.bitnet ? "relu2" : "silu",
+                    attention.sigmoid(), embed, output, finalNorm, null, java.util.List.copyOf(list));
         }
 
         @Override

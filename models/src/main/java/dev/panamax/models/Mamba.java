@@ -83,7 +83,7 @@ public final class Mamba implements Architecture {
         return new MambaModel(c, src.weights(), src.tokenizer(), src.endIds(), Names.HF);
     }
 
-    static final class MambaModel implements LanguageModel {
+    static final class MambaModel implements LanguageModel, dev.panamax.runtime.backend.SsmSpec.Source {
         final Config c;
         final Weights w;
         final Tokenizer tokenizer;
@@ -131,6 +131,17 @@ public final class Mamba implements Architecture {
         @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
         @Override public Session newSession() { return new State(this); }
         @Override public void close() { w.close(); }
+
+        @Override
+        public dev.panamax.runtime.backend.SsmSpec ssmSpec() {
+            var list = new java.util.ArrayList<dev.panamax.runtime.backend.SsmSpec.Layer>();
+            for (Layer L : layers) {
+                list.add(new dev.panamax.runtime.backend.SsmSpec.Layer(L.norm(), L.inProj(), L.convW(), L.convB(), L.xProj(), L.dtProj(),
+                        L.dtBias(), L.a(), L.d(), null, L.outProj()));
+            }
+            return new dev.panamax.runtime.backend.SsmSpec(1, c.dim, c.layers, c.inner, c.state, c.conv, c.inner, 1, c.dtRank, c.vocab, c.eps,
+                    0f, Float.POSITIVE_INFINITY, embed, output, normF, list);
+        }
     }
 
     /** Rows of in [T, inDim] times a weight [outDim, inDim]: one GEMM for float32 weights, else row by row. */

@@ -99,7 +99,7 @@ public final class Mamba2 implements Architecture {
         return new Mamba2Model(c, src.weights(), src.tokenizer(), src.endIds(), Names.HF);
     }
 
-    static final class Mamba2Model implements LanguageModel {
+    static final class Mamba2Model implements LanguageModel, dev.panamax.runtime.backend.SsmSpec.Source {
         final Config c;
         final Weights w;
         final Tokenizer tokenizer;
@@ -150,6 +150,17 @@ public final class Mamba2 implements Architecture {
         @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
         @Override public Session newSession() { return new State(this); }
         @Override public void close() { w.close(); }
+
+        @Override
+        public dev.panamax.runtime.backend.SsmSpec ssmSpec() {
+            var list = new java.util.ArrayList<dev.panamax.runtime.backend.SsmSpec.Layer>();
+            for (Layer L : layers) {
+                list.add(new dev.panamax.runtime.backend.SsmSpec.Layer(L.norm(), L.inProj(), L.convW(), L.convB(), null, null, L.dtBias(),
+                        L.a(), L.d(), L.gateNorm(), L.outProj()));
+            }
+            return new dev.panamax.runtime.backend.SsmSpec(2, c.dim, c.layers, c.inner, c.state, c.conv, c.heads, c.groups, 0, c.vocab, c.eps,
+                    c.dtMin, c.dtMax, embed, output, normF, list);
+        }
     }
 
     /** Per layer: the last d_conv − 1 conv inputs and heads × P × N of SSM state. */

@@ -4,33 +4,41 @@ import dev.panamax.runtime.tensor.Tensor;
 import java.util.List;
 
 /**
- * A pre-norm decoder-only transformer (the Llama family) described for a backend: its shape, and
- * its weights as the CPU model holds them (memory-mapped or widened tensors, norm vectors as
- * floats). A backend builds its own copy from this; the equations are those of
- * {@code models/Llama}:
+ * A pre-norm decoder-only transformer described for a backend: its shape, and its weights as the CPU
+ * model holds them (memory-mapped or widened tensors, norm vectors and biases as floats). A backend
+ * builds its own copy from this. It covers the Llama family ({@code models/Llama}) and GPT-2
+ * ({@code models/Gpt2}):
  *
  * <pre>
- *   h  = x + W_o · Attention(RoPE(W_q·n + b_q), RoPE(W_k·n + b_k), W_v·n + b_v),   n = RMSNorm(x)
- *   x' = h + W_down · (act(W_gate·m) ⊙ W_up·m),                                  m = RMSNorm(h)
+ *   x  = W_emb[token] (+ W_pos[pos] with learned positions)
+ *   h  = x + W_o · Attention(rot(W_q·n + b_q), rot(W_k·n + b_k), W_v·n + b_v) + b_o,   n = Norm₁(x)
+ *   x' = h + W_down · f(m) + b_down,                                                m = Norm₂(h)
+ *   f(m) = act(W_gate·m) ⊙ W_up·m            (gated: Llama)
+ *   f(m) = gelu_tanh(W_up·m + b_up)           (gate null: GPT-2)
  * </pre>
  *
- * @param invFreq    RoPE's inverse frequency per rotated pair (headDim / 2), scaling already applied
+ * Norms are RMSNorm, or LayerNorm where their bias is given; rot is RoPE, or nothing with learned
+ * positions. Every bias and optional vector is null where the architecture has none.
+ *
+ * @param invFreq    RoPE's inverse frequency per rotated pair (headDim / 2), scaling already applied; null with learned positions
+ * @param positions  the learned absolute position table [context × dim] (GPT-2), or null (RoPE)
  * @param ropeInterleaved pairs (2j, 2j+1) rather than (j, j + headDim/2)
  * @param slidingWindow positions each query sees (0: all)
- * @param activation "silu" or "relu2" (BitNet)
+ * @param activation "silu" or "relu2" (BitNet) for the gated feed-forward, "gelu_tanh" for the plain one
  * @param sigmoidAttention sigmoid weights with the −log n bias instead of softmax
  */
 public record DecoderSpec(int dim, int layers, int heads, int kvHeads, int headDim, int ffnDim, int vocab, int context,
-                          float normEps, float[] invFreq, boolean ropeInterleaved, int slidingWindow, String activation,
-                          boolean sigmoidAttention, Tensor embed, Tensor output, float[] finalNorm, List<Layer> layerWeights) {
+                          float normEps, float[] invFreq, Tensor positions, boolean ropeInterleaved, int slidingWindow, String activation,
+                          boolean sigmoidAttention, Tensor embed, Tensor output, float[] finalNorm, float[] finalNormBias,
+                          List<Layer> layerWeights) {
 
     /**
-     * One layer. Biases, the per-head q/k norms (Qwen3) and the sub-norms (BitNet) are null when the
-     * architecture has none.
+     * One layer. The per-head q/k norms are Qwen3's, the sub-norms BitNet's; the norm biases make
+     * LayerNorms (GPT-2).
      */
-    public record Layer(float[] attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, float[] bq, float[] bk, float[] bv,
-                        float[] qNorm, float[] kNorm, float[] ffnNorm, Tensor gate, Tensor up, Tensor down,
-                        float[] attnSubNorm, float[] ffnSubNorm) {}
+    public record Layer(float[] attnNorm, float[] attnNormBias, Tensor wq, Tensor wk, Tensor wv, Tensor wo, float[] bq, float[] bk,
+                        float[] bv, float[] bo, float[] qNorm, float[] kNorm, float[] ffnNorm, float[] ffnNormBias, Tensor gate, Tensor up,
+                        Tensor down, float[] bUp, float[] bDown, float[] attnSubNorm, float[] ffnSubNorm) {}
 
     /** A language model that can describe itself as a {@link DecoderSpec}. */
     public interface Source {

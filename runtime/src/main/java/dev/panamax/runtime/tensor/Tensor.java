@@ -64,6 +64,14 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
         return this;
     }
 
+    /** Rows [from, from + count) of a matrix, as a view of the same bytes (rows are whole blocks in every format). */
+    public Tensor rows(int from, int count) {
+        int r = rows(), c = cols();
+        if (from < 0 || count < 0 || from + count > r) throw new IllegalArgumentException(name + ": rows " + from + ".." + (from + count) + " of " + r);
+        return new Tensor(name + "[" + from + ":" + (from + count) + "]", type, new long[] {count, c},
+                data.asSlice(type.bytesFor((long) from * c), type.bytesFor((long) count * c)));
+    }
+
     /** Converts elements [start, start+n) to float; for block formats both must be whole blocks. */
     public void read(Kernels k, long start, float[] dst, int dOff, int n) {
         switch (type) {
