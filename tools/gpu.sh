@@ -45,7 +45,7 @@ pack() {
     mvn -B -q dependency:copy -Dartifact=org.junit.platform:junit-platform-console-standalone:1.14.1 -DoutputDirectory=$gpu/tmp
     mv $gpu/tmp/junit-platform-console-standalone-1.14.1.jar $gpu/junit-console.jar && rm -rf $gpu/tmp
   fi
-  for f in llama llama3 mistral qwen2 qwen3 bitnet mamba mamba2 gpt2 qwen3_next; do rm -rf $gpu/shared/fixtures/hf/$f; cp -r ../shared/fixtures/hf/$f $gpu/shared/fixtures/hf/; done
+  for f in llama llama3 mistral qwen2 qwen3 bitnet mamba mamba2 gpt2 bert qwen3_next; do rm -rf $gpu/shared/fixtures/hf/$f; cp -r ../shared/fixtures/hf/$f $gpu/shared/fixtures/hf/; done
   rm -rf $gpu/shared/models/kjv-llama && mkdir -p $gpu/shared/models/kjv-llama
   (cd ../shared/models/kjv-llama && cp config.json expected.json extra.json full_logits.f32 logits.f32 generation_config.json \
      model-0000*-of-00002.safetensors model.safetensors.index.json tokenizer.json tokenizer_config.json "$root/$gpu/shared/models/kjv-llama/")

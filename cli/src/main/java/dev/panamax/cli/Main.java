@@ -127,12 +127,13 @@ public final class Main {
             """;
 
     static final String EMBED_HELP = """
-            Usage: panamax embed MODEL TEXT... [--ids A,B,C] [--precision float|int8|binary]
+            Usage: panamax embed MODEL TEXT... [--ids A,B,C] [--precision float|int8|binary] [--device cpu|cuda|auto]
 
             Prints one line per TEXT: its sentence embedding (mean of the last hidden states,
             unit length). float: the values; int8: "scale: c1 c2 ..." (absmax codes, value ≈
             code·scale); binary: the sign bits as 64-bit hex words (32x smaller than float).
             With several texts, their cosine similarities go to stderr.
+            --device runs the encoder on a GPU (see generate --help; default cpu).
             """;
 
     static final String SEARCH_HELP = """
@@ -311,7 +312,7 @@ public final class Main {
                 return search(a, out, err);
             }
             case "embed": {
-                Args a = Args.parse(name, argv, from, Set.of("--ids", "--threads", "--precision"), switches());
+                Args a = Args.parse(name, argv, from, Set.of("--ids", "--threads", "--precision", "--device"), switches());
                 if (a.has("--help")) return help(out, EMBED_HELP);
                 threads(a);
                 return embed(a, out, err);
@@ -391,16 +392,11 @@ public final class Main {
         }
     }
 
-    /** A language model placed on the device (encoders stay on the CPU; cuda for one is an error). */
+    /** A model (language model or encoder) placed on the device. */
     private static Model placeModel(Model model, String device, PrintStream err) {
         if (device.equals("cpu")) return model;
-        if (!(model instanceof LanguageModel lm)) {
-            if (device.equals("auto")) return model;
-            model.close();
-            throw new ModelException("cannot run on " + device + ": " + model.architecture() + " (an encoder) runs on the CPU only");
-        }
         try {
-            return dev.panamax.runtime.backend.Backends.place(device, lm, note -> {
+            return dev.panamax.runtime.backend.Backends.place(device, model, note -> {
                 err.println("panamax: " + note);
                 deviceName = note.startsWith("device: ") ? note.substring(8) : note;
                 if (deviceName.startsWith("cpu")) deviceName = "cpu";
@@ -637,7 +633,8 @@ public final class Main {
             if (r >= 0) rate[r] = p / ((System.nanoTime() - t0) / 1e9);
         }
         java.util.Arrays.sort(rate);
-        out.printf("model: %s (%s, an encoder), %d threads, SIMD %s%n", path, enc.architecture(), Parallel.threads(), Simd.description());
+        out.printf("model: %s (%s, an encoder), %s%n", path, enc.architecture(),
+                deviceName.equals("cpu") ? Parallel.threads() + " threads, SIMD " + Simd.description() : "device " + deviceName);
         out.printf(java.util.Locale.ROOT, "prefill %d tokens: %.1f tok/s%n", p, rate[repeats / 2]);
         out.println("decode: none (an encoder generates no tokens)");
         return 0;
@@ -691,7 +688,8 @@ public final class Main {
         if (a.positional.isEmpty()) throw new UsageException("embed needs MODEL and at least one TEXT (see panamax embed --help)");
         String ids = a.value("--ids", null);
         if (a.positional.size() < 2 && ids == null) throw new UsageException("embed needs at least one TEXT or --ids");
-        try (Model m = ModelLoader.load(Path.of(a.positional.get(0)))) {
+        String device = deviceOption(a);
+        try (Model m = placeModel(ModelLoader.load(Path.of(a.positional.get(0))), device, err)) {
             if (!(m instanceof EncoderModel enc)) throw new ModelException(a.positional.get(0) + ": " + m.architecture() + " is not an encoder; embed needs one such as BERT");
             java.util.List<float[]> vectors = new java.util.ArrayList<>();
             if (ids != null) vectors.add(enc.embed(Args.ids("--ids", ids)));

@@ -2,12 +2,15 @@ package dev.panamax.cuda;
 
 import dev.panamax.runtime.backend.Backend;
 import dev.panamax.runtime.backend.DecoderSpec;
+import dev.panamax.runtime.backend.EncoderSpec;
 import dev.panamax.runtime.backend.SsmSpec;
+import dev.panamax.runtime.model.EncoderModel;
 import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.Model;
 
 /**
  * The CUDA backend ({@code --device cuda}): the Llama family (Llama, Mistral, Qwen2/3, SmolLM,
- * TinyLlama, BitNet in float), GPT-2, Mamba and Mamba-2 resident on the GPU. Usable when the NVIDIA driver sees a GPU and
+ * TinyLlama, BitNet in float), GPT-2, Mamba, Mamba-2 and the BERT encoder resident on the GPU. Usable when the NVIDIA driver sees a GPU and
  * NVRTC and cuBLAS are found ({@link CudaLibraries}); otherwise {@link #unavailableReason()} says
  * which of them is missing, and the CPU path runs as always.
  */
@@ -52,7 +55,13 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public String cannotRun(LanguageModel model) {
+    public String cannotRun(Model model) {
+        if (model instanceof EncoderModel) {
+            if (!(model instanceof EncoderSpec.Source src)) return "the " + model.architecture() + " encoder has no CUDA path yet (BERT has)";
+            EncoderSpec s = src.encoderSpec();
+            int hd = s.dim() / s.heads();
+            return hd > 256 || hd % 2 != 0 ? "head size " + hd + " (the CUDA attention takes even sizes up to 256)" : null;
+        }
         if (model instanceof SsmSpec.Source ssm) {
             SsmSpec s = ssm.ssmSpec();
             return s.state() > 256 ? "state size " + s.state() + " (the CUDA scan takes up to 256)" : null;
@@ -72,11 +81,13 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public LanguageModel place(LanguageModel model) {
+    public Model place(Model model) {
         String why = unavailableReason();
         if (why == null) why = cannotRun(model);
         if (why != null) throw new CudaException("cannot run on CUDA: " + why);
-        if (model instanceof SsmSpec.Source ssm) return new CudaSsm(CudaContext.get(), ssm.ssmSpec(), model);
-        return new CudaDecoder(CudaContext.get(), ((DecoderSpec.Source) model).decoderSpec(), model);
+        if (model instanceof EncoderModel enc) return new CudaEncoder(CudaContext.get(), ((EncoderSpec.Source) enc).encoderSpec(), enc);
+        LanguageModel lm = (LanguageModel) model;
+        if (model instanceof SsmSpec.Source ssm) return new CudaSsm(CudaContext.get(), ssm.ssmSpec(), lm);
+        return new CudaDecoder(CudaContext.get(), ((DecoderSpec.Source) model).decoderSpec(), lm);
     }
 }

@@ -27,10 +27,9 @@ abstract class CudaModel implements LanguageModel {
     final LanguageModel cpu;
     final Arena weights = Arena.ofShared();
     final int vocab;
+    final PromptGemm prompt;
     final long cublasStream;
-    final Cublas cublas;
     private final Set<GraphSession> open = Collections.newSetFromMap(new java.util.WeakHashMap<>());
-    private long scratch16, scratchBytes;
     private boolean closed;
 
     CudaModel(CudaContext cx, LanguageModel cpu, int vocab) {
@@ -39,14 +38,13 @@ abstract class CudaModel implements LanguageModel {
         this.decodeOps = new CudaOps(cx, true);
         this.cpu = cpu;
         this.vocab = vocab;
-        cublasStream = cx.driver.createStream();
-        cublas = new Cublas(cx, cublasStream);
+        prompt = new PromptGemm(cx, ops, weights);
+        cublasStream = prompt.stream;
     }
 
     /** Frees what the constructor took when a subclass's upload fails, and rethrows. */
     RuntimeException failed(RuntimeException e) {
-        cublas.close();
-        cx.driver.destroyStream(cublasStream);
+        prompt.close();
         weights.close();
         return e;
     }
@@ -99,8 +97,7 @@ abstract class CudaModel implements LanguageModel {
         cx.makeCurrent();
         for (GraphSession x : new ArrayList<>(open)) x.resources.run();
         open.clear();
-        cublas.close();
-        cx.driver.destroyStream(cublasStream);
+        prompt.close();
         weights.close();
         cpu.close();
     }
@@ -114,25 +111,9 @@ abstract class CudaModel implements LanguageModel {
         if (t < 0 || t >= vocab) throw new ModelException("token id " + t + " is outside the vocabulary (0.." + (vocab - 1) + ")");
     }
 
-    /**
-     * Y[T × W.rows] (+)= in · Wᵀ on the prompt stream: F32 weights by SGEMM on the float rows in32,
-     * others by GemmEx on the half rows in16 (quantized ones dequantized to a scratch matrix first).
-     * Callers hold the model's lock (one cuBLAS handle and stream per model).
-     */
+    /** Y[T × W.rows] (+)= in · Wᵀ on the prompt stream ({@link PromptGemm#gemm}); callers hold the model's lock. */
     void gemm(DeviceMatrix W, long in32, long in16, int T, long Y, boolean accumulate) {
-        switch (W.format) {
-            case DeviceMatrix.F32 -> cublas.gemmRowMajorNT(T, W.rows, W.cols, W.pointer, in32, Cublas.R_32F, Y, accumulate);
-            case DeviceMatrix.F16 -> cublas.gemmRowMajorNT(T, W.rows, W.cols, W.pointer, in16, Cublas.R_16F, Y, accumulate);
-            default -> {
-                long need = 2L * W.rows * W.cols;
-                if (need > scratchBytes) {
-                    scratch16 = cx.allocate(weights, need);
-                    scratchBytes = need;
-                }
-                ops.dequantF16(cublasStream, W, scratch16);
-                cublas.gemmRowMajorNT(T, W.rows, W.cols, scratch16, in16, Cublas.R_16F, Y, accumulate);
-            }
-        }
+        prompt.gemm(W, in32, in16, T, Y, accumulate);
     }
 
     /**

@@ -100,7 +100,15 @@ public final class CudaOps {
 
     /** y[t] = y[t] + bias, through gelu_tanh when {@code gelu}; also into the half copy y16 when y16 ≠ 0. */
     public void biasRows(long stream, long y, long bias, long y16, int T, int n, boolean gelu) {
-        cx.launch("bias_rows", new int[] {blocks((long) T * n)}, 256, 0, stream, y, bias, y16, T, n, gelu ? 3 : 0);
+        biasRows(stream, y, bias, y16, T, n, gelu ? GELU_TANH : 0);
+    }
+
+    /** Activations of {@link #biasRows(long, long, long, long, int, int, int)}. */
+    public static final int GELU_TANH = 3, GELU_ERF = 4;
+
+    /** y[t] = act(y[t] + bias) (act 0, {@link #GELU_TANH} or {@link #GELU_ERF}), and its half copy when y16 ≠ 0. */
+    public void biasRows(long stream, long y, long bias, long y16, int T, int n, int act) {
+        cx.launch("bias_rows", new int[] {blocks((long) T * n)}, 256, 0, stream, y, bias, y16, T, n, act);
     }
 
     /** X[t] += row P[0] + t of the learned position table W, for T rows. */
@@ -157,10 +165,16 @@ public final class CudaOps {
      */
     public void attention(long stream, long qkv, int stride, long kc, long vc, long part, long P, int T, int heads, int kvHeads, int hd,
                           int window, int chunk, int nsplit, long out) {
+        attention(stream, qkv, stride, kc, vc, part, P, T, heads, kvHeads, hd, window, chunk, nsplit, out, 0);
+    }
+
+    /** The same, with keys > 0: every row sees cached positions 0..keys−1 (an encoder's bidirectional attention). */
+    public void attention(long stream, long qkv, int stride, long kc, long vc, long part, long P, int T, int heads, int kvHeads, int hd,
+                          int window, int chunk, int nsplit, long out, int keys) {
         float scale = (float) (1.0 / Math.sqrt(hd));
         String kernel = hd == 64 || hd == 128 ? "attention_partial_" + hd : "attention_partial_any"; // head sizes compiled in
         cx.launch(kernel, new int[] {heads, nsplit, T}, 128, 0, stream, qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window,
-                chunk, nsplit, scale);
+                chunk, nsplit, scale, keys);
         cx.launch("attention_merge", new int[] {heads, T}, 128, 0, stream, part, out, heads, hd, nsplit);
     }
 

@@ -323,12 +323,14 @@ extern "C" __global__ void f32_to_f16(const float* x, unsigned short* y, long lo
     for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) y[i] = f2h(x[i]);
 }
 
-// y[t, i] = act(y[t, i] + b[i]) for T rows of n (act 0: none, 3: gelu_tanh), and its half copy when y16 ≠ 0.
+// y[t, i] = act(y[t, i] + b[i]) for T rows of n (act 0: none, 3: gelu_tanh, 4: gelu with erf), and its half
+// copy when y16 ≠ 0.
 extern "C" __global__ void bias_rows(float* y, const float* b, unsigned short* y16, int T, int n, int act) {
     size_t total = (size_t) T * n;
     for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
         float v = y[i] + b[i % n];
         if (act == 3) v = gelu_tanh(v);
+        else if (act == 4) v = 0.5f * v * (1.f + erff(v * 0.70710678f));
         y[i] = v;
         if (y16 != 0) y16[i] = f2h(v);
     }
@@ -525,14 +527,15 @@ __device__ void attend_block(const float* q, const float* kbase, const float* vb
 }
 
 // Flash-decoding over a prompt, first half: block (h, s, t) takes query head h of row t over the s-th
-// chunk of the keys row t sees (positions start..n−1, n = P[0]+t+1, start = n − window when windowed)
-// and writes the chunk's max m, sum l and unnormalised Σ softmax-weight · v to part.
+// chunk of the keys row t sees (positions start..n−1, n = P[0]+t+1, start = n − window when windowed;
+// with keys > 0 every row sees positions 0..keys−1: an encoder's bidirectional attention) and writes
+// the chunk's max m, sum l and unnormalised Σ softmax-weight · v to part.
 template <int HD>
 __device__ void attention_partial(const float* qkv, int stride, const float* kc, const float* vc, float* part, const int* P, int heads,
-                                  int kvHeads, int hdRun, int window, int chunk, int nsplit, float scale) {
+                                  int kvHeads, int hdRun, int window, int chunk, int nsplit, float scale, int keys) {
     const int hd = HD > 0 ? HD : hdRun;
     int h = blockIdx.x, s = blockIdx.y, t = blockIdx.z;
-    int n = P[0] + t + 1;
+    int n = keys > 0 ? keys : P[0] + t + 1;
     int start = window > 0 ? max(0, n - window) : 0;
     int s0 = start + s * chunk, s1 = min(s0 + chunk, n);
     int kvDim = kvHeads * hd, kh = h / (heads / kvHeads);
@@ -544,8 +547,8 @@ __device__ void attention_partial(const float* qkv, int stride, const float* kc,
 
 #define ATTENTION_PARTIAL(name, HD) \
 extern "C" __global__ void name(const float* qkv, int stride, const float* kc, const float* vc, float* part, const int* P, int heads, \
-                                int kvHeads, int hd, int window, int chunk, int nsplit, float scale) { \
-    attention_partial<HD>(qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window, chunk, nsplit, scale); \
+                                int kvHeads, int hd, int window, int chunk, int nsplit, float scale, int keys) { \
+    attention_partial<HD>(qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window, chunk, nsplit, scale, keys); \
 }
 ATTENTION_PARTIAL(attention_partial_any, 0)
 ATTENTION_PARTIAL(attention_partial_64, 64)

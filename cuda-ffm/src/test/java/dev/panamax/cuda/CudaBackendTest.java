@@ -64,8 +64,8 @@ class CudaBackendTest {
             assertNotNull(why);
             assertTrue(why.contains(next.architecture()) && why.contains("no CUDA path"), why);
         }
-        for (String name : new String[] {"mamba", "mamba2", "llama"}) {
-            try (LanguageModel m = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf").resolve(name))) {
+        for (String name : new String[] {"mamba", "mamba2", "llama", "gpt2", "bert"}) {
+            try (dev.panamax.runtime.model.Model m = ModelLoader.load(CudaModelTest.shared().resolve("fixtures/hf").resolve(name))) {
                 assertEquals(null, new CudaBackend().cannotRun(m), name);
             }
         }

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.panamax.runtime.ModelException;
 import dev.panamax.runtime.backend.Backends;
 import dev.panamax.runtime.json.Json;
+import dev.panamax.runtime.model.EncoderModel;
 import dev.panamax.runtime.model.LanguageModel;
 import dev.panamax.runtime.model.ModelLoader;
 import dev.panamax.simd.Simd;
@@ -52,6 +53,37 @@ class CudaModelTest {
     void kjvLlamaMatchesTransformersOnTheGpu() throws Exception {
         Gpu.context();
         check(shared().resolve("models/kjv-llama"));
+    }
+
+    /** BERT: the last hidden state of the prompt against transformers' hidden.f32, every row. */
+    @Test
+    void bertMatchesTransformersOnTheGpu() throws Exception {
+        CudaContext cx = Gpu.context();
+        Path dir = shared().resolve("fixtures/hf/bert");
+        int[] ids = ints(json(dir.resolve("expected.json")).get("input_ids"));
+        float[] ref = floats(dir.resolve("hidden.f32"));
+        long before;
+        try (EncoderModel warm = Backends.place("cuda", (EncoderModel) ModelLoader.load(dir), m -> {})) {
+            assertTrue(warm instanceof CudaEncoder, warm.getClass().getName());
+            warm.encode(ids);
+        }
+        before = cx.driver.memoryInfo()[0];
+        try (EncoderModel m = Backends.place("cuda", (EncoderModel) ModelLoader.load(dir), n -> {})) {
+            int h = m.hiddenSize();
+            for (int round = 0; round < 2; round++) { // the second reuses the activations
+                float[] got = m.encode(ids);
+                assertEquals(ref.length, got.length);
+                for (int t = 0; t < ids.length; t++) match(ref, t, Arrays.copyOfRange(got, t * h, (t + 1) * h), "bert hidden");
+            }
+            float[] shorter = m.encode(Arrays.copyOf(ids, 5)); // bidirectional: a prefix is its own input, not a slice
+            try (EncoderModel cpu = (EncoderModel) ModelLoader.load(dir)) {
+                float[] want = cpu.encode(Arrays.copyOf(ids, 5));
+                for (int t = 0; t < 5; t++) match(want, t, Arrays.copyOfRange(shorter, t * h, (t + 1) * h), "bert prefix vs cpu");
+            }
+            assertThrows(ModelException.class, () -> m.encode(new int[m.maxPositions() + 1]));
+            assertThrows(ModelException.class, () -> m.encode(new int[] {-1}));
+        }
+        assertEquals(before, cx.driver.memoryInfo()[0], "device memory after the encoder closed");
     }
 
     @Test

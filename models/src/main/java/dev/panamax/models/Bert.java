@@ -79,7 +79,7 @@ public final class Bert implements Architecture {
         return new BertModel(c, src.weights(), src.tokenizer(), Names.HF, prefix);
     }
 
-    static final class BertModel implements EncoderModel {
+    static final class BertModel implements EncoderModel, dev.panamax.runtime.backend.EncoderSpec.Source {
         final Config c;
         final Weights w;
         final Tokenizer tokenizer;
@@ -121,6 +121,20 @@ public final class Bert implements Architecture {
         @Override public int hiddenSize() { return c.dim; }
         @Override public int maxPositions() { return c.positions; }
         @Override public void close() { w.close(); }
+
+        /** The model described for a backend: the same weights and shape. */
+        @Override
+        public dev.panamax.runtime.backend.EncoderSpec encoderSpec() {
+            var list = new java.util.ArrayList<dev.panamax.runtime.backend.EncoderSpec.Layer>();
+            for (Layer L : layers) {
+                list.add(new dev.panamax.runtime.backend.EncoderSpec.Layer(L.wq(), L.bq(), L.wk(), L.bk(), L.wv(), L.bv(), L.wo(), L.bo(),
+                        L.ln1w(), L.ln1b(), L.win(), L.bin(), L.wout(), L.bout(), L.ln2w(), L.ln2b()));
+            }
+            float[] type0 = new float[c.dim];
+            type.row(k, 0, type0, 0);
+            return new dev.panamax.runtime.backend.EncoderSpec(c.dim, c.layers, c.heads, c.ffnDim, c.vocab, c.positions, c.eps, word, pos,
+                    type0, embLnW, embLnB, java.util.List.copyOf(list));
+        }
 
         @Override
         public float[] encode(int[] ids) {

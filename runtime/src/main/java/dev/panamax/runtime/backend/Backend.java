@@ -1,6 +1,6 @@
 package dev.panamax.runtime.backend;
 
-import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.Model;
 
 /**
  * Somewhere other than the JVM's own kernels to run a model: the CUDA backend of {@code cuda-ffm}
@@ -10,6 +10,7 @@ import dev.panamax.runtime.model.LanguageModel;
  * <pre>{@code
  * LanguageModel cpu = ModelLoader.loadLanguageModel(Path.of("model.gguf"));
  * LanguageModel gpu = Backends.place("cuda", cpu, System.err::println);   // or "auto", "cpu"
+ * EncoderModel bert = Backends.place("auto", (EncoderModel) ModelLoader.load(Path.of("bert")), System.err::println);
  * }</pre>
  */
 public interface Backend {
@@ -24,11 +25,12 @@ public interface Backend {
     String describe();
 
     /** Null when this backend can run {@code model}; otherwise one line saying what it lacks. */
-    String cannotRun(LanguageModel model);
+    String cannotRun(Model model);
 
     /**
-     * The same model running on this backend. The returned model owns {@code model}: closing it
-     * closes both (the backend may keep using the CPU model's tokenizer and metadata).
+     * The same model running on this backend, of the same kind (a language model for a language
+     * model, an encoder for an encoder). The returned model owns {@code model}: closing it closes both
+     * (the backend may keep using the CPU model's tokenizer and metadata).
      */
-    LanguageModel place(LanguageModel model);
+    Model place(Model model);
 }

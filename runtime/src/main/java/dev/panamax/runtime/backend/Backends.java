@@ -1,7 +1,7 @@
 package dev.panamax.runtime.backend;
 
 import dev.panamax.runtime.ModelException;
-import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.Model;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -30,7 +30,7 @@ public final class Backends {
      * throws a {@link ModelException} saying why it cannot; "auto" takes the first backend that can run
      * it and otherwise keeps the CPU, telling {@code notes} why.
      */
-    public static LanguageModel place(String device, LanguageModel model, Consumer<String> notes) {
+    public static <M extends Model> M place(String device, M model, Consumer<String> notes) {
         String d = device == null ? "cpu" : device.toLowerCase(Locale.ROOT);
         if (d.equals("cpu")) return model;
         if (d.equals("auto")) {
@@ -40,7 +40,7 @@ public final class Backends {
                 String why = why(b, model);
                 if (why == null) {
                     notes.accept("device: " + b.name() + ", " + b.describe());
-                    return b.place(model);
+                    return placed(b, model);
                 }
                 notes.accept("device: cpu (" + b.name() + ": " + why + ")");
             }
@@ -55,10 +55,23 @@ public final class Backends {
         String why = why(b, model);
         if (why != null) throw new ModelException("cannot run on " + b.name() + ": " + why);
         notes.accept("device: " + b.name() + ", " + b.describe());
-        return b.place(model);
+        return placed(b, model);
     }
 
-    private static String why(Backend b, LanguageModel model) {
+    /** A backend keeps the model's kind ({@link Backend#place}); one that does not is a bug named here. */
+    @SuppressWarnings("unchecked")
+    private static <M extends Model> M placed(Backend b, M model) {
+        Model out = b.place(model);
+        Class<?> kind = model instanceof dev.panamax.runtime.model.LanguageModel ? dev.panamax.runtime.model.LanguageModel.class
+                : model instanceof dev.panamax.runtime.model.EncoderModel ? dev.panamax.runtime.model.EncoderModel.class : Model.class;
+        if (!kind.isInstance(out)) {
+            out.close();
+            throw new IllegalStateException("backend " + b.name() + " turned a " + kind.getSimpleName() + " into a " + out.getClass().getName());
+        }
+        return (M) out;
+    }
+
+    private static String why(Backend b, Model model) {
         String why = b.unavailableReason();
         return why != null ? why : b.cannotRun(model);
     }

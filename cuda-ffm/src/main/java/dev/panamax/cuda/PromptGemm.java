@@ -1,0 +1,52 @@
+package dev.panamax.cuda;
+
+import java.lang.foreign.Arena;
+
+/**
+ * A model's matrix-matrix work for prompts: one cuBLAS handle on its own stream, and a scratch matrix
+ * for quantized weights dequantized to half floats. Callers hold the model's lock (one handle, one
+ * stream per model).
+ */
+final class PromptGemm implements AutoCloseable {
+    final CudaContext cx;
+    final CudaOps ops;
+    final long stream;
+    final Cublas cublas;
+    private final Arena owner;
+    private long scratch16, scratchBytes;
+
+    /** Scratch memory is tied to {@code owner} (the model's weights arena). */
+    PromptGemm(CudaContext cx, CudaOps ops, Arena owner) {
+        this.cx = cx;
+        this.ops = ops;
+        this.owner = owner;
+        stream = cx.driver.createStream();
+        cublas = new Cublas(cx, stream);
+    }
+
+    /**
+     * Y[T × W.rows] (+)= in · Wᵀ: F32 weights by SGEMM on the float rows in32, others by GemmEx on the
+     * half rows in16 (quantized ones dequantized to the scratch matrix first).
+     */
+    void gemm(DeviceMatrix W, long in32, long in16, int T, long Y, boolean accumulate) {
+        switch (W.format) {
+            case DeviceMatrix.F32 -> cublas.gemmRowMajorNT(T, W.rows, W.cols, W.pointer, in32, Cublas.R_32F, Y, accumulate);
+            case DeviceMatrix.F16 -> cublas.gemmRowMajorNT(T, W.rows, W.cols, W.pointer, in16, Cublas.R_16F, Y, accumulate);
+            default -> {
+                long need = 2L * W.rows * W.cols;
+                if (need > scratchBytes) {
+                    scratch16 = cx.allocate(owner, need);
+                    scratchBytes = need;
+                }
+                ops.dequantF16(stream, W, scratch16);
+                cublas.gemmRowMajorNT(T, W.rows, W.cols, scratch16, in16, Cublas.R_16F, Y, accumulate);
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        cublas.close();
+        cx.driver.destroyStream(stream);
+    }
+}
