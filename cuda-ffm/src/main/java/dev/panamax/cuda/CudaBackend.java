@@ -3,6 +3,7 @@ package dev.panamax.cuda;
 import dev.panamax.runtime.backend.Backend;
 import dev.panamax.runtime.backend.DecoderSpec;
 import dev.panamax.runtime.backend.EncoderSpec;
+import dev.panamax.runtime.backend.HybridSpec;
 import dev.panamax.runtime.backend.SsmSpec;
 import dev.panamax.runtime.model.EncoderModel;
 import dev.panamax.runtime.model.LanguageModel;
@@ -10,7 +11,7 @@ import dev.panamax.runtime.model.Model;
 
 /**
  * The CUDA backend ({@code --device cuda}): the Llama family (Llama, Mistral, Qwen2/3, SmolLM,
- * TinyLlama, BitNet in float), GPT-2, Mamba, Mamba-2 and the BERT encoder resident on the GPU. Usable when the NVIDIA driver sees a GPU and
+ * TinyLlama, BitNet in float), GPT-2, Mamba, Mamba-2, Qwen3-Next and the BERT encoder resident on the GPU. Usable when the NVIDIA driver sees a GPU and
  * NVRTC and cuBLAS are found ({@link CudaLibraries}); otherwise {@link #unavailableReason()} says
  * which of them is missing, and the CPU path runs as always.
  */
@@ -62,12 +63,18 @@ public final class CudaBackend implements Backend {
             int hd = s.dim() / s.heads();
             return hd > 256 || hd % 2 != 0 ? "head size " + hd + " (the CUDA attention takes even sizes up to 256)" : null;
         }
+        if (model instanceof HybridSpec.Source hybrid) {
+            HybridSpec s = hybrid.hybridSpec();
+            if (s.headDim() > 256 || s.headDim() % 2 != 0) return "head size " + s.headDim() + " (the CUDA attention takes even sizes up to 256)";
+            if (Math.max(s.dk(), s.dv()) > 1024) return "DeltaNet head sizes " + s.dk() + ", " + s.dv() + " (the CUDA delta rule takes up to 1024)";
+            return null;
+        }
         if (model instanceof SsmSpec.Source ssm) {
             SsmSpec s = ssm.ssmSpec();
             return s.state() > 256 ? "state size " + s.state() + " (the CUDA scan takes up to 256)" : null;
         }
         if (!(model instanceof DecoderSpec.Source src)) {
-            return "the " + model.architecture() + " architecture has no CUDA path yet (the Llama family, GPT-2, Mamba and Mamba-2 have)";
+            return "the " + model.architecture() + " architecture has no CUDA path yet (the Llama family, GPT-2, Mamba, Mamba-2 and Qwen3-Next have)";
         }
         DecoderSpec s = src.decoderSpec();
         if (s.sigmoidAttention()) return "sigmoid attention runs on the CPU only";
@@ -88,6 +95,7 @@ public final class CudaBackend implements Backend {
         if (model instanceof EncoderModel enc) return new CudaEncoder(CudaContext.get(), ((EncoderSpec.Source) enc).encoderSpec(), enc);
         LanguageModel lm = (LanguageModel) model;
         if (model instanceof SsmSpec.Source ssm) return new CudaSsm(CudaContext.get(), ssm.ssmSpec(), lm);
+        if (model instanceof HybridSpec.Source hybrid) return new CudaHybrid(CudaContext.get(), hybrid.hybridSpec(), lm);
         return new CudaDecoder(CudaContext.get(), ((DecoderSpec.Source) model).decoderSpec(), lm);
     }
 }

@@ -28,6 +28,8 @@ final class CudaDecoder extends CudaModel {
     final boolean gated;
     final Layer[] layers;
     final int qDim, kvDim, qkvDim, capacity, act;
+    /** Dimensions RoPE rotates per head (0 with learned positions). */
+    final int rot;
 
     /**
      * One layer on the device; pointers are 0 where the architecture has no such vector. gateUp holds
@@ -45,6 +47,7 @@ final class CudaDecoder extends CudaModel {
         qkvDim = qDim + 2 * kvDim;
         capacity = Math.min(s.context(), MAX_CONTEXT);
         act = s.activation().equals("relu2") ? 2 : 1;
+        rot = s.invFreq() == null ? 0 : 2 * s.invFreq().length;
         gated = !s.layerWeights().isEmpty() && s.layerWeights().get(0).gate() != null;
         try {
             Map<Tensor, DeviceMatrix> uploaded = new IdentityHashMap<>();
@@ -147,7 +150,7 @@ final class CudaDecoder extends CudaModel {
                 long kl = kc + l * layerKv, vl = vc + l * layerKv;
                 ops.matvec(stream, L.qkv(), x, L.attnNorm(), L.attnNormBias(), 0, eps, L.bqkv(), qkv, false, false);
                 ops.attentionDecode(stream, qkv, kl, vl, m.rope, L.qNorm(), L.kNorm(), params, part, count, att, s.heads(), s.kvHeads(), hd,
-                        s.ropeInterleaved(), eps, s.slidingWindow(), chunk, nsplit);
+                        m.rot, s.ropeInterleaved(), eps, s.slidingWindow(), chunk, nsplit);
                 ops.matvec(stream, L.o(), att, L.attnSubNorm(), 0, eps, L.bo(), x, true);
                 if (m.gated) ops.gatedMatvec(stream, L.gateUp(), x, L.ffnNorm(), eps, m.act, gu);
                 else ops.matvec(stream, L.gateUp(), x, L.ffnNorm(), L.ffnNormBias(), 0, eps, L.bUp(), gu, false, true);
@@ -225,7 +228,7 @@ final class CudaDecoder extends CudaModel {
                 gemm(L.qkv(), XB, XB16, T, QKV, false);
                 if (L.bqkv() != 0) ops.addBiasRows(st, QKV, L.bqkv(), T, m.qkvDim);
                 ops.ropeStore(st, QKV, m.qkvDim, kl, vl, m.rope, L.qNorm(), L.kNorm(), params, T, s.heads(), s.kvHeads(), hd,
-                        s.ropeInterleaved(), s.normEps());
+                        m.rot, s.ropeInterleaved(), s.normEps());
                 ops.attention(st, QKV, m.qkvDim, kl, vl, part, params, T, s.heads(), s.kvHeads(), hd, s.slidingWindow(), chunk, nsplit, A);
                 if (L.attnSubNorm() != 0) rmsnormRows(A, L.attnSubNorm(), A, A16, T, m.qDim);
                 else if (L.o().format != DeviceMatrix.F32) ops.toF16(st, A, A16, (long) T * m.qDim);

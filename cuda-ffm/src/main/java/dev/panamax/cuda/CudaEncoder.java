@@ -128,7 +128,7 @@ final class CudaEncoder implements EncoderModel {
         for (Layer L : layers) {
             prompt.gemm(L.qkv(), X, X16, T, QKV, false);
             ops.addBiasRows(st, QKV, L.bqkv(), T, 3 * d);
-            ops.ropeStore(st, QKV, 3 * d, K, V, 0, 0, 0, params, T, heads, heads, hd, false, eps); // no rotation: k, v stored
+            ops.ropeStore(st, QKV, 3 * d, K, V, 0, 0, 0, params, T, heads, heads, hd, 0, false, eps); // no rotation: k, v stored
             ops.attention(st, QKV, 3 * d, K, V, part, params, T, heads, heads, hd, 0, chunk, nsplit, A, T);
             if (L.o().format != DeviceMatrix.F32) ops.toF16(st, A, A16, (long) T * d);
             prompt.gemm(L.o(), A, A16, T, X, true);

@@ -48,7 +48,20 @@ public final class CudaOps {
                        boolean gelu) {
         int rpb = rowsPerBlock(W);
         cx.launch(dependent, "matvec_" + W.suffix(), new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x,
-                nw, nb, act, eps, bias, y, accumulate ? 1 : 0, gelu ? 3 : 0);
+                nw, nb, act, eps, bias, y, accumulate ? 1 : 0, gelu ? 3 : 0, 0L, 0, 1, 0);
+    }
+
+    /**
+     * Experts' matvecs, one per slot: W stacks E experts of {@code expertRows} rows each; slot s
+     * (of {@code slots}) multiplies expert sel[s] (device ints) with x + (s / xDiv)·xStride and writes
+     * y + s·expertRows — or, {@code gated} (rows interleaving gate and up), y + s·expertRows/2 with
+     * SiLU(gate)·up. nw ≠ 0 fuses the RMSNorm of the input.
+     */
+    public void selectedMatvec(long stream, DeviceMatrix W, int expertRows, long sel, int slots, long x, int xDiv, int xStride, long nw,
+                               float eps, boolean gated, long y) {
+        int rpb = rowsPerBlock(W);
+        cx.launch(dependent, "matvec_" + W.suffix(), new int[] {(expertRows + rpb - 1) / rpb, slots}, 32 * rpb, 4 * W.cols, stream, W.pointer,
+                W.rows, W.cols, x, nw, 0L, 0, eps, 0L, y, 0, gated ? 1 : 0, sel, expertRows, xDiv, xStride);
     }
 
     /**
@@ -67,7 +80,7 @@ public final class CudaOps {
     public void gatedMatvec(long stream, DeviceMatrix W, long x, long nw, float eps, int act, long y) {
         int rpb = rowsPerBlock(W);
         cx.launch(dependent, "matvec_" + W.suffix(), new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x,
-                nw, 0L, 0, eps, 0L, y, 0, act);
+                nw, 0L, 0, eps, 0L, y, 0, act, 0L, 0, 1, 0);
     }
 
     /** half(W) into out (rows × cols halfs), for the quantized formats. */
@@ -139,9 +152,9 @@ public final class CudaOps {
      * caches kc, vc ([positions × kvHeads·hd]).
      */
     public void ropeStore(long stream, long qkv, int stride, long kc, long vc, long rope, long qNorm, long kNorm, long P, int T,
-                          int heads, int kvHeads, int hd, boolean interleaved, float eps) {
+                          int heads, int kvHeads, int hd, int rot, boolean interleaved, float eps) {
         cx.launch("rope_store", new int[] {(heads + kvHeads + 7) / 8, T}, 256, 0, stream, qkv, stride, kc, vc, rope, qNorm, kNorm, P,
-                heads, kvHeads, hd, interleaved ? 1 : 0, eps);
+                heads, kvHeads, hd, rot, interleaved ? 1 : 0, eps);
     }
 
     /**
@@ -152,10 +165,11 @@ public final class CudaOps {
      * leaves them zero).
      */
     public void attentionDecode(long stream, long qkv, long kc, long vc, long rope, long qNorm, long kNorm, long P, long part, long count,
-                                long out, int heads, int kvHeads, int hd, boolean interleaved, float eps, int window, int chunk, int nsplit) {
+                                long out, int heads, int kvHeads, int hd, int rot, boolean interleaved, float eps, int window, int chunk,
+                                int nsplit) {
         String kernel = hd == 64 || hd == 128 ? "attention_decode_" + hd : "attention_decode_any"; // head sizes compiled in
         cx.launch(dependent, kernel, new int[] {heads, nsplit}, 128, 0, stream, qkv, kc, vc, rope, qNorm, kNorm, P, part, count, out, heads,
-                kvHeads, hd, interleaved ? 1 : 0, eps, window, chunk, (float) (1.0 / Math.sqrt(hd)));
+                kvHeads, hd, rot, interleaved ? 1 : 0, eps, window, chunk, (float) (1.0 / Math.sqrt(hd)));
     }
 
     /**
@@ -206,5 +220,39 @@ public final class CudaOps {
         if (N > 256) throw new IllegalArgumentException("state size " + N + " (the CUDA scan takes up to 256)");
         cx.launch(dependent, "ssm_scan", new int[] {(R + 3) / 4}, 128, 0, stream, X, xs, dt, heads, BC, bcs, bOff, cOff, Z, zs, A, aPerRow ? 1 : 0,
                 D, S, Y, R, N, rowsPerHead, headsPerGroup, T);
+    }
+
+    // ---- Gated DeltaNet, gated attention, mixtures of experts ----
+
+    /**
+     * The gated delta rule over T steps for nv value heads (kernels.cu's delta_rule): q, k, v from the
+     * conv output XC (rows cs apart), b, a, z from P (rows ps apart, at bOff, aOff, zOff); states S
+     * [nv × dk × dv] updated; the gated-normalised outputs into O (rows os apart).
+     */
+    public void deltaRule(long stream, long XC, int cs, long P, int ps, int bOff, int aOff, int zOff, long aNeg, long dtBias, long normW,
+                          float eps, long S, long O, int os, int nk, int nv, int dk, int dv, int T) {
+        int threads = Math.max(32, (Math.max(dk, dv) + 31) / 32 * 32);
+        if (threads > 1024) throw new IllegalArgumentException("head sizes " + dk + ", " + dv + " (the CUDA delta rule takes up to 1024)");
+        cx.launch(dependent, "delta_rule", new int[] {nv}, threads, 8 * dk, stream, XC, cs, P, ps, bOff, aOff, zOff, aNeg, dtBias, normW, eps,
+                S, O, os, nk, nv, dk, dv, T);
+    }
+
+    /** O[t, i] *= σ(G[t·gs + i]) for T rows of n. */
+    public void sigmoidGateRows(long stream, long O, long G, int gs, int T, int n) {
+        cx.launch(dependent, "sigmoid_gate_rows", new int[] {blocks((long) T * n)}, 256, 0, stream, O, G, gs, T, n);
+    }
+
+    /**
+     * Routing for T rows of router logits (rows ls apart, E experts then, when shared is 2, the shared
+     * expert's gate logit): sel [T × k] experts, w [T × (k+1)] weights (the last the shared expert's:
+     * σ(gate) for shared 2, 1 for shared 1, 0 for none).
+     */
+    public void moeRoute(long stream, long L, int ls, int E, int k, boolean norm, int shared, long sel, long w, int T) {
+        cx.launch(dependent, "moe_route", new int[] {(T + 63) / 64}, 64, 0, stream, L, ls, E, k, norm ? 1 : 0, shared, sel, w, T);
+    }
+
+    /** X[t] += Σ_s w[t, s]·D[t·k + s] + w[t, k]·Dsh[t] (Dsh may be 0), rows of d. */
+    public void moeCombine(long stream, long X, long D, long w, long Dsh, int k, int d, int T) {
+        cx.launch(dependent, "moe_combine", new int[] {blocks((long) T * d)}, 256, 0, stream, X, D, w, Dsh, k, d, T);
     }
 }

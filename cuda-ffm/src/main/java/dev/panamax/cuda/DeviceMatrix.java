@@ -81,13 +81,32 @@ public final class DeviceMatrix {
      * up, so one block of the matvec has both halves of each pair and can apply the gate itself.
      */
     public static DeviceMatrix uploadInterleaved(CudaContext cx, Arena owner, Tensor a, Tensor b) {
-        if (a.rows() != b.rows() || a.cols() != b.cols()) throw new IllegalArgumentException(a.name() + " and " + b.name() + " differ in shape");
-        int format = formatOf(a, b), rows = 2 * a.rows(), cols = a.cols();
+        return uploadInterleaved(cx, owner, java.util.List.of(a), java.util.List.of(b));
+    }
+
+    /**
+     * Pairs a[i], b[i] each interleaved as {@link #uploadInterleaved(CudaContext, Arena, Tensor, Tensor)} does, the pairs
+     * stacked: a mixture's experts, expert i's gate/up rows from 2·(rows before it) on.
+     */
+    public static DeviceMatrix uploadInterleaved(CudaContext cx, Arena owner, java.util.List<Tensor> a, java.util.List<Tensor> b) {
+        Tensor[] all = new Tensor[2 * a.size()];
+        for (int i = 0; i < a.size(); i++) {
+            if (a.get(i).rows() != b.get(i).rows() || a.get(i).cols() != b.get(i).cols()) {
+                throw new IllegalArgumentException(a.get(i).name() + " and " + b.get(i).name() + " differ in shape");
+            }
+            all[2 * i] = a.get(i);
+            all[2 * i + 1] = b.get(i);
+        }
+        int format = formatOf(all), rows = rowsOf(all), cols = all[0].cols();
         try (Arena staging = Arena.ofConfined()) {
             MemorySegment s = staging.allocate(bytes(format, rows, cols), 16);
             Kernels k = Simd.kernels();
-            fill(k, format, a, s, 0, 2, rows, cols);
-            fill(k, format, b, s, 1, 2, rows, cols);
+            long row0 = 0;
+            for (int i = 0; i < a.size(); i++) {
+                fill(k, format, a.get(i), s, row0, 2, rows, cols);
+                fill(k, format, b.get(i), s, row0 + 1, 2, rows, cols);
+                row0 += 2L * a.get(i).rows();
+            }
             return new DeviceMatrix(format, rows, cols, cx.upload(owner, s), s.byteSize());
         }
     }

@@ -222,22 +222,35 @@ __device__ __forceinline__ float use_batch(const uint4* u, const unsigned short*
     return acc;
 }
 
-// y[r] (+)= Σ_c W[r, c] · in[c] (+ bias[r]), through gelu_tanh when pairAct is 3: one warp per row. The warp loads the first batch of its
-// row before waiting for the previous kernel (the weights do not depend on it), then stages the
-// input, then streams the rest of the row a batch at a time.
+// y[r] (+)= Σ_c W[r, c] · in[c] (+ bias[r]), through gelu_tanh when pairAct is 3: one warp per row. The warp loads
+// the first batch of its row before waiting for the previous kernel (the weights do not depend on it),
+// then stages the input, then streams the rest of the row a batch at a time.
+// With sel (mixtures of experts), W stacks the experts' matrices of selRows rows each and block row
+// blockIdx.y is slot s: its rows are those of expert sel[s], its input x + (s / xDiv)·xStride, its
+// output y + s·(rows it writes); sel comes from the previous kernel, so nothing is loaded before the wait.
 template <int FMT>
 __device__ void matvec(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, int act, float eps,
-                       const float* bias, float* y, int accumulate, int pairAct) {
+                       const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, int xDiv, int xStride) {
     extern __shared__ float xs[];
     pdl_trigger();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int warps = blockDim.x >> 5, r = blockIdx.x * warps + warp;
-    bool has = r < rows, vec = vector_rows<FMT>(cols);
-    const char* row = (const char*) W + (size_t) (has ? r : 0) * row_bytes<FMT>(cols);
-    const unsigned short* sc = (const unsigned short*) ((const char*) W + (size_t) rows * row_bytes<FMT>(cols)) + (size_t) r * (cols / 32);
+    int warps = blockDim.x >> 5, r = blockIdx.x * warps + warp, base = 0, lim = rows;
+    bool pair = pairAct == 1 || pairAct == 2;
+    if (sel != 0) {
+        pdl_wait();
+        int slot = blockIdx.y;
+        base = sel[slot] * selRows;
+        lim = selRows;
+        x += (size_t) (slot / xDiv) * xStride;
+        y += (size_t) slot * (pair ? selRows / 2 : selRows);
+    }
+    bool has = r < lim, vec = vector_rows<FMT>(cols);
+    size_t g = (size_t) base + (has ? r : 0); // the row in W
+    const char* row = (const char*) W + g * row_bytes<FMT>(cols);
+    const unsigned short* sc = (const unsigned short*) ((const char*) W + (size_t) rows * row_bytes<FMT>(cols)) + g * (cols / 32);
     uint4 u[BATCH];
     if (has && vec) load_batch<FMT>(row, cols, 0, lane, u);
-    pdl_wait();
+    if (sel == 0) pdl_wait();
     stage_input(x, nw, nb, cols, act, eps, xs);
     float acc = 0.f;
     if (has && vec) {
@@ -251,21 +264,21 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
         for (int c = lane; c < cols; c += WARP) acc += h2f(((const unsigned short*) row)[c]) * xs[c];
     }
     acc = warp_sum(acc);
-    if (pairAct == 1 || pairAct == 2) { // rows 2i and 2i+1 are gate and up: write y[i] = act(gate) · up
-        __shared__ float pair[32];
-        if (lane == 0) pair[warp] = acc;
+    if (pair) { // rows 2i and 2i+1 are gate and up: write y[i] = act(gate) · up
+        __shared__ float pairs[32];
+        if (lane == 0) pairs[warp] = acc;
         __syncthreads();
         if (threadIdx.x < warps / 2) {
             int i = blockIdx.x * (warps / 2) + threadIdx.x;
-            if (2 * i + 1 < rows) {
-                float g = pair[2 * threadIdx.x], up = pair[2 * threadIdx.x + 1];
-                y[i] = (pairAct == 2 ? fmaxf(g, 0.f) * fmaxf(g, 0.f) : silu(g)) * up;
+            if (2 * i + 1 < lim) {
+                float gt = pairs[2 * threadIdx.x], up = pairs[2 * threadIdx.x + 1];
+                y[i] = (pairAct == 2 ? fmaxf(gt, 0.f) * fmaxf(gt, 0.f) : silu(gt)) * up;
             }
         }
         return;
     }
     if (has && lane == 0) {
-        if (bias != 0) acc += bias[r];
+        if (bias != 0) acc += bias[base + r];
         if (pairAct == 3) acc = gelu_tanh(acc);
         y[r] = accumulate ? y[r] + acc : acc;
     }
@@ -273,8 +286,9 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
 
 #define MATVEC(name, FMT) \
 extern "C" __global__ void name(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, int act, \
-                                float eps, const float* bias, float* y, int accumulate, int pairAct) { \
-    matvec<FMT>(W, rows, cols, x, nw, nb, act, eps, bias, y, accumulate, pairAct); \
+                                float eps, const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, \
+                                int xDiv, int xStride) { \
+    matvec<FMT>(W, rows, cols, x, nw, nb, act, eps, bias, y, accumulate, pairAct, sel, selRows, xDiv, xStride); \
 }
 MATVEC(matvec_f32, 0)
 MATVEC(matvec_f16, 1)
@@ -341,9 +355,9 @@ extern "C" __global__ void bias_rows(float* y, const float* b, unsigned short* y
 // RoPE's cos and sin come from a table built on the host in double precision, as the CPU computes
 // them: rope[(p · hd/2 + j) · 2 + {0, 1}] = {cos, sin}(p · θ_j).
 
-// A head of hd values through the optional per-head RMSNorm and RoPE at position pos, by one warp,
-// into dst (which may be src).
-__device__ void prep_head(const float* src, float* dst, const float* nw, const float* rope, int pos, int hd, int interleaved,
+// A head of hd values through the optional per-head RMSNorm and RoPE at position pos on its first
+// rot dimensions (rot = hd unless the rotation is partial), by one warp, into dst (which may be src).
+__device__ void prep_head(const float* src, float* dst, const float* nw, const float* rope, int pos, int hd, int rot, int interleaved,
                           float eps, int lane) {
     float ss = 0.f;
     for (int d = lane; d < hd; d += WARP) {
@@ -361,7 +375,7 @@ __device__ void prep_head(const float* src, float* dst, const float* nw, const f
     }
     __syncwarp();
     if (rope == 0) return; // learned absolute positions (GPT-2): no rotation
-    int half = hd / 2;
+    int half = rot / 2;
     const float* cs = rope + (size_t) pos * half * 2;
     for (int j = lane; j < half; j += WARP) {
         int i0 = interleaved ? 2 * j : j, i1 = interleaved ? 2 * j + 1 : j + half;
@@ -377,7 +391,7 @@ __device__ void prep_head(const float* src, float* dst, const float* nw, const f
 // positions, for T rows of a prompt. qkv rows hold [q (heads·hd) | k (kvHeads·hd) | v (kvHeads·hd)];
 // one warp per head.
 extern "C" __global__ void rope_store(float* qkv, int stride, float* kc, float* vc, const float* rope, const float* qn,
-                                      const float* kn, const int* P, int heads, int kvHeads, int hd, int interleaved, float eps) {
+                                      const float* kn, const int* P, int heads, int kvHeads, int hd, int rot, int interleaved, float eps) {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int hh = blockIdx.x * (blockDim.x >> 5) + warp;
     if (hh >= heads + kvHeads) return;
@@ -385,7 +399,7 @@ extern "C" __global__ void rope_store(float* qkv, int stride, float* kc, float* 
     float* row = qkv + (size_t) t * stride;
     bool isK = hh >= heads;
     float* x = isK ? row + qDim + (hh - heads) * hd : row + hh * hd;
-    prep_head(x, x, isK ? kn : qn, rope, pos, hd, interleaved, eps, lane);
+    prep_head(x, x, isK ? kn : qn, rope, pos, hd, rot, interleaved, eps, lane);
     if (isK) {
         int kh = hh - heads;
         float* kd = kc + (size_t) pos * kvDim + kh * hd;
@@ -585,7 +599,7 @@ extern "C" __global__ void attention_merge(const float* part, float* out, int he
 // unrolled, each lane HD/32 adjacent dimensions); HD = 0 takes it at run time.
 template <int HD>
 __device__ void attention_decode(const float* qkv, float* kc, float* vc, const float* rope, const float* qn, const float* kn,
-                                 const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hdRun,
+                                 const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hdRun, int rot,
                                  int interleaved, float eps, int window, int chunk, float scale) {
     const int hd = HD > 0 ? HD : hdRun;
     pdl_trigger();
@@ -600,9 +614,9 @@ __device__ void attention_decode(const float* qkv, float* kc, float* vc, const f
     int group = heads / kvHeads, kh = h / group, qDim = heads * hd, kvDim = kvHeads * hd;
     __shared__ __align__(16) float q[256], kn1[256];
     __shared__ int last;
-    if (warp == 0) prep_head(qkv + h * hd, q, qn, rope, pos, hd, interleaved, eps, lane);
+    if (warp == 0) prep_head(qkv + h * hd, q, qn, rope, pos, hd, rot, interleaved, eps, lane);
     if (warp == 1 && s1 == n) {
-        prep_head(qkv + qDim + kh * hd, kn1, kn, rope, pos, hd, interleaved, eps, lane);
+        prep_head(qkv + qDim + kh * hd, kn1, kn, rope, pos, hd, rot, interleaved, eps, lane);
         const float* v = qkv + qDim + kvDim + kh * hd;
         for (int d = lane; d < hd; d += WARP) {
             kc[(size_t) pos * kvDim + kh * hd + d] = kn1[d];
@@ -641,9 +655,9 @@ __device__ void attention_decode(const float* qkv, float* kc, float* vc, const f
 
 #define ATTENTION_DECODE(name, HD) \
 extern "C" __global__ void name(const float* qkv, float* kc, float* vc, const float* rope, const float* qn, const float* kn, \
-                                const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hd, int interleaved, \
-                                float eps, int window, int chunk, float scale) { \
-    attention_decode<HD>(qkv, kc, vc, rope, qn, kn, P, part, count, out, heads, kvHeads, hd, interleaved, eps, window, chunk, scale); \
+                                const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hd, int rot, \
+                                int interleaved, float eps, int window, int chunk, float scale) { \
+    attention_decode<HD>(qkv, kc, vc, rope, qn, kn, P, part, count, out, heads, kvHeads, hd, rot, interleaved, eps, window, chunk, scale); \
 }
 ATTENTION_DECODE(attention_decode_any, 0)
 ATTENTION_DECODE(attention_decode_64, 64)
@@ -744,5 +758,115 @@ extern "C" __global__ void ssm_scan(const float* X, int xs, const float* dt, int
     for (int i = 0; i < SCAN_PER_LANE; i++) {
         int n = lane + WARP * i;
         if (n < N) S[(size_t) r * N + n] = h[i];
+    }
+}
+
+// ---- Gated DeltaNet, gated attention, mixtures of experts (Qwen3-Next) ----
+
+// The gated delta rule over T steps, one block per value head h (key head h / (nv/nk)), a thread per
+// state column j < dv (blockDim ≥ max(dk, dv)). Row t of XC holds the conv's output [q (nk·dk) | k (nk·dk)
+// | v (nv·dv)]; row t of P holds b, a (one each per value head, at bOff and aOff) and z (nv·dv at zOff):
+//   q = l2norm(q)/√dk,  k = l2norm(k),  β = σ(b),  g = aNeg·softplus(a + dtBias)
+//   S = e^g·S;  S += k ⊗ β(v − Sᵀk);  o = Sᵀq;   O[t, h] = RMSNorm(o)·normW ⊙ SiLU(z)
+// S[h] (dk × dv, row-major) is read and written in place.
+extern "C" __global__ void delta_rule(const float* XC, int cs, const float* P, int ps, int bOff, int aOff, int zOff, const float* aNeg,
+                                      const float* dtBias, const float* normW, float eps, float* S, float* O, int os, int nk, int nv,
+                                      int dk, int dv, int T) {
+    pdl_trigger();
+    pdl_wait();
+    extern __shared__ float qk[]; // q [dk], k [dk]
+    int h = blockIdx.x, kh = h / (nv / nk), j = threadIdx.x;
+    float* Sh = S + (size_t) h * dk * dv;
+    float qscale = (float) (1.0 / sqrt((double) dk));
+    for (int t = 0; t < T; t++) {
+        const float* xr = XC + (size_t) t * cs;
+        const float* pr = P + (size_t) t * ps;
+        float qq = 0.f, kk = 0.f;
+        for (int i = threadIdx.x; i < dk; i += blockDim.x) {
+            float qv = xr[kh * dk + i], kv = xr[nk * dk + kh * dk + i];
+            qk[i] = qv;
+            qk[dk + i] = kv;
+            qq += qv * qv;
+            kk += kv * kv;
+        }
+        float qinv = (float) (1.0 / sqrt((double) (block_sum(qq) + 1e-6f))) * qscale;
+        float kinv = (float) (1.0 / sqrt((double) (block_sum(kk) + 1e-6f)));
+        float beta = 1.f / (1.f + expf(-pr[bOff + h])), decay = expf(aNeg[h] * softplus(pr[aOff + h] + dtBias[h]));
+        float o = 0.f;
+        if (j < dv) {
+            float kv = 0.f;
+            for (int i = 0; i < dk; i++) {
+                float s = Sh[(size_t) i * dv + j] * decay;
+                Sh[(size_t) i * dv + j] = s;
+                kv += s * (qk[dk + i] * kinv);
+            }
+            float delta = (xr[2 * nk * dk + h * dv + j] - kv) * beta;
+            for (int i = 0; i < dk; i++) {
+                float s = Sh[(size_t) i * dv + j] + (qk[dk + i] * kinv) * delta;
+                Sh[(size_t) i * dv + j] = s;
+                o += s * (qk[i] * qinv);
+            }
+        }
+        float inv = (float) (1.0 / sqrt((double) (block_sum(j < dv ? o * o : 0.f) / dv + eps)));
+        if (j < dv) O[(size_t) t * os + h * dv + j] = o * inv * normW[j] * silu(pr[zOff + h * dv + j]);
+    }
+}
+
+// O[t, i] *= σ(G[t·gs + i]) for T rows of n: gated attention's output gate.
+extern "C" __global__ void sigmoid_gate_rows(float* O, const float* G, int gs, int T, int n) {
+    pdl_trigger();
+    pdl_wait();
+    size_t total = (size_t) T * n;
+    for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        size_t t = i / n, c = i % n;
+        O[i] *= 1.f / (1.f + expf(-G[t * gs + c]));
+    }
+}
+
+// Routing, one thread per row t: p = softmax of the E router logits L[t·ls ..], the k largest (ties: the
+// lower index, as torch.topk) into sel[t·k + s] with weights w[t·(k+1) + s] (renormalised to sum 1
+// with norm), and the shared expert's weight w[t·(k+1) + k]: σ(L[t·ls + E]) (shared 2: gated), 1
+// (shared 1) or 0 (none). The i-th pick is the best below the previous one in (p desc, index asc).
+extern "C" __global__ void moe_route(const float* L, int ls, int E, int k, int norm, int shared, int* sel, float* w, int T) {
+    pdl_trigger();
+    pdl_wait();
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= T) return;
+    const float* l = L + (size_t) t * ls;
+    float mx = NEG_INF, sum = 0.f;
+    for (int e = 0; e < E; e++) mx = fmaxf(mx, l[e]);
+    for (int e = 0; e < E; e++) sum += expf(l[e] - mx);
+    float prevP = 0.f, total = 0.f;
+    int prevE = -1;
+    for (int s = 0; s < k; s++) {
+        int best = -1;
+        float bp = 0.f;
+        for (int e = 0; e < E; e++) {
+            float p = expf(l[e] - mx) / sum;
+            bool below = prevE < 0 || p < prevP || (p == prevP && e > prevE);
+            if (below && (best < 0 || p > bp)) { best = e; bp = p; }
+        }
+        sel[t * k + s] = best;
+        w[(size_t) t * (k + 1) + s] = bp;
+        total += bp;
+        prevP = bp;
+        prevE = best;
+    }
+    if (norm) for (int s = 0; s < k; s++) w[(size_t) t * (k + 1) + s] /= total;
+    w[(size_t) t * (k + 1) + k] = shared == 2 ? 1.f / (1.f + expf(-l[E])) : shared == 1 ? 1.f : 0.f;
+}
+
+// X[t] += Σ_s w[t, s]·D[t·k + s] + w[t, k]·Dsh[t] (Dsh may be 0): the experts' outputs combined.
+extern "C" __global__ void moe_combine(float* X, const float* D, const float* w, const float* Dsh, int k, int d, int T) {
+    pdl_trigger();
+    pdl_wait();
+    size_t total = (size_t) T * d;
+    for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
+        size_t t = i / d, c = i % d;
+        const float* wt = w + t * (k + 1);
+        float acc = 0.f;
+        for (int s = 0; s < k; s++) acc += wt[s] * D[(t * k + s) * d + c];
+        if (Dsh != 0) acc += wt[k] * Dsh[t * d + c];
+        X[i] += acc;
     }
 }

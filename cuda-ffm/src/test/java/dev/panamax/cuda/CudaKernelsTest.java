@@ -206,13 +206,14 @@ class CudaKernelsTest {
             int kvHeads = 1 + r.nextInt(4), heads = kvHeads * (1 + r.nextInt(4)), hd = 2 * (1 + r.nextInt(64)), T = 1 + r.nextInt(9);
             int pos = r.nextInt(100), cap = pos + T;
             boolean interleaved = r.nextBoolean(), qk = r.nextBoolean();
+            int rot = r.nextBoolean() ? hd : 2 * (1 + r.nextInt(hd / 2)); // partial rotation (Qwen3-Next) too
             int qDim = heads * hd, kvDim = kvHeads * hd, stride = qDim + 2 * kvDim;
-            float[] qkv = Gpu.random(r, T * stride, 1f), inv = new float[hd / 2], qn = Gpu.random(r, hd, 1f), kn = Gpu.random(r, hd, 1f);
-            for (int j = 0; j < hd / 2; j++) inv[j] = (float) (1 / Math.pow(10000, 2.0 * j / hd));
+            float[] qkv = Gpu.random(r, T * stride, 1f), inv = new float[rot / 2], qn = Gpu.random(r, hd, 1f), kn = Gpu.random(r, hd, 1f);
+            for (int j = 0; j < rot / 2; j++) inv[j] = (float) (1 / Math.pow(10000, 2.0 * j / rot));
             float[] want = qkv.clone(), wantK = new float[cap * kvDim], wantV = new float[cap * kvDim];
-            float[] cos = new float[hd / 2], sin = new float[hd / 2];
+            float[] cos = new float[rot / 2], sin = new float[rot / 2];
             for (int t = 0; t < T; t++) {
-                for (int j = 0; j < hd / 2; j++) {
+                for (int j = 0; j < rot / 2; j++) {
                     double angle = (double) (float) (pos + t) * inv[j];
                     cos[j] = (float) Math.cos(angle);
                     sin[j] = (float) Math.sin(angle);
@@ -222,8 +223,8 @@ class CudaKernelsTest {
                     for (int h = 0; h < heads; h++) k.rmsnorm(want, o + h * hd, want, o + h * hd, qn, hd, 1e-6f);
                     for (int h = 0; h < kvHeads; h++) k.rmsnorm(want, o + qDim + h * hd, want, o + qDim + h * hd, kn, hd, 1e-6f);
                 }
-                k.rope(want, o, heads, hd, hd, cos, sin, interleaved);
-                k.rope(want, o + qDim, kvHeads, hd, hd, cos, sin, interleaved);
+                k.rope(want, o, heads, hd, rot, cos, sin, interleaved);
+                k.rope(want, o + qDim, kvHeads, hd, rot, cos, sin, interleaved);
                 System.arraycopy(want, o + qDim, wantK, (pos + t) * kvDim, kvDim);
                 System.arraycopy(want, o + qDim + kvDim, wantV, (pos + t) * kvDim, kvDim);
             }
@@ -231,8 +232,9 @@ class CudaKernelsTest {
                 long qd = cx.upload(a, qkv), kc = cx.upload(a, new float[cap * kvDim]), vc = cx.upload(a, new float[cap * kvDim]),
                         id = cx.upload(a, CudaOps.ropeTable(inv, cap)), qnd = cx.upload(a, qn), knd = cx.upload(a, kn),
                         P = cx.upload(a, java.lang.foreign.MemorySegment.ofArray(new int[] {pos, 0}));
-                ops.ropeStore(0, qd, stride, kc, vc, id, qk ? qnd : 0, qk ? knd : 0, P, T, heads, kvHeads, hd, interleaved, 1e-6f);
-                String what = "rope " + heads + "/" + kvHeads + " heads of " + hd + " T " + T + " pos " + pos + " interleaved " + interleaved + " qk " + qk;
+                ops.ropeStore(0, qd, stride, kc, vc, id, qk ? qnd : 0, qk ? knd : 0, P, T, heads, kvHeads, hd, rot, interleaved, 1e-6f);
+                String what = "rope " + heads + "/" + kvHeads + " heads of " + hd + " (" + rot + " rotated) T " + T + " pos " + pos + " interleaved "
+                        + interleaved + " qk " + qk;
                 close(want, cx.downloadFloats(qd, T * stride), 1e-5, 1, what);
                 close(wantK, cx.downloadFloats(kc, cap * kvDim), 1e-5, 1, what + " keys");
                 close(wantV, cx.downloadFloats(vc, cap * kvDim), 0, 1, what + " values");
@@ -276,23 +278,24 @@ class CudaKernelsTest {
             int pos = c < 3 ? c : r.nextInt(1500), cap = pos + 1 + r.nextInt(50), window = r.nextInt(3) == 0 ? 1 + r.nextInt(400) : 0;
             int chunk = 64 * (1 + r.nextInt(4)), nsplit = (cap + chunk - 1) / chunk;
             boolean interleaved = r.nextBoolean(), qk = r.nextBoolean();
+            int rot = c % 3 == 2 ? 2 * (1 + r.nextInt(hd / 2)) : hd; // partial rotation (Qwen3-Next) too
             int qDim = heads * hd, kvDim = kvHeads * hd;
             float[] qkv = Gpu.random(r, qDim + 2 * kvDim, 1f), K = Gpu.random(r, cap * kvDim, 1f), V = Gpu.random(r, cap * kvDim, 1f);
-            float[] inv = new float[hd / 2], qn = Gpu.random(r, hd, 1f), kn = Gpu.random(r, hd, 1f);
-            for (int j = 0; j < hd / 2; j++) inv[j] = (float) (1 / Math.pow(10000, 2.0 * j / hd));
+            float[] inv = new float[rot / 2], qn = Gpu.random(r, hd, 1f), kn = Gpu.random(r, hd, 1f);
+            for (int j = 0; j < rot / 2; j++) inv[j] = (float) (1 / Math.pow(10000, 2.0 * j / rot));
             float[] table = CudaOps.ropeTable(inv, cap);
             // CPU: norm and rotate q and the new k, store k and v at pos, naive attention.
-            float[] row = qkv.clone(), cos = new float[hd / 2], sin = new float[hd / 2];
-            for (int j = 0; j < hd / 2; j++) {
-                cos[j] = table[(pos * (hd / 2) + j) * 2];
-                sin[j] = table[(pos * (hd / 2) + j) * 2 + 1];
+            float[] row = qkv.clone(), cos = new float[rot / 2], sin = new float[rot / 2];
+            for (int j = 0; j < rot / 2; j++) {
+                cos[j] = table[(pos * (rot / 2) + j) * 2];
+                sin[j] = table[(pos * (rot / 2) + j) * 2 + 1];
             }
             if (qk) {
                 for (int h = 0; h < heads; h++) k.rmsnorm(row, h * hd, row, h * hd, qn, hd, 1e-6f);
                 for (int h = 0; h < kvHeads; h++) k.rmsnorm(row, qDim + h * hd, row, qDim + h * hd, kn, hd, 1e-6f);
             }
-            k.rope(row, 0, heads, hd, hd, cos, sin, interleaved);
-            k.rope(row, qDim, kvHeads, hd, hd, cos, sin, interleaved);
+            k.rope(row, 0, heads, hd, rot, cos, sin, interleaved);
+            k.rope(row, qDim, kvHeads, hd, rot, cos, sin, interleaved);
             float[] wantK = K.clone(), wantV = V.clone(), want = new float[qDim];
             System.arraycopy(row, qDim, wantK, pos * kvDim, kvDim);
             System.arraycopy(row, qDim + kvDim, wantV, pos * kvDim, kvDim);
@@ -301,11 +304,11 @@ class CudaKernelsTest {
                 long qd = cx.upload(a, qkv), kc = cx.upload(a, K), vc = cx.upload(a, V), rope = cx.upload(a, table), qnd = cx.upload(a, qn),
                         knd = cx.upload(a, kn), part = cx.allocate(a, 4L * heads * nsplit * (hd + 2)), count = cx.upload(a, new float[heads]),
                         out = cx.allocate(a, 4L * qDim), P = cx.upload(a, java.lang.foreign.MemorySegment.ofArray(new int[] {pos, 0}));
-                String what = "decode attention " + heads + "/" + kvHeads + " heads of " + hd + " pos " + pos + " window " + window + " chunk "
-                        + chunk + " interleaved " + interleaved + " qk " + qk;
+                String what = "decode attention " + heads + "/" + kvHeads + " heads of " + hd + " (" + rot + " rotated) pos " + pos + " window "
+                        + window + " chunk " + chunk + " interleaved " + interleaved + " qk " + qk;
                 for (int run = 0; run < 2; run++) { // twice: the chunk counters must be back at zero
-                    ops.attentionDecode(0, qd, kc, vc, rope, qk ? qnd : 0, qk ? knd : 0, P, part, count, out, heads, kvHeads, hd, interleaved, 1e-6f,
-                            window, chunk, nsplit);
+                    ops.attentionDecode(0, qd, kc, vc, rope, qk ? qnd : 0, qk ? knd : 0, P, part, count, out, heads, kvHeads, hd, rot, interleaved,
+                            1e-6f, window, chunk, nsplit);
                     close(want, cx.downloadFloats(out, qDim), 1e-5, 1, what + " run " + run);
                 }
                 close(wantK, cx.downloadFloats(kc, cap * kvDim), 1e-5, 1, what + " keys");
@@ -492,6 +495,143 @@ class CudaKernelsTest {
                         mamba2 ? P : 1, mamba2 ? heads / groups : inner, T);
                 close(yWant, cx.downloadFloats(yd, T * inner), 1e-4, 1, what + " scan");
                 close(sWant, cx.downloadFloats(Sd, inner * N), 1e-4, 1, what + " state");
+            }
+        }
+    }
+
+    /**
+     * Qwen3-Next's kernels: the gated delta rule (l2-normalised q and k, β, the decay, the gated RMSNorm
+     * of the output) against {@link dev.panamax.simd.DeltaRule#chunked} per value head; routing (softmax,
+     * top-k with ties to the lower index, renormalised weights, the shared expert's gate), the selected
+     * experts' matvecs, the combination and the output gate against plain Java.
+     */
+    @Test
+    void deltaRuleRoutingAndExpertsMatchTheCpu() {
+        CudaContext cx = Gpu.context();
+        CudaOps ops = new CudaOps(cx);
+        Random r = new Random(23);
+        for (int c = 0; c < 12; c++) {
+            int nk = 1 + r.nextInt(3), nv = nk * (1 + r.nextInt(3)), dk = 4 * (1 + r.nextInt(40)), dv = 4 * (1 + r.nextInt(40)), T = c < 3 ? 1 : 1 + r.nextInt(40);
+            int cs = 2 * nk * dk + nv * dv + 3, bOff = 1, aOff = bOff + nv, zOff = aOff + nv + 2, ps = zOff + nv * dv + 1, os = nv * dv + 5;
+            float[] XC = Gpu.random(r, T * cs, 1f), P = Gpu.random(r, T * ps, 1f), aNeg = new float[nv], dtBias = Gpu.random(r, nv, 1f),
+                    normW = Gpu.random(r, dv, 1f), S0 = Gpu.random(r, nv * dk * dv, 0.3f);
+            for (int h = 0; h < nv; h++) aNeg[h] = (float) -Math.exp(r.nextGaussian() * 0.5);
+            float[] wantO = new float[T * os], wantS = new float[nv * dk * dv];
+            for (int h = 0; h < nv; h++) {
+                int kh = h / (nv / nk);
+                float[] q = new float[T * dk], kk = new float[T * dk], v = new float[T * dv], g = new float[T], beta = new float[T], o = new float[T * dv];
+                for (int t = 0; t < T; t++) {
+                    double qq = 0, ks = 0;
+                    for (int i = 0; i < dk; i++) {
+                        q[t * dk + i] = XC[t * cs + kh * dk + i];
+                        kk[t * dk + i] = XC[t * cs + nk * dk + kh * dk + i];
+                        qq += q[t * dk + i] * q[t * dk + i];
+                        ks += kk[t * dk + i] * kk[t * dk + i];
+                    }
+                    for (int i = 0; i < dk; i++) {
+                        q[t * dk + i] *= (float) (1 / Math.sqrt(qq + 1e-6) / Math.sqrt(dk));
+                        kk[t * dk + i] *= (float) (1 / Math.sqrt(ks + 1e-6));
+                    }
+                    System.arraycopy(XC, t * cs + 2 * nk * dk + h * dv, v, t * dv, dv);
+                    beta[t] = (float) (1 / (1 + Math.exp(-P[t * ps + bOff + h])));
+                    double a = P[t * ps + aOff + h] + dtBias[h];
+                    g[t] = aNeg[h] * (float) (a > 20 ? a : Math.log1p(Math.exp(a)));
+                }
+                float[] Sh = java.util.Arrays.copyOfRange(S0, h * dk * dv, (h + 1) * dk * dv);
+                dev.panamax.simd.DeltaRule.chunked(q, kk, v, g, beta, Sh, o, T, dk, dv, 1 + r.nextInt(16));
+                System.arraycopy(Sh, 0, wantS, h * dk * dv, dk * dv);
+                for (int t = 0; t < T; t++) {
+                    float[] row = new float[dv];
+                    k.rmsnorm(row, 0, o, t * dv, normW, dv, 1e-6f);
+                    for (int j = 0; j < dv; j++) {
+                        float z = P[t * ps + zOff + h * dv + j];
+                        wantO[t * os + h * dv + j] = row[j] * z / (1 + (float) Math.exp(-z));
+                    }
+                }
+            }
+            String what = "delta rule nk " + nk + " nv " + nv + " dk " + dk + " dv " + dv + " T " + T;
+            try (Arena a = Arena.ofConfined()) {
+                long xd = cx.upload(a, XC), pd = cx.upload(a, P), an = cx.upload(a, aNeg), db = cx.upload(a, dtBias), nw = cx.upload(a, normW),
+                        sd = cx.upload(a, S0), od = cx.upload(a, new float[T * os]);
+                ops.deltaRule(0, xd, cs, pd, ps, bOff, aOff, zOff, an, db, nw, 1e-6f, sd, od, os, nk, nv, dk, dv, T);
+                close(wantO, cx.downloadFloats(od, T * os), 1e-4, 1, what + " outputs");
+                close(wantS, cx.downloadFloats(sd, nv * dk * dv), 1e-4, 1, what + " states");
+            }
+        }
+        for (int c = 0; c < 12; c++) {
+            int E = 1 + r.nextInt(40), K = 1 + r.nextInt(Math.min(E, 8)), T = 1 + r.nextInt(20), d = 1 + r.nextInt(200), hidden = 1 + r.nextInt(90);
+            int shared = r.nextInt(3), ls = E + (shared == 2 ? 1 : 0);
+            boolean norm = r.nextBoolean();
+            float[] L = Gpu.random(r, T * ls, 2f);
+            if (E > 3) for (int t = 0; t < T; t++) L[t * ls + 2] = L[t * ls + 1]; // a tie: the lower index first
+            int[] wantSel = new int[T * K];
+            float[] wantW = new float[T * (K + 1)];
+            for (int t = 0; t < T; t++) {
+                float[] p = java.util.Arrays.copyOfRange(L, t * ls, t * ls + E);
+                k.softmax(p, 0, E);
+                boolean[] taken = new boolean[E];
+                float sum = 0;
+                for (int s2 = 0; s2 < K; s2++) {
+                    int best = -1;
+                    for (int e = 0; e < E; e++) if (!taken[e] && (best < 0 || p[e] > p[best])) best = e;
+                    taken[best] = true;
+                    wantSel[t * K + s2] = best;
+                    wantW[t * (K + 1) + s2] = p[best];
+                    sum += p[best];
+                }
+                if (norm) for (int s2 = 0; s2 < K; s2++) wantW[t * (K + 1) + s2] /= sum;
+                wantW[t * (K + 1) + K] = shared == 2 ? (float) (1 / (1 + Math.exp(-L[t * ls + E]))) : shared;
+            }
+            // Experts: gate/up interleaved [E·2·hidden × d], down [E·d × hidden]; slot (t, s) runs expert sel[t·K + s].
+            float[] gu = Gpu.random(r, E * 2 * hidden * d, 0.2f), down = Gpu.random(r, E * d * hidden, 0.2f), X = Gpu.random(r, T * d, 1f);
+            float[] D = new float[T * K * d], X0 = X.clone(), G = Gpu.random(r, T * (d + 3), 2f), gated = X.clone();
+            for (int t = 0; t < T; t++) {
+                for (int s2 = 0; s2 < K; s2++) {
+                    int e = wantSel[t * K + s2];
+                    float[] h = new float[hidden];
+                    for (int i = 0; i < hidden; i++) {
+                        double g = 0, u = 0;
+                        for (int j = 0; j < d; j++) {
+                            g += gu[((e * hidden + i) * 2) * d + j] * X[t * d + j];
+                            u += gu[((e * hidden + i) * 2 + 1) * d + j] * X[t * d + j];
+                        }
+                        h[i] = (float) (g / (1 + Math.exp(-g)) * u);
+                    }
+                    for (int o = 0; o < d; o++) {
+                        double acc = 0;
+                        for (int i = 0; i < hidden; i++) acc += down[(e * d + o) * hidden + i] * h[i];
+                        D[(t * K + s2) * d + o] = (float) acc;
+                    }
+                }
+                for (int o = 0; o < d; o++) {
+                    float acc = 0;
+                    for (int s2 = 0; s2 < K; s2++) acc += wantW[t * (K + 1) + s2] * D[(t * K + s2) * d + o];
+                    acc += wantW[t * (K + 1) + K] * X0[t * d + o]; // X itself stands in for the shared expert's output
+                    X[t * d + o] += acc;
+                    gated[t * d + o] *= (float) (1 / (1 + Math.exp(-G[t * (d + 3) + o])));
+                }
+            }
+            String what = "moe E " + E + " k " + K + " T " + T + " d " + d + " hidden " + hidden + " shared " + shared + " norm " + norm;
+            try (Arena a = Arena.ofConfined()) {
+                long ld = cx.upload(a, L), sel = cx.allocate(a, 4L * T * K), w = cx.allocate(a, 4L * T * (K + 1));
+                ops.moeRoute(0, ld, ls, E, K, norm, shared, sel, w, T);
+                float[] gotSelBits = cx.downloadFloats(sel, T * K);
+                int[] gotSel = new int[T * K];
+                for (int i = 0; i < gotSel.length; i++) gotSel[i] = Float.floatToRawIntBits(gotSelBits[i]);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(wantSel, gotSel, what + " chosen experts");
+                close(wantW, cx.downloadFloats(w, T * (K + 1)), 1e-5, 1, what + " weights");
+                DeviceMatrix GU = DeviceMatrix.upload(cx, a, Gpu.tensor(DType.F32, E * 2 * hidden, d, gu));
+                DeviceMatrix DN = DeviceMatrix.upload(cx, a, Gpu.tensor(DType.F32, E * d, hidden, down));
+                long xd = cx.upload(a, X0), hs = cx.allocate(a, 4L * T * K * hidden), ds = cx.allocate(a, 4L * T * K * d);
+                ops.selectedMatvec(0, GU, 2 * hidden, sel, T * K, xd, K, d, 0, 1e-6f, true, hs);
+                ops.selectedMatvec(0, DN, d, sel, T * K, hs, 1, hidden, 0, 1e-6f, false, ds);
+                close(D, cx.downloadFloats(ds, T * K * d), 1e-4, 1, what + " experts");
+                long x2 = cx.upload(a, X0);
+                ops.moeCombine(0, x2, ds, w, shared > 0 ? xd : 0, K, d, T);
+                close(X, cx.downloadFloats(x2, T * d), 1e-4, 1, what + " combined");
+                long g = cx.upload(a, G), og = cx.upload(a, X0);
+                ops.sigmoidGateRows(0, og, g, d + 3, T, d);
+                close(gated, cx.downloadFloats(og, T * d), 1e-5, 1, what + " output gate");
             }
         }
     }

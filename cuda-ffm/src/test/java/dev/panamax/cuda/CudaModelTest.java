@@ -43,7 +43,7 @@ class CudaModelTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama", "llama3", "mistral", "qwen2", "qwen3", "bitnet", "gpt2", "mamba", "mamba2"})
+    @ValueSource(strings = {"llama", "llama3", "mistral", "qwen2", "qwen3", "bitnet", "gpt2", "mamba", "mamba2", "qwen3_next"})
     void fixtureMatchesTransformersOnTheGpu(String name) throws Exception {
         Gpu.context();
         check(shared().resolve("fixtures/hf").resolve(name));
@@ -109,7 +109,7 @@ class CudaModelTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama3", "gpt2", "mamba2"})
+    @ValueSource(strings = {"llama3", "gpt2", "mamba2", "qwen3_next"})
     void graphReplayEqualsEagerLaunches(String name) {
         Gpu.context();
         Path dir = shared().resolve("fixtures/hf").resolve(name);

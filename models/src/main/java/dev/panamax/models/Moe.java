@@ -24,6 +24,10 @@ final class Moe {
             return gate.rows();
         }
 
+        dev.panamax.runtime.backend.HybridSpec.Mlp spec() {
+            return new dev.panamax.runtime.backend.HybridSpec.Mlp(gate, up, down);
+        }
+
         /** out ← down(SiLU(gate·x) ⊙ up·x). */
         void apply(Kernels k, float[] x, float[] out) {
             int h = hidden();
@@ -50,6 +54,14 @@ final class Moe {
         this.normTopK = normTopK;
         this.shared = shared;
         this.sharedGate = sharedGate;
+    }
+
+    /** The block described for a backend. */
+    dev.panamax.runtime.backend.HybridSpec.Moe spec() {
+        var list = new java.util.ArrayList<dev.panamax.runtime.backend.HybridSpec.Mlp>();
+        for (Mlp e : experts) list.add(e.spec());
+        return new dev.panamax.runtime.backend.HybridSpec.Moe(router, java.util.List.copyOf(list), topK, normTopK, shared == null ? null : shared.spec(),
+                sharedGate);
     }
 
     /** The k experts with the largest probability, best first (ties: the lower index, as torch.topk). */

@@ -112,7 +112,7 @@ public final class Qwen3Next implements Architecture {
         return w;
     }
 
-    static final class Qwen3NextModel implements LanguageModel {
+    static final class Qwen3NextModel implements LanguageModel, dev.panamax.runtime.backend.HybridSpec.Source {
         final Config c;
         final Weights w;
         final Tokenizer tokenizer;
@@ -192,6 +192,23 @@ public final class Qwen3Next implements Architecture {
         @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
         @Override public Session newSession() { return new State(this); }
         @Override public void close() { w.close(); }
+
+        /** The model described for a backend: the same weights and shape. */
+        @Override
+        public dev.panamax.runtime.backend.HybridSpec hybridSpec() {
+            var list = new java.util.ArrayList<dev.panamax.runtime.backend.HybridSpec.Layer>();
+            for (Layer L : layers) {
+                DeltaNet D = L.delta();
+                Attention A = L.attn();
+                list.add(new dev.panamax.runtime.backend.HybridSpec.Layer(L.inNorm(), L.postNorm(),
+                        D == null ? null : new dev.panamax.runtime.backend.HybridSpec.DeltaNet(D.inQkvz(), D.inBa(), D.convW(), D.aNeg(), D.dtBias(),
+                                D.norm(), D.out()),
+                        A == null ? null : new dev.panamax.runtime.backend.HybridSpec.Attention(A.q(), A.k(), A.v(), A.o(), A.qNorm(), A.kNorm()),
+                        L.moe() == null ? null : L.moe().spec(), L.mlp() == null ? null : L.mlp().spec()));
+            }
+            return new dev.panamax.runtime.backend.HybridSpec(c.dim, c.layers, c.vocab, c.context, c.eps, c.heads, c.kvHeads, c.headDim,
+                    invFreq.clone(), c.nk, c.nv, c.dk, c.dv, c.conv, embed, output, normF, java.util.List.copyOf(list));
+        }
     }
 
     /** Per DeltaNet layer: the conv window and nv states of dk × dv; per attention layer: the KV cache. */
