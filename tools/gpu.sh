@@ -8,9 +8,12 @@
 #   tools/gpu.sh run [tests|bench|all] [--big]
 #                                     there (with .gpu carried): unpacks the JDK to /tmp, runs the
 #                                     cuda-ffm tests (every GPU kernel against its CPU twin, every
-#                                     Llama-family fixture and kjv-llama against transformers, device
+#                                     fixture of ../shared/fixtures/hf and kjv-llama against transformers, device
 #                                     memory returned on close) and the benchmarks, and prints a table.
 #                                     --big adds the TinyLlama-1.1B-shape files (a few minutes more).
+#   tools/gpu.sh run matvec [TYPE [RxB,...]]  there: GB/s of the decode matvec on TinyLlama's shapes per
+#                                     configuration (rows per block x loads per batch), F16 or Q8_0
+#   tools/gpu.sh run matvec-ncu TYPE RxB SHAPE   there: Nsight Compute's sections for one of those launches
 #   tools/gpu.sh run timing           there: wall vs GPU time of a smol135 decode step (graph replays)
 #   tools/gpu.sh run profile [--big [prefill]]  there: Nsight Compute's time per decode kernel (smol135,
 #                                     or TinyLlama), or per kernel of a 512-token TinyLlama prompt
@@ -74,6 +77,17 @@ run() {
   if [ "$what" = timing ]; then
     tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
     "$java" "${flags[@]}" -cp "$cp" dev.panamax.cuda.DecodeTiming $b/smol135-F16.gguf 2>&1 | { grep -v "WARNING: Using incubator" || true; }
+    return 0
+  fi
+  if [ "$what" = matvec ]; then # GB/s of the decode matvec per launch configuration: run matvec [TYPE [CONFIGS]]
+    "$java" "${flags[@]}" -cp "$cp" dev.panamax.cuda.MatvecBench ${big:-F16} ${3:-} 2>&1 | { grep -v "WARNING: Using incubator" || true; }
+    return 0
+  fi
+  if [ "$what" = matvec-ncu ]; then # Nsight Compute's sections for one matvec shape: run matvec-ncu TYPE CONFIG SHAPE
+    ncu --target-processes all --cache-control none --clock-control none --kernel-name regex:matvec --launch-skip 150 --launch-count 1 \
+      --section SpeedOfLight --section WarpStateStats --section LaunchStats --section Occupancy --section MemoryWorkloadAnalysis \
+      "$java" "${flags[@]}" -cp "$cp" dev.panamax.cuda.MatvecBench "$big" "$3" "$4" 2>&1 | grep -v "^==PROF==\|WARNING: Using incubator" \
+      | grep -E "Duration|Elapsed Cycles|SM Frequency|Throughput|Stall|Warp Cycles|Issued|Registers|Achieved|Theoretical Occ|Block Limit|L1/TEX Hit|L2 Hit|Mem Busy|Max Bandwidth|Waves|Eligible|Active Warps|No Eligible" | head -60
     return 0
   fi
   if [ "$what" = kernel ]; then # Nsight Compute's details of one decode kernel: run kernel NAME

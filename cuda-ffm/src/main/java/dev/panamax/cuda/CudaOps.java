@@ -47,7 +47,7 @@ public final class CudaOps {
     public void matvec(long stream, DeviceMatrix W, long x, long nw, long nb, int act, float eps, long bias, long y, boolean accumulate,
                        boolean gelu) {
         int rpb = rowsPerBlock(W);
-        cx.launch(dependent, "matvec_" + W.suffix(), new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x,
+        cx.launch(dependent, matvecKernel(W), new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x,
                 nw, nb, act, eps, bias, y, accumulate ? 1 : 0, gelu ? 3 : 0, 0L, 0, 1, 0);
     }
 
@@ -60,12 +60,22 @@ public final class CudaOps {
     public void selectedMatvec(long stream, DeviceMatrix W, int expertRows, long sel, int slots, long x, int xDiv, int xStride, long nw,
                                float eps, boolean gated, long y) {
         int rpb = rowsPerBlock(W);
-        cx.launch(dependent, "matvec_" + W.suffix(), new int[] {(expertRows + rpb - 1) / rpb, slots}, 32 * rpb, 4 * W.cols, stream, W.pointer,
+        cx.launch(dependent, matvecKernel(W), new int[] {(expertRows + rpb - 1) / rpb, slots}, 32 * rpb, 4 * W.cols, stream, W.pointer,
                 W.rows, W.cols, x, nw, 0L, 0, eps, 0L, y, 0, gated ? 1 : 0, sel, expertRows, xDiv, xStride);
     }
 
     /**
-     * Rows (warps) per block. Each block stages (and normalises) the whole input once, so more rows a
+     * The matvec kernel for W's format; -Dpanamax.cuda.matvecBatch picks another batch of loads a lane
+     * where one is compiled (F16: 8, 16; Q8_0: 4, 16), for measuring.
+     */
+    static String matvecKernel(DeviceMatrix W) {
+        int batch = Integer.getInteger("panamax.cuda.matvecBatch", 0), usual = W.format == DeviceMatrix.F16 ? 4 : 8;
+        if (batch == 0 || batch == usual || (W.format != DeviceMatrix.F16 && W.format != DeviceMatrix.Q8_0)) return "matvec_" + W.suffix();
+        return "matvec_" + W.suffix() + "_b" + batch;
+    }
+
+    /**
+     * Warps per block. Each block stages (and normalises) the whole input once, so more rows a
      * block is less staging; measured on an H100, 16 beat 8 and 8 beat 4 (see tools/gpu.sh run bench).
      */
     static int rowsPerBlock(DeviceMatrix W) {
@@ -79,7 +89,7 @@ public final class CudaOps {
      */
     public void gatedMatvec(long stream, DeviceMatrix W, long x, long nw, float eps, int act, long y) {
         int rpb = rowsPerBlock(W);
-        cx.launch(dependent, "matvec_" + W.suffix(), new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x,
+        cx.launch(dependent, matvecKernel(W), new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x,
                 nw, 0L, 0, eps, 0L, y, 0, act, 0L, 0, 1, 0);
     }
 

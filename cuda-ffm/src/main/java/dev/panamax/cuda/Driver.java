@@ -58,7 +58,7 @@ public final class Driver {
             cuDeviceTotalMem, cuDevicePrimaryCtxRetain, cuCtxSetCurrent, cuMemAlloc, cuMemFree, cuMemGetInfo, cuMemAllocHost,
             cuMemFreeHost, cuMemcpyHtoD, cuMemcpyDtoH, cuMemcpyHtoDAsync, cuMemcpyDtoHAsync, cuMemcpyDtoDAsync, cuMemsetD8Async,
             cuStreamCreate, cuStreamDestroy, cuStreamSynchronize, cuModuleLoadData, cuModuleUnload, cuModuleGetFunction,
-            cuFuncSetAttribute, cuLaunchKernel, cuEventCreate, cuEventDestroy, cuEventRecord, cuEventSynchronize, cuEventElapsedTime,
+            cuFuncSetAttribute, cuFuncGetAttribute, cuLaunchKernel, cuEventCreate, cuEventDestroy, cuEventRecord, cuEventSynchronize, cuEventElapsedTime,
             cuStreamBeginCapture, cuStreamEndCapture, cuGraphInstantiate, cuGraphLaunch, cuGraphDestroy, cuGraphExecDestroy,
             cuGetErrorName, cuGetErrorString, cuCtxSynchronize, cuLaunchKernelEx;
 
@@ -95,6 +95,7 @@ public final class Driver {
         cuModuleUnload = lib.function(i_l, "cuModuleUnload");
         cuModuleGetFunction = lib.function(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS), "cuModuleGetFunction");
         cuFuncSetAttribute = lib.function(FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT), "cuFuncSetAttribute");
+        cuFuncGetAttribute = lib.function(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG), "cuFuncGetAttribute");
         cuLaunchKernel = lib.function(FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_LONG, ADDRESS, ADDRESS), "cuLaunchKernel");
         cuLaunchKernelEx = lib.function(FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS), "cuLaunchKernelEx");
@@ -317,6 +318,17 @@ public final class Driver {
             MemorySegment v = a.allocate(ADDRESS), n = a.allocateFrom(name);
             check(call(() -> (int) cuModuleGetFunction.invokeExact(v, module, n)), "cuModuleGetFunction(" + name + ")");
             return v.get(JAVA_LONG, 0);
+        }
+    }
+
+    /** CU_FUNC_ATTRIBUTE_NUM_REGS: registers a thread of the function uses. */
+    public static final int FUNC_NUM_REGS = 4;
+
+    public int functionAttribute(long function, int attribute) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(JAVA_INT);
+            check(call(() -> (int) cuFuncGetAttribute.invokeExact(v, attribute, function)), "cuFuncGetAttribute");
+            return v.get(JAVA_INT, 0);
         }
     }
 

@@ -123,16 +123,45 @@ extern "C" __global__ void dequant_q4_0_f16(const void* W, int rows, int cols, u
 // block. The input is first staged in shared memory, transformed on the way:
 //   act 0: in = x;   act 1: in[c] = silu(x[c]) · x[cols + c];   act 2: in[c] = relu(x[c])² · x[cols + c]
 // then, when nw is given, normalised: RMSNorm in[c] · rstd · nw[c], or with nb also given LayerNorm
-// (in[c] − mean) · rstd · nw[c] + nb[c] (the layer's norm fused in).
+// (in[c] − mean) · rstd · nw[c] + nb[c] (the layer's norm fused in). RMSNorm's rstd is one number per
+// input, so it is applied to each row's sum at the end instead: the staging stores in[c] · nw[c] and
+// returns this thread's share of Σ in², and the weights start streaming without waiting for a
+// reduction over the block (see matvec).
 
-__device__ void stage_input(const float* x, const float* nw, const float* nb, int cols, int act, float eps, float* xs) {
+__device__ __forceinline__ float act_one(float v, float up, int act) {
+    if (act == 1) return silu(v) * up;
+    if (act == 2) { float r = fmaxf(v, 0.f); return r * r * up; }
+    return v;
+}
+
+__device__ float stage_input(const float* x, const float* nw, const float* nb, int cols, int act, float eps, float* xs) {
     float ss = 0.f;
+    bool rms = nw != 0 && nb == 0;
+    if (nb == 0 && (cols & 3) == 0 && ((size_t) x & 15) == 0 && (nw == 0 || ((size_t) nw & 15) == 0)) {
+        // Four columns a load: a long input (W_down's) is staged in a few rounds of 16-byte loads.
+        #pragma unroll 2
+        for (int c = 4 * threadIdx.x; c < cols; c += 4 * blockDim.x) {
+            float4 v = *(const float4*) (x + c);
+            if (act != 0) {
+                float4 u = *(const float4*) (x + cols + c);
+                v = make_float4(act_one(v.x, u.x, act), act_one(v.y, u.y, act), act_one(v.z, u.z, act), act_one(v.w, u.w, act));
+            }
+            ss += v.x * v.x + v.y * v.y + v.z * v.z + v.w * v.w;
+            if (rms) {
+                float4 w = *(const float4*) (nw + c);
+                v = make_float4(v.x * w.x, v.y * w.y, v.z * w.z, v.w * w.w);
+            }
+            *(float4*) (xs + c) = v;
+        }
+        __syncthreads();
+        return ss;
+    }
     #pragma unroll 4
     for (int c = threadIdx.x; c < cols; c += blockDim.x) {
         float v = x[c];
         if (act == 1) v = silu(v) * x[cols + c];
         else if (act == 2) { float r = fmaxf(v, 0.f); v = r * r * x[cols + c]; }
-        xs[c] = v;
+        xs[c] = rms ? v * nw[c] : v;
         ss += nb != 0 ? v : v * v;
     }
     if (nw != 0 && nb != 0) {
@@ -140,18 +169,14 @@ __device__ void stage_input(const float* x, const float* nw, const float* nb, in
         for (int c = threadIdx.x; c < cols; c += blockDim.x) var += (xs[c] - mean) * (xs[c] - mean);
         float inv = (float) (1.0 / sqrt((double) (block_sum(var) / cols + eps)));
         for (int c = threadIdx.x; c < cols; c += blockDim.x) xs[c] = (xs[c] - mean) * inv * nw[c] + nb[c];
-    } else if (nw != 0) {
-        float total = block_sum(ss);
-        float inv = (float) (1.0 / sqrt((double) (total / cols + eps)));
-        for (int c = threadIdx.x; c < cols; c += blockDim.x) xs[c] = xs[c] * inv * nw[c];
     }
     __syncthreads();
+    return ss;
 }
 
 // One row's dot product with the staged input, by one warp. Each lane first issues a batch of
-// independent 16-byte loads (BATCH of them, lane-interleaved so a warp reads 512 contiguous bytes per
+// independent 16-byte loads (B of them, lane-interleaved so a warp reads 512 contiguous bytes per
 // load), then does the arithmetic: enough bytes in flight per SM to stream at full bandwidth.
-#define BATCH 8
 
 __device__ __forceinline__ float dot8h(uint4 u, const float* b) {
     return h2f(u.x & 0xffff) * b[0] + h2f(u.x >> 16) * b[1] + h2f(u.y & 0xffff) * b[2] + h2f(u.y >> 16) * b[3]
@@ -193,24 +218,24 @@ template <int FMT> __device__ __forceinline__ int col_of(int c0, int k, int lane
 template <int FMT> __device__ __forceinline__ size_t row_bytes(int cols) {
     return FMT == 0 ? (size_t) cols * 4 : FMT == 1 ? (size_t) cols * 2 : FMT == 3 ? (size_t) cols : (size_t) cols / 2;
 }
-template <int FMT> __device__ __forceinline__ int step_cols() { return WARP * BATCH * (FMT == 0 ? 4 : FMT == 1 ? 8 : FMT == 3 ? 16 : 32); }
+template <int FMT, int B> __device__ __forceinline__ int step_cols() { return WARP * B * (FMT == 0 ? 4 : FMT == 1 ? 8 : FMT == 3 ? 16 : 32); }
 template <int FMT> __device__ __forceinline__ bool vector_rows(int cols) { return FMT == 0 ? (cols & 3) == 0 : FMT == 1 ? (cols & 7) == 0 : true; }
 
-template <int FMT>
+template <int FMT, int B>
 __device__ __forceinline__ void load_batch(const char* row, int cols, int c0, int lane, uint4* u) {
     #pragma unroll
-    for (int k = 0; k < BATCH; k++) {
+    for (int k = 0; k < B; k++) {
         int c = col_of<FMT>(c0, k, lane);
         if (c < cols) u[k] = *(const uint4*) (row + row_bytes<FMT>(c));
         else u[k].x = u[k].y = u[k].z = u[k].w = 0;
     }
 }
 
-template <int FMT>
+template <int FMT, int B>
 __device__ __forceinline__ float use_batch(const uint4* u, const unsigned short* sc, int cols, int c0, int lane, const float* xs) {
     float acc = 0.f;
     #pragma unroll
-    for (int k = 0; k < BATCH; k++) {
+    for (int k = 0; k < B; k++) {
         int c = col_of<FMT>(c0, k, lane);
         if (c >= cols) continue;
         if (FMT == 0) acc += __uint_as_float(u[k].x) * xs[c] + __uint_as_float(u[k].y) * xs[c + 1] + __uint_as_float(u[k].z) * xs[c + 2]
@@ -228,7 +253,7 @@ __device__ __forceinline__ float use_batch(const uint4* u, const unsigned short*
 // With sel (mixtures of experts), W stacks the experts' matrices of selRows rows each and block row
 // blockIdx.y is slot s: its rows are those of expert sel[s], its input x + (s / xDiv)·xStride, its
 // output y + s·(rows it writes); sel comes from the previous kernel, so nothing is loaded before the wait.
-template <int FMT>
+template <int FMT, int B>
 __device__ void matvec(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, int act, float eps,
                        const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, int xDiv, int xStride) {
     extern __shared__ float xs[];
@@ -248,20 +273,24 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
     size_t g = (size_t) base + (has ? r : 0); // the row in W
     const char* row = (const char*) W + g * row_bytes<FMT>(cols);
     const unsigned short* sc = (const unsigned short*) ((const char*) W + (size_t) rows * row_bytes<FMT>(cols)) + g * (cols / 32);
-    uint4 u[BATCH];
-    if (has && vec) load_batch<FMT>(row, cols, 0, lane, u);
+    uint4 u[B];
+    if (has && vec) load_batch<FMT, B>(row, cols, 0, lane, u);
     if (sel == 0) pdl_wait();
-    stage_input(x, nw, nb, cols, act, eps, xs);
+    float ss = stage_input(x, nw, nb, cols, act, eps, xs);
     float acc = 0.f;
     if (has && vec) {
-        for (int c0 = 0; c0 < cols; c0 += step_cols<FMT>()) {
-            if (c0 > 0) load_batch<FMT>(row, cols, c0, lane, u);
-            acc += use_batch<FMT>(u, sc, cols, c0, lane, xs);
+        for (int c0 = 0; c0 < cols; c0 += step_cols<FMT, B>()) {
+            if (c0 > 0) load_batch<FMT, B>(row, cols, c0, lane, u);
+            acc += use_batch<FMT, B>(u, sc, cols, c0, lane, xs);
         }
     } else if (has && FMT == 0) {
         for (int c = lane; c < cols; c += WARP) acc += ((const float*) row)[c] * xs[c];
     } else if (has) {
         for (int c = lane; c < cols; c += WARP) acc += h2f(((const unsigned short*) row)[c]) * xs[c];
+    }
+    if (nw != 0 && nb == 0) { // RMSNorm: the row's sum times rstd (every thread takes part in the reduction)
+        float total = block_sum(ss);
+        acc *= (float) (1.0 / sqrt((double) (total / cols + eps)));
     }
     acc = warp_sum(acc);
     if (pair) { // rows 2i and 2i+1 are gate and up: write y[i] = act(gate) · up
@@ -284,16 +313,22 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
     }
 }
 
-#define MATVEC(name, FMT) \
-extern "C" __global__ void name(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, int act, \
-                                float eps, const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, \
-                                int xDiv, int xStride) { \
-    matvec<FMT>(W, rows, cols, x, nw, nb, act, eps, bias, y, accumulate, pairAct, sel, selRows, xDiv, xStride); \
-}
-MATVEC(matvec_f32, 0)
-MATVEC(matvec_f16, 1)
-MATVEC(matvec_q8_0, 3)
-MATVEC(matvec_q4_0, 4)
+#define MATVEC_BODY(FMT, B) { matvec<FMT, B>(W, rows, cols, x, nw, nb, act, eps, bias, y, accumulate, pairAct, sel, selRows, xDiv, xStride); }
+#define MATVEC_PARAMS const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, int act, float eps, \
+    const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, int xDiv, int xStride
+// At most 64 registers a thread (launch bounds of 1024 threads): two blocks of 16 rows fit an SM, and
+// measured on an H100 (tools/gpu.sh run matvec) that beat the unbounded kernels (70–93 registers) on
+// every TinyLlama shape; F16 streams best with 4 loads a batch, the others with 8.
+#define MATVEC(name, FMT, B) extern "C" __global__ void __launch_bounds__(1024, 1) name(MATVEC_PARAMS) MATVEC_BODY(FMT, B)
+MATVEC(matvec_f32, 0, 8)
+MATVEC(matvec_f16, 1, 4)
+MATVEC(matvec_q8_0, 3, 8)
+MATVEC(matvec_q4_0, 4, 8)
+// Other batch sizes, for measuring (CudaOps takes them with -Dpanamax.cuda.matvecBatch).
+MATVEC(matvec_f16_b8, 1, 8)
+MATVEC(matvec_f16_b16, 1, 16)
+MATVEC(matvec_q8_0_b4, 3, 4)
+MATVEC(matvec_q8_0_b16, 3, 16)
 
 // ---- rows (prompt) ----
 
