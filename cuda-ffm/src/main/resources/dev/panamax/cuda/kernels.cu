@@ -43,6 +43,9 @@ __device__ __forceinline__ void pdl_wait() {
 #endif
 }
 
+// Asks for the 128-byte line at p to be brought into L2, without waiting for it.
+__device__ __forceinline__ void prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" :: "l"(p)); }
+
 // Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the result.
 __device__ float block_sum(float v) {
     __shared__ float part[32];
@@ -635,18 +638,26 @@ extern "C" __global__ void attention_merge(const float* part, float* out, int he
 template <int HD>
 __device__ void attention_decode(const float* qkv, float* kc, float* vc, const float* rope, const float* qn, const float* kn,
                                  const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hdRun, int rot,
-                                 int interleaved, float eps, int window, int chunk, float scale) {
+                                 int interleaved, float eps, int window, int chunk, float scale, int prefetch) {
     const int hd = HD > 0 ? HD : hdRun;
     pdl_trigger();
-    pdl_wait();
     int h = blockIdx.x, s = blockIdx.y;
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int pos = P[0], n = pos + 1;
+    int pos = P[0], n = pos + 1; // P is copied in before the step's first kernel, so it can be read before the wait
     int start = window > 0 ? max(0, n - window) : 0;
     int active = (n - start + chunk - 1) / chunk;
     if (s >= active) return;
     int s0 = start + s * chunk, s1 = min(s0 + chunk, n);
     int group = heads / kvHeads, kh = h / group, qDim = heads * hd, kvDim = kvHeads * hd;
+    if (prefetch) { // the chunk's cached keys and values (earlier steps wrote them) towards L2 while the QKV matvec runs
+        int lines = (hd * 4 + 127) / 128;
+        for (int i = threadIdx.x; i < (s1 - s0) * lines; i += blockDim.x) {
+            size_t at = (size_t) (s0 + i / lines) * kvDim + kh * hd + (i % lines) * 32;
+            prefetch_l2(kc + at);
+            prefetch_l2(vc + at);
+        }
+    }
+    pdl_wait();
     __shared__ __align__(16) float q[256], kn1[256];
     __shared__ int last;
     if (warp == 0) prep_head(qkv + h * hd, q, qn, rope, pos, hd, rot, interleaved, eps, lane);
@@ -691,8 +702,9 @@ __device__ void attention_decode(const float* qkv, float* kc, float* vc, const f
 #define ATTENTION_DECODE(name, HD) \
 extern "C" __global__ void name(const float* qkv, float* kc, float* vc, const float* rope, const float* qn, const float* kn, \
                                 const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hd, int rot, \
-                                int interleaved, float eps, int window, int chunk, float scale) { \
-    attention_decode<HD>(qkv, kc, vc, rope, qn, kn, P, part, count, out, heads, kvHeads, hd, rot, interleaved, eps, window, chunk, scale); \
+                                int interleaved, float eps, int window, int chunk, float scale, int prefetch) { \
+    attention_decode<HD>(qkv, kc, vc, rope, qn, kn, P, part, count, out, heads, kvHeads, hd, rot, interleaved, eps, window, chunk, scale, \
+                         prefetch); \
 }
 ATTENTION_DECODE(attention_decode_any, 0)
 ATTENTION_DECODE(attention_decode_64, 64)
