@@ -104,7 +104,7 @@ run() {
     f=$b/smol135-F16.gguf
     if [ "$big" = --big ]; then tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null; f=$b/tinyllama-F16.gguf; fi
     # --big prefill: the kernels of one 512-token prompt instead (cuBLAS included).
-    filter=(--kernel-name "regex:matvec|attention|rope|embed" --launch-skip 400 --launch-count 600); args=(--prompt-tokens 16 --tokens 40)
+    filter=(--kernel-name "regex:matvec|attention_decode|embed" --launch-skip 400 --launch-count 600); args=(--prompt-tokens ${PROFILE_PROMPT:-16} --tokens 40) # PROFILE_PROMPT: a longer context
     if [ "${3:-}" = prefill ]; then filter=(--launch-skip 0 --launch-count 300); args=(--prompt-tokens 512 --tokens 1); fi
     ncu --target-processes all --cache-control none --clock-control none "${filter[@]}" \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv --page raw --print-units base \
@@ -149,17 +149,21 @@ for _ in range(10): y.copy_(x)
 e.record(); torch.cuda.synchronize()
 print('%.0f' % (2 * 10 * x.numel() / (s.elapsed_time(e) / 1e3) / 1e9))" 2>/dev/null || echo 0)
     echo "device copy bandwidth (read + write, torch): $bw GB/s"
-    printf '%-16s %10s %14s %14s %12s\n' file 'MB' 'prefill 512' 'decode 128' 'weight GB/s'
+    printf '%-16s %6s %12s %12s %12s %9s %9s\n' file 'MB' 'prefill 512' 'decode 128' 'tg128' 'GB/s' 'roofline'
     for f in $files; do
       out=$(cli bench $b/$f.gguf --device cuda --prompt-tokens 512 --tokens 128 --repeats 5)
       pf=$(echo "$out" | sed -n 's/^prefill [0-9]* tokens: \([0-9.]*\).*/\1/p')
       dc=$(echo "$out" | sed -n 's/^decode [0-9]* tokens: \([0-9.]*\).*/\1/p')
+      # As llama-bench's tg128: 128 tokens from an empty context (one prompt token).
+      tg=$(cli bench $b/$f.gguf --device cuda --prompt-tokens 1 --tokens 128 --repeats 5 | sed -n 's/^decode [0-9]* tokens: \([0-9.]*\).*/\1/p')
       mb=$(( $(stat -c %s $b/$f.gguf) / 1000000 ))
-      gbs=$(python3 -c "print('%.0f' % ($mb * ${dc:-0} / 1000))")
-      printf '%-16s %10s %14s %14s %12s\n' $f $mb "${pf:-?}" "${dc:-?}" "$gbs"
+      gbs=$(python3 -c "print('%.0f' % ($mb * ${tg:-0} / 1000))")
+      roof=$(python3 -c "print('%.0f%%' % (100 * $mb * ${tg:-0} / 1000 / max(1, ${bw:-0})))")
+      printf '%-16s %6s %12s %12s %12s %9s %9s\n' $f $mb "${pf:-?}" "${dc:-?}" "${tg:-?}" "$gbs" "$roof"
       [ -n "$dc" ] || echo "$out"
     done
-    echo "(tok/s, medians of 5 after a warm-up; weight GB/s = file size x decode tok/s)"
+    echo "(tok/s, medians of 5 after a warm-up; decode 128: after the 512-token prompt; tg128: from an empty"
+    echo " context, as llama-bench measures; GB/s = file size x tg128 tok/s; roofline = that / copy bandwidth)"
   fi
   return $status
 }

@@ -117,9 +117,7 @@ final class CudaDecoder extends CudaModel {
             qkv = cx.allocate(a, 4L * m.qkvDim);
             att = cx.allocate(a, 4L * m.qDim);
             gu = cx.allocate(a, 4L * s.ffnDim()); // act(gate) · up
-            // Split-K decode: chunks of at least 64 keys (a block's four warps take 8 each at a time),
-            // at most 64 of them.
-            chunk = Math.max(64, ((m.capacity + 63) / 64 + 63) / 64 * 64);
+            chunk = CudaOps.decodeChunk(m.capacity);
             nsplit = (m.capacity + chunk - 1) / chunk;
             part = cx.allocate(a, 4L * s.heads() * nsplit * (s.headDim() + 2));
             count = cx.upload(a, new float[s.heads()]); // zero ints

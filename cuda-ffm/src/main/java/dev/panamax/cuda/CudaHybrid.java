@@ -249,7 +249,7 @@ final class CudaHybrid extends CudaModel {
                 }
             }
             x = cx.allocate(a, 4L * s.dim());
-            chunk = Math.max(64, ((m.capacity + 63) / 64 + 63) / 64 * 64);
+            chunk = CudaOps.decodeChunk(m.capacity);
             nsplit = (m.capacity + chunk - 1) / chunk;
             part = cx.allocate(a, 4L * s.heads() * nsplit * (s.headDim() + 2));
             count = cx.upload(a, new float[s.heads()]); // zero ints
