@@ -104,8 +104,8 @@ public final class Main {
                                     halves its memory, as llama.cpp's default)
               --device cpu|cuda|auto
                                     where the model runs (default cpu): cuda keeps the weights on
-                                    an NVIDIA GPU (the Llama family; needs the NVIDIA driver, NVRTC
-                                    and cuBLAS on the machine), auto takes the GPU when it can
+                                    an NVIDIA GPU (every architecture here; needs the NVIDIA driver,
+                                    NVRTC and cuBLAS on the machine), auto takes the GPU when it can
               --verbose             stack traces with errors
             """;
 
