@@ -8,7 +8,7 @@ import java.util.SplittableRandom;
 /**
  * Writes a random-weight Llama GGUF of a given shape with Panamax's GGUF writer, for speed
  * measurements where llama.cpp's gguf-py is not at hand (the GPU machine): the shapes of
- * ../shared/bench/make_random_gguf.py, no tokenizer (benchmarks feed token ids), weights uniform
+ * ../shared/bench/make_random_gguf.py, no tokenizer ("no_vocab": benchmarks feed token ids), weights uniform
  * with standard deviation 0.02, norms 1. Quantize the result with {@code panamax quantize}.
  * Usage: java -cp panamax.jar tools/RandomLlamaGguf.java OUT.gguf DIM LAYERS HEADS KV_HEADS FFN VOCAB [f32|f16]
  *   smol135:   576 30 9 3 1536 49152        tinyllama: 2048 22 32 4 5632 32000
@@ -35,6 +35,7 @@ public class RandomLlamaGguf {
         w.put("llama.rope.dimension_count", GgufWriter.u32(hd));
         w.put("llama.attention.layer_norm_rms_epsilon", GgufWriter.f32(1e-5));
         w.put("llama.vocab_size", GgufWriter.u32(vocab));
+        w.put("tokenizer.ggml.model", GgufWriter.string("no_vocab")); // no tokenizer, in llama.cpp's words (so llama-bench loads it)
         matrix(w, r, type, "token_embd.weight", vocab, dim);
         for (int i = 0; i < layers; i++) {
             String p = "blk." + i + ".";

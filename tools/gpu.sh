@@ -11,6 +11,10 @@
 #                                     fixture of ../shared/fixtures/hf and kjv-llama against transformers, device
 #                                     memory returned on close) and the benchmarks, and prints a table.
 #                                     --big adds the TinyLlama-1.1B-shape files (a few minutes more).
+#   tools/gpu.sh pack-llamacpp DIR    here: llama.cpp's source (from a git dir, e.g. a fetched mirror) into .llama/src.txz
+#   tools/gpu.sh run compare [--big [build-only]]  there (with .gpu and .llama carried): builds llama-bench with CUDA
+#                                     (~5 min; kept while the machine stays warm) and measures Panamax and llama.cpp on the
+#                                     same files: pp512 and tg128 side by side
 #   tools/gpu.sh run matvec [TYPE [RxB,...]]  there: GB/s of the decode matvec on TinyLlama's shapes per
 #                                     configuration (rows per block x loads per batch), F16 or Q8_0
 #   tools/gpu.sh run matvec-ncu TYPE RxB SHAPE   there: Nsight Compute's sections for one of those launches
@@ -56,6 +60,17 @@ pack() {
   du -sh $gpu
 }
 
+# The source llama.cpp needs to build llama-bench with CUDA, from a git checkout or mirror of it, into
+# .llama/src.txz (git-ignored; about 4 MB), for `run compare`. Never committed.
+pack_llamacpp() {
+  src=${1:?usage: tools/gpu.sh pack-llamacpp LLAMA_CPP_GIT_DIR}
+  tmp=$(mktemp -d)
+  git --git-dir="$src" archive HEAD CMakeLists.txt cmake ggml src include common examples pocs scripts/build-info.sh scripts/xxd.cmake \
+    | tar -x -C "$tmp"
+  mkdir -p .llama && tar -C "$tmp" -cJf .llama/src.txz . && rm -rf "$tmp"
+  echo "$(git --git-dir="$src" log -1 --format='%h %cs') $(du -h .llama/src.txz | cut -f1)" | tee .llama/version
+}
+
 run() {
   what=${1:-all}
   big=${2:-}
@@ -68,12 +83,62 @@ run() {
   status=0
   if [ "$what" = tests ] || [ "$what" = all ]; then
     echo "== GPU tests (cuda-ffm) =="
-    "$java" "${flags[@]}" -Dpanamax.shared=$gpu/shared -jar $gpu/junit-console.jar execute --disable-banner --disable-ansi-colors --details=tree \
+    # widen16MiB=0: the CPU loader keeps 16-bit weights, as the CLI does for --device cuda (the BF16 test needs it)
+    "$java" "${flags[@]}" -Dpanamax.shared=$gpu/shared -Dpanamax.widen16MiB=0 -jar $gpu/junit-console.jar execute --disable-banner --disable-ansi-colors --details=tree \
       --class-path "$cp" --select-package dev.panamax.cuda 2>&1 | { grep -v "WARNING: Using incubator" || true; } || status=$?
   fi
   b=/tmp/pmx/bench && mkdir -p $b
   tool() { "$java" "${flags[@]}" -Xmx8g -cp "$cp:$gpu/tools" "$@" 2>&1 | { grep -v "WARNING: Using incubator" || true; }; }
   cli() { "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main "$@" 2>&1 | { grep -v "WARNING: Using incubator" || true; }; }
+  # The benchmark files: SmolLM-135M shape in F16, Q8_0, Q4_0 (and with --big TinyLlama-1.1B in F16, Q8_0), made here.
+  make_files() {
+    tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
+    cli quantize $b/smol135-F16.gguf $b/smol135-Q8_0.gguf --type q8_0 >/dev/null
+    cli quantize $b/smol135-F16.gguf $b/smol135-Q4_0.gguf --type q4_0 >/dev/null
+    files="smol135-F16 smol135-Q8_0 smol135-Q4_0"
+    if [ "$big" = --big ]; then
+      tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null
+      cli quantize $b/tinyllama-F16.gguf $b/tinyllama-Q8_0.gguf --type q8_0 >/dev/null
+      files="$files tinyllama-F16 tinyllama-Q8_0"
+    fi
+  }
+  # Panamax's prefill 512 and tg128 (128 tokens from an empty context, as llama-bench measures) on file $1.
+  ours() {
+    out=$(cli bench $b/$1.gguf --device cuda --prompt-tokens 512 --tokens 128 --repeats 5)
+    pf=$(echo "$out" | sed -n 's/^prefill [0-9]* tokens: \([0-9.]*\).*/\1/p')
+    dc=$(echo "$out" | sed -n 's/^decode [0-9]* tokens: \([0-9.]*\).*/\1/p')
+    tg=$(cli bench $b/$1.gguf --device cuda --prompt-tokens 1 --tokens 128 --repeats 5 | sed -n 's/^decode [0-9]* tokens: \([0-9.]*\).*/\1/p')
+    [ -n "$dc" ] || echo "$out" >&2
+  }
+  if [ "$what" = compare ]; then # Panamax and llama.cpp on the same files, same machine, same run: run compare [--big]
+    [ -f .llama/src.txz ] || { echo "no .llama/src.txz here: run tools/gpu.sh pack-llamacpp LLAMA_CPP_GIT_DIR first"; return 1; }
+    lc=/tmp/pmx/llamacpp
+    if [ ! -x $lc/build/bin/llama-bench ]; then
+      rm -rf $lc && mkdir -p $lc/src && tar -xJf .llama/src.txz -C $lc/src
+      echo "building llama.cpp $(cat .llama/version 2>/dev/null) with CUDA (sm_90) ..."
+      (cmake -S $lc/src -B $lc/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DLLAMA_CURL=OFF \
+         -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TESTS=OFF >$lc/cmake.log 2>&1 \
+       && cmake --build $lc/build --target llama-bench -j "$(nproc)" >$lc/build.log 2>&1) || { tail -30 $lc/cmake.log $lc/build.log; return 1; }
+    fi
+    [ "${3:-}" = build-only ] && { echo "llama-bench built"; return 0; }
+    make_files
+    printf '%-16s %12s %12s %8s %12s %12s %8s\n' file 'Panamax pp512' 'llama.cpp' ratio 'Panamax tg128' 'llama.cpp' ratio
+    for f in $files; do
+      ours $f
+      csv=$($lc/build/bin/llama-bench -m $b/$f.gguf -ngl 99 -p 512 -n 128 -r 5 -o csv 2>/dev/null)
+      read -r lpp ltg < <(echo "$csv" | python3 -c "
+import csv, sys
+rows = list(csv.DictReader(sys.stdin)); pp = tg = 0
+for r in rows:
+    if r['n_prompt'] == '512' and r['n_gen'] == '0': pp = float(r['avg_ts'])
+    if r['n_prompt'] == '0' and r['n_gen'] == '128': tg = float(r['avg_ts'])
+print(pp, tg)")
+      printf '%-16s %12s %12.0f %8s %12s %12.1f %8s\n' $f "${pf:-?}" "$lpp" "$(python3 -c "print('%.2f' % (${pf:-0} / max($lpp, 1e-9)))")" \
+        "${tg:-?}" "$ltg" "$(python3 -c "print('%.2f' % (${tg:-0} / max($ltg, 1e-9)))")"
+    done
+    echo "(tok/s; Panamax: medians of 5 after a warm-up; llama.cpp: llama-bench -ngl 99 -p 512 -n 128 -r 5, means)"
+    return 0
+  fi
   if [ "$what" = timing ]; then
     tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
     "$java" "${flags[@]}" -cp "$cp" dev.panamax.cuda.DecodeTiming $b/smol135-F16.gguf 2>&1 | { grep -v "WARNING: Using incubator" || true; }
@@ -130,15 +195,7 @@ PY
   fi
   if [ "$what" = bench ] || [ "$what" = all ]; then
     echo "== benchmarks =="
-    tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
-    cli quantize $b/smol135-F16.gguf $b/smol135-Q8_0.gguf --type q8_0 >/dev/null
-    cli quantize $b/smol135-F16.gguf $b/smol135-Q4_0.gguf --type q4_0 >/dev/null
-    files="smol135-F16 smol135-Q8_0 smol135-Q4_0"
-    if [ "$big" = --big ]; then
-      tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null
-      cli quantize $b/tinyllama-F16.gguf $b/tinyllama-Q8_0.gguf --type q8_0 >/dev/null
-      files="$files tinyllama-F16 tinyllama-Q8_0"
-    fi
+    make_files
     bw=$(python3 -c "
 import torch
 x = torch.empty(2 << 30, dtype=torch.uint8, device='cuda'); y = torch.empty_like(x)
@@ -151,16 +208,11 @@ print('%.0f' % (2 * 10 * x.numel() / (s.elapsed_time(e) / 1e3) / 1e9))" 2>/dev/n
     echo "device copy bandwidth (read + write, torch): $bw GB/s"
     printf '%-16s %6s %12s %12s %12s %9s %9s\n' file 'MB' 'prefill 512' 'decode 128' 'tg128' 'GB/s' 'roofline'
     for f in $files; do
-      out=$(cli bench $b/$f.gguf --device cuda --prompt-tokens 512 --tokens 128 --repeats 5)
-      pf=$(echo "$out" | sed -n 's/^prefill [0-9]* tokens: \([0-9.]*\).*/\1/p')
-      dc=$(echo "$out" | sed -n 's/^decode [0-9]* tokens: \([0-9.]*\).*/\1/p')
-      # As llama-bench's tg128: 128 tokens from an empty context (one prompt token).
-      tg=$(cli bench $b/$f.gguf --device cuda --prompt-tokens 1 --tokens 128 --repeats 5 | sed -n 's/^decode [0-9]* tokens: \([0-9.]*\).*/\1/p')
+      ours $f
       mb=$(( $(stat -c %s $b/$f.gguf) / 1000000 ))
       gbs=$(python3 -c "print('%.0f' % ($mb * ${tg:-0} / 1000))")
       roof=$(python3 -c "print('%.0f%%' % (100 * $mb * ${tg:-0} / 1000 / max(1, ${bw:-0})))")
       printf '%-16s %6s %12s %12s %12s %9s %9s\n' $f $mb "${pf:-?}" "${dc:-?}" "${tg:-?}" "$gbs" "$roof"
-      [ -n "$dc" ] || echo "$out"
     done
     echo "(tok/s, medians of 5 after a warm-up; decode 128: after the 512-token prompt; tg128: from an empty"
     echo " context, as llama-bench measures; GB/s = file size x tg128 tok/s; roofline = that / copy bandwidth)"
@@ -170,6 +222,7 @@ print('%.0f' % (2 * 10 * x.numel() / (s.elapsed_time(e) / 1e3) / 1e9))" 2>/dev/n
 
 case "${1:-}" in
   pack) pack ;;
+  pack-llamacpp) shift; pack_llamacpp "$@" ;;
   run) shift; run "$@" ;;
-  *) echo "usage: tools/gpu.sh pack | run [tests|bench|all] [--big]" >&2; exit 2 ;;
+  *) echo "usage: tools/gpu.sh pack | pack-llamacpp LLAMA_CPP_GIT_DIR | run [tests|bench|all|compare|matvec|timing|profile|kernel] [--big]" >&2; exit 2 ;;
 esac

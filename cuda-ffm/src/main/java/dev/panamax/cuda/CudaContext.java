@@ -82,6 +82,14 @@ public final class CudaContext {
         return p;
     }
 
+    /** {@code bytes} of device memory set to zero (and there when this returns), freed when {@code owner} closes. */
+    public long zeros(Arena owner, long bytes) {
+        long p = allocate(owner, bytes);
+        driver.zeroAsync(p, Math.max(bytes, 1), 0);
+        driver.synchronizeContext();
+        return p;
+    }
+
     /** {@code bytes} of page-locked host memory, freed when {@code owner} closes, as a segment the JVM can read and write. */
     public MemorySegment allocateHost(Arena owner, long bytes) {
         makeCurrent();

@@ -120,7 +120,7 @@ final class CudaDecoder extends CudaModel {
             chunk = CudaOps.decodeChunk(m.capacity);
             nsplit = (m.capacity + chunk - 1) / chunk;
             part = cx.allocate(a, 4L * s.heads() * nsplit * (s.headDim() + 2));
-            count = cx.upload(a, new float[s.heads()]); // zero ints
+            count = cx.zeros(a, 4L * s.heads()); // per-head chunk counters
         }
 
         @Override
@@ -229,7 +229,7 @@ final class CudaDecoder extends CudaModel {
                         m.rot, s.ropeInterleaved(), s.normEps());
                 ops.attention(st, QKV, m.qkvDim, kl, vl, part, params, T, s.heads(), s.kvHeads(), hd, s.slidingWindow(), chunk, nsplit, A);
                 if (L.attnSubNorm() != 0) rmsnormRows(A, L.attnSubNorm(), A, A16, T, m.qDim);
-                else if (L.o().format != DeviceMatrix.F32) ops.toF16(st, A, A16, (long) T * m.qDim);
+                else if (L.o().halfInput()) ops.toF16(st, A, A16, (long) T * m.qDim);
                 gemm(L.o(), A, A16, T, X, true);
                 if (L.bo() != 0) ops.addBiasRows(st, X, L.bo(), T, d);
                 normRows(X, L.ffnNorm(), L.ffnNormBias(), XB, XB16, T, d);

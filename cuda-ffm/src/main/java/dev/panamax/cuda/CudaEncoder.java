@@ -130,7 +130,7 @@ final class CudaEncoder implements EncoderModel {
             ops.addBiasRows(st, QKV, L.bqkv(), T, 3 * d);
             ops.ropeStore(st, QKV, 3 * d, K, V, 0, 0, 0, params, T, heads, heads, hd, 0, false, eps); // no rotation: k, v stored
             ops.attention(st, QKV, 3 * d, K, V, part, params, T, heads, heads, hd, 0, chunk, nsplit, A, T);
-            if (L.o().format != DeviceMatrix.F32) ops.toF16(st, A, A16, (long) T * d);
+            if (L.o().halfInput()) ops.toF16(st, A, A16, (long) T * d);
             prompt.gemm(L.o(), A, A16, T, X, true);
             ops.addBiasRows(st, X, L.bo(), T, d);
             ops.normRows(st, X, L.ln1w(), L.ln1b(), X, X16, T, d, eps);

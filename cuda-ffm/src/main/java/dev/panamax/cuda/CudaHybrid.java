@@ -241,8 +241,8 @@ final class CudaHybrid extends CudaModel {
             vc = new long[L];
             for (int l = 0; l < L; l++) {
                 if (m.layers[l].delta() != null) {
-                    conv[l] = zeros(a, 4L * m.convChannels * (s.conv() - 1));
-                    state[l] = zeros(a, 4L * s.nv() * s.dk() * s.dv());
+                    conv[l] = cx.zeros(a, 4L * m.convChannels * (s.conv() - 1));
+                    state[l] = cx.zeros(a, 4L * s.nv() * s.dk() * s.dv());
                 } else {
                     kc[l] = cx.allocate(a, 4L * m.capacity * m.kvDim);
                     vc[l] = cx.allocate(a, 4L * m.capacity * m.kvDim);
@@ -252,16 +252,8 @@ final class CudaHybrid extends CudaModel {
             chunk = CudaOps.decodeChunk(m.capacity);
             nsplit = (m.capacity + chunk - 1) / chunk;
             part = cx.allocate(a, 4L * s.heads() * nsplit * (s.headDim() + 2));
-            count = cx.upload(a, new float[s.heads()]); // zero ints
+            count = cx.zeros(a, 4L * s.heads()); // per-head chunk counters
             one = new Buffers(m, cx, a, 1);
-        }
-
-        private long zeros(Arena a, long bytes) {
-            long p = cx.allocate(a, Math.max(4, bytes));
-            try (Arena host = Arena.ofConfined()) {
-                cx.copyIn(p, host.allocate(Math.max(4, bytes))); // Arena memory starts zeroed
-            }
-            return p;
         }
 
         @Override
@@ -350,7 +342,7 @@ final class CudaHybrid extends CudaModel {
                     int ow = s.nv() * s.dv();
                     o.deltaRule(st, b.XC, m.convChannels, b.P, m.deltaWidth, m.bOff, m.aOff, m.zOff, D.aNeg(), D.dtBias(), D.norm(), eps,
                             se.state[l], b.O, ow, s.nk(), s.nv(), s.dk(), s.dv(), T);
-                    if (D.out().format != DeviceMatrix.F32) o.toF16(st, b.O, b.O16, (long) T * ow);
+                    if (D.out().halfInput()) o.toF16(st, b.O, b.O16, (long) T * ow);
                     m.gemm(D.out(), b.O, b.O16, T, X, true);
                 } else {
                     Attn A = L.attn();
@@ -360,7 +352,7 @@ final class CudaHybrid extends CudaModel {
                     o.attention(st, b.P, m.gateWidth, se.kc[l], se.vc[l], part, params, T, s.heads(), s.kvHeads(), s.headDim(), 0, chunk, nsplit,
                             b.O);
                     o.sigmoidGateRows(st, b.O, b.P + 4L * m.qkvDim, m.gateWidth, T, m.qDim);
-                    if (A.o().format != DeviceMatrix.F32) o.toF16(st, b.O, b.O16, (long) T * m.qDim);
+                    if (A.o().halfInput()) o.toF16(st, b.O, b.O16, (long) T * m.qDim);
                     m.gemm(A.o(), b.O, b.O16, T, X, true);
                 }
                 o.rmsnormRows(st, X, L.postNorm(), XB, XB16, T, d, eps);

@@ -108,6 +108,12 @@ public final class CudaOps {
         cx.launch("dequant_" + W.suffix() + "_f16", new int[] {blocks((long) W.rows * W.cols)}, 256, 0, stream, W.pointer, W.rows, W.cols, out);
     }
 
+    /** float(W) into out (rows × cols floats), for BF16 weights. */
+    public void widenBf16(long stream, DeviceMatrix W, long out) {
+        long n = (long) W.rows * W.cols;
+        cx.launch("widen_bf16_f32", new int[] {blocks(n)}, 256, 0, stream, W.pointer, n, out);
+    }
+
     /** out[t] = RMSNorm(x[t])·w for T rows of {@code cols}; out or out16 (half copy) may be 0. */
     public void rmsnormRows(long stream, long x, long w, long out, long out16, int T, int cols, float eps) {
         normRows(stream, x, w, 0, out, out16, T, cols, eps);

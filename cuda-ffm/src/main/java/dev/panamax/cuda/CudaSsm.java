@@ -87,7 +87,7 @@ final class CudaSsm extends CudaModel {
         if (s.version() == 1) {
             int r = s.dtRank();
             if (prompt) {
-                if (L.xProj().format != DeviceMatrix.F32) o.toF16(stream, XC, XC16, (long) T * inner);
+                if (L.xProj().halfInput()) o.toF16(stream, XC, XC16, (long) T * inner);
                 gemm(L.xProj(), XC, XC16, T, XDB, false);
             } else {
                 o.matvec(stream, L.xProj(), XC, 0, 0, s.normEps(), 0, XDB, false);
@@ -116,22 +116,14 @@ final class CudaSsm extends CudaModel {
             Arena a = arena;
             convLayer = 4L * m.convChannels * (s.conv() - 1);
             ssmLayer = 4L * s.inner() * s.state();
-            conv = zeros(a, convLayer * s.layers());
-            ssm = zeros(a, ssmLayer * s.layers());
+            conv = cx.zeros(a, convLayer * s.layers());
+            ssm = cx.zeros(a, ssmLayer * s.layers());
             x = cx.allocate(a, 4L * s.dim());
             proj = cx.allocate(a, 4L * m.projWidth);
             xc = cx.allocate(a, 4L * m.convChannels);
             xdb = cx.allocate(a, 4L * Math.max(1, m.xWidth));
             dt = cx.allocate(a, 4L * Math.max(s.inner(), s.heads()));
             y = cx.allocate(a, 4L * s.inner());
-        }
-
-        private long zeros(Arena a, long bytes) {
-            long p = cx.allocate(a, Math.max(4, bytes));
-            try (Arena host = Arena.ofConfined()) {
-                cx.copyIn(p, host.allocate(Math.max(4, bytes))); // Arena memory starts zeroed
-            }
-            return p;
         }
 
         @Override
@@ -196,7 +188,7 @@ final class CudaSsm extends CudaModel {
                 m.gemm(L.inProj(), XB, XB16, T, P, false);
                 m.mix(o, st, L, se.conv + l * se.convLayer, se.ssm + l * se.ssmLayer, P, XC, XC16, XDB, DT, Y, T, true);
                 if (L.gateNorm() != 0) o.rmsnormRows(st, Y, L.gateNorm(), Y, Y16, T, inner, eps);
-                else if (L.outProj().format != DeviceMatrix.F32) o.toF16(st, Y, Y16, (long) T * inner);
+                else if (L.outProj().halfInput()) o.toF16(st, Y, Y16, (long) T * inner);
                 m.gemm(L.outProj(), Y, Y16, T, X, true);
             }
             return se.promptLogits(m.output, m.finalNorm, 0, eps, X, XB, XB16, T, d, all, from);

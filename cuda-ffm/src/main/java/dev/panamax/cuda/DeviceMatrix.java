@@ -10,12 +10,12 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * A weight matrix kept on the device, rows stacked from one or more tensors (W_q, W_k, W_v become
- * one matrix, so one launch computes all three). F32, F16, Q8_0 and Q4_0 stay as they are — the
- * quantized ones split into codes and scales (layouts in {@code kernels.cu}); BF16 is widened to
- * F32; every other type, or a mix of types, is converted to F16.
+ * one matrix, so one launch computes all three). F32, F16, BF16, Q8_0 and Q4_0 stay as they are —
+ * the quantized ones split into codes and scales (layouts in {@code kernels.cu}); a mix of F32 and
+ * BF16 becomes F32; every other type, or mix, is converted to F16.
  */
 public final class DeviceMatrix {
-    public static final int F32 = 0, F16 = 1, Q8_0 = 3, Q4_0 = 4;
+    public static final int F32 = 0, F16 = 1, BF16 = 2, Q8_0 = 3, Q4_0 = 4;
     private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
     public final int format, rows, cols;
@@ -34,10 +34,16 @@ public final class DeviceMatrix {
         return switch (format) {
             case F32 -> "f32";
             case F16 -> "f16";
+            case BF16 -> "bf16";
             case Q8_0 -> "q8_0";
             case Q4_0 -> "q4_0";
             default -> throw new IllegalStateException();
         };
+    }
+
+    /** Whether a prompt's GEMM on this matrix reads the half-float copy of its input (F16 and the quantized formats). */
+    public boolean halfInput() {
+        return format != F32 && format != BF16;
     }
 
     /** The device format {@code parts} are kept in. */
@@ -50,6 +56,7 @@ public final class DeviceMatrix {
         }
         if (same && t == DType.F32) return F32;
         if (same && t == DType.F16) return F16;
+        if (same && t == DType.BF16) return BF16;
         if (same && t == DType.Q8_0) return Q8_0;
         if (same && t == DType.Q4_0) return Q4_0;
         if (floats) return F32;
@@ -59,7 +66,7 @@ public final class DeviceMatrix {
     static long bytes(int format, long rows, long cols) {
         return switch (format) {
             case F32 -> 4 * rows * cols;
-            case F16 -> 2 * rows * cols;
+            case F16, BF16 -> 2 * rows * cols;
             case Q8_0 -> rows * cols + rows * cols / 32 * 2;
             case Q4_0 -> rows * cols / 2 + rows * cols / 32 * 2;
             default -> throw new IllegalArgumentException();
@@ -159,6 +166,9 @@ public final class DeviceMatrix {
                         k.f32ToF16(buf, 0, s, at, cols);
                     }
                 }
+            }
+            case BF16 -> { // every part is BF16 (formatOf): the bits as they are
+                for (int i = 0; i < r; i++) MemorySegment.copy(d, 2L * i * cols, s, 2 * (row0 + (long) i * stride) * cols, 2L * cols);
             }
             case Q8_0, Q4_0 -> {
                 // GGUF blocks: a half scale, then 32 int8 codes (Q8_0) or 16 bytes of nibbles (Q4_0).

@@ -13,7 +13,7 @@ final class PromptGemm implements AutoCloseable {
     final long stream;
     final Cublas cublas;
     private final Arena owner;
-    private long scratch16, scratchBytes;
+    private long scratch16, scratchBytes; // dequantized (half) or widened (float) weights
 
     /** Scratch memory is tied to {@code owner} (the model's weights arena). */
     PromptGemm(CudaContext cx, CudaOps ops, Arena owner) {
@@ -25,13 +25,23 @@ final class PromptGemm implements AutoCloseable {
     }
 
     /**
-     * Y[T × W.rows] (+)= in · Wᵀ: F32 weights by SGEMM on the float rows in32, others by GemmEx on the
-     * half rows in16 (quantized ones dequantized to the scratch matrix first).
+     * Y[T × W.rows] (+)= in · Wᵀ: F32 weights by SGEMM on the float rows in32 (BF16 ones widened to F32
+     * in the scratch matrix first), others by GemmEx on the half rows in16 (quantized ones dequantized
+     * to the scratch matrix first).
      */
     void gemm(DeviceMatrix W, long in32, long in16, int T, long Y, boolean accumulate) {
         switch (W.format) {
             case DeviceMatrix.F32 -> cublas.gemmRowMajorNT(T, W.rows, W.cols, W.pointer, in32, Cublas.R_32F, Y, accumulate);
             case DeviceMatrix.F16 -> cublas.gemmRowMajorNT(T, W.rows, W.cols, W.pointer, in16, Cublas.R_16F, Y, accumulate);
+            case DeviceMatrix.BF16 -> { // widened to F32 (exact), then SGEMM on the float rows
+                long need = 4L * W.rows * W.cols;
+                if (need > scratchBytes) {
+                    scratch16 = cx.allocate(owner, need);
+                    scratchBytes = need;
+                }
+                ops.widenBf16(stream, W, scratch16);
+                cublas.gemmRowMajorNT(T, W.rows, W.cols, scratch16, in32, Cublas.R_32F, Y, accumulate);
+            }
             default -> {
                 long need = 2L * W.rows * W.cols;
                 if (need > scratchBytes) {

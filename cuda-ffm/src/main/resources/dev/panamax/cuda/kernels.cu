@@ -4,6 +4,7 @@
 // Weight formats on the device (DeviceMatrix.java uploads them; one row per output):
 //   FMT 0  F32   float   [rows × cols]
 //   FMT 1  F16   half    [rows × cols]
+//   FMT 2  BF16  bfloat16 [rows × cols]                                         (w = bits << 16)
 //   FMT 3  Q8_0  int8 codes [rows × cols], then half scales [rows × cols/32]    (w = d · q)
 //   FMT 4  Q4_0  nibbles [rows × cols/2], 16 bytes per 32-block as in GGUF (byte j: low nibble is
 //                element j, high nibble element j+16), then half scales [rows × cols/32]  (w = d · (q − 8))
@@ -15,6 +16,7 @@
 #define WARP 32
 #define NEG_INF (-__int_as_float(0x7f800000))
 
+__device__ __forceinline__ float bf2f(unsigned short h) { return __uint_as_float((unsigned) h << 16); }
 __device__ __forceinline__ float h2f(unsigned short h) { float f; asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h)); return f; }
 __device__ __forceinline__ unsigned short f2h(float f) { unsigned short h; asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f)); return h; }
 
@@ -74,6 +76,7 @@ template <int FMT>
 __device__ __forceinline__ float element(const void* W, size_t rows, int cols, size_t r, int c) {
     if (FMT == 0) return ((const float*) W)[r * cols + c];
     if (FMT == 1) return h2f(((const unsigned short*) W)[r * cols + c]);
+    if (FMT == 2) return bf2f(((const unsigned short*) W)[r * cols + c]);
     const unsigned short* sc = (const unsigned short*) ((const char*) W + (FMT == 3 ? rows * cols : rows * cols / 2));
     float d = h2f(sc[r * (cols / 32) + c / 32]);
     if (FMT == 3) return d * ((const signed char*) W)[r * cols + c];
@@ -93,6 +96,7 @@ __device__ void embed(const void* W, int rows, int cols, const int* tokens, floa
 }
 extern "C" __global__ void embed_f32(const void* W, int rows, int cols, const int* tokens, float* X) { embed<0>(W, rows, cols, tokens, X); }
 extern "C" __global__ void embed_f16(const void* W, int rows, int cols, const int* tokens, float* X) { embed<1>(W, rows, cols, tokens, X); }
+extern "C" __global__ void embed_bf16(const void* W, int rows, int cols, const int* tokens, float* X) { embed<2>(W, rows, cols, tokens, X); }
 extern "C" __global__ void embed_q8_0(const void* W, int rows, int cols, const int* tokens, float* X) { embed<3>(W, rows, cols, tokens, X); }
 extern "C" __global__ void embed_q4_0(const void* W, int rows, int cols, const int* tokens, float* X) { embed<4>(W, rows, cols, tokens, X); }
 
@@ -106,6 +110,7 @@ __device__ void add_position(const void* W, int rows, int cols, const int* P, fl
 }
 extern "C" __global__ void add_position_f32(const void* W, int rows, int cols, const int* P, float* X) { add_position<0>(W, rows, cols, P, X); }
 extern "C" __global__ void add_position_f16(const void* W, int rows, int cols, const int* P, float* X) { add_position<1>(W, rows, cols, P, X); }
+extern "C" __global__ void add_position_bf16(const void* W, int rows, int cols, const int* P, float* X) { add_position<2>(W, rows, cols, P, X); }
 extern "C" __global__ void add_position_q8_0(const void* W, int rows, int cols, const int* P, float* X) { add_position<3>(W, rows, cols, P, X); }
 extern "C" __global__ void add_position_q4_0(const void* W, int rows, int cols, const int* P, float* X) { add_position<4>(W, rows, cols, P, X); }
 
@@ -116,6 +121,10 @@ __device__ void dequant_f16(const void* W, int rows, int cols, unsigned short* o
     for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t) gridDim.x * blockDim.x) {
         out[i] = f2h(element<FMT>(W, rows, cols, i / cols, (int) (i % cols)));
     }
+}
+// BF16 weights widened to F32 for cuBLAS SGEMM (exact; F16 could not hold BF16's range).
+extern "C" __global__ void widen_bf16_f32(const unsigned short* W, long long n, float* out) {
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) out[i] = bf2f(W[i]);
 }
 extern "C" __global__ void dequant_q8_0_f16(const void* W, int rows, int cols, unsigned short* out) { dequant_f16<3>(W, rows, cols, out); }
 extern "C" __global__ void dequant_q4_0_f16(const void* W, int rows, int cols, unsigned short* out) { dequant_f16<4>(W, rows, cols, out); }
@@ -186,6 +195,11 @@ __device__ __forceinline__ float dot8h(uint4 u, const float* b) {
          + h2f(u.z & 0xffff) * b[4] + h2f(u.z >> 16) * b[5] + h2f(u.w & 0xffff) * b[6] + h2f(u.w >> 16) * b[7];
 }
 
+__device__ __forceinline__ float dot8bf(uint4 u, const float* b) {
+    return bf2f(u.x & 0xffff) * b[0] + bf2f(u.x >> 16) * b[1] + bf2f(u.y & 0xffff) * b[2] + bf2f(u.y >> 16) * b[3]
+         + bf2f(u.z & 0xffff) * b[4] + bf2f(u.z >> 16) * b[5] + bf2f(u.w & 0xffff) * b[6] + bf2f(u.w >> 16) * b[7];
+}
+
 __device__ __forceinline__ float dot16q8(uint4 u, const float* b) {
     unsigned words[4] = {u.x, u.y, u.z, u.w};
     float s = 0.f;
@@ -216,13 +230,13 @@ __device__ __forceinline__ float dot32q4(uint4 u, const float* b) {
 // Where lane's k-th 16-byte load of the batch starting at column c0 falls (F32: 4 columns a load,
 // F16: 8, Q8_0: 16, Q4_0: 32), and how many bytes of codes a row has.
 template <int FMT> __device__ __forceinline__ int col_of(int c0, int k, int lane) {
-    return c0 + (k * WARP + lane) * (FMT == 0 ? 4 : FMT == 1 ? 8 : FMT == 3 ? 16 : 32);
+    return c0 + (k * WARP + lane) * (FMT == 0 ? 4 : FMT <= 2 ? 8 : FMT == 3 ? 16 : 32);
 }
 template <int FMT> __device__ __forceinline__ size_t row_bytes(int cols) {
-    return FMT == 0 ? (size_t) cols * 4 : FMT == 1 ? (size_t) cols * 2 : FMT == 3 ? (size_t) cols : (size_t) cols / 2;
+    return FMT == 0 ? (size_t) cols * 4 : FMT <= 2 ? (size_t) cols * 2 : FMT == 3 ? (size_t) cols : (size_t) cols / 2;
 }
-template <int FMT, int B> __device__ __forceinline__ int step_cols() { return WARP * B * (FMT == 0 ? 4 : FMT == 1 ? 8 : FMT == 3 ? 16 : 32); }
-template <int FMT> __device__ __forceinline__ bool vector_rows(int cols) { return FMT == 0 ? (cols & 3) == 0 : FMT == 1 ? (cols & 7) == 0 : true; }
+template <int FMT, int B> __device__ __forceinline__ int step_cols() { return WARP * B * (FMT == 0 ? 4 : FMT <= 2 ? 8 : FMT == 3 ? 16 : 32); }
+template <int FMT> __device__ __forceinline__ bool vector_rows(int cols) { return FMT == 0 ? (cols & 3) == 0 : FMT <= 2 ? (cols & 7) == 0 : true; }
 
 template <int FMT, int B>
 __device__ __forceinline__ void load_batch(const char* row, int cols, int c0, int lane, uint4* u) {
@@ -244,6 +258,7 @@ __device__ __forceinline__ float use_batch(const uint4* u, const unsigned short*
         if (FMT == 0) acc += __uint_as_float(u[k].x) * xs[c] + __uint_as_float(u[k].y) * xs[c + 1] + __uint_as_float(u[k].z) * xs[c + 2]
                            + __uint_as_float(u[k].w) * xs[c + 3];
         else if (FMT == 1) acc += dot8h(u[k], xs + c);
+        else if (FMT == 2) acc += dot8bf(u[k], xs + c);
         else if (FMT == 3) acc += dot16q8(u[k], xs + c) * h2f(sc[c / 32]);
         else acc += dot32q4(u[k], xs + c) * h2f(sc[c / 32]);
     }
@@ -289,7 +304,7 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
     } else if (has && FMT == 0) {
         for (int c = lane; c < cols; c += WARP) acc += ((const float*) row)[c] * xs[c];
     } else if (has) {
-        for (int c = lane; c < cols; c += WARP) acc += h2f(((const unsigned short*) row)[c]) * xs[c];
+        for (int c = lane; c < cols; c += WARP) acc += (FMT == 2 ? bf2f(((const unsigned short*) row)[c]) : h2f(((const unsigned short*) row)[c])) * xs[c];
     }
     if (nw != 0 && nb == 0) { // RMSNorm: the row's sum times rstd (every thread takes part in the reduction)
         float total = block_sum(ss);
@@ -325,6 +340,7 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
 #define MATVEC(name, FMT, B) extern "C" __global__ void __launch_bounds__(1024, 1) name(MATVEC_PARAMS) MATVEC_BODY(FMT, B)
 MATVEC(matvec_f32, 0, 8)
 MATVEC(matvec_f16, 1, 4)
+MATVEC(matvec_bf16, 2, 4)
 MATVEC(matvec_q8_0, 3, 8)
 MATVEC(matvec_q4_0, 4, 8)
 // Other batch sizes, for measuring (CudaOps takes them with -Dpanamax.cuda.matvecBatch).

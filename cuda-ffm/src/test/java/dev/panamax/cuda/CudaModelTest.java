@@ -55,6 +55,67 @@ class CudaModelTest {
         check(shared().resolve("models/kjv-llama"));
     }
 
+    /**
+     * BF16 weights stay BF16 on the device (the matvec reads them; prompts widen them to F32 for
+     * SGEMM): the llama fixture rounded to BF16, on the GPU against the CPU on the same file. Needs the
+     * CPU loader to keep 16-bit weights ({@code -Dpanamax.widen16MiB=0}, as tools/gpu.sh runs the tests).
+     */
+    @Test
+    void bf16WeightsStayBf16AndMatchTheCpu(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Gpu.context();
+        Path dir = shared().resolve("fixtures/hf/llama");
+        for (String f : new String[] {"config.json", "generation_config.json"}) Files.copy(dir.resolve(f), tmp.resolve(f));
+        bf16Copy(dir.resolve("model.safetensors"), tmp.resolve("model.safetensors"));
+        int[] prompt = ints(json(dir.resolve("expected.json")).get("input_ids"));
+        try (LanguageModel cpu = ModelLoader.loadLanguageModel(tmp); LanguageModel gpu = onGpu(tmp)) {
+            CudaDecoder d = (CudaDecoder) gpu;
+            assertEquals(DeviceMatrix.BF16, d.layers[0].qkv().format, "W_q|W_k|W_v on the device (run with -Dpanamax.widen16MiB=0)");
+            int vocab = cpu.vocabSize();
+            float[] want = cpu.newSession().prefill(prompt, true).clone(), got = gpu.newSession().prefill(prompt, true);
+            LanguageModel.Session c = cpu.newSession(), g = gpu.newSession();
+            for (int t = 0; t < prompt.length; t++) {
+                match(want, t, Arrays.copyOfRange(got, t * vocab, (t + 1) * vocab), "bf16 prefill");
+                float[] cl = c.forward(prompt[t]).clone();
+                match(cl, 0, g.forward(prompt[t]), "bf16 decode step " + t);
+            }
+        }
+    }
+
+    /** The safetensors file at src with every F32 tensor rounded to BF16 (to nearest, ties to even). */
+    static void bf16Copy(Path src, Path dst) throws IOException {
+        byte[] all = Files.readAllBytes(src);
+        ByteBuffer in = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
+        int headerLen = (int) in.getLong(0);
+        Map<String, Object> header = Json.object(Json.parse(new String(all, 8, headerLen, java.nio.charset.StandardCharsets.UTF_8)), "header");
+        StringBuilder h = new StringBuilder("{");
+        java.io.ByteArrayOutputStream data = new java.io.ByteArrayOutputStream();
+        for (Map.Entry<String, Object> e : new java.util.TreeMap<>(header).entrySet()) {
+            if (e.getKey().equals("__metadata__")) continue;
+            Map<String, Object> t = Json.object(e.getValue(), e.getKey());
+            List<Object> off = Json.array(t.get("data_offsets"), "data_offsets"), shape = Json.array(t.get("shape"), "shape");
+            int from = 8 + headerLen + ((Number) off.get(0)).intValue(), to = 8 + headerLen + ((Number) off.get(1)).intValue();
+            if (!"F32".equals(t.get("dtype"))) throw new IOException("expected F32 tensors, " + e.getKey() + " is " + t.get("dtype"));
+            long start = data.size();
+            for (int i = from; i < to; i += 4) {
+                int bits = in.getInt(i), r = (bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16;
+                data.write(r & 0xff);
+                data.write((r >>> 8) & 0xff);
+            }
+            StringBuilder dims = new StringBuilder();
+            for (Object d : shape) dims.append(dims.length() > 0 ? "," : "").append(((Number) d).longValue());
+            h.append(h.length() > 1 ? "," : "").append('"').append(e.getKey()).append("\":{\"dtype\":\"BF16\",\"shape\":[").append(dims)
+                    .append("],\"data_offsets\":[").append(start).append(',').append(data.size()).append("]}");
+        }
+        h.append('}');
+        while ((h.length() + 8) % 8 != 0) h.append(' ');
+        byte[] hb = h.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        try (var out = Files.newOutputStream(dst)) {
+            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(hb.length).array());
+            out.write(hb);
+            data.writeTo(out);
+        }
+    }
+
     /** BERT: the last hidden state of the prompt against transformers' hidden.f32, every row. */
     @Test
     void bertMatchesTransformersOnTheGpu() throws Exception {

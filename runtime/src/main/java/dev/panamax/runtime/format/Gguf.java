@@ -101,6 +101,7 @@ public final class Gguf {
         Object model = metadata.get("tokenizer.ggml.model");
         if (model == null) return null;
         return switch ((String) model) {
+            case "no_vocab", "none" -> null; // llama.cpp's mark of a file without a vocabulary
             case "llama" -> SentencePiece.fromGguf(metadata);
             case "gpt2" -> dev.panamax.runtime.tokenizer.ByteLevelBpe.fromGguf(metadata);
             case "bert" -> dev.panamax.runtime.tokenizer.WordPiece.fromGguf(metadata);

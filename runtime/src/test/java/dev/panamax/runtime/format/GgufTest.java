@@ -115,6 +115,26 @@ class GgufTest {
         assertTrue(e.getMessage().startsWith(f.toString()), "names the file: " + e.getMessage());
     }
 
+    /** llama.cpp marks a file without a vocabulary with tokenizer.ggml.model "no_vocab": no tokenizer, not an error. */
+    @Test
+    void noVocabMeansNoTokenizer(@TempDir Path tmp) throws Exception {
+        Path f = tmp.resolve("nv.gguf");
+        new GgufWriter().put("general.architecture", GgufWriter.string("llama")).put("tokenizer.ggml.model", GgufWriter.string("no_vocab"))
+                .tensor("t", DType.F32, new long[] {1}, new byte[4]).write(f);
+        Gguf g = Gguf.read(f);
+        try (var w = g.weights()) {
+            assertEquals(null, g.tokenizer());
+        }
+        Path u = tmp.resolve("unknown.gguf");
+        new GgufWriter().put("general.architecture", GgufWriter.string("llama")).put("tokenizer.ggml.model", GgufWriter.string("rwkv"))
+                .tensor("t", DType.F32, new long[] {1}, new byte[4]).write(u);
+        Gguf h = Gguf.read(u);
+        try (var w = h.weights()) {
+            ModelException e = org.junit.jupiter.api.Assertions.assertThrows(ModelException.class, h::tokenizer);
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("rwkv"), e.getMessage());
+        }
+    }
+
     @Test
     void writerOutputReadsBack(@TempDir Path tmp) throws Exception {
         Path f = tmp.resolve("w.gguf");
