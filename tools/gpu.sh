@@ -155,12 +155,15 @@ print(pp, tg)")
       | grep -E "Duration|Elapsed Cycles|SM Frequency|Throughput|Stall|Warp Cycles|Issued|Registers|Achieved|Theoretical Occ|Block Limit|L1/TEX Hit|L2 Hit|Mem Busy|Max Bandwidth|Waves|Eligible|Active Warps|No Eligible" | head -60
     return 0
   fi
-  if [ "$what" = kernel ]; then # Nsight Compute's details of one decode kernel: run kernel NAME
-    tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
+  if [ "$what" = kernel ]; then # Nsight Compute's details of one decode kernel: run kernel NAME [--big] (PROFILE_PROMPT: context)
+    f=$b/smol135-F16.gguf
+    tool RandomLlamaGguf $f 576 30 9 3 1536 49152 f16 >/dev/null
+    if [ "${3:-}" = --big ]; then f=$b/tinyllama-F16.gguf; tool RandomLlamaGguf $f 2048 22 32 4 5632 32000 f16 >/dev/null; fi
     ncu --target-processes all --cache-control none --clock-control none --kernel-name "$big" --launch-skip 300 --launch-count 1 \
       --section SpeedOfLight --section WarpStateStats --section LaunchStats --section Occupancy --section MemoryWorkloadAnalysis \
-      "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $b/smol135-F16.gguf --device cuda --prompt-tokens 16 --tokens 40 \
-      --repeats 1 2>&1 | grep -v "^==PROF==\|WARNING: Using incubator" | grep -E "Duration|Elapsed Cycles|SM Frequency|Throughput|Stall|Warp Cycles|Issued|Registers|Achieved|Theoretical Occ|Block Limit|Local|Shared Memory Config|L1/TEX Hit|L2 Hit|Mem Busy|Max Bandwidth|Waves" | head -60
+      --section SourceCounters --print-details all \
+      "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $f --device cuda --prompt-tokens ${PROFILE_PROMPT:-16} --tokens 40 \
+      --repeats 1 2>&1 | grep -v "^==PROF==\|WARNING: Using incubator" | grep -E "Duration|Elapsed Cycles|SM Frequency|Throughput|Stall|stall|Warp Cycles|Issued|Registers|Achieved|Theoretical Occ|Block Limit|Local|Shared Memory Config|L1/TEX Hit|L2 Hit|Mem Busy|Max Bandwidth|Waves|Grid Size|Block Size" | head -80
     return 0
   fi
   if [ "$what" = profile ]; then

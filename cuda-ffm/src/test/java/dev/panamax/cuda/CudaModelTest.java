@@ -147,10 +147,11 @@ class CudaModelTest {
         assertEquals(before, cx.driver.memoryInfo()[0], "device memory after the encoder closed");
     }
 
-    @Test
-    void closingAModelReturnsItsDeviceMemory() {
+    @ParameterizedTest
+    @ValueSource(strings = {"qwen2", "gpt2", "mamba2", "qwen3_next"})
+    void closingAModelReturnsItsDeviceMemory(String name) {
         CudaContext cx = Gpu.context();
-        Path dir = shared().resolve("fixtures/hf/qwen2");
+        Path dir = shared().resolve("fixtures/hf").resolve(name);
         try (LanguageModel warm = onGpu(dir)) { // cuBLAS and the module load once per process
             warm.newSession().prefill(new int[] {1, 2, 3}, false);
         }
@@ -188,13 +189,19 @@ class CudaModelTest {
         }
     }
 
-    @Test
-    void badInputIsAClearError() {
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "mamba", "qwen3_next"})
+    void badInputIsAClearError(String name) {
         Gpu.context();
-        try (LanguageModel m = onGpu(shared().resolve("fixtures/hf/llama"))) {
+        try (LanguageModel m = onGpu(shared().resolve("fixtures/hf").resolve(name))) {
             LanguageModel.Session s = m.newSession();
             assertThrows(ModelException.class, () -> s.forward(m.vocabSize()));
-            assertThrows(ModelException.class, () -> s.prefill(new int[m.contextLength() + 1], false));
+            assertThrows(ModelException.class, () -> s.forward(-1));
+            assertThrows(ModelException.class, () -> s.prefill(new int[0], false));
+            assertThrows(ModelException.class, () -> s.prefill(new int[] {1, m.vocabSize()}, false));
+            if (m.contextLength() < 1 << 20) assertThrows(ModelException.class, () -> s.prefill(new int[m.contextLength() + 1], false));
+            assertEquals(0, s.position(), "rejected input moves nothing");
+            s.forward(1); // and the session still works
         }
     }
 
