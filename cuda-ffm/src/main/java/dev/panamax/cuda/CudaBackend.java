@@ -78,7 +78,6 @@ public final class CudaBackend implements Backend {
         }
         DecoderSpec s = src.decoderSpec();
         if (s.sigmoidAttention()) return "sigmoid attention runs on the CPU only";
-        if ("f16".equals(System.getProperty("panamax.kvType"))) return "--kv-type f16 runs on the CPU only (the CUDA KV cache is F32)";
         if (s.headDim() > 256 || s.headDim() % 2 != 0) return "head size " + s.headDim() + " (the CUDA attention takes even sizes up to 256)";
         boolean gated = !s.layerWeights().isEmpty() && s.layerWeights().get(0).gate() != null;
         if (!(gated ? s.activation().equals("silu") || s.activation().equals("relu2") : s.activation().equals("gelu_tanh"))) {

@@ -28,6 +28,8 @@ final class CudaDecoder extends CudaModel {
     final boolean gated;
     final Layer[] layers;
     final int qDim, kvDim, qkvDim, capacity, act;
+    /** Bytes of a KV cache element: 4, or 2 with --kv-type f16. */
+    final int kvElement;
     /** Dimensions RoPE rotates per head (0 with learned positions). */
     final int rot;
 
@@ -40,8 +42,9 @@ final class CudaDecoder extends CudaModel {
                  long ffnSubNorm) {}
 
     CudaDecoder(CudaContext cx, DecoderSpec s, LanguageModel cpu) {
-        super(cx, cpu, s.vocab());
+        super(cx, cpu, s.vocab(), s.kvF16());
         this.s = s;
+        kvElement = s.kvF16() ? 2 : 4;
         qDim = s.heads() * s.headDim();
         kvDim = s.kvHeads() * s.headDim();
         qkvDim = qDim + 2 * kvDim;
@@ -110,7 +113,7 @@ final class CudaDecoder extends CudaModel {
             this.m = m;
             DecoderSpec s = m.s;
             Arena a = arena;
-            long kvBytes = 4L * s.layers() * m.capacity * m.kvDim;
+            long kvBytes = (long) m.kvElement * s.layers() * m.capacity * m.kvDim;
             kc = cx.allocate(a, kvBytes);
             vc = cx.allocate(a, kvBytes);
             x = cx.allocate(a, 4L * s.dim());
@@ -141,7 +144,7 @@ final class CudaDecoder extends CudaModel {
             float eps = s.normEps();
             ops.embed(stream, m.embed, params + 4, 1, x);
             if (m.positions != null) ops.addPosition(stream, m.positions, params, 1, x);
-            long layerKv = 4L * m.capacity * m.kvDim;
+            long layerKv = (long) m.kvElement * m.capacity * m.kvDim;
             int hd = s.headDim();
             for (int l = 0; l < s.layers(); l++) {
                 Layer L = m.layers[l];
@@ -217,7 +220,7 @@ final class CudaDecoder extends CudaModel {
             if (m.positions != null) ops.addPosition(st, m.positions, params, T, X);
             int n = pos + T;
             int chunk = Math.max(64, ((n + 7) / 8 + 63) / 64 * 64), nsplit = (n + chunk - 1) / chunk;
-            long layerKv = 4L * m.capacity * m.kvDim;
+            long layerKv = (long) m.kvElement * m.capacity * m.kvDim;
             int hd = s.headDim();
             for (int l = 0; l < s.layers(); l++) {
                 Layer L = m.layers[l];

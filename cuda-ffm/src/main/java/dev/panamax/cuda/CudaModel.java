@@ -33,9 +33,14 @@ abstract class CudaModel implements LanguageModel {
     private boolean closed;
 
     CudaModel(CudaContext cx, LanguageModel cpu, int vocab) {
+        this(cx, cpu, vocab, false);
+    }
+
+    /** With {@code halfKv}, the attention kernels' KV cache holds half floats. */
+    CudaModel(CudaContext cx, LanguageModel cpu, int vocab, boolean halfKv) {
         this.cx = cx;
-        this.ops = new CudaOps(cx);
-        this.decodeOps = new CudaOps(cx, true);
+        this.ops = new CudaOps(cx, false, halfKv);
+        this.decodeOps = new CudaOps(cx, true, halfKv);
         this.cpu = cpu;
         this.vocab = vocab;
         prompt = new PromptGemm(cx, ops, weights);

@@ -7,20 +7,26 @@ package dev.panamax.cuda;
  */
 public final class CudaOps {
     private final CudaContext cx;
-    private final boolean dependent;
+    private final boolean dependent, halfKv;
 
     public CudaOps(CudaContext cx) {
         this(cx, false);
     }
 
+    public CudaOps(CudaContext cx, boolean dependent) {
+        this(cx, dependent, false);
+    }
+
     /**
      * With {@code dependent}, the decode kernels (embedding, matvec, decode attention) launch as
      * programmatic dependents where the GPU has them: each starts while the previous drains and
-     * loads its weights before it waits for the previous kernel's output.
+     * loads its weights before it waits for the previous kernel's output. With {@code halfKv} the
+     * attention kernels read and write a KV cache of half floats (2 bytes an element) instead of floats.
      */
-    public CudaOps(CudaContext cx, boolean dependent) {
+    public CudaOps(CudaContext cx, boolean dependent, boolean halfKv) {
         this.cx = cx;
         this.dependent = dependent;
+        this.halfKv = halfKv;
     }
 
     private static int blocks(long n) {
@@ -179,7 +185,7 @@ public final class CudaOps {
      */
     public void ropeStore(long stream, long qkv, int stride, long kc, long vc, long rope, long qNorm, long kNorm, long P, int T,
                           int heads, int kvHeads, int hd, int rot, boolean interleaved, float eps) {
-        cx.launch("rope_store", new int[] {(heads + kvHeads + 7) / 8, T}, 256, 0, stream, qkv, stride, kc, vc, rope, qNorm, kNorm, P,
+        cx.launch(halfKv ? "rope_store_f16" : "rope_store_f32", new int[] {(heads + kvHeads + 7) / 8, T}, 256, 0, stream, qkv, stride, kc, vc, rope, qNorm, kNorm, P,
                 heads, kvHeads, hd, rot, interleaved ? 1 : 0, eps);
     }
 
@@ -202,7 +208,7 @@ public final class CudaOps {
     public void attentionDecode(long stream, long qkv, long kc, long vc, long rope, long qNorm, long kNorm, long P, long part, long count,
                                 long out, int heads, int kvHeads, int hd, int rot, boolean interleaved, float eps, int window, int chunk,
                                 int nsplit) {
-        String kernel = hd == 64 || hd == 128 ? "attention_decode_" + hd : "attention_decode_any"; // head sizes compiled in
+        String kernel = (hd == 64 || hd == 128 ? "attention_decode_" + hd : "attention_decode_any") + (halfKv ? "_h" : ""); // head sizes compiled in
         cx.launch(dependent, kernel, new int[] {heads, nsplit}, 128, 0, stream, qkv, kc, vc, rope, qNorm, kNorm, P, part, count, out, heads,
                 kvHeads, hd, rot, interleaved ? 1 : 0, eps, window, chunk, (float) (1.0 / Math.sqrt(hd)), prefetch());
     }
@@ -221,7 +227,7 @@ public final class CudaOps {
     public void attention(long stream, long qkv, int stride, long kc, long vc, long part, long P, int T, int heads, int kvHeads, int hd,
                           int window, int chunk, int nsplit, long out, int keys) {
         float scale = (float) (1.0 / Math.sqrt(hd));
-        String kernel = hd == 64 || hd == 128 ? "attention_partial_" + hd : "attention_partial_any"; // head sizes compiled in
+        String kernel = (hd == 64 || hd == 128 ? "attention_partial_" + hd : "attention_partial_any") + (halfKv ? "_h" : ""); // head sizes compiled in
         cx.launch(kernel, new int[] {heads, nsplit, T}, 128, 0, stream, qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window,
                 chunk, nsplit, scale, keys);
         cx.launch("attention_merge", new int[] {heads, T}, 128, 0, stream, part, out, heads, hd, nsplit);

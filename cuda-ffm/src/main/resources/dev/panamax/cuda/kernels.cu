@@ -441,11 +441,24 @@ __device__ void prep_head(const float* src, float* dst, const float* nw, const f
     __syncwarp();
 }
 
+// The KV cache holds floats, or half floats (--kv-type f16: half the memory and bandwidth, rounded
+// to nearest as the CPU's cache): KV is float or unsigned short, these read and write either.
+__device__ __forceinline__ float4 kv4(const float* p) { return *(const float4*) p; }
+__device__ __forceinline__ float4 kv4(const unsigned short* p) {
+    uint2 u = *(const uint2*) p;
+    return make_float4(h2f(u.x & 0xffff), h2f(u.x >> 16), h2f(u.y & 0xffff), h2f(u.y >> 16));
+}
+__device__ __forceinline__ float kv1(const float* p) { return *p; }
+__device__ __forceinline__ float kv1(const unsigned short* p) { return h2f(*p); }
+__device__ __forceinline__ void kv_put(float* p, float v) { *p = v; }
+__device__ __forceinline__ void kv_put(unsigned short* p, float v) { *p = f2h(v); }
+
 // Per-head RMSNorm (Qwen3, when qn/kn are given), RoPE on q and k, and k, v into the cache at their
 // positions, for T rows of a prompt. qkv rows hold [q (heads·hd) | k (kvHeads·hd) | v (kvHeads·hd)];
 // one warp per head.
-extern "C" __global__ void rope_store(float* qkv, int stride, float* kc, float* vc, const float* rope, const float* qn,
-                                      const float* kn, const int* P, int heads, int kvHeads, int hd, int rot, int interleaved, float eps) {
+template <typename KV>
+__device__ void rope_store(float* qkv, int stride, KV* kc, KV* vc, const float* rope, const float* qn,
+                           const float* kn, const int* P, int heads, int kvHeads, int hd, int rot, int interleaved, float eps) {
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int hh = blockIdx.x * (blockDim.x >> 5) + warp;
     if (hh >= heads + kvHeads) return;
@@ -456,15 +469,22 @@ extern "C" __global__ void rope_store(float* qkv, int stride, float* kc, float* 
     prep_head(x, x, isK ? kn : qn, rope, pos, hd, rot, interleaved, eps, lane);
     if (isK) {
         int kh = hh - heads;
-        float* kd = kc + (size_t) pos * kvDim + kh * hd;
-        float* vd = vc + (size_t) pos * kvDim + kh * hd;
+        KV* kd = kc + (size_t) pos * kvDim + kh * hd;
+        KV* vd = vc + (size_t) pos * kvDim + kh * hd;
         const float* v = row + qDim + kvDim + kh * hd;
         for (int d = lane; d < hd; d += WARP) {
-            kd[d] = x[d];
-            vd[d] = v[d];
+            kv_put(kd + d, x[d]);
+            kv_put(vd + d, v[d]);
         }
     }
 }
+#define ROPE_STORE(name, KV) \
+extern "C" __global__ void name(float* qkv, int stride, KV* kc, KV* vc, const float* rope, const float* qn, const float* kn, const int* P, \
+                                int heads, int kvHeads, int hd, int rot, int interleaved, float eps) { \
+    rope_store<KV>(qkv, stride, kc, vc, rope, qn, kn, P, heads, kvHeads, hd, rot, interleaved, eps); \
+}
+ROPE_STORE(rope_store_f32, float)
+ROPE_STORE(rope_store_f16, unsigned short)
 
 #define ATT_WARPS 4
 #define ATT_MAX_PER_LANE 8  // head size up to 256
@@ -475,8 +495,8 @@ extern "C" __global__ void rope_store(float* qkv, int stride, float* kc, float* 
 // 4 lanes a key for the score, then all lanes over the dimensions for the values: short dependency
 // chains, since attention over a few hundred keys is latency, not bandwidth.
 #define DEC_WARPS 4
-template <int HD, int DPL>
-__device__ __forceinline__ void attend_chunk(const float* q, const float* kbase, const float* vbase, int kvDim, int hd, int s0, int s1,
+template <int HD, int DPL, typename KV>
+__device__ __forceinline__ void attend_chunk(const float* q, const KV* kbase, const KV* vbase, int kvDim, int hd, int s0, int s1,
                                              float scale, int warp, int lane, float& m, float& l, float* acc) {
     if (HD > 0) {
         constexpr int KPW = 8, LPK = WARP / KPW, SEG = HD / LPK;
@@ -485,11 +505,11 @@ __device__ __forceinline__ void attend_chunk(const float* q, const float* kbase,
             int p = base + kj;
             float dot = 0.f;
             if (p < s1) {
-                const float* kp = kbase + (size_t) p * kvDim + seg * SEG;
+                const KV* kp = kbase + (size_t) p * kvDim + seg * SEG;
                 const float* qs = q + seg * SEG;
                 #pragma unroll
                 for (int d = 0; d < SEG; d += 4) {
-                    float4 kv = *(const float4*) (kp + d);
+                    float4 kv = kv4(kp + d);
                     float4 qv = *(const float4*) (qs + d);
                     dot += qv.x * kv.x + qv.y * kv.y + qv.z * kv.z + qv.w * kv.w;
                 }
@@ -507,9 +527,9 @@ __device__ __forceinline__ void attend_chunk(const float* q, const float* kbase,
             for (int j = 0; j < KPW; j++) {
                 float wj = __shfl_sync(0xffffffffu, w, j * LPK);
                 if (base + j < s1) {
-                    const float* vp = vbase + (size_t) (base + j) * kvDim + lane * DPL;
+                    const KV* vp = vbase + (size_t) (base + j) * kvDim + lane * DPL;
                     #pragma unroll
-                    for (int i = 0; i < DPL; i++) acc[i] += wj * vp[i];
+                    for (int i = 0; i < DPL; i++) acc[i] += wj * kv1(vp + i);
                 }
             }
             m = mn;
@@ -519,22 +539,22 @@ __device__ __forceinline__ void attend_chunk(const float* q, const float* kbase,
             int p = base + lane;
             float score = NEG_INF;
             if (p < s1) {
-                const float* kp = kbase + (size_t) p * kvDim;
+                const KV* kp = kbase + (size_t) p * kvDim;
                 float dot = 0.f;
                 if (HD > 0 && HD % 4 == 0) {
                     #pragma unroll
                     for (int d = 0; d < HD; d += 4) {
-                        float4 kv = *(const float4*) (kp + d);
+                        float4 kv = kv4(kp + d);
                         dot += q[d] * kv.x + q[d + 1] * kv.y + q[d + 2] * kv.z + q[d + 3] * kv.w;
                     }
                 } else if ((hd & 3) == 0) {
                     #pragma unroll 8
                     for (int d = 0; d < hd; d += 4) {
-                        float4 kv = *(const float4*) (kp + d);
+                        float4 kv = kv4(kp + d);
                         dot += q[d] * kv.x + q[d + 1] * kv.y + q[d + 2] * kv.z + q[d + 3] * kv.w;
                     }
                 } else {
-                    for (int d = 0; d < hd; d++) dot += q[d] * kp[d];
+                    for (int d = 0; d < hd; d++) dot += q[d] * kv1(kp + d);
                 }
                 score = dot * scale;
             }
@@ -546,15 +566,15 @@ __device__ __forceinline__ void attend_chunk(const float* q, const float* kbase,
             #pragma unroll
             for (int i = 0; i < DPL; i++) acc[i] *= corr;
             int nk = min(WARP, s1 - base);
-            const float* vrow = vbase + (size_t) base * kvDim;
+            const KV* vrow = vbase + (size_t) base * kvDim;
             #pragma unroll 8
             for (int j = 0; j < nk; j++) {
                 float wj = __shfl_sync(0xffffffffu, w, j);
-                const float* vp = vrow + (size_t) j * kvDim;
+                const KV* vp = vrow + (size_t) j * kvDim;
                 #pragma unroll
                 for (int i = 0; i < DPL; i++) {
-                    if (HD > 0) acc[i] += wj * vp[lane * DPL + i];
-                    else if (lane + WARP * i < hd) acc[i] += wj * vp[lane + WARP * i];
+                    if (HD > 0) acc[i] += wj * kv1(vp + lane * DPL + i);
+                    else if (lane + WARP * i < hd) acc[i] += wj * kv1(vp + lane + WARP * i);
                 }
             }
             m = mn;
@@ -565,8 +585,8 @@ __device__ __forceinline__ void attend_chunk(const float* q, const float* kbase,
 // The block's warps over keys s0..s1−1 (attend_chunk each), merged. With `finished` (the only chunk),
 // dst[d] is the softmax-weighted mean of the values; otherwise dst is the chunk's partial: dst[0] the
 // max, dst[1] the sum, dst[2 + d] the unnormalised weighted sum.
-template <int HD>
-__device__ void attend_block(const float* q, const float* kbase, const float* vbase, int kvDim, int hd, int s0, int s1, float scale,
+template <int HD, typename KV>
+__device__ void attend_block(const float* q, const KV* kbase, const KV* vbase, int kvDim, int hd, int s0, int s1, float scale,
                              bool finished, float* dst) {
     constexpr int DPL = HD > 0 ? HD / WARP : ATT_MAX_PER_LANE;
     __shared__ float sm[DEC_WARPS], sl[DEC_WARPS], sacc[DEC_WARPS][256];
@@ -574,7 +594,7 @@ __device__ void attend_block(const float* q, const float* kbase, const float* vb
     float m = NEG_INF, l = 0.f, acc[DPL];
     #pragma unroll
     for (int i = 0; i < DPL; i++) acc[i] = 0.f;
-    attend_chunk<HD, DPL>(q, kbase, vbase, kvDim, hd, s0, s1, scale, warp, lane, m, l, acc);
+    attend_chunk<HD, DPL, KV>(q, kbase, vbase, kvDim, hd, s0, s1, scale, warp, lane, m, l, acc);
     if (lane == 0) { sm[warp] = m; sl[warp] = l; }
     #pragma unroll
     for (int i = 0; i < DPL; i++) {
@@ -598,8 +618,8 @@ __device__ void attend_block(const float* q, const float* kbase, const float* vb
 // chunk of the keys row t sees (positions start..n−1, n = P[0]+t+1, start = n − window when windowed;
 // with keys > 0 every row sees positions 0..keys−1: an encoder's bidirectional attention) and writes
 // the chunk's max m, sum l and unnormalised Σ softmax-weight · v to part.
-template <int HD>
-__device__ void attention_partial(const float* qkv, int stride, const float* kc, const float* vc, float* part, const int* P, int heads,
+template <int HD, typename KV>
+__device__ void attention_partial(const float* qkv, int stride, const KV* kc, const KV* vc, float* part, const int* P, int heads,
                                   int kvHeads, int hdRun, int window, int chunk, int nsplit, float scale, int keys) {
     const int hd = HD > 0 ? HD : hdRun;
     int h = blockIdx.x, s = blockIdx.y, t = blockIdx.z;
@@ -610,17 +630,20 @@ __device__ void attention_partial(const float* qkv, int stride, const float* kc,
     __shared__ __align__(16) float q[256];
     for (int d = threadIdx.x; d < hd; d += blockDim.x) q[d] = qkv[(size_t) t * stride + h * hd + d];
     __syncthreads();
-    attend_block<HD>(q, kc + kh * hd, vc + kh * hd, kvDim, hd, s0, s1, scale, false, part + (((size_t) t * heads + h) * nsplit + s) * (hd + 2));
+    attend_block<HD, KV>(q, kc + kh * hd, vc + kh * hd, kvDim, hd, s0, s1, scale, false, part + (((size_t) t * heads + h) * nsplit + s) * (hd + 2));
 }
 
-#define ATTENTION_PARTIAL(name, HD) \
-extern "C" __global__ void name(const float* qkv, int stride, const float* kc, const float* vc, float* part, const int* P, int heads, \
+#define ATTENTION_PARTIAL(name, HD, KV) \
+extern "C" __global__ void name(const float* qkv, int stride, const KV* kc, const KV* vc, float* part, const int* P, int heads, \
                                 int kvHeads, int hd, int window, int chunk, int nsplit, float scale, int keys) { \
-    attention_partial<HD>(qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window, chunk, nsplit, scale, keys); \
+    attention_partial<HD, KV>(qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window, chunk, nsplit, scale, keys); \
 }
-ATTENTION_PARTIAL(attention_partial_any, 0)
-ATTENTION_PARTIAL(attention_partial_64, 64)
-ATTENTION_PARTIAL(attention_partial_128, 128)
+ATTENTION_PARTIAL(attention_partial_any, 0, float)
+ATTENTION_PARTIAL(attention_partial_64, 64, float)
+ATTENTION_PARTIAL(attention_partial_128, 128, float)
+ATTENTION_PARTIAL(attention_partial_any_h, 0, unsigned short)
+ATTENTION_PARTIAL(attention_partial_64_h, 64, unsigned short)
+ATTENTION_PARTIAL(attention_partial_128_h, 128, unsigned short)
 
 // Flash-decoding, second half: merges the chunks of (head h, row t) into out[t, h·hd ..].
 extern "C" __global__ void attention_merge(const float* part, float* out, int heads, int hd, int nsplit) {
@@ -651,8 +674,8 @@ extern "C" __global__ void attention_merge(const float* part, float* out, int he
 // The last block of a head to finish (an atomic count) merges the chunks' partial softmaxes and resets
 // the count, so a captured graph replays it unchanged. HD > 0 compiles a head size in (every loop
 // unrolled, each lane HD/32 adjacent dimensions); HD = 0 takes it at run time.
-template <int HD>
-__device__ void attention_decode(const float* qkv, float* kc, float* vc, const float* rope, const float* qn, const float* kn,
+template <int HD, typename KV>
+__device__ void attention_decode(const float* qkv, KV* kc, KV* vc, const float* rope, const float* qn, const float* kn,
                                  const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hdRun, int rot,
                                  int interleaved, float eps, int window, int chunk, float scale, int prefetch) {
     const int hd = HD > 0 ? HD : hdRun;
@@ -666,9 +689,9 @@ __device__ void attention_decode(const float* qkv, float* kc, float* vc, const f
     int s0 = start + s * chunk, s1 = min(s0 + chunk, n);
     int group = heads / kvHeads, kh = h / group, qDim = heads * hd, kvDim = kvHeads * hd;
     if (prefetch) { // the chunk's cached keys and values (earlier steps wrote them) towards L2 while the QKV matvec runs
-        int lines = (hd * 4 + 127) / 128;
+        int lines = (hd * (int) sizeof(KV) + 127) / 128, per = 128 / (int) sizeof(KV);
         for (int i = threadIdx.x; i < (s1 - s0) * lines; i += blockDim.x) {
-            size_t at = (size_t) (s0 + i / lines) * kvDim + kh * hd + (i % lines) * 32;
+            size_t at = (size_t) (s0 + i / lines) * kvDim + kh * hd + (i % lines) * per;
             prefetch_l2(kc + at);
             prefetch_l2(vc + at);
         }
@@ -681,13 +704,13 @@ __device__ void attention_decode(const float* qkv, float* kc, float* vc, const f
         prep_head(qkv + qDim + kh * hd, kn1, kn, rope, pos, hd, rot, interleaved, eps, lane);
         const float* v = qkv + qDim + kvDim + kh * hd;
         for (int d = lane; d < hd; d += WARP) {
-            kc[(size_t) pos * kvDim + kh * hd + d] = kn1[d];
-            vc[(size_t) pos * kvDim + kh * hd + d] = v[d];
+            kv_put(kc + (size_t) pos * kvDim + kh * hd + d, kn1[d]);
+            kv_put(vc + (size_t) pos * kvDim + kh * hd + d, v[d]);
         }
     }
     __syncthreads();
     // One chunk: the block writes the head's output itself; otherwise its partial, merged below.
-    attend_block<HD>(q, kc + kh * hd, vc + kh * hd, kvDim, hd, s0, s1, scale, active == 1,
+    attend_block<HD, KV>(q, kc + kh * hd, vc + kh * hd, kvDim, hd, s0, s1, scale, active == 1,
                      active == 1 ? out + h * hd : part + ((size_t) h * gridDim.y + s) * (hd + 2));
     if (active == 1) return;
     __threadfence();
@@ -715,16 +738,19 @@ __device__ void attention_decode(const float* qkv, float* kc, float* vc, const f
     if (threadIdx.x == 0) count[h] = 0;
 }
 
-#define ATTENTION_DECODE(name, HD) \
-extern "C" __global__ void name(const float* qkv, float* kc, float* vc, const float* rope, const float* qn, const float* kn, \
+#define ATTENTION_DECODE(name, HD, KV) \
+extern "C" __global__ void name(const float* qkv, KV* kc, KV* vc, const float* rope, const float* qn, const float* kn, \
                                 const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hd, int rot, \
                                 int interleaved, float eps, int window, int chunk, float scale, int prefetch) { \
-    attention_decode<HD>(qkv, kc, vc, rope, qn, kn, P, part, count, out, heads, kvHeads, hd, rot, interleaved, eps, window, chunk, scale, \
-                         prefetch); \
+    attention_decode<HD, KV>(qkv, kc, vc, rope, qn, kn, P, part, count, out, heads, kvHeads, hd, rot, interleaved, eps, window, chunk, \
+                             scale, prefetch); \
 }
-ATTENTION_DECODE(attention_decode_any, 0)
-ATTENTION_DECODE(attention_decode_64, 64)
-ATTENTION_DECODE(attention_decode_128, 128)
+ATTENTION_DECODE(attention_decode_any, 0, float)
+ATTENTION_DECODE(attention_decode_64, 64, float)
+ATTENTION_DECODE(attention_decode_128, 128, float)
+ATTENTION_DECODE(attention_decode_any_h, 0, unsigned short)
+ATTENTION_DECODE(attention_decode_64_h, 64, unsigned short)
+ATTENTION_DECODE(attention_decode_128_h, 128, unsigned short)
 
 // ---- selective state spaces (Mamba, Mamba-2) ----
 // The same kernels serve a decoded token (T = 1, inside the captured graph) and a prompt block.

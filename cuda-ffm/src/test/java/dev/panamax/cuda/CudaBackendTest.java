@@ -78,17 +78,16 @@ class CudaBackendTest {
     }
 
     @Test
-    void anF16KvCacheIsCpuOnlyAndSaysSo() {
+    void anF16KvCacheIsPartOfTheDecoderDescription() {
+        System.setProperty("panamax.kvType", "f16");
         try (LanguageModel cpu = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf/llama"))) {
-            System.setProperty("panamax.kvType", "f16");
-            try {
-                String why = new CudaBackend().cannotRun(cpu);
-                assertNotNull(why);
-                assertTrue(why.contains("--kv-type f16"), why);
-            } finally {
-                System.clearProperty("panamax.kvType");
-            }
             assertEquals(null, new CudaBackend().cannotRun(cpu));
+            assertTrue(((dev.panamax.runtime.backend.DecoderSpec.Source) cpu).decoderSpec().kvF16());
+        } finally {
+            System.clearProperty("panamax.kvType");
+        }
+        try (LanguageModel cpu = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf/llama"))) {
+            assertFalse(((dev.panamax.runtime.backend.DecoderSpec.Source) cpu).decoderSpec().kvF16());
         }
     }
 

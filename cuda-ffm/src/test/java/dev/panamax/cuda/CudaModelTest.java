@@ -56,6 +56,37 @@ class CudaModelTest {
     }
 
     /**
+     * --kv-type f16: the GPU's KV cache in half floats, against the CPU's half-float cache on the same
+     * model (prompt logits, a prefill in two chunks, decode steps). The fixtures are short, so a
+     * prompt longer than one attention chunk is also run (positions past 64).
+     */
+    @Test
+    void anF16KvCacheMatchesTheCpusF16Cache() {
+        Gpu.context();
+        Path dir = shared().resolve("fixtures/hf/qwen3"); // per-head q/k norms and GQA too
+        System.setProperty("panamax.kvType", "f16");
+        try (LanguageModel cpu = ModelLoader.loadLanguageModel(dir); LanguageModel gpu = onGpu(dir)) {
+            assertEquals(2, ((CudaDecoder) gpu).kvElement, "half floats in the GPU's cache");
+            int vocab = cpu.vocabSize();
+            int[] prompt = new java.util.Random(3).ints(100, 1, vocab).toArray();
+            float[] want = cpu.newSession().prefill(prompt, true).clone();
+            LanguageModel.Session g = gpu.newSession();
+            float[] a = g.prefill(Arrays.copyOf(prompt, 60), true).clone(), b = g.prefill(Arrays.copyOfRange(prompt, 60, 100), true);
+            for (int t = 0; t < 100; t++) {
+                float[] got = t < 60 ? Arrays.copyOfRange(a, t * vocab, (t + 1) * vocab) : Arrays.copyOfRange(b, (t - 60) * vocab, (t - 59) * vocab);
+                match(want, t, got, "f16 cache prefill");
+            }
+            LanguageModel.Session c = cpu.newSession(), d = gpu.newSession();
+            for (int t = 0; t < 100; t++) {
+                float[] cl = c.forward(prompt[t]).clone();
+                match(cl, 0, d.forward(prompt[t]), "f16 cache decode step " + t);
+            }
+        } finally {
+            System.clearProperty("panamax.kvType");
+        }
+    }
+
+    /**
      * BF16 weights stay BF16 on the device (the matvec reads them; prompts widen them to F32 for
      * SGEMM): the llama fixture rounded to BF16, on the GPU against the CPU on the same file. Needs the
      * CPU loader to keep 16-bit weights ({@code -Dpanamax.widen16MiB=0}, as tools/gpu.sh runs the tests).

@@ -147,7 +147,7 @@ public final class Gpt2 implements Architecture {
                         L.bdown(), null, null));
             }
             return new dev.panamax.runtime.backend.DecoderSpec(d, cfg.layers, cfg.heads, cfg.heads, d / cfg.heads, cfg.ffnDim, cfg.vocab,
-                    cfg.context, cfg.eps, null, wpe, false, 0, "gelu_tanh", false, wte, output, lnfW, lnfB, java.util.List.copyOf(list));
+                    cfg.context, cfg.eps, null, wpe, false, 0, "gelu_tanh", false, false, wte, output, lnfW, lnfB, java.util.List.copyOf(list));
         }
     }
 

@@ -320,7 +320,7 @@ public final class Llama implements Architecture {
             }
             return new dev.panamax.runtime.backend.DecoderSpec(cfg.dim, cfg.layers, cfg.heads, cfg.kvHeads, cfg.headDim, cfg.ffnDim, cfg.vocab,
                     cfg.context, cfg.normEps, invFreq.clone(), null, cfg.ropeInterleaved, cfg.slidingWindow, cfg.bitnet ? "relu2" : "silu",
-                    attention.sigmoid(), embed, output, finalNorm, null, java.util.List.copyOf(list));
+                    attention.sigmoid(), kvF16, embed, output, finalNorm, null, java.util.List.copyOf(list));
         }
 
         @Override

@@ -26,10 +26,11 @@ import java.util.List;
  * @param slidingWindow positions each query sees (0: all)
  * @param activation "silu" or "relu2" (BitNet) for the gated feed-forward, "gelu_tanh" for the plain one
  * @param sigmoidAttention sigmoid weights with the −log n bias instead of softmax
+ * @param kvF16      the KV cache in half floats ({@code --kv-type f16})
  */
 public record DecoderSpec(int dim, int layers, int heads, int kvHeads, int headDim, int ffnDim, int vocab, int context,
                           float normEps, float[] invFreq, Tensor positions, boolean ropeInterleaved, int slidingWindow, String activation,
-                          boolean sigmoidAttention, Tensor embed, Tensor output, float[] finalNorm, float[] finalNormBias,
+                          boolean sigmoidAttention, boolean kvF16, Tensor embed, Tensor output, float[] finalNorm, float[] finalNormBias,
                           List<Layer> layerWeights) {
 
     /**
