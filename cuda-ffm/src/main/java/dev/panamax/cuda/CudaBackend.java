@@ -77,7 +77,6 @@ public final class CudaBackend implements Backend {
             return "the " + model.architecture() + " architecture has no CUDA path yet (the Llama family, GPT-2, Mamba, Mamba-2 and Qwen3-Next have)";
         }
         DecoderSpec s = src.decoderSpec();
-        if (s.sigmoidAttention()) return "sigmoid attention runs on the CPU only";
         if (s.headDim() > 256 || s.headDim() % 2 != 0) return "head size " + s.headDim() + " (the CUDA attention takes even sizes up to 256)";
         boolean gated = !s.layerWeights().isEmpty() && s.layerWeights().get(0).gate() != null;
         if (!(gated ? s.activation().equals("silu") || s.activation().equals("relu2") : s.activation().equals("gelu_tanh"))) {

@@ -42,7 +42,7 @@ final class CudaDecoder extends CudaModel {
                  long ffnSubNorm) {}
 
     CudaDecoder(CudaContext cx, DecoderSpec s, LanguageModel cpu) {
-        super(cx, cpu, s.vocab(), s.kvF16());
+        super(cx, cpu, s.vocab(), s.kvF16(), s.sigmoidAttention());
         this.s = s;
         kvElement = s.kvF16() ? 2 : 4;
         qDim = s.heads() * s.headDim();

@@ -33,14 +33,14 @@ abstract class CudaModel implements LanguageModel {
     private boolean closed;
 
     CudaModel(CudaContext cx, LanguageModel cpu, int vocab) {
-        this(cx, cpu, vocab, false);
+        this(cx, cpu, vocab, false, false);
     }
 
-    /** With {@code halfKv}, the attention kernels' KV cache holds half floats. */
-    CudaModel(CudaContext cx, LanguageModel cpu, int vocab, boolean halfKv) {
+    /** With {@code halfKv}, the attention kernels' KV cache holds half floats; with {@code sigmoid}, they weigh by sigmoid attention. */
+    CudaModel(CudaContext cx, LanguageModel cpu, int vocab, boolean halfKv, boolean sigmoid) {
         this.cx = cx;
-        this.ops = new CudaOps(cx, false, halfKv);
-        this.decodeOps = new CudaOps(cx, true, halfKv);
+        this.ops = new CudaOps(cx, false, halfKv, sigmoid);
+        this.decodeOps = new CudaOps(cx, true, halfKv, sigmoid);
         this.cpu = cpu;
         this.vocab = vocab;
         prompt = new PromptGemm(cx, ops, weights);

@@ -7,26 +7,29 @@ package dev.panamax.cuda;
  */
 public final class CudaOps {
     private final CudaContext cx;
-    private final boolean dependent, halfKv;
+    private final boolean dependent, halfKv, sigmoid;
 
     public CudaOps(CudaContext cx) {
         this(cx, false);
     }
 
     public CudaOps(CudaContext cx, boolean dependent) {
-        this(cx, dependent, false);
+        this(cx, dependent, false, false);
     }
 
     /**
      * With {@code dependent}, the decode kernels (embedding, matvec, decode attention) launch as
      * programmatic dependents where the GPU has them: each starts while the previous drains and
      * loads its weights before it waits for the previous kernel's output. With {@code halfKv} the
-     * attention kernels read and write a KV cache of half floats (2 bytes an element) instead of floats.
+     * attention kernels read and write a KV cache of half floats (2 bytes an element) instead of
+     * floats; with {@code sigmoid} their weights are σ(score − log n), not normalised, instead of the
+     * softmax (sigmoid attention).
      */
-    public CudaOps(CudaContext cx, boolean dependent, boolean halfKv) {
+    public CudaOps(CudaContext cx, boolean dependent, boolean halfKv, boolean sigmoid) {
         this.cx = cx;
         this.dependent = dependent;
         this.halfKv = halfKv;
+        this.sigmoid = sigmoid;
     }
 
     private static int blocks(long n) {
@@ -210,7 +213,7 @@ public final class CudaOps {
                                 int nsplit) {
         String kernel = (hd == 64 || hd == 128 ? "attention_decode_" + hd : "attention_decode_any") + (halfKv ? "_h" : ""); // head sizes compiled in
         cx.launch(dependent, kernel, new int[] {heads, nsplit}, 128, 0, stream, qkv, kc, vc, rope, qNorm, kNorm, P, part, count, out, heads,
-                kvHeads, hd, rot, interleaved ? 1 : 0, eps, window, chunk, (float) (1.0 / Math.sqrt(hd)), prefetch());
+                kvHeads, hd, rot, interleaved ? 1 : 0, eps, window, chunk, (float) (1.0 / Math.sqrt(hd)), prefetch(), sigmoid ? 1 : 0);
     }
 
     /**
@@ -229,8 +232,8 @@ public final class CudaOps {
         float scale = (float) (1.0 / Math.sqrt(hd));
         String kernel = (hd == 64 || hd == 128 ? "attention_partial_" + hd : "attention_partial_any") + (halfKv ? "_h" : ""); // head sizes compiled in
         cx.launch(kernel, new int[] {heads, nsplit, T}, 128, 0, stream, qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window,
-                chunk, nsplit, scale, keys);
-        cx.launch("attention_merge", new int[] {heads, T}, 128, 0, stream, part, out, heads, hd, nsplit);
+                chunk, nsplit, scale, keys, sigmoid ? 1 : 0);
+        cx.launch("attention_merge", new int[] {heads, T}, 128, 0, stream, part, out, heads, hd, nsplit, sigmoid ? 1 : 0);
     }
 
     // ---- selective state spaces ----

@@ -495,9 +495,25 @@ ROPE_STORE(rope_store_f16, unsigned short)
 // 4 lanes a key for the score, then all lanes over the dimensions for the values: short dependency
 // chains, since attention over a few hundred keys is latency, not bandwidth.
 #define DEC_WARPS 4
+
+// A key's weight: with softmax, e^(score − running max) and the correction of what came before
+// (running max m → mn); with sigmoid attention σ(score + bias), bias = −log(keys the row sees), no
+// normalisation (m stays 0, so the merges below add the sums as they are).
+__device__ __forceinline__ void weigh(float score, bool valid, float m, int sigmoid, float bias, float& mn, float& corr, float& w) {
+    if (sigmoid) {
+        mn = 0.f;
+        corr = 1.f;
+        w = valid ? 1.f / (1.f + expf(-(score + bias))) : 0.f;
+    } else {
+        mn = fmaxf(m, warp_max(score));
+        corr = m == NEG_INF ? 0.f : expf(m - mn);
+        w = valid ? expf(score - mn) : 0.f;
+    }
+}
+
 template <int HD, int DPL, typename KV>
 __device__ __forceinline__ void attend_chunk(const float* q, const KV* kbase, const KV* vbase, int kvDim, int hd, int s0, int s1,
-                                             float scale, int warp, int lane, float& m, float& l, float* acc) {
+                                             float scale, int sigmoid, float bias, int warp, int lane, float& m, float& l, float* acc) {
     if (HD > 0) {
         constexpr int KPW = 8, LPK = WARP / KPW, SEG = HD / LPK;
         int kj = lane / LPK, seg = lane % LPK;
@@ -517,9 +533,8 @@ __device__ __forceinline__ void attend_chunk(const float* q, const KV* kbase, co
             #pragma unroll
             for (int o = 1; o < LPK; o <<= 1) dot += __shfl_xor_sync(0xffffffffu, dot, o);
             float score = p < s1 ? dot * scale : NEG_INF;
-            float mn = fmaxf(m, warp_max(score));
-            float corr = m == NEG_INF ? 0.f : expf(m - mn);
-            float w = p < s1 ? expf(score - mn) : 0.f;
+            float mn, corr, w;
+            weigh(score, p < s1, m, sigmoid, bias, mn, corr, w);
             l = l * corr + warp_sum(seg == 0 ? w : 0.f);
             #pragma unroll
             for (int i = 0; i < DPL; i++) acc[i] *= corr;
@@ -558,10 +573,8 @@ __device__ __forceinline__ void attend_chunk(const float* q, const KV* kbase, co
                 }
                 score = dot * scale;
             }
-            float mt = warp_max(score);
-            float mn = fmaxf(m, mt);
-            float corr = m == NEG_INF ? 0.f : expf(m - mn);
-            float w = p < s1 ? expf(score - mn) : 0.f;
+            float mn, corr, w;
+            weigh(score, p < s1, m, sigmoid, bias, mn, corr, w);
             l = l * corr + warp_sum(w);
             #pragma unroll
             for (int i = 0; i < DPL; i++) acc[i] *= corr;
@@ -587,14 +600,14 @@ __device__ __forceinline__ void attend_chunk(const float* q, const KV* kbase, co
 // max, dst[1] the sum, dst[2 + d] the unnormalised weighted sum.
 template <int HD, typename KV>
 __device__ void attend_block(const float* q, const KV* kbase, const KV* vbase, int kvDim, int hd, int s0, int s1, float scale,
-                             bool finished, float* dst) {
+                             int sigmoid, float bias, bool finished, float* dst) {
     constexpr int DPL = HD > 0 ? HD / WARP : ATT_MAX_PER_LANE;
     __shared__ float sm[DEC_WARPS], sl[DEC_WARPS], sacc[DEC_WARPS][256];
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     float m = NEG_INF, l = 0.f, acc[DPL];
     #pragma unroll
     for (int i = 0; i < DPL; i++) acc[i] = 0.f;
-    attend_chunk<HD, DPL, KV>(q, kbase, vbase, kvDim, hd, s0, s1, scale, warp, lane, m, l, acc);
+    attend_chunk<HD, DPL, KV>(q, kbase, vbase, kvDim, hd, s0, s1, scale, sigmoid, bias, warp, lane, m, l, acc);
     if (lane == 0) { sm[warp] = m; sl[warp] = l; }
     #pragma unroll
     for (int i = 0; i < DPL; i++) {
@@ -608,7 +621,7 @@ __device__ void attend_block(const float* q, const KV* kbase, const KV* vbase, i
     for (int d = threadIdx.x; d < hd; d += blockDim.x) {
         float a = 0.f;
         for (int w = 0; w < DEC_WARPS; w++) if (sm[w] != NEG_INF) a += sacc[w][d] * expf(sm[w] - M);
-        if (finished) dst[d] = a / L;
+        if (finished) dst[d] = sigmoid ? a : a / L;
         else dst[2 + d] = a;
     }
     if (!finished && threadIdx.x == 0) { dst[0] = M; dst[1] = L; }
@@ -620,7 +633,7 @@ __device__ void attend_block(const float* q, const KV* kbase, const KV* vbase, i
 // the chunk's max m, sum l and unnormalised Σ softmax-weight · v to part.
 template <int HD, typename KV>
 __device__ void attention_partial(const float* qkv, int stride, const KV* kc, const KV* vc, float* part, const int* P, int heads,
-                                  int kvHeads, int hdRun, int window, int chunk, int nsplit, float scale, int keys) {
+                                  int kvHeads, int hdRun, int window, int chunk, int nsplit, float scale, int keys, int sigmoid) {
     const int hd = HD > 0 ? HD : hdRun;
     int h = blockIdx.x, s = blockIdx.y, t = blockIdx.z;
     int n = keys > 0 ? keys : P[0] + t + 1;
@@ -630,13 +643,14 @@ __device__ void attention_partial(const float* qkv, int stride, const KV* kc, co
     __shared__ __align__(16) float q[256];
     for (int d = threadIdx.x; d < hd; d += blockDim.x) q[d] = qkv[(size_t) t * stride + h * hd + d];
     __syncthreads();
-    attend_block<HD, KV>(q, kc + kh * hd, vc + kh * hd, kvDim, hd, s0, s1, scale, false, part + (((size_t) t * heads + h) * nsplit + s) * (hd + 2));
+    attend_block<HD, KV>(q, kc + kh * hd, vc + kh * hd, kvDim, hd, s0, s1, scale, sigmoid, -logf((float) (n - start)), false,
+                         part + (((size_t) t * heads + h) * nsplit + s) * (hd + 2));
 }
 
 #define ATTENTION_PARTIAL(name, HD, KV) \
 extern "C" __global__ void name(const float* qkv, int stride, const KV* kc, const KV* vc, float* part, const int* P, int heads, \
-                                int kvHeads, int hd, int window, int chunk, int nsplit, float scale, int keys) { \
-    attention_partial<HD, KV>(qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window, chunk, nsplit, scale, keys); \
+                                int kvHeads, int hd, int window, int chunk, int nsplit, float scale, int keys, int sigmoid) { \
+    attention_partial<HD, KV>(qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window, chunk, nsplit, scale, keys, sigmoid); \
 }
 ATTENTION_PARTIAL(attention_partial_any, 0, float)
 ATTENTION_PARTIAL(attention_partial_64, 64, float)
@@ -646,7 +660,7 @@ ATTENTION_PARTIAL(attention_partial_64_h, 64, unsigned short)
 ATTENTION_PARTIAL(attention_partial_128_h, 128, unsigned short)
 
 // Flash-decoding, second half: merges the chunks of (head h, row t) into out[t, h·hd ..].
-extern "C" __global__ void attention_merge(const float* part, float* out, int heads, int hd, int nsplit) {
+extern "C" __global__ void attention_merge(const float* part, float* out, int heads, int hd, int nsplit, int sigmoid) {
     int h = blockIdx.x, t = blockIdx.y;
     const float* base = part + ((size_t) t * heads + h) * nsplit * (hd + 2);
     float M = NEG_INF;
@@ -662,7 +676,7 @@ extern "C" __global__ void attention_merge(const float* part, float* out, int he
             float ms = base[s * (hd + 2)];
             if (ms != NEG_INF) a += base[s * (hd + 2) + 2 + d] * expf(ms - M);
         }
-        out[(size_t) t * heads * hd + h * hd + d] = a / L;
+        out[(size_t) t * heads * hd + h * hd + d] = sigmoid ? a : a / L;
     }
 }
 
@@ -677,7 +691,7 @@ extern "C" __global__ void attention_merge(const float* part, float* out, int he
 template <int HD, typename KV>
 __device__ void attention_decode(const float* qkv, KV* kc, KV* vc, const float* rope, const float* qn, const float* kn,
                                  const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hdRun, int rot,
-                                 int interleaved, float eps, int window, int chunk, float scale, int prefetch) {
+                                 int interleaved, float eps, int window, int chunk, float scale, int prefetch, int sigmoid) {
     const int hd = HD > 0 ? HD : hdRun;
     pdl_trigger();
     int h = blockIdx.x, s = blockIdx.y;
@@ -710,7 +724,7 @@ __device__ void attention_decode(const float* qkv, KV* kc, KV* vc, const float* 
     }
     __syncthreads();
     // One chunk: the block writes the head's output itself; otherwise its partial, merged below.
-    attend_block<HD, KV>(q, kc + kh * hd, vc + kh * hd, kvDim, hd, s0, s1, scale, active == 1,
+    attend_block<HD, KV>(q, kc + kh * hd, vc + kh * hd, kvDim, hd, s0, s1, scale, sigmoid, -logf((float) (n - start)), active == 1,
                      active == 1 ? out + h * hd : part + ((size_t) h * gridDim.y + s) * (hd + 2));
     if (active == 1) return;
     __threadfence();
@@ -733,7 +747,7 @@ __device__ void attention_decode(const float* qkv, KV* kc, KV* vc, const float* 
             float mc = __ldcg(all + c * (hd + 2));
             if (mc != NEG_INF) a += __ldcg(all + c * (hd + 2) + 2 + d) * expf(mc - MM);
         }
-        out[h * hd + d] = a / LL;
+        out[h * hd + d] = sigmoid ? a : a / LL;
     }
     if (threadIdx.x == 0) count[h] = 0;
 }
@@ -741,9 +755,9 @@ __device__ void attention_decode(const float* qkv, KV* kc, KV* vc, const float* 
 #define ATTENTION_DECODE(name, HD, KV) \
 extern "C" __global__ void name(const float* qkv, KV* kc, KV* vc, const float* rope, const float* qn, const float* kn, \
                                 const int* P, float* part, int* count, float* out, int heads, int kvHeads, int hd, int rot, \
-                                int interleaved, float eps, int window, int chunk, float scale, int prefetch) { \
+                                int interleaved, float eps, int window, int chunk, float scale, int prefetch, int sigmoid) { \
     attention_decode<HD, KV>(qkv, kc, vc, rope, qn, kn, P, part, count, out, heads, kvHeads, hd, rot, interleaved, eps, window, chunk, \
-                             scale, prefetch); \
+                             scale, prefetch, sigmoid); \
 }
 ATTENTION_DECODE(attention_decode_any, 0, float)
 ATTENTION_DECODE(attention_decode_64, 64, float)

@@ -226,7 +226,7 @@ class CudaKernelsTest {
         Random r = new Random(5);
         for (int c = 0; c < 12; c++) {
             boolean half = c % 2 == 1; // the F16 KV cache
-            CudaOps ops = new CudaOps(cx, false, half);
+            CudaOps ops = new CudaOps(cx, false, half, false);
             int kvHeads = 1 + r.nextInt(4), heads = kvHeads * (1 + r.nextInt(4)), hd = 2 * (1 + r.nextInt(64)), T = 1 + r.nextInt(9);
             int pos = r.nextInt(100), cap = pos + T;
             boolean interleaved = r.nextBoolean(), qk = r.nextBoolean();
@@ -276,7 +276,8 @@ class CudaKernelsTest {
         Random r = new Random(9);
         for (int c = 0; c < 24; c++) {
             boolean half = c % 2 == 1; // the F16 KV cache
-            CudaOps ops = new CudaOps(cx, false, half);
+            boolean sigmoid = c % 3 == 2; // sigmoid attention
+            CudaOps ops = new CudaOps(cx, false, half, sigmoid);
             int kvHeads = 1 + r.nextInt(4), heads = kvHeads * (1 + r.nextInt(4)), hd = new int[] {8, 32, 64, 80, 128, 256}[r.nextInt(6)];
             int T = c % 3 == 0 ? 1 : 1 + r.nextInt(20), pos = c < 2 ? 0 : r.nextInt(700), window = r.nextInt(3) == 0 ? 1 + r.nextInt(300) : 0;
             int n = pos + T, chunk = 64 * (1 + r.nextInt(4)), nsplit = (n + chunk - 1) / chunk;
@@ -287,13 +288,13 @@ class CudaKernelsTest {
             float[] want = new float[T * qDim];
             try (Arena a = Arena.ofConfined()) {
                 long kd = cache(cx, a, K, half), vd = cache(cx, a, V, half);
-                Attention.naive(k, Q, T, pos, K, V, new Attention.Shape(heads, kvHeads, hd, window, false), want);
+                Attention.naive(k, Q, T, pos, K, V, new Attention.Shape(heads, kvHeads, hd, window, sigmoid), want);
                 long qd = cx.upload(a, qkv), part = cx.allocate(a, 4L * T * heads * nsplit * (hd + 2)),
                         out = cx.allocate(a, 4L * T * qDim), P = cx.upload(a, java.lang.foreign.MemorySegment.ofArray(new int[] {pos, 0}));
                 ops.attention(0, qd, stride, kd, vd, part, P, T, heads, kvHeads, hd, window, chunk, nsplit, out);
                 close(want, cx.downloadFloats(out, T * qDim), 1e-5, 1,
                         "attention " + heads + "/" + kvHeads + " heads of " + hd + " T " + T + " pos " + pos + " window " + window + " chunk " + chunk
-                                + " half " + half);
+                                + " half " + half + " sigmoid " + sigmoid);
             }
         }
     }
@@ -304,7 +305,8 @@ class CudaKernelsTest {
         Random r = new Random(17);
         for (int c = 0; c < 30; c++) {
             boolean half = c % 2 == 1; // the F16 KV cache
-            CudaOps ops = new CudaOps(cx, false, half);
+            boolean sigmoid = c % 3 == 2; // sigmoid attention
+            CudaOps ops = new CudaOps(cx, false, half, sigmoid);
             int kvHeads = 1 + r.nextInt(4), heads = kvHeads * (1 + r.nextInt(4));
             int hd = new int[] {6, 8, 32, 64, 80, 128, 256}[r.nextInt(7)];
             int pos = c < 3 ? c : r.nextInt(1500), cap = pos + 1 + r.nextInt(50), window = r.nextInt(3) == 0 ? 1 + r.nextInt(400) : 0;
@@ -337,12 +339,13 @@ class CudaKernelsTest {
                     roundToHalf(wantK, pos * kvDim, kvDim);
                     roundToHalf(wantV, pos * kvDim, kvDim);
                 }
-                Attention.naive(k, java.util.Arrays.copyOf(row, qDim), 1, pos, wantK, wantV, new Attention.Shape(heads, kvHeads, hd, window, false), want);
+                Attention.naive(k, java.util.Arrays.copyOf(row, qDim), 1, pos, wantK, wantV, new Attention.Shape(heads, kvHeads, hd, window, sigmoid),
+                        want);
                 long qd = cx.upload(a, qkv), rope = cx.upload(a, table), qnd = cx.upload(a, qn),
                         knd = cx.upload(a, kn), part = cx.allocate(a, 4L * heads * nsplit * (hd + 2)), count = cx.upload(a, new float[heads]),
                         out = cx.allocate(a, 4L * qDim), P = cx.upload(a, java.lang.foreign.MemorySegment.ofArray(new int[] {pos, 0}));
                 String what = "decode attention " + heads + "/" + kvHeads + " heads of " + hd + " (" + rot + " rotated) pos " + pos + " window "
-                        + window + " chunk " + chunk + " interleaved " + interleaved + " qk " + qk + " half " + half;
+                        + window + " chunk " + chunk + " interleaved " + interleaved + " qk " + qk + " half " + half + " sigmoid " + sigmoid;
                 for (int run = 0; run < 2; run++) { // twice: the chunk counters must be back at zero
                     ops.attentionDecode(0, qd, kc, vc, rope, qk ? qnd : 0, qk ? knd : 0, P, part, count, out, heads, kvHeads, hd, rot, interleaved,
                             1e-6f, window, chunk, nsplit);

@@ -86,6 +86,28 @@ class CudaModelTest {
         }
     }
 
+    /** Sigmoid attention (-Dpanamax.attention=sigmoid): the GPU against the CPU on the same model, prefill and decode. */
+    @Test
+    void sigmoidAttentionMatchesTheCpu() {
+        Gpu.context();
+        Path dir = shared().resolve("fixtures/hf/llama3");
+        System.setProperty("panamax.attention", "sigmoid");
+        try (LanguageModel cpu = ModelLoader.loadLanguageModel(dir); LanguageModel gpu = onGpu(dir)) {
+            assertTrue(((CudaDecoder) gpu).s.sigmoidAttention());
+            int vocab = cpu.vocabSize();
+            int[] prompt = new java.util.Random(4).ints(90, 1, vocab).toArray();
+            float[] want = cpu.newSession().prefill(prompt, true).clone(), got = gpu.newSession().prefill(prompt, true);
+            for (int t = 0; t < prompt.length; t++) match(want, t, Arrays.copyOfRange(got, t * vocab, (t + 1) * vocab), "sigmoid prefill");
+            LanguageModel.Session c = cpu.newSession(), g = gpu.newSession();
+            for (int t = 0; t < prompt.length; t++) {
+                float[] cl = c.forward(prompt[t]).clone();
+                match(cl, 0, g.forward(prompt[t]), "sigmoid decode step " + t);
+            }
+        } finally {
+            System.clearProperty("panamax.attention");
+        }
+    }
+
     /**
      * BF16 weights stay BF16 on the device (the matvec reads them; prompts widen them to F32 for
      * SGEMM): the llama fixture rounded to BF16, on the GPU against the CPU on the same file. Needs the
