@@ -91,6 +91,27 @@ class CudaBackendTest {
         }
     }
 
+    /** BF16 stays BF16 (the bits as they are, stacked and interleaved rows alike); a mix with F32 becomes F32. */
+    @Test
+    void bf16UploadsKeepTheirBits() {
+        Random r = new Random(2);
+        int cols = 40;
+        Tensor a = Gpu.tensor(DType.BF16, 3, cols, Gpu.random(r, 3 * cols, 1f)), b = Gpu.tensor(DType.BF16, 3, cols, Gpu.random(r, 3 * cols, 1f));
+        assertEquals(DeviceMatrix.BF16, DeviceMatrix.formatOf(a, b));
+        assertEquals(DeviceMatrix.F32, DeviceMatrix.formatOf(a, Gpu.tensor(DType.F32, 1, cols, new float[cols])));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment packed = DeviceMatrix.pack(arena, DeviceMatrix.BF16, a, b);
+            assertEquals(2L * 6 * cols, packed.byteSize());
+            for (int row = 0; row < 6; row++) {
+                Tensor t = row < 3 ? a : b;
+                for (int c = 0; c < cols; c++) {
+                    assertEquals(t.data().get(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * ((row % 3) * cols + c)),
+                            packed.get(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * (row * cols + c)), "row " + row + " col " + c);
+                }
+            }
+        }
+    }
+
     @Test
     void searchFoldersExistAndAreListedOnce() {
         List<Path> folders = CudaLibraries.searchFolders();
