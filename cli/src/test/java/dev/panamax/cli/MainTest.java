@@ -65,5 +65,14 @@ class MainTest {
         assertEquals(0, auto.status(), auto.err());
         assertTrue(auto.err().contains("panamax: device: cpu (cuda: " + why + ")"), auto.err());
         assertTrue(auto.out().startsWith("In the beginning"), auto.out());
+        // Encoders take --device too (embed): auto keeps the CPU and says why, cuda is the error.
+        String bert = java.nio.file.Path.of(System.getProperty("panamax.shared", "../../shared")).resolve("fixtures/hf/bert").toString();
+        Result embedAuto = run("embed", bert, "--ids", "5,6,7", "--device", "auto");
+        assertEquals(0, embedAuto.status(), embedAuto.err());
+        assertTrue(embedAuto.err().contains("panamax: device: cpu (cuda: " + why + ")"), embedAuto.err());
+        assertEquals(64, embedAuto.out().strip().split(" ").length, embedAuto.out());
+        Result embedCuda = run("embed", bert, "--ids", "5,6,7", "--device", "cuda");
+        assertEquals(1, embedCuda.status());
+        assertTrue(embedCuda.err().contains("cannot run on cuda: " + why), embedCuda.err());
     }
 }
