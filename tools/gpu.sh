@@ -12,15 +12,17 @@
 #                                     memory returned on close) and the benchmarks, and prints a table.
 #                                     --big adds the TinyLlama-1.1B-shape files (a few minutes more).
 #   tools/gpu.sh pack-llamacpp DIR    here: llama.cpp's source (from a git dir, e.g. a fetched mirror) into .llama/src.txz
-#   tools/gpu.sh run compare [--big [build-only]]  there (with .gpu and .llama carried): builds llama-bench with CUDA
-#                                     (~5 min; kept while the machine stays warm) and measures Panamax and llama.cpp on the
-#                                     same files: pp512 and tg128 side by side
+#   tools/gpu.sh run compare [--big [build-only]]  there (carrying .gpu/jdk.txz, .gpu/lib, .gpu/tools and .llama: all of
+#                                     .gpu would pass the 64 MiB limit): builds llama-bench with CUDA (~2.5 min) and measures
+#                                     Panamax and llama.cpp on the same files: pp512 and tg128 side by side
 #   tools/gpu.sh run matvec [TYPE [RxB,...]]  there: GB/s of the decode matvec on TinyLlama's shapes per
 #                                     configuration (rows per block x loads per batch), F16 or Q8_0
 #   tools/gpu.sh run matvec-ncu TYPE RxB SHAPE   there: Nsight Compute's sections for one of those launches
 #   tools/gpu.sh run timing           there: wall vs GPU time of a smol135 decode step (graph replays)
 #   tools/gpu.sh run profile [--big [prefill]]  there: Nsight Compute's time per decode kernel (smol135,
 #                                     or TinyLlama), or per kernel of a 512-token TinyLlama prompt
+#   tools/gpu.sh run kernel NAME [--big]  there: Nsight Compute's sections and stall reasons for one decode
+#                                     launch of kernel NAME (PROFILE_PROMPT=N: after an N-token prompt)
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 cd "$root"
