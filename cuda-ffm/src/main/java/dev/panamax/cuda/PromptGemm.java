@@ -13,7 +13,7 @@ final class PromptGemm implements AutoCloseable {
     final long stream;
     final Cublas cublas;
     private final Arena owner;
-    private long scratch16, scratchBytes; // dequantized (half) or widened (float) weights
+    private long scratchPointer, scratchBytes; // dequantized (half) or widened (float) weights
 
     /** Scratch memory is tied to {@code owner} (the model's weights arena). */
     PromptGemm(CudaContext cx, CudaOps ops, Arena owner) {
@@ -34,24 +34,25 @@ final class PromptGemm implements AutoCloseable {
             case DeviceMatrix.F32 -> cublas.gemmRowMajorNT(T, W.rows, W.cols, W.pointer, in32, Cublas.R_32F, Y, accumulate);
             case DeviceMatrix.F16 -> cublas.gemmRowMajorNT(T, W.rows, W.cols, W.pointer, in16, Cublas.R_16F, Y, accumulate);
             case DeviceMatrix.BF16 -> { // widened to F32 (exact), then SGEMM on the float rows
-                long need = 4L * W.rows * W.cols;
-                if (need > scratchBytes) {
-                    scratch16 = cx.allocate(owner, need);
-                    scratchBytes = need;
-                }
-                ops.widenBf16(stream, W, scratch16);
-                cublas.gemmRowMajorNT(T, W.rows, W.cols, scratch16, in32, Cublas.R_32F, Y, accumulate);
+                long tmp = scratch(4L * W.rows * W.cols);
+                ops.widenBf16(stream, W, tmp);
+                cublas.gemmRowMajorNT(T, W.rows, W.cols, tmp, in32, Cublas.R_32F, Y, accumulate);
             }
             default -> {
-                long need = 2L * W.rows * W.cols;
-                if (need > scratchBytes) {
-                    scratch16 = cx.allocate(owner, need);
-                    scratchBytes = need;
-                }
-                ops.dequantF16(stream, W, scratch16);
-                cublas.gemmRowMajorNT(T, W.rows, W.cols, scratch16, in16, Cublas.R_16F, Y, accumulate);
+                long tmp = scratch(2L * W.rows * W.cols);
+                ops.dequantF16(stream, W, tmp);
+                cublas.gemmRowMajorNT(T, W.rows, W.cols, tmp, in16, Cublas.R_16F, Y, accumulate);
             }
         }
+    }
+
+    /** The scratch matrix, grown to at least {@code bytes} (kept for the model's life, freed with its weights). */
+    private long scratch(long bytes) {
+        if (bytes > scratchBytes) {
+            scratchPointer = cx.allocate(owner, bytes);
+            scratchBytes = bytes;
+        }
+        return scratchPointer;
     }
 
     @Override
