@@ -22,7 +22,7 @@ class ActivePathTest {
             assertThat(dev.panamax.quant.QuantizedMatvec.description()).isEqualTo("scalar");
         } else {
             assertThat(Paths.active().vectorBits()).isGreaterThanOrEqualTo(128);
-            if (Paths.active().vectorBits() >= 512) assertThat(dev.panamax.quant.QuantizedMatvec.description()).startsWith("vector");
+            if (Paths.active().vectorBits() >= 256) assertThat(dev.panamax.quant.QuantizedMatvec.description()).startsWith("vector");
         }
     }
 }

@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
  * quantized once to {@link Q8_0Block}s (as ggml does), and each row's dot product multiplies
  * 8-bit codes in integers block by block, scaling each block's integer sum in float.
  *
- * <p>The integer kernels run on the Vector API when the machine has 512-bit vectors and
+ * <p>The integer kernels run on the Vector API when the machine has 256- or 512-bit vectors and
  * {@code jdk.incubator.vector} is present ({@code VectorQuantDot}); otherwise the scalar
  * references of the block classes run, with the same integer sums.
  */
@@ -70,7 +70,7 @@ public final class QuantizedMatvec {
     static final Dot ACTIVE = pick();
 
     private static Dot pick() {
-        if (Simd.kernels().vectorBits() < 512) return SCALAR;
+        if (Simd.kernels().vectorBits() < 256) return SCALAR;
         try {
             return (Dot) Class.forName("dev.panamax.quant.VectorQuantDot").getDeclaredField("INSTANCE").get(null);
         } catch (ReflectiveOperationException | LinkageError e) {
@@ -78,9 +78,9 @@ public final class QuantizedMatvec {
         }
     }
 
-    /** "vector (512-bit integer dot products)" or "scalar". */
+    /** "vector (512-bit integer dot products)", "vector (256-bit …)" or "scalar". */
     public static String description() {
-        return ACTIVE == SCALAR ? "scalar" : "vector (512-bit integer dot products)";
+        return ACTIVE == SCALAR ? "scalar" : "vector (" + (VectorQuantDot.WIDE ? 512 : 256) + "-bit integer dot products)";
     }
 
     /**

@@ -13,11 +13,13 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Integer dot products on the Vector API (512-bit machines): each half block of 16 codes is
- * widened byte → short, multiplied, widened short → int and summed; the block's 16 int lanes are
- * converted to float once and scaled by d_w·d_x into a float accumulator, so there is one
- * horizontal sum per row, not per block. Loaded only by {@link QuantizedMatvec} after checking the
- * module is there.
+ * Integer dot products on the Vector API, for 256-bit (AVX2) and 512-bit (AVX-512) machines: codes
+ * are widened byte → short, multiplied, adjacent products summed into int lanes; the block's int
+ * lanes are converted to float once and scaled by d_w·d_x into a float accumulator, so there is one
+ * horizontal sum per row, not per block. Where a kernel has two shapes, {@link #WIDE} picks the
+ * 512-bit one on machines whose vectors are that wide (a 512-bit species on a 256-bit machine is
+ * emulated in Java, hundreds of times slower). Loaded only by {@link QuantizedMatvec} after checking
+ * the module is there and vectors are at least 256 bits.
  */
 final class VectorQuantDot implements QuantizedMatvec.Dot {
 
@@ -29,6 +31,13 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     private static final VectorSpecies<Float> F512 = FloatVector.SPECIES_512;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfShort F16 = Q8_0Block.F16;
+
+    /**
+     * Whether the 512-bit kernels run: the preferred vectors are that wide, unless
+     * {@code -Dpanamax.quant.vectorBits=256} asks for the 256-bit ones (to compare them on one machine).
+     */
+    static final boolean WIDE = IntVector.SPECIES_PREFERRED.vectorBitSize() >= 512
+            && Integer.getInteger("panamax.quant.vectorBits", 512) >= 512;
 
     private VectorQuantDot() {}
 
@@ -45,6 +54,10 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
      * become masks (code 2: add, code 0: subtract) over 32 widened activations at a time.
      */
     float ternary(MemorySegment w, long wOff, byte[] xq, int n) {
+        return WIDE ? ternary512(w, wOff, xq, n) : ternary256(w, wOff, xq, n);
+    }
+
+    static float ternary512(MemorySegment w, long wOff, byte[] xq, int n) {
         float sum = 0;
         for (int b = 0; b < n / TQ2_0Block.SIZE; b++) {
             long o = wOff + (long) b * TQ2_0Block.BYTES;
@@ -59,6 +72,30 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                 }
             }
             // |Σ| ≤ 256·127 = 32512 per block: a short holds it.
+            sum += Bytes.f16(w, o + 64) * acc.reduceLanes(VectorOperators.ADD);
+        }
+        return sum;
+    }
+
+    /**
+     * {@link #ternary512} in 256-bit vectors: 16 code bytes at a time, zero-extended to shorts (x86
+     * has no byte shifts), each of their four 2-bit fields masking 16 widened activations.
+     */
+    static float ternary256(MemorySegment w, long wOff, byte[] xq, int n) {
+        float sum = 0;
+        for (int b = 0; b < n / TQ2_0Block.SIZE; b++) {
+            long o = wOff + (long) b * TQ2_0Block.BYTES;
+            ShortVector acc = ShortVector.zero(S256);
+            for (int m = 0; m < 4; m++) {
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(B128, w, o + 16L * m, LE)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+                int x0 = b * TQ2_0Block.SIZE + 128 * (m / 2) + 16 * (m % 2);
+                for (int k = 0; k < 4; k++) {
+                    ShortVector codes = q.lanewise(VectorOperators.LSHR, 2 * k).and((short) 3);
+                    ShortVector x = widen(ByteVector.fromArray(B128, xq, x0 + 32 * k));
+                    acc = acc.add(x, codes.eq((short) 2)).sub(x, codes.eq((short) 0));
+                }
+            }
             sum += Bytes.f16(w, o + 64) * acc.reduceLanes(VectorOperators.ADD);
         }
         return sum;
@@ -99,13 +136,13 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         return sum;
     }
 
-    private static final VectorSpecies<Long> L512 = LongVector.SPECIES_512;
+    private static final VectorSpecies<Long> LONGS = WIDE ? LongVector.SPECIES_512 : LongVector.SPECIES_256;
 
-    /** Hamming distance: XOR eight longs at a time, count the ones per lane, add the lanes. */
+    /** Hamming distance: XOR a vector of longs at a time, count the ones per lane, add the lanes. */
     int hamming(long[] a, long[] b, int words) {
-        int i = 0, d = 0;
-        for (; i + 8 <= words; i += 8) {
-            d += (int) LongVector.fromArray(L512, a, i).lanewise(VectorOperators.XOR, LongVector.fromArray(L512, b, i))
+        int i = 0, d = 0, step = LONGS.length();
+        for (; i + step <= words; i += step) {
+            d += (int) LongVector.fromArray(LONGS, a, i).lanewise(VectorOperators.XOR, LongVector.fromArray(LONGS, b, i))
                     .lanewise(VectorOperators.BIT_COUNT).reduceLanes(VectorOperators.ADD);
         }
         for (; i < words; i++) d += Long.bitCount(a[i] ^ b[i]);
@@ -143,11 +180,12 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         // Two blocks per step into two accumulators, written out (a helper taking and returning
         // vectors that C2 does not inline would box them): the FMA chains overlap (Q4_0, 8192 × 4096,
         // one thread: 3.08 → 2.62 ms in a harness).
-        return f == BlockFormat.Q8_0 ? dotQ8(w, wOff, xs, xd, blocks) : dotQ4(w, wOff, xs, xd, blocks);
+        if (f == BlockFormat.Q8_0) return WIDE ? dotQ8(w, wOff, xs, xd, blocks) : dotQ8x256(w, wOff, xs, xd, blocks);
+        return dotQ4(w, wOff, xs, xd, blocks);
     }
 
     /** Q8_0 rows (each format in its own method: one compilation unit and one profile each). */
-    private static float dotQ8(MemorySegment w, long wOff, short[] xs, float[] xd, int blocks) {
+    static float dotQ8(MemorySegment w, long wOff, short[] xs, float[] xd, int blocks) {
         {
             FloatVector acc0 = FloatVector.zero(F512), acc1 = acc0;
             int b = 0;
@@ -170,27 +208,68 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         }
     }
 
-    private static float dotQ4(MemorySegment w, long wOff, short[] xs, float[] xd, int blocks) {
+    /**
+     * {@link #dotQ8} in 256-bit vectors: the two halves of a block widened to 16 shorts each,
+     * multiplied and added in shorts (|w·x| ≤ 128·127, so two fit in 16 bits: activations are never
+     * −128), pairs summed to 8 ints.
+     */
+    static float dotQ8x256(MemorySegment w, long wOff, short[] xs, float[] xd, int blocks) {
         FloatVector acc0 = FloatVector.zero(F256), acc1 = acc0;
         int b = 0;
         for (; b + 1 < blocks; b += 2) {
-            long ow = wOff + (long) b * Q4_0Block.BYTES, ow1 = ow + Q4_0Block.BYTES;
-            ByteVector q0 = ByteVector.fromMemorySegment(B128, w, ow + 2, LE), q1 = ByteVector.fromMemorySegment(B128, w, ow1 + 2, LE);
-            ShortVector p0 = widen(q0.and((byte) 0x0f).sub((byte) 8)).mul(ShortVector.fromArray(S256, xs, 32 * b))
-                    .add(widen(q0.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)).mul(ShortVector.fromArray(S256, xs, 32 * b + 16)));
-            ShortVector p1 = widen(q1.and((byte) 0x0f).sub((byte) 8)).mul(ShortVector.fromArray(S256, xs, 32 * b + 32))
-                    .add(widen(q1.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)).mul(ShortVector.fromArray(S256, xs, 32 * b + 48)));
+            long ow = wOff + (long) b * Q8_0Block.BYTES, ow1 = ow + Q8_0Block.BYTES;
+            ShortVector p0 = widen(ByteVector.fromMemorySegment(B128, w, ow + 2, LE)).mul(ShortVector.fromArray(S256, xs, 32 * b))
+                    .add(widen(ByteVector.fromMemorySegment(B128, w, ow + 18, LE)).mul(ShortVector.fromArray(S256, xs, 32 * b + 16)));
+            ShortVector p1 = widen(ByteVector.fromMemorySegment(B128, w, ow1 + 2, LE)).mul(ShortVector.fromArray(S256, xs, 32 * b + 32))
+                    .add(widen(ByteVector.fromMemorySegment(B128, w, ow1 + 18, LE)).mul(ShortVector.fromArray(S256, xs, 32 * b + 48)));
             acc0 = ((FloatVector) pairSums256(p0).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, ow)) * xd[b]), acc0);
             acc1 = ((FloatVector) pairSums256(p1).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, ow1)) * xd[b + 1]), acc1);
         }
         for (; b < blocks; b++) {
-            long ow = wOff + (long) b * Q4_0Block.BYTES;
-            ByteVector q = ByteVector.fromMemorySegment(B128, w, ow + 2, LE);
-            ShortVector p = widen(q.and((byte) 0x0f).sub((byte) 8)).mul(ShortVector.fromArray(S256, xs, 32 * b))
-                    .add(widen(q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8)).mul(ShortVector.fromArray(S256, xs, 32 * b + 16)));
+            long ow = wOff + (long) b * Q8_0Block.BYTES;
+            ShortVector p = widen(ByteVector.fromMemorySegment(B128, w, ow + 2, LE)).mul(ShortVector.fromArray(S256, xs, 32 * b))
+                    .add(widen(ByteVector.fromMemorySegment(B128, w, ow + 18, LE)).mul(ShortVector.fromArray(S256, xs, 32 * b + 16)));
             acc0 = ((FloatVector) pairSums256(p).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, ow)) * xd[b]), acc0);
         }
         return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * Q4_0: a block's 16 bytes zero-extended to shorts (x86 has no byte shifts), the low and high
+     * nibbles − 8 times the two halves of the activations, added in shorts (|Σ| ≤ 2·8·127), pairs
+     * summed to 8 ints by {@link #smallPairSums256}.
+     */
+    static float dotQ4(MemorySegment w, long wOff, short[] xs, float[] xd, int blocks) {
+        FloatVector acc0 = FloatVector.zero(F256), acc1 = acc0;
+        int b = 0;
+        for (; b + 1 < blocks; b += 2) {
+            long ow = wOff + (long) b * Q4_0Block.BYTES, ow1 = ow + Q4_0Block.BYTES;
+            ShortVector q0 = (ShortVector) ByteVector.fromMemorySegment(B128, w, ow + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            ShortVector q1 = (ShortVector) ByteVector.fromMemorySegment(B128, w, ow1 + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            ShortVector p0 = q0.and((short) 0x0f).sub((short) 8).mul(ShortVector.fromArray(S256, xs, 32 * b))
+                    .add(q0.lanewise(VectorOperators.LSHR, 4).sub((short) 8).mul(ShortVector.fromArray(S256, xs, 32 * b + 16)));
+            ShortVector p1 = q1.and((short) 0x0f).sub((short) 8).mul(ShortVector.fromArray(S256, xs, 32 * b + 32))
+                    .add(q1.lanewise(VectorOperators.LSHR, 4).sub((short) 8).mul(ShortVector.fromArray(S256, xs, 32 * b + 48)));
+            acc0 = ((FloatVector) smallPairSums256(p0).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, ow)) * xd[b]), acc0);
+            acc1 = ((FloatVector) smallPairSums256(p1).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, ow1)) * xd[b + 1]), acc1);
+        }
+        for (; b < blocks; b++) {
+            long ow = wOff + (long) b * Q4_0Block.BYTES;
+            ShortVector q = (ShortVector) ByteVector.fromMemorySegment(B128, w, ow + 2, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+            ShortVector p = q.and((short) 0x0f).sub((short) 8).mul(ShortVector.fromArray(S256, xs, 32 * b))
+                    .add(q.lanewise(VectorOperators.LSHR, 4).sub((short) 8).mul(ShortVector.fromArray(S256, xs, 32 * b + 16)));
+            acc0 = ((FloatVector) smallPairSums256(p).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, ow)) * xd[b]), acc0);
+        }
+        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * {@link #pairSums256} in three operations instead of four, for pairs whose sum fits in 16 bits:
+     * v + (v << 16) holds hi + lo in its upper half (mod 2¹⁶), which the arithmetic shift sign-extends.
+     */
+    private static IntVector smallPairSums256(ShortVector p) {
+        IntVector v = p.reinterpretAsInts();
+        return v.add(v.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16);
     }
 
     /**

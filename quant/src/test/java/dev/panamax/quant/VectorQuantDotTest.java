@@ -1,0 +1,90 @@
+package dev.panamax.quant;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Both vector shapes of the integer kernels against the scalar definitions, on any machine: a
+ * species wider than the hardware's runs emulated (slowly, with the same results), so the 512-bit
+ * kernels are checked on an AVX2 machine and the 256-bit ones on an AVX-512 machine. Weight bytes
+ * are random over their whole range (−128 included: the 256-bit Q8_0 kernel adds two products in 16
+ * bits, which holds because activations stop at ±127), activations at their extremes too.
+ */
+class VectorQuantDotTest {
+
+    private static boolean vectorModule() {
+        return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+    }
+
+    /** Blocks of random bytes starting at byte {@code off}, each with a sane f16 scale at {@code scaleAt}. */
+    private static MemorySegment randomBlocks(SplittableRandom r, long off, int blocks, int bytes, int scaleAt) {
+        MemorySegment w = Arena.ofAuto().allocate(off + (long) blocks * bytes);
+        for (long i = 0; i < w.byteSize(); i++) w.set(ValueLayout.JAVA_BYTE, i, (byte) r.nextInt(256));
+        for (int b = 0; b < blocks; b++) {
+            w.set(Q8_0Block.F16, off + (long) b * bytes + scaleAt, Float.floatToFloat16((float) (r.nextDouble(0.001, 0.1) * (r.nextBoolean() ? 1 : -1))));
+        }
+        return w;
+    }
+
+    private static float[] activations(SplittableRandom r, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) r.nextGaussian();
+        for (int i = 0; i < n; i += 7) x[i] = i % 2 == 0 ? 9f : -9f; // saturating codes ±127 in every block
+        return x;
+    }
+
+    /** The float sums of per-block products may differ in order (two accumulators), never in content. */
+    private static float tolerance(float want, int n) {
+        return 1e-5f * Math.max(1, Math.abs(want)) * (float) Math.sqrt(n);
+    }
+
+    @Test
+    void q8_0BothShapesEqualTheReference() {
+        assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
+        SplittableRandom r = new SplittableRandom(7);
+        for (int n : new int[] {32, 64, 96, 1024, 4128}) {
+            int blocks = n / 32;
+            long off = 3; // rows need not start aligned
+            MemorySegment w = randomBlocks(r, off, blocks, Q8_0Block.BYTES, 0);
+            Q8_KBlock x = Q8_KBlock.quantize(activations(r, n), n, 32);
+            float want = Q8_0Block.dotReference(w, off, x, n);
+            assertEquals(want, VectorQuantDot.dotQ8(w, off, x.wide, x.d, blocks), tolerance(want, n), "512-bit, n = " + n);
+            assertEquals(want, VectorQuantDot.dotQ8x256(w, off, x.wide, x.d, blocks), tolerance(want, n), "256-bit, n = " + n);
+        }
+    }
+
+    @Test
+    void q4_0EqualsTheReference() {
+        assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
+        SplittableRandom r = new SplittableRandom(11);
+        for (int n : new int[] {32, 64, 96, 1024, 4128}) {
+            int blocks = n / 32;
+            MemorySegment w = randomBlocks(r, 5, blocks, Q4_0Block.BYTES, 0);
+            Q8_KBlock x = Q8_KBlock.quantize(activations(r, n), n, 32);
+            float want = Q4_0Block.dotReference(w, 5, x, n);
+            assertEquals(want, VectorQuantDot.dotQ4(w, 5, x.wide, x.d, blocks), tolerance(want, n), "n = " + n);
+        }
+    }
+
+    @Test
+    void tq2_0BothShapesEqualTheReferenceExactly() {
+        assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
+        SplittableRandom r = new SplittableRandom(13);
+        for (int n : new int[] {256, 512, 2304}) {
+            int blocks = n / TQ2_0Block.SIZE;
+            MemorySegment w = randomBlocks(r, 0, blocks, TQ2_0Block.BYTES, 64);
+            byte[] xq = new byte[n];
+            BitNetTernary.quantizeActivations(activations(r, n), n, xq);
+            float want = BitNetTernary.dotReference(w, 0, xq, n);
+            // Integer sums per block are exact; one float product per block, added in the same order.
+            assertEquals(want, VectorQuantDot.ternary512(w, 0, xq, n), 0f, "512-bit, n = " + n);
+            assertEquals(want, VectorQuantDot.ternary256(w, 0, xq, n), 0f, "256-bit, n = " + n);
+        }
+    }
+}
