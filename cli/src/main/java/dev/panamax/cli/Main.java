@@ -169,13 +169,14 @@ public final class Main {
             Usage: panamax bench [MODEL] [options]
 
             Measures a model (default: the embedded kjv-llama; an encoder such as BERT is measured
-            encoding the prompt, with no decode line): after one warm-up run,
-            R runs each prefill P prompt tokens (in one matrix-matrix pass where the model allows)
+            encoding the prompt, with no decode line): after warming up (whole runs, at least one,
+            until S seconds have passed: the JIT compiles the kernels meanwhile), R runs each prefill P prompt tokens (in one matrix-matrix pass where the model allows)
             and then decode N tokens greedily; prints the median of each as
             "prefill P tokens: X tok/s" and "decode N tokens: Y tok/s".
               --prompt-tokens P   default 64
               --tokens N          default 128
               --repeats R         default 5
+              --warmup S          seconds of warm-up runs before measuring (default 2)
               --threads N         threads for the kernels
               --kv-type f32|f16   element type of the attention KV cache (default f32)
               --device cpu|cuda|auto  where the model runs (default cpu; see generate --help)
@@ -323,7 +324,7 @@ public final class Main {
                 return quantize(a, err);
             }
             case "bench": {
-                Args a = Args.parse(name, argv, from, Set.of("--prompt-tokens", "--tokens", "--repeats", "--threads", "--kv-type", "--device"), switches());
+                Args a = Args.parse(name, argv, from, Set.of("--prompt-tokens", "--tokens", "--repeats", "--warmup", "--threads", "--kv-type", "--device"), switches());
                 if (a.has("--help")) return help(out, BENCH_HELP);
                 threads(a);
                 kvType(a);
@@ -590,16 +591,22 @@ public final class Main {
         if (a.positional.size() > 1) throw new UsageException("bench takes at most MODEL (see panamax bench --help)");
         int p = a.integer("--prompt-tokens", 64), n = a.integer("--tokens", 128), repeats = a.integer("--repeats", 5);
         if (p < 1 || n < 1 || repeats < 1) throw new UsageException("--prompt-tokens, --tokens and --repeats must be at least 1");
+        float warmup = a.number("--warmup", 2f);
+        if (!(warmup >= 0 && warmup <= 3600)) throw new UsageException("--warmup must be between 0 and 3600 seconds, got " + warmup);
         Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
         String device = deviceOption(a);
         try (Model loaded = placeModel(modelPath == null ? load(null, null, err).model() : ModelLoader.load(modelPath), device, err)) {
-            if (loaded instanceof EncoderModel enc) return benchEncoder(enc, modelPath, p, repeats, out);
+            if (loaded instanceof EncoderModel enc) return benchEncoder(enc, modelPath, p, repeats, warmup, out);
             if (!(loaded instanceof LanguageModel m)) throw new ModelException(loaded.architecture() + " is neither a text generator nor an encoder");
             if (p + n > m.contextLength()) throw new UsageException((p + n) + " tokens do not fit the model's context of " + m.contextLength());
             // A fixed pseudo-random prompt: speed does not depend on the ids.
             int[] prompt = new java.util.Random(42).ints(p, 0, m.vocabSize()).toArray();
             double[] prefill = new double[repeats], decode = new double[repeats];
-            for (int r = -1; r < repeats; r++) { // r = -1 is the warm-up
+            // Warm-up: whole runs until `warmup` seconds have passed (at least one), so that the JIT
+            // has compiled the kernels; a small model's single run is over before it has.
+            long warmEnd = System.nanoTime() + (long) (warmup * 1e9);
+            for (int r = -1; r < repeats; r++) { // r = -1: the warm-up runs
+                if (r == 0 && System.nanoTime() < warmEnd) r = -1;
                 LanguageModel.Session s = m.newSession();
                 long t0 = System.nanoTime();
                 float[] logits = s.prefill(prompt, false);
@@ -622,12 +629,14 @@ public final class Main {
     }
 
     /** An encoder (BERT) has no decoding: the prompt's encoding is its prefill. */
-    private static int benchEncoder(EncoderModel enc, Path path, int p, int repeats, PrintStream out) {
+    private static int benchEncoder(EncoderModel enc, Path path, int p, int repeats, float warmup, PrintStream out) {
         if (p > enc.maxPositions()) throw new UsageException(p + " tokens do not fit the model's " + enc.maxPositions() + " positions");
         // Speed does not depend on the ids; without a tokenizer to bound them, id 0 ([PAD]) throughout.
         int[] ids = enc.tokenizer() != null ? new java.util.Random(42).ints(p, 0, enc.tokenizer().vocabSize()).toArray() : new int[p];
         double[] rate = new double[repeats];
-        for (int r = -1; r < repeats; r++) {
+        long warmEnd = System.nanoTime() + (long) (warmup * 1e9);
+        for (int r = -1; r < repeats; r++) { // r = -1: the warm-up runs, as in bench
+            if (r == 0 && System.nanoTime() < warmEnd) r = -1;
             long t0 = System.nanoTime();
             enc.encode(ids);
             if (r >= 0) rate[r] = p / ((System.nanoTime() - t0) / 1e9);

@@ -165,9 +165,12 @@ class GenerateCommandTest {
 
     @Test
     void benchPrintsPrefillAndDecodeLines() {
-        Result r = run("", "bench", "--prompt-tokens", "8", "--tokens", "8", "--repeats", "1");
+        Result r = run("", "bench", "--prompt-tokens", "8", "--tokens", "8", "--repeats", "1", "--warmup", "0");
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().matches("(?s).*\\nprefill 8 tokens: [0-9.]+ tok/s\\ndecode 8 tokens: [0-9.]+ tok/s\\n"), r.out());
+        Result bad = run("", "bench", "--warmup", "-1");
+        assertEquals(2, bad.status(), bad.out());
+        assertTrue(bad.err().contains("--warmup must be between 0 and 3600 seconds"), bad.err());
     }
 
     @Test
@@ -190,7 +193,7 @@ class GenerateCommandTest {
 
     @Test
     void benchMeasuresAnEncoderByItsEncoding() {
-        Result r = run("", "bench", Path.of(System.getProperty("panamax.shared", "../../shared")).resolve("fixtures/hf/bert").toString(), "--prompt-tokens", "6", "--repeats", "1");
+        Result r = run("", "bench", Path.of(System.getProperty("panamax.shared", "../../shared")).resolve("fixtures/hf/bert").toString(), "--prompt-tokens", "6", "--repeats", "1", "--warmup", "0");
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().matches("(?s).*\\nprefill 6 tokens: [0-9.]+ tok/s\\ndecode: none \\(an encoder generates no tokens\\)\\n"), r.out());
     }
