@@ -95,12 +95,20 @@ final class DotGemm {
             w = FloatVector.fromArray(S, b, 3 * kk + p);
             c03 = x0.fma(w, c03); c13 = x1.fma(w, c13);
         }
-        float[] t = new float[8];
-        t[0] = c00.reduceLanes(VectorOperators.ADD); t[1] = c01.reduceLanes(VectorOperators.ADD);
-        t[2] = c02.reduceLanes(VectorOperators.ADD); t[3] = c03.reduceLanes(VectorOperators.ADD);
-        t[4] = c10.reduceLanes(VectorOperators.ADD); t[5] = c11.reduceLanes(VectorOperators.ADD);
-        t[6] = c12.reduceLanes(VectorOperators.ADD); t[7] = c13.reduceLanes(VectorOperators.ADD);
-        finish(a, b, c, t, 2, i, j, n, kk, p);
+        // Stored directly (no scratch array, no call): with k = 256 the tile's epilogue is a large
+        // share of its time.
+        float t00 = c00.reduceLanes(VectorOperators.ADD), t01 = c01.reduceLanes(VectorOperators.ADD),
+                t02 = c02.reduceLanes(VectorOperators.ADD), t03 = c03.reduceLanes(VectorOperators.ADD),
+                t10 = c10.reduceLanes(VectorOperators.ADD), t11 = c11.reduceLanes(VectorOperators.ADD),
+                t12 = c12.reduceLanes(VectorOperators.ADD), t13 = c13.reduceLanes(VectorOperators.ADD);
+        for (; p < kk; p++) { // the k tail, scalar
+            float x0 = a[a0 + p], x1 = a[a1 + p], w0 = b[p], w1 = b[kk + p], w2 = b[2 * kk + p], w3 = b[3 * kk + p];
+            t00 += x0 * w0; t01 += x0 * w1; t02 += x0 * w2; t03 += x0 * w3;
+            t10 += x1 * w0; t11 += x1 * w1; t12 += x1 * w2; t13 += x1 * w3;
+        }
+        int r0 = i * n + j, r1 = r0 + n;
+        c[r0] = t00; c[r0 + 1] = t01; c[r0 + 2] = t02; c[r0 + 3] = t03;
+        c[r1] = t10; c[r1 + 1] = t11; c[r1 + 2] = t12; c[r1 + 3] = t13;
     }
 
     /** The k tail (scalar) and the tile's store: t holds rows × 4 sums over k < p. */
