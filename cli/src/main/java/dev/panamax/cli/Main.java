@@ -170,8 +170,9 @@ public final class Main {
 
             Measures a model (default: the embedded kjv-llama; an encoder such as BERT is measured
             encoding the prompt, with no decode line): after warming up (whole runs, at least one,
-            until S seconds have passed: the JIT compiles the kernels meanwhile), R runs each prefill P prompt tokens (in one matrix-matrix pass where the model allows)
-            and then decode N tokens greedily; prints the median of each as
+            until S seconds have passed: the JIT compiles the kernels meanwhile), R runs each
+            prefill P prompt tokens (in one matrix-matrix pass where the model allows) and then
+            decode N tokens greedily; prints the median of each as
             "prefill P tokens: X tok/s" and "decode N tokens: Y tok/s".
               --prompt-tokens P   default 64
               --tokens N          default 128
