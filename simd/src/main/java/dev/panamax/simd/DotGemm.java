@@ -36,7 +36,10 @@ final class DotGemm {
     /** Rows of A per tile. */
     private static final int R = L >= 16 ? 4 : 2;
 
-    /** A thread's aligned copies of A (one per call: {@code call}) and of four rows of B. */
+    /**
+     * A thread's aligned copies of A (one per call: {@code call}) and of four rows of B. Safe because
+     * a thread works on one multiply at a time: the tiles call nothing that multiplies again.
+     */
     private static final class Scratch {
         MemorySegment a = MemorySegment.NULL, b = MemorySegment.NULL;
         long call = -1;
