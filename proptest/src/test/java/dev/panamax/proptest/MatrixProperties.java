@@ -87,6 +87,18 @@ class MatrixProperties {
         }
         checkAgainstReference(g, c, "A·Bᵀ");
 
+        // B's rows produced on demand (as a quantized weight's are), counted to show each is made once.
+        int[] made = new int[n];
+        java.util.Arrays.fill(c, Float.NaN);
+        kern.matmulTransposedB(g.a(), (row, count, dst, dOff) -> {
+            for (int r = row; r < row + count; r++) {
+                synchronized (made) { made[r]++; }
+                System.arraycopy(bt, r * k, dst, dOff + (r - row) * k, k);
+            }
+        }, c, m, n, k);
+        checkAgainstReference(g, c, "A·Bᵀ from rows");
+        for (int r = 0; r < n; r++) assertThat(made[r]).as("row %d produced", r).isEqualTo(1);
+
         float[] twin = new float[m * n];
         Paths.scalar().matmul(g.a(), g.b(), twin, m, n, k);
         for (int i = 0; i < m * n; i++) {

@@ -30,6 +30,11 @@ public final class QuantizedMatvec {
             return dotIntegerForm(this, f, w, wOff, x, n, c, s, m, ab);
         }
 
+        /** {@link BlockFormat#dequantize}; vector kernels widen Q8_0 and Q4_0 a vector at a time. */
+        default void dequantize(BlockFormat f, MemorySegment w, long off, float[] y, int yOff, int n) {
+            f.dequantize(w, off, y, yOff, n);
+        }
+
         /** The block in integer form ({@link BlockFormat#unpack}); vector kernels unpack the common K-quants faster. */
         default void unpack(BlockFormat f, MemorySegment w, long off, byte[] c, int[] s, int[] m, float[] ab) {
             f.unpack(w, off, c, s, m, ab);
@@ -81,6 +86,19 @@ public final class QuantizedMatvec {
     /** "vector (512-bit integer dot products)", "vector (256-bit …)" or "scalar". */
     public static String description() {
         return ACTIVE == SCALAR ? "scalar" : "vector (" + (VectorQuantDot.WIDE ? 512 : 256) + "-bit integer dot products)";
+    }
+
+    /**
+     * n elements (whole blocks) of {@code format} at byte {@code off} of {@code w} as floats into
+     * y[yOff..yOff + n): {@link BlockFormat#dequantize}, on the Vector API where it runs — the rows
+     * a prompt's GEMM widens a few at a time.
+     */
+    public static void dequantize(BlockFormat format, MemorySegment w, long off, float[] y, int yOff, int n) {
+        if (n % format.size != 0) throw new IllegalArgumentException(format + ": " + n + " is not whole blocks of " + format.size);
+        if (off < 0 || off + (long) n / format.size * format.bytes > w.byteSize() || yOff < 0 || yOff + n > y.length) {
+            throw new IndexOutOfBoundsException(format + ": " + n + " elements at byte " + off + " of " + w.byteSize() + " into " + y.length + " at " + yOff);
+        }
+        ACTIVE.dequantize(format, w, off, y, yOff, n);
     }
 
     /**

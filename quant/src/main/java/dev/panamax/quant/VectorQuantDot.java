@@ -184,6 +184,41 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         return dotQ4(w, wOff, xs, xd, blocks);
     }
 
+    private static final VectorSpecies<Float> FW = WIDE ? F512 : F256;
+    private static final VectorSpecies<Byte> BW = WIDE ? B128 : ByteVector.SPECIES_64;
+
+    /** Q8_0 and Q4_0 widened a vector of codes at a time (byte → float, times the block's scale); other formats by their definition. */
+    @Override
+    public void dequantize(BlockFormat f, MemorySegment w, long off, float[] y, int yOff, int n) {
+        if (f == BlockFormat.Q8_0) dequantizeQ8(w, off, y, yOff, n / 32);
+        else if (f == BlockFormat.Q4_0) dequantizeQ4(w, off, y, yOff, n / 32);
+        else f.dequantize(w, off, y, yOff, n);
+    }
+
+    static void dequantizeQ8(MemorySegment w, long off, float[] y, int yOff, int blocks) {
+        int l = FW.length();
+        for (int b = 0; b < blocks; b++, off += Q8_0Block.BYTES, yOff += 32) {
+            float d = Float.float16ToFloat(w.get(F16, off));
+            for (int i = 0; i < 32; i += l) {
+                ((FloatVector) ByteVector.fromMemorySegment(BW, w, off + 2 + i, LE).convertShape(VectorOperators.B2F, FW, 0))
+                        .mul(d).intoArray(y, yOff + i);
+            }
+        }
+    }
+
+    /** Q4_0: byte j of a block holds code j in its low nibble and code j + 16 in its high one. */
+    static void dequantizeQ4(MemorySegment w, long off, float[] y, int yOff, int blocks) {
+        int l = FW.length();
+        for (int b = 0; b < blocks; b++, off += Q4_0Block.BYTES, yOff += 32) {
+            float d = Float.float16ToFloat(w.get(F16, off));
+            for (int i = 0; i < 16; i += l) {
+                ByteVector q = ByteVector.fromMemorySegment(BW, w, off + 2 + i, LE);
+                ((FloatVector) q.and((byte) 0x0f).sub((byte) 8).convertShape(VectorOperators.B2F, FW, 0)).mul(d).intoArray(y, yOff + i);
+                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, FW, 0)).mul(d).intoArray(y, yOff + 16 + i);
+            }
+        }
+    }
+
     /** Q8_0 rows (each format in its own method: one compilation unit and one profile each). */
     static float dotQ8(MemorySegment w, long wOff, short[] xs, float[] xd, int blocks) {
         {

@@ -44,6 +44,29 @@ class VectorQuantDotTest {
         return 1e-5f * Math.max(1, Math.abs(want)) * (float) Math.sqrt(n);
     }
 
+    /** Widening to float is exact (a code times the f16 scale, one rounding), so the vector path must equal the definition bit for bit. */
+    @Test
+    void dequantizeEqualsTheDefinition() {
+        assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
+        SplittableRandom r = new SplittableRandom(11);
+        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0}) {
+            for (int n : new int[] {32, 64, 4128}) {
+                long off = 5;
+                MemorySegment w = randomBlocks(r, off, n / 32, f.bytes, 0);
+                float[] want = new float[n + 3], got = new float[n + 3];
+                f.dequantize(w, off, want, 3, n);
+                VectorQuantDot.INSTANCE.dequantize(f, w, off, got, 3, n);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, f + ", n = " + n);
+                java.util.Arrays.fill(got, 0);
+                QuantizedMatvec.dequantize(f, w, off, got, 3, n);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, f + " through QuantizedMatvec, n = " + n);
+            }
+        }
+        MemorySegment small = Arena.ofAuto().allocate(Q8_0Block.BYTES);
+        org.junit.jupiter.api.Assertions.assertThrows(IndexOutOfBoundsException.class,
+                () -> QuantizedMatvec.dequantize(BlockFormat.Q8_0, small, 0, new float[64], 0, 64), "two blocks from one block's bytes");
+    }
+
     @Test
     void q8_0BothShapesEqualTheReference() {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");

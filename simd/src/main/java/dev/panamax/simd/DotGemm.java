@@ -37,11 +37,13 @@ final class DotGemm {
     private static final int R = L >= 16 ? 4 : 2;
 
     /**
-     * A thread's aligned copies of A (one per call: {@code call}) and of four rows of B. Safe because
-     * a thread works on one multiply at a time: the tiles call nothing that multiplies again.
+     * A thread's aligned copies of A (one per call: {@code call}) and of four rows of B, and a heap
+     * buffer for rows a {@link Kernels.RowSource} produces. Safe because a thread works on one
+     * multiply at a time: the tiles call nothing that multiplies again.
      */
     private static final class Scratch {
         MemorySegment a = MemorySegment.NULL, b = MemorySegment.NULL;
+        float[] rows = new float[0];
         long call = -1;
     }
 
@@ -52,7 +54,11 @@ final class DotGemm {
         return s.byteSize() >= bytes ? s : Arena.ofAuto().allocate(bytes, 64);
     }
 
-    static void multiply(Kernels k, float[] a, MemorySegment b, long bOff, float[] c, int m, int n, int kk) {
+    /**
+     * B is either float32 rows in a segment ({@code b} at byte {@code bOff}) or, when {@code src} is
+     * not null, rows that {@code src} produces (dequantized weights) four at a time into the scratch.
+     */
+    static void multiply(Kernels k, float[] a, MemorySegment b, long bOff, Kernels.RowSource src, float[] c, int m, int n, int kk) {
         long call = CALLS.incrementAndGet();
         // Columns (weight rows) split over the threads in multiples of 4; each thread sweeps all of A.
         Parallel.forRange(n, 4, (j0, j1) -> {
@@ -62,18 +68,25 @@ final class DotGemm {
                 MemorySegment.copy(a, 0, s.a, F32_LE, 0, m * kk);
                 s.call = call;
             }
+            if (src != null && s.rows.length < 4 * kk) s.rows = new float[4 * kk];
             MemorySegment as = s.a, bt = s.b = atLeast(s.b, 16L * kk);
-            int j = j0;
-            for (; j + 4 <= j1; j += 4) {
-                MemorySegment.copy(b, bOff + 4L * j * kk, bt, 0, 16L * kk);
-                int i = 0;
-                for (; i + R <= m; i += R) {
-                    if (R == 4) tile4x4(as, bt, c, i, j, n, kk);
-                    else tile2x4(as, bt, c, i, j, n, kk);
+            for (int j = j0; j < j1; j += 4) {
+                int rows = Math.min(4, j1 - j);
+                if (src == null) {
+                    MemorySegment.copy(b, bOff + 4L * j * kk, bt, 0, 4L * rows * kk);
+                } else {
+                    src.rows(j, rows, s.rows, 0);
+                    MemorySegment.copy(s.rows, 0, bt, F32_LE, 0, rows * kk);
                 }
-                for (; i < m; i++) for (int q = 0; q < 4; q++) c[i * n + j + q] = k.dot(bt, 4L * q * kk, a, i * kk, kk);
+                int i = 0;
+                if (rows == 4) {
+                    for (; i + R <= m; i += R) {
+                        if (R == 4) tile4x4(as, bt, c, i, j, n, kk);
+                        else tile2x4(as, bt, c, i, j, n, kk);
+                    }
+                }
+                for (; i < m; i++) for (int q = 0; q < rows; q++) c[i * n + j + q] = k.dot(bt, 4L * q * kk, a, i * kk, kk);
             }
-            for (; j < j1; j++) for (int i = 0; i < m; i++) c[i * n + j] = k.dot(b, bOff + 4L * j * kk, a, i * kk, kk);
         });
     }
 

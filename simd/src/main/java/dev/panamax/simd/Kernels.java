@@ -106,6 +106,35 @@ public interface Kernels {
         matmulTransposedB(a, MemorySegment.ofArray(b), 0, c, m, n, k);
     }
 
+    /**
+     * Rows of a weight matrix [n, k] produced on demand as float32: a quantized or 16-bit matrix
+     * dequantizes rows [row, row + count) into dst[dOff..dOff + count·k). Called from pool threads,
+     * each with its own dst.
+     */
+    @FunctionalInterface
+    interface RowSource {
+        void rows(int row, int count, float[] dst, int dOff);
+    }
+
+    /**
+     * C = A·Bᵀ with B [n, k] given by a {@link RowSource}: every row of B is produced once and
+     * multiplied by all m rows of A while it is in cache, so a quantized weight is read once, widened
+     * a few rows at a time, and never held whole in float. This default widens panels of up to 1 Mi
+     * floats ({@code -Dpanamax.panelFloats}) and multiplies each with {@link #matmulTransposedB(float[],
+     * float[], float[], int, int, int)}.
+     */
+    default void matmulTransposedB(float[] a, RowSource b, float[] c, int m, int n, int k) {
+        Checks.gemm(a.length, c.length, m, n, k);
+        int panel = Math.max(48, Math.min(n, (Integer.getInteger("panamax.panelFloats", 1 << 20) / Math.max(1, k)) / 48 * 48));
+        float[] w = new float[panel * k], tmp = new float[m * panel];
+        for (int r0 = 0; r0 < n; r0 += panel) {
+            int rows = Math.min(panel, n - r0), base = r0;
+            Parallel.forRange(rows, 8, (s, e) -> b.rows(base + s, e - s, w, s * k));
+            matmulTransposedB(a, w, tmp, m, rows, k);
+            for (int t = 0; t < m; t++) System.arraycopy(tmp, t * rows, c, t * n + r0, rows);
+        }
+    }
+
     /** C = A·B: A [m, k], B [k, n], C [m, n], all row-major. C is overwritten. */
     void matmul(float[] a, float[] b, float[] c, int m, int n, int k);
 

@@ -344,8 +344,15 @@ final class VectorKernels implements Kernels {
     public void matmulTransposedB(float[] a, MemorySegment b, long bByteOff, float[] c, int m, int n, int k) {
         Checks.gemm(a.length, c.length, m, n, k);
         Checks.matrix(b, bByteOff, n, k, k, n);
-        if (m <= DOT_GEMM_ROWS) DotGemm.multiply(this, a, b, bByteOff, c, m, n, k);
+        if (m <= DOT_GEMM_ROWS) DotGemm.multiply(this, a, b, bByteOff, null, c, m, n, k);
         else VectorGemm.multiply(a, VectorGemm.transposed(b, bByteOff, k), c, m, n, k);
+    }
+
+    @Override
+    public void matmulTransposedB(float[] a, RowSource b, float[] c, int m, int n, int k) {
+        Checks.gemm(a.length, c.length, m, n, k);
+        if (m <= DOT_GEMM_ROWS) DotGemm.multiply(this, a, null, 0, b, c, m, n, k);
+        else Kernels.super.matmulTransposedB(a, b, c, m, n, k);
     }
 
     @Override

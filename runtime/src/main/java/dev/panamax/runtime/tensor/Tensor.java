@@ -82,7 +82,7 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
                 if (start % type.blockSize != 0 || n % type.blockSize != 0) {
                     throw new IllegalArgumentException(name + ": reads of " + type + " must be whole blocks of " + type.blockSize);
                 }
-                type.format.dequantize(data, start / type.blockSize * type.blockBytes, dst, dOff, n);
+                QuantizedMatvec.dequantize(type.format, data, start / type.blockSize * type.blockBytes, dst, dOff, n);
             }
         }
     }
@@ -111,9 +111,10 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
 
     /**
      * out[t, r] = Σ_c this[r, c]·in[t, c] for T rows of input: a linear layer over a block of tokens.
-     * F32 weights go straight to the tiled GEMM; every other type is widened a panel of rows at a time
-     * (up to 4 MiB of floats, rows split across the threads) and each panel multiplied by the GEMM,
-     * so a quantized or 16-bit model's prompt is matrix-matrix work too, reading each weight once.
+     * F32 weights go straight to the tiled GEMM; every other type is widened a few rows at a time as
+     * the GEMM reaches them ({@link Kernels#matmulTransposedB(float[], Kernels.RowSource, float[], int,
+     * int, int)}), so a quantized or 16-bit model's prompt is matrix-matrix work too, reading each
+     * weight once and never holding the matrix in float.
      */
     public void matmul(Kernels k, float[] in, int T, float[] out) {
         int rows = rows(), cols = cols();
@@ -121,16 +122,7 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
             k.matmulTransposedB(in, data, 0, out, T, rows, cols);
             return;
         }
-        int panel = Math.max(48, Math.min(rows, (Integer.getInteger("panamax.panelFloats", 1 << 20) / cols) / 48 * 48));
-        float[] w = new float[panel * cols], tmp = new float[T * panel];
-        for (int r0 = 0; r0 < rows; r0 += panel) {
-            int n = Math.min(panel, rows - r0), base = r0;
-            dev.panamax.simd.Parallel.forRange(n, 8, (a, b) -> {
-                for (int r = a; r < b; r++) row(k, base + r, w, r * cols);
-            });
-            k.matmulTransposedB(in, w, tmp, T, n, cols);
-            for (int t = 0; t < T; t++) System.arraycopy(tmp, t * n, out, t * rows + r0, n);
-        }
+        k.matmulTransposedB(in, (r, count, dst, dOff) -> read(k, (long) r * cols, dst, dOff, count * cols), out, T, rows, cols);
     }
 
     @Override
