@@ -186,6 +186,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
 
     private static final VectorSpecies<Float> FW = WIDE ? F512 : F256;
     private static final VectorSpecies<Byte> BW = WIDE ? B128 : ByteVector.SPECIES_64;
+    private static final VectorSpecies<Integer> IW = WIDE ? I512 : I256;
 
     /** Q8_0 and Q4_0 widened a vector of codes at a time (byte → float, times the block's scale); other formats by their definition. */
     @Override
@@ -211,10 +212,12 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         int l = FW.length();
         for (int b = 0; b < blocks; b++, off += Q4_0Block.BYTES, yOff += 32) {
             float d = Float.float16ToFloat(w.get(F16, off));
+            FloatVector dv = FloatVector.broadcast(FW, d), zero = FloatVector.broadcast(FW, -8 * d);
             for (int i = 0; i < 16; i += l) {
-                ByteVector q = ByteVector.fromMemorySegment(BW, w, off + 2 + i, LE);
-                ((FloatVector) q.and((byte) 0x0f).sub((byte) 8).convertShape(VectorOperators.B2F, FW, 0)).mul(d).intoArray(y, yOff + i);
-                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).sub((byte) 8).convertShape(VectorOperators.B2F, FW, 0)).mul(d).intoArray(y, yOff + 16 + i);
+                // Widened to ints first (x86 has no byte shifts); (q − 8)·d as q·d − 8d, one FMA (−8d is exact).
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(BW, w, off + 2 + i, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, IW, 0);
+                ((FloatVector) q.and(0x0f).convert(VectorOperators.I2F, 0)).fma(dv, zero).intoArray(y, yOff + i);
+                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(dv, zero).intoArray(y, yOff + 16 + i);
             }
         }
     }

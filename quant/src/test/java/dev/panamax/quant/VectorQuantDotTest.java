@@ -44,7 +44,11 @@ class VectorQuantDotTest {
         return 1e-5f * Math.max(1, Math.abs(want)) * (float) Math.sqrt(n);
     }
 
-    /** Widening to float is exact (a code times the f16 scale, one rounding), so the vector path must equal the definition bit for bit. */
+    /**
+     * Widening to float is one rounding of code × scale in both paths (Q4_0's vector path computes
+     * q·d − 8d in one FMA), so the values must be equal — up to the sign of a zero, which that FMA
+     * makes +0 where (q − 8)·d with d &lt; 0 gives −0.
+     */
     @Test
     void dequantizeEqualsTheDefinition() {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
@@ -56,10 +60,10 @@ class VectorQuantDotTest {
                 float[] want = new float[n + 3], got = new float[n + 3];
                 f.dequantize(w, off, want, 3, n);
                 VectorQuantDot.INSTANCE.dequantize(f, w, off, got, 3, n);
-                org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, f + ", n = " + n);
+                for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 0f, f + ", n = " + n + ", element " + i);
                 java.util.Arrays.fill(got, 0);
                 QuantizedMatvec.dequantize(f, w, off, got, 3, n);
-                org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, f + " through QuantizedMatvec, n = " + n);
+                for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 0f, f + " through QuantizedMatvec, n = " + n + ", element " + i);
             }
         }
         MemorySegment small = Arena.ofAuto().allocate(Q8_0Block.BYTES);
