@@ -131,10 +131,10 @@ class MatrixProperties {
         checkBoth(g);
     }
 
-    /** Rows of 2048 values and more: the vector path's eight-rows-at-a-time kernel (shorter rows go one by one). */
+    /** Rows of 4096 values and more: the vector path's eight-rows-at-a-time kernel (shorter rows go one by one). */
     @Provide
     Arbitrary<Gemm> wideRows() {
-        return Combinators.combine(Arbitraries.integers().between(1, 21), Arbitraries.integers().between(2048, 2200))
+        return Combinators.combine(Arbitraries.integers().between(1, 21), Arbitraries.integers().between(4096, 4250))
                 .flatAs((m, k) -> Combinators.combine(Gen.floats(m * k), Gen.floats(k)).as((a, b) -> new Gemm(m, 1, k, a, b)));
     }
 

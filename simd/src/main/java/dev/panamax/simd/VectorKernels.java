@@ -250,12 +250,16 @@ final class VectorKernels implements Kernels {
      * dot) instead of eight at a time: with short rows, eight interleaved streams restart the hardware
      * prefetcher at every page and a cold 50257 × 576 matrix read at 15.9 GB/s instead of 27.9
      * (one thread); SmolLM-135M-shape F32 decode went from 23 to 42 tokens/s. Long rows keep the
-     * eight streams (4096 × 4096: 27.0 against 24.9 GB/s). {@code -Dpanamax.matvec.rowDotsBelow}.
+     * eight streams (4096 × 4096: 27.0 against 24.9 GB/s). The bound is 4096 since TinyLlama's
+     * 2048-wide rows in a memory-mapped file (4 KiB pages; an anonymous buffer of the same shapes
+     * shows no difference) decoded at 4.9–5.2 tokens/s one after another against 3.6–3.9 eight at a
+     * time on one thread, 6.9–7.7 against 5.8–6.6 on two, and its 5632-wide rows taken one after
+     * another lost again (4.2–4.3). {@code -Dpanamax.matvec.rowDotsBelow}.
      */
     /** Up to this many rows of A, C = A·Bᵀ runs as unpacked 4 × 4 dot-product tiles ({@link DotGemm}); {@code -Dpanamax.dotGemmRows}. */
     static final int DOT_GEMM_ROWS = Integer.getInteger("panamax.dotGemmRows", 512);
 
-    static final int ROW_DOTS_BELOW = Integer.getInteger("panamax.matvec.rowDotsBelow", 2048);
+    static final int ROW_DOTS_BELOW = Integer.getInteger("panamax.matvec.rowDotsBelow", 4096);
 
     private void eightRows(MemorySegment w, long off, float[] x, float[] out, int r, int cols) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
