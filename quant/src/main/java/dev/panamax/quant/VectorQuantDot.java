@@ -325,12 +325,108 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
+    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+
+    /** 16 bytes at {@code o} zero-extended to 16 shorts (x86 has no byte shifts: nibbles are taken apart in 16 bits). */
+    private static ShortVector bytes16(MemorySegment w, long o) {
+        return (ShortVector) ByteVector.fromMemorySegment(B128, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+    }
+
+    /**
+     * Q4_K rows with unpacking fused into the dot product ({@link Q4_KBlock}'s layout): per 64 values,
+     * 32 code bytes zero-extended to shorts, low nibbles (sub-block 2g) and high nibbles (2g + 1) times
+     * the activations, two products added in 16 bits (|Σ| ≤ 2·15·127), pairs summed to 8 ints, times
+     * the sub-block's 6-bit scale; the mins' term is a scalar per sub-block against the activations'
+     * sums. The 12 packed scale bytes are read as one long and one int.
+     */
+    static float dotQ4K(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
+        short[] xs = x.wide;
+        int[] xsum = x.sums;
+        FloatVector acc = FloatVector.zero(F256);
+        float minSum = 0;
+        for (int b = 0; b < blocks; b++) {
+            long o = wOff + (long) b * Q4_KBlock.BYTES;
+            float d = Float.float16ToFloat(w.get(F16, o)) * x.d[b], dmin = Float.float16ToFloat(w.get(F16, o + 2)) * x.d[b];
+            // The 12 packed bytes q[0..11] → the 8 six-bit scales and mins as bytes of two longs, without
+            // branches ({@link Q4_KBlock#scaleMin}): j < 4 from the low 6 bits of q[j] and q[j + 4];
+            // j ≥ 4 from the nibbles of q[j + 4] and the top 2 bits of q[j − 4] and q[j].
+            long lo = w.get(I64, o + 4);
+            int hi = w.get(I32, o + 12), q0 = (int) lo, q4 = (int) (lo >>> 32);
+            long scales = (q0 & 0x3f3f3f3fL) | (long) ((hi & 0x0f0f0f0f) | (q0 >>> 2 & 0x30303030)) << 32;
+            long minsOf = (q4 & 0x3f3f3f3fL) | (long) ((hi >>> 4 & 0x0f0f0f0f) | (q4 >>> 2 & 0x30303030)) << 32;
+            IntVector sums = IntVector.zero(I256);
+            int mins = 0;
+            for (int g = 0; g < 4; g++) {
+                int sm0 = (int) (scales >>> (16 * g)) & 0xff | ((int) (minsOf >>> (16 * g)) & 0xff) << 8;
+                int sm1 = (int) (scales >>> (16 * g + 8)) & 0xff | ((int) (minsOf >>> (16 * g + 8)) & 0xff) << 8;
+                long q = o + 16 + 32L * g;
+                ShortVector c0 = bytes16(w, q), c1 = bytes16(w, q + 16);
+                int xo = 256 * b + 64 * g;
+                ShortVector p0 = c0.and((short) 0x0f).mul(ShortVector.fromArray(S256, xs, xo))
+                        .add(c1.and((short) 0x0f).mul(ShortVector.fromArray(S256, xs, xo + 16)));
+                ShortVector p1 = c0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S256, xs, xo + 32))
+                        .add(c1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S256, xs, xo + 48)));
+                IntVector v0 = p0.reinterpretAsInts(), v1 = p1.reinterpretAsInts(); // smallPairSums256, written out (see dotQ6K)
+                sums = sums.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sm0 & 0xff))
+                        .add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sm1 & 0xff));
+                int s16 = xo / 16;
+                mins += (sm0 >>> 8) * (xsum[s16] + xsum[s16 + 1]) + (sm1 >>> 8) * (xsum[s16 + 2] + xsum[s16 + 3]);
+            }
+            acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, d), acc);
+            minSum += dmin * mins;
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+    }
+
+    /**
+     * Q6_K rows with unpacking fused into the dot product ({@link Q6_KBlock}'s layout): per half of 128
+     * values and per 16 of its bytes, the low-bit bytes (two rows of 16) and the high-bit byte row
+     * zero-extended to shorts give four groups of 16 codes − 32, each times its activations (products
+     * |·| ≤ 32·127, pair sums fit 16 bits), pairs summed to 8 ints, times the group's int8 scale.
+     */
+    static float dotQ6K(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
+        short[] xs = x.wide;
+        FloatVector acc = FloatVector.zero(F256);
+        for (int b = 0; b < blocks; b++) {
+            long o = wOff + (long) b * Q6_KBlock.BYTES;
+            float d = Float.float16ToFloat(w.get(F16, o + 208)) * x.d[b];
+            IntVector sums = IntVector.zero(I256);
+            // Four pieces: half (128 values: 64 low-bit bytes, 32 high-bit bytes) × 16 bytes of each row.
+            for (int piece = 0; piece < 4; piece++) {
+                int half = piece >> 1, h = piece & 1;
+                long ql = o + 64 * half + 16 * h, qh = o + 128 + 32 * half + 16 * h;
+                long scales = w.get(I64, o + 192 + 8 * half) >>> (8 * h); // the int8 scales of groups 8·half + h + 0, 2, 4, 6 at bytes 0, 2, 4, 6
+                int xo = 256 * b + 128 * half + 16 * h;
+                ShortVector a = bytes16(w, ql), c = bytes16(w, ql + 32), hb = bytes16(w, qh);
+                ShortVector q1 = a.and((short) 0x0f).or(hb.and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32);
+                ShortVector q2 = c.and((short) 0x0f).or(hb.and((short) 0x0c).lanewise(VectorOperators.LSHL, 2)).sub((short) 32);
+                ShortVector q3 = a.lanewise(VectorOperators.LSHR, 4).or(hb.and((short) 0x30)).sub((short) 32);
+                ShortVector q4 = c.lanewise(VectorOperators.LSHR, 4).or(hb.lanewise(VectorOperators.LSHR, 2).and((short) 0x30)).sub((short) 32);
+                // Pair sums written out (v + (v << 16)) >> 16 as in smallPairSums256: in a method this
+                // large C2 stopped inlining the helper and boxed every vector passed to it.
+                IntVector v1 = q1.mul(ShortVector.fromArray(S256, xs, xo)).reinterpretAsInts();
+                IntVector v2 = q2.mul(ShortVector.fromArray(S256, xs, xo + 32)).reinterpretAsInts();
+                IntVector v3 = q3.mul(ShortVector.fromArray(S256, xs, xo + 64)).reinterpretAsInts();
+                IntVector v4 = q4.mul(ShortVector.fromArray(S256, xs, xo + 96)).reinterpretAsInts();
+                sums = sums.add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) scales))
+                        .add(v2.add(v2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (scales >>> 16)))
+                        .add(v3.add(v3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (scales >>> 32)))
+                        .add(v4.add(v4.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (byte) (scales >>> 48)));
+            }
+            acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, d), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
     /**
      * A row in integer form: per block the groups' scaled integer sums stay in 8 int lanes, which
      * go to float once per block (times d_x·a); the mins' correction is a scalar per block.
      */
     @Override
     public float rowDot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n, byte[] c, int[] s, int[] m, float[] ab) {
+        if (f == BlockFormat.Q4_K) return dotQ4K(w, wOff, x, n / Q4_KBlock.SIZE);
+        if (f == BlockFormat.Q6_K) return dotQ6K(w, wOff, x, n / Q6_KBlock.SIZE);
         FloatVector acc = FloatVector.zero(F256);
         float minSum = 0;
         short[] xs = x.wide;

@@ -71,6 +71,37 @@ class VectorQuantDotTest {
                 () -> QuantizedMatvec.dequantize(BlockFormat.Q8_0, small, 0, new float[64], 0, 64), "two blocks from one block's bytes");
     }
 
+    /**
+     * The fused Q4_K and Q6_K kernels against the scalar integer form (unpack, then Σ scale·Σ code·q):
+     * random bytes cover every code, 6-bit scale and min and int8 scale; activations saturate at ±127
+     * in every group. Integer sums are exact in both, so only the per-block float scaling may differ.
+     */
+    @Test
+    void fusedKQuantsEqualTheIntegerForm() {
+        assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
+        SplittableRandom r = new SplittableRandom(13);
+        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q4_K, BlockFormat.Q6_K}) {
+            for (int blocks : new int[] {1, 2, 9}) {
+                int n = blocks * f.size;
+                long off = 7;
+                MemorySegment w = randomBlocks(r, off, blocks, f.bytes, f == BlockFormat.Q6_K ? 208 : 0);
+                if (f == BlockFormat.Q4_K) {
+                    for (int b = 0; b < blocks; b++) w.set(Q8_0Block.F16, off + (long) b * f.bytes + 2, Float.floatToFloat16(0.01f));
+                }
+                float[] xf = activations(r, n);
+                for (int i = 3; i < n; i += 16) xf[i] = -9f;
+                Q8_KBlock x = Q8_KBlock.quantize(xf, n, f.size);
+                byte[] c = new byte[f.size];
+                int[] sc = new int[f.size / 16], m = new int[f.size / 16];
+                float[] ab = new float[2];
+                float want = QuantizedMatvec.dotIntegerForm(QuantizedMatvec.SCALAR, f, w, off, x, n, c, sc, m, ab);
+                float got = f == BlockFormat.Q4_K ? VectorQuantDot.dotQ4K(w, off, x, blocks) : VectorQuantDot.dotQ6K(w, off, x, blocks);
+                assertEquals(want, got, tolerance(want, n) * 4, f + ", " + blocks + " blocks");
+                assertEquals(want, VectorQuantDot.INSTANCE.rowDot(f, w, off, x, n, c, sc, m, ab), tolerance(want, n) * 4, f + " through rowDot");
+            }
+        }
+    }
+
     @Test
     void q8_0BothShapesEqualTheReference() {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
