@@ -193,6 +193,8 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     public void dequantize(BlockFormat f, MemorySegment w, long off, float[] y, int yOff, int n) {
         if (f == BlockFormat.Q8_0) dequantizeQ8(w, off, y, yOff, n / 32);
         else if (f == BlockFormat.Q4_0) dequantizeQ4(w, off, y, yOff, n / 32);
+        else if (f == BlockFormat.Q4_K) dequantizeQ4K(w, off, y, yOff, n / 256);
+        else if (f == BlockFormat.Q6_K) dequantizeQ6K(w, off, y, yOff, n / 256);
         else f.dequantize(w, off, y, yOff, n);
     }
 
@@ -218,6 +220,53 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                 IntVector q = (IntVector) ByteVector.fromMemorySegment(BW, w, off + 2 + i, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, IW, 0);
                 ((FloatVector) q.and(0x0f).convert(VectorOperators.I2F, 0)).fma(dv, zero).intoArray(y, yOff + i);
                 ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(dv, zero).intoArray(y, yOff + 16 + i);
+            }
+        }
+    }
+
+    /** {@link IW}'s lanes of bytes at {@code o}, zero-extended to ints. */
+    private static IntVector bytesAsInts(MemorySegment w, long o) {
+        return (IntVector) ByteVector.fromMemorySegment(BW, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, IW, 0);
+    }
+
+    /** Q4_K: per 64 values, d·scale·code − dmin·min for the low nibbles (sub-block 2g) and the high ones (2g + 1). */
+    static void dequantizeQ4K(MemorySegment w, long off, float[] y, int yOff, int blocks) {
+        int l = FW.length();
+        for (int b = 0; b < blocks; b++, off += Q4_KBlock.BYTES, yOff += 256) {
+            float d = Float.float16ToFloat(w.get(F16, off)), dmin = Float.float16ToFloat(w.get(F16, off + 2));
+            for (int g = 0; g < 4; g++) {
+                int sm0 = Q4_KBlock.scaleMin(w, off + 4, 2 * g), sm1 = Q4_KBlock.scaleMin(w, off + 4, 2 * g + 1);
+                // d·scale·code − dmin·min rounded as the definition rounds it (a product, then a difference).
+                float d0 = d * (sm0 & 0xff), m0 = dmin * (sm0 >>> 8), d1 = d * (sm1 & 0xff), m1 = dmin * (sm1 >>> 8);
+                for (int i = 0; i < 32; i += l) {
+                    IntVector q = bytesAsInts(w, off + 16 + 32L * g + i);
+                    ((FloatVector) q.and(0x0f).convert(VectorOperators.I2F, 0)).mul(d0).sub(m0).intoArray(y, yOff + 64 * g + i);
+                    ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).mul(d1).sub(m1).intoArray(y, yOff + 64 * g + 32 + i);
+                }
+            }
+        }
+    }
+
+    /** Q6_K: per half of 128 values, codes from the low-bit and high-bit bytes, − 32, times d·scale of their group of 16. */
+    static void dequantizeQ6K(MemorySegment w, long off, float[] y, int yOff, int blocks) {
+        int l = FW.length();
+        for (int b = 0; b < blocks; b++, off += Q6_KBlock.BYTES, yOff += 256) {
+            float d = Float.float16ToFloat(w.get(F16, off + 208));
+            for (int half = 0; half < 2; half++) {
+                long ql = off + 64L * half, qh = off + 128 + 32L * half;
+                int base = yOff + 128 * half, sc = 192 + 8 * half;
+                for (int i = 0; i < 32; i += l) {
+                    IntVector a = bytesAsInts(w, ql + i), c = bytesAsInts(w, ql + 32 + i), h = bytesAsInts(w, qh + i);
+                    long s = off + sc + i / 16; // the scale of values i.. of this half's first group row
+                    ((FloatVector) a.and(0x0f).or(h.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32).convert(VectorOperators.I2F, 0))
+                            .mul(d * w.get(ValueLayout.JAVA_BYTE, s)).intoArray(y, base + i);
+                    ((FloatVector) c.and(0x0f).or(h.and(0x0c).lanewise(VectorOperators.LSHL, 2)).sub(32).convert(VectorOperators.I2F, 0))
+                            .mul(d * w.get(ValueLayout.JAVA_BYTE, s + 2)).intoArray(y, base + 32 + i);
+                    ((FloatVector) a.lanewise(VectorOperators.LSHR, 4).or(h.and(0x30)).sub(32).convert(VectorOperators.I2F, 0))
+                            .mul(d * w.get(ValueLayout.JAVA_BYTE, s + 4)).intoArray(y, base + 64 + i);
+                    ((FloatVector) c.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2).and(0x30)).sub(32).convert(VectorOperators.I2F, 0))
+                            .mul(d * w.get(ValueLayout.JAVA_BYTE, s + 6)).intoArray(y, base + 96 + i);
+                }
             }
         }
     }

@@ -45,18 +45,21 @@ class VectorQuantDotTest {
     }
 
     /**
-     * Widening to float is one rounding of code × scale in both paths (Q4_0's vector path computes
-     * q·d − 8d in one FMA), so the values must be equal — up to the sign of a zero, which that FMA
-     * makes +0 where (q − 8)·d with d &lt; 0 gives −0.
+     * Widening to float rounds as the definitions do (Q4_0's vector path computes q·d − 8d in one
+     * FMA, which is (q − 8)·d rounded once), so the values must be equal — up to the sign of a zero,
+     * which that FMA makes +0 where (q − 8)·d with d &lt; 0 gives −0.
      */
     @Test
     void dequantizeEqualsTheDefinition() {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
         SplittableRandom r = new SplittableRandom(11);
-        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0}) {
-            for (int n : new int[] {32, 64, 4128}) {
+        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.Q4_K, BlockFormat.Q6_K}) {
+            for (int n : new int[] {256, 512, 4352}) {
                 long off = 5;
-                MemorySegment w = randomBlocks(r, off, n / 32, f.bytes, 0);
+                MemorySegment w = randomBlocks(r, off, n / f.size, f.bytes, f == BlockFormat.Q6_K ? 208 : 0);
+                if (f == BlockFormat.Q4_K) { // dmin as well
+                    for (int b = 0; b < n / f.size; b++) w.set(Q8_0Block.F16, off + (long) b * f.bytes + 2, Float.floatToFloat16(-0.02f));
+                }
                 float[] want = new float[n + 3], got = new float[n + 3];
                 f.dequantize(w, off, want, 3, n);
                 VectorQuantDot.INSTANCE.dequantize(f, w, off, got, 3, n);
