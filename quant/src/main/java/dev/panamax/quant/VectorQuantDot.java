@@ -405,10 +405,8 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             long scales = (q0 & 0x3f3f3f3fL) | (long) ((hi & 0x0f0f0f0f) | (q0 >>> 2 & 0x30303030)) << 32;
             long minsOf = (q4 & 0x3f3f3f3fL) | (long) ((hi >>> 4 & 0x0f0f0f0f) | (q4 >>> 2 & 0x30303030)) << 32;
             IntVector sums = IntVector.zero(I256);
-            int mins = 0;
             for (int g = 0; g < 4; g++) {
-                int sm0 = (int) (scales >>> (16 * g)) & 0xff | ((int) (minsOf >>> (16 * g)) & 0xff) << 8;
-                int sm1 = (int) (scales >>> (16 * g + 8)) & 0xff | ((int) (minsOf >>> (16 * g + 8)) & 0xff) << 8;
+                int sc0 = (int) (scales >>> (16 * g)) & 0xff, sc1 = (int) (scales >>> (16 * g + 8)) & 0xff;
                 long q = o + 16 + 32L * g;
                 ShortVector c0 = bytes16(w, q), c1 = bytes16(w, q + 16);
                 int xo = 256 * b + 64 * g;
@@ -417,11 +415,11 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                 ShortVector p1 = c0.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S256, xs, xo + 32))
                         .add(c1.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S256, xs, xo + 48)));
                 IntVector v0 = p0.reinterpretAsInts(), v1 = p1.reinterpretAsInts(); // smallPairSums256, written out (see dotQ6K)
-                sums = sums.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sm0 & 0xff))
-                        .add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sm1 & 0xff));
-                int s16 = xo / 16;
-                mins += (sm0 >>> 8) * (xsum[s16] + xsum[s16 + 1]) + (sm1 >>> 8) * (xsum[s16 + 2] + xsum[s16 + 3]);
+                sums = sums.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0))
+                        .add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1));
             }
+            int mins = 0, s16 = 16 * b; // sub-block j's activations: sums of 16 number 2j and 2j + 1
+            for (int j = 0; j < 8; j++) mins += ((int) (minsOf >>> (8 * j)) & 0xff) * (xsum[s16 + 2 * j] + xsum[s16 + 2 * j + 1]);
             acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, d), acc);
             minSum += dmin * mins;
         }
