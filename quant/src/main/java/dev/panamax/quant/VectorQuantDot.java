@@ -389,6 +389,60 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
      * the sub-block's 6-bit scale; the mins' term is a scalar per sub-block against the activations'
      * sums. The 12 packed scale bytes are read as one long and one int.
      */
+    /**
+     * A Q4_K block's 12 packed scale bytes q[0..11] (bytes 0–7 in {@code lo}, 8–11 in {@code hi}) →
+     * its 8 six-bit scales as the bytes of a long, without branches ({@link Q4_KBlock#scaleMin}): for
+     * j &lt; 4 the low 6 bits of q[j]; for j ≥ 4 the low nibble of q[j + 4] and the top 2 bits of q[j − 4].
+     */
+    private static long q4kScales(long lo, int hi) {
+        int q0 = (int) lo;
+        return (q0 & 0x3f3f3f3fL) | (long) ((hi & 0x0f0f0f0f) | (q0 >>> 2 & 0x30303030)) << 32;
+    }
+
+    /** The 8 six-bit mins likewise: the low 6 bits of q[j + 4]; for j ≥ 4 the high nibble of q[j + 4] and the top 2 bits of q[j]. */
+    private static long q4kMins(long lo, int hi) {
+        int q4 = (int) (lo >>> 32);
+        return (q4 & 0x3f3f3f3fL) | (long) ((hi >>> 4 & 0x0f0f0f0f) | (q4 >>> 2 & 0x30303030)) << 32;
+    }
+
+    /** Σ_j min_j · Σ (activation codes of sub-block j): the activations' sums of 16 from {@code s16}, two per sub-block. */
+    private static int q4kMinTerm(long mins, int[] xsum, int s16) {
+        int t = 0;
+        for (int j = 0; j < 8; j++) t += ((int) (mins >>> (8 * j)) & 0xff) * (xsum[s16 + 2 * j] + xsum[s16 + 2 * j + 1]);
+        return t;
+    }
+
+    /**
+     * {@link #dotQ4K} in 512-bit vectors: a 64-value chunk's 32 code bytes widen to one vector of 32
+     * shorts whose low nibbles are sub-block 2g in order and whose high nibbles are 2g + 1, so each
+     * sub-block is one multiply and one pair sum (one thread, 4096 × 2048: 6.5 against 5.4 GB/s).
+     */
+    static float dotQ4K512(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
+        short[] xs = x.wide;
+        int[] xsum = x.sums;
+        FloatVector acc = FloatVector.zero(F512);
+        float minSum = 0;
+        for (int b = 0; b < blocks; b++) {
+            long o = wOff + (long) b * Q4_KBlock.BYTES;
+            float d = Float.float16ToFloat(w.get(F16, o)) * x.d[b], dmin = Float.float16ToFloat(w.get(F16, o + 2)) * x.d[b];
+            long lo = w.get(I64, o + 4), scales = q4kScales(lo, w.get(I32, o + 12)), minsOf = q4kMins(lo, w.get(I32, o + 12));
+            IntVector sums = IntVector.zero(I512);
+            for (int g = 0; g < 4; g++) {
+                int sc0 = (int) (scales >>> (16 * g)) & 0xff, sc1 = (int) (scales >>> (16 * g + 8)) & 0xff;
+                // 32 code bytes as 32 shorts: low nibbles are sub-block 2g's 32 values in order, high nibbles 2g + 1's.
+                ShortVector c = (ShortVector) ByteVector.fromMemorySegment(B256, w, o + 16 + 32L * g, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
+                int xo = 256 * b + 64 * g;
+                IntVector v0 = c.and((short) 0x0f).mul(ShortVector.fromArray(S512, xs, xo)).reinterpretAsInts();
+                IntVector v1 = c.lanewise(VectorOperators.LSHR, 4).mul(ShortVector.fromArray(S512, xs, xo + 32)).reinterpretAsInts();
+                sums = sums.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0))
+                        .add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1));
+            }
+            acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F512, d), acc);
+            minSum += dmin * q4kMinTerm(minsOf, xsum, 16 * b);
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+    }
+
     static float dotQ4K(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
         short[] xs = x.wide;
         int[] xsum = x.sums;
@@ -397,13 +451,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         for (int b = 0; b < blocks; b++) {
             long o = wOff + (long) b * Q4_KBlock.BYTES;
             float d = Float.float16ToFloat(w.get(F16, o)) * x.d[b], dmin = Float.float16ToFloat(w.get(F16, o + 2)) * x.d[b];
-            // The 12 packed bytes q[0..11] → the 8 six-bit scales and mins as bytes of two longs, without
-            // branches ({@link Q4_KBlock#scaleMin}): j < 4 from the low 6 bits of q[j] and q[j + 4];
-            // j ≥ 4 from the nibbles of q[j + 4] and the top 2 bits of q[j − 4] and q[j].
-            long lo = w.get(I64, o + 4);
-            int hi = w.get(I32, o + 12), q0 = (int) lo, q4 = (int) (lo >>> 32);
-            long scales = (q0 & 0x3f3f3f3fL) | (long) ((hi & 0x0f0f0f0f) | (q0 >>> 2 & 0x30303030)) << 32;
-            long minsOf = (q4 & 0x3f3f3f3fL) | (long) ((hi >>> 4 & 0x0f0f0f0f) | (q4 >>> 2 & 0x30303030)) << 32;
+            long lo = w.get(I64, o + 4), scales = q4kScales(lo, w.get(I32, o + 12)), minsOf = q4kMins(lo, w.get(I32, o + 12));
             IntVector sums = IntVector.zero(I256);
             for (int g = 0; g < 4; g++) {
                 int sc0 = (int) (scales >>> (16 * g)) & 0xff, sc1 = (int) (scales >>> (16 * g + 8)) & 0xff;
@@ -418,10 +466,8 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                 sums = sums.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0))
                         .add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1));
             }
-            int mins = 0, s16 = 16 * b; // sub-block j's activations: sums of 16 number 2j and 2j + 1
-            for (int j = 0; j < 8; j++) mins += ((int) (minsOf >>> (8 * j)) & 0xff) * (xsum[s16 + 2 * j] + xsum[s16 + 2 * j + 1]);
             acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, d), acc);
-            minSum += dmin * mins;
+            minSum += dmin * q4kMinTerm(minsOf, xsum, 16 * b);
         }
         return acc.reduceLanes(VectorOperators.ADD) - minSum;
     }
@@ -472,7 +518,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
      */
     @Override
     public float rowDot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n, byte[] c, int[] s, int[] m, float[] ab) {
-        if (f == BlockFormat.Q4_K) return dotQ4K(w, wOff, x, n / Q4_KBlock.SIZE);
+        if (f == BlockFormat.Q4_K) return WIDE ? dotQ4K512(w, wOff, x, n / Q4_KBlock.SIZE) : dotQ4K(w, wOff, x, n / Q4_KBlock.SIZE);
         if (f == BlockFormat.Q6_K) return dotQ6K(w, wOff, x, n / Q6_KBlock.SIZE);
         FloatVector acc = FloatVector.zero(F256);
         float minSum = 0;
