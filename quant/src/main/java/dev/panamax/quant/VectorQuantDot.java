@@ -512,6 +512,45 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
+    private static final VectorMask<Integer> UPPER8 = VectorMask.fromLong(I512, 0xff00L);
+
+    /**
+     * {@link #dotQ6K} in 512-bit vectors: per half, the 32 bytes of each low-bit row and of the
+     * high-bit row widen to 32 shorts, so each of the four code rows is one multiply and one pair sum
+     * for two groups of 16, whose int8 scales sit in lanes 0–7 and 8–15 of a scale vector (built
+     * inline: through a helper method C2 boxed the vectors).
+     */
+    static float dotQ6K512(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
+        short[] xs = x.wide;
+        FloatVector acc = FloatVector.zero(F512);
+        for (int b = 0; b < blocks; b++) {
+            long o = wOff + (long) b * Q6_KBlock.BYTES;
+            float d = Float.float16ToFloat(w.get(F16, o + 208)) * x.d[b];
+            IntVector sums = IntVector.zero(I512);
+            for (int half = 0; half < 2; half++) {
+                long ql = o + 64L * half, qh = o + 128 + 32L * half, scales = w.get(I64, o + 192 + 8L * half);
+                int xo = 256 * b + 128 * half;
+                ShortVector a = (ShortVector) ByteVector.fromMemorySegment(B256, w, ql, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
+                ShortVector c = (ShortVector) ByteVector.fromMemorySegment(B256, w, ql + 32, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
+                ShortVector hb = (ShortVector) ByteVector.fromMemorySegment(B256, w, qh, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
+                ShortVector q1 = a.and((short) 0x0f).or(hb.and((short) 3).lanewise(VectorOperators.LSHL, 4)).sub((short) 32);
+                ShortVector q2 = c.and((short) 0x0f).or(hb.and((short) 0x0c).lanewise(VectorOperators.LSHL, 2)).sub((short) 32);
+                ShortVector q3 = a.lanewise(VectorOperators.LSHR, 4).or(hb.and((short) 0x30)).sub((short) 32);
+                ShortVector q4 = c.lanewise(VectorOperators.LSHR, 4).or(hb.lanewise(VectorOperators.LSHR, 2).and((short) 0x30)).sub((short) 32);
+                IntVector v1 = q1.mul(ShortVector.fromArray(S512, xs, xo)).reinterpretAsInts();
+                IntVector v2 = q2.mul(ShortVector.fromArray(S512, xs, xo + 32)).reinterpretAsInts();
+                IntVector v3 = q3.mul(ShortVector.fromArray(S512, xs, xo + 64)).reinterpretAsInts();
+                IntVector v4 = q4.mul(ShortVector.fromArray(S512, xs, xo + 96)).reinterpretAsInts();
+                sums = sums.add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(IntVector.broadcast(I512, (byte) (scales >>> 0)).blend((byte) (scales >>> 8), UPPER8)))
+                        .add(v2.add(v2.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(IntVector.broadcast(I512, (byte) (scales >>> 16)).blend((byte) (scales >>> 24), UPPER8)))
+                        .add(v3.add(v3.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(IntVector.broadcast(I512, (byte) (scales >>> 32)).blend((byte) (scales >>> 40), UPPER8)))
+                        .add(v4.add(v4.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(IntVector.broadcast(I512, (byte) (scales >>> 48)).blend((byte) (scales >>> 56), UPPER8)));
+            }
+            acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F512, d), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
     /**
      * A row in integer form: per block the groups' scaled integer sums stay in 8 int lanes, which
      * go to float once per block (times d_x·a); the mins' correction is a scalar per block.
@@ -519,7 +558,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     @Override
     public float rowDot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n, byte[] c, int[] s, int[] m, float[] ab) {
         if (f == BlockFormat.Q4_K) return WIDE ? dotQ4K512(w, wOff, x, n / Q4_KBlock.SIZE) : dotQ4K(w, wOff, x, n / Q4_KBlock.SIZE);
-        if (f == BlockFormat.Q6_K) return dotQ6K(w, wOff, x, n / Q6_KBlock.SIZE);
+        if (f == BlockFormat.Q6_K) return WIDE ? dotQ6K512(w, wOff, x, n / Q6_KBlock.SIZE) : dotQ6K(w, wOff, x, n / Q6_KBlock.SIZE);
         FloatVector acc = FloatVector.zero(F256);
         float minSum = 0;
         short[] xs = x.wide;

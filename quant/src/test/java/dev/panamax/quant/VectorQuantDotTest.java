@@ -75,7 +75,7 @@ class VectorQuantDotTest {
     }
 
     /**
-     * The fused Q4_K (both shapes) and Q6_K kernels against the scalar integer form (unpack, then Σ scale·Σ code·q):
+     * The fused Q4_K and Q6_K kernels, both shapes, against the scalar integer form (unpack, then Σ scale·Σ code·q):
      * random bytes cover every code, 6-bit scale and min and int8 scale; activations saturate at ±127
      * in every group. Integer sums are exact in both, so only the per-block float scaling may differ.
      */
@@ -100,7 +100,8 @@ class VectorQuantDotTest {
                 float want = QuantizedMatvec.dotIntegerForm(QuantizedMatvec.SCALAR, f, w, off, x, n, c, sc, m, ab);
                 float got = f == BlockFormat.Q4_K ? VectorQuantDot.dotQ4K(w, off, x, blocks) : VectorQuantDot.dotQ6K(w, off, x, blocks);
                 assertEquals(want, got, tolerance(want, n) * 4, f + ", " + blocks + " blocks");
-                if (f == BlockFormat.Q4_K) assertEquals(want, VectorQuantDot.dotQ4K512(w, off, x, blocks), tolerance(want, n) * 4, "512-bit Q4_K, " + blocks + " blocks");
+                float wide = f == BlockFormat.Q4_K ? VectorQuantDot.dotQ4K512(w, off, x, blocks) : VectorQuantDot.dotQ6K512(w, off, x, blocks);
+                assertEquals(want, wide, tolerance(want, n) * 4, "512-bit " + f + ", " + blocks + " blocks");
                 assertEquals(want, VectorQuantDot.INSTANCE.rowDot(f, w, off, x, n, c, sc, m, ab), tolerance(want, n) * 4, f + " through rowDot");
             }
         }
