@@ -188,12 +188,13 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     private static final VectorSpecies<Byte> BW = WIDE ? B128 : ByteVector.SPECIES_64;
     private static final VectorSpecies<Integer> IW = WIDE ? I512 : I256;
 
-    /** Q8_0 and Q4_0 widened a vector of codes at a time (byte → float, times the block's scale); other formats by their definition. */
+    /** Q8_0, Q4_0, Q4_K, Q5_K and Q6_K widened a vector of codes at a time (bytes → ints → floats, times the scales); other formats by their definition. */
     @Override
     public void dequantize(BlockFormat f, MemorySegment w, long off, float[] y, int yOff, int n) {
         if (f == BlockFormat.Q8_0) dequantizeQ8(w, off, y, yOff, n / 32);
         else if (f == BlockFormat.Q4_0) dequantizeQ4(w, off, y, yOff, n / 32);
         else if (f == BlockFormat.Q4_K) dequantizeQ4K(w, off, y, yOff, n / 256);
+        else if (f == BlockFormat.Q5_K) dequantizeQ5K(w, off, y, yOff, n / 256);
         else if (f == BlockFormat.Q6_K) dequantizeQ6K(w, off, y, yOff, n / 256);
         else f.dequantize(w, off, y, yOff, n);
     }
@@ -242,6 +243,25 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                     IntVector q = bytesAsInts(w, off + 16 + 32L * g + i);
                     ((FloatVector) q.and(0x0f).convert(VectorOperators.I2F, 0)).mul(d0).sub(m0).intoArray(y, yOff + 64 * g + i);
                     ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).mul(d1).sub(m1).intoArray(y, yOff + 64 * g + 32 + i);
+                }
+            }
+        }
+    }
+
+    /** Q5_K: Q4_K's with the fifth bit of each code from the {@code qh} bytes. */
+    static void dequantizeQ5K(MemorySegment w, long off, float[] y, int yOff, int blocks) {
+        int l = FW.length();
+        for (int b = 0; b < blocks; b++, off += Q5_KBlock.BYTES, yOff += 256) {
+            float d = Float.float16ToFloat(w.get(F16, off)), dmin = Float.float16ToFloat(w.get(F16, off + 2));
+            for (int g = 0; g < 4; g++) {
+                int sm0 = Q4_KBlock.scaleMin(w, off + 4, 2 * g), sm1 = Q4_KBlock.scaleMin(w, off + 4, 2 * g + 1);
+                float d0 = d * (sm0 & 0xff), m0 = dmin * (sm0 >>> 8), d1 = d * (sm1 & 0xff), m1 = dmin * (sm1 >>> 8);
+                for (int i = 0; i < 32; i += l) {
+                    IntVector q = bytesAsInts(w, off + 48 + 32L * g + i), h = bytesAsInts(w, off + 16 + i);
+                    ((FloatVector) q.and(0x0f).or(h.lanewise(VectorOperators.LSHR, 2 * g).and(1).lanewise(VectorOperators.LSHL, 4))
+                            .convert(VectorOperators.I2F, 0)).mul(d0).sub(m0).intoArray(y, yOff + 64 * g + i);
+                    ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2 * g + 1).and(1).lanewise(VectorOperators.LSHL, 4))
+                            .convert(VectorOperators.I2F, 0)).mul(d1).sub(m1).intoArray(y, yOff + 64 * g + 32 + i);
                 }
             }
         }
@@ -389,6 +409,74 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
      * the sub-block's 6-bit scale; the mins' term is a scalar per sub-block against the activations'
      * sums. The 12 packed scale bytes are read as one long and one int.
      */
+    /**
+     * Q5_K ({@link Q5_KBlock}): Q4_K's kernel with a fifth bit per code from the 32 {@code qh} bytes
+     * (bit 2g of byte l for value l of chunk g's low nibbles, bit 2g + 1 for its high nibbles); codes
+     * ≤ 31, so two products still add in 16 bits (|Σ| ≤ 2·31·127).
+     */
+    static float dotQ5K(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
+        short[] xs = x.wide;
+        int[] xsum = x.sums;
+        FloatVector acc = FloatVector.zero(F256);
+        float minSum = 0;
+        for (int b = 0; b < blocks; b++) {
+            long o = wOff + (long) b * Q5_KBlock.BYTES;
+            float d = Float.float16ToFloat(w.get(F16, o)) * x.d[b], dmin = Float.float16ToFloat(w.get(F16, o + 2)) * x.d[b];
+            long lo = w.get(I64, o + 4), scales = q4kScales(lo, w.get(I32, o + 12)), minsOf = q4kMins(lo, w.get(I32, o + 12));
+            ShortVector h0 = bytes16(w, o + 16), h1 = bytes16(w, o + 32);
+            IntVector sums = IntVector.zero(I256);
+            for (int g = 0; g < 4; g++) {
+                int sc0 = (int) (scales >>> (16 * g)) & 0xff, sc1 = (int) (scales >>> (16 * g + 8)) & 0xff;
+                long q = o + 48 + 32L * g;
+                ShortVector c0 = bytes16(w, q), c1 = bytes16(w, q + 16);
+                int xo = 256 * b + 64 * g;
+                ShortVector p0 = c0.and((short) 0x0f).or(h0.lanewise(VectorOperators.LSHR, 2 * g).and((short) 1).lanewise(VectorOperators.LSHL, 4))
+                        .mul(ShortVector.fromArray(S256, xs, xo))
+                        .add(c1.and((short) 0x0f).or(h1.lanewise(VectorOperators.LSHR, 2 * g).and((short) 1).lanewise(VectorOperators.LSHL, 4))
+                                .mul(ShortVector.fromArray(S256, xs, xo + 16)));
+                ShortVector p1 = c0.lanewise(VectorOperators.LSHR, 4).or(h0.lanewise(VectorOperators.LSHR, 2 * g + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4))
+                        .mul(ShortVector.fromArray(S256, xs, xo + 32))
+                        .add(c1.lanewise(VectorOperators.LSHR, 4).or(h1.lanewise(VectorOperators.LSHR, 2 * g + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4))
+                                .mul(ShortVector.fromArray(S256, xs, xo + 48)));
+                IntVector v0 = p0.reinterpretAsInts(), v1 = p1.reinterpretAsInts(); // smallPairSums256, written out (see dotQ6K)
+                sums = sums.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0))
+                        .add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1));
+            }
+            acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, d), acc);
+            minSum += dmin * q4kMinTerm(minsOf, xsum, 16 * b);
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+    }
+
+    /** {@link #dotQ5K} in 512-bit vectors, as {@link #dotQ4K512}: a chunk's 32 code bytes and the 32 {@code qh} bytes as vectors of 32 shorts. */
+    static float dotQ5K512(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
+        short[] xs = x.wide;
+        int[] xsum = x.sums;
+        FloatVector acc = FloatVector.zero(F512);
+        float minSum = 0;
+        for (int b = 0; b < blocks; b++) {
+            long o = wOff + (long) b * Q5_KBlock.BYTES;
+            float d = Float.float16ToFloat(w.get(F16, o)) * x.d[b], dmin = Float.float16ToFloat(w.get(F16, o + 2)) * x.d[b];
+            long lo = w.get(I64, o + 4), scales = q4kScales(lo, w.get(I32, o + 12)), minsOf = q4kMins(lo, w.get(I32, o + 12));
+            ShortVector h = (ShortVector) ByteVector.fromMemorySegment(B256, w, o + 16, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
+            IntVector sums = IntVector.zero(I512);
+            for (int g = 0; g < 4; g++) {
+                int sc0 = (int) (scales >>> (16 * g)) & 0xff, sc1 = (int) (scales >>> (16 * g + 8)) & 0xff;
+                ShortVector c = (ShortVector) ByteVector.fromMemorySegment(B256, w, o + 48 + 32L * g, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
+                int xo = 256 * b + 64 * g;
+                IntVector v0 = c.and((short) 0x0f).or(h.lanewise(VectorOperators.LSHR, 2 * g).and((short) 1).lanewise(VectorOperators.LSHL, 4))
+                        .mul(ShortVector.fromArray(S512, xs, xo)).reinterpretAsInts();
+                IntVector v1 = c.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2 * g + 1).and((short) 1).lanewise(VectorOperators.LSHL, 4))
+                        .mul(ShortVector.fromArray(S512, xs, xo + 32)).reinterpretAsInts();
+                sums = sums.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc0))
+                        .add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sc1));
+            }
+            acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F512, d), acc);
+            minSum += dmin * q4kMinTerm(minsOf, xsum, 16 * b);
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+    }
+
     /**
      * A Q4_K block's 12 packed scale bytes q[0..11] (bytes 0–7 in {@code lo}, 8–11 in {@code hi}) →
      * its 8 six-bit scales as the bytes of a long, without branches ({@link Q4_KBlock#scaleMin}): for
@@ -558,6 +646,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     @Override
     public float rowDot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n, byte[] c, int[] s, int[] m, float[] ab) {
         if (f == BlockFormat.Q4_K) return WIDE ? dotQ4K512(w, wOff, x, n / Q4_KBlock.SIZE) : dotQ4K(w, wOff, x, n / Q4_KBlock.SIZE);
+        if (f == BlockFormat.Q5_K) return WIDE ? dotQ5K512(w, wOff, x, n / Q5_KBlock.SIZE) : dotQ5K(w, wOff, x, n / Q5_KBlock.SIZE);
         if (f == BlockFormat.Q6_K) return WIDE ? dotQ6K512(w, wOff, x, n / Q6_KBlock.SIZE) : dotQ6K(w, wOff, x, n / Q6_KBlock.SIZE);
         FloatVector acc = FloatVector.zero(F256);
         float minSum = 0;
