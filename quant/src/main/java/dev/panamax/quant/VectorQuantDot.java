@@ -412,7 +412,9 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     /**
      * Q5_K ({@link Q5_KBlock}): Q4_K's kernel with a fifth bit per code from the 32 {@code qh} bytes
      * (bit 2g of byte l for value l of chunk g's low nibbles, bit 2g + 1 for its high nibbles); codes
-     * ≤ 31, so two products still add in 16 bits (|Σ| ≤ 2·31·127).
+     * ≤ 31, so two products still add in 16 bits (|Σ| ≤ 2·31·127). A method of its own rather than a
+     * flag on Q4_K's: a kernel shared by two formats lost its vector intrinsics once the other format
+     * had been profiled (Q4_0 at 1 GB/s after Q8_0, jmh/README.md), so each format keeps its own.
      */
     static float dotQ5K(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
         short[] xs = x.wide;
