@@ -37,7 +37,7 @@ public class QuantMatvecBenchmark {
 
     static final int ROWS = 8192, COLS = 4096;
 
-    @Param({"Q8_0", "Q4_0", "Q4_K", "Q6_K"})
+    @Param({"Q8_0", "Q4_0", "Q4_K", "Q5_K", "Q6_K"})
     public String format;
 
     @Param({"1", "2"})

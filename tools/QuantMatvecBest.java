@@ -1,0 +1,42 @@
+import dev.panamax.quant.BlockFormat;
+import dev.panamax.quant.QuantizedMatvec;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+
+/**
+ * Best-of timing of one quantized matvec, the harness behind the kernel figures in jmh/README.md
+ * (JMH's means move with this shared machine's neighbours; the best of many runs shows the kernel).
+ * Random code bytes and a sane f16 scale at the start of every block (the kernels' speed does not
+ * depend on the values). A matrix of a few MB stays in the L3 cache: compare formats, and compare
+ * against STREAM only with a matrix larger than the caches.
+ * Usage: java --add-modules jdk.incubator.vector -Dpanamax.threads=1 [-Dpanamax.quant.vectorBits=256]
+ *          -cp cli/target/panamax.jar tools/QuantMatvecBest.java FORMAT ROWS COLS [SECONDS]
+ */
+public class QuantMatvecBest {
+    public static void main(String[] a) {
+        BlockFormat f = BlockFormat.valueOf(a[0]);
+        int rows = Integer.parseInt(a[1]), cols = Integer.parseInt(a[2]);
+        double seconds = a.length > 3 ? Double.parseDouble(a[3]) : 3;
+        long bytes = (long) rows * cols / f.size * f.bytes;
+        MemorySegment w = Arena.global().allocate(bytes, 64);
+        SplittableRandom r = new SplittableRandom(1);
+        for (long i = 0; i < bytes; i++) w.set(ValueLayout.JAVA_BYTE, i, (byte) r.nextInt(256));
+        int scaleAt = f == BlockFormat.Q6_K ? 208 : 0; // where each format keeps its f16 scale (Q4_K/Q5_K: d, then dmin)
+        for (long b = 0; b < bytes / f.bytes; b++) {
+            w.set(ValueLayout.JAVA_SHORT_UNALIGNED, b * f.bytes + scaleAt, Float.floatToFloat16(0.01f));
+            if (f == BlockFormat.Q4_K || f == BlockFormat.Q5_K) w.set(ValueLayout.JAVA_SHORT_UNALIGNED, b * f.bytes + 2, Float.floatToFloat16(0.01f));
+        }
+        float[] x = new float[cols], out = new float[rows];
+        for (int i = 0; i < cols; i++) x[i] = (float) r.nextGaussian();
+        double best = Double.MAX_VALUE;
+        long end = System.nanoTime() + (long) (seconds * 1e9);
+        while (System.nanoTime() < end) {
+            long t0 = System.nanoTime();
+            QuantizedMatvec.matvec(f, w, 0, x, out, rows, cols);
+            best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+        }
+        System.out.printf("%s %d x %d (%s): best %.3f ms, %.1f GB/s%n", f, rows, cols, QuantizedMatvec.description(), best * 1e3, bytes / best / 1e9);
+    }
+}
