@@ -240,11 +240,9 @@ final class VectorKernels implements Kernels {
         });
     }
 
-    /**
-     * Eight rows at once: eight independent streams from memory keep more cache-line fetches in
-     * flight than four (measured on 4096×4096, one thread: 24.5 → 28.3 GB/s, STREAM 30.2), and each
-     * vector of x is loaded once for all eight.
-     */
+    /** Up to this many rows of A, C = A·Bᵀ runs as unpacked 4 × 4 dot-product tiles ({@link DotGemm}); {@code -Dpanamax.dotGemmRows}. */
+    static final int DOT_GEMM_ROWS = Integer.getInteger("panamax.dotGemmRows", 512);
+
     /**
      * Rows shorter than this are taken one after another (one sequential stream, 4 accumulators per
      * dot) instead of eight at a time: with short rows, eight interleaved streams restart the hardware
@@ -256,11 +254,13 @@ final class VectorKernels implements Kernels {
      * time on one thread, 6.9–7.7 against 5.8–6.6 on two, and its 5632-wide rows taken one after
      * another lost again (4.2–4.3). {@code -Dpanamax.matvec.rowDotsBelow}.
      */
-    /** Up to this many rows of A, C = A·Bᵀ runs as unpacked 4 × 4 dot-product tiles ({@link DotGemm}); {@code -Dpanamax.dotGemmRows}. */
-    static final int DOT_GEMM_ROWS = Integer.getInteger("panamax.dotGemmRows", 512);
-
     static final int ROW_DOTS_BELOW = Integer.getInteger("panamax.matvec.rowDotsBelow", 4096);
 
+    /**
+     * Eight rows at once: eight independent streams from memory keep more cache-line fetches in
+     * flight than four (measured on 4096×4096, one thread: 24.5 → 28.3 GB/s, STREAM 30.2), and each
+     * vector of x is loaded once for all eight.
+     */
     private void eightRows(MemorySegment w, long off, float[] x, float[] out, int r, int cols) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
         long rb = 4L * cols;
