@@ -480,6 +480,48 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     }
 
     /**
+     * Q3_K ({@link Q3_KBlock}) with unpacking fused into the dot product: per half of 128 values and
+     * per 2-bit field j, the 32 low-bit bytes and the 32 {@code hmask} bytes zero-extended to shorts
+     * give two groups of 16 codes (low2 − 4 + 4·high ∈ [−4, 3]), each times its activations, pairs
+     * summed to 8 ints, times the group's 6-bit scale − 32. The 16 scales are unpacked with a few
+     * shifts and masks on one long and one int (bytes 96–103 hold the low nibbles, 104–107 the top
+     * 2 bits).
+     */
+    static float dotQ3K(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
+        short[] xs = x.wide;
+        FloatVector acc = FloatVector.zero(F256);
+        for (int b = 0; b < blocks; b++) {
+            long o = wOff + (long) b * Q3_KBlock.BYTES;
+            float d = Float.float16ToFloat(w.get(F16, o + 108)) * x.d[b];
+            long lows = w.get(I64, o + 96);
+            int highs = w.get(I32, o + 104);
+            // Scale i (i < 8) as byte i of scalesA, scale 8 + i as byte i of scalesB, each + 32.
+            long highsA = (highs & 0x03030303L) | (long) (highs >>> 2 & 0x03030303) << 32;
+            long highsB = (highs >>> 4 & 0x03030303L) | (long) (highs >>> 6 & 0x03030303) << 32;
+            long scalesA = (lows & 0x0f0f0f0f0f0f0f0fL) | highsA << 4, scalesB = (lows >>> 4 & 0x0f0f0f0f0f0f0f0fL) | highsB << 4;
+            IntVector sums = IntVector.zero(I256);
+            for (int t = 0; t < 8; t++) {
+                int half = t >> 2, j = t & 3;
+                long q = o + 32 + 32L * half;
+                ShortVector qa = bytes16(w, q), qb = bytes16(w, q + 16), ha = bytes16(w, o), hb = bytes16(w, o + 16);
+                int shift = 2 * j, bit = 4 * half + j;
+                ShortVector ca = qa.lanewise(VectorOperators.LSHR, shift).and((short) 3).add(ha.lanewise(VectorOperators.LSHR, bit).and((short) 1).lanewise(VectorOperators.LSHL, 2)).sub((short) 4);
+                ShortVector cb = qb.lanewise(VectorOperators.LSHR, shift).and((short) 3).add(hb.lanewise(VectorOperators.LSHR, bit).and((short) 1).lanewise(VectorOperators.LSHL, 2)).sub((short) 4);
+                int xo = 256 * b + 128 * half + 32 * j;
+                IntVector va = ca.mul(ShortVector.fromArray(S256, xs, xo)).reinterpretAsInts();
+                IntVector vb = cb.mul(ShortVector.fromArray(S256, xs, xo + 16)).reinterpretAsInts();
+                long sc = half == 0 ? scalesA : scalesB;
+                int sa = ((int) (sc >>> (16 * j)) & 0xff) - 32, sb = ((int) (sc >>> (16 * j + 8)) & 0xff) - 32;
+                // smallPairSums256, written out (see dotQ6K)
+                sums = sums.add(va.add(va.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sa))
+                        .add(vb.add(vb.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(sb));
+            }
+            acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, d), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
      * A Q4_K block's 12 packed scale bytes q[0..11] (bytes 0–7 in {@code lo}, 8–11 in {@code hi}) →
      * its 8 six-bit scales as the bytes of a long, without branches ({@link Q4_KBlock#scaleMin}): for
      * j &lt; 4 the low 6 bits of q[j]; for j ≥ 4 the low nibble of q[j + 4] and the top 2 bits of q[j − 4].
@@ -648,6 +690,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     @Override
     public float rowDot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n, byte[] c, int[] s, int[] m, float[] ab) {
         if (f == BlockFormat.Q4_K) return WIDE ? dotQ4K512(w, wOff, x, n / Q4_KBlock.SIZE) : dotQ4K(w, wOff, x, n / Q4_KBlock.SIZE);
+        if (f == BlockFormat.Q3_K) return dotQ3K(w, wOff, x, n / Q3_KBlock.SIZE);
         if (f == BlockFormat.Q5_K) return WIDE ? dotQ5K512(w, wOff, x, n / Q5_KBlock.SIZE) : dotQ5K(w, wOff, x, n / Q5_KBlock.SIZE);
         if (f == BlockFormat.Q6_K) return WIDE ? dotQ6K512(w, wOff, x, n / Q6_KBlock.SIZE) : dotQ6K(w, wOff, x, n / Q6_KBlock.SIZE);
         FloatVector acc = FloatVector.zero(F256);
