@@ -521,6 +521,36 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
+    /** IQ4_NL's 16 levels as bytes, for a table lookup in registers ({@code selectFrom}: one shuffle on x86). */
+    private static final ByteVector IQ4_NL_LEVELS;
+
+    static {
+        byte[] levels = new byte[16];
+        for (int i = 0; i < 16; i++) levels[i] = (byte) IQ4_NLBlock.TABLE[i];
+        IQ4_NL_LEVELS = ByteVector.fromArray(B128, levels, 0);
+    }
+
+    /**
+     * IQ4_NL ({@link IQ4_NLBlock}): each nibble looks its level up in a 16-byte table held in a
+     * register, the levels widen to shorts and multiply the activations (two products add in 16
+     * bits: |Σ| ≤ 2·127·127), pairs summed to 8 ints, scaled per block as Q8_0.
+     */
+    static float dotIQ4NL(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
+        short[] xs = x.wide;
+        float[] xd = x.d;
+        FloatVector acc = FloatVector.zero(F256);
+        for (int b = 0; b < blocks; b++) {
+            long o = wOff + (long) b * IQ4_NLBlock.BYTES;
+            ByteVector q = ByteVector.fromMemorySegment(B128, w, o + 2, LE);
+            ShortVector lo = widen(q.and((byte) 0x0f).selectFrom(IQ4_NL_LEVELS));
+            ShortVector hi = widen(q.lanewise(VectorOperators.LSHR, 4).selectFrom(IQ4_NL_LEVELS));
+            IntVector v = lo.mul(ShortVector.fromArray(S256, xs, 32 * b)).add(hi.mul(ShortVector.fromArray(S256, xs, 32 * b + 16))).reinterpretAsInts();
+            acc = ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, o)) * xd[b]), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
     /**
      * A Q4_K block's 12 packed scale bytes q[0..11] (bytes 0–7 in {@code lo}, 8–11 in {@code hi}) →
      * its 8 six-bit scales as the bytes of a long, without branches ({@link Q4_KBlock#scaleMin}): for
@@ -690,6 +720,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     @Override
     public float rowDot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n, byte[] c, int[] s, int[] m, float[] ab) {
         if (f == BlockFormat.Q4_K) return WIDE ? dotQ4K512(w, wOff, x, n / Q4_KBlock.SIZE) : dotQ4K(w, wOff, x, n / Q4_KBlock.SIZE);
+        if (f == BlockFormat.IQ4_NL) return dotIQ4NL(w, wOff, x, n / IQ4_NLBlock.SIZE);
         if (f == BlockFormat.Q3_K) return dotQ3K(w, wOff, x, n / Q3_KBlock.SIZE);
         if (f == BlockFormat.Q5_K) return WIDE ? dotQ5K512(w, wOff, x, n / Q5_KBlock.SIZE) : dotQ5K(w, wOff, x, n / Q5_KBlock.SIZE);
         if (f == BlockFormat.Q6_K) return WIDE ? dotQ6K512(w, wOff, x, n / Q6_KBlock.SIZE) : dotQ6K(w, wOff, x, n / Q6_KBlock.SIZE);

@@ -75,7 +75,7 @@ class VectorQuantDotTest {
     }
 
     /**
-     * The fused Q3_K, Q4_K, Q5_K and Q6_K kernels (both shapes where there are two) against the scalar integer form (unpack, then Σ scale·Σ code·q):
+     * The fused IQ4_NL, Q3_K, Q4_K, Q5_K and Q6_K kernels (both shapes where there are two) against the scalar integer form (unpack, then Σ scale·Σ code·q):
      * random bytes cover every code, 6-bit scale and min and int8 scale; activations saturate at ±127
      * in every group. Integer sums are exact in both, so only the per-block float scaling may differ.
      */
@@ -83,7 +83,7 @@ class VectorQuantDotTest {
     void fusedKQuantsEqualTheIntegerForm() {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
         SplittableRandom r = new SplittableRandom(13);
-        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q3_K, BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K}) {
+        for (BlockFormat f : new BlockFormat[] {BlockFormat.IQ4_NL, BlockFormat.Q3_K, BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K}) {
             for (int blocks : new int[] {1, 2, 9}) {
                 int n = blocks * f.size;
                 long off = 7;
@@ -99,6 +99,7 @@ class VectorQuantDotTest {
                 float[] ab = new float[2];
                 float want = QuantizedMatvec.dotIntegerForm(QuantizedMatvec.SCALAR, f, w, off, x, n, c, sc, m, ab);
                 float got = switch (f) {
+                    case IQ4_NL -> VectorQuantDot.dotIQ4NL(w, off, x, blocks);
                     case Q3_K -> VectorQuantDot.dotQ3K(w, off, x, blocks);
                     case Q4_K -> VectorQuantDot.dotQ4K(w, off, x, blocks);
                     case Q5_K -> VectorQuantDot.dotQ5K(w, off, x, blocks);
@@ -106,6 +107,7 @@ class VectorQuantDotTest {
                 };
                 assertEquals(want, got, tolerance(want, n) * 4, f + ", " + blocks + " blocks");
                 float wide = switch (f) {
+                    case IQ4_NL -> VectorQuantDot.dotIQ4NL(w, off, x, blocks); // one shape
                     case Q3_K -> VectorQuantDot.dotQ3K(w, off, x, blocks); // one shape
                     case Q4_K -> VectorQuantDot.dotQ4K512(w, off, x, blocks);
                     case Q5_K -> VectorQuantDot.dotQ5K512(w, off, x, blocks);
