@@ -521,6 +521,66 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         return acc.reduceLanes(VectorOperators.ADD);
     }
 
+    /** Lane j holds bit j: with a block's 16 fifth bits broadcast, AND and compare give each lane its bit. */
+    private static final ShortVector LANE_BITS = ShortVector.fromArray(S256,
+            new short[] {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, (short) 32768}, 0);
+
+    /** Lanes whose bit is set in the low 16 bits of {@code bits}. */
+    private static VectorMask<Short> fifthBits(int bits) {
+        return ShortVector.broadcast(S256, (short) bits).and(LANE_BITS).compare(VectorOperators.NE, 0);
+    }
+
+    /**
+     * Q5_0 ({@link Q5_0Block}): the 16 code bytes zero-extended to shorts, nibble − 16, plus 16 where
+     * the block's {@code qh} bit is set (bit j for value j, bit 16 + j for value 16 + j); the two
+     * halves' products add in 16 bits (|Σ| ≤ 2·16·127), pairs summed to 8 ints, scaled per block.
+     */
+    static float dotQ5_0(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
+        short[] xs = x.wide;
+        float[] xd = x.d;
+        FloatVector acc = FloatVector.zero(F256);
+        for (int b = 0; b < blocks; b++) {
+            long o = wOff + (long) b * Q5_0Block.BYTES;
+            int qh = w.get(I32, o + 2);
+            ShortVector c = bytes16(w, o + 6);
+            ShortVector lo = c.and((short) 0x0f).sub((short) 16).add((short) 16, fifthBits(qh));
+            ShortVector hi = c.lanewise(VectorOperators.LSHR, 4).sub((short) 16).add((short) 16, fifthBits(qh >>> 16));
+            IntVector v = lo.mul(ShortVector.fromArray(S256, xs, 32 * b)).add(hi.mul(ShortVector.fromArray(S256, xs, 32 * b + 16))).reinterpretAsInts();
+            acc = ((FloatVector) v.add(v.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, o)) * xd[b]), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
+     * Q4_1 and Q5_1 ({@link Q4_1Block}, {@link Q5_1Block}): codes ≥ 0 (Q5_1's fifth bit from {@code qh}
+     * as in Q5_0), x = d·code + m, so a block adds d·d_x·Σ code·q + m·d_x·Σ q — the second from the
+     * activations' sums of 16.
+     */
+    static float dotQ41or51(MemorySegment w, long wOff, Q8_KBlock x, int blocks, boolean five) {
+        short[] xs = x.wide;
+        float[] xd = x.d;
+        int[] xsum = x.sums;
+        int bytes = five ? Q5_1Block.BYTES : Q4_1Block.BYTES, codes = five ? 8 : 4;
+        FloatVector acc = FloatVector.zero(F256);
+        float minSum = 0;
+        for (int b = 0; b < blocks; b++) {
+            long o = wOff + (long) b * bytes;
+            ShortVector c = bytes16(w, o + codes);
+            ShortVector lo = c.and((short) 0x0f), hi = c.lanewise(VectorOperators.LSHR, 4);
+            if (five) {
+                int qh = w.get(I32, o + 4);
+                lo = lo.add((short) 16, fifthBits(qh));
+                hi = hi.add((short) 16, fifthBits(qh >>> 16));
+            }
+            IntVector v = lo.mul(ShortVector.fromArray(S256, xs, 32 * b)).add(hi.mul(ShortVector.fromArray(S256, xs, 32 * b + 16))).reinterpretAsInts();
+            acc = ((FloatVector) v.add(v.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0))
+                    .fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, o)) * xd[b]), acc);
+            minSum += Float.float16ToFloat(w.get(F16, o + 2)) * xd[b] * (xsum[2 * b] + xsum[2 * b + 1]);
+        }
+        return acc.reduceLanes(VectorOperators.ADD) + minSum;
+    }
+
     /** IQ4_NL's 16 levels as bytes, for a table lookup in registers ({@code selectFrom}: one shuffle on x86). */
     private static final ByteVector IQ4_NL_LEVELS;
 
@@ -721,6 +781,8 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     public float rowDot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n, byte[] c, int[] s, int[] m, float[] ab) {
         if (f == BlockFormat.Q4_K) return WIDE ? dotQ4K512(w, wOff, x, n / Q4_KBlock.SIZE) : dotQ4K(w, wOff, x, n / Q4_KBlock.SIZE);
         if (f == BlockFormat.IQ4_NL) return dotIQ4NL(w, wOff, x, n / IQ4_NLBlock.SIZE);
+        if (f == BlockFormat.Q5_0) return dotQ5_0(w, wOff, x, n / Q5_0Block.SIZE);
+        if (f == BlockFormat.Q4_1 || f == BlockFormat.Q5_1) return dotQ41or51(w, wOff, x, n / 32, f == BlockFormat.Q5_1);
         if (f == BlockFormat.Q3_K) return dotQ3K(w, wOff, x, n / Q3_KBlock.SIZE);
         if (f == BlockFormat.Q5_K) return WIDE ? dotQ5K512(w, wOff, x, n / Q5_KBlock.SIZE) : dotQ5K(w, wOff, x, n / Q5_KBlock.SIZE);
         if (f == BlockFormat.Q6_K) return WIDE ? dotQ6K512(w, wOff, x, n / Q6_KBlock.SIZE) : dotQ6K(w, wOff, x, n / Q6_KBlock.SIZE);
