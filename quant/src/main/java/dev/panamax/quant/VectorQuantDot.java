@@ -188,11 +188,13 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     private static final VectorSpecies<Byte> BW = WIDE ? B128 : ByteVector.SPECIES_64;
     private static final VectorSpecies<Integer> IW = WIDE ? I512 : I256;
 
-    /** Q8_0, Q4_0, Q4_K, Q5_K and Q6_K widened a vector of codes at a time (bytes → ints → floats, times the scales); other formats by their definition. */
+    /** Q8_0, Q4_0, IQ4_NL, Q5_0 and Q4_K–Q6_K widened a vector of codes at a time (bytes → ints → floats, times the scales); other formats by their definition. */
     @Override
     public void dequantize(BlockFormat f, MemorySegment w, long off, float[] y, int yOff, int n) {
         if (f == BlockFormat.Q8_0) dequantizeQ8(w, off, y, yOff, n / 32);
         else if (f == BlockFormat.Q4_0) dequantizeQ4(w, off, y, yOff, n / 32);
+        else if (f == BlockFormat.IQ4_NL) dequantizeIQ4NL(w, off, y, yOff, n / 32);
+        else if (f == BlockFormat.Q5_0) dequantizeQ5_0(w, off, y, yOff, n / 32);
         else if (f == BlockFormat.Q4_K) dequantizeQ4K(w, off, y, yOff, n / 256);
         else if (f == BlockFormat.Q5_K) dequantizeQ5K(w, off, y, yOff, n / 256);
         else if (f == BlockFormat.Q6_K) dequantizeQ6K(w, off, y, yOff, n / 256);
@@ -263,6 +265,39 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                     ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2 * g + 1).and(1).lanewise(VectorOperators.LSHL, 4))
                             .convert(VectorOperators.I2F, 0)).mul(d1).sub(m1).intoArray(y, yOff + 64 * g + 32 + i);
                 }
+            }
+        }
+    }
+
+    /** IQ4_NL: each nibble's level from the register table, widened to floats, times d. */
+    static void dequantizeIQ4NL(MemorySegment w, long off, float[] y, int yOff, int blocks) {
+        int l = FW.length();
+        for (int b = 0; b < blocks; b++, off += IQ4_NLBlock.BYTES, yOff += 32) {
+            float d = Float.float16ToFloat(w.get(F16, off));
+            ByteVector q = ByteVector.fromMemorySegment(B128, w, off + 2, LE);
+            ByteVector lo = q.and((byte) 0x0f).selectFrom(IQ4_NL_LEVELS), hi = q.lanewise(VectorOperators.LSHR, 4).selectFrom(IQ4_NL_LEVELS);
+            for (int i = 0; i < 16; i += l) {
+                ((FloatVector) lo.convertShape(VectorOperators.B2F, FW, i / l)).mul(d).intoArray(y, yOff + i);
+                ((FloatVector) hi.convertShape(VectorOperators.B2F, FW, i / l)).mul(d).intoArray(y, yOff + 16 + i);
+            }
+        }
+    }
+
+    /** 0, 1, 2, … in {@link IW}'s lanes: each lane's bit of a block's {@code qh}. */
+    private static final IntVector IOTA = IntVector.zero(IW).addIndex(1);
+
+    /** Q5_0: (nibble | fifth bit « 4) − 16, times d; lane j's fifth bit is bit j (bit 16 + j for the high nibbles) of {@code qh}. */
+    static void dequantizeQ5_0(MemorySegment w, long off, float[] y, int yOff, int blocks) {
+        int l = FW.length();
+        for (int b = 0; b < blocks; b++, off += Q5_0Block.BYTES, yOff += 32) {
+            float d = Float.float16ToFloat(w.get(F16, off));
+            IntVector qh = IntVector.broadcast(IW, w.get(I32, off + 2));
+            for (int i = 0; i < 16; i += l) {
+                IntVector q = bytesAsInts(w, off + 6 + i), bit = IOTA.add(i);
+                ((FloatVector) q.and(0x0f).or(qh.lanewise(VectorOperators.LSHR, bit).and(1).lanewise(VectorOperators.LSHL, 4)).sub(16)
+                        .convert(VectorOperators.I2F, 0)).mul(d).intoArray(y, yOff + i);
+                ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).or(qh.lanewise(VectorOperators.LSHR, bit.add(16)).and(1).lanewise(VectorOperators.LSHL, 4)).sub(16)
+                        .convert(VectorOperators.I2F, 0)).mul(d).intoArray(y, yOff + 16 + i);
             }
         }
     }

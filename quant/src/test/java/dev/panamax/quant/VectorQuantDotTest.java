@@ -53,7 +53,8 @@ class VectorQuantDotTest {
     void dequantizeEqualsTheDefinition() {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
         SplittableRandom r = new SplittableRandom(11);
-        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K}) {
+        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.IQ4_NL, BlockFormat.Q5_0,
+                BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K}) {
             for (int n : new int[] {256, 512, 4352}) {
                 long off = 5;
                 MemorySegment w = randomBlocks(r, off, n / f.size, f.bytes, f == BlockFormat.Q6_K ? 208 : 0);
