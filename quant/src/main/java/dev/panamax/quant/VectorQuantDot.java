@@ -647,6 +647,39 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     }
 
     /**
+     * {@link #dotQ3K} in 512-bit vectors: a half's 32 low-bit bytes and the 32 {@code hmask} bytes as
+     * vectors of 32 shorts, so each 2-bit field is one multiply and one pair sum for two groups of
+     * 16, their scales in lanes 0–7 and 8–15 of a scale vector (built inline, as in dotQ6K512).
+     */
+    static float dotQ3K512(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
+        short[] xs = x.wide;
+        FloatVector acc = FloatVector.zero(F512);
+        for (int b = 0; b < blocks; b++) {
+            long o = wOff + (long) b * Q3_KBlock.BYTES;
+            float d = Float.float16ToFloat(w.get(F16, o + 108)) * x.d[b];
+            long lows = w.get(I64, o + 96);
+            int highs = w.get(I32, o + 104);
+            long highsA = (highs & 0x03030303L) | (long) (highs >>> 2 & 0x03030303) << 32;
+            long highsB = (highs >>> 4 & 0x03030303L) | (long) (highs >>> 6 & 0x03030303) << 32;
+            long scalesA = (lows & 0x0f0f0f0f0f0f0f0fL) | highsA << 4, scalesB = (lows >>> 4 & 0x0f0f0f0f0f0f0f0fL) | highsB << 4;
+            ShortVector hm = (ShortVector) ByteVector.fromMemorySegment(B256, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
+            IntVector sums = IntVector.zero(I512);
+            for (int t = 0; t < 8; t++) {
+                int half = t >> 2, j = t & 3;
+                ShortVector q = (ShortVector) ByteVector.fromMemorySegment(B256, w, o + 32 + 32L * half, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
+                ShortVector c = q.lanewise(VectorOperators.LSHR, 2 * j).and((short) 3)
+                        .add(hm.lanewise(VectorOperators.LSHR, 4 * half + j).and((short) 1).lanewise(VectorOperators.LSHL, 2)).sub((short) 4);
+                IntVector v = c.mul(ShortVector.fromArray(S512, xs, 256 * b + 128 * half + 32 * j)).reinterpretAsInts();
+                long sc = (half == 0 ? scalesA : scalesB) >>> (16 * j);
+                IntVector scale = IntVector.broadcast(I512, ((int) sc & 0xff) - 32).blend(((int) (sc >>> 8) & 0xff) - 32, UPPER8);
+                sums = sums.add(v.add(v.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul(scale));
+            }
+            acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F512, d), acc);
+        }
+        return acc.reduceLanes(VectorOperators.ADD);
+    }
+
+    /**
      * A Q4_K block's 12 packed scale bytes q[0..11] (bytes 0–7 in {@code lo}, 8–11 in {@code hi}) →
      * its 8 six-bit scales as the bytes of a long, without branches ({@link Q4_KBlock#scaleMin}): for
      * j &lt; 4 the low 6 bits of q[j]; for j ≥ 4 the low nibble of q[j + 4] and the top 2 bits of q[j − 4].
@@ -818,7 +851,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         if (f == BlockFormat.IQ4_NL) return dotIQ4NL(w, wOff, x, n / IQ4_NLBlock.SIZE);
         if (f == BlockFormat.Q5_0) return dotQ5_0(w, wOff, x, n / Q5_0Block.SIZE);
         if (f == BlockFormat.Q4_1 || f == BlockFormat.Q5_1) return dotQ41or51(w, wOff, x, n / 32, f == BlockFormat.Q5_1);
-        if (f == BlockFormat.Q3_K) return dotQ3K(w, wOff, x, n / Q3_KBlock.SIZE);
+        if (f == BlockFormat.Q3_K) return WIDE ? dotQ3K512(w, wOff, x, n / Q3_KBlock.SIZE) : dotQ3K(w, wOff, x, n / Q3_KBlock.SIZE);
         if (f == BlockFormat.Q5_K) return WIDE ? dotQ5K512(w, wOff, x, n / Q5_KBlock.SIZE) : dotQ5K(w, wOff, x, n / Q5_KBlock.SIZE);
         if (f == BlockFormat.Q6_K) return WIDE ? dotQ6K512(w, wOff, x, n / Q6_KBlock.SIZE) : dotQ6K(w, wOff, x, n / Q6_KBlock.SIZE);
         FloatVector acc = FloatVector.zero(F256);

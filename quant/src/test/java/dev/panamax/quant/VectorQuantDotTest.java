@@ -114,7 +114,7 @@ class VectorQuantDotTest {
                 float wide = switch (f) {
                     case Q4_1, Q5_0, Q5_1 -> got; // one shape
                     case IQ4_NL -> VectorQuantDot.dotIQ4NL(w, off, x, blocks); // one shape
-                    case Q3_K -> VectorQuantDot.dotQ3K(w, off, x, blocks); // one shape
+                    case Q3_K -> VectorQuantDot.dotQ3K512(w, off, x, blocks);
                     case Q4_K -> VectorQuantDot.dotQ4K512(w, off, x, blocks);
                     case Q5_K -> VectorQuantDot.dotQ5K512(w, off, x, blocks);
                     default -> VectorQuantDot.dotQ6K512(w, off, x, blocks);
