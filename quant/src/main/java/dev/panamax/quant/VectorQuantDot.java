@@ -188,13 +188,14 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     private static final VectorSpecies<Byte> BW = WIDE ? B128 : ByteVector.SPECIES_64;
     private static final VectorSpecies<Integer> IW = WIDE ? I512 : I256;
 
-    /** Q8_0, Q4_0, IQ4_NL, Q5_0 and Q4_K–Q6_K widened a vector of codes at a time (bytes → ints → floats, times the scales); other formats by their definition. */
+    /** Q8_0, Q4_0, IQ4_NL, Q5_0 and Q3_K–Q6_K widened a vector of codes at a time (bytes → ints → floats, times the scales); other formats by their definition. */
     @Override
     public void dequantize(BlockFormat f, MemorySegment w, long off, float[] y, int yOff, int n) {
         if (f == BlockFormat.Q8_0) dequantizeQ8(w, off, y, yOff, n / 32);
         else if (f == BlockFormat.Q4_0) dequantizeQ4(w, off, y, yOff, n / 32);
         else if (f == BlockFormat.IQ4_NL) dequantizeIQ4NL(w, off, y, yOff, n / 32);
         else if (f == BlockFormat.Q5_0) dequantizeQ5_0(w, off, y, yOff, n / 32);
+        else if (f == BlockFormat.Q3_K) dequantizeQ3K(w, off, y, yOff, n / 256);
         else if (f == BlockFormat.Q4_K) dequantizeQ4K(w, off, y, yOff, n / 256);
         else if (f == BlockFormat.Q5_K) dequantizeQ5K(w, off, y, yOff, n / 256);
         else if (f == BlockFormat.Q6_K) dequantizeQ6K(w, off, y, yOff, n / 256);
@@ -264,6 +265,30 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                             .convert(VectorOperators.I2F, 0)).mul(d0).sub(m0).intoArray(y, yOff + 64 * g + i);
                     ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).or(h.lanewise(VectorOperators.LSHR, 2 * g + 1).and(1).lanewise(VectorOperators.LSHL, 4))
                             .convert(VectorOperators.I2F, 0)).mul(d1).sub(m1).intoArray(y, yOff + 64 * g + 32 + i);
+                }
+            }
+        }
+    }
+
+    /** Q3_K: per half and 2-bit field, (low2 − 4 + 4·high bit) times d·(scale − 32) of its group of 16. */
+    static void dequantizeQ3K(MemorySegment w, long off, float[] y, int yOff, int blocks) {
+        int l = FW.length();
+        for (int b = 0; b < blocks; b++, off += Q3_KBlock.BYTES, yOff += 256) {
+            float d = Float.float16ToFloat(w.get(F16, off + 108));
+            long lows = w.get(I64, off + 96);
+            int highs = w.get(I32, off + 104);
+            long highsA = (highs & 0x03030303L) | (long) (highs >>> 2 & 0x03030303) << 32;
+            long highsB = (highs >>> 4 & 0x03030303L) | (long) (highs >>> 6 & 0x03030303) << 32;
+            long scalesA = (lows & 0x0f0f0f0f0f0f0f0fL) | highsA << 4, scalesB = (lows >>> 4 & 0x0f0f0f0f0f0f0f0fL) | highsB << 4;
+            for (int half = 0; half < 2; half++) {
+                long sc = half == 0 ? scalesA : scalesB;
+                for (int j = 0; j < 4; j++) {
+                    for (int i = 0; i < 32; i += l) {
+                        float dl = d * (((int) (sc >>> (16 * j + 8 * (i / 16))) & 0xff) - 32);
+                        IntVector q = bytesAsInts(w, off + 32 + 32L * half + i), h = bytesAsInts(w, off + i);
+                        ((FloatVector) q.lanewise(VectorOperators.LSHR, 2 * j).and(3).add(h.lanewise(VectorOperators.LSHR, 4 * half + j).and(1).lanewise(VectorOperators.LSHL, 2)).sub(4)
+                                .convert(VectorOperators.I2F, 0)).mul(dl).intoArray(y, yOff + 128 * half + 32 * j + i);
+                    }
                 }
             }
         }

@@ -54,10 +54,10 @@ class VectorQuantDotTest {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
         SplittableRandom r = new SplittableRandom(11);
         for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.IQ4_NL, BlockFormat.Q5_0,
-                BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K}) {
+                BlockFormat.Q3_K, BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K}) {
             for (int n : new int[] {256, 512, 4352}) {
                 long off = 5;
-                MemorySegment w = randomBlocks(r, off, n / f.size, f.bytes, f == BlockFormat.Q6_K ? 208 : 0);
+                MemorySegment w = randomBlocks(r, off, n / f.size, f.bytes, f == BlockFormat.Q6_K ? 208 : f == BlockFormat.Q3_K ? 108 : 0);
                 if (f == BlockFormat.Q4_K || f == BlockFormat.Q5_K || f == BlockFormat.Q4_1 || f == BlockFormat.Q5_1) { // dmin, m as well
                     for (int b = 0; b < n / f.size; b++) w.set(Q8_0Block.F16, off + (long) b * f.bytes + 2, Float.floatToFloat16(-0.02f));
                 }
