@@ -275,11 +275,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         int l = FW.length();
         for (int b = 0; b < blocks; b++, off += Q3_KBlock.BYTES, yOff += 256) {
             float d = Float.float16ToFloat(w.get(F16, off + 108));
-            long lows = w.get(I64, off + 96);
-            int highs = w.get(I32, off + 104);
-            long highsA = (highs & 0x03030303L) | (long) (highs >>> 2 & 0x03030303) << 32;
-            long highsB = (highs >>> 4 & 0x03030303L) | (long) (highs >>> 6 & 0x03030303) << 32;
-            long scalesA = (lows & 0x0f0f0f0f0f0f0f0fL) | highsA << 4, scalesB = (lows >>> 4 & 0x0f0f0f0f0f0f0f0fL) | highsB << 4;
+            long lows = w.get(I64, off + 96), scalesA = q3kScales(lows, w.get(I32, off + 104), 0), scalesB = q3kScales(lows >>> 4, w.get(I32, off + 104), 4);
             for (int half = 0; half < 2; half++) {
                 long sc = half == 0 ? scalesA : scalesB;
                 for (int j = 0; j < 4; j++) {
@@ -553,12 +549,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         for (int b = 0; b < blocks; b++) {
             long o = wOff + (long) b * Q3_KBlock.BYTES;
             float d = Float.float16ToFloat(w.get(F16, o + 108)) * x.d[b];
-            long lows = w.get(I64, o + 96);
-            int highs = w.get(I32, o + 104);
-            // Scale i (i < 8) as byte i of scalesA, scale 8 + i as byte i of scalesB, each + 32.
-            long highsA = (highs & 0x03030303L) | (long) (highs >>> 2 & 0x03030303) << 32;
-            long highsB = (highs >>> 4 & 0x03030303L) | (long) (highs >>> 6 & 0x03030303) << 32;
-            long scalesA = (lows & 0x0f0f0f0f0f0f0f0fL) | highsA << 4, scalesB = (lows >>> 4 & 0x0f0f0f0f0f0f0f0fL) | highsB << 4;
+            long lows = w.get(I64, o + 96), scalesA = q3kScales(lows, w.get(I32, o + 104), 0), scalesB = q3kScales(lows >>> 4, w.get(I32, o + 104), 4);
             IntVector sums = IntVector.zero(I256);
             for (int t = 0; t < 8; t++) {
                 int half = t >> 2, j = t & 3;
@@ -672,6 +663,16 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     }
 
     /**
+     * Eight of a Q3_K block's 16 six-bit scales (+ 32) as the bytes of a long: their low nibbles are
+     * the low nibbles of {@code lows} (bytes 96–103; pass them shifted right by 4 for scales 8–15), their
+     * top 2 bits come from {@code highs} (bytes 104–107) at bit offsets {@code shift} and shift + 2.
+     */
+    private static long q3kScales(long lows, int highs, int shift) {
+        long top = (highs >>> shift & 0x03030303L) | (long) (highs >>> (shift + 2) & 0x03030303) << 32;
+        return (lows & 0x0f0f0f0f0f0f0f0fL) | top << 4;
+    }
+
+    /**
      * {@link #dotQ3K} in 512-bit vectors: a half's 32 low-bit bytes and the 32 {@code hmask} bytes as
      * vectors of 32 shorts, so each 2-bit field is one multiply and one pair sum for two groups of
      * 16, their scales in lanes 0–7 and 8–15 of a scale vector (built inline, as in dotQ6K512).
@@ -682,11 +683,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         for (int b = 0; b < blocks; b++) {
             long o = wOff + (long) b * Q3_KBlock.BYTES;
             float d = Float.float16ToFloat(w.get(F16, o + 108)) * x.d[b];
-            long lows = w.get(I64, o + 96);
-            int highs = w.get(I32, o + 104);
-            long highsA = (highs & 0x03030303L) | (long) (highs >>> 2 & 0x03030303) << 32;
-            long highsB = (highs >>> 4 & 0x03030303L) | (long) (highs >>> 6 & 0x03030303) << 32;
-            long scalesA = (lows & 0x0f0f0f0f0f0f0f0fL) | highsA << 4, scalesB = (lows >>> 4 & 0x0f0f0f0f0f0f0f0fL) | highsB << 4;
+            long lows = w.get(I64, o + 96), scalesA = q3kScales(lows, w.get(I32, o + 104), 0), scalesB = q3kScales(lows >>> 4, w.get(I32, o + 104), 4);
             ShortVector hm = (ShortVector) ByteVector.fromMemorySegment(B256, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
             IntVector sums = IntVector.zero(I512);
             for (int t = 0; t < 8; t++) {
