@@ -663,6 +663,42 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     }
 
     /**
+     * Q2_K ({@link Q2_KBlock}) with unpacking fused into the dot product: per half and 2-bit field,
+     * the 32 code bytes zero-extended to shorts give two groups of 16 codes (0–3), each times its
+     * activations, pairs summed to 8 ints, times the group's 4-bit scale; the mins' term is a scalar
+     * per group against the activations' sums of 16.
+     */
+    static float dotQ2K(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
+        short[] xs = x.wide;
+        int[] xsum = x.sums;
+        FloatVector acc = FloatVector.zero(F256);
+        float minSum = 0;
+        for (int b = 0; b < blocks; b++) {
+            long o = wOff + (long) b * Q2_KBlock.BYTES;
+            float d = Float.float16ToFloat(w.get(F16, o + 80)) * x.d[b], dmin = Float.float16ToFloat(w.get(F16, o + 82)) * x.d[b];
+            long s0 = w.get(I64, o), s1 = w.get(I64, o + 8); // group g's scale | min << 4 in byte g
+            IntVector sums = IntVector.zero(I256);
+            for (int t = 0; t < 8; t++) {
+                int half = t >> 2, j = t & 3;
+                long q = o + 16 + 32L * half, sc = (half == 0 ? s0 : s1) >>> (16 * j);
+                ShortVector ca = bytes16(w, q).lanewise(VectorOperators.LSHR, 2 * j).and((short) 3);
+                ShortVector cb = bytes16(w, q + 16).lanewise(VectorOperators.LSHR, 2 * j).and((short) 3);
+                int xo = 256 * b + 128 * half + 32 * j;
+                IntVector va = ca.mul(ShortVector.fromArray(S256, xs, xo)).reinterpretAsInts();
+                IntVector vb = cb.mul(ShortVector.fromArray(S256, xs, xo + 16)).reinterpretAsInts();
+                // smallPairSums256, written out (see dotQ6K)
+                sums = sums.add(va.add(va.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) sc & 0x0f))
+                        .add(vb.add(vb.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).mul((int) (sc >>> 8) & 0x0f));
+            }
+            int mins = 0;
+            for (int g = 0; g < 16; g++) mins += ((int) ((g < 8 ? s0 : s1) >>> (8 * (g & 7) + 4)) & 0x0f) * xsum[16 * b + g];
+            acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, d), acc);
+            minSum += dmin * mins;
+        }
+        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+    }
+
+    /**
      * Eight of a Q3_K block's 16 six-bit scales (+ 32) as the bytes of a long: their low nibbles are
      * the low nibbles of {@code lows} (bytes 96–103; pass them shifted right by 4 for scales 8–15), their
      * top 2 bits come from {@code highs} (bytes 104–107) at bit offsets {@code shift} and shift + 2.
@@ -873,6 +909,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         if (f == BlockFormat.IQ4_NL) return dotIQ4NL(w, wOff, x, n / IQ4_NLBlock.SIZE);
         if (f == BlockFormat.Q5_0) return dotQ5_0(w, wOff, x, n / Q5_0Block.SIZE);
         if (f == BlockFormat.Q4_1 || f == BlockFormat.Q5_1) return dotQ41or51(w, wOff, x, n / 32, f == BlockFormat.Q5_1);
+        if (f == BlockFormat.Q2_K) return dotQ2K(w, wOff, x, n / Q2_KBlock.SIZE);
         if (f == BlockFormat.Q3_K) return WIDE ? dotQ3K512(w, wOff, x, n / Q3_KBlock.SIZE) : dotQ3K(w, wOff, x, n / Q3_KBlock.SIZE);
         if (f == BlockFormat.Q5_K) return WIDE ? dotQ5K512(w, wOff, x, n / Q5_KBlock.SIZE) : dotQ5K(w, wOff, x, n / Q5_KBlock.SIZE);
         if (f == BlockFormat.Q6_K) return WIDE ? dotQ6K512(w, wOff, x, n / Q6_KBlock.SIZE) : dotQ6K(w, wOff, x, n / Q6_KBlock.SIZE);

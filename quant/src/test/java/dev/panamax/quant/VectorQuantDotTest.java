@@ -76,7 +76,7 @@ class VectorQuantDotTest {
     }
 
     /**
-     * The fused Q4_1, Q5_0, Q5_1, IQ4_NL and K-quant kernels (both shapes where there are two) against the scalar integer form (unpack, then Σ scale·Σ code·q):
+     * The fused Q4_1, Q5_0, Q5_1, IQ4_NL and Q2_K–Q6_K kernels (both shapes where there are two) against the scalar integer form (unpack, then Σ scale·Σ code·q):
      * random bytes cover every code, 6-bit scale and min and int8 scale; activations saturate at ±127
      * in every group. Integer sums are exact in both, so only the per-block float scaling may differ.
      */
@@ -85,13 +85,14 @@ class VectorQuantDotTest {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
         SplittableRandom r = new SplittableRandom(13);
         for (BlockFormat f : new BlockFormat[] {BlockFormat.Q4_1, BlockFormat.Q5_0, BlockFormat.Q5_1, BlockFormat.IQ4_NL,
-                BlockFormat.Q3_K, BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K}) {
+                BlockFormat.Q2_K, BlockFormat.Q3_K, BlockFormat.Q4_K, BlockFormat.Q5_K, BlockFormat.Q6_K}) {
             for (int blocks : new int[] {1, 2, 9}) {
                 int n = blocks * f.size;
                 long off = 7;
-                MemorySegment w = randomBlocks(r, off, blocks, f.bytes, f == BlockFormat.Q6_K ? 208 : f == BlockFormat.Q3_K ? 108 : 0);
-                if (f == BlockFormat.Q4_K || f == BlockFormat.Q5_K || f == BlockFormat.Q4_1 || f == BlockFormat.Q5_1) { // dmin, m
-                    for (int b = 0; b < blocks; b++) w.set(Q8_0Block.F16, off + (long) b * f.bytes + 2, Float.floatToFloat16(0.01f));
+                int scaleAt = switch (f) { case Q6_K -> 208; case Q3_K -> 108; case Q2_K -> 80; default -> 0; };
+                MemorySegment w = randomBlocks(r, off, blocks, f.bytes, scaleAt);
+                if (f == BlockFormat.Q4_K || f == BlockFormat.Q5_K || f == BlockFormat.Q4_1 || f == BlockFormat.Q5_1 || f == BlockFormat.Q2_K) { // dmin, m
+                    for (int b = 0; b < blocks; b++) w.set(Q8_0Block.F16, off + (long) b * f.bytes + scaleAt + 2, Float.floatToFloat16(0.01f));
                 }
                 float[] xf = activations(r, n);
                 for (int i = 3; i < n; i += 16) xf[i] = -9f;
@@ -105,6 +106,7 @@ class VectorQuantDotTest {
                     case Q5_0 -> VectorQuantDot.dotQ5_0(w, off, x, blocks);
                     case Q5_1 -> VectorQuantDot.dotQ41or51(w, off, x, blocks, true);
                     case IQ4_NL -> VectorQuantDot.dotIQ4NL(w, off, x, blocks);
+                    case Q2_K -> VectorQuantDot.dotQ2K(w, off, x, blocks);
                     case Q3_K -> VectorQuantDot.dotQ3K(w, off, x, blocks);
                     case Q4_K -> VectorQuantDot.dotQ4K(w, off, x, blocks);
                     case Q5_K -> VectorQuantDot.dotQ5K(w, off, x, blocks);
@@ -112,7 +114,7 @@ class VectorQuantDotTest {
                 };
                 assertEquals(want, got, tolerance(want, n) * 4, f + ", " + blocks + " blocks");
                 float wide = switch (f) {
-                    case Q4_1, Q5_0, Q5_1 -> got; // one shape
+                    case Q4_1, Q5_0, Q5_1, Q2_K -> got; // one shape
                     case IQ4_NL -> VectorQuantDot.dotIQ4NL(w, off, x, blocks); // one shape
                     case Q3_K -> VectorQuantDot.dotQ3K512(w, off, x, blocks);
                     case Q4_K -> VectorQuantDot.dotQ4K512(w, off, x, blocks);
