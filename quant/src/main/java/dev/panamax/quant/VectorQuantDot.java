@@ -221,7 +221,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             FloatVector dv = FloatVector.broadcast(FW, d), zero = FloatVector.broadcast(FW, -8 * d);
             for (int i = 0; i < 16; i += l) {
                 // Widened to ints first (x86 has no byte shifts); (q − 8)·d as q·d − 8d, one FMA (−8d is exact).
-                IntVector q = (IntVector) ByteVector.fromMemorySegment(BW, w, off + 2 + i, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, IW, 0);
+                IntVector q = bytesAsInts(w, off + 2 + i);
                 ((FloatVector) q.and(0x0f).convert(VectorOperators.I2F, 0)).fma(dv, zero).intoArray(y, yOff + i);
                 ((FloatVector) q.lanewise(VectorOperators.LSHR, 4).convert(VectorOperators.I2F, 0)).fma(dv, zero).intoArray(y, yOff + 16 + i);
             }
@@ -275,7 +275,9 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         int l = FW.length();
         for (int b = 0; b < blocks; b++, off += Q3_KBlock.BYTES, yOff += 256) {
             float d = Float.float16ToFloat(w.get(F16, off + 108));
-            long lows = w.get(I64, off + 96), scalesA = q3kScales(lows, w.get(I32, off + 104), 0), scalesB = q3kScales(lows >>> 4, w.get(I32, off + 104), 4);
+            long lows = w.get(I64, off + 96);
+            int highs = w.get(I32, off + 104);
+            long scalesA = q3kScales(lows, highs, 0), scalesB = q3kScales(lows >>> 4, highs, 4);
             for (int half = 0; half < 2; half++) {
                 long sc = half == 0 ? scalesA : scalesB;
                 for (int j = 0; j < 4; j++) {
@@ -333,7 +335,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                 int base = yOff + 128 * half, sc = 192 + 8 * half;
                 for (int i = 0; i < 32; i += l) {
                     IntVector a = bytesAsInts(w, ql + i), c = bytesAsInts(w, ql + 32 + i), h = bytesAsInts(w, qh + i);
-                    long s = off + sc + i / 16; // the scale of values i.. of this half's first group row
+                    long s = off + sc + i / 16; // int8 scale of the first code row's group; the other rows' at +2, +4, +6
                     ((FloatVector) a.and(0x0f).or(h.and(3).lanewise(VectorOperators.LSHL, 4)).sub(32).convert(VectorOperators.I2F, 0))
                             .mul(d * w.get(ValueLayout.JAVA_BYTE, s)).intoArray(y, base + i);
                     ((FloatVector) c.and(0x0f).or(h.and(0x0c).lanewise(VectorOperators.LSHL, 2)).sub(32).convert(VectorOperators.I2F, 0))
@@ -480,7 +482,9 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         for (int b = 0; b < blocks; b++) {
             long o = wOff + (long) b * Q5_KBlock.BYTES;
             float d = Float.float16ToFloat(w.get(F16, o)) * x.d[b], dmin = Float.float16ToFloat(w.get(F16, o + 2)) * x.d[b];
-            long lo = w.get(I64, o + 4), scales = q4kScales(lo, w.get(I32, o + 12)), minsOf = q4kMins(lo, w.get(I32, o + 12));
+            long lo = w.get(I64, o + 4);
+            int hi = w.get(I32, o + 12);
+            long scales = q4kScales(lo, hi), minsOf = q4kMins(lo, hi);
             ShortVector h0 = bytes16(w, o + 16), h1 = bytes16(w, o + 32);
             IntVector sums = IntVector.zero(I256);
             for (int g = 0; g < 4; g++) {
@@ -515,7 +519,9 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         for (int b = 0; b < blocks; b++) {
             long o = wOff + (long) b * Q5_KBlock.BYTES;
             float d = Float.float16ToFloat(w.get(F16, o)) * x.d[b], dmin = Float.float16ToFloat(w.get(F16, o + 2)) * x.d[b];
-            long lo = w.get(I64, o + 4), scales = q4kScales(lo, w.get(I32, o + 12)), minsOf = q4kMins(lo, w.get(I32, o + 12));
+            long lo = w.get(I64, o + 4);
+            int hi = w.get(I32, o + 12);
+            long scales = q4kScales(lo, hi), minsOf = q4kMins(lo, hi);
             ShortVector h = (ShortVector) ByteVector.fromMemorySegment(B256, w, o + 16, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
             IntVector sums = IntVector.zero(I512);
             for (int g = 0; g < 4; g++) {
@@ -549,12 +555,15 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         for (int b = 0; b < blocks; b++) {
             long o = wOff + (long) b * Q3_KBlock.BYTES;
             float d = Float.float16ToFloat(w.get(F16, o + 108)) * x.d[b];
-            long lows = w.get(I64, o + 96), scalesA = q3kScales(lows, w.get(I32, o + 104), 0), scalesB = q3kScales(lows >>> 4, w.get(I32, o + 104), 4);
+            long lows = w.get(I64, o + 96);
+            int highs = w.get(I32, o + 104);
+            long scalesA = q3kScales(lows, highs, 0), scalesB = q3kScales(lows >>> 4, highs, 4);
+            ShortVector ha = bytes16(w, o), hb = bytes16(w, o + 16); // hmask: the same 32 bytes for every field
             IntVector sums = IntVector.zero(I256);
             for (int t = 0; t < 8; t++) {
                 int half = t >> 2, j = t & 3;
                 long q = o + 32 + 32L * half;
-                ShortVector qa = bytes16(w, q), qb = bytes16(w, q + 16), ha = bytes16(w, o), hb = bytes16(w, o + 16);
+                ShortVector qa = bytes16(w, q), qb = bytes16(w, q + 16);
                 int shift = 2 * j, bit = 4 * half + j;
                 ShortVector ca = qa.lanewise(VectorOperators.LSHR, shift).and((short) 3).add(ha.lanewise(VectorOperators.LSHR, bit).and((short) 1).lanewise(VectorOperators.LSHL, 2)).sub((short) 4);
                 ShortVector cb = qb.lanewise(VectorOperators.LSHR, shift).and((short) 3).add(hb.lanewise(VectorOperators.LSHR, bit).and((short) 1).lanewise(VectorOperators.LSHL, 2)).sub((short) 4);
@@ -719,7 +728,9 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         for (int b = 0; b < blocks; b++) {
             long o = wOff + (long) b * Q3_KBlock.BYTES;
             float d = Float.float16ToFloat(w.get(F16, o + 108)) * x.d[b];
-            long lows = w.get(I64, o + 96), scalesA = q3kScales(lows, w.get(I32, o + 104), 0), scalesB = q3kScales(lows >>> 4, w.get(I32, o + 104), 4);
+            long lows = w.get(I64, o + 96);
+            int highs = w.get(I32, o + 104);
+            long scalesA = q3kScales(lows, highs, 0), scalesB = q3kScales(lows >>> 4, highs, 4);
             ShortVector hm = (ShortVector) ByteVector.fromMemorySegment(B256, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
             IntVector sums = IntVector.zero(I512);
             for (int t = 0; t < 8; t++) {
@@ -773,7 +784,9 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         for (int b = 0; b < blocks; b++) {
             long o = wOff + (long) b * Q4_KBlock.BYTES;
             float d = Float.float16ToFloat(w.get(F16, o)) * x.d[b], dmin = Float.float16ToFloat(w.get(F16, o + 2)) * x.d[b];
-            long lo = w.get(I64, o + 4), scales = q4kScales(lo, w.get(I32, o + 12)), minsOf = q4kMins(lo, w.get(I32, o + 12));
+            long lo = w.get(I64, o + 4);
+            int hi = w.get(I32, o + 12);
+            long scales = q4kScales(lo, hi), minsOf = q4kMins(lo, hi);
             IntVector sums = IntVector.zero(I512);
             for (int g = 0; g < 4; g++) {
                 int sc0 = (int) (scales >>> (16 * g)) & 0xff, sc1 = (int) (scales >>> (16 * g + 8)) & 0xff;
@@ -799,7 +812,9 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         for (int b = 0; b < blocks; b++) {
             long o = wOff + (long) b * Q4_KBlock.BYTES;
             float d = Float.float16ToFloat(w.get(F16, o)) * x.d[b], dmin = Float.float16ToFloat(w.get(F16, o + 2)) * x.d[b];
-            long lo = w.get(I64, o + 4), scales = q4kScales(lo, w.get(I32, o + 12)), minsOf = q4kMins(lo, w.get(I32, o + 12));
+            long lo = w.get(I64, o + 4);
+            int hi = w.get(I32, o + 12);
+            long scales = q4kScales(lo, hi), minsOf = q4kMins(lo, hi);
             IntVector sums = IntVector.zero(I256);
             for (int g = 0; g < 4; g++) {
                 int sc0 = (int) (scales >>> (16 * g)) & 0xff, sc1 = (int) (scales >>> (16 * g + 8)) & 0xff;
