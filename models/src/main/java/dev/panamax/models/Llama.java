@@ -241,7 +241,9 @@ public final class Llama implements Architecture {
 
         private Tensor matrix(Tensor t) {
             if (weights.quantizeMatricesTo() != null) return weights.matrix(t);
-            return widen ? weights.widenedToF32(t) : t;
+            // Only the 16-bit matrices: a quantized one stays quantized (widening it would take 4–7× its memory).
+            boolean sixteen = t.type() == dev.panamax.runtime.tensor.DType.F16 || t.type() == dev.panamax.runtime.tensor.DType.BF16;
+            return widen && sixteen ? weights.widenedToF32(t) : t;
         }
 
         private float[] vector(Tensor t, int length) {
