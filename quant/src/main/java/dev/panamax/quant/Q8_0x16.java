@@ -1,0 +1,81 @@
+package dev.panamax.quant;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * Q8_0 weights with sixteen rows interleaved: Panamax's decode layout, made from {@link Q8_0Block}
+ * rows at load (not a GGUF type). The same bytes as sixteen Q8_0 blocks, reordered so that one
+ * 32-byte load holds two columns of sixteen rows: a matrix × vector step widens it to 32 shorts,
+ * multiplies by the activations' pair (x[c], x[c + 1]) broadcast, and sums adjacent products into
+ * sixteen int lanes — one per row — with no horizontal reduction until the row ends. Prompts take
+ * rows four at a time: a quad of rows is 8 contiguous bytes of every chunk.
+ *
+ * <pre>
+ * per group of 16 rows (g), per block of 32 columns (b), 544 bytes:
+ * offset 0    f16  d[16]          row r's Q8_0 scale
+ * offset 32   i8   qs[16][16][2]  chunk j (32 bytes): row r's codes of columns 32b + 2j and 32b + 2j + 1 at bytes 2r, 2r + 1
+ *                                 x[16g + r][32b + 2j + e] ≈ d[r] · qs[j][r][e]
+ * </pre>
+ *
+ * Group g's blocks follow each other (b = 0 … cols/32 − 1), then group g + 1's: a group is
+ * contiguous, and rows [16g, 16g + 16) of the matrix are a slice of the bytes.
+ */
+public final class Q8_0x16 {
+    private Q8_0x16() {}
+
+    public static final int ROWS = 16;
+    /** Bytes per group-block: sixteen Q8_0 blocks. */
+    public static final int BYTES = ROWS * Q8_0Block.BYTES;
+
+    /** Rows [r0, r1) (multiples of 16) of a Q8_0 matrix with {@code cols} columns at {@code src} into the interleaved layout at {@code dst}. */
+    static void interleave(MemorySegment src, long srcOff, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
+        int blocks = cols / 32;
+        long rowBytes = (long) blocks * Q8_0Block.BYTES;
+        short[] pairs = new short[16];
+        for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
+            for (int r = 0; r < ROWS; r++) {
+                long in = srcOff + (long) (ROWS * g + r) * rowBytes, out = dstOff + (long) g * blocks * BYTES;
+                for (int b = 0; b < blocks; b++, in += Q8_0Block.BYTES, out += BYTES) {
+                    dst.set(Q8_0Block.F16, out + 2 * r, src.get(Q8_0Block.F16, in));
+                    MemorySegment.copy(src, Q8_0Block.F16, in + 2, pairs, 0, 16);
+                    for (int j = 0; j < 16; j++) dst.set(Q8_0Block.F16, out + 32 + 32 * j + 2 * r, pairs[j]);
+                }
+            }
+        }
+    }
+
+    /** Reference dequantizer: row r (of the whole matrix) into y[yOff, yOff + cols). */
+    public static void dequantizeRow(MemorySegment w, long off, int cols, int r, float[] y, int yOff) {
+        int blocks = cols / 32;
+        long o = off + (long) (r / ROWS) * blocks * BYTES;
+        int rr = r % ROWS;
+        for (int b = 0; b < blocks; b++, o += BYTES) {
+            float d = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 2 * rr));
+            for (int c = 0; c < 32; c++) {
+                y[yOff + 32 * b + c] = d * w.get(ValueLayout.JAVA_BYTE, o + 32 + 32 * (c / 2) + 2 * rr + (c & 1));
+            }
+        }
+    }
+
+    /**
+     * Reference matrix × vector for groups [g0, g1), the vector kernel's scalar twin (bit for bit:
+     * the same integer sums, the same fused multiply-adds in the same order): activations as
+     * quantized per block of 32 ({@code xq}, {@code xd}), per row Σ_b fma(Σ q·x, d[r]·xd[b], ·).
+     */
+    static void matvecReference(MemorySegment w, long off, byte[] xq, float[] xd, int cols, float[] out, int g0, int g1) {
+        int blocks = cols / 32;
+        for (int g = g0; g < g1; g++) {
+            for (int r = 0; r < ROWS; r++) {
+                float acc = 0;
+                long o = off + (long) g * blocks * BYTES;
+                for (int b = 0; b < blocks; b++, o += BYTES) {
+                    int sum = 0;
+                    for (int c = 0; c < 32; c++) sum += w.get(ValueLayout.JAVA_BYTE, o + 32 + 32 * (c / 2) + 2 * r + (c & 1)) * xq[32 * b + c];
+                    acc = Math.fma((float) sum, Float.float16ToFloat(w.get(Q8_0Block.F16, o + 2 * r)) * xd[b], acc);
+                }
+                out[ROWS * g + r] = acc;
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+package dev.panamax.quant;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The Vector API kernels of the sixteen-row interleaved layouts ({@link Q8_0x16}, {@link Q4_0x16}):
+ * matrix × vector for decoding, and four rows at a time widened for a prompt's GEMM. 512-bit
+ * shapes keep a group's sixteen rows in one vector; 256-bit ones (AVX2) in two halves of eight.
+ * Each kernel is bit for bit its format class's scalar reference. Loaded through
+ * {@link VectorQuantDot} only.
+ */
+final class VectorInterleaved {
+    private VectorInterleaved() {}
+
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128, B256 = ByteVector.SPECIES_256;
+    private static final VectorSpecies<Short> S128 = ShortVector.SPECIES_128, S256 = ShortVector.SPECIES_256, S512 = ShortVector.SPECIES_512;
+    private static final VectorSpecies<Integer> I256 = IntVector.SPECIES_256, I512 = IntVector.SPECIES_512;
+    private static final VectorSpecies<Float> F256 = FloatVector.SPECIES_256, F512 = FloatVector.SPECIES_512;
+
+    /**
+     * Sixteen f16 scales at o as floats, exactly: a half's exponent and mantissa shifted into a
+     * float's place read as 2^−112 times the value (subnormal halves become subnormal floats), so
+     * one multiply by 2^112 rescales them; the sign is or-ed back. Not for infinities and NaNs,
+     * which {@link QuantizedMatvec#interleave} refuses.
+     */
+    private static FloatVector halves16(MemorySegment w, long o) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I512, 0);
+        FloatVector magnitude = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f);
+        return magnitude.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    /** {@link #halves16} for eight scales (256-bit shapes). */
+    private static FloatVector halves8(MemorySegment w, long o) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S128, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I256, 0);
+        FloatVector magnitude = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f);
+        return magnitude.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    /**
+     * Q8_0x16 groups [g0, g1) × the activations as int pairs ({@code xp[i]} = x[2i] in the low
+     * 16 bits, x[2i + 1] in the high). Per chunk: 32 codes widened to shorts, times the pair
+     * broadcast, adjacent products summed into sixteen ints by v + (v ≪ 16) ≫ 16 (two products of
+     * at most 128·127 fit 16 bits: activations are never −128).
+     */
+    static void q8(MemorySegment w, long off, int[] xp, float[] xd, int blocks, float[] out, int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q8_0x16.BYTES;
+            FloatVector acc = FloatVector.zero(F512);
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q8_0x16.BYTES;
+                IntVector s0 = IntVector.zero(I512), s1 = s0;
+                int xb = 16 * b;
+                for (int j = 0; j < 16; j += 2) {
+                    IntVector v0 = ((ShortVector) ByteVector.fromMemorySegment(B256, w, o + 32 + 32L * j, LE).convertShape(VectorOperators.B2S, S512, 0))
+                            .mul(IntVector.broadcast(I512, xp[xb + j]).reinterpretAsShorts()).reinterpretAsInts();
+                    IntVector v1 = ((ShortVector) ByteVector.fromMemorySegment(B256, w, o + 64 + 32L * j, LE).convertShape(VectorOperators.B2S, S512, 0))
+                            .mul(IntVector.broadcast(I512, xp[xb + j + 1]).reinterpretAsShorts()).reinterpretAsInts();
+                    s0 = s0.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
+                    s1 = s1.add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
+                }
+                acc = ((FloatVector) s0.add(s1).convert(VectorOperators.I2F, 0)).fma(halves16(w, o).mul(xd[b]), acc);
+            }
+            acc.intoArray(out, 16 * g);
+        }
+    }
+
+    /** {@link #q8} in 256-bit vectors: rows 0–7 of a chunk are its first 16 bytes, rows 8–15 the next. */
+    static void q8x256(MemorySegment w, long off, int[] xp, float[] xd, int blocks, float[] out, int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q8_0x16.BYTES;
+            FloatVector lo = FloatVector.zero(F256), hi = lo;
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q8_0x16.BYTES;
+                IntVector s0 = IntVector.zero(I256), s1 = s0;
+                int xb = 16 * b;
+                for (int j = 0; j < 16; j++) {
+                    ShortVector x = IntVector.broadcast(I256, xp[xb + j]).reinterpretAsShorts();
+                    IntVector v0 = ((ShortVector) ByteVector.fromMemorySegment(B128, w, o + 32 + 32L * j, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(x).reinterpretAsInts();
+                    IntVector v1 = ((ShortVector) ByteVector.fromMemorySegment(B128, w, o + 48 + 32L * j, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(x).reinterpretAsInts();
+                    s0 = s0.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
+                    s1 = s1.add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
+                }
+                lo = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(halves8(w, o).mul(xd[b]), lo);
+                hi = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(halves8(w, o + 16).mul(xd[b]), hi);
+            }
+            lo.intoArray(out, 16 * g);
+            hi.intoArray(out, 16 * g + 8);
+        }
+    }
+
+    /**
+     * Q4_0x16 groups [g0, g1): per chunk j 32 code bytes zero-extended to shorts, low nibbles times
+     * the activation pair of columns 2j, 2j + 1 and high nibbles times that of 16 + 2j, 17 + 2j, accumulated in shorts over the block
+     * (|Σ| ≤ 16·15·127), then adjacent lanes summed to ints; 8·Σx (xs8) corrects the codes' +8.
+     */
+    static void q4(MemorySegment w, long off, int[] xp, float[] xd, float[] xs8, int blocks, float[] out, int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q4_0x16.BYTES;
+            FloatVector acc = FloatVector.zero(F512);
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q4_0x16.BYTES;
+                ShortVector s0 = ShortVector.zero(S512), s1 = s0;
+                int xb = 16 * b;
+                for (int j = 0; j < 8; j++) {
+                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B256, w, o + 32 + 32L * j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
+                    s0 = s0.add(v.and((short) 0x0f).mul(IntVector.broadcast(I512, xp[xb + j]).reinterpretAsShorts()));
+                    s1 = s1.add(v.lanewise(VectorOperators.LSHR, 4).mul(IntVector.broadcast(I512, xp[xb + 8 + j]).reinterpretAsShorts()));
+                }
+                IntVector i0 = s0.reinterpretAsInts(), i1 = s1.reinterpretAsInts();
+                IntVector sum = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(i1.lanewise(VectorOperators.ASHR, 16)).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).sub(xs8[b]).fma(halves16(w, o).mul(xd[b]), acc);
+            }
+            acc.intoArray(out, 16 * g);
+        }
+    }
+
+    /** {@link #q4} in 256-bit vectors, rows 0–7 and 8–15 in halves. */
+    static void q4x256(MemorySegment w, long off, int[] xp, float[] xd, float[] xs8, int blocks, float[] out, int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q4_0x16.BYTES;
+            FloatVector lo = FloatVector.zero(F256), hi = lo;
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q4_0x16.BYTES;
+                ShortVector a0 = ShortVector.zero(S256), a1 = a0, c0 = a0, c1 = a0;
+                int xb = 16 * b;
+                for (int j = 0; j < 8; j++) {
+                    ShortVector x0 = IntVector.broadcast(I256, xp[xb + j]).reinterpretAsShorts();
+                    ShortVector x1 = IntVector.broadcast(I256, xp[xb + 8 + j]).reinterpretAsShorts();
+                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B128, w, o + 32 + 32L * j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+                    ShortVector u = (ShortVector) ByteVector.fromMemorySegment(B128, w, o + 48 + 32L * j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+                    a0 = a0.add(v.and((short) 0x0f).mul(x0));
+                    a1 = a1.add(v.lanewise(VectorOperators.LSHR, 4).mul(x1));
+                    c0 = c0.add(u.and((short) 0x0f).mul(x0));
+                    c1 = c1.add(u.lanewise(VectorOperators.LSHR, 4).mul(x1));
+                }
+                IntVector i0 = a0.reinterpretAsInts(), i1 = a1.reinterpretAsInts(), k0 = c0.reinterpretAsInts(), k1 = c1.reinterpretAsInts();
+                IntVector sumLo = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(i1.lanewise(VectorOperators.ASHR, 16)).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                IntVector sumHi = k0.lanewise(VectorOperators.ASHR, 16).add(k0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .add(k1.lanewise(VectorOperators.ASHR, 16)).add(k1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                lo = ((FloatVector) sumLo.convert(VectorOperators.I2F, 0)).sub(xs8[b]).fma(halves8(w, o).mul(xd[b]), lo);
+                hi = ((FloatVector) sumHi.convert(VectorOperators.I2F, 0)).sub(xs8[b]).fma(halves8(w, o + 16).mul(xd[b]), hi);
+            }
+            lo.intoArray(out, 16 * g);
+            hi.intoArray(out, 16 * g + 8);
+        }
+    }
+
+    private static final VectorSpecies<Byte> B512 = ByteVector.SPECIES_512;
+    private static final VectorSpecies<Long> L256 = LongVector.SPECIES_256, L512 = LongVector.SPECIES_512;
+    private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);
+    /**
+     * Bytes of eight chunks' quads (chunk j's 8 bytes at 8j, row q's pair of codes at 8j + 2q)
+     * regrouped by row: row q's sixteen codes, in column order, at 16q.
+     */
+    private static final VectorShuffle<Byte> QUAD_ROWS = VectorShuffle.fromOp(B512, i -> 8 * ((i % 16) / 2) + 2 * (i / 16) + i % 2);
+    /** {@link #QUAD_ROWS} for four chunks (256-bit): row q's eight codes at 8q. */
+    private static final VectorShuffle<Byte> QUAD_ROWS_256 = VectorShuffle.fromOp(B256, i -> 8 * ((i % 8) / 2) + 2 * (i / 8) + i % 2);
+
+    /**
+     * Rows [r0, r0 + count) (multiples of 4) of a Q8_0x16 matrix as floats, row r − r0 at
+     * y[yOff + (r − r0)·cols]: the rows a prompt's GEMM takes four at a time. A quad of rows owns 8
+     * bytes of every chunk; those are gathered as longs, regrouped by row with one byte shuffle,
+     * and widened to floats times the rows' scales.
+     */
+    static void q8Rows(boolean wide, MemorySegment w, long off, int cols, int r0, int count, float[] y, int yOff) {
+        int blocks = cols / 32;
+        long[] all = wide ? null : new long[16 * blocks];
+        for (int r = r0; r < r0 + count; r += 4) {
+            long base = off + (long) (r / 16) * blocks * Q8_0x16.BYTES;
+            int quad = (r % 16) / 4, y0 = yOff + (r - r0) * cols, y1 = y0 + cols, y2 = y1 + cols, y3 = y2 + cols;
+            LongVector pick = PICK[quad];
+            if (!wide) gatherQuads(w, base, blocks, Q8_0x16.BYTES, 16, quad, all);
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q8_0x16.BYTES;
+                float d0 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad)), d1 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 2)),
+                        d2 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 4)), d3 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 6));
+                int c = 32 * b;
+                if (wide) {
+                    ByteVector lo = quadOf8Chunks(w, o + 32, pick).reinterpretAsBytes().rearrange(QUAD_ROWS);
+                    ByteVector hi = quadOf8Chunks(w, o + 32 + 256, pick).reinterpretAsBytes().rearrange(QUAD_ROWS);
+                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 0)).mul(d0).intoArray(y, y0 + c);
+                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 0)).mul(d0).intoArray(y, y0 + c + 16);
+                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 1)).mul(d1).intoArray(y, y1 + c);
+                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 1)).mul(d1).intoArray(y, y1 + c + 16);
+                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 2)).mul(d2).intoArray(y, y2 + c);
+                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 2)).mul(d2).intoArray(y, y2 + c + 16);
+                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 3)).mul(d3).intoArray(y, y3 + c);
+                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 3)).mul(d3).intoArray(y, y3 + c + 16);
+                } else {
+                    for (int part = 0, t = 16 * b; part < 4; part++, c += 8, t += 4) {
+                        ByteVector v = LongVector.fromArray(L256, all, t).reinterpretAsBytes().rearrange(QUAD_ROWS_256);
+                        ((FloatVector) v.convertShape(VectorOperators.B2F, F256, 0)).mul(d0).intoArray(y, y0 + c);
+                        ((FloatVector) v.convertShape(VectorOperators.B2F, F256, 1)).mul(d1).intoArray(y, y1 + c);
+                        ((FloatVector) v.convertShape(VectorOperators.B2F, F256, 2)).mul(d2).intoArray(y, y2 + c);
+                        ((FloatVector) v.convertShape(VectorOperators.B2F, F256, 3)).mul(d3).intoArray(y, y3 + c);
+                    }
+                }
+            }
+        }
+    }
+
+    /** {@link #q8Rows} for Q4_0x16: eight chunks, low nibbles regrouped into columns 0–15 and high ones into 16–31, minus 8. */
+    static void q4Rows(boolean wide, MemorySegment w, long off, int cols, int r0, int count, float[] y, int yOff) {
+        int blocks = cols / 32;
+        long[] all = wide ? null : new long[8 * blocks];
+        for (int r = r0; r < r0 + count; r += 4) {
+            long base = off + (long) (r / 16) * blocks * Q4_0x16.BYTES;
+            int quad = (r % 16) / 4, y0 = yOff + (r - r0) * cols, y1 = y0 + cols, y2 = y1 + cols, y3 = y2 + cols;
+            LongVector pick = PICK[quad];
+            if (!wide) gatherQuads(w, base, blocks, Q4_0x16.BYTES, 8, quad, all);
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q4_0x16.BYTES;
+                float d0 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad)), d1 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 2)),
+                        d2 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 4)), d3 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 6));
+                int c = 32 * b;
+                if (wide) {
+                    ByteVector v = quadOf8Chunks(w, o + 32, pick).reinterpretAsBytes();
+                    ByteVector lo = v.and((byte) 0x0f).rearrange(QUAD_ROWS).sub((byte) 8);
+                    ByteVector hi = v.lanewise(VectorOperators.LSHR, 4).rearrange(QUAD_ROWS).sub((byte) 8);
+                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 0)).mul(d0).intoArray(y, y0 + c);
+                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 0)).mul(d0).intoArray(y, y0 + c + 16);
+                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 1)).mul(d1).intoArray(y, y1 + c);
+                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 1)).mul(d1).intoArray(y, y1 + c + 16);
+                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 2)).mul(d2).intoArray(y, y2 + c);
+                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 2)).mul(d2).intoArray(y, y2 + c + 16);
+                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 3)).mul(d3).intoArray(y, y3 + c);
+                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 3)).mul(d3).intoArray(y, y3 + c + 16);
+                } else {
+                    for (int part = 0, t = 8 * b; part < 2; part++, c += 8, t += 4) {
+                        ByteVector v = LongVector.fromArray(L256, all, t).reinterpretAsBytes();
+                        ByteVector lo = v.and((byte) 0x0f).rearrange(QUAD_ROWS_256).sub((byte) 8);
+                        ByteVector hi = v.lanewise(VectorOperators.LSHR, 4).rearrange(QUAD_ROWS_256).sub((byte) 8);
+                        ((FloatVector) lo.convertShape(VectorOperators.B2F, F256, 0)).mul(d0).intoArray(y, y0 + c);
+                        ((FloatVector) hi.convertShape(VectorOperators.B2F, F256, 0)).mul(d0).intoArray(y, y0 + c + 16);
+                        ((FloatVector) lo.convertShape(VectorOperators.B2F, F256, 1)).mul(d1).intoArray(y, y1 + c);
+                        ((FloatVector) hi.convertShape(VectorOperators.B2F, F256, 1)).mul(d1).intoArray(y, y1 + c + 16);
+                        ((FloatVector) lo.convertShape(VectorOperators.B2F, F256, 2)).mul(d2).intoArray(y, y2 + c);
+                        ((FloatVector) hi.convertShape(VectorOperators.B2F, F256, 2)).mul(d2).intoArray(y, y2 + c + 16);
+                        ((FloatVector) lo.convertShape(VectorOperators.B2F, F256, 3)).mul(d3).intoArray(y, y3 + c);
+                        ((FloatVector) hi.convertShape(VectorOperators.B2F, F256, 3)).mul(d3).intoArray(y, y3 + c + 16);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Two-source long permutes that pull one quad of rows out of eight chunks (four 64-byte loads,
+     * two chunks each, quad q's 8 bytes at long lanes q and 4 + q): PICK[q] takes those lanes from
+     * two loads into the low half, JOIN puts two such halves together.
+     */
+    private static final LongVector[] PICK = new LongVector[4];
+    private static final LongVector JOIN = LongVector.fromArray(L512, new long[] {0, 1, 2, 3, 8, 9, 10, 11}, 0);
+
+    static {
+        for (int q = 0; q < 4; q++) PICK[q] = LongVector.fromArray(L512, new long[] {q, 4 + q, 8 + q, 12 + q, q, 4 + q, 8 + q, 12 + q}, 0);
+    }
+
+    /** Quad q's 8 bytes of the eight chunks at o, in chunk order (chunk j's at byte 8j). */
+    private static LongVector quadOf8Chunks(MemorySegment w, long o, LongVector pick) {
+        LongVector a = pick.selectFrom(LongVector.fromMemorySegment(L512, w, o, LE), LongVector.fromMemorySegment(L512, w, o + 64, LE));
+        LongVector b = pick.selectFrom(LongVector.fromMemorySegment(L512, w, o + 128, LE), LongVector.fromMemorySegment(L512, w, o + 192, LE));
+        return JOIN.selectFrom(a, b);
+    }
+
+    /**
+     * The 256-bit shapes' gather: quad q's longs of every chunk of every block into {@code all}
+     * first — a vector load of longs just stored one by one would wait for the stores to drain
+     * (store forwarding works for same-sized accesses only).
+     */
+    private static void gatherQuads(MemorySegment w, long base, int blocks, int bytes, int chunks, int quad, long[] all) {
+        for (int b = 0; b < blocks; b++) {
+            for (int j = 0; j < chunks; j++) all[chunks * b + j] = w.get(I64, base + (long) b * bytes + 32 + 32L * j + 8 * quad);
+        }
+    }
+}
