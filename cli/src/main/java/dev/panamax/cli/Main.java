@@ -445,6 +445,7 @@ public final class Main {
         long t0 = System.nanoTime();
         String device = deviceOption(a);
         try (Panamax model = place(load(modelPath, quantizeOption(a), err), device, err)) {
+            model.model().prepare(); // the CPU's interleaved copy of Q8_0/Q4_0 matrices belongs to the load's time
             long t1 = System.nanoTime();
             err.printf("panamax: loaded %s (%s, context %d) in %.0f ms%n",
                     modelPath == null ? "kjv-llama (embedded)" : modelPath, model.model().architecture(), model.model().contextLength(), (t1 - t0) / 1e6);
@@ -555,6 +556,7 @@ public final class Main {
         Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
         String device = deviceOption(a);
         try (Panamax model = place(load(modelPath, quantizeOption(a), err), device, err)) {
+            model.model().prepare();
             ChatTemplate template = ChatTemplate.detect(model.model().chatTemplate());
             GenerationOptions o = template.endOfTurn.isEmpty() ? base : base.withStop(java.util.List.of(template.endOfTurn));
             err.println("panamax: chatting with " + (modelPath == null ? "kjv-llama (embedded)" : modelPath) + ", template "

@@ -148,7 +148,13 @@ public final class Llama implements Architecture {
     /** One layer's weights. Norm vectors and biases are small and live on the heap as floats. */
     record Layer(float[] attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, float[] bq, float[] bk, float[] bv,
                  float[] qNorm, float[] kNorm, float[] ffnNorm, Tensor gate, Tensor up, Tensor down,
-                 float[] attnSubNorm, float[] ffnSubNorm) {}
+                 float[] attnSubNorm, float[] ffnSubNorm) {
+        /** The same layer with each matrix passed through {@code f}. */
+        Layer withMatrices(java.util.function.UnaryOperator<Tensor> f) {
+            return new Layer(attnNorm, f.apply(wq), f.apply(wk), f.apply(wv), f.apply(wo), bq, bk, bv, qNorm, kNorm, ffnNorm,
+                    f.apply(gate), f.apply(up), f.apply(down), attnSubNorm, ffnSubNorm);
+        }
+    }
 
     static final class Model implements LanguageModel, dev.panamax.runtime.backend.DecoderSpec.Source {
         final Config cfg;
@@ -239,6 +245,38 @@ public final class Llama implements Architecture {
             }
         }
 
+        /** {@link #layers} and {@link #output} as the CPU forward passes read them; see {@link #cpuWeights}. */
+        record CpuWeights(Layer[] layers, Tensor output) {}
+
+        private volatile CpuWeights cpu;
+
+        /**
+         * The matrices the CPU runs on: Q8_0 and Q4_0 ones interleaved sixteen rows at a time
+         * ({@link Tensor#interleaved}), made when the first session starts, so a backend that takes
+         * the model through {@link #decoderSpec} (CUDA) gets the file's layout and no CPU copy.
+         */
+        CpuWeights cpuWeights() {
+            CpuWeights w = cpu;
+            if (w != null) return w;
+            synchronized (this) {
+                if (cpu == null) {
+                    // One matrix per task, each copied by one thread: most of the time is the
+                    // kernel handing out (and the JDK zeroing) fresh pages, which parallelizes by
+                    // matrix, not within one allocation.
+                    java.util.List<Tensor> all = new java.util.ArrayList<>();
+                    for (Layer L : layers) L.withMatrices(t -> { all.add(t); return t; });
+                    all.add(output);
+                    java.util.Map<Tensor, Tensor> copies = new java.util.concurrent.ConcurrentHashMap<>();
+                    java.lang.foreign.Arena arena = weights.arena();
+                    dev.panamax.simd.Parallel.forEach(all.size(), i -> copies.put(all.get(i), all.get(i).interleaved(arena)));
+                    Layer[] ls = new Layer[layers.length];
+                    for (int i = 0; i < ls.length; i++) ls[i] = layers[i].withMatrices(copies::get);
+                    cpu = new CpuWeights(ls, copies.get(output));
+                }
+                return cpu;
+            }
+        }
+
         private Tensor matrix(Tensor t) {
             if (weights.quantizeMatricesTo() != null) return weights.matrix(t);
             // Only the 16-bit matrices: a quantized one stays quantized (widening it would take 4–7× its memory).
@@ -302,6 +340,11 @@ public final class Llama implements Architecture {
         }
 
         @Override
+        public void prepare() {
+            cpuWeights();
+        }
+
+        @Override
         public String chatTemplate() {
             return chatTemplate;
         }
@@ -336,6 +379,9 @@ public final class Llama implements Architecture {
         final Model m;
         final Config c;
         final Kernels k;
+        /** The model's matrices in their CPU layout ({@link Model#cpuWeights}). */
+        final Layer[] layers;
+        final Tensor output;
         final float[] x, xb, q, kv, vv, attnOut, hb, hb2, logits, cos, sin;
         float[][] keys, values; // per layer: [capacity × kvDim] (F32 cache)
         short[][] keys16, values16; // the same in half floats (--kv-type f16); keys/values then hold one layer's widened copy
@@ -347,6 +393,9 @@ public final class Llama implements Architecture {
             this.m = m;
             this.c = m.cfg;
             this.k = m.k;
+            Model.CpuWeights cpu = m.cpuWeights();
+            this.layers = cpu.layers();
+            this.output = cpu.output();
             int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim;
             x = new float[c.dim];
             xb = new float[Math.max(c.dim, qDim)];
@@ -398,7 +447,7 @@ public final class Llama implements Architecture {
                 sin[j] = (float) Math.sin(angle);
             }
             for (int l = 0; l < c.layers; l++) {
-                Layer L = m.layers[l];
+                Layer L = layers[l];
                 // Attention block.
                 k.rmsnorm(xb, 0, x, 0, L.attnNorm(), c.dim, c.normEps);
                 L.wq().matvec(k, xb, q);
@@ -430,7 +479,7 @@ public final class Llama implements Architecture {
                 k.add(x, 0, xb, 0, x, 0, c.dim);
             }
             k.rmsnorm(x, 0, x, 0, m.finalNorm, c.dim, c.normEps);
-            m.output.matvec(k, x, logits);
+            output.matvec(k, x, logits);
             pos++;
             return logits;
         }
@@ -466,7 +515,7 @@ public final class Llama implements Architecture {
                 }
             }
             for (int l = 0; l < c.layers; l++) {
-                Layer L = m.layers[l];
+                Layer L = layers[l];
                 for (int t = 0; t < T; t++) k.rmsnorm(XB, t * d, X, t * d, L.attnNorm(), d, c.normEps);
                 L.wq().matmul(k, XB, T, Q);
                 L.wk().matmul(k, XB, T, K);
@@ -500,12 +549,12 @@ public final class Llama implements Architecture {
             pos += T;
             if (!allLogits) {
                 k.rmsnorm(x, 0, X, (T - 1) * d, m.finalNorm, d, c.normEps);
-                m.output.matvec(k, x, logits);
+                output.matvec(k, x, logits);
                 return logits;
             }
             for (int t = 0; t < T; t++) k.rmsnorm(X, t * d, X, t * d, m.finalNorm, d, c.normEps);
             float[] all = new float[T * c.vocab];
-            m.output.matmul(k, X, T, all);
+            output.matmul(k, X, T, all);
             System.arraycopy(all, (T - 1) * c.vocab, logits, 0, c.vocab);
             return all;
         }

@@ -14,6 +14,13 @@ public interface LanguageModel extends Model {
     /** A fresh session at position 0. */
     Session newSession();
 
+    /**
+     * Does now the one-time work the first {@link #newSession} would otherwise do (a Llama with
+     * Q8_0 or Q4_0 matrices copies them into the CPU's interleaved decode layout: about a second
+     * per GB), so a caller can count it with the load. Idempotent; nothing by default.
+     */
+    default void prepare() {}
+
     /** One sequence being decoded: its position and its cache. */
     interface Session {
         /**

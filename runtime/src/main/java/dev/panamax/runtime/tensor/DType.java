@@ -27,7 +27,14 @@ public enum DType {
     /** Panamax's BitNet ternary blocks, made at load ({@code --quantize ternary}); not a GGUF type. */
     TERNARY(BlockFormat.TERNARY),
     /** Panamax's 1-bit sign blocks with a scale per 64, made at load ({@code --quantize binary}); not a GGUF type. */
-    BINARY(BlockFormat.BINARY);
+    BINARY(BlockFormat.BINARY),
+    /**
+     * Q8_0 with sixteen rows interleaved ({@link dev.panamax.quant.Q8_0x16}): Panamax's decode layout,
+     * made from Q8_0 at load ({@link Tensor#interleaved}); not a GGUF type.
+     */
+    Q8_0_X16(BlockFormat.Q8_0, true),
+    /** Q4_0 with sixteen rows interleaved ({@link dev.panamax.quant.Q4_0x16}), as {@link #Q8_0_X16}. */
+    Q4_0_X16(BlockFormat.Q4_0, true);
 
     /** The quantized block format (layout, dequantizer), or null for the float types. */
     public final BlockFormat format;
@@ -38,12 +45,26 @@ public enum DType {
     public final int blockBytes;
     /** ggml's type id in GGUF files. */
     public final int ggmlType;
+    /**
+     * For the interleaved layouts, the block format whose rows they reorder (the same bytes per
+     * value); {@link #format} is then null, as no block of them is contiguous. Null otherwise.
+     */
+    public final BlockFormat interleavedFrom;
 
     DType(int blockSize, int blockBytes, int ggmlType, BlockFormat format) {
         this.blockSize = blockSize;
         this.blockBytes = blockBytes;
         this.ggmlType = ggmlType;
         this.format = format;
+        this.interleavedFrom = null;
+    }
+
+    DType(BlockFormat from, boolean interleaved) {
+        this.blockSize = from.size;
+        this.blockBytes = from.bytes;
+        this.ggmlType = -1;
+        this.format = null;
+        this.interleavedFrom = from;
     }
 
     DType(BlockFormat f) {

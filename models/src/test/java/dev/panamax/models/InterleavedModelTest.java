@@ -1,0 +1,89 @@
+package dev.panamax.models;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.panamax.quant.BlockFormat;
+import dev.panamax.quant.QuantizedMatvec;
+import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.ModelLoader;
+import dev.panamax.runtime.tensor.DType;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * kjv-llama in Q8_0 and Q4_0 with its matrices interleaved sixteen rows at a time (the CPU's decode
+ * layout) against the same file in its own layout: the interleaved matrices are really used, a
+ * prompt's logits agree to float rounding (both widen the same values for the same GEMM), and token
+ * by token both stay within {@link QuantizedModelTest}'s bounds of transformers' float32 logits.
+ * Token-by-token logits are not compared with each other tightly: decoding quantizes activations to
+ * int8, so a last-bit difference anywhere upstream (the JIT's exp against the interpreter's, which
+ * differ between a JVM's first and later runs) can flip one rounding and move later logits by a few
+ * percent. The kernels themselves are compared bit for bit in the quant module's InterleavedTest.
+ */
+class InterleavedModelTest {
+
+    @ParameterizedTest
+    @CsvSource({"q8_0, 0.03", "q4_0, 0.30"})
+    void interleavedWeightsGiveTheFileLayoutsLogits(String type, double bound, @TempDir Path tmp) throws Exception {
+        assumeTrue(QuantizedMatvec.interleaves(BlockFormat.Q8_0, 16, 32), "no interleaved layout on this JVM (scalar kernels)");
+        Path gguf = tmp.resolve("kjv-" + type + ".gguf");
+        GgufExport.convert(Fixtures.kjv(), gguf, QuantPlan.parse(type));
+        Map<String, Object> expected = Fixtures.json(Fixtures.kjv().resolve("expected.json"));
+        int[] ids = Fixtures.ints(expected.get("greedy_ids"));
+        float[] full = Fixtures.floats(Fixtures.kjv().resolve("full_logits.f32"));
+        float[][] stepsA, stepsB;
+        float[] promptA, promptB;
+        try (LanguageModel m = ModelLoader.loadLanguageModel(gguf)) {
+            Llama.Layer first = ((Llama.Model) m).cpuWeights().layers()[0];
+            DType want = type.equals("q8_0") ? DType.Q8_0_X16 : DType.Q4_0_X16;
+            assertEquals(want, first.wq().type(), "the CPU's wq");
+            assertEquals(want, first.gate().type(), "the CPU's gate");
+            stepsA = steps(m, ids);
+            promptA = m.newSession().prefill(ids, true);
+        }
+        String before = System.getProperty("panamax.quant.interleave");
+        System.setProperty("panamax.quant.interleave", "false");
+        try (LanguageModel m = ModelLoader.loadLanguageModel(gguf)) {
+            assertEquals(type.equals("q8_0") ? DType.Q8_0 : DType.Q4_0, ((Llama.Model) m).cpuWeights().layers()[0].wq().type());
+            stepsB = steps(m, ids);
+            promptB = m.newSession().prefill(ids, true);
+        } finally {
+            if (before == null) System.clearProperty("panamax.quant.interleave");
+            else System.setProperty("panamax.quant.interleave", before);
+        }
+        double interleaved = errorAgainst(full, stepsA), fileLayout = errorAgainst(full, stepsB);
+        assertTrue(interleaved <= bound, () -> type + ": interleaved, relative logit error " + interleaved + " > " + bound);
+        assertTrue(fileLayout <= bound, () -> type + ": file layout, relative logit error " + fileLayout + " > " + bound);
+        assertEquals(promptB.length, promptA.length);
+        for (int i = 0; i < promptA.length; i++) {
+            assertEquals(promptB[i], promptA[i], 1e-4f * Math.max(1, Math.abs(promptB[i])), type + ": prompt logit " + i);
+        }
+    }
+
+    /** Worst over positions of max|got − ref| / max(1, max|ref|), as {@link QuantizedModelTest} measures. */
+    private static double errorAgainst(float[] full, float[][] got) {
+        double worst = 0;
+        for (int t = 0; t < got.length; t++) {
+            int vocab = got[t].length;
+            double maxRef = 0, maxDiff = 0;
+            for (int i = 0; i < vocab; i++) {
+                maxRef = Math.max(maxRef, Math.abs(full[t * vocab + i]));
+                maxDiff = Math.max(maxDiff, Math.abs(full[t * vocab + i] - got[t][i]));
+            }
+            worst = Math.max(worst, maxDiff / Math.max(1, maxRef));
+        }
+        return worst;
+    }
+
+    private static float[][] steps(LanguageModel m, int[] ids) {
+        LanguageModel.Session s = m.newSession();
+        float[][] out = new float[ids.length][];
+        for (int t = 0; t < ids.length; t++) out[t] = s.forward(ids[t]).clone();
+        return out;
+    }
+}

@@ -1,0 +1,60 @@
+package dev.panamax.runtime.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.panamax.quant.BlockFormat;
+import dev.panamax.quant.QuantizedMatvec;
+import dev.panamax.simd.Kernels;
+import dev.panamax.simd.Simd;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import org.junit.jupiter.api.Test;
+
+/** {@link Tensor#interleaved}: the CPU's decode layout of Q8_0 and Q4_0 matrices reads, multiplies and slices as the file's layout does. */
+class TensorInterleavedTest {
+    final Kernels k = Simd.kernels();
+
+    private static Tensor quantized(DType type, int rows, int cols) {
+        float[] w = new float[rows * cols];
+        for (int i = 0; i < w.length; i++) w[i] = (float) Math.sin(i * 0.37) * 3;
+        MemorySegment seg = Arena.ofAuto().allocate(type.bytesFor(w.length), 16);
+        type.format.quantize(w, 0, w.length, seg, 0);
+        return new Tensor("w", type, new long[] {rows, cols}, seg);
+    }
+
+    @Test
+    void interleavedMatricesActAsTheFileLayout() {
+        assumeTrue(QuantizedMatvec.interleaves(BlockFormat.Q8_0, 16, 32), "no interleaved layout on this JVM (scalar kernels)");
+        int rows = 48, cols = 96, T = 5;
+        for (DType type : new DType[] {DType.Q8_0, DType.Q4_0}) {
+            Tensor t = quantized(type, rows, cols), x16 = t.interleaved(Arena.ofAuto());
+            assertEquals(type == DType.Q8_0 ? DType.Q8_0_X16 : DType.Q4_0_X16, x16.type());
+            assertEquals(t.data().byteSize(), x16.data().byteSize(), "the same bytes, reordered");
+            assertArrayEquals(t.toFloats(k), x16.toFloats(k), 0f, type + ": values (up to the sign of a zero)");
+            assertArrayEquals(t.rows(16, 32).toFloats(k), x16.rows(16, 32).toFloats(k), 0f, type + ": a view of two groups");
+            assertThrows(IllegalArgumentException.class, () -> x16.rows(8, 16), "rows of an interleaved matrix come in sixteens");
+            float[] x = new float[cols], a = new float[rows], b = new float[rows];
+            for (int i = 0; i < cols; i++) x[i] = (float) Math.cos(i * 0.11);
+            t.matvec(k, x, a);
+            x16.matvec(k, x, b);
+            for (int i = 0; i < rows; i++) assertEquals(a[i], b[i], 1e-5f * Math.max(1, Math.abs(a[i])), type + ": matvec row " + i);
+            float[] in = new float[T * cols], ma = new float[T * rows], mb = new float[T * rows];
+            for (int i = 0; i < in.length; i++) in[i] = (float) Math.sin(i * 0.05);
+            t.matmul(k, in, T, ma);
+            x16.matmul(k, in, T, mb);
+            assertArrayEquals(ma, mb, 0f, type + ": a prompt's matmul widens the same values");
+        }
+    }
+
+    @Test
+    void othersStayAsTheyAre() {
+        Tensor q8 = quantized(DType.Q8_0, 24, 64); // rows not in sixteens
+        assertSame(q8, q8.interleaved(Arena.ofAuto()));
+        Tensor q6 = quantized(DType.Q6_K, 16, 256);
+        assertSame(q6, q6.interleaved(Arena.ofAuto()));
+    }
+}
