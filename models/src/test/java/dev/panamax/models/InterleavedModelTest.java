@@ -16,7 +16,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * kjv-llama in Q8_0 and Q4_0 with its matrices interleaved sixteen rows at a time (the CPU's decode
+ * kjv-llama in Q8_0, Q4_0 and Q4_K_M with its matrices interleaved sixteen rows at a time (the CPU's decode
  * layout) against the same file in its own layout: the interleaved matrices are really used, a
  * prompt's logits agree to float rounding (both widen the same values for the same GEMM), and token
  * by token both stay within {@link QuantizedModelTest}'s bounds of transformers' float32 logits.
@@ -28,7 +28,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class InterleavedModelTest {
 
     @ParameterizedTest
-    @CsvSource({"q8_0, 0.03", "q4_0, 0.30"})
+    @CsvSource({"q8_0, 0.03", "q4_0, 0.30", "q4_k_m, 0.25"})
     void interleavedWeightsGiveTheFileLayoutsLogits(String type, double bound, @TempDir Path tmp) throws Exception {
         assumeTrue(QuantizedMatvec.interleaves(BlockFormat.Q8_0, 16, 32), "no interleaved layout on this JVM (scalar kernels)");
         Path gguf = tmp.resolve("kjv-" + type + ".gguf");
@@ -40,7 +40,11 @@ class InterleavedModelTest {
         float[] promptA, promptB;
         try (LanguageModel m = ModelLoader.loadLanguageModel(gguf)) {
             Llama.Layer first = ((Llama.Model) m).cpuWeights().layers()[0];
-            DType want = type.equals("q8_0") ? DType.Q8_0_X16 : DType.Q4_0_X16;
+            DType want = switch (type) {
+                case "q8_0" -> DType.Q8_0_X16;
+                case "q4_0" -> DType.Q4_0_X16;
+                default -> DType.Q4_K_X16;
+            };
             assertEquals(want, first.wq().type(), "the CPU's wq");
             assertEquals(want, first.gate().type(), "the CPU's gate");
             stepsA = steps(m, ids);
@@ -49,7 +53,7 @@ class InterleavedModelTest {
         String before = System.getProperty("panamax.quant.interleave");
         System.setProperty("panamax.quant.interleave", "false");
         try (LanguageModel m = ModelLoader.loadLanguageModel(gguf)) {
-            assertEquals(type.equals("q8_0") ? DType.Q8_0 : DType.Q4_0, ((Llama.Model) m).cpuWeights().layers()[0].wq().type());
+            assertEquals(null, ((Llama.Model) m).cpuWeights().layers()[0].wq().type().interleavedFrom, "the file's layout");
             stepsB = steps(m, ids);
             promptB = m.newSession().prefill(ids, true);
         } finally {

@@ -40,18 +40,29 @@ public final class QuantizedMatvec {
             f.unpack(w, off, c, s, m, ab);
         }
 
-        /** Groups [g0, g1) of a {@link Q8_0x16} or ({@code q4}) {@link Q4_0x16} matrix × x: the scalar references; vector kernels override. */
-        default void matvecInterleaved(boolean q4, MemorySegment w, long off, Q8_KBlock x, int[] pairs, float[] xs8, int cols, float[] out,
-                                       int g0, int g1) {
-            if (q4) Q4_0x16.matvecReference(w, off, x.q, x.d, cols, out, g0, g1);
-            else Q8_0x16.matvecReference(w, off, x.q, x.d, cols, out, g0, g1);
+        /**
+         * Groups [g0, g1) of an interleaved matrix ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}
+         * by {@code f}) × activations x, paired for the kernels ({@code pairs[i]}: codes 2i and 2i + 1
+         * in one int), with 8·Σx per 32 ({@code xs8}, Q4_0) or Σx per 32 ({@code xsum32}, Q4_K): the
+         * scalar references; vector kernels override.
+         */
+        default void matvecInterleaved(BlockFormat f, MemorySegment w, long off, Q8_KBlock x, int[] pairs, float[] xs8, int[] xsum32, int cols,
+                                       float[] out, int g0, int g1) {
+            switch (f) {
+                case Q4_0 -> Q4_0x16.matvecReference(w, off, x.q, x.d, cols, out, g0, g1);
+                case Q4_K -> Q4_Kx16.matvecReference(w, off, x.q, x.d, xsum32, cols, out, g0, g1);
+                default -> Q8_0x16.matvecReference(w, off, x.q, x.d, cols, out, g0, g1);
+            }
         }
 
         /** Rows [r0, r0 + count) of an interleaved matrix into y, row by row from the references; vector kernels take quads of rows. */
-        default void dequantizeInterleavedRows(boolean q4, MemorySegment w, long off, int cols, int r0, int count, float[] y, int yOff) {
+        default void dequantizeInterleavedRows(BlockFormat f, MemorySegment w, long off, int cols, int r0, int count, float[] y, int yOff) {
             for (int r = r0; r < r0 + count; r++) {
-                if (q4) Q4_0x16.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
-                else Q8_0x16.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
+                switch (f) {
+                    case Q4_0 -> Q4_0x16.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
+                    case Q4_K -> Q4_Kx16.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
+                    default -> Q8_0x16.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
+                }
             }
         }
     }
@@ -118,22 +129,33 @@ public final class QuantizedMatvec {
 
     /**
      * Whether a [rows, cols] matrix of {@code format} has an interleaved decode layout here
-     * ({@link Q8_0x16}, {@link Q4_0x16}): Q8_0 or Q4_0, rows a multiple of 16, the Vector API kernels
-     * running, and not turned off ({@code -Dpanamax.quant.interleave=false}). The scalar path keeps
-     * the file's layout: its references would gain nothing from it.
+     * ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}): Q8_0, Q4_0 or Q4_K, rows a multiple of 16,
+     * the Vector API kernels running, and not turned off ({@code -Dpanamax.quant.interleave=false}).
+     * The scalar path keeps the file's layout: its references would gain nothing from it.
      */
     public static boolean interleaves(BlockFormat format, int rows, int cols) {
-        return (format == BlockFormat.Q8_0 || format == BlockFormat.Q4_0) && rows > 0 && rows % 16 == 0 && cols > 0 && cols % 32 == 0
+        return interleavedRowBytes(format) > 0 && rows > 0 && rows % 16 == 0 && cols > 0 && cols % format.size == 0
                 && (ACTIVE != SCALAR || Boolean.getBoolean("panamax.quant.interleaveScalar"))
                 && !"false".equals(System.getProperty("panamax.quant.interleave"));
     }
 
+    /** Bytes per row and block of {@code format}'s interleaved layout (the file's, but 148 for Q4_K's unpacked scales), or 0 if it has none. */
+    public static int interleavedRowBytes(BlockFormat format) {
+        return switch (format) {
+            case Q8_0 -> Q8_0Block.BYTES;
+            case Q4_0 -> Q4_0Block.BYTES;
+            case Q4_K -> Q4_Kx16.ROW_BYTES;
+            default -> 0;
+        };
+    }
+
     private static long interleavedBytes(BlockFormat format, int rows, int cols) {
-        if (format != BlockFormat.Q8_0 && format != BlockFormat.Q4_0) throw new IllegalArgumentException(format + " has no interleaved layout");
-        if (rows <= 0 || rows % 16 != 0 || cols <= 0 || cols % 32 != 0) {
-            throw new IllegalArgumentException("an interleaved " + format + " matrix needs rows in sixteens and columns in 32s, got [" + rows + ", " + cols + "]");
+        int rowBytes = interleavedRowBytes(format);
+        if (rowBytes == 0) throw new IllegalArgumentException(format + " has no interleaved layout");
+        if (rows <= 0 || rows % 16 != 0 || cols <= 0 || cols % format.size != 0) {
+            throw new IllegalArgumentException("an interleaved " + format + " matrix needs rows in sixteens and columns in " + format.size + "s, got [" + rows + ", " + cols + "]");
         }
-        return (long) rows * (cols / 32) * format.bytes;
+        return (long) rows * (cols / format.size) * rowBytes;
     }
 
     private static void checkInterleaved(BlockFormat format, MemorySegment w, int rows, int cols) {
@@ -142,40 +164,48 @@ public final class QuantizedMatvec {
     }
 
     /**
-     * Reorders a [rows, cols] matrix of Q8_0 or Q4_0 blocks at byte {@code off} of {@code src} into
-     * the interleaved layout ({@link Q8_0x16}, {@link Q4_0x16}) in {@code dst}, which must be exactly
-     * as large as the matrix. Returns false, leaving dst unspecified, if a scale is infinite or NaN
-     * (the vector kernels widen scales with integer operations that only finite halves survive): the
-     * caller keeps the file's layout, whose kernels carry the non-finite value through.
+     * Reorders a [rows, cols] matrix of Q8_0, Q4_0 or Q4_K blocks at byte {@code off} of {@code src}
+     * into the interleaved layout ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}) in {@code dst},
+     * which must be exactly {@link #interleavedRowBytes} per row and block. Returns false, leaving dst
+     * unspecified, if a scale is infinite or NaN (the vector kernels widen scales with integer
+     * operations that only finite halves survive): the caller keeps the file's layout, whose kernels
+     * carry the non-finite value through.
      */
     public static boolean interleave(BlockFormat format, MemorySegment src, long off, int rows, int cols, MemorySegment dst) {
-        long bytes = interleavedBytes(format, rows, cols);
-        if (off < 0 || off + bytes > src.byteSize()) throw new IndexOutOfBoundsException(format + " [" + rows + ", " + cols + "] at byte " + off + " of " + src.byteSize());
+        long bytes = interleavedBytes(format, rows, cols), fileBytes = (long) rows * (cols / format.size) * format.bytes;
+        if (off < 0 || off + fileBytes > src.byteSize()) throw new IndexOutOfBoundsException(format + " [" + rows + ", " + cols + "] at byte " + off + " of " + src.byteSize());
         if (dst.byteSize() != bytes) throw new IllegalArgumentException("interleaved " + format + " needs " + bytes + " bytes, got " + dst.byteSize());
-        int blocks = cols / 32;
-        for (long b = 0; b < (long) rows * blocks; b++) {
-            if ((src.get(Q8_0Block.F16, off + b * format.bytes) & 0x7c00) == 0x7c00) return false;
+        int scales = format == BlockFormat.Q4_K ? 2 : 1; // d (and Q4_K's dmin) at the start of each block
+        for (long b = 0; b < fileBytes / format.bytes; b++) {
+            for (int i = 0; i < scales; i++) {
+                if ((src.get(Q8_0Block.F16, off + b * format.bytes + 2 * i) & 0x7c00) == 0x7c00) return false;
+            }
         }
-        boolean q4 = format == BlockFormat.Q4_0;
         Parallel.forRange(rows, 16, (r0, r1) -> {
-            if (q4) Q4_0x16.interleave(src, off, cols, dst, 0, r0, r1);
-            else Q8_0x16.interleave(src, off, cols, dst, 0, r0, r1);
+            switch (format) {
+                case Q4_0 -> Q4_0x16.interleave(src, off, cols, dst, 0, r0, r1);
+                case Q4_K -> Q4_Kx16.interleave(src, off, cols, dst, 0, r0, r1);
+                default -> Q8_0x16.interleave(src, off, cols, dst, 0, r0, r1);
+            }
         });
         return true;
     }
 
-    /** out = W·x for an interleaved Q8_0 or Q4_0 matrix W [rows, cols] (made by {@link #interleave}). */
+    /** out = W·x for an interleaved Q8_0, Q4_0 or Q4_K matrix W [rows, cols] (made by {@link #interleave}). */
     public static void matvecInterleaved(BlockFormat format, MemorySegment w, float[] x, float[] out, int rows, int cols) {
         checkInterleaved(format, w, rows, cols);
         if (x.length < cols || out.length < rows) throw new IllegalArgumentException("x has " + x.length + " of " + cols + ", out " + out.length + " of " + rows);
-        Q8_KBlock xq = Q8_KBlock.quantize(x, cols, 32);
+        Q8_KBlock xq = Q8_KBlock.quantize(x, cols, format == BlockFormat.Q4_K ? 256 : 32);
         int[] pairs = new int[cols / 2];
         for (int i = 0; i < pairs.length; i++) pairs[i] = (xq.q[2 * i] & 0xffff) | xq.q[2 * i + 1] << 16;
         float[] xs8 = new float[cols / 32];
-        for (int b = 0; b < xs8.length; b++) xs8[b] = 8 * (xq.sums[2 * b] + xq.sums[2 * b + 1]);
-        boolean q4 = format == BlockFormat.Q4_0;
+        int[] xsum32 = new int[cols / 32];
+        for (int b = 0; b < xs8.length; b++) {
+            xsum32[b] = xq.sums[2 * b] + xq.sums[2 * b + 1];
+            xs8[b] = 8 * xsum32[b];
+        }
         Dot dot = ACTIVE;
-        Parallel.forRange(rows / 16, 1, (g0, g1) -> dot.matvecInterleaved(q4, w, 0, xq, pairs, xs8, cols, out, g0, g1));
+        Parallel.forRange(rows / 16, 1, (g0, g1) -> dot.matvecInterleaved(format, w, 0, xq, pairs, xs8, xsum32, cols, out, g0, g1));
     }
 
     /**
@@ -188,7 +218,7 @@ public final class QuantizedMatvec {
         if (r0 < 0 || count < 0 || r0 + count > rows || yOff < 0 || yOff + (long) count * cols > y.length) {
             throw new IndexOutOfBoundsException("rows " + r0 + "+" + count + " of " + rows + " into " + y.length + " at " + yOff);
         }
-        ACTIVE.dequantizeInterleavedRows(format == BlockFormat.Q4_0, w, 0, cols, r0, count, y, yOff);
+        ACTIVE.dequantizeInterleavedRows(format, w, 0, cols, r0, count, y, yOff);
     }
 
     /**

@@ -286,4 +286,156 @@ final class VectorInterleaved {
             for (int j = 0; j < chunks; j++) all[chunks * b + j] = w.get(I64, base + (long) b * bytes + 32 + 32L * j + 8 * quad);
         }
     }
+
+    private static final VectorSpecies<Byte> B64 = ByteVector.SPECIES_64;
+
+    /** Sixteen rows' unsigned bytes at o (a sub-block's scales or mins) as ints. */
+    private static IntVector bytes16(MemorySegment w, long o) {
+        return (IntVector) ByteVector.fromMemorySegment(B128, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
+    }
+
+    /** Eight rows' unsigned bytes at o as ints (256-bit shapes). */
+    private static IntVector bytes8(MemorySegment w, long o) {
+        return (IntVector) ByteVector.fromMemorySegment(B64, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I256, 0);
+    }
+
+    /**
+     * Q4_Kx16 groups [g0, g1): per 64-value chunk, {@link #q4}'s two 16-bit multiply-accumulates
+     * over the sixteen 32-byte pieces (low nibbles: sub-block 2c, high: 2c + 1; |Σ| ≤ 16·15·127 per
+     * lane), adjacent lanes summed to ints and multiplied by the sub-blocks' scales; the mins'
+     * term is the mins times the activations' sums per 32. Per super-block, two fused
+     * multiply-adds: by d·xd and by −dmin·xd.
+     */
+    static void q4k(MemorySegment w, long off, int[] xp, float[] xd, int[] xsum32, int blocks, float[] out, int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q4_Kx16.BYTES;
+            FloatVector acc = FloatVector.zero(F512);
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q4_Kx16.BYTES;
+                IntVector scaled = IntVector.zero(I512), mins = scaled;
+                for (int c = 0; c < 4; c++) {
+                    ShortVector s0 = ShortVector.zero(S512), s1 = s0;
+                    long q = o + 320 + 512L * c;
+                    int xc = 128 * b + 32 * c;
+                    for (int j = 0; j < 16; j++) {
+                        ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B256, w, q + 32L * j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
+                        s0 = s0.add(v.and((short) 0x0f).mul(IntVector.broadcast(I512, xp[xc + j]).reinterpretAsShorts()));
+                        s1 = s1.add(v.lanewise(VectorOperators.LSHR, 4).mul(IntVector.broadcast(I512, xp[xc + 16 + j]).reinterpretAsShorts()));
+                    }
+                    IntVector i0 = s0.reinterpretAsInts(), i1 = s1.reinterpretAsInts();
+                    i0 = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    i1 = i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    scaled = scaled.add(i0.mul(bytes16(w, o + 64 + 32L * c))).add(i1.mul(bytes16(w, o + 80 + 32L * c)));
+                    mins = mins.add(bytes16(w, o + 192 + 32L * c).mul(xsum32[8 * b + 2 * c])).add(bytes16(w, o + 208 + 32L * c).mul(xsum32[8 * b + 2 * c + 1]));
+                }
+                acc = ((FloatVector) scaled.convert(VectorOperators.I2F, 0)).fma(halves16(w, o).mul(xd[b]), acc);
+                acc = ((FloatVector) mins.convert(VectorOperators.I2F, 0)).fma(halves16(w, o + 32).mul(-xd[b]), acc);
+            }
+            acc.intoArray(out, 16 * g);
+        }
+    }
+
+    /** {@link #q4k} in 256-bit vectors, rows 0–7 and 8–15 in halves. */
+    static void q4kx256(MemorySegment w, long off, int[] xp, float[] xd, int[] xsum32, int blocks, float[] out, int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q4_Kx16.BYTES;
+            FloatVector lo = FloatVector.zero(F256), hi = lo;
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q4_Kx16.BYTES;
+                IntVector scaledLo = IntVector.zero(I256), scaledHi = scaledLo, minsLo = scaledLo, minsHi = scaledLo;
+                for (int c = 0; c < 4; c++) {
+                    ShortVector a0 = ShortVector.zero(S256), a1 = a0, c0 = a0, c1 = a0;
+                    long q = o + 320 + 512L * c;
+                    int xc = 128 * b + 32 * c;
+                    for (int j = 0; j < 16; j++) {
+                        ShortVector x0 = IntVector.broadcast(I256, xp[xc + j]).reinterpretAsShorts();
+                        ShortVector x1 = IntVector.broadcast(I256, xp[xc + 16 + j]).reinterpretAsShorts();
+                        ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B128, w, q + 32L * j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+                        ShortVector u = (ShortVector) ByteVector.fromMemorySegment(B128, w, q + 32L * j + 16, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+                        a0 = a0.add(v.and((short) 0x0f).mul(x0));
+                        a1 = a1.add(v.lanewise(VectorOperators.LSHR, 4).mul(x1));
+                        c0 = c0.add(u.and((short) 0x0f).mul(x0));
+                        c1 = c1.add(u.lanewise(VectorOperators.LSHR, 4).mul(x1));
+                    }
+                    IntVector i0 = a0.reinterpretAsInts(), i1 = a1.reinterpretAsInts(), k0 = c0.reinterpretAsInts(), k1 = c1.reinterpretAsInts();
+                    i0 = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    i1 = i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    k0 = k0.lanewise(VectorOperators.ASHR, 16).add(k0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    k1 = k1.lanewise(VectorOperators.ASHR, 16).add(k1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    long sc = o + 64 + 32L * c, mn = o + 192 + 32L * c;
+                    scaledLo = scaledLo.add(i0.mul(bytes8(w, sc))).add(i1.mul(bytes8(w, sc + 16)));
+                    scaledHi = scaledHi.add(k0.mul(bytes8(w, sc + 8))).add(k1.mul(bytes8(w, sc + 24)));
+                    int s0 = xsum32[8 * b + 2 * c], s1 = xsum32[8 * b + 2 * c + 1];
+                    minsLo = minsLo.add(bytes8(w, mn).mul(s0)).add(bytes8(w, mn + 16).mul(s1));
+                    minsHi = minsHi.add(bytes8(w, mn + 8).mul(s0)).add(bytes8(w, mn + 24).mul(s1));
+                }
+                lo = ((FloatVector) scaledLo.convert(VectorOperators.I2F, 0)).fma(halves8(w, o).mul(xd[b]), lo);
+                lo = ((FloatVector) minsLo.convert(VectorOperators.I2F, 0)).fma(halves8(w, o + 32).mul(-xd[b]), lo);
+                hi = ((FloatVector) scaledHi.convert(VectorOperators.I2F, 0)).fma(halves8(w, o + 16).mul(xd[b]), hi);
+                hi = ((FloatVector) minsHi.convert(VectorOperators.I2F, 0)).fma(halves8(w, o + 48).mul(-xd[b]), hi);
+            }
+            lo.intoArray(out, 16 * g);
+            hi.intoArray(out, 16 * g + 8);
+        }
+    }
+
+    /**
+     * {@link #q8Rows} for Q4_Kx16: per 64-value chunk, pieces 0–7 hold columns 0–15 (low nibbles)
+     * and 32–47 (high), pieces 8–15 columns 16–31 and 48–63; each row's value is d·sc·code − dmin·m
+     * as {@link Q4_KBlock#dequantize} computes it.
+     */
+    static void q4kRows(boolean wide, MemorySegment w, long off, int cols, int r0, int count, float[] y, int yOff) {
+        int blocks = cols / 256;
+        long[] all = wide ? null : new long[64];
+        float[] d = new float[4], dm = new float[4];
+        for (int r = r0; r < r0 + count; r += 4) {
+            long base = off + (long) (r / 16) * blocks * Q4_Kx16.BYTES;
+            int quad = (r % 16) / 4, y0 = yOff + (r - r0) * cols;
+            LongVector pick = PICK[quad];
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q4_Kx16.BYTES;
+                for (int i = 0; i < 4; i++) {
+                    d[i] = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 2 * i));
+                    dm[i] = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 32 + 8 * quad + 2 * i));
+                }
+                if (!wide) {
+                    for (int c = 0; c < 4; c++) {
+                        for (int j = 0; j < 16; j++) all[16 * c + j] = w.get(I64, o + 320 + 512L * c + 32L * j + 8 * quad);
+                    }
+                }
+                for (int c = 0; c < 4; c++) {
+                    long q = o + 320 + 512L * c;
+                    int col = 256 * b + 64 * c;
+                    if (wide) {
+                        ByteVector a = quadOf8Chunks(w, q, pick).reinterpretAsBytes(), e = quadOf8Chunks(w, q + 256, pick).reinterpretAsBytes();
+                        ByteVector aLo = a.and((byte) 0x0f).rearrange(QUAD_ROWS), aHi = a.lanewise(VectorOperators.LSHR, 4).rearrange(QUAD_ROWS);
+                        ByteVector eLo = e.and((byte) 0x0f).rearrange(QUAD_ROWS), eHi = e.lanewise(VectorOperators.LSHR, 4).rearrange(QUAD_ROWS);
+                        for (int i = 0; i < 4; i++) {
+                            int sub = 16 * (2 * c) + 4 * quad + i;
+                            float d0 = d[i] * w.get(ValueLayout.JAVA_BYTE, o + 64 + sub), m0 = dm[i] * w.get(ValueLayout.JAVA_BYTE, o + 192 + sub);
+                            float d1 = d[i] * w.get(ValueLayout.JAVA_BYTE, o + 80 + sub), m1 = dm[i] * w.get(ValueLayout.JAVA_BYTE, o + 208 + sub);
+                            int at = y0 + i * cols + col;
+                            ((FloatVector) aLo.convertShape(VectorOperators.B2F, F512, i)).mul(d0).sub(m0).intoArray(y, at);
+                            ((FloatVector) eLo.convertShape(VectorOperators.B2F, F512, i)).mul(d0).sub(m0).intoArray(y, at + 16);
+                            ((FloatVector) aHi.convertShape(VectorOperators.B2F, F512, i)).mul(d1).sub(m1).intoArray(y, at + 32);
+                            ((FloatVector) eHi.convertShape(VectorOperators.B2F, F512, i)).mul(d1).sub(m1).intoArray(y, at + 48);
+                        }
+                    } else {
+                        for (int part = 0; part < 4; part++) { // pieces 4·part … 4·part + 3: columns 8·part … 8·part + 7 (+32 high)
+                            ByteVector v = LongVector.fromArray(L256, all, 16 * c + 4 * part).reinterpretAsBytes();
+                            ByteVector vLo = v.and((byte) 0x0f).rearrange(QUAD_ROWS_256), vHi = v.lanewise(VectorOperators.LSHR, 4).rearrange(QUAD_ROWS_256);
+                            for (int i = 0; i < 4; i++) {
+                                int sub = 16 * (2 * c) + 4 * quad + i;
+                                float d0 = d[i] * w.get(ValueLayout.JAVA_BYTE, o + 64 + sub), m0 = dm[i] * w.get(ValueLayout.JAVA_BYTE, o + 192 + sub);
+                                float d1 = d[i] * w.get(ValueLayout.JAVA_BYTE, o + 80 + sub), m1 = dm[i] * w.get(ValueLayout.JAVA_BYTE, o + 208 + sub);
+                                int at = y0 + i * cols + col + 8 * part;
+                                ((FloatVector) vLo.convertShape(VectorOperators.B2F, F256, i)).mul(d0).sub(m0).intoArray(y, at);
+                                ((FloatVector) vHi.convertShape(VectorOperators.B2F, F256, i)).mul(d1).sub(m1).intoArray(y, at + 32);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

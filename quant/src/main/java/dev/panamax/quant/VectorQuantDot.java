@@ -42,24 +42,34 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     private VectorQuantDot() {}
 
     @Override
-    public void dequantizeInterleavedRows(boolean q4, MemorySegment w, long off, int cols, int r0, int count, float[] y, int yOff) {
+    public void dequantizeInterleavedRows(BlockFormat f, MemorySegment w, long off, int cols, int r0, int count, float[] y, int yOff) {
         if (r0 % 4 != 0 || count % 4 != 0) {
-            QuantizedMatvec.Dot.super.dequantizeInterleavedRows(q4, w, off, cols, r0, count, y, yOff);
-        } else if (q4) {
-            VectorInterleaved.q4Rows(WIDE, w, off, cols, r0, count, y, yOff);
-        } else {
-            VectorInterleaved.q8Rows(WIDE, w, off, cols, r0, count, y, yOff);
+            QuantizedMatvec.Dot.super.dequantizeInterleavedRows(f, w, off, cols, r0, count, y, yOff);
+            return;
+        }
+        switch (f) {
+            case Q4_0 -> VectorInterleaved.q4Rows(WIDE, w, off, cols, r0, count, y, yOff);
+            case Q4_K -> VectorInterleaved.q4kRows(WIDE, w, off, cols, r0, count, y, yOff);
+            default -> VectorInterleaved.q8Rows(WIDE, w, off, cols, r0, count, y, yOff);
         }
     }
 
     @Override
-    public void matvecInterleaved(boolean q4, MemorySegment w, long off, Q8_KBlock x, int[] pairs, float[] xs8, int cols, float[] out, int g0, int g1) {
-        if (q4) {
-            if (WIDE) VectorInterleaved.q4(w, off, pairs, x.d, xs8, cols / 32, out, g0, g1);
-            else VectorInterleaved.q4x256(w, off, pairs, x.d, xs8, cols / 32, out, g0, g1);
-        } else {
-            if (WIDE) VectorInterleaved.q8(w, off, pairs, x.d, cols / 32, out, g0, g1);
-            else VectorInterleaved.q8x256(w, off, pairs, x.d, cols / 32, out, g0, g1);
+    public void matvecInterleaved(BlockFormat f, MemorySegment w, long off, Q8_KBlock x, int[] pairs, float[] xs8, int[] xsum32, int cols,
+                                  float[] out, int g0, int g1) {
+        switch (f) {
+            case Q4_0 -> {
+                if (WIDE) VectorInterleaved.q4(w, off, pairs, x.d, xs8, cols / 32, out, g0, g1);
+                else VectorInterleaved.q4x256(w, off, pairs, x.d, xs8, cols / 32, out, g0, g1);
+            }
+            case Q4_K -> {
+                if (WIDE) VectorInterleaved.q4k(w, off, pairs, x.d, xsum32, cols / 256, out, g0, g1);
+                else VectorInterleaved.q4kx256(w, off, pairs, x.d, xsum32, cols / 256, out, g0, g1);
+            }
+            default -> {
+                if (WIDE) VectorInterleaved.q8(w, off, pairs, x.d, cols / 32, out, g0, g1);
+                else VectorInterleaved.q8x256(w, off, pairs, x.d, cols / 32, out, g0, g1);
+            }
         }
     }
 

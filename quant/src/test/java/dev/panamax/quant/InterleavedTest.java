@@ -20,27 +20,30 @@ import org.junit.jupiter.api.Test;
  */
 class InterleavedTest {
 
-    private static final BlockFormat[] FORMATS = {BlockFormat.Q8_0, BlockFormat.Q4_0};
+    private static final BlockFormat[] FORMATS = {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.Q4_K};
 
     private static boolean vectorModule() {
         return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
     }
 
-    /** Random code bytes over their whole range; scales of both signs, one subnormal half and one zero per matrix. */
+    /** Random code bytes over their whole range; scales (Q4_K: d and dmin) of both signs, one subnormal half and one zero per matrix. */
     private static MemorySegment randomMatrix(SplittableRandom r, BlockFormat f, long off, int rows, int cols) {
-        long blocks = (long) rows * cols / 32;
+        long blocks = (long) rows * cols / f.size;
         MemorySegment w = Arena.ofAuto().allocate(off + blocks * f.bytes);
         for (long i = 0; i < w.byteSize(); i++) w.set(ValueLayout.JAVA_BYTE, i, (byte) r.nextInt(256));
+        int scales = f == BlockFormat.Q4_K ? 2 : 1;
         for (long b = 0; b < blocks; b++) {
-            w.set(Q8_0Block.F16, off + b * f.bytes, Float.floatToFloat16((float) (r.nextDouble(0.001, 0.1) * (r.nextBoolean() ? 1 : -1))));
+            for (int i = 0; i < scales; i++) {
+                w.set(Q8_0Block.F16, off + b * f.bytes + 2 * i, Float.floatToFloat16((float) (r.nextDouble(0.001, 0.1) * (r.nextBoolean() ? 1 : -1))));
+            }
         }
         w.set(Q8_0Block.F16, off + (blocks / 3) * f.bytes, (short) 0x8123); // −subnormal
-        w.set(Q8_0Block.F16, off + (blocks / 2) * f.bytes, (short) 0);
+        w.set(Q8_0Block.F16, off + (blocks / 2) * f.bytes + 2 * (scales - 1), (short) 0);
         return w;
     }
 
     private static MemorySegment interleaved(BlockFormat f, MemorySegment w, long off, int rows, int cols) {
-        MemorySegment p = Arena.ofAuto().allocate((long) rows * cols / 32 * f.bytes, 64);
+        MemorySegment p = Arena.ofAuto().allocate((long) rows * cols / f.size * QuantizedMatvec.interleavedRowBytes(f), 64);
         assertTrue(QuantizedMatvec.interleave(f, w, off, rows, cols, p));
         return p;
     }
@@ -56,12 +59,12 @@ class InterleavedTest {
     void everyValueSurvivesTheReordering() {
         SplittableRandom r = new SplittableRandom(3);
         for (BlockFormat f : FORMATS) {
-            int rows = 48, cols = 96;
+            int rows = 48, cols = f == BlockFormat.Q4_K ? 512 : 96;
             long off = 7;
             MemorySegment w = randomMatrix(r, f, off, rows, cols), p = interleaved(f, w, off, rows, cols);
             float[] want = new float[cols], got = new float[cols];
             for (int row = 0; row < rows; row++) {
-                f.dequantize(w, off + (long) row * cols / 32 * f.bytes, want, 0, cols);
+                f.dequantize(w, off + (long) row * cols / f.size * f.bytes, want, 0, cols);
                 QuantizedMatvec.dequantizeInterleavedRows(f, p, rows, cols, row, 1, got, 0);
                 assertArrayEquals(want, got, f + " row " + row);
             }
@@ -73,13 +76,12 @@ class InterleavedTest {
     void referencesMatchTheRowMajorKernels() {
         SplittableRandom r = new SplittableRandom(5);
         for (BlockFormat f : FORMATS) {
-            int rows = 32, cols = 640;
+            int rows = 32, cols = f == BlockFormat.Q4_K ? 768 : 640;
             MemorySegment w = randomMatrix(r, f, 0, rows, cols), p = interleaved(f, w, 0, rows, cols);
             float[] x = activations(r, cols), want = new float[rows], got = new float[rows];
             QuantizedMatvec.matvec(f, w, 0, x, want, rows, cols);
-            Q8_KBlock xq = Q8_KBlock.quantize(x, cols, 32);
-            if (f == BlockFormat.Q4_0) Q4_0x16.matvecReference(p, 0, xq.q, xq.d, cols, got, 0, rows / 16);
-            else Q8_0x16.matvecReference(p, 0, xq.q, xq.d, cols, got, 0, rows / 16);
+            Activations a = new Activations(x, f);
+            reference(f, p, a, cols, got, rows);
             for (int i = 0; i < rows; i++) assertEquals(want[i], got[i], 2e-5f * Math.max(1, Math.abs(want[i])), f + " row " + i);
         }
     }
@@ -89,25 +91,26 @@ class InterleavedTest {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
         SplittableRandom r = new SplittableRandom(9);
         for (BlockFormat f : FORMATS) {
-            boolean q4 = f == BlockFormat.Q4_0;
-            for (int cols : new int[] {32, 576, 2048}) {
+            for (int cols : f == BlockFormat.Q4_K ? new int[] {256, 2048} : new int[] {32, 576, 2048}) {
                 int rows = 64;
                 MemorySegment p = interleaved(f, randomMatrix(r, f, 3, rows, cols), 3, rows, cols);
                 float[] x = activations(r, cols);
-                Q8_KBlock xq = Q8_KBlock.quantize(x, cols, 32);
-                int[] pairs = new int[cols / 2];
-                for (int i = 0; i < pairs.length; i++) pairs[i] = (xq.q[2 * i] & 0xffff) | xq.q[2 * i + 1] << 16;
-                float[] xs8 = new float[cols / 32];
-                for (int b = 0; b < xs8.length; b++) xs8[b] = 8 * (xq.sums[2 * b] + xq.sums[2 * b + 1]);
+                Activations a = new Activations(x, f);
                 float[] want = new float[rows], wide = new float[rows], narrow = new float[rows];
-                if (q4) {
-                    Q4_0x16.matvecReference(p, 0, xq.q, xq.d, cols, want, 0, rows / 16);
-                    VectorInterleaved.q4(p, 0, pairs, xq.d, xs8, cols / 32, wide, 0, rows / 16);
-                    VectorInterleaved.q4x256(p, 0, pairs, xq.d, xs8, cols / 32, narrow, 0, rows / 16);
-                } else {
-                    Q8_0x16.matvecReference(p, 0, xq.q, xq.d, cols, want, 0, rows / 16);
-                    VectorInterleaved.q8(p, 0, pairs, xq.d, cols / 32, wide, 0, rows / 16);
-                    VectorInterleaved.q8x256(p, 0, pairs, xq.d, cols / 32, narrow, 0, rows / 16);
+                reference(f, p, a, cols, want, rows);
+                switch (f) {
+                    case Q4_0 -> {
+                        VectorInterleaved.q4(p, 0, a.pairs, a.q.d, a.xs8, cols / 32, wide, 0, rows / 16);
+                        VectorInterleaved.q4x256(p, 0, a.pairs, a.q.d, a.xs8, cols / 32, narrow, 0, rows / 16);
+                    }
+                    case Q4_K -> {
+                        VectorInterleaved.q4k(p, 0, a.pairs, a.q.d, a.xsum32, cols / 256, wide, 0, rows / 16);
+                        VectorInterleaved.q4kx256(p, 0, a.pairs, a.q.d, a.xsum32, cols / 256, narrow, 0, rows / 16);
+                    }
+                    default -> {
+                        VectorInterleaved.q8(p, 0, a.pairs, a.q.d, cols / 32, wide, 0, rows / 16);
+                        VectorInterleaved.q8x256(p, 0, a.pairs, a.q.d, cols / 32, narrow, 0, rows / 16);
+                    }
                 }
                 assertArrayEquals(want, wide, f + " 512-bit, cols " + cols);
                 assertArrayEquals(want, narrow, f + " 256-bit, cols " + cols);
@@ -124,15 +127,17 @@ class InterleavedTest {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
         SplittableRandom r = new SplittableRandom(13);
         for (BlockFormat f : FORMATS) {
-            boolean q4 = f == BlockFormat.Q4_0;
-            int rows = 48, cols = 160;
+            int rows = 48, cols = f == BlockFormat.Q4_K ? 512 : 160;
             MemorySegment w = randomMatrix(r, f, 0, rows, cols), p = interleaved(f, w, 0, rows, cols);
             float[] want = new float[rows * cols];
-            for (int row = 0; row < rows; row++) f.dequantize(w, (long) row * cols / 32 * f.bytes, want, row * cols, cols);
+            for (int row = 0; row < rows; row++) f.dequantize(w, (long) row * cols / f.size * f.bytes, want, row * cols, cols);
             for (boolean wide : new boolean[] {true, false}) {
                 float[] got = new float[rows * cols + 5];
-                if (q4) VectorInterleaved.q4Rows(wide, p, 0, cols, 0, rows, got, 5);
-                else VectorInterleaved.q8Rows(wide, p, 0, cols, 0, rows, got, 5);
+                switch (f) {
+                    case Q4_0 -> VectorInterleaved.q4Rows(wide, p, 0, cols, 0, rows, got, 5);
+                    case Q4_K -> VectorInterleaved.q4kRows(wide, p, 0, cols, 0, rows, got, 5);
+                    default -> VectorInterleaved.q8Rows(wide, p, 0, cols, 0, rows, got, 5);
+                }
                 assertArrayEquals(want, java.util.Arrays.copyOfRange(got, 5, got.length), f + (wide ? " 512" : " 256") + "-bit");
             }
             float[] some = new float[3 * cols];
@@ -144,9 +149,10 @@ class InterleavedTest {
     @Test
     void nonFiniteScalesKeepTheFileLayout() {
         for (BlockFormat f : FORMATS) {
-            MemorySegment w = randomMatrix(new SplittableRandom(1), f, 0, 16, 64);
-            w.set(Q8_0Block.F16, f.bytes, (short) 0x7c00); // +inf in the second block
-            assertFalse(QuantizedMatvec.interleave(f, w, 0, 16, 64, Arena.ofAuto().allocate(16L * 2 * f.bytes)));
+            int cols = 2 * f.size;
+            MemorySegment w = randomMatrix(new SplittableRandom(1), f, 0, 16, cols);
+            w.set(Q8_0Block.F16, f.bytes + (f == BlockFormat.Q4_K ? 2 : 0), (short) 0x7c00); // +inf in the second block (Q4_K: its dmin)
+            assertFalse(QuantizedMatvec.interleave(f, w, 0, 16, cols, Arena.ofAuto().allocate(16L * 2 * QuantizedMatvec.interleavedRowBytes(f))));
         }
     }
 
@@ -154,10 +160,38 @@ class InterleavedTest {
     void shapesThatDoNotInterleaveAreRefused() {
         MemorySegment w = Arena.ofAuto().allocate(24L * 2 * 34);
         assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.interleave(BlockFormat.Q8_0, w, 0, 24, 64, w));
-        assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.interleave(BlockFormat.Q4_K, w, 0, 16, 256, w));
+        assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.interleave(BlockFormat.Q6_K, w, 0, 16, 256, w));
         assertThrows(IndexOutOfBoundsException.class,
                 () -> QuantizedMatvec.interleave(BlockFormat.Q8_0, w, 1000, 16, 64, Arena.ofAuto().allocate(16L * 2 * 34)));
         assertFalse(QuantizedMatvec.interleaves(BlockFormat.Q8_0, 24, 64));
         assertFalse(QuantizedMatvec.interleaves(BlockFormat.Q6_K, 32, 256));
+    }
+
+    /** Activations as the interleaved kernels take them: quantized per block (Q4_K: per 256), paired, with sums per 32. */
+    private static final class Activations {
+        final Q8_KBlock q;
+        final int[] pairs, xsum32;
+        final float[] xs8;
+
+        Activations(float[] x, BlockFormat f) {
+            int n = x.length;
+            q = Q8_KBlock.quantize(x, n, f == BlockFormat.Q4_K ? 256 : 32);
+            pairs = new int[n / 2];
+            for (int i = 0; i < pairs.length; i++) pairs[i] = (q.q[2 * i] & 0xffff) | q.q[2 * i + 1] << 16;
+            xsum32 = new int[n / 32];
+            xs8 = new float[n / 32];
+            for (int b = 0; b < xs8.length; b++) {
+                xsum32[b] = q.sums[2 * b] + q.sums[2 * b + 1];
+                xs8[b] = 8 * xsum32[b];
+            }
+        }
+    }
+
+    private static void reference(BlockFormat f, MemorySegment p, Activations a, int cols, float[] out, int rows) {
+        switch (f) {
+            case Q4_0 -> Q4_0x16.matvecReference(p, 0, a.q.q, a.q.d, cols, out, 0, rows / 16);
+            case Q4_K -> Q4_Kx16.matvecReference(p, 0, a.q.q, a.q.d, a.xsum32, cols, out, 0, rows / 16);
+            default -> Q8_0x16.matvecReference(p, 0, a.q.q, a.q.d, cols, out, 0, rows / 16);
+        }
     }
 }

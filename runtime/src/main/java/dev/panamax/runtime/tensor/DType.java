@@ -34,7 +34,9 @@ public enum DType {
      */
     Q8_0_X16(BlockFormat.Q8_0, true),
     /** Q4_0 with sixteen rows interleaved ({@link dev.panamax.quant.Q4_0x16}), as {@link #Q8_0_X16}. */
-    Q4_0_X16(BlockFormat.Q4_0, true);
+    Q4_0_X16(BlockFormat.Q4_0, true),
+    /** Q4_K with sixteen rows interleaved ({@link dev.panamax.quant.Q4_Kx16}; 148 bytes per row and super-block, the file's 144 plus unpacked scales). */
+    Q4_K_X16(BlockFormat.Q4_K, true);
 
     /** The quantized block format (layout, dequantizer), or null for the float types. */
     public final BlockFormat format;
@@ -46,8 +48,8 @@ public enum DType {
     /** ggml's type id in GGUF files. */
     public final int ggmlType;
     /**
-     * For the interleaved layouts, the block format whose rows they reorder (the same bytes per
-     * value); {@link #format} is then null, as no block of them is contiguous. Null otherwise.
+     * For the interleaved layouts, the block format whose rows they reorder; {@link #format} is
+     * then null, as no block of them is contiguous. Null otherwise.
      */
     public final BlockFormat interleavedFrom;
 
@@ -61,7 +63,7 @@ public enum DType {
 
     DType(BlockFormat from, boolean interleaved) {
         this.blockSize = from.size;
-        this.blockBytes = from.bytes;
+        this.blockBytes = dev.panamax.quant.QuantizedMatvec.interleavedRowBytes(from);
         this.ggmlType = -1;
         this.format = null;
         this.interleavedFrom = from;

@@ -114,25 +114,30 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
             case F32 -> k.matvec(data, 0, x, out, rows(), cols());
             case F16 -> k.matvec16(data, 0, false, x, out, rows(), cols());
             case BF16 -> k.matvec16(data, 0, true, x, out, rows(), cols());
-            case Q8_0_X16, Q4_0_X16 -> QuantizedMatvec.matvecInterleaved(type.interleavedFrom, data, x, out, rows(), cols());
+            case Q8_0_X16, Q4_0_X16, Q4_K_X16 -> QuantizedMatvec.matvecInterleaved(type.interleavedFrom, data, x, out, rows(), cols());
             default -> QuantizedMatvec.matvec(type.format, data, 0, x, out, rows(), cols());
         }
     }
 
     /**
-     * This matrix in its decode layout when it has one — Q8_0 and Q4_0 with rows in sixteens, on the
-     * Vector API kernels: sixteen rows interleaved ({@link DType#Q8_0_X16}, {@link DType#Q4_0_X16};
-     * ~1.4× and ~2.4× the row-major kernels) — copied into {@code arena}; otherwise this.
-     * The copy has the same size as the file's bytes; prompts widen its rows four at a time.
+     * This matrix in its decode layout when it has one — Q8_0, Q4_0 and Q4_K with rows in sixteens,
+     * on the Vector API kernels: sixteen rows interleaved ({@link DType#Q8_0_X16},
+     * {@link DType#Q4_0_X16}, {@link DType#Q4_K_X16}) — copied into {@code arena}; otherwise this.
+     * The copy is the file's size (Q4_K: 148/144 of it); prompts widen its rows four at a time.
      */
     public Tensor interleaved(java.lang.foreign.Arena arena) {
         if (rank() != 2 || type.format == null || !QuantizedMatvec.interleaves(type.format, rows(), cols())) return this;
-        MemorySegment dst = arena.allocate(data.byteSize(), 64);
+        DType to = switch (type) {
+            case Q8_0 -> DType.Q8_0_X16;
+            case Q4_0 -> DType.Q4_0_X16;
+            default -> DType.Q4_K_X16;
+        };
+        MemorySegment dst = arena.allocate(to.bytesFor(elements()), 64);
         if (!QuantizedMatvec.interleave(type.format, data, 0, rows(), cols(), dst)) return this;
         // The file's pages of this matrix are not read again by this copy's user: hand them back
         // (they stay in the page cache; a tied embedding reading them faults them back in).
         if (data.isMapped()) data.unload();
-        return new Tensor(name, type == DType.Q8_0 ? DType.Q8_0_X16 : DType.Q4_0_X16, shape, dst);
+        return new Tensor(name, to, shape, dst);
     }
 
     /**
