@@ -11,6 +11,8 @@ import java.util.SplittableRandom;
  * Random code bytes and a sane f16 scale at the start of every block (the kernels' speed does not
  * depend on the values). A matrix of a few MB stays in the L3 cache: compare formats, and compare
  * against STREAM only with a matrix larger than the caches.
+ * Q8_0, Q4_0 and Q4_K are timed in the file's layout and, alternating, in the sixteen-row
+ * interleaved layout the CPU decodes with ({@code QuantizedMatvec.matvecInterleaved}).
  * Usage: java --add-modules jdk.incubator.vector -Dpanamax.threads=1 [-Dpanamax.quant.vectorBits=256]
  *          -cp cli/target/panamax.jar tools/QuantMatvecBest.java FORMAT ROWS COLS [SECONDS]
  */
@@ -30,13 +32,25 @@ public class QuantMatvecBest {
         }
         float[] x = new float[cols], out = new float[rows];
         for (int i = 0; i < cols; i++) x[i] = (float) r.nextGaussian();
-        double best = Double.MAX_VALUE;
+        MemorySegment p = null;
+        if (QuantizedMatvec.interleaves(f, rows, cols)) {
+            p = Arena.global().allocate((long) rows * (cols / f.size) * QuantizedMatvec.interleavedRowBytes(f), 64);
+            if (!QuantizedMatvec.interleave(f, w, 0, rows, cols, p)) p = null;
+        }
+        double best = Double.MAX_VALUE, bestInterleaved = Double.MAX_VALUE;
         long end = System.nanoTime() + (long) (seconds * 1e9);
         while (System.nanoTime() < end) {
             long t0 = System.nanoTime();
             QuantizedMatvec.matvec(f, w, 0, x, out, rows, cols);
-            best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+            long t1 = System.nanoTime();
+            if (p != null) QuantizedMatvec.matvecInterleaved(f, p, x, out, rows, cols);
+            best = Math.min(best, (t1 - t0) / 1e9);
+            bestInterleaved = Math.min(bestInterleaved, (System.nanoTime() - t1) / 1e9);
         }
         System.out.printf("%s %d x %d (%s): best %.3f ms, %.1f GB/s%n", f, rows, cols, QuantizedMatvec.description(), best * 1e3, bytes / best / 1e9);
+        if (p != null) {
+            System.out.printf("%s %d x %d interleaved by 16 rows: best %.3f ms, %.1f GB/s (of the file's bytes)%n", f, rows, cols,
+                    bestInterleaved * 1e3, bytes / bestInterleaved / 1e9);
+        }
     }
 }

@@ -27,17 +27,19 @@ public final class Q4_0x16 {
     /** Bytes per group-block: sixteen Q4_0 blocks. */
     public static final int BYTES = ROWS * Q4_0Block.BYTES;
 
-    /** Rows [r0, r1) (multiples of 16) of a Q4_0 matrix with {@code cols} columns at {@code src} into the interleaved layout at {@code dst}. */
-    static void interleave(MemorySegment src, long srcOff, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
+    /** As {@link Q8_0x16#interleave}, for Q4_0 (padding rows: zero scales and codes). */
+    static void interleave(MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
         int blocks = cols / 32;
         long rowBytes = (long) blocks * Q4_0Block.BYTES;
         short[] pairs = new short[8];
         for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
             for (int r = 0; r < ROWS; r++) {
+                boolean pad = ROWS * g + r >= rows;
                 long in = srcOff + (long) (ROWS * g + r) * rowBytes, out = dstOff + (long) g * blocks * BYTES;
                 for (int b = 0; b < blocks; b++, in += Q4_0Block.BYTES, out += BYTES) {
-                    dst.set(Q8_0Block.F16, out + 2 * r, src.get(Q8_0Block.F16, in));
-                    MemorySegment.copy(src, Q8_0Block.F16, in + 2, pairs, 0, 8);
+                    dst.set(Q8_0Block.F16, out + 2 * r, pad ? 0 : src.get(Q8_0Block.F16, in));
+                    if (pad) java.util.Arrays.fill(pairs, (short) 0);
+                    else MemorySegment.copy(src, Q8_0Block.F16, in + 2, pairs, 0, 8);
                     for (int j = 0; j < 8; j++) dst.set(Q8_0Block.F16, out + 32 + 32 * j + 2 * r, pairs[j]);
                 }
             }

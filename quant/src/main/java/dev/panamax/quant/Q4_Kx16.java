@@ -32,15 +32,28 @@ public final class Q4_Kx16 {
     /** Bytes per row and super-block (148: the file's 144 plus the unpacked scales' 4). */
     public static final int ROW_BYTES = BYTES / ROWS;
 
-    /** Rows [r0, r1) (multiples of 16) of a Q4_K matrix with {@code cols} columns at {@code src} into the interleaved layout at {@code dst}. */
-    static void interleave(MemorySegment src, long srcOff, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
+    /** As {@link Q8_0x16#interleave}, for Q4_K (padding rows: zero scales, mins and codes). */
+    static void interleave(MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
         int blocks = cols / 256;
         long rowBytes = (long) blocks * Q4_KBlock.BYTES;
         short[] pairs = new short[16];
         for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
             for (int r = 0; r < ROWS; r++) {
+                boolean pad = ROWS * g + r >= rows;
                 long in = srcOff + (long) (ROWS * g + r) * rowBytes, out = dstOff + (long) g * blocks * BYTES;
                 for (int b = 0; b < blocks; b++, in += Q4_KBlock.BYTES, out += BYTES) {
+                    if (pad) {
+                        dst.set(Q8_0Block.F16, out + 2 * r, (short) 0);
+                        dst.set(Q8_0Block.F16, out + 32 + 2 * r, (short) 0);
+                        for (int j = 0; j < 8; j++) {
+                            dst.set(ValueLayout.JAVA_BYTE, out + 64 + 16 * j + r, (byte) 0);
+                            dst.set(ValueLayout.JAVA_BYTE, out + 192 + 16 * j + r, (byte) 0);
+                        }
+                        for (int c = 0; c < 4; c++) {
+                            for (int j = 0; j < 16; j++) dst.set(Q8_0Block.F16, out + 320 + 512L * c + 32L * j + 2 * r, (short) 0);
+                        }
+                        continue;
+                    }
                     dst.set(Q8_0Block.F16, out + 2 * r, src.get(Q8_0Block.F16, in));
                     dst.set(Q8_0Block.F16, out + 32 + 2 * r, src.get(Q8_0Block.F16, in + 2));
                     for (int j = 0; j < 8; j++) {

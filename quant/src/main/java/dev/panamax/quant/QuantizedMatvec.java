@@ -129,12 +129,12 @@ public final class QuantizedMatvec {
 
     /**
      * Whether a [rows, cols] matrix of {@code format} has an interleaved decode layout here
-     * ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}): Q8_0, Q4_0 or Q4_K, rows a multiple of 16,
-     * the Vector API kernels running, and not turned off ({@code -Dpanamax.quant.interleave=false}).
+     * ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}): Q8_0, Q4_0 or Q4_K (rows not in sixteens
+     * are padded with zero rows: {@link #interleavedBytes}), the Vector API kernels running, and not turned off ({@code -Dpanamax.quant.interleave=false}).
      * The scalar path keeps the file's layout: its references would gain nothing from it.
      */
     public static boolean interleaves(BlockFormat format, int rows, int cols) {
-        return interleavedRowBytes(format) > 0 && rows > 0 && rows % 16 == 0 && cols > 0 && cols % format.size == 0
+        return interleavedRowBytes(format) > 0 && rows > 0 && cols > 0 && cols % format.size == 0
                 && (ACTIVE != SCALAR || Boolean.getBoolean("panamax.quant.interleaveScalar"))
                 && !"false".equals(System.getProperty("panamax.quant.interleave"));
     }
@@ -149,13 +149,14 @@ public final class QuantizedMatvec {
         };
     }
 
-    private static long interleavedBytes(BlockFormat format, int rows, int cols) {
+    /** Bytes of a [rows, cols] matrix of {@code format} interleaved: rows rounded up to sixteen (the padding rows are zeros). */
+    public static long interleavedBytes(BlockFormat format, int rows, int cols) {
         int rowBytes = interleavedRowBytes(format);
         if (rowBytes == 0) throw new IllegalArgumentException(format + " has no interleaved layout");
-        if (rows <= 0 || rows % 16 != 0 || cols <= 0 || cols % format.size != 0) {
-            throw new IllegalArgumentException("an interleaved " + format + " matrix needs rows in sixteens and columns in " + format.size + "s, got [" + rows + ", " + cols + "]");
+        if (rows <= 0 || cols <= 0 || cols % format.size != 0) {
+            throw new IllegalArgumentException("an interleaved " + format + " matrix needs columns in " + format.size + "s, got [" + rows + ", " + cols + "]");
         }
-        return (long) rows * (cols / format.size) * rowBytes;
+        return (long) (rows + 15) / 16 * 16 * (cols / format.size) * rowBytes;
     }
 
     private static void checkInterleaved(BlockFormat format, MemorySegment w, int rows, int cols) {
@@ -166,7 +167,7 @@ public final class QuantizedMatvec {
     /**
      * Reorders a [rows, cols] matrix of Q8_0, Q4_0 or Q4_K blocks at byte {@code off} of {@code src}
      * into the interleaved layout ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}) in {@code dst},
-     * which must be exactly {@link #interleavedRowBytes} per row and block. Returns false, leaving dst
+     * which must be exactly {@link #interleavedBytes} long. Returns false, leaving dst
      * unspecified, if a scale is infinite or NaN (the vector kernels widen scales with integer
      * operations that only finite halves survive): the caller keeps the file's layout, whose kernels
      * carry the non-finite value through.
@@ -181,11 +182,11 @@ public final class QuantizedMatvec {
                 if ((src.get(Q8_0Block.F16, off + b * format.bytes + 2 * i) & 0x7c00) == 0x7c00) return false;
             }
         }
-        Parallel.forRange(rows, 16, (r0, r1) -> {
+        Parallel.forRange((rows + 15) / 16 * 16, 16, (r0, r1) -> {
             switch (format) {
-                case Q4_0 -> Q4_0x16.interleave(src, off, cols, dst, 0, r0, r1);
-                case Q4_K -> Q4_Kx16.interleave(src, off, cols, dst, 0, r0, r1);
-                default -> Q8_0x16.interleave(src, off, cols, dst, 0, r0, r1);
+                case Q4_0 -> Q4_0x16.interleave(src, off, rows, cols, dst, 0, r0, r1);
+                case Q4_K -> Q4_Kx16.interleave(src, off, rows, cols, dst, 0, r0, r1);
+                default -> Q8_0x16.interleave(src, off, rows, cols, dst, 0, r0, r1);
             }
         });
         return true;
@@ -206,6 +207,11 @@ public final class QuantizedMatvec {
         }
         Dot dot = ACTIVE;
         Parallel.forRange(rows / 16, 1, (g0, g1) -> dot.matvecInterleaved(format, w, 0, xq, pairs, xs8, xsum32, cols, out, g0, g1));
+        if (rows % 16 != 0) { // the padded last group: its sixteen sums into scratch, the real rows out
+            float[] last = new float[16 * (rows / 16 + 1)];
+            dot.matvecInterleaved(format, w, 0, xq, pairs, xs8, xsum32, cols, last, rows / 16, rows / 16 + 1);
+            System.arraycopy(last, 16 * (rows / 16), out, 16 * (rows / 16), rows % 16);
+        }
     }
 
     /**

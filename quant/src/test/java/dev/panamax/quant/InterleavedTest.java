@@ -158,13 +158,39 @@ class InterleavedTest {
 
     @Test
     void shapesThatDoNotInterleaveAreRefused() {
-        MemorySegment w = Arena.ofAuto().allocate(24L * 2 * 34);
-        assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.interleave(BlockFormat.Q8_0, w, 0, 24, 64, w));
+        MemorySegment w = Arena.ofAuto().allocate(32L * 2 * 34);
         assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.interleave(BlockFormat.Q6_K, w, 0, 16, 256, w));
+        assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.interleave(BlockFormat.Q8_0, w, 0, 16, 48, w));
         assertThrows(IndexOutOfBoundsException.class,
-                () -> QuantizedMatvec.interleave(BlockFormat.Q8_0, w, 1000, 16, 64, Arena.ofAuto().allocate(16L * 2 * 34)));
-        assertFalse(QuantizedMatvec.interleaves(BlockFormat.Q8_0, 24, 64));
+                () -> QuantizedMatvec.interleave(BlockFormat.Q8_0, w, 1200, 16, 64, Arena.ofAuto().allocate(16L * 2 * 34)));
+        assertThrows(IllegalArgumentException.class,
+                () -> QuantizedMatvec.interleave(BlockFormat.Q8_0, w, 0, 24, 64, Arena.ofAuto().allocate(24L * 2 * 34)), "dst not padded to 32 rows");
         assertFalse(QuantizedMatvec.interleaves(BlockFormat.Q6_K, 32, 256));
+    }
+
+    /** Rows not in sixteens (GPT-2's vocabulary of 50257): the last group padded with zero rows, which no result shows. */
+    @Test
+    void aPartialLastGroupIsPadded() {
+        SplittableRandom r = new SplittableRandom(17);
+        for (BlockFormat f : FORMATS) {
+            int rows = 37, cols = f == BlockFormat.Q4_K ? 256 : 64;
+            MemorySegment w = randomMatrix(r, f, 0, rows, cols);
+            MemorySegment p = Arena.ofAuto().allocate(QuantizedMatvec.interleavedBytes(f, rows, cols), 64);
+            assertEquals(48L * cols / f.size * QuantizedMatvec.interleavedRowBytes(f), p.byteSize());
+            assertTrue(QuantizedMatvec.interleave(f, w, 0, rows, cols, p));
+            float[] want = new float[rows * cols], got = new float[rows * cols];
+            for (int row = 0; row < rows; row++) f.dequantize(w, (long) row * cols / f.size * f.bytes, want, row * cols, cols);
+            QuantizedMatvec.dequantizeInterleavedRows(f, p, rows, cols, 0, rows, got, 0);
+            assertArrayEquals(want, got, f + ": values");
+            float[] x = activations(r, cols), mv = new float[rows], ref = new float[rows + 1];
+            QuantizedMatvec.matvec(f, w, 0, x, ref, rows, cols);
+            ref[rows] = 12345f;
+            float[] out = new float[rows + 1];
+            out[rows] = 12345f;
+            QuantizedMatvec.matvecInterleaved(f, p, x, out, rows, cols);
+            for (int i = 0; i < rows; i++) assertEquals(ref[i], out[i], 2e-5f * Math.max(1, Math.abs(ref[i])), f + " row " + i);
+            assertEquals(12345f, out[rows], "nothing written past the last row");
+        }
     }
 
     /** Activations as the interleaved kernels take them: quantized per block (Q4_K: per 256), paired, with sums per 32. */

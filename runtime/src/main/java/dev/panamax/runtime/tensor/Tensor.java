@@ -20,9 +20,11 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
     public Tensor {
         shape = shape.clone();
         long n = elements(shape);
-        if (n < 0 || type.bytesFor(n) != data.byteSize()) {
+        long bytes = type.interleavedFrom == null || n <= 0 || shape.length != 2 ? type.bytesFor(n)
+                : QuantizedMatvec.interleavedBytes(type.interleavedFrom, (int) shape[0], (int) shape[1]); // rows padded to sixteen
+        if (n < 0 || bytes != data.byteSize()) {
             throw new IllegalArgumentException("tensor " + name + ": shape " + Arrays.toString(shape) + " of " + type
-                    + " needs " + type.bytesFor(n) + " bytes, has " + data.byteSize());
+                    + " needs " + bytes + " bytes, has " + data.byteSize());
         }
     }
 
@@ -68,7 +70,7 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
     public Tensor rows(int from, int count) {
         int r = rows(), c = cols();
         if (from < 0 || count < 0 || from + count > r) throw new IllegalArgumentException(name + ": rows " + from + ".." + (from + count) + " of " + r);
-        if (type.interleavedFrom != null && (from % 16 != 0 || count % 16 != 0)) {
+        if (type.interleavedFrom != null && (from % 16 != 0 || count % 16 != 0 || r % 16 != 0)) {
             throw new IllegalArgumentException(name + ": rows of an interleaved " + type + " matrix come in groups of 16, asked for " + from + ".." + (from + count));
         }
         return new Tensor(name + "[" + from + ":" + (from + count) + "]", type, new long[] {count, c},
@@ -132,7 +134,7 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
             case Q4_0 -> DType.Q4_0_X16;
             default -> DType.Q4_K_X16;
         };
-        MemorySegment dst = arena.allocate(to.bytesFor(elements()), 64);
+        MemorySegment dst = arena.allocate(QuantizedMatvec.interleavedBytes(type.format, rows(), cols()), 64);
         if (!QuantizedMatvec.interleave(type.format, data, 0, rows(), cols(), dst)) return this;
         // The file's pages of this matrix are not read again by this copy's user: hand them back
         // (they stay in the page cache; a tied embedding reading them faults them back in).
