@@ -166,4 +166,39 @@ class QuantProperties {
             assertThat(out[r]).isEqualTo(xs * dev.panamax.quant.BitNetTernary.dotReference(seg, (long) r * dev.panamax.quant.TQ2_0Block.BYTES, xq, cols));
         }
     }
+
+    @Provide
+    Arbitrary<Rows> tallMatrices() {
+        return Combinators.combine(Arbitraries.integers().between(1, 70), Arbitraries.integers().between(1, 3))
+                .flatAs((rows, blocks) -> Combinators.combine(Gen.floats(rows * blocks * 256), Gen.floats(blocks * 256))
+                        .as((w, x) -> new Rows(rows, blocks * 256, w, x)));
+    }
+
+    /**
+     * The CPU's decode layouts (sixteen rows interleaved, the last group padded): the same values as
+     * the file's blocks and the same products as the file-layout kernels, for any number of rows.
+     */
+    @Property(tries = 120)
+    void interleavedMatricesEqualTheFileLayout(@ForAll("tallMatrices") Rows m) {
+        for (dev.panamax.quant.BlockFormat f : new dev.panamax.quant.BlockFormat[] {
+                dev.panamax.quant.BlockFormat.Q8_0, dev.panamax.quant.BlockFormat.Q4_0, dev.panamax.quant.BlockFormat.Q4_K}) {
+            if (!QuantizedMatvec.interleaves(f, m.rows(), m.cols())) continue; // the scalar path keeps the file layout
+            MemorySegment file = Arena.ofAuto().allocate((long) m.rows() * m.cols() / f.size * f.bytes);
+            f.quantize(m.w(), 0, m.w().length, file, 0);
+            MemorySegment p = Arena.ofAuto().allocate(QuantizedMatvec.interleavedBytes(f, m.rows(), m.cols()), 64);
+            assertThat(QuantizedMatvec.interleave(f, file, 0, m.rows(), m.cols(), p)).isTrue();
+            float[] want = new float[m.w().length], got = new float[m.w().length];
+            f.dequantize(file, 0, want, 0, want.length);
+            QuantizedMatvec.dequantizeInterleavedRows(f, p, m.rows(), m.cols(), 0, m.rows(), got, 0);
+            for (int i = 0; i < want.length; i++) assertThat(got[i]).as("%s value %d (up to the sign of a zero)", f, i).isCloseTo(want[i], org.assertj.core.data.Offset.offset(0f));
+            float[] a = new float[m.rows()], b = new float[m.rows()];
+            QuantizedMatvec.matvec(f, file, 0, m.x(), a, m.rows(), m.cols());
+            QuantizedMatvec.matvecInterleaved(f, p, m.x(), b, m.rows(), m.cols());
+            for (int r = 0; r < m.rows(); r++) {
+                double mag = 0;
+                for (int c = 0; c < m.cols(); c++) mag += Math.abs((double) want[r * m.cols() + c] * m.x()[c]);
+                assertThat((double) b[r]).as("%s row %d", f, r).isCloseTo(a[r], org.assertj.core.data.Offset.offset(1e-5 * mag + 1e-30));
+            }
+        }
+    }
 }

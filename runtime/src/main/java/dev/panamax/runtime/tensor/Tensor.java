@@ -126,6 +126,7 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
      * on the Vector API kernels: sixteen rows interleaved ({@link DType#Q8_0_X16},
      * {@link DType#Q4_0_X16}, {@link DType#Q4_K_X16}) — copied into {@code arena}; otherwise this.
      * The copy is the file's size (Q4_K: 148/144 of it); prompts widen its rows four at a time.
+     * Where the memory for it cannot be had, this.
      */
     public Tensor interleaved(java.lang.foreign.Arena arena) {
         if (rank() != 2 || type.format == null || !QuantizedMatvec.interleaves(type.format, rows(), cols())) return this;
@@ -134,7 +135,12 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
             case Q4_0 -> DType.Q4_0_X16;
             default -> DType.Q4_K_X16;
         };
-        MemorySegment dst = arena.allocate(QuantizedMatvec.interleavedBytes(type.format, rows(), cols()), 64);
+        MemorySegment dst;
+        try {
+            dst = arena.allocate(QuantizedMatvec.interleavedBytes(type.format, rows(), cols()), 64);
+        } catch (OutOfMemoryError e) { // no room for the copy: the file's layout still works
+            return this;
+        }
         if (!QuantizedMatvec.interleave(type.format, data, 0, rows(), cols(), dst)) return this;
         // The file's pages of this matrix are not read again by this copy's user: hand them back
         // (they stay in the page cache; a tied embedding reading them faults them back in).
