@@ -170,6 +170,30 @@ final class VectorInterleaved {
     private static final VectorShuffle<Byte> QUAD_ROWS_256 = VectorShuffle.fromOp(B256, i -> 8 * ((i % 8) / 2) + 2 * (i / 8) + i % 2);
 
     /**
+     * Four rows' codes regrouped by row (row i's sixteen in bytes 16i… of {@code lo}, its next
+     * sixteen in {@code hi}) widened to floats times the rows' scales, stored at at0…at3. Small
+     * enough for C2 to inline into the row kernels (a helper it did not inline would box the vectors).
+     */
+    private static void widenQuad(ByteVector lo, ByteVector hi, float d0, float d1, float d2, float d3, float[] y, int at0, int at1, int at2, int at3) {
+        ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 0)).mul(d0).intoArray(y, at0);
+        ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 0)).mul(d0).intoArray(y, at0 + 16);
+        ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 1)).mul(d1).intoArray(y, at1);
+        ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 1)).mul(d1).intoArray(y, at1 + 16);
+        ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 2)).mul(d2).intoArray(y, at2);
+        ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 2)).mul(d2).intoArray(y, at2 + 16);
+        ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 3)).mul(d3).intoArray(y, at3);
+        ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 3)).mul(d3).intoArray(y, at3 + 16);
+    }
+
+    /** {@link #widenQuad} for 256-bit shapes: row i's eight codes in bytes 8i… of {@code v}. */
+    private static void widenQuad256(ByteVector v, float d0, float d1, float d2, float d3, float[] y, int at0, int at1, int at2, int at3) {
+        ((FloatVector) v.convertShape(VectorOperators.B2F, F256, 0)).mul(d0).intoArray(y, at0);
+        ((FloatVector) v.convertShape(VectorOperators.B2F, F256, 1)).mul(d1).intoArray(y, at1);
+        ((FloatVector) v.convertShape(VectorOperators.B2F, F256, 2)).mul(d2).intoArray(y, at2);
+        ((FloatVector) v.convertShape(VectorOperators.B2F, F256, 3)).mul(d3).intoArray(y, at3);
+    }
+
+    /**
      * Rows [r0, r0 + count) (multiples of 4) of a Q8_0x16 matrix as floats, row r − r0 at
      * y[yOff + (r − r0)·cols]: the rows a prompt's GEMM takes four at a time. A quad of rows owns 8
      * bytes of every chunk; those are gathered as longs, regrouped by row with one byte shuffle,
@@ -191,21 +215,11 @@ final class VectorInterleaved {
                 if (wide) {
                     ByteVector lo = quadOf8Chunks(w, o + 32, pick).reinterpretAsBytes().rearrange(QUAD_ROWS);
                     ByteVector hi = quadOf8Chunks(w, o + 32 + 256, pick).reinterpretAsBytes().rearrange(QUAD_ROWS);
-                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 0)).mul(d0).intoArray(y, y0 + c);
-                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 0)).mul(d0).intoArray(y, y0 + c + 16);
-                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 1)).mul(d1).intoArray(y, y1 + c);
-                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 1)).mul(d1).intoArray(y, y1 + c + 16);
-                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 2)).mul(d2).intoArray(y, y2 + c);
-                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 2)).mul(d2).intoArray(y, y2 + c + 16);
-                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 3)).mul(d3).intoArray(y, y3 + c);
-                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 3)).mul(d3).intoArray(y, y3 + c + 16);
+                    widenQuad(lo, hi, d0, d1, d2, d3, y, y0 + c, y1 + c, y2 + c, y3 + c);
                 } else {
                     for (int part = 0, t = 16 * b; part < 4; part++, c += 8, t += 4) {
                         ByteVector v = LongVector.fromArray(L256, all, t).reinterpretAsBytes().rearrange(QUAD_ROWS_256);
-                        ((FloatVector) v.convertShape(VectorOperators.B2F, F256, 0)).mul(d0).intoArray(y, y0 + c);
-                        ((FloatVector) v.convertShape(VectorOperators.B2F, F256, 1)).mul(d1).intoArray(y, y1 + c);
-                        ((FloatVector) v.convertShape(VectorOperators.B2F, F256, 2)).mul(d2).intoArray(y, y2 + c);
-                        ((FloatVector) v.convertShape(VectorOperators.B2F, F256, 3)).mul(d3).intoArray(y, y3 + c);
+                        widenQuad256(v, d0, d1, d2, d3, y, y0 + c, y1 + c, y2 + c, y3 + c);
                     }
                 }
             }
@@ -230,27 +244,13 @@ final class VectorInterleaved {
                     ByteVector v = quadOf8Chunks(w, o + 32, pick).reinterpretAsBytes();
                     ByteVector lo = v.and((byte) 0x0f).rearrange(QUAD_ROWS).sub((byte) 8);
                     ByteVector hi = v.lanewise(VectorOperators.LSHR, 4).rearrange(QUAD_ROWS).sub((byte) 8);
-                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 0)).mul(d0).intoArray(y, y0 + c);
-                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 0)).mul(d0).intoArray(y, y0 + c + 16);
-                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 1)).mul(d1).intoArray(y, y1 + c);
-                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 1)).mul(d1).intoArray(y, y1 + c + 16);
-                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 2)).mul(d2).intoArray(y, y2 + c);
-                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 2)).mul(d2).intoArray(y, y2 + c + 16);
-                    ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 3)).mul(d3).intoArray(y, y3 + c);
-                    ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 3)).mul(d3).intoArray(y, y3 + c + 16);
+                    widenQuad(lo, hi, d0, d1, d2, d3, y, y0 + c, y1 + c, y2 + c, y3 + c);
                 } else {
                     for (int part = 0, t = 8 * b; part < 2; part++, c += 8, t += 4) {
                         ByteVector v = LongVector.fromArray(L256, all, t).reinterpretAsBytes();
-                        ByteVector lo = v.and((byte) 0x0f).rearrange(QUAD_ROWS_256).sub((byte) 8);
-                        ByteVector hi = v.lanewise(VectorOperators.LSHR, 4).rearrange(QUAD_ROWS_256).sub((byte) 8);
-                        ((FloatVector) lo.convertShape(VectorOperators.B2F, F256, 0)).mul(d0).intoArray(y, y0 + c);
-                        ((FloatVector) hi.convertShape(VectorOperators.B2F, F256, 0)).mul(d0).intoArray(y, y0 + c + 16);
-                        ((FloatVector) lo.convertShape(VectorOperators.B2F, F256, 1)).mul(d1).intoArray(y, y1 + c);
-                        ((FloatVector) hi.convertShape(VectorOperators.B2F, F256, 1)).mul(d1).intoArray(y, y1 + c + 16);
-                        ((FloatVector) lo.convertShape(VectorOperators.B2F, F256, 2)).mul(d2).intoArray(y, y2 + c);
-                        ((FloatVector) hi.convertShape(VectorOperators.B2F, F256, 2)).mul(d2).intoArray(y, y2 + c + 16);
-                        ((FloatVector) lo.convertShape(VectorOperators.B2F, F256, 3)).mul(d3).intoArray(y, y3 + c);
-                        ((FloatVector) hi.convertShape(VectorOperators.B2F, F256, 3)).mul(d3).intoArray(y, y3 + c + 16);
+                        widenQuad256(v.and((byte) 0x0f).rearrange(QUAD_ROWS_256).sub((byte) 8), d0, d1, d2, d3, y, y0 + c, y1 + c, y2 + c, y3 + c);
+                        widenQuad256(v.lanewise(VectorOperators.LSHR, 4).rearrange(QUAD_ROWS_256).sub((byte) 8), d0, d1, d2, d3, y,
+                                y0 + c + 16, y1 + c + 16, y2 + c + 16, y3 + c + 16);
                     }
                 }
             }
