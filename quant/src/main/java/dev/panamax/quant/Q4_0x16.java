@@ -38,9 +38,7 @@ public final class Q4_0x16 {
                 long in = srcOff + (long) (ROWS * g + r) * rowBytes, out = dstOff + (long) g * blocks * BYTES;
                 for (int b = 0; b < blocks; b++, in += Q4_0Block.BYTES, out += BYTES) {
                     dst.set(Q8_0Block.F16, out + 2 * r, pad ? 0 : src.get(Q8_0Block.F16, in));
-                    if (pad) java.util.Arrays.fill(pairs, (short) 0);
-                    else MemorySegment.copy(src, Q8_0Block.F16, in + 2, pairs, 0, 8);
-                    for (int j = 0; j < 8; j++) dst.set(Q8_0Block.F16, out + 32 + 32 * j + 2 * r, pairs[j]);
+                    Q8_0x16.scatterPairs(src, in + 2, pad, pairs, dst, out + 32, r);
                 }
             }
         }

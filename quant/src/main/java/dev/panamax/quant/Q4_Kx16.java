@@ -42,29 +42,14 @@ public final class Q4_Kx16 {
                 boolean pad = ROWS * g + r >= rows;
                 long in = srcOff + (long) (ROWS * g + r) * rowBytes, out = dstOff + (long) g * blocks * BYTES;
                 for (int b = 0; b < blocks; b++, in += Q4_KBlock.BYTES, out += BYTES) {
-                    if (pad) {
-                        dst.set(Q8_0Block.F16, out + 2 * r, (short) 0);
-                        dst.set(Q8_0Block.F16, out + 32 + 2 * r, (short) 0);
-                        for (int j = 0; j < 8; j++) {
-                            dst.set(ValueLayout.JAVA_BYTE, out + 64 + 16 * j + r, (byte) 0);
-                            dst.set(ValueLayout.JAVA_BYTE, out + 192 + 16 * j + r, (byte) 0);
-                        }
-                        for (int c = 0; c < 4; c++) {
-                            for (int j = 0; j < 16; j++) dst.set(Q8_0Block.F16, out + 320 + 512L * c + 32L * j + 2 * r, (short) 0);
-                        }
-                        continue;
-                    }
-                    dst.set(Q8_0Block.F16, out + 2 * r, src.get(Q8_0Block.F16, in));
-                    dst.set(Q8_0Block.F16, out + 32 + 2 * r, src.get(Q8_0Block.F16, in + 2));
+                    dst.set(Q8_0Block.F16, out + 2 * r, pad ? 0 : src.get(Q8_0Block.F16, in));
+                    dst.set(Q8_0Block.F16, out + 32 + 2 * r, pad ? 0 : src.get(Q8_0Block.F16, in + 2));
                     for (int j = 0; j < 8; j++) {
-                        int sm = Q4_KBlock.scaleMin(src, in + 4, j);
+                        int sm = pad ? 0 : Q4_KBlock.scaleMin(src, in + 4, j);
                         dst.set(ValueLayout.JAVA_BYTE, out + 64 + 16 * j + r, (byte) (sm & 0xff));
                         dst.set(ValueLayout.JAVA_BYTE, out + 192 + 16 * j + r, (byte) (sm >>> 8));
                     }
-                    for (int c = 0; c < 4; c++) {
-                        MemorySegment.copy(src, Q8_0Block.F16, in + 16 + 32L * c, pairs, 0, 16);
-                        for (int j = 0; j < 16; j++) dst.set(Q8_0Block.F16, out + 320 + 512L * c + 32L * j + 2 * r, pairs[j]);
-                    }
+                    for (int c = 0; c < 4; c++) Q8_0x16.scatterPairs(src, in + 16 + 32L * c, pad, pairs, dst, out + 320 + 512L * c, r);
                 }
             }
         }

@@ -43,12 +43,21 @@ public final class Q8_0x16 {
                 long in = srcOff + (long) (ROWS * g + r) * rowBytes, out = dstOff + (long) g * blocks * BYTES;
                 for (int b = 0; b < blocks; b++, in += Q8_0Block.BYTES, out += BYTES) {
                     dst.set(Q8_0Block.F16, out + 2 * r, pad ? 0 : src.get(Q8_0Block.F16, in));
-                    if (pad) java.util.Arrays.fill(pairs, (short) 0);
-                    else MemorySegment.copy(src, Q8_0Block.F16, in + 2, pairs, 0, 16);
-                    for (int j = 0; j < 16; j++) dst.set(Q8_0Block.F16, out + 32 + 32 * j + 2 * r, pairs[j]);
+                    scatterPairs(src, in + 2, pad, pairs, dst, out + 32, r);
                 }
             }
         }
+    }
+
+    /**
+     * Row r's code bytes at {@code in}, {@code pairs.length} pairs of them (zeros for a padding row),
+     * to byte 2r of consecutive 32-byte pieces from {@code out}: the move every interleaved layout
+     * makes of its codes.
+     */
+    static void scatterPairs(MemorySegment src, long in, boolean pad, short[] pairs, MemorySegment dst, long out, int r) {
+        if (pad) java.util.Arrays.fill(pairs, (short) 0);
+        else MemorySegment.copy(src, Q8_0Block.F16, in, pairs, 0, pairs.length);
+        for (int j = 0; j < pairs.length; j++) dst.set(Q8_0Block.F16, out + 32L * j + 2 * r, pairs[j]);
     }
 
     /** Reference dequantizer: row r (of the whole matrix) into y[yOff, yOff + cols). */
