@@ -48,7 +48,12 @@ public final class Gpt2 implements Architecture {
     record Config(int dim, int layers, int heads, int ffnDim, int vocab, int context, float eps) {}
 
     record Layer(float[] ln1w, float[] ln1b, Tensor wqkv, float[] bqkv, Tensor wo, float[] bo,
-                 float[] ln2w, float[] ln2b, Tensor wfc, float[] bfc, Tensor wdown, float[] bdown) {}
+                 float[] ln2w, float[] ln2b, Tensor wfc, float[] bfc, Tensor wdown, float[] bdown) {
+        /** The same layer with each matrix passed through {@code f}. */
+        Layer withMatrices(java.util.function.UnaryOperator<Tensor> f) {
+            return new Layer(ln1w, ln1b, f.apply(wqkv), bqkv, f.apply(wo), bo, ln2w, ln2b, f.apply(wfc), bfc, f.apply(wdown), bdown);
+        }
+    }
 
     @Override
     public Model load(ModelSource src) {
@@ -130,6 +135,34 @@ public final class Gpt2 implements Architecture {
         @Override public int contextLength() { return cfg.context; }
         @Override public Tokenizer tokenizer() { return tokenizer; }
         @Override public Session newSession() { return new State(this); }
+        @Override public void prepare() { cpuWeights(); }
+
+        /** {@link #layers} and {@link #output} as the CPU forward pass reads them. */
+        record CpuWeights(Layer[] layers, Tensor output) {}
+
+        private volatile CpuWeights cpu;
+
+        /**
+         * The matrices the CPU runs on: Q8_0, Q4_0 and Q4_K ones interleaved sixteen rows at a time
+         * ({@link Tensor#interleaved}), made when the first session starts; {@link #decoderSpec}
+         * (CUDA) keeps the file layout.
+         */
+        CpuWeights cpuWeights() {
+            CpuWeights w = cpu;
+            if (w != null) return w;
+            synchronized (this) {
+                if (cpu == null) {
+                    java.util.List<Tensor> all = new java.util.ArrayList<>();
+                    for (Layer L : layers) L.withMatrices(t -> { all.add(t); return t; });
+                    all.add(output);
+                    java.util.Map<Tensor, Tensor> copies = Tensor.interleaved(all, weights.arena());
+                    Layer[] ls = new Layer[layers.length];
+                    for (int i = 0; i < ls.length; i++) ls[i] = layers[i].withMatrices(copies::get);
+                    cpu = new CpuWeights(ls, copies.get(output));
+                }
+                return cpu;
+            }
+        }
         @Override public String chatTemplate() { return chatTemplate; }
         @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
         @Override public void close() { weights.close(); }
@@ -155,6 +188,9 @@ public final class Gpt2 implements Architecture {
         final Gpt2Model m;
         final Config c;
         final Kernels k;
+        /** The model's matrices in their CPU layout ({@link Gpt2Model#cpuWeights}). */
+        final Layer[] layers;
+        final Tensor output;
         final float[] x, xb, qkv, attnOut, h, logits;
         final float[][] keys, values;
         int pos;
@@ -163,6 +199,9 @@ public final class Gpt2 implements Architecture {
             this.m = m;
             this.c = m.cfg;
             this.k = m.k;
+            Gpt2Model.CpuWeights cpu = m.cpuWeights();
+            this.layers = cpu.layers();
+            this.output = cpu.output();
             x = new float[c.dim];
             xb = new float[c.dim];
             qkv = new float[3 * c.dim];
@@ -194,7 +233,7 @@ public final class Gpt2 implements Architecture {
             m.wpe.row(k, pos, xb, 0);
             k.add(x, 0, xb, 0, x, 0, d);
             for (int l = 0; l < c.layers; l++) {
-                Layer L = m.layers[l];
+                Layer L = layers[l];
                 k.layernorm(xb, 0, x, 0, L.ln1w(), L.ln1b(), d, c.eps);
                 L.wqkv().matvec(k, xb, qkv);
                 k.add(qkv, 0, L.bqkv(), 0, qkv, 0, 3 * d);
@@ -213,7 +252,7 @@ public final class Gpt2 implements Architecture {
                 k.add(x, 0, xb, 0, x, 0, d);
             }
             k.layernorm(x, 0, x, 0, m.lnfW, m.lnfB, d, c.eps);
-            m.output.matvec(k, x, logits);
+            output.matvec(k, x, logits);
             pos++;
             return logits;
         }

@@ -260,15 +260,10 @@ public final class Llama implements Architecture {
             if (w != null) return w;
             synchronized (this) {
                 if (cpu == null) {
-                    // One matrix per task, each copied by one thread: most of the time is the
-                    // kernel handing out (and the JDK zeroing) fresh pages, which parallelizes by
-                    // matrix, not within one allocation.
                     java.util.List<Tensor> all = new java.util.ArrayList<>();
                     for (Layer L : layers) L.withMatrices(t -> { all.add(t); return t; });
                     all.add(output);
-                    java.util.Map<Tensor, Tensor> copies = new java.util.concurrent.ConcurrentHashMap<>();
-                    java.lang.foreign.Arena arena = weights.arena();
-                    dev.panamax.simd.Parallel.forEach(all.size(), i -> copies.put(all.get(i), all.get(i).interleaved(arena)));
+                    java.util.Map<Tensor, Tensor> copies = Tensor.interleaved(all, weights.arena());
                     Layer[] ls = new Layer[layers.length];
                     for (int i = 0; i < ls.length; i++) ls[i] = layers[i].withMatrices(copies::get);
                     cpu = new CpuWeights(ls, copies.get(output));

@@ -149,6 +149,18 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
     }
 
     /**
+     * {@link #interleaved} for each of {@code matrices}, as a map from each to its decode copy (or
+     * itself), one matrix per thread: most of the time is the kernel handing out (and the JDK
+     * zeroing) fresh pages, which parallelizes by matrix, not within one allocation.
+     */
+    public static java.util.Map<Tensor, Tensor> interleaved(java.util.Collection<Tensor> matrices, java.lang.foreign.Arena arena) {
+        java.util.List<Tensor> all = java.util.List.copyOf(new java.util.LinkedHashSet<>(matrices));
+        java.util.Map<Tensor, Tensor> copies = new java.util.concurrent.ConcurrentHashMap<>();
+        dev.panamax.simd.Parallel.forEach(all.size(), i -> copies.put(all.get(i), all.get(i).interleaved(arena)));
+        return copies;
+    }
+
+    /**
      * out[t, r] = Σ_c this[r, c]·in[t, c] for T rows of input: a linear layer over a block of tokens.
      * F32 weights go straight to the tiled GEMM; every other type is widened a few rows at a time as
      * the GEMM reaches them ({@link Kernels#matmulTransposedB(float[], Kernels.RowSource, float[], int,
