@@ -29,18 +29,18 @@ public final class Q4_0x16 {
 
     /** As {@link Q8_0x16#interleave}, for Q4_0 (padding rows: zero scales and codes). */
     static void interleave(MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
-        int blocks = cols / 32;
-        long rowBytes = (long) blocks * Q4_0Block.BYTES;
-        short[] pairs = new short[8];
+        int blocks = cols / 32, rowBytes = blocks * Q4_0Block.BYTES;
+        byte[] in = new byte[ROWS * rowBytes], out = new byte[blocks * BYTES];
         for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
+            Q8_0x16.readGroup(src, srcOff, rows, rowBytes, g, in);
             for (int r = 0; r < ROWS; r++) {
-                boolean pad = ROWS * g + r >= rows;
-                long in = srcOff + (long) (ROWS * g + r) * rowBytes, out = dstOff + (long) g * blocks * BYTES;
-                for (int b = 0; b < blocks; b++, in += Q4_0Block.BYTES, out += BYTES) {
-                    dst.set(Q8_0Block.F16, out + 2 * r, pad ? 0 : src.get(Q8_0Block.F16, in));
-                    Q8_0x16.scatterPairs(src, in + 2, pad, pairs, dst, out + 32, r);
+                for (int b = 0, i = r * rowBytes, o = 0; b < blocks; b++, i += Q4_0Block.BYTES, o += BYTES) {
+                    out[o + 2 * r] = in[i];
+                    out[o + 2 * r + 1] = in[i + 1];
+                    Q8_0x16.movePairs(in, i + 2, 8, out, o + 32, r);
                 }
             }
+            MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, dstOff + (long) g * out.length, out.length);
         }
     }
 

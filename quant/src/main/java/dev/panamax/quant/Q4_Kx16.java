@@ -34,24 +34,32 @@ public final class Q4_Kx16 {
 
     /** As {@link Q8_0x16#interleave}, for Q4_K (padding rows: zero scales, mins and codes). */
     static void interleave(MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
-        int blocks = cols / 256;
-        long rowBytes = (long) blocks * Q4_KBlock.BYTES;
-        short[] pairs = new short[16];
+        int blocks = cols / 256, rowBytes = blocks * Q4_KBlock.BYTES;
+        byte[] in = new byte[ROWS * rowBytes], out = new byte[blocks * BYTES];
         for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
+            Q8_0x16.readGroup(src, srcOff, rows, rowBytes, g, in);
             for (int r = 0; r < ROWS; r++) {
-                boolean pad = ROWS * g + r >= rows;
-                long in = srcOff + (long) (ROWS * g + r) * rowBytes, out = dstOff + (long) g * blocks * BYTES;
-                for (int b = 0; b < blocks; b++, in += Q4_KBlock.BYTES, out += BYTES) {
-                    dst.set(Q8_0Block.F16, out + 2 * r, pad ? 0 : src.get(Q8_0Block.F16, in));
-                    dst.set(Q8_0Block.F16, out + 32 + 2 * r, pad ? 0 : src.get(Q8_0Block.F16, in + 2));
-                    for (int j = 0; j < 8; j++) {
-                        int sm = pad ? 0 : Q4_KBlock.scaleMin(src, in + 4, j);
-                        dst.set(ValueLayout.JAVA_BYTE, out + 64 + 16 * j + r, (byte) (sm & 0xff));
-                        dst.set(ValueLayout.JAVA_BYTE, out + 192 + 16 * j + r, (byte) (sm >>> 8));
+                for (int b = 0, i = r * rowBytes, o = 0; b < blocks; b++, i += Q4_KBlock.BYTES, o += BYTES) {
+                    out[o + 2 * r] = in[i];
+                    out[o + 2 * r + 1] = in[i + 1];
+                    out[o + 32 + 2 * r] = in[i + 2];
+                    out[o + 33 + 2 * r] = in[i + 3];
+                    for (int j = 0; j < 8; j++) { // Q4_KBlock.scaleMin's unpacking, on the array
+                        int q = i + 4, sc, m;
+                        if (j < 4) {
+                            sc = in[q + j] & 63;
+                            m = in[q + j + 4] & 63;
+                        } else {
+                            sc = (in[q + j + 4] & 0x0f) | ((in[q + j - 4] & 0xff) >>> 6) << 4;
+                            m = ((in[q + j + 4] & 0xff) >>> 4) | ((in[q + j] & 0xff) >>> 6) << 4;
+                        }
+                        out[o + 64 + 16 * j + r] = (byte) sc;
+                        out[o + 192 + 16 * j + r] = (byte) m;
                     }
-                    for (int c = 0; c < 4; c++) Q8_0x16.scatterPairs(src, in + 16 + 32L * c, pad, pairs, dst, out + 320 + 512L * c, r);
+                    for (int c = 0; c < 4; c++) Q8_0x16.movePairs(in, i + 16 + 32 * c, 16, out, o + 320 + 512 * c, r);
                 }
             }
+            MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, dstOff + (long) g * out.length, out.length);
         }
     }
 

@@ -31,33 +31,42 @@ public final class Q8_0x16 {
     /**
      * Groups of rows [r0, r1) (multiples of 16) of a Q8_0 matrix of {@code rows} rows and
      * {@code cols} columns at {@code src} into the interleaved layout at {@code dst}; rows from
-     * {@code rows} on (the last group's padding) become zeros.
+     * {@code rows} on (the last group's padding) become zeros. A group's rows are bulk-copied into
+     * a heap array and its interleaved bytes built in another, then bulk-copied out: plain array
+     * loops, which even the interpreter runs quickly (the copy happens at start-up, cold).
      */
     static void interleave(MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
-        int blocks = cols / 32;
-        long rowBytes = (long) blocks * Q8_0Block.BYTES;
-        short[] pairs = new short[16];
+        int blocks = cols / 32, rowBytes = blocks * Q8_0Block.BYTES;
+        byte[] in = new byte[ROWS * rowBytes], out = new byte[blocks * BYTES];
         for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
+            readGroup(src, srcOff, rows, rowBytes, g, in);
             for (int r = 0; r < ROWS; r++) {
-                boolean pad = ROWS * g + r >= rows;
-                long in = srcOff + (long) (ROWS * g + r) * rowBytes, out = dstOff + (long) g * blocks * BYTES;
-                for (int b = 0; b < blocks; b++, in += Q8_0Block.BYTES, out += BYTES) {
-                    dst.set(Q8_0Block.F16, out + 2 * r, pad ? 0 : src.get(Q8_0Block.F16, in));
-                    scatterPairs(src, in + 2, pad, pairs, dst, out + 32, r);
+                for (int b = 0, i = r * rowBytes, o = 0; b < blocks; b++, i += Q8_0Block.BYTES, o += BYTES) {
+                    out[o + 2 * r] = in[i];
+                    out[o + 2 * r + 1] = in[i + 1];
+                    movePairs(in, i + 2, 16, out, o + 32, r);
                 }
             }
+            MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, dstOff + (long) g * out.length, out.length);
         }
     }
 
+    /** Group g's rows (16 of them, those past {@code rows} as zeros) from the file into {@code in}, one after another. */
+    static void readGroup(MemorySegment src, long srcOff, int rows, int rowBytes, int g, byte[] in) {
+        int real = Math.min(ROWS, rows - ROWS * g);
+        MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOff + (long) ROWS * g * rowBytes, in, 0, real * rowBytes);
+        java.util.Arrays.fill(in, real * rowBytes, in.length, (byte) 0);
+    }
+
     /**
-     * Row r's code bytes at {@code in}, {@code pairs.length} pairs of them (zeros for a padding row),
-     * to byte 2r of consecutive 32-byte pieces from {@code out}: the move every interleaved layout
-     * makes of its codes.
+     * {@code pairs} pairs of a row's code bytes from in[i…] to bytes 2r, 2r + 1 of consecutive
+     * 32-byte pieces from out[o…]: the move every interleaved layout makes of its codes.
      */
-    static void scatterPairs(MemorySegment src, long in, boolean pad, short[] pairs, MemorySegment dst, long out, int r) {
-        if (pad) java.util.Arrays.fill(pairs, (short) 0);
-        else MemorySegment.copy(src, Q8_0Block.F16, in, pairs, 0, pairs.length);
-        for (int j = 0; j < pairs.length; j++) dst.set(Q8_0Block.F16, out + 32L * j + 2 * r, pairs[j]);
+    static void movePairs(byte[] in, int i, int pairs, byte[] out, int o, int r) {
+        for (int j = 0; j < pairs; j++) {
+            out[o + 32 * j + 2 * r] = in[i + 2 * j];
+            out[o + 32 * j + 2 * r + 1] = in[i + 2 * j + 1];
+        }
     }
 
     /** Reference dequantizer: row r (of the whole matrix) into y[yOff, yOff + cols). */
