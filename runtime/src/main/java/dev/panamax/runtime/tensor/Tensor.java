@@ -122,8 +122,8 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
     }
 
     /**
-     * This matrix in its decode layout when it has one — Q8_0, Q4_0 and Q4_K with rows in sixteens,
-     * on the Vector API kernels: sixteen rows interleaved ({@link DType#Q8_0_X16},
+     * This matrix in its decode layout when it has one — Q8_0, Q4_0 and Q4_K on the Vector API
+     * kernels: sixteen rows interleaved (the last group padded with zero rows) ({@link DType#Q8_0_X16},
      * {@link DType#Q4_0_X16}, {@link DType#Q4_K_X16}) — copied into {@code arena}; otherwise this.
      * The copy is the file's size (Q4_K: 148/144 of it); prompts widen its rows four at a time.
      * Where the memory for it cannot be had, this.
