@@ -140,29 +140,25 @@ public final class Gpt2 implements Architecture {
         /** {@link #layers} and {@link #output} as the CPU forward pass reads them. */
         record CpuWeights(Layer[] layers, Tensor output) {}
 
-        private volatile CpuWeights cpu;
+        private CpuWeights cpu;
 
         /**
          * The matrices the CPU runs on: Q8_0, Q4_0 and Q4_K ones interleaved sixteen rows at a time
          * ({@link Tensor#interleaved}), made when the first session starts; {@link #decoderSpec}
          * (CUDA) keeps the file layout.
          */
-        CpuWeights cpuWeights() {
-            CpuWeights w = cpu;
-            if (w != null) return w;
-            synchronized (this) {
-                if (cpu == null) {
-                    java.util.List<Tensor> all = new java.util.ArrayList<>();
-                    for (Layer L : layers) L.withMatrices(t -> { all.add(t); return t; });
-                    all.add(output);
-                    java.util.Map<Tensor, Tensor> copies = Tensor.interleaved(all, weights.arena());
-                    Layer[] ls = new Layer[layers.length];
-                    for (int i = 0; i < ls.length; i++) ls[i] = layers[i].withMatrices(copies::get);
-                    cpu = new CpuWeights(ls, copies.get(output));
-                }
-                return cpu;
+        synchronized CpuWeights cpuWeights() {
+            if (cpu == null) {
+                java.util.List<Tensor> all = new java.util.ArrayList<>(java.util.List.of(output));
+                for (Layer L : layers) L.withMatrices(t -> { all.add(t); return t; });
+                java.util.Map<Tensor, Tensor> copies = Tensor.interleaved(all, weights.arena());
+                Layer[] ls = new Layer[layers.length];
+                for (int i = 0; i < ls.length; i++) ls[i] = layers[i].withMatrices(copies::get);
+                cpu = new CpuWeights(ls, copies.get(output));
             }
+            return cpu;
         }
+
         @Override public String chatTemplate() { return chatTemplate; }
         @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
         @Override public void close() { weights.close(); }
