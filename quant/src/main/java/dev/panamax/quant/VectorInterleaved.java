@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The Vector API kernels of the sixteen-row interleaved layouts ({@link Q8_0x16}, {@link Q4_0x16}):
+ * The Vector API kernels of the sixteen-row interleaved layouts ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}):
  * matrix × vector for decoding, and four rows at a time widened for a prompt's GEMM. 512-bit
  * shapes keep a group's sixteen rows in one vector; 256-bit ones (AVX2) in two halves of eight.
  * Each kernel is bit for bit its format class's scalar reference. Loaded through
