@@ -29,19 +29,7 @@ public final class Q4_0x16 {
 
     /** As {@link Q8_0x16#interleave}, for Q4_0 (padding rows: zero scales and codes). */
     static void interleave(MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
-        int blocks = cols / 32, rowBytes = blocks * Q4_0Block.BYTES;
-        byte[] in = new byte[ROWS * rowBytes], out = new byte[blocks * BYTES];
-        for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
-            Q8_0x16.readGroup(src, srcOff, rows, rowBytes, g, in);
-            for (int r = 0; r < ROWS; r++) {
-                for (int b = 0, i = r * rowBytes, o = 0; b < blocks; b++, i += Q4_0Block.BYTES, o += BYTES) {
-                    out[o + 2 * r] = in[i];
-                    out[o + 2 * r + 1] = in[i + 1];
-                    Q8_0x16.movePairs(in, i + 2, 8, out, o + 32, r);
-                }
-            }
-            MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, dstOff + (long) g * out.length, out.length);
-        }
+        Q8_0x16.interleaveBlocksOf32(src, srcOff, rows, cols, Q4_0Block.BYTES, dst, dstOff, r0, r1);
     }
 
     /** Code of column c (0..31) of row rr (0..15) in the group-block at o. */
