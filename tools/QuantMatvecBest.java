@@ -11,7 +11,7 @@ import java.util.SplittableRandom;
  * Random code bytes and a sane f16 scale at the start of every block (the kernels' speed does not
  * depend on the values). A matrix of a few MB stays in the L3 cache: compare formats, and compare
  * against STREAM only with a matrix larger than the caches.
- * Q8_0, Q4_0 and Q4_K are timed in the file's layout and, alternating, in the sixteen-row
+ * Q8_0, Q4_0, Q4_K and Q6_K are timed in the file's layout and, alternating, in the sixteen-row
  * interleaved layout the CPU decodes with ({@code QuantizedMatvec.matvecInterleaved}).
  * Usage: java --add-modules jdk.incubator.vector -Dpanamax.threads=1 [-Dpanamax.quant.vectorBits=256]
  *          -cp cli/target/panamax.jar tools/QuantMatvecBest.java FORMAT ROWS COLS [SECONDS]

@@ -16,7 +16,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * kjv-llama in Q8_0, Q4_0 and Q4_K_M with its matrices interleaved sixteen rows at a time (the CPU's decode
+ * kjv-llama in Q8_0, Q4_0 and Q4_K_M (Q4_K, its head Q6_K) with its matrices interleaved sixteen rows at a time (the CPU's decode
  * layout) against the same file in its own layout: the interleaved matrices are really used, a
  * prompt's logits agree to float rounding (both widen the same values for the same GEMM), and token
  * by token both stay within {@link QuantizedModelTest}'s bounds of transformers' float32 logits.
@@ -47,6 +47,7 @@ class InterleavedModelTest {
             };
             assertEquals(want, first.wq().type(), "the CPU's wq");
             assertEquals(want, first.gate().type(), "the CPU's gate");
+            if (type.equals("q4_k_m")) assertEquals(DType.Q6_K_X16, ((Llama.Model) m).cpuWeights().output().type(), "the CPU's Q6_K head");
             stepsA = steps(m, ids);
             promptA = m.newSession().prefill(ids, true);
         }

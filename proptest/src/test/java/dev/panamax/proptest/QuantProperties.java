@@ -181,7 +181,8 @@ class QuantProperties {
     @Property(tries = 120)
     void interleavedMatricesEqualTheFileLayout(@ForAll("tallMatrices") Rows m) {
         for (dev.panamax.quant.BlockFormat f : new dev.panamax.quant.BlockFormat[] {
-                dev.panamax.quant.BlockFormat.Q8_0, dev.panamax.quant.BlockFormat.Q4_0, dev.panamax.quant.BlockFormat.Q4_K}) {
+                dev.panamax.quant.BlockFormat.Q8_0, dev.panamax.quant.BlockFormat.Q4_0, dev.panamax.quant.BlockFormat.Q4_K,
+                dev.panamax.quant.BlockFormat.Q6_K}) {
             if (!QuantizedMatvec.interleaves(f, m.rows(), m.cols())) continue; // the scalar path keeps the file layout
             MemorySegment file = Arena.ofAuto().allocate((long) m.rows() * m.cols() / f.size * f.bytes);
             f.quantize(m.w(), 0, m.w().length, file, 0);

@@ -41,7 +41,7 @@ public final class QuantizedMatvec {
         }
 
         /**
-         * Groups [g0, g1) of an interleaved matrix ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}
+         * Groups [g0, g1) of an interleaved matrix ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}, {@link Q6_Kx16}
          * by {@code f}) × activations x, paired for the kernels ({@code pairs[i]}: codes 2i and 2i + 1
          * in one int), with 8·Σx per 32 ({@code xs8}, Q4_0) or Σx per 32 ({@code xsum32}, Q4_K): the
          * scalar references; vector kernels override.
@@ -51,6 +51,7 @@ public final class QuantizedMatvec {
             switch (f) {
                 case Q4_0 -> Q4_0x16.matvecReference(w, off, x.q, x.d, cols, out, g0, g1);
                 case Q4_K -> Q4_Kx16.matvecReference(w, off, x.q, x.d, xsum32, cols, out, g0, g1);
+                case Q6_K -> Q6_Kx16.matvecReference(w, off, x.q, x.d, cols, out, g0, g1);
                 default -> Q8_0x16.matvecReference(w, off, x.q, x.d, cols, out, g0, g1);
             }
         }
@@ -61,6 +62,7 @@ public final class QuantizedMatvec {
                 switch (f) {
                     case Q4_0 -> Q4_0x16.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
                     case Q4_K -> Q4_Kx16.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
+                    case Q6_K -> Q6_Kx16.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
                     default -> Q8_0x16.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
                 }
             }
@@ -129,7 +131,7 @@ public final class QuantizedMatvec {
 
     /**
      * Whether a [rows, cols] matrix of {@code format} has an interleaved decode layout here
-     * ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}): Q8_0, Q4_0 or Q4_K (rows not in sixteens
+     * ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}, {@link Q6_Kx16}): Q8_0, Q4_0, Q4_K or Q6_K (rows not in sixteens
      * are padded with zero rows: {@link #interleavedBytes}), the Vector API kernels running, and not turned off ({@code -Dpanamax.quant.interleave=false}).
      * The scalar path keeps the file's layout: its references would gain nothing from it.
      */
@@ -139,12 +141,13 @@ public final class QuantizedMatvec {
                 && !"false".equals(System.getProperty("panamax.quant.interleave"));
     }
 
-    /** Bytes per row and block of {@code format}'s interleaved layout (the file's, but 148 for Q4_K's unpacked scales), or 0 if it has none. */
+    /** Bytes per row and block of {@code format}'s interleaved layout (the file's, but 148 for Q4_K's unpacked scales and 274 for Q6_K's whole-byte codes), or 0 if it has none. */
     public static int interleavedRowBytes(BlockFormat format) {
         return switch (format) {
             case Q8_0 -> Q8_0Block.BYTES;
             case Q4_0 -> Q4_0Block.BYTES;
             case Q4_K -> Q4_Kx16.ROW_BYTES;
+            case Q6_K -> Q6_Kx16.ROW_BYTES;
             default -> 0;
         };
     }
@@ -165,8 +168,8 @@ public final class QuantizedMatvec {
     }
 
     /**
-     * Reorders a [rows, cols] matrix of Q8_0, Q4_0 or Q4_K blocks at byte {@code off} of {@code src}
-     * into the interleaved layout ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}) in {@code dst},
+     * Reorders a [rows, cols] matrix of Q8_0, Q4_0, Q4_K or Q6_K blocks at byte {@code off} of {@code src}
+     * into the interleaved layout ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}, {@link Q6_Kx16}) in {@code dst},
      * which must be exactly {@link #interleavedBytes} long. Returns false, leaving dst
      * unspecified, if a scale is infinite or NaN (the vector kernels widen scales with integer
      * operations that only finite halves survive): the caller keeps the file's layout, whose kernels
@@ -176,27 +179,29 @@ public final class QuantizedMatvec {
         long bytes = interleavedBytes(format, rows, cols), fileBytes = (long) rows * (cols / format.size) * format.bytes;
         if (off < 0 || off + fileBytes > src.byteSize()) throw new IndexOutOfBoundsException(format + " [" + rows + ", " + cols + "] at byte " + off + " of " + src.byteSize());
         if (dst.byteSize() != bytes) throw new IllegalArgumentException("interleaved " + format + " needs " + bytes + " bytes, got " + dst.byteSize());
-        int scales = format == BlockFormat.Q4_K ? 2 : 1; // d (and Q4_K's dmin) at the start of each block
+        int scales = format == BlockFormat.Q4_K ? 2 : 1; // d (and Q4_K's dmin) at the start of each block, Q6_K's d at its end
+        int scaleAt = format == BlockFormat.Q6_K ? 208 : 0;
         for (long b = 0; b < fileBytes / format.bytes; b++) {
             for (int i = 0; i < scales; i++) {
-                if ((src.get(Q8_0Block.F16, off + b * format.bytes + 2 * i) & 0x7c00) == 0x7c00) return false;
+                if ((src.get(Q8_0Block.F16, off + b * format.bytes + scaleAt + 2 * i) & 0x7c00) == 0x7c00) return false;
             }
         }
         Parallel.forRange((rows + 15) / 16 * 16, 16, (r0, r1) -> {
             switch (format) {
                 case Q4_0 -> Q4_0x16.interleave(src, off, rows, cols, dst, 0, r0, r1);
                 case Q4_K -> Q4_Kx16.interleave(src, off, rows, cols, dst, 0, r0, r1);
+                case Q6_K -> Q6_Kx16.interleave(src, off, rows, cols, dst, 0, r0, r1);
                 default -> Q8_0x16.interleave(src, off, rows, cols, dst, 0, r0, r1);
             }
         });
         return true;
     }
 
-    /** out = W·x for an interleaved Q8_0, Q4_0 or Q4_K matrix W [rows, cols] (made by {@link #interleave}). */
+    /** out = W·x for an interleaved Q8_0, Q4_0, Q4_K or Q6_K matrix W [rows, cols] (made by {@link #interleave}). */
     public static void matvecInterleaved(BlockFormat format, MemorySegment w, float[] x, float[] out, int rows, int cols) {
         checkInterleaved(format, w, rows, cols);
         if (x.length < cols || out.length < rows) throw new IllegalArgumentException("x has " + x.length + " of " + cols + ", out " + out.length + " of " + rows);
-        Q8_KBlock xq = Q8_KBlock.quantize(x, cols, format == BlockFormat.Q4_K ? 256 : 32);
+        Q8_KBlock xq = Q8_KBlock.quantize(x, cols, format == BlockFormat.Q4_K || format == BlockFormat.Q6_K ? 256 : 32);
         int[] pairs = new int[cols / 2];
         for (int i = 0; i < pairs.length; i++) pairs[i] = (xq.q[2 * i] & 0xffff) | xq.q[2 * i + 1] << 16;
         float[] xs8 = new float[cols / 32];

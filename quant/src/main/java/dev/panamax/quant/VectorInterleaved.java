@@ -13,7 +13,8 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The Vector API kernels of the sixteen-row interleaved layouts ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}):
+ * The Vector API kernels of the sixteen-row interleaved layouts ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16},
+ * {@link Q6_Kx16}):
  * matrix × vector for decoding, and four rows at a time widened for a prompt's GEMM. 512-bit
  * shapes keep a group's sixteen rows in one vector; 256-bit ones (AVX2) in two halves of eight.
  * Each kernel is bit for bit its format class's scalar reference. Loaded through
@@ -175,14 +176,20 @@ final class VectorInterleaved {
      * enough for C2 to inline into the row kernels (a helper it did not inline would box the vectors).
      */
     private static void widenQuad(ByteVector lo, ByteVector hi, float d0, float d1, float d2, float d3, float[] y, int at0, int at1, int at2, int at3) {
+        widenQuad(lo, hi, d0, d1, d2, d3, d0, d1, d2, d3, y, at0, at1, at2, at3);
+    }
+
+    /** {@link #widenQuad} with the sixteen codes in {@code hi} scaled by e0…e3 (Q6_K: the next sub-block's scales). */
+    private static void widenQuad(ByteVector lo, ByteVector hi, float d0, float d1, float d2, float d3, float e0, float e1, float e2, float e3,
+                                  float[] y, int at0, int at1, int at2, int at3) {
         ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 0)).mul(d0).intoArray(y, at0);
-        ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 0)).mul(d0).intoArray(y, at0 + 16);
+        ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 0)).mul(e0).intoArray(y, at0 + 16);
         ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 1)).mul(d1).intoArray(y, at1);
-        ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 1)).mul(d1).intoArray(y, at1 + 16);
+        ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 1)).mul(e1).intoArray(y, at1 + 16);
         ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 2)).mul(d2).intoArray(y, at2);
-        ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 2)).mul(d2).intoArray(y, at2 + 16);
+        ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 2)).mul(e2).intoArray(y, at2 + 16);
         ((FloatVector) lo.convertShape(VectorOperators.B2F, F512, 3)).mul(d3).intoArray(y, at3);
-        ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 3)).mul(d3).intoArray(y, at3 + 16);
+        ((FloatVector) hi.convertShape(VectorOperators.B2F, F512, 3)).mul(e3).intoArray(y, at3 + 16);
     }
 
     /** {@link #widenQuad} for 256-bit shapes: row i's eight codes in bytes 8i… of {@code v}. */
@@ -206,7 +213,7 @@ final class VectorInterleaved {
             long base = off + (long) (r / 16) * blocks * Q8_0x16.BYTES;
             int quad = (r % 16) / 4, y0 = yOff + (r - r0) * cols, y1 = y0 + cols, y2 = y1 + cols, y3 = y2 + cols;
             LongVector pick = PICK[quad];
-            if (!wide) gatherQuads(w, base, blocks, Q8_0x16.BYTES, 16, quad, all);
+            if (!wide) gatherQuads(w, base, blocks, Q8_0x16.BYTES, 32, 16, quad, all);
             for (int b = 0; b < blocks; b++) {
                 long o = base + (long) b * Q8_0x16.BYTES;
                 float d0 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad)), d1 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 2)),
@@ -234,7 +241,7 @@ final class VectorInterleaved {
             long base = off + (long) (r / 16) * blocks * Q4_0x16.BYTES;
             int quad = (r % 16) / 4, y0 = yOff + (r - r0) * cols, y1 = y0 + cols, y2 = y1 + cols, y3 = y2 + cols;
             LongVector pick = PICK[quad];
-            if (!wide) gatherQuads(w, base, blocks, Q4_0x16.BYTES, 8, quad, all);
+            if (!wide) gatherQuads(w, base, blocks, Q4_0x16.BYTES, 32, 8, quad, all);
             for (int b = 0; b < blocks; b++) {
                 long o = base + (long) b * Q4_0x16.BYTES;
                 float d0 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad)), d1 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 2)),
@@ -251,6 +258,45 @@ final class VectorInterleaved {
                         widenQuad256(v.and((byte) 0x0f).rearrange(QUAD_ROWS_256).sub((byte) 8), d0, d1, d2, d3, y, y0 + c, y1 + c, y2 + c, y3 + c);
                         widenQuad256(v.lanewise(VectorOperators.LSHR, 4).rearrange(QUAD_ROWS_256).sub((byte) 8), d0, d1, d2, d3, y,
                                 y0 + c + 16, y1 + c + 16, y2 + c + 16, y3 + c + 16);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * {@link #q8Rows} for Q6_Kx16: per 32 columns sixteen pieces, columns 0–15 scaled by their
+     * sub-block's d·sc and 16–31 by the next one's (the file's value: (d·sc)·(code − 32)).
+     */
+    static void q6kRows(boolean wide, MemorySegment w, long off, int cols, int r0, int count, float[] y, int yOff) {
+        int blocks = cols / 256;
+        long[] all = wide ? null : new long[128 * blocks];
+        float[] d = new float[4], s = new float[8];
+        for (int r = r0; r < r0 + count; r += 4) {
+            long base = off + (long) (r / 16) * blocks * Q6_Kx16.BYTES;
+            int quad = (r % 16) / 4, y0 = yOff + (r - r0) * cols, y1 = y0 + cols, y2 = y1 + cols, y3 = y2 + cols;
+            LongVector pick = PICK[quad];
+            if (!wide) gatherQuads(w, base, blocks, Q6_Kx16.BYTES, Q6_Kx16.CODES, 128, quad, all);
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q6_Kx16.BYTES;
+                for (int i = 0; i < 4; i++) d[i] = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 2 * i));
+                for (int k = 0; k < 8; k++) {
+                    for (int i = 0; i < 4; i++) {
+                        s[i] = d[i] * w.get(ValueLayout.JAVA_BYTE, o + 32 + 16 * (2 * k) + 4 * quad + i);
+                        s[4 + i] = d[i] * w.get(ValueLayout.JAVA_BYTE, o + 32 + 16 * (2 * k + 1) + 4 * quad + i);
+                    }
+                    int c = 256 * b + 32 * k;
+                    if (wide) {
+                        long q = o + Q6_Kx16.CODES + 512L * k;
+                        ByteVector lo = quadOf8Chunks(w, q, pick).reinterpretAsBytes().rearrange(QUAD_ROWS);
+                        ByteVector hi = quadOf8Chunks(w, q + 256, pick).reinterpretAsBytes().rearrange(QUAD_ROWS);
+                        widenQuad(lo, hi, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], y, y0 + c, y1 + c, y2 + c, y3 + c);
+                    } else {
+                        for (int part = 0, t = 128 * b + 16 * k; part < 4; part++, c += 8, t += 4) {
+                            ByteVector v = LongVector.fromArray(L256, all, t).reinterpretAsBytes().rearrange(QUAD_ROWS_256);
+                            int h = part < 2 ? 0 : 4;
+                            widenQuad256(v, s[h], s[h + 1], s[h + 2], s[h + 3], y, y0 + c, y1 + c, y2 + c, y3 + c);
+                        }
                     }
                 }
             }
@@ -281,9 +327,9 @@ final class VectorInterleaved {
      * first — a vector load of longs just stored one by one would wait for the stores to drain
      * (store forwarding works for same-sized accesses only).
      */
-    private static void gatherQuads(MemorySegment w, long base, int blocks, int bytes, int chunks, int quad, long[] all) {
+    private static void gatherQuads(MemorySegment w, long base, int blocks, int bytes, int codes, int chunks, int quad, long[] all) {
         for (int b = 0; b < blocks; b++) {
-            for (int j = 0; j < chunks; j++) all[chunks * b + j] = w.get(I64, base + (long) b * bytes + 32 + 32L * j + 8 * quad);
+            for (int j = 0; j < chunks; j++) all[chunks * b + j] = w.get(I64, base + (long) b * bytes + codes + 32L * j + 8 * quad);
         }
     }
 
@@ -292,6 +338,16 @@ final class VectorInterleaved {
     /** Sixteen rows' unsigned bytes at o (a sub-block's scales or mins) as ints. */
     private static IntVector bytes16(MemorySegment w, long o) {
         return (IntVector) ByteVector.fromMemorySegment(B128, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_B2I, I512, 0);
+    }
+
+    /** Sixteen rows' signed bytes at o (Q6_K's sub-block scales) as ints. */
+    private static IntVector signedBytes16(MemorySegment w, long o) {
+        return (IntVector) ByteVector.fromMemorySegment(B128, w, o, LE).convertShape(VectorOperators.B2I, I512, 0);
+    }
+
+    /** Eight rows' signed bytes at o as ints (256-bit shapes). */
+    private static IntVector signedBytes8(MemorySegment w, long o) {
+        return (IntVector) ByteVector.fromMemorySegment(B64, w, o, LE).convertShape(VectorOperators.B2I, I256, 0);
     }
 
     /** Eight rows' unsigned bytes at o as ints (256-bit shapes). */
@@ -373,6 +429,67 @@ final class VectorInterleaved {
                 lo = ((FloatVector) minsLo.convert(VectorOperators.I2F, 0)).fma(halves8(w, o + 32).mul(-xd[b]), lo);
                 hi = ((FloatVector) scaledHi.convert(VectorOperators.I2F, 0)).fma(halves8(w, o + 16).mul(xd[b]), hi);
                 hi = ((FloatVector) minsHi.convert(VectorOperators.I2F, 0)).fma(halves8(w, o + 48).mul(-xd[b]), hi);
+            }
+            lo.intoArray(out, 16 * g);
+            hi.intoArray(out, 16 * g + 8);
+        }
+    }
+
+    /**
+     * Q6_Kx16 groups [g0, g1): per sub-block of 16 columns, eight 32-byte pieces widened to shorts
+     * times the activation pairs, accumulated in shorts (|Σ| ≤ 8·32·127), adjacent lanes summed to
+     * ints and multiplied by the sixteen rows' scales; per super-block one fused multiply-add by d·xd.
+     */
+    static void q6k(MemorySegment w, long off, int[] xp, float[] xd, int blocks, float[] out, int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q6_Kx16.BYTES;
+            FloatVector acc = FloatVector.zero(F512);
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q6_Kx16.BYTES;
+                IntVector scaled = IntVector.zero(I512);
+                for (int j = 0; j < 16; j++) {
+                    ShortVector s = ShortVector.zero(S512);
+                    long q = o + Q6_Kx16.CODES + 256L * j;
+                    int xj = 128 * b + 8 * j;
+                    for (int p = 0; p < 8; p++) {
+                        ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B256, w, q + 32L * p, LE).convertShape(VectorOperators.B2S, S512, 0);
+                        s = s.add(v.mul(IntVector.broadcast(I512, xp[xj + p]).reinterpretAsShorts()));
+                    }
+                    IntVector i = s.reinterpretAsInts();
+                    i = i.lanewise(VectorOperators.ASHR, 16).add(i.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    scaled = scaled.add(i.mul(signedBytes16(w, o + 32 + 16L * j)));
+                }
+                acc = ((FloatVector) scaled.convert(VectorOperators.I2F, 0)).fma(halves16(w, o).mul(xd[b]), acc);
+            }
+            acc.intoArray(out, 16 * g);
+        }
+    }
+
+    /** {@link #q6k} in 256-bit vectors, rows 0–7 and 8–15 in halves. */
+    static void q6kx256(MemorySegment w, long off, int[] xp, float[] xd, int blocks, float[] out, int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q6_Kx16.BYTES;
+            FloatVector lo = FloatVector.zero(F256), hi = lo;
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q6_Kx16.BYTES;
+                IntVector scaledLo = IntVector.zero(I256), scaledHi = scaledLo;
+                for (int j = 0; j < 16; j++) {
+                    ShortVector s0 = ShortVector.zero(S256), s1 = s0;
+                    long q = o + Q6_Kx16.CODES + 256L * j;
+                    int xj = 128 * b + 8 * j;
+                    for (int p = 0; p < 8; p++) {
+                        ShortVector x = IntVector.broadcast(I256, xp[xj + p]).reinterpretAsShorts();
+                        s0 = s0.add(((ShortVector) ByteVector.fromMemorySegment(B128, w, q + 32L * p, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(x));
+                        s1 = s1.add(((ShortVector) ByteVector.fromMemorySegment(B128, w, q + 32L * p + 16, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(x));
+                    }
+                    IntVector i0 = s0.reinterpretAsInts(), i1 = s1.reinterpretAsInts();
+                    i0 = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    i1 = i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    scaledLo = scaledLo.add(i0.mul(signedBytes8(w, o + 32 + 16L * j)));
+                    scaledHi = scaledHi.add(i1.mul(signedBytes8(w, o + 40 + 16L * j)));
+                }
+                lo = ((FloatVector) scaledLo.convert(VectorOperators.I2F, 0)).fma(halves8(w, o).mul(xd[b]), lo);
+                hi = ((FloatVector) scaledHi.convert(VectorOperators.I2F, 0)).fma(halves8(w, o + 16).mul(xd[b]), hi);
             }
             lo.intoArray(out, 16 * g);
             hi.intoArray(out, 16 * g + 8);

@@ -50,6 +50,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         switch (f) {
             case Q4_0 -> VectorInterleaved.q4Rows(WIDE, w, off, cols, r0, count, y, yOff);
             case Q4_K -> VectorInterleaved.q4kRows(WIDE, w, off, cols, r0, count, y, yOff);
+            case Q6_K -> VectorInterleaved.q6kRows(WIDE, w, off, cols, r0, count, y, yOff);
             default -> VectorInterleaved.q8Rows(WIDE, w, off, cols, r0, count, y, yOff);
         }
     }
@@ -65,6 +66,10 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             case Q4_K -> {
                 if (WIDE) VectorInterleaved.q4k(w, off, pairs, x.d, xsum32, cols / 256, out, g0, g1);
                 else VectorInterleaved.q4kx256(w, off, pairs, x.d, xsum32, cols / 256, out, g0, g1);
+            }
+            case Q6_K -> {
+                if (WIDE) VectorInterleaved.q6k(w, off, pairs, x.d, cols / 256, out, g0, g1);
+                else VectorInterleaved.q6kx256(w, off, pairs, x.d, cols / 256, out, g0, g1);
             }
             default -> {
                 if (WIDE) VectorInterleaved.q8(w, off, pairs, x.d, cols / 32, out, g0, g1);

@@ -14,19 +14,27 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * The sixteen-row interleaved layouts ({@link Q8_0x16}, {@link Q4_0x16}) against the file's
+ * The sixteen-row interleaved layouts ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}, {@link Q6_Kx16}) against the file's
  * layout they are made from: every value survives the reordering, the scalar references compute
  * the row-major integer kernels' sums, and both vector shapes equal the references bit for bit.
  */
 class InterleavedTest {
 
-    private static final BlockFormat[] FORMATS = {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.Q4_K};
+    private static final BlockFormat[] FORMATS = {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.Q4_K, BlockFormat.Q6_K};
 
     private static boolean vectorModule() {
         return ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
     }
 
-    /** Random code bytes over their whole range; scales (Q4_K: d and dmin) of both signs, one subnormal half and one zero per matrix. */
+    /** Where a block's f16 scale is (Q6_K keeps its d at the end). */
+    private static int scaleAt(BlockFormat f) {
+        return f == BlockFormat.Q6_K ? 208 : 0;
+    }
+
+    /**
+     * Random code bytes over their whole range (Q6_K's sub-block scales too, −128 included);
+     * scales (Q4_K: d and dmin) of both signs, one subnormal half and one zero per matrix.
+     */
     private static MemorySegment randomMatrix(SplittableRandom r, BlockFormat f, long off, int rows, int cols) {
         long blocks = (long) rows * cols / f.size;
         MemorySegment w = Arena.ofAuto().allocate(off + blocks * f.bytes);
@@ -34,11 +42,11 @@ class InterleavedTest {
         int scales = f == BlockFormat.Q4_K ? 2 : 1;
         for (long b = 0; b < blocks; b++) {
             for (int i = 0; i < scales; i++) {
-                w.set(Q8_0Block.F16, off + b * f.bytes + 2 * i, Float.floatToFloat16((float) (r.nextDouble(0.001, 0.1) * (r.nextBoolean() ? 1 : -1))));
+                w.set(Q8_0Block.F16, off + b * f.bytes + scaleAt(f) + 2 * i, Float.floatToFloat16((float) (r.nextDouble(0.001, 0.1) * (r.nextBoolean() ? 1 : -1))));
             }
         }
-        w.set(Q8_0Block.F16, off + (blocks / 3) * f.bytes, (short) 0x8123); // −subnormal
-        w.set(Q8_0Block.F16, off + (blocks / 2) * f.bytes + 2 * (scales - 1), (short) 0);
+        w.set(Q8_0Block.F16, off + (blocks / 3) * f.bytes + scaleAt(f), (short) 0x8123); // −subnormal
+        w.set(Q8_0Block.F16, off + (blocks / 2) * f.bytes + scaleAt(f) + 2 * (scales - 1), (short) 0);
         return w;
     }
 
@@ -59,7 +67,7 @@ class InterleavedTest {
     void everyValueSurvivesTheReordering() {
         SplittableRandom r = new SplittableRandom(3);
         for (BlockFormat f : FORMATS) {
-            int rows = 48, cols = f == BlockFormat.Q4_K ? 512 : 96;
+            int rows = 48, cols = f.size == 256 ? 512 : 96;
             long off = 7;
             MemorySegment w = randomMatrix(r, f, off, rows, cols), p = interleaved(f, w, off, rows, cols);
             float[] want = new float[cols], got = new float[cols];
@@ -76,7 +84,7 @@ class InterleavedTest {
     void referencesMatchTheRowMajorKernels() {
         SplittableRandom r = new SplittableRandom(5);
         for (BlockFormat f : FORMATS) {
-            int rows = 32, cols = f == BlockFormat.Q4_K ? 768 : 640;
+            int rows = 32, cols = f.size == 256 ? 768 : 640;
             MemorySegment w = randomMatrix(r, f, 0, rows, cols), p = interleaved(f, w, 0, rows, cols);
             float[] x = activations(r, cols), want = new float[rows], got = new float[rows];
             QuantizedMatvec.matvec(f, w, 0, x, want, rows, cols);
@@ -91,7 +99,7 @@ class InterleavedTest {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
         SplittableRandom r = new SplittableRandom(9);
         for (BlockFormat f : FORMATS) {
-            for (int cols : f == BlockFormat.Q4_K ? new int[] {256, 2048} : new int[] {32, 576, 2048}) {
+            for (int cols : f.size == 256 ? new int[] {256, 2048} : new int[] {32, 576, 2048}) {
                 int rows = 64;
                 MemorySegment p = interleaved(f, randomMatrix(r, f, 3, rows, cols), 3, rows, cols);
                 float[] x = activations(r, cols);
@@ -106,6 +114,10 @@ class InterleavedTest {
                     case Q4_K -> {
                         VectorInterleaved.q4k(p, 0, a.pairs, a.q.d, a.xsum32, cols / 256, wide, 0, rows / 16);
                         VectorInterleaved.q4kx256(p, 0, a.pairs, a.q.d, a.xsum32, cols / 256, narrow, 0, rows / 16);
+                    }
+                    case Q6_K -> {
+                        VectorInterleaved.q6k(p, 0, a.pairs, a.q.d, cols / 256, wide, 0, rows / 16);
+                        VectorInterleaved.q6kx256(p, 0, a.pairs, a.q.d, cols / 256, narrow, 0, rows / 16);
                     }
                     default -> {
                         VectorInterleaved.q8(p, 0, a.pairs, a.q.d, cols / 32, wide, 0, rows / 16);
@@ -127,7 +139,7 @@ class InterleavedTest {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
         SplittableRandom r = new SplittableRandom(13);
         for (BlockFormat f : FORMATS) {
-            int rows = 48, cols = f == BlockFormat.Q4_K ? 512 : 160;
+            int rows = 48, cols = f.size == 256 ? 512 : 160;
             MemorySegment w = randomMatrix(r, f, 0, rows, cols), p = interleaved(f, w, 0, rows, cols);
             float[] want = new float[rows * cols];
             for (int row = 0; row < rows; row++) f.dequantize(w, (long) row * cols / f.size * f.bytes, want, row * cols, cols);
@@ -136,6 +148,7 @@ class InterleavedTest {
                 switch (f) {
                     case Q4_0 -> VectorInterleaved.q4Rows(wide, p, 0, cols, 0, rows, got, 5);
                     case Q4_K -> VectorInterleaved.q4kRows(wide, p, 0, cols, 0, rows, got, 5);
+                    case Q6_K -> VectorInterleaved.q6kRows(wide, p, 0, cols, 0, rows, got, 5);
                     default -> VectorInterleaved.q8Rows(wide, p, 0, cols, 0, rows, got, 5);
                 }
                 assertArrayEquals(want, java.util.Arrays.copyOfRange(got, 5, got.length), f + (wide ? " 512" : " 256") + "-bit");
@@ -151,7 +164,7 @@ class InterleavedTest {
         for (BlockFormat f : FORMATS) {
             int cols = 2 * f.size;
             MemorySegment w = randomMatrix(new SplittableRandom(1), f, 0, 16, cols);
-            w.set(Q8_0Block.F16, f.bytes + (f == BlockFormat.Q4_K ? 2 : 0), (short) 0x7c00); // +inf in the second block (Q4_K: its dmin)
+            w.set(Q8_0Block.F16, f.bytes + scaleAt(f) + (f == BlockFormat.Q4_K ? 2 : 0), (short) 0x7c00); // +inf in the second block (Q4_K: its dmin)
             assertFalse(QuantizedMatvec.interleave(f, w, 0, 16, cols, Arena.ofAuto().allocate(16L * 2 * QuantizedMatvec.interleavedRowBytes(f))));
         }
     }
@@ -159,13 +172,13 @@ class InterleavedTest {
     @Test
     void shapesThatDoNotInterleaveAreRefused() {
         MemorySegment w = Arena.ofAuto().allocate(32L * 2 * 34);
-        assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.interleave(BlockFormat.Q6_K, w, 0, 16, 256, w));
+        assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.interleave(BlockFormat.Q5_K, w, 0, 16, 256, w));
         assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.interleave(BlockFormat.Q8_0, w, 0, 16, 48, w));
         assertThrows(IndexOutOfBoundsException.class,
                 () -> QuantizedMatvec.interleave(BlockFormat.Q8_0, w, 1200, 16, 64, Arena.ofAuto().allocate(16L * 2 * 34)));
         assertThrows(IllegalArgumentException.class,
                 () -> QuantizedMatvec.interleave(BlockFormat.Q8_0, w, 0, 24, 64, Arena.ofAuto().allocate(24L * 2 * 34)), "dst not padded to 32 rows");
-        assertFalse(QuantizedMatvec.interleaves(BlockFormat.Q6_K, 32, 256));
+        assertFalse(QuantizedMatvec.interleaves(BlockFormat.Q5_K, 32, 256));
     }
 
     /** Rows not in sixteens (GPT-2's vocabulary of 50257): the last group padded with zero rows, which no result shows. */
@@ -173,7 +186,7 @@ class InterleavedTest {
     void aPartialLastGroupIsPadded() {
         SplittableRandom r = new SplittableRandom(17);
         for (BlockFormat f : FORMATS) {
-            int rows = 37, cols = f == BlockFormat.Q4_K ? 256 : 64;
+            int rows = 37, cols = f.size == 256 ? 256 : 64;
             MemorySegment w = randomMatrix(r, f, 0, rows, cols);
             MemorySegment p = Arena.ofAuto().allocate(QuantizedMatvec.interleavedBytes(f, rows, cols), 64);
             assertEquals(48L * cols / f.size * QuantizedMatvec.interleavedRowBytes(f), p.byteSize());
@@ -193,7 +206,7 @@ class InterleavedTest {
         }
     }
 
-    /** Activations as the interleaved kernels take them: quantized per block (Q4_K: per 256), paired, with sums per 32. */
+    /** Activations as the interleaved kernels take them: quantized per block (Q4_K, Q6_K: per 256), paired, with sums per 32. */
     private static final class Activations {
         final Q8_KBlock q;
         final int[] pairs, xsum32;
@@ -201,7 +214,7 @@ class InterleavedTest {
 
         Activations(float[] x, BlockFormat f) {
             int n = x.length;
-            q = Q8_KBlock.quantize(x, n, f == BlockFormat.Q4_K ? 256 : 32);
+            q = Q8_KBlock.quantize(x, n, f.size == 256 ? 256 : 32);
             pairs = new int[n / 2];
             for (int i = 0; i < pairs.length; i++) pairs[i] = (q.q[2 * i] & 0xffff) | q.q[2 * i + 1] << 16;
             xsum32 = new int[n / 32];
@@ -217,6 +230,7 @@ class InterleavedTest {
         switch (f) {
             case Q4_0 -> Q4_0x16.matvecReference(p, 0, a.q.q, a.q.d, cols, out, 0, rows / 16);
             case Q4_K -> Q4_Kx16.matvecReference(p, 0, a.q.q, a.q.d, a.xsum32, cols, out, 0, rows / 16);
+            case Q6_K -> Q6_Kx16.matvecReference(p, 0, a.q.q, a.q.d, cols, out, 0, rows / 16);
             default -> Q8_0x16.matvecReference(p, 0, a.q.q, a.q.d, cols, out, 0, rows / 16);
         }
     }

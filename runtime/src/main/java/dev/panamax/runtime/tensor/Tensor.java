@@ -116,16 +116,17 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
             case F32 -> k.matvec(data, 0, x, out, rows(), cols());
             case F16 -> k.matvec16(data, 0, false, x, out, rows(), cols());
             case BF16 -> k.matvec16(data, 0, true, x, out, rows(), cols());
-            case Q8_0_X16, Q4_0_X16, Q4_K_X16 -> QuantizedMatvec.matvecInterleaved(type.interleavedFrom, data, x, out, rows(), cols());
+            case Q8_0_X16, Q4_0_X16, Q4_K_X16, Q6_K_X16 -> QuantizedMatvec.matvecInterleaved(type.interleavedFrom, data, x, out, rows(), cols());
             default -> QuantizedMatvec.matvec(type.format, data, 0, x, out, rows(), cols());
         }
     }
 
     /**
-     * This matrix in its decode layout when it has one — Q8_0, Q4_0 and Q4_K on the Vector API
+     * This matrix in its decode layout when it has one — Q8_0, Q4_0, Q4_K and Q6_K on the Vector API
      * kernels: sixteen rows interleaved (the last group padded with zero rows) ({@link DType#Q8_0_X16},
-     * {@link DType#Q4_0_X16}, {@link DType#Q4_K_X16}) — copied into {@code arena}; otherwise this.
-     * The copy is the file's size (Q4_K: 148/144 of it); prompts widen its rows four at a time.
+     * {@link DType#Q4_0_X16}, {@link DType#Q4_K_X16}, {@link DType#Q6_K_X16}) — copied into {@code arena};
+     * otherwise this. The copy is the file's size (Q4_K: 148/144 of it, Q6_K: 274/210); prompts widen
+     * its rows four at a time.
      * Where the memory for it cannot be had, this.
      */
     public Tensor interleaved(java.lang.foreign.Arena arena) {
@@ -133,7 +134,9 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
         DType to = switch (type) {
             case Q8_0 -> DType.Q8_0_X16;
             case Q4_0 -> DType.Q4_0_X16;
-            default -> DType.Q4_K_X16;
+            case Q4_K -> DType.Q4_K_X16;
+            case Q6_K -> DType.Q6_K_X16;
+            default -> throw new AssertionError(type + " interleaves but has no decode type");
         };
         MemorySegment dst;
         try {
