@@ -259,7 +259,7 @@ public final class Llama implements Architecture {
             if (cpu == null) {
                 java.util.List<Tensor> all = new java.util.ArrayList<>(java.util.List.of(output));
                 for (Layer L : layers) L.withMatrices(t -> { all.add(t); return t; });
-                java.util.Map<Tensor, Tensor> copies = Tensor.interleaved(all, weights.arena());
+                java.util.Map<Tensor, Tensor> copies = weights.interleaved(all);
                 Layer[] ls = new Layer[layers.length];
                 for (int i = 0; i < ls.length; i++) ls[i] = layers[i].withMatrices(copies::get);
                 cpu = new CpuWeights(ls, copies.get(output));

@@ -27,15 +27,61 @@ public final class Weights implements AutoCloseable {
         this.arena = Arena.ofShared();
     }
 
-    /** Maps a whole file read-only (any size: segments are not limited to 2 GB). */
+    /** The files' mappings themselves, when {@link #map} hands out plain views of them (for {@link #unload}). */
+    private final java.util.List<MemorySegment> mappings = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** Whether this module may call restricted methods without a warning ({@code --enable-native-access}). */
+    private static final boolean NATIVE_ACCESS = Weights.class.getModule().isNativeAccessEnabled();
+
+    /**
+     * Maps a whole file read-only (any size: segments are not limited to 2 GB). With native access
+     * enabled the result is a plain native segment over the mapping, of the same class as the
+     * arena-allocated copies the CPU decodes from: the Vector API's loads from a segment are
+     * compiled for the segment classes they have seen, and a kernel that has seen two (an
+     * embedding row read from the mapped file, then the interleaved matrices) ran TinyLlama's
+     * decode 25% slower than one that has seen one. Both live and die with this arena.
+     */
     public MemorySegment map(Path file) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            MemorySegment mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            if (!NATIVE_ACCESS) return mapped;
+            mappings.add(mapped);
+            return MemorySegment.ofAddress(mapped.address()).reinterpret(mapped.byteSize(), arena, null);
         } catch (java.nio.file.NoSuchFileException e) {
             throw new ModelException(file + ": no such file", e);
         } catch (IOException e) {
             throw new ModelException(file + ": cannot read (" + e + ")", e);
         }
+    }
+
+    /**
+     * Hands the file pages under {@code part} (a slice of a segment from {@link #map}) back to the
+     * OS: they stay in the page cache, and reading them again faults them back in. Anything else: nothing.
+     */
+    public void unload(MemorySegment part) {
+        if (part.isMapped()) {
+            part.unload();
+            return;
+        }
+        for (MemorySegment m : mappings) {
+            long at = part.address() - m.address();
+            if (at >= 0 && at + part.byteSize() <= m.byteSize()) {
+                m.asSlice(at, part.byteSize()).unload();
+                return;
+            }
+        }
+    }
+
+    /**
+     * {@link Tensor#interleaved(java.util.Collection, Arena)} into this arena, the file pages of each
+     * matrix that got a copy unloaded: the copy's user does not read them again.
+     */
+    public Map<Tensor, Tensor> interleaved(java.util.Collection<Tensor> matrices) {
+        Map<Tensor, Tensor> copies = Tensor.interleaved(matrices, arena);
+        copies.forEach((from, to) -> {
+            if (to != from) unload(from.data());
+        });
+        return copies;
     }
 
     public void add(Tensor t) {

@@ -145,9 +145,6 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
             return this;
         }
         if (!QuantizedMatvec.interleave(type.format, data, 0, rows(), cols(), dst)) return this;
-        // The file's pages of this matrix are not read again by this copy's user: hand them back
-        // (they stay in the page cache; a tied embedding reading them faults them back in).
-        if (data.isMapped()) data.unload();
         return new Tensor(name, to, shape, dst);
     }
 
