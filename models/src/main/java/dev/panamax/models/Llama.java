@@ -374,7 +374,9 @@ public final class Llama implements Architecture {
         final Tensor output;
         final float[] x, xb, q, kv, vv, attnOut, hb, hb2, logits, cos, sin;
         float[][] keys, values; // per layer: [capacity × kvDim] (F32 cache)
-        short[][] keys16, values16; // the same in half floats (--kv-type f16); keys/values then hold one layer's widened copy
+        // The same in half floats (--kv-type f16); keys/values then hold one layer's widened copy. Off
+        // the heap: a heap segment in the 16-bit loads would make the weights' kernels bimorphic (DEVELOPERS.md).
+        MemorySegment[] keys16, values16;
         final boolean kvF16;
         int capacity;
         int pos;
@@ -401,8 +403,8 @@ public final class Llama implements Architecture {
             kvF16 = m.kvF16;
             keys = new float[kvF16 ? 1 : c.layers][];
             values = new float[kvF16 ? 1 : c.layers][];
-            keys16 = new short[kvF16 ? c.layers : 0][];
-            values16 = new short[kvF16 ? c.layers : 0][];
+            keys16 = new MemorySegment[kvF16 ? c.layers : 0];
+            values16 = new MemorySegment[kvF16 ? c.layers : 0];
             grow(Math.min(c.context, 64));
         }
 
@@ -413,10 +415,17 @@ public final class Llama implements Architecture {
                 values[l] = values[l] == null ? new float[cap * kvDim] : Arrays.copyOf(values[l], cap * kvDim);
             }
             for (int l = 0; l < keys16.length; l++) {
-                keys16[l] = keys16[l] == null ? new short[cap * kvDim] : Arrays.copyOf(keys16[l], cap * kvDim);
-                values16[l] = values16[l] == null ? new short[cap * kvDim] : Arrays.copyOf(values16[l], cap * kvDim);
+                keys16[l] = grown(keys16[l], 2L * cap * kvDim);
+                values16[l] = grown(values16[l], 2L * cap * kvDim);
             }
             capacity = cap;
+        }
+
+        /** A zeroed off-heap buffer of {@code bytes}, beginning with {@code old}'s contents (if any). */
+        private static MemorySegment grown(MemorySegment old, long bytes) {
+            MemorySegment s = java.lang.foreign.Arena.ofAuto().allocate(bytes, 64);
+            if (old != null) MemorySegment.copy(old, 0, s, 0, old.byteSize());
+            return s;
         }
 
         @Override
@@ -559,8 +568,8 @@ public final class Llama implements Architecture {
             float[] kc = keys[0], vc = values[0];
             if (kvF16) { // widen the positions this step can see into the shared float copy
                 int kvDim = c.kvHeads * c.headDim, from = c.slidingWindow > 0 ? Math.max(0, pos - c.slidingWindow + 1) : 0;
-                k.f16ToF32(MemorySegment.ofArray(keys16[l]), 2L * from * kvDim, kc, from * kvDim, (pos + T - from) * kvDim);
-                k.f16ToF32(MemorySegment.ofArray(values16[l]), 2L * from * kvDim, vc, from * kvDim, (pos + T - from) * kvDim);
+                k.f16ToF32(keys16[l], 2L * from * kvDim, kc, from * kvDim, (pos + T - from) * kvDim);
+                k.f16ToF32(values16[l], 2L * from * kvDim, vc, from * kvDim, (pos + T - from) * kvDim);
             } else {
                 kc = keys[l];
                 vc = values[l];
@@ -572,8 +581,8 @@ public final class Llama implements Architecture {
         private void store(int l, float[] K, float[] V, int T) {
             int n = T * c.kvHeads * c.headDim, at = pos * c.kvHeads * c.headDim;
             if (kvF16) {
-                k.f32ToF16(K, 0, MemorySegment.ofArray(keys16[l]), 2L * at, n);
-                k.f32ToF16(V, 0, MemorySegment.ofArray(values16[l]), 2L * at, n);
+                k.f32ToF16(K, 0, keys16[l], 2L * at, n);
+                k.f32ToF16(V, 0, values16[l], 2L * at, n);
             } else {
                 System.arraycopy(K, 0, keys[l], at, n);
                 System.arraycopy(V, 0, values[l], at, n);

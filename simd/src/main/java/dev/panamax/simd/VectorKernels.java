@@ -248,13 +248,14 @@ final class VectorKernels implements Kernels {
      * dot) instead of eight at a time: with short rows, eight interleaved streams restart the hardware
      * prefetcher at every page and a cold 50257 × 576 matrix read at 15.9 GB/s instead of 27.9
      * (one thread); SmolLM-135M-shape F32 decode went from 23 to 42 tokens/s. Long rows keep the
-     * eight streams (4096 × 4096: 27.0 against 24.9 GB/s). The bound is 4096 since TinyLlama's
-     * 2048-wide rows in a memory-mapped file (4 KiB pages; an anonymous buffer of the same shapes
-     * shows no difference) decoded at 4.9–5.2 tokens/s one after another against 3.6–3.9 eight at a
-     * time on one thread, 6.9–7.7 against 5.8–6.6 on two, and its 5632-wide rows taken one after
-     * another lost again (4.2–4.3). {@code -Dpanamax.matvec.rowDotsBelow}.
+     * eight streams (4096 × 4096: 27.0 against 24.9 GB/s). The bound is 1024: TinyLlama's 2048-wide
+     * rows decode at 5.3 tokens/s eight at a time against 4.5 one after another on one thread, and
+     * 7.5–9.3 against 6.4–6.9 on two. (An earlier measurement favoured one after another, 4.9–5.2
+     * against 3.6–3.9; it was taken with the loads compiled for two segment classes — mapped
+     * weights and allocated scratch, see DEVELOPERS.md — whose code ran this loop faster by
+     * accident; with one class, as now, eight rows win.) {@code -Dpanamax.matvec.rowDotsBelow}.
      */
-    static final int ROW_DOTS_BELOW = Integer.getInteger("panamax.matvec.rowDotsBelow", 4096);
+    static final int ROW_DOTS_BELOW = Integer.getInteger("panamax.matvec.rowDotsBelow", 1024);
 
     /**
      * Eight rows at once: eight independent streams from memory keep more cache-line fetches in

@@ -31,7 +31,7 @@ public final class Weights implements AutoCloseable {
     private final java.util.List<MemorySegment> mappings = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** Whether this module may call restricted methods without a warning ({@code --enable-native-access}). */
-    private static final boolean NATIVE_ACCESS = Weights.class.getModule().isNativeAccessEnabled();
+    private static final boolean NATIVE_ACCESS = Weights.class.getModule().isNativeAccessEnabled() && !Boolean.getBoolean("panamax.mappedSegments");
 
     /**
      * Maps a whole file read-only (any size: segments are not limited to 2 GB). With native access
@@ -40,6 +40,7 @@ public final class Weights implements AutoCloseable {
      * compiled for the segment classes they have seen, and a kernel that has seen two (an
      * embedding row read from the mapped file, then the interleaved matrices) ran TinyLlama's
      * decode 25% slower than one that has seen one. Both live and die with this arena.
+     * {@code -Dpanamax.mappedSegments=true} hands out the mapping itself (to compare).
      */
     public MemorySegment map(Path file) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
