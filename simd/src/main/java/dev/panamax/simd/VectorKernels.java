@@ -60,7 +60,32 @@ final class VectorKernels implements Kernels {
         return i < n ? s + TAIL.dot(a, aOff + i, b, bOff + i, n - i) : s;
     }
 
-    /** Four rows of c at a time, one vector of columns per pass: each b vector loaded once for four FMAs. */
+    /** One row of a against four rows of b (at b0, stride bStride): c[co … co + 3], the tail scalar as in the 4 × 4 blocks. */
+    private static void dotRow4(float[] a, int a0, float[] b, int b0, int bStride, int len, int vlen, float[] c, int co) {
+        int b1 = b0 + bStride, b2 = b1 + bStride, b3 = b2 + bStride;
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0;
+        for (int p = 0; p < vlen; p += L) {
+            FloatVector x = FloatVector.fromArray(F, a, a0 + p);
+            c0 = x.fma(FloatVector.fromArray(F, b, b0 + p), c0);
+            c1 = x.fma(FloatVector.fromArray(F, b, b1 + p), c1);
+            c2 = x.fma(FloatVector.fromArray(F, b, b2 + p), c2);
+            c3 = x.fma(FloatVector.fromArray(F, b, b3 + p), c3);
+        }
+        c[co] = c0.reduceLanes(VectorOperators.ADD);
+        c[co + 1] = c1.reduceLanes(VectorOperators.ADD);
+        c[co + 2] = c2.reduceLanes(VectorOperators.ADD);
+        c[co + 3] = c3.reduceLanes(VectorOperators.ADD);
+        for (int q = 0; q < 4 && vlen < len; q++) {
+            float t = 0;
+            for (int p = vlen; p < len; p++) t += a[a0 + p] * b[b0 + q * bStride + p];
+            c[co + q] += t;
+        }
+    }
+
+    /**
+     * Four rows of c at a time, one vector of columns per pass: each b vector loaded once for four
+     * FMAs; rows left over one at a time the same way (c's vector loaded and stored once per pass, not per j).
+     */
     @Override
     public void mulAddTile(float[] p, int pOff, int pStride, int m, float[] b, int bOff, int bStride, int n, int len, float[] c, int cOff, int cStride) {
         int vlen = len / L * L, i = 0;
@@ -90,16 +115,34 @@ final class VectorKernels implements Kernels {
                     }
             }
         }
-        for (; i < m; i++)
-            for (int j = 0; j < n; j++) axpy(p[pOff + i * pStride + j], b, bOff + j * bStride, c, cOff + i * cStride, len);
+        for (; i < m; i++) {
+            int p0 = pOff + i * pStride, c0 = cOff + i * cStride;
+            for (int d = 0; d < vlen; d += L) {
+                FloatVector r0 = FloatVector.fromArray(F, c, c0 + d);
+                for (int j = 0; j < n; j++) r0 = FloatVector.fromArray(F, b, bOff + j * bStride + d).fma(FloatVector.broadcast(F, p[p0 + j]), r0);
+                r0.intoArray(c, c0 + d);
+            }
+            for (int j = 0; j < n && vlen < len; j++) {
+                float w = p[p0 + j];
+                for (int d = vlen; d < len; d++) c[c0 + d] += w * b[bOff + j * bStride + d];
+            }
+        }
     }
 
-    /** 4 × 4 blocks of sixteen accumulators (each a and b vector loaded once for four products); the edges by {@link #dot}. */
+    /**
+     * 4 × 4 blocks of sixteen accumulators (each a and b vector loaded once for four products); rows
+     * left over (m not in fours: SmolLM's 3 query heads per KV head) by 1 × 4 blocks
+     * ({@link #dotRow4}); the other edges by {@link #dot}.
+     */
     @Override
     public void dotTile(float[] a, int aOff, int aStride, int m, float[] b, int bOff, int bStride, int n, int len, float[] c, int cOff, int cStride) {
         int vlen = len / L * L;
         for (int i = 0; i < m; i += 4) {
             for (int j = 0; j < n; j += 4) {
+                if (i + 4 > m && j + 4 <= n && vlen > 0) {
+                    for (int ii = i; ii < m; ii++) dotRow4(a, aOff + ii * aStride, b, bOff + j * bStride, bStride, len, vlen, c, cOff + ii * cStride + j);
+                    continue;
+                }
                 if (i + 4 > m || j + 4 > n || vlen == 0) {
                     for (int ii = i; ii < Math.min(m, i + 4); ii++)
                         for (int jj = j; jj < Math.min(n, j + 4); jj++) c[cOff + ii * cStride + jj] = dot(a, aOff + ii * aStride, b, bOff + jj * bStride, len);
