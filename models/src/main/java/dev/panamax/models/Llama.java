@@ -449,9 +449,7 @@ public final class Llama implements Architecture {
                 Layer L = layers[l];
                 // Attention block.
                 k.rmsnorm(xb, 0, x, 0, L.attnNorm(), c.dim, c.normEps);
-                L.wq().matvec(k, xb, q);
-                L.wk().matvec(k, xb, kv);
-                L.wv().matvec(k, xb, vv);
+                Tensor.matvec(k, xb, new Tensor[] {L.wq(), L.wk(), L.wv()}, new float[][] {q, kv, vv});
                 if (L.bq() != null) k.add(q, 0, L.bq(), 0, q, 0, q.length);
                 if (L.bk() != null) k.add(kv, 0, L.bk(), 0, kv, 0, kvDim);
                 if (L.bv() != null) k.add(vv, 0, L.bv(), 0, vv, 0, kvDim);
@@ -468,8 +466,7 @@ public final class Llama implements Architecture {
                 k.add(x, 0, xb, 0, x, 0, c.dim);
                 // Feed-forward block.
                 k.rmsnorm(xb, 0, x, 0, L.ffnNorm(), c.dim, c.normEps);
-                L.gate().matvec(k, xb, hb);
-                L.up().matvec(k, xb, hb2);
+                Tensor.matvec(k, xb, new Tensor[] {L.gate(), L.up()}, new float[][] {hb, hb2});
                 if (c.bitnet) k.reluSquared(hb, 0, c.ffnDim);
                 else k.silu(hb, 0, c.ffnDim);
                 k.mul(hb, 0, hb2, 0, hb, 0, c.ffnDim);

@@ -199,8 +199,24 @@ public final class QuantizedMatvec {
 
     /** out = W·x for an interleaved Q8_0, Q4_0, Q4_K or Q6_K matrix W [rows, cols] (made by {@link #interleave}). */
     public static void matvecInterleaved(BlockFormat format, MemorySegment w, float[] x, float[] out, int rows, int cols) {
-        checkInterleaved(format, w, rows, cols);
-        if (x.length < cols || out.length < rows) throw new IllegalArgumentException("x has " + x.length + " of " + cols + ", out " + out.length + " of " + rows);
+        matvecInterleaved(format, new MemorySegment[] {w}, new int[] {rows}, cols, x, new float[][] {out});
+    }
+
+    /**
+     * outs[i] = W_i·x for several interleaved matrices of one format over the same x (a layer's
+     * q, k and v; its gate and up): x is quantized once and all their groups of sixteen rows go
+     * through one parallel pass — one hand-off to the threads instead of one per matrix, and the
+     * threads balance over the larger range.
+     */
+    public static void matvecInterleaved(BlockFormat format, MemorySegment[] ws, int[] rows, int cols, float[] x, float[][] outs) {
+        int n = ws.length;
+        if (rows.length != n || outs.length != n) throw new IllegalArgumentException(n + " matrices, " + rows.length + " row counts, " + outs.length + " outputs");
+        int[] firstGroup = new int[n + 1]; // matrix i's whole groups are [firstGroup[i], firstGroup[i + 1]) of the pass
+        for (int i = 0; i < n; i++) {
+            checkInterleaved(format, ws[i], rows[i], cols);
+            if (x.length < cols || outs[i].length < rows[i]) throw new IllegalArgumentException("x has " + x.length + " of " + cols + ", out " + outs[i].length + " of " + rows[i]);
+            firstGroup[i + 1] = firstGroup[i] + rows[i] / 16;
+        }
         Q8_KBlock xq = Q8_KBlock.quantize(x, cols, format == BlockFormat.Q4_K || format == BlockFormat.Q6_K ? 256 : 32);
         int[] pairs = new int[cols / 2];
         for (int i = 0; i < pairs.length; i++) pairs[i] = (xq.q[2 * i] & 0xffff) | xq.q[2 * i + 1] << 16;
@@ -211,11 +227,19 @@ public final class QuantizedMatvec {
             xs8[b] = 8 * xsum32[b];
         }
         Dot dot = ACTIVE;
-        Parallel.forRange(rows / 16, 1, (g0, g1) -> dot.matvecInterleaved(format, w, 0, xq, pairs, xs8, xsum32, cols, out, g0, g1));
-        if (rows % 16 != 0) { // the padded last group: its sixteen sums into scratch, the real rows out
-            float[] last = new float[16 * (rows / 16 + 1)];
-            dot.matvecInterleaved(format, w, 0, xq, pairs, xs8, xsum32, cols, last, rows / 16, rows / 16 + 1);
-            System.arraycopy(last, 16 * (rows / 16), out, 16 * (rows / 16), rows % 16);
+        Parallel.forRange(firstGroup[n], 1, (g0, g1) -> {
+            for (int i = 0; i < n; i++) {
+                int lo = Math.max(g0, firstGroup[i]), hi = Math.min(g1, firstGroup[i + 1]);
+                if (lo < hi) dot.matvecInterleaved(format, ws[i], 0, xq, pairs, xs8, xsum32, cols, outs[i], lo - firstGroup[i], hi - firstGroup[i]);
+            }
+        });
+        for (int i = 0; i < n; i++) {
+            int r = rows[i];
+            if (r % 16 == 0) continue;
+            // The padded last group: its sixteen sums into scratch, the real rows out.
+            float[] last = new float[16 * (r / 16 + 1)];
+            dot.matvecInterleaved(format, ws[i], 0, xq, pairs, xs8, xsum32, cols, last, r / 16, r / 16 + 1);
+            System.arraycopy(last, 16 * (r / 16), outs[i], 16 * (r / 16), r % 16);
         }
     }
 

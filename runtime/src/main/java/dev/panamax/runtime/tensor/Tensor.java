@@ -122,6 +122,28 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
     }
 
     /**
+     * outs[i][r] = Σ_c ms[i][r, c]·x[c] for matrices over the same input (a layer's q, k and v; its
+     * gate and up): in one parallel pass with x quantized once when they share an interleaved
+     * type and width, otherwise one {@link #matvec} each.
+     */
+    public static void matvec(Kernels k, float[] x, Tensor[] ms, float[][] outs) {
+        DType t = ms[0].type;
+        boolean fused = t.interleavedFrom != null && ms.length > 1;
+        for (Tensor m : ms) fused &= m.type == t && m.rank() == 2 && m.cols() == ms[0].cols();
+        if (!fused) {
+            for (int i = 0; i < ms.length; i++) ms[i].matvec(k, x, outs[i]);
+            return;
+        }
+        MemorySegment[] ws = new MemorySegment[ms.length];
+        int[] rows = new int[ms.length];
+        for (int i = 0; i < ms.length; i++) {
+            ws[i] = ms[i].data;
+            rows[i] = ms[i].rows();
+        }
+        QuantizedMatvec.matvecInterleaved(t.interleavedFrom, ws, rows, ms[0].cols(), x, outs);
+    }
+
+    /**
      * This matrix in its decode layout when it has one — Q8_0, Q4_0, Q4_K and Q6_K on the Vector API
      * kernels: sixteen rows interleaved (the last group padded with zero rows) ({@link DType#Q8_0_X16},
      * {@link DType#Q4_0_X16}, {@link DType#Q4_K_X16}, {@link DType#Q6_K_X16}) — copied into {@code arena};

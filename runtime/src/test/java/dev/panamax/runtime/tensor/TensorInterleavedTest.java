@@ -76,6 +76,32 @@ class TensorInterleavedTest {
         }
     }
 
+    /** q, k and v in one pass: each output exactly as its own matvec gives it (the same quantized x, the same kernels), padded rows included. */
+    @Test
+    void matricesOverOneInputGoThroughOnePass() {
+        assumeTrue(QuantizedMatvec.interleaves(BlockFormat.Q8_0, 16, 32), "no interleaved layout on this JVM (scalar kernels)");
+        for (DType type : new DType[] {DType.Q4_0, DType.Q6_K}) {
+            int cols = type.blockSize == 256 ? 512 : 96;
+            Tensor[] ms = {quantized(type, 48, cols).interleaved(Arena.ofAuto()), quantized(type, 21, cols).interleaved(Arena.ofAuto()),
+                    quantized(type, 16, cols).interleaved(Arena.ofAuto())};
+            float[] x = new float[cols];
+            for (int i = 0; i < cols; i++) x[i] = (float) Math.cos(i * 0.3);
+            float[][] fused = {new float[48], new float[21], new float[16]};
+            Tensor.matvec(k, x, ms, fused);
+            for (int i = 0; i < ms.length; i++) {
+                float[] alone = new float[ms[i].rows()];
+                ms[i].matvec(k, x, alone);
+                assertArrayEquals(alone, fused[i], 0f, type + ": matrix " + i);
+            }
+            float[][] mixed = {new float[48], new float[21]};
+            Tensor plain = quantized(type, 21, cols);
+            Tensor.matvec(k, x, new Tensor[] {ms[0], plain}, mixed); // types differ: one matvec each
+            float[] want = new float[21];
+            plain.matvec(k, x, want);
+            assertArrayEquals(want, mixed[1], 0f, type + ": the file-layout matrix");
+        }
+    }
+
     @Test
     void othersStayAsTheyAre() {
         Tensor q5 = quantized(DType.Q5_K, 16, 256);
