@@ -283,6 +283,17 @@ final class VectorKernels implements Kernels {
         });
     }
 
+    /**
+     * From this many rows of A up to {@link #DOT_GEMM_ROWS}, C = A·Bᵀ runs as {@link BroadcastGemm}'s
+     * tiles where vectors are 512 bits; fewer rows fill too few of its 16-token lanes, and go to
+     * {@link DotGemm}. {@code -Dpanamax.broadcastGemmRows} (0: never).
+     */
+    static final int BROADCAST_GEMM_ROWS = Integer.getInteger("panamax.broadcastGemmRows", 16);
+
+    private static boolean broadcastGemm(int m) {
+        return BROADCAST_GEMM_ROWS > 0 && m >= BROADCAST_GEMM_ROWS && m <= DOT_GEMM_ROWS && BroadcastGemm.applies();
+    }
+
     /** Up to this many rows of A, C = A·Bᵀ runs as unpacked 4 × 4 dot-product tiles ({@link DotGemm}); {@code -Dpanamax.dotGemmRows}. */
     static final int DOT_GEMM_ROWS = Integer.getInteger("panamax.dotGemmRows", 512);
 
@@ -392,14 +403,16 @@ final class VectorKernels implements Kernels {
     public void matmulTransposedB(float[] a, MemorySegment b, long bByteOff, float[] c, int m, int n, int k) {
         Checks.gemm(a.length, c.length, m, n, k);
         Checks.matrix(b, bByteOff, n, k, k, n);
-        if (m <= DOT_GEMM_ROWS) DotGemm.multiply(this, a, b, bByteOff, null, c, m, n, k);
+        if (broadcastGemm(m)) BroadcastGemm.multiply(a, b, bByteOff, null, c, m, n, k);
+        else if (m <= DOT_GEMM_ROWS) DotGemm.multiply(this, a, b, bByteOff, null, c, m, n, k);
         else VectorGemm.multiply(a, VectorGemm.transposed(b, bByteOff, k), c, m, n, k);
     }
 
     @Override
     public void matmulTransposedB(float[] a, RowSource b, float[] c, int m, int n, int k) {
         Checks.gemm(a.length, c.length, m, n, k);
-        if (m <= DOT_GEMM_ROWS) DotGemm.multiply(this, a, null, 0, b, c, m, n, k);
+        if (broadcastGemm(m)) BroadcastGemm.multiply(a, null, 0, b, c, m, n, k);
+        else if (m <= DOT_GEMM_ROWS) DotGemm.multiply(this, a, null, 0, b, c, m, n, k);
         else Kernels.super.matmulTransposedB(a, b, c, m, n, k);
     }
 
