@@ -170,14 +170,15 @@ public final class Main {
 
             Measures a model (default: the embedded kjv-llama; an encoder such as BERT is measured
             encoding the prompt, with no decode line): after warming up (whole runs, at least one,
-            until S seconds have passed: the JIT compiles the kernels meanwhile), R runs each
+            until S seconds have passed, then on until a whole run goes by without the JIT
+            compiling, for at most max(10·S, 20) seconds), R runs each
             prefill P prompt tokens (in one matrix-matrix pass where the model allows) and then
             decode N tokens greedily; prints the median of each as
             "prefill P tokens: X tok/s" and "decode N tokens: Y tok/s".
               --prompt-tokens P   default 64
               --tokens N          default 128
               --repeats R         default 5
-              --warmup S          seconds of warm-up runs before measuring (default 2)
+              --warmup S          seconds of warm-up runs at least (default 2; 0: one run)
               --threads N         threads for the kernels
               --kv-type f32|f16   element type of the attention KV cache (default f32)
               --device cpu|cuda|auto  where the model runs (default cpu; see generate --help)
@@ -605,11 +606,11 @@ public final class Main {
             // A fixed pseudo-random prompt: speed does not depend on the ids.
             int[] prompt = new java.util.Random(42).ints(p, 0, m.vocabSize()).toArray();
             double[] prefill = new double[repeats], decode = new double[repeats];
-            // Warm-up: whole runs until `warmup` seconds have passed (at least one), so that the JIT
-            // has compiled the kernels; a small model's single run is over before it has.
-            long warmEnd = System.nanoTime() + (long) (warmup * 1e9);
+            // Warm-up: whole runs until the JIT has compiled the kernels (see WarmUp); a small
+            // model's single run is over before it has.
+            WarmUp warm = new WarmUp(warmup);
             for (int r = -1; r < repeats; r++) { // r = -1: the warm-up runs
-                if (r == 0 && System.nanoTime() < warmEnd) r = -1;
+                if (r == 0 && warm.another()) r = -1;
                 LanguageModel.Session s = m.newSession();
                 long t0 = System.nanoTime();
                 float[] logits = s.prefill(prompt, false);
@@ -625,6 +626,7 @@ public final class Main {
             java.util.Arrays.sort(decode);
             out.printf("model: %s (%s), %s%n", modelPath == null ? "kjv-llama (embedded)" : modelPath, m.architecture(),
                     deviceName.equals("cpu") ? Parallel.threads() + " threads, SIMD " + Simd.description() : "device " + deviceName);
+            out.println("warm-up: " + warm.summary());
             out.printf(java.util.Locale.ROOT, "prefill %d tokens: %.1f tok/s%n", p, prefill[repeats / 2]);
             out.printf(java.util.Locale.ROOT, "decode %d tokens: %.1f tok/s%n", n, decode[repeats / 2]);
         }
@@ -637,9 +639,9 @@ public final class Main {
         // Speed does not depend on the ids; without a tokenizer to bound them, id 0 ([PAD]) throughout.
         int[] ids = enc.tokenizer() != null ? new java.util.Random(42).ints(p, 0, enc.tokenizer().vocabSize()).toArray() : new int[p];
         double[] rate = new double[repeats];
-        long warmEnd = System.nanoTime() + (long) (warmup * 1e9);
+        WarmUp warm = new WarmUp(warmup);
         for (int r = -1; r < repeats; r++) { // r = -1: the warm-up runs, as in bench
-            if (r == 0 && System.nanoTime() < warmEnd) r = -1;
+            if (r == 0 && warm.another()) r = -1;
             long t0 = System.nanoTime();
             enc.encode(ids);
             if (r >= 0) rate[r] = p / ((System.nanoTime() - t0) / 1e9);
@@ -647,6 +649,7 @@ public final class Main {
         java.util.Arrays.sort(rate);
         out.printf("model: %s (%s, an encoder), %s%n", path, enc.architecture(),
                 deviceName.equals("cpu") ? Parallel.threads() + " threads, SIMD " + Simd.description() : "device " + deviceName);
+        out.println("warm-up: " + warm.summary());
         out.printf(java.util.Locale.ROOT, "prefill %d tokens: %.1f tok/s%n", p, rate[repeats / 2]);
         out.println("decode: none (an encoder generates no tokens)");
         return 0;

@@ -168,6 +168,7 @@ class GenerateCommandTest {
         Result r = run("", "bench", "--prompt-tokens", "8", "--tokens", "8", "--repeats", "1", "--warmup", "0");
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().matches("(?s).*\\nprefill 8 tokens: [0-9.]+ tok/s\\ndecode 8 tokens: [0-9.]+ tok/s\\n"), r.out());
+        assertTrue(r.out().contains("\nwarm-up: 1 run, "), "--warmup 0 is one warm-up run: " + r.out());
         Result bad = run("", "bench", "--warmup", "-1");
         assertEquals(2, bad.status(), bad.out());
         assertTrue(bad.err().contains("--warmup must be between 0 and 3600 seconds"), bad.err());
