@@ -25,7 +25,7 @@ import jdk.incubator.vector.VectorSpecies;
  * loads and four broadcasts for sixteen fused multiply-adds (the dot form: eight vector loads), its
  * loop compiles without spills or bounds checks (heap arrays, indices affine in p), and its speed
  * does not depend on which collector the JVM runs. On a Zen 4 core (AVX-512), one thread, 64-token
- * shapes of TinyLlama and SmolLM: 82–99 GFLOP/s against DotGemm's 73–94 in the same run. Only for
+ * shapes of TinyLlama and SmolLM: 85–99 GFLOP/s against DotGemm's 73–94 in the same run. Only for
  * 512-bit vectors (32 registers); elsewhere {@link DotGemm} runs.
  */
 final class BroadcastGemm {
