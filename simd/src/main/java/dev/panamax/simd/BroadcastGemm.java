@@ -19,7 +19,8 @@ import jdk.incubator.vector.VectorSpecies;
  * A is transposed once per call into panels of 64 tokens, k-major ({@code A̅[g][p][t]}); B is
  * read row by row as it is stored (or widened by a {@link Kernels.RowSource}), four rows at a time,
  * and never transposed. The tile's sums stay in their lanes (no horizontal reductions) and are
- * written to C through a small scratch tile.
+ * written to C through a small scratch tile. A prompt's last panel, when narrower, takes a tile of
+ * 48, 32 or 16 tokens (its lanes past the prompt are computed and dropped).
  *
  * <p>Why this shape beside {@link DotGemm}'s 4 × 4 dot products: per step of k it needs four vector
  * loads and four broadcasts for sixteen fused multiply-adds (the dot form: eight vector loads), its
@@ -73,7 +74,8 @@ final class BroadcastGemm {
                 else MemorySegment.copy(b, F32_LE, bOff + 4L * j * kk, rows, 0, count * kk);
                 for (int g = 0; g < groups; g++) {
                     int width = Math.min(W, m - g * W), base = g * W * kk;
-                    if (width > 32) tile4x64(panels, rows, tile, base, kk);
+                    if (width > 48) tile4x64(panels, rows, tile, base, kk);
+                    else if (width > 32) tile4x48(panels, rows, tile, base, kk);
                     else if (width > 16) tile4x32(panels, rows, tile, base, kk);
                     else tile4x16(panels, rows, tile, base, kk);
                     for (int q = 0; q < count; q++) {
@@ -112,6 +114,28 @@ final class BroadcastGemm {
         c10.intoArray(tile, 64); c11.intoArray(tile, 80); c12.intoArray(tile, 96); c13.intoArray(tile, 112);
         c20.intoArray(tile, 128); c21.intoArray(tile, 144); c22.intoArray(tile, 160); c23.intoArray(tile, 176);
         c30.intoArray(tile, 192); c31.intoArray(tile, 208); c32.intoArray(tile, 224); c33.intoArray(tile, 240);
+    }
+
+    /** Four rows × the first 48 tokens of a panel (the last panel of a prompt, 33–48 tokens). */
+    private static void tile4x48(float[] a, float[] b, float[] tile, int base, int kk) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
+                c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+        for (int p = 0; p < kk; p++) {
+            int o = base + p * W;
+            FloatVector x0 = load(a, o), x1 = load(a, o + 16), x2 = load(a, o + 32);
+            FloatVector w = broadcast(b, p);
+            c00 = x0.fma(w, c00); c01 = x1.fma(w, c01); c02 = x2.fma(w, c02);
+            w = broadcast(b, kk + p);
+            c10 = x0.fma(w, c10); c11 = x1.fma(w, c11); c12 = x2.fma(w, c12);
+            w = broadcast(b, 2 * kk + p);
+            c20 = x0.fma(w, c20); c21 = x1.fma(w, c21); c22 = x2.fma(w, c22);
+            w = broadcast(b, 3 * kk + p);
+            c30 = x0.fma(w, c30); c31 = x1.fma(w, c31); c32 = x2.fma(w, c32);
+        }
+        c00.intoArray(tile, 0); c01.intoArray(tile, 16); c02.intoArray(tile, 32);
+        c10.intoArray(tile, 64); c11.intoArray(tile, 80); c12.intoArray(tile, 96);
+        c20.intoArray(tile, 128); c21.intoArray(tile, 144); c22.intoArray(tile, 160);
+        c30.intoArray(tile, 192); c31.intoArray(tile, 208); c32.intoArray(tile, 224);
     }
 
     /** Four rows × the first 32 tokens of a panel (the last panel of a prompt, 17–32 tokens). */

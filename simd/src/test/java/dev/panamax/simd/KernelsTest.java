@@ -86,8 +86,8 @@ class KernelsTest {
     @MethodSource("paths")
     void matmulAcrossEveryBlockBoundary(Kernels k) {
         // m, n, k cross MR, NR, KC (256) and NC (3072): every edge of the blocking, both thread splits;
-        // m from 16 crosses the broadcast tiles' 64-token panels (full, 33–64, 17–32, 1–16 wide) and n their 4 rows.
-        int[][] shapes = {{9, 3100, 300}, {131, 50, 257}, {1, 1, 1}, {17, 49, 3}, {100, 13, 70}, {40, 5, 9}, {64, 8, 33}};
+        // m from 32 crosses the broadcast tiles' 64-token panels (full, 49–64, 33–48, 17–32, 1–16 wide) and n their 4 rows.
+        int[][] shapes = {{9, 3100, 300}, {131, 50, 257}, {1, 1, 1}, {17, 49, 3}, {100, 13, 70}, {40, 5, 9}, {64, 8, 33}, {90, 6, 11}, {32, 4, 16}};
         Random rnd = new Random(7);
         for (int[] s : shapes) {
             int m = s[0], n = s[1], kk = s[2];
