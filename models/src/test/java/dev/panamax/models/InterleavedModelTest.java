@@ -18,7 +18,8 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * kjv-llama in Q8_0, Q4_0 and Q4_K_M (Q4_K, its head Q6_K) with its matrices interleaved sixteen rows at a time (the CPU's decode
  * layout) against the same file in its own layout: the interleaved matrices are really used, a
- * prompt's logits agree to float rounding (both widen the same values for the same GEMM), and token
+ * prompt's logits agree to float rounding (both widen the same values for the same GEMM; Q4_0's
+ * prompts of 32 tokens and more multiply in integers, as decoding does, and are held to its bound), and token
  * by token both stay within {@link QuantizedModelTest}'s bounds of transformers' float32 logits.
  * Token-by-token logits are not compared with each other tightly: decoding quantizes activations to
  * int8, so a last-bit difference anywhere upstream (the JIT's exp against the interpreter's, which
@@ -65,9 +66,26 @@ class InterleavedModelTest {
         assertTrue(interleaved <= bound, () -> type + ": interleaved, relative logit error " + interleaved + " > " + bound);
         assertTrue(fileLayout <= bound, () -> type + ": file layout, relative logit error " + fileLayout + " > " + bound);
         assertEquals(promptB.length, promptA.length);
+        if (type.equals("q4_0") && QuantizedMatvec.multipliesPrompt(BlockFormat.Q4_0, ids.length)) {
+            // Interleaved Q4_0 prompts multiply in integers against int8 activations, as decoding does:
+            // held to decoding's bound against transformers, and no longer equal to the widened file layout's.
+            double prompt = errorAgainst(full, rows(promptA, ids.length)), widened = errorAgainst(full, rows(promptB, ids.length));
+            assertTrue(prompt <= bound, () -> "q4_0: integer prompt GEMM, relative logit error " + prompt + " > " + bound);
+            assertTrue(widened <= bound, () -> "q4_0: widened prompt, relative logit error " + widened + " > " + bound);
+            assertTrue(java.util.stream.IntStream.range(0, promptA.length).anyMatch(i -> promptA[i] != promptB[i]), "the integer GEMM ran");
+            return;
+        }
         for (int i = 0; i < promptA.length; i++) {
             assertEquals(promptB[i], promptA[i], 1e-4f * Math.max(1, Math.abs(promptB[i])), type + ": prompt logit " + i);
         }
+    }
+
+    /** A prompt's logits [tokens × vocab] as one row per position. */
+    private static float[][] rows(float[] logits, int tokens) {
+        int vocab = logits.length / tokens;
+        float[][] out = new float[tokens][];
+        for (int t = 0; t < tokens; t++) out[t] = java.util.Arrays.copyOfRange(logits, t * vocab, (t + 1) * vocab);
+        return out;
     }
 
     /** Worst over positions of max|got − ref| / max(1, max|ref|), as {@link QuantizedModelTest} measures. */

@@ -34,14 +34,8 @@ public final class Q8_KBlock {
     public static Q8_KBlock quantize(float[] x, int n, int block) {
         Q8_KBlock a = new Q8_KBlock(n, block);
         for (int b = 0; b < n / block; b++) {
-            float amax = 0;
-            for (int i = b * block; i < (b + 1) * block; i++) amax = Math.max(amax, Math.abs(x[i]));
-            float id = amax != 0 ? 127f / amax : 0f;
-            a.d[b] = block == 32 ? Float.float16ToFloat(Float.floatToFloat16(amax / 127f)) : amax / 127f;
-            for (int i = b * block; i < (b + 1) * block; i++) {
-                a.q[i] = (byte) Math.rint(x[i] * id);
-                a.wide[i] = a.q[i];
-            }
+            a.d[b] = quantizeBlock(x, b * block, block, a.q, b * block);
+            for (int i = b * block; i < (b + 1) * block; i++) a.wide[i] = a.q[i];
         }
         for (int g = 0; g < n / 16; g++) {
             int s = 0;
@@ -49,5 +43,14 @@ public final class Q8_KBlock {
             a.sums[g] = s;
         }
         return a;
+    }
+
+    /** x[from, from + block) as codes into q[qOff, qOff + block); returns the block's scale d (f16-rounded for blocks of 32). */
+    static float quantizeBlock(float[] x, int from, int block, byte[] q, int qOff) {
+        float amax = 0;
+        for (int i = from; i < from + block; i++) amax = Math.max(amax, Math.abs(x[i]));
+        float id = amax != 0 ? 127f / amax : 0f;
+        for (int i = 0; i < block; i++) q[qOff + i] = (byte) Math.rint(x[from + i] * id);
+        return block == 32 ? Float.float16ToFloat(Float.floatToFloat16(amax / 127f)) : amax / 127f;
     }
 }

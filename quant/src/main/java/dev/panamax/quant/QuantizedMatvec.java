@@ -243,6 +243,44 @@ public final class QuantizedMatvec {
         }
     }
 
+    /** Fewest tokens for which a prompt goes through {@link #matmulInterleaved} ({@code -Dpanamax.quant.promptGemmRows}, 0: never). */
+    private static final int PROMPT_GEMM_ROWS = Integer.getInteger("panamax.quant.promptGemmRows", 32);
+
+    /**
+     * Whether a block of {@code tokens} against an interleaved matrix of {@code format} is best
+     * multiplied by {@link #matmulInterleaved}: Q4_0, the 512-bit vector kernels running, and at
+     * least 32 tokens. Otherwise a prompt's GEMM widens the rows to float
+     * ({@link #dequantizeInterleavedRows}) and multiplies in float.
+     */
+    public static boolean multipliesPrompt(BlockFormat format, int tokens) {
+        return format == BlockFormat.Q4_0 && ACTIVE != SCALAR && VectorQuantDot.WIDE && PROMPT_GEMM_ROWS > 0 && tokens >= PROMPT_GEMM_ROWS;
+    }
+
+    /**
+     * out[t·rows + r] = Σ_c W[r, c]·x[t·cols + c] for the tokens t < {@code tokens} of a prompt, W an
+     * interleaved matrix [rows, cols]: each token's activations quantized as decoding quantizes them,
+     * and each token's row of out equal to {@link #matvecInterleaved} of that token, bit for bit.
+     * Q4_0 on 512-bit vectors multiplies the whole block in integers ({@link Q4_0PromptGemm});
+     * anything else goes token by token through the decode kernels.
+     */
+    public static void matmulInterleaved(BlockFormat format, MemorySegment w, int rows, int cols, float[] x, int tokens, float[] out) {
+        checkInterleaved(format, w, rows, cols);
+        if (tokens < 0 || x.length < (long) tokens * cols || out.length < (long) tokens * rows) {
+            throw new IllegalArgumentException(tokens + " tokens: x has " + x.length + " of " + (long) tokens * cols + ", out " + out.length + " of " + (long) tokens * rows);
+        }
+        if (tokens == 0) return;
+        if (format == BlockFormat.Q4_0 && ACTIVE != SCALAR && VectorQuantDot.WIDE) {
+            Q4_0PromptGemm.multiply(w, rows, cols, x, tokens, out);
+            return;
+        }
+        float[] xt = new float[cols], ot = new float[rows];
+        for (int t = 0; t < tokens; t++) {
+            System.arraycopy(x, t * cols, xt, 0, cols);
+            matvecInterleaved(format, w, xt, ot, rows, cols);
+            System.arraycopy(ot, 0, out, t * rows, rows);
+        }
+    }
+
     /**
      * Rows [r0, r0 + count) of an interleaved matrix as floats, row r0 + i at y[yOff + i·cols]: the
      * rows a prompt's GEMM widens four at a time (aligned quads run on the Vector API), an

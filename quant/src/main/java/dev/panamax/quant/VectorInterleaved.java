@@ -35,7 +35,7 @@ final class VectorInterleaved {
      * one multiply by 2^112 rescales them; the sign is or-ed back. Not for infinities and NaNs,
      * which {@link QuantizedMatvec#interleave} refuses.
      */
-    private static FloatVector halves16(MemorySegment w, long o) {
+    static FloatVector halves16(MemorySegment w, long o) {
         IntVector h = (IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I512, 0);
         FloatVector magnitude = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f);
         return magnitude.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
@@ -308,7 +308,7 @@ final class VectorInterleaved {
      * two chunks each, quad q's 8 bytes at long lanes q and 4 + q): PICK[q] takes those lanes from
      * two loads into the low half, JOIN puts two such halves together.
      */
-    private static final LongVector[] PICK = new LongVector[4];
+    static final LongVector[] PICK = new LongVector[4];
     private static final LongVector JOIN = LongVector.fromArray(L512, new long[] {0, 1, 2, 3, 8, 9, 10, 11}, 0);
 
     static {
@@ -316,7 +316,7 @@ final class VectorInterleaved {
     }
 
     /** Quad q's 8 bytes of the eight chunks at o, in chunk order (chunk j's at byte 8j). */
-    private static LongVector quadOf8Chunks(MemorySegment w, long o, LongVector pick) {
+    static LongVector quadOf8Chunks(MemorySegment w, long o, LongVector pick) {
         LongVector a = pick.selectFrom(LongVector.fromMemorySegment(L512, w, o, LE), LongVector.fromMemorySegment(L512, w, o + 64, LE));
         LongVector b = pick.selectFrom(LongVector.fromMemorySegment(L512, w, o + 128, LE), LongVector.fromMemorySegment(L512, w, o + 192, LE));
         return JOIN.selectFrom(a, b);

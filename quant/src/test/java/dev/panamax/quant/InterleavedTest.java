@@ -206,6 +206,55 @@ class InterleavedTest {
         }
     }
 
+    /**
+     * A prompt through {@link QuantizedMatvec#matmulInterleaved} equals decoding its tokens one by
+     * one, bit for bit: Q4_0's integer prompt GEMM (512-bit machines) and the token-by-token path
+     * elsewhere — for partial groups of rows, one column block, panels of 64 tokens and narrower last
+     * ones, a block whose 16-bit sum is the largest there is (codes 0 against −127: 32·8·127), and
+     * activations exactly halfway between two codes (rounded to even, as decoding rounds them).
+     */
+    @Test
+    void aPromptEqualsItsTokensDecodedOneByOne() {
+        SplittableRandom r = new SplittableRandom(21);
+        for (BlockFormat f : FORMATS) {
+            for (int[] shape : f.size == 256 ? new int[][] {{64, 256}, {37, 512}} : new int[][] {{64, 32}, {37, 576}, {48, 2048}}) {
+                int rows = shape[0], cols = shape[1];
+                MemorySegment w = randomMatrix(r, f, 0, rows, cols);
+                if (f == BlockFormat.Q4_0) {
+                    for (int i = 2; i < Q4_0Block.BYTES; i++) w.set(ValueLayout.JAVA_BYTE, i, (byte) 0); // row 0, block 0: every code 0 (−8)
+                    w.set(Q8_0Block.F16, 0, Float.floatToFloat16(0.05f));
+                }
+                MemorySegment p = Arena.ofAuto().allocate(QuantizedMatvec.interleavedBytes(f, rows, cols), 64);
+                assertTrue(QuantizedMatvec.interleave(f, w, 0, rows, cols, p));
+                for (int tokens : new int[] {1, 31, 33, 64, 100, 130}) {
+                    float[] x = activations(r, tokens * cols);
+                    for (int c = 0; c < 32; c++) x[c] = -9f; // token 0, block 0: every code −127
+                    if (tokens > 1) for (int c = 0; c < 32; c++) x[cols + c] = c == 0 ? 127f : c - 16.5f; // token 1, block 0: scale 1, halves (ties) to round
+                    float[] want = new float[tokens * rows + 1], got = new float[tokens * rows + 1], xt = new float[cols], ot = new float[rows];
+                    for (int t = 0; t < tokens; t++) {
+                        System.arraycopy(x, t * cols, xt, 0, cols);
+                        QuantizedMatvec.matvecInterleaved(f, p, xt, ot, rows, cols);
+                        System.arraycopy(ot, 0, want, t * rows, rows);
+                    }
+                    want[tokens * rows] = got[tokens * rows] = 12345f;
+                    QuantizedMatvec.matmulInterleaved(f, p, rows, cols, x, tokens, got);
+                    assertArrayEquals(want, got, f + " [" + rows + ", " + cols + "] × " + tokens + " tokens");
+                    if (f == BlockFormat.Q4_0) {
+                        if (cols == 32) {
+                            float d = Float.float16ToFloat(Float.floatToFloat16(0.05f)) * Q8_KBlock.quantize(x, 32, 32).d[0];
+                            assertEquals(32 * 8 * 127 * d, want[0], "row 0 of token 0: one block of the largest sum");
+                        }
+                        if (vectorModule() && VectorQuantDot.WIDE) {
+                            java.util.Arrays.fill(got, 0, tokens * rows, Float.NaN);
+                            Q4_0PromptGemm.multiply(p, rows, cols, x, tokens, got);
+                            assertArrayEquals(want, got, "the integer prompt GEMM itself, " + tokens + " tokens");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** Activations as the interleaved kernels take them: quantized per block (Q4_K, Q6_K: per 256), paired, with sums per 32. */
     private static final class Activations {
         final Q8_KBlock q;

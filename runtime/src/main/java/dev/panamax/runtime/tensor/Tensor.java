@@ -184,7 +184,8 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
 
     /**
      * out[t, r] = Σ_c this[r, c]·in[t, c] for T rows of input: a linear layer over a block of tokens.
-     * F32 weights go straight to the tiled GEMM; every other type is widened a few rows at a time as
+     * F32 weights go straight to the tiled GEMM; interleaved Q4_0 multiplies in integers where
+     * {@link QuantizedMatvec#multipliesPrompt} says so; every other type is widened a few rows at a time as
      * the GEMM reaches them ({@link Kernels#matmulTransposedB(float[], Kernels.RowSource, float[], int,
      * int, int)}), so a quantized or 16-bit model's prompt is matrix-matrix work too, reading each
      * weight once and never holding the matrix in float.
@@ -193,6 +194,10 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
         int rows = rows(), cols = cols();
         if (type == DType.F32) {
             k.matmulTransposedB(in, data, 0, out, T, rows, cols);
+            return;
+        }
+        if (type.interleavedFrom != null && QuantizedMatvec.multipliesPrompt(type.interleavedFrom, T)) {
+            QuantizedMatvec.matmulInterleaved(type.interleavedFrom, data, rows, cols, in, T, out);
             return;
         }
         k.matmulTransposedB(in, (r, count, dst, dOff) -> read(k, (long) r * cols, dst, dOff, count * cols), out, T, rows, cols);
