@@ -255,6 +255,17 @@ class InterleavedTest {
         }
     }
 
+    @Test
+    void aPromptOfTheWrongSizeIsRefused() {
+        int rows = 32, cols = 64;
+        MemorySegment p = Arena.ofAuto().allocate(QuantizedMatvec.interleavedBytes(BlockFormat.Q4_0, rows, cols), 64);
+        assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.matmulInterleaved(BlockFormat.Q4_0, p, rows, cols, new float[cols * 40 - 1], 40, new float[rows * 40]), "x short by one");
+        assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.matmulInterleaved(BlockFormat.Q4_0, p, rows, cols, new float[cols * 40], 40, new float[rows * 40 - 1]), "out short by one");
+        assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.matmulInterleaved(BlockFormat.Q4_0, p, rows + 16, cols, new float[cols * 40], 40, new float[(rows + 16) * 40]), "a matrix of another size");
+        assertFalse(QuantizedMatvec.multipliesPrompt(BlockFormat.Q4_0, 31), "below 32 tokens the float GEMM runs");
+        assertFalse(QuantizedMatvec.multipliesPrompt(BlockFormat.Q8_0, 64), "Q8_0's products do not fit 16 bits");
+    }
+
     /** Activations as the interleaved kernels take them: quantized per block (Q4_K, Q6_K: per 256), paired, with sums per 32. */
     private static final class Activations {
         final Q8_KBlock q;
