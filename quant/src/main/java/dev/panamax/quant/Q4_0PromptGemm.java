@@ -46,7 +46,6 @@ final class Q4_0PromptGemm {
     static final int W = 64;
     private static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
-    private static final VectorSpecies<Byte> B256 = ByteVector.SPECIES_256;
 
     /**
      * A thread's unpacked quad of rows (codes − 8 and scales), its tile, and a narrow tile's block
@@ -98,7 +97,7 @@ final class Q4_0PromptGemm {
                 unpack(w, (long) (q / 4) * blocks * Q4_0x16.BYTES, q % 4, blocks, s.codes, s.d);
                 for (int p = 0; p < panels; p++) {
                     int width = Math.min(W, m - p * W);
-                    if (width > 32) tile4x64(xq, p * W * cols, xd, p * blocks * W, s.codes, s.d, blocks, s.tile, s.sums);
+                    if (width > 32) tile4x64(xq, p * W * cols, xd, p * blocks * W, s.codes, s.d, blocks, s.tile);
                     else tile4x32(xq, p * W * cols, xd, p * blocks * W, s.codes, s.d, blocks, s.tile, s.sums);
                     for (int rr = 0; rr < count; rr++) {
                         for (int t = 0, o = p * W * rows + r0 + rr; t < width; t++, o += rows) out[o] = s.tile[rr * W + slot(t)];
@@ -151,7 +150,7 @@ final class Q4_0PromptGemm {
     }
 
     /** The unpacked quad of rows × the 64 tokens of the panel at xq[xo], two columns (a pair of codes) a step. */
-    private static void tile4x64(short[] xq, int xo, float[] xd, int dOff, short[] codes, float[] d, int blocks, float[] tile, short[] sums) {
+    private static void tile4x64(short[] xq, int xo, float[] xd, int dOff, short[] codes, float[] d, int blocks, float[] tile) {
         Arrays.fill(tile, 0f);
         for (int b = 0; b < blocks; b++) {
             ShortVector s00 = ShortVector.zero(S), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
@@ -222,24 +221,24 @@ final class Q4_0PromptGemm {
                 s3 = s3.add(x0.mul(broadcast(codes, k + 6))).add(x1.mul(broadcast(codes, k + 7)));
             }
             s0.intoArray(sums, 0); s1.intoArray(sums, 64); s2.intoArray(sums, 128); s3.intoArray(sums, 192);
-            flush(sums, 2, xd, dOff + b * W, d, 4 * b, tile);
+            flush(sums, xd, dOff + b * W, d, 4 * b, tile);
         }
     }
 
     /**
-     * A block's short sums (row q / 2, tokens 32·(q % 2) .. + 31 at sums[32q]) into the tile:
-     * tile += float(Σ)·(xd·d), even tokens then odd ones; {@code step} 2 skips the upper halves.
-     * Kept out of the tiles' loops (arrays in, arrays out), so no vector crosses a call.
+     * A narrow tile's block sums (row r's 32 tokens at sums[64r]) into the tile: tile += float(Σ)·(xd·d),
+     * even tokens then odd ones. Kept out of the tile's loop (arrays in, arrays out), so no vector
+     * crosses a call.
      */
-    private static void flush(short[] sums, int step, float[] xd, int xb, float[] d, int di, float[] tile) {
-        for (int q = 0; q < 8; q += step) {
-            float dr = d[di + (q >> 1)];
-            int at = 32 * q, xa = xb + 32 * (q & 1);
+    private static void flush(short[] sums, float[] xd, int xb, float[] d, int di, float[] tile) {
+        for (int r = 0; r < 4; r++) {
+            float dr = d[di + r];
+            int at = 64 * r;
             IntVector v = ShortVector.fromArray(S, sums, at).reinterpretAsInts();
             FloatVector even = (FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
             FloatVector odd = (FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
-            even.fma(FloatVector.fromArray(F, xd, xa).mul(dr), FloatVector.fromArray(F, tile, at)).intoArray(tile, at);
-            odd.fma(FloatVector.fromArray(F, xd, xa + 16).mul(dr), FloatVector.fromArray(F, tile, at + 16)).intoArray(tile, at + 16);
+            even.fma(FloatVector.fromArray(F, xd, xb).mul(dr), FloatVector.fromArray(F, tile, at)).intoArray(tile, at);
+            odd.fma(FloatVector.fromArray(F, xd, xb + 16).mul(dr), FloatVector.fromArray(F, tile, at + 16)).intoArray(tile, at + 16);
         }
     }
 }
