@@ -43,7 +43,7 @@ class InterleavedModelTest {
             Llama.Layer first = ((Llama.Model) m).cpuWeights().layers()[0];
             DType want = switch (type) {
                 case "q8_0" -> DType.Q8_0_X16;
-                case "q4_0" -> DType.Q4_0_X16;
+                case "q4_0" -> DType.Q4_0_X64;
                 default -> DType.Q4_K_X16;
             };
             assertEquals(want, first.wq().type(), "the CPU's wq");

@@ -2,9 +2,7 @@ package dev.panamax.quant;
 
 import dev.panamax.simd.Parallel;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteOrder;
 import java.util.Arrays;
-import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
@@ -12,7 +10,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * A prompt's block of tokens × an interleaved Q4_0 matrix ({@link Q4_0x16}) in 16-bit integers,
+ * A prompt's block of tokens × an interleaved Q4_0 matrix ({@link Q4_0x64}) in 16-bit integers,
  * the vector lanes running over tokens. Each token's activations are quantized to Q8_0 codes xq
  * and scales xd exactly as decoding quantizes them, and
  *
@@ -94,7 +92,7 @@ final class Q4_0PromptGemm {
             }
             for (int q = q0; q < q1; q++) {
                 int r0 = 4 * q, count = Math.min(4, rows - r0);
-                unpack(w, (long) (q / 4) * blocks * Q4_0x16.BYTES, q % 4, blocks, s.codes, s.d);
+                unpack(w, (long) (r0 / Q4_0x64.ROWS) * blocks * Q4_0x64.BYTES, r0 % Q4_0x64.ROWS, blocks, s.codes, s.d);
                 for (int p = 0; p < panels; p++) {
                     int width = Math.min(W, m - p * W);
                     if (width > 32) tile4x64(xq, p * W * cols, xd, p * blocks * W, s.codes, s.d, blocks, s.tile);
@@ -125,19 +123,14 @@ final class Q4_0PromptGemm {
     }
 
     /**
-     * Rows 4·quad … 4·quad + 3 of the group at byte o as codes − 8 in shorts, in the chunks' order:
-     * column c of row i at 8·(c / 2) + 2i + c % 2 (a chunk's low nibbles are column pair 16b + j, its
-     * high ones 16b + 8 + j); and their scales, row i of block b at d[4b + i].
+     * Rows i … i + 3 (i a multiple of 4) of the group at byte o as codes − 8 in shorts, in the chunks'
+     * order ({@link VectorInterleaved#q4Quad}): column c of row i at 8·(c / 2) + 2i + c % 2; and their
+     * scales, row i of block b at d[4b + i].
      */
-    private static void unpack(MemorySegment w, long o, int quad, int blocks, short[] codes, float[] d) {
-        for (int b = 0; b < blocks; b++, o += Q4_0x16.BYTES) {
-            for (int i = 0; i < 4; i++) d[4 * b + i] = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 2 * i));
-            ByteVector v = VectorInterleaved.quadOf8Chunks(w, o + 32, VectorInterleaved.PICK[quad]).reinterpretAsBytes();
-            ShortVector a = (ShortVector) v.convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 0), c = (ShortVector) v.convertShape(VectorOperators.ZERO_EXTEND_B2S, S, 1);
-            a.and((short) 0x0f).sub((short) 8).intoArray(codes, 128 * b);
-            c.and((short) 0x0f).sub((short) 8).intoArray(codes, 128 * b + 32);
-            a.lanewise(VectorOperators.LSHR, 4).sub((short) 8).intoArray(codes, 128 * b + 64);
-            c.lanewise(VectorOperators.LSHR, 4).sub((short) 8).intoArray(codes, 128 * b + 96);
+    private static void unpack(MemorySegment w, long o, int i, int blocks, short[] codes, float[] d) {
+        for (int b = 0; b < blocks; b++, o += Q4_0x64.BYTES) {
+            for (int k = 0; k < 4; k++) d[4 * b + k] = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 2 * (i + k)));
+            VectorInterleaved.q4Quad(w, o, i / 16, i % 16, codes, 128 * b);
         }
     }
 

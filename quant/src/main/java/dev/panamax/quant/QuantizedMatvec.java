@@ -41,7 +41,7 @@ public final class QuantizedMatvec {
         }
 
         /**
-         * Groups [g0, g1) of an interleaved matrix ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}, {@link Q6_Kx16}
+         * Groups [g0, g1) of an interleaved matrix ({@link Q8_0x16}, {@link Q4_0x64}, {@link Q4_Kx16}, {@link Q6_Kx16}
          * by {@code f}) × activations x, paired for the kernels ({@code pairs[i]}: codes 2i and 2i + 1
          * in one int), with 8·Σx per 32 ({@code xs8}, Q4_0) or Σx per 32 ({@code xsum32}, Q4_K): the
          * scalar references; vector kernels override.
@@ -49,7 +49,7 @@ public final class QuantizedMatvec {
         default void matvecInterleaved(BlockFormat f, MemorySegment w, long off, Q8_KBlock x, int[] pairs, float[] xs8, int[] xsum32, int cols,
                                        float[] out, int g0, int g1) {
             switch (f) {
-                case Q4_0 -> Q4_0x16.matvecReference(w, off, x.q, x.d, cols, out, g0, g1);
+                case Q4_0 -> Q4_0x64.matvecReference(w, off, x.q, x.d, cols, out, g0, g1);
                 case Q4_K -> Q4_Kx16.matvecReference(w, off, x.q, x.d, xsum32, cols, out, g0, g1);
                 case Q6_K -> Q6_Kx16.matvecReference(w, off, x.q, x.d, cols, out, g0, g1);
                 default -> Q8_0x16.matvecReference(w, off, x.q, x.d, cols, out, g0, g1);
@@ -60,7 +60,7 @@ public final class QuantizedMatvec {
         default void dequantizeInterleavedRows(BlockFormat f, MemorySegment w, long off, int cols, int r0, int count, float[] y, int yOff) {
             for (int r = r0; r < r0 + count; r++) {
                 switch (f) {
-                    case Q4_0 -> Q4_0x16.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
+                    case Q4_0 -> Q4_0x64.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
                     case Q4_K -> Q4_Kx16.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
                     case Q6_K -> Q6_Kx16.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
                     default -> Q8_0x16.dequantizeRow(w, off, cols, r, y, yOff + (r - r0) * cols);
@@ -131,8 +131,8 @@ public final class QuantizedMatvec {
 
     /**
      * Whether a [rows, cols] matrix of {@code format} has an interleaved decode layout here
-     * ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}, {@link Q6_Kx16}): Q8_0, Q4_0, Q4_K or Q6_K (rows not in sixteens
-     * are padded with zero rows: {@link #interleavedBytes}), the Vector API kernels running, and not turned off ({@code -Dpanamax.quant.interleave=false}).
+     * ({@link Q8_0x16}, {@link Q4_0x64}, {@link Q4_Kx16}, {@link Q6_Kx16}): Q8_0, Q4_0, Q4_K or Q6_K (rows not in whole
+     * groups are padded with zero rows: {@link #interleavedBytes}), the Vector API kernels running, and not turned off ({@code -Dpanamax.quant.interleave=false}).
      * The scalar path keeps the file's layout: its references would gain nothing from it.
      */
     public static boolean interleaves(BlockFormat format, int rows, int cols) {
@@ -152,14 +152,20 @@ public final class QuantizedMatvec {
         };
     }
 
-    /** Bytes of a [rows, cols] matrix of {@code format} interleaved: rows rounded up to sixteen (the padding rows are zeros). */
+    /** Rows per interleaved group of {@code format}: 64 for Q4_0 ({@link Q4_0x64}), 16 for the others. */
+    public static int interleavedGroupRows(BlockFormat format) {
+        return format == BlockFormat.Q4_0 ? Q4_0x64.ROWS : 16;
+    }
+
+    /** Bytes of a [rows, cols] matrix of {@code format} interleaved: rows rounded up to whole groups (the padding rows are zeros). */
     public static long interleavedBytes(BlockFormat format, int rows, int cols) {
         int rowBytes = interleavedRowBytes(format);
         if (rowBytes == 0) throw new IllegalArgumentException(format + " has no interleaved layout");
         if (rows <= 0 || cols <= 0 || cols % format.size != 0) {
             throw new IllegalArgumentException("an interleaved " + format + " matrix needs columns in " + format.size + "s, got [" + rows + ", " + cols + "]");
         }
-        return (long) (rows + 15) / 16 * 16 * (cols / format.size) * rowBytes;
+        int group = interleavedGroupRows(format);
+        return (long) (rows + group - 1) / group * group * (cols / format.size) * rowBytes;
     }
 
     private static void checkInterleaved(BlockFormat format, MemorySegment w, int rows, int cols) {
@@ -169,7 +175,7 @@ public final class QuantizedMatvec {
 
     /**
      * Reorders a [rows, cols] matrix of Q8_0, Q4_0, Q4_K or Q6_K blocks at byte {@code off} of {@code src}
-     * into the interleaved layout ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}, {@link Q6_Kx16}) in {@code dst},
+     * into the interleaved layout ({@link Q8_0x16}, {@link Q4_0x64}, {@link Q4_Kx16}, {@link Q6_Kx16}) in {@code dst},
      * which must be exactly {@link #interleavedBytes} long. Returns false, leaving dst
      * unspecified, if a scale is infinite or NaN (the vector kernels widen scales with integer
      * operations that only finite halves survive): the caller keeps the file's layout, whose kernels
@@ -186,9 +192,10 @@ public final class QuantizedMatvec {
                 if ((src.get(Q8_0Block.F16, off + b * format.bytes + scaleAt + 2 * i) & 0x7c00) == 0x7c00) return false;
             }
         }
-        Parallel.forRange((rows + 15) / 16 * 16, 16, (r0, r1) -> {
+        int group = interleavedGroupRows(format);
+        Parallel.forRange((rows + group - 1) / group * group, group, (r0, r1) -> {
             switch (format) {
-                case Q4_0 -> Q4_0x16.interleave(src, off, rows, cols, dst, 0, r0, r1);
+                case Q4_0 -> Q4_0x64.interleave(src, off, rows, cols, dst, 0, r0, r1);
                 case Q4_K -> Q4_Kx16.interleave(src, off, rows, cols, dst, 0, r0, r1);
                 case Q6_K -> Q6_Kx16.interleave(src, off, rows, cols, dst, 0, r0, r1);
                 default -> Q8_0x16.interleave(src, off, rows, cols, dst, 0, r0, r1);
@@ -204,18 +211,19 @@ public final class QuantizedMatvec {
 
     /**
      * outs[i] = W_i·x for several interleaved matrices of one format over the same x (a layer's
-     * q, k and v; its gate and up): x is quantized once and all their groups of sixteen rows go
+     * q, k and v; its gate and up): x is quantized once and all their groups of rows go
      * through one parallel pass — one hand-off to the threads instead of one per matrix, and the
      * threads balance over the larger range.
      */
     public static void matvecInterleaved(BlockFormat format, MemorySegment[] ws, int[] rows, int cols, float[] x, float[][] outs) {
         int n = ws.length;
         if (rows.length != n || outs.length != n) throw new IllegalArgumentException(n + " matrices, " + rows.length + " row counts, " + outs.length + " outputs");
+        int group = interleavedGroupRows(format);
         int[] firstGroup = new int[n + 1]; // matrix i's whole groups are [firstGroup[i], firstGroup[i + 1]) of the pass
         for (int i = 0; i < n; i++) {
             checkInterleaved(format, ws[i], rows[i], cols);
             if (x.length < cols || outs[i].length < rows[i]) throw new IllegalArgumentException("x has " + x.length + " of " + cols + ", out " + outs[i].length + " of " + rows[i]);
-            firstGroup[i + 1] = firstGroup[i] + rows[i] / 16;
+            firstGroup[i + 1] = firstGroup[i] + rows[i] / group;
         }
         Q8_KBlock xq = Q8_KBlock.quantize(x, cols, format == BlockFormat.Q4_K || format == BlockFormat.Q6_K ? 256 : 32);
         int[] pairs = new int[cols / 2];
@@ -235,11 +243,11 @@ public final class QuantizedMatvec {
         });
         for (int i = 0; i < n; i++) {
             int r = rows[i];
-            if (r % 16 == 0) continue;
-            // The padded last group: its sixteen sums into scratch, the real rows out.
-            float[] last = new float[16 * (r / 16 + 1)];
-            dot.matvecInterleaved(format, ws[i], 0, xq, pairs, xs8, xsum32, cols, last, r / 16, r / 16 + 1);
-            System.arraycopy(last, 16 * (r / 16), outs[i], 16 * (r / 16), r % 16);
+            if (r % group == 0) continue;
+            // The padded last group: its sums into scratch, the real rows out.
+            float[] last = new float[group * (r / group + 1)];
+            dot.matvecInterleaved(format, ws[i], 0, xq, pairs, xs8, xsum32, cols, last, r / group, r / group + 1);
+            System.arraycopy(last, group * (r / group), outs[i], group * (r / group), r % group);
         }
     }
 

@@ -13,10 +13,10 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * The Vector API kernels of the sixteen-row interleaved layouts ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16},
+ * The Vector API kernels of the interleaved layouts ({@link Q8_0x16}, {@link Q4_0x64}, {@link Q4_Kx16},
  * {@link Q6_Kx16}):
  * matrix × vector for decoding, and four rows at a time widened for a prompt's GEMM. 512-bit
- * shapes keep a group's sixteen rows in one vector; 256-bit ones (AVX2) in two halves of eight.
+ * shapes keep a chunk in one vector; 256-bit ones (AVX2) in two halves.
  * Each kernel is bit for bit its format class's scalar reference. Loaded through
  * {@link VectorQuantDot} only.
  */
@@ -101,61 +101,99 @@ final class VectorInterleaved {
     }
 
     /**
-     * Q4_0x16 groups [g0, g1): per chunk j 32 code bytes zero-extended to shorts, low nibbles times
-     * the activation pair of columns 2j, 2j + 1 and high nibbles times that of 16 + 2j, 17 + 2j, accumulated in shorts over the block
-     * (|Σ| ≤ 16·15·127), then adjacent lanes summed to ints; 8·Σx (xs8) corrects the codes' +8.
+     * Q4_0x64 groups [g0, g1): per chunk j the 32 shorts s, and s ≫ 4, s ≫ 8, s ≫ 12, times the
+     * activation pair of columns 2j, 2j + 1 broadcast, into four short accumulators a0…a3 for the
+     * block; at its end nibble k's sums are a_k − 16·a_{k+1} (exact: see {@link Q4_0x64}), adjacent
+     * lanes summed to ints (rows 16k … 16k + 15), 8·Σx (xs8) subtracted for the codes' +8. The f16
+     * scales are widened as {@link #halves16} does, written out here: C2 did not always inline four
+     * calls to it, and a call returning a vector boxes it.
      */
     static void q4(MemorySegment w, long off, int[] xp, float[] xd, float[] xs8, int blocks, float[] out, int g0, int g1) {
         for (int g = g0; g < g1; g++) {
-            long base = off + (long) g * blocks * Q4_0x16.BYTES;
-            FloatVector acc = FloatVector.zero(F512);
+            long base = off + (long) g * blocks * Q4_0x64.BYTES;
+            FloatVector r0 = FloatVector.zero(F512), r1 = r0, r2 = r0, r3 = r0;
             for (int b = 0; b < blocks; b++) {
-                long o = base + (long) b * Q4_0x16.BYTES;
-                ShortVector s0 = ShortVector.zero(S512), s1 = s0;
+                long o = base + (long) b * Q4_0x64.BYTES;
+                ShortVector a0 = ShortVector.zero(S512), a1 = a0, a2 = a0, a3 = a0;
                 int xb = 16 * b;
-                for (int j = 0; j < 8; j++) {
-                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B256, w, o + 32 + 32L * j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
-                    s0 = s0.add(v.and((short) 0x0f).mul(IntVector.broadcast(I512, xp[xb + j]).reinterpretAsShorts()));
-                    s1 = s1.add(v.lanewise(VectorOperators.LSHR, 4).mul(IntVector.broadcast(I512, xp[xb + 8 + j]).reinterpretAsShorts()));
+                for (int j = 0; j < 16; j++) {
+                    ShortVector v = ShortVector.fromMemorySegment(S512, w, o + 128 + 64L * j, LE);
+                    ShortVector x = IntVector.broadcast(I512, xp[xb + j]).reinterpretAsShorts();
+                    a0 = a0.add(v.mul(x));
+                    a1 = a1.add(v.lanewise(VectorOperators.LSHR, 4).mul(x));
+                    a2 = a2.add(v.lanewise(VectorOperators.LSHR, 8).mul(x));
+                    a3 = a3.add(v.lanewise(VectorOperators.LSHR, 12).mul(x));
                 }
-                IntVector i0 = s0.reinterpretAsInts(), i1 = s1.reinterpretAsInts();
-                IntVector sum = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .add(i1.lanewise(VectorOperators.ASHR, 16)).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-                acc = ((FloatVector) sum.convert(VectorOperators.I2F, 0)).sub(xs8[b]).fma(halves16(w, o).mul(xd[b]), acc);
+                float c = xs8[b], d = xd[b];
+                IntVector i0 = a0.sub(a1.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                IntVector i1 = a1.sub(a2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                IntVector i2 = a2.sub(a3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                IntVector i3 = a3.reinterpretAsInts();
+                IntVector h0 = (IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I512, 0);
+                IntVector h1 = (IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I512, 0);
+                IntVector h2 = (IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I512, 0);
+                IntVector h3 = (IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I512, 0);
+                r0 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(h0.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
+                        .reinterpretAsInts().or(h0.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(d), r0);
+                r1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(h1.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
+                        .reinterpretAsInts().or(h1.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(d), r1);
+                r2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(h2.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
+                        .reinterpretAsInts().or(h2.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(d), r2);
+                r3 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(h3.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
+                        .reinterpretAsInts().or(h3.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(d), r3);
             }
-            acc.intoArray(out, 16 * g);
+            r0.intoArray(out, 64 * g);
+            r1.intoArray(out, 64 * g + 16);
+            r2.intoArray(out, 64 * g + 32);
+            r3.intoArray(out, 64 * g + 48);
         }
     }
 
-    /** {@link #q4} in 256-bit vectors, rows 0–7 and 8–15 in halves. */
+    /**
+     * {@link #q4} in 256-bit vectors: each chunk's first 32 bytes (lanes of rows r < 8) in one pass
+     * over the group's blocks, its last 32 (r ≥ 8) in a second — the group (a few tens of KB) is
+     * still in cache — so that a pass's eight accumulators fit sixteen registers.
+     */
     static void q4x256(MemorySegment w, long off, int[] xp, float[] xd, float[] xs8, int blocks, float[] out, int g0, int g1) {
         for (int g = g0; g < g1; g++) {
-            long base = off + (long) g * blocks * Q4_0x16.BYTES;
-            FloatVector lo = FloatVector.zero(F256), hi = lo;
-            for (int b = 0; b < blocks; b++) {
-                long o = base + (long) b * Q4_0x16.BYTES;
-                ShortVector a0 = ShortVector.zero(S256), a1 = a0, c0 = a0, c1 = a0;
-                int xb = 16 * b;
-                for (int j = 0; j < 8; j++) {
-                    ShortVector x0 = IntVector.broadcast(I256, xp[xb + j]).reinterpretAsShorts();
-                    ShortVector x1 = IntVector.broadcast(I256, xp[xb + 8 + j]).reinterpretAsShorts();
-                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B128, w, o + 32 + 32L * j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-                    ShortVector u = (ShortVector) ByteVector.fromMemorySegment(B128, w, o + 48 + 32L * j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-                    a0 = a0.add(v.and((short) 0x0f).mul(x0));
-                    a1 = a1.add(v.lanewise(VectorOperators.LSHR, 4).mul(x1));
-                    c0 = c0.add(u.and((short) 0x0f).mul(x0));
-                    c1 = c1.add(u.lanewise(VectorOperators.LSHR, 4).mul(x1));
+            long base = off + (long) g * blocks * Q4_0x64.BYTES;
+            for (int h = 0; h < 2; h++) {
+                FloatVector r0 = FloatVector.zero(F256), r1 = r0, r2 = r0, r3 = r0;
+                for (int b = 0; b < blocks; b++) {
+                    long o = base + (long) b * Q4_0x64.BYTES;
+                    ShortVector a0 = ShortVector.zero(S256), a1 = a0, a2 = a0, a3 = a0;
+                    int xb = 16 * b;
+                    for (int j = 0; j < 16; j++) {
+                        ShortVector v = ShortVector.fromMemorySegment(S256, w, o + 128 + 64L * j + 32 * h, LE);
+                        ShortVector x = IntVector.broadcast(I256, xp[xb + j]).reinterpretAsShorts();
+                        a0 = a0.add(v.mul(x));
+                        a1 = a1.add(v.lanewise(VectorOperators.LSHR, 4).mul(x));
+                        a2 = a2.add(v.lanewise(VectorOperators.LSHR, 8).mul(x));
+                        a3 = a3.add(v.lanewise(VectorOperators.LSHR, 12).mul(x));
+                    }
+                    float c = xs8[b], d = xd[b];
+                    IntVector i0 = a0.sub(a1.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                    IntVector i1 = a1.sub(a2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                    IntVector i2 = a2.sub(a3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                    IntVector i3 = a3.reinterpretAsInts();
+                    r0 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(halves8(w, o + 16 * h).mul(d), r0);
+                    r1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(halves8(w, o + 32 + 16 * h).mul(d), r1);
+                    r2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(halves8(w, o + 64 + 16 * h).mul(d), r2);
+                    r3 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(halves8(w, o + 96 + 16 * h).mul(d), r3);
                 }
-                IntVector i0 = a0.reinterpretAsInts(), i1 = a1.reinterpretAsInts(), k0 = c0.reinterpretAsInts(), k1 = c1.reinterpretAsInts();
-                IntVector sumLo = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .add(i1.lanewise(VectorOperators.ASHR, 16)).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-                IntVector sumHi = k0.lanewise(VectorOperators.ASHR, 16).add(k0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .add(k1.lanewise(VectorOperators.ASHR, 16)).add(k1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-                lo = ((FloatVector) sumLo.convert(VectorOperators.I2F, 0)).sub(xs8[b]).fma(halves8(w, o).mul(xd[b]), lo);
-                hi = ((FloatVector) sumHi.convert(VectorOperators.I2F, 0)).sub(xs8[b]).fma(halves8(w, o + 16).mul(xd[b]), hi);
+                r0.intoArray(out, 64 * g + 8 * h);
+                r1.intoArray(out, 64 * g + 16 + 8 * h);
+                r2.intoArray(out, 64 * g + 32 + 8 * h);
+                r3.intoArray(out, 64 * g + 48 + 8 * h);
             }
-            lo.intoArray(out, 16 * g);
-            hi.intoArray(out, 16 * g + 8);
         }
     }
 
@@ -233,31 +271,57 @@ final class VectorInterleaved {
         }
     }
 
-    /** {@link #q8Rows} for Q4_0x16: eight chunks, low nibbles regrouped into columns 0–15 and high ones into 16–31, minus 8. */
+    private static final VectorSpecies<Float> F128 = FloatVector.SPECIES_128;
+    /** Four chunks' quad codes ({@link #q4Quad}: column 2j + e of row i at 8j + 2i + e) regrouped by row: row i's eight columns at 8i. */
+    private static final VectorShuffle<Short> QUAD_COLUMNS = VectorShuffle.fromOp(S512, p -> 8 * ((p % 8) / 2) + 2 * (p / 8) + p % 2);
+    /** {@link #QUAD_COLUMNS} for two chunks (256-bit): row i's four columns at 4i. */
+    private static final VectorShuffle<Short> QUAD_COLUMNS_256 = VectorShuffle.fromOp(S256, p -> 8 * ((p % 4) / 2) + 2 * (p / 4) + p % 2);
+
+    /**
+     * The codes − 8 of rows 16·nibble + lane … + 3 (lane a multiple of 4) of the Q4_0x64 group-block
+     * at o, as shorts into codes[at…]: column 2j + e of row i at at + 8j + 2i + e — chunk j's 16 bytes
+     * of those lanes, shifted to the nibble. A prompt's GEMM multiplies them; {@link #q4Rows} widens them.
+     */
+    static void q4Quad(MemorySegment w, long o, int nibble, int lane, short[] codes, int at) {
+        int shift = 4 * nibble;
+        for (int j = 0; j < 16; j++) {
+            ShortVector.fromMemorySegment(S128, w, o + 128 + 64L * j + 4 * lane, LE).lanewise(VectorOperators.LSHR, shift).and((short) 0x0f).sub((short) 8)
+                    .intoArray(codes, at + 8 * j);
+        }
+    }
+
+    /**
+     * {@link #q8Rows} for Q4_0x64: per quad of rows and block the quad's codes ({@link #q4Quad}),
+     * regrouped by row four (or two) chunks at a time and widened to floats times the rows' scales.
+     */
     static void q4Rows(boolean wide, MemorySegment w, long off, int cols, int r0, int count, float[] y, int yOff) {
         int blocks = cols / 32;
-        long[] all = wide ? null : new long[8 * blocks];
+        short[] q = new short[128];
         for (int r = r0; r < r0 + count; r += 4) {
-            long base = off + (long) (r / 16) * blocks * Q4_0x16.BYTES;
-            int quad = (r % 16) / 4, y0 = yOff + (r - r0) * cols, y1 = y0 + cols, y2 = y1 + cols, y3 = y2 + cols;
-            LongVector pick = PICK[quad];
-            if (!wide) gatherQuads(w, base, blocks, Q4_0x16.BYTES, 32, 8, quad, all);
+            long base = off + (long) (r / Q4_0x64.ROWS) * blocks * Q4_0x64.BYTES;
+            int nibble = (r % Q4_0x64.ROWS) / 16, lane = r % 16, y0 = yOff + (r - r0) * cols, y1 = y0 + cols, y2 = y1 + cols, y3 = y2 + cols;
             for (int b = 0; b < blocks; b++) {
-                long o = base + (long) b * Q4_0x16.BYTES;
-                float d0 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad)), d1 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 2)),
-                        d2 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 4)), d3 = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 8 * quad + 6));
+                long o = base + (long) b * Q4_0x64.BYTES;
+                q4Quad(w, o, nibble, lane, q, 0);
+                long so = o + 2L * (r % Q4_0x64.ROWS);
+                float d0 = Float.float16ToFloat(w.get(Q8_0Block.F16, so)), d1 = Float.float16ToFloat(w.get(Q8_0Block.F16, so + 2)),
+                        d2 = Float.float16ToFloat(w.get(Q8_0Block.F16, so + 4)), d3 = Float.float16ToFloat(w.get(Q8_0Block.F16, so + 6));
                 int c = 32 * b;
                 if (wide) {
-                    ByteVector v = quadOf8Chunks(w, o + 32, pick).reinterpretAsBytes();
-                    ByteVector lo = v.and((byte) 0x0f).rearrange(QUAD_ROWS).sub((byte) 8);
-                    ByteVector hi = v.lanewise(VectorOperators.LSHR, 4).rearrange(QUAD_ROWS).sub((byte) 8);
-                    widenQuad(lo, hi, d0, d1, d2, d3, y, y0 + c, y1 + c, y2 + c, y3 + c);
+                    for (int m = 0; m < 4; m++, c += 8) {
+                        ShortVector v = ShortVector.fromArray(S512, q, 32 * m).rearrange(QUAD_COLUMNS);
+                        ((FloatVector) v.convertShape(VectorOperators.S2F, F256, 0)).mul(d0).intoArray(y, y0 + c);
+                        ((FloatVector) v.convertShape(VectorOperators.S2F, F256, 1)).mul(d1).intoArray(y, y1 + c);
+                        ((FloatVector) v.convertShape(VectorOperators.S2F, F256, 2)).mul(d2).intoArray(y, y2 + c);
+                        ((FloatVector) v.convertShape(VectorOperators.S2F, F256, 3)).mul(d3).intoArray(y, y3 + c);
+                    }
                 } else {
-                    for (int part = 0, t = 8 * b; part < 2; part++, c += 8, t += 4) {
-                        ByteVector v = LongVector.fromArray(L256, all, t).reinterpretAsBytes();
-                        widenQuad256(v.and((byte) 0x0f).rearrange(QUAD_ROWS_256).sub((byte) 8), d0, d1, d2, d3, y, y0 + c, y1 + c, y2 + c, y3 + c);
-                        widenQuad256(v.lanewise(VectorOperators.LSHR, 4).rearrange(QUAD_ROWS_256).sub((byte) 8), d0, d1, d2, d3, y,
-                                y0 + c + 16, y1 + c + 16, y2 + c + 16, y3 + c + 16);
+                    for (int m = 0; m < 8; m++, c += 4) {
+                        ShortVector v = ShortVector.fromArray(S256, q, 16 * m).rearrange(QUAD_COLUMNS_256);
+                        ((FloatVector) v.convertShape(VectorOperators.S2F, F128, 0)).mul(d0).intoArray(y, y0 + c);
+                        ((FloatVector) v.convertShape(VectorOperators.S2F, F128, 1)).mul(d1).intoArray(y, y1 + c);
+                        ((FloatVector) v.convertShape(VectorOperators.S2F, F128, 2)).mul(d2).intoArray(y, y2 + c);
+                        ((FloatVector) v.convertShape(VectorOperators.S2F, F128, 3)).mul(d3).intoArray(y, y3 + c);
                     }
                 }
             }
@@ -308,7 +372,7 @@ final class VectorInterleaved {
      * two chunks each, quad q's 8 bytes at long lanes q and 4 + q): PICK[q] takes those lanes from
      * two loads into the low half, JOIN puts two such halves together.
      */
-    static final LongVector[] PICK = new LongVector[4];
+    private static final LongVector[] PICK = new LongVector[4];
     private static final LongVector JOIN = LongVector.fromArray(L512, new long[] {0, 1, 2, 3, 8, 9, 10, 11}, 0);
 
     static {
@@ -316,7 +380,7 @@ final class VectorInterleaved {
     }
 
     /** Quad q's 8 bytes of the eight chunks at o, in chunk order (chunk j's at byte 8j). */
-    static LongVector quadOf8Chunks(MemorySegment w, long o, LongVector pick) {
+    private static LongVector quadOf8Chunks(MemorySegment w, long o, LongVector pick) {
         LongVector a = pick.selectFrom(LongVector.fromMemorySegment(L512, w, o, LE), LongVector.fromMemorySegment(L512, w, o + 64, LE));
         LongVector b = pick.selectFrom(LongVector.fromMemorySegment(L512, w, o + 128, LE), LongVector.fromMemorySegment(L512, w, o + 192, LE));
         return JOIN.selectFrom(a, b);

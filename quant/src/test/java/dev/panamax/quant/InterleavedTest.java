@@ -14,7 +14,7 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * The sixteen-row interleaved layouts ({@link Q8_0x16}, {@link Q4_0x16}, {@link Q4_Kx16}, {@link Q6_Kx16}) against the file's
+ * The interleaved layouts ({@link Q8_0x16}, {@link Q4_0x64}, {@link Q4_Kx16}, {@link Q6_Kx16}) against the file's
  * layout they are made from: every value survives the reordering, the scalar references compute
  * the row-major integer kernels' sums, and both vector shapes equal the references bit for bit.
  */
@@ -51,7 +51,7 @@ class InterleavedTest {
     }
 
     private static MemorySegment interleaved(BlockFormat f, MemorySegment w, long off, int rows, int cols) {
-        MemorySegment p = Arena.ofAuto().allocate((long) rows * cols / f.size * QuantizedMatvec.interleavedRowBytes(f), 64);
+        MemorySegment p = Arena.ofAuto().allocate(QuantizedMatvec.interleavedBytes(f, rows, cols), 64);
         assertTrue(QuantizedMatvec.interleave(f, w, off, rows, cols, p));
         return p;
     }
@@ -112,7 +112,7 @@ class InterleavedTest {
         SplittableRandom r = new SplittableRandom(9);
         for (BlockFormat f : FORMATS) {
             for (int cols : f.size == 256 ? new int[] {256, 2048} : new int[] {32, 576, 2048}) {
-                int rows = 64;
+                int rows = 128, groups = rows / QuantizedMatvec.interleavedGroupRows(f);
                 MemorySegment p = interleaved(f, randomMatrix(r, f, 3, rows, cols), 3, rows, cols);
                 float[] x = activations(r, cols);
                 Activations a = new Activations(x, f);
@@ -120,20 +120,20 @@ class InterleavedTest {
                 reference(f, p, a, cols, want, rows);
                 switch (f) {
                     case Q4_0 -> {
-                        VectorInterleaved.q4(p, 0, a.pairs, a.q.d, a.xs8, cols / 32, wide, 0, rows / 16);
-                        VectorInterleaved.q4x256(p, 0, a.pairs, a.q.d, a.xs8, cols / 32, narrow, 0, rows / 16);
+                        VectorInterleaved.q4(p, 0, a.pairs, a.q.d, a.xs8, cols / 32, wide, 0, groups);
+                        VectorInterleaved.q4x256(p, 0, a.pairs, a.q.d, a.xs8, cols / 32, narrow, 0, groups);
                     }
                     case Q4_K -> {
-                        VectorInterleaved.q4k(p, 0, a.pairs, a.q.d, a.xsum32, cols / 256, wide, 0, rows / 16);
-                        VectorInterleaved.q4kx256(p, 0, a.pairs, a.q.d, a.xsum32, cols / 256, narrow, 0, rows / 16);
+                        VectorInterleaved.q4k(p, 0, a.pairs, a.q.d, a.xsum32, cols / 256, wide, 0, groups);
+                        VectorInterleaved.q4kx256(p, 0, a.pairs, a.q.d, a.xsum32, cols / 256, narrow, 0, groups);
                     }
                     case Q6_K -> {
-                        VectorInterleaved.q6k(p, 0, a.pairs, a.q.d, cols / 256, wide, 0, rows / 16);
-                        VectorInterleaved.q6kx256(p, 0, a.pairs, a.q.d, cols / 256, narrow, 0, rows / 16);
+                        VectorInterleaved.q6k(p, 0, a.pairs, a.q.d, cols / 256, wide, 0, groups);
+                        VectorInterleaved.q6kx256(p, 0, a.pairs, a.q.d, cols / 256, narrow, 0, groups);
                     }
                     default -> {
-                        VectorInterleaved.q8(p, 0, a.pairs, a.q.d, cols / 32, wide, 0, rows / 16);
-                        VectorInterleaved.q8x256(p, 0, a.pairs, a.q.d, cols / 32, narrow, 0, rows / 16);
+                        VectorInterleaved.q8(p, 0, a.pairs, a.q.d, cols / 32, wide, 0, groups);
+                        VectorInterleaved.q8x256(p, 0, a.pairs, a.q.d, cols / 32, narrow, 0, groups);
                     }
                 }
                 assertArrayEquals(want, wide, f + " 512-bit, cols " + cols);
@@ -151,7 +151,7 @@ class InterleavedTest {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
         SplittableRandom r = new SplittableRandom(13);
         for (BlockFormat f : FORMATS) {
-            int rows = 48, cols = f.size == 256 ? 512 : 160;
+            int rows = 80, cols = f.size == 256 ? 512 : 160;
             MemorySegment w = randomMatrix(r, f, 0, rows, cols), p = interleaved(f, w, 0, rows, cols);
             float[] want = new float[rows * cols];
             for (int row = 0; row < rows; row++) f.dequantize(w, (long) row * cols / f.size * f.bytes, want, row * cols, cols);
@@ -177,7 +177,7 @@ class InterleavedTest {
             int cols = 2 * f.size;
             MemorySegment w = randomMatrix(new SplittableRandom(1), f, 0, 16, cols);
             w.set(Q8_0Block.F16, f.bytes + scaleAt(f) + (f == BlockFormat.Q4_K ? 2 : 0), (short) 0x7c00); // +inf in the second block (Q4_K: its dmin)
-            assertFalse(QuantizedMatvec.interleave(f, w, 0, 16, cols, Arena.ofAuto().allocate(16L * 2 * QuantizedMatvec.interleavedRowBytes(f))));
+            assertFalse(QuantizedMatvec.interleave(f, w, 0, 16, cols, Arena.ofAuto().allocate(QuantizedMatvec.interleavedBytes(f, 16, cols))));
         }
     }
 
@@ -193,7 +193,7 @@ class InterleavedTest {
         assertFalse(QuantizedMatvec.interleaves(BlockFormat.Q5_K, 32, 256));
     }
 
-    /** Rows not in sixteens (GPT-2's vocabulary of 50257): the last group padded with zero rows, which no result shows. */
+    /** Rows not in whole groups (GPT-2's vocabulary of 50257): the last group padded with zero rows, which no result shows. */
     @Test
     void aPartialLastGroupIsPadded() {
         SplittableRandom r = new SplittableRandom(17);
@@ -201,7 +201,7 @@ class InterleavedTest {
             int rows = 37, cols = f.size == 256 ? 256 : 64;
             MemorySegment w = randomMatrix(r, f, 0, rows, cols);
             MemorySegment p = Arena.ofAuto().allocate(QuantizedMatvec.interleavedBytes(f, rows, cols), 64);
-            assertEquals(48L * cols / f.size * QuantizedMatvec.interleavedRowBytes(f), p.byteSize());
+            assertEquals((f == BlockFormat.Q4_0 ? 64L : 48L) * cols / f.size * QuantizedMatvec.interleavedRowBytes(f), p.byteSize());
             assertTrue(QuantizedMatvec.interleave(f, w, 0, rows, cols, p));
             float[] want = new float[rows * cols], got = new float[rows * cols];
             for (int row = 0; row < rows; row++) f.dequantize(w, (long) row * cols / f.size * f.bytes, want, row * cols, cols);
@@ -229,7 +229,7 @@ class InterleavedTest {
     void aPromptEqualsItsTokensDecodedOneByOne() {
         SplittableRandom r = new SplittableRandom(21);
         for (BlockFormat f : FORMATS) {
-            for (int[] shape : f.size == 256 ? new int[][] {{64, 256}, {37, 512}} : new int[][] {{64, 32}, {37, 576}, {48, 2048}}) {
+            for (int[] shape : f.size == 256 ? new int[][] {{64, 256}, {37, 512}} : new int[][] {{64, 32}, {37, 576}, {48, 2048}, {100, 64}}) {
                 int rows = shape[0], cols = shape[1];
                 MemorySegment w = randomMatrix(r, f, 0, rows, cols);
                 if (f == BlockFormat.Q4_0) {
@@ -273,7 +273,7 @@ class InterleavedTest {
         MemorySegment p = Arena.ofAuto().allocate(QuantizedMatvec.interleavedBytes(BlockFormat.Q4_0, rows, cols), 64);
         assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.matmulInterleaved(BlockFormat.Q4_0, p, rows, cols, new float[cols * 40 - 1], 40, new float[rows * 40]), "x short by one");
         assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.matmulInterleaved(BlockFormat.Q4_0, p, rows, cols, new float[cols * 40], 40, new float[rows * 40 - 1]), "out short by one");
-        assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.matmulInterleaved(BlockFormat.Q4_0, p, rows + 16, cols, new float[cols * 40], 40, new float[(rows + 16) * 40]), "a matrix of another size");
+        assertThrows(IllegalArgumentException.class, () -> QuantizedMatvec.matmulInterleaved(BlockFormat.Q4_0, p, rows + 64, cols, new float[cols * 40], 40, new float[(rows + 64) * 40]), "a matrix of another size");
         assertFalse(QuantizedMatvec.multipliesPrompt(BlockFormat.Q4_0, 31), "below 32 tokens the float GEMM runs");
         assertFalse(QuantizedMatvec.multipliesPrompt(BlockFormat.Q8_0, 64), "Q8_0's products do not fit 16 bits");
     }
@@ -298,12 +298,16 @@ class InterleavedTest {
         }
     }
 
+    /** The scalar reference's first {@code rows} results (the last group's padding rows dropped). */
     private static void reference(BlockFormat f, MemorySegment p, Activations a, int cols, float[] out, int rows) {
+        int group = QuantizedMatvec.interleavedGroupRows(f), groups = (rows + group - 1) / group;
+        float[] all = new float[groups * group];
         switch (f) {
-            case Q4_0 -> Q4_0x16.matvecReference(p, 0, a.q.q, a.q.d, cols, out, 0, rows / 16);
-            case Q4_K -> Q4_Kx16.matvecReference(p, 0, a.q.q, a.q.d, a.xsum32, cols, out, 0, rows / 16);
-            case Q6_K -> Q6_Kx16.matvecReference(p, 0, a.q.q, a.q.d, cols, out, 0, rows / 16);
-            default -> Q8_0x16.matvecReference(p, 0, a.q.q, a.q.d, cols, out, 0, rows / 16);
+            case Q4_0 -> Q4_0x64.matvecReference(p, 0, a.q.q, a.q.d, cols, all, 0, groups);
+            case Q4_K -> Q4_Kx16.matvecReference(p, 0, a.q.q, a.q.d, a.xsum32, cols, all, 0, groups);
+            case Q6_K -> Q6_Kx16.matvecReference(p, 0, a.q.q, a.q.d, cols, all, 0, groups);
+            default -> Q8_0x16.matvecReference(p, 0, a.q.q, a.q.d, cols, all, 0, groups);
         }
+        System.arraycopy(all, 0, out, 0, rows);
     }
 }

@@ -33,8 +33,8 @@ public enum DType {
      * made from Q8_0 at load ({@link Tensor#interleaved}); not a GGUF type.
      */
     Q8_0_X16(BlockFormat.Q8_0, true),
-    /** Q4_0 with sixteen rows interleaved ({@link dev.panamax.quant.Q4_0x16}), as {@link #Q8_0_X16}. */
-    Q4_0_X16(BlockFormat.Q4_0, true),
+    /** Q4_0 with sixty-four rows interleaved ({@link dev.panamax.quant.Q4_0x64}): four rows' codes in each short. */
+    Q4_0_X64(BlockFormat.Q4_0, true),
     /** Q4_K with sixteen rows interleaved ({@link dev.panamax.quant.Q4_Kx16}; 148 bytes per row and super-block, the file's 144 plus unpacked scales). */
     Q4_K_X16(BlockFormat.Q4_K, true),
     /** Q6_K with sixteen rows interleaved ({@link dev.panamax.quant.Q6_Kx16}; 274 bytes per row and super-block: codes as whole bytes, against the file's 210). */

@@ -21,7 +21,7 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
         shape = shape.clone();
         long n = elements(shape);
         long bytes = type.interleavedFrom == null || n <= 0 || shape.length != 2 ? type.bytesFor(n)
-                : QuantizedMatvec.interleavedBytes(type.interleavedFrom, (int) shape[0], (int) shape[1]); // rows padded to sixteen
+                : QuantizedMatvec.interleavedBytes(type.interleavedFrom, (int) shape[0], (int) shape[1]); // rows padded to whole groups
         if (n < 0 || bytes != data.byteSize()) {
             throw new IllegalArgumentException("tensor " + name + ": shape " + Arrays.toString(shape) + " of " + type
                     + " needs " + bytes + " bytes, has " + data.byteSize());
@@ -70,8 +70,9 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
     public Tensor rows(int from, int count) {
         int r = rows(), c = cols();
         if (from < 0 || count < 0 || from + count > r) throw new IllegalArgumentException(name + ": rows " + from + ".." + (from + count) + " of " + r);
-        if (type.interleavedFrom != null && (from % 16 != 0 || count % 16 != 0 || r % 16 != 0)) {
-            throw new IllegalArgumentException(name + ": rows of an interleaved " + type + " matrix come in groups of 16, asked for " + from + ".." + (from + count));
+        int group = type.interleavedFrom == null ? 1 : QuantizedMatvec.interleavedGroupRows(type.interleavedFrom);
+        if (from % group != 0 || count % group != 0 || r % group != 0) {
+            throw new IllegalArgumentException(name + ": rows of an interleaved " + type + " matrix come in groups of " + group + ", asked for " + from + ".." + (from + count));
         }
         return new Tensor(name + "[" + from + ":" + (from + count) + "]", type, new long[] {count, c},
                 data.asSlice(type.bytesFor((long) from * c), type.bytesFor((long) count * c)));
@@ -116,7 +117,7 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
             case F32 -> k.matvec(data, 0, x, out, rows(), cols());
             case F16 -> k.matvec16(data, 0, false, x, out, rows(), cols());
             case BF16 -> k.matvec16(data, 0, true, x, out, rows(), cols());
-            case Q8_0_X16, Q4_0_X16, Q4_K_X16, Q6_K_X16 -> QuantizedMatvec.matvecInterleaved(type.interleavedFrom, data, x, out, rows(), cols());
+            case Q8_0_X16, Q4_0_X64, Q4_K_X16, Q6_K_X16 -> QuantizedMatvec.matvecInterleaved(type.interleavedFrom, data, x, out, rows(), cols());
             default -> QuantizedMatvec.matvec(type.format, data, 0, x, out, rows(), cols());
         }
     }
@@ -145,8 +146,8 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
 
     /**
      * This matrix in its decode layout when it has one — Q8_0, Q4_0, Q4_K and Q6_K on the Vector API
-     * kernels: sixteen rows interleaved (the last group padded with zero rows) ({@link DType#Q8_0_X16},
-     * {@link DType#Q4_0_X16}, {@link DType#Q4_K_X16}, {@link DType#Q6_K_X16}) — copied into {@code arena};
+     * kernels: groups of rows interleaved, 64 for Q4_0 and 16 for the others (the last group padded with zero rows) ({@link DType#Q8_0_X16},
+     * {@link DType#Q4_0_X64}, {@link DType#Q4_K_X16}, {@link DType#Q6_K_X16}) — copied into {@code arena};
      * otherwise this. The copy is the file's size (Q4_K: 148/144 of it, Q6_K: 274/210); prompts widen
      * its rows four at a time.
      * Where the memory for it cannot be had, this.
@@ -155,7 +156,7 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
         if (rank() != 2 || type.format == null || !QuantizedMatvec.interleaves(type.format, rows(), cols())) return this;
         DType to = switch (type) {
             case Q8_0 -> DType.Q8_0_X16;
-            case Q4_0 -> DType.Q4_0_X16;
+            case Q4_0 -> DType.Q4_0_X64;
             case Q4_K -> DType.Q4_K_X16;
             case Q6_K -> DType.Q6_K_X16;
             default -> throw new AssertionError(type + " interleaves but has no decode type");
