@@ -11,8 +11,8 @@ import java.util.SplittableRandom;
  * Random code bytes and a sane f16 scale at the start of every block (the kernels' speed does not
  * depend on the values). A matrix of a few MB stays in the L3 cache: compare formats, and compare
  * against STREAM only with a matrix larger than the caches.
- * Q8_0, Q4_0, Q4_K and Q6_K are timed in the file's layout and, alternating, in the sixteen-row
- * interleaved layout the CPU decodes with ({@code QuantizedMatvec.matvecInterleaved}).
+ * Q8_0, Q4_0, Q4_K and Q6_K are timed in the file's layout and, alternating, in the interleaved
+ * layout the CPU decodes with ({@code QuantizedMatvec.matvecInterleaved}).
  * Usage: java --add-modules jdk.incubator.vector -Dpanamax.threads=1 [-Dpanamax.quant.vectorBits=256]
  *          -cp cli/target/panamax.jar tools/QuantMatvecBest.java FORMAT ROWS COLS [SECONDS]
  */
@@ -34,7 +34,7 @@ public class QuantMatvecBest {
         for (int i = 0; i < cols; i++) x[i] = (float) r.nextGaussian();
         MemorySegment p = null;
         if (QuantizedMatvec.interleaves(f, rows, cols)) {
-            p = Arena.global().allocate((long) rows * (cols / f.size) * QuantizedMatvec.interleavedRowBytes(f), 64);
+            p = Arena.global().allocate(QuantizedMatvec.interleavedBytes(f, rows, cols), 64);
             if (!QuantizedMatvec.interleave(f, w, 0, rows, cols, p)) p = null;
         }
         double best = Double.MAX_VALUE, bestInterleaved = Double.MAX_VALUE;
@@ -49,7 +49,7 @@ public class QuantMatvecBest {
         }
         System.out.printf("%s %d x %d (%s): best %.3f ms, %.1f GB/s%n", f, rows, cols, QuantizedMatvec.description(), best * 1e3, bytes / best / 1e9);
         if (p != null) {
-            System.out.printf("%s %d x %d interleaved by 16 rows: best %.3f ms, %.1f GB/s (of the file's bytes)%n", f, rows, cols,
+            System.out.printf("%s %d x %d interleaved by %d rows: best %.3f ms, %.1f GB/s (of the file's bytes)%n", f, rows, cols, QuantizedMatvec.interleavedGroupRows(f),
                     bestInterleaved * 1e3, bytes / bestInterleaved / 1e9);
         }
     }

@@ -40,28 +40,30 @@ public final class Q4_0x64 {
      */
     static void interleave(MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
         int blocks = cols / 32, rowBytes = blocks * Q4_0Block.BYTES;
-        byte[] in = new byte[ROWS * rowBytes], out = new byte[blocks * BYTES], codes = new byte[ROWS * 32];
+        byte[] in = new byte[ROWS * rowBytes], out = new byte[blocks * BYTES];
         int[] chunks = new int[16 * 16];
         for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
             int real = Math.min(ROWS, rows - ROWS * g);
             MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOff + (long) ROWS * g * rowBytes, in, 0, real * rowBytes);
             java.util.Arrays.fill(in, real * rowBytes, in.length, (byte) 0);
             for (int b = 0, o = 0; b < blocks; b++, o += BYTES) {
-                for (int i = 0; i < ROWS; i++) { // row i's scale, and its code of column c at codes[64c + i]
-                    int at = i * rowBytes + b * Q4_0Block.BYTES;
+                for (int i = 0, at = b * Q4_0Block.BYTES; i < ROWS; i++, at += rowBytes) {
                     out[o + 2 * i] = in[at];
                     out[o + 2 * i + 1] = in[at + 1];
-                    for (int c = 0; c < 16; c++) {
-                        codes[64 * c + i] = (byte) (in[at + 2 + c] & 0x0f);
-                        codes[64 * (16 + c) + i] = (byte) ((in[at + 2 + c] >> 4) & 0x0f);
-                    }
                 }
-                // Chunk j as ints, lane r: the short of column 2j (low half) and of 2j + 1 (high half).
-                for (int j = 0; j < 16; j++) {
-                    int k = 128 * j;
+                // A row's code bytes 2p and 2p + 1 hold columns 2p, 2p + 1 (low nibbles: chunk p) and
+                // 16 + 2p, 17 + 2p (high nibbles: chunk 8 + p). Lane r of a chunk, as an int: the four
+                // rows 16k + r of its first column in bits 4k, of its second in bits 16 + 4k.
+                for (int p = 0; p < 8; p++) {
                     for (int r = 0; r < 16; r++) {
-                        chunks[16 * j + r] = codes[k + r] | codes[k + 16 + r] << 4 | codes[k + 32 + r] << 8 | codes[k + 48 + r] << 12
-                                | codes[k + 64 + r] << 16 | codes[k + 80 + r] << 20 | codes[k + 96 + r] << 24 | codes[k + 112 + r] << 28;
+                        int lo = 0, hi = 0;
+                        for (int k = 0, at = (16 * k + r) * rowBytes + b * Q4_0Block.BYTES + 2 + 2 * p; k < 4; k++, at += 16 * rowBytes) {
+                            int u = (in[at] & 0xff) | (in[at + 1] & 0xff) << 16; // the pair's bytes 16 bits apart
+                            lo |= (u & 0x000f000f) << 4 * k;
+                            hi |= ((u >>> 4) & 0x000f000f) << 4 * k;
+                        }
+                        chunks[16 * p + r] = lo;
+                        chunks[16 * (8 + p) + r] = hi;
                     }
                 }
                 MemorySegment.copy(chunks, 0, MemorySegment.ofArray(out), I32, o + 128, chunks.length);
