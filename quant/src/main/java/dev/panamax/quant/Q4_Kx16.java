@@ -5,9 +5,9 @@ import java.lang.foreign.ValueLayout;
 
 /**
  * Q4_K weights with sixteen rows interleaved: Panamax's decode layout, made from {@link Q4_KBlock}
- * rows at load (not a GGUF type). The codes move as {@link Q4_0x16}'s do — a row's code bytes in
+ * rows at load (not a GGUF type). The codes move as {@link Q8_0x16}'s do — a row's code bytes in
  * pairs, byte 2j + e of a 64-value chunk landing at 2r + e of that chunk's j-th 32-byte piece —
- * so a matrix × vector step is the same two 16-bit multiplies by broadcast activation pairs,
+ * so a matrix × vector step is two 16-bit multiplies (low nibbles, high nibbles) by broadcast activation pairs,
  * accumulated in shorts over a 32-value sub-block. The 6-bit scales and mins are unpacked to bytes,
  * sixteen rows side by side, so each sub-block's are one widening load: that costs 4 bytes per row
  * and super-block more than the file (148 against 144).

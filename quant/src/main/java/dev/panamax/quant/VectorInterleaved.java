@@ -420,9 +420,10 @@ final class VectorInterleaved {
     }
 
     /**
-     * Q4_Kx16 groups [g0, g1): per 64-value chunk, {@link #q4}'s two 16-bit multiply-accumulates
-     * over the sixteen 32-byte pieces (low nibbles: sub-block 2c, high: 2c + 1; |Σ| ≤ 16·15·127 per
-     * lane), adjacent lanes summed to ints and multiplied by the sub-blocks' scales; the mins'
+     * Q4_Kx16 groups [g0, g1): per 64-value chunk, two 16-bit multiply-accumulates per 32-byte
+     * piece, its 32 bytes zero-extended to shorts, the low nibbles masked and the high ones shifted
+     * down, times broadcast activation pairs, over the sixteen pieces (low nibbles: sub-block 2c,
+     * high: 2c + 1; |Σ| ≤ 16·15·127 per lane), adjacent lanes summed to ints and multiplied by the sub-blocks' scales; the mins'
      * term is the mins times the activations' sums per 32. Per super-block, two fused
      * multiply-adds: by d·xd and by −dmin·xd.
      */
