@@ -2,6 +2,7 @@ package dev.panamax.quant;
 
 import dev.panamax.simd.Parallel;
 import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -44,9 +45,10 @@ final class Q4_0PromptGemm {
     static final int W = 64;
     private static final VectorSpecies<Short> S = ShortVector.SPECIES_512;
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
+    private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
 
     /**
-     * A thread's unpacked quad of rows (codes − 8 and scales), its tile, and a narrow tile's block
+     * A thread's unpacked sixteen rows (codes − 8 and scales), its tile, and a narrow tile's block
      * sums on their way to float; on the calling thread also the prompt's quantized panels.
      */
     private static final class Scratch {
@@ -84,21 +86,25 @@ final class Q4_0PromptGemm {
                 }
             }
         });
-        Parallel.forRange((rows + 3) / 4, 1, (q0, q1) -> {
+        // Sixteen rows at a time (rows 16u … 16u + 15: one nibble of a group's lanes), unpacked once, then their four quads.
+        Parallel.forRange((rows + 15) / 16, 1, (u0, u1) -> {
             Scratch s = SCRATCH.get();
-            if (s.codes.length < 4 * cols) {
-                s.codes = new short[4 * cols];
-                s.d = new float[4 * blocks];
+            if (s.codes.length < 16 * cols) {
+                s.codes = new short[16 * cols];
+                s.d = new float[16 * blocks];
             }
-            for (int q = q0; q < q1; q++) {
-                int r0 = 4 * q, count = Math.min(4, rows - r0);
-                unpack(w, (long) (r0 / Q4_0x64.ROWS) * blocks * Q4_0x64.BYTES, r0 % Q4_0x64.ROWS, blocks, s.codes, s.d);
-                for (int p = 0; p < panels; p++) {
-                    int width = Math.min(W, m - p * W);
-                    if (width > 32) tile4x64(xq, p * W * cols, xd, p * blocks * W, s.codes, s.d, blocks, s.tile);
-                    else tile4x32(xq, p * W * cols, xd, p * blocks * W, s.codes, s.d, blocks, s.tile, s.sums);
-                    for (int rr = 0; rr < count; rr++) {
-                        for (int t = 0, o = p * W * rows + r0 + rr; t < width; t++, o += rows) out[o] = s.tile[rr * W + slot(t)];
+            for (int u = u0; u < u1; u++) {
+                int first = 16 * u;
+                unpack(w, (long) (first / Q4_0x64.ROWS) * blocks * Q4_0x64.BYTES, first % Q4_0x64.ROWS, blocks, s.codes, s.d);
+                for (int quad = 0; quad < 4 && first + 4 * quad < rows; quad++) {
+                    int r0 = first + 4 * quad, count = Math.min(4, rows - r0);
+                    for (int p = 0; p < panels; p++) {
+                        int width = Math.min(W, m - p * W);
+                        if (width > 32) tile4x64(xq, p * W * cols, xd, p * blocks * W, s.codes, 8 * quad, s.d, 4 * quad, blocks, s.tile);
+                        else tile4x32(xq, p * W * cols, xd, p * blocks * W, s.codes, 8 * quad, s.d, 4 * quad, blocks, s.tile, s.sums);
+                        for (int rr = 0; rr < count; rr++) {
+                            for (int t = 0, o = p * W * rows + r0 + rr; t < width; t++, o += rows) out[o] = s.tile[rr * W + slot(t)];
+                        }
                     }
                 }
             }
@@ -123,14 +129,20 @@ final class Q4_0PromptGemm {
     }
 
     /**
-     * Rows i … i + 3 (i a multiple of 4) of the group at byte o as codes − 8 in shorts, in the chunks'
-     * order ({@link VectorInterleaved#q4Quad}): column c of row i at 8·(c / 2) + 2i + c % 2; and their
-     * scales, row i of block b at d[4b + i].
+     * Rows i … i + 15 (i a multiple of 16: one nibble of the group's lanes) of the group at byte o as
+     * codes − 8 in shorts, a block's 512 after another: column c of row i + 4q + k at
+     * 32·(c / 2) + 8q + 2k + c % 2 — chunk j's 32 shorts shifted to the nibble, so quad q's codes are
+     * the same as {@link VectorInterleaved#q4Quad} gives, at stride 32 instead of 8. Their scales:
+     * row i + k of block b at d[16b + k].
      */
     private static void unpack(MemorySegment w, long o, int i, int blocks, short[] codes, float[] d) {
+        int shift = 4 * (i / 16);
         for (int b = 0; b < blocks; b++, o += Q4_0x64.BYTES) {
-            for (int k = 0; k < 4; k++) d[4 * b + k] = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 2 * (i + k)));
-            VectorInterleaved.q4Quad(w, o, i / 16, i % 16, codes, 128 * b);
+            for (int k = 0; k < 16; k++) d[16 * b + k] = Float.float16ToFloat(w.get(Q8_0Block.F16, o + 2 * (i + k)));
+            for (int j = 0; j < 16; j++) {
+                ShortVector.fromMemorySegment(S, w, o + 128 + 64L * j, LE).lanewise(VectorOperators.LSHR, shift).and((short) 0x0f).sub((short) 8)
+                        .intoArray(codes, 512 * b + 32 * j);
+            }
         }
     }
 
@@ -142,13 +154,13 @@ final class Q4_0PromptGemm {
         return ShortVector.broadcast(S, codes[index]);
     }
 
-    /** The unpacked quad of rows × the 64 tokens of the panel at xq[xo], two columns (a pair of codes) a step. */
-    private static void tile4x64(short[] xq, int xo, float[] xd, int dOff, short[] codes, float[] d, int blocks, float[] tile) {
+    /** Quad c0 / 8 of the unpacked rows × the 64 tokens of the panel at xq[xo], two columns (a pair of codes) a step. */
+    private static void tile4x64(short[] xq, int xo, float[] xd, int dOff, short[] codes, int c0, float[] d, int d0, int blocks, float[] tile) {
         Arrays.fill(tile, 0f);
         for (int b = 0; b < blocks; b++) {
             ShortVector s00 = ShortVector.zero(S), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
             for (int pair = 16 * b; pair < 16 * b + 16; pair++) {
-                int o = xo + 2 * pair * W, k = 8 * pair;
+                int o = xo + 2 * pair * W, k = c0 + 32 * pair;
                 ShortVector x0 = load(xq, o), x1 = load(xq, o + 32);
                 ShortVector v = broadcast(codes, k);
                 s00 = s00.add(x0.mul(v)); s01 = s01.add(x1.mul(v));
@@ -174,39 +186,39 @@ final class Q4_0PromptGemm {
             int xb = dOff + b * W;
             IntVector v;
             v = s00.reinterpretAsInts();
-            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb).mul(d[4 * b]), FloatVector.fromArray(F, tile, 0)).intoArray(tile, 0);
-            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 16).mul(d[4 * b]), FloatVector.fromArray(F, tile, 16)).intoArray(tile, 16);
+            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb).mul(d[d0 + 16 * b]), FloatVector.fromArray(F, tile, 0)).intoArray(tile, 0);
+            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 16).mul(d[d0 + 16 * b]), FloatVector.fromArray(F, tile, 16)).intoArray(tile, 16);
             v = s01.reinterpretAsInts();
-            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 32).mul(d[4 * b]), FloatVector.fromArray(F, tile, 32)).intoArray(tile, 32);
-            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 48).mul(d[4 * b]), FloatVector.fromArray(F, tile, 48)).intoArray(tile, 48);
+            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 32).mul(d[d0 + 16 * b]), FloatVector.fromArray(F, tile, 32)).intoArray(tile, 32);
+            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 48).mul(d[d0 + 16 * b]), FloatVector.fromArray(F, tile, 48)).intoArray(tile, 48);
             v = s10.reinterpretAsInts();
-            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb).mul(d[4 * b + 1]), FloatVector.fromArray(F, tile, 64)).intoArray(tile, 64);
-            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 16).mul(d[4 * b + 1]), FloatVector.fromArray(F, tile, 80)).intoArray(tile, 80);
+            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb).mul(d[d0 + 16 * b + 1]), FloatVector.fromArray(F, tile, 64)).intoArray(tile, 64);
+            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 16).mul(d[d0 + 16 * b + 1]), FloatVector.fromArray(F, tile, 80)).intoArray(tile, 80);
             v = s11.reinterpretAsInts();
-            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 32).mul(d[4 * b + 1]), FloatVector.fromArray(F, tile, 96)).intoArray(tile, 96);
-            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 48).mul(d[4 * b + 1]), FloatVector.fromArray(F, tile, 112)).intoArray(tile, 112);
+            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 32).mul(d[d0 + 16 * b + 1]), FloatVector.fromArray(F, tile, 96)).intoArray(tile, 96);
+            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 48).mul(d[d0 + 16 * b + 1]), FloatVector.fromArray(F, tile, 112)).intoArray(tile, 112);
             v = s20.reinterpretAsInts();
-            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb).mul(d[4 * b + 2]), FloatVector.fromArray(F, tile, 128)).intoArray(tile, 128);
-            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 16).mul(d[4 * b + 2]), FloatVector.fromArray(F, tile, 144)).intoArray(tile, 144);
+            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb).mul(d[d0 + 16 * b + 2]), FloatVector.fromArray(F, tile, 128)).intoArray(tile, 128);
+            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 16).mul(d[d0 + 16 * b + 2]), FloatVector.fromArray(F, tile, 144)).intoArray(tile, 144);
             v = s21.reinterpretAsInts();
-            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 32).mul(d[4 * b + 2]), FloatVector.fromArray(F, tile, 160)).intoArray(tile, 160);
-            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 48).mul(d[4 * b + 2]), FloatVector.fromArray(F, tile, 176)).intoArray(tile, 176);
+            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 32).mul(d[d0 + 16 * b + 2]), FloatVector.fromArray(F, tile, 160)).intoArray(tile, 160);
+            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 48).mul(d[d0 + 16 * b + 2]), FloatVector.fromArray(F, tile, 176)).intoArray(tile, 176);
             v = s30.reinterpretAsInts();
-            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb).mul(d[4 * b + 3]), FloatVector.fromArray(F, tile, 192)).intoArray(tile, 192);
-            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 16).mul(d[4 * b + 3]), FloatVector.fromArray(F, tile, 208)).intoArray(tile, 208);
+            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb).mul(d[d0 + 16 * b + 3]), FloatVector.fromArray(F, tile, 192)).intoArray(tile, 192);
+            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 16).mul(d[d0 + 16 * b + 3]), FloatVector.fromArray(F, tile, 208)).intoArray(tile, 208);
             v = s31.reinterpretAsInts();
-            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 32).mul(d[4 * b + 3]), FloatVector.fromArray(F, tile, 224)).intoArray(tile, 224);
-            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 48).mul(d[4 * b + 3]), FloatVector.fromArray(F, tile, 240)).intoArray(tile, 240);
+            ((FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 32).mul(d[d0 + 16 * b + 3]), FloatVector.fromArray(F, tile, 224)).intoArray(tile, 224);
+            ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0)).fma(FloatVector.fromArray(F, xd, xb + 48).mul(d[d0 + 16 * b + 3]), FloatVector.fromArray(F, tile, 240)).intoArray(tile, 240);
         }
     }
 
     /** {@link #tile4x64} for the first 32 tokens of a panel (a prompt's last panel, when no wider). */
-    private static void tile4x32(short[] xq, int xo, float[] xd, int dOff, short[] codes, float[] d, int blocks, float[] tile, short[] sums) {
+    private static void tile4x32(short[] xq, int xo, float[] xd, int dOff, short[] codes, int c0, float[] d, int d0, int blocks, float[] tile, short[] sums) {
         Arrays.fill(tile, 0f);
         for (int b = 0; b < blocks; b++) {
             ShortVector s0 = ShortVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
             for (int pair = 16 * b; pair < 16 * b + 16; pair++) {
-                int o = xo + 2 * pair * W, k = 8 * pair;
+                int o = xo + 2 * pair * W, k = c0 + 32 * pair;
                 ShortVector x0 = load(xq, o), x1 = load(xq, o + W);
                 s0 = s0.add(x0.mul(broadcast(codes, k))).add(x1.mul(broadcast(codes, k + 1)));
                 s1 = s1.add(x0.mul(broadcast(codes, k + 2))).add(x1.mul(broadcast(codes, k + 3)));
@@ -214,7 +226,7 @@ final class Q4_0PromptGemm {
                 s3 = s3.add(x0.mul(broadcast(codes, k + 6))).add(x1.mul(broadcast(codes, k + 7)));
             }
             s0.intoArray(sums, 0); s1.intoArray(sums, 64); s2.intoArray(sums, 128); s3.intoArray(sums, 192);
-            flush(sums, xd, dOff + b * W, d, 4 * b, tile);
+            flush(sums, xd, dOff + b * W, d, d0 + 16 * b, tile);
         }
     }
 
