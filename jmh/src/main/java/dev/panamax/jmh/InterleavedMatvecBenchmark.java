@@ -23,7 +23,7 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The same Q8_0, Q4_0 or Q4_K matrix (8192 × 4096, beyond the caches) × vector in the file's layout
- * and in the CPU's decode layout with sixteen rows interleaved ({@code QuantizedMatvec.interleave}),
+ * and in the CPU's decode layout with its rows interleaved ({@code QuantizedMatvec.interleave}),
  * in one run so the two compare on the same machine state.
  */
 @BenchmarkMode(Mode.AverageTime)

@@ -251,7 +251,7 @@ public final class Llama implements Architecture {
         private CpuWeights cpu;
 
         /**
-         * The matrices the CPU runs on: Q8_0, Q4_0, Q4_K and Q6_K ones interleaved sixteen rows at a time
+         * The matrices the CPU runs on: Q8_0, Q4_0, Q4_K and Q6_K ones with their rows interleaved (groups of 64 for Q4_0, 16 for the others)
          * ({@link Tensor#interleaved}), made when the first session starts, so a backend that takes
          * the model through {@link #decoderSpec} (CUDA) gets the file's layout and no CPU copy.
          */
