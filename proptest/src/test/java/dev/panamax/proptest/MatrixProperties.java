@@ -169,6 +169,46 @@ class MatrixProperties {
         }
     }
 
+    @Property(tries = 100)
+    void matvec16OfSmallShapesMatchesFloat64AndScalarTwin(@ForAll("smallShapes") Gemm g, @ForAll boolean bf16) {
+        matvec16Matches(g, bf16);
+    }
+
+    @Property(tries = 25)
+    void matvec16OfWideRowsMatchesFloat64AndScalarTwin(@ForAll("wideRows") Gemm g, @ForAll boolean bf16) {
+        matvec16Matches(g, bf16);
+    }
+
+    /** Half-float or bfloat16 weights (A narrowed), against the widened weights in float64 and the scalar twin. */
+    private static void matvec16Matches(Gemm g, boolean bf16) {
+        int rows = g.m(), cols = g.k();
+        float[] x = new float[cols];
+        for (int p = 0; p < cols; p++) x[p] = g.n() == 0 ? 1f : g.b()[p * g.n()];
+        float[] out = new float[rows], twin = new float[rows], widened = new float[rows * cols];
+        ValueLayout.OfShort le = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment w = arena.allocate(Math.max(2L, 2L * rows * cols));
+            for (int i = 0; i < rows * cols; i++) {
+                short h = bf16 ? (short) (Float.floatToRawIntBits(g.a()[i]) >>> 16) : Float.floatToFloat16(g.a()[i]);
+                w.setAtIndex(le, i, h);
+                widened[i] = bf16 ? Float.intBitsToFloat(h << 16) : Float.float16ToFloat(h);
+            }
+            Paths.active().matvec16(w, 0, bf16, x, out, rows, cols);
+            Paths.scalar().matvec16(w, 0, bf16, x, twin, rows, cols);
+        }
+        for (int r = 0; r < rows; r++) {
+            double exact = 0, abs = 0;
+            for (int p = 0; p < cols; p++) {
+                double prod = (double) widened[r * cols + p] * x[p];
+                exact += prod;
+                abs += Math.abs(prod);
+            }
+            double bound = Level1Properties.dotBound(cols, abs);
+            assertThat(Math.abs(out[r] - exact)).as("row %d vs float64", r).isLessThanOrEqualTo(bound);
+            assertThat(Math.abs((double) out[r] - twin[r])).as("row %d vs scalar twin", r).isLessThanOrEqualTo(2 * bound);
+        }
+    }
+
     record Tile(int m, int n, int len, int aStride, int bStride, long seed) {}
 
     @Provide

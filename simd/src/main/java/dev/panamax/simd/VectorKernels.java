@@ -278,7 +278,15 @@ final class VectorKernels implements Kernels {
         boolean sequential = cols < ROW_DOTS_BELOW;
         Parallel.forRange(rows, 8, (r0, r1) -> {
             int r = r0;
-            if (!sequential) for (; r + 8 <= r1; r += 8) eightRows(w, wByteOff + 4L * r * cols, x, out, r, cols);
+            if (!sequential && cols > FOUR_APART_FROM) {
+                int quarter = (r1 - r0) / 4;
+                for (; r < r0 + quarter; r++) fourRows(w, wByteOff + 4L * r * cols, 4L * quarter * cols, x, out, r, quarter, cols);
+                r += 3 * quarter;
+            } else if (!sequential) {
+                int half = (r1 - r0) / 2;
+                for (; r < r0 + half; r++) twoRows(w, wByteOff + 4L * r * cols, 4L * half * cols, x, out, r, r + half, cols);
+                r += half;
+            }
             for (; r < r1; r++) out[r] = dot(w, wByteOff + 4L * r * cols, x, 0, cols);
         });
     }
@@ -301,51 +309,71 @@ final class VectorKernels implements Kernels {
 
     /**
      * Rows shorter than this are taken one after another (one sequential stream, 4 accumulators per
-     * dot) instead of eight at a time: with short rows, eight interleaved streams restart the hardware
-     * prefetcher at every page and a cold 50257 × 576 matrix read at 15.9 GB/s instead of 27.9
-     * (one thread); SmolLM-135M-shape F32 decode went from 23 to 42 tokens/s. Long rows keep the
-     * eight streams (4096 × 4096: 27.0 against 24.9 GB/s). The bound is 1024: TinyLlama's 2048-wide
-     * rows decode at 5.3 tokens/s eight at a time against 4.5 one after another on one thread, and
-     * 7.5–9.3 against 6.4–6.9 on two. (An earlier measurement favoured one after another, 4.9–5.2
-     * against 3.6–3.9; it was taken with the loads compiled for two segment classes — mapped
-     * weights and allocated scratch, see DEVELOPERS.md — whose code ran this loop faster by
-     * accident; with one class, as now, eight rows win.) {@code -Dpanamax.matvec.rowDotsBelow}.
+     * dot): a cold 50257 × 576 matrix read at 27.9 GB/s that way against 15.9 eight adjacent rows at
+     * a time (one thread); SmolLM-135M-shape F32 decode went from 23 to 42 tokens/s. Longer rows
+     * go {@link #twoRows two} or {@link #fourRows four} far-apart rows at a time.
+     * {@code -Dpanamax.matvec.rowDotsBelow}.
      */
     static final int ROW_DOTS_BELOW = Integer.getInteger("panamax.matvec.rowDotsBelow", 1024);
 
     /**
-     * Eight rows at once: eight independent streams from memory keep more cache-line fetches in
-     * flight than four (measured on 4096×4096, one thread: 24.5 → 28.3 GB/s, STREAM 30.2), and each
-     * vector of x is loaded once for all eight.
+     * Rows at least this wide are read four at a time ({@link #fourRows}), narrower ones two
+     * ({@link #twoRows}); {@code -Dpanamax.matvec.fourApartFrom}. Each thread's range of rows is
+     * cut into two (or four) equal parts and row j of every part is read together: a few long
+     * sequential streams, each running on from one row into the next, where the hardware
+     * prefetcher keeps up. Eight adjacent rows at once (this kernel until the eighth session)
+     * were eight streams 8 KB apart on TinyLlama's 2048-wide rows, and read a 128 MB matrix at
+     * 21.4–22.8 GB/s against 26.3–27.4 for two far-apart rows (one thread, best of 2 s,
+     * {@code MvBest} in the eighth session's notes). With wider rows two streams fall behind (x no
+     * longer fits the L1 cache beside them and is read once per two rows): 5632 and 8192 columns
+     * 22.1–25.2 GB/s, against 27.0–27.9 for four far-apart rows and 27.0–27.3 for eight adjacent.
+     * In the model, TinyLlama F32 decode on one thread went from 4.5–5.2 to 5.9–7.0 tokens/s.
      */
-    private void eightRows(MemorySegment w, long off, float[] x, float[] out, int r, int cols) {
-        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
-        long rb = 4L * cols;
-        int i = 0;
-        for (; i + L <= cols; i += L) {
-            long o = off + 4L * i;
-            FloatVector xv = FloatVector.fromArray(F, x, i);
+    static final int FOUR_APART_FROM = Integer.getInteger("panamax.matvec.fourApartFrom", 4096);
+
+    /**
+     * out[r + q·step], q = 0..3: the rows at off + q·stride, read side by side (see {@link
+     * #FOUR_APART_FROM}). The loop runs over a long byte offset, not an int column: C2 then splits
+     * it into strips and drops the loads' bounds checks, which with an int column it kept, one
+     * compare against a spilled limit per load.
+     */
+    private void fourRows(MemorySegment w, long off, long stride, float[] x, float[] out, int r, int step, int cols) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        long bytes = 4L * cols, whole = bytes - bytes % (4L * L);
+        for (long c = 0; c < whole; c += 4L * L) {
+            long o = off + c;
+            FloatVector xv = FloatVector.fromArray(F, x, (int) (c >>> 2));
             s0 = FloatVector.fromMemorySegment(F, w, o, LE).fma(xv, s0);
-            s1 = FloatVector.fromMemorySegment(F, w, o + rb, LE).fma(xv, s1);
-            s2 = FloatVector.fromMemorySegment(F, w, o + 2 * rb, LE).fma(xv, s2);
-            s3 = FloatVector.fromMemorySegment(F, w, o + 3 * rb, LE).fma(xv, s3);
-            s4 = FloatVector.fromMemorySegment(F, w, o + 4 * rb, LE).fma(xv, s4);
-            s5 = FloatVector.fromMemorySegment(F, w, o + 5 * rb, LE).fma(xv, s5);
-            s6 = FloatVector.fromMemorySegment(F, w, o + 6 * rb, LE).fma(xv, s6);
-            s7 = FloatVector.fromMemorySegment(F, w, o + 7 * rb, LE).fma(xv, s7);
+            s1 = FloatVector.fromMemorySegment(F, w, o + stride, LE).fma(xv, s1);
+            s2 = FloatVector.fromMemorySegment(F, w, o + 2 * stride, LE).fma(xv, s2);
+            s3 = FloatVector.fromMemorySegment(F, w, o + 3 * stride, LE).fma(xv, s3);
         }
-        // (No array of vectors here: it would make C2 box them, ten times slower.)
         out[r] = s0.reduceLanes(VectorOperators.ADD);
-        out[r + 1] = s1.reduceLanes(VectorOperators.ADD);
-        out[r + 2] = s2.reduceLanes(VectorOperators.ADD);
-        out[r + 3] = s3.reduceLanes(VectorOperators.ADD);
-        out[r + 4] = s4.reduceLanes(VectorOperators.ADD);
-        out[r + 5] = s5.reduceLanes(VectorOperators.ADD);
-        out[r + 6] = s6.reduceLanes(VectorOperators.ADD);
-        out[r + 7] = s7.reduceLanes(VectorOperators.ADD);
-        if (i < cols) {
-            for (int q = 0; q < 8; q++) out[r + q] += TAIL.dot(w, off + q * rb + 4L * i, x, i, cols - i);
+        out[r + step] = s1.reduceLanes(VectorOperators.ADD);
+        out[r + 2 * step] = s2.reduceLanes(VectorOperators.ADD);
+        out[r + 3 * step] = s3.reduceLanes(VectorOperators.ADD);
+        int i = (int) (whole >>> 2);
+        for (int q = 0; i < cols && q < 4; q++) out[r + q * step] += TAIL.dot(w, off + q * stride + 4L * i, x, i, cols - i);
+    }
+
+    /** out[ra] and out[rb]: the rows at off and off + stride, read side by side, as in {@link #fourRows}. */
+    private void twoRows(MemorySegment w, long off, long stride, float[] x, float[] out, int ra, int rb, int cols) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0;
+        long bytes = 4L * cols, whole = bytes - bytes % (4L * L);
+        for (long c = 0; c < whole; c += 4L * L) {
+            long o = off + c;
+            FloatVector xv = FloatVector.fromArray(F, x, (int) (c >>> 2));
+            s0 = FloatVector.fromMemorySegment(F, w, o, LE).fma(xv, s0);
+            s1 = FloatVector.fromMemorySegment(F, w, o + stride, LE).fma(xv, s1);
         }
+        float a = s0.reduceLanes(VectorOperators.ADD), b = s1.reduceLanes(VectorOperators.ADD);
+        int i = (int) (whole >>> 2);
+        if (i < cols) {
+            a += TAIL.dot(w, off + 4L * i, x, i, cols - i);
+            b += TAIL.dot(w, off + stride + 4L * i, x, i, cols - i);
+        }
+        out[ra] = a;
+        out[rb] = b;
     }
 
     @Override
@@ -353,38 +381,57 @@ final class VectorKernels implements Kernels {
         Checks.matrix(w, wByteOff, 2, rows, cols, x.length, out.length);
         Parallel.forRange(rows, 4, (r0, r1) -> {
             int r = r0;
-            for (; r + 4 <= r1; r += 4) fourRows16(w, wByteOff + 2L * r * cols, bf16, x, out, r, cols);
+            if (bf16) {
+                int quarter = (r1 - r0) / 4;
+                for (; r < r0 + quarter; r++) fourRowsBf16(w, wByteOff + 2L * r * cols, 2L * quarter * cols, x, out, r, quarter, cols);
+                r += 3 * quarter;
+            }
+            float[] row = new float[cols];
             for (; r < r1; r++) {
-                long o = wByteOff + 2L * r * cols;
-                FloatVector s = FloatVector.zero(F);
-                int c = 0;
-                for (; c + L <= cols; c += L) s = widen16(w, o + 2L * c, bf16).fma(FloatVector.fromArray(F, x, c), s);
-                float sum = s.reduceLanes(VectorOperators.ADD);
-                for (; c < cols; c++) sum += ScalarKernels.widen(w.get(ScalarKernels.I16_LE, o + 2L * c), bf16) * x[c];
-                out[r] = sum;
+                widenRow(w, wByteOff + 2L * r * cols, bf16, row, cols);
+                out[r] = dot(row, 0, x, 0, cols);
             }
         });
     }
 
-    /** Four rows of 16-bit weights at once (each vector of x loaded once for four rows), widening the weights in registers. */
-    private void fourRows16(MemorySegment w, long off, boolean bf16, float[] x, float[] out, int r, int cols) {
+    /**
+     * Four far-apart rows of bfloat16 weights (as {@link #fourRows}), each widened in the loop by a
+     * shift — written out: the auto-vectorizer leaves {@link #widenRow}'s bfloat16 loop scalar
+     * (15.6 against 4.6 GB/s, {@code tools/MatvecBest.java BF16 16384 2048}, one thread).
+     */
+    private void fourRowsBf16(MemorySegment w, long off, long stride, float[] x, float[] out, int r, int step, int cols) {
         FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
-        long rowBytes = 2L * cols;
-        int i = 0;
-        for (; i + L <= cols; i += L) {
-            long o = off + 2L * i;
-            FloatVector xv = FloatVector.fromArray(F, x, i);
-            s0 = widen16(w, o, bf16).fma(xv, s0);
-            s1 = widen16(w, o + rowBytes, bf16).fma(xv, s1);
-            s2 = widen16(w, o + 2 * rowBytes, bf16).fma(xv, s2);
-            s3 = widen16(w, o + 3 * rowBytes, bf16).fma(xv, s3);
+        long whole = 2L * (cols - cols % L);
+        for (long c = 0; c < whole; c += 2L * L) {
+            long o = off + c;
+            FloatVector xv = FloatVector.fromArray(F, x, (int) (c >>> 1));
+            s0 = loadShortsAsInts(w, o).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, s0);
+            s1 = loadShortsAsInts(w, o + stride).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, s1);
+            s2 = loadShortsAsInts(w, o + 2 * stride).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, s2);
+            s3 = loadShortsAsInts(w, o + 3 * stride).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, s3);
         }
         out[r] = s0.reduceLanes(VectorOperators.ADD);
-        out[r + 1] = s1.reduceLanes(VectorOperators.ADD);
-        out[r + 2] = s2.reduceLanes(VectorOperators.ADD);
-        out[r + 3] = s3.reduceLanes(VectorOperators.ADD);
+        out[r + step] = s1.reduceLanes(VectorOperators.ADD);
+        out[r + 2 * step] = s2.reduceLanes(VectorOperators.ADD);
+        out[r + 3 * step] = s3.reduceLanes(VectorOperators.ADD);
         for (int q = 0; q < 4; q++) {
-            for (int c = i; c < cols; c++) out[r + q] += ScalarKernels.widen(w.get(ScalarKernels.I16_LE, off + q * rowBytes + 2L * c), bf16) * x[c];
+            for (int c = (int) (whole >>> 1); c < cols; c++) out[r + q * step] += ScalarKernels.widen(w.get(ScalarKernels.I16_LE, off + q * stride + 2L * c), true) * x[c];
+        }
+    }
+
+    /**
+     * One row of 16-bit weights as floats, in plain loops: C2's auto-vectorizer compiles the half
+     * float one to VCVTPH2PS, sixteen a instruction. Written with {@link #widen16} instead, four
+     * rows at a time, the helper's vector nodes hit C2's NodeCountInliningCutoff after two of the
+     * four calls and the other two boxed their vectors: TinyLlama F16 decoded at 1.4–1.5 tokens/s
+     * against 4.2–5.0 this way (one thread; two: 2.9–3.1 against 8.7–8.8). Only the tail rows of
+     * bfloat16 come here ({@link #fourRowsBf16}).
+     */
+    private static void widenRow(MemorySegment w, long off, boolean bf16, float[] dst, int n) {
+        if (bf16) {
+            for (int c = 0; c < n; c++) dst[c] = Float.intBitsToFloat(w.get(ScalarKernels.I16_LE, off + 2L * c) << 16);
+        } else {
+            for (int c = 0; c < n; c++) dst[c] = Float.float16ToFloat(w.get(ScalarKernels.I16_LE, off + 2L * c));
         }
     }
 
