@@ -19,6 +19,14 @@ import jdk.incubator.vector.VectorSpecies;
  * shapes keep a chunk in one vector; 256-bit ones (AVX2) in two halves.
  * Each kernel is bit for bit its format class's scalar reference. Loaded through
  * {@link VectorQuantDot} only.
+ *
+ * <p>The f16 scales are widened exactly and written out in each kernel: the halves sign-extended to
+ * ints and shifted left 13 put a half's exponent and mantissa where a float's go, its sign in bit
+ * 31 and copies of it in bits 30–28, which the mask 0x8fffffff clears; the float read is 2^−112
+ * times the half (subnormal halves become subnormal floats), and one multiply by 2^112 rescales it.
+ * Not for infinities and NaNs, which {@link QuantizedMatvec#interleave} refuses. A helper method
+ * for it was not always inlined (cold call sites, or C2's node budget spent by the Vector API's
+ * nodes), and a method returning a vector that is not inlined boxes it: Q4_K ran 1.2× slower.
  */
 final class VectorInterleaved {
     private VectorInterleaved() {}
@@ -28,25 +36,6 @@ final class VectorInterleaved {
     private static final VectorSpecies<Short> S128 = ShortVector.SPECIES_128, S256 = ShortVector.SPECIES_256, S512 = ShortVector.SPECIES_512;
     private static final VectorSpecies<Integer> I256 = IntVector.SPECIES_256, I512 = IntVector.SPECIES_512;
     private static final VectorSpecies<Float> F256 = FloatVector.SPECIES_256, F512 = FloatVector.SPECIES_512;
-
-    /**
-     * Sixteen f16 scales at o as floats, exactly: a half's exponent and mantissa shifted into a
-     * float's place read as 2^−112 times the value (subnormal halves become subnormal floats), so
-     * one multiply by 2^112 rescales them; the sign is or-ed back. Not for infinities and NaNs,
-     * which {@link QuantizedMatvec#interleave} refuses.
-     */
-    static FloatVector halves16(MemorySegment w, long o) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I512, 0);
-        FloatVector magnitude = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f);
-        return magnitude.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-    }
-
-    /** {@link #halves16} for eight scales (256-bit shapes). */
-    private static FloatVector halves8(MemorySegment w, long o) {
-        IntVector h = (IntVector) ShortVector.fromMemorySegment(S128, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I256, 0);
-        FloatVector magnitude = h.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f);
-        return magnitude.reinterpretAsInts().or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
-    }
 
     /**
      * Q8_0x16 groups [g0, g1) × the activations as int pairs ({@code xp[i]} = x[2i] in the low
@@ -70,7 +59,9 @@ final class VectorInterleaved {
                     s0 = s0.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
                     s1 = s1.add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
                 }
-                acc = ((FloatVector) s0.add(s1).convert(VectorOperators.I2F, 0)).fma(halves16(w, o).mul(xd[b]), acc);
+                FloatVector scale = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                acc = ((FloatVector) s0.add(s1).convert(VectorOperators.I2F, 0)).fma(scale.mul(xd[b]), acc);
             }
             acc.intoArray(out, 16 * g);
         }
@@ -92,8 +83,12 @@ final class VectorInterleaved {
                     s0 = s0.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
                     s1 = s1.add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
                 }
-                lo = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(halves8(w, o).mul(xd[b]), lo);
-                hi = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(halves8(w, o + 16).mul(xd[b]), hi);
+                FloatVector scaleLo = ((IntVector) ShortVector.fromMemorySegment(S128, w, o, LE).convertShape(VectorOperators.S2I, I256, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                lo = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(scaleLo.mul(xd[b]), lo);
+                FloatVector scaleHi = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 16, LE).convertShape(VectorOperators.S2I, I256, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                hi = ((FloatVector) s1.convert(VectorOperators.I2F, 0)).fma(scaleHi.mul(xd[b]), hi);
             }
             lo.intoArray(out, 16 * g);
             hi.intoArray(out, 16 * g + 8);
@@ -104,9 +99,7 @@ final class VectorInterleaved {
      * Q4_0x64 groups [g0, g1): per chunk j the 32 shorts s, and s ≫ 4, s ≫ 8, s ≫ 12, times the
      * activation pair of columns 2j, 2j + 1 broadcast, into four short accumulators a0…a3 for the
      * block; at its end nibble k's sums are a_k − 16·a_{k+1} (exact: see {@link Q4_0x64}), adjacent
-     * lanes summed to ints (rows 16k … 16k + 15), 8·Σx (xs8) subtracted for the codes' +8. The f16
-     * scales are widened as {@link #halves16} does, written out here: C2 did not always inline four
-     * calls to it, and a call returning a vector boxes it.
+     * lanes summed to ints (rows 16k … 16k + 15), 8·Σx (xs8) subtracted for the codes' +8.
      */
     static void q4(MemorySegment w, long off, int[] xp, float[] xd, float[] xs8, int blocks, float[] out, int g0, int g1) {
         for (int g = g0; g < g1; g++) {
@@ -129,22 +122,22 @@ final class VectorInterleaved {
                 IntVector i1 = a1.sub(a2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
                 IntVector i2 = a2.sub(a3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
                 IntVector i3 = a3.reinterpretAsInts();
-                IntVector h0 = (IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I512, 0);
-                IntVector h1 = (IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I512, 0);
-                IntVector h2 = (IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I512, 0);
-                IntVector h3 = (IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE).convertShape(VectorOperators.ZERO_EXTEND_S2I, I512, 0);
+                FloatVector d0 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
+                FloatVector d1 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
+                FloatVector d2 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
+                FloatVector d3 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
                 r0 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .convert(VectorOperators.I2F, 0)).sub(c).fma(h0.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
-                        .reinterpretAsInts().or(h0.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(d), r0);
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(d0, r0);
                 r1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .convert(VectorOperators.I2F, 0)).sub(c).fma(h1.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
-                        .reinterpretAsInts().or(h1.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(d), r1);
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(d1, r1);
                 r2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .convert(VectorOperators.I2F, 0)).sub(c).fma(h2.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
-                        .reinterpretAsInts().or(h2.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(d), r2);
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(d2, r2);
                 r3 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .convert(VectorOperators.I2F, 0)).sub(c).fma(h3.and(0x7fff).lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f)
-                        .reinterpretAsInts().or(h3.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats().mul(d), r3);
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(d3, r3);
             }
             r0.intoArray(out, 64 * g);
             r1.intoArray(out, 64 * g + 16);
@@ -180,14 +173,22 @@ final class VectorInterleaved {
                     IntVector i1 = a1.sub(a2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
                     IntVector i2 = a2.sub(a3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
                     IntVector i3 = a3.reinterpretAsInts();
+                    FloatVector scale0 = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 16 * h, LE).convertShape(VectorOperators.S2I, I256, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
                     r0 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                            .convert(VectorOperators.I2F, 0)).sub(c).fma(halves8(w, o + 16 * h).mul(d), r0);
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(scale0.mul(d), r0);
+                    FloatVector scale1 = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 32 + 16 * h, LE).convertShape(VectorOperators.S2I, I256, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
                     r1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                            .convert(VectorOperators.I2F, 0)).sub(c).fma(halves8(w, o + 32 + 16 * h).mul(d), r1);
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(scale1.mul(d), r1);
+                    FloatVector scale2 = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 64 + 16 * h, LE).convertShape(VectorOperators.S2I, I256, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
                     r2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                            .convert(VectorOperators.I2F, 0)).sub(c).fma(halves8(w, o + 64 + 16 * h).mul(d), r2);
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(scale2.mul(d), r2);
+                    FloatVector scale3 = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 96 + 16 * h, LE).convertShape(VectorOperators.S2I, I256, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
                     r3 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                            .convert(VectorOperators.I2F, 0)).sub(c).fma(halves8(w, o + 96 + 16 * h).mul(d), r3);
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(scale3.mul(d), r3);
                 }
                 r0.intoArray(out, 64 * g + 8 * h);
                 r1.intoArray(out, 64 * g + 16 + 8 * h);
@@ -449,55 +450,61 @@ final class VectorInterleaved {
                     scaled = scaled.add(i0.mul(bytes16(w, o + 64 + 32L * c))).add(i1.mul(bytes16(w, o + 80 + 32L * c)));
                     mins = mins.add(bytes16(w, o + 192 + 32L * c).mul(xsum32[8 * b + 2 * c])).add(bytes16(w, o + 208 + 32L * c).mul(xsum32[8 * b + 2 * c + 1]));
                 }
-                acc = ((FloatVector) scaled.convert(VectorOperators.I2F, 0)).fma(halves16(w, o).mul(xd[b]), acc);
-                acc = ((FloatVector) mins.convert(VectorOperators.I2F, 0)).fma(halves16(w, o + 32).mul(-xd[b]), acc);
+                FloatVector d = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                FloatVector dmin = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                acc = ((FloatVector) scaled.convert(VectorOperators.I2F, 0)).fma(d.mul(xd[b]), acc);
+                acc = ((FloatVector) mins.convert(VectorOperators.I2F, 0)).fma(dmin.mul(-xd[b]), acc);
             }
             acc.intoArray(out, 16 * g);
         }
     }
 
-    /** {@link #q4k} in 256-bit vectors, rows 0–7 and 8–15 in halves. */
+    /**
+     * {@link #q4k} in 256-bit vectors: each group's rows 0–7, then 8–15 ({@link #q4kHalf256}; the
+     * group's bytes are in L1 or L2 the second time). One method for all sixteen rows held twice
+     * the vectors and passed C2's node budget: its scale loads were not inlined and boxed (7.7
+     * against 15 GB/s).
+     */
     static void q4kx256(MemorySegment w, long off, int[] xp, float[] xd, int[] xsum32, int blocks, float[] out, int g0, int g1) {
         for (int g = g0; g < g1; g++) {
             long base = off + (long) g * blocks * Q4_Kx16.BYTES;
-            FloatVector lo = FloatVector.zero(F256), hi = lo;
-            for (int b = 0; b < blocks; b++) {
-                long o = base + (long) b * Q4_Kx16.BYTES;
-                IntVector scaledLo = IntVector.zero(I256), scaledHi = scaledLo, minsLo = scaledLo, minsHi = scaledLo;
-                for (int c = 0; c < 4; c++) {
-                    ShortVector a0 = ShortVector.zero(S256), a1 = a0, c0 = a0, c1 = a0;
-                    long q = o + 320 + 512L * c;
-                    int xc = 128 * b + 32 * c;
-                    for (int j = 0; j < 16; j++) {
-                        ShortVector x0 = IntVector.broadcast(I256, xp[xc + j]).reinterpretAsShorts();
-                        ShortVector x1 = IntVector.broadcast(I256, xp[xc + 16 + j]).reinterpretAsShorts();
-                        ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B128, w, q + 32L * j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-                        ShortVector u = (ShortVector) ByteVector.fromMemorySegment(B128, w, q + 32L * j + 16, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
-                        a0 = a0.add(v.and((short) 0x0f).mul(x0));
-                        a1 = a1.add(v.lanewise(VectorOperators.LSHR, 4).mul(x1));
-                        c0 = c0.add(u.and((short) 0x0f).mul(x0));
-                        c1 = c1.add(u.lanewise(VectorOperators.LSHR, 4).mul(x1));
-                    }
-                    IntVector i0 = a0.reinterpretAsInts(), i1 = a1.reinterpretAsInts(), k0 = c0.reinterpretAsInts(), k1 = c1.reinterpretAsInts();
-                    i0 = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-                    i1 = i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-                    k0 = k0.lanewise(VectorOperators.ASHR, 16).add(k0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-                    k1 = k1.lanewise(VectorOperators.ASHR, 16).add(k1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
-                    long sc = o + 64 + 32L * c, mn = o + 192 + 32L * c;
-                    scaledLo = scaledLo.add(i0.mul(bytes8(w, sc))).add(i1.mul(bytes8(w, sc + 16)));
-                    scaledHi = scaledHi.add(k0.mul(bytes8(w, sc + 8))).add(k1.mul(bytes8(w, sc + 24)));
-                    int s0 = xsum32[8 * b + 2 * c], s1 = xsum32[8 * b + 2 * c + 1];
-                    minsLo = minsLo.add(bytes8(w, mn).mul(s0)).add(bytes8(w, mn + 16).mul(s1));
-                    minsHi = minsHi.add(bytes8(w, mn + 8).mul(s0)).add(bytes8(w, mn + 24).mul(s1));
-                }
-                lo = ((FloatVector) scaledLo.convert(VectorOperators.I2F, 0)).fma(halves8(w, o).mul(xd[b]), lo);
-                lo = ((FloatVector) minsLo.convert(VectorOperators.I2F, 0)).fma(halves8(w, o + 32).mul(-xd[b]), lo);
-                hi = ((FloatVector) scaledHi.convert(VectorOperators.I2F, 0)).fma(halves8(w, o + 16).mul(xd[b]), hi);
-                hi = ((FloatVector) minsHi.convert(VectorOperators.I2F, 0)).fma(halves8(w, o + 48).mul(-xd[b]), hi);
-            }
-            lo.intoArray(out, 16 * g);
-            hi.intoArray(out, 16 * g + 8);
+            q4kHalf256(w, base, xp, xd, xsum32, blocks, out, 16 * g, 0);
+            q4kHalf256(w, base, xp, xd, xsum32, blocks, out, 16 * g + 8, 8);
         }
+    }
+
+    /** Rows h … h + 7 (h = 0 or 8) of the Q4_Kx16 group at base into out[at …]: {@link #q4k}'s steps on their byte halves. */
+    private static void q4kHalf256(MemorySegment w, long base, int[] xp, float[] xd, int[] xsum32, int blocks, float[] out, int at, int h) {
+        FloatVector acc = FloatVector.zero(F256);
+        for (int b = 0; b < blocks; b++) {
+            long o = base + (long) b * Q4_Kx16.BYTES;
+            IntVector scaled = IntVector.zero(I256), mins = scaled;
+            for (int c = 0; c < 4; c++) {
+                ShortVector a0 = ShortVector.zero(S256), a1 = a0;
+                long q = o + 320 + 512L * c + 2 * h;
+                int xc = 128 * b + 32 * c;
+                for (int j = 0; j < 16; j++) {
+                    ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B128, w, q + 32L * j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+                    a0 = a0.add(v.and((short) 0x0f).mul(IntVector.broadcast(I256, xp[xc + j]).reinterpretAsShorts()));
+                    a1 = a1.add(v.lanewise(VectorOperators.LSHR, 4).mul(IntVector.broadcast(I256, xp[xc + 16 + j]).reinterpretAsShorts()));
+                }
+                IntVector i0 = a0.reinterpretAsInts(), i1 = a1.reinterpretAsInts();
+                i0 = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                i1 = i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                long sc = o + 64 + 32L * c + h, mn = o + 192 + 32L * c + h;
+                scaled = scaled.add(i0.mul(bytes8(w, sc))).add(i1.mul(bytes8(w, sc + 16)));
+                mins = mins.add(bytes8(w, mn).mul(xsum32[8 * b + 2 * c])).add(bytes8(w, mn + 16).mul(xsum32[8 * b + 2 * c + 1]));
+            }
+            FloatVector d = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 2 * h, LE).convertShape(VectorOperators.S2I, I256, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+            FloatVector dmin = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 32 + 2 * h, LE).convertShape(VectorOperators.S2I, I256, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+            acc = ((FloatVector) scaled.convert(VectorOperators.I2F, 0)).fma(d.mul(xd[b]), acc);
+            acc = ((FloatVector) mins.convert(VectorOperators.I2F, 0)).fma(dmin.mul(-xd[b]), acc);
+        }
+        acc.intoArray(out, at);
     }
 
     /**
@@ -524,7 +531,9 @@ final class VectorInterleaved {
                     i = i.lanewise(VectorOperators.ASHR, 16).add(i.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
                     scaled = scaled.add(i.mul(signedBytes16(w, o + 32 + 16L * j)));
                 }
-                acc = ((FloatVector) scaled.convert(VectorOperators.I2F, 0)).fma(halves16(w, o).mul(xd[b]), acc);
+                FloatVector scale = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                acc = ((FloatVector) scaled.convert(VectorOperators.I2F, 0)).fma(scale.mul(xd[b]), acc);
             }
             acc.intoArray(out, 16 * g);
         }
@@ -553,8 +562,12 @@ final class VectorInterleaved {
                     scaledLo = scaledLo.add(i0.mul(signedBytes8(w, o + 32 + 16L * j)));
                     scaledHi = scaledHi.add(i1.mul(signedBytes8(w, o + 40 + 16L * j)));
                 }
-                lo = ((FloatVector) scaledLo.convert(VectorOperators.I2F, 0)).fma(halves8(w, o).mul(xd[b]), lo);
-                hi = ((FloatVector) scaledHi.convert(VectorOperators.I2F, 0)).fma(halves8(w, o + 16).mul(xd[b]), hi);
+                FloatVector scaleLo = ((IntVector) ShortVector.fromMemorySegment(S128, w, o, LE).convertShape(VectorOperators.S2I, I256, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                lo = ((FloatVector) scaledLo.convert(VectorOperators.I2F, 0)).fma(scaleLo.mul(xd[b]), lo);
+                FloatVector scaleHi = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 16, LE).convertShape(VectorOperators.S2I, I256, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                hi = ((FloatVector) scaledHi.convert(VectorOperators.I2F, 0)).fma(scaleHi.mul(xd[b]), hi);
             }
             lo.intoArray(out, 16 * g);
             hi.intoArray(out, 16 * g + 8);
