@@ -7,8 +7,9 @@ import java.lang.foreign.ValueLayout;
  * Q8_0 weights with sixteen rows interleaved: Panamax's decode layout, made from {@link Q8_0Block}
  * rows at load (not a GGUF type). The same bytes as sixteen Q8_0 blocks, reordered so that one
  * 32-byte load holds two columns of sixteen rows: a matrix × vector step widens it to 32 shorts,
- * multiplies by the activations' pair (x[c], x[c + 1]) broadcast, and sums adjacent products into
- * sixteen int lanes — one per row — with no horizontal reduction until the row ends. Prompts take
+ * multiplies by the activations' pair (x[c], x[c + 1]) broadcast — as two pairs of nibbles,
+ * {@link #nibblePairs} — and sums adjacent products into sixteen int lanes, one per row, with no
+ * horizontal reduction until the row ends. Prompts take
  * rows four at a time: a quad of rows is 8 contiguous bytes of every chunk.
  *
  * <pre>
@@ -97,6 +98,22 @@ public final class Q8_0x16 {
      * the same integer sums, the same fused multiply-adds in the same order): activations as
      * quantized per block of 32 ({@code xq}, {@code xd}), per row Σ_b fma(Σ q·x, d[r]·xd[b], ·).
      */
+    /**
+     * The activation operand of the vector kernel: x's int8 codes split into nibbles, x = 16·(x ≫ 4)
+     * + (x & 15), each nibble pair of columns 2i, 2i + 1 in one int — {@code [2i]} the low nibbles
+     * (0…15), {@code [2i + 1]} the high ones (−8…7), column 2i in the low 16 bits. Products of a
+     * code with a nibble are small enough to add up in 16 bits over a whole block.
+     */
+    static int[] nibblePairs(byte[] xq, int cols) {
+        int[] xn = new int[cols];
+        for (int i = 0; i < cols / 2; i++) {
+            int a = xq[2 * i], b = xq[2 * i + 1];
+            xn[2 * i] = (a & 15) | (b & 15) << 16;
+            xn[2 * i + 1] = (a >> 4 & 0xffff) | (b >> 4) << 16;
+        }
+        return xn;
+    }
+
     static void matvecReference(MemorySegment w, long off, byte[] xq, float[] xd, int cols, float[] out, int g0, int g1) {
         int blocks = cols / 32;
         for (int g = g0; g < g1; g++) {

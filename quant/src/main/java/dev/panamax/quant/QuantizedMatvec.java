@@ -43,7 +43,7 @@ public final class QuantizedMatvec {
         /**
          * Groups [g0, g1) of an interleaved matrix ({@link Q8_0x16}, {@link Q4_0x64}, {@link Q4_Kx16}, {@link Q6_Kx16}
          * by {@code f}) × activations x, paired for the kernels ({@code pairs[i]}: codes 2i and 2i + 1
-         * in one int), with 8·Σx per 32 ({@code xs8}, Q4_0) or Σx per 32 ({@code xsum32}, Q4_K): the
+         * in one int; for Q8_0 their nibbles, {@link Q8_0x16#nibblePairs}), with 8·Σx per 32 ({@code xs8}, Q4_0) or Σx per 32 ({@code xsum32}, Q4_K): the
          * scalar references; vector kernels override.
          */
         default void matvecInterleaved(BlockFormat f, MemorySegment w, long off, Q8_KBlock x, int[] pairs, float[] xs8, int[] xsum32, int cols,
@@ -226,8 +226,13 @@ public final class QuantizedMatvec {
             firstGroup[i + 1] = firstGroup[i] + rows[i] / group;
         }
         Q8_KBlock xq = Q8_KBlock.quantize(x, cols, format == BlockFormat.Q4_K || format == BlockFormat.Q6_K ? 256 : 32);
-        int[] pairs = new int[cols / 2];
-        for (int i = 0; i < pairs.length; i++) pairs[i] = (xq.q[2 * i] & 0xffff) | xq.q[2 * i + 1] << 16;
+        int[] pairs;
+        if (format == BlockFormat.Q8_0) {
+            pairs = Q8_0x16.nibblePairs(xq.q, cols);
+        } else {
+            pairs = new int[cols / 2];
+            for (int i = 0; i < pairs.length; i++) pairs[i] = (xq.q[2 * i] & 0xffff) | xq.q[2 * i + 1] << 16;
+        }
         float[] xs8 = new float[cols / 32];
         int[] xsum32 = new int[cols / 32];
         for (int b = 0; b < xs8.length; b++) {

@@ -38,51 +38,87 @@ final class VectorInterleaved {
     private static final VectorSpecies<Float> F256 = FloatVector.SPECIES_256, F512 = FloatVector.SPECIES_512;
 
     /**
-     * Q8_0x16 groups [g0, g1) × the activations as int pairs ({@code xp[i]} = x[2i] in the low
-     * 16 bits, x[2i + 1] in the high). Per chunk: 32 codes widened to shorts, times the pair
-     * broadcast, adjacent products summed into sixteen ints by v + (v ≪ 16) ≫ 16 (two products of
-     * at most 128·127 fit 16 bits: activations are never −128).
+     * Q8_0x16 groups [g0, g1) × the activations as nibble pairs ({@link Q8_0x16#nibblePairs}:
+     * {@code xn[2i]} holds x[2i] & 15 in its low 16 bits and x[2i + 1] & 15 in its high ones,
+     * {@code xn[2i + 1]} the same for x ≫ 4). Per chunk: 32 codes widened to shorts, times the two
+     * pairs broadcast, into short accumulators over the block — |code·(x & 15)| ≤ 128·15 and
+     * |code·(x ≫ 4)| ≤ 128·8, so sixteen chunks fit 16 bits (activations are never −128) — and at
+     * the block's end adjacent lanes summed into sixteen ints, 16·high + low. Five vector ops per
+     * chunk where multiplying by x whole and summing the pair at once took six (10% faster in
+     * cache). The range's groups go two at a time, one from each half ({@link #q8Two}): two long
+     * memory streams instead of one, and one set of broadcasts for both — out of cache one thread
+     * read 27–28 GB/s against 21–22, in cache 1.38× faster.
      */
-    static void q8(MemorySegment w, long off, int[] xp, float[] xd, int blocks, float[] out, int g0, int g1) {
-        for (int g = g0; g < g1; g++) {
-            long base = off + (long) g * blocks * Q8_0x16.BYTES;
-            FloatVector acc = FloatVector.zero(F512);
-            for (int b = 0; b < blocks; b++) {
-                long o = base + (long) b * Q8_0x16.BYTES;
-                IntVector s0 = IntVector.zero(I512), s1 = s0;
-                int xb = 16 * b;
-                for (int j = 0; j < 16; j += 2) {
-                    IntVector v0 = ((ShortVector) ByteVector.fromMemorySegment(B256, w, o + 32 + 32L * j, LE).convertShape(VectorOperators.B2S, S512, 0))
-                            .mul(IntVector.broadcast(I512, xp[xb + j]).reinterpretAsShorts()).reinterpretAsInts();
-                    IntVector v1 = ((ShortVector) ByteVector.fromMemorySegment(B256, w, o + 64 + 32L * j, LE).convertShape(VectorOperators.B2S, S512, 0))
-                            .mul(IntVector.broadcast(I512, xp[xb + j + 1]).reinterpretAsShorts()).reinterpretAsInts();
-                    s0 = s0.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
-                    s1 = s1.add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
-                }
-                FloatVector scale = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
-                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
-                acc = ((FloatVector) s0.add(s1).convert(VectorOperators.I2F, 0)).fma(scale.mul(xd[b]), acc);
+    static void q8(MemorySegment w, long off, int[] xn, float[] xd, int blocks, float[] out, int g0, int g1) {
+        int half = (g1 - g0) / 2;
+        for (int k = 0; k < half; k++) q8Two(w, off, xn, xd, blocks, out, g0 + k, g0 + half + k);
+        if ((g1 - g0) % 2 != 0) q8Two(w, off, xn, xd, blocks, out, g1 - 1, g1 - 1);
+    }
+
+    /** Groups ga and gb side by side (two memory streams, one set of activation broadcasts); ga = gb computes it twice. */
+    private static void q8Two(MemorySegment w, long off, int[] xn, float[] xd, int blocks, float[] out, int ga, int gb) {
+        long baseA = off + (long) ga * blocks * Q8_0x16.BYTES, baseB = off + (long) gb * blocks * Q8_0x16.BYTES;
+        FloatVector accA = FloatVector.zero(F512), accB = accA;
+        for (int b = 0; b < blocks; b++) {
+            long oa = baseA + (long) b * Q8_0x16.BYTES, ob = baseB + (long) b * Q8_0x16.BYTES;
+            ShortVector la = ShortVector.zero(S512), ha = la, lb = la, hb = la;
+            int xb = 32 * b;
+            for (int j = 0; j < 16; j++) {
+                ShortVector xl = IntVector.broadcast(I512, xn[xb + 2 * j]).reinterpretAsShorts();
+                ShortVector xh = IntVector.broadcast(I512, xn[xb + 2 * j + 1]).reinterpretAsShorts();
+                ShortVector va = (ShortVector) ByteVector.fromMemorySegment(B256, w, oa + 32 + 32L * j, LE).convertShape(VectorOperators.B2S, S512, 0);
+                ShortVector vb = (ShortVector) ByteVector.fromMemorySegment(B256, w, ob + 32 + 32L * j, LE).convertShape(VectorOperators.B2S, S512, 0);
+                la = la.add(va.mul(xl));
+                ha = ha.add(va.mul(xh));
+                lb = lb.add(vb.mul(xl));
+                hb = hb.add(vb.mul(xh));
             }
-            acc.intoArray(out, 16 * g);
+            IntVector il = la.reinterpretAsInts(), ih = ha.reinterpretAsInts();
+            IntVector sa = ih.lanewise(VectorOperators.ASHR, 16).add(ih.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .lanewise(VectorOperators.LSHL, 4)
+                    .add(il.lanewise(VectorOperators.ASHR, 16)).add(il.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            il = lb.reinterpretAsInts();
+            ih = hb.reinterpretAsInts();
+            IntVector sb = ih.lanewise(VectorOperators.ASHR, 16).add(ih.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .lanewise(VectorOperators.LSHL, 4)
+                    .add(il.lanewise(VectorOperators.ASHR, 16)).add(il.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+            FloatVector scaleA = ((IntVector) ShortVector.fromMemorySegment(S256, w, oa, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+            FloatVector scaleB = ((IntVector) ShortVector.fromMemorySegment(S256, w, ob, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+            accA = ((FloatVector) sa.convert(VectorOperators.I2F, 0)).fma(scaleA.mul(xd[b]), accA);
+            accB = ((FloatVector) sb.convert(VectorOperators.I2F, 0)).fma(scaleB.mul(xd[b]), accB);
         }
+        accA.intoArray(out, 16 * ga);
+        accB.intoArray(out, 16 * gb);
     }
 
     /** {@link #q8} in 256-bit vectors: rows 0–7 of a chunk are its first 16 bytes, rows 8–15 the next. */
-    static void q8x256(MemorySegment w, long off, int[] xp, float[] xd, int blocks, float[] out, int g0, int g1) {
+    static void q8x256(MemorySegment w, long off, int[] xn, float[] xd, int blocks, float[] out, int g0, int g1) {
         for (int g = g0; g < g1; g++) {
             long base = off + (long) g * blocks * Q8_0x16.BYTES;
             FloatVector lo = FloatVector.zero(F256), hi = lo;
             for (int b = 0; b < blocks; b++) {
                 long o = base + (long) b * Q8_0x16.BYTES;
-                IntVector s0 = IntVector.zero(I256), s1 = s0;
-                int xb = 16 * b;
+                ShortVector l0 = ShortVector.zero(S256), l1 = l0, h0 = l0, h1 = l0;
+                int xb = 32 * b;
                 for (int j = 0; j < 16; j++) {
-                    ShortVector x = IntVector.broadcast(I256, xp[xb + j]).reinterpretAsShorts();
-                    IntVector v0 = ((ShortVector) ByteVector.fromMemorySegment(B128, w, o + 32 + 32L * j, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(x).reinterpretAsInts();
-                    IntVector v1 = ((ShortVector) ByteVector.fromMemorySegment(B128, w, o + 48 + 32L * j, LE).convertShape(VectorOperators.B2S, S256, 0)).mul(x).reinterpretAsInts();
-                    s0 = s0.add(v0.add(v0.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
-                    s1 = s1.add(v1.add(v1.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16));
+                    ShortVector xl = IntVector.broadcast(I256, xn[xb + 2 * j]).reinterpretAsShorts();
+                    ShortVector xh = IntVector.broadcast(I256, xn[xb + 2 * j + 1]).reinterpretAsShorts();
+                    ShortVector v0 = (ShortVector) ByteVector.fromMemorySegment(B128, w, o + 32 + 32L * j, LE).convertShape(VectorOperators.B2S, S256, 0);
+                    ShortVector v1 = (ShortVector) ByteVector.fromMemorySegment(B128, w, o + 48 + 32L * j, LE).convertShape(VectorOperators.B2S, S256, 0);
+                    l0 = l0.add(v0.mul(xl));
+                    h0 = h0.add(v0.mul(xh));
+                    l1 = l1.add(v1.mul(xl));
+                    h1 = h1.add(v1.mul(xh));
                 }
+                IntVector il0 = l0.reinterpretAsInts(), ih0 = h0.reinterpretAsInts(), il1 = l1.reinterpretAsInts(), ih1 = h1.reinterpretAsInts();
+                IntVector s0 = ih0.lanewise(VectorOperators.ASHR, 16).add(ih0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .lanewise(VectorOperators.LSHL, 4)
+                        .add(il0.lanewise(VectorOperators.ASHR, 16)).add(il0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                IntVector s1 = ih1.lanewise(VectorOperators.ASHR, 16).add(ih1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .lanewise(VectorOperators.LSHL, 4)
+                        .add(il1.lanewise(VectorOperators.ASHR, 16)).add(il1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
                 FloatVector scaleLo = ((IntVector) ShortVector.fromMemorySegment(S128, w, o, LE).convertShape(VectorOperators.S2I, I256, 0))
                         .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
                 lo = ((FloatVector) s0.convert(VectorOperators.I2F, 0)).fma(scaleLo.mul(xd[b]), lo);

@@ -134,6 +134,11 @@ class InterleavedTest {
                     default -> {
                         VectorInterleaved.q8(p, 0, a.pairs, a.q.d, cols / 32, wide, 0, groups);
                         VectorInterleaved.q8x256(p, 0, a.pairs, a.q.d, cols / 32, narrow, 0, groups);
+                        // q8 reads two groups at a time: an odd count leaves one to go alone
+                        float[] odd = new float[rows];
+                        VectorInterleaved.q8(p, 0, a.pairs, a.q.d, cols / 32, odd, 1, groups);
+                        assertArrayEquals(java.util.Arrays.copyOfRange(want, 16, rows), java.util.Arrays.copyOfRange(odd, 16, rows), "Q8_0 groups 1.." + groups);
+                        assertEquals(0f, odd[0]);
                     }
                 }
                 assertArrayEquals(want, wide, f + " 512-bit, cols " + cols);
@@ -141,6 +146,39 @@ class InterleavedTest {
                 float[] viaApi = new float[rows];
                 QuantizedMatvec.matvecInterleaved(f, p, x, viaApi, rows, cols);
                 assertArrayEquals(want, viaApi, f + " through the public entry");
+            }
+        }
+    }
+
+    /**
+     * Q8_0's kernels add code × activation-nibble products in 16 bits over a whole block: at the
+     * extremes (every code −128 or 127, every activation code ±127, so each low nibble is 15 or 1
+     * and each high one 7 or −8) the sums stay exact, equal to the reference.
+     */
+    @Test
+    void q8SixteenBitSumsHoldAtTheExtremes() {
+        assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
+        int rows = 32, cols = 64;
+        for (int code : new int[] {-128, 127}) {
+            for (float sign : new float[] {1, -1}) {
+                MemorySegment w = Arena.ofAuto().allocate((long) rows * cols / 32 * Q8_0Block.BYTES);
+                for (long b = 0; b < w.byteSize() / Q8_0Block.BYTES; b++) {
+                    w.set(Q8_0Block.F16, b * Q8_0Block.BYTES, Float.floatToFloat16(0.5f));
+                    for (int i = 0; i < 32; i++) w.set(ValueLayout.JAVA_BYTE, b * Q8_0Block.BYTES + 2 + i, (byte) code);
+                }
+                MemorySegment p = interleaved(BlockFormat.Q8_0, w, 0, rows, cols);
+                float[] x = new float[cols];
+                java.util.Arrays.fill(x, 3f * sign);
+                Activations a = new Activations(x, BlockFormat.Q8_0);
+                assertEquals(127 * (int) sign, a.q.q[0]);
+                float[] want = new float[rows], wide = new float[rows], narrow = new float[rows];
+                reference(BlockFormat.Q8_0, p, a, cols, want, rows);
+                VectorInterleaved.q8(p, 0, a.pairs, a.q.d, cols / 32, wide, 0, rows / 16);
+                VectorInterleaved.q8x256(p, 0, a.pairs, a.q.d, cols / 32, narrow, 0, rows / 16);
+                float exact = 0.5f * code * 3f * sign * cols; // d · code · x per column (the activations' scale is an f16: 1e-4 off)
+                assertEquals(exact, want[0], Math.abs(exact) * 1e-3f, "reference, code " + code + " x " + 3f * sign);
+                assertArrayEquals(want, wide, "512-bit, code " + code + " x " + 3f * sign);
+                assertArrayEquals(want, narrow, "256-bit, code " + code + " x " + 3f * sign);
             }
         }
     }
@@ -287,8 +325,12 @@ class InterleavedTest {
         Activations(float[] x, BlockFormat f) {
             int n = x.length;
             q = Q8_KBlock.quantize(x, n, f.size == 256 ? 256 : 32);
-            pairs = new int[n / 2];
-            for (int i = 0; i < pairs.length; i++) pairs[i] = (q.q[2 * i] & 0xffff) | q.q[2 * i + 1] << 16;
+            if (f == BlockFormat.Q8_0) {
+                pairs = Q8_0x16.nibblePairs(q.q, n);
+            } else {
+                pairs = new int[n / 2];
+                for (int i = 0; i < pairs.length; i++) pairs[i] = (q.q[2 * i] & 0xffff) | q.q[2 * i + 1] << 16;
+            }
             xsum32 = new int[n / 32];
             xs8 = new float[n / 32];
             for (int b = 0; b < xs8.length; b++) {
