@@ -63,23 +63,34 @@ public final class Q8_0x16 {
     }
 
     /**
-     * Q5_0 rows into this layout: each block's codes − 16 (−16…15) become Q8_0 code bytes under the
-     * same f16 scale, exactly the values the file holds ({@link Q5_0Block}), then moved as Q8_0's.
+     * Q5_0 or IQ4_NL rows into this layout: each block's values are d times an int8 code — Q5_0's
+     * code − 16 (−16…15), IQ4_NL's table level (−127…113) — so they become Q8_0 code bytes under the
+     * same f16 scale, exactly the values the file holds ({@link Q5_0Block}, {@link IQ4_NLBlock}),
+     * then move as Q8_0's.
      */
-    static void interleaveQ5_0(MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
-        int blocks = cols / 32, rowBytes = blocks * Q5_0Block.BYTES, groupBytes = ROWS * Q8_0Block.BYTES;
+    static void interleaveAsQ8_0(BlockFormat f, MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
+        if (f != BlockFormat.Q5_0 && f != BlockFormat.IQ4_NL) throw new IllegalArgumentException(f + " has no Q8_0 form");
+        int blocks = cols / 32, rowBytes = blocks * f.bytes, groupBytes = ROWS * Q8_0Block.BYTES;
         byte[] in = new byte[ROWS * rowBytes], out = new byte[blocks * groupBytes], codes = new byte[32];
         for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
             readGroup(src, srcOff, rows, rowBytes, g, in);
             for (int r = 0; r < ROWS; r++) {
-                for (int b = 0, i = r * rowBytes, o = 0; b < blocks; b++, i += Q5_0Block.BYTES, o += groupBytes) {
+                for (int b = 0, i = r * rowBytes, o = 0; b < blocks; b++, i += f.bytes, o += groupBytes) {
                     out[o + 2 * r] = in[i];
                     out[o + 2 * r + 1] = in[i + 1];
-                    int qh = (in[i + 2] & 0xff) | (in[i + 3] & 0xff) << 8 | (in[i + 4] & 0xff) << 16 | (in[i + 5] & 0xff) << 24;
-                    for (int j = 0; j < 16; j++) {
-                        int q = in[i + 6 + j] & 0xff;
-                        codes[j] = (byte) (((q & 0x0f) | ((qh >>> j) & 1) << 4) - 16);
-                        codes[j + 16] = (byte) (((q >>> 4) | ((qh >>> (j + 16)) & 1) << 4) - 16);
+                    if (f == BlockFormat.Q5_0) {
+                        int qh = (in[i + 2] & 0xff) | (in[i + 3] & 0xff) << 8 | (in[i + 4] & 0xff) << 16 | (in[i + 5] & 0xff) << 24;
+                        for (int j = 0; j < 16; j++) {
+                            int q = in[i + 6 + j] & 0xff;
+                            codes[j] = (byte) (((q & 0x0f) | ((qh >>> j) & 1) << 4) - 16);
+                            codes[j + 16] = (byte) (((q >>> 4) | ((qh >>> (j + 16)) & 1) << 4) - 16);
+                        }
+                    } else {
+                        for (int j = 0; j < 16; j++) {
+                            int q = in[i + 2 + j] & 0xff;
+                            codes[j] = (byte) IQ4_NLBlock.TABLE[q & 0x0f];
+                            codes[j + 16] = (byte) IQ4_NLBlock.TABLE[q >>> 4];
+                        }
                     }
                     movePairs(codes, 0, 16, out, o + 32, r);
                 }

@@ -144,7 +144,7 @@ public final class QuantizedMatvec {
     /** Bytes per row and block of {@code format}'s interleaved layout (the file's, but 148 for Q4_K's unpacked scales and 274 for Q6_K's whole-byte codes), or 0 if it has none. */
     public static int interleavedRowBytes(BlockFormat format) {
         return switch (format) {
-            case Q8_0, Q5_0 -> Q8_0Block.BYTES;
+            case Q8_0, Q5_0, IQ4_NL -> Q8_0Block.BYTES;
             case Q4_0 -> Q4_0Block.BYTES;
             case Q4_K -> Q4_Kx16.ROW_BYTES;
             case Q6_K -> Q6_Kx16.ROW_BYTES;
@@ -153,13 +153,13 @@ public final class QuantizedMatvec {
     }
 
     /**
-     * The format whose interleaved layout {@code format}'s copy is in: Q5_0 becomes {@link Q8_0x16}
-     * (its codes − 16 are Q8_0 codes under the same scale, exactly: 34 bytes per 32 values against
-     * the file's 22, for Q8_0's kernel, twice as fast as Q5_0's own on one thread), the others keep
-     * their own. The copy's matrix × vector, rows and prompt products are then that format's.
+     * The format whose interleaved layout {@code format}'s copy is in: Q5_0 and IQ4_NL become
+     * {@link Q8_0x16} (their codes − 16, or table levels, are Q8_0 codes under the same scale,
+     * exactly: 34 bytes per 32 values against the file's 22 or 18, for Q8_0's kernel, twice as fast
+     * as Q5_0's own on one thread), the others keep their own. The copy's matrix × vector, rows and prompt products are then that format's.
      */
     public static BlockFormat interleavedAs(BlockFormat format) {
-        return format == BlockFormat.Q5_0 ? BlockFormat.Q8_0 : format;
+        return format == BlockFormat.Q5_0 || format == BlockFormat.IQ4_NL ? BlockFormat.Q8_0 : format;
     }
 
     /** Rows per interleaved group of {@code format}: 64 for Q4_0 ({@link Q4_0x64}), 16 for the others. */
@@ -208,7 +208,7 @@ public final class QuantizedMatvec {
                 case Q4_0 -> Q4_0x64.interleave(src, off, rows, cols, dst, 0, r0, r1);
                 case Q4_K -> Q4_Kx16.interleave(src, off, rows, cols, dst, 0, r0, r1);
                 case Q6_K -> Q6_Kx16.interleave(src, off, rows, cols, dst, 0, r0, r1);
-                case Q5_0 -> Q8_0x16.interleaveQ5_0(src, off, rows, cols, dst, 0, r0, r1);
+                case Q5_0, IQ4_NL -> Q8_0x16.interleaveAsQ8_0(format, src, off, rows, cols, dst, 0, r0, r1);
                 default -> Q8_0x16.interleave(src, off, rows, cols, dst, 0, r0, r1);
             }
         });

@@ -233,35 +233,38 @@ class InterleavedTest {
 
     /** Rows not in whole groups (GPT-2's vocabulary of 50257): the last group padded with zero rows, which no result shows. */
     /**
-     * Q5_0 interleaves as Q8_0x16: every value of the copy is the file's exactly (its codes − 16 under
-     * the same scale), the last group padded; its products through the public entry, Q5_0 named,
-     * match the file layout's kernel (the same integer sums, the blocks added in another order).
+     * Q5_0 and IQ4_NL interleave as Q8_0x16: every value of the copy is the file's exactly (Q5_0's
+     * codes − 16, IQ4_NL's table levels, under the same scale), the last group padded; their
+     * products through the public entry, the file's format named, match the file layout's kernel
+     * (the same integer sums, the blocks added in another order).
      */
     @Test
-    void q5_0IsInterleavedAsQ8_0Exactly() {
+    void q5_0AndIq4NlAreInterleavedAsQ8_0Exactly() {
         SplittableRandom r = new SplittableRandom(11);
-        int rows = 40, cols = 576; // 576 = SmolLM's width, where K-quant files fall back to Q5_0
-        assertEquals(BlockFormat.Q8_0, QuantizedMatvec.interleavedAs(BlockFormat.Q5_0));
-        MemorySegment w = randomMatrix(r, BlockFormat.Q5_0, 5, rows, cols);
-        MemorySegment p = Arena.ofAuto().allocate(QuantizedMatvec.interleavedBytes(BlockFormat.Q5_0, rows, cols), 64);
-        assertEquals(QuantizedMatvec.interleavedBytes(BlockFormat.Q8_0, rows, cols), p.byteSize());
-        assertTrue(QuantizedMatvec.interleave(BlockFormat.Q5_0, w, 5, rows, cols, p));
-        float[] want = new float[cols], got = new float[cols];
-        for (int row = 0; row < rows; row++) {
-            Q5_0Block.dequantize(w, 5 + (long) row * (cols / 32) * Q5_0Block.BYTES, want, 0, cols);
-            Q8_0x16.dequantizeRow(p, 0, cols, row, got, 0);
-            assertArrayEquals(want, got, "row " + row);
+        int rows = 40, cols = 576; // 576 = SmolLM's width, where K-quant files fall back to Q5_0 or IQ4_NL
+        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q5_0, BlockFormat.IQ4_NL}) {
+            assertEquals(BlockFormat.Q8_0, QuantizedMatvec.interleavedAs(f));
+            MemorySegment w = randomMatrix(r, f, 5, rows, cols);
+            MemorySegment p = Arena.ofAuto().allocate(QuantizedMatvec.interleavedBytes(f, rows, cols), 64);
+            assertEquals(QuantizedMatvec.interleavedBytes(BlockFormat.Q8_0, rows, cols), p.byteSize());
+            assertTrue(QuantizedMatvec.interleave(f, w, 5, rows, cols, p));
+            float[] want = new float[cols], got = new float[cols];
+            for (int row = 0; row < rows; row++) {
+                QuantizedMatvec.dequantize(f, w, 5 + (long) row * (cols / 32) * f.bytes, want, 0, cols);
+                Q8_0x16.dequantizeRow(p, 0, cols, row, got, 0);
+                assertArrayEquals(want, got, f + " row " + row);
+            }
+            float[] x = activations(r, cols), viaCopy = new float[rows], viaFile = new float[rows];
+            QuantizedMatvec.matvecInterleaved(f, p, x, viaCopy, rows, cols);
+            QuantizedMatvec.matvec(f, w, 5, x, viaFile, rows, cols);
+            float max = 0;
+            for (float v : viaFile) max = Math.max(max, Math.abs(v));
+            for (int row = 0; row < rows; row++) assertEquals(viaFile[row], viaCopy[row], 1e-5f * max, f + " row " + row);
+            float[] rowsOut = new float[4 * cols];
+            QuantizedMatvec.dequantizeInterleavedRows(f, p, rows, cols, 36, 4, rowsOut, 0);
+            QuantizedMatvec.dequantize(f, w, 5 + 39L * (cols / 32) * f.bytes, want, 0, cols);
+            assertArrayEquals(want, java.util.Arrays.copyOfRange(rowsOut, 3 * cols, 4 * cols), f + " row 39 through the rows entry");
         }
-        float[] x = activations(r, cols), viaCopy = new float[rows], viaFile = new float[rows];
-        QuantizedMatvec.matvecInterleaved(BlockFormat.Q5_0, p, x, viaCopy, rows, cols);
-        QuantizedMatvec.matvec(BlockFormat.Q5_0, w, 5, x, viaFile, rows, cols);
-        float max = 0;
-        for (float v : viaFile) max = Math.max(max, Math.abs(v));
-        for (int row = 0; row < rows; row++) assertEquals(viaFile[row], viaCopy[row], 1e-5f * max, "row " + row);
-        float[] rowsOut = new float[4 * cols];
-        QuantizedMatvec.dequantizeInterleavedRows(BlockFormat.Q5_0, p, rows, cols, 36, 4, rowsOut, 0);
-        Q5_0Block.dequantize(w, 5 + 39L * (cols / 32) * Q5_0Block.BYTES, want, 0, cols);
-        assertArrayEquals(want, java.util.Arrays.copyOfRange(rowsOut, 3 * cols, 4 * cols), "row 39 through the rows entry");
     }
 
     @Test

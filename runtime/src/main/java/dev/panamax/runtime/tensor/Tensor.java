@@ -145,17 +145,17 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
     }
 
     /**
-     * This matrix in its decode layout when it has one — Q8_0 (and Q5_0, as Q8_0), Q4_0, Q4_K and Q6_K on the Vector API
+     * This matrix in its decode layout when it has one — Q8_0 (and Q5_0 and IQ4_NL, as Q8_0), Q4_0, Q4_K and Q6_K on the Vector API
      * kernels: groups of rows interleaved, 64 for Q4_0 and 16 for the others (the last group padded with zero rows) ({@link DType#Q8_0_X16},
      * {@link DType#Q4_0_X64}, {@link DType#Q4_K_X16}, {@link DType#Q6_K_X16}) — copied into {@code arena};
-     * otherwise this. The copy is the file's size (Q4_K: 148/144 of it, Q6_K: 274/210, Q5_0: 34/22); prompts widen
+     * otherwise this. The copy is the file's size (Q4_K: 148/144 of it, Q6_K: 274/210, Q5_0 and IQ4_NL: 34/22 and 34/18); prompts widen
      * its rows four at a time.
      * Where the memory for it cannot be had, this.
      */
     public Tensor interleaved(java.lang.foreign.Arena arena) {
         if (rank() != 2 || type.format == null || !QuantizedMatvec.interleaves(type.format, rows(), cols())) return this;
         DType to = switch (type) {
-            case Q8_0, Q5_0 -> DType.Q8_0_X16; // Q5_0's codes are Q8_0 codes (QuantizedMatvec.interleavedAs)
+            case Q8_0, Q5_0, IQ4_NL -> DType.Q8_0_X16; // their codes are Q8_0 codes (QuantizedMatvec.interleavedAs)
             case Q4_0 -> DType.Q4_0_X64;
             case Q4_K -> DType.Q4_K_X16;
             case Q6_K -> DType.Q6_K_X16;
