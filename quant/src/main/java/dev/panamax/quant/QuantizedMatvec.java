@@ -185,7 +185,8 @@ public final class QuantizedMatvec {
 
     /**
      * Reorders a [rows, cols] matrix of Q8_0, Q4_0, Q4_K or Q6_K blocks at byte {@code off} of {@code src}
-     * into the interleaved layout ({@link Q8_0x16}, {@link Q4_0x64}, {@link Q4_Kx16}, {@link Q6_Kx16}) in {@code dst},
+     * into the interleaved layout ({@link Q8_0x16}, {@link Q4_0x64}, {@link Q4_Kx16}, {@link Q6_Kx16}) in {@code dst}
+     * (Q5_0 and IQ4_NL into Q8_0's: {@link #interleavedAs}),
      * which must be exactly {@link #interleavedBytes} long. Returns false, leaving dst
      * unspecified, if a scale is infinite or NaN (the vector kernels widen scales with integer
      * operations that only finite halves survive): the caller keeps the file's layout, whose kernels
