@@ -72,26 +72,16 @@ public final class Q8_0x16 {
         if (f != BlockFormat.Q5_0 && f != BlockFormat.IQ4_NL) throw new IllegalArgumentException(f + " has no Q8_0 form");
         int blocks = cols / 32, rowBytes = blocks * f.bytes, groupBytes = ROWS * Q8_0Block.BYTES;
         byte[] in = new byte[ROWS * rowBytes], out = new byte[blocks * groupBytes], codes = new byte[32];
+        MemorySegment group = MemorySegment.ofArray(in);
+        int[] scale = new int[2], min = new int[2];
+        float[] ab = new float[2];
         for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
             readGroup(src, srcOff, rows, rowBytes, g, in);
             for (int r = 0; r < ROWS; r++) {
                 for (int b = 0, i = r * rowBytes, o = 0; b < blocks; b++, i += f.bytes, o += groupBytes) {
                     out[o + 2 * r] = in[i];
                     out[o + 2 * r + 1] = in[i + 1];
-                    if (f == BlockFormat.Q5_0) {
-                        int qh = (in[i + 2] & 0xff) | (in[i + 3] & 0xff) << 8 | (in[i + 4] & 0xff) << 16 | (in[i + 5] & 0xff) << 24;
-                        for (int j = 0; j < 16; j++) {
-                            int q = in[i + 6 + j] & 0xff;
-                            codes[j] = (byte) (((q & 0x0f) | ((qh >>> j) & 1) << 4) - 16);
-                            codes[j + 16] = (byte) (((q >>> 4) | ((qh >>> (j + 16)) & 1) << 4) - 16);
-                        }
-                    } else {
-                        for (int j = 0; j < 16; j++) {
-                            int q = in[i + 2 + j] & 0xff;
-                            codes[j] = (byte) IQ4_NLBlock.TABLE[q & 0x0f];
-                            codes[j + 16] = (byte) IQ4_NLBlock.TABLE[q >>> 4];
-                        }
-                    }
+                    f.unpack(group, i, codes, scale, min, ab); // the codes each block class defines
                     movePairs(codes, 0, 16, out, o + 32, r);
                 }
             }
