@@ -58,8 +58,8 @@ public final class Main {
               forward MODEL --ids IDS --out FILE
                                           one forward pass; writes the logits as float32 [T, vocab]
               inspect FILE_OR_DIR         format, architecture, hyper-parameters, metadata, tensors
-              convert HF_DIR OUT.gguf     write a Hugging Face Llama directory as a GGUF (f16, f32, q8_0, q4_0)
-              quantize IN OUT.gguf --type T   quantize a GGUF file or Hugging Face directory (q8_0, q4_0, f16)
+              convert HF_DIR OUT.gguf     write a Hugging Face Llama directory as a GGUF (f16, q8_0, …)
+              quantize IN OUT.gguf --type T   quantize a GGUF file or Hugging Face directory (q8_0, q4_k_m, …)
 
             MODEL is a .gguf file or a Hugging Face directory (config.json, *.safetensors,
             tokenizer.model). Each command has --help.

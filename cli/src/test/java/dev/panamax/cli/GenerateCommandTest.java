@@ -220,7 +220,7 @@ class GenerateCommandTest {
         assertTrue(binary.out().startsWith("In the beginning") && binary.out().length() > 30, binary.out());
         Result bad = run("", "quantize", q.toString(), tmp.resolve("x.gguf").toString(), "--type", "q3_k_xl");
         assertEquals(2, bad.status());
-        assertTrue(bad.err().contains("--type must be one of f32, f16, q8_0, q4_0, q4_k"), bad.err());
+        assertTrue(bad.err().contains("--type must be one of f32, f16, bf16, q8_0, q5_0, q4_0, iq4_nl, q4_k"), bad.err());
     }
 
     @Test

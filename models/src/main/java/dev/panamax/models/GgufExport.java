@@ -28,7 +28,6 @@ public final class GgufExport {
     private GgufExport() {}
 
     public static void convert(Path hfDir, Path out, DType type) throws IOException {
-        if (type == DType.BF16) throw new ModelException("export type must be f32, f16 or a quantized type, got " + type);
         convert(hfDir, out, QuantPlan.of(type));
     }
 
@@ -343,6 +342,7 @@ public final class GgufExport {
         switch (type) {
             case F32 -> ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(v);
             case F16 -> k.f32ToF16(v, 0, seg, 0, v.length);
+            case BF16 -> k.f32ToBf16(v, 0, seg, 0, v.length);
             default -> {
                 if (type.format == null || !type.format.canQuantize()) throw new ModelException("Panamax cannot write " + type + " tensors");
                 type.format.quantize(v, 0, v.length, seg, 0);

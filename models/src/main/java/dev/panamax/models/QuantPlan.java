@@ -6,7 +6,7 @@ import java.util.Locale;
 
 /**
  * Which type each weight matrix of a written GGUF gets: one type for every matrix ({@code q8_0},
- * {@code q4_0}, {@code q4_k}, {@code q5_k}, {@code q6_k}, {@code tq2_0}, {@code f16}, {@code f32}),
+ * {@code q5_0}, {@code q4_0}, {@code iq4_nl}, {@code q4_k}, {@code q5_k}, {@code q6_k}, {@code tq2_0}, {@code f16}, {@code bf16}, {@code f32}),
  * or a K-quant mix named as llama.cpp names its files. The mixes follow the recipe llama.cpp
  * documents for them: {@code q4_k_m} is Q4_K with Q6_K for the output head and for {@code attn_v}
  * and {@code ffn_down} in the first and last eighth of the layers and every third layer between;
@@ -24,7 +24,7 @@ import java.util.Locale;
 public record QuantPlan(String name, DType base, DType moreBits, DType fallback, int layers) {
 
     /** Every name {@link #parse} takes. */
-    public static final String NAMES = "f32, f16, q8_0, q4_0, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, tq2_0";
+    public static final String NAMES = "f32, f16, bf16, q8_0, q5_0, q4_0, iq4_nl, q4_k, q5_k, q6_k, q4_k_m, q5_k_m, tq2_0";
 
     public static QuantPlan of(DType type) {
         return new QuantPlan(type.name().toLowerCase(Locale.ROOT), type, type, DType.F16, 0);
@@ -35,7 +35,10 @@ public record QuantPlan(String name, DType base, DType moreBits, DType fallback,
         return switch (n) {
             case "f32" -> of(DType.F32);
             case "f16" -> of(DType.F16);
+            case "bf16" -> of(DType.BF16);
             case "q8_0" -> of(DType.Q8_0);
+            case "q5_0" -> of(DType.Q5_0);
+            case "iq4_nl" -> of(DType.IQ4_NL);
             case "q4_0" -> of(DType.Q4_0);
             case "q4_k" -> of(DType.Q4_K);
             case "q5_k" -> of(DType.Q5_K);
@@ -91,6 +94,9 @@ public record QuantPlan(String name, DType base, DType moreBits, DType fallback,
             case "f16" -> 1;
             case "q4_0" -> 2;
             case "q8_0" -> 7;
+            case "q5_0" -> 8;
+            case "bf16" -> 32;
+            case "iq4_nl" -> 25;
             case "q4_k", "q4_k_m" -> name.equals("q4_k") ? 14 : 15;
             case "q5_k", "q5_k_m" -> name.equals("q5_k") ? 16 : 17;
             case "q6_k" -> 18;

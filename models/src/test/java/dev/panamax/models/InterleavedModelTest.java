@@ -21,9 +21,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  * prompt's logits agree to float rounding (both widen the same values for the same GEMM; Q4_0's
  * prompts of 32 tokens and more multiply in integers, as decoding does, and are held to its bound), and token
  * by token both stay within {@link QuantizedModelTest}'s bounds of transformers' float32 logits.
- * Token-by-token logits are not compared with each other tightly: decoding quantizes activations to
- * int8, so a last-bit difference anywhere upstream (the JIT's exp against the interpreter's, which
- * differ between a JVM's first and later runs) can flip one rounding and move later logits by a few
+ * Token-by-token logits of the two layouts are not compared with each other tightly: decoding
+ * quantizes activations to int8, so a last-bit difference anywhere upstream (the two layouts'
+ * prompt GEMMs widen in different orders) can flip one rounding and move later logits by a few
  * percent. The kernels themselves are compared bit for bit in the quant module's InterleavedTest.
  */
 class InterleavedModelTest {

@@ -9,7 +9,7 @@ import java.lang.foreign.MemorySegment;
 public enum BlockFormat {
     Q4_0(32, Q4_0Block.BYTES, 2, Q4_0Block::dequantize, Q4_0Block::quantize),
     Q4_1(32, Q4_1Block.BYTES, 3, Q4_1Block::dequantize, null, Q4_1Block::unpack),
-    Q5_0(32, Q5_0Block.BYTES, 6, Q5_0Block::dequantize, null, Q5_0Block::unpack),
+    Q5_0(32, Q5_0Block.BYTES, 6, Q5_0Block::dequantize, Q5_0Block::quantize, Q5_0Block::unpack),
     Q5_1(32, Q5_1Block.BYTES, 7, Q5_1Block::dequantize, null, Q5_1Block::unpack),
     Q8_0(32, Q8_0Block.BYTES, 8, Q8_0Block::dequantize, Q8_0Block::quantize),
     Q2_K(256, Q2_KBlock.BYTES, 10, Q2_KBlock::dequantize, null, Q2_KBlock::unpack),
@@ -17,7 +17,7 @@ public enum BlockFormat {
     Q4_K(256, Q4_KBlock.BYTES, 12, Q4_KBlock::dequantize, Q4_KBlock::quantize, Q4_KBlock::unpack),
     Q5_K(256, Q5_KBlock.BYTES, 13, Q5_KBlock::dequantize, Q5_KBlock::quantize, Q5_KBlock::unpack),
     Q6_K(256, Q6_KBlock.BYTES, 14, Q6_KBlock::dequantize, Q6_KBlock::quantize, Q6_KBlock::unpack),
-    IQ4_NL(32, IQ4_NLBlock.BYTES, 20, IQ4_NLBlock::dequantize, null, IQ4_NLBlock::unpack),
+    IQ4_NL(32, IQ4_NLBlock.BYTES, 20, IQ4_NLBlock::dequantize, IQ4_NLBlock::quantize, IQ4_NLBlock::unpack),
     TQ1_0(256, TQ1_0Block.BYTES, 34, TQ1_0Block::dequantize, null, TQ1_0Block::unpack),
     TQ2_0(256, TQ2_0Block.BYTES, 35, TQ2_0Block::dequantize, TQ2_0Block::quantize, TQ2_0Block::unpack),
     /** Panamax's own, for BitNet weights ternarized at load; never written to GGUF (no ggml id). */

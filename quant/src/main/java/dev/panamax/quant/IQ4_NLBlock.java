@@ -1,6 +1,7 @@
 package dev.panamax.quant;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * ggml's IQ4_NL: 32 values in 18 bytes, 4-bit codes into a fixed non-linear table.
@@ -17,6 +18,40 @@ public final class IQ4_NLBlock {
 
     /** The 16 levels, denser near zero where weights cluster. */
     static final int[] TABLE = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+    /**
+     * A reference quantizer: per block, the value of largest magnitude m sets the scale so that it
+     * lands on the table's end (d = m / −127, the level of largest magnitude), and every value
+     * takes the nearest level. Simpler than ggml's search over scales, and as exact to read back.
+     */
+    public static void quantize(float[] x, int xOff, int n, MemorySegment dst, long dstOff) {
+        for (int b = 0; b < n / SIZE; b++) {
+            int base = xOff + b * SIZE;
+            float amax = 0, max = 0;
+            for (int i = 0; i < SIZE; i++) {
+                float v = x[base + i];
+                if (Math.abs(v) > amax) {
+                    amax = Math.abs(v);
+                    max = v;
+                }
+            }
+            float d = Float.float16ToFloat(Float.floatToFloat16(max / TABLE[0]));
+            float id = d != 0 ? 1f / d : 0f;
+            long o = dstOff + (long) b * BYTES;
+            dst.set(Q8_0Block.F16, o, Float.floatToFloat16(d));
+            for (int j = 0; j < SIZE / 2; j++) {
+                int lo = nearest(x[base + j] * id), hi = nearest(x[base + j + 16] * id);
+                dst.set(ValueLayout.JAVA_BYTE, o + 2 + j, (byte) (lo | hi << 4));
+            }
+        }
+    }
+
+    /** The index of the table level nearest v (the lower one on a tie). */
+    static int nearest(float v) {
+        int best = 0;
+        for (int k = 1; k < TABLE.length; k++) if (Math.abs(TABLE[k] - v) < Math.abs(TABLE[best] - v)) best = k;
+        return best;
+    }
 
     public static void dequantize(MemorySegment src, long off, float[] y, int yOff, int n) {
         for (int b = 0; b < n / SIZE; b++, off += BYTES, yOff += SIZE) {

@@ -1,6 +1,7 @@
 package dev.panamax.quant;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * ggml's Q5_0: 32 values in 22 bytes, 5-bit codes centred on 16.
@@ -15,6 +16,36 @@ public final class Q5_0Block {
     private Q5_0Block() {}
 
     public static final int SIZE = 32, BYTES = 22;
+
+    /**
+     * The reference quantizer: per block, the value of largest magnitude m maps to code 0
+     * (d = m / −16) and every value to the nearest code, clamped to 31.
+     */
+    public static void quantize(float[] x, int xOff, int n, MemorySegment dst, long dstOff) {
+        for (int b = 0; b < n / SIZE; b++) {
+            int base = xOff + b * SIZE;
+            float amax = 0, max = 0;
+            for (int i = 0; i < SIZE; i++) {
+                float v = x[base + i];
+                if (Math.abs(v) > amax) {
+                    amax = Math.abs(v);
+                    max = v;
+                }
+            }
+            float d = max / -16f;
+            float id = d != 0 ? 1f / d : 0f;
+            long o = dstOff + (long) b * BYTES;
+            dst.set(Q8_0Block.F16, o, Float.floatToFloat16(d));
+            int qh = 0;
+            for (int j = 0; j < SIZE / 2; j++) {
+                int lo = Math.max(0, Math.min(31, (int) (x[base + j] * id + 16.5f)));
+                int hi = Math.max(0, Math.min(31, (int) (x[base + j + 16] * id + 16.5f)));
+                dst.set(ValueLayout.JAVA_BYTE, o + 6 + j, (byte) ((lo & 0x0f) | (hi & 0x0f) << 4));
+                qh |= (lo >>> 4) << j | (hi >>> 4) << (j + 16);
+            }
+            dst.set(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), o + 2, qh);
+        }
+    }
 
     public static void dequantize(MemorySegment src, long off, float[] y, int yOff, int n) {
         for (int b = 0; b < n / SIZE; b++, off += BYTES, yOff += SIZE) {

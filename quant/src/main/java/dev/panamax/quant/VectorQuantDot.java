@@ -2,6 +2,7 @@ package dev.panamax.quant;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import dev.panamax.simd.LaneSums;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
@@ -406,7 +407,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                         .mul(ShortVector.fromArray(S512, xs, 32 * b));
                 acc0 = ((FloatVector) pairSums(p).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F512, Float.float16ToFloat(w.get(F16, ow)) * xd[b]), acc0);
             }
-            return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+            return LaneSums.sum(acc0.add(acc1));
         }
     }
 
@@ -433,7 +434,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                     .add(widen(ByteVector.fromMemorySegment(B128, w, ow + 18, LE)).mul(ShortVector.fromArray(S256, xs, 32 * b + 16)));
             acc0 = ((FloatVector) pairSums256(p).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, ow)) * xd[b]), acc0);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return LaneSums.sum(acc0.add(acc1));
     }
 
     /**
@@ -462,7 +463,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                     .add(q.lanewise(VectorOperators.LSHR, 4).sub((short) 8).mul(ShortVector.fromArray(S256, xs, 32 * b + 16)));
             acc0 = ((FloatVector) smallPairSums256(p).convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, ow)) * xd[b]), acc0);
         }
-        return acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        return LaneSums.sum(acc0.add(acc1));
     }
 
     /**
@@ -544,7 +545,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, d), acc);
             minSum += dmin * q4kMinTerm(minsOf, xsum, 16 * b);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+        return LaneSums.sum(acc) - minSum;
     }
 
     /** {@link #dotQ5K} in 512-bit vectors, as {@link #dotQ4K512}: a chunk's 32 code bytes and the 32 {@code qh} bytes as vectors of 32 shorts. */
@@ -575,7 +576,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F512, d), acc);
             minSum += dmin * q4kMinTerm(minsOf, xsum, 16 * b);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+        return LaneSums.sum(acc) - minSum;
     }
 
     /**
@@ -615,7 +616,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             }
             acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, d), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSums.sum(acc);
     }
 
     /** Lane j holds bit j: with a block's 16 fifth bits broadcast, AND and compare give each lane its bit. */
@@ -646,7 +647,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             acc = ((FloatVector) v.add(v.lanewise(VectorOperators.LSHL, 16)).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0))
                     .fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, o)) * xd[b]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSums.sum(acc);
     }
 
     /**
@@ -675,7 +676,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                     .fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, o)) * xd[b]), acc);
             minSum += Float.float16ToFloat(w.get(F16, o + 2)) * xd[b] * (xsum[2 * b] + xsum[2 * b + 1]);
         }
-        return acc.reduceLanes(VectorOperators.ADD) + minSum;
+        return LaneSums.sum(acc) + minSum;
     }
 
     /** IQ4_NL's 16 levels as bytes, for a table lookup in registers ({@code selectFrom}: one shuffle on x86). */
@@ -705,7 +706,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             acc = ((FloatVector) v.lanewise(VectorOperators.ASHR, 16).add(v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
                     .convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, Float.float16ToFloat(w.get(F16, o)) * xd[b]), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSums.sum(acc);
     }
 
     /**
@@ -741,7 +742,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, d), acc);
             minSum += dmin * mins;
         }
-        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+        return LaneSums.sum(acc) - minSum;
     }
 
     /**
@@ -782,7 +783,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             }
             acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F512, d), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSums.sum(acc);
     }
 
     /**
@@ -838,7 +839,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F512, d), acc);
             minSum += dmin * q4kMinTerm(minsOf, xsum, 16 * b);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+        return LaneSums.sum(acc) - minSum;
     }
 
     static float dotQ4K(MemorySegment w, long wOff, Q8_KBlock x, int blocks) {
@@ -869,7 +870,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, d), acc);
             minSum += dmin * q4kMinTerm(minsOf, xsum, 16 * b);
         }
-        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+        return LaneSums.sum(acc) - minSum;
     }
 
     /**
@@ -909,7 +910,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             }
             acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F256, d), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSums.sum(acc);
     }
 
     private static final VectorMask<Integer> UPPER8 = VectorMask.fromLong(I512, 0xff00L);
@@ -948,7 +949,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             }
             acc = ((FloatVector) sums.convert(VectorOperators.I2F, 0)).fma(FloatVector.broadcast(F512, d), acc);
         }
-        return acc.reduceLanes(VectorOperators.ADD);
+        return LaneSums.sum(acc);
     }
 
     /**
@@ -984,7 +985,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                 minSum += x.d[b] * ab[1] * mins;
             }
         }
-        return acc.reduceLanes(VectorOperators.ADD) - minSum;
+        return LaneSums.sum(acc) - minSum;
     }
 
     /** Q4_K, Q5_K and Q6_K codes unpacked 32 at a time (the scales as the block classes read them); other formats as they define it. */

@@ -45,6 +45,50 @@ class BlockFormatsTest {
     }
 
     @Test
+    void q5_0QuantizerLayout() {
+        float[] x = new float[32];
+        x[0] = -16;  // the largest magnitude, negative: d = −16/−16 = 1, code 0
+        x[16] = 16;  // 16 + 16.5 → clamps to code 31 (value 15)
+        x[5] = 3;    // 19.5 → code 19: low nibble 3, fifth bit set
+        x[20] = -7;  // 9.5 → code 9
+        MemorySegment q = MemorySegment.ofArray(new byte[22]);
+        Q5_0Block.quantize(x, 0, 32, q, 0);
+        assertEquals(Float.floatToFloat16(1f), q.get(Q8_0Block.F16, 0));
+        int qh = q.get(ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 2);
+        assertEquals(1 << 5 | 1 << 16, qh & (1 << 5 | 1 << 16 | 1 << 20 | 1 << 0), "fifth bits of x[5] and x[16] only");
+        assertEquals((byte) (0 | (15 << 4)), q.get(ValueLayout.JAVA_BYTE, 6));      // x[0] low, x[16] high
+        assertEquals((byte) 3, q.get(ValueLayout.JAVA_BYTE, 6 + 5));               // x[5] low, x[21] = 0 → code 16 high
+        assertEquals((byte) (9 << 4), q.get(ValueLayout.JAVA_BYTE, 6 + 4));        // x[4] = 0 → 16 low, x[20] high
+        float[] back = new float[32];
+        Q5_0Block.dequantize(q, 0, back, 0, 32);
+        assertEquals(-16f, back[0]);
+        assertEquals(15f, back[16]);
+        assertEquals(3f, back[5]);
+        assertEquals(-7f, back[20]);
+        assertEquals(0f, back[1]);
+    }
+
+    @Test
+    void iq4_nlQuantizerTakesTheNearestLevel() {
+        float[] x = new float[32];
+        x[0] = -127;  // d = −127/−127 = 1: level 0
+        x[16] = 127;  // nearest level 113 (index 15)
+        x[3] = 0.4f;  // nearest 1 (index 8)
+        x[4] = -50;   // nearest −49 (index 4)
+        MemorySegment q = MemorySegment.ofArray(new byte[18]);
+        IQ4_NLBlock.quantize(x, 0, 32, q, 0);
+        assertEquals(Float.floatToFloat16(1f), q.get(Q8_0Block.F16, 0));
+        assertEquals((byte) (0 | 15 << 4), q.get(ValueLayout.JAVA_BYTE, 2));
+        float[] back = new float[32];
+        IQ4_NLBlock.dequantize(q, 0, back, 0, 32);
+        assertEquals(-127f, back[0]);
+        assertEquals(113f, back[16]);
+        assertEquals(1f, back[3]);
+        assertEquals(-49f, back[4]);
+        assertEquals(1f, back[1], "0 is nearest to level 1");
+    }
+
+    @Test
     void integerDotsMatchTheDequantizedProduct() {
         float[] w = new float[64], x = new float[64];
         for (int i = 0; i < 64; i++) {

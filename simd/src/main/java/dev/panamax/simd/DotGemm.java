@@ -44,6 +44,8 @@ final class DotGemm {
     private static final class Scratch {
         MemorySegment a = MemorySegment.NULL, b = MemorySegment.NULL;
         float[] rows = new float[0];
+        /** A tile's accumulators stored as floats (16 vectors), then their 16 sums. */
+        final float[] sums = new float[16 * L + 16];
         long call = -1;
     }
 
@@ -81,8 +83,8 @@ final class DotGemm {
                 int i = 0;
                 if (rows == 4) {
                     for (; i + R <= m; i += R) {
-                        if (R == 4) tile4x4(as, bt, c, i, j, n, kk);
-                        else tile2x4(as, bt, c, i, j, n, kk);
+                        if (R == 4) tile4x4(as, bt, c, i, j, n, kk, s.sums);
+                        else tile2x4(as, bt, c, i, j, n, kk, s.sums);
                     }
                 }
                 for (; i < m; i++) for (int q = 0; q < rows; q++) c[i * n + j + q] = k.dot(bt, 4L * q * kk, a, i * kk, kk);
@@ -99,7 +101,7 @@ final class DotGemm {
     }
 
     /** The 512-bit tile: 4 rows of A × 4 of B, sixteen accumulators. */
-    private static void tile4x4(MemorySegment a, MemorySegment b, float[] c, int i, int j, int n, int kk) {
+    private static void tile4x4(MemorySegment a, MemorySegment b, float[] c, int i, int j, int n, int kk, float[] acc) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00,
                 c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
         int a0 = i * kk, a1 = a0 + kk, a2 = a1 + kk, a3 = a2 + kk;
@@ -116,14 +118,15 @@ final class DotGemm {
             w = load(b, 3 * kk + p);
             c03 = x0.fma(w, c03); c13 = x1.fma(w, c13); c23 = x2.fma(w, c23); c33 = x3.fma(w, c33);
         }
-        float t00 = c00.reduceLanes(VectorOperators.ADD), t01 = c01.reduceLanes(VectorOperators.ADD),
-                t02 = c02.reduceLanes(VectorOperators.ADD), t03 = c03.reduceLanes(VectorOperators.ADD),
-                t10 = c10.reduceLanes(VectorOperators.ADD), t11 = c11.reduceLanes(VectorOperators.ADD),
-                t12 = c12.reduceLanes(VectorOperators.ADD), t13 = c13.reduceLanes(VectorOperators.ADD),
-                t20 = c20.reduceLanes(VectorOperators.ADD), t21 = c21.reduceLanes(VectorOperators.ADD),
-                t22 = c22.reduceLanes(VectorOperators.ADD), t23 = c23.reduceLanes(VectorOperators.ADD),
-                t30 = c30.reduceLanes(VectorOperators.ADD), t31 = c31.reduceLanes(VectorOperators.ADD),
-                t32 = c32.reduceLanes(VectorOperators.ADD), t33 = c33.reduceLanes(VectorOperators.ADD);
+        // The sixteen lane sums in LaneSums' fixed order, through a scratch array (see LaneSums.sums).
+        c00.intoArray(acc, 0); c01.intoArray(acc, L); c02.intoArray(acc, 2 * L); c03.intoArray(acc, 3 * L);
+        c10.intoArray(acc, 4 * L); c11.intoArray(acc, 5 * L); c12.intoArray(acc, 6 * L); c13.intoArray(acc, 7 * L);
+        c20.intoArray(acc, 8 * L); c21.intoArray(acc, 9 * L); c22.intoArray(acc, 10 * L); c23.intoArray(acc, 11 * L);
+        c30.intoArray(acc, 12 * L); c31.intoArray(acc, 13 * L); c32.intoArray(acc, 14 * L); c33.intoArray(acc, 15 * L);
+        LaneSums.sums(S, acc, 16, acc, 16 * L);
+        int ts = 16 * L;
+        float t00 = acc[ts], t01 = acc[ts + 1], t02 = acc[ts + 2], t03 = acc[ts + 3], t10 = acc[ts + 4], t11 = acc[ts + 5], t12 = acc[ts + 6], t13 = acc[ts + 7],
+                t20 = acc[ts + 8], t21 = acc[ts + 9], t22 = acc[ts + 10], t23 = acc[ts + 11], t30 = acc[ts + 12], t31 = acc[ts + 13], t32 = acc[ts + 14], t33 = acc[ts + 15];
         for (; p < kk; p++) { // the k tail, scalar
             float x0 = at(a, a0 + p), x1 = at(a, a1 + p), x2 = at(a, a2 + p), x3 = at(a, a3 + p);
             float w0 = at(b, p), w1 = at(b, kk + p), w2 = at(b, 2 * kk + p), w3 = at(b, 3 * kk + p);
@@ -146,7 +149,7 @@ final class DotGemm {
      * The sums are stored directly (no scratch array, no call): with k = 256 the tile's epilogue is a
      * large share of its time.
      */
-    private static void tile2x4(MemorySegment a, MemorySegment b, float[] c, int i, int j, int n, int kk) {
+    private static void tile2x4(MemorySegment a, MemorySegment b, float[] c, int i, int j, int n, int kk, float[] acc) {
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         int a0 = i * kk, a1 = a0 + kk;
         int p = 0;
@@ -161,10 +164,11 @@ final class DotGemm {
             w = load(b, 3 * kk + p);
             c03 = x0.fma(w, c03); c13 = x1.fma(w, c13);
         }
-        float t00 = c00.reduceLanes(VectorOperators.ADD), t01 = c01.reduceLanes(VectorOperators.ADD),
-                t02 = c02.reduceLanes(VectorOperators.ADD), t03 = c03.reduceLanes(VectorOperators.ADD),
-                t10 = c10.reduceLanes(VectorOperators.ADD), t11 = c11.reduceLanes(VectorOperators.ADD),
-                t12 = c12.reduceLanes(VectorOperators.ADD), t13 = c13.reduceLanes(VectorOperators.ADD);
+        c00.intoArray(acc, 0); c01.intoArray(acc, L); c02.intoArray(acc, 2 * L); c03.intoArray(acc, 3 * L);
+        c10.intoArray(acc, 4 * L); c11.intoArray(acc, 5 * L); c12.intoArray(acc, 6 * L); c13.intoArray(acc, 7 * L);
+        LaneSums.sums(S, acc, 8, acc, 16 * L);
+        int ts = 16 * L;
+        float t00 = acc[ts], t01 = acc[ts + 1], t02 = acc[ts + 2], t03 = acc[ts + 3], t10 = acc[ts + 4], t11 = acc[ts + 5], t12 = acc[ts + 6], t13 = acc[ts + 7];
         for (; p < kk; p++) { // the k tail, scalar
             float x0 = at(a, a0 + p), x1 = at(a, a1 + p);
             float w0 = at(b, p), w1 = at(b, kk + p), w2 = at(b, 2 * kk + p), w3 = at(b, 3 * kk + p);

@@ -56,7 +56,7 @@ final class VectorKernels implements Kernels {
         for (; i + L <= n; i += L) {
             s0 = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), s0);
         }
-        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        float s = LaneSums.sum(s0.add(s1).add(s2.add(s3)));
         return i < n ? s + TAIL.dot(a, aOff + i, b, bOff + i, n - i) : s;
     }
 
@@ -71,10 +71,11 @@ final class VectorKernels implements Kernels {
             c2 = x.fma(FloatVector.fromArray(F, b, b2 + p), c2);
             c3 = x.fma(FloatVector.fromArray(F, b, b3 + p), c3);
         }
-        c[co] = c0.reduceLanes(VectorOperators.ADD);
-        c[co + 1] = c1.reduceLanes(VectorOperators.ADD);
-        c[co + 2] = c2.reduceLanes(VectorOperators.ADD);
-        c[co + 3] = c3.reduceLanes(VectorOperators.ADD);
+        FloatVector sums = LaneSums.sum4(c0, c1, c2, c3);
+        c[co] = sums.lane(0);
+        c[co + 1] = sums.lane(L / 2);
+        c[co + 2] = sums.lane(L / 4);
+        c[co + 3] = sums.lane(3 * L / 4);
         for (int q = 0; q < 4 && vlen < len; q++) {
             float t = 0;
             for (int p = vlen; p < len; p++) t += a[a0 + p] * b[b0 + q * bStride + p];
@@ -137,6 +138,7 @@ final class VectorKernels implements Kernels {
     @Override
     public void dotTile(float[] a, int aOff, int aStride, int m, float[] b, int bOff, int bStride, int n, int len, float[] c, int cOff, int cStride) {
         int vlen = len / L * L;
+        float[] acc = new float[16 * L + 16];
         for (int i = 0; i < m; i += 4) {
             for (int j = 0; j < n; j += 4) {
                 if (i + 4 > m && j + 4 <= n && vlen > 0) {
@@ -164,18 +166,13 @@ final class VectorKernels implements Kernels {
                     y = FloatVector.fromArray(F, b, b3 + p);
                     c03 = x0.fma(y, c03); c13 = x1.fma(y, c13); c23 = x2.fma(y, c23); c33 = x3.fma(y, c33);
                 }
-                int o = cOff + i * cStride + j;
-                c[o] = c00.reduceLanes(VectorOperators.ADD); c[o + 1] = c01.reduceLanes(VectorOperators.ADD);
-                c[o + 2] = c02.reduceLanes(VectorOperators.ADD); c[o + 3] = c03.reduceLanes(VectorOperators.ADD);
-                o += cStride;
-                c[o] = c10.reduceLanes(VectorOperators.ADD); c[o + 1] = c11.reduceLanes(VectorOperators.ADD);
-                c[o + 2] = c12.reduceLanes(VectorOperators.ADD); c[o + 3] = c13.reduceLanes(VectorOperators.ADD);
-                o += cStride;
-                c[o] = c20.reduceLanes(VectorOperators.ADD); c[o + 1] = c21.reduceLanes(VectorOperators.ADD);
-                c[o + 2] = c22.reduceLanes(VectorOperators.ADD); c[o + 3] = c23.reduceLanes(VectorOperators.ADD);
-                o += cStride;
-                c[o] = c30.reduceLanes(VectorOperators.ADD); c[o + 1] = c31.reduceLanes(VectorOperators.ADD);
-                c[o + 2] = c32.reduceLanes(VectorOperators.ADD); c[o + 3] = c33.reduceLanes(VectorOperators.ADD);
+                // The sixteen lane sums in LaneSums' fixed order, through a scratch array (see LaneSums.sums).
+                c00.intoArray(acc, 0); c01.intoArray(acc, L); c02.intoArray(acc, 2 * L); c03.intoArray(acc, 3 * L);
+                c10.intoArray(acc, 4 * L); c11.intoArray(acc, 5 * L); c12.intoArray(acc, 6 * L); c13.intoArray(acc, 7 * L);
+                c20.intoArray(acc, 8 * L); c21.intoArray(acc, 9 * L); c22.intoArray(acc, 10 * L); c23.intoArray(acc, 11 * L);
+                c30.intoArray(acc, 12 * L); c31.intoArray(acc, 13 * L); c32.intoArray(acc, 14 * L); c33.intoArray(acc, 15 * L);
+                LaneSums.sums(F, acc, 16, acc, 16 * L);
+                for (int ii = 0; ii < 4; ii++) System.arraycopy(acc, 16 * L + 4 * ii, c, cOff + (i + ii) * cStride + j, 4);
                 if (vlen < len) { // the tail of each product, scalar
                     for (int ii = 0; ii < 4; ii++)
                         for (int jj = 0; jj < 4; jj++) {
@@ -202,7 +199,7 @@ final class VectorKernels implements Kernels {
         for (; i + L <= n; i += L) {
             s0 = FloatVector.fromMemorySegment(F, w, wByteOff + 4L * i, LE).fma(FloatVector.fromArray(F, x, xOff + i), s0);
         }
-        float s = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        float s = LaneSums.sum(s0.add(s1).add(s2.add(s3)));
         return i < n ? s + TAIL.dot(w, wByteOff + 4L * i, x, xOff + i, n - i) : s;
     }
 
@@ -287,8 +284,22 @@ final class VectorKernels implements Kernels {
                 for (; r < r0 + half; r++) twoRows(w, wByteOff + 4L * r * cols, 4L * half * cols, x, out, r, r + half, cols);
                 r += half;
             }
-            for (; r < r1; r++) out[r] = dot(w, wByteOff + 4L * r * cols, x, 0, cols);
+            // Rows left over from the pairs or quads take the same arithmetic (one accumulator, then
+            // the scalar tail), so a row's value does not depend on where the thread ranges fall.
+            for (; r < r1; r++) out[r] = sequential ? dot(w, wByteOff + 4L * r * cols, x, 0, cols) : oneRow(w, wByteOff + 4L * r * cols, x, cols);
         });
+    }
+
+    /** One row as {@link #fourRows} and {@link #twoRows} compute each of theirs. */
+    private float oneRow(MemorySegment w, long off, float[] x, int cols) {
+        FloatVector s0 = FloatVector.zero(F);
+        long bytes = 4L * cols, whole = bytes - bytes % (4L * L);
+        for (long c = 0; c < whole; c += 4L * L) {
+            s0 = FloatVector.fromMemorySegment(F, w, off + c, LE).fma(FloatVector.fromArray(F, x, (int) (c >>> 2)), s0);
+        }
+        float a = LaneSums.sum(s0);
+        int i = (int) (whole >>> 2);
+        return i < cols ? a + TAIL.dot(w, off + 4L * i, x, i, cols - i) : a;
     }
 
     /**
@@ -348,10 +359,11 @@ final class VectorKernels implements Kernels {
             s2 = FloatVector.fromMemorySegment(F, w, o + 2 * stride, LE).fma(xv, s2);
             s3 = FloatVector.fromMemorySegment(F, w, o + 3 * stride, LE).fma(xv, s3);
         }
-        out[r] = s0.reduceLanes(VectorOperators.ADD);
-        out[r + step] = s1.reduceLanes(VectorOperators.ADD);
-        out[r + 2 * step] = s2.reduceLanes(VectorOperators.ADD);
-        out[r + 3 * step] = s3.reduceLanes(VectorOperators.ADD);
+        FloatVector sums = LaneSums.sum4(s0, s1, s2, s3);
+        out[r] = sums.lane(0);
+        out[r + step] = sums.lane(L / 2);
+        out[r + 2 * step] = sums.lane(L / 4);
+        out[r + 3 * step] = sums.lane(3 * L / 4);
         int i = (int) (whole >>> 2);
         for (int q = 0; i < cols && q < 4; q++) out[r + q * step] += TAIL.dot(w, off + q * stride + 4L * i, x, i, cols - i);
     }
@@ -366,7 +378,7 @@ final class VectorKernels implements Kernels {
             s0 = FloatVector.fromMemorySegment(F, w, o, LE).fma(xv, s0);
             s1 = FloatVector.fromMemorySegment(F, w, o + stride, LE).fma(xv, s1);
         }
-        float a = s0.reduceLanes(VectorOperators.ADD), b = s1.reduceLanes(VectorOperators.ADD);
+        float a = LaneSums.sum(s0), b = LaneSums.sum(s1);
         int i = (int) (whole >>> 2);
         if (i < cols) {
             a += TAIL.dot(w, off + 4L * i, x, i, cols - i);
@@ -385,6 +397,10 @@ final class VectorKernels implements Kernels {
                 int quarter = (r1 - r0) / 4;
                 for (; r < r0 + quarter; r++) fourRowsBf16(w, wByteOff + 2L * r * cols, 2L * quarter * cols, x, out, r, quarter, cols);
                 r += 3 * quarter;
+                // The rows left over from the quads, computed as fourRowsBf16 computes each of its own,
+                // so a row's value does not depend on where the thread ranges fall.
+                for (; r < r1; r++) out[r] = oneRowBf16(w, wByteOff + 2L * r * cols, x, cols);
+                return;
             }
             float[] row = new float[cols];
             for (; r < r1; r++) {
@@ -410,13 +426,26 @@ final class VectorKernels implements Kernels {
             s2 = loadShortsAsInts(w, o + 2 * stride).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, s2);
             s3 = loadShortsAsInts(w, o + 3 * stride).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xv, s3);
         }
-        out[r] = s0.reduceLanes(VectorOperators.ADD);
-        out[r + step] = s1.reduceLanes(VectorOperators.ADD);
-        out[r + 2 * step] = s2.reduceLanes(VectorOperators.ADD);
-        out[r + 3 * step] = s3.reduceLanes(VectorOperators.ADD);
+        FloatVector sums = LaneSums.sum4(s0, s1, s2, s3);
+        out[r] = sums.lane(0);
+        out[r + step] = sums.lane(L / 2);
+        out[r + 2 * step] = sums.lane(L / 4);
+        out[r + 3 * step] = sums.lane(3 * L / 4);
         for (int q = 0; q < 4; q++) {
             for (int c = (int) (whole >>> 1); c < cols; c++) out[r + q * step] += ScalarKernels.widen(w.get(ScalarKernels.I16_LE, off + q * stride + 2L * c), true) * x[c];
         }
+    }
+
+    /** One row of bfloat16 weights as {@link #fourRowsBf16} computes each of its four. */
+    private float oneRowBf16(MemorySegment w, long off, float[] x, int cols) {
+        FloatVector s0 = FloatVector.zero(F);
+        long whole = 2L * (cols - cols % L);
+        for (long c = 0; c < whole; c += 2L * L) {
+            s0 = loadShortsAsInts(w, off + c).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, (int) (c >>> 1)), s0);
+        }
+        float a = LaneSums.sum(s0);
+        for (int c = (int) (whole >>> 1); c < cols; c++) a += ScalarKernels.widen(w.get(ScalarKernels.I16_LE, off + 2L * c), true) * x[c];
+        return a;
     }
 
     /**
@@ -489,7 +518,7 @@ final class VectorKernels implements Kernels {
         float sum = 0;
         int i = 0;
         for (; i + L <= n; i += L) {
-            FloatVector e = FloatVector.fromArray(F, x, off + i).sub(shift).lanewise(VectorOperators.EXP);
+            FloatVector e = exp(FloatVector.fromArray(F, x, off + i).sub(shift));
             e.intoArray(x, off + i);
             sv = sv.add(e);
         }
@@ -498,7 +527,7 @@ final class VectorKernels implements Kernels {
             x[off + i] = e;
             sum += e;
         }
-        return sum + sv.reduceLanes(VectorOperators.ADD);
+        return sum + LaneSums.sum(sv);
     }
 
     @Override
@@ -517,7 +546,7 @@ final class VectorKernels implements Kernels {
         FloatVector acc = FloatVector.zero(F);
         int i = 0;
         for (; i + L <= n; i += L) acc = acc.add(FloatVector.fromArray(F, x, xOff + i));
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = LaneSums.sum(acc);
         for (; i < n; i++) sum += x[xOff + i];
         float mean = sum / n;
 
@@ -527,7 +556,7 @@ final class VectorKernels implements Kernels {
             FloatVector d = FloatVector.fromArray(F, x, xOff + i).sub(mean);
             acc = d.fma(d, acc);
         }
-        float var = acc.reduceLanes(VectorOperators.ADD);
+        float var = LaneSums.sum(acc);
         for (; i < n; i++) {
             float d = x[xOff + i] - mean;
             var += d * d;
@@ -598,7 +627,7 @@ final class VectorKernels implements Kernels {
         int i = 0;
         for (; i + L <= n; i += L) {
             FloatVector v = FloatVector.fromArray(F, x, off + i);
-            v.div(v.neg().lanewise(VectorOperators.EXP).add(1f)).intoArray(x, off + i);
+            v.div(exp(v.neg()).add(1f)).intoArray(x, off + i);
         }
         TAIL.silu(x, off + i, n - i);
     }
@@ -625,8 +654,42 @@ final class VectorKernels implements Kernels {
         poly = poly.mul(t).add(ScalarKernels.ERF_A2);
         poly = poly.mul(t).add(ScalarKernels.ERF_A1);
         poly = poly.mul(t);
-        FloatVector y = poly.mul(az.mul(az).neg().lanewise(VectorOperators.EXP)).neg().add(1f);
+        FloatVector y = poly.mul(exp(az.mul(az).neg())).neg().add(1f);
         return y.blend(y.neg(), z.compare(VectorOperators.LT, 0f));
+    }
+
+    private static final float EXP_HI = 88.72283f, EXP_LO = -87.33654f;
+    private static final float LOG2E = 1.44269504088896341f, ROUND = 0x1.8p23f;
+    private static final float LN2_HI = 0.693359375f, LN2_LO = -2.12194440e-4f;
+
+    /**
+     * e^x lane-wise, within about 1 ulp (Cody–Waite reduction x = n·ln 2 + r, |r| ≤ ln 2 / 2, and
+     * Cephes' degree-6 polynomial for e^r). Written out rather than {@code lanewise(EXP)}: C2
+     * compiles that to the SVML library's vector exp, while the interpreter and C1 run
+     * {@code Math.exp} per lane, and the two differ in the last bits — a kernel's results then
+     * changed when C2 compiled it. These are plain IEEE operations, the same in every tier.
+     * Below e^−87.34 (the smallest normal float) the result is 0; above e^88.72, infinity; NaN
+     * stays NaN.
+     */
+    static FloatVector exp(FloatVector x) {
+        FloatVector xc = x.max(EXP_LO).min(EXP_HI);
+        FloatVector t = xc.fma(FloatVector.broadcast(F, LOG2E), FloatVector.broadcast(F, ROUND));
+        FloatVector n = t.sub(ROUND); // x·log2(e) rounded to the nearest integer
+        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), xc);
+        r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
+        FloatVector p = r.fma(FloatVector.broadcast(F, 1.9875691500e-4f), FloatVector.broadcast(F, 1.3981999507e-3f));
+        p = p.fma(r, FloatVector.broadcast(F, 8.3334519073e-3f));
+        p = p.fma(r, FloatVector.broadcast(F, 4.1665795894e-2f));
+        p = p.fma(r, FloatVector.broadcast(F, 1.6666665459e-1f));
+        p = p.fma(r, FloatVector.broadcast(F, 5.0000001201e-1f));
+        FloatVector y = p.fma(r.mul(r), r).add(1f);
+        // 2^n as two normal factors (n runs from −126 to 128): exact products, no subnormal step.
+        IntVector k = t.reinterpretAsInts().sub(Float.floatToRawIntBits(ROUND));
+        IntVector k1 = k.lanewise(VectorOperators.ASHR, 1), k2 = k.sub(k1);
+        y = y.mul(k1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())
+                .mul(k2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+        y = y.blend(0f, x.compare(VectorOperators.LT, EXP_LO));
+        return y.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_HI));
     }
 
     @Override
@@ -636,7 +699,8 @@ final class VectorKernels implements Kernels {
         for (; i + L <= n; i += L) {
             FloatVector v = FloatVector.fromArray(F, x, off + i);
             FloatVector inner = v.mul(v).mul(v).mul(0.044715f).add(v).mul(c);
-            v.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f)).intoArray(x, off + i);
+            // x·(1 + tanh(u))/2 = x / (1 + e^(−2u)): no cancellation near u = 0, and no tanh (see exp).
+            v.div(exp(inner.mul(-2f)).add(1f)).intoArray(x, off + i);
         }
         TAIL.geluTanh(x, off + i, n - i);
     }

@@ -1,0 +1,199 @@
+package dev.panamax.simd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import jdk.incubator.vector.FloatVector;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The kernels' half of the reproducibility contract (docs/testing.md): the same inputs give the
+ * same bits whatever the thread count, and whatever the JIT tier — lane sums in one fixed order
+ * ({@link LaneSums}), e^x from plain IEEE operations ({@code VectorKernels.exp}). The whole-model
+ * half (every weight format, repeated, concurrent, before and after warm-up) is DeterminismTest
+ * in models/.
+ */
+class ReproducibilityTest {
+
+    static Stream<Kernels> paths() {
+        List<Kernels> all = new ArrayList<>();
+        all.add(Simd.scalar());
+        Simd.vector().ifPresent(all::add);
+        return all.stream();
+    }
+
+    private static float[] random(Random r, int n) {
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = (float) r.nextGaussian();
+        return x;
+    }
+
+    /** What {@code body} returns with the pool at 1, 2, 3 and 5 threads: all equal bit for bit. */
+    private static void sameForEveryThreadCount(String what, Supplier<float[]> body) {
+        int before = Parallel.threads();
+        try {
+            Parallel.setThreads(1);
+            float[] one = body.get();
+            for (int t : new int[] {2, 3, 5}) {
+                Parallel.setThreads(t);
+                float[] got = body.get();
+                for (int i = 0; i < one.length; i++) {
+                    int index = i;
+                    assertEquals(Float.floatToRawIntBits(one[i]), Float.floatToRawIntBits(got[i]),
+                            () -> what + " on " + t + " threads, element " + index + ": " + got[index] + " against " + one[index] + " on one");
+                }
+            }
+        } finally {
+            Parallel.setThreads(before);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("paths")
+    void matvecRowsDoNotDependOnTheThreadRanges(Kernels k) {
+        Random r = new Random(7);
+        // Narrow rows (one dot each), wide ones (two far-apart rows at a time) and wider (four):
+        // with 37 or 101 rows every thread count leaves rows over from the pairs and quads.
+        for (int cols : new int[] {300, 1100, 4101}) {
+            for (int rows : new int[] {37, 101}) {
+                float[] w = random(r, rows * cols), x = random(r, cols);
+                try (Arena arena = Arena.ofShared()) {
+                    MemorySegment seg = arena.allocate(4L * w.length, 64);
+                    MemorySegment.copy(w, 0, seg, ValueLayout.JAVA_FLOAT_UNALIGNED, 0, w.length);
+                    MemorySegment h = arena.allocate(2L * w.length, 64), b = arena.allocate(2L * w.length, 64);
+                    k.f32ToF16(w, 0, h, 0, w.length);
+                    k.f32ToBf16(w, 0, b, 0, w.length);
+                    String shape = k.name() + " [" + rows + ", " + cols + "]";
+                    sameForEveryThreadCount("F32 matvec " + shape, () -> {
+                        float[] out = new float[rows];
+                        k.matvec(seg, 0, x, out, rows, cols);
+                        return out;
+                    });
+                    sameForEveryThreadCount("F16 matvec " + shape, () -> {
+                        float[] out = new float[rows];
+                        k.matvec16(h, 0, false, x, out, rows, cols);
+                        return out;
+                    });
+                    sameForEveryThreadCount("BF16 matvec " + shape, () -> {
+                        float[] out = new float[rows];
+                        k.matvec16(b, 0, true, x, out, rows, cols);
+                        return out;
+                    });
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("paths")
+    void promptGemmDoesNotDependOnTheThreadRanges(Kernels k) {
+        Random r = new Random(8);
+        int n = 70, kk = 257;
+        float[] b = random(r, n * kk);
+        for (int m : new int[] {5, 40, 600}) { // the dot-product tiles, the broadcast tiles, the packed GEMM
+            float[] a = random(r, m * kk);
+            sameForEveryThreadCount(k.name() + " GEMM m = " + m, () -> {
+                float[] c = new float[m * n];
+                k.matmulTransposedB(a, b, c, m, n, kk);
+                return c;
+            });
+        }
+    }
+
+    @Test
+    void laneSumsFoldHalvesInAFixedOrder() {
+        assumeTrue(Simd.vector().isPresent(), "no Vector API in this JVM");
+        var species = FloatVector.SPECIES_PREFERRED;
+        int n = species.length();
+        // Values whose sum depends on the order: 1e8 and −1e8 cancel only if added to each other first.
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = i % 2 == 0 ? 1f : 3e-8f * i;
+        x[0] = 1e8f;
+        x[n / 2] = -1e8f;
+        float[] copy = x.clone();
+        float want = LaneSums.fold(copy);
+        assertEquals(want, LaneSums.sum(FloatVector.fromArray(species, x, 0)));
+        // The fold pairs lane 0 with lane n/2 first, so the big values cancel exactly.
+        float[] pairs = x.clone();
+        pairs[0] = 0;
+        pairs[n / 2] = 0;
+        assertEquals(LaneSums.fold(pairs), want);
+        // Many calls, as C2 compiles the method between them: the same bits every time.
+        float[] y = random(new Random(9), n);
+        float first = LaneSums.sum(FloatVector.fromArray(species, y, 0));
+        for (int i = 0; i < 200_000; i++) {
+            float again = LaneSums.sum(FloatVector.fromArray(species, y, 0));
+            if (Float.floatToRawIntBits(again) != Float.floatToRawIntBits(first)) {
+                throw new AssertionError("call " + i + " gave " + again + ", the first " + first);
+            }
+        }
+    }
+
+    @Test
+    void sum4FoldsEachVectorAsSumDoes() {
+        assumeTrue(Simd.vector().isPresent(), "no Vector API in this JVM");
+        Random r = new Random(10);
+        for (var species : List.of(FloatVector.SPECIES_PREFERRED, FloatVector.SPECIES_256, FloatVector.SPECIES_128)) {
+            int n = species.length();
+            for (int trial = 0; trial < 1000; trial++) {
+                FloatVector[] v = new FloatVector[4];
+                for (int q = 0; q < 4; q++) {
+                    float[] x = new float[n];
+                    for (int i = 0; i < n; i++) x[i] = (float) (r.nextGaussian() * Math.pow(10, r.nextInt(8) - 4));
+                    v[q] = FloatVector.fromArray(species, x, 0);
+                }
+                FloatVector s = LaneSums.sum4(v[0], v[1], v[2], v[3]);
+                int[] lane = {0, n / 2, n / 4, 3 * n / 4};
+                for (int q = 0; q < 4; q++) {
+                    assertEquals(Float.floatToRawIntBits(LaneSums.sum(v[q])), Float.floatToRawIntBits(s.lane(lane[q])),
+                            n + " lanes, vector " + q);
+                }
+            }
+        }
+    }
+
+    /** exp on the vector path: within 2 ulp of Math.exp over the range softmax and the activations use, exact at the edges. */
+    @Test
+    void vectorExpIsCloseToMathExpAndHandlesTheEdges() {
+        assumeTrue(Simd.vector().isPresent(), "no Vector API in this JVM");
+        Kernels v = Simd.vector().get();
+        int n = 200_001;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = -87f + 175f * i / (n - 1);
+        float[] y = x.clone();
+        v.expShift(y, 0, n, 0f);
+        double worstUlps = 0;
+        for (int i = 0; i < n; i++) {
+            float want = (float) Math.exp(x[i]);
+            worstUlps = Math.max(worstUlps, Math.abs(y[i] - want) / Math.ulp(want));
+        }
+        double w = worstUlps;
+        assertTrue(w <= 2, () -> "worst error " + w + " ulp");
+        int lanes = v.vectorBits() / 32;
+        float[] edges = new float[lanes * 2];
+        float[] in = {Float.NEGATIVE_INFINITY, -1000f, -87.5f, 0f, 1e-30f, 88.7f, 89f, Float.POSITIVE_INFINITY, Float.NaN, -0f};
+        System.arraycopy(in, 0, edges, 0, in.length);
+        v.expShift(edges, 0, lanes * 2, 0f);
+        assertEquals(0f, edges[0]);
+        assertEquals(0f, edges[1]);
+        assertEquals(0f, edges[2]); // below the smallest normal result: flushed to zero
+        assertEquals(1f, edges[3]);
+        assertEquals(1f, edges[4]);
+        assertEquals((float) Math.exp(88.7f), edges[5], Math.ulp((float) Math.exp(88.7f)) * 2);
+        assertEquals(Float.POSITIVE_INFINITY, edges[6]);
+        assertEquals(Float.POSITIVE_INFINITY, edges[7]);
+        assertTrue(Float.isNaN(edges[8]));
+        assertEquals(1f, edges[9]);
+    }
+}
