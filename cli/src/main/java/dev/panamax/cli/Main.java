@@ -206,8 +206,10 @@ public final class Main {
     static final String INSPECT_HELP = """
             Usage: panamax inspect FILE_OR_DIR
 
-            Validates the whole file exactly as loading does, then prints the format,
-            architecture, metadata (long arrays shortened) and every tensor with type and shape.
+            Prints the format, architecture, metadata or config (long arrays shortened) and
+            every tensor with type and shape, then checks the model exactly as loading does
+            (hyper-parameters, every tensor the architecture needs, their shapes): the last line
+            is "valid: ..." and the exit status 0, or the first problem found and status 1.
             """;
 
     static final String CONVERT_HELP = """
@@ -252,7 +254,7 @@ public final class Main {
                     case "--verbose", "-v" -> { }
                     case "--threads", "-t" -> {
                         if (i + 1 >= args.length) throw new UsageException("--threads needs a number");
-                        Parallel.setThreads(positiveInt("--threads", args[++i]));
+                        Parallel.setThreads(threadCount(args[++i]));
                     }
                     default -> {
                         if (a.startsWith("-")) throw new UsageException("unknown option '" + a + "' (see panamax --help)");
@@ -265,10 +267,20 @@ public final class Main {
         } catch (UsageException e) {
             err.println("panamax: " + e.getMessage());
             return 2;
+        } catch (OutputClosed e) {
+            return 0; // the reader went away (| head): stop quietly, as a pipeline expects
         } catch (java.nio.charset.CharacterCodingException e) {
             err.println("panamax: the input is not valid UTF-8 (" + e.getMessage() + ")");
             return 1;
-        } catch (ModelException | IOException | IllegalArgumentException | java.io.UncheckedIOException e) {
+        } catch (IOException e) {
+            err.println("panamax: " + describe(e));
+            if (verbose) e.printStackTrace(err);
+            return 1;
+        } catch (java.io.UncheckedIOException e) {
+            err.println("panamax: " + describe(e.getCause()));
+            if (verbose) e.printStackTrace(err);
+            return 1;
+        } catch (ModelException | IllegalArgumentException e) {
             err.println("panamax: " + (e.getMessage() != null ? e.getMessage() : e.toString()));
             if (verbose) e.printStackTrace(err);
             return 1;
@@ -421,7 +433,7 @@ public final class Main {
 
     private static void threads(Args a) {
         String t = a.value("--threads", null);
-        if (t != null) Parallel.setThreads(positiveInt("--threads", t));
+        if (t != null) Parallel.setThreads(threadCount(t));
     }
 
     // ---- generate --------------------------------------------------------------------------------
@@ -432,12 +444,14 @@ public final class Main {
         Path modelPath = null;
         String prompt = null;
         if (pos.size() == 2) {
+            if (pos.get(0).isBlank()) throw new UsageException("MODEL is empty (see panamax generate --help)");
             modelPath = Path.of(pos.get(0));
             prompt = pos.get(1);
         } else if (pos.size() == 1) {
-            Path p = Path.of(pos.get(0));
-            if (Files.exists(p) || pos.get(0).endsWith(".gguf")) modelPath = p;
-            else prompt = pos.get(0);
+            // One argument is the model when it names one, else the prompt ("" included: start from BOS).
+            String arg = pos.get(0);
+            if (!arg.isEmpty() && (Files.exists(Path.of(arg)) || arg.endsWith(".gguf"))) modelPath = Path.of(arg);
+            else prompt = arg;
         }
         String idList = a.value("--ids", null);
         if (prompt == null && idList == null) prompt = "In the beginning";
@@ -461,10 +475,11 @@ public final class Main {
             if (prompt != null) out.print(prompt);
             else if (tok != null) out.print(decode(tok, ids));
             out.flush();
-            Generator.Result r = Generator.generate(model.model(), ids, o, text -> {
+            Generator.Result r = model.generate(ids, o, text -> {
                 out.print(text);
                 out.flush();
-            }, null);
+                if (out.checkError()) throw new OutputClosed();
+            });
             out.println();
             if (a.has("--print-ids")) {
                 StringBuilder sb = new StringBuilder();
@@ -537,16 +552,47 @@ public final class Main {
     }
 
     /** The sampling flags shared by generate and chat. */
+    /** The sampling options, each checked here so that a bad one is a command-line error naming the option. */
     private static GenerationOptions sampling(Args a, int maxTokens) {
+        int max = a.integer("--max-tokens", maxTokens), topK = a.integer("--top-k", 40);
+        float temperature = a.number("--temperature", 0.8f), topP = a.number("--top-p", 0.95f), minP = a.number("--min-p", 0.05f),
+                penalty = a.number("--repeat-penalty", 1.0f);
+        if (max < 0) throw new UsageException("--max-tokens must be 0 or more, got " + a.value("--max-tokens", null));
+        if (topK < 0) throw new UsageException("--top-k must be 0 (off) or more, got " + a.value("--top-k", null));
+        if (!(temperature >= 0) || Float.isInfinite(temperature)) throw new UsageException("--temperature must be 0 (greedy) or more, got " + a.value("--temperature", null));
+        if (!(topP > 0 && topP <= 1)) throw new UsageException("--top-p must be above 0 and at most 1, got " + a.value("--top-p", null));
+        if (!(minP >= 0 && minP < 1)) throw new UsageException("--min-p must be at least 0 and below 1, got " + a.value("--min-p", null));
+        if (!(penalty > 0) || Float.isInfinite(penalty)) throw new UsageException("--repeat-penalty must be above 0 (1 = off), got " + a.value("--repeat-penalty", null));
         return GenerationOptions.defaults()
-                .withMaxTokens(a.integer("--max-tokens", maxTokens))
-                .withTemperature(a.number("--temperature", 0.8f))
-                .withTopK(a.integer("--top-k", 40))
-                .withTopP(a.number("--top-p", 0.95f))
-                .withMinP(a.number("--min-p", 0.05f))
-                .withRepeatPenalty(a.number("--repeat-penalty", 1.0f))
+                .withMaxTokens(max)
+                .withTemperature(temperature)
+                .withTopK(topK)
+                .withTopP(topP)
+                .withMinP(minP)
+                .withRepeatPenalty(penalty)
                 .withSeed(a.longValue("--seed", System.nanoTime()))
-                .withStop(a.all("--stop"));
+                .withStop(a.all("--stop").stream().map(Main::unescape).toList());
+    }
+
+    /** {@code --stop "\n\n"}: the escapes a shell user types for a newline, tab, backslash. */
+    static String unescape(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c == '\\' && i + 1 < s.length()) {
+                char n = s.charAt(++i);
+                switch (n) {
+                    case 'n' -> b.append('\n');
+                    case 't' -> b.append('\t');
+                    case 'r' -> b.append('\r');
+                    case '\\' -> b.append('\\');
+                    default -> b.append(c).append(n);
+                }
+            } else {
+                b.append(c);
+            }
+        }
+        return b.toString();
     }
 
     // ---- chat ------------------------------------------------------------------------------------------
@@ -558,14 +604,12 @@ public final class Main {
         String device = deviceOption(a);
         try (Panamax model = place(load(modelPath, quantizeOption(a), err), device, err)) {
             model.model().prepare();
-            ChatTemplate template = ChatTemplate.detect(model.model().chatTemplate());
-            GenerationOptions o = template.endOfTurn.isEmpty() ? base : base.withStop(java.util.List.of(template.endOfTurn));
+            String system = a.value("--system", null);
+            dev.panamax.runtime.generate.Chat chat = new dev.panamax.runtime.generate.Chat(model.model(), system, note -> err.println("panamax: " + note));
+            ChatTemplate template = chat.template();
             err.println("panamax: chatting with " + (modelPath == null ? "kjv-llama (embedded)" : modelPath) + ", template "
                     + template.name().toLowerCase(java.util.Locale.ROOT) + (template == ChatTemplate.NONE ? " (each line continues the text)" : "")
                     + "; an empty line or end of input ends the chat");
-            java.util.List<ChatTemplate.Message> messages = new java.util.ArrayList<>();
-            String system = a.value("--system", null);
-            if (system != null) messages.add(new ChatTemplate.Message("system", system));
             // Strict: a byte that is not UTF-8 is an error naming it, not a silent U+FFFD.
             java.io.BufferedReader reader = new java.io.BufferedReader(new java.io.InputStreamReader(in,
                     StandardCharsets.UTF_8.newDecoder().onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
@@ -575,15 +619,14 @@ public final class Main {
                 err.flush();
                 String line = reader.readLine();
                 if (line == null || line.isBlank()) break;
-                messages.add(new ChatTemplate.Message("user", line));
                 if (template == ChatTemplate.NONE) out.print(line);
-                Generator.Result r = model.generate(template.format(messages), o, text -> {
+                Generator.Result r = chat.send(line, base, text -> {
                     out.print(text);
                     out.flush();
-                });
+                    if (out.checkError()) throw new OutputClosed();
+                }, () -> model.isClosed() ? "the model was closed" : null);
                 out.println();
-                messages.add(new ChatTemplate.Message("assistant", r.text()));
-                err.printf("panamax: %d tokens at %.1f tok/s%n", r.generatedIds().length, r.generatedTokensPerSecond());
+                err.printf("panamax: %d new prompt tokens, %d generated at %.1f tok/s%n", r.promptTokensFed(), r.generatedIds().length, r.generatedTokensPerSecond());
             }
         }
         return 0;
@@ -810,7 +853,7 @@ public final class Main {
         if (ids.length == 0) throw new UsageException("--ids is empty");
         String device = deviceOption(a);
         try (Model model = placeModel(ModelLoader.load(Path.of(a.positional.get(0))), device, err);
-             OutputStream os = new BufferedOutputStream(Files.newOutputStream(Path.of(file)))) {
+             OutputStream os = new BufferedOutputStream(openForWriting("--out", Path.of(file)))) {
             int width;
             if (model instanceof EncoderModel enc) {
                 // Encoders: the last hidden state [T, hidden].
@@ -843,26 +886,46 @@ public final class Main {
     private static int inspect(Args a, PrintStream out) throws IOException {
         if (a.positional.size() != 1) throw new UsageException("inspect needs FILE_OR_DIR (see panamax inspect --help)");
         Path p = Path.of(a.positional.get(0));
-        if (Files.isDirectory(p)) {
-            ModelSource src = ModelLoader.readHuggingFace(p);
-            try (var w = src.weights()) {
-                out.println("format: Hugging Face directory (safetensors)");
-                out.println("architecture: " + src.architecture());
-                out.println("tokenizer: " + (src.tokenizer() == null ? "none" : src.tokenizer().getClass().getSimpleName() + ", " + src.tokenizer().vocabSize() + " tokens"));
-                out.println("config:");
-                for (Map.Entry<String, Object> e : src.config().entrySet()) out.println("  " + e.getKey() + " = " + shortValue(e.getValue()));
-                printTensors(out, w.all().values());
+        switch (ModelLoader.formatOf(p)) {
+            case HUGGING_FACE -> {
+                ModelSource src = ModelLoader.readHuggingFace(p);
+                try (var w = src.weights()) {
+                    out.println("format: Hugging Face directory (safetensors)");
+                    out.println("architecture: " + src.architecture());
+                    out.println("tokenizer: " + (src.tokenizer() == null ? "none" : src.tokenizer().getClass().getSimpleName() + ", " + src.tokenizer().vocabSize() + " tokens"));
+                    out.println("config:");
+                    for (Map.Entry<String, Object> e : src.config().entrySet()) out.println("  " + e.getKey() + " = " + shortValue(e.getValue()));
+                    printTensors(out, w.all().values());
+                }
             }
-        } else {
-            Gguf g = Gguf.read(p);
-            try (var w = g.weights()) {
-                out.println("format: GGUF v" + g.version() + ", data at byte " + g.dataOffset());
-                Object arch = g.metadata().get("general.architecture");
-                out.println("architecture: " + (arch == null ? "(none: vocabulary only?)" : arch));
-                out.println("metadata (" + g.metadata().size() + " keys):");
-                for (Map.Entry<String, Object> e : g.metadata().entrySet()) out.println("  " + e.getKey() + " = " + shortValue(e.getValue()));
-                printTensors(out, w.all().values());
+            case GGUF -> {
+                Gguf g = Gguf.read(p);
+                try (var w = g.weights()) {
+                    out.println("format: GGUF v" + g.version() + ", data at byte " + g.dataOffset());
+                    Object arch = g.metadata().get("general.architecture");
+                    out.println("architecture: " + (arch == null ? "(none: vocabulary only?)" : arch));
+                    out.println("metadata (" + g.metadata().size() + " keys):");
+                    for (Map.Entry<String, Object> e : g.metadata().entrySet()) out.println("  " + e.getKey() + " = " + shortValue(e.getValue()));
+                    printTensors(out, w.all().values());
+                }
             }
+            case LLAMA2C -> {
+                ModelSource src = dev.panamax.runtime.format.Llama2c.read(p);
+                try (var w = src.weights()) {
+                    out.println("format: llama2.c checkpoint");
+                    out.println("architecture: " + src.architecture());
+                    out.println("tokenizer: " + (src.tokenizer() == null ? "none (no tokenizer.bin beside it)" : src.tokenizer().vocabSize() + " tokens"));
+                    out.println("config:");
+                    for (Map.Entry<String, Object> e : src.config().entrySet()) out.println("  " + e.getKey() + " = " + shortValue(e.getValue()));
+                    printTensors(out, w.all().values());
+                }
+            }
+        }
+        // The same checks as loading: hyper-parameters, every tensor the architecture needs, shapes.
+        out.flush();
+        try (Model m = ModelLoader.load(p)) {
+            out.println("valid: loads as " + m.architecture() + (m instanceof LanguageModel lm
+                    ? " (context " + lm.contextLength() + ", vocabulary " + lm.vocabSize() + ")" : " (encoder)"));
         }
         return 0;
     }
@@ -951,6 +1014,42 @@ public final class Main {
         }
     }
 
+    /** What went wrong with a file, in words: the JDK's exceptions often carry only the path. */
+    static String describe(IOException e) {
+        String file = e instanceof java.nio.file.FileSystemException f && f.getFile() != null ? f.getFile() : null;
+        String why = switch (e) {
+            case java.nio.file.NoSuchFileException x -> "no such file or directory";
+            case java.nio.file.AccessDeniedException x -> "permission denied";
+            case java.nio.file.FileAlreadyExistsException x -> "it already exists";
+            case java.nio.file.NotDirectoryException x -> "not a directory";
+            case java.nio.file.FileSystemException x -> x.getReason() != null ? x.getReason() : x.getClass().getSimpleName();
+            default -> e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+        };
+        return file != null ? file + ": " + why : why;
+    }
+
+    /** A file to write, or an error that says which option named it and why it cannot be written. */
+    static OutputStream openForWriting(String option, Path file) {
+        try {
+            if (Files.isDirectory(file)) throw new ModelException("cannot write " + option + " " + file + ": it is a directory");
+            Path parent = file.toAbsolutePath().getParent();
+            if (parent != null && !Files.isDirectory(parent)) throw new ModelException("cannot write " + option + " " + file + ": the directory " + parent + " does not exist");
+            return Files.newOutputStream(file);
+        } catch (IOException e) {
+            throw new ModelException("cannot write " + option + " " + file + ": " + describe(e).replace(file + ": ", ""), e);
+        }
+    }
+
+    /** --threads N: at least 1, at most {@link Parallel#maxThreads}. */
+    static int threadCount(String value) {
+        int n = positiveInt("--threads", value);
+        if (n > Parallel.maxThreads()) {
+            throw new UsageException("--threads " + value.trim() + " is more than " + Parallel.maxThreads() + " (4 × the "
+                    + Runtime.getRuntime().availableProcessors() + " processors this machine gives Java)");
+        }
+        return n;
+    }
+
     static int positiveInt(String flag, String value) {
         try {
             int v = Integer.parseInt(value.trim());
@@ -958,6 +1057,13 @@ public final class Main {
             return v;
         } catch (NumberFormatException e) {
             throw new UsageException(flag + " needs a whole number, got '" + value + "'");
+        }
+    }
+
+    /** Standard output was closed by its reader (a pipe into {@code head}): generation stops. */
+    static final class OutputClosed extends RuntimeException {
+        OutputClosed() {
+            super("standard output is closed", null, false, false);
         }
     }
 

@@ -213,16 +213,25 @@ public final class Gpt2 implements Architecture {
             return pos;
         }
 
+        /** The KV cache holds every earlier position: going back is forgetting what came after. */
+        @Override
+        public boolean rewind(int position) {
+            if (position < 0 || position > pos) return false;
+            pos = position;
+            return true;
+        }
+
         @Override
         public float[] forward(int token) {
             if (token < 0 || token >= c.vocab) throw new ModelException("token id " + token + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
             if (pos >= c.context) throw new ModelException("the sequence reached the context length of " + c.context + " tokens");
             int d = c.dim;
-            if (keys[0] == null || keys[0].length < (pos + 1) * d) {
-                int cap = Math.min(c.context, Math.max(64, 2 * pos + 2));
+            if (keys[0] == null || keys[0].length < (pos + 1L) * d) {
+                int cap = (int) Math.min(c.context, Math.max(64, 2L * pos + 2));
+                int n = dev.panamax.runtime.model.Memory.floats("the KV cache for " + cap + " positions", (long) cap * d, 2L * c.layers);
                 for (int l = 0; l < c.layers; l++) {
-                    keys[l] = keys[l] == null ? new float[cap * d] : Arrays.copyOf(keys[l], cap * d);
-                    values[l] = values[l] == null ? new float[cap * d] : Arrays.copyOf(values[l], cap * d);
+                    keys[l] = keys[l] == null ? new float[n] : Arrays.copyOf(keys[l], n);
+                    values[l] = values[l] == null ? new float[n] : Arrays.copyOf(values[l], n);
                 }
             }
             m.wte.row(k, token, x, 0);

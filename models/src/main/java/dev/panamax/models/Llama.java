@@ -55,7 +55,7 @@ public final class Llama implements Architecture {
             int dim = Cfg.integer(c, "hidden_size");
             int heads = Cfg.integer(c, "num_attention_heads");
             int kvHeads = Cfg.integerOr(c, "num_key_value_heads", heads);
-            int headDim = Cfg.integerOr(c, "head_dim", dim / heads);
+            int headDim = c.get("head_dim") != null ? Cfg.integer(c, "head_dim") : Cfg.divide(dim, "hidden_size", heads, "num_attention_heads");
             Map<String, Object> rope = Cfg.objectOr(c, "rope_parameters", c.containsKey("rope_scaling") && c.get("rope_scaling") != null
                     ? Cfg.objectOr(c, "rope_scaling", Map.of()) : Map.of());
             double theta = Cfg.numberOr(rope, "rope_theta", Cfg.numberOr(c, "rope_theta", 10000.0));
@@ -81,7 +81,8 @@ public final class Llama implements Architecture {
             int dim = Cfg.integer(m, p + "embedding_length");
             int heads = Cfg.integer(m, p + "attention.head_count");
             int kvHeads = Cfg.integerOr(m, p + "attention.head_count_kv", heads);
-            int headDim = Cfg.integerOr(m, p + "attention.key_length", dim / heads);
+            int headDim = m.get(p + "attention.key_length") != null ? Cfg.integer(m, p + "attention.key_length")
+                    : Cfg.divide(dim, p + "embedding_length", heads, p + "attention.head_count");
             RopeScaling scaling = null;
             if ("llama3".equals(m.get(p + "rope.scaling.type")) || m.containsKey(p + "rope.scaling.low_freq_factor")) {
                 scaling = new RopeScaling(Cfg.number(m, p + "rope.scaling.factor"), Cfg.number(m, p + "rope.scaling.low_freq_factor"),
@@ -105,6 +106,7 @@ public final class Llama implements Architecture {
                 throw new ModelException("bad hyper-parameters: " + this);
             }
             if (heads % kvHeads != 0) throw new ModelException(heads + " attention heads are not a multiple of " + kvHeads + " key/value heads");
+            if (slidingWindow < 0) throw new ModelException("the sliding window must be 0 (none) or more, found " + slidingWindow);
             if ((headDim & 1) != 0) throw new ModelException("head dimension " + headDim + " is odd: RoPE needs pairs");
             return this;
         }
@@ -410,9 +412,10 @@ public final class Llama implements Architecture {
 
         private void grow(int cap) {
             int kvDim = c.kvHeads * c.headDim;
+            int n = dev.panamax.runtime.model.Memory.floats("the KV cache for " + cap + " positions", (long) cap * kvDim, kvF16 ? c.layers : 2L * c.layers);
             for (int l = 0; l < keys.length; l++) {
-                keys[l] = keys[l] == null ? new float[cap * kvDim] : Arrays.copyOf(keys[l], cap * kvDim);
-                values[l] = values[l] == null ? new float[cap * kvDim] : Arrays.copyOf(values[l], cap * kvDim);
+                keys[l] = keys[l] == null ? new float[n] : Arrays.copyOf(keys[l], n);
+                values[l] = values[l] == null ? new float[n] : Arrays.copyOf(values[l], n);
             }
             for (int l = 0; l < keys16.length; l++) {
                 keys16[l] = grown(keys16[l], 2L * cap * kvDim);
@@ -433,11 +436,19 @@ public final class Llama implements Architecture {
             return pos;
         }
 
+        /** The KV cache holds every earlier position: going back is forgetting what came after. */
+        @Override
+        public boolean rewind(int position) {
+            if (position < 0 || position > pos) return false;
+            pos = position;
+            return true;
+        }
+
         @Override
         public float[] forward(int token) {
             if (token < 0 || token >= c.vocab) throw new ModelException("token id " + token + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
             if (pos >= c.context) throw new ModelException("the sequence reached the context length of " + c.context + " tokens");
-            if (pos >= capacity) grow(Math.min(c.context, capacity * 2));
+            if (pos >= capacity) grow((int) Math.min(c.context, 2L * capacity));
             int hd = c.headDim, kvDim = c.kvHeads * hd;
             m.embed.row(k, token, x, 0);
             for (int j = 0; j < hd / 2; j++) {
@@ -496,7 +507,7 @@ public final class Llama implements Architecture {
             // costs more than it saves on a few tokens (measured: 5 tokens, 0.5 s → 0.75 s to the first token).
             if (T < MIN_BATCH || !m.batchable) return LanguageModel.Session.super.prefill(tokens, allLogits);
             if (pos + T > c.context) throw new ModelException("the sequence reached the context length of " + c.context + " tokens");
-            while (pos + T > capacity) grow(Math.min(c.context, capacity * 2));
+            while (pos + T > capacity) grow((int) Math.min(c.context, 2L * capacity));
             int d = c.dim, hd = c.headDim, qDim = c.heads * hd, kvDim = c.kvHeads * hd, f = c.ffnDim;
             float[] X = new float[T * d], XB = new float[T * Math.max(d, qDim)], Q = new float[T * qDim], K = new float[T * kvDim],
                     V = new float[T * kvDim], A = new float[T * qDim], O = new float[T * d], G = new float[T * f], U = new float[T * f];

@@ -75,7 +75,7 @@ public final class Mamba implements Architecture {
             return new MambaModel(c, src.weights(), src.tokenizer(), src.endIds(), Names.GGUF);
         }
         int dim = Cfg.integer(m, "hidden_size");
-        int dtRank = m.get("time_step_rank") instanceof Number n ? n.intValue() : (dim + 15) / 16; // "auto": ceil(dim / 16)
+        int dtRank = m.get("time_step_rank") instanceof Number ? Cfg.integer(m, "time_step_rank") : (dim + 15) / 16; // "auto": ceil(dim / 16)
         Config c = new Config(dim, Cfg.integer(m, "num_hidden_layers"), Cfg.integerOr(m, "intermediate_size", 2 * dim),
                 Cfg.integer(m, "state_size"), Cfg.integer(m, "conv_kernel"), dtRank, Cfg.integer(m, "vocab_size"),
                 (float) Cfg.numberOr(m, "layer_norm_epsilon", 1e-5));
@@ -174,7 +174,7 @@ public final class Mamba implements Architecture {
             out = new float[c.dim];
             logits = new float[c.vocab];
             convState = new float[c.layers][c.inner * (c.conv - 1)];
-            ssm = new float[c.layers][c.inner * c.state];
+            ssm = new float[c.layers][dev.panamax.runtime.model.Memory.floats("the SSM state", (long) c.inner * c.state, c.layers)];
         }
 
         @Override

@@ -77,8 +77,8 @@ public final class Mamba2 implements Architecture {
         Map<String, Object> m = src.config();
         if (src.isGguf()) {
             int inner = Cfg.integer(m, "mamba2.ssm.inner_size"), heads = Cfg.integer(m, "mamba2.ssm.time_step_rank");
-            if (heads <= 0 || inner % heads != 0) throw new ModelException("mamba2: inner size " + inner + " is not a multiple of " + heads + " heads");
-            Config c = new Config(Cfg.integer(m, "mamba2.embedding_length"), Cfg.integer(m, "mamba2.block_count"), inner, heads, inner / heads,
+            Config c = new Config(Cfg.integer(m, "mamba2.embedding_length"), Cfg.integer(m, "mamba2.block_count"), inner, heads,
+                    Cfg.divide(inner, "mamba2.ssm.inner_size", heads, "mamba2.ssm.time_step_rank"),
                     Cfg.integerOr(m, "mamba2.ssm.group_count", 1), Cfg.integer(m, "mamba2.ssm.state_size"), Cfg.integer(m, "mamba2.ssm.conv_kernel"),
                     src.weights().get("token_embd.weight").rows(), (float) Cfg.numberOr(m, "mamba2.attention.layer_norm_rms_epsilon", 1e-5),
                     0f, Float.POSITIVE_INFINITY, 64);
@@ -91,7 +91,7 @@ public final class Mamba2 implements Architecture {
             lo = (float) dev.panamax.runtime.json.Json.number(l.get(0), "time_step_limit");
             hi = (float) dev.panamax.runtime.json.Json.number(l.get(1), "time_step_limit");
         }
-        Config c = new Config(dim, Cfg.integer(m, "num_hidden_layers"), heads * headDim, heads, headDim, Cfg.integerOr(m, "n_groups", 1),
+        Config c = new Config(dim, Cfg.integer(m, "num_hidden_layers"), Cfg.product(heads, "num_heads", headDim, "head_dim"), heads, headDim, Cfg.integerOr(m, "n_groups", 1),
                 Cfg.integer(m, "state_size"), Cfg.integer(m, "conv_kernel"), Cfg.integer(m, "vocab_size"),
                 (float) Cfg.numberOr(m, "layer_norm_epsilon", 1e-5), lo, hi, Math.max(1, Cfg.integerOr(m, "chunk_size", 64)));
         if (c.heads % c.groups != 0) throw new ModelException("mamba2: " + c.heads + " heads are not a multiple of " + c.groups + " groups");
@@ -183,7 +183,7 @@ public final class Mamba2 implements Architecture {
             out = new float[c.dim];
             logits = new float[c.vocab];
             convState = new float[c.layers][c.convDim() * (c.conv - 1)];
-            ssm = new float[c.layers][c.heads * c.headDim * c.state];
+            ssm = new float[c.layers][dev.panamax.runtime.model.Memory.floats("the SSM state", (long) c.heads * c.headDim * c.state, c.layers)];
         }
 
         @Override

@@ -89,7 +89,7 @@ public final class Qwen3Next implements Architecture {
             else if (!"full_attention".equals(t)) throw new ModelException("qwen3_next: unknown layer type " + t + " (linear_attention, full_attention)");
         }
         int heads = Cfg.integer(m, "num_attention_heads");
-        int headDim = Cfg.integerOr(m, "head_dim", dim / heads);
+        int headDim = m.get("head_dim") != null ? Cfg.integer(m, "head_dim") : Cfg.divide(dim, "hidden_size", heads, "num_attention_heads");
         Map<String, Object> rope = Cfg.objectOr(m, "rope_parameters", Map.of());
         double partial = Cfg.numberOr(rope, "partial_rotary_factor", Cfg.numberOr(m, "partial_rotary_factor", 1.0));
         double theta = Cfg.numberOr(rope, "rope_theta", Cfg.numberOr(m, "rope_theta", 10000));
@@ -232,7 +232,7 @@ public final class Qwen3Next implements Architecture {
             for (int l = 0; l < c.layers; l++) {
                 if (c.linear[l]) {
                     convState[l] = new float[c.convDim() * (c.conv - 1)];
-                    S[l] = new float[c.nv][c.dk * c.dv];
+                    S[l] = new float[c.nv][dev.panamax.runtime.model.Memory.floats("the linear-attention state", (long) c.dk * c.dv, (long) c.nv * c.layers)];
                 } else {
                     kCache[l] = new float[0];
                     vCache[l] = new float[0];

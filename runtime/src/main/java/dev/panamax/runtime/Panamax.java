@@ -24,7 +24,13 @@ import java.util.function.Consumer;
  * }</pre>
  *
  * A loaded model is thread-safe: concurrent {@code generate} calls each get their own session
- * (KV cache) and share the read-only weights.
+ * (KV cache) and share the read-only weights, and give the same results as one call alone.
+ *
+ * <p>Lifetime: {@link #close} may be called from any thread, any number of times. A generation
+ * running when it is called ends before its next token with a {@link ModelException} saying the
+ * model was closed, and the weights are unmapped when the last such generation has ended; a
+ * generation started after {@code close} fails the same way. Sessions taken from {@link #model()}
+ * directly are outside this guard: close the model only after they are done.
  */
 public final class Panamax implements AutoCloseable {
 
@@ -32,6 +38,11 @@ public final class Panamax implements AutoCloseable {
     public static final String DEFAULT_MODEL_RESOURCE = "dev/panamax/models/kjv-llama-f16.gguf";
 
     private final LanguageModel model;
+    private final Object lifetime = new Object();
+    /** Generations running now; the weights are released when this is 0 and {@link #closed} is set. */
+    private int active;
+    private volatile boolean closed;
+    private boolean released;
 
     private Panamax(LanguageModel model) {
         this.model = model;
@@ -90,12 +101,38 @@ public final class Panamax implements AutoCloseable {
     public Generator.Result generate(String prompt, GenerationOptions options, Consumer<String> onText) {
         Tokenizer tok = tokenizer();
         if (tok == null) throw new ModelException("this model has no tokenizer: pass token ids instead");
-        return Generator.generate(model, tok.encode(prompt, true), options, onText, null);
+        return generate(tok.encode(prompt, true), options, onText);
     }
 
-    /** Generates from token ids. */
+    /** Generates from token ids; an empty array starts from the model's BOS token. */
     public Generator.Result generate(int[] promptIds, GenerationOptions options, Consumer<String> onText) {
-        return Generator.generate(model, promptIds, options, onText, null);
+        enter();
+        try {
+            return Generator.generate(model, promptIds, options, onText, null, () -> closed ? "the model was closed during generation" : null);
+        } finally {
+            exit();
+        }
+    }
+
+    private void enter() {
+        synchronized (lifetime) {
+            if (closed) throw new ModelException("this model is closed");
+            active++;
+        }
+    }
+
+    private void exit() {
+        synchronized (lifetime) {
+            active--;
+            releaseIfDone();
+        }
+    }
+
+    private void releaseIfDone() {
+        if (closed && active == 0 && !released) {
+            released = true;
+            model.close();
+        }
     }
 
     /**
@@ -108,6 +145,7 @@ public final class Panamax implements AutoCloseable {
      * }</pre>
      */
     public Panamax on(String device, Consumer<String> notes) {
+        if (closed) throw new ModelException("this model is closed");
         LanguageModel placed = dev.panamax.runtime.backend.Backends.place(device, model, notes);
         return placed == model ? this : new Panamax(placed);
     }
@@ -120,8 +158,20 @@ public final class Panamax implements AutoCloseable {
         return model;
     }
 
+    /** Whether {@link #close} has been called. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /**
+     * Releases the weights (unmaps the file) once no generation is running; idempotent. Running
+     * generations end with a {@link ModelException} before their next token.
+     */
     @Override
     public void close() {
-        model.close();
+        synchronized (lifetime) {
+            closed = true;
+            releaseIfDone();
+        }
     }
 }

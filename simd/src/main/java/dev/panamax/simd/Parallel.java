@@ -45,7 +45,7 @@ public final class Parallel {
         String p = System.getProperty("panamax.threads");
         if (p != null && !p.isBlank()) {
             try {
-                return Math.max(1, Integer.parseInt(p.trim()));
+                return Math.min(maxThreads(), Math.max(1, Integer.parseInt(p.trim())));
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException("panamax.threads must be a positive integer, got '" + p + "'");
             }
@@ -58,9 +58,21 @@ public final class Parallel {
         return pool.size;
     }
 
+    /**
+     * The most threads the pool takes: 4 × the processors this JVM sees, at least 8. More only
+     * slow the kernels down, and a mistyped 100000 would take a minute to start.
+     */
+    public static int maxThreads() {
+        return Math.max(8, 4 * Runtime.getRuntime().availableProcessors());
+    }
+
     /** Resizes the shared pool; running jobs finish on the old one. */
     public static synchronized void setThreads(int threads) {
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
+        if (threads > maxThreads()) {
+            throw new IllegalArgumentException("threads must be at most " + maxThreads() + " (4 × the "
+                    + Runtime.getRuntime().availableProcessors() + " processors this JVM sees), got " + threads);
+        }
         if (threads == pool.size) return;
         Pool old = pool;
         pool = new Pool(threads);

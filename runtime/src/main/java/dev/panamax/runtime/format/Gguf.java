@@ -190,11 +190,19 @@ public final class Gguf {
         return new Gguf(path, version, meta, types, infos, weights, dataOffset);
     }
 
+    /**
+     * The most metadata array elements a file may hold in all (2²⁴): the largest vocabularies have
+     * a few hundred thousand tokens. Each element becomes a Java object, many times the bytes it
+     * takes in the file, so without a budget a small lying file could exhaust the heap.
+     */
+    static final long MAX_ARRAY_ELEMENTS = 1 << 24;
+
     /** A bounds-checked reading position. */
     private static final class Cursor {
         final Path path;
         final MemorySegment seg;
         long pos;
+        long elementsLeft = MAX_ARRAY_ELEMENTS;
 
         Cursor(Path path, MemorySegment seg) {
             this.path = path;
@@ -253,6 +261,11 @@ public final class Gguf {
                         case TYPE_UINT32, TYPE_INT32, TYPE_FLOAT32 -> 4; case TYPE_STRING, TYPE_UINT64, TYPE_INT64, TYPE_FLOAT64 -> 8; case TYPE_ARRAY -> 12;
                         default -> throw new ModelException(path + ": " + key + ": unknown array element type " + et); };
                     if (n < 0 || n > left() / min) throw new ModelException(path + ": " + key + ": array of " + n + " elements cannot fit in the " + left() + " bytes left");
+                    if (n > elementsLeft) {
+                        throw new ModelException(path + ": " + key + ": an array of " + n + " elements takes the metadata past the "
+                                + MAX_ARRAY_ELEMENTS + " array elements Panamax reads");
+                    }
+                    elementsLeft -= n;
                     List<Object> list = new ArrayList<>((int) n);
                     for (long i = 0; i < n; i++) list.add(value(et, key, depth + 1));
                     return list;

@@ -16,9 +16,10 @@ public final class Generator {
     private Generator() {}
 
     /** What happened, with timings for tokens/s. */
-    public record Result(int[] promptIds, int[] generatedIds, String text, String stoppedBy, long promptNanos, long generateNanos) {
+    public record Result(int[] promptIds, int[] generatedIds, String text, String stoppedBy, long promptNanos, long generateNanos, int promptTokensFed) {
+        /** Prompt tokens fed per second (a chat turn feeds only what its session did not hold yet). */
         public double promptTokensPerSecond() {
-            return promptIds.length / Math.max(1e-9, promptNanos / 1e9);
+            return promptTokensFed / Math.max(1e-9, promptNanos / 1e9);
         }
 
         public double generatedTokensPerSecond() {
@@ -31,17 +32,51 @@ public final class Generator {
         void token(int id);
     }
 
+    /**
+     * Runs generation from {@code prompt} in a new session. An empty prompt starts from the model's
+     * BOS token. Ends with a {@link ModelException} when the model computes a NaN or infinite logit
+     * (weights or inputs that hold one).
+     */
     public static Result generate(LanguageModel model, int[] prompt, GenerationOptions o, Consumer<String> onText, TokenListener onToken) {
-        if (prompt.length == 0) throw new ModelException("the prompt is empty: give some text or --ids");
+        return generate(model, prompt, o, onText, onToken, null);
+    }
+
+    /**
+     * As above; {@code stopReason} (may be null) is asked before each forward pass, and generation
+     * ends with a {@link ModelException} carrying its answer when that is not null.
+     */
+    public static Result generate(LanguageModel model, int[] prompt, GenerationOptions o, Consumer<String> onText, TokenListener onToken,
+                                  java.util.function.Supplier<String> stopReason) {
+        Tokenizer tok = model.tokenizer();
+        if (prompt.length == 0) {
+            if (tok == null || tok.bos() < 0) throw new ModelException("the prompt is empty and this model has no BOS token to start from: give some text or --ids");
+            prompt = new int[] {tok.bos()};
+        }
         int ctx = model.contextLength();
         if (prompt.length >= ctx) {
             throw new ModelException("the prompt is " + prompt.length + " tokens; the model's context holds " + ctx + " (leave room for at least one more)");
         }
+        return continueIn(model, model.newSession(), prompt, o, onText, onToken, stopReason);
+    }
+
+    /**
+     * Generates in session {@code s}, which has already been fed the first {@code s.position()}
+     * tokens of {@code prompt} (fewer than all of them): feeds the rest, then samples as
+     * {@link #generate} does. A conversation keeps its session from turn to turn this way ({@link Chat}).
+     * Afterwards the session has been fed the prompt and the generated tokens but the last one.
+     */
+    public static Result continueIn(LanguageModel model, LanguageModel.Session s, int[] prompt, GenerationOptions o, Consumer<String> onText,
+                                    TokenListener onToken, java.util.function.Supplier<String> stopReason) {
         Tokenizer tok = model.tokenizer();
-        LanguageModel.Session s = model.newSession();
-        int[] history = Arrays.copyOf(prompt, Math.min(ctx, prompt.length + o.maxTokens()));
+        int ctx = model.contextLength();
+        int fed = s.position();
+        if (fed >= prompt.length) throw new IllegalArgumentException("the session already holds " + fed + " of the prompt's " + prompt.length + " tokens");
+        // Room for the prompt and the first tokens; grown as tokens come (never sized from maxTokens,
+        // which may be far larger than what is ever generated).
+        int[] history = Arrays.copyOf(prompt, (int) Math.min(ctx, prompt.length + (long) Math.min(o.maxTokens(), 256)));
         long t0 = System.nanoTime();
-        float[] logits = s.prefill(prompt, false);
+        checkStop(stopReason);
+        float[] logits = finite(s.prefill(Arrays.copyOfRange(prompt, fed, prompt.length), false), prompt.length);
         long t1 = System.nanoTime();
         Sampler sampler = new Sampler(o);
         int[] ends = model.endIds();
@@ -61,6 +96,7 @@ public final class Generator {
                 stoppedBy = "eos";
                 break;
             }
+            if (n == history.length) history = Arrays.copyOf(history, (int) Math.min(ctx, 2L * history.length));
             history[n++] = next;
             generated++;
             if (onToken != null) onToken.token(next);
@@ -79,14 +115,37 @@ public final class Generator {
                 if (onText != null && safe > emitted) onText.accept(text.substring(emitted, safe));
                 emitted = safe;
             }
-            if (generated < o.maxTokens() && n < ctx) logits = s.forward(next);
+            if (generated < o.maxTokens() && n < ctx) {
+                checkStop(stopReason);
+                logits = finite(s.forward(next), n);
+            }
         }
         if (tok != null && !stoppedBy.equals("stop")) {
             text.append(utf8.flush());
             if (onText != null && text.length() > emitted) onText.accept(text.substring(emitted));
         }
         long t2 = System.nanoTime();
-        return new Result(prompt, Arrays.copyOfRange(history, prompt.length, n), text.toString(), stoppedBy, t1 - t0, t2 - t1);
+        return new Result(prompt, Arrays.copyOfRange(history, prompt.length, n), text.toString(), stoppedBy, t1 - t0, t2 - t1, prompt.length - fed);
+    }
+
+    private static void checkStop(java.util.function.Supplier<String> stopReason) {
+        String why = stopReason == null ? null : stopReason.get();
+        if (why != null) throw new ModelException(why);
+    }
+
+    /**
+     * The logits, after checking that none is NaN or infinite: a model with such weights would
+     * otherwise sample the same token forever (the argmax of NaNs is 0: {@code <unk>}).
+     */
+    static float[] finite(float[] logits, int position) {
+        for (int i = 0; i < logits.length; i++) {
+            float v = logits[i];
+            if (v - v != 0) { // NaN or ±infinity
+                throw new ModelException("the model computed a non-finite logit (" + v + " for token " + i + ") at position " + position
+                        + ": its weights or its input hold NaN or infinite values");
+            }
+        }
+        return logits;
     }
 
     private static boolean isEnd(int id, int[] ends) {

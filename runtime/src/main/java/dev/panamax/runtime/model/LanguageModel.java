@@ -33,6 +33,16 @@ public interface LanguageModel extends Model {
         int position();
 
         /**
+         * Goes back to {@code position} (≤ {@link #position()}), as if only the first
+         * {@code position} tokens had been fed, so a conversation can reuse its cache up to where a
+         * new prompt departs from it. Returns false, changing nothing, where the architecture cannot
+         * (a state-space model keeps no per-position state): start a new session then.
+         */
+        default boolean rewind(int position) {
+            return false;
+        }
+
+        /**
          * Feeds several tokens at once (a prompt) and returns the logits after the last one, or, with
          * {@code allLogits}, after each of them, row-major [tokens.length × vocab]. Architectures that
          * can do it run the tokens through each layer as one matrix (prefill); the default feeds them

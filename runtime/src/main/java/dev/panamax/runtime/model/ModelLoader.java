@@ -52,33 +52,67 @@ public final class ModelLoader {
 
     /** Loads with float matrices quantized to {@code quantize} (Q8_0 or Q4_0) at load; null keeps them as stored. */
     public static Model load(Path path, DType quantize) {
-        if (Files.isDirectory(path)) return loadHuggingFace(path, quantize);
-        if (!Files.isRegularFile(path)) throw new ModelException(path + ": no such file or directory");
-        String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
-        if (name.endsWith(".gguf")) return loadGguf(path, quantize);
-        if (name.endsWith(".bin")) {
-            ModelSource src = dev.panamax.runtime.format.Llama2c.read(path);
-            try {
-                return build(find("llama", false), src, quantize);
-            } catch (RuntimeException e) {
-                src.weights().close();
-                throw e;
+        return switch (formatOf(path)) {
+            case HUGGING_FACE -> loadHuggingFace(path, quantize);
+            case GGUF -> loadGguf(path, quantize);
+            case LLAMA2C -> {
+                ModelSource src = dev.panamax.runtime.format.Llama2c.read(path);
+                try {
+                    yield build(find("llama", false), src, quantize);
+                } catch (RuntimeException e) {
+                    src.weights().close();
+                    throw e;
+                }
             }
+        };
+    }
+
+    /** The kinds of model source Panamax reads. */
+    public enum Format { GGUF, HUGGING_FACE, LLAMA2C }
+
+    /**
+     * What {@code path} holds: a directory is a Hugging Face model; a file starting with the bytes
+     * "GGUF" is a GGUF file whatever its name; a {@code .bin} file is a llama2.c checkpoint. Anything
+     * else — a path that does not exist, a device or pipe, an unknown file — is an error saying which.
+     */
+    public static Format formatOf(Path path) {
+        if (Files.isDirectory(path)) return Format.HUGGING_FACE;
+        if (!Files.exists(path)) throw new ModelException(path + ": no such file or directory");
+        if (!Files.isRegularFile(path)) throw new ModelException(path + ": not a regular file or a directory (a model is a .gguf file, a llama2.c .bin or a Hugging Face directory)");
+        byte[] magic = new byte[4];
+        int n;
+        try (var in = Files.newInputStream(path)) {
+            n = in.readNBytes(magic, 0, 4);
+        } catch (IOException e) {
+            throw new ModelException(path + ": cannot read (" + e.getMessage() + ")", e);
         }
+        String name = path.getFileName().toString().toLowerCase(java.util.Locale.ROOT);
+        if (n == 4 && magic[0] == 'G' && magic[1] == 'G' && magic[2] == 'U' && magic[3] == 'F') return Format.GGUF;
+        if (name.endsWith(".gguf")) return Format.GGUF; // reported by the reader: not a GGUF file, or truncated
+        if (name.endsWith(".bin")) return Format.LLAMA2C;
         throw new ModelException(path + ": not a model Panamax reads (a .gguf file, a llama2.c .bin checkpoint, or a Hugging Face directory with config.json)");
     }
 
     static Model loadGguf(Path path, DType quantize) {
         var gguf = dev.panamax.runtime.format.Gguf.read(path);
-        String arch = gguf.architecture();
-        Tokenizer tok = gguf.tokenizer();
-        Object template = gguf.metadata().get("tokenizer.chat_template");
-        java.util.List<Integer> ends = new java.util.ArrayList<>();
-        for (String key : new String[] {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
-            if (gguf.metadata().get(key) instanceof Number n && !ends.contains(n.intValue())) ends.add(n.intValue());
+        try {
+            if (!(gguf.metadata().get("general.architecture") instanceof String) && gguf.weights().all().isEmpty()) {
+                throw new ModelException(path + ": a vocabulary-only GGUF (a tokenizer, no architecture or tensors): not a model to load");
+            }
+            String arch = gguf.architecture();
+            Architecture a = find(arch, false);
+            Tokenizer tok = gguf.tokenizer();
+            Object template = gguf.metadata().get("tokenizer.chat_template");
+            java.util.List<Integer> ends = new java.util.ArrayList<>();
+            for (String key : new String[] {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+                if (gguf.metadata().get(key) instanceof Number n && !ends.contains(n.intValue())) ends.add(n.intValue());
+            }
+            return build(a, new ModelSource(path, "gguf", arch, gguf.metadata(), gguf.weights(), tok,
+                    template instanceof String s ? s : null, ends.stream().mapToInt(Integer::intValue).toArray()), quantize);
+        } catch (RuntimeException e) {
+            gguf.weights().close();
+            throw e instanceof ModelException me && !me.getMessage().startsWith(path.toString()) ? new ModelException(path + ": " + me.getMessage(), me) : e;
         }
-        return build(find(arch, false), new ModelSource(path, "gguf", arch, gguf.metadata(), gguf.weights(), tok,
-                template instanceof String s ? s : null, ends.stream().mapToInt(Integer::intValue).toArray()), quantize);
     }
 
     static Model loadHuggingFace(Path dir, DType quantize) {
