@@ -54,14 +54,14 @@ final class Cfg {
 
     static int integer(Map<String, Object> c, String key) {
         double d = number(c, key);
-        if (d != Math.floor(d) || d < Integer.MIN_VALUE || d > Integer.MAX_VALUE) {
-            throw new ModelException("'" + key + "' should be a whole number, found " + d);
-        }
-        int v = (int) d;
+        if (d != Math.floor(d)) throw new ModelException("'" + key + "' should be a whole number, found " + d);
         int least = MAY_BE_ZERO.stream().anyMatch(z -> key.equals(z) || key.endsWith("." + z)) ? 0 : 1;
-        if (v < least) throw new ModelException("'" + key + "' must be at least " + least + ", found " + v);
-        if (!isContext(key) && v > MAX_SIZE) throw new ModelException("'" + key + "' is " + v + ", more than any model's (at most " + MAX_SIZE + ")");
-        return v;
+        long most = isContext(key) ? Integer.MAX_VALUE : MAX_SIZE;
+        if (d < least || d > most) {
+            String found = Math.abs(d) < 1e18 ? Long.toString((long) d) : Double.toString(d);
+            throw new ModelException("'" + key + "' must be " + (d < least ? "at least " + least : "at most " + most) + ", found " + found);
+        }
+        return (int) d;
     }
 
     /** {@code a · b} for hyper-parameters whose product is a size: an error naming both when it is more than {@link #MAX_SIZE}. */

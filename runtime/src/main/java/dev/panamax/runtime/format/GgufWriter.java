@@ -35,6 +35,7 @@ public final class GgufWriter {
     public static Value u32(long v) { return new Value(Gguf.TYPE_UINT32, -1, v); }
     public static Value i32(long v) { return new Value(Gguf.TYPE_INT32, -1, v); }
     public static Value u64(long v) { return new Value(Gguf.TYPE_UINT64, -1, v); }
+    public static Value i64(long v) { return new Value(Gguf.TYPE_INT64, -1, v); }
     public static Value f32(double v) { return new Value(Gguf.TYPE_FLOAT32, -1, v); }
     public static Value bool(boolean v) { return new Value(Gguf.TYPE_BOOL, -1, v); }
     public static Value string(String v) { return new Value(Gguf.TYPE_STRING, -1, v); }

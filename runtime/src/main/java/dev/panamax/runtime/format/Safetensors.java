@@ -78,6 +78,7 @@ public final class Safetensors {
         final MemorySegment seg;
         final long end;
         long pos;
+        byte[] scratch = new byte[256];
 
         Header(Path file, MemorySegment seg, long start, long end) {
             this.file = file;
@@ -119,6 +120,21 @@ public final class Safetensors {
         /** A JSON string (UTF-8 bytes, escapes decoded). */
         String string() {
             expect('"');
+            // The common case, ASCII without escapes: one copy of the bytes into the String.
+            long start = pos;
+            while (pos < end) {
+                int c = seg.get(ValueLayout.JAVA_BYTE, pos) & 0xff;
+                if (c == '"') {
+                    int len = (int) (pos - start);
+                    if (scratch.length < len) scratch = new byte[Math.max(len, 2 * scratch.length)];
+                    MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, start, scratch, 0, len);
+                    pos++;
+                    return new String(scratch, 0, len, StandardCharsets.ISO_8859_1);
+                }
+                if (c == '\\' || c < 0x20 || c >= 0x80) break;
+                pos++;
+            }
+            pos = start;
             java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
             while (true) {
                 int c = next();
@@ -156,42 +172,52 @@ public final class Safetensors {
             }
         }
 
+        /** Whether the next bytes are {@code quoted} (ASCII, quotes included); if so they are read. */
+        boolean key(String quoted) {
+            if (pos + quoted.length() > end) return false;
+            for (int i = 0; i < quoted.length(); i++) {
+                if (seg.get(ValueLayout.JAVA_BYTE, pos + i) != quoted.charAt(i)) return false;
+            }
+            pos += quoted.length();
+            return true;
+        }
+
         /** A non-negative whole number that fits a long. */
-        long whole(String what) {
+        long whole(String whatOf, String name) {
             long v = 0;
             int digits = 0;
             while (pos < end) {
                 int c = seg.get(ValueLayout.JAVA_BYTE, pos) & 0xff;
                 if (c < '0' || c > '9') break;
-                if (v > (Long.MAX_VALUE - (c - '0')) / 10) throw error(what + " is too large");
+                if (v > (Long.MAX_VALUE - (c - '0')) / 10) throw error(whatOf + name + " is too large");
                 v = v * 10 + (c - '0');
                 pos++;
                 digits++;
             }
-            if (digits == 0) throw error(what + " should be a whole number of 0 or more");
+            if (digits == 0) throw error(whatOf + name + " should be a whole number of 0 or more");
             int c = pos < end ? seg.get(ValueLayout.JAVA_BYTE, pos) & 0xff : ' ';
-            if (c == '.' || c == 'e' || c == 'E') throw error(what + " should be a whole number");
+            if (c == '.' || c == 'e' || c == 'E') throw error(whatOf + name + " should be a whole number");
             return v;
         }
 
         /** [a, b, ...] of whole numbers, at most {@code max} of them. */
-        long[] wholes(String what, int max) {
+        long[] wholes(String whatOf, String name, int max) {
             expect('[');
-            long[] out = new long[0];
+            long[] out = new long[max];
+            int n = 0;
             ws();
             if (peek() == ']') {
                 pos++;
-                return out;
+                return new long[0];
             }
             while (true) {
                 ws();
-                if (out.length == max) throw error(what + " has more than " + max + " entries");
-                out = java.util.Arrays.copyOf(out, out.length + 1);
-                out[out.length - 1] = whole(what);
+                if (n == max) throw error(whatOf + name + " has more than " + max + " entries");
+                out[n++] = whole(whatOf, name);
                 ws();
                 int c = next();
-                if (c == ']') return out;
-                if (c != ',') throw error("expected ',' or ']' in " + what);
+                if (c == ']') return n == max ? out : java.util.Arrays.copyOf(out, n);
+                if (c != ',') throw error("expected ',' or ']' in " + whatOf + name);
             }
         }
 
@@ -245,14 +271,16 @@ public final class Safetensors {
             if (peek() != '}') {
                 while (true) {
                     ws();
-                    String key = string();
+                    // The three keys every entry has are matched in place; others are read and skipped.
+                    int key = key("\"dtype\"") ? 0 : key("\"shape\"") ? 1 : key("\"data_offsets\"") ? 2 : 3;
+                    if (key == 3) string();
                     ws();
                     expect(':');
                     ws();
                     switch (key) {
-                        case "dtype" -> dtypeName = string();
-                        case "shape" -> shape = wholes("the shape of " + name, 8);
-                        case "data_offsets" -> offsets = wholes("the data_offsets of " + name, 2);
+                        case 0 -> dtypeName = string();
+                        case 1 -> shape = wholes("the shape of ", name, 8);
+                        case 2 -> offsets = wholes("the data_offsets of ", name, 2);
                         default -> skipValue(0);
                     }
                     ws();

@@ -57,11 +57,11 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
         return Math.toIntExact(n);
     }
 
-    /** Checks the shape, naming the tensor and what was expected. */
+    /** Checks the shape against the one the hyper-parameters give, naming the tensor and both. */
     public Tensor expect(long... dims) {
         if (!Arrays.equals(shape, dims)) {
-            throw new IllegalArgumentException("tensor " + name + " has shape " + Arrays.toString(shape)
-                    + ", expected " + Arrays.toString(dims));
+            throw new dev.panamax.runtime.ModelException("tensor " + name + " has shape " + Arrays.toString(shape)
+                    + ", the model's hyper-parameters say " + Arrays.toString(dims));
         }
         return this;
     }

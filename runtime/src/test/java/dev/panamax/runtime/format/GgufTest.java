@@ -151,4 +151,17 @@ class GgufTest {
             assertArrayEquals(new float[] {1, -2, 0, 0, 0}, w.get("t").toFloats(Simd.kernels()));
         }
     }
+
+    @Test
+    void metadataArraysShareABudgetOfElements(@TempDir Path tmp) throws Exception {
+        // 40 arrays of a million u8 each: 40 MB in the file, and each element a boxed Long once read
+        // (about a gigabyte of heap) — refused at the array that passes the 2^24-element budget.
+        Bytes b = new Bytes().raw("GGUF".getBytes(StandardCharsets.US_ASCII)).u32(3).u64(0).u64(40);
+        byte[] million = new byte[1 << 20];
+        for (int i = 0; i < 40; i++) b.str("a" + i).u32(9).u32(0).u64(million.length).raw(million);
+        Path f = tmp.resolve("budget.gguf");
+        Files.write(f, b.bytes());
+        ModelException e = org.junit.jupiter.api.Assertions.assertThrows(ModelException.class, () -> Gguf.read(f));
+        assertTrue(e.getMessage().contains("a16: an array of 1048576 elements takes the metadata past the 16777216 array elements Panamax reads"), e.getMessage());
+    }
 }
