@@ -92,7 +92,8 @@ public final class Main {
               --min-p P             drop tokens below P × the top probability (default 0.05)
               --repeat-penalty R    penalise the last 64 tokens, 1 = off (default 1.0)
               --seed S              random seed, for reproducible sampling (default: random)
-              --stop STR            stop when STR appears (repeatable; STR is not printed)
+              --stop STR            stop when STR appears (repeatable; STR is not printed;
+                                    \\n, \\t and \\\\ are a newline, a tab and a backslash)
               --ids A,B,C           the prompt as token ids instead of text
               --print-ids           end stdout with one line: the prompt's and generated ids, comma-separated
               --quantize q8_0|q4_0|q4_k|q5_k|q6_k|binary|ternary
@@ -116,7 +117,9 @@ public final class Main {
             formatted with the model's chat template (ChatML, Llama 2, Llama 3 and Mistral
             families are recognised from the template the model ships). A model without a
             template (like the embedded kjv-llama) just continues the text. An empty line or
-            end of input ends the chat.
+            end of input ends the chat. The model's cache is kept from turn to turn, so a turn
+            costs its own new tokens; when the conversation outgrows the context, its oldest
+            turns are dropped (the system message stays) and the chat goes on.
 
             Options:
               --system TEXT         a system message

@@ -95,15 +95,23 @@ class ReliabilityTest {
             "intermediate_size, 1e30, 'intermediate_size' must be at most 16777216",
     })
     void aConfigJsonWithABadHyperParameterIsRefusedByName(String key, String value, String message) throws Exception {
-        Path dir = Files.createDirectories(tmp.resolve("hf-" + key + value));
-        for (Path f : Files.list(Fixtures.kjv()).toList()) {
-            if (Files.isRegularFile(f) && !f.getFileName().toString().equals("config.json")) Files.createSymbolicLink(dir.resolve(f.getFileName()), f.toAbsolutePath());
+        // kjv-llama's directory with links to its files (not in a JUnit @TempDir, which warns about links) and an edited config.json.
+        Path dir = Files.createTempDirectory("panamax-hf-" + key);
+        try {
+            for (Path f : Files.list(Fixtures.kjv()).toList()) {
+                if (Files.isRegularFile(f) && !f.getFileName().toString().equals("config.json")) Files.createSymbolicLink(dir.resolve(f.getFileName()), f.toAbsolutePath());
+            }
+            String config = Files.readString(Fixtures.kjv().resolve("config.json")).replaceFirst("\"" + key + "\"\\s*:\\s*[^,}]+", "\"" + key + "\": " + value);
+            assertTrue(config.contains("\"" + key + "\": " + value), "the fixture's config.json has " + key);
+            Files.writeString(dir.resolve("config.json"), config);
+            ModelException e = loadFails(dir);
+            assertTrue(e.getMessage().contains(message), e.getMessage());
+        } finally {
+            try (var files = Files.list(dir)) {
+                for (Path f : files.toList()) Files.delete(f); // the links, not what they point to
+            }
+            Files.delete(dir);
         }
-        String config = Files.readString(Fixtures.kjv().resolve("config.json")).replaceFirst("\"" + key + "\"\\s*:\\s*[^,}]+", "\"" + key + "\": " + value);
-        assertTrue(config.contains("\"" + key + "\": " + value), "the fixture's config.json has " + key);
-        Files.writeString(dir.resolve("config.json"), config);
-        ModelException e = loadFails(dir);
-        assertTrue(e.getMessage().contains(message), e.getMessage());
     }
 
     /** Bytes this thread has allocated so far (HotSpot's count: deterministic, unlike the heap's size). */

@@ -136,7 +136,7 @@ public final class Gguf {
         Map<String, Object> meta = new LinkedHashMap<>();
         Map<String, Integer> types = new LinkedHashMap<>();
         for (long i = 0; i < kvCount; i++) {
-            String key = c.string("metadata key " + i);
+            String key = c.name("metadata key " + i);
             int type = c.u32("the type of " + key);
             long at = c.pos;
             Object value = c.value(type, key, 0);
@@ -146,7 +146,7 @@ public final class Gguf {
         }
         List<TensorInfo> infos = new ArrayList<>();
         for (long i = 0; i < tensorCount; i++) {
-            String name = c.string("tensor name " + i);
+            String name = c.name("tensor name " + i);
             int nDims = c.u32("the rank of " + name);
             if (nDims < 0 || nDims > 8) throw new ModelException(path + ": tensor " + name + " has " + nDims + " dimensions");
             long[] dims = new long[nDims];
@@ -197,6 +197,9 @@ public final class Gguf {
      */
     static final long MAX_ARRAY_ELEMENTS = 1 << 24;
 
+    /** The longest metadata key or tensor name read, in bytes. */
+    static final int MAX_NAME = 1024;
+
     /** A bounds-checked reading position. */
     private static final class Cursor {
         final Path path;
@@ -229,6 +232,25 @@ public final class Gguf {
             long v = seg.get(U64, pos);
             pos += 8;
             return v;
+        }
+
+        /**
+         * A key or tensor name: at most {@link #MAX_NAME} bytes of UTF-8 without control characters
+         * (ggml's own names are ASCII and at most 64 bytes). A name that is not is a damaged file,
+         * and would make every message that quotes it unreadable.
+         */
+        String name(String what) {
+            long at = pos;
+            long n = u64(what + " (length)");
+            need(n, what);
+            if (n > MAX_NAME) throw new ModelException(path + ": " + what + " at offset " + at + " is " + n + " bytes long, more than the " + MAX_NAME + " a name may have");
+            pos = at;
+            String s = string(what);
+            for (int i = 0; i < s.length(); i++) {
+                char ch = s.charAt(i);
+                if (ch < 0x20 || ch == 0x7f || ch == '\ufffd') throw new ModelException(path + ": " + what + " at offset " + at + " is not text (control characters or bytes that are not UTF-8)");
+            }
+            return s;
         }
 
         String string(String what) {

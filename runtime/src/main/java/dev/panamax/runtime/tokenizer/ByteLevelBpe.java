@@ -106,7 +106,12 @@ public final class ByteLevelBpe extends Vocabulary {
     public static ByteLevelBpe fromGguf(Map<String, Object> m) {
         String[] pieces = ggufPieces(m);
         List<String> merges = new ArrayList<>();
-        if (m.get("tokenizer.ggml.merges") instanceof List<?> l) for (Object o : l) merges.add((String) o);
+        if (m.get("tokenizer.ggml.merges") instanceof List<?> l) {
+            for (Object o : l) {
+                if (!(o instanceof String merge)) throw new ModelException("tokenizer.ggml.merges holds a non-string");
+                merges.add(merge);
+            }
+        }
         String pre = m.get("tokenizer.ggml.pre") instanceof String s ? s : null;
         return new ByteLevelBpe(pieces, ggufTypes(m, pieces.length), merges, preTokenizerFor(pre), ggufId(m, "tokenizer.ggml.bos_token_id", -1),
                 ggufId(m, "tokenizer.ggml.eos_token_id", -1), ggufFlag(m, "tokenizer.ggml.add_bos_token", false),

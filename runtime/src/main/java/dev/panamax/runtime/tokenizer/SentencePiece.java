@@ -40,6 +40,7 @@ public final class SentencePiece extends Vocabulary {
     public SentencePiece(String[] pieces, float[] scores, int[] types, int bos, int eos, int unk, boolean addBos, boolean addEos, boolean addSpacePrefix) {
         super(pieces, types, bos, eos);
         if (pieces.length != scores.length) throw new ModelException("tokenizer: " + pieces.length + " pieces but " + scores.length + " scores");
+        if (unk < 0 || unk >= pieces.length) throw new ModelException("tokenizer: the unknown token id " + unk + " is outside the vocabulary (0.." + (pieces.length - 1) + ")");
         this.scores = scores;
         this.bos = bos;
         this.eos = eos;
@@ -51,7 +52,9 @@ public final class SentencePiece extends Vocabulary {
         for (int i = 0; i < pieces.length; i++) {
             ids.putIfAbsent(pieces[i], i);
             if (types[i] == BYTE && pieces[i].length() == 6 && pieces[i].startsWith("<0x") && pieces[i].endsWith(">")) {
-                int b = Integer.parseInt(pieces[i].substring(3, 5), 16);
+                int hi = Character.digit(pieces[i].charAt(3), 16), lo = Character.digit(pieces[i].charAt(4), 16);
+                if (hi < 0 || lo < 0) throw new ModelException("tokenizer: byte token " + i + " is " + pieces[i] + ", not <0xHH>");
+                int b = hi * 16 + lo;
                 byteTokens[b] = i;
                 decoded[i] = new byte[] {(byte) b};
             } else if (types[i] == CONTROL || types[i] == UNKNOWN || types[i] == UNUSED) {
@@ -72,7 +75,10 @@ public final class SentencePiece extends Vocabulary {
         float[] scores = new float[n];
         if (m.get("tokenizer.ggml.scores") instanceof List<?> sc) {
             if (sc.size() != n) throw new ModelException("tokenizer.ggml.scores has " + sc.size() + " entries for " + n + " tokens");
-            for (int i = 0; i < n; i++) scores[i] = ((Number) sc.get(i)).floatValue();
+            for (int i = 0; i < n; i++) {
+                if (!(sc.get(i) instanceof Number v)) throw new ModelException("tokenizer.ggml.scores holds a non-number at " + i);
+                scores[i] = v.floatValue();
+            }
         }
         return new SentencePiece(pieces, scores, ggufTypes(m, n), ggufId(m, "tokenizer.ggml.bos_token_id", 1), ggufId(m, "tokenizer.ggml.eos_token_id", 2),
                 ggufId(m, "tokenizer.ggml.unknown_token_id", 0), ggufFlag(m, "tokenizer.ggml.add_bos_token", true),

@@ -77,12 +77,15 @@ abstract class Vocabulary implements Tokenizer {
             return types;
         }
         if (l.size() != n) throw new ModelException("tokenizer.ggml.token_type has " + l.size() + " entries for " + n + " tokens");
-        for (int i = 0; i < n; i++) types[i] = ((Number) l.get(i)).intValue();
+        for (int i = 0; i < n; i++) {
+            if (!(l.get(i) instanceof Number v)) throw new ModelException("tokenizer.ggml.token_type holds a non-number at " + i);
+            types[i] = v.intValue();
+        }
         return types;
     }
 
     static int ggufId(Map<String, Object> m, String key, int fallback) {
-        return m.get(key) instanceof Number n ? n.intValue() : fallback;
+        return m.get(key) instanceof Number n ? (int) Math.max(-1, Math.min(Integer.MAX_VALUE, n.longValue())) : fallback;
     }
 
     static boolean ggufFlag(Map<String, Object> m, String key, boolean fallback) {
