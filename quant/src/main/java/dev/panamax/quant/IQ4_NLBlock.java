@@ -27,14 +27,7 @@ public final class IQ4_NLBlock {
     public static void quantize(float[] x, int xOff, int n, MemorySegment dst, long dstOff) {
         for (int b = 0; b < n / SIZE; b++) {
             int base = xOff + b * SIZE;
-            float amax = 0, max = 0;
-            for (int i = 0; i < SIZE; i++) {
-                float v = x[base + i];
-                if (Math.abs(v) > amax) {
-                    amax = Math.abs(v);
-                    max = v;
-                }
-            }
+            float max = Q4_0Block.largestMagnitude(x, base, SIZE);
             float d = Float.float16ToFloat(Float.floatToFloat16(max / TABLE[0]));
             float id = d != 0 ? 1f / d : 0f;
             long o = dstOff + (long) b * BYTES;

@@ -22,17 +22,26 @@ public final class Q4_0Block {
     public static final int BYTES = 18;
 
     /** Reference quantizer (ggml's quantize_row_q4_0_ref): n must be a multiple of 32. */
+    /**
+     * The value of largest magnitude among x[from..from + n), sign kept (the first one on a tie):
+     * the formats whose codes are centred on zero (Q4_0, Q5_0, IQ4_NL) map it to their most
+     * negative code, so their scale carries its sign.
+     */
+    static float largestMagnitude(float[] x, int from, int n) {
+        float amax = 0, max = 0;
+        for (int i = from; i < from + n; i++) {
+            if (Math.abs(x[i]) > amax) {
+                amax = Math.abs(x[i]);
+                max = x[i];
+            }
+        }
+        return max;
+    }
+
     public static void quantize(float[] x, int xOff, int n, MemorySegment dst, long dstOff) {
         for (int b = 0; b < n / SIZE; b++) {
             int base = xOff + b * SIZE;
-            float amax = 0, max = 0;
-            for (int i = 0; i < SIZE; i++) {
-                float v = x[base + i];
-                if (Math.abs(v) > amax) {
-                    amax = Math.abs(v);
-                    max = v;
-                }
-            }
+            float max = largestMagnitude(x, base, SIZE);
             float d = max / -8f;
             float id = d != 0 ? 1f / d : 0f;
             long o = dstOff + (long) b * BYTES;
