@@ -85,8 +85,7 @@ run() {
   status=0
   if [ "$what" = tests ] || [ "$what" = all ]; then
     echo "== GPU tests (cuda-ffm) =="
-    # widen16MiB=0: the CPU loader keeps 16-bit weights, as the CLI does for --device cuda (the BF16 test needs it)
-    "$java" "${flags[@]}" -Dpanamax.shared=$gpu/shared -Dpanamax.widen16MiB=0 -jar $gpu/junit-console.jar execute --disable-banner --disable-ansi-colors --details=tree \
+    "$java" "${flags[@]}" -Dpanamax.shared=$gpu/shared -jar $gpu/junit-console.jar execute --disable-banner --disable-ansi-colors --details=tree \
       --class-path "$cp" --select-package dev.panamax.cuda 2>&1 | { grep -v "WARNING: Using incubator" || true; } || status=$?
   fi
   b=/tmp/pmx/bench && mkdir -p $b

@@ -2,6 +2,7 @@ package dev.panamax.cli;
 
 import dev.panamax.models.GgufExport;
 import dev.panamax.models.QuantPlan;
+import dev.panamax.runtime.LoadOptions;
 import dev.panamax.runtime.ModelException;
 import dev.panamax.runtime.Panamax;
 import dev.panamax.runtime.format.Gguf;
@@ -312,7 +313,6 @@ public final class Main {
                         "--repeat-penalty", "--seed", "--stop", "--ids", "--threads", "--quantize", "--kv-type", "--device"), switches("--print-ids"));
                 if (a.has("--help")) return help(out, GENERATE_HELP);
                 threads(a);
-                kvType(a);
                 return generate(a, out, err);
             }
             case "chat": {
@@ -320,7 +320,6 @@ public final class Main {
                         "--repeat-penalty", "--seed", "--threads", "--quantize", "--kv-type", "--device"), switches());
                 if (a.has("--help")) return help(out, CHAT_HELP);
                 threads(a);
-                kvType(a);
                 return chat(a, out, err, in);
             }
             case "search": {
@@ -344,7 +343,6 @@ public final class Main {
                 Args a = Args.parse(name, argv, from, Set.of("--prompt-tokens", "--tokens", "--repeats", "--warmup", "--threads", "--kv-type", "--device"), switches());
                 if (a.has("--help")) return help(out, BENCH_HELP);
                 threads(a);
-                kvType(a);
                 return bench(a, out, err);
             }
             case "tokenize": {
@@ -356,7 +354,6 @@ public final class Main {
                 Args a = Args.parse(name, argv, from, Set.of("--ids", "--out", "--threads", "--kv-type", "--device"), switches());
                 if (a.has("--help")) return help(out, FORWARD_HELP);
                 threads(a);
-                kvType(a);
                 return forward(a, out, err);
             }
             case "inspect": {
@@ -379,20 +376,34 @@ public final class Main {
         return 0;
     }
 
-    /**
-     * --device cpu|cuda|auto (default cpu). For a GPU, 16-bit weights stay 16-bit at load (the CPU path
-     * widens those of small models to F32, which only the CPU profits from).
-     */
+    /** --device cpu|cuda|auto (default cpu). */
     private static String deviceOption(Args a) {
         String d = a.value("--device", "cpu").toLowerCase(java.util.Locale.ROOT);
         if (!d.equals("cpu") && !d.equals("auto") && dev.panamax.runtime.backend.Backends.find(d) == null) {
             throw new UsageException("--device must be cpu, cuda or auto, got '" + a.value("--device", null) + "'");
         }
-        var gpu = dev.panamax.runtime.backend.Backends.find("cuda");
-        if (d.equals("cuda") || (d.equals("auto") && gpu != null && gpu.unavailableReason() == null)) {
-            if (System.getProperty("panamax.widen16MiB") == null) System.setProperty("panamax.widen16MiB", "0");
-        }
         return d;
+    }
+
+    /**
+     * The load options the command line asks for: --quantize, --kv-type, and for a GPU 16-bit weights
+     * kept 16-bit (the CPU widens those of small models to F32, which only the CPU profits from). The
+     * model loads on the CPU; {@link #place} moves it to --device.
+     */
+    static LoadOptions loadOptions(Args a) {
+        LoadOptions o = LoadOptions.defaults().withQuantize(quantizeOption(a));
+        String kv = a.value("--kv-type", null);
+        if (kv != null) {
+            o = switch (kv.toLowerCase(java.util.Locale.ROOT)) {
+                case "f32" -> o.withKvCache(LoadOptions.KvCache.F32);
+                case "f16" -> o.withKvCache(LoadOptions.KvCache.F16);
+                default -> throw new UsageException("--kv-type must be f32 or f16, got '" + kv + "'");
+            };
+        }
+        String d = a.value("--device", "cpu").toLowerCase(java.util.Locale.ROOT);
+        var gpu = dev.panamax.runtime.backend.Backends.find("cuda");
+        if (d.equals("cuda") || (d.equals("auto") && gpu != null && gpu.unavailableReason() == null)) o = o.withWidenHalfFloatsUpTo(0);
+        return o;
     }
 
     /** The device a placed model reports in bench ("cuda: NVIDIA H100 ..."), set by {@link #placeModel}. */
@@ -425,15 +436,6 @@ public final class Main {
         }
     }
 
-    /** --kv-type f32|f16: the attention KV cache's element type (read by the Llama family at load). */
-    private static void kvType(Args a) {
-        String t = a.value("--kv-type", null);
-        if (t == null) return;
-        String v = t.toLowerCase(java.util.Locale.ROOT);
-        if (!v.equals("f32") && !v.equals("f16")) throw new UsageException("--kv-type must be f32 or f16, got '" + t + "'");
-        System.setProperty("panamax.kvType", v);
-    }
-
     private static void threads(Args a) {
         String t = a.value("--threads", null);
         if (t != null) Parallel.setThreads(threadCount(t));
@@ -462,7 +464,7 @@ public final class Main {
 
         long t0 = System.nanoTime();
         String device = deviceOption(a);
-        try (Panamax model = place(load(modelPath, quantizeOption(a), err), device, err)) {
+        try (Panamax model = place(load(modelPath, loadOptions(a), err), device, err)) {
             model.model().prepare(); // the CPU's interleaved copy of Q8_0/Q4_0 matrices belongs to the load's time
             long t1 = System.nanoTime();
             err.printf("panamax: loaded %s (%s, context %d) in %.0f ms%n",
@@ -516,10 +518,10 @@ public final class Main {
         };
     }
 
-    static Panamax load(Path path, DType quantize, PrintStream err) {
-        if (path == null) path = quantize == null ? null : Panamax.defaultModelPath();
+    static Panamax load(Path path, LoadOptions options, PrintStream err) {
+        if (path == null) path = Panamax.defaultModelPath();
         final Path p = path;
-        if (System.console() == null) return p == null ? Panamax.loadDefault() : Panamax.load(p, quantize);
+        if (System.console() == null) return Panamax.load(p, options);
         String what = path == null ? "kjv-llama" : path.getFileName().toString();
         long size = 0;
         try {
@@ -542,7 +544,7 @@ public final class Main {
             }
         });
         try {
-            return p == null ? Panamax.loadDefault() : Panamax.load(p, quantize);
+            return Panamax.load(p, options);
         } finally {
             ticker.interrupt();
             try {
@@ -605,7 +607,7 @@ public final class Main {
         GenerationOptions base = sampling(a, 256);
         Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
         String device = deviceOption(a);
-        try (Panamax model = place(load(modelPath, quantizeOption(a), err), device, err)) {
+        try (Panamax model = place(load(modelPath, loadOptions(a), err), device, err)) {
             model.model().prepare();
             String system = a.value("--system", null);
             dev.panamax.runtime.generate.Chat chat = new dev.panamax.runtime.generate.Chat(model.model(), system, note -> err.println("panamax: " + note));
@@ -645,7 +647,7 @@ public final class Main {
         if (!(warmup >= 0 && warmup <= 3600)) throw new UsageException("--warmup must be between 0 and 3600 seconds, got " + warmup);
         Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
         String device = deviceOption(a);
-        try (Model loaded = placeModel(modelPath == null ? load(null, null, err).model() : ModelLoader.load(modelPath), device, err)) {
+        try (Model loaded = placeModel(modelPath == null ? load(null, loadOptions(a), err).model() : ModelLoader.load(modelPath, loadOptions(a)), device, err)) {
             if (loaded instanceof EncoderModel enc) return benchEncoder(enc, modelPath, p, repeats, warmup, out);
             if (!(loaded instanceof LanguageModel m)) throw new ModelException(loaded.architecture() + " is neither a text generator nor an encoder");
             if (p + n > m.contextLength()) throw new UsageException((p + n) + " tokens do not fit the model's context of " + m.contextLength());
@@ -750,7 +752,7 @@ public final class Main {
         String ids = a.value("--ids", null);
         if (a.positional.size() < 2 && ids == null) throw new UsageException("embed needs at least one TEXT or --ids");
         String device = deviceOption(a);
-        try (Model m = placeModel(ModelLoader.load(Path.of(a.positional.get(0))), device, err)) {
+        try (Model m = placeModel(ModelLoader.load(Path.of(a.positional.get(0)), loadOptions(a)), device, err)) {
             if (!(m instanceof EncoderModel enc)) throw new ModelException(a.positional.get(0) + ": " + m.architecture() + " is not an encoder; embed needs one such as BERT");
             java.util.List<float[]> vectors = new java.util.ArrayList<>();
             if (ids != null) vectors.add(enc.embed(Args.ids("--ids", ids)));
@@ -855,7 +857,7 @@ public final class Main {
         int[] ids = Args.ids("--ids", idList);
         if (ids.length == 0) throw new UsageException("--ids is empty");
         String device = deviceOption(a);
-        try (Model model = placeModel(ModelLoader.load(Path.of(a.positional.get(0))), device, err);
+        try (Model model = placeModel(ModelLoader.load(Path.of(a.positional.get(0)), loadOptions(a)), device, err);
              OutputStream os = new BufferedOutputStream(openForWriting("--out", Path.of(file)))) {
             int width;
             if (model instanceof EncoderModel enc) {

@@ -39,7 +39,7 @@ class CudaBackendTest {
         Assumptions.assumeTrue(why != null, "this machine has a usable GPU");
         assertFalse(why.isBlank());
         assertFalse(why.contains("\n"), why);
-        try (LanguageModel cpu = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf/llama"))) {
+        try (LanguageModel cpu = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf/llama"), CudaModelTest.OPTIONS)) {
             List<String> notes = new ArrayList<>();
             assertSame(cpu, Backends.place("auto", cpu, notes::add));
             assertTrue(notes.get(0).startsWith("device: cpu (cuda: "), notes.toString());
@@ -51,7 +51,7 @@ class CudaBackendTest {
 
     @Test
     void anUnknownDeviceNamesTheOnesThereAre() {
-        try (LanguageModel cpu = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf/llama"))) {
+        try (LanguageModel cpu = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf/llama"), CudaModelTest.OPTIONS)) {
             ModelException e = assertThrows(ModelException.class, () -> Backends.place("tpu", cpu, s -> {}));
             assertTrue(e.getMessage().contains("cpu, auto, cuda"), e.getMessage());
         }
@@ -71,7 +71,7 @@ class CudaBackendTest {
         assertNotNull(why);
         assertTrue(why.contains("rwkv") && why.contains("no CUDA path"), why);
         for (String name : new String[] {"mamba", "mamba2", "llama", "gpt2", "bert", "qwen3_next"}) {
-            try (dev.panamax.runtime.model.Model m = ModelLoader.load(CudaModelTest.shared().resolve("fixtures/hf").resolve(name))) {
+            try (dev.panamax.runtime.model.Model m = ModelLoader.load(CudaModelTest.shared().resolve("fixtures/hf").resolve(name), CudaModelTest.OPTIONS)) {
                 assertEquals(null, new CudaBackend().cannotRun(m), name);
             }
         }
@@ -79,14 +79,12 @@ class CudaBackendTest {
 
     @Test
     void anF16KvCacheIsPartOfTheDecoderDescription() {
-        System.setProperty("panamax.kvType", "f16");
-        try (LanguageModel cpu = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf/llama"))) {
+        try (LanguageModel cpu = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf/llama"),
+                CudaModelTest.OPTIONS.withKvCache(dev.panamax.runtime.LoadOptions.KvCache.F16))) {
             assertEquals(null, new CudaBackend().cannotRun(cpu));
             assertTrue(((dev.panamax.runtime.backend.DecoderSpec.Source) cpu).decoderSpec().kvF16());
-        } finally {
-            System.clearProperty("panamax.kvType");
         }
-        try (LanguageModel cpu = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf/llama"))) {
+        try (LanguageModel cpu = ModelLoader.loadLanguageModel(CudaModelTest.shared().resolve("fixtures/hf/llama"), CudaModelTest.OPTIONS)) {
             assertFalse(((dev.panamax.runtime.backend.DecoderSpec.Source) cpu).decoderSpec().kvF16());
         }
     }

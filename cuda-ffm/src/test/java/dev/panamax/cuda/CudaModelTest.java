@@ -9,6 +9,7 @@ import dev.panamax.runtime.ModelException;
 import dev.panamax.runtime.backend.Backends;
 import dev.panamax.runtime.json.Json;
 import dev.panamax.runtime.model.EncoderModel;
+import dev.panamax.runtime.LoadOptions;
 import dev.panamax.runtime.model.LanguageModel;
 import dev.panamax.runtime.model.ModelLoader;
 import dev.panamax.simd.Simd;
@@ -37,9 +38,19 @@ class CudaModelTest {
         return Path.of(System.getProperty("panamax.shared", "../../shared")).normalize();
     }
 
+    /**
+     * How the GPU tests load, on the CPU and for the GPU alike: 16-bit weights kept 16-bit (as the CLI
+     * loads for --device cuda), so both sides compute from the same values.
+     */
+    static final LoadOptions OPTIONS = LoadOptions.defaults().withWidenHalfFloatsUpTo(0);
+
     static LanguageModel onGpu(Path model) {
+        return onGpu(model, OPTIONS);
+    }
+
+    static LanguageModel onGpu(Path model, LoadOptions options) {
         Gpu.context();
-        return Backends.place("cuda", ModelLoader.loadLanguageModel(model), m -> {});
+        return Backends.place("cuda", ModelLoader.loadLanguageModel(model, options), m -> {});
     }
 
     @ParameterizedTest
@@ -64,8 +75,8 @@ class CudaModelTest {
     void anF16KvCacheMatchesTheCpusF16Cache() {
         Gpu.context();
         Path dir = shared().resolve("fixtures/hf/qwen3"); // per-head q/k norms and GQA too
-        System.setProperty("panamax.kvType", "f16");
-        try (LanguageModel cpu = ModelLoader.loadLanguageModel(dir); LanguageModel gpu = onGpu(dir)) {
+        LoadOptions f16 = OPTIONS.withKvCache(LoadOptions.KvCache.F16);
+        try (LanguageModel cpu = ModelLoader.loadLanguageModel(dir, f16); LanguageModel gpu = onGpu(dir, f16)) {
             assertEquals(2, ((CudaDecoder) gpu).kvElement, "half floats in the GPU's cache");
             int vocab = cpu.vocabSize();
             int[] prompt = new java.util.Random(3).ints(100, 1, vocab).toArray();
@@ -81,18 +92,16 @@ class CudaModelTest {
                 float[] cl = c.forward(prompt[t]).clone();
                 match(cl, 0, d.forward(prompt[t]), "f16 cache decode step " + t);
             }
-        } finally {
-            System.clearProperty("panamax.kvType");
         }
     }
 
-    /** Sigmoid attention (-Dpanamax.attention=sigmoid): the GPU against the CPU on the same model, prefill and decode. */
+    /** Sigmoid attention (LoadOptions.sigmoidAttention): the GPU against the CPU on the same model, prefill and decode. */
     @Test
     void sigmoidAttentionMatchesTheCpu() {
         Gpu.context();
         Path dir = shared().resolve("fixtures/hf/llama3");
-        System.setProperty("panamax.attention", "sigmoid");
-        try (LanguageModel cpu = ModelLoader.loadLanguageModel(dir); LanguageModel gpu = onGpu(dir)) {
+        LoadOptions sigmoid = OPTIONS.withSigmoidAttention(true);
+        try (LanguageModel cpu = ModelLoader.loadLanguageModel(dir, sigmoid); LanguageModel gpu = onGpu(dir, sigmoid)) {
             assertTrue(((CudaDecoder) gpu).s.sigmoidAttention());
             int vocab = cpu.vocabSize();
             int[] prompt = new java.util.Random(4).ints(90, 1, vocab).toArray();
@@ -103,15 +112,13 @@ class CudaModelTest {
                 float[] cl = c.forward(prompt[t]).clone();
                 match(cl, 0, g.forward(prompt[t]), "sigmoid decode step " + t);
             }
-        } finally {
-            System.clearProperty("panamax.attention");
         }
     }
 
     /**
      * BF16 weights stay BF16 on the device (the matvec reads them; prompts widen them to F32 for
      * SGEMM): the llama fixture rounded to BF16, on the GPU against the CPU on the same file. Needs the
-     * CPU loader to keep 16-bit weights ({@code -Dpanamax.widen16MiB=0}, as tools/gpu.sh runs the tests).
+     * CPU loader to keep 16-bit weights ({@link #OPTIONS}).
      */
     @Test
     void bf16WeightsStayBf16AndMatchTheCpu(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
@@ -120,9 +127,9 @@ class CudaModelTest {
         for (String f : new String[] {"config.json", "generation_config.json"}) Files.copy(dir.resolve(f), tmp.resolve(f));
         bf16Copy(dir.resolve("model.safetensors"), tmp.resolve("model.safetensors"));
         int[] prompt = ints(json(dir.resolve("expected.json")).get("input_ids"));
-        try (LanguageModel cpu = ModelLoader.loadLanguageModel(tmp); LanguageModel gpu = onGpu(tmp)) {
+        try (LanguageModel cpu = ModelLoader.loadLanguageModel(tmp, OPTIONS); LanguageModel gpu = onGpu(tmp)) {
             CudaDecoder d = (CudaDecoder) gpu;
-            assertEquals(DeviceMatrix.BF16, d.layers[0].qkv().format, "W_q|W_k|W_v on the device (run with -Dpanamax.widen16MiB=0)");
+            assertEquals(DeviceMatrix.BF16, d.layers[0].qkv().format, "W_q|W_k|W_v on the device (loaded with OPTIONS)");
             int vocab = cpu.vocabSize();
             float[] want = cpu.newSession().prefill(prompt, true).clone(), got = gpu.newSession().prefill(prompt, true);
             LanguageModel.Session c = cpu.newSession(), g = gpu.newSession();
@@ -177,12 +184,12 @@ class CudaModelTest {
         int[] ids = ints(json(dir.resolve("expected.json")).get("input_ids"));
         float[] ref = floats(dir.resolve("hidden.f32"));
         long before;
-        try (EncoderModel warm = Backends.place("cuda", (EncoderModel) ModelLoader.load(dir), m -> {})) {
+        try (EncoderModel warm = Backends.place("cuda", (EncoderModel) ModelLoader.load(dir, OPTIONS), m -> {})) {
             assertTrue(warm instanceof CudaEncoder, warm.getClass().getName());
             warm.encode(ids);
         }
         before = cx.driver.memoryInfo()[0];
-        try (EncoderModel m = Backends.place("cuda", (EncoderModel) ModelLoader.load(dir), n -> {})) {
+        try (EncoderModel m = Backends.place("cuda", (EncoderModel) ModelLoader.load(dir, OPTIONS), n -> {})) {
             int h = m.hiddenSize();
             for (int round = 0; round < 2; round++) { // the second reuses the activations
                 float[] got = m.encode(ids);
@@ -190,7 +197,7 @@ class CudaModelTest {
                 for (int t = 0; t < ids.length; t++) match(ref, t, Arrays.copyOfRange(got, t * h, (t + 1) * h), "bert hidden");
             }
             float[] shorter = m.encode(Arrays.copyOf(ids, 5)); // bidirectional: a prefix is its own input, not a slice
-            try (EncoderModel cpu = (EncoderModel) ModelLoader.load(dir)) {
+            try (EncoderModel cpu = (EncoderModel) ModelLoader.load(dir, OPTIONS)) {
                 float[] want = cpu.encode(Arrays.copyOf(ids, 5));
                 for (int t = 0; t < 5; t++) match(want, t, Arrays.copyOfRange(shorter, t * h, (t + 1) * h), "bert prefix vs cpu");
             }

@@ -11,8 +11,7 @@ import java.nio.file.Path;
  */
 public final class DecodeTiming {
     public static void main(String[] args) {
-        System.setProperty("panamax.widen16MiB", "0");
-        try (LanguageModel m = Backends.place("cuda", ModelLoader.loadLanguageModel(Path.of(args[0])), System.out::println)) {
+        try (LanguageModel m = Backends.place("cuda", ModelLoader.loadLanguageModel(Path.of(args[0]), CudaModelTest.OPTIONS), System.out::println)) {
             CudaDecoder.Session s = (CudaDecoder.Session) m.newSession();
             s.prefill(new int[] {1, 2, 3, 4, 5, 6, 7, 8}, false);
             for (int i = 0; i < 20; i++) s.forward(9);

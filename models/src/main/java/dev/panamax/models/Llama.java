@@ -169,20 +169,18 @@ public final class Llama implements Architecture {
         /** Inverse RoPE frequencies, one per rotated pair. */
         final float[] invFreq;
         /**
-         * The attention's shape; {@code -Dpanamax.attention=sigmoid} swaps softmax for sigmoid weights with
-         * the −log n bias, for checkpoints trained that way (Apple's sigmoid self-attention).
+         * The attention's shape; {@link dev.panamax.runtime.LoadOptions#sigmoidAttention} swaps softmax for
+         * sigmoid weights with the −log n bias, for checkpoints trained that way (Apple's sigmoid self-attention).
          */
         final dev.panamax.simd.Attention.Shape attention;
-        /** The KV cache in half floats ({@code --kv-type f16}, {@code -Dpanamax.kvType=f16}): half the memory, as llama.cpp's default. */
+        /** The KV cache in half floats ({@code --kv-type f16}, {@link dev.panamax.runtime.LoadOptions#kvCache}): half the memory, as llama.cpp's default. */
         final boolean kvF16;
 
         /**
-         * Models whose 16-bit weights total at most this many MiB get them widened to F32 at load
-         * ({@code -Dpanamax.widen16MiB}, 0 = never): there is no vector half-float instruction to
-         * use on the fly, and small models fit the caches either way.
+         * Whether 16-bit matrices are widened to F32 at load: when they total at most
+         * {@link dev.panamax.runtime.LoadOptions#widenHalfFloatsUpTo} bytes (there is no vector
+         * half-float instruction to use on the fly, and small models fit the caches either way).
          */
-        static final long WIDEN_16_MIB = Long.getLong("panamax.widen16MiB", 256);
-
         final boolean widen;
         /** Whether prompts can run as matrix-matrix work: every layer matrix is float32. */
         final boolean batchable;
@@ -197,7 +195,7 @@ public final class Llama implements Architecture {
             this.weights = w;
             this.tokenizer = tokenizer;
             long bytes16 = w.bytesOf(dev.panamax.runtime.tensor.DType.F16) + w.bytesOf(dev.panamax.runtime.tensor.DType.BF16);
-            this.widen = bytes16 > 0 && bytes16 <= WIDEN_16_MIB << 20 && w.quantizeMatricesTo() == null;
+            this.widen = bytes16 > 0 && bytes16 <= w.options().widenHalfFloatsUpTo() && w.quantizeMatricesTo() == null;
             int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim;
             embed = w.get(n.embed).expect(c.vocab, c.dim);
             Tensor out = w.find(n.output);
@@ -225,11 +223,8 @@ public final class Llama implements Architecture {
                         c.bitnet ? vector(w.get(p + n.ffnSubNorm + ".weight"), c.ffnDim) : null);
             }
             invFreq = ropeFrequencies(c);
-            String kv = System.getProperty("panamax.kvType", "f32");
-            if (!kv.equals("f32") && !kv.equals("f16")) throw new ModelException("the KV cache type must be f32 or f16, got '" + kv + "'");
-            kvF16 = kv.equals("f16");
-            attention = new dev.panamax.simd.Attention.Shape(c.heads, c.kvHeads, c.headDim, c.slidingWindow,
-                    "sigmoid".equals(System.getProperty("panamax.attention")));
+            kvF16 = w.options().kvCache() == dev.panamax.runtime.LoadOptions.KvCache.F16;
+            attention = new dev.panamax.simd.Attention.Shape(c.heads, c.kvHeads, c.headDim, c.slidingWindow, w.options().sigmoidAttention());
             // BitNet's ternary matrices multiply activations quantized per token; they stay token by token.
             boolean ternary = false;
             for (Layer L : layers) {
@@ -491,9 +486,6 @@ public final class Llama implements Architecture {
             return logits;
         }
 
-        /** Prompts shorter than this are fed token by token ({@code -Dpanamax.minBatch}). */
-        static final int MIN_BATCH = Integer.getInteger("panamax.minBatch", 16);
-
         /**
          * The prompt as matrix-matrix work: each layer takes the T new tokens as one [T, dim] block,
          * so every weight matrix is read once per layer instead of once per token (tiled GEMM;
@@ -505,7 +497,7 @@ public final class Llama implements Architecture {
             int T = tokens.length;
             // Short prompts go token by token: at start-up the GEMM path's code is not compiled yet and
             // costs more than it saves on a few tokens (measured: 5 tokens, 0.5 s → 0.75 s to the first token).
-            if (T < MIN_BATCH || !m.batchable) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            if (T < m.weights.options().promptBatchFrom() || !m.batchable) return LanguageModel.Session.super.prefill(tokens, allLogits);
             if (pos + T > c.context) throw new ModelException("the sequence reached the context length of " + c.context + " tokens");
             while (pos + T > capacity) grow((int) Math.min(c.context, 2L * capacity));
             int d = c.dim, hd = c.headDim, qDim = c.heads * hd, kvDim = c.kvHeads * hd, f = c.ffnDim;

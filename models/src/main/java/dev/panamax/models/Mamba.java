@@ -149,8 +149,6 @@ public final class Mamba implements Architecture {
         w.matmul(k, in, T, out);
     }
 
-    /** Prompts shorter than this are fed token by token ({@code -Dpanamax.minBatch}). */
-    static final int MIN_BATCH = Integer.getInteger("panamax.minBatch", 16);
 
     /** Per layer: the last d_conv − 1 conv inputs and the d_inner × d_state SSM state. */
     static final class State implements LanguageModel.Session {
@@ -191,7 +189,7 @@ public final class Mamba implements Architecture {
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
             int T = tokens.length;
-            if (T < MIN_BATCH) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            if (T < m.w.options().promptBatchFrom()) return LanguageModel.Session.super.prefill(tokens, allLogits);
             int d = c.dim, inner = c.inner, ns = c.state, kc = c.conv, r = c.dtRank, xw = r + 2 * ns;
             float[] X = new float[T * d], U = new float[T * d], XZ = new float[T * 2 * inner], XC = new float[T * inner],
                     XDB = new float[T * xw], DT = new float[T * inner], Y = new float[T * inner], O = new float[T * d];

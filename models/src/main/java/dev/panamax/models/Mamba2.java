@@ -198,7 +198,7 @@ public final class Mamba2 implements Architecture {
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
             int T = tokens.length;
-            if (T < Mamba.MIN_BATCH) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            if (T < m.w.options().promptBatchFrom()) return LanguageModel.Session.super.prefill(tokens, allLogits);
             int d = c.dim, inner = c.inner, cd = c.convDim(), kc = c.conv, ns = c.state, hp = c.headDim, pw = inner + cd + c.heads;
             int headsPerGroup = c.heads / c.groups;
             float[] X = new float[T * d], U = new float[T * d], P = new float[T * pw], XC = new float[T * cd], DT = new float[T * c.heads],

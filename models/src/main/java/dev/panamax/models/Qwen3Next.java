@@ -34,11 +34,10 @@ import java.util.Set;
  *
  * Decoding keeps per layer either the conv window and the h × dk × dv states (O(1) a token) or the
  * KV cache. Prompts run layer by layer as [T, ·] blocks: projections as GEMMs, the DeltaNet through
- * the chunkwise form of the delta rule ({@code -Dpanamax.deltaChunk}, default 64).
+ * the chunkwise form of the delta rule ({@code LoadOptions.deltaRuleChunk}, default 64).
  */
 public final class Qwen3Next implements Architecture {
 
-    static final int CHUNK = Integer.getInteger("panamax.deltaChunk", 64);
 
     @Override
     public String name() {
@@ -313,7 +312,8 @@ public final class Qwen3Next implements Architecture {
                     beta[t] = (float) (1 / (1 + Math.exp(-b)));
                     g[t] = D.aNeg()[h] * Ssm.softplus(a + D.dtBias()[h]);
                 }
-                if (T >= 2 && T >= Math.min(CHUNK, Mamba.MIN_BATCH)) DeltaRule.chunked(q, kk, v, g, beta, S[l][h], o, T, dk, dv, CHUNK);
+                int chunk = m.w.options().deltaRuleChunk();
+                if (T >= 2 && T >= Math.min(chunk, m.w.options().promptBatchFrom())) DeltaRule.chunked(q, kk, v, g, beta, S[l][h], o, T, dk, dv, chunk);
                 else DeltaRule.recurrent(q, kk, v, g, beta, S[l][h], o, T, dk, dv);
                 // Gated RMSNorm per head: RMSNorm(o)·w ⊙ SiLU(z).
                 for (int t = 0; t < T; t++) {

@@ -21,7 +21,7 @@ class BitNetTernaryTest {
         Map<String, Object> expected = Fixtures.json(dir.resolve("expected.json"));
         int[] prompt = Fixtures.ints(expected.get("input_ids"));
         float[] ref = Fixtures.floats(dir.resolve("logits.f32"));
-        try (LanguageModel m = ModelLoader.loadLanguageModel(dir, DType.TERNARY)) {
+        try (LanguageModel m = ModelLoader.loadLanguageModel(dir, Fixtures.OPTIONS.withQuantize(DType.TERNARY))) {
             LanguageModel.Session s = m.newSession();
             int vocab = m.vocabSize();
             double worst = 0, sumRef = 0, sumDiff = 0;

@@ -78,7 +78,7 @@ class DeterminismTest {
         Path gguf = tmp.resolve("kjv-" + type + ".gguf");
         GgufExport.convert(Fixtures.kjv(), gguf, QuantPlan.parse(type));
         int[] ids = ids();
-        try (LanguageModel m = ModelLoader.loadLanguageModel(gguf)) {
+        try (LanguageModel m = ModelLoader.loadLanguageModel(gguf, Fixtures.OPTIONS)) {
             float[] first = run(m, ids);
             for (int i = 0; i < 10; i++) assertSameBits(first, run(m, ids), type + ", repeated call " + (i + 1));
 
@@ -139,7 +139,7 @@ class DeterminismTest {
             Path expected = Path.of(args[2]);
             var json = dev.panamax.runtime.json.Json.object(dev.panamax.runtime.json.Json.parse(Files.readString(expected)), expected.toString());
             int[] ids = Fixtures.ints(json.get("greedy_ids"));
-            try (LanguageModel m = ModelLoader.loadLanguageModel(Path.of(args[0]))) {
+            try (LanguageModel m = ModelLoader.loadLanguageModel(Path.of(args[0]), Fixtures.OPTIONS)) {
                 float[] logits = run(m, ids);
                 ByteBuffer b = ByteBuffer.allocate(4 * logits.length).order(ByteOrder.LITTLE_ENDIAN);
                 b.asFloatBuffer().put(logits);

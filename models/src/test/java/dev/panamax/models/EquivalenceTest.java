@@ -51,7 +51,7 @@ class EquivalenceTest {
         float[] logits = Fixtures.floats(dir.resolve("logits.f32"));
         float[] full = Fixtures.floats(dir.resolve("full_logits.f32"));
         double[] margins = Fixtures.doubles(extra.get("greedy_margins"));
-        try (LanguageModel model = ModelLoader.loadLanguageModel(modelPath)) {
+        try (LanguageModel model = ModelLoader.loadLanguageModel(modelPath, Fixtures.OPTIONS)) {
             int vocab = model.vocabSize();
             assertEquals(prompt.length * vocab, logits.length, "logits.f32 shape");
             // Prompt logits.
@@ -110,7 +110,7 @@ class EquivalenceTest {
         Path dir = Fixtures.hf("bert");
         int[] ids = Fixtures.ints(Fixtures.json(dir.resolve("expected.json")).get("input_ids"));
         float[] ref = Fixtures.floats(dir.resolve("hidden.f32"));
-        try (var model = (dev.panamax.runtime.model.EncoderModel) ModelLoader.load(dir)) {
+        try (var model = (dev.panamax.runtime.model.EncoderModel) ModelLoader.load(dir, Fixtures.OPTIONS)) {
             float[] got = model.encode(ids);
             assertEquals(ref.length, got.length);
             int h = model.hiddenSize();
@@ -129,7 +129,7 @@ class EquivalenceTest {
         GgufExport.convert(dir, gguf, dev.panamax.runtime.tensor.DType.F32);
         int[] ids = Fixtures.ints(Fixtures.json(dir.resolve("expected.json")).get("input_ids"));
         float[] ref = Fixtures.floats(dir.resolve("hidden.f32"));
-        try (var model = (dev.panamax.runtime.model.EncoderModel) ModelLoader.load(gguf)) {
+        try (var model = (dev.panamax.runtime.model.EncoderModel) ModelLoader.load(gguf, Fixtures.OPTIONS)) {
             float[] got = model.encode(ids);
             int h = model.hiddenSize();
             for (int t = 0; t < ids.length; t++) assertLogitsMatch(ref, t, java.util.Arrays.copyOfRange(got, t * h, t * h + h), "bert gguf hidden");

@@ -15,6 +15,13 @@ import java.util.Map;
 final class Fixtures {
     private Fixtures() {}
 
+    /**
+     * How the models tests load: prompts batched from 2 tokens (so the fixtures' 12-token prompts take
+     * the GEMM path) and the delta rule in chunks of 5 (so Qwen3-Next's prompt crosses two chunk
+     * boundaries and ends in a partial chunk).
+     */
+    static final dev.panamax.runtime.LoadOptions OPTIONS = dev.panamax.runtime.LoadOptions.defaults().withPromptBatchFrom(2).withDeltaRuleChunk(5);
+
     static Path shared() {
         Path p = Path.of(System.getProperty("panamax.shared", "../../shared")).normalize();
         assertTrue(Files.isDirectory(p.resolve("fixtures")), "the reference fixtures must be at " + p.toAbsolutePath() + " (../shared beside the checkout)");

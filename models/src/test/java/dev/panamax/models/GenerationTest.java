@@ -28,7 +28,7 @@ class GenerationTest {
 
     @BeforeAll
     static void load() {
-        model = Panamax.load(Fixtures.kjv());
+        model = Panamax.load(Fixtures.kjv(), Fixtures.OPTIONS);
     }
 
     @AfterAll
@@ -75,7 +75,7 @@ class GenerationTest {
             java.nio.file.Files.createSymbolicLink(tmp.resolve(f), Fixtures.kjv().resolve(f).toAbsolutePath());
         }
         java.nio.file.Files.writeString(tmp.resolve("generation_config.json"), "{\"eos_token_id\": [2, 2001]}");
-        try (Panamax m = Panamax.load(tmp)) {
+        try (Panamax m = Panamax.load(tmp, Fixtures.OPTIONS)) {
             assertArrayEquals(new int[] {2, 2001}, m.model().endIds());
             Generator.Result r = m.generate("In the beginning", GenerationOptions.greedy().withMaxTokens(20), t -> {});
             assertEquals("eos", r.stoppedBy());

@@ -39,7 +39,7 @@ class InterleavedModelTest {
         float[] full = Fixtures.floats(Fixtures.kjv().resolve("full_logits.f32"));
         float[][] stepsA, stepsB;
         float[] promptA, promptB;
-        try (LanguageModel m = ModelLoader.loadLanguageModel(gguf)) {
+        try (LanguageModel m = ModelLoader.loadLanguageModel(gguf, Fixtures.OPTIONS)) {
             Llama.Layer first = ((Llama.Model) m).cpuWeights().layers()[0];
             DType want = switch (type) {
                 case "q8_0" -> DType.Q8_0_X16;
@@ -52,15 +52,10 @@ class InterleavedModelTest {
             stepsA = steps(m, ids);
             promptA = m.newSession().prefill(ids, true);
         }
-        String before = System.getProperty("panamax.quant.interleave");
-        System.setProperty("panamax.quant.interleave", "false");
-        try (LanguageModel m = ModelLoader.loadLanguageModel(gguf)) {
+        try (LanguageModel m = ModelLoader.loadLanguageModel(gguf, Fixtures.OPTIONS.withInterleave(false))) {
             assertEquals(null, ((Llama.Model) m).cpuWeights().layers()[0].wq().type().interleavedFrom, "the file's layout");
             stepsB = steps(m, ids);
             promptB = m.newSession().prefill(ids, true);
-        } finally {
-            if (before == null) System.clearProperty("panamax.quant.interleave");
-            else System.setProperty("panamax.quant.interleave", before);
         }
         double interleaved = errorAgainst(full, stepsA), fileLayout = errorAgainst(full, stepsB);
         assertTrue(interleaved <= bound, () -> type + ": interleaved, relative logit error " + interleaved + " > " + bound);
@@ -124,16 +119,11 @@ class InterleavedModelTest {
         double[] err = new double[2];
         float[][] prompts = new float[2][];
         for (int mode = 0; mode < 2; mode++) {
-            String before = System.getProperty("panamax.quant.interleave");
-            if (mode == 1) System.setProperty("panamax.quant.interleave", "false");
-            try (LanguageModel m = ModelLoader.loadLanguageModel(dir, DType.Q8_0)) {
+            try (LanguageModel m = ModelLoader.loadLanguageModel(dir, Fixtures.OPTIONS.withQuantize(DType.Q8_0).withInterleave(mode == 0))) {
                 Gpt2.Layer first = ((Gpt2.Gpt2Model) m).cpuWeights().layers()[0];
                 assertEquals(mode == 0 ? DType.Q8_0_X16 : DType.Q8_0, first.wqkv().type(), "the CPU's c_attn");
                 err[mode] = errorAgainst(full, steps(m, ids));
                 prompts[mode] = m.newSession().prefill(ids, true);
-            } finally {
-                if (before == null) System.clearProperty("panamax.quant.interleave");
-                else System.setProperty("panamax.quant.interleave", before);
             }
         }
         System.out.printf("gpt2 q8_0: relative logit error interleaved %.4f, file layout %.4f%n", err[0], err[1]);

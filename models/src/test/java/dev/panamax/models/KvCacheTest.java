@@ -1,8 +1,9 @@
 package dev.panamax.models;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.LoadOptions;
 import dev.panamax.runtime.model.LanguageModel;
 import dev.panamax.runtime.model.ModelLoader;
 import java.util.Arrays;
@@ -17,8 +18,7 @@ class KvCacheTest {
         int[] greedy = Fixtures.ints(expected.get("greedy_ids"));
         int[] prompt = Fixtures.ints(expected.get("input_ids"));
         float[] full = Fixtures.floats(Fixtures.kjv().resolve("full_logits.f32"));
-        System.setProperty("panamax.kvType", "f16");
-        try (LanguageModel m = ModelLoader.loadLanguageModel(Fixtures.kjv())) {
+        try (LanguageModel m = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS.withKvCache(LoadOptions.KvCache.F16))) {
             int vocab = m.vocabSize();
             LanguageModel.Session s = m.newSession(), p = m.newSession();
             float[] pre = p.prefill(Arrays.copyOf(greedy, prompt.length), true);
@@ -41,19 +41,18 @@ class KvCacheTest {
             // Keys and values rounded to 11 significant bits: well under a percent of the logits.
             assertTrue(worst <= 2e-3, () -> "relative logit error with an f16 cache " + w);
             assertTrue(worst > 0, "the cache really is rounded");
-        } finally {
-            System.clearProperty("panamax.kvType");
         }
     }
 
+    /** Two models in one JVM with different KV caches: options, not a JVM-wide property. */
     @Test
-    void anUnknownCacheTypeIsAnError() {
-        System.setProperty("panamax.kvType", "f8");
-        try {
-            ModelException e = org.junit.jupiter.api.Assertions.assertThrows(ModelException.class, () -> ModelLoader.loadLanguageModel(Fixtures.kjv()));
-            assertTrue(e.getMessage().contains("KV cache type must be f32 or f16, got 'f8'"), e.getMessage());
-        } finally {
-            System.clearProperty("panamax.kvType");
+    void twoModelsInOneJvmKeepTheirOwnCacheTypes() throws Exception {
+        int[] ids = Fixtures.ints(Fixtures.json(Fixtures.kjv().resolve("expected.json")).get("greedy_ids"));
+        try (LanguageModel f16 = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS.withKvCache(LoadOptions.KvCache.F16));
+             LanguageModel f32 = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS)) {
+            float[] a = f16.newSession().prefill(ids, true), b = f32.newSession().prefill(ids, true), c = f16.newSession().prefill(ids, true);
+            assertTrue(!Arrays.equals(a, b), "the F16 cache rounds what the F32 one keeps");
+            assertArrayEquals(a, c, "each model keeps its own cache type");
         }
     }
 }

@@ -38,7 +38,7 @@ class Llama2cTest {
             writeTokenizer(tmp.resolve("tokenizer.bin"), (SentencePiece) hf.tokenizer());
         }
         EquivalenceTest.check(Fixtures.kjv(), bin);
-        try (LanguageModel m = ModelLoader.loadLanguageModel(bin)) {
+        try (LanguageModel m = ModelLoader.loadLanguageModel(bin, Fixtures.OPTIONS)) {
             // The prompt through tokenizer.bin, as transformers tokenised it.
             assertArrayEquals(new int[] {1, 1043, 261, 1791, 1243}, m.tokenizer().encode("In the beginning", true));
         }
@@ -50,7 +50,7 @@ class Llama2cTest {
         ByteBuffer b = ByteBuffer.allocate(28 + 400).order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(256).putInt(688).putInt(6).putInt(8).putInt(4).putInt(2048).putInt(512);
         Files.write(bin, b.array());
-        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.panamax.runtime.ModelException.class, () -> ModelLoader.load(bin));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.panamax.runtime.ModelException.class, () -> ModelLoader.load(bin, Fixtures.OPTIONS));
         assertTrue(e.getMessage().contains("truncated"), e.getMessage());
     }
 

@@ -29,7 +29,7 @@ class QuantizedModelTest {
         Map<String, Object> expected = Fixtures.json(Fixtures.kjv().resolve("expected.json"));
         int[] greedy = Fixtures.ints(expected.get("greedy_ids"));
         float[] full = Fixtures.floats(Fixtures.kjv().resolve("full_logits.f32"));
-        try (LanguageModel m = ModelLoader.loadLanguageModel(gguf)) {
+        try (LanguageModel m = ModelLoader.loadLanguageModel(gguf, Fixtures.OPTIONS)) {
             int vocab = m.vocabSize();
             LanguageModel.Session s = m.newSession();
             double worst = 0;

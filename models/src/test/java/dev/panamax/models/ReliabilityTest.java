@@ -51,7 +51,7 @@ class ReliabilityTest {
 
     private static ModelException loadFails(Path gguf) {
         return assertThrows(ModelException.class, () -> {
-            try (var m = ModelLoader.load(gguf)) {
+            try (var m = ModelLoader.load(gguf, Fixtures.OPTIONS)) {
                 m.architecture();
             }
         });
@@ -117,7 +117,7 @@ class ReliabilityTest {
     void aHugeMaxTokensOnAHugeContextAllocatesOnlyForWhatIsGenerated() throws Exception {
         // Before: the token history was sized prompt + maxTokens up front: 4 GB here, for 20 tokens.
         Path huge = GgufEdit.copy(f32, tmp.resolve("ctx-max.gguf"), Map.of("llama.context_length", GgufWriter.u32(Integer.MAX_VALUE)));
-        try (LanguageModel m = ModelLoader.loadLanguageModel(huge)) {
+        try (LanguageModel m = ModelLoader.loadLanguageModel(huge, Fixtures.OPTIONS)) {
             assertEquals(Integer.MAX_VALUE, m.contextLength());
             AtomicInteger tokens = new AtomicInteger();
             long before = allocated();
@@ -139,7 +139,7 @@ class ReliabilityTest {
             b.putFloat(4 * 7, Float.NaN);
             return bytes;
         });
-        try (LanguageModel m = ModelLoader.loadLanguageModel(nan)) {
+        try (LanguageModel m = ModelLoader.loadLanguageModel(nan, Fixtures.OPTIONS)) {
             ModelException e = assertThrows(ModelException.class, () -> Generator.generate(m, new int[] {1, 1043}, GenerationOptions.greedy(), null, null));
             assertTrue(e.getMessage().contains("non-finite logit") && e.getMessage().contains("NaN"), e.getMessage());
         }
@@ -147,7 +147,7 @@ class ReliabilityTest {
 
     @Test
     void anEmptyPromptStartsFromBos() throws Exception {
-        try (LanguageModel m = ModelLoader.loadLanguageModel(f32)) {
+        try (LanguageModel m = ModelLoader.loadLanguageModel(f32, Fixtures.OPTIONS)) {
             Generator.Result r = Generator.generate(m, new int[0], GenerationOptions.greedy().withMaxTokens(5), null, null);
             assertArrayEquals(new int[] {m.tokenizer().bos()}, r.promptIds());
             assertEquals(5, r.generatedIds().length);
@@ -160,7 +160,7 @@ class ReliabilityTest {
     void closingWhileGeneratingEndsTheGenerationWithAPanamaxError() throws Exception {
         // Before: the generating thread died with the JDK's raw IllegalStateException "Already closed",
         // and a second close() threw.
-        Panamax model = Panamax.load(f32);
+        Panamax model = Panamax.load(f32, Fixtures.OPTIONS);
         CountDownLatch started = new CountDownLatch(1);
         CompletableFuture<Throwable> outcome = CompletableFuture.supplyAsync(() -> {
             try {
@@ -189,7 +189,7 @@ class ReliabilityTest {
 
     @Test
     void aChatFeedsOnlyEachTurnsNewTokensAndDropsOldTurnsWhenFull() throws Exception {
-        try (LanguageModel m = ModelLoader.loadLanguageModel(f32)) {
+        try (LanguageModel m = ModelLoader.loadLanguageModel(f32, Fixtures.OPTIONS)) {
             List<String> notes = new ArrayList<>();
             Chat chat = new Chat(m, null, notes::add);
             GenerationOptions o = GenerationOptions.greedy().withMaxTokens(40);

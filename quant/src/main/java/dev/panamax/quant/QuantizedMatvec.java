@@ -132,13 +132,13 @@ public final class QuantizedMatvec {
     /**
      * Whether a [rows, cols] matrix of {@code format} has an interleaved decode layout here
      * ({@link Q8_0x16}, {@link Q4_0x64}, {@link Q4_Kx16}, {@link Q6_Kx16}): Q8_0, Q4_0, Q4_K or Q6_K (rows not in whole
-     * groups are padded with zero rows: {@link #interleavedBytes}), the Vector API kernels running, and not turned off ({@code -Dpanamax.quant.interleave=false}).
+     * groups are padded with zero rows: {@link #interleavedBytes}) and the Vector API kernels running (a model's
+     * loader may still keep the file's layout: {@code LoadOptions.interleave}).
      * The scalar path keeps the file's layout: its references would gain nothing from it.
      */
     public static boolean interleaves(BlockFormat format, int rows, int cols) {
         return interleavedRowBytes(format) > 0 && rows > 0 && cols > 0 && cols % format.size == 0
-                && (ACTIVE != SCALAR || Boolean.getBoolean("panamax.quant.interleaveScalar"))
-                && !"false".equals(System.getProperty("panamax.quant.interleave"));
+                && (ACTIVE != SCALAR || Boolean.getBoolean("panamax.quant.interleaveScalar"));
     }
 
     /** Bytes per row and block of {@code format}'s interleaved layout (the file's, but 148 for Q4_K's unpacked scales and 274 for Q6_K's whole-byte codes), or 0 if it has none. */

@@ -48,22 +48,36 @@ public final class Panamax implements AutoCloseable {
         this.model = model;
     }
 
-    /** Loads a GGUF file or a Hugging Face directory (config.json + safetensors + tokenizer). */
+    /** Loads a GGUF file, a llama2.c checkpoint or a Hugging Face directory (config.json + safetensors + tokenizer). */
     public static Panamax load(Path path) {
-        return new Panamax(ModelLoader.loadLanguageModel(path));
+        return load(path, LoadOptions.defaults());
     }
 
     /**
-     * Loads a model with its float matrices quantized at load to {@code quantize} (Q8_0 or Q4_0),
-     * for float checkpoints on small devices; null keeps them as stored.
+     * Loads a model prepared as {@code options} say (quantized at load, KV cache type, …) and puts it
+     * on {@link LoadOptions#device}; which device it went to, and why, is logged (System.Logger
+     * "dev.panamax", INFO).
      */
-    public static Panamax load(Path path, dev.panamax.runtime.tensor.DType quantize) {
-        return new Panamax(ModelLoader.loadLanguageModel(path, quantize));
+    public static Panamax load(Path path, LoadOptions options) {
+        if (!options.device().equals("cpu")) {
+            // Widening 16-bit matrices is a CPU speed trick; a GPU takes them as stored.
+            var gpu = dev.panamax.runtime.backend.Backends.find("cuda");
+            if (options.device().equals("cuda") || (gpu != null && gpu.unavailableReason() == null)) options = options.withWidenHalfFloatsUpTo(0);
+        }
+        Panamax cpu = new Panamax(ModelLoader.loadLanguageModel(path, options));
+        if (options.device().equals("cpu")) return cpu;
+        System.Logger log = System.getLogger("dev.panamax");
+        return cpu.on(options.device(), note -> log.log(System.Logger.Level.INFO, note));
     }
 
     /** Loads the embedded default model (extracted once to a cache file so it can be memory-mapped). */
     public static Panamax loadDefault() {
         return load(defaultModelPath());
+    }
+
+    /** As {@link #loadDefault()}, prepared as {@code options} say. */
+    public static Panamax loadDefault(LoadOptions options) {
+        return load(defaultModelPath(), options);
     }
 
     /** Where the embedded model lives on disk, extracting it from the jar the first time. */

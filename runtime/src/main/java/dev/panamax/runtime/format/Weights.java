@@ -78,6 +78,11 @@ public final class Weights implements AutoCloseable {
      * matrix that got a copy unloaded: the copy's user does not read them again.
      */
     public Map<Tensor, Tensor> interleaved(java.util.Collection<Tensor> matrices) {
+        if (!options.interleave()) {
+            Map<Tensor, Tensor> same = new java.util.IdentityHashMap<>();
+            for (Tensor t : matrices) same.put(t, t);
+            return same;
+        }
         Map<Tensor, Tensor> copies = Tensor.interleaved(matrices, arena);
         copies.forEach((from, to) -> {
             if (to != from) unload(from.data());
@@ -137,21 +142,20 @@ public final class Weights implements AutoCloseable {
         return new Tensor(t.name(), DType.F32, new long[] {cols, rows}, seg);
     }
 
-    private DType quantizeTo;
+    private dev.panamax.runtime.LoadOptions options = dev.panamax.runtime.LoadOptions.defaults();
 
-    /**
-     * Quantize float matrices when the model prepares them ({@code --quantize q8_0}): null keeps
-     * them as stored. Only Q8_0 and Q4_0 have quantizers here.
-     */
-    public void quantizeMatricesTo(DType type) {
-        if (type != null && type != DType.TERNARY && (type.format == null || !type.format.canQuantize())) {
-            throw new ModelException("--quantize supports q8_0, q4_0, q4_k, q5_k, q6_k, binary and ternary, not " + type);
-        }
-        this.quantizeTo = type;
+    /** How the model is to be prepared (set by the loader before an architecture reads the weights). */
+    public void options(dev.panamax.runtime.LoadOptions o) {
+        this.options = java.util.Objects.requireNonNull(o);
     }
 
+    public dev.panamax.runtime.LoadOptions options() {
+        return options;
+    }
+
+    /** The type float matrices are quantized to at load ({@link dev.panamax.runtime.LoadOptions#quantize}), or null. */
     public DType quantizeMatricesTo() {
-        return quantizeTo;
+        return options.quantize();
     }
 
     /**
@@ -159,6 +163,7 @@ public final class Weights implements AutoCloseable {
      * asked for and its rows are whole blocks, otherwise unchanged.
      */
     public Tensor matrix(Tensor t) {
+        DType quantizeTo = options.quantize();
         if (quantizeTo == null || t.type().quantized() || t.rank() != 2 || t.cols() % quantizeTo.blockSize != 0) return t;
         MemorySegment dst = arena.allocate(quantizeTo.bytesFor(t.elements()), 64);
         if (quantizeTo == DType.TERNARY) {

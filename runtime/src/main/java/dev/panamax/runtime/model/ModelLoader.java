@@ -1,10 +1,10 @@
 package dev.panamax.runtime.model;
 
+import dev.panamax.runtime.LoadOptions;
 import dev.panamax.runtime.ModelException;
 import dev.panamax.runtime.format.Safetensors;
 import dev.panamax.runtime.format.Weights;
 import dev.panamax.runtime.json.Json;
-import dev.panamax.runtime.tensor.DType;
 import dev.panamax.runtime.tokenizer.HfTokenizers;
 import dev.panamax.runtime.tokenizer.Tokenizer;
 import java.io.IOException;
@@ -28,37 +28,42 @@ public final class ModelLoader {
         return all;
     }
 
-    /** Loads a causal language model; an encoder is an error saying so. */
+    /** Loads a causal language model with the default options; an encoder is an error saying so. */
     public static LanguageModel loadLanguageModel(Path path) {
-        return loadLanguageModel(path, null);
+        return loadLanguageModel(path, LoadOptions.defaults());
     }
 
-    /** As {@link #loadLanguageModel(Path)}, quantizing float matrices to {@code quantize} at load. */
-    public static LanguageModel loadLanguageModel(Path path, DType quantize) {
-        Model m = load(path, quantize);
+    /** As {@link #loadLanguageModel(Path)}, prepared as {@code options} say (on the CPU: the device is the caller's to apply). */
+    public static LanguageModel loadLanguageModel(Path path, LoadOptions options) {
+        Model m = load(path, options);
         if (m instanceof LanguageModel lm) return lm;
         m.close();
         throw new ModelException(path + ": " + m.architecture() + " is an encoder, not a text generator (use panamax embed)");
     }
 
-    private static Model build(Architecture a, ModelSource src, DType quantize) {
-        src.weights().quantizeMatricesTo(quantize);
+    private static Model build(Architecture a, ModelSource src, LoadOptions options) {
+        src.weights().options(options);
+        if (options.threads() > 0) dev.panamax.simd.Parallel.setThreads(options.threads());
         return a.load(src);
     }
 
     public static Model load(Path path) {
-        return load(path, null);
+        return load(path, LoadOptions.defaults());
     }
 
-    /** Loads with float matrices quantized to {@code quantize} (Q8_0 or Q4_0) at load; null keeps them as stored. */
-    public static Model load(Path path, DType quantize) {
+    /**
+     * Loads a model prepared as {@code options} say: quantized at load, its KV cache type, widened
+     * or interleaved matrices. The model is on the CPU; {@link dev.panamax.runtime.backend.Backends#place}
+     * moves it to {@link LoadOptions#device} ({@link dev.panamax.runtime.Panamax#load(Path, LoadOptions)} does both).
+     */
+    public static Model load(Path path, LoadOptions options) {
         return switch (formatOf(path)) {
-            case HUGGING_FACE -> loadHuggingFace(path, quantize);
-            case GGUF -> loadGguf(path, quantize);
+            case HUGGING_FACE -> loadHuggingFace(path, options);
+            case GGUF -> loadGguf(path, options);
             case LLAMA2C -> {
                 ModelSource src = dev.panamax.runtime.format.Llama2c.read(path);
                 try {
-                    yield build(find("llama", false), src, quantize);
+                    yield build(find("llama", false), src, options);
                 } catch (RuntimeException e) {
                     src.weights().close();
                     throw e;
@@ -93,7 +98,7 @@ public final class ModelLoader {
         throw new ModelException(path + ": not a model Panamax reads (a .gguf file, a llama2.c .bin checkpoint, or a Hugging Face directory with config.json)");
     }
 
-    static Model loadGguf(Path path, DType quantize) {
+    static Model loadGguf(Path path, LoadOptions options) {
         var gguf = dev.panamax.runtime.format.Gguf.read(path);
         try {
             if (!(gguf.metadata().get("general.architecture") instanceof String) && gguf.weights().all().isEmpty()) {
@@ -108,17 +113,17 @@ public final class ModelLoader {
                 if (gguf.metadata().get(key) instanceof Number n && !ends.contains(n.intValue())) ends.add(n.intValue());
             }
             return build(a, new ModelSource(path, "gguf", arch, gguf.metadata(), gguf.weights(), tok,
-                    template instanceof String s ? s : null, ends.stream().mapToInt(Integer::intValue).toArray()), quantize);
+                    template instanceof String s ? s : null, ends.stream().mapToInt(Integer::intValue).toArray()), options);
         } catch (RuntimeException e) {
             gguf.weights().close();
             throw e instanceof ModelException me && !me.getMessage().startsWith(path.toString()) ? new ModelException(path + ": " + me.getMessage(), me) : e;
         }
     }
 
-    static Model loadHuggingFace(Path dir, DType quantize) {
+    static Model loadHuggingFace(Path dir, LoadOptions options) {
         ModelSource src = readHuggingFace(dir);
         try {
-            return build(find(src.architecture(), true), src, quantize);
+            return build(find(src.architecture(), true), src, options);
         } catch (RuntimeException e) {
             src.weights().close();
             throw e;

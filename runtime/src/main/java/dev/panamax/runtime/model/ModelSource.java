@@ -21,4 +21,9 @@ public record ModelSource(Path path, String format, String architecture, Map<Str
     public boolean isGguf() {
         return format.equals("gguf");
     }
+
+    /** How the model is to be prepared: what the caller of the loader asked for. */
+    public dev.panamax.runtime.LoadOptions options() {
+        return weights.options();
+    }
 }

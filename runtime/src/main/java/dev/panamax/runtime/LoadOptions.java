@@ -1,0 +1,74 @@
+package dev.panamax.runtime;
+
+import dev.panamax.runtime.tensor.DType;
+import java.util.Locale;
+
+/**
+ * Everything that changes what a loaded model computes, or where: passed to
+ * {@link Panamax#load(java.nio.file.Path, LoadOptions)} and on to the architecture, so two models in
+ * one JVM can differ (one with an F16 KV cache on the GPU, one quantized at load on the CPU). No
+ * library code reads a system property for any of these.
+ *
+ * <pre>{@code
+ * var options = LoadOptions.defaults().withQuantize(DType.Q8_0).withKvCache(LoadOptions.KvCache.F16);
+ * try (var model = Panamax.load(Path.of("model.gguf"), options)) { ... }
+ * }</pre>
+ *
+ * @param quantize            quantize float matrices at load to this block type (Q8_0, Q4_0, Q4_K, Q5_K,
+ *                            Q6_K, BINARY, TERNARY); null keeps them as stored
+ * @param kvCache             the attention KV cache's element type
+ * @param widenHalfFloatsUpTo 16-bit weight matrices are widened to F32 at load when they total at most
+ *                            this many bytes (small models run faster so on CPUs without a half-float
+ *                            vector instruction); 0 never widens. A GPU wants them as stored: 0.
+ * @param interleave          give Q8_0, Q4_0, Q4_K, Q6_K (and Q5_0, IQ4_NL) matrices the CPU's
+ *                            interleaved decode layout when the first session starts (false: decode from
+ *                            the file's layout, about half the speed; for comparisons)
+ * @param device              "cpu", "cuda" (an error when no GPU can run the model) or "auto"
+ * @param threads             the kernels' shared thread pool size (0: leave it as it is, the cores by
+ *                            default); the pool is one per JVM, and results do not depend on it
+ * @param promptBatchFrom     prompts of at least this many tokens run through each layer as one matrix
+ *                            (shorter ones token by token): a speed choice whose results differ in the last
+ *                            bits (the GEMM sums in another order than the decode matvec)
+ * @param deltaRuleChunk      chunk length of the chunkwise delta rule (Qwen3-Next's linear attention)
+ * @param sigmoidAttention    sigmoid attention weights with the −log n bias instead of softmax, for
+ *                            checkpoints trained that way (Apple's sigmoid self-attention)
+ */
+public record LoadOptions(DType quantize, KvCache kvCache, long widenHalfFloatsUpTo, boolean interleave, String device, int threads,
+                          int promptBatchFrom, int deltaRuleChunk, boolean sigmoidAttention) {
+
+    /** The attention KV cache's element type: F16 halves its memory (llama.cpp's default). */
+    public enum KvCache { F32, F16 }
+
+    /** 256 MiB: the 16-bit matrices of models up to ~130M parameters are widened on the CPU. */
+    public static final long DEFAULT_WIDEN_BYTES = 256L << 20;
+
+    public LoadOptions {
+        if (kvCache == null) throw new IllegalArgumentException("kvCache must not be null");
+        if (widenHalfFloatsUpTo < 0) throw new IllegalArgumentException("widenHalfFloatsUpTo must be >= 0, got " + widenHalfFloatsUpTo);
+        device = device == null ? "cpu" : device.toLowerCase(Locale.ROOT);
+        if (!device.equals("cpu") && !device.equals("cuda") && !device.equals("auto")) {
+            throw new IllegalArgumentException("device must be cpu, cuda or auto, got '" + device + "'");
+        }
+        if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0: as it is), got " + threads);
+        if (promptBatchFrom < 1) throw new IllegalArgumentException("promptBatchFrom must be >= 1, got " + promptBatchFrom);
+        if (deltaRuleChunk < 1) throw new IllegalArgumentException("deltaRuleChunk must be >= 1, got " + deltaRuleChunk);
+        if (quantize != null && quantize != DType.TERNARY && quantize != DType.BINARY && (quantize.format == null || !quantize.format.canQuantize())) {
+            throw new IllegalArgumentException("quantize supports q8_0, q4_0, q4_k, q5_k, q6_k, binary and ternary, not " + quantize);
+        }
+    }
+
+    /** As stored, F32 KV cache, small 16-bit models widened, interleaved layouts, CPU, prompts batched from 16 tokens. */
+    public static LoadOptions defaults() {
+        return new LoadOptions(null, KvCache.F32, DEFAULT_WIDEN_BYTES, true, "cpu", 0, 16, 64, false);
+    }
+
+    public LoadOptions withQuantize(DType v) { return new LoadOptions(v, kvCache, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, deltaRuleChunk, sigmoidAttention); }
+    public LoadOptions withKvCache(KvCache v) { return new LoadOptions(quantize, v, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, deltaRuleChunk, sigmoidAttention); }
+    public LoadOptions withWidenHalfFloatsUpTo(long v) { return new LoadOptions(quantize, kvCache, v, interleave, device, threads, promptBatchFrom, deltaRuleChunk, sigmoidAttention); }
+    public LoadOptions withInterleave(boolean v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, v, device, threads, promptBatchFrom, deltaRuleChunk, sigmoidAttention); }
+    public LoadOptions withDevice(String v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, v, threads, promptBatchFrom, deltaRuleChunk, sigmoidAttention); }
+    public LoadOptions withThreads(int v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, v, promptBatchFrom, deltaRuleChunk, sigmoidAttention); }
+    public LoadOptions withPromptBatchFrom(int v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, threads, v, deltaRuleChunk, sigmoidAttention); }
+    public LoadOptions withDeltaRuleChunk(int v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, v, sigmoidAttention); }
+    public LoadOptions withSigmoidAttention(boolean v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, deltaRuleChunk, v); }
+}
