@@ -162,15 +162,15 @@ public final class Bert implements Architecture {
                 attention(q, kk, v, att, T);
                 for (int t = 0; t < T; t++) {
                     System.arraycopy(att, t * d, row, 0, d);
-                    L.wo().matvec(k, row, out);
+                    w.cpu(L.wo()).matvec(k, row, out);
                     k.add(out, 0, L.bo(), 0, out, 0, d);
                     k.add(x, t * d, out, 0, x, t * d, d);
                     k.layernorm(x, t * d, x, t * d, L.ln1w(), L.ln1b(), d, c.eps);
                     System.arraycopy(x, t * d, row, 0, d);
-                    L.win().matvec(k, row, h);
+                    w.cpu(L.win()).matvec(k, row, h);
                     k.add(h, 0, L.bin(), 0, h, 0, c.ffnDim);
                     k.geluErf(h, 0, c.ffnDim);
-                    L.wout().matvec(k, h, out);
+                    w.cpu(L.wout()).matvec(k, h, out);
                     k.add(out, 0, L.bout(), 0, out, 0, d);
                     k.add(x, t * d, out, 0, x, t * d, d);
                     k.layernorm(x, t * d, x, t * d, L.ln2w(), L.ln2b(), d, c.eps);
@@ -181,7 +181,7 @@ public final class Bert implements Architecture {
 
         private void linear(Tensor wt, float[] b, float[] in, float[] dst, int off) {
             float[] o = new float[wt.rows()];
-            wt.matvec(k, in, o);
+            w.cpu(wt).matvec(k, in, o);
             k.add(o, 0, b, 0, dst, off, o.length);
         }
 

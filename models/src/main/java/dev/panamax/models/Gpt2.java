@@ -48,12 +48,7 @@ public final class Gpt2 implements Architecture {
     record Config(int dim, int layers, int heads, int ffnDim, int vocab, int context, float eps) {}
 
     record Layer(float[] ln1w, float[] ln1b, Tensor wqkv, float[] bqkv, Tensor wo, float[] bo,
-                 float[] ln2w, float[] ln2b, Tensor wfc, float[] bfc, Tensor wdown, float[] bdown) {
-        /** The same layer with each matrix passed through {@code f}. */
-        Layer withMatrices(java.util.function.UnaryOperator<Tensor> f) {
-            return new Layer(ln1w, ln1b, f.apply(wqkv), bqkv, f.apply(wo), bo, ln2w, ln2b, f.apply(wfc), bfc, f.apply(wdown), bdown);
-        }
-    }
+                 float[] ln2w, float[] ln2b, Tensor wfc, float[] bfc, Tensor wdown, float[] bdown) {}
 
     @Override
     public Model load(ModelSource src) {
@@ -135,29 +130,7 @@ public final class Gpt2 implements Architecture {
         @Override public int contextLength() { return cfg.context; }
         @Override public Tokenizer tokenizer() { return tokenizer; }
         @Override public Session newSession() { return new State(this); }
-        @Override public void prepare() { cpuWeights(); }
-
-        /** {@link #layers} and {@link #output} as the CPU forward pass reads them. */
-        record CpuWeights(Layer[] layers, Tensor output) {}
-
-        private CpuWeights cpu;
-
-        /**
-         * The matrices the CPU runs on: Q8_0, Q4_0, Q4_K and Q6_K ones with their rows interleaved (groups of 64 for Q4_0, 16 for the others)
-         * ({@link Tensor#interleaved}), made when the first session starts; {@link #decoderSpec}
-         * (CUDA) keeps the file layout.
-         */
-        synchronized CpuWeights cpuWeights() {
-            if (cpu == null) {
-                java.util.List<Tensor> all = new java.util.ArrayList<>(java.util.List.of(output));
-                for (Layer L : layers) L.withMatrices(t -> { all.add(t); return t; });
-                java.util.Map<Tensor, Tensor> copies = weights.interleaved(all);
-                Layer[] ls = new Layer[layers.length];
-                for (int i = 0; i < ls.length; i++) ls[i] = layers[i].withMatrices(copies::get);
-                cpu = new CpuWeights(ls, copies.get(output));
-            }
-            return cpu;
-        }
+        @Override public void prepare() { weights.prepare(); }
 
         @Override public String chatTemplate() { return chatTemplate; }
         @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
@@ -184,7 +157,7 @@ public final class Gpt2 implements Architecture {
         final Gpt2Model m;
         final Config c;
         final Kernels k;
-        /** The model's matrices in their CPU layout ({@link Gpt2Model#cpuWeights}). */
+        /** The model's layers; each matrix is read in the CPU's layout ({@link Weights#cpu}). */
         final Layer[] layers;
         final Tensor output;
         final float[] x, xb, qkv, attnOut, h, logits;
@@ -195,9 +168,8 @@ public final class Gpt2 implements Architecture {
             this.m = m;
             this.c = m.cfg;
             this.k = m.k;
-            Gpt2Model.CpuWeights cpu = m.cpuWeights();
-            this.layers = cpu.layers();
-            this.output = cpu.output();
+            this.layers = m.layers;
+            this.output = m.weights.cpu(m.output);
             x = new float[c.dim];
             xb = new float[c.dim];
             qkv = new float[3 * c.dim];
@@ -240,19 +212,19 @@ public final class Gpt2 implements Architecture {
             for (int l = 0; l < c.layers; l++) {
                 Layer L = layers[l];
                 k.layernorm(xb, 0, x, 0, L.ln1w(), L.ln1b(), d, c.eps);
-                L.wqkv().matvec(k, xb, qkv);
+                m.weights.cpu(L.wqkv()).matvec(k, xb, qkv);
                 k.add(qkv, 0, L.bqkv(), 0, qkv, 0, 3 * d);
                 System.arraycopy(qkv, d, keys[l], pos * d, d);
                 System.arraycopy(qkv, 2 * d, values[l], pos * d, d);
                 attention(l);
-                L.wo().matvec(k, attnOut, xb);
+                m.weights.cpu(L.wo()).matvec(k, attnOut, xb);
                 k.add(xb, 0, L.bo(), 0, xb, 0, d);
                 k.add(x, 0, xb, 0, x, 0, d);
                 k.layernorm(xb, 0, x, 0, L.ln2w(), L.ln2b(), d, c.eps);
-                L.wfc().matvec(k, xb, h);
+                m.weights.cpu(L.wfc()).matvec(k, xb, h);
                 k.add(h, 0, L.bfc(), 0, h, 0, c.ffnDim);
                 k.geluTanh(h, 0, c.ffnDim);
-                L.wdown().matvec(k, h, xb);
+                m.weights.cpu(L.wdown()).matvec(k, h, xb);
                 k.add(xb, 0, L.bdown(), 0, xb, 0, d);
                 k.add(x, 0, xb, 0, x, 0, d);
             }

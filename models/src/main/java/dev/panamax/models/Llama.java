@@ -150,13 +150,7 @@ public final class Llama implements Architecture {
     /** One layer's weights. Norm vectors and biases are small and live on the heap as floats. */
     record Layer(float[] attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, float[] bq, float[] bk, float[] bv,
                  float[] qNorm, float[] kNorm, float[] ffnNorm, Tensor gate, Tensor up, Tensor down,
-                 float[] attnSubNorm, float[] ffnSubNorm) {
-        /** The same layer with each matrix passed through {@code f}. */
-        Layer withMatrices(java.util.function.UnaryOperator<Tensor> f) {
-            return new Layer(attnNorm, f.apply(wq), f.apply(wk), f.apply(wv), f.apply(wo), bq, bk, bv, qNorm, kNorm, ffnNorm,
-                    f.apply(gate), f.apply(up), f.apply(down), attnSubNorm, ffnSubNorm);
-        }
-    }
+                 float[] attnSubNorm, float[] ffnSubNorm) {}
 
     static final class Model implements LanguageModel, dev.panamax.runtime.backend.DecoderSpec.Source {
         final Config cfg;
@@ -176,12 +170,6 @@ public final class Llama implements Architecture {
         /** The KV cache in half floats ({@code --kv-type f16}, {@link dev.panamax.runtime.LoadOptions#kvCache}): half the memory, as llama.cpp's default. */
         final boolean kvF16;
 
-        /**
-         * Whether 16-bit matrices are widened to F32 at load: when they total at most
-         * {@link dev.panamax.runtime.LoadOptions#widenHalfFloatsUpTo} bytes (there is no vector
-         * half-float instruction to use on the fly, and small models fit the caches either way).
-         */
-        final boolean widen;
         /** Whether prompts can run as matrix-matrix work: every layer matrix is float32. */
         final boolean batchable;
 
@@ -194,8 +182,6 @@ public final class Llama implements Architecture {
             this.cfg = c;
             this.weights = w;
             this.tokenizer = tokenizer;
-            long bytes16 = w.bytesOf(dev.panamax.runtime.tensor.DType.F16) + w.bytesOf(dev.panamax.runtime.tensor.DType.BF16);
-            this.widen = bytes16 > 0 && bytes16 <= w.options().widenHalfFloatsUpTo() && w.quantizeMatricesTo() == null;
             int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim;
             embed = w.get(n.embed).expect(c.vocab, c.dim);
             Tensor out = w.find(n.output);
@@ -242,33 +228,8 @@ public final class Llama implements Architecture {
             }
         }
 
-        /** {@link #layers} and {@link #output} as the CPU forward passes read them; see {@link #cpuWeights}. */
-        record CpuWeights(Layer[] layers, Tensor output) {}
-
-        private CpuWeights cpu;
-
-        /**
-         * The matrices the CPU runs on: Q8_0, Q4_0, Q4_K and Q6_K ones with their rows interleaved (groups of 64 for Q4_0, 16 for the others)
-         * ({@link Tensor#interleaved}), made when the first session starts, so a backend that takes
-         * the model through {@link #decoderSpec} (CUDA) gets the file's layout and no CPU copy.
-         */
-        synchronized CpuWeights cpuWeights() {
-            if (cpu == null) {
-                java.util.List<Tensor> all = new java.util.ArrayList<>(java.util.List.of(output));
-                for (Layer L : layers) L.withMatrices(t -> { all.add(t); return t; });
-                java.util.Map<Tensor, Tensor> copies = weights.interleaved(all);
-                Layer[] ls = new Layer[layers.length];
-                for (int i = 0; i < ls.length; i++) ls[i] = layers[i].withMatrices(copies::get);
-                cpu = new CpuWeights(ls, copies.get(output));
-            }
-            return cpu;
-        }
-
         private Tensor matrix(Tensor t) {
-            if (weights.quantizeMatricesTo() != null) return weights.matrix(t);
-            // Only the 16-bit matrices: a quantized one stays quantized (widening it would take 4–7× its memory).
-            boolean sixteen = t.type() == dev.panamax.runtime.tensor.DType.F16 || t.type() == dev.panamax.runtime.tensor.DType.BF16;
-            return widen && sixteen ? weights.widenedToF32(t) : t;
+            return weights.matrix(t);
         }
 
         private float[] vector(Tensor t, int length) {
@@ -328,7 +289,7 @@ public final class Llama implements Architecture {
 
         @Override
         public void prepare() {
-            cpuWeights();
+            weights.prepare();
         }
 
         @Override
@@ -366,7 +327,7 @@ public final class Llama implements Architecture {
         final Model m;
         final Config c;
         final Kernels k;
-        /** The model's matrices in their CPU layout ({@link Model#cpuWeights}). */
+        /** The model's layers; each matrix is read in the CPU's layout ({@link #cpu}). */
         final Layer[] layers;
         final Tensor output;
         final float[] x, xb, q, kv, vv, attnOut, hb, hb2, logits, cos, sin;
@@ -382,9 +343,8 @@ public final class Llama implements Architecture {
             this.m = m;
             this.c = m.cfg;
             this.k = m.k;
-            Model.CpuWeights cpu = m.cpuWeights();
-            this.layers = cpu.layers();
-            this.output = cpu.output();
+            this.layers = m.layers;
+            this.output = cpu(m.output);
             int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim;
             x = new float[c.dim];
             xb = new float[Math.max(c.dim, qDim)];
@@ -403,6 +363,11 @@ public final class Llama implements Architecture {
             keys16 = new MemorySegment[kvF16 ? c.layers : 0];
             values16 = new MemorySegment[kvF16 ? c.layers : 0];
             grow(Math.min(c.context, 64));
+        }
+
+        /** The layout the CPU kernels read matrix {@code t} in (its interleaved copy: {@link Weights#cpu}). */
+        private Tensor cpu(Tensor t) {
+            return m.weights.cpu(t);
         }
 
         private void grow(int cap) {
@@ -455,7 +420,7 @@ public final class Llama implements Architecture {
                 Layer L = layers[l];
                 // Attention block.
                 k.rmsnorm(xb, 0, x, 0, L.attnNorm(), c.dim, c.normEps);
-                Tensor.matvec(k, xb, new Tensor[] {L.wq(), L.wk(), L.wv()}, new float[][] {q, kv, vv});
+                Tensor.matvec(k, xb, new Tensor[] {cpu(L.wq()), cpu(L.wk()), cpu(L.wv())}, new float[][] {q, kv, vv});
                 if (L.bq() != null) k.add(q, 0, L.bq(), 0, q, 0, q.length);
                 if (L.bk() != null) k.add(kv, 0, L.bk(), 0, kv, 0, kvDim);
                 if (L.bv() != null) k.add(vv, 0, L.bv(), 0, vv, 0, kvDim);
@@ -468,16 +433,16 @@ public final class Llama implements Architecture {
                 store(l, kv, vv, 1);
                 attention(l, q, attnOut, 1);
                 if (L.attnSubNorm() != null) k.rmsnorm(attnOut, 0, attnOut, 0, L.attnSubNorm(), attnOut.length, c.normEps);
-                L.wo().matvec(k, attnOut, xb);
+                cpu(L.wo()).matvec(k, attnOut, xb);
                 k.add(x, 0, xb, 0, x, 0, c.dim);
                 // Feed-forward block.
                 k.rmsnorm(xb, 0, x, 0, L.ffnNorm(), c.dim, c.normEps);
-                Tensor.matvec(k, xb, new Tensor[] {L.gate(), L.up()}, new float[][] {hb, hb2});
+                Tensor.matvec(k, xb, new Tensor[] {cpu(L.gate()), cpu(L.up())}, new float[][] {hb, hb2});
                 if (c.bitnet) k.reluSquared(hb, 0, c.ffnDim);
                 else k.silu(hb, 0, c.ffnDim);
                 k.mul(hb, 0, hb2, 0, hb, 0, c.ffnDim);
                 if (L.ffnSubNorm() != null) k.rmsnorm(hb, 0, hb, 0, L.ffnSubNorm(), c.ffnDim, c.normEps);
-                L.down().matvec(k, hb, xb);
+                cpu(L.down()).matvec(k, hb, xb);
                 k.add(x, 0, xb, 0, x, 0, c.dim);
             }
             k.rmsnorm(x, 0, x, 0, m.finalNorm, c.dim, c.normEps);
@@ -518,9 +483,9 @@ public final class Llama implements Architecture {
             for (int l = 0; l < c.layers; l++) {
                 Layer L = layers[l];
                 Parallel.forRange(T, 1, (t0, t1) -> { for (int t = t0; t < t1; t++) k.rmsnorm(XB, t * d, X, t * d, L.attnNorm(), d, c.normEps); });
-                L.wq().matmul(k, XB, T, Q);
-                L.wk().matmul(k, XB, T, K);
-                L.wv().matmul(k, XB, T, V);
+                cpu(L.wq()).matmul(k, XB, T, Q);
+                cpu(L.wk()).matmul(k, XB, T, K);
+                cpu(L.wv()).matmul(k, XB, T, V);
                 Parallel.forRange(T, 1, (t0, t1) -> { for (int t = t0; t < t1; t++) {
                     if (L.bq() != null) k.add(Q, t * qDim, L.bq(), 0, Q, t * qDim, qDim);
                     if (L.bk() != null) k.add(K, t * kvDim, L.bk(), 0, K, t * kvDim, kvDim);
@@ -535,20 +500,20 @@ public final class Llama implements Architecture {
                 store(l, K, V, T);
                 attention(l, Q, A, T);
                 if (L.attnSubNorm() != null) for (int t = 0; t < T; t++) k.rmsnorm(A, t * qDim, A, t * qDim, L.attnSubNorm(), qDim, c.normEps);
-                L.wo().matmul(k, A, T, O);
+                cpu(L.wo()).matmul(k, A, T, O);
                 Parallel.forRange(T, 1, (t0, t1) -> {
                     k.add(X, t0 * d, O, t0 * d, X, t0 * d, (t1 - t0) * d);
                     for (int t = t0; t < t1; t++) k.rmsnorm(XB, t * d, X, t * d, L.ffnNorm(), d, c.normEps);
                 });
-                L.gate().matmul(k, XB, T, G);
-                L.up().matmul(k, XB, T, U);
+                cpu(L.gate()).matmul(k, XB, T, G);
+                cpu(L.up()).matmul(k, XB, T, U);
                 Parallel.forRange(T, 1, (t0, t1) -> {
                     if (c.bitnet) k.reluSquared(G, t0 * f, (t1 - t0) * f);
                     else k.silu(G, t0 * f, (t1 - t0) * f);
                     k.mul(G, t0 * f, U, t0 * f, G, t0 * f, (t1 - t0) * f);
                     if (L.ffnSubNorm() != null) for (int t = t0; t < t1; t++) k.rmsnorm(G, t * f, G, t * f, L.ffnSubNorm(), f, c.normEps);
                 });
-                L.down().matmul(k, G, T, O);
+                cpu(L.down()).matmul(k, G, T, O);
                 Parallel.forRange(T, 1, (t0, t1) -> k.add(X, t0 * d, O, t0 * d, X, t0 * d, (t1 - t0) * d));
             }
             pos += T;

@@ -130,6 +130,8 @@ public final class Mamba implements Architecture {
         @Override public Tokenizer tokenizer() { return tokenizer; }
         @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
         @Override public Session newSession() { return new State(this); }
+        /** The CPU's interleaved copies of the quantized matrices, made now rather than by the first session. */
+        @Override public void prepare() { w.prepare(); }
         @Override public void close() { w.close(); }
 
         @Override
@@ -201,11 +203,11 @@ public final class Mamba implements Architecture {
             for (int l = 0; l < c.layers; l++) {
                 Layer L = m.layers[l];
                 for (int t = 0; t < T; t++) k.rmsnorm(U, t * d, X, t * d, L.norm(), d, c.eps);
-                linear(k, L.inProj(), U, T, d, XZ, 2 * inner);
+                linear(k, m.w.cpu(L.inProj()), U, T, d, XZ, 2 * inner);
                 // Causal depthwise conv over time, continuing from the conv state; then SiLU.
                 Ssm.convBlock(XZ, 2 * inner, 0, T, inner, L.convW(), L.convB(), convState[l], kc, XC);
                 k.silu(XC, 0, T * inner);
-                linear(k, L.xProj(), XC, T, inner, XDB, xw);
+                linear(k, m.w.cpu(L.xProj()), XC, T, inner, XDB, xw);
                 for (int t = 0; t < T; t++) {
                     for (int ch = 0; ch < inner; ch++) {
                         DT[t * inner + ch] = Ssm.softplus(L.dtBias()[ch] + k.dot(L.dtProj(), ch * r, XDB, t * xw, r));
@@ -236,11 +238,11 @@ public final class Mamba implements Architecture {
                     k.silu(XZ, t * 2 * inner + inner, inner);
                     k.mul(Y, t * inner, XZ, t * 2 * inner + inner, Y, t * inner, inner);
                 }
-                linear(k, L.outProj(), Y, T, inner, O, d);
+                linear(k, m.w.cpu(L.outProj()), Y, T, inner, O, d);
                 k.add(X, 0, O, 0, X, 0, T * d);
             }
             pos += T;
-            return Ssm.head(k, X, T, d, m.normF, c.eps, m.output, u, logits, allLogits);
+            return Ssm.head(k, X, T, d, m.normF, c.eps, m.w.cpu(m.output), u, logits, allLogits);
         }
 
         @Override
@@ -251,11 +253,11 @@ public final class Mamba implements Architecture {
             for (int l = 0; l < c.layers; l++) {
                 Layer L = m.layers[l];
                 k.rmsnorm(u, 0, x, 0, L.norm(), c.dim, c.eps);
-                L.inProj().matvec(k, u, xz); // xz[0, inner) = x, xz[inner, 2·inner) = z
+                m.w.cpu(L.inProj()).matvec(k, u, xz); // xz[0, inner) = x, xz[inner, 2·inner) = z
                 // Causal depthwise conv over (state of the last kc−1 inputs, this input), then SiLU.
                 Ssm.convStep(xz, 0, inner, L.convW(), L.convB(), convState[l], kc);
                 k.silu(xz, 0, inner);
-                L.xProj().matvec(k, xz, xdb); // [δ (dtRank), B (state), C (state)]
+                m.w.cpu(L.xProj()).matvec(k, xz, xdb); // [δ (dtRank), B (state), C (state)]
                 for (int ch = 0; ch < inner; ch++) {
                     dt[ch] = Ssm.softplus(L.dtBias()[ch] + k.dot(L.dtProj(), ch * c.dtRank, xdb, 0, c.dtRank));
                 }
@@ -272,11 +274,11 @@ public final class Mamba implements Architecture {
                 }
                 k.silu(xz, inner, inner);
                 k.mul(y, 0, xz, inner, y, 0, inner);
-                L.outProj().matvec(k, y, out);
+                m.w.cpu(L.outProj()).matvec(k, y, out);
                 k.add(x, 0, out, 0, x, 0, c.dim);
             }
             k.rmsnorm(u, 0, x, 0, m.normF, c.dim, c.eps);
-            m.output.matvec(k, u, logits);
+            m.w.cpu(m.output).matvec(k, u, logits);
             pos++;
             return logits;
         }

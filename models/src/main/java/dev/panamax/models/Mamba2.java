@@ -149,6 +149,8 @@ public final class Mamba2 implements Architecture {
         @Override public Tokenizer tokenizer() { return tokenizer; }
         @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
         @Override public Session newSession() { return new State(this); }
+        /** The CPU's interleaved copies of the quantized matrices, made now rather than by the first session. */
+        @Override public void prepare() { w.prepare(); }
         @Override public void close() { w.close(); }
 
         @Override
@@ -210,7 +212,7 @@ public final class Mamba2 implements Architecture {
             for (int l = 0; l < c.layers; l++) {
                 Layer L = m.layers[l];
                 for (int t = 0; t < T; t++) k.rmsnorm(U, t * d, X, t * d, L.norm(), d, c.eps);
-                Mamba.linear(k, L.inProj(), U, T, d, P, pw); // rows: [z (inner), xBC (cd), dt (heads)]
+                Mamba.linear(k, m.w.cpu(L.inProj()), U, T, d, P, pw); // rows: [z (inner), xBC (cd), dt (heads)]
                 Ssm.convBlock(P, pw, inner, T, cd, L.convW(), L.convB(), convState[l], kc, XC);
                 k.silu(XC, 0, T * cd);
                 for (int t = 0; t < T; t++) {
@@ -243,11 +245,11 @@ public final class Mamba2 implements Architecture {
                     k.mul(Y, t * inner, P, t * pw, Y, t * inner, inner);
                     k.rmsnorm(Y, t * inner, Y, t * inner, L.gateNorm(), inner, c.eps);
                 }
-                Mamba.linear(k, L.outProj(), Y, T, inner, O, d);
+                Mamba.linear(k, m.w.cpu(L.outProj()), Y, T, inner, O, d);
                 k.add(X, 0, O, 0, X, 0, T * d);
             }
             pos += T;
-            return Ssm.head(k, X, T, d, m.normF, c.eps, m.output, u, logits, allLogits);
+            return Ssm.head(k, X, T, d, m.normF, c.eps, m.w.cpu(m.output), u, logits, allLogits);
         }
 
         @Override
@@ -260,7 +262,7 @@ public final class Mamba2 implements Architecture {
             for (int l = 0; l < c.layers; l++) {
                 Layer L = m.layers[l];
                 k.rmsnorm(u, 0, x, 0, L.norm(), c.dim, c.eps);
-                L.inProj().matvec(k, u, proj);
+                m.w.cpu(L.inProj()).matvec(k, u, proj);
                 // Causal depthwise conv over xBC, then SiLU.
                 Ssm.convStep(proj, xbcOff, cd, L.convW(), L.convB(), convState[l], kc);
                 k.silu(proj, xbcOff, cd);
@@ -284,11 +286,11 @@ public final class Mamba2 implements Architecture {
                 k.silu(proj, zOff, inner);
                 k.mul(y, 0, proj, zOff, y, 0, inner);
                 k.rmsnorm(y, 0, y, 0, L.gateNorm(), inner, c.eps);
-                L.outProj().matvec(k, y, out);
+                m.w.cpu(L.outProj()).matvec(k, y, out);
                 k.add(x, 0, out, 0, x, 0, c.dim);
             }
             k.rmsnorm(u, 0, x, 0, m.normF, c.dim, c.eps);
-            m.output.matvec(k, u, logits);
+            m.w.cpu(m.output).matvec(k, u, logits);
             pos++;
             return logits;
         }

@@ -1,5 +1,6 @@
 package dev.panamax.models;
 
+import dev.panamax.runtime.format.Weights;
 import dev.panamax.runtime.tensor.Tensor;
 import dev.panamax.simd.Kernels;
 
@@ -28,15 +29,15 @@ final class Moe {
             return new dev.panamax.runtime.backend.HybridSpec.Mlp(gate, up, down);
         }
 
-        /** out ← down(SiLU(gate·x) ⊙ up·x). */
-        void apply(Kernels k, float[] x, float[] out) {
+        /** out ← down(SiLU(gate·x) ⊙ up·x), each matrix in the CPU's layout ({@link Weights#cpu}). */
+        void apply(Kernels k, Weights w, float[] x, float[] out) {
             int h = hidden();
             float[] ga = new float[h], ub = new float[h];
-            gate.matvec(k, x, ga);
-            up.matvec(k, x, ub);
+            w.cpu(gate).matvec(k, x, ga);
+            w.cpu(up).matvec(k, x, ub);
             k.silu(ga, 0, h);
             k.mul(ga, 0, ub, 0, ga, 0, h);
-            down.matvec(k, ga, out);
+            w.cpu(down).matvec(k, ga, out);
         }
     }
 
@@ -78,7 +79,7 @@ final class Moe {
     }
 
     /** out ← the block applied to x (dim values). */
-    void apply(Kernels k, float[] x, float[] out) {
+    void apply(Kernels k, Weights weights, float[] x, float[] out) {
         int dim = out.length;
         float[] p = new float[experts.length];
         router.matvec(k, x, p);
@@ -90,11 +91,11 @@ final class Moe {
         float[] y = new float[dim];
         for (int e : chosen) {
             float w = normTopK ? p[e] / sum : p[e];
-            experts[e].apply(k, x, y);
+            experts[e].apply(k, weights, x, y);
             k.axpy(w, y, 0, out, 0, dim);
         }
         if (shared != null) {
-            shared.apply(k, x, y);
+            shared.apply(k, weights, x, y);
             float s = 1;
             if (sharedGate != null) {
                 float[] gl = new float[1];

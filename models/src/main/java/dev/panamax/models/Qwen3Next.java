@@ -190,6 +190,8 @@ public final class Qwen3Next implements Architecture {
         @Override public Tokenizer tokenizer() { return tokenizer; }
         @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
         @Override public Session newSession() { return new State(this); }
+        /** The CPU's interleaved copies of the quantized matrices, made now rather than by the first session. */
+        @Override public void prepare() { w.prepare(); }
         @Override public void close() { w.close(); }
 
         /** The model described for a backend: the same weights and shape. */
@@ -272,21 +274,21 @@ public final class Qwen3Next implements Architecture {
                 float[] row = new float[d], out = new float[d];
                 for (int t = 0; t < T; t++) {
                     k.rmsnorm(row, 0, X, t * d, L.postNorm(), d, c.eps);
-                    if (L.moe() != null) L.moe().apply(k, row, out);
-                    else L.mlp().apply(k, row, out);
+                    if (L.moe() != null) L.moe().apply(k, m.w, row, out);
+                    else L.mlp().apply(k, m.w, row, out);
                     k.add(X, t * d, out, 0, X, t * d, d);
                 }
             }
             pos += T;
-            return Ssm.head(k, X, T, d, m.normF, c.eps, m.output, u, logits, allLogits);
+            return Ssm.head(k, X, T, d, m.normF, c.eps, m.w.cpu(m.output), u, logits, allLogits);
         }
 
         private void deltaNet(int l, DeltaNet D, float[] U, int T, float[] Y) {
             int d = c.dim, nk = c.nk, nv = c.nv, dk = c.dk, dv = c.dv, r = nv / nk, pw = c.qkvzDim(), cd = c.convDim();
             int group = 2 * dk + 2 * r * dv; // one key head's slice of the qkvz projection: [q, k, v (r heads), z (r heads)]
             float[] P = new float[T * pw], BA = new float[T * 2 * nv], mixed = new float[T * cd], XC = new float[T * cd];
-            Mamba.linear(k, D.inQkvz(), U, T, d, P, pw);
-            Mamba.linear(k, D.inBa(), U, T, d, BA, 2 * nv);
+            Mamba.linear(k, m.w.cpu(D.inQkvz()), U, T, d, P, pw);
+            Mamba.linear(k, m.w.cpu(D.inBa()), U, T, d, BA, 2 * nv);
             for (int t = 0; t < T; t++) {
                 for (int g = 0; g < nk; g++) {
                     int src = t * pw + g * group;
@@ -324,7 +326,7 @@ public final class Qwen3Next implements Architecture {
                     k.mul(O, oo, z, 0, O, oo, dv);
                 }
             }
-            Mamba.linear(k, D.out(), O, T, nv * dv, Y, d);
+            Mamba.linear(k, m.w.cpu(D.out()), O, T, nv * dv, Y, d);
         }
 
         /** x ← x·scale / sqrt(Σx² + 1e-6), as FLA's l2norm. */
@@ -343,9 +345,9 @@ public final class Qwen3Next implements Architecture {
                 vCache[l] = java.util.Arrays.copyOf(vCache[l], cap * kvDim);
             }
             float[] QG = new float[T * 2 * H * hd], K = new float[T * kvDim], V = new float[T * kvDim], O = new float[T * H * hd];
-            Mamba.linear(k, A.q(), U, T, d, QG, 2 * H * hd);
-            Mamba.linear(k, A.k(), U, T, d, K, kvDim);
-            Mamba.linear(k, A.v(), U, T, d, V, kvDim);
+            Mamba.linear(k, m.w.cpu(A.q()), U, T, d, QG, 2 * H * hd);
+            Mamba.linear(k, m.w.cpu(A.k()), U, T, d, K, kvDim);
+            Mamba.linear(k, m.w.cpu(A.v()), U, T, d, V, kvDim);
             float[] Q = new float[T * H * hd], cos = new float[c.rotaryDim / 2], sin = new float[c.rotaryDim / 2];
             for (int t = 0; t < T; t++) {
                 int p = pos + t;
@@ -371,7 +373,7 @@ public final class Qwen3Next implements Architecture {
                     for (int i = 0; i < hd; i++) O[oo + i] *= (float) (1 / (1 + Math.exp(-QG[go + i])));
                 }
             }
-            Mamba.linear(k, A.o(), O, T, H * hd, Y, d);
+            Mamba.linear(k, m.w.cpu(A.o()), O, T, H * hd, Y, d);
         }
     }
 }

@@ -40,20 +40,22 @@ class InterleavedModelTest {
         float[][] stepsA, stepsB;
         float[] promptA, promptB;
         try (LanguageModel m = ModelLoader.loadLanguageModel(gguf, Fixtures.OPTIONS)) {
-            Llama.Layer first = ((Llama.Model) m).cpuWeights().layers()[0];
+            Llama.Model lm = (Llama.Model) m;
+            Llama.Layer first = lm.layers[0];
             DType want = switch (type) {
                 case "q8_0" -> DType.Q8_0_X16;
                 case "q4_0" -> DType.Q4_0_X64;
                 default -> DType.Q4_K_X16;
             };
-            assertEquals(want, first.wq().type(), "the CPU's wq");
-            assertEquals(want, first.gate().type(), "the CPU's gate");
-            if (type.equals("q4_k_m")) assertEquals(DType.Q6_K_X16, ((Llama.Model) m).cpuWeights().output().type(), "the CPU's Q6_K head");
+            assertEquals(want, lm.weights.cpu(first.wq()).type(), "the CPU's wq");
+            assertEquals(want, lm.weights.cpu(first.gate()).type(), "the CPU's gate");
+            if (type.equals("q4_k_m")) assertEquals(DType.Q6_K_X16, lm.weights.cpu(lm.output).type(), "the CPU's Q6_K head");
             stepsA = steps(m, ids);
             promptA = m.newSession().prefill(ids, true);
         }
         try (LanguageModel m = ModelLoader.loadLanguageModel(gguf, Fixtures.OPTIONS.withInterleave(false))) {
-            assertEquals(null, ((Llama.Model) m).cpuWeights().layers()[0].wq().type().interleavedFrom, "the file's layout");
+            Llama.Model lm = (Llama.Model) m;
+            assertEquals(null, lm.weights.cpu(lm.layers[0].wq()).type().interleavedFrom, "the file's layout");
             stepsB = steps(m, ids);
             promptB = m.newSession().prefill(ids, true);
         }
@@ -72,6 +74,43 @@ class InterleavedModelTest {
         }
         for (int i = 0; i < promptA.length; i++) {
             assertEquals(promptB[i], promptA[i], 1e-4f * Math.max(1, Math.abs(promptB[i])), type + ": prompt logit " + i);
+        }
+    }
+
+    /**
+     * Mamba, Mamba-2, Qwen3-Next and BERT quantized at load (Q8_0) decode from the same interleaved
+     * layout as Llama: every architecture takes its matrices through {@code Weights.matrix}, and the
+     * CPU kernels read {@code Weights.cpu}'s copies. Their outputs stay within the quantization's
+     * distance of transformers' float32 ones (checked for the language models' prompt logits).
+     */
+    @ParameterizedTest
+    @CsvSource({"mamba, 0.05", "mamba2, 0.05", "qwen3_next, 0.05", "bert, 0"})
+    void everyArchitectureDecodesFromTheInterleavedLayout(String name, double bound) throws Exception {
+        assumeTrue(QuantizedMatvec.interleaves(BlockFormat.Q8_0, 16, 32), "no interleaved layout on this JVM (scalar kernels)");
+        Path dir = Fixtures.hf(name);
+        try (var model = ModelLoader.load(dir, Fixtures.OPTIONS.withQuantize(DType.Q8_0))) {
+            dev.panamax.runtime.format.Weights w = switch (model) {
+                case Mamba.MambaModel mm -> mm.w;
+                case Mamba2.Mamba2Model mm -> mm.w;
+                case Qwen3Next.Qwen3NextModel mm -> mm.w;
+                case Bert.BertModel mm -> mm.w;
+                default -> throw new AssertionError(model.getClass());
+            };
+            dev.panamax.runtime.tensor.Tensor some = switch (model) {
+                case Mamba.MambaModel mm -> mm.layers[0].inProj();
+                case Mamba2.Mamba2Model mm -> mm.layers[0].outProj();
+                case Qwen3Next.Qwen3NextModel mm -> java.util.Arrays.stream(mm.layers).filter(l -> l.delta() != null).findFirst().orElseThrow().delta().out();
+                case Bert.BertModel mm -> mm.layers[0].wo();
+                default -> throw new AssertionError();
+            };
+            assertEquals(DType.Q8_0, some.type(), "quantized at load");
+            assertEquals(DType.Q8_0_X16, w.cpu(some).type(), name + ": the CPU reads the interleaved copy");
+            if (model instanceof LanguageModel m) {
+                int[] ids = Fixtures.ints(Fixtures.json(dir.resolve("expected.json")).get("input_ids"));
+                float[] logits = Fixtures.floats(dir.resolve("logits.f32"));
+                double err = errorAgainst(logits, rows(m.newSession().prefill(ids, true), ids.length));
+                assertTrue(err <= bound, () -> name + " q8_0: relative logit error " + err + " > " + bound);
+            }
         }
     }
 
@@ -120,8 +159,8 @@ class InterleavedModelTest {
         float[][] prompts = new float[2][];
         for (int mode = 0; mode < 2; mode++) {
             try (LanguageModel m = ModelLoader.loadLanguageModel(dir, Fixtures.OPTIONS.withQuantize(DType.Q8_0).withInterleave(mode == 0))) {
-                Gpt2.Layer first = ((Gpt2.Gpt2Model) m).cpuWeights().layers()[0];
-                assertEquals(mode == 0 ? DType.Q8_0_X16 : DType.Q8_0, first.wqkv().type(), "the CPU's c_attn");
+                Gpt2.Gpt2Model g = (Gpt2.Gpt2Model) m;
+                assertEquals(mode == 0 ? DType.Q8_0_X16 : DType.Q8_0, g.weights.cpu(g.layers[0].wqkv()).type(), "the CPU's c_attn");
                 err[mode] = errorAgainst(full, steps(m, ids));
                 prompts[mode] = m.newSession().prefill(ids, true);
             }

@@ -158,12 +158,55 @@ public final class Weights implements AutoCloseable {
         return options.quantize();
     }
 
+    /** The matrices from {@link #matrix} (the CPU kernels' operands), and their decode copies once {@link #prepare} made them. */
+    private final java.util.List<Tensor> cpuMatrices = new java.util.ArrayList<>();
+    private volatile Map<Tensor, Tensor> cpuCopies;
+    /** Bytes of 16-bit tensors in these weights, counted once: whether to widen them ({@link #matrix}). */
+    private long halfFloatBytes = -1;
+
     /**
-     * A weight matrix as the kernels should see it: quantized to the load-time type when one was
-     * asked for and its rows are whole blocks, otherwise unchanged.
+     * A weight matrix as an architecture keeps it: quantized to {@link dev.panamax.runtime.LoadOptions#quantize}
+     * when asked and its rows are whole blocks; a 16-bit one widened to F32 when the model's 16-bit
+     * tensors total at most {@link dev.panamax.runtime.LoadOptions#widenHalfFloatsUpTo} (a CPU has no
+     * vector half-float instruction to use on the fly, and small models fit the caches either way);
+     * otherwise as stored. It is also noted as a CPU operand: {@link #cpu} gives the layout the CPU
+     * kernels read it in. Every architecture takes its matrices through here, so each gets the same
+     * preparation.
      */
     public Tensor matrix(Tensor t) {
+        Tensor m = quantizedOrWidened(t);
+        synchronized (cpuMatrices) {
+            if (cpuCopies != null) throw new IllegalStateException("matrix " + t.name() + " after prepare()");
+            cpuMatrices.add(m);
+        }
+        return m;
+    }
+
+    /**
+     * Makes the CPU's decode copy of every matrix from {@link #matrix}, all at once and only once
+     * (interleaved rows for Q8_0, Q4_0, Q4_K, Q6_K, Q5_0 and IQ4_NL; see {@link #interleaved}). A
+     * language model does it when its first session starts, or when asked up front
+     * ({@link dev.panamax.runtime.model.LanguageModel#prepare}); a model that a backend takes
+     * elsewhere (CUDA) never makes one.
+     */
+    public void prepare() {
+        if (cpuCopies != null) return;
+        synchronized (cpuMatrices) {
+            if (cpuCopies == null) cpuCopies = interleaved(cpuMatrices);
+        }
+    }
+
+    /** The layout the CPU kernels read {@code m} (a matrix from {@link #matrix}) in: its decode copy, or itself. */
+    public Tensor cpu(Tensor m) {
+        prepare();
+        Tensor c = cpuCopies.get(m);
+        return c != null ? c : m;
+    }
+
+    private Tensor quantizedOrWidened(Tensor t) {
         DType quantizeTo = options.quantize();
+        boolean sixteen = t.type() == DType.F16 || t.type() == DType.BF16;
+        if (quantizeTo == null && sixteen && t.rank() == 2 && widensHalfFloats()) return widenedToF32(t);
         if (quantizeTo == null || t.type().quantized() || t.rank() != 2 || t.cols() % quantizeTo.blockSize != 0) return t;
         MemorySegment dst = arena.allocate(quantizeTo.bytesFor(t.elements()), 64);
         if (quantizeTo == DType.TERNARY) {
@@ -180,6 +223,11 @@ public final class Weights implements AutoCloseable {
             quantizeTo.format.quantize(row, 0, cols, dst, r * rowBytes);
         }
         return new Tensor(t.name(), quantizeTo, t.shape(), dst);
+    }
+
+    private synchronized boolean widensHalfFloats() {
+        if (halfFloatBytes < 0) halfFloatBytes = bytesOf(DType.F16) + bytesOf(DType.BF16);
+        return halfFloatBytes > 0 && halfFloatBytes <= options.widenHalfFloatsUpTo();
     }
 
     /** Total bytes of tensors of the given type. */
