@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU test suite and benchmarks in one call, on a machine with an NVIDIA GPU and CUDA but no
-# Java and no network (the workplace's `device` tool; see README → CUDA).
+# Java and no network (the workplace's `device` tool; see docs/cuda.md).
 #
 #   tools/gpu.sh pack                 here: builds the jars and fills .gpu/ (git-ignored): a jlinked
 #                                     JDK 25 (stripped, xz; java.logging for JUnit), the module jars and test classes, the
