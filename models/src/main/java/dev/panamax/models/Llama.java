@@ -330,7 +330,10 @@ public final class Llama implements Architecture {
         /** The model's layers; each matrix is read in the CPU's layout ({@link #cpu}). */
         final Layer[] layers;
         final Tensor output;
-        final float[] x, xb, q, kv, vv, attnOut, hb, hb2, logits, cos, sin;
+        final float[] x, logits;
+        /** A decoding step's activations (one token), kept from step to step. */
+        final Block one;
+        final int[] oneToken = new int[1];
         float[][] keys, values; // per layer: [capacity × kvDim] (F32 cache)
         // The same in half floats (--kv-type f16); keys/values then hold one layer's widened copy. Off
         // the heap: a heap segment in the 16-bit loads would make the weights' kernels bimorphic (DEVELOPERS.md).
@@ -345,18 +348,9 @@ public final class Llama implements Architecture {
             this.k = m.k;
             this.layers = m.layers;
             this.output = cpu(m.output);
-            int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim;
             x = new float[c.dim];
-            xb = new float[Math.max(c.dim, qDim)];
-            q = new float[qDim];
-            kv = new float[kvDim];
-            vv = new float[kvDim];
-            attnOut = new float[qDim];
-            hb = new float[c.ffnDim];
-            hb2 = new float[c.ffnDim];
             logits = new float[c.vocab];
-            cos = new float[c.headDim / 2];
-            sin = new float[c.headDim / 2];
+            one = new Block(c, 1);
             kvF16 = m.kvF16;
             keys = new float[kvF16 ? 1 : c.layers][];
             values = new float[kvF16 ? 1 : c.layers][];
@@ -404,129 +398,149 @@ public final class Llama implements Architecture {
             return true;
         }
 
+        /** The activations of T tokens on their way through the layers, row t token t's (T = 1: a decoding step). */
+        private static final class Block {
+            final int T;
+            final float[] X, XB, Q, K, V, A, O, G, U;
+            final float[][] cos, sin; // each token's RoPE rotation, [T][headDim / 2]
+
+            Block(Config c, int T) {
+                int d = c.dim, qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim, f = c.ffnDim;
+                this.T = T;
+                X = new float[T * d];
+                XB = new float[T * Math.max(d, qDim)];
+                Q = new float[T * qDim];
+                K = new float[T * kvDim];
+                V = new float[T * kvDim];
+                A = new float[T * qDim];
+                O = new float[T * d];
+                G = new float[T * f];
+                U = new float[T * f];
+                cos = new float[T][c.headDim / 2];
+                sin = new float[T][c.headDim / 2];
+            }
+        }
+
+        /** A decoding step: the one-token case of {@link #run}. */
         @Override
         public float[] forward(int token) {
-            if (token < 0 || token >= c.vocab) throw new ModelException("token id " + token + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
-            if (pos >= c.context) throw new ModelException("the sequence reached the context length of " + c.context + " tokens");
-            if (pos >= capacity) grow((int) Math.min(c.context, 2L * capacity));
-            int hd = c.headDim, kvDim = c.kvHeads * hd;
-            m.embed.row(k, token, x, 0);
-            for (int j = 0; j < hd / 2; j++) {
-                double angle = (double) (float) pos * m.invFreq[j];
-                cos[j] = (float) Math.cos(angle);
-                sin[j] = (float) Math.sin(angle);
-            }
-            for (int l = 0; l < c.layers; l++) {
-                Layer L = layers[l];
-                // Attention block.
-                k.rmsnorm(xb, 0, x, 0, L.attnNorm(), c.dim, c.normEps);
-                Tensor.matvec(k, xb, new Tensor[] {cpu(L.wq()), cpu(L.wk()), cpu(L.wv())}, new float[][] {q, kv, vv});
-                if (L.bq() != null) k.add(q, 0, L.bq(), 0, q, 0, q.length);
-                if (L.bk() != null) k.add(kv, 0, L.bk(), 0, kv, 0, kvDim);
-                if (L.bv() != null) k.add(vv, 0, L.bv(), 0, vv, 0, kvDim);
-                if (L.qNorm() != null) {
-                    for (int h = 0; h < c.heads; h++) k.rmsnorm(q, h * hd, q, h * hd, L.qNorm(), hd, c.normEps);
-                    for (int h = 0; h < c.kvHeads; h++) k.rmsnorm(kv, h * hd, kv, h * hd, L.kNorm(), hd, c.normEps);
-                }
-                k.rope(q, 0, c.heads, hd, hd, cos, sin, c.ropeInterleaved);
-                k.rope(kv, 0, c.kvHeads, hd, hd, cos, sin, c.ropeInterleaved);
-                store(l, kv, vv, 1);
-                attention(l, q, attnOut, 1);
-                if (L.attnSubNorm() != null) k.rmsnorm(attnOut, 0, attnOut, 0, L.attnSubNorm(), attnOut.length, c.normEps);
-                cpu(L.wo()).matvec(k, attnOut, xb);
-                k.add(x, 0, xb, 0, x, 0, c.dim);
-                // Feed-forward block.
-                k.rmsnorm(xb, 0, x, 0, L.ffnNorm(), c.dim, c.normEps);
-                Tensor.matvec(k, xb, new Tensor[] {cpu(L.gate()), cpu(L.up())}, new float[][] {hb, hb2});
-                if (c.bitnet) k.reluSquared(hb, 0, c.ffnDim);
-                else k.silu(hb, 0, c.ffnDim);
-                k.mul(hb, 0, hb2, 0, hb, 0, c.ffnDim);
-                if (L.ffnSubNorm() != null) k.rmsnorm(hb, 0, hb, 0, L.ffnSubNorm(), c.ffnDim, c.normEps);
-                cpu(L.down()).matvec(k, hb, xb);
-                k.add(x, 0, xb, 0, x, 0, c.dim);
-            }
-            k.rmsnorm(x, 0, x, 0, m.finalNorm, c.dim, c.normEps);
-            output.matvec(k, x, logits);
-            pos++;
-            return logits;
+            oneToken[0] = token;
+            return run(oneToken, one, false);
         }
 
         /**
-         * The prompt as matrix-matrix work: each layer takes the T new tokens as one [T, dim] block,
-         * so every weight matrix is read once per layer instead of once per token (tiled GEMM;
-         * quantized and 16-bit matrices widened a panel at a time, {@link Tensor#matmul}). Ternary
-         * (BitNet) weights feed token by token, their activations quantized per token.
+         * The prompt as matrix-matrix work: the T new tokens go through each layer as one [T, dim]
+         * block, so every weight matrix is read once per layer instead of once per token (tiled GEMM;
+         * quantized and 16-bit matrices widened a panel at a time, {@link Tensor#matmul}). Short
+         * prompts ({@link dev.panamax.runtime.LoadOptions#promptBatchFrom}) and ternary (BitNet)
+         * weights, whose activations are quantized per token, go token by token.
          */
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
-            int T = tokens.length;
-            // Short prompts go token by token: at start-up the GEMM path's code is not compiled yet and
-            // costs more than it saves on a few tokens (measured: 5 tokens, 0.5 s → 0.75 s to the first token).
-            if (T < m.weights.options().promptBatchFrom() || !m.batchable) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            // At start-up the GEMM path's code is not compiled yet and costs more than it saves on a
+            // few tokens (measured: 5 tokens, 0.5 s → 0.75 s to the first token).
+            if (tokens.length < m.weights.options().promptBatchFrom() || !m.batchable) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            return run(tokens, new Block(c, tokens.length), allLogits);
+        }
+
+        /** Feeds {@code tokens} at positions pos.. through every layer, in {@code b}; the logits after the last (or after each). */
+        private float[] run(int[] tokens, Block b, boolean allLogits) {
+            int T = tokens.length, d = c.dim, hd = c.headDim;
             if (pos + T > c.context) throw new ModelException("the sequence reached the context length of " + c.context + " tokens");
             while (pos + T > capacity) grow((int) Math.min(c.context, 2L * capacity));
-            int d = c.dim, hd = c.headDim, qDim = c.heads * hd, kvDim = c.kvHeads * hd, f = c.ffnDim;
-            float[] X = new float[T * d], XB = new float[T * Math.max(d, qDim)], Q = new float[T * qDim], K = new float[T * kvDim],
-                    V = new float[T * kvDim], A = new float[T * qDim], O = new float[T * d], G = new float[T * f], U = new float[T * f];
-            float[][] cosT = new float[T][hd / 2], sinT = new float[T][hd / 2];
             for (int t = 0; t < T; t++) {
                 if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
-                m.embed.row(k, tokens[t], X, t * d);
+                m.embed.row(k, tokens[t], b.X, t * d);
                 for (int j = 0; j < hd / 2; j++) {
                     double angle = (double) (float) (pos + t) * m.invFreq[j];
-                    cosT[t][j] = (float) Math.cos(angle);
-                    sinT[t][j] = (float) Math.sin(angle);
+                    b.cos[t][j] = (float) Math.cos(angle);
+                    b.sin[t][j] = (float) Math.sin(angle);
                 }
             }
-            // The per-token work between the GEMMs (norms, RoPE, activations, residuals) is split over
-            // the threads too: on one core it was 6–7% of a two-thread SmolLM-135M prefill.
-            for (int l = 0; l < c.layers; l++) {
-                Layer L = layers[l];
-                Parallel.forRange(T, 1, (t0, t1) -> { for (int t = t0; t < t1; t++) k.rmsnorm(XB, t * d, X, t * d, L.attnNorm(), d, c.normEps); });
-                cpu(L.wq()).matmul(k, XB, T, Q);
-                cpu(L.wk()).matmul(k, XB, T, K);
-                cpu(L.wv()).matmul(k, XB, T, V);
-                Parallel.forRange(T, 1, (t0, t1) -> { for (int t = t0; t < t1; t++) {
-                    if (L.bq() != null) k.add(Q, t * qDim, L.bq(), 0, Q, t * qDim, qDim);
-                    if (L.bk() != null) k.add(K, t * kvDim, L.bk(), 0, K, t * kvDim, kvDim);
-                    if (L.bv() != null) k.add(V, t * kvDim, L.bv(), 0, V, t * kvDim, kvDim);
-                    if (L.qNorm() != null) {
-                        for (int h = 0; h < c.heads; h++) k.rmsnorm(Q, t * qDim + h * hd, Q, t * qDim + h * hd, L.qNorm(), hd, c.normEps);
-                        for (int h = 0; h < c.kvHeads; h++) k.rmsnorm(K, t * kvDim + h * hd, K, t * kvDim + h * hd, L.kNorm(), hd, c.normEps);
-                    }
-                    k.rope(Q, t * qDim, c.heads, hd, hd, cosT[t], sinT[t], c.ropeInterleaved);
-                    k.rope(K, t * kvDim, c.kvHeads, hd, hd, cosT[t], sinT[t], c.ropeInterleaved);
-                } });
-                store(l, K, V, T);
-                attention(l, Q, A, T);
-                if (L.attnSubNorm() != null) for (int t = 0; t < T; t++) k.rmsnorm(A, t * qDim, A, t * qDim, L.attnSubNorm(), qDim, c.normEps);
-                cpu(L.wo()).matmul(k, A, T, O);
-                Parallel.forRange(T, 1, (t0, t1) -> {
-                    k.add(X, t0 * d, O, t0 * d, X, t0 * d, (t1 - t0) * d);
-                    for (int t = t0; t < t1; t++) k.rmsnorm(XB, t * d, X, t * d, L.ffnNorm(), d, c.normEps);
-                });
-                cpu(L.gate()).matmul(k, XB, T, G);
-                cpu(L.up()).matmul(k, XB, T, U);
-                Parallel.forRange(T, 1, (t0, t1) -> {
-                    if (c.bitnet) k.reluSquared(G, t0 * f, (t1 - t0) * f);
-                    else k.silu(G, t0 * f, (t1 - t0) * f);
-                    k.mul(G, t0 * f, U, t0 * f, G, t0 * f, (t1 - t0) * f);
-                    if (L.ffnSubNorm() != null) for (int t = t0; t < t1; t++) k.rmsnorm(G, t * f, G, t * f, L.ffnSubNorm(), f, c.normEps);
-                });
-                cpu(L.down()).matmul(k, G, T, O);
-                Parallel.forRange(T, 1, (t0, t1) -> k.add(X, t0 * d, O, t0 * d, X, t0 * d, (t1 - t0) * d));
-            }
+            for (int l = 0; l < c.layers; l++) layer(l, b);
             pos += T;
             if (!allLogits) {
-                k.rmsnorm(x, 0, X, (T - 1) * d, m.finalNorm, d, c.normEps);
+                k.rmsnorm(x, 0, b.X, (T - 1) * d, m.finalNorm, d, c.normEps);
                 output.matvec(k, x, logits);
                 return logits;
             }
-            for (int t = 0; t < T; t++) k.rmsnorm(X, t * d, X, t * d, m.finalNorm, d, c.normEps);
+            for (int t = 0; t < T; t++) k.rmsnorm(b.X, t * d, b.X, t * d, m.finalNorm, d, c.normEps);
             float[] all = new float[T * c.vocab];
-            output.matmul(k, X, T, all);
+            linear(output, b.X, T, all);
             System.arraycopy(all, (T - 1) * c.vocab, logits, 0, c.vocab);
             return all;
+        }
+
+        /**
+         * Layer l over the block's T tokens, X updated in place — the equations over {@link Llama}:
+         * h = x + W_o·Attention(RoPE(W_q·n + b_q), RoPE(W_k·n + b_k), W_v·n + b_v), n = RMSNorm(x);
+         * x' = h + W_down·(SiLU(W_gate·m) ⊙ W_up·m), m = RMSNorm(h). The per-token work between the
+         * matrix products (norms, RoPE, activations, residuals) is split over the threads too: on one
+         * core it was 6–7% of a two-thread SmolLM-135M prefill.
+         */
+        private void layer(int l, Block b) {
+            Layer L = layers[l];
+            int T = b.T, d = c.dim, hd = c.headDim, qDim = c.heads * hd, kvDim = c.kvHeads * hd, f = c.ffnDim;
+            float eps = c.normEps;
+            perToken(T, t -> k.rmsnorm(b.XB, t * d, b.X, t * d, L.attnNorm(), d, eps));
+            project(b.XB, T, new Tensor[] {cpu(L.wq()), cpu(L.wk()), cpu(L.wv())}, new float[][] {b.Q, b.K, b.V});
+            perToken(T, t -> {
+                if (L.bq() != null) k.add(b.Q, t * qDim, L.bq(), 0, b.Q, t * qDim, qDim);
+                if (L.bk() != null) k.add(b.K, t * kvDim, L.bk(), 0, b.K, t * kvDim, kvDim);
+                if (L.bv() != null) k.add(b.V, t * kvDim, L.bv(), 0, b.V, t * kvDim, kvDim);
+                if (L.qNorm() != null) {
+                    for (int h = 0; h < c.heads; h++) k.rmsnorm(b.Q, t * qDim + h * hd, b.Q, t * qDim + h * hd, L.qNorm(), hd, eps);
+                    for (int h = 0; h < c.kvHeads; h++) k.rmsnorm(b.K, t * kvDim + h * hd, b.K, t * kvDim + h * hd, L.kNorm(), hd, eps);
+                }
+                k.rope(b.Q, t * qDim, c.heads, hd, hd, b.cos[t], b.sin[t], c.ropeInterleaved);
+                k.rope(b.K, t * kvDim, c.kvHeads, hd, hd, b.cos[t], b.sin[t], c.ropeInterleaved);
+            });
+            store(l, b.K, b.V, T);
+            attention(l, b.Q, b.A, T);
+            if (L.attnSubNorm() != null) perToken(T, t -> k.rmsnorm(b.A, t * qDim, b.A, t * qDim, L.attnSubNorm(), qDim, eps));
+            linear(cpu(L.wo()), b.A, T, b.O);
+            perToken(T, t -> {
+                k.add(b.X, t * d, b.O, t * d, b.X, t * d, d);
+                k.rmsnorm(b.XB, t * d, b.X, t * d, L.ffnNorm(), d, eps);
+            });
+            project(b.XB, T, new Tensor[] {cpu(L.gate()), cpu(L.up())}, new float[][] {b.G, b.U});
+            perToken(T, t -> {
+                if (c.bitnet) k.reluSquared(b.G, t * f, f);
+                else k.silu(b.G, t * f, f);
+                k.mul(b.G, t * f, b.U, t * f, b.G, t * f, f);
+                if (L.ffnSubNorm() != null) k.rmsnorm(b.G, t * f, b.G, t * f, L.ffnSubNorm(), f, eps);
+            });
+            linear(cpu(L.down()), b.G, T, b.O);
+            perToken(T, t -> k.add(b.X, t * d, b.O, t * d, b.X, t * d, d));
+        }
+
+        /** {@code body} for each token t < T, spread over the threads (a single token runs here). */
+        private static void perToken(int T, java.util.function.IntConsumer body) {
+            if (T == 1) {
+                body.accept(0);
+                return;
+            }
+            Parallel.forRange(T, 1, (t0, t1) -> {
+                for (int t = t0; t < t1; t++) body.accept(t);
+            });
+        }
+
+        /** out = in·Wᵀ for T rows: a matrix-vector product for one token, the tiled GEMM for a block. */
+        private void linear(Tensor w, float[] in, int T, float[] out) {
+            if (T == 1) w.matvec(k, in, out);
+            else w.matmul(k, in, T, out);
+        }
+
+        /**
+         * outs[i] = in·ws[i]ᵀ for matrices over the same input (q, k, v; gate, up): for one token in
+         * one parallel pass with the input quantized once ({@link Tensor#matvec(Kernels, float[], Tensor[], float[][])}).
+         */
+        private void project(float[] in, int T, Tensor[] ws, float[][] outs) {
+            if (T == 1) {
+                Tensor.matvec(k, in, ws, outs);
+                return;
+            }
+            for (int i = 0; i < ws.length; i++) ws[i].matmul(k, in, T, outs[i]);
         }
 
         /**
