@@ -466,7 +466,7 @@ public final class Llama implements Architecture {
             }
             for (int t = 0; t < T; t++) k.rmsnorm(b.X, t * d, b.X, t * d, m.finalNorm, d, c.normEps);
             float[] all = new float[T * c.vocab];
-            linear(output, b.X, T, all);
+            Linear.apply(k, output, b.X, T, all);
             System.arraycopy(all, (T - 1) * c.vocab, logits, 0, c.vocab);
             return all;
         }
@@ -482,9 +482,9 @@ public final class Llama implements Architecture {
             Layer L = layers[l];
             int T = b.T, d = c.dim, hd = c.headDim, qDim = c.heads * hd, kvDim = c.kvHeads * hd, f = c.ffnDim;
             float eps = c.normEps;
-            perToken(T, t -> k.rmsnorm(b.XB, t * d, b.X, t * d, L.attnNorm(), d, eps));
-            project(b.XB, T, new Tensor[] {cpu(L.wq()), cpu(L.wk()), cpu(L.wv())}, new float[][] {b.Q, b.K, b.V});
-            perToken(T, t -> {
+            Linear.perToken(T, t -> k.rmsnorm(b.XB, t * d, b.X, t * d, L.attnNorm(), d, eps));
+            Linear.apply(k, new Tensor[] {cpu(L.wq()), cpu(L.wk()), cpu(L.wv())}, b.XB, T, new float[][] {b.Q, b.K, b.V});
+            Linear.perToken(T, t -> {
                 if (L.bq() != null) k.add(b.Q, t * qDim, L.bq(), 0, b.Q, t * qDim, qDim);
                 if (L.bk() != null) k.add(b.K, t * kvDim, L.bk(), 0, b.K, t * kvDim, kvDim);
                 if (L.bv() != null) k.add(b.V, t * kvDim, L.bv(), 0, b.V, t * kvDim, kvDim);
@@ -497,50 +497,21 @@ public final class Llama implements Architecture {
             });
             store(l, b.K, b.V, T);
             attention(l, b.Q, b.A, T);
-            if (L.attnSubNorm() != null) perToken(T, t -> k.rmsnorm(b.A, t * qDim, b.A, t * qDim, L.attnSubNorm(), qDim, eps));
-            linear(cpu(L.wo()), b.A, T, b.O);
-            perToken(T, t -> {
+            if (L.attnSubNorm() != null) Linear.perToken(T, t -> k.rmsnorm(b.A, t * qDim, b.A, t * qDim, L.attnSubNorm(), qDim, eps));
+            Linear.apply(k, cpu(L.wo()), b.A, T, b.O);
+            Linear.perToken(T, t -> {
                 k.add(b.X, t * d, b.O, t * d, b.X, t * d, d);
                 k.rmsnorm(b.XB, t * d, b.X, t * d, L.ffnNorm(), d, eps);
             });
-            project(b.XB, T, new Tensor[] {cpu(L.gate()), cpu(L.up())}, new float[][] {b.G, b.U});
-            perToken(T, t -> {
+            Linear.apply(k, new Tensor[] {cpu(L.gate()), cpu(L.up())}, b.XB, T, new float[][] {b.G, b.U});
+            Linear.perToken(T, t -> {
                 if (c.bitnet) k.reluSquared(b.G, t * f, f);
                 else k.silu(b.G, t * f, f);
                 k.mul(b.G, t * f, b.U, t * f, b.G, t * f, f);
                 if (L.ffnSubNorm() != null) k.rmsnorm(b.G, t * f, b.G, t * f, L.ffnSubNorm(), f, eps);
             });
-            linear(cpu(L.down()), b.G, T, b.O);
-            perToken(T, t -> k.add(b.X, t * d, b.O, t * d, b.X, t * d, d));
-        }
-
-        /** {@code body} for each token t < T, spread over the threads (a single token runs here). */
-        private static void perToken(int T, java.util.function.IntConsumer body) {
-            if (T == 1) {
-                body.accept(0);
-                return;
-            }
-            Parallel.forRange(T, 1, (t0, t1) -> {
-                for (int t = t0; t < t1; t++) body.accept(t);
-            });
-        }
-
-        /** out = in·Wᵀ for T rows: a matrix-vector product for one token, the tiled GEMM for a block. */
-        private void linear(Tensor w, float[] in, int T, float[] out) {
-            if (T == 1) w.matvec(k, in, out);
-            else w.matmul(k, in, T, out);
-        }
-
-        /**
-         * outs[i] = in·ws[i]ᵀ for matrices over the same input (q, k, v; gate, up): for one token in
-         * one parallel pass with the input quantized once ({@link Tensor#matvec(Kernels, float[], Tensor[], float[][])}).
-         */
-        private void project(float[] in, int T, Tensor[] ws, float[][] outs) {
-            if (T == 1) {
-                Tensor.matvec(k, in, ws, outs);
-                return;
-            }
-            for (int i = 0; i < ws.length; i++) ws[i].matmul(k, in, T, outs[i]);
+            Linear.apply(k, cpu(L.down()), b.G, T, b.O);
+            Linear.perToken(T, t -> k.add(b.X, t * d, b.O, t * d, b.X, t * d, d));
         }
 
         /**

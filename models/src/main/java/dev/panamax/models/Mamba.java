@@ -146,10 +146,6 @@ public final class Mamba implements Architecture {
         }
     }
 
-    /** Rows of in [T, inDim] times a weight [outDim, inDim]: one GEMM for float32 weights, else row by row. */
-    static void linear(Kernels k, Tensor w, float[] in, int T, int inDim, float[] out, int outDim) {
-        w.matmul(k, in, T, out);
-    }
 
 
     /** Per layer: the last d_conv − 1 conv inputs and the d_inner × d_state SSM state. */
@@ -157,24 +153,41 @@ public final class Mamba implements Architecture {
         final MambaModel m;
         final Config c;
         final Kernels k;
-        final float[] x, u, xz, xdb, dt, y, out, logits;
+        final float[] u, logits;
         final float[][] convState, ssm;
+        /** A decoding step's activations (one token), kept from step to step. */
+        final Block one;
+        final int[] oneToken = new int[1];
         int pos;
 
         State(MambaModel m) {
             this.m = m;
             this.c = m.c;
             this.k = m.k;
-            x = new float[c.dim];
             u = new float[c.dim];
-            xz = new float[2 * c.inner];
-            xdb = new float[c.dtRank + 2 * c.state];
-            dt = new float[c.inner];
-            y = new float[c.inner];
-            out = new float[c.dim];
             logits = new float[c.vocab];
+            one = new Block(c, 1);
             convState = new float[c.layers][c.inner * (c.conv - 1)];
             ssm = new float[c.layers][dev.panamax.runtime.model.Memory.floats("the SSM state", (long) c.inner * c.state, c.layers)];
+        }
+
+        /** The activations of T tokens on their way through the layers, row t token t's (T = 1: a decoding step). */
+        static final class Block {
+            final int T;
+            final float[] X, U, XZ, XC, XDB, DT, Y, O;
+
+            Block(Config c, int T) {
+                int d = c.dim, inner = c.inner;
+                this.T = T;
+                X = new float[T * d];
+                U = new float[T * d];
+                XZ = new float[T * 2 * inner];
+                XC = new float[T * inner];
+                XDB = new float[T * (c.dtRank + 2 * c.state)];
+                DT = new float[T * inner];
+                Y = new float[T * inner];
+                O = new float[T * d];
+            }
         }
 
         @Override
@@ -182,105 +195,96 @@ public final class Mamba implements Architecture {
             return pos;
         }
 
-        /**
-         * The prompt in the parallel form: the projections as GEMMs over the [T, ·] block, and for each
-         * state index s the recurrence h[t][c] = exp(Δ[t][c]·A[c][s])·h[t−1][c] + Δ[t][c]·B[t][s]·x[t][c]
-         * as a chunked parallel scan over time ({@link dev.panamax.simd.LinearScan}), starting from the
-         * session's state and leaving it updated.
-         */
-        @Override
-        public float[] prefill(int[] tokens, boolean allLogits) {
-            int T = tokens.length;
-            if (T < m.w.options().promptBatchFrom()) return LanguageModel.Session.super.prefill(tokens, allLogits);
-            int d = c.dim, inner = c.inner, ns = c.state, kc = c.conv, r = c.dtRank, xw = r + 2 * ns;
-            float[] X = new float[T * d], U = new float[T * d], XZ = new float[T * 2 * inner], XC = new float[T * inner],
-                    XDB = new float[T * xw], DT = new float[T * inner], Y = new float[T * inner], O = new float[T * d];
-            float[] a = new float[T * inner], b = new float[T * inner], h = new float[T * inner], h0 = new float[inner];
-            for (int t = 0; t < T; t++) {
-                if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
-                m.embed.row(k, tokens[t], X, t * d);
-            }
-            for (int l = 0; l < c.layers; l++) {
-                Layer L = m.layers[l];
-                for (int t = 0; t < T; t++) k.rmsnorm(U, t * d, X, t * d, L.norm(), d, c.eps);
-                linear(k, m.w.cpu(L.inProj()), U, T, d, XZ, 2 * inner);
-                // Causal depthwise conv over time, continuing from the conv state; then SiLU.
-                Ssm.convBlock(XZ, 2 * inner, 0, T, inner, L.convW(), L.convB(), convState[l], kc, XC);
-                k.silu(XC, 0, T * inner);
-                linear(k, m.w.cpu(L.xProj()), XC, T, inner, XDB, xw);
-                for (int t = 0; t < T; t++) {
-                    for (int ch = 0; ch < inner; ch++) {
-                        DT[t * inner + ch] = Ssm.softplus(L.dtBias()[ch] + k.dot(L.dtProj(), ch * r, XDB, t * xw, r));
-                    }
-                }
-                java.util.Arrays.fill(Y, 0f);
-                float[] st = ssm[l];
-                for (int s = 0; s < ns; s++) {
-                    for (int t = 0; t < T; t++) {
-                        float bs = XDB[t * xw + r + s];
-                        for (int ch = 0; ch < inner; ch++) {
-                            int i = t * inner + ch;
-                            a[i] = (float) Math.exp(DT[i] * L.a()[ch * ns + s]);
-                            b[i] = DT[i] * bs * XC[i];
-                        }
-                    }
-                    for (int ch = 0; ch < inner; ch++) h0[ch] = st[ch * ns + s];
-                    // Four chunks of time: parallel work for the pool, and the carry pass stays short.
-                    dev.panamax.simd.LinearScan.chunked(k, a, b, h0, h, T, inner, Math.max(4, (T + 3) / 4));
-                    for (int t = 0; t < T; t++) {
-                        float cv = XDB[t * xw + r + ns + s];
-                        k.axpy(cv, h, t * inner, Y, t * inner, inner);
-                    }
-                    for (int ch = 0; ch < inner; ch++) st[ch * ns + s] = h[(T - 1) * inner + ch];
-                }
-                for (int t = 0; t < T; t++) {
-                    for (int ch = 0; ch < inner; ch++) Y[t * inner + ch] += L.d()[ch] * XC[t * inner + ch];
-                    k.silu(XZ, t * 2 * inner + inner, inner);
-                    k.mul(Y, t * inner, XZ, t * 2 * inner + inner, Y, t * inner, inner);
-                }
-                linear(k, m.w.cpu(L.outProj()), Y, T, inner, O, d);
-                k.add(X, 0, O, 0, X, 0, T * d);
-            }
-            pos += T;
-            return Ssm.head(k, X, T, d, m.normF, c.eps, m.w.cpu(m.output), u, logits, allLogits);
-        }
-
+        /** A decoding step: the one-token case of {@link #run}. */
         @Override
         public float[] forward(int token) {
-            if (token < 0 || token >= c.vocab) throw new ModelException("token id " + token + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
-            int inner = c.inner, ns = c.state, kc = c.conv;
-            m.embed.row(k, token, x, 0);
-            for (int l = 0; l < c.layers; l++) {
-                Layer L = m.layers[l];
-                k.rmsnorm(u, 0, x, 0, L.norm(), c.dim, c.eps);
-                m.w.cpu(L.inProj()).matvec(k, u, xz); // xz[0, inner) = x, xz[inner, 2·inner) = z
-                // Causal depthwise conv over (state of the last kc−1 inputs, this input), then SiLU.
-                Ssm.convStep(xz, 0, inner, L.convW(), L.convB(), convState[l], kc);
-                k.silu(xz, 0, inner);
-                m.w.cpu(L.xProj()).matvec(k, xz, xdb); // [δ (dtRank), B (state), C (state)]
+            oneToken[0] = token;
+            return run(oneToken, one, false);
+        }
+
+        /** A prompt as one block (from {@link dev.panamax.runtime.LoadOptions#promptBatchFrom} tokens; shorter ones token by token). */
+        @Override
+        public float[] prefill(int[] tokens, boolean allLogits) {
+            if (tokens.length < m.w.options().promptBatchFrom()) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            return run(tokens, new Block(c, tokens.length), allLogits);
+        }
+
+        private float[] run(int[] tokens, Block b, boolean allLogits) {
+            int T = tokens.length, d = c.dim;
+            for (int t = 0; t < T; t++) {
+                if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
+                m.embed.row(k, tokens[t], b.X, t * d);
+            }
+            for (int l = 0; l < c.layers; l++) layer(l, b);
+            pos += T;
+            return Ssm.head(k, b.X, T, d, m.normF, c.eps, m.w.cpu(m.output), u, logits, allLogits);
+        }
+
+        /**
+         * Layer l over the block's T tokens, X updated in place — the equations over {@link Mamba}:
+         * projections, the causal conv (continuing from the conv state), Δ, the selective scan from
+         * the layer's state (leaving it updated), the SiLU gate, the output projection, the residual.
+         */
+        private void layer(int l, Block b) {
+            Layer L = m.layers[l];
+            int T = b.T, d = c.dim, inner = c.inner, r = c.dtRank, xw = r + 2 * c.state;
+            for (int t = 0; t < T; t++) k.rmsnorm(b.U, t * d, b.X, t * d, L.norm(), d, c.eps);
+            Linear.apply(k, m.w.cpu(L.inProj()), b.U, T, b.XZ); // rows: [x (inner), z (inner)]
+            Ssm.convBlock(b.XZ, 2 * inner, 0, T, inner, L.convW(), L.convB(), convState[l], c.conv, b.XC);
+            k.silu(b.XC, 0, T * inner);
+            Linear.apply(k, m.w.cpu(L.xProj()), b.XC, T, b.XDB); // rows: [δ (dtRank), B (state), C (state)]
+            for (int t = 0; t < T; t++) {
+                for (int ch = 0; ch < inner; ch++) b.DT[t * inner + ch] = Ssm.softplus(L.dtBias()[ch] + k.dot(L.dtProj(), ch * r, b.XDB, t * xw, r));
+            }
+            scan(L, ssm[l], b);
+            for (int t = 0; t < T; t++) {
+                k.silu(b.XZ, t * 2 * inner + inner, inner);
+                k.mul(b.Y, t * inner, b.XZ, t * 2 * inner + inner, b.Y, t * inner, inner);
+            }
+            Linear.apply(k, m.w.cpu(L.outProj()), b.Y, T, b.O);
+            k.add(b.X, 0, b.O, 0, b.X, 0, T * d);
+        }
+
+        /**
+         * y = C·h + D·x with h[t] = exp(Δ[t]·A)·h[t−1] + Δ[t]·B[t]·x[t] per channel and state index,
+         * from {@code st} (d_inner × d_state), which ends holding the last h. One token steps the
+         * recurrence directly; a block runs it for each state index as a chunked parallel scan over
+         * time ({@link dev.panamax.simd.LinearScan}).
+         */
+        private void scan(Layer L, float[] st, Block b) {
+            int T = b.T, inner = c.inner, ns = c.state, r = c.dtRank, xw = r + 2 * ns;
+            if (T == 1) {
                 for (int ch = 0; ch < inner; ch++) {
-                    dt[ch] = Ssm.softplus(L.dtBias()[ch] + k.dot(L.dtProj(), ch * c.dtRank, xdb, 0, c.dtRank));
-                }
-                float[] h = ssm[l];
-                int bOff = c.dtRank, cOff = c.dtRank + ns;
-                for (int ch = 0; ch < inner; ch++) {
-                    float d = dt[ch], xv = xz[ch], acc = 0;
+                    float dlt = b.DT[ch], xv = b.XC[ch], acc = 0;
                     for (int s = 0; s < ns; s++) {
                         int i = ch * ns + s;
-                        h[i] = (float) Math.exp(d * L.a()[i]) * h[i] + d * xdb[bOff + s] * xv;
-                        acc += h[i] * xdb[cOff + s];
+                        st[i] = (float) Math.exp(dlt * L.a()[i]) * st[i] + dlt * b.XDB[r + s] * xv;
+                        acc += st[i] * b.XDB[r + ns + s];
                     }
-                    y[ch] = acc + L.d()[ch] * xv;
+                    b.Y[ch] = acc + L.d()[ch] * xv;
                 }
-                k.silu(xz, inner, inner);
-                k.mul(y, 0, xz, inner, y, 0, inner);
-                m.w.cpu(L.outProj()).matvec(k, y, out);
-                k.add(x, 0, out, 0, x, 0, c.dim);
+                return;
             }
-            k.rmsnorm(u, 0, x, 0, m.normF, c.dim, c.eps);
-            m.w.cpu(m.output).matvec(k, u, logits);
-            pos++;
-            return logits;
+            float[] a = new float[T * inner], bb = new float[T * inner], h = new float[T * inner], h0 = new float[inner];
+            java.util.Arrays.fill(b.Y, 0f);
+            for (int s = 0; s < ns; s++) {
+                for (int t = 0; t < T; t++) {
+                    float bs = b.XDB[t * xw + r + s];
+                    for (int ch = 0; ch < inner; ch++) {
+                        int i = t * inner + ch;
+                        a[i] = (float) Math.exp(b.DT[i] * L.a()[ch * ns + s]);
+                        bb[i] = b.DT[i] * bs * b.XC[i];
+                    }
+                }
+                for (int ch = 0; ch < inner; ch++) h0[ch] = st[ch * ns + s];
+                // Four chunks of time: parallel work for the pool, and the carry pass stays short.
+                dev.panamax.simd.LinearScan.chunked(k, a, bb, h0, h, T, inner, Math.max(4, (T + 3) / 4));
+                for (int t = 0; t < T; t++) k.axpy(b.XDB[t * xw + r + ns + s], h, t * inner, b.Y, t * inner, inner);
+                for (int ch = 0; ch < inner; ch++) st[ch * ns + s] = h[(T - 1) * inner + ch];
+            }
+            for (int t = 0; t < T; t++) {
+                for (int ch = 0; ch < inner; ch++) b.Y[t * inner + ch] += L.d()[ch] * b.XC[t * inner + ch];
+            }
         }
     }
 }

@@ -170,22 +170,39 @@ public final class Mamba2 implements Architecture {
         final Mamba2Model m;
         final Config c;
         final Kernels k;
-        final float[] x, u, proj, y, out, logits;
+        final float[] u, logits;
         final float[][] convState, ssm;
+        /** A decoding step's activations (one token), kept from step to step. */
+        final Block one;
+        final int[] oneToken = new int[1];
         int pos;
 
         State(Mamba2Model m) {
             this.m = m;
             this.c = m.c;
             this.k = m.k;
-            x = new float[c.dim];
             u = new float[c.dim];
-            proj = new float[c.inner + c.convDim() + c.heads];
-            y = new float[c.inner];
-            out = new float[c.dim];
             logits = new float[c.vocab];
+            one = new Block(c, 1);
             convState = new float[c.layers][c.convDim() * (c.conv - 1)];
             ssm = new float[c.layers][dev.panamax.runtime.model.Memory.floats("the SSM state", (long) c.heads * c.headDim * c.state, c.layers)];
+        }
+
+        /** The activations of T tokens on their way through the layers, row t token t's (T = 1: a decoding step). */
+        static final class Block {
+            final int T;
+            final float[] X, U, P, XC, DT, Y, O;
+
+            Block(Config c, int T) {
+                this.T = T;
+                X = new float[T * c.dim];
+                U = new float[T * c.dim];
+                P = new float[T * (c.inner + c.convDim() + c.heads)];
+                XC = new float[T * c.convDim()];
+                DT = new float[T * c.heads];
+                Y = new float[T * c.inner];
+                O = new float[T * c.dim];
+            }
         }
 
         @Override
@@ -193,106 +210,102 @@ public final class Mamba2 implements Architecture {
             return pos;
         }
 
-        /**
-         * The prompt in the parallel form: the projections as one GEMM over the [T, ·] block, and each
-         * head's recurrence through SSD's chunked form, starting from the session's state and leaving it updated.
-         */
-        @Override
-        public float[] prefill(int[] tokens, boolean allLogits) {
-            int T = tokens.length;
-            if (T < m.w.options().promptBatchFrom()) return LanguageModel.Session.super.prefill(tokens, allLogits);
-            int d = c.dim, inner = c.inner, cd = c.convDim(), kc = c.conv, ns = c.state, hp = c.headDim, pw = inner + cd + c.heads;
-            int headsPerGroup = c.heads / c.groups;
-            float[] X = new float[T * d], U = new float[T * d], P = new float[T * pw], XC = new float[T * cd], DT = new float[T * c.heads],
-                    Y = new float[T * inner], O = new float[T * d];
-            for (int t = 0; t < T; t++) {
-                if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
-                m.embed.row(k, tokens[t], X, t * d);
-            }
-            for (int l = 0; l < c.layers; l++) {
-                Layer L = m.layers[l];
-                for (int t = 0; t < T; t++) k.rmsnorm(U, t * d, X, t * d, L.norm(), d, c.eps);
-                Mamba.linear(k, m.w.cpu(L.inProj()), U, T, d, P, pw); // rows: [z (inner), xBC (cd), dt (heads)]
-                Ssm.convBlock(P, pw, inner, T, cd, L.convW(), L.convB(), convState[l], kc, XC);
-                k.silu(XC, 0, T * cd);
-                for (int t = 0; t < T; t++) {
-                    for (int hh = 0; hh < c.heads; hh++) {
-                        float dt = Ssm.softplus(P[t * pw + inner + cd + hh] + L.dtBias()[hh]);
-                        DT[t * c.heads + hh] = Math.min(Math.max(dt, c.dtMin), c.dtMax);
-                    }
-                }
-                // Each head through SSD's chunked form (its own state, its group's B and C), heads in parallel.
-                float[] st = ssm[l];
-                Parallel.forRange(c.heads, 1, (h0s, h1s) -> {
-                    float[] xh = new float[T * hp], dth = new float[T], bg = new float[T * ns], cg = new float[T * ns], yh = new float[T * hp], sh = new float[hp * ns];
-                    for (int hh = h0s; hh < h1s; hh++) {
-                        int g = hh / headsPerGroup;
-                        for (int t = 0; t < T; t++) {
-                            System.arraycopy(XC, t * cd + hh * hp, xh, t * hp, hp);
-                            System.arraycopy(XC, t * cd + inner + g * ns, bg, t * ns, ns);
-                            System.arraycopy(XC, t * cd + inner + c.groups * ns + g * ns, cg, t * ns, ns);
-                            dth[t] = DT[t * c.heads + hh];
-                        }
-                        System.arraycopy(st, hh * hp * ns, sh, 0, hp * ns);
-                        dev.panamax.simd.Ssd.chunked(xh, dth, L.a()[hh], bg, cg, sh, yh, T, hp, ns, c.chunk);
-                        System.arraycopy(sh, 0, st, hh * hp * ns, hp * ns);
-                        for (int t = 0; t < T; t++) System.arraycopy(yh, t * hp, Y, t * inner + hh * hp, hp);
-                    }
-                });
-                for (int t = 0; t < T; t++) {
-                    for (int ch = 0; ch < inner; ch++) Y[t * inner + ch] += L.d()[ch / hp] * XC[t * cd + ch];
-                    k.silu(P, t * pw, inner);
-                    k.mul(Y, t * inner, P, t * pw, Y, t * inner, inner);
-                    k.rmsnorm(Y, t * inner, Y, t * inner, L.gateNorm(), inner, c.eps);
-                }
-                Mamba.linear(k, m.w.cpu(L.outProj()), Y, T, inner, O, d);
-                k.add(X, 0, O, 0, X, 0, T * d);
-            }
-            pos += T;
-            return Ssm.head(k, X, T, d, m.normF, c.eps, m.w.cpu(m.output), u, logits, allLogits);
-        }
-
+        /** A decoding step: the one-token case of {@link #run}. */
         @Override
         public float[] forward(int token) {
-            if (token < 0 || token >= c.vocab) throw new ModelException("token id " + token + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
-            int inner = c.inner, cd = c.convDim(), kc = c.conv, ns = c.state, hp = c.headDim;
-            int zOff = 0, xbcOff = inner, dtOff = inner + cd;          // layout of proj
-            int bOff = xbcOff + inner, cOff = bOff + c.groups * ns;    // B and C inside xBC
-            m.embed.row(k, token, x, 0);
-            for (int l = 0; l < c.layers; l++) {
-                Layer L = m.layers[l];
-                k.rmsnorm(u, 0, x, 0, L.norm(), c.dim, c.eps);
-                m.w.cpu(L.inProj()).matvec(k, u, proj);
-                // Causal depthwise conv over xBC, then SiLU.
-                Ssm.convStep(proj, xbcOff, cd, L.convW(), L.convB(), convState[l], kc);
-                k.silu(proj, xbcOff, cd);
-                float[] s = ssm[l];
-                int headsPerGroup = c.heads / c.groups;
+            oneToken[0] = token;
+            return run(oneToken, one, false);
+        }
+
+        /** A prompt as one block (from {@link dev.panamax.runtime.LoadOptions#promptBatchFrom} tokens; shorter ones token by token). */
+        @Override
+        public float[] prefill(int[] tokens, boolean allLogits) {
+            if (tokens.length < m.w.options().promptBatchFrom()) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            return run(tokens, new Block(c, tokens.length), allLogits);
+        }
+
+        private float[] run(int[] tokens, Block b, boolean allLogits) {
+            int T = tokens.length, d = c.dim;
+            for (int t = 0; t < T; t++) {
+                if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
+                m.embed.row(k, tokens[t], b.X, t * d);
+            }
+            for (int l = 0; l < c.layers; l++) layer(l, b);
+            pos += T;
+            return Ssm.head(k, b.X, T, d, m.normF, c.eps, m.w.cpu(m.output), u, logits, allLogits);
+        }
+
+        /**
+         * Layer l over the block's T tokens, X updated in place — the equations over {@link Mamba2}:
+         * in_proj to [z, xBC, dt], the causal conv over xBC (continuing from the conv state), Δ, the
+         * SSD recurrence from the layer's state (leaving it updated), the gated RMSNorm, out_proj, the residual.
+         */
+        private void layer(int l, Block b) {
+            Layer L = m.layers[l];
+            int T = b.T, d = c.dim, inner = c.inner, cd = c.convDim(), pw = inner + cd + c.heads;
+            for (int t = 0; t < T; t++) k.rmsnorm(b.U, t * d, b.X, t * d, L.norm(), d, c.eps);
+            Linear.apply(k, m.w.cpu(L.inProj()), b.U, T, b.P); // rows: [z (inner), xBC (cd), dt (heads)]
+            Ssm.convBlock(b.P, pw, inner, T, cd, L.convW(), L.convB(), convState[l], c.conv, b.XC);
+            k.silu(b.XC, 0, T * cd);
+            for (int t = 0; t < T; t++) {
+                for (int hh = 0; hh < c.heads; hh++) {
+                    float dt = Ssm.softplus(b.P[t * pw + inner + cd + hh] + L.dtBias()[hh]);
+                    b.DT[t * c.heads + hh] = Math.min(Math.max(dt, c.dtMin), c.dtMax);
+                }
+            }
+            ssd(L, ssm[l], b);
+            for (int t = 0; t < T; t++) { // the gated RMSNorm: RMSNorm(y ⊙ SiLU(z))
+                k.silu(b.P, t * pw, inner);
+                k.mul(b.Y, t * inner, b.P, t * pw, b.Y, t * inner, inner);
+                k.rmsnorm(b.Y, t * inner, b.Y, t * inner, L.gateNorm(), inner, c.eps);
+            }
+            Linear.apply(k, m.w.cpu(L.outProj()), b.Y, T, b.O);
+            k.add(b.X, 0, b.O, 0, b.X, 0, T * d);
+        }
+
+        /**
+         * y = C·S + D·x with S[t] = exp(Δ[t]·A)·S[t−1] + Δ[t]·x[t] ⊗ B[t] per head (its group's B and C),
+         * from {@code st} (heads × P × N), which ends holding the last S. One token steps the recurrence
+         * directly; a block goes through SSD's chunked form ({@link dev.panamax.simd.Ssd}), heads in parallel.
+         */
+        private void ssd(Layer L, float[] st, Block b) {
+            int T = b.T, inner = c.inner, cd = c.convDim(), ns = c.state, hp = c.headDim, headsPerGroup = c.heads / c.groups;
+            int bOff = inner, cOff = inner + c.groups * ns; // B and C inside xBC
+            if (T == 1) {
                 for (int h = 0; h < c.heads; h++) {
-                    float dt = Math.min(Math.max(Ssm.softplus(proj[dtOff + h] + L.dtBias()[h]), c.dtMin), c.dtMax);
-                    float decay = (float) Math.exp(dt * L.a()[h]);
+                    float dt = b.DT[h], decay = (float) Math.exp(dt * L.a()[h]);
                     int g = h / headsPerGroup;
                     for (int p = 0; p < hp; p++) {
-                        float xv = proj[xbcOff + h * hp + p], acc = 0;
+                        float xv = b.XC[h * hp + p], acc = 0;
                         int base = (h * hp + p) * ns;
                         for (int n = 0; n < ns; n++) {
-                            s[base + n] = decay * s[base + n] + dt * xv * proj[bOff + g * ns + n];
-                            acc += s[base + n] * proj[cOff + g * ns + n];
+                            st[base + n] = decay * st[base + n] + dt * xv * b.XC[bOff + g * ns + n];
+                            acc += st[base + n] * b.XC[cOff + g * ns + n];
                         }
-                        y[h * hp + p] = acc + L.d()[h] * xv;
+                        b.Y[h * hp + p] = acc + L.d()[h] * xv;
                     }
                 }
-                // Gated RMSNorm: RMSNorm(y ⊙ SiLU(z)).
-                k.silu(proj, zOff, inner);
-                k.mul(y, 0, proj, zOff, y, 0, inner);
-                k.rmsnorm(y, 0, y, 0, L.gateNorm(), inner, c.eps);
-                m.w.cpu(L.outProj()).matvec(k, y, out);
-                k.add(x, 0, out, 0, x, 0, c.dim);
+                return;
             }
-            k.rmsnorm(u, 0, x, 0, m.normF, c.dim, c.eps);
-            m.w.cpu(m.output).matvec(k, u, logits);
-            pos++;
-            return logits;
+            Parallel.forRange(c.heads, 1, (h0s, h1s) -> {
+                float[] xh = new float[T * hp], dth = new float[T], bg = new float[T * ns], cg = new float[T * ns], yh = new float[T * hp], sh = new float[hp * ns];
+                for (int hh = h0s; hh < h1s; hh++) {
+                    int g = hh / headsPerGroup;
+                    for (int t = 0; t < T; t++) {
+                        System.arraycopy(b.XC, t * cd + hh * hp, xh, t * hp, hp);
+                        System.arraycopy(b.XC, t * cd + bOff + g * ns, bg, t * ns, ns);
+                        System.arraycopy(b.XC, t * cd + cOff + g * ns, cg, t * ns, ns);
+                        dth[t] = b.DT[t * c.heads + hh];
+                    }
+                    System.arraycopy(st, hh * hp * ns, sh, 0, hp * ns);
+                    dev.panamax.simd.Ssd.chunked(xh, dth, L.a()[hh], bg, cg, sh, yh, T, hp, ns, c.chunk);
+                    System.arraycopy(sh, 0, st, hh * hp * ns, hp * ns);
+                    for (int t = 0; t < T; t++) System.arraycopy(yh, t * hp, b.Y, t * inner + hh * hp, hp);
+                }
+            });
+            for (int t = 0; t < T; t++) {
+                for (int ch = 0; ch < inner; ch++) b.Y[t * inner + ch] += L.d()[ch / hp] * b.XC[t * cd + ch];
+            }
         }
     }
 }

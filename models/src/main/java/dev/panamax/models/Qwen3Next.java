@@ -287,8 +287,8 @@ public final class Qwen3Next implements Architecture {
             int d = c.dim, nk = c.nk, nv = c.nv, dk = c.dk, dv = c.dv, r = nv / nk, pw = c.qkvzDim(), cd = c.convDim();
             int group = 2 * dk + 2 * r * dv; // one key head's slice of the qkvz projection: [q, k, v (r heads), z (r heads)]
             float[] P = new float[T * pw], BA = new float[T * 2 * nv], mixed = new float[T * cd], XC = new float[T * cd];
-            Mamba.linear(k, m.w.cpu(D.inQkvz()), U, T, d, P, pw);
-            Mamba.linear(k, m.w.cpu(D.inBa()), U, T, d, BA, 2 * nv);
+            Linear.apply(k, m.w.cpu(D.inQkvz()), U, T, P);
+            Linear.apply(k, m.w.cpu(D.inBa()), U, T, BA);
             for (int t = 0; t < T; t++) {
                 for (int g = 0; g < nk; g++) {
                     int src = t * pw + g * group;
@@ -326,7 +326,7 @@ public final class Qwen3Next implements Architecture {
                     k.mul(O, oo, z, 0, O, oo, dv);
                 }
             }
-            Mamba.linear(k, m.w.cpu(D.out()), O, T, nv * dv, Y, d);
+            Linear.apply(k, m.w.cpu(D.out()), O, T, Y);
         }
 
         /** x ← x·scale / sqrt(Σx² + 1e-6), as FLA's l2norm. */
@@ -345,9 +345,9 @@ public final class Qwen3Next implements Architecture {
                 vCache[l] = java.util.Arrays.copyOf(vCache[l], cap * kvDim);
             }
             float[] QG = new float[T * 2 * H * hd], K = new float[T * kvDim], V = new float[T * kvDim], O = new float[T * H * hd];
-            Mamba.linear(k, m.w.cpu(A.q()), U, T, d, QG, 2 * H * hd);
-            Mamba.linear(k, m.w.cpu(A.k()), U, T, d, K, kvDim);
-            Mamba.linear(k, m.w.cpu(A.v()), U, T, d, V, kvDim);
+            Linear.apply(k, m.w.cpu(A.q()), U, T, QG);
+            Linear.apply(k, m.w.cpu(A.k()), U, T, K);
+            Linear.apply(k, m.w.cpu(A.v()), U, T, V);
             float[] Q = new float[T * H * hd], cos = new float[c.rotaryDim / 2], sin = new float[c.rotaryDim / 2];
             for (int t = 0; t < T; t++) {
                 int p = pos + t;
@@ -373,7 +373,7 @@ public final class Qwen3Next implements Architecture {
                     for (int i = 0; i < hd; i++) O[oo + i] *= (float) (1 / (1 + Math.exp(-QG[go + i])));
                 }
             }
-            Mamba.linear(k, m.w.cpu(A.o()), O, T, H * hd, Y, d);
+            Linear.apply(k, m.w.cpu(A.o()), O, T, Y);
         }
     }
 }

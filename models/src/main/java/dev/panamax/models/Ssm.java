@@ -29,6 +29,12 @@ final class Ssm {
      * out[t·channels + ch]; the state supplies the inputs before t = 0 and ends holding the last kc − 1.
      */
     static void convBlock(float[] in, int inStride, int inOff, int T, int channels, float[] w, float[] bias, float[] state, int kc, float[] out) {
+        if (T == 1) { // a decoding step: the same sums, the state shifted in place
+            for (int ch = 0; ch < channels; ch++) out[ch] = in[inOff + ch];
+            convStep(out, 0, channels, w, bias, state, kc);
+            return;
+        }
+        float[] last = new float[kc - 1];
         for (int ch = 0; ch < channels; ch++) {
             int s = ch * (kc - 1);
             for (int t = 0; t < T; t++) {
@@ -39,7 +45,6 @@ final class Ssm {
                 }
                 out[t * channels + ch] = acc;
             }
-            float[] last = new float[kc - 1];
             for (int j = 0; j < kc - 1; j++) {
                 int src = T - (kc - 1) + j;
                 last[j] = src >= 0 ? in[src * inStride + inOff + ch] : state[s + kc - 1 + src];
@@ -66,7 +71,7 @@ final class Ssm {
         }
         for (int t = 0; t < T; t++) k.rmsnorm(X, t * d, X, t * d, norm, d, eps);
         float[] rows = new float[T * vocab];
-        Mamba.linear(k, output, X, T, d, rows, vocab);
+        Linear.apply(k, output, X, T, rows);
         System.arraycopy(rows, (T - 1) * vocab, logits, 0, vocab);
         return rows;
     }

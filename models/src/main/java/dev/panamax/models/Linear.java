@@ -1,0 +1,46 @@
+package dev.panamax.models;
+
+import dev.panamax.runtime.tensor.Tensor;
+import dev.panamax.simd.Kernels;
+import dev.panamax.simd.Parallel;
+import java.util.function.IntConsumer;
+
+/**
+ * The pieces every architecture's layer function shares: a linear layer over a block of T tokens
+ * (T = 1 when decoding), and per-token work spread over the threads. The kernel is chosen here,
+ * not by a second copy of the layer: one token takes the matrix-vector product (the decode fast
+ * path), a block the tiled GEMM.
+ */
+final class Linear {
+    private Linear() {}
+
+    /** out[t] = W·in[t] for the T rows of {@code in} ([T, cols] → [T, rows]), no bias. */
+    static void apply(Kernels k, Tensor w, float[] in, int T, float[] out) {
+        if (T == 1) w.matvec(k, in, out);
+        else w.matmul(k, in, T, out);
+    }
+
+    /**
+     * outs[i][t] = ws[i]·in[t] for matrices over the same input (q, k, v; gate, up): one token in one
+     * parallel pass with the input quantized once ({@link Tensor#matvec(Kernels, float[], Tensor[], float[][])}),
+     * a block one GEMM each.
+     */
+    static void apply(Kernels k, Tensor[] ws, float[] in, int T, float[][] outs) {
+        if (T == 1) {
+            Tensor.matvec(k, in, ws, outs);
+            return;
+        }
+        for (int i = 0; i < ws.length; i++) ws[i].matmul(k, in, T, outs[i]);
+    }
+
+    /** {@code body} for each token t &lt; T, spread over the threads (a single token runs here). */
+    static void perToken(int T, IntConsumer body) {
+        if (T == 1) {
+            body.accept(0);
+            return;
+        }
+        Parallel.forRange(T, 1, (t0, t1) -> {
+            for (int t = t0; t < t1; t++) body.accept(t);
+        });
+    }
+}
