@@ -8,7 +8,7 @@ import java.util.Set;
 
 /**
  * A subcommand's command line: flags that take a value, switches, and positional arguments.
- * Unknown flags and missing values are {@link Main.UsageException}s naming the flag.
+ * Unknown flags and missing values are {@link Cli.UsageException}s naming the flag.
  */
 final class Args {
     final List<String> positional = new ArrayList<>();
@@ -33,14 +33,14 @@ final class Args {
                 }
                 if (valued.contains(name)) {
                     if (value == null) {
-                        if (i + 1 >= argv.length) throw new Main.UsageException(name + " needs a value (see panamax " + command + " --help)");
+                        if (i + 1 >= argv.length) throw new Cli.UsageException(name + " needs a value (see panamax " + command + " --help)");
                         value = argv[++i];
                     }
                     a.values.computeIfAbsent(name, k -> new ArrayList<>()).add(value);
                 } else if (switchNames.contains(name) && value == null) {
                     a.switches.add(name);
                 } else {
-                    throw new Main.UsageException("unknown option '" + s + "' for " + command + " (see panamax " + command + " --help)");
+                    throw new Cli.UsageException("unknown option '" + s + "' for " + command + " (see panamax " + command + " --help)");
                 }
             } else if (s.equals("-h")) {
                 a.switches.add("--help");
@@ -70,7 +70,7 @@ final class Args {
         try {
             return Integer.parseInt(v.trim());
         } catch (NumberFormatException e) {
-            throw new Main.UsageException(name + " needs a whole number, got '" + v + "'");
+            throw new Cli.UsageException(name + " needs a whole number, got '" + v + "'");
         }
     }
 
@@ -80,7 +80,7 @@ final class Args {
         try {
             return Long.parseLong(v.trim());
         } catch (NumberFormatException e) {
-            throw new Main.UsageException(name + " needs a whole number, got '" + v + "'");
+            throw new Cli.UsageException(name + " needs a whole number, got '" + v + "'");
         }
     }
 
@@ -90,7 +90,7 @@ final class Args {
         try {
             return Float.parseFloat(v.trim());
         } catch (NumberFormatException e) {
-            throw new Main.UsageException(name + " needs a number, got '" + v + "'");
+            throw new Cli.UsageException(name + " needs a number, got '" + v + "'");
         }
     }
 
@@ -103,7 +103,7 @@ final class Args {
             try {
                 out.add(Integer.parseInt(p));
             } catch (NumberFormatException e) {
-                throw new Main.UsageException(flag + " needs comma-separated token ids, got '" + p + "'");
+                throw new Cli.UsageException(flag + " needs comma-separated token ids, got '" + p + "'");
             }
         }
         return out.stream().mapToInt(Integer::intValue).toArray();

@@ -75,4 +75,24 @@ class MainTest {
         assertEquals(1, embedCuda.status());
         assertTrue(embedCuda.err().contains("cannot run on cuda: " + why), embedCuda.err());
     }
+
+    /** Help is made from each command's declared options, and the parser takes exactly those: they cannot drift apart. */
+    @Test
+    void everyCommandsHelpListsExactlyTheOptionsItTakes() {
+        Result top = run("--help");
+        for (Command c : Main.COMMANDS) {
+            assertTrue(top.out().contains("  " + c.name + " "), "the top-level help lists " + c.name);
+            Result help = run(c.name, "--help");
+            assertEquals(0, help.status(), c.name);
+            assertEquals(c.help(), help.out());
+            for (Option o : c.options) {
+                assertTrue(help.out().contains("  " + o.name()), c.name + " --help names " + o.name());
+                String[] argv = o.value() == null ? new String[] {o.name()} : new String[] {o.name(), "x"};
+                c.parse(argv, 0); // accepted: no UsageException
+            }
+            Result unknown = run(c.name, "--no-such-option");
+            assertEquals(2, unknown.status(), c.name);
+            assertEquals("panamax: unknown option '--no-such-option' for " + c.name + " (see panamax " + c.name + " --help)\n", unknown.err());
+        }
+    }
 }

@@ -128,8 +128,8 @@ class ReliabilityCommandTest {
 
     @Test
     void stopStringsUnderstandEscapes() {
-        assertEquals("\n\n", Main.unescape("\\n\\n"));
-        assertEquals("a\tb\\c\\x", Main.unescape("a\\tb\\\\c\\x"));
+        assertEquals("\n\n", Cli.unescape("\\n\\n"));
+        assertEquals("a\tb\\c\\x", Cli.unescape("a\\tb\\\\c\\x"));
         Result r = run("", "generate", "In the beginning", "--temperature", "0", "--max-tokens", "30", "--stop", "\\x, the");
         assertEquals(0, r.status(), r.err());
         Result s = run("", "generate", "In the beginning", "--temperature", "0", "--max-tokens", "30", "--stop", "third");

@@ -1,0 +1,72 @@
+package dev.panamax.cli;
+
+import static dev.panamax.cli.Cli.*;
+
+import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.model.EncoderModel;
+import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.Model;
+import dev.panamax.runtime.model.ModelLoader;
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.List;
+
+/** {@code panamax forward}: one forward pass; writes the logits as float32 [T, vocab]. */
+final class ForwardCommand extends Command {
+
+    ForwardCommand() {
+        super("forward", "MODEL --ids A,B,C --out FILE [options]", "one forward pass; writes the logits as float32 [T, vocab]", """
+                Runs the tokens through the model and writes, as float32 little-endian, row-major:
+                the logits of every position [T, vocab] for language models, the last hidden state
+                [T, hidden] for encoders (BERT). For conformance checks.
+                """, List.of(Option.valued("--ids", "A,B,C", "the tokens"), Option.valued("--out", "FILE", "where the floats go"), Option.THREADS, Option.KV_TYPE, Option.DEVICE));
+    }
+
+    @Override
+    int run(Args a, PrintStream out, PrintStream err, InputStream in) throws IOException {
+        threads(a);
+        return forward(a, out, err);
+    }
+
+    private int forward(Args a, PrintStream out, PrintStream err) throws IOException {
+        if (a.positional.size() != 1) throw new UsageException("forward needs MODEL (see panamax forward --help)");
+        String idList = a.value("--ids", null), file = a.value("--out", null);
+        if (idList == null || file == null) throw new UsageException("forward needs --ids A,B,C and --out FILE");
+        int[] ids = Args.ids("--ids", idList);
+        if (ids.length == 0) throw new UsageException("--ids is empty");
+        String device = deviceOption(a);
+        try (Model model = placeModel(ModelLoader.load(Path.of(a.positional.get(0)), loadOptions(a)), device, err);
+             OutputStream os = new BufferedOutputStream(openForWriting("--out", Path.of(file)))) {
+            int width;
+            if (model instanceof EncoderModel enc) {
+                // Encoders: the last hidden state [T, hidden].
+                if (ids.length > enc.maxPositions()) throw new ModelException(ids.length + " ids do not fit the " + enc.maxPositions() + " positions of the model");
+                float[] states = enc.encode(ids);
+                width = enc.hiddenSize();
+                ByteBuffer all = ByteBuffer.allocate(4 * states.length).order(ByteOrder.LITTLE_ENDIAN);
+                all.asFloatBuffer().put(states);
+                os.write(all.array());
+            } else {
+                LanguageModel m = (LanguageModel) model;
+                if (ids.length > m.contextLength()) throw new ModelException(ids.length + " ids do not fit the context of " + m.contextLength());
+                LanguageModel.Session s = m.newSession();
+                width = m.vocabSize();
+                ByteBuffer row = ByteBuffer.allocate(4 * width).order(ByteOrder.LITTLE_ENDIAN);
+                for (int id : ids) {
+                    float[] logits = s.forward(id);
+                    row.clear();
+                    row.asFloatBuffer().put(logits);
+                    os.write(row.array());
+                }
+            }
+            err.printf("panamax: wrote [%d, %d] float32 %s to %s%n", ids.length, width, model instanceof EncoderModel ? "hidden states" : "logits", file);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,98 @@
+package dev.panamax.cli;
+
+import static dev.panamax.cli.Cli.*;
+
+import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.Panamax;
+import dev.panamax.runtime.generate.GenerationOptions;
+import dev.panamax.runtime.generate.Generator;
+import dev.panamax.runtime.tokenizer.Tokenizer;
+import dev.panamax.simd.Parallel;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** {@code panamax generate}: stream text from a prompt (no MODEL: the embedded kjv-llama). */
+final class GenerateCommand extends Command {
+
+    GenerateCommand() {
+        super("generate", "[MODEL] [PROMPT] [options]", "stream text from a prompt (no MODEL: the embedded kjv-llama)", """
+                Streams generated text to stdout as tokens are chosen. Without MODEL, runs the
+                embedded default model (kjv-llama, a 5.4M-parameter Llama trained on the King James
+                Bible). Without PROMPT, starts from "In the beginning"; an empty PROMPT ("") starts
+                from the model's BOS token. Load time and prompt and generation speed (tokens/s) go to
+                stderr. Generation stops when the reader of stdout goes away (| head).
+                """, Option.of(Option.sampling(128), List.of(
+                Option.valued("--stop", "STR", """
+                        stop when STR appears (repeatable; STR is not printed;
+                        \\n, \\t and \\\\ are a newline, a tab and a backslash)"""),
+                Option.valued("--ids", "A,B,C", "the prompt as token ids instead of text"),
+                Option.flag("--print-ids", "end stdout with one line: the prompt's and generated ids, comma-separated"),
+                Option.QUANTIZE, Option.THREADS, Option.KV_TYPE, Option.DEVICE)));
+    }
+
+    @Override
+    int run(Args a, PrintStream out, PrintStream err, InputStream in) throws IOException {
+        threads(a);
+        return generate(a, out, err);
+    }
+
+    private int generate(Args a, PrintStream out, PrintStream err) {
+        List<String> pos = a.positional;
+        if (pos.size() > 2) throw new UsageException("generate takes at most MODEL and PROMPT; quote the prompt (see panamax generate --help)");
+        Path modelPath = null;
+        String prompt = null;
+        if (pos.size() == 2) {
+            if (pos.get(0).isBlank()) throw new UsageException("MODEL is empty (see panamax generate --help)");
+            modelPath = Path.of(pos.get(0));
+            prompt = pos.get(1);
+        } else if (pos.size() == 1) {
+            // One argument is the model when it names one, else the prompt ("" included: start from BOS).
+            String arg = pos.get(0);
+            if (!arg.isEmpty() && (Files.exists(Path.of(arg)) || arg.endsWith(".gguf"))) modelPath = Path.of(arg);
+            else prompt = arg;
+        }
+        String idList = a.value("--ids", null);
+        if (prompt == null && idList == null) prompt = "In the beginning";
+        GenerationOptions o = sampling(a, 128);
+
+        long t0 = System.nanoTime();
+        String device = deviceOption(a);
+        try (Panamax model = place(load(modelPath, loadOptions(a), err), device, err)) {
+            model.model().prepare(); // the CPU's interleaved copy of Q8_0/Q4_0 matrices belongs to the load's time
+            long t1 = System.nanoTime();
+            err.printf("panamax: loaded %s (%s, context %d) in %.0f ms%n",
+                    modelPath == null ? "kjv-llama (embedded)" : modelPath, model.model().architecture(), model.model().contextLength(), (t1 - t0) / 1e6);
+            Tokenizer tok = model.tokenizer();
+            int[] ids;
+            if (idList != null) {
+                ids = Args.ids("--ids", idList);
+            } else {
+                if (tok == null) throw new ModelException("this model has no tokenizer: give the prompt with --ids");
+                ids = tok.encode(prompt, true);
+            }
+            if (prompt != null) out.print(prompt);
+            else if (tok != null) out.print(decode(tok, ids));
+            out.flush();
+            Generator.Result r = model.generate(ids, o, text -> {
+                out.print(text);
+                out.flush();
+                if (out.checkError()) throw new OutputClosed();
+            });
+            out.println();
+            if (a.has("--print-ids")) {
+                StringBuilder sb = new StringBuilder();
+                for (int id : r.promptIds()) sb.append(sb.length() > 0 ? "," : "").append(id);
+                for (int id : r.generatedIds()) sb.append(',').append(id);
+                out.println(sb);
+            }
+            err.printf("panamax: prompt %d tokens at %.1f tok/s; generated %d tokens at %.1f tok/s (%s, stopped by %s)%n",
+                    r.promptIds().length, r.promptTokensPerSecond(), r.generatedIds().length, r.generatedTokensPerSecond(),
+                    deviceName.equals("cpu") ? Parallel.threads() + " threads" : deviceName.split(",")[0], r.stoppedBy());
+        }
+        return 0;
+    }
+}
