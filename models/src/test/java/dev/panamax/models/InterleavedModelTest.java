@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.panamax.quant.BlockFormat;
+import dev.panamax.quant.DecodeLayout;
 import dev.panamax.quant.QuantizedMatvec;
 import dev.panamax.runtime.model.LanguageModel;
 import dev.panamax.runtime.model.ModelLoader;
@@ -42,20 +43,20 @@ class InterleavedModelTest {
         try (LanguageModel m = ModelLoader.loadLanguageModel(gguf, Fixtures.OPTIONS)) {
             Llama.Model lm = (Llama.Model) m;
             Llama.Layer first = lm.layers[0];
-            DType want = switch (type) {
-                case "q8_0" -> DType.Q8_0_X16;
-                case "q4_0" -> DType.Q4_0_X64;
-                default -> DType.Q4_K_X16;
+            DecodeLayout want = switch (type) {
+                case "q8_0" -> DecodeLayout.Q8_0x16;
+                case "q4_0" -> DecodeLayout.Q4_0x64;
+                default -> DecodeLayout.Q4_Kx16;
             };
-            assertEquals(want, lm.weights.cpu(first.wq()).type(), "the CPU's wq");
-            assertEquals(want, lm.weights.cpu(first.gate()).type(), "the CPU's gate");
-            if (type.equals("q4_k_m")) assertEquals(DType.Q6_K_X16, lm.weights.cpu(lm.output).type(), "the CPU's Q6_K head");
+            assertEquals(want, lm.weights.cpu(first.wq()).layout(), "the CPU's wq");
+            assertEquals(want, lm.weights.cpu(first.gate()).layout(), "the CPU's gate");
+            if (type.equals("q4_k_m")) assertEquals(DecodeLayout.Q6_Kx16, lm.weights.cpu(lm.output).layout(), "the CPU's Q6_K head");
             stepsA = steps(m, ids);
             promptA = m.newSession().prefill(ids, true);
         }
         try (LanguageModel m = ModelLoader.loadLanguageModel(gguf, Fixtures.OPTIONS.withInterleave(false))) {
             Llama.Model lm = (Llama.Model) m;
-            assertEquals(null, lm.weights.cpu(lm.layers[0].wq()).type().interleavedFrom, "the file's layout");
+            assertEquals(null, lm.weights.cpu(lm.layers[0].wq()).layout(), "the file's layout");
             stepsB = steps(m, ids);
             promptB = m.newSession().prefill(ids, true);
         }
@@ -104,7 +105,7 @@ class InterleavedModelTest {
                 default -> throw new AssertionError();
             };
             assertEquals(DType.Q8_0, some.type(), "quantized at load");
-            assertEquals(DType.Q8_0_X16, w.cpu(some).type(), name + ": the CPU reads the interleaved copy");
+            assertEquals(DecodeLayout.Q8_0x16, w.cpu(some).layout(), name + ": the CPU reads the interleaved copy");
             if (model instanceof LanguageModel m) {
                 int[] ids = Fixtures.ints(Fixtures.json(dir.resolve("expected.json")).get("input_ids"));
                 float[] logits = Fixtures.floats(dir.resolve("logits.f32"));
@@ -160,7 +161,8 @@ class InterleavedModelTest {
         for (int mode = 0; mode < 2; mode++) {
             try (LanguageModel m = ModelLoader.loadLanguageModel(dir, Fixtures.OPTIONS.withQuantize(DType.Q8_0).withInterleave(mode == 0))) {
                 Gpt2.Gpt2Model g = (Gpt2.Gpt2Model) m;
-                assertEquals(mode == 0 ? DType.Q8_0_X16 : DType.Q8_0, g.weights.cpu(g.layers[0].wqkv()).type(), "the CPU's c_attn");
+                assertEquals(mode == 0 ? DecodeLayout.Q8_0x16 : null, g.weights.cpu(g.layers[0].wqkv()).layout(), "the CPU's c_attn");
+                assertEquals(DType.Q8_0, g.weights.cpu(g.layers[0].wqkv()).type(), "the CPU's c_attn block format");
                 err[mode] = errorAgainst(full, steps(m, ids));
                 prompts[mode] = m.newSession().prefill(ids, true);
             }

@@ -232,6 +232,24 @@ class InterleavedTest {
     }
 
     /** Rows not in whole groups (GPT-2's vocabulary of 50257): the last group padded with zero rows, which no result shows. */
+    /** Each format names the layout it decodes through; a layout refuses a format whose codes it does not hold. */
+    @Test
+    void everyDecodableFormatNamesItsLayout() {
+        assertEquals(DecodeLayout.Q8_0x16, DecodeLayout.of(BlockFormat.Q8_0));
+        assertEquals(DecodeLayout.Q8_0x16, DecodeLayout.of(BlockFormat.Q5_0));
+        assertEquals(DecodeLayout.Q8_0x16, DecodeLayout.of(BlockFormat.IQ4_NL));
+        assertEquals(DecodeLayout.Q4_0x64, DecodeLayout.of(BlockFormat.Q4_0));
+        assertEquals(DecodeLayout.Q4_Kx16, DecodeLayout.of(BlockFormat.Q4_K));
+        assertEquals(DecodeLayout.Q6_Kx16, DecodeLayout.of(BlockFormat.Q6_K));
+        assertEquals(null, DecodeLayout.of(BlockFormat.TQ2_0));
+        assertEquals(64, DecodeLayout.Q4_0x64.groupRows());
+        assertEquals(148, DecodeLayout.Q4_Kx16.rowBytes());
+        assertEquals(274, DecodeLayout.Q6_Kx16.rowBytes());
+        assertEquals(32L * 34 * 2, DecodeLayout.Q8_0x16.bytes(17, 64), "17 rows padded to 32");
+        MemorySegment w = Arena.ofAuto().allocate(BlockFormat.Q4_0.bytes * 16L), dst = Arena.ofAuto().allocate(DecodeLayout.Q8_0x16.bytes(16, 32));
+        assertThrows(IllegalArgumentException.class, () -> DecodeLayout.Q8_0x16.copy(BlockFormat.Q4_0, w, 0, 16, 32, dst));
+    }
+
     /**
      * Q5_0 and IQ4_NL interleave as Q8_0x16: every value of the copy is the file's exactly (Q5_0's
      * codes − 16, IQ4_NL's table levels, under the same scale), the last group padded; their

@@ -27,18 +27,7 @@ public enum DType {
     /** Panamax's BitNet ternary blocks, made at load ({@code --quantize ternary}); not a GGUF type. */
     TERNARY(BlockFormat.TERNARY),
     /** Panamax's 1-bit sign blocks with a scale per 64, made at load ({@code --quantize binary}); not a GGUF type. */
-    BINARY(BlockFormat.BINARY),
-    /**
-     * Q8_0 with sixteen rows interleaved ({@link dev.panamax.quant.Q8_0x16}): Panamax's decode layout,
-     * made from Q8_0 at load ({@link Tensor#interleaved}); not a GGUF type.
-     */
-    Q8_0_X16(BlockFormat.Q8_0, true),
-    /** Q4_0 with sixty-four rows interleaved ({@link dev.panamax.quant.Q4_0x64}): four rows' codes in each short. */
-    Q4_0_X64(BlockFormat.Q4_0, true),
-    /** Q4_K with sixteen rows interleaved ({@link dev.panamax.quant.Q4_Kx16}; 148 bytes per row and super-block, the file's 144 plus unpacked scales). */
-    Q4_K_X16(BlockFormat.Q4_K, true),
-    /** Q6_K with sixteen rows interleaved ({@link dev.panamax.quant.Q6_Kx16}; 274 bytes per row and super-block: codes as whole bytes, against the file's 210). */
-    Q6_K_X16(BlockFormat.Q6_K, true);
+    BINARY(BlockFormat.BINARY);
 
     /** The quantized block format (layout, dequantizer), or null for the float types. */
     public final BlockFormat format;
@@ -49,26 +38,12 @@ public enum DType {
     public final int blockBytes;
     /** ggml's type id in GGUF files. */
     public final int ggmlType;
-    /**
-     * For the interleaved layouts, the block format whose rows they reorder; {@link #format} is
-     * then null, as no block of them is contiguous. Null otherwise.
-     */
-    public final BlockFormat interleavedFrom;
 
     DType(int blockSize, int blockBytes, int ggmlType, BlockFormat format) {
         this.blockSize = blockSize;
         this.blockBytes = blockBytes;
         this.ggmlType = ggmlType;
         this.format = format;
-        this.interleavedFrom = null;
-    }
-
-    DType(BlockFormat from, boolean interleaved) {
-        this.blockSize = from.size;
-        this.blockBytes = dev.panamax.quant.QuantizedMatvec.interleavedRowBytes(from);
-        this.ggmlType = -1;
-        this.format = null;
-        this.interleavedFrom = from;
     }
 
     DType(BlockFormat f) {

@@ -1,5 +1,6 @@
 package dev.panamax.runtime.tensor;
 
+import dev.panamax.quant.DecodeLayout;
 import dev.panamax.quant.QuantizedMatvec;
 import dev.panamax.simd.Kernels;
 import java.lang.foreign.MemorySegment;
@@ -13,19 +14,31 @@ import java.util.Arrays;
  * innermost-first dimensions are reversed on reading). Weights are never copied to the heap;
  * {@link #matvec} works on the mapped bytes.
  */
-public record Tensor(String name, DType type, long[] shape, MemorySegment data) {
+public record Tensor(String name, DType type, long[] shape, MemorySegment data, DecodeLayout layout) {
 
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
+    /**
+     * @param type   the values' type, as the file stores them
+     * @param layout null for the file's layout; else the CPU decode layout the bytes are in
+     *               ({@link #interleaved}), whose rows are padded to whole groups
+     */
     public Tensor {
         shape = shape.clone();
         long n = elements(shape);
-        long bytes = type.interleavedFrom == null || n <= 0 || shape.length != 2 ? type.bytesFor(n)
-                : QuantizedMatvec.interleavedBytes(type.interleavedFrom, (int) shape[0], (int) shape[1]); // rows padded to whole groups
+        if (layout != null && (shape.length != 2 || type.format == null || DecodeLayout.of(type.format) != layout)) {
+            throw new IllegalArgumentException("tensor " + name + ": a " + type + " " + Arrays.toString(shape) + " matrix is not in the " + layout + " layout");
+        }
+        long bytes = layout == null || n <= 0 ? type.bytesFor(n) : layout.bytes((int) shape[0], (int) shape[1]);
         if (n < 0 || bytes != data.byteSize()) {
             throw new IllegalArgumentException("tensor " + name + ": shape " + Arrays.toString(shape) + " of " + type
-                    + " needs " + bytes + " bytes, has " + data.byteSize());
+                    + (layout == null ? "" : " in " + layout) + " needs " + bytes + " bytes, has " + data.byteSize());
         }
+    }
+
+    /** A tensor in the file's layout. */
+    public Tensor(String name, DType type, long[] shape, MemorySegment data) {
+        this(name, type, shape, data, null);
     }
 
     static long elements(long[] shape) {
@@ -70,20 +83,23 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
     public Tensor rows(int from, int count) {
         int r = rows(), c = cols();
         if (from < 0 || count < 0 || from + count > r) throw new IllegalArgumentException(name + ": rows " + from + ".." + (from + count) + " of " + r);
-        int group = type.interleavedFrom == null ? 1 : QuantizedMatvec.interleavedGroupRows(type.interleavedFrom);
-        if (from % group != 0 || count % group != 0 || r % group != 0) {
-            throw new IllegalArgumentException(name + ": rows of an interleaved " + type + " matrix come in groups of " + group + ", asked for " + from + ".." + (from + count));
+        String part = name + "[" + from + ":" + (from + count) + "]";
+        if (layout != null) {
+            int group = layout.groupRows();
+            if (from % group != 0 || count % group != 0 || r % group != 0) {
+                throw new IllegalArgumentException(name + ": rows of a " + layout + " matrix come in groups of " + group + ", asked for " + from + ".." + (from + count));
+            }
+            return new Tensor(part, type, new long[] {count, c}, data.asSlice(from == 0 ? 0 : layout.bytes(from, c), layout.bytes(count, c)), layout);
         }
-        return new Tensor(name + "[" + from + ":" + (from + count) + "]", type, new long[] {count, c},
-                data.asSlice(type.bytesFor((long) from * c), type.bytesFor((long) count * c)));
+        return new Tensor(part, type, new long[] {count, c}, data.asSlice(type.bytesFor((long) from * c), type.bytesFor((long) count * c)));
     }
 
     /** Converts elements [start, start+n) to float; for block formats both must be whole blocks. */
     public void read(Kernels k, long start, float[] dst, int dOff, int n) {
-        if (type.interleavedFrom != null) {
+        if (layout != null) {
             int cols = cols();
-            if (start % cols != 0 || n % cols != 0) throw new IllegalArgumentException(name + ": reads of an interleaved " + type + " matrix must be whole rows");
-            QuantizedMatvec.dequantizeInterleavedRows(type.interleavedFrom, data, rows(), cols, (int) (start / cols), n / cols, dst, dOff);
+            if (start % cols != 0 || n % cols != 0) throw new IllegalArgumentException(name + ": reads of a " + layout + " matrix must be whole rows");
+            layout.dequantizeRows(data, rows(), cols, (int) (start / cols), n / cols, dst, dOff);
             return;
         }
         switch (type) {
@@ -113,11 +129,14 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
 
     /** out[r] = Σ_c this[r, c]·x[c]: a linear layer without bias, on the mapped weights. */
     public void matvec(Kernels k, float[] x, float[] out) {
+        if (layout != null) {
+            layout.matvec(data, x, out, rows(), cols());
+            return;
+        }
         switch (type) {
             case F32 -> k.matvec(data, 0, x, out, rows(), cols());
             case F16 -> k.matvec16(data, 0, false, x, out, rows(), cols());
             case BF16 -> k.matvec16(data, 0, true, x, out, rows(), cols());
-            case Q8_0_X16, Q4_0_X64, Q4_K_X16, Q6_K_X16 -> QuantizedMatvec.matvecInterleaved(type.interleavedFrom, data, x, out, rows(), cols());
             default -> QuantizedMatvec.matvec(type.format, data, 0, x, out, rows(), cols());
         }
     }
@@ -128,9 +147,9 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
      * type and width, otherwise one {@link #matvec} each.
      */
     public static void matvec(Kernels k, float[] x, Tensor[] ms, float[][] outs) {
-        DType t = ms[0].type;
-        boolean fused = t.interleavedFrom != null && ms.length > 1;
-        for (Tensor m : ms) fused &= m.type == t && m.rank() == 2 && m.cols() == ms[0].cols();
+        DecodeLayout l = ms[0].layout;
+        boolean fused = l != null && ms.length > 1;
+        for (Tensor m : ms) fused &= m.layout == l && m.cols() == ms[0].cols();
         if (!fused) {
             for (int i = 0; i < ms.length; i++) ms[i].matvec(k, x, outs[i]);
             return;
@@ -141,34 +160,28 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
             ws[i] = ms[i].data;
             rows[i] = ms[i].rows();
         }
-        QuantizedMatvec.matvecInterleaved(t.interleavedFrom, ws, rows, ms[0].cols(), x, outs);
+        l.matvec(ws, rows, ms[0].cols(), x, outs);
     }
 
     /**
-     * This matrix in its decode layout when it has one — Q8_0 (and Q5_0 and IQ4_NL, as Q8_0), Q4_0, Q4_K and Q6_K on the Vector API
-     * kernels: groups of rows interleaved, 64 for Q4_0 and 16 for the others (the last group padded with zero rows) ({@link DType#Q8_0_X16},
-     * {@link DType#Q4_0_X64}, {@link DType#Q4_K_X16}, {@link DType#Q6_K_X16}) — copied into {@code arena};
+     * This matrix in the decode layout its format has ({@link DecodeLayout#of}) — Q8_0 (and Q5_0 and IQ4_NL, as Q8_0), Q4_0, Q4_K and Q6_K
+     * on the Vector API kernels: groups of rows interleaved, 64 for Q4_0 and 16 for the others (the last group padded with zero rows) —
+     * copied into {@code arena};
      * otherwise this. The copy is the file's size (Q4_K: 148/144 of it, Q6_K: 274/210, Q5_0 and IQ4_NL: 34/22 and 34/18); prompts widen
      * its rows four at a time.
      * Where the memory for it cannot be had, this.
      */
     public Tensor interleaved(java.lang.foreign.Arena arena) {
-        if (rank() != 2 || type.format == null || !QuantizedMatvec.interleaves(type.format, rows(), cols())) return this;
-        DType to = switch (type) {
-            case Q8_0, Q5_0, IQ4_NL -> DType.Q8_0_X16; // their codes are Q8_0 codes (QuantizedMatvec.interleavedAs)
-            case Q4_0 -> DType.Q4_0_X64;
-            case Q4_K -> DType.Q4_K_X16;
-            case Q6_K -> DType.Q6_K_X16;
-            default -> throw new AssertionError(type + " interleaves but has no decode type");
-        };
+        DecodeLayout to = type.format == null || layout != null ? null : DecodeLayout.of(type.format);
+        if (rank() != 2 || to == null || !to.runs(type.format, rows(), cols())) return this;
         MemorySegment dst;
         try {
-            dst = arena.allocate(QuantizedMatvec.interleavedBytes(type.format, rows(), cols()), 64);
+            dst = arena.allocate(to.bytes(rows(), cols()), 64);
         } catch (OutOfMemoryError e) { // no room for the copy: the file's layout still works
             return this;
         }
-        if (!QuantizedMatvec.interleave(type.format, data, 0, rows(), cols(), dst)) return this;
-        return new Tensor(name, to, shape, dst);
+        if (!to.copy(type.format, data, 0, rows(), cols(), dst)) return this;
+        return new Tensor(name, type, shape, dst, to);
     }
 
     /**
@@ -197,8 +210,8 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
             k.matmulTransposedB(in, data, 0, out, T, rows, cols);
             return;
         }
-        if (type.interleavedFrom != null && QuantizedMatvec.multipliesPrompt(type.interleavedFrom, T)) {
-            QuantizedMatvec.matmulInterleaved(type.interleavedFrom, data, rows, cols, in, T, out);
+        if (layout != null && layout.multipliesPrompt(T)) {
+            layout.matmul(data, rows, cols, in, T, out);
             return;
         }
         k.matmulTransposedB(in, (r, count, dst, dOff) -> read(k, (long) r * cols, dst, dOff, count * cols), out, T, rows, cols);
@@ -206,7 +219,7 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data) 
 
     @Override
     public String toString() {
-        return name + " " + type + Arrays.toString(shape);
+        return name + " " + type + Arrays.toString(shape) + (layout == null ? "" : " in " + layout);
     }
 
     @Override

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.panamax.quant.BlockFormat;
+import dev.panamax.quant.DecodeLayout;
 import dev.panamax.quant.QuantizedMatvec;
 import dev.panamax.simd.Kernels;
 import dev.panamax.simd.Simd;
@@ -31,7 +32,8 @@ class TensorInterleavedTest {
     void aPaddedMatrixReadsAndMultipliesItsOwnRows() {
         assumeTrue(QuantizedMatvec.interleaves(BlockFormat.Q8_0, 16, 32), "no interleaved layout on this JVM (scalar kernels)");
         Tensor t = quantized(DType.Q8_0, 21, 64), x16 = t.interleaved(Arena.ofAuto());
-        assertEquals(DType.Q8_0_X16, x16.type());
+        assertEquals(DecodeLayout.Q8_0x16, x16.layout());
+        assertEquals(DType.Q8_0, x16.type(), "the block format stays the file's");
         assertArrayEquals(t.toFloats(k), x16.toFloats(k), 0f);
         float[] x = new float[64], a = new float[21], b = new float[21];
         for (int i = 0; i < 64; i++) x[i] = i % 7 - 3;
@@ -55,12 +57,12 @@ class TensorInterleavedTest {
             int cols = type.blockSize == 256 ? 512 : 96;
             Tensor t = quantized(type, rows, cols), x16 = t.interleaved(Arena.ofAuto());
             assertEquals(switch (type) {
-                case Q8_0 -> DType.Q8_0_X16;
-                case Q4_0 -> DType.Q4_0_X64;
-                case Q4_K -> DType.Q4_K_X16;
-                default -> DType.Q6_K_X16;
-            }, x16.type());
-            assertEquals(t.data().byteSize() / type.blockBytes * x16.type().blockBytes, x16.data().byteSize(), "the same blocks, reordered");
+                case Q8_0 -> DecodeLayout.Q8_0x16;
+                case Q4_0 -> DecodeLayout.Q4_0x64;
+                case Q4_K -> DecodeLayout.Q4_Kx16;
+                default -> DecodeLayout.Q6_Kx16;
+            }, x16.layout());
+            assertEquals(t.data().byteSize() / type.blockBytes * x16.layout().rowBytes(), x16.data().byteSize(), "the same blocks, reordered");
             assertArrayEquals(t.toFloats(k), x16.toFloats(k), 0f, type + ": values (up to the sign of a zero)");
             assertArrayEquals(t.rows(group, group).toFloats(k), x16.rows(group, group).toFloats(k), 0f, type + ": a view of the second group");
             assertThrows(IllegalArgumentException.class, () -> x16.rows(group / 2, group), "rows of an interleaved matrix come in whole groups");
