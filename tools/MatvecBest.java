@@ -9,7 +9,7 @@ import java.lang.foreign.ValueLayout;
  * harness behind the row-order figures in VectorKernels and DEVELOPERS.md. The weights are an
  * allocated buffer (values do not matter to the speed); make it larger than the caches (128 MB:
  * e.g. 16384 × 2048 F32) to time the memory streams, and alternate builds or settings
- * ({@code -Dpanamax.matvec.fourApartFrom}) run after run: this machine's neighbours move every figure.
+ * ({@code -Dpanamax.experiments=true -Dpanamax.matvec.fourApartFrom=N}) run after run: this machine's neighbours move every figure.
  * Usage: java --add-modules jdk.incubator.vector -Dpanamax.threads=1
  *          -cp cli/target/panamax.jar tools/MatvecBest.java F32|F16|BF16 ROWS COLS [SECONDS]
  */

@@ -13,7 +13,7 @@ import java.util.SplittableRandom;
  * against STREAM only with a matrix larger than the caches.
  * Q8_0, Q4_0, Q4_K and Q6_K are timed in the file's layout and, alternating, in the interleaved
  * layout the CPU decodes with ({@code QuantizedMatvec.matvecInterleaved}).
- * Usage: java --add-modules jdk.incubator.vector -Dpanamax.threads=1 [-Dpanamax.quant.vectorBits=256]
+ * Usage: java --add-modules jdk.incubator.vector -Dpanamax.threads=1 [-Dpanamax.experiments=true -Dpanamax.quant.vectorBits=256]
  *          -cp cli/target/panamax.jar tools/QuantMatvecBest.java FORMAT ROWS COLS [SECONDS]
  */
 public class QuantMatvecBest {

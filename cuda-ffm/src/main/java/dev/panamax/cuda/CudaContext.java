@@ -26,7 +26,7 @@ public final class CudaContext {
         CudaContext c = shared;
         if (c != null) return c;
         synchronized (CudaContext.class) {
-            if (shared == null) shared = new CudaContext(Driver.get(), Integer.getInteger("panamax.cuda.device", 0));
+            if (shared == null) shared = new CudaContext(Driver.get(), dev.panamax.simd.Tuning.speed("cuda.device", 0));
             return shared;
         }
     }
@@ -194,7 +194,7 @@ public final class CudaContext {
 
     /** Whether kernels can be launched as programmatic dependents (Hopper and later; {@code -Dpanamax.cuda.pdl=false} turns it off). */
     public boolean dependentLaunches() {
-        return ccMajor >= 9 && !"false".equals(System.getProperty("panamax.cuda.pdl"));
+        return ccMajor >= 9 && dev.panamax.simd.Tuning.flagOn("cuda.pdl");
     }
 
     /**

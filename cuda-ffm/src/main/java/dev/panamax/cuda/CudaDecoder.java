@@ -20,7 +20,7 @@ import java.util.Map;
  * through cuBLAS.
  */
 final class CudaDecoder extends CudaModel {
-    static final int MAX_CONTEXT = Integer.getInteger("panamax.cuda.context", 16384);
+    static final int MAX_CONTEXT = dev.panamax.simd.Tuning.speed("cuda.context", 16384);
 
     final DecoderSpec s;
     final DeviceMatrix embed, output, positions;

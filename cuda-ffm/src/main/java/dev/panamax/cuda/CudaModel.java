@@ -19,7 +19,7 @@ import java.util.Set;
  * weights, the decode step's launches and the prompt's.
  */
 abstract class CudaModel implements LanguageModel {
-    static final int PREFILL_ROWS = Integer.getInteger("panamax.cuda.prefillRows", 512);
+    static final int PREFILL_ROWS = dev.panamax.simd.Tuning.experiment("cuda.prefillRows", 512);
     private static final Cleaner CLEANER = Cleaner.create();
 
     final CudaContext cx;
@@ -257,7 +257,7 @@ abstract class CudaModel implements LanguageModel {
             cx.makeCurrent();
             hostParams.set(ValueLayout.JAVA_INT, 0, pos);
             hostParams.set(ValueLayout.JAVA_INT, 4, token);
-            if (steps == 1 && !Boolean.getBoolean("panamax.cuda.noGraph")) {
+            if (steps == 1 && !dev.panamax.simd.Tuning.flag("cuda.noGraph")) {
                 cx.driver.beginCapture(stream);
                 try {
                     launches();

@@ -78,7 +78,7 @@ public final class CudaOps {
      * where one is compiled (F16: 8, 16; Q8_0: 4, 16), for measuring.
      */
     static String matvecKernel(DeviceMatrix W) {
-        int batch = Integer.getInteger("panamax.cuda.matvecBatch", 0), usual = W.format == DeviceMatrix.F16 ? 4 : 8;
+        int batch = dev.panamax.simd.Tuning.experiment("cuda.matvecBatch", 0), usual = W.format == DeviceMatrix.F16 ? 4 : 8;
         if (batch == 0 || batch == usual || (W.format != DeviceMatrix.F16 && W.format != DeviceMatrix.Q8_0)) return "matvec_" + W.suffix();
         return "matvec_" + W.suffix() + "_b" + batch;
     }
@@ -90,7 +90,7 @@ public final class CudaOps {
      * matvecs' weights cost TinyLlama 6% (the prefetches compete with the running kernel's stream).
      */
     int prefetch() {
-        return dependent && !"false".equals(System.getProperty("panamax.cuda.prefetch")) ? 1 : 0;
+        return dependent && dev.panamax.simd.Tuning.flagOn("cuda.prefetch") ? 1 : 0;
     }
 
     /**
@@ -98,7 +98,7 @@ public final class CudaOps {
      * block is less staging; measured on an H100, 16 beat 8 and 8 beat 4 (see tools/gpu.sh run bench).
      */
     static int rowsPerBlock(DeviceMatrix W) {
-        return Integer.getInteger("panamax.cuda.matvecRows", 16);
+        return dev.panamax.simd.Tuning.experiment("cuda.matvecRows", 16);
     }
 
     /**

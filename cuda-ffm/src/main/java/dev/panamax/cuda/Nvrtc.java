@@ -139,7 +139,7 @@ public final class Nvrtc {
     }
 
     private Path cacheFile(String name, String source, List<String> options) {
-        String dir = System.getProperty("panamax.cuda.cache");
+        String dir = dev.panamax.simd.Tuning.text("cuda.cache");
         if ("none".equals(dir)) return null;
         Path base;
         if (dir != null) {

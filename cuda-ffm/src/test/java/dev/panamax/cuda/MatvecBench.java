@@ -70,6 +70,7 @@ public final class MatvecBench {
 
     private static void set(String config) {
         String[] p = config.replace("n", "").split("x");
+        System.setProperty("panamax.experiments", "true"); // rows and batch are kernel experiments (dev.panamax.simd.Tuning)
         System.setProperty("panamax.cuda.matvecRows", p[0]);
         System.setProperty("panamax.cuda.matvecBatch", p[1]);
     }

@@ -53,6 +53,7 @@ public class PromptGemmBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         // Read once when the kernels' class initialises: set before anything touches Simd.
+        System.setProperty("panamax.experiments", "true"); // the crossover is a kernel experiment (Tuning)
         System.setProperty("panamax.broadcastGemmRows", tiles.equals("dot") ? "0" : "16");
         k = Simd.vector().orElseThrow();
         Parallel.setThreads(threads);

@@ -138,7 +138,7 @@ public final class QuantizedMatvec {
      */
     public static boolean interleaves(BlockFormat format, int rows, int cols) {
         return interleavedRowBytes(format) > 0 && rows > 0 && cols > 0 && cols % format.size == 0
-                && (ACTIVE != SCALAR || Boolean.getBoolean("panamax.quant.interleaveScalar"));
+                && (ACTIVE != SCALAR || INTERLEAVE_SCALAR);
     }
 
     /** Bytes per row and block of {@code format}'s interleaved layout (the file's, but 148 for Q4_K's unpacked scales and 274 for Q6_K's whole-byte codes), or 0 if it has none. */
@@ -270,7 +270,13 @@ public final class QuantizedMatvec {
     }
 
     /** Fewest tokens for which a prompt goes through {@link #matmulInterleaved} ({@code -Dpanamax.quant.promptGemmRows}, 0: never). */
-    private static final int PROMPT_GEMM_ROWS = Integer.getInteger("panamax.quant.promptGemmRows", 32);
+    private static final int PROMPT_GEMM_ROWS = dev.panamax.simd.Tuning.experiment("quant.promptGemmRows", 32);
+
+    /** Whether integer-form formats take the float path (dequantize, then a float dot) instead of quantizing x ({@code quant.floatPath}, an experiment). */
+    private static final boolean FLOAT_PATH = dev.panamax.simd.Tuning.experimentFlag("quant.floatPath");
+
+    /** Whether the scalar path interleaves too ({@code quant.interleaveScalar}, an experiment: the scalar references of the layouts). */
+    private static final boolean INTERLEAVE_SCALAR = dev.panamax.simd.Tuning.experimentFlag("quant.interleaveScalar");
 
     /**
      * Whether a block of {@code tokens} against an interleaved matrix of {@code format} is best
@@ -361,7 +367,7 @@ public final class QuantizedMatvec {
             });
             return;
         }
-        if (format.hasIntegerForm() && !Boolean.getBoolean("panamax.quant.floatPath")) {
+        if (format.hasIntegerForm() && !FLOAT_PATH) {
             Q8_KBlock xq = Q8_KBlock.quantize(x, cols, format.size);
             Dot dot = ACTIVE;
             Parallel.forRange(rows, 4, (r0, r1) -> {

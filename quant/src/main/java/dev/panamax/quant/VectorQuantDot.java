@@ -38,7 +38,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
      * {@code -Dpanamax.quant.vectorBits=256} asks for the 256-bit ones (to compare them on one machine).
      */
     static final boolean WIDE = IntVector.SPECIES_PREFERRED.vectorBitSize() >= 512
-            && Integer.getInteger("panamax.quant.vectorBits", 512) >= 512;
+            && dev.panamax.simd.Tuning.experiment("quant.vectorBits", 512) >= 512;
 
     private VectorQuantDot() {}
 

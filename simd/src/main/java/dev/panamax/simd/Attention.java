@@ -63,7 +63,7 @@ public final class Attention {
     }
 
     /** Prompts of at least this many rows take {@link #flash} ({@code -Dpanamax.flashMinRows}). */
-    public static final int FLASH_MIN_ROWS = Integer.getInteger("panamax.flashMinRows", 128);
+    public static final int FLASH_MIN_ROWS = Tuning.experiment("flashMinRows", 128);
 
     /** The form for T new rows: split-K for one, naive below {@link #FLASH_MIN_ROWS}, flash from there. */
     public static void attend(Kernels k, float[] Q, int T, int pos, float[] K, float[] V, Shape s, float[] out) {

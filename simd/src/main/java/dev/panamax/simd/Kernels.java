@@ -125,7 +125,7 @@ public interface Kernels {
      */
     default void matmulTransposedB(float[] a, RowSource b, float[] c, int m, int n, int k) {
         Checks.gemm(a.length, c.length, m, n, k);
-        int panel = Math.max(48, Math.min(n, (Integer.getInteger("panamax.panelFloats", 1 << 20) / Math.max(1, k)) / 48 * 48));
+        int panel = Math.max(48, Math.min(n, (Tuning.speed("panelFloats", 1 << 20) / Math.max(1, k)) / 48 * 48));
         float[] w = new float[panel * k], tmp = new float[m * panel];
         for (int r0 = 0; r0 < n; r0 += panel) {
             int rows = Math.min(panel, n - r0), base = r0;

@@ -35,14 +35,14 @@ public final class Parallel {
     }
 
     /** Ranges per thread in {@link #forRange}. */
-    static final int SPLIT = Integer.getInteger("panamax.split", 4);
+    static final int SPLIT = Tuning.speed("split", 4);
 
     private static volatile Pool pool = new Pool(defaultThreads());
 
     private Parallel() {}
 
     private static int defaultThreads() {
-        String p = System.getProperty("panamax.threads");
+        String p = Tuning.text("threads");
         if (p != null && !p.isBlank()) {
             try {
                 return Math.min(maxThreads(), Math.max(1, Integer.parseInt(p.trim())));
@@ -155,7 +155,7 @@ public final class Parallel {
         final int size;
         final Worker[] workers;
         final AtomicBoolean busy = new AtomicBoolean();
-        final long spinNanos = Long.getLong("panamax.spinMicros", 200L) * 1000L;
+        final long spinNanos = Tuning.speed("spinMicros", 200L) * 1000L;
         volatile Job current;
         volatile boolean stopped;
 

@@ -42,7 +42,7 @@ public final class Simd {
         VECTOR = v;
         VECTOR_UNAVAILABLE = why;
 
-        String choice = System.getProperty("panamax.simd", "auto").trim().toLowerCase(java.util.Locale.ROOT);
+        String choice = java.util.Objects.requireNonNullElse(Tuning.word("simd"), "auto");
         switch (choice) {
             case "scalar" -> {
                 ACTIVE = ScalarKernels.INSTANCE;

@@ -34,9 +34,9 @@ final class VectorGemm {
     static final boolean WIDE = S.vectorBitSize() >= 512;
     static final int MR = WIDE ? 8 : 4;
     static final int NR = 3 * L;
-    static final int KC = Integer.getInteger("panamax.gemm.kc", 512);
-    static final int MC = roundUp(Integer.getInteger("panamax.gemm.mc", 192), MR);
-    static final int NC = roundUp(Integer.getInteger("panamax.gemm.nc", 3072), NR);
+    static final int KC = Tuning.experiment("gemm.kc", 512);
+    static final int MC = roundUp(Tuning.speed("gemm.mc", 192), MR);
+    static final int NC = roundUp(Tuning.speed("gemm.nc", 3072), NR);
 
     private VectorGemm() {}
 

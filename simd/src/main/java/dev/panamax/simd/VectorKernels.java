@@ -309,14 +309,14 @@ final class VectorKernels implements Kernels {
      * tokens 21–24 against 30–32, 40 tokens 35–36 against 37, 64 tokens 45–46 against 39–40, 100
      * tokens 41 against 41–42. {@code -Dpanamax.broadcastGemmRows} (0: never).
      */
-    static final int BROADCAST_GEMM_ROWS = Integer.getInteger("panamax.broadcastGemmRows", 32);
+    static final int BROADCAST_GEMM_ROWS = Tuning.experiment("broadcastGemmRows", 32);
 
     private static boolean broadcastGemm(int m) {
         return BROADCAST_GEMM_ROWS > 0 && m >= BROADCAST_GEMM_ROWS && m <= DOT_GEMM_ROWS && BroadcastGemm.applies();
     }
 
     /** Up to this many rows of A, C = A·Bᵀ runs as unpacked 4 × 4 dot-product tiles ({@link DotGemm}); {@code -Dpanamax.dotGemmRows}. */
-    static final int DOT_GEMM_ROWS = Integer.getInteger("panamax.dotGemmRows", 512);
+    static final int DOT_GEMM_ROWS = Tuning.experiment("dotGemmRows", 512);
 
     /**
      * Rows shorter than this are taken one after another (one sequential stream, 4 accumulators per
@@ -325,7 +325,7 @@ final class VectorKernels implements Kernels {
      * go {@link #twoRows two} or {@link #fourRows four} far-apart rows at a time.
      * {@code -Dpanamax.matvec.rowDotsBelow}.
      */
-    static final int ROW_DOTS_BELOW = Integer.getInteger("panamax.matvec.rowDotsBelow", 1024);
+    static final int ROW_DOTS_BELOW = Tuning.experiment("matvec.rowDotsBelow", 1024);
 
     /**
      * Rows at least this wide are read four at a time ({@link #fourRows}), narrower ones two
@@ -340,7 +340,7 @@ final class VectorKernels implements Kernels {
      * 22.1–25.2 GB/s, against 27.0–27.9 for four far-apart rows and 27.0–27.3 for eight adjacent.
      * In the model, TinyLlama F32 decode on one thread went from 4.5–5.2 to 5.9–7.0 tokens/s.
      */
-    static final int FOUR_APART_FROM = Integer.getInteger("panamax.matvec.fourApartFrom", 4096);
+    static final int FOUR_APART_FROM = Tuning.experiment("matvec.fourApartFrom", 4096);
 
     /**
      * out[r + q·step], q = 0..3: the rows at off + q·stride, read side by side (see {@link

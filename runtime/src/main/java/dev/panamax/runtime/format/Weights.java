@@ -31,7 +31,7 @@ public final class Weights implements AutoCloseable {
     private final java.util.List<MemorySegment> mappings = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /** Whether this module may call restricted methods without a warning ({@code --enable-native-access}). */
-    private static final boolean NATIVE_ACCESS = Weights.class.getModule().isNativeAccessEnabled() && !Boolean.getBoolean("panamax.mappedSegments");
+    private static final boolean NATIVE_ACCESS = Weights.class.getModule().isNativeAccessEnabled() && !dev.panamax.simd.Tuning.flag("mappedSegments");
 
     /**
      * Maps a whole file read-only (any size: segments are not limited to 2 GB). With native access
