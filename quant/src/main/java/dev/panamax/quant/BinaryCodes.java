@@ -22,8 +22,7 @@ public final class BinaryCodes {
 
     /** Number of differing bits between two codes of {@code words} longs (Vector API BIT_COUNT when available). */
     public static int hamming(long[] a, long[] b, int words) {
-        if (QuantizedMatvec.ACTIVE instanceof VectorQuantDot v) return v.hamming(a, b, words);
-        return hammingReference(a, b, words);
+        return QuantizedMatvec.ACTIVE.hamming(a, b, words);
     }
 
     /** The scalar twin: {@link Long#bitCount} of each XOR. */

@@ -56,6 +56,35 @@ public final class QuantizedMatvec {
             }
         }
 
+        /** TQ2_0 weights × BitNet's int8 activations: the scalar reference; vector kernels override. */
+        default float ternary(MemorySegment w, long off, byte[] xq, int n) {
+            return BitNetTernary.dotReference(w, off, xq, n);
+        }
+
+        /** {@link TernaryBlock} weights × int8 activations: the scalar reference; vector kernels override. */
+        default float ternary16(MemorySegment w, long off, byte[] xq, int n) {
+            return TernaryBlock.dotReference(w, off, xq, n);
+        }
+
+        /** Differing bits of two binary codes ({@link BinaryCodes}): the scalar reference; vector kernels override. */
+        default int hamming(long[] a, long[] b, int words) {
+            return BinaryCodes.hammingReference(a, b, words);
+        }
+
+        /** Bits of the integer vectors the kernels run on: 0 for the scalar references, 256 or 512. */
+        default int vectorBits() {
+            return 0;
+        }
+
+        /**
+         * out[t] = W·x[t] for a prompt's tokens against an interleaved Q4_0 matrix in one integer GEMM
+         * ({@link Q4_0PromptGemm}), each row equal to the decode kernel's; false where this Dot has no
+         * such GEMM (the caller then goes token by token).
+         */
+        default boolean q4_0PromptGemm(MemorySegment w, int rows, int cols, float[] x, int tokens, float[] out) {
+            return false;
+        }
+
         /** Rows [r0, r0 + count) of an interleaved matrix into y, row by row from the references; vector kernels take quads of rows. */
         default void dequantizeInterleavedRows(BlockFormat f, MemorySegment w, long off, int cols, int r0, int count, float[] y, int yOff) {
             for (int r = r0; r < r0 + count; r++) {
@@ -100,6 +129,12 @@ public final class QuantizedMatvec {
         return sum;
     }
 
+    /**
+     * The one seam between the kernels and their scalar twins: {@code VectorQuantDot} where the
+     * simd module chose the Vector API (loaded by name, so this class links on a JVM without
+     * {@code jdk.incubator.vector}), {@link #SCALAR} otherwise. Everything in this module that
+     * could run on either calls through {@code ACTIVE} and never names a Vector API class.
+     */
     static final Dot ACTIVE = pick();
 
     private static Dot pick() {
@@ -113,7 +148,7 @@ public final class QuantizedMatvec {
 
     /** "vector (512-bit integer dot products)", "vector (256-bit …)" or "scalar". */
     public static String description() {
-        return ACTIVE == SCALAR ? "scalar" : "vector (" + (VectorQuantDot.WIDE ? 512 : 256) + "-bit integer dot products)";
+        return ACTIVE.vectorBits() == 0 ? "scalar" : "vector (" + ACTIVE.vectorBits() + "-bit integer dot products)";
     }
 
     /**
@@ -138,7 +173,7 @@ public final class QuantizedMatvec {
      */
     public static boolean interleaves(BlockFormat format, int rows, int cols) {
         return interleavedRowBytes(format) > 0 && rows > 0 && cols > 0 && cols % format.size == 0
-                && (ACTIVE != SCALAR || INTERLEAVE_SCALAR);
+                && (ACTIVE.vectorBits() > 0 || INTERLEAVE_SCALAR);
     }
 
     /** Bytes per row and block of {@code format}'s interleaved layout (the file's, but 148 for Q4_K's unpacked scales and 274 for Q6_K's whole-byte codes), or 0 if it has none. */
@@ -286,7 +321,7 @@ public final class QuantizedMatvec {
      */
     public static boolean multipliesPrompt(BlockFormat named, int tokens) {
         BlockFormat format = interleavedAs(named);
-        return format == BlockFormat.Q4_0 && ACTIVE != SCALAR && VectorQuantDot.WIDE && PROMPT_GEMM_ROWS > 0 && tokens >= PROMPT_GEMM_ROWS;
+        return format == BlockFormat.Q4_0 && ACTIVE.vectorBits() >= 512 && PROMPT_GEMM_ROWS > 0 && tokens >= PROMPT_GEMM_ROWS;
     }
 
     /**
@@ -303,10 +338,7 @@ public final class QuantizedMatvec {
             throw new IllegalArgumentException(tokens + " tokens: x has " + x.length + " of " + (long) tokens * cols + ", out " + out.length + " of " + (long) tokens * rows);
         }
         if (tokens == 0) return;
-        if (format == BlockFormat.Q4_0 && ACTIVE != SCALAR && VectorQuantDot.WIDE) {
-            Q4_0PromptGemm.multiply(w, rows, cols, x, tokens, out);
-            return;
-        }
+        if (format == BlockFormat.Q4_0 && ACTIVE.q4_0PromptGemm(w, rows, cols, x, tokens, out)) return;
         float[] xt = new float[cols], ot = new float[rows];
         for (int t = 0; t < tokens; t++) {
             System.arraycopy(x, t * cols, xt, 0, cols);
@@ -355,14 +387,12 @@ public final class QuantizedMatvec {
             // Ternary: BitNet's per-token int8 activations, adds and subtracts only.
             byte[] xq = new byte[cols];
             float xs = BitNetTernary.quantizeActivations(x, cols, xq);
-            VectorQuantDot v = ACTIVE instanceof VectorQuantDot vq ? vq : null;
+            Dot dot = ACTIVE;
             boolean tq2 = format == BlockFormat.TQ2_0;
             Parallel.forRange(rows, 4, (r0, r1) -> {
                 for (int r = r0; r < r1; r++) {
                     long o = wOff + r * rowBytes;
-                    float dot = tq2 ? (v != null ? v.ternary(w, o, xq, cols) : BitNetTernary.dotReference(w, o, xq, cols))
-                            : (v != null ? v.ternary16(w, o, xq, cols) : TernaryBlock.dotReference(w, o, xq, cols));
-                    out[r] = xs * dot;
+                    out[r] = xs * (tq2 ? dot.ternary(w, o, xq, cols) : dot.ternary16(w, o, xq, cols));
                 }
             });
             return;

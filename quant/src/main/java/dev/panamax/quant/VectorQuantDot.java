@@ -43,6 +43,19 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     private VectorQuantDot() {}
 
     @Override
+    public int vectorBits() {
+        return WIDE ? 512 : 256;
+    }
+
+    /** Q4_0's prompt GEMM runs on the 512-bit kernels only. */
+    @Override
+    public boolean q4_0PromptGemm(MemorySegment w, int rows, int cols, float[] x, int tokens, float[] out) {
+        if (!WIDE) return false;
+        Q4_0PromptGemm.multiply(w, rows, cols, x, tokens, out);
+        return true;
+    }
+
+    @Override
     public void dequantizeInterleavedRows(BlockFormat f, MemorySegment w, long off, int cols, int r0, int count, float[] y, int yOff) {
         if (r0 % 4 != 0 || count % 4 != 0) {
             QuantizedMatvec.Dot.super.dequantizeInterleavedRows(f, w, off, cols, r0, count, y, yOff);
@@ -91,7 +104,8 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
      * TQ2_0 weights × int8 activations with no multiplication on the weight side: the 2-bit codes
      * become masks (code 2: add, code 0: subtract) over 32 widened activations at a time.
      */
-    float ternary(MemorySegment w, long wOff, byte[] xq, int n) {
+    @Override
+    public float ternary(MemorySegment w, long wOff, byte[] xq, int n) {
         return WIDE ? ternary512(w, wOff, xq, n) : ternary256(w, wOff, xq, n);
     }
 
@@ -157,7 +171,8 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     }
 
     /** {@link TernaryBlock} weights × int8 activations: per block, masked add and masked subtract of 16 activations. */
-    float ternary16(MemorySegment w, long off, byte[] xq, int n) {
+    @Override
+    public float ternary16(MemorySegment w, long off, byte[] xq, int n) {
         float sum = 0;
         for (int b = 0; b < n / TernaryBlock.SIZE; b++, off += TernaryBlock.BYTES) {
             int code4 = Bytes.u32(w, off);
@@ -177,7 +192,8 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     private static final VectorSpecies<Long> LONGS = WIDE ? LongVector.SPECIES_512 : LongVector.SPECIES_256;
 
     /** Hamming distance: XOR a vector of longs at a time, count the ones per lane, add the lanes. */
-    int hamming(long[] a, long[] b, int words) {
+    @Override
+    public int hamming(long[] a, long[] b, int words) {
         int i = 0, d = 0, step = LONGS.length();
         for (; i + step <= words; i += step) {
             d += (int) LongVector.fromArray(LONGS, a, i).lanewise(VectorOperators.XOR, LongVector.fromArray(LONGS, b, i))
