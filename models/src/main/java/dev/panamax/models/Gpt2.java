@@ -10,7 +10,6 @@ import dev.panamax.runtime.tensor.Tensor;
 import dev.panamax.runtime.tokenizer.Tokenizer;
 import dev.panamax.simd.Kernels;
 import dev.panamax.simd.Parallel;
-import dev.panamax.simd.Simd;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
@@ -69,25 +68,17 @@ public final class Gpt2 implements Architecture {
         return new Gpt2Model(c, src.weights(), src.isGguf(), src.tokenizer(), src.chatTemplate(), src.endIds());
     }
 
-    static final class Gpt2Model implements LanguageModel, dev.panamax.runtime.backend.DecoderSpec.Source {
+    static final class Gpt2Model extends LoadedLanguageModel implements dev.panamax.runtime.backend.DecoderSpec.Source {
         final Config cfg;
-        final Weights weights;
-        final Tokenizer tokenizer;
-        final Kernels k = Simd.kernels();
         final Tensor wte, wpe, output;
         final float[] lnfW, lnfB;
         final Layer[] layers;
 
-        final String chatTemplate;
-        final int[] endIds;
-
         Gpt2Model(Config c0, Weights w, boolean gguf, Tokenizer tokenizer, String chatTemplate, int[] endIds) {
-            this.chatTemplate = chatTemplate;
-            this.endIds = endIds;
-            this.weights = w;
-            this.tokenizer = tokenizer;
-            wte = w.get(gguf ? "token_embd.weight" : "transformer.wte.weight");
-            Config c = c0.vocab < 0 ? new Config(c0.dim, c0.layers, c0.heads, c0.ffnDim, wte.rows(), c0.context, c0.eps) : c0;
+            Tensor wte = w.get(gguf ? "token_embd.weight" : "transformer.wte.weight");
+            Config c = c0.vocab < 0 ? new Config(c0.dim, c0.layers, c0.heads, c0.ffnDim, wte.rows(), c0.context, c0.eps) : c0; // the vocabulary from the embedding
+            super("gpt2", w, tokenizer, c.vocab, c.context, chatTemplate, endIds);
+            this.wte = wte;
             this.cfg = c;
             wte.expect(c.vocab, c.dim);
             wpe = w.get(gguf ? "position_embd.weight" : "transformer.wpe.weight").expect(c.context, c.dim);
@@ -125,16 +116,7 @@ public final class Gpt2 implements Architecture {
             return t.expect(n).toFloats(k);
         }
 
-        @Override public String architecture() { return "gpt2"; }
-        @Override public int vocabSize() { return cfg.vocab; }
-        @Override public int contextLength() { return cfg.context; }
-        @Override public Tokenizer tokenizer() { return tokenizer; }
         @Override public Session newSession() { return new State(this); }
-        @Override public void prepare() { weights.prepare(); }
-
-        @Override public String chatTemplate() { return chatTemplate; }
-        @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
-        @Override public void close() { weights.close(); }
 
         /** The model described for a backend: c_attn's rows split into W_q, W_k, W_v; LayerNorms with their biases. */
         @Override

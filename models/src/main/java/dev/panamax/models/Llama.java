@@ -8,8 +8,6 @@ import dev.panamax.runtime.model.ModelSource;
 import dev.panamax.runtime.tensor.Tensor;
 import dev.panamax.runtime.tokenizer.Tokenizer;
 import dev.panamax.simd.Kernels;
-import dev.panamax.simd.Parallel;
-import dev.panamax.simd.Simd;
 import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Map;
@@ -152,11 +150,8 @@ public final class Llama implements Architecture {
                  float[] qNorm, float[] kNorm, float[] ffnNorm, Tensor gate, Tensor up, Tensor down,
                  float[] attnSubNorm, float[] ffnSubNorm) {}
 
-    static final class Model implements LanguageModel, dev.panamax.runtime.backend.DecoderSpec.Source {
+    static final class Model extends LoadedLanguageModel implements dev.panamax.runtime.backend.DecoderSpec.Source {
         final Config cfg;
-        final Weights weights;
-        final Tokenizer tokenizer;
-        final Kernels k = Simd.kernels();
         final Tensor embed, output;
         final float[] finalNorm;
         final Layer[] layers;
@@ -173,15 +168,9 @@ public final class Llama implements Architecture {
         /** Whether prompts can run as matrix-matrix work: every layer matrix is float32. */
         final boolean batchable;
 
-        final String chatTemplate;
-        final int[] endIds;
-
         Model(Config c, Weights w, Names n, Tokenizer tokenizer, String chatTemplate, int[] endIds) {
-            this.chatTemplate = chatTemplate;
-            this.endIds = endIds;
+            super(c.type, w, tokenizer, c.vocab, c.context, chatTemplate, endIds);
             this.cfg = c;
-            this.weights = w;
-            this.tokenizer = tokenizer;
             int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim;
             embed = w.get(n.embed).expect(c.vocab, c.dim);
             Tensor out = w.find(n.output);
@@ -263,43 +252,8 @@ public final class Llama implements Architecture {
         }
 
         @Override
-        public String architecture() {
-            return cfg.type;
-        }
-
-        @Override
-        public int vocabSize() {
-            return cfg.vocab;
-        }
-
-        @Override
-        public int contextLength() {
-            return cfg.context;
-        }
-
-        @Override
-        public Tokenizer tokenizer() {
-            return tokenizer;
-        }
-
-        @Override
         public Session newSession() {
             return new State(this);
-        }
-
-        @Override
-        public void prepare() {
-            weights.prepare();
-        }
-
-        @Override
-        public String chatTemplate() {
-            return chatTemplate;
-        }
-
-        @Override
-        public int[] endIds() {
-            return endIds.length > 0 ? endIds : LanguageModel.super.endIds();
         }
 
         /** The model described for a backend (the CUDA one): the same weights and shape. */
@@ -314,11 +268,6 @@ public final class Llama implements Architecture {
             return new dev.panamax.runtime.backend.DecoderSpec(cfg.dim, cfg.layers, cfg.heads, cfg.kvHeads, cfg.headDim, cfg.ffnDim, cfg.vocab,
                     cfg.context, cfg.normEps, invFreq.clone(), null, cfg.ropeInterleaved, cfg.slidingWindow, cfg.bitnet ? "relu2" : "silu",
                     attention.sigmoid(), kvF16, embed, output, finalNorm, null, java.util.List.copyOf(list));
-        }
-
-        @Override
-        public void close() {
-            weights.close();
         }
     }
 

@@ -9,7 +9,6 @@ import dev.panamax.runtime.model.ModelSource;
 import dev.panamax.runtime.tensor.Tensor;
 import dev.panamax.runtime.tokenizer.Tokenizer;
 import dev.panamax.simd.Kernels;
-import dev.panamax.simd.Simd;
 import java.util.Map;
 import java.util.Set;
 
@@ -83,21 +82,15 @@ public final class Mamba implements Architecture {
         return new MambaModel(c, src.weights(), src.tokenizer(), src.endIds(), Names.HF);
     }
 
-    static final class MambaModel implements LanguageModel, dev.panamax.runtime.backend.SsmSpec.Source {
+    static final class MambaModel extends LoadedLanguageModel implements dev.panamax.runtime.backend.SsmSpec.Source {
         final Config c;
-        final Weights w;
-        final Tokenizer tokenizer;
-        final int[] endIds;
-        final Kernels k = Simd.kernels();
         final Tensor embed, output;
         final float[] normF;
         final Layer[] layers;
 
         MambaModel(Config c, Weights w, Tokenizer tokenizer, int[] endIds, Names n) {
+            super("mamba", w, tokenizer, c.vocab, Integer.MAX_VALUE, null, endIds); // no context limit: the state does not grow
             this.c = c;
-            this.w = w;
-            this.tokenizer = tokenizer;
-            this.endIds = endIds;
             embed = w.get(n.embed()).expect(c.vocab, c.dim);
             Tensor head = w.find(n.output());
             output = w.matrix(head != null ? head : embed).expect(c.vocab, c.dim);
@@ -123,16 +116,7 @@ public final class Mamba implements Architecture {
             }
         }
 
-        @Override public String architecture() { return "mamba"; }
-        @Override public int vocabSize() { return c.vocab; }
-        /** No context limit: the state does not grow. */
-        @Override public int contextLength() { return Integer.MAX_VALUE; }
-        @Override public Tokenizer tokenizer() { return tokenizer; }
-        @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
         @Override public Session newSession() { return new State(this); }
-        /** The CPU's interleaved copies of the quantized matrices, made now rather than by the first session. */
-        @Override public void prepare() { w.prepare(); }
-        @Override public void close() { w.close(); }
 
         @Override
         public dev.panamax.runtime.backend.SsmSpec ssmSpec() {
@@ -205,7 +189,7 @@ public final class Mamba implements Architecture {
         /** A prompt as one block (from {@link dev.panamax.runtime.LoadOptions#promptBatchFrom} tokens; shorter ones token by token). */
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
-            if (tokens.length < m.w.options().promptBatchFrom()) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            if (tokens.length < m.weights.options().promptBatchFrom()) return LanguageModel.Session.super.prefill(tokens, allLogits);
             return run(tokens, new Block(c, tokens.length), allLogits);
         }
 
@@ -217,7 +201,7 @@ public final class Mamba implements Architecture {
             }
             for (int l = 0; l < c.layers; l++) layer(l, b);
             pos += T;
-            return Ssm.head(k, b.X, T, d, m.normF, c.eps, m.w.cpu(m.output), u, logits, allLogits);
+            return Ssm.head(k, b.X, T, d, m.normF, c.eps, m.weights.cpu(m.output), u, logits, allLogits);
         }
 
         /**
@@ -229,10 +213,10 @@ public final class Mamba implements Architecture {
             Layer L = m.layers[l];
             int T = b.T, d = c.dim, inner = c.inner, r = c.dtRank, xw = r + 2 * c.state;
             for (int t = 0; t < T; t++) k.rmsnorm(b.U, t * d, b.X, t * d, L.norm(), d, c.eps);
-            Linear.apply(k, m.w.cpu(L.inProj()), b.U, T, b.XZ); // rows: [x (inner), z (inner)]
+            Linear.apply(k, m.weights.cpu(L.inProj()), b.U, T, b.XZ); // rows: [x (inner), z (inner)]
             Ssm.convBlock(b.XZ, 2 * inner, 0, T, inner, L.convW(), L.convB(), convState[l], c.conv, b.XC);
             k.silu(b.XC, 0, T * inner);
-            Linear.apply(k, m.w.cpu(L.xProj()), b.XC, T, b.XDB); // rows: [δ (dtRank), B (state), C (state)]
+            Linear.apply(k, m.weights.cpu(L.xProj()), b.XC, T, b.XDB); // rows: [δ (dtRank), B (state), C (state)]
             for (int t = 0; t < T; t++) {
                 for (int ch = 0; ch < inner; ch++) b.DT[t * inner + ch] = Ssm.softplus(L.dtBias()[ch] + k.dot(L.dtProj(), ch * r, b.XDB, t * xw, r));
             }
@@ -241,7 +225,7 @@ public final class Mamba implements Architecture {
                 k.silu(b.XZ, t * 2 * inner + inner, inner);
                 k.mul(b.Y, t * inner, b.XZ, t * 2 * inner + inner, b.Y, t * inner, inner);
             }
-            Linear.apply(k, m.w.cpu(L.outProj()), b.Y, T, b.O);
+            Linear.apply(k, m.weights.cpu(L.outProj()), b.Y, T, b.O);
             k.add(b.X, 0, b.O, 0, b.X, 0, T * d);
         }
 

@@ -10,7 +10,6 @@ import dev.panamax.runtime.tensor.Tensor;
 import dev.panamax.runtime.tokenizer.Tokenizer;
 import dev.panamax.simd.Kernels;
 import dev.panamax.simd.Parallel;
-import dev.panamax.simd.Simd;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -99,21 +98,15 @@ public final class Mamba2 implements Architecture {
         return new Mamba2Model(c, src.weights(), src.tokenizer(), src.endIds(), Names.HF);
     }
 
-    static final class Mamba2Model implements LanguageModel, dev.panamax.runtime.backend.SsmSpec.Source {
+    static final class Mamba2Model extends LoadedLanguageModel implements dev.panamax.runtime.backend.SsmSpec.Source {
         final Config c;
-        final Weights w;
-        final Tokenizer tokenizer;
-        final int[] endIds;
-        final Kernels k = Simd.kernels();
         final Tensor embed, output;
         final float[] normF;
         final Layer[] layers;
 
         Mamba2Model(Config c, Weights w, Tokenizer tokenizer, int[] endIds, Names n) {
+            super("mamba2", w, tokenizer, c.vocab, Integer.MAX_VALUE, null, endIds); // no context limit: the state does not grow
             this.c = c;
-            this.w = w;
-            this.tokenizer = tokenizer;
-            this.endIds = endIds;
             embed = w.get(n.embed()).expect(c.vocab, c.dim);
             Tensor head = w.find(n.output());
             output = w.matrix((head != null ? head : embed).expect(c.vocab, c.dim));
@@ -142,16 +135,7 @@ public final class Mamba2 implements Architecture {
             return t.toFloats(k);
         }
 
-        @Override public String architecture() { return "mamba2"; }
-        @Override public int vocabSize() { return c.vocab; }
-        /** No context limit: the state does not grow. */
-        @Override public int contextLength() { return Integer.MAX_VALUE; }
-        @Override public Tokenizer tokenizer() { return tokenizer; }
-        @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
         @Override public Session newSession() { return new State(this); }
-        /** The CPU's interleaved copies of the quantized matrices, made now rather than by the first session. */
-        @Override public void prepare() { w.prepare(); }
-        @Override public void close() { w.close(); }
 
         @Override
         public dev.panamax.runtime.backend.SsmSpec ssmSpec() {
@@ -220,7 +204,7 @@ public final class Mamba2 implements Architecture {
         /** A prompt as one block (from {@link dev.panamax.runtime.LoadOptions#promptBatchFrom} tokens; shorter ones token by token). */
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
-            if (tokens.length < m.w.options().promptBatchFrom()) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            if (tokens.length < m.weights.options().promptBatchFrom()) return LanguageModel.Session.super.prefill(tokens, allLogits);
             return run(tokens, new Block(c, tokens.length), allLogits);
         }
 
@@ -232,7 +216,7 @@ public final class Mamba2 implements Architecture {
             }
             for (int l = 0; l < c.layers; l++) layer(l, b);
             pos += T;
-            return Ssm.head(k, b.X, T, d, m.normF, c.eps, m.w.cpu(m.output), u, logits, allLogits);
+            return Ssm.head(k, b.X, T, d, m.normF, c.eps, m.weights.cpu(m.output), u, logits, allLogits);
         }
 
         /**
@@ -244,7 +228,7 @@ public final class Mamba2 implements Architecture {
             Layer L = m.layers[l];
             int T = b.T, d = c.dim, inner = c.inner, cd = c.convDim(), pw = inner + cd + c.heads;
             for (int t = 0; t < T; t++) k.rmsnorm(b.U, t * d, b.X, t * d, L.norm(), d, c.eps);
-            Linear.apply(k, m.w.cpu(L.inProj()), b.U, T, b.P); // rows: [z (inner), xBC (cd), dt (heads)]
+            Linear.apply(k, m.weights.cpu(L.inProj()), b.U, T, b.P); // rows: [z (inner), xBC (cd), dt (heads)]
             Ssm.convBlock(b.P, pw, inner, T, cd, L.convW(), L.convB(), convState[l], c.conv, b.XC);
             k.silu(b.XC, 0, T * cd);
             for (int t = 0; t < T; t++) {
@@ -259,7 +243,7 @@ public final class Mamba2 implements Architecture {
                 k.mul(b.Y, t * inner, b.P, t * pw, b.Y, t * inner, inner);
                 k.rmsnorm(b.Y, t * inner, b.Y, t * inner, L.gateNorm(), inner, c.eps);
             }
-            Linear.apply(k, m.w.cpu(L.outProj()), b.Y, T, b.O);
+            Linear.apply(k, m.weights.cpu(L.outProj()), b.Y, T, b.O);
             k.add(b.X, 0, b.O, 0, b.X, 0, T * d);
         }
 

@@ -10,7 +10,6 @@ import dev.panamax.runtime.tensor.Tensor;
 import dev.panamax.runtime.tokenizer.Tokenizer;
 import dev.panamax.simd.DeltaRule;
 import dev.panamax.simd.Kernels;
-import dev.panamax.simd.Simd;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -111,22 +110,16 @@ public final class Qwen3Next implements Architecture {
         return w;
     }
 
-    static final class Qwen3NextModel implements LanguageModel, dev.panamax.runtime.backend.HybridSpec.Source {
+    static final class Qwen3NextModel extends LoadedLanguageModel implements dev.panamax.runtime.backend.HybridSpec.Source {
         final Config c;
-        final Weights w;
-        final Tokenizer tokenizer;
-        final int[] endIds;
-        final Kernels k = Simd.kernels();
         final Tensor embed, output;
         final float[] normF, invFreq;
         final Layer[] layers;
         final dev.panamax.simd.Attention.Shape attention;
 
         Qwen3NextModel(Config c, Map<String, Object> m, Weights w, Tokenizer tokenizer, int[] endIds) {
+            super("qwen3_next", w, tokenizer, c.vocab, c.context, null, endIds);
             this.c = c;
-            this.w = w;
-            this.tokenizer = tokenizer;
-            this.endIds = endIds;
             int d = c.dim;
             embed = w.get("model.embed_tokens.weight").expect(c.vocab, d);
             Tensor head = w.find("lm_head.weight");
@@ -184,15 +177,7 @@ public final class Qwen3Next implements Architecture {
                     w.matrix(w.get(p + "down_proj.weight").expect(d, hidden)));
         }
 
-        @Override public String architecture() { return "qwen3_next"; }
-        @Override public int vocabSize() { return c.vocab; }
-        @Override public int contextLength() { return c.context; }
-        @Override public Tokenizer tokenizer() { return tokenizer; }
-        @Override public int[] endIds() { return endIds.length > 0 ? endIds : LanguageModel.super.endIds(); }
         @Override public Session newSession() { return new State(this); }
-        /** The CPU's interleaved copies of the quantized matrices, made now rather than by the first session. */
-        @Override public void prepare() { w.prepare(); }
-        @Override public void close() { w.close(); }
 
         /** The model described for a backend: the same weights and shape. */
         @Override
@@ -274,21 +259,21 @@ public final class Qwen3Next implements Architecture {
                 float[] row = new float[d], out = new float[d];
                 for (int t = 0; t < T; t++) {
                     k.rmsnorm(row, 0, X, t * d, L.postNorm(), d, c.eps);
-                    if (L.moe() != null) L.moe().apply(k, m.w, row, out);
-                    else L.mlp().apply(k, m.w, row, out);
+                    if (L.moe() != null) L.moe().apply(k, m.weights, row, out);
+                    else L.mlp().apply(k, m.weights, row, out);
                     k.add(X, t * d, out, 0, X, t * d, d);
                 }
             }
             pos += T;
-            return Ssm.head(k, X, T, d, m.normF, c.eps, m.w.cpu(m.output), u, logits, allLogits);
+            return Ssm.head(k, X, T, d, m.normF, c.eps, m.weights.cpu(m.output), u, logits, allLogits);
         }
 
         private void deltaNet(int l, DeltaNet D, float[] U, int T, float[] Y) {
             int d = c.dim, nk = c.nk, nv = c.nv, dk = c.dk, dv = c.dv, r = nv / nk, pw = c.qkvzDim(), cd = c.convDim();
             int group = 2 * dk + 2 * r * dv; // one key head's slice of the qkvz projection: [q, k, v (r heads), z (r heads)]
             float[] P = new float[T * pw], BA = new float[T * 2 * nv], mixed = new float[T * cd], XC = new float[T * cd];
-            Linear.apply(k, m.w.cpu(D.inQkvz()), U, T, P);
-            Linear.apply(k, m.w.cpu(D.inBa()), U, T, BA);
+            Linear.apply(k, m.weights.cpu(D.inQkvz()), U, T, P);
+            Linear.apply(k, m.weights.cpu(D.inBa()), U, T, BA);
             for (int t = 0; t < T; t++) {
                 for (int g = 0; g < nk; g++) {
                     int src = t * pw + g * group;
@@ -314,8 +299,8 @@ public final class Qwen3Next implements Architecture {
                     beta[t] = (float) (1 / (1 + Math.exp(-b)));
                     g[t] = D.aNeg()[h] * Ssm.softplus(a + D.dtBias()[h]);
                 }
-                int chunk = m.w.options().deltaRuleChunk();
-                if (T >= 2 && T >= Math.min(chunk, m.w.options().promptBatchFrom())) DeltaRule.chunked(q, kk, v, g, beta, S[l][h], o, T, dk, dv, chunk);
+                int chunk = m.weights.options().deltaRuleChunk();
+                if (T >= 2 && T >= Math.min(chunk, m.weights.options().promptBatchFrom())) DeltaRule.chunked(q, kk, v, g, beta, S[l][h], o, T, dk, dv, chunk);
                 else DeltaRule.recurrent(q, kk, v, g, beta, S[l][h], o, T, dk, dv);
                 // Gated RMSNorm per head: RMSNorm(o)·w ⊙ SiLU(z).
                 for (int t = 0; t < T; t++) {
@@ -326,7 +311,7 @@ public final class Qwen3Next implements Architecture {
                     k.mul(O, oo, z, 0, O, oo, dv);
                 }
             }
-            Linear.apply(k, m.w.cpu(D.out()), O, T, Y);
+            Linear.apply(k, m.weights.cpu(D.out()), O, T, Y);
         }
 
         /** x ← x·scale / sqrt(Σx² + 1e-6), as FLA's l2norm. */
@@ -345,9 +330,9 @@ public final class Qwen3Next implements Architecture {
                 vCache[l] = java.util.Arrays.copyOf(vCache[l], cap * kvDim);
             }
             float[] QG = new float[T * 2 * H * hd], K = new float[T * kvDim], V = new float[T * kvDim], O = new float[T * H * hd];
-            Linear.apply(k, m.w.cpu(A.q()), U, T, QG);
-            Linear.apply(k, m.w.cpu(A.k()), U, T, K);
-            Linear.apply(k, m.w.cpu(A.v()), U, T, V);
+            Linear.apply(k, m.weights.cpu(A.q()), U, T, QG);
+            Linear.apply(k, m.weights.cpu(A.k()), U, T, K);
+            Linear.apply(k, m.weights.cpu(A.v()), U, T, V);
             float[] Q = new float[T * H * hd], cos = new float[c.rotaryDim / 2], sin = new float[c.rotaryDim / 2];
             for (int t = 0; t < T; t++) {
                 int p = pos + t;
@@ -373,7 +358,7 @@ public final class Qwen3Next implements Architecture {
                     for (int i = 0; i < hd; i++) O[oo + i] *= (float) (1 / (1 + Math.exp(-QG[go + i])));
                 }
             }
-            Linear.apply(k, m.w.cpu(A.o()), O, T, Y);
+            Linear.apply(k, m.weights.cpu(A.o()), O, T, Y);
         }
     }
 }
