@@ -9,7 +9,6 @@ import dev.panamax.runtime.model.ModelSource;
 import dev.panamax.runtime.tensor.Tensor;
 import dev.panamax.runtime.tokenizer.Tokenizer;
 import dev.panamax.simd.Kernels;
-import dev.panamax.simd.Parallel;
 import java.util.Arrays;
 import java.util.Map;
 import java.util.Set;
@@ -73,6 +72,10 @@ public final class Gpt2 implements Architecture {
         final Tensor wte, wpe, output;
         final float[] lnfW, lnfB;
         final Layer[] layers;
+        /** Multi-head attention: every head its own K and V, no window. */
+        final dev.panamax.simd.Attention.Shape attention;
+        /** Whether prompts can run as matrix-matrix work: no matrix quantizes its activations per token. */
+        final boolean batchable;
 
         Gpt2Model(Config c0, Weights w, boolean gguf, Tokenizer tokenizer, String chatTemplate, int[] endIds) {
             Tensor wte = w.get(gguf ? "token_embd.weight" : "transformer.wte.weight");
@@ -106,6 +109,9 @@ public final class Gpt2 implements Architecture {
                             conv1d(w, p + "mlp.c_proj.weight", c.ffnDim, c.dim), vec(w.get(p + "mlp.c_proj.bias"), c.dim));
                 }
             }
+            attention = new dev.panamax.simd.Attention.Shape(c.heads, c.heads, c.dim / c.heads, 0, false);
+            batchable = Arrays.stream(layers).flatMap(L -> java.util.stream.Stream.of(L.wqkv(), L.wo(), L.wfc(), L.wdown()))
+                    .noneMatch(Linear::quantizesActivationsPerToken);
         }
 
         private Tensor conv1d(Weights w, String name, int in, int out) {
@@ -142,8 +148,12 @@ public final class Gpt2 implements Architecture {
         /** The model's layers; each matrix is read in the CPU's layout ({@link Weights#cpu}). */
         final Layer[] layers;
         final Tensor output;
-        final float[] x, xb, qkv, attnOut, h, logits;
-        final float[][] keys, values;
+        final float[] x, logits;
+        /** A decoding step's activations (one token), kept from step to step. */
+        final Block one;
+        final int[] oneToken = new int[1];
+        final float[][] keys, values; // per layer: [capacity × dim]
+        int capacity;
         int pos;
 
         State(Gpt2Model m) {
@@ -153,13 +163,24 @@ public final class Gpt2 implements Architecture {
             this.layers = m.layers;
             this.output = m.weights.cpu(m.output);
             x = new float[c.dim];
-            xb = new float[c.dim];
-            qkv = new float[3 * c.dim];
-            attnOut = new float[c.dim];
-            h = new float[c.ffnDim];
             logits = new float[c.vocab];
+            one = new Block(c, 1);
             keys = new float[c.layers][];
             values = new float[c.layers][];
+            grow(Math.min(c.context, 64));
+        }
+
+        private Tensor cpu(Tensor t) {
+            return m.weights.cpu(t);
+        }
+
+        private void grow(int cap) {
+            int n = dev.panamax.runtime.model.Memory.floats("the KV cache for " + cap + " positions", (long) cap * c.dim, 2L * c.layers);
+            for (int l = 0; l < c.layers; l++) {
+                keys[l] = keys[l] == null ? new float[n] : Arrays.copyOf(keys[l], n);
+                values[l] = values[l] == null ? new float[n] : Arrays.copyOf(values[l], n);
+            }
+            capacity = cap;
         }
 
         @Override
@@ -175,60 +196,100 @@ public final class Gpt2 implements Architecture {
             return true;
         }
 
-        @Override
-        public float[] forward(int token) {
-            if (token < 0 || token >= c.vocab) throw new ModelException("token id " + token + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
-            if (pos >= c.context) throw new ModelException("the sequence reached the context length of " + c.context + " tokens");
-            int d = c.dim;
-            if (keys[0] == null || keys[0].length < (pos + 1L) * d) {
-                int cap = (int) Math.min(c.context, Math.max(64, 2L * pos + 2));
-                int n = dev.panamax.runtime.model.Memory.floats("the KV cache for " + cap + " positions", (long) cap * d, 2L * c.layers);
-                for (int l = 0; l < c.layers; l++) {
-                    keys[l] = keys[l] == null ? new float[n] : Arrays.copyOf(keys[l], n);
-                    values[l] = values[l] == null ? new float[n] : Arrays.copyOf(values[l], n);
-                }
+        /** The activations of T tokens on their way through the layers, row t token t's (T = 1: a decoding step). */
+        private static final class Block {
+            final int T;
+            final float[] X, XB, QKV, Q, A, O, H;
+
+            Block(Config c, int T) {
+                this.T = T;
+                X = new float[T * c.dim];
+                XB = new float[T * c.dim];
+                QKV = new float[T * 3 * c.dim];
+                Q = new float[T * c.dim];
+                A = new float[T * c.dim];
+                O = new float[T * c.dim];
+                H = new float[T * c.ffnDim];
             }
-            m.wte.row(k, token, x, 0);
-            m.wpe.row(k, pos, xb, 0);
-            k.add(x, 0, xb, 0, x, 0, d);
-            for (int l = 0; l < c.layers; l++) {
-                Layer L = layers[l];
-                k.layernorm(xb, 0, x, 0, L.ln1w(), L.ln1b(), d, c.eps);
-                m.weights.cpu(L.wqkv()).matvec(k, xb, qkv);
-                k.add(qkv, 0, L.bqkv(), 0, qkv, 0, 3 * d);
-                System.arraycopy(qkv, d, keys[l], pos * d, d);
-                System.arraycopy(qkv, 2 * d, values[l], pos * d, d);
-                attention(l);
-                m.weights.cpu(L.wo()).matvec(k, attnOut, xb);
-                k.add(xb, 0, L.bo(), 0, xb, 0, d);
-                k.add(x, 0, xb, 0, x, 0, d);
-                k.layernorm(xb, 0, x, 0, L.ln2w(), L.ln2b(), d, c.eps);
-                m.weights.cpu(L.wfc()).matvec(k, xb, h);
-                k.add(h, 0, L.bfc(), 0, h, 0, c.ffnDim);
-                k.geluTanh(h, 0, c.ffnDim);
-                m.weights.cpu(L.wdown()).matvec(k, h, xb);
-                k.add(xb, 0, L.bdown(), 0, xb, 0, d);
-                k.add(x, 0, xb, 0, x, 0, d);
-            }
-            k.layernorm(x, 0, x, 0, m.lnfW, m.lnfB, d, c.eps);
-            output.matvec(k, x, logits);
-            pos++;
-            return logits;
         }
 
-        /** Causal multi-head attention of this position's query (qkv[0:d]) over positions 0..pos. */
-        private void attention(int l) {
-            int hd = c.dim / c.heads, d = c.dim, len = pos + 1;
-            float scale = (float) (1 / Math.sqrt(hd));
-            float[] kc = keys[l], vc = values[l];
-            Parallel.forRange(c.heads, 1, (h0, h1) -> {
-                float[] att = new float[len];
-                for (int hh = h0; hh < h1; hh++) {
-                    for (int t = 0; t < len; t++) att[t] = k.dot(qkv, hh * hd, kc, t * d + hh * hd, hd) * scale;
-                    k.softmax(att, 0, len);
-                    Arrays.fill(attnOut, hh * hd, hh * hd + hd, 0f);
-                    for (int t = 0; t < len; t++) k.axpy(att[t], vc, t * d + hh * hd, attnOut, hh * hd, hd);
-                }
+        /** A decoding step: the one-token case of {@link #run}. */
+        @Override
+        public float[] forward(int token) {
+            oneToken[0] = token;
+            return run(oneToken, one, false);
+        }
+
+        /**
+         * The prompt as matrix-matrix work: the T new tokens go through each layer as one [T, dim]
+         * block (tiled GEMM), each weight matrix read once per layer. Short prompts
+         * ({@link dev.panamax.runtime.LoadOptions#promptBatchFrom}) and ternary weights, whose
+         * activations are quantized per token, go token by token.
+         */
+        @Override
+        public float[] prefill(int[] tokens, boolean allLogits) {
+            if (tokens.length < m.weights.options().promptBatchFrom() || !m.batchable) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            return run(tokens, new Block(c, tokens.length), allLogits);
+        }
+
+        /** Feeds {@code tokens} at positions pos.. through every layer, in {@code b}; the logits after the last (or after each). */
+        private float[] run(int[] tokens, Block b, boolean allLogits) {
+            int T = tokens.length, d = c.dim;
+            if (pos + T > c.context) throw new ModelException("the sequence reached the context length of " + c.context + " tokens");
+            while (pos + T > capacity) grow((int) Math.min(c.context, 2L * capacity));
+            for (int t = 0; t < T; t++) {
+                if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
+                m.wte.row(k, tokens[t], b.X, t * d);
+                m.wpe.row(k, pos + t, b.XB, t * d);
+                k.add(b.X, t * d, b.XB, t * d, b.X, t * d, d);
+            }
+            for (int l = 0; l < c.layers; l++) layer(l, b);
+            pos += T;
+            if (!allLogits) {
+                k.layernorm(x, 0, b.X, (T - 1) * d, m.lnfW, m.lnfB, d, c.eps);
+                output.matvec(k, x, logits);
+                return logits;
+            }
+            for (int t = 0; t < T; t++) k.layernorm(b.X, t * d, b.X, t * d, m.lnfW, m.lnfB, d, c.eps);
+            float[] all = new float[T * c.vocab];
+            Linear.apply(k, output, b.X, T, all);
+            System.arraycopy(all, (T - 1) * c.vocab, logits, 0, c.vocab);
+            return all;
+        }
+
+        /**
+         * Layer l over the block's T tokens, X updated in place — the equations over {@link Gpt2}:
+         * x += W_proj·MHA(split(W_attn·LN₁(x) + b_attn)) + b_proj; x += W_down·gelu_new(W_fc·LN₂(x) + b_fc) + b_down.
+         */
+        private void layer(int l, Block b) {
+            Layer L = layers[l];
+            int T = b.T, d = c.dim, f = c.ffnDim, at = pos * d;
+            float eps = c.eps;
+            Linear.perToken(T, t -> k.layernorm(b.XB, t * d, b.X, t * d, L.ln1w(), L.ln1b(), d, eps));
+            Linear.apply(k, cpu(L.wqkv()), b.XB, T, b.QKV); // rows: [q (dim), k (dim), v (dim)]
+            Linear.perToken(T, t -> {
+                int r = t * 3 * d;
+                k.add(b.QKV, r, L.bqkv(), 0, b.QKV, r, 3 * d);
+                System.arraycopy(b.QKV, r, b.Q, t * d, d);
+                System.arraycopy(b.QKV, r + d, keys[l], at + t * d, d);
+                System.arraycopy(b.QKV, r + 2 * d, values[l], at + t * d, d);
+            });
+            dev.panamax.simd.Attention.attend(k, b.Q, T, pos, keys[l], values[l], m.attention, b.A);
+            Linear.apply(k, cpu(L.wo()), b.A, T, b.O);
+            Linear.perToken(T, t -> {
+                k.add(b.O, t * d, L.bo(), 0, b.O, t * d, d);
+                k.add(b.X, t * d, b.O, t * d, b.X, t * d, d);
+                k.layernorm(b.XB, t * d, b.X, t * d, L.ln2w(), L.ln2b(), d, eps);
+            });
+            Linear.apply(k, cpu(L.wfc()), b.XB, T, b.H);
+            Linear.perToken(T, t -> {
+                k.add(b.H, t * f, L.bfc(), 0, b.H, t * f, f);
+                k.geluTanh(b.H, t * f, f);
+            });
+            Linear.apply(k, cpu(L.wdown()), b.H, T, b.O);
+            Linear.perToken(T, t -> {
+                k.add(b.O, t * d, L.bdown(), 0, b.O, t * d, d);
+                k.add(b.X, t * d, b.O, t * d, b.X, t * d, d);
             });
         }
     }

@@ -33,6 +33,17 @@ final class Linear {
         for (int i = 0; i < ws.length; i++) ws[i].matmul(k, in, T, outs[i]);
     }
 
+    /**
+     * Whether {@code w}'s products quantize the activations per token (BitNet's ternary formats): a
+     * prompt through such a matrix goes token by token, as the model was trained, not through a GEMM.
+     */
+    static boolean quantizesActivationsPerToken(Tensor w) {
+        return switch (w.type()) {
+            case TERNARY, TQ2_0, TQ1_0 -> true;
+            default -> false;
+        };
+    }
+
     /** {@code body} for each token t &lt; T, spread over the threads (a single token runs here). */
     static void perToken(int T, IntConsumer body) {
         if (T == 1) {

@@ -203,10 +203,7 @@ public final class Llama implements Architecture {
             // BitNet's ternary matrices multiply activations quantized per token; they stay token by token.
             boolean ternary = false;
             for (Layer L : layers) {
-                for (Tensor t : new Tensor[] {L.wq(), L.wk(), L.wv(), L.wo(), L.gate(), L.up(), L.down()}) {
-                    ternary |= t.type() == dev.panamax.runtime.tensor.DType.TERNARY || t.type() == dev.panamax.runtime.tensor.DType.TQ2_0
-                            || t.type() == dev.panamax.runtime.tensor.DType.TQ1_0;
-                }
+                for (Tensor t : new Tensor[] {L.wq(), L.wk(), L.wv(), L.wo(), L.gate(), L.up(), L.down()}) ternary |= Linear.quantizesActivationsPerToken(t);
             }
             batchable = !ternary;
             // llama.cpp's Llama 3 files carry the scaling as per-pair divisors instead of metadata.
