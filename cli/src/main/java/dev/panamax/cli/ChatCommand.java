@@ -62,7 +62,7 @@ final class ChatCommand extends Command {
                     out.print(text);
                     out.flush();
                     if (out.checkError()) throw new OutputClosed();
-                }, () -> model.isClosed() ? "the model was closed" : null);
+                }, () -> model.isClosed() ? "the model was closed" : null, null);
                 out.println();
                 err.printf("panamax: %d new prompt tokens, %d generated at %.1f tok/s%n", r.promptTokensFed(), r.generatedIds().length, r.generatedTokensPerSecond());
             }

@@ -12,13 +12,13 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
 
-/** {@code panamax embed}: sentence embeddings from an encoder model (BERT). */
+/** {@code panamax embed}: sentence embeddings from an encoder (BERT) or a decoder that gives hidden states. */
 final class EmbedCommand extends Command {
 
     EmbedCommand() {
-        super("embed", "MODEL TEXT... [options]", "sentence embeddings from an encoder model (BERT)", """
-                Prints one line per TEXT: its sentence embedding (mean of the last hidden states,
-                unit length). float: the values; int8: "scale: c1 c2 ..." (absmax codes, value ≈
+        super("embed", "MODEL TEXT... [options]", "sentence embeddings (BERT, the Llama family, GPT-2)", """
+                Prints one line per TEXT: its sentence embedding (mean of the last hidden states —
+                a decoder's after its final norm, as llama.cpp's mean pooling — unit length). float: the values; int8: "scale: c1 c2 ..." (absmax codes, value ≈
                 code·scale); binary: the sign bits as 64-bit hex words (32x smaller than float).
                 With several texts, their cosine similarities go to stderr.
                 """, List.of(Option.valued("--ids", "A,B,C", "a text given as token ids"),
@@ -37,12 +37,19 @@ final class EmbedCommand extends Command {
         if (a.positional.size() < 2 && ids == null) throw new UsageException("embed needs at least one TEXT or --ids");
         String device = deviceOption(a);
         try (Model m = placeModel(ModelLoader.load(Path.of(a.positional.get(0)), loadOptions(a)), device, err)) {
-            if (!(m instanceof EncoderModel enc)) throw new ModelException(a.positional.get(0) + ": " + m.architecture() + " is not an encoder; embed needs one such as BERT");
+            java.util.function.Function<int[], float[]> embed = switch (m) {
+                case EncoderModel enc -> enc::embed;
+                case dev.panamax.runtime.model.LanguageModel lm -> {
+                    if (lm.hiddenSize() < 0) lm.hiddenStates(new int[] {0}); // says which architectures can
+                    yield t -> dev.panamax.runtime.EmbeddingOptions.defaults().pool(lm.hiddenStates(t), t.length, lm.hiddenSize());
+                }
+                default -> throw new ModelException(a.positional.get(0) + ": " + m.architecture() + " gives no embeddings");
+            };
             java.util.List<float[]> vectors = new java.util.ArrayList<>();
-            if (ids != null) vectors.add(enc.embed(Args.ids("--ids", ids)));
+            if (ids != null) vectors.add(embed.apply(Args.ids("--ids", ids)));
             for (String text : a.positional.subList(1, a.positional.size())) {
-                if (enc.tokenizer() == null) throw new ModelException("this model has no tokenizer (vocab.txt or tokenizer.json): use --ids");
-                vectors.add(enc.embed(enc.tokenizer().encode(text, true)));
+                if (m.tokenizer() == null) throw new ModelException("this model has no tokenizer (vocab.txt or tokenizer.json): use --ids");
+                vectors.add(embed.apply(m.tokenizer().encode(text, true)));
             }
             String precision = a.value("--precision", "float");
             for (float[] v : vectors) {

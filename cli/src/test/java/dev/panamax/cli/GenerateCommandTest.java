@@ -158,9 +158,13 @@ class GenerateCommandTest {
             assertTrue(ranked[1].endsWith(docs.get(17)), p + ": " + s.out());
             assertTrue(s.err().contains("recall@3 of " + p), s.err());
         }
-        Result notEncoder = run("", "embed", kjv().toString(), "hi");
-        assertEquals(1, notEncoder.status());
-        assertTrue(notEncoder.err().contains("is not an encoder"), notEncoder.err());
+        Result decoder = run("", "embed", kjv().toString(), "In the beginning");
+        assertEquals(0, decoder.status(), decoder.err());
+        assertEquals(256, decoder.out().strip().split(" ").length, "kjv-llama's hidden size, mean-pooled");
+        Path mamba = Path.of(System.getProperty("panamax.shared", "../../shared")).resolve("fixtures/hf/mamba");
+        Result noStates = run("", "embed", mamba.toString(), "--ids", "1,2,3");
+        assertEquals(1, noStates.status());
+        assertTrue(noStates.err().contains("mamba models do not give hidden states"), noStates.err());
     }
 
     @Test

@@ -22,7 +22,7 @@ class MainTest {
     void versionNamesTheSimdPathThisJvmRuns() {
         Result r = run("--version");
         assertEquals(0, r.status());
-        assertTrue(r.out().startsWith("Panamax 0.1.0-SNAPSHOT\n"), r.out());
+        assertTrue(r.out().startsWith("Panamax 0.2.0\n"), r.out());
         // Surefire runs this module with --add-modules jdk.incubator.vector on an AVX-512/AVX2 machine.
         assertTrue(r.out().contains("SIMD: vector (Vector API, "), r.out());
         assertTrue(r.out().matches("(?s).*Threads: \\d+\\n"), r.out());

@@ -76,6 +76,17 @@ final class CudaEncoder implements EncoderModel {
     }
 
     @Override
+    public String device() {
+        return "cuda";
+    }
+
+    /** The CPU model's weights, as uploaded. */
+    @Override
+    public java.util.Map<String, Long> parametersByType() {
+        return cpu.parametersByType();
+    }
+
+    @Override
     public int hiddenSize() {
         return s.dim();
     }

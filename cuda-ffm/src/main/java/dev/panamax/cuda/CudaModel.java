@@ -71,6 +71,17 @@ abstract class CudaModel implements LanguageModel {
     }
 
     @Override
+    public String device() {
+        return "cuda";
+    }
+
+    /** The CPU model's weights, as uploaded. */
+    @Override
+    public java.util.Map<String, Long> parametersByType() {
+        return cpu.parametersByType();
+    }
+
+    @Override
     public String chatTemplate() {
         return cpu.chatTemplate();
     }

@@ -121,6 +121,7 @@ public final class Bert implements Architecture {
         @Override public int hiddenSize() { return c.dim; }
         @Override public int maxPositions() { return c.positions; }
         @Override public void close() { w.close(); }
+        @Override public java.util.Map<String, Long> parametersByType() { return w.parametersByType(); }
 
         /** The model described for a backend: the same weights and shape. */
         @Override

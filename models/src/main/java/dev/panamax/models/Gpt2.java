@@ -123,6 +123,8 @@ public final class Gpt2 implements Architecture {
         }
 
         @Override public Session newSession() { return new State(this); }
+        @Override public int hiddenSize() { return cfg.dim; }
+        @Override public float[] hiddenStates(int[] ids) { return new State(this).hidden(ids); }
 
         /** The model described for a backend: c_attn's rows split into W_q, W_k, W_v; LayerNorms with their biases. */
         @Override
@@ -235,16 +237,7 @@ public final class Gpt2 implements Architecture {
         /** Feeds {@code tokens} at positions pos.. through every layer, in {@code b}; the logits after the last (or after each). */
         private float[] run(int[] tokens, Block b, boolean allLogits) {
             int T = tokens.length, d = c.dim;
-            if (pos + T > c.context) throw new ModelException("the sequence reached the context length of " + c.context + " tokens");
-            while (pos + T > capacity) grow((int) Math.min(c.context, 2L * capacity));
-            for (int t = 0; t < T; t++) {
-                if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
-                m.wte.row(k, tokens[t], b.X, t * d);
-                m.wpe.row(k, pos + t, b.XB, t * d);
-                k.add(b.X, t * d, b.XB, t * d, b.X, t * d, d);
-            }
-            for (int l = 0; l < c.layers; l++) layer(l, b);
-            pos += T;
+            throughLayers(tokens, b);
             if (!allLogits) {
                 k.layernorm(x, 0, b.X, (T - 1) * d, m.lnfW, m.lnfB, d, c.eps);
                 output.matvec(k, x, logits);
@@ -255,6 +248,30 @@ public final class Gpt2 implements Architecture {
             Linear.apply(k, output, b.X, T, all);
             System.arraycopy(all, (T - 1) * c.vocab, logits, 0, c.vocab);
             return all;
+        }
+
+        /** {@link Gpt2Model#hiddenStates}: {@code ids} through every layer as one block, each row after LN_f. */
+        float[] hidden(int[] ids) {
+            if (ids.length == 0) throw new ModelException("no tokens to embed");
+            Block b = new Block(c, ids.length);
+            throughLayers(ids, b);
+            for (int t = 0; t < ids.length; t++) k.layernorm(b.X, t * c.dim, b.X, t * c.dim, m.lnfW, m.lnfB, c.dim, c.eps);
+            return b.X;
+        }
+
+        /** Feeds {@code tokens} at positions pos.. through every layer, X of {@code b} left holding the last layer's output; pos advances. */
+        private void throughLayers(int[] tokens, Block b) {
+            int T = tokens.length, d = c.dim;
+            if (pos + T > c.context) throw new ModelException("the sequence reached the context length of " + c.context + " tokens");
+            while (pos + T > capacity) grow((int) Math.min(c.context, 2L * capacity));
+            for (int t = 0; t < T; t++) {
+                if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
+                m.wte.row(k, tokens[t], b.X, t * d);
+                m.wpe.row(k, pos + t, b.XB, t * d);
+                k.add(b.X, t * d, b.XB, t * d, b.X, t * d, d);
+            }
+            for (int l = 0; l < c.layers; l++) layer(l, b);
+            pos += T;
         }
 
         /**

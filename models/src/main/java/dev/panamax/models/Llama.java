@@ -253,6 +253,16 @@ public final class Llama implements Architecture {
             return new State(this);
         }
 
+        @Override
+        public int hiddenSize() {
+            return cfg.dim;
+        }
+
+        @Override
+        public float[] hiddenStates(int[] ids) {
+            return new State(this).hidden(ids);
+        }
+
         /** The model described for a backend (the CUDA one): the same weights and shape. */
         @Override
         public dev.panamax.runtime.backend.DecoderSpec decoderSpec() {
@@ -391,6 +401,31 @@ public final class Llama implements Architecture {
 
         /** Feeds {@code tokens} at positions pos.. through every layer, in {@code b}; the logits after the last (or after each). */
         private float[] run(int[] tokens, Block b, boolean allLogits) {
+            int T = tokens.length, d = c.dim;
+            throughLayers(tokens, b);
+            if (!allLogits) {
+                k.rmsnorm(x, 0, b.X, (T - 1) * d, m.finalNorm, d, c.normEps);
+                output.matvec(k, x, logits);
+                return logits;
+            }
+            for (int t = 0; t < T; t++) k.rmsnorm(b.X, t * d, b.X, t * d, m.finalNorm, d, c.normEps);
+            float[] all = new float[T * c.vocab];
+            Linear.apply(k, output, b.X, T, all);
+            System.arraycopy(all, (T - 1) * c.vocab, logits, 0, c.vocab);
+            return all;
+        }
+
+        /** {@link Model#hiddenStates}: {@code ids} through every layer as one block, each row after the final norm. */
+        float[] hidden(int[] ids) {
+            if (ids.length == 0) throw new ModelException("no tokens to embed");
+            Block b = new Block(c, ids.length);
+            throughLayers(ids, b);
+            for (int t = 0; t < ids.length; t++) k.rmsnorm(b.X, t * c.dim, b.X, t * c.dim, m.finalNorm, c.dim, c.normEps);
+            return b.X;
+        }
+
+        /** Feeds {@code tokens} at positions pos.. through every layer, X of {@code b} left holding the last layer's output; pos advances. */
+        private void throughLayers(int[] tokens, Block b) {
             int T = tokens.length, d = c.dim, hd = c.headDim;
             if (pos + T > c.context) throw new ModelException("the sequence reached the context length of " + c.context + " tokens");
             while (pos + T > capacity) grow((int) Math.min(c.context, 2L * capacity));
@@ -405,16 +440,6 @@ public final class Llama implements Architecture {
             }
             for (int l = 0; l < c.layers; l++) layer(l, b);
             pos += T;
-            if (!allLogits) {
-                k.rmsnorm(x, 0, b.X, (T - 1) * d, m.finalNorm, d, c.normEps);
-                output.matvec(k, x, logits);
-                return logits;
-            }
-            for (int t = 0; t < T; t++) k.rmsnorm(b.X, t * d, b.X, t * d, m.finalNorm, d, c.normEps);
-            float[] all = new float[T * c.vocab];
-            Linear.apply(k, output, b.X, T, all);
-            System.arraycopy(all, (T - 1) * c.vocab, logits, 0, c.vocab);
-            return all;
         }
 
         /**

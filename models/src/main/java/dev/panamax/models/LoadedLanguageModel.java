@@ -45,4 +45,5 @@ abstract class LoadedLanguageModel implements LanguageModel {
     /** The CPU's interleaved copies of the quantized matrices, made now rather than by the first session. */
     @Override public final void prepare() { weights.prepare(); }
     @Override public final void close() { weights.close(); }
+    @Override public final java.util.Map<String, Long> parametersByType() { return weights.parametersByType(); }
 }

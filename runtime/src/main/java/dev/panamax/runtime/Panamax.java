@@ -1,8 +1,12 @@
 package dev.panamax.runtime;
 
+import dev.panamax.runtime.generate.Cancellation;
+import dev.panamax.runtime.generate.Chat;
 import dev.panamax.runtime.generate.GenerationOptions;
 import dev.panamax.runtime.generate.Generator;
+import dev.panamax.runtime.model.EncoderModel;
 import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.Model;
 import dev.panamax.runtime.model.ModelLoader;
 import dev.panamax.runtime.tokenizer.Tokenizer;
 import java.io.IOException;
@@ -11,20 +15,29 @@ import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * Panamax's public API: load a model, generate text.
+ * Panamax's public API: load a model; generate text, chat, embed, count tokens.
  *
  * <pre>{@code
  * try (var model = Panamax.load(Path.of("model.gguf"))) {          // or a Hugging Face directory
  *     model.generate("In the beginning", GenerationOptions.defaults().withMaxTokens(32),
  *                    text -> System.out.print(text));
+ *     Chat chat = model.chat("Be brief.");                          // keeps its KV cache between turns
+ *     chat.send("Who was Moses?", GenerationOptions.defaults(), System.out::print);
+ *     List<float[]> vectors = model.embed(List.of("first text", "second text"));
  * }
  * }</pre>
  *
- * A loaded model is thread-safe: concurrent {@code generate} calls each get their own session
- * (KV cache) and share the read-only weights, and give the same results as one call alone.
+ * A decoder (Llama family, GPT-2, Mamba, Qwen3-Next) generates, chats and — the Llama family and
+ * GPT-2 — embeds; an encoder (BERT) embeds only, and says so if asked to generate.
+ *
+ * <p>A loaded model is thread-safe: concurrent {@code generate}, {@code embed} and chat turns each
+ * get their own session (KV cache) and share the read-only weights, and give the same results as
+ * one call alone. A {@link Chat} is one conversation: one thread at a time.
  *
  * <p>Lifetime: {@link #close} may be called from any thread, any number of times. A generation
  * running when it is called ends before its next token with a {@link ModelException} saying the
@@ -34,21 +47,24 @@ import java.util.function.Consumer;
  */
 public final class Panamax implements AutoCloseable {
 
-    /** The embedded default model (a 5.4M-parameter Llama trained on the King James Bible), inside the jar. */
-    public static final String DEFAULT_MODEL_RESOURCE = "dev/panamax/models/kjv-llama-f16.gguf";
+    /**
+     * The default model (kjv-llama, a 5.4M-parameter Llama trained on the King James Bible) as a
+     * class path resource: the {@code dev.panamax:panamax-kjv} artifact holds it.
+     */
+    public static final String DEFAULT_MODEL_RESOURCE = "dev/panamax/kjv/kjv-llama-f16.gguf";
 
-    private final LanguageModel model;
+    private final Model model;
     private final Object lifetime = new Object();
     /** Generations running now; the weights are released when this is 0 and {@link #closed} is set. */
     private int active;
     private volatile boolean closed;
     private boolean released;
 
-    private Panamax(LanguageModel model) {
+    private Panamax(Model model) {
         this.model = model;
     }
 
-    /** Loads a GGUF file, a llama2.c checkpoint or a Hugging Face directory (config.json + safetensors + tokenizer). */
+    /** Loads a GGUF file, a llama2.c checkpoint or a Hugging Face directory (config.json + safetensors + tokenizer): a decoder or an encoder. */
     public static Panamax load(Path path) {
         return load(path, LoadOptions.defaults());
     }
@@ -64,13 +80,16 @@ public final class Panamax implements AutoCloseable {
             var gpu = dev.panamax.runtime.backend.Backends.find("cuda");
             if (options.device().equals("cuda") || (gpu != null && gpu.unavailableReason() == null)) options = options.withWidenHalfFloatsUpTo(0);
         }
-        Panamax cpu = new Panamax(ModelLoader.loadLanguageModel(path, options));
+        Panamax cpu = new Panamax(ModelLoader.load(path, options));
         if (options.device().equals("cpu")) return cpu;
         System.Logger log = System.getLogger("dev.panamax");
         return cpu.on(options.device(), note -> log.log(System.Logger.Level.INFO, note));
     }
 
-    /** Loads the embedded default model (extracted once to a cache file so it can be memory-mapped). */
+    /**
+     * Loads the default model, kjv-llama, from the class path (the {@code dev.panamax:panamax-kjv}
+     * artifact; extracted once to a cache file so it can be memory-mapped).
+     */
     public static Panamax loadDefault() {
         return load(defaultModelPath());
     }
@@ -83,7 +102,9 @@ public final class Panamax implements AutoCloseable {
     /** Where the embedded model lives on disk, extracting it from the jar the first time. */
     public static Path defaultModelPath() {
         URL url = Panamax.class.getClassLoader().getResource(DEFAULT_MODEL_RESOURCE);
-        if (url == null) throw new ModelException("the embedded default model is not in this jar (" + DEFAULT_MODEL_RESOURCE + ")");
+        if (url == null) {
+            throw new ModelException("the default model is not on the class path (" + DEFAULT_MODEL_RESOURCE + "): add the dependency dev.panamax:panamax-kjv");
+        }
         try {
             long size = url.openConnection().getContentLengthLong();
             String base = System.getenv("XDG_CACHE_HOME");
@@ -113,19 +134,153 @@ public final class Panamax implements AutoCloseable {
      * in whole characters as tokens are chosen.
      */
     public Generator.Result generate(String prompt, GenerationOptions options, Consumer<String> onText) {
-        Tokenizer tok = tokenizer();
-        if (tok == null) throw new ModelException("this model has no tokenizer: pass token ids instead");
-        return generate(tok.encode(prompt, true), options, onText);
+        return generate(prompt, options, onText, null);
+    }
+
+    /**
+     * As above; {@code cancel} (may be null) ends the generation from another thread before its
+     * next token, returning what was generated with {@link dev.panamax.runtime.generate.StopReason#CANCELLED}.
+     */
+    public Generator.Result generate(String prompt, GenerationOptions options, Consumer<String> onText, Cancellation cancel) {
+        return generate(encode(prompt), options, onText, cancel);
     }
 
     /** Generates from token ids; an empty array starts from the model's BOS token. */
     public Generator.Result generate(int[] promptIds, GenerationOptions options, Consumer<String> onText) {
+        return generate(promptIds, options, onText, null);
+    }
+
+    /** As above, with a {@link Cancellation} (may be null). */
+    public Generator.Result generate(int[] promptIds, GenerationOptions options, Consumer<String> onText, Cancellation cancel) {
+        LanguageModel lm = model();
         enter();
         try {
-            return Generator.generate(model, promptIds, options, onText, null, () -> closed ? "the model was closed during generation" : null);
+            return Generator.generate(lm, promptIds, options, onText, null, this::closedReason, cancel);
         } finally {
             exit();
         }
+    }
+
+    /**
+     * A conversation: messages formatted with the model's chat template, its KV cache kept between
+     * turns so a turn costs its own tokens; when it outgrows the context the oldest turns go (the
+     * system message stays) and {@code System.Logger "dev.panamax"} says so once.
+     *
+     * @param system the system message, or null
+     */
+    public Chat chat(String system) {
+        LanguageModel lm = model();
+        System.Logger log = System.getLogger("dev.panamax");
+        return new Chat(lm, system, note -> log.log(System.Logger.Level.INFO, note), new Chat.Guard() {
+            public void enter() {
+                Panamax.this.enter();
+            }
+
+            public void exit() {
+                Panamax.this.exit();
+            }
+
+            public String stopReason() {
+                return closedReason();
+            }
+        });
+    }
+
+    /** One vector per text, unit length: {@link #embed(List, EmbeddingOptions)} with the defaults. */
+    public List<float[]> embed(List<String> texts) {
+        return embed(texts, EmbeddingOptions.defaults());
+    }
+
+    /**
+     * One vector per text: the mean of the model's last hidden states over the text's tokens —
+     * an encoder's (BERT) or a decoder's after its final norm (the Llama family, GPT-2; llama.cpp's
+     * mean pooling) — scaled to unit length unless {@code options} say not. A text longer than
+     * the model takes is an error naming both lengths, or is cut with {@link EmbeddingOptions#truncate}.
+     */
+    public List<float[]> embed(List<String> texts, EmbeddingOptions options) {
+        List<int[]> ids = new ArrayList<>(texts.size());
+        for (String t : texts) ids.add(encode(t));
+        return embedIds(ids, options);
+    }
+
+    /** As {@link #embed(List, EmbeddingOptions)} for texts given as token ids (a model without a tokenizer, ids of one's own). */
+    public List<float[]> embedIds(List<int[]> texts, EmbeddingOptions options) {
+        if (model instanceof LanguageModel lm && lm.hiddenSize() < 0) lm.hiddenStates(new int[] {0}); // says which architectures can
+        enter();
+        try {
+            List<float[]> out = new ArrayList<>(texts.size());
+            for (int i = 0; i < texts.size(); i++) {
+                int[] ids = fit(texts.get(i), i, texts.size(), options.truncate());
+                int h;
+                float[] states;
+                if (model instanceof EncoderModel enc) {
+                    h = enc.hiddenSize();
+                    states = enc.encode(ids);
+                } else {
+                    LanguageModel lm = (LanguageModel) model;
+                    h = lm.hiddenSize();
+                    states = lm.hiddenStates(ids);
+                }
+                out.add(options.pool(states, ids.length, h));
+                String why = closedReason();
+                if (why != null) throw new ModelException(why);
+            }
+            return out;
+        } finally {
+            exit();
+        }
+    }
+
+    /** The longest input: an encoder's positions, a decoder's context. */
+    private int inputLimit() {
+        return model instanceof EncoderModel enc ? enc.maxPositions() : ((LanguageModel) model).contextLength();
+    }
+
+    private int[] fit(int[] ids, int index, int count, boolean truncate) {
+        int limit = inputLimit();
+        if (ids.length == 0) throw new ModelException("text " + (index + 1) + " of " + count + " has no tokens");
+        if (ids.length <= limit) return ids;
+        if (!truncate) {
+            throw new ModelException("text " + (index + 1) + " of " + count + " is " + ids.length + " tokens; this model takes at most " + limit
+                    + " (EmbeddingOptions.withTruncate(true) keeps the first " + limit + ")");
+        }
+        int[] cut = java.util.Arrays.copyOf(ids, limit);
+        if (model instanceof EncoderModel) cut[limit - 1] = ids[ids.length - 1]; // keep the closing [SEP]
+        return cut;
+    }
+
+    /** {@code text} as the model's token ids, BOS (or CLS and SEP) added as the model asks. */
+    public int[] encode(String text) {
+        Tokenizer tok = tokenizer();
+        if (tok == null) throw new ModelException("this model has no tokenizer: pass token ids instead");
+        return tok.encode(text, true);
+    }
+
+    /** The text of token ids (bytes that are not UTF-8 become U+FFFD). */
+    public String decode(int[] ids) {
+        Tokenizer tok = tokenizer();
+        if (tok == null) throw new ModelException("this model has no tokenizer");
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        for (int id : ids) bytes.writeBytes(tok.decode(id));
+        return bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    /** How many tokens {@code text} is for this model, BOS (or CLS and SEP) included: what a prompt of it costs. */
+    public int countTokens(String text) {
+        return encode(text).length;
+    }
+
+    /** What the model is: architecture, parameters by type, context, vocabulary, device. */
+    public ModelInfo info() {
+        java.util.Map<String, Long> byType = model.parametersByType();
+        long params = byType.values().stream().mapToLong(Long::longValue).sum();
+        return model instanceof LanguageModel lm
+                ? new ModelInfo(model.architecture(), "decoder", params, byType, lm.contextLength(), lm.vocabSize(), model.device())
+                : new ModelInfo(model.architecture(), "encoder", params, byType, inputLimit(), -1, model.device());
+    }
+
+    private String closedReason() {
+        return closed ? "the model was closed during generation" : null;
     }
 
     private void enter() {
@@ -160,16 +315,19 @@ public final class Panamax implements AutoCloseable {
      */
     public Panamax on(String device, Consumer<String> notes) {
         if (closed) throw new ModelException("this model is closed");
-        LanguageModel placed = dev.panamax.runtime.backend.Backends.place(device, model, notes);
+        Model placed = dev.panamax.runtime.backend.Backends.place(device, model, notes);
         return placed == model ? this : new Panamax(placed);
     }
 
+    /** The model's tokenizer; null when the model came without one (then only token ids work). */
     public Tokenizer tokenizer() {
         return model.tokenizer();
     }
 
+    /** The language model underneath, for sessions of one's own ({@code prepare()}, {@code newSession()}); an encoder has none. */
     public LanguageModel model() {
-        return model;
+        if (model instanceof LanguageModel lm) return lm;
+        throw new ModelException("this " + model.architecture() + " model is an encoder: it embeds text (embed), it does not generate");
     }
 
     /** Whether {@link #close} has been called. */

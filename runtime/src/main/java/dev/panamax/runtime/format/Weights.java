@@ -237,6 +237,20 @@ public final class Weights implements AutoCloseable {
         return sum;
     }
 
+    /**
+     * Parameters of each type as the model computes with them ({"F16": 5_400_000}): the file's
+     * tensors, with each matrix taken as {@link #matrix} prepared it (quantized or widened at load).
+     */
+    public Map<String, Long> parametersByType() {
+        Map<String, Tensor> byName = new java.util.LinkedHashMap<>(tensors);
+        synchronized (cpuMatrices) {
+            for (Tensor m : cpuMatrices) byName.put(m.name(), m);
+        }
+        Map<String, Long> out = new java.util.TreeMap<>();
+        for (Tensor t : byName.values()) out.merge(t.type().name(), t.elements(), Long::sum);
+        return out;
+    }
+
     public Map<String, Tensor> all() {
         return Collections.unmodifiableMap(tensors);
     }

@@ -17,7 +17,7 @@ import java.util.function.Consumer;
  * stays), and {@code notes} hears so once.
  *
  * <pre>{@code
- * Chat chat = new Chat(model, "You are terse.", System.err::println);
+ * Chat chat = panamax.chat("You are terse.");               // or new Chat(languageModel, system, notes)
  * chat.send("Hello", GenerationOptions.defaults(), System.out::print);
  * chat.send("And then?", GenerationOptions.defaults(), System.out::print);
  * }</pre>
@@ -33,10 +33,40 @@ public final class Chat {
     /** The tokens the session has been fed, in order (its first session.position()). */
     private int[] fed = new int[0];
     private boolean toldOfDropping;
+    private final Guard guard;
+
+    /**
+     * What the model's owner wraps each turn in ({@link dev.panamax.runtime.Panamax#chat}): {@link #enter}
+     * before (it may refuse: a closed model), {@link #exit} after, and {@link #stopReason} asked before
+     * each token (non-null ends the turn with a {@link ModelException} carrying it).
+     */
+    public interface Guard {
+        void enter();
+
+        void exit();
+
+        String stopReason();
+    }
+
+    private static final Guard NONE = new Guard() {
+        public void enter() {}
+
+        public void exit() {}
+
+        public String stopReason() {
+            return null;
+        }
+    };
 
     /** A conversation with {@code model}; {@code system} (may be null) is kept as its first message. */
     public Chat(LanguageModel model, String system, Consumer<String> notes) {
+        this(model, system, notes, NONE);
+    }
+
+    /** As above, each turn inside {@code guard}. */
+    public Chat(LanguageModel model, String system, Consumer<String> notes, Guard guard) {
         if (model.tokenizer() == null) throw new ModelException("this model has no tokenizer: chat needs one");
+        this.guard = guard;
         this.model = model;
         this.template = ChatTemplate.detect(model.chatTemplate());
         this.notes = notes == null ? n -> {} : notes;
@@ -58,11 +88,29 @@ public final class Chat {
      * adds it. {@code o}'s stop strings are joined by the template's end-of-turn marker.
      */
     public Generator.Result send(String user, GenerationOptions o, Consumer<String> onText) {
-        return send(user, o, onText, null);
+        return send(user, o, onText, null, null);
+    }
+
+    /** As above; {@code cancel} (may be null) ends the answer before its next token ({@link StopReason#CANCELLED}; the partial answer is kept). */
+    public Generator.Result send(String user, GenerationOptions o, Consumer<String> onText, Cancellation cancel) {
+        return send(user, o, onText, null, cancel);
     }
 
     /** As above; {@code stopReason} as in {@link Generator#generate(LanguageModel, int[], GenerationOptions, Consumer, Generator.TokenListener, java.util.function.Supplier)}. */
-    public Generator.Result send(String user, GenerationOptions o, Consumer<String> onText, java.util.function.Supplier<String> stopReason) {
+    public Generator.Result send(String user, GenerationOptions o, Consumer<String> onText, java.util.function.Supplier<String> stopReason, Cancellation cancel) {
+        guard.enter();
+        try {
+            java.util.function.Supplier<String> why = () -> {
+                String g = guard.stopReason();
+                return g != null ? g : stopReason == null ? null : stopReason.get();
+            };
+            return turn(user, o, onText, why, cancel);
+        } finally {
+            guard.exit();
+        }
+    }
+
+    private Generator.Result turn(String user, GenerationOptions o, Consumer<String> onText, java.util.function.Supplier<String> stopReason, Cancellation cancel) {
         if (!template.endOfTurn.isEmpty() && !o.stop().contains(template.endOfTurn)) {
             List<String> stops = new ArrayList<>(o.stop());
             stops.add(template.endOfTurn);
@@ -76,7 +124,7 @@ public final class Chat {
         }
         Generator.Result r;
         try {
-            r = Generator.continueIn(model, session, prompt, o, onText, null, stopReason);
+            r = Generator.continueIn(model, session, prompt, o, onText, null, stopReason, cancel);
         } catch (RuntimeException e) {
             messages.removeLast(); // the turn did not happen; the session is rebuilt next time
             session = null;

@@ -15,8 +15,26 @@ import java.util.function.Consumer;
 public final class Generator {
     private Generator() {}
 
-    /** What happened, with timings for tokens/s. */
-    public record Result(int[] promptIds, int[] generatedIds, String text, String stoppedBy, long promptNanos, long generateNanos, int promptTokensFed) {
+    /**
+     * What happened, with timings for tokens/s.
+     *
+     * @param promptIds       the whole prompt (a chat turn: the whole conversation so far)
+     * @param generatedIds    the tokens chosen, the end token excluded
+     * @param text            their text, a stop string excluded
+     * @param stopReason      why it ended
+     * @param promptTokensFed prompt tokens fed to the model in this call (a chat turn feeds only what its session did not hold)
+     */
+    public record Result(int[] promptIds, int[] generatedIds, String text, StopReason stopReason, long promptNanos, long generateNanos, int promptTokensFed) {
+        /** {@link #stopReason}'s label: "eos", "max-tokens", "stop", "context" or "cancelled". */
+        public String stoppedBy() {
+            return stopReason.label;
+        }
+
+        /** Prompt and generated token counts, as an OpenAI-style usage block reports them. */
+        public int totalTokens() {
+            return promptIds.length + generatedIds.length;
+        }
+
         /** Prompt tokens fed per second (a chat turn feeds only what its session did not hold yet). */
         public double promptTokensPerSecond() {
             return promptTokensFed / Math.max(1e-9, promptNanos / 1e9);
@@ -47,6 +65,12 @@ public final class Generator {
      */
     public static Result generate(LanguageModel model, int[] prompt, GenerationOptions o, Consumer<String> onText, TokenListener onToken,
                                   java.util.function.Supplier<String> stopReason) {
+        return generate(model, prompt, o, onText, onToken, stopReason, null);
+    }
+
+    /** As above; {@code cancel} (may be null) ends the generation before its next token, with {@link StopReason#CANCELLED}. */
+    public static Result generate(LanguageModel model, int[] prompt, GenerationOptions o, Consumer<String> onText, TokenListener onToken,
+                                  java.util.function.Supplier<String> stopReason, Cancellation cancel) {
         Tokenizer tok = model.tokenizer();
         if (prompt.length == 0) {
             if (tok == null || tok.bos() < 0) throw new ModelException("the prompt is empty and this model has no BOS token to start from: give some text or --ids");
@@ -56,7 +80,7 @@ public final class Generator {
         if (prompt.length >= ctx) {
             throw new ModelException("the prompt is " + prompt.length + " tokens; the model's context holds " + ctx + " (leave room for at least one more)");
         }
-        return continueIn(model, model.newSession(), prompt, o, onText, onToken, stopReason);
+        return continueIn(model, model.newSession(), prompt, o, onText, onToken, stopReason, cancel);
     }
 
     /**
@@ -66,7 +90,7 @@ public final class Generator {
      * Afterwards the session has been fed the prompt and the generated tokens but the last one.
      */
     public static Result continueIn(LanguageModel model, LanguageModel.Session s, int[] prompt, GenerationOptions o, Consumer<String> onText,
-                                    TokenListener onToken, java.util.function.Supplier<String> stopReason) {
+                                    TokenListener onToken, java.util.function.Supplier<String> stopReason, Cancellation cancel) {
         Tokenizer tok = model.tokenizer();
         int ctx = model.contextLength();
         int fed = s.position();
@@ -76,6 +100,7 @@ public final class Generator {
         int[] history = Arrays.copyOf(prompt, (int) Math.min(ctx, prompt.length + (long) Math.min(o.maxTokens(), 256)));
         long t0 = System.nanoTime();
         checkStop(stopReason);
+        if (cancel != null && cancel.isCancelled()) return new Result(prompt, new int[0], "", StopReason.CANCELLED, 0, 0, 0);
         float[] logits = finite(s.prefill(Arrays.copyOfRange(prompt, fed, prompt.length), false), prompt.length);
         long t1 = System.nanoTime();
         Sampler sampler = new Sampler(o);
@@ -84,16 +109,16 @@ public final class Generator {
         StringBuilder text = new StringBuilder();
         int emitted = 0; // chars of text already given to onText
         int n = prompt.length, generated = 0;
-        String stoppedBy = "max-tokens";
+        StopReason stoppedBy = StopReason.MAX_TOKENS;
         int longestStop = o.stop().stream().mapToInt(String::length).max().orElse(0);
         while (generated < o.maxTokens()) {
             if (n >= ctx) {
-                stoppedBy = "context";
+                stoppedBy = StopReason.CONTEXT_FULL;
                 break;
             }
             int next = sampler.sample(logits, history, n);
             if (isEnd(next, ends)) {
-                stoppedBy = "eos";
+                stoppedBy = StopReason.END_OF_TEXT;
                 break;
             }
             if (n == history.length) history = Arrays.copyOf(history, (int) Math.min(ctx, 2L * history.length));
@@ -107,7 +132,7 @@ public final class Generator {
                     text.setLength(stopAt);
                     if (onText != null && stopAt > emitted) onText.accept(text.substring(emitted));
                     emitted = text.length();
-                    stoppedBy = "stop";
+                    stoppedBy = StopReason.STOP_STRING;
                     break;
                 }
                 // Hold back what could still become the start of a stop string.
@@ -116,11 +141,15 @@ public final class Generator {
                 emitted = safe;
             }
             if (generated < o.maxTokens() && n < ctx) {
+                if (cancel != null && cancel.isCancelled()) {
+                    stoppedBy = StopReason.CANCELLED;
+                    break;
+                }
                 checkStop(stopReason);
                 logits = finite(s.forward(next), n);
             }
         }
-        if (tok != null && !stoppedBy.equals("stop")) {
+        if (tok != null && stoppedBy != StopReason.STOP_STRING) {
             text.append(utf8.flush());
             if (onText != null && text.length() > emitted) onText.accept(text.substring(emitted));
         }

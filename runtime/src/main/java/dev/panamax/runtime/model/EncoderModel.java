@@ -13,17 +13,6 @@ public interface EncoderModel extends Model {
 
     /** Sentence embedding: the mean of the last hidden states, scaled to unit length. */
     default float[] embed(int[] ids) {
-        int h = hiddenSize();
-        float[] states = encode(ids), mean = new float[h];
-        for (int t = 0; t < ids.length; t++)
-            for (int i = 0; i < h; i++) mean[i] += states[t * h + i];
-        double norm = 0;
-        for (int i = 0; i < h; i++) {
-            mean[i] /= ids.length;
-            norm += (double) mean[i] * mean[i];
-        }
-        float inv = (float) (1 / Math.max(Math.sqrt(norm), 1e-12));
-        for (int i = 0; i < h; i++) mean[i] *= inv;
-        return mean;
+        return dev.panamax.runtime.EmbeddingOptions.defaults().pool(encode(ids), ids.length, hiddenSize());
     }
 }

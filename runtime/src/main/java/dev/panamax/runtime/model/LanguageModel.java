@@ -14,6 +14,21 @@ public interface LanguageModel extends Model {
     /** A fresh session at position 0. */
     Session newSession();
 
+    /** The width of {@link #hiddenStates}' rows; −1 where the model gives none. */
+    default int hiddenSize() {
+        return -1;
+    }
+
+    /**
+     * The last layer's output after the final norm for each of {@code ids}, fed as a fresh
+     * sequence from position 0, row-major [ids.length × {@link #hiddenSize}]: what the output head
+     * would multiply, and what mean pooling averages into a text embedding (as llama.cpp's
+     * {@code --pooling mean} does). The Llama family and GPT-2 give them.
+     */
+    default float[] hiddenStates(int[] ids) {
+        throw new dev.panamax.runtime.ModelException(architecture() + " models do not give hidden states, so they cannot embed text here (the Llama family, GPT-2 and BERT can)");
+    }
+
     /**
      * Does now the one-time work the first {@link #newSession} would otherwise do (a Llama with
      * Q8_0 or Q4_0 matrices copies them into the CPU's interleaved decode layout: about a second

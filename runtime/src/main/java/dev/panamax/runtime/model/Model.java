@@ -21,6 +21,19 @@ public interface Model extends AutoCloseable {
         return tokenizer() == null || tokenizer().eos() < 0 ? new int[0] : new int[] {tokenizer().eos()};
     }
 
+    /**
+     * Parameters of each weight type as the model computes with them ({"Q8_0": 5_100_000, "F32":
+     * 9_000}); empty when the model cannot tell.
+     */
+    default java.util.Map<String, Long> parametersByType() {
+        return java.util.Map.of();
+    }
+
+    /** Where the model computes: "cpu", or a backend's name for its device ("cuda"). */
+    default String device() {
+        return "cpu";
+    }
+
     /** Unmaps the weights. */
     @Override
     void close();

@@ -225,6 +225,10 @@ public final class ModelLoader {
             if (types.contains(type)) return a;
             known.addAll(types);
         }
+        if (known.isEmpty()) {
+            throw new ModelException("no model architectures are on the class path (architecture '" + type
+                    + "' asked for): add the dependency dev.panamax:panamax (or dev.panamax:panamax-models)");
+        }
         throw new ModelException("architecture '" + type + "' is not supported; supported: " + String.join(", ", known));
     }
 }

@@ -42,4 +42,14 @@ class ModelLoaderTest {
         ModelException e = assertThrows(ModelException.class, () -> ModelLoader.load(vocab));
         assertTrue(e.getMessage().contains("a vocabulary-only GGUF"), e.getMessage());
     }
+
+    /** The runtime alone knows no architecture: the message says which artifact brings them. */
+    @Test
+    void withoutTheModelsArtifactTheMessageNamesIt(@TempDir Path tmp) throws Exception {
+        Path gguf = tmp.resolve("model.gguf");
+        new GgufWriter().put("general.architecture", GgufWriter.string("llama")).tensor("t", DType.F32, new long[] {1}, new byte[4]).write(gguf);
+        ModelException e = assertThrows(ModelException.class, () -> ModelLoader.load(gguf));
+        assertTrue(e.getMessage().contains("no model architectures are on the class path (architecture 'llama' asked for): add the dependency dev.panamax:panamax"),
+                e.getMessage());
+    }
 }
