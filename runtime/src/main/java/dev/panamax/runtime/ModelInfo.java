@@ -16,6 +16,7 @@ import java.util.Map;
 public record ModelInfo(String architecture, String kind, long parameters, Map<String, Long> parametersByType, int contextLength, int vocabularySize,
                         String device) {
     public ModelInfo {
-        parametersByType = Map.copyOf(parametersByType);
+        // Sorted by type name, so that the record prints the same in every run.
+        parametersByType = java.util.Collections.unmodifiableSortedMap(new java.util.TreeMap<>(parametersByType));
     }
 }

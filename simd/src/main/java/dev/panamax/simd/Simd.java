@@ -51,6 +51,12 @@ public final class Simd {
             case "auto", "vector", "" -> {
                 ACTIVE = VECTOR != null ? VECTOR : ScalarKernels.INSTANCE;
                 REASON = VECTOR != null ? null : VECTOR_UNAVAILABLE;
+                // Said once per JVM, through the platform logger (an application routes or silences it
+                // like any other): the scalar twins give the same results, several times slower.
+                if (VECTOR == null) {
+                    System.getLogger("dev.panamax.simd").log(System.Logger.Level.INFO,
+                            "Panamax runs its scalar kernels (same results, slower): " + VECTOR_UNAVAILABLE);
+                }
             }
             default -> throw new IllegalArgumentException(
                     "panamax.simd must be auto, vector or scalar, got '" + choice + "'");

@@ -27,6 +27,7 @@ public enum ChatTemplate {
         this.endOfTurn = endOfTurn;
     }
 
+    /** One message of a conversation: {@code role} is "system", "user" or "assistant". */
     public record Message(String role, String content) {}
 
     /** Recognises the family from a Jinja template's text; NONE when there is none or it is unknown. */
