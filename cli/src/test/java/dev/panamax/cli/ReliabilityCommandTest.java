@@ -45,6 +45,20 @@ class ReliabilityCommandTest {
     }
 
     @Test
+    void serveSaysWhatIsWrongWithItsFlagsAndWhenItsPortIsTaken() throws Exception {
+        Result r = run("", "serve", "--port", "99999");
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains("--port must be 0 to 65535, got '99999'"), r.err());
+        r = run("", "serve", "--parallel", "0");
+        assertEquals(2, r.status(), r.err());
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            r = run("", "serve", "--port", Integer.toString(taken.getLocalPort()));
+            assertEquals(1, r.status(), r.err());
+            assertTrue(r.err().contains("cannot listen on 127.0.0.1:" + taken.getLocalPort()), r.err());
+        }
+    }
+
+    @Test
     void anEmptyPromptGeneratesFromBos() {
         // Before: "" was taken for the model path (the current directory) and failed on config.json.
         Result r = run("", "generate", "", "--temperature", "0", "--max-tokens", "8", "--print-ids");

@@ -1,0 +1,260 @@
+package dev.panamax.serve;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.panamax.runtime.Panamax;
+import dev.panamax.runtime.generate.ChatTemplate;
+import dev.panamax.runtime.generate.GenerationOptions;
+import dev.panamax.runtime.json.Json;
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The server over the embedded model, spoken to over a loopback socket as any HTTP client would. */
+class OpenAiServerTest {
+    static Panamax model;
+    static OpenAiServer server;
+    static final HttpClient http = HttpClient.newHttpClient();
+
+    @BeforeAll
+    static void start() throws Exception {
+        model = Panamax.loadDefault();
+        server = OpenAiServer.start(model, OpenAiServer.Options.defaults().withPort(0).withApiKey("sesame").withModelId("kjv-llama").withParallel(3).withMaxBody(1 << 16));
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+        model.close();
+    }
+
+    static HttpResponse<String> post(OpenAiServer s, String path, String body, String key) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + path)).POST(HttpRequest.BodyPublishers.ofString(body));
+        if (key != null) b.header("Authorization", "Bearer " + key);
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static HttpResponse<String> post(String path, String body) throws Exception {
+        return post(server, path, body, "sesame");
+    }
+
+    static HttpResponse<String> get(String path, String key) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path));
+        if (key != null) b.header("Authorization", "Bearer " + key);
+        return http.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    static Map<String, Object> json(HttpResponse<String> r) {
+        return Json.object(Json.parse(r.body()), "response");
+    }
+
+    @SuppressWarnings("unchecked")
+    static <T> T at(Object v, Object... path) {
+        for (Object p : path) v = p instanceof Integer i ? ((List<Object>) v).get(i) : ((Map<String, Object>) v).get(p);
+        return (T) v;
+    }
+
+    static String chatBody(String user, int maxTokens, String extra) {
+        return "{\"model\":\"kjv-llama\",\"messages\":[{\"role\":\"user\",\"content\":\"" + user + "\"}],\"max_tokens\":" + maxTokens + extra + "}";
+    }
+
+    /** What the library gives for the same chat, alone in this JVM's own session. */
+    static String alone(String user, GenerationOptions o) {
+        String prompt = ChatTemplate.detect(model.model().chatTemplate()).format(List.of(new ChatTemplate.Message("user", user)));
+        return model.generate(prompt, o, t -> {}).text();
+    }
+
+    @Test
+    void healthModelsAndTheErrorsOfTheRoutes() throws Exception {
+        assertEquals(200, get("/health", null).statusCode());
+        HttpResponse<String> models = get("/v1/models", "sesame");
+        assertEquals("kjv-llama", at(json(models), "data", 0, "id"));
+        HttpResponse<String> noKey = get("/v1/models", null);
+        assertEquals(401, noKey.statusCode());
+        assertEquals("invalid_api_key", at(json(noKey), "error", "code"));
+        assertEquals(401, get("/v1/models", "wrong").statusCode());
+        assertEquals(401, post(server, "/v1/chat/completions", chatBody("hi", 2, ""), null).statusCode());
+        assertEquals(404, get("/v1/nothing", "sesame").statusCode());
+        assertEquals(405, get("/v1/chat/completions", "sesame").statusCode());
+        HttpResponse<String> big = post("/v1/completions", "{\"prompt\":\"" + "a".repeat(1 << 16) + "\"}");
+        assertEquals(413, big.statusCode());
+    }
+
+    @Test
+    void badRequestsAre400WithTheFieldNamed() throws Exception {
+        record Case(String body, String param) {}
+        for (Case c : List.of(new Case("{\"messages\":[]}", "messages"), new Case(chatBody("hi", -1, ""), "max_tokens"),
+                new Case("{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":\"ten\"}", "max_tokens"),
+                new Case(chatBody("hi", 4, ",\"n\":2"), "n"), new Case(chatBody("hi", 4, ",\"temperature\":3"), "temperature"),
+                new Case(chatBody("hi", 4, ",\"stop\":7"), "stop"), new Case("{\"messages\":[{\"role\":\"robot\",\"content\":\"hi\"}]}", "messages[0].role"),
+                new Case(chatBody("hi", 4, ",\"stream\":\"yes\""), "stream"))) {
+            HttpResponse<String> r = post("/v1/chat/completions", c.body());
+            assertEquals(400, r.statusCode(), c.body() + " -> " + r.body());
+            assertEquals(c.param(), at(json(r), "error", "param"), r.body());
+            assertEquals("invalid_request_error", at(json(r), "error", "type"));
+        }
+        assertEquals(400, post("/v1/chat/completions", "{\"messages\": [").statusCode());
+        HttpResponse<String> tooLong = post("/v1/completions", "{\"prompt\":\"" + "In the beginning ".repeat(300) + "\",\"max_tokens\":4}");
+        assertEquals(400, tooLong.statusCode(), tooLong.body());
+        assertTrue(at(json(tooLong), "error", "message").toString().contains("this model's context is 512 tokens"), tooLong.body());
+    }
+
+    @Test
+    void aChatAnswerIsTheLibrarysAnswerAndItsStreamTheSameText() throws Exception {
+        String want = alone("In the beginning", GenerationOptions.greedy().withMaxTokens(12));
+        HttpResponse<String> r = post("/v1/chat/completions", chatBody("In the beginning", 12, ",\"temperature\":0"));
+        assertEquals(200, r.statusCode(), r.body());
+        Map<String, Object> body = json(r);
+        assertEquals("chat.completion", body.get("object"));
+        assertEquals(want, at(body, "choices", 0, "message", "content"));
+        assertEquals("length", at(body, "choices", 0, "finish_reason"));
+        assertEquals(12.0, ((Number) at(body, "usage", "completion_tokens")).doubleValue());
+
+        HttpResponse<String> s = post("/v1/chat/completions", chatBody("In the beginning", 12, ",\"temperature\":0,\"stream\":true,\"stream_options\":{\"include_usage\":true}"));
+        assertEquals(200, s.statusCode());
+        assertTrue(s.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
+        List<String> events = new ArrayList<>();
+        for (String line : s.body().split("\n")) if (line.startsWith("data: ")) events.add(line.substring(6));
+        assertEquals("[DONE]", events.getLast());
+        StringBuilder text = new StringBuilder();
+        String finish = null;
+        Number completion = null;
+        for (String e : events.subList(0, events.size() - 1)) {
+            Map<String, Object> c = Json.object(Json.parse(e), "chunk");
+            assertEquals("chat.completion.chunk", c.get("object"));
+            List<Object> choices = at(c, "choices");
+            if (choices.isEmpty()) {
+                completion = at(c, "usage", "completion_tokens");
+                continue;
+            }
+            Object content = at(choices, 0, "delta", "content");
+            if (content != null) text.append(content);
+            if (at(choices, 0, "finish_reason") != null) finish = at(choices, 0, "finish_reason");
+        }
+        assertEquals(want, text.toString());
+        assertEquals("length", finish);
+        assertEquals(12, completion.intValue());
+    }
+
+    @Test
+    void aSeedReproducesASampledCompletion() throws Exception {
+        String body = "{\"prompt\":\"And God said\",\"max_tokens\":20,\"temperature\":1.0,\"seed\":1234}";
+        HttpResponse<String> a = post("/v1/completions", body), b = post("/v1/completions", body);
+        assertEquals(200, a.statusCode(), a.body());
+        String text = at(json(a), "choices", 0, "text");
+        assertEquals(text, at(json(b), "choices", 0, "text"));
+        assertEquals(model.generate("And God said", GenerationOptions.defaults().withMaxTokens(20).withTemperature(1.0f).withSeed(1234), t -> {}).text(), text);
+    }
+
+    @Test
+    void embeddingsAsFloatsAndAsBase64AreTheLibrarysVectors() throws Exception {
+        List<float[]> want = model.embed(List.of("Let there be light", "and there was light"));
+        HttpResponse<String> f = post("/v1/embeddings", "{\"model\":\"kjv-llama\",\"input\":[\"Let there be light\",\"and there was light\"]}");
+        assertEquals(200, f.statusCode(), f.body());
+        for (int i = 0; i < 2; i++) {
+            List<Object> v = at(json(f), "data", i, "embedding");
+            float[] got = new float[v.size()];
+            for (int j = 0; j < got.length; j++) got[j] = ((Number) v.get(j)).floatValue();
+            assertArrayEquals(want.get(i), got, 0f, "float values are written to round-trip exactly");
+        }
+        HttpResponse<String> b = post("/v1/embeddings", "{\"input\":\"and there was light\",\"encoding_format\":\"base64\"}");
+        ByteBuffer bytes = ByteBuffer.wrap(Base64.getDecoder().decode((String) at(json(b), "data", 0, "embedding"))).order(ByteOrder.LITTLE_ENDIAN);
+        float[] got = new float[bytes.remaining() / 4];
+        for (int j = 0; j < got.length; j++) got[j] = bytes.getFloat();
+        assertArrayEquals(want.get(1), got, 0f);
+    }
+
+    @Test
+    void concurrentStreamsEachEqualTheirRunAlone() throws Exception {
+        int n = 6; // more than the 3 slots: some wait in the queue
+        ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+        List<Future<HttpResponse<String>>> futures = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            String body = "{\"prompt\":\"And it came to pass\",\"max_tokens\":24,\"temperature\":0.9,\"seed\":" + (100 + i) + ",\"stream\":true}";
+            futures.add(pool.submit(() -> post("/v1/completions", body)));
+        }
+        for (int i = 0; i < n; i++) {
+            HttpResponse<String> r = futures.get(i).get();
+            assertEquals(200, r.statusCode(), r.body());
+            StringBuilder text = new StringBuilder();
+            for (String line : r.body().split("\n")) {
+                if (line.startsWith("data: {")) text.append((String) at(Json.parse(line.substring(6)), "choices", 0, "text"));
+            }
+            String alone = model.generate("And it came to pass", GenerationOptions.defaults().withMaxTokens(24).withTemperature(0.9f).withSeed(100 + i), t -> {}).text();
+            assertEquals(alone, text.toString(), "stream " + i);
+        }
+        pool.shutdown();
+    }
+
+    @Test
+    void aFullServerSays503AndAClientThatLeavesFreesItsSlot() throws Exception {
+        try (OpenAiServer one = OpenAiServer.start(model, OpenAiServer.Options.defaults().withPort(0).withParallel(1).withQueue(0))) {
+            String longStream = "{\"prompt\":\"In the beginning\",\"max_tokens\":400,\"stream\":true}";
+            HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + one.port() + "/v1/completions"))
+                    .POST(HttpRequest.BodyPublishers.ofString(longStream)).build();
+            HttpResponse<InputStream> running = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+            BufferedReader reader = new BufferedReader(new InputStreamReader(running.body(), StandardCharsets.UTF_8));
+            assertTrue(reader.readLine().startsWith("data: {"), "the stream has begun");
+
+            HttpResponse<String> refused = post(one, "/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":2}", null);
+            assertEquals(503, refused.statusCode(), refused.body());
+            assertEquals("1", refused.headers().firstValue("Retry-After").orElse(null));
+
+            running.body().close(); // the client goes away
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            HttpResponse<String> after;
+            do {
+                Thread.sleep(50);
+                after = post(one, "/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":2}", null);
+            } while (after.statusCode() == 503 && System.nanoTime() < deadline);
+            assertEquals(200, after.statusCode(), "the slot was freed: " + after.body());
+            String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + one.port() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            assertTrue(metrics.contains("panamax_requests_total{route=\"/v1/completions\",status=\"503\"}"), metrics);
+            assertTrue(metrics.contains("panamax_requests_total{route=\"/v1/completions\",status=\"499\"} 1"), metrics);
+            assertTrue(metrics.contains("panamax_time_to_first_token_seconds_count"), metrics);
+        }
+    }
+
+    @Test
+    void closeLetsARunningStreamEndCleanly() throws Exception {
+        OpenAiServer s = OpenAiServer.start(model, OpenAiServer.Options.defaults().withPort(0).withGrace(Duration.ofMillis(200)));
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/v1/completions"))
+                .POST(HttpRequest.BodyPublishers.ofString("{\"prompt\":\"In the beginning\",\"max_tokens\":450,\"stream\":true}")).build();
+        HttpResponse<InputStream> running = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+        BufferedReader reader = new BufferedReader(new InputStreamReader(running.body(), StandardCharsets.UTF_8));
+        assertTrue(reader.readLine().startsWith("data: {"));
+        Thread closer = Thread.ofVirtual().start(s::close);
+        String line, last = null, finish = null;
+        while ((line = reader.readLine()) != null) {
+            if (line.startsWith("data: {")) {
+                Object f = at(Json.parse(line.substring(6)), "choices", 0, "finish_reason");
+                if (f != null) finish = f.toString();
+            }
+            if (!line.isEmpty()) last = line;
+        }
+        closer.join();
+        assertEquals("stop", finish, "cancelled at shutdown: the stream still ends with a finish reason");
+        assertEquals("data: [DONE]", last);
+    }
+}
