@@ -24,7 +24,7 @@ final class JsonOut {
             case String s -> string(b, s);
             case Boolean x -> b.append(x);
             case Float f -> number(b, f);
-            case Double d -> number(b, d.floatValue() == d ? d.floatValue() : d);
+            case Double d -> number(b, d);
             case Number n -> b.append(n);
             case float[] a -> {
                 b.append('[');
