@@ -26,7 +26,11 @@ final class BenchCommand extends Command {
                 compiling, for at most max(10·S, 20) seconds), R runs each prefill P prompt tokens (in
                 one matrix-matrix pass where the model allows) and then decode N tokens greedily;
                 prints the median of each as "prefill P tokens: X tok/s" and "decode N tokens: Y tok/s".
+                With --batch B, B sequences (each with its own prompt) decode together, N steps of B
+                tokens each reading every weight once (as panamax serve batches its requests); the
+                decode line is then the tokens of all B per second.
                 """, List.of(Option.valued("--prompt-tokens", "P", "default 64"), Option.valued("--tokens", "N", "default 128"),
+                Option.valued("--batch", "B", "sequences decoded together (default 1)"),
                 Option.valued("--repeats", "R", "default 5"), Option.valued("--warmup", "S", "seconds of warm-up runs at least (default 2; 0: one run)"),
                 Option.THREADS, Option.KV_TYPE, Option.DEVICE));
     }
@@ -39,8 +43,9 @@ final class BenchCommand extends Command {
 
     private int bench(Args a, PrintStream out, PrintStream err) {
         if (a.positional.size() > 1) throw new UsageException("bench takes at most MODEL (see panamax bench --help)");
-        int p = a.integer("--prompt-tokens", 64), n = a.integer("--tokens", 128), repeats = a.integer("--repeats", 5);
-        if (p < 1 || n < 1 || repeats < 1) throw new UsageException("--prompt-tokens, --tokens and --repeats must be at least 1");
+        int p = a.integer("--prompt-tokens", 64), n = a.integer("--tokens", 128), repeats = a.integer("--repeats", 5), batch = a.integer("--batch", 1);
+        if (p < 1 || n < 1 || repeats < 1 || batch < 1) throw new UsageException("--prompt-tokens, --tokens, --repeats and --batch must be at least 1");
+        if (batch > 4096) throw new UsageException("--batch must be at most 4096, got " + batch);
         float warmup = a.number("--warmup", 2f);
         if (!(warmup >= 0 && warmup <= 3600)) throw new UsageException("--warmup must be between 0 and 3600 seconds, got " + warmup);
         Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
@@ -57,15 +62,24 @@ final class BenchCommand extends Command {
             WarmUp warm = new WarmUp(warmup);
             for (int r = -1; r < repeats; r++) { // r = -1: the warm-up runs
                 if (r == 0 && warm.another()) r = -1;
-                LanguageModel.Session s = m.newSession();
+                LanguageModel.Session[] s = new LanguageModel.Session[batch];
+                float[][] logits = new float[batch][];
                 long t0 = System.nanoTime();
-                float[] logits = s.prefill(prompt, false);
+                for (int b = 0; b < batch; b++) {
+                    s[b] = m.newSession();
+                    logits[b] = s[b].prefill(b == 0 ? prompt : rotated(prompt, b), false);
+                }
                 long t1 = System.nanoTime();
-                for (int i = 0; i < n; i++) logits = s.forward(Simd.kernels().argmax(logits, 0, logits.length));
+                int[] next = new int[batch];
+                for (int i = 0; i < n; i++) {
+                    for (int b = 0; b < batch; b++) next[b] = Simd.kernels().argmax(logits[b], 0, logits[b].length);
+                    if (batch == 1) logits[0] = s[0].forward(next[0]);
+                    else logits = m.decodeStep(s, next);
+                }
                 long t2 = System.nanoTime();
                 if (r >= 0) {
-                    prefill[r] = p / ((t1 - t0) / 1e9);
-                    decode[r] = n / ((t2 - t1) / 1e9);
+                    prefill[r] = (double) p * batch / ((t1 - t0) / 1e9);
+                    decode[r] = (double) n * batch / ((t2 - t1) / 1e9);
                 }
             }
             java.util.Arrays.sort(prefill);
@@ -74,9 +88,17 @@ final class BenchCommand extends Command {
                     deviceName.equals("cpu") ? Parallel.threads() + " threads, SIMD " + Simd.description() : "device " + deviceName);
             out.println("warm-up: " + warm.summary());
             out.printf(java.util.Locale.ROOT, "prefill %d tokens: %.1f tok/s%n", p, prefill[repeats / 2]);
-            out.printf(java.util.Locale.ROOT, "decode %d tokens: %.1f tok/s%n", n, decode[repeats / 2]);
+            if (batch == 1) out.printf(java.util.Locale.ROOT, "decode %d tokens: %.1f tok/s%n", n, decode[repeats / 2]);
+            else out.printf(java.util.Locale.ROOT, "decode %d tokens x %d sequences (batched): %.1f tok/s%n", n, batch, decode[repeats / 2]);
         }
         return 0;
+    }
+
+    /** Sequence b's prompt: the same ids rotated by b, so the batch's sequences differ. */
+    private static int[] rotated(int[] prompt, int b) {
+        int[] r = new int[prompt.length];
+        for (int i = 0; i < r.length; i++) r[i] = prompt[(i + b) % r.length];
+        return r;
     }
 
     private int benchEncoder(EncoderModel enc, Path path, int p, int repeats, float warmup, PrintStream out) {

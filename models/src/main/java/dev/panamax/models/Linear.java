@@ -26,8 +26,21 @@ final class Linear {
      * a block one GEMM each.
      */
     static void apply(Kernels k, Tensor[] ws, float[] in, int T, float[][] outs) {
+        apply(k, ws, in, T, false, outs);
+    }
+
+    /**
+     * As above; with {@code decodeRows} the T rows belong to T sequences' decoding steps, and each
+     * is computed as decoding computes it ({@link Tensor#matvecBatch}: bit for bit, the weights
+     * read once), never by the prompt GEMM, whose sums are ordered differently.
+     */
+    static void apply(Kernels k, Tensor[] ws, float[] in, int T, boolean decodeRows, float[][] outs) {
         if (T == 1) {
             Tensor.matvec(k, in, ws, outs);
+            return;
+        }
+        if (decodeRows) {
+            Tensor.matvecBatch(k, in, T, ws, outs);
             return;
         }
         for (int i = 0; i < ws.length; i++) ws[i].matmul(k, in, T, outs[i]);

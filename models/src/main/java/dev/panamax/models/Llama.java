@@ -258,6 +258,21 @@ public final class Llama implements Architecture {
             return cfg.dim;
         }
 
+        /** The sequences' next tokens as one [B, dim] block, each weight matrix read once ({@link State#decodeStep}). */
+        @Override
+        public float[][] decodeStep(Session[] sessions, int[] tokens) {
+            if (sessions.length != tokens.length) throw new IllegalArgumentException(sessions.length + " sessions, " + tokens.length + " tokens");
+            State[] seqs = new State[sessions.length];
+            java.util.Set<Session> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            for (int i = 0; i < seqs.length; i++) {
+                if (!(sessions[i] instanceof State st) || st.m != this) throw new IllegalArgumentException("session " + i + " is not this model's");
+                if (!seen.add(st)) throw new IllegalArgumentException("session " + i + " appears twice in one step");
+                seqs[i] = st;
+            }
+            if (seqs.length == 1) return new float[][] {seqs[0].forward(tokens[0])};
+            return State.decodeStep(seqs, tokens);
+        }
+
         @Override
         public float[] hiddenStates(int[] ids) {
             return new State(this).hidden(ids);
@@ -377,6 +392,44 @@ public final class Llama implements Architecture {
             }
         }
 
+        /**
+         * One decoding step of B sequences (B &gt; 1), row t of one [B, dim] block being seqs[t]'s token
+         * at seqs[t]'s position: the same layer function, its matrix products batched
+         * ({@link Tensor#matvecBatch}: each row bit for bit its decode matvec), each row's attention
+         * over its own sequence's cache exactly as {@link #forward} attends.
+         */
+        static float[][] decodeStep(State[] seqs, int[] tokens) {
+            State s0 = seqs[0];
+            Config c = s0.c;
+            int B = seqs.length, d = c.dim, hd = c.headDim;
+            for (int t = 0; t < B; t++) {
+                if (seqs[t].pos + 1 > c.context) throw new ModelException("sequence " + t + " reached the context length of " + c.context + " tokens");
+                if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
+            }
+            Block b = new Block(c, B);
+            for (int t = 0; t < B; t++) {
+                State st = seqs[t];
+                while (st.pos + 1 > st.capacity) st.grow((int) Math.min(c.context, 2L * st.capacity));
+                s0.m.embed.row(s0.k, tokens[t], b.X, t * d);
+                for (int j = 0; j < hd / 2; j++) {
+                    double angle = (double) (float) st.pos * s0.m.invFreq[j];
+                    b.cos[t][j] = (float) Math.cos(angle);
+                    b.sin[t][j] = (float) Math.sin(angle);
+                }
+            }
+            for (int l = 0; l < c.layers; l++) s0.layer(l, b, seqs);
+            float[] normed = new float[B * d], all = new float[B * c.vocab];
+            Linear.perToken(B, t -> s0.k.rmsnorm(normed, t * d, b.X, t * d, s0.m.finalNorm, d, c.normEps));
+            s0.output.matvecBatch(s0.k, normed, B, all);
+            float[][] logits = new float[B][];
+            for (int t = 0; t < B; t++) {
+                System.arraycopy(all, t * c.vocab, seqs[t].logits, 0, c.vocab);
+                logits[t] = seqs[t].logits;
+                seqs[t].pos++;
+            }
+            return logits;
+        }
+
         /** A decoding step: the one-token case of {@link #run}. */
         @Override
         public float[] forward(int token) {
@@ -438,7 +491,7 @@ public final class Llama implements Architecture {
                     b.sin[t][j] = (float) Math.sin(angle);
                 }
             }
-            for (int l = 0; l < c.layers; l++) layer(l, b);
+            for (int l = 0; l < c.layers; l++) layer(l, b, null);
             pos += T;
         }
 
@@ -449,12 +502,13 @@ public final class Llama implements Architecture {
          * matrix products (norms, RoPE, activations, residuals) is split over the threads too: on one
          * core it was 6–7% of a two-thread SmolLM-135M prefill.
          */
-        private void layer(int l, Block b) {
+        private void layer(int l, Block b, State[] seqs) {
             Layer L = layers[l];
             int T = b.T, d = c.dim, hd = c.headDim, qDim = c.heads * hd, kvDim = c.kvHeads * hd, f = c.ffnDim;
             float eps = c.normEps;
+            boolean rows = seqs != null; // each row its own sequence's decoding step
             Linear.perToken(T, t -> k.rmsnorm(b.XB, t * d, b.X, t * d, L.attnNorm(), d, eps));
-            Linear.apply(k, new Tensor[] {cpu(L.wq()), cpu(L.wk()), cpu(L.wv())}, b.XB, T, new float[][] {b.Q, b.K, b.V});
+            Linear.apply(k, new Tensor[] {cpu(L.wq()), cpu(L.wk()), cpu(L.wv())}, b.XB, T, rows, new float[][] {b.Q, b.K, b.V});
             Linear.perToken(T, t -> {
                 if (L.bq() != null) k.add(b.Q, t * qDim, L.bq(), 0, b.Q, t * qDim, qDim);
                 if (L.bk() != null) k.add(b.K, t * kvDim, L.bk(), 0, b.K, t * kvDim, kvDim);
@@ -466,22 +520,26 @@ public final class Llama implements Architecture {
                 k.rope(b.Q, t * qDim, c.heads, hd, hd, b.cos[t], b.sin[t], c.ropeInterleaved);
                 k.rope(b.K, t * kvDim, c.kvHeads, hd, hd, b.cos[t], b.sin[t], c.ropeInterleaved);
             });
-            store(l, b.K, b.V, T);
-            attention(l, b.Q, b.A, T);
+            if (rows) { // each sequence over its own cache, the sequences spread over the threads
+                dev.panamax.simd.Parallel.forEach(T, t -> seqs[t].attendRow(l, b, t));
+            } else {
+                store(l, b.K, b.V, T);
+                attention(l, b.Q, b.A, T);
+            }
             if (L.attnSubNorm() != null) Linear.perToken(T, t -> k.rmsnorm(b.A, t * qDim, b.A, t * qDim, L.attnSubNorm(), qDim, eps));
-            Linear.apply(k, cpu(L.wo()), b.A, T, b.O);
+            Linear.apply(k, new Tensor[] {cpu(L.wo())}, b.A, T, rows, new float[][] {b.O});
             Linear.perToken(T, t -> {
                 k.add(b.X, t * d, b.O, t * d, b.X, t * d, d);
                 k.rmsnorm(b.XB, t * d, b.X, t * d, L.ffnNorm(), d, eps);
             });
-            Linear.apply(k, new Tensor[] {cpu(L.gate()), cpu(L.up())}, b.XB, T, new float[][] {b.G, b.U});
+            Linear.apply(k, new Tensor[] {cpu(L.gate()), cpu(L.up())}, b.XB, T, rows, new float[][] {b.G, b.U});
             Linear.perToken(T, t -> {
                 if (c.bitnet) k.reluSquared(b.G, t * f, f);
                 else k.silu(b.G, t * f, f);
                 k.mul(b.G, t * f, b.U, t * f, b.G, t * f, f);
                 if (L.ffnSubNorm() != null) k.rmsnorm(b.G, t * f, b.G, t * f, L.ffnSubNorm(), f, eps);
             });
-            Linear.apply(k, cpu(L.down()), b.G, T, b.O);
+            Linear.apply(k, new Tensor[] {cpu(L.down())}, b.G, T, rows, new float[][] {b.O});
             Linear.perToken(T, t -> k.add(b.X, t * d, b.O, t * d, b.X, t * d, d));
         }
 
@@ -502,6 +560,23 @@ public final class Llama implements Architecture {
                 vc = values[l];
             }
             dev.panamax.simd.Attention.attend(k, Q, T, pos, kc, vc, m.attention, A);
+        }
+
+        /**
+         * Row t of a batched step's block is this sequence's token: its K and V into this cache, its
+         * attention over this cache — through this sequence's one-token block, so the kernels see
+         * exactly the arrays and offsets {@link #forward} gives them. (Run on a pool thread, the
+         * attention's own split over the key range runs there in one piece: the same parts, merged
+         * in the same order, so the same bits.)
+         */
+        private void attendRow(int l, Block b, int t) {
+            int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim;
+            System.arraycopy(b.K, t * kvDim, one.K, 0, kvDim);
+            System.arraycopy(b.V, t * kvDim, one.V, 0, kvDim);
+            System.arraycopy(b.Q, t * qDim, one.Q, 0, qDim);
+            store(l, one.K, one.V, 1);
+            attention(l, one.Q, one.A, 1);
+            System.arraycopy(one.A, 0, b.A, t * qDim, qDim);
         }
 
         /** The T new rows of K and V into layer l's cache at pos (rounded to half floats with --kv-type f16). */

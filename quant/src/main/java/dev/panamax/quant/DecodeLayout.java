@@ -85,6 +85,14 @@ public enum DecodeLayout {
         QuantizedMatvec.matvecInterleaved(codes, ws, rows, cols, x, outs);
     }
 
+    /**
+     * One decoding step of B sequences: outs[i] [B, rows[i]] = W_i·x[b] for x [B, cols], each b's
+     * result bit for bit {@link #matvec}'s of that vector alone, the weights read once for all B.
+     */
+    public void matvecBatch(MemorySegment[] ws, int[] rows, int cols, float[] x, int B, float[][] outs) {
+        QuantizedMatvec.matvecInterleavedBatch(codes, ws, rows, cols, x, B, outs);
+    }
+
     /** Whether a block of {@code tokens} is best multiplied by {@link #matmul} (else the rows are widened for the float GEMM). */
     public boolean multipliesPrompt(int tokens) {
         return QuantizedMatvec.multipliesPrompt(codes, tokens);

@@ -273,35 +273,164 @@ public final class QuantizedMatvec {
             if (x.length < cols || outs[i].length < rows[i]) throw new IllegalArgumentException("x has " + x.length + " of " + cols + ", out " + outs[i].length + " of " + rows[i]);
             firstGroup[i + 1] = firstGroup[i] + rows[i] / group;
         }
-        Q8_KBlock xq = Q8_KBlock.quantize(x, cols, format == BlockFormat.Q4_K || format == BlockFormat.Q6_K ? 256 : 32);
-        int[] pairs;
-        if (format == BlockFormat.Q8_0) {
-            pairs = Q8_0x16.nibblePairs(xq.q, cols);
-        } else {
-            pairs = new int[cols / 2];
-            for (int i = 0; i < pairs.length; i++) pairs[i] = (xq.q[2 * i] & 0xffff) | xq.q[2 * i + 1] << 16;
-        }
-        float[] xs8 = new float[cols / 32];
-        int[] xsum32 = new int[cols / 32];
-        for (int b = 0; b < xs8.length; b++) {
-            xsum32[b] = xq.sums[2 * b] + xq.sums[2 * b + 1];
-            xs8[b] = 8 * xsum32[b];
-        }
+        Activations a = Activations.of(format, x, 0, cols);
         Dot dot = ACTIVE;
         Parallel.forRange(firstGroup[n], 1, (g0, g1) -> {
             for (int i = 0; i < n; i++) {
                 int lo = Math.max(g0, firstGroup[i]), hi = Math.min(g1, firstGroup[i + 1]);
-                if (lo < hi) dot.matvecInterleaved(format, ws[i], 0, xq, pairs, xs8, xsum32, cols, outs[i], lo - firstGroup[i], hi - firstGroup[i]);
+                if (lo < hi) a.groups(dot, format, ws[i], cols, outs[i], lo - firstGroup[i], hi - firstGroup[i]);
+            }
+        });
+        for (int i = 0; i < n; i++) lastGroup(dot, format, ws[i], rows[i], cols, a, outs[i], 0);
+    }
+
+    /** The padded last group of an interleaved matrix (rows not a multiple of the group): its sums into scratch, the real rows to out at {@code outOff}. */
+    private static void lastGroup(Dot dot, BlockFormat format, MemorySegment w, int r, int cols, Activations a, float[] out, int outOff) {
+        int group = interleavedGroupRows(format);
+        if (r % group == 0) return;
+        float[] last = new float[group * (r / group + 1)];
+        a.groups(dot, format, w, cols, last, r / group, r / group + 1);
+        System.arraycopy(last, group * (r / group), out, outOff + group * (r / group), r % group);
+    }
+
+    /**
+     * x as the interleaved kernels take it: quantized per block of 32 (Q4_K and Q6_K: 256), its
+     * codes paired into ints, its sums per 32. Made once per vector, by decoding and batched steps
+     * alike, so both hand the kernel the same numbers.
+     */
+    private record Activations(Q8_KBlock xq, int[] pairs, float[] xs8, int[] xsum32) {
+        static Activations of(BlockFormat format, float[] x, int xOff, int cols) {
+            float[] v = xOff == 0 ? x : java.util.Arrays.copyOfRange(x, xOff, xOff + cols);
+            Q8_KBlock xq = Q8_KBlock.quantize(v, cols, format == BlockFormat.Q4_K || format == BlockFormat.Q6_K ? 256 : 32);
+            int[] pairs;
+            if (format == BlockFormat.Q8_0) {
+                pairs = Q8_0x16.nibblePairs(xq.q, cols);
+            } else {
+                pairs = new int[cols / 2];
+                for (int i = 0; i < pairs.length; i++) pairs[i] = (xq.q[2 * i] & 0xffff) | xq.q[2 * i + 1] << 16;
+            }
+            float[] xs8 = new float[cols / 32];
+            int[] xsum32 = new int[cols / 32];
+            for (int b = 0; b < xs8.length; b++) {
+                xsum32[b] = xq.sums[2 * b] + xq.sums[2 * b + 1];
+                xs8[b] = 8 * xsum32[b];
+            }
+            return new Activations(xq, pairs, xs8, xsum32);
+        }
+
+        /** Groups [g0, g1) of w against these activations into out (row g·group + j at out[g·group + j]). */
+        void groups(Dot dot, BlockFormat format, MemorySegment w, int cols, float[] out, int g0, int g1) {
+            dot.matvecInterleaved(format, w, 0, xq, pairs, xs8, xsum32, cols, out, g0, g1);
+        }
+    }
+
+    /** Weight bytes a batched step's thread takes at a time, each vector of the batch passing over them while they are in cache. */
+    private static final int BATCH_SPAN_BYTES = 96 * 1024;
+
+    /**
+     * One decoding step of B sequences against interleaved matrices over the same input: outs[i] =
+     * [B, rows[i]], outs[i][b·rows[i] + r] = W_i[r]·x[b·cols..]. Each vector is prepared as
+     * {@link #matvecInterleaved} prepares it and each group of rows goes through the same kernel
+     * call, so each b's result is that call's bit for bit; the weights are read once for all B (a
+     * span of groups at a time, {@value #BATCH_SPAN_BYTES} bytes, stays in cache while the B vectors pass).
+     */
+    public static void matvecInterleavedBatch(BlockFormat named, MemorySegment[] ws, int[] rows, int cols, float[] x, int B, float[][] outs) {
+        BlockFormat format = interleavedAs(named);
+        int n = ws.length;
+        if (rows.length != n || outs.length != n) throw new IllegalArgumentException(n + " matrices, " + rows.length + " row counts, " + outs.length + " outputs");
+        if (B < 0 || x.length < (long) B * cols) throw new IllegalArgumentException(B + " vectors of " + cols + ": x has " + x.length);
+        int group = interleavedGroupRows(format);
+        int[] firstGroup = new int[n + 1];
+        for (int i = 0; i < n; i++) {
+            checkInterleaved(format, ws[i], rows[i], cols);
+            if (outs[i].length < (long) B * rows[i]) throw new IllegalArgumentException("out " + i + " has " + outs[i].length + " of " + (long) B * rows[i]);
+            firstGroup[i + 1] = firstGroup[i] + rows[i] / group;
+        }
+        if (B == 0) return;
+        Activations[] a = new Activations[B];
+        for (int b = 0; b < B; b++) a[b] = Activations.of(format, x, b * cols, cols);
+        // Each b's whole groups go to a scratch row of its own (the kernel writes rows from 0), copied out after.
+        float[][][] scratch = new float[n][B][];
+        for (int i = 0; i < n; i++) for (int b = 0; b < B; b++) scratch[i][b] = B == 1 ? outs[i] : new float[rows[i]];
+        long groupBytes = (long) group * (cols / format.size) * interleavedRowBytes(format);
+        int span = (int) Math.max(1, BATCH_SPAN_BYTES / groupBytes);
+        Dot dot = ACTIVE;
+        Parallel.forRange(firstGroup[n], 1, (g0, g1) -> {
+            for (int s0 = g0; s0 < g1; s0 += span) {
+                int s1 = Math.min(g1, s0 + span);
+                for (int i = 0; i < n; i++) {
+                    int lo = Math.max(s0, firstGroup[i]), hi = Math.min(s1, firstGroup[i + 1]);
+                    if (lo >= hi) continue;
+                    for (int b = 0; b < B; b++) a[b].groups(dot, format, ws[i], cols, scratch[i][b], lo - firstGroup[i], hi - firstGroup[i]);
+                }
             }
         });
         for (int i = 0; i < n; i++) {
-            int r = rows[i];
-            if (r % group == 0) continue;
-            // The padded last group: its sums into scratch, the real rows out.
-            float[] last = new float[group * (r / group + 1)];
-            dot.matvecInterleaved(format, ws[i], 0, xq, pairs, xs8, xsum32, cols, last, r / group, r / group + 1);
-            System.arraycopy(last, group * (r / group), outs[i], group * (r / group), r % group);
+            int whole = rows[i] / group * group;
+            for (int b = 0; b < B; b++) {
+                if (B > 1) System.arraycopy(scratch[i][b], 0, outs[i], b * rows[i], whole);
+                lastGroup(dot, format, ws[i], rows[i], cols, a[b], outs[i], b * rows[i]);
+            }
         }
+    }
+
+    /**
+     * {@link #matvec} for B vectors (a batched decoding step): x [B, cols] → out [B, rows], each
+     * b's result bit for bit matvec's of that vector alone (quantized the same way, each row
+     * reduced the same way), each row read once for all B.
+     */
+    public static void matvecBatch(BlockFormat format, MemorySegment w, long wOff, float[] x, int B, float[] out, int rows, int cols) {
+        if (cols % format.size != 0) throw new IllegalArgumentException(format + " rows must be whole blocks of " + format.size + ", got " + cols);
+        long rowBytes = (long) cols / format.size * format.bytes;
+        if (wOff < 0 || wOff + rowBytes * rows > w.byteSize()) {
+            throw new IllegalArgumentException("quantized matrix [" + rows + ", " + cols + "] does not fit in " + w.byteSize() + " bytes");
+        }
+        if (B < 0 || x.length < (long) B * cols || out.length < (long) B * rows) {
+            throw new IllegalArgumentException(B + " vectors: x has " + x.length + " of " + (long) B * cols + ", out " + out.length + " of " + (long) B * rows);
+        }
+        Dot dot = ACTIVE;
+        if (format == BlockFormat.Q8_0 || format == BlockFormat.Q4_0) {
+            Q8_KBlock[] xq = new Q8_KBlock[B];
+            for (int b = 0; b < B; b++) xq[b] = Q8_KBlock.quantize(java.util.Arrays.copyOfRange(x, b * cols, b * cols + cols), cols, 32);
+            Parallel.forRange(rows, 4, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) for (int b = 0; b < B; b++) out[b * rows + r] = dot.dot(format, w, wOff + r * rowBytes, xq[b], cols);
+            });
+            return;
+        }
+        if (format == BlockFormat.TQ2_0 || format == BlockFormat.TERNARY) {
+            byte[][] xq = new byte[B][cols];
+            float[] xs = new float[B];
+            for (int b = 0; b < B; b++) xs[b] = BitNetTernary.quantizeActivations(java.util.Arrays.copyOfRange(x, b * cols, b * cols + cols), cols, xq[b]);
+            boolean tq2 = format == BlockFormat.TQ2_0;
+            Parallel.forRange(rows, 4, (r0, r1) -> {
+                for (int r = r0; r < r1; r++) {
+                    long o = wOff + r * rowBytes;
+                    for (int b = 0; b < B; b++) out[b * rows + r] = xs[b] * (tq2 ? dot.ternary(w, o, xq[b], cols) : dot.ternary16(w, o, xq[b], cols));
+                }
+            });
+            return;
+        }
+        if (format.hasIntegerForm() && !FLOAT_PATH) {
+            Q8_KBlock[] xq = new Q8_KBlock[B];
+            for (int b = 0; b < B; b++) xq[b] = Q8_KBlock.quantize(java.util.Arrays.copyOfRange(x, b * cols, b * cols + cols), cols, format.size);
+            Parallel.forRange(rows, 4, (r0, r1) -> {
+                byte[] c = new byte[format.size];
+                int[] s = new int[format.size / 16], m = new int[format.size / 16];
+                float[] ab = new float[2];
+                for (int r = r0; r < r1; r++) {
+                    for (int b = 0; b < B; b++) out[b * rows + r] = dot.rowDot(format, w, wOff + r * rowBytes, xq[b], cols, c, s, m, ab);
+                }
+            });
+            return;
+        }
+        var k = Simd.kernels();
+        Parallel.forRange(rows, 4, (r0, r1) -> {
+            float[] row = new float[cols];
+            for (int r = r0; r < r1; r++) {
+                format.dequantize(w, wOff + r * rowBytes, row, 0, cols);
+                for (int b = 0; b < B; b++) out[b * rows + r] = k.dot(row, 0, x, b * cols, cols);
+            }
+        });
     }
 
     /** Fewest tokens for which a prompt goes through {@link #matmulInterleaved} ({@code -Dpanamax.quant.promptGemmRows}, 0: never). */

@@ -56,6 +56,18 @@ final class Metrics {
         generatedTokens.addAndGet(generated);
     }
 
+    private final AtomicLong steps = new AtomicLong(), stepSequences = new AtomicLong();
+    private final java.util.concurrent.atomic.AtomicInteger lastBatch = new java.util.concurrent.atomic.AtomicInteger();
+    private final Histogram stepTime = new Histogram();
+
+    /** A batched decoding step of {@code sequences} sequences. */
+    void step(int sequences, long nanos) {
+        steps.incrementAndGet();
+        stepSequences.addAndGet(sequences);
+        lastBatch.set(sequences);
+        stepTime.add(nanos);
+    }
+
     void firstToken(long nanos) {
         firstToken.add(nanos);
     }
@@ -73,7 +85,10 @@ final class Metrics {
         counter(b, "panamax_generated_tokens_total", "tokens generated", generatedTokens.get());
         gauge(b, "panamax_queue_depth", "requests waiting for a slot", queued);
         gauge(b, "panamax_active_requests", "requests holding a slot (generating or embedding)", active);
-        gauge(b, "panamax_batch_size", "sequences computing at once (each in its own session)", active);
+        gauge(b, "panamax_batch_size", "sequences in the latest batched decoding step", lastBatch.get());
+        counter(b, "panamax_decode_steps_total", "batched decoding steps (each reads the weights once for all its sequences)", steps.get());
+        counter(b, "panamax_decode_step_sequences_total", "sequences decoded over all steps (divided by the steps: the mean batch size)", stepSequences.get());
+        stepTime.write(b, "panamax_decode_step_seconds", "the duration of a batched decoding step");
         firstToken.write(b, "panamax_time_to_first_token_seconds", "from a request's arrival to its first generated text");
         interToken.write(b, "panamax_inter_token_latency_seconds", "between a request's successive pieces of text");
         return b.toString();

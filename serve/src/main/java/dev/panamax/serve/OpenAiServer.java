@@ -5,12 +5,14 @@ import com.sun.net.httpserver.HttpServer;
 import dev.panamax.runtime.EmbeddingOptions;
 import dev.panamax.runtime.ModelException;
 import dev.panamax.runtime.Panamax;
+import dev.panamax.runtime.generate.BatchedDecoder;
 import dev.panamax.runtime.generate.Cancellation;
 import dev.panamax.runtime.generate.ChatTemplate;
 import dev.panamax.runtime.generate.GenerationOptions;
 import dev.panamax.runtime.generate.Generator;
 import dev.panamax.runtime.generate.StopReason;
 import dev.panamax.runtime.json.Json;
+import dev.panamax.runtime.model.LanguageModel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -49,8 +51,9 @@ import java.util.function.Consumer;
  *
  * <p>Each request generates in its own session over the shared weights, at most {@code parallel}
  * at a time; up to {@code queue} more wait for a slot, and beyond that a request gets 503 with
- * {@code Retry-After}. Because every session computes exactly as it would alone, a request's output
- * does not depend on what else the server is doing. A streaming client that goes away cancels its
+ * {@code Retry-After}. The running requests decode together ({@link BatchedDecoder}: one step for
+ * all of them, each weight matrix read once per step), and because each sequence in a step computes
+ * exactly as it would alone, a request's output does not depend on what else the server is doing. A streaming client that goes away cancels its
  * generation before the next token and frees its slot.
  */
 public final class OpenAiServer implements AutoCloseable {
@@ -101,9 +104,19 @@ public final class OpenAiServer implements AutoCloseable {
     private volatile boolean closing;
     private boolean closed;
 
+    /** The decoding steps of all running generations, batched; null for an encoder. */
+    private final BatchedDecoder batched;
+
     private OpenAiServer(Panamax model, Options options) throws IOException {
         this.model = model;
         this.options = options;
+        LanguageModel lm = null;
+        try {
+            lm = model.model();
+        } catch (ModelException encoder) {
+            // embeddings only
+        }
+        this.batched = lm == null ? null : new BatchedDecoder(lm, options.parallel(), BATCH_WAIT, metrics::step);
         this.slots = new Semaphore(options.parallel(), true);
         this.http = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 0);
         http.setExecutor(executor);
@@ -148,6 +161,7 @@ public final class OpenAiServer implements AutoCloseable {
         while (slots.availablePermits() < options.parallel() && System.nanoTime() < after) sleep(20);
         http.stop(0);
         executor.shutdownNow();
+        if (batched != null) batched.close();
         synchronized (closeLock) {
             closed = true;
             closeLock.notifyAll();
@@ -392,7 +406,7 @@ public final class OpenAiServer implements AutoCloseable {
                 stream(ex, r, chat, id, created, ids, o, cancel, arrived);
             } else {
                 Timing t = new Timing(arrived);
-                Generator.Result res = model.generate(ids, o, text -> t.token(), cancel);
+                Generator.Result res = generate(ids, o, text -> t.token(), cancel);
                 metrics.generation(res.promptIds().length, res.generatedIds().length);
                 send(ex, 200, answer(chat, id, created, res));
             }
@@ -400,6 +414,18 @@ public final class OpenAiServer implements AutoCloseable {
             running.remove(cancel);
             slots.release();
         }
+    }
+
+    /**
+     * How long a batched step waits for the previous step's sequences to send their next token (a
+     * client slow to take its text delays the others by at most this, then decodes a step later).
+     */
+    static final Duration BATCH_WAIT = Duration.ofMillis(2);
+
+    /** A generation whose decoding steps join the running ones' ({@link BatchedDecoder}). */
+    private Generator.Result generate(int[] ids, GenerationOptions o, Consumer<String> onText, Cancellation cancel) {
+        if (model.isClosed()) throw new ModelException("the model has been closed");
+        return Generator.generate(batched, ids, o, onText, null, null, cancel);
     }
 
     /** Records time to first token and the gaps between tokens. */
@@ -482,7 +508,7 @@ public final class OpenAiServer implements AutoCloseable {
         };
         if (chat) event.accept(chunk(true, id, created, ordered("role", "assistant", "content", ""), null));
         Timing t = new Timing(arrived);
-        Generator.Result res = model.generate(ids, o, text -> {
+        Generator.Result res = generate(ids, o, text -> {
             t.token();
             event.accept(chunk(chat, id, created, chat ? Map.of("content", text) : text, null));
         }, cancel);

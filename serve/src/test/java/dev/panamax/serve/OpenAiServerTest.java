@@ -206,6 +206,47 @@ class OpenAiServerTest {
         pool.shutdown();
     }
 
+    /** A counter or gauge's value in {@code /metrics}' text. */
+    static long metric(OpenAiServer s, String name) throws Exception {
+        HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.port() + "/metrics")).build();
+        for (String line : http.send(req, HttpResponse.BodyHandlers.ofString()).body().split("\n")) {
+            if (line.startsWith(name + " ")) return Long.parseLong(line.substring(name.length() + 1).trim());
+        }
+        throw new AssertionError("no " + name + " in /metrics");
+    }
+
+    /**
+     * Sixteen streams at once over sixteen slots, so they decode in shared steps (the metrics show
+     * steps of more than one sequence): each, greedy or sampled, equals its run alone in the library.
+     */
+    @Test
+    void sixteenStreamsDecodedTogetherEachEqualTheirRunAlone() throws Exception {
+        String[] prompts = {"And it came to pass", "In the beginning", "The LORD is my shepherd", "And God said"};
+        int n = 16;
+        try (OpenAiServer wide = OpenAiServer.start(model, OpenAiServer.Options.defaults().withPort(0).withParallel(n));
+             ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<HttpResponse<String>>> futures = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                String sampling = i % 4 == 0 ? "\"temperature\":0" : "\"temperature\":0.9,\"seed\":" + (500 + i);
+                String body = "{\"prompt\":\"" + prompts[i % prompts.length] + "\",\"max_tokens\":40," + sampling + ",\"stream\":true}";
+                futures.add(pool.submit(() -> post(wide, "/v1/completions", body, null)));
+            }
+            for (int i = 0; i < n; i++) {
+                HttpResponse<String> r = futures.get(i).get();
+                assertEquals(200, r.statusCode(), r.body());
+                StringBuilder text = new StringBuilder();
+                for (String line : r.body().split("\n")) {
+                    if (line.startsWith("data: {")) text.append((String) at(Json.parse(line.substring(6)), "choices", 0, "text"));
+                }
+                GenerationOptions o = GenerationOptions.defaults().withMaxTokens(40);
+                o = i % 4 == 0 ? o.withTemperature(0f) : o.withTemperature(0.9f).withSeed(500 + i);
+                assertEquals(model.generate(prompts[i % prompts.length], o, t -> {}).text(), text.toString(), "stream " + i);
+            }
+            long steps = metric(wide, "panamax_decode_steps_total"), sequences = metric(wide, "panamax_decode_step_sequences_total");
+            assertTrue(sequences > steps, sequences + " sequences in " + steps + " steps: the streams never shared a step");
+        }
+    }
+
     @Test
     void aFullServerSays503AndAClientThatLeavesFreesItsSlot() throws Exception {
         try (OpenAiServer one = OpenAiServer.start(model, OpenAiServer.Options.defaults().withPort(0).withParallel(1).withQueue(0))) {

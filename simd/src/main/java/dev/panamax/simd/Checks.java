@@ -21,6 +21,13 @@ final class Checks {
         if (outLength < rows) throw new IllegalArgumentException("output of " + outLength + " floats for " + rows + " rows");
     }
 
+    /** x [B, cols] and out [B, rows] of a batched matrix × vector. */
+    static void batch(int B, int cols, int rows, int xLength, int outLength) {
+        if (B < 0) throw new IllegalArgumentException("negative batch " + B);
+        if ((long) B * cols > xLength) throw new IllegalArgumentException("x holds " + xLength + " floats, " + B + " vectors of " + cols + " need " + (long) B * cols);
+        if ((long) B * rows > outLength) throw new IllegalArgumentException("out holds " + outLength + " floats, " + B + " results of " + rows + " need " + (long) B * rows);
+    }
+
     static void gemm(int aLength, int cLength, int m, int n, int k) {
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative shape m=" + m + " n=" + n + " k=" + k);
         if ((long) m * k > aLength) throw new IllegalArgumentException("A holds " + aLength + " floats, needs " + (long) m * k);

@@ -89,6 +89,18 @@ public interface Kernels {
      */
     void matvec16(MemorySegment w, long wByteOff, boolean bf16, float[] x, float[] out, int rows, int cols);
 
+    /**
+     * One decoding step of B sequences against one matrix: out[b·rows + r] = Σ_c W[r, c]·x[b·cols + c]
+     * for the B rows of x ([B, cols] → [B, rows]). Each b's result is bit for bit what
+     * {@link #matvec(MemorySegment, long, float[], float[], int, int)} gives for that vector alone —
+     * every row reduced in the same order — so a sequence's logits do not depend on its batch mates;
+     * W is read once for all B (a few rows at a time, kept in cache while each vector passes).
+     */
+    void matvecBatch(MemorySegment w, long wByteOff, float[] x, int B, float[] out, int rows, int cols);
+
+    /** {@link #matvecBatch} for 16-bit W, each result bit for bit {@link #matvec16}'s. */
+    void matvec16Batch(MemorySegment w, long wByteOff, boolean bf16, float[] x, int B, float[] out, int rows, int cols);
+
     /** As {@link #matvec(MemorySegment, long, float[], float[], int, int)} for a heap matrix. */
     default void matvec(float[] w, float[] x, float[] out, int rows, int cols) {
         matvec(MemorySegment.ofArray(w), 0, x, out, rows, cols);

@@ -106,18 +106,42 @@ public final class ScalarKernels implements Kernels {
     public void matvec16(MemorySegment w, long wByteOff, boolean bf16, float[] x, float[] out, int rows, int cols) {
         Checks.matrix(w, wByteOff, 2, rows, cols, x.length, out.length);
         Parallel.forRange(rows, 4, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) out[r] = row16(w, wByteOff + 2L * r * cols, bf16, x, 0, cols);
+        });
+    }
+
+    @Override
+    public void matvecBatch(MemorySegment w, long wByteOff, float[] x, int B, float[] out, int rows, int cols) {
+        Checks.batch(B, cols, rows, x.length, out.length);
+        Checks.matrix(w, wByteOff, rows, cols, cols, rows);
+        Parallel.forRange(rows, 4, (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
-                long o = wByteOff + 2L * r * cols;
-                float s0 = 0, s1 = 0;
-                int c = 0;
-                for (; c + 1 < cols; c += 2) {
-                    s0 += widen(w.get(I16_LE, o + 2L * c), bf16) * x[c];
-                    s1 += widen(w.get(I16_LE, o + 2L * c + 2), bf16) * x[c + 1];
-                }
-                if (c < cols) s0 += widen(w.get(I16_LE, o + 2L * c), bf16) * x[c];
-                out[r] = s0 + s1;
+                for (int b = 0; b < B; b++) out[b * rows + r] = dot(w, wByteOff + 4L * r * cols, x, b * cols, cols);
             }
         });
+    }
+
+    @Override
+    public void matvec16Batch(MemorySegment w, long wByteOff, boolean bf16, float[] x, int B, float[] out, int rows, int cols) {
+        Checks.batch(B, cols, rows, x.length, out.length);
+        Checks.matrix(w, wByteOff, 2, rows, cols, cols, rows);
+        Parallel.forRange(rows, 4, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                for (int b = 0; b < B; b++) out[b * rows + r] = row16(w, wByteOff + 2L * r * cols, bf16, x, b * cols, cols);
+            }
+        });
+    }
+
+    /** One row of {@link #matvec16}: two running sums, even and odd columns. */
+    private static float row16(MemorySegment w, long o, boolean bf16, float[] x, int xOff, int cols) {
+        float s0 = 0, s1 = 0;
+        int c = 0;
+        for (; c + 1 < cols; c += 2) {
+            s0 += widen(w.get(I16_LE, o + 2L * c), bf16) * x[xOff + c];
+            s1 += widen(w.get(I16_LE, o + 2L * c + 2), bf16) * x[xOff + c + 1];
+        }
+        if (c < cols) s0 += widen(w.get(I16_LE, o + 2L * c), bf16) * x[xOff + c];
+        return s0 + s1;
     }
 
     static float widen(short h, boolean bf16) {

@@ -286,20 +286,57 @@ final class VectorKernels implements Kernels {
             }
             // Rows left over from the pairs or quads take the same arithmetic (one accumulator, then
             // the scalar tail), so a row's value does not depend on where the thread ranges fall.
-            for (; r < r1; r++) out[r] = sequential ? dot(w, wByteOff + 4L * r * cols, x, 0, cols) : oneRow(w, wByteOff + 4L * r * cols, x, cols);
+            for (; r < r1; r++) out[r] = sequential ? dot(w, wByteOff + 4L * r * cols, x, 0, cols) : oneRow(w, wByteOff + 4L * r * cols, x, 0, cols);
         });
     }
 
     /** One row as {@link #fourRows} and {@link #twoRows} compute each of theirs. */
-    private float oneRow(MemorySegment w, long off, float[] x, int cols) {
+    private float oneRow(MemorySegment w, long off, float[] x, int xOff, int cols) {
         FloatVector s0 = FloatVector.zero(F);
         long bytes = 4L * cols, whole = bytes - bytes % (4L * L);
         for (long c = 0; c < whole; c += 4L * L) {
-            s0 = FloatVector.fromMemorySegment(F, w, off + c, LE).fma(FloatVector.fromArray(F, x, (int) (c >>> 2)), s0);
+            s0 = FloatVector.fromMemorySegment(F, w, off + c, LE).fma(FloatVector.fromArray(F, x, xOff + (int) (c >>> 2)), s0);
         }
         float a = LaneSums.sum(s0);
         int i = (int) (whole >>> 2);
-        return i < cols ? a + TAIL.dot(w, off + 4L * i, x, i, cols - i) : a;
+        return i < cols ? a + TAIL.dot(w, off + 4L * i, x, xOff + i, cols - i) : a;
+    }
+
+    /**
+     * {@link #matvec} for B vectors: each row read once and kept in the L1 cache while the B
+     * vectors pass over it, each (row, vector) pair reduced exactly as matvec reduces that row
+     * ({@link #dot} below {@link #ROW_DOTS_BELOW} columns, {@link #oneRow} from there).
+     */
+    @Override
+    public void matvecBatch(MemorySegment w, long wByteOff, float[] x, int B, float[] out, int rows, int cols) {
+        Checks.batch(B, cols, rows, x.length, out.length);
+        Checks.matrix(w, wByteOff, rows, cols, cols, rows);
+        boolean sequential = cols < ROW_DOTS_BELOW;
+        Parallel.forRange(rows, 8, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                long o = wByteOff + 4L * r * cols;
+                for (int b = 0; b < B; b++) out[b * rows + r] = sequential ? dot(w, o, x, b * cols, cols) : oneRow(w, o, x, b * cols, cols);
+            }
+        });
+    }
+
+    /** {@link #matvec16} for B vectors: a half-float row widened once for all B, a bfloat16 row reduced as {@link #oneRowBf16}. */
+    @Override
+    public void matvec16Batch(MemorySegment w, long wByteOff, boolean bf16, float[] x, int B, float[] out, int rows, int cols) {
+        Checks.batch(B, cols, rows, x.length, out.length);
+        Checks.matrix(w, wByteOff, 2, rows, cols, cols, rows);
+        Parallel.forRange(rows, 4, (r0, r1) -> {
+            float[] row = bf16 ? null : new float[cols];
+            for (int r = r0; r < r1; r++) {
+                long o = wByteOff + 2L * r * cols;
+                if (bf16) {
+                    for (int b = 0; b < B; b++) out[b * rows + r] = oneRowBf16(w, o, x, b * cols, cols);
+                } else {
+                    widenRow(w, o, false, row, cols);
+                    for (int b = 0; b < B; b++) out[b * rows + r] = dot(row, 0, x, b * cols, cols);
+                }
+            }
+        });
     }
 
     /**
@@ -399,7 +436,7 @@ final class VectorKernels implements Kernels {
                 r += 3 * quarter;
                 // The rows left over from the quads, computed as fourRowsBf16 computes each of its own,
                 // so a row's value does not depend on where the thread ranges fall.
-                for (; r < r1; r++) out[r] = oneRowBf16(w, wByteOff + 2L * r * cols, x, cols);
+                for (; r < r1; r++) out[r] = oneRowBf16(w, wByteOff + 2L * r * cols, x, 0, cols);
                 return;
             }
             float[] row = new float[cols];
@@ -437,14 +474,14 @@ final class VectorKernels implements Kernels {
     }
 
     /** One row of bfloat16 weights as {@link #fourRowsBf16} computes each of its four. */
-    private float oneRowBf16(MemorySegment w, long off, float[] x, int cols) {
+    private float oneRowBf16(MemorySegment w, long off, float[] x, int xOff, int cols) {
         FloatVector s0 = FloatVector.zero(F);
         long whole = 2L * (cols - cols % L);
         for (long c = 0; c < whole; c += 2L * L) {
-            s0 = loadShortsAsInts(w, off + c).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, (int) (c >>> 1)), s0);
+            s0 = loadShortsAsInts(w, off + c).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + (int) (c >>> 1)), s0);
         }
         float a = LaneSums.sum(s0);
-        for (int c = (int) (whole >>> 1); c < cols; c++) a += ScalarKernels.widen(w.get(ScalarKernels.I16_LE, off + 2L * c), true) * x[c];
+        for (int c = (int) (whole >>> 1); c < cols; c++) a += ScalarKernels.widen(w.get(ScalarKernels.I16_LE, off + 2L * c), true) * x[xOff + c];
         return a;
     }
 

@@ -80,7 +80,20 @@ public final class Generator {
         if (prompt.length >= ctx) {
             throw new ModelException("the prompt is " + prompt.length + " tokens; the model's context holds " + ctx + " (leave room for at least one more)");
         }
-        return continueIn(model, model.newSession(), prompt, o, onText, onToken, stopReason, cancel);
+        LanguageModel.Session s = model.newSession();
+        try {
+            return continueIn(model, s, prompt, o, onText, onToken, stopReason, cancel);
+        } finally {
+            if (s instanceof AutoCloseable c) closeQuietly(c); // a BatchedDecoder's session leaves its steps
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            throw new IllegalStateException("closing a session failed", e);
+        }
     }
 
     /**

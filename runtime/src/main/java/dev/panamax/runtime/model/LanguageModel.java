@@ -30,6 +30,21 @@ public interface LanguageModel extends Model {
     }
 
     /**
+     * One decoding step of several sequences at once: feeds {@code tokens[i]} to {@code sessions[i]}
+     * (this model's own, all different) and returns the logits after each, {@code logits[i]} the
+     * array {@code sessions[i].forward(tokens[i])} would have returned. Each sequence's logits are
+     * bit for bit what that call gives alone: they do not depend on which sequences share the step
+     * or how many. Architectures that batch (the Llama family) read each weight matrix once for the
+     * whole step; the default decodes the sequences one after another.
+     */
+    default float[][] decodeStep(Session[] sessions, int[] tokens) {
+        if (sessions.length != tokens.length) throw new IllegalArgumentException(sessions.length + " sessions, " + tokens.length + " tokens");
+        float[][] logits = new float[sessions.length][];
+        for (int i = 0; i < sessions.length; i++) logits[i] = sessions[i].forward(tokens[i]);
+        return logits;
+    }
+
+    /**
      * Does now the one-time work the first {@link #newSession} would otherwise do (a Llama with
      * Q8_0 or Q4_0 matrices copies them into the CPU's interleaved decode layout: about a second
      * per GB), so a caller can count it with the load. Idempotent; nothing by default.

@@ -164,6 +164,53 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data, 
     }
 
     /**
+     * One decoding step of B sequences: out[b·rows + r] = Σ_c this[r, c]·x[b·cols + c] for the B
+     * rows of x ([B, cols] → [B, rows]). Each b's result is bit for bit {@link #matvec}'s of that
+     * vector alone — a sequence's logits do not depend on its batch mates or the batch size — and
+     * the weights are read once for all B, which is what makes a batched step cheaper than B decodes.
+     */
+    public void matvecBatch(Kernels k, float[] x, int B, float[] out) {
+        matvecBatch(k, x, B, new Tensor[] {this}, new float[][] {out});
+    }
+
+    /**
+     * {@link #matvecBatch} for matrices over the same input (q, k and v; gate and up): interleaved
+     * ones of one layout and width in one parallel pass, as {@link #matvec(Kernels, float[], Tensor[], float[][])}.
+     */
+    public static void matvecBatch(Kernels k, float[] x, int B, Tensor[] ms, float[][] outs) {
+        if (B == 1) { // the decode path itself
+            matvec(k, x, ms, outs);
+            return;
+        }
+        DecodeLayout l = ms[0].layout;
+        boolean fused = l != null;
+        for (Tensor m : ms) fused &= m.layout == l && m.cols() == ms[0].cols();
+        if (fused) {
+            MemorySegment[] ws = new MemorySegment[ms.length];
+            int[] rows = new int[ms.length];
+            for (int i = 0; i < ms.length; i++) {
+                ws[i] = ms[i].data;
+                rows[i] = ms[i].rows();
+            }
+            l.matvecBatch(ws, rows, ms[0].cols(), x, B, outs);
+            return;
+        }
+        for (int i = 0; i < ms.length; i++) {
+            Tensor m = ms[i];
+            if (m.layout != null) {
+                m.layout.matvecBatch(new MemorySegment[] {m.data}, new int[] {m.rows()}, m.cols(), x, B, new float[][] {outs[i]});
+                continue;
+            }
+            switch (m.type) {
+                case F32 -> k.matvecBatch(m.data, 0, x, B, outs[i], m.rows(), m.cols());
+                case F16 -> k.matvec16Batch(m.data, 0, false, x, B, outs[i], m.rows(), m.cols());
+                case BF16 -> k.matvec16Batch(m.data, 0, true, x, B, outs[i], m.rows(), m.cols());
+                default -> QuantizedMatvec.matvecBatch(m.type.format, m.data, 0, x, B, outs[i], m.rows(), m.cols());
+            }
+        }
+    }
+
+    /**
      * This matrix in the decode layout its format has ({@link DecodeLayout#of}) — Q8_0 (and Q5_0 and IQ4_NL, as Q8_0), Q4_0, Q4_K and Q6_K
      * on the Vector API kernels: groups of rows interleaved, 64 for Q4_0 and 16 for the others (the last group padded with zero rows) —
      * copied into {@code arena};

@@ -1,0 +1,128 @@
+package dev.panamax.models;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import dev.panamax.runtime.LoadOptions;
+import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.ModelLoader;
+import dev.panamax.simd.Simd;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Batch invariance ({@link LanguageModel#decodeStep}, what {@code panamax serve} batches with):
+ * kjv-llama in every weight format, four sequences of different prompts decoded greedily in
+ * batched steps whose company changes from step to step (they join one by one, one leaves early,
+ * steps of 1 to 4) give, each of them, exactly the ids and logits of that sequence decoded alone.
+ * Runs on the Vector API path and, in the models module's second surefire execution, on the scalar path.
+ */
+class BatchInvarianceTest {
+
+    private static final int SEQUENCES = 4, STEPS = 7;
+
+    /** Sequence i's prompt: a slice of the reference ids, each of another length and start. */
+    private static int[] prompt(int[] ids, int i) {
+        return Arrays.copyOfRange(ids, 2 * i, 2 * i + 3 + 3 * i);
+    }
+
+    private static int argmax(float[] x) {
+        int best = 0;
+        for (int i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+
+    /** Sequence i alone: its prompt, then STEPS greedy decoding steps; the logits after each step. */
+    private static float[][] alone(LanguageModel m, int[] prompt) {
+        LanguageModel.Session s = m.newSession();
+        float[] logits = s.prefill(prompt, false);
+        float[][] steps = new float[STEPS][];
+        for (int t = 0; t < STEPS; t++) steps[t] = s.forward(argmax(logits)).clone();
+        return steps;
+    }
+
+    private static void check(LanguageModel m, int[] ids, String what) {
+        float[][][] want = new float[SEQUENCES][][];
+        for (int i = 0; i < SEQUENCES; i++) want[i] = alone(m, prompt(ids, i));
+
+        LanguageModel.Session[] sessions = new LanguageModel.Session[SEQUENCES];
+        float[][] last = new float[SEQUENCES][];
+        int[] done = new int[SEQUENCES];
+        for (int i = 0; i < SEQUENCES; i++) {
+            sessions[i] = m.newSession();
+            last[i] = sessions[i].prefill(prompt(ids, i), false).clone();
+        }
+        int maxBatch = 0;
+        for (int step = 0; ; step++) {
+            // Sequence i joins at step i; sequence 1 sits out step 5; sequence 2 pauses after 4 steps
+            // until the others are done, then finishes alone (steps of one).
+            boolean othersDone = done[0] == STEPS && done[1] == STEPS && done[3] == STEPS;
+            List<Integer> members = new ArrayList<>();
+            for (int i = 0; i < SEQUENCES; i++) {
+                boolean sitsOut = (i == 1 && step == 5) || (i == 2 && done[i] >= 4 && !othersDone);
+                if (step >= i && done[i] < STEPS && !sitsOut) members.add(i);
+            }
+            if (members.isEmpty()) break;
+            maxBatch = Math.max(maxBatch, members.size());
+            LanguageModel.Session[] batch = new LanguageModel.Session[members.size()];
+            int[] tokens = new int[members.size()];
+            for (int j = 0; j < batch.length; j++) {
+                int i = members.get(j);
+                batch[j] = sessions[i];
+                tokens[j] = argmax(last[i]);
+            }
+            float[][] logits = m.decodeStep(batch, tokens);
+            for (int j = 0; j < batch.length; j++) {
+                int i = members.get(j), t = done[i]++;
+                last[i] = logits[j].clone();
+                float[] w = want[i][t];
+                for (int v = 0; v < w.length; v++) {
+                    if (Float.floatToRawIntBits(w[v]) != Float.floatToRawIntBits(last[i][v])) {
+                        throw new AssertionError(what + ": sequence " + i + ", step " + t + " in a batch of " + batch.length + ": logit " + v + " is "
+                                + last[i][v] + ", alone " + w[v] + " (" + Simd.kernels().name() + " kernels)");
+                    }
+                }
+            }
+        }
+        assertEquals(SEQUENCES, maxBatch, "all four sequences shared a step");
+        for (int i = 0; i < SEQUENCES; i++) assertEquals(STEPS, done[i]);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q6_k", "q5_0", "iq4_nl", "tq2_0"})
+    void sequencesDecodedTogetherEqualEachAlone(String type, @TempDir Path tmp) throws Exception {
+        Path gguf = tmp.resolve("kjv-" + type + ".gguf");
+        GgufExport.convert(Fixtures.kjv(), gguf, QuantPlan.parse(type));
+        int[] ids = DeterminismTest.ids();
+        try (LanguageModel m = ModelLoader.loadLanguageModel(gguf, Fixtures.OPTIONS)) {
+            check(m, ids, type);
+        }
+    }
+
+    @Test
+    void halfFloatKvCacheToo(@TempDir Path tmp) throws Exception {
+        Path gguf = tmp.resolve("kjv-q8_0.gguf");
+        GgufExport.convert(Fixtures.kjv(), gguf, QuantPlan.parse("q8_0"));
+        try (LanguageModel m = ModelLoader.loadLanguageModel(gguf, Fixtures.OPTIONS.withKvCache(LoadOptions.KvCache.F16))) {
+            check(m, DeterminismTest.ids(), "q8_0 with an f16 KV cache");
+        }
+    }
+
+    @Test
+    void aStepRefusesForeignOrRepeatedSessions(@TempDir Path tmp) throws Exception {
+        try (LanguageModel a = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS);
+             LanguageModel b = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS)) {
+            LanguageModel.Session s = a.newSession(), t = b.newSession();
+            assertThrows(IllegalArgumentException.class, () -> a.decodeStep(new LanguageModel.Session[] {s, t}, new int[] {1, 1}));
+            assertThrows(IllegalArgumentException.class, () -> a.decodeStep(new LanguageModel.Session[] {s, s}, new int[] {1, 1}));
+            assertThrows(IllegalArgumentException.class, () -> a.decodeStep(new LanguageModel.Session[] {s}, new int[] {1, 1}));
+            assertEquals(0, s.position(), "a refused step feeds nothing");
+        }
+    }
+}

@@ -1,0 +1,80 @@
+package dev.panamax.models;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.generate.BatchedDecoder;
+import dev.panamax.runtime.generate.GenerationOptions;
+import dev.panamax.runtime.generate.Generator;
+import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.model.ModelLoader;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link BatchedDecoder}, continuous batching as the server uses it: generations from many threads
+ * share decoding steps, joining and leaving at their own times, and each gives the ids it gives alone.
+ */
+class BatchedDecoderTest {
+
+    @Test
+    void generationsFromManyThreadsShareStepsAndEachEqualsItsRunAlone() throws Exception {
+        int[] ids = DeterminismTest.ids();
+        try (LanguageModel m = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS)) {
+            int n = 8;
+            int[][] prompts = new int[n][];
+            GenerationOptions[] options = new GenerationOptions[n];
+            int[][] alone = new int[n][];
+            for (int i = 0; i < n; i++) {
+                prompts[i] = Arrays.copyOfRange(ids, i, i + 2 + i); // lengths 2..9: different prefill times, staggered joins
+                options[i] = GenerationOptions.defaults().withMaxTokens(10 + 3 * i).withTemperature(i % 2 == 0 ? 0f : 0.8f).withSeed(77 + i);
+                alone[i] = Generator.generate(m, prompts[i], options[i], null, null).generatedIds();
+            }
+            AtomicInteger steps = new AtomicInteger(), sequences = new AtomicInteger(), widest = new AtomicInteger();
+            try (BatchedDecoder batched = new BatchedDecoder(m, 6, Duration.ofMillis(5), (b, nanos) -> {
+                     steps.incrementAndGet();
+                     sequences.addAndGet(b);
+                     widest.accumulateAndGet(b, Math::max);
+                 });
+                 ExecutorService pool = Executors.newFixedThreadPool(n)) {
+                List<Future<int[]>> runs = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    int k = i;
+                    runs.add(pool.submit(() -> Generator.generate(batched, prompts[k], options[k], null, null).generatedIds()));
+                }
+                for (int i = 0; i < n; i++) assertArrayEquals(alone[i], runs.get(i).get(2, TimeUnit.MINUTES), "generation " + i);
+            }
+            assertTrue(widest.get() > 1 && widest.get() <= 6, "the widest step had " + widest.get() + " sequences (at most 6 allowed, more than 1 expected)");
+            assertTrue(sequences.get() > steps.get(), sequences + " sequences in " + steps + " steps");
+        }
+    }
+
+    @Test
+    void aClosedDecoderRefusesToStep() throws Exception {
+        try (LanguageModel m = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS)) {
+            BatchedDecoder batched = new BatchedDecoder(m, 4, Duration.ofMillis(1), null);
+            LanguageModel.Session s = batched.newSession();
+            s.prefill(new int[] {1, 2}, false);
+            float[] viaStep = s.forward(3).clone();
+            LanguageModel.Session plain = m.newSession();
+            plain.prefill(new int[] {1, 2}, false);
+            assertArrayEquals(plain.forward(3), viaStep, "one sequence through the decoder: the model's own logits");
+            assertEquals(3, s.position());
+            batched.close();
+            ModelException e = assertThrows(ModelException.class, () -> s.forward(4));
+            assertTrue(e.getMessage().contains("closed"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> new BatchedDecoder(m, 0, Duration.ZERO, null));
+        }
+    }
+}

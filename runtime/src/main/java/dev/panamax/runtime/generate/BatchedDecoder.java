@@ -1,0 +1,339 @@
+package dev.panamax.runtime.generate;
+
+import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.model.LanguageModel;
+import dev.panamax.runtime.tokenizer.Tokenizer;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Continuous batching: a {@link LanguageModel} whose sessions, used from many threads at once, decode
+ * together. Each session's {@link Session#forward forward} hands its token to one stepping thread
+ * and waits; that thread runs all the tokens waiting as one {@link LanguageModel#decodeStep} — every
+ * weight matrix read once for the whole step — and hands each caller its logits. A sequence can
+ * join or leave between any two steps. Prompts ({@link Session#prefill}) run one at a time on a
+ * prompt thread of the decoder's, beside the steps, so a long prompt does not hold the others up.
+ *
+ * <p>Because {@code decodeStep} gives each sequence exactly the logits it would get alone, a
+ * generation through this decoder gives the same tokens as through the model itself, whatever else
+ * runs beside it. The generation loop needs no change:
+ *
+ * <pre>{@code
+ * try (BatchedDecoder batched = new BatchedDecoder(model, 16, Duration.ofMillis(2), null)) {
+ *     // from each of many threads:
+ *     Generator.Result r = Generator.generate(batched, promptIds, options, onText, null);
+ * }
+ * }</pre>
+ *
+ * <p>A step starts when every sequence of the previous step has sent its next token, when
+ * {@code maxBatch} tokens wait, or {@code maxWait} after the first token came — so a caller that
+ * is slow to come back (a client reading slowly) delays the others by at most {@code maxWait}, and
+ * then decodes in the next step. Closing a session ({@link Generator#generate} closes the ones it
+ * opens) tells the decoder not to wait for it. Closing the decoder stops the stepping thread; it
+ * does not close the model underneath.
+ */
+public final class BatchedDecoder implements LanguageModel {
+
+    /** Told after each step: how many sequences it decoded and how long it took. */
+    @FunctionalInterface
+    public interface StepListener {
+        void step(int sequences, long nanos);
+    }
+
+    private final LanguageModel model;
+    private final int maxBatch;
+    private final long maxWaitNanos;
+    private final StepListener listener;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition arrived = lock.newCondition();
+    private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+    /** The previous step's sequences, not closed since: a step waits for these (up to maxWait). */
+    private final Set<Batched> expected = Collections.newSetFromMap(new IdentityHashMap<>());
+    private boolean closed;
+    private final Thread stepper;
+    /**
+     * Prompts run here, one at a time in arrival order, on a platform thread: a caller on a virtual
+     * thread (the server's) would otherwise hold its carrier for the whole prompt, and with every
+     * carrier busy feeding prompts the decoding sequences' threads could not run to take their
+     * logits and send their next tokens (measured: gaps of 3 s between tokens at 16 streams).
+     */
+    private final java.util.concurrent.ExecutorService prompts = java.util.concurrent.Executors.newSingleThreadExecutor(
+            Thread.ofPlatform().daemon().name("panamax-batched-decoder-prompts").factory());
+
+    private record Pending(Batched session, int token, CompletableFuture<float[]> logits) {}
+
+    /**
+     * @param model    the model whose sessions decode together
+     * @param maxBatch most sequences in one step (≥ 1)
+     * @param maxWait  longest a step waits for the previous step's sequences to come back
+     * @param listener told of each step (may be null)
+     */
+    public BatchedDecoder(LanguageModel model, int maxBatch, Duration maxWait, StepListener listener) {
+        if (maxBatch < 1) throw new IllegalArgumentException("maxBatch must be at least 1, got " + maxBatch);
+        if (maxWait.isNegative()) throw new IllegalArgumentException("maxWait must not be negative, got " + maxWait);
+        this.model = model;
+        this.maxBatch = maxBatch;
+        this.maxWaitNanos = maxWait.toNanos();
+        this.listener = listener;
+        this.stepper = Thread.ofPlatform().daemon().name("panamax-batched-decoder").start(this::run);
+    }
+
+    /** The model underneath. */
+    public LanguageModel model() {
+        return model;
+    }
+
+    /** One sequence of this decoder: its prompt in the caller's thread, its decoding steps shared. */
+    private final class Batched implements Session, AutoCloseable {
+        final Session inner;
+        boolean done;
+
+        Batched(Session inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public float[] forward(int token) {
+            Pending p = new Pending(this, token, new CompletableFuture<>());
+            lock.lock();
+            try {
+                if (closed) throw new ModelException("the batched decoder has been closed");
+                if (done) throw new IllegalStateException("this session has been closed");
+                pending.add(p);
+                arrived.signal();
+            } finally {
+                lock.unlock();
+            }
+            try {
+                return p.logits.join();
+            } catch (CompletionException e) {
+                if (e.getCause() instanceof RuntimeException r) throw r;
+                if (e.getCause() instanceof Error err) throw err;
+                throw e;
+            }
+        }
+
+        /** The prompt on the decoder's prompt thread, in arrival order, beside the steps. */
+        @Override
+        public float[] prefill(int[] tokens, boolean allLogits) {
+            java.util.concurrent.Future<float[]> f;
+            try {
+                f = prompts.submit(() -> inner.prefill(tokens, allLogits));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                throw new ModelException("the batched decoder has been closed");
+            }
+            try {
+                return f.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException r) throw r;
+                if (e.getCause() instanceof Error err) throw err;
+                throw new IllegalStateException(e.getCause());
+            } catch (InterruptedException e) {
+                f.cancel(true);
+                Thread.currentThread().interrupt();
+                throw new ModelException("interrupted while the prompt was fed");
+            }
+        }
+
+        @Override
+        public int position() {
+            return inner.position();
+        }
+
+        @Override
+        public boolean rewind(int position) {
+            return inner.rewind(position);
+        }
+
+        /** Leaves the decoder: the next steps do not wait for this sequence. */
+        @Override
+        public void close() {
+            lock.lock();
+            try {
+                done = true;
+                if (expected.remove(this)) arrived.signal();
+            } finally {
+                lock.unlock();
+            }
+        }
+    }
+
+    private void run() {
+        try {
+            while (true) {
+                List<Pending> batch = next();
+                if (batch == null) return;
+                step(batch);
+            }
+        } catch (InterruptedException e) {
+            failPending(new ModelException("the batched decoder was interrupted"));
+        }
+    }
+
+    /** The next step's tokens, once the previous step's sequences are back (or maxWait passed); null when closed. */
+    private List<Pending> next() throws InterruptedException {
+        lock.lock();
+        try {
+            while (!closed && pending.isEmpty()) arrived.await();
+            if (closed) return null;
+            long deadline = System.nanoTime() + maxWaitNanos;
+            while (!closed && pending.size() < maxBatch && !everyExpectedArrived()) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) break;
+                arrived.awaitNanos(left);
+            }
+            if (closed) return null;
+            List<Pending> batch = new ArrayList<>();
+            while (!pending.isEmpty() && batch.size() < maxBatch) batch.add(pending.poll());
+            expected.clear();
+            for (Pending p : batch) expected.add(p.session);
+            return batch;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean everyExpectedArrived() {
+        int back = 0;
+        for (Pending p : pending) if (expected.contains(p.session)) back++;
+        return back >= expected.size();
+    }
+
+    private void step(List<Pending> batch) {
+        long t0 = System.nanoTime();
+        Session[] sessions = new Session[batch.size()];
+        int[] tokens = new int[batch.size()];
+        for (int i = 0; i < sessions.length; i++) {
+            sessions[i] = batch.get(i).session.inner;
+            tokens[i] = batch.get(i).token;
+        }
+        try {
+            float[][] logits = model.decodeStep(sessions, tokens);
+            for (int i = 0; i < sessions.length; i++) batch.get(i).logits.complete(logits[i]);
+        } catch (RuntimeException | Error e) {
+            if (sessions.length == 1) {
+                batch.get(0).logits.completeExceptionally(e);
+            } else {
+                // One sequence's fault (the checks run before any work) must not fail its batch mates: each alone.
+                for (Pending p : batch) {
+                    try {
+                        p.logits.complete(p.session.inner.forward(p.token));
+                    } catch (RuntimeException | Error alone) {
+                        p.logits.completeExceptionally(alone);
+                    }
+                }
+            }
+        }
+        if (listener != null) listener.step(sessions.length, System.nanoTime() - t0);
+    }
+
+    private void failPending(RuntimeException why) {
+        lock.lock();
+        try {
+            for (Pending p : pending) p.logits.completeExceptionally(why);
+            pending.clear();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops the stepping thread; tokens still waiting fail with a {@link ModelException}. The model stays open. */
+    @Override
+    public void close() {
+        lock.lock();
+        try {
+            closed = true;
+            arrived.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        failPending(new ModelException("the batched decoder has been closed"));
+        prompts.shutdownNow();
+        try {
+            stepper.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    // ---- the model underneath ---------------------------------------------------------------
+
+    @Override
+    public Session newSession() {
+        return new Batched(model.newSession());
+    }
+
+    /** A step of this decoder's own sessions, run now in the caller's thread. */
+    @Override
+    public float[][] decodeStep(Session[] sessions, int[] tokens) {
+        Session[] inner = new Session[sessions.length];
+        for (int i = 0; i < sessions.length; i++) inner[i] = sessions[i] instanceof Batched b ? b.inner : sessions[i];
+        return model.decodeStep(inner, tokens);
+    }
+
+    @Override
+    public int vocabSize() {
+        return model.vocabSize();
+    }
+
+    @Override
+    public int contextLength() {
+        return model.contextLength();
+    }
+
+    @Override
+    public int hiddenSize() {
+        return model.hiddenSize();
+    }
+
+    @Override
+    public float[] hiddenStates(int[] ids) {
+        return model.hiddenStates(ids);
+    }
+
+    @Override
+    public void prepare() {
+        model.prepare();
+    }
+
+    @Override
+    public String architecture() {
+        return model.architecture();
+    }
+
+    @Override
+    public Tokenizer tokenizer() {
+        return model.tokenizer();
+    }
+
+    @Override
+    public String chatTemplate() {
+        return model.chatTemplate();
+    }
+
+    @Override
+    public int[] endIds() {
+        return model.endIds();
+    }
+
+    @Override
+    public Map<String, Long> parametersByType() {
+        return model.parametersByType();
+    }
+
+    @Override
+    public String device() {
+        return model.device();
+    }
+}
