@@ -18,14 +18,16 @@ import java.util.regex.Pattern;
  * {@code llama-server}): for each concurrency level, that many clients each send {@code --requests}
  * streaming chat completions one after another, and it prints one Markdown row per level:
  * aggregate generated tokens/s (all clients' completion tokens over the level's wall time), time to
- * first token p50/p99 and the gap between streamed chunks (inter-token latency) p50/p99.
+ * first token p50/p99 and the gap between streamed chunks (inter-token latency) p50/p99, and how
+ * many requests failed (a status other than 200, or the connection lost).
  *
  * <pre>
  *   java tools/ServeLoad.java --url http://127.0.0.1:8080 [--streams 1,4,16,64] [--tokens 64]
  *        [--requests 2] [--label NAME] [--api-key KEY] [--completions]
  * </pre>
  *
- * Requests are greedy ({@code temperature 0}) over a few different prompts, with
+ * Requests are greedy ({@code temperature 0}) over a few different prompts, each numbered so none
+ * shares a prefix with another (no prompt-cache hits), with
  * {@code ignore_eos} (llama-server honours it; Panamax ignores the field) and
  * {@code stream_options.include_usage}; completion tokens are read from the usage both servers send
  * in their last chunk (a stream without one counts its content chunks). Needs JDK 17 or later; no
@@ -70,8 +72,8 @@ public class ServeLoad {
         }
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(10)).build();
         // One request first, so neither server is timed on its first (cold) request.
-        one(http, url, key, completions, PROMPTS[0], Math.min(tokens, 8));
-        System.out.println("| server | streams | requests | tokens | wall s | tokens/s | TTFT p50 / p99 ms | ITL p50 / p99 ms | non-200 |");
+        one(http, url, key, completions, unique(PROMPTS[0]), Math.min(tokens, 8));
+        System.out.println("| server | streams | requests | tokens | wall s | tokens/s | TTFT p50 / p99 ms | ITL p50 / p99 ms | failed |");
         System.out.println("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         for (int n : levels) {
             List<Run> runs = Collections.synchronizedList(new ArrayList<>());
@@ -84,7 +86,14 @@ public class ServeLoad {
                     int tk = tokens, rq = requests;
                     boolean cp = completions;
                     clients.add(pool.submit(() -> {
-                        for (int r = 0; r < rq; r++) runs.add(one(http, u, k, cp, PROMPTS[(client + r) % PROMPTS.length], tk));
+                        for (int r = 0; r < rq; r++) {
+                            try {
+                                runs.add(one(http, u, k, cp, unique(PROMPTS[(client + r) % PROMPTS.length]), tk));
+                            } catch (java.io.IOException e) { // counted as a failed request (the last column), not the end of the run
+                                System.err.println("request failed: " + e);
+                                runs.add(new Run(-1, List.of(), 0, -1));
+                            }
+                        }
                         return null;
                     }));
                 }
@@ -105,6 +114,17 @@ public class ServeLoad {
             System.out.printf(Locale.ROOT, "| %s | %d | %d | %d | %.2f | %.1f | %.0f / %.0f | %.1f / %.1f | %d |%n", label, n, runs.size(), generated, wall,
                     generated / wall, ms(pct(ttft, 50)), ms(pct(ttft, 99)), ms(pct(gaps, 50)), ms(pct(gaps, 99)), failed);
         }
+    }
+
+    static final java.util.concurrent.atomic.AtomicInteger REQUESTS = new java.util.concurrent.atomic.AtomicInteger();
+
+    /**
+     * The prompt with the request's number in front: no two prompts share a prefix, so a server's
+     * prompt cache (llama-server keeps each slot's last prompt) finds nothing to reuse, as with real
+     * users' different conversations.
+     */
+    static String unique(String prompt) {
+        return "(" + REQUESTS.incrementAndGet() + ") " + prompt;
     }
 
     static Run one(HttpClient http, String url, String key, boolean completions, String prompt, int tokens) throws Exception {

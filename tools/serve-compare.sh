@@ -48,7 +48,7 @@ load() {
 }
 
 echo "file: $(basename "$file"), $threads threads, $parallel slots, $tokens tokens a request, $requests request(s) per stream"
-echo "| server | streams | requests | tokens | wall s | tokens/s | TTFT p50 / p99 ms | ITL p50 / p99 ms | non-200 |"
+echo "| server | streams | requests | tokens | wall s | tokens/s | TTFT p50 / p99 ms | ITL p50 / p99 ms | failed |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for _ in $(seq 1 "$rounds"); do
   "$server" -m "$file" --port $port -t "$threads" --parallel "$parallel" -c "$ctx" --log-disable > /tmp/serve-compare-llama.log 2>&1 &

@@ -20,14 +20,17 @@ final class ServeCommand extends Command {
                 server-sent events), GET /v1/models, /health and /metrics (Prometheus text).
                 Point an OpenAI client at http://HOST:PORT/v1. Each request computes exactly as it
                 would alone, however many run at once. SIGTERM or Ctrl-C stops accepting, lets
-                running requests finish for up to 10 s, and exits 0.
+                running requests finish for up to 10 s, and exits 0. Before it accepts requests it
+                decodes synthetic batches for --warmup seconds, so the first users meet compiled
+                kernels rather than a JVM still warming up.
                 """, Option.of(List.of(
                         Option.valued("--host", "ADDRESS", "the address to listen on (default 127.0.0.1: this machine only)"),
                         Option.valued("--port", "N", "the port (default 8080; 0 = any free port)"),
                         Option.valued("--api-key", "KEY", "require Authorization: Bearer KEY on every /v1 route (also PANAMAX_API_KEY)"),
                         Option.valued("--parallel", "N", "requests generating at once (default 4)"),
                         Option.valued("--queue", "N", "requests waiting for a slot before new ones get 503 (default 64)"),
-                        Option.valued("--model-id", "NAME", "the model's name in /v1/models (default: the file's name)")),
+                        Option.valued("--model-id", "NAME", "the model's name in /v1/models (default: the file's name)"),
+                        Option.valued("--warmup", "S", "seconds of synthetic batches before accepting requests (default 2; 0: none)")),
                 List.of(Option.QUANTIZE, Option.THREADS, Option.KV_TYPE, Option.DEVICE)));
     }
 
@@ -42,11 +45,15 @@ final class ServeCommand extends Command {
                 .withParallel(positiveInt("--parallel", a.value("--parallel", "4")))
                 .withQueue(nonNegative("--queue", a.value("--queue", "64")))
                 .withModelId(a.value("--model-id", modelPath == null ? "kjv-llama" : modelPath.getFileName().toString()));
+        float warm = a.number("--warmup", 2f);
+        if (!(warm >= 0 && warm <= 600)) throw new UsageException("--warmup must be between 0 and 600 seconds, got " + warm);
+        o = o.withWarmUp(java.time.Duration.ofMillis((long) (warm * 1000)));
         String key = a.value("--api-key", System.getenv("PANAMAX_API_KEY"));
         if (key != null && !key.isEmpty()) o = o.withApiKey(key);
         String device = deviceOption(a);
         try (Panamax model = place(load(modelPath, loadOptions(a), err), device, err)) {
             OpenAiServer server;
+            if (!o.warmUp().isZero()) err.println("panamax: warming up for " + warm + " s...");
             try {
                 server = OpenAiServer.start(model, o);
             } catch (java.net.BindException e) {

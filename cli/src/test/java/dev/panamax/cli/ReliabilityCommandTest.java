@@ -51,6 +51,9 @@ class ReliabilityCommandTest {
         assertTrue(r.err().contains("--port must be 0 to 65535, got '99999'"), r.err());
         r = run("", "serve", "--parallel", "0");
         assertEquals(2, r.status(), r.err());
+        r = run("", "serve", "--warmup", "-1");
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains("--warmup must be between 0 and 600 seconds"), r.err());
         try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             r = run("", "serve", "--port", Integer.toString(taken.getLocalPort()));
             assertEquals(1, r.status(), r.err());

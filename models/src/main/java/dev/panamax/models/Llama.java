@@ -258,15 +258,13 @@ public final class Llama implements Architecture {
             return cfg.dim;
         }
 
-        /** The sequences' next tokens as one [B, dim] block, each weight matrix read once ({@link State#decodeStep}). */
+        /** The rows' tokens as one [rows, dim] block, each weight matrix read once ({@link State#decodeStep}). */
         @Override
         public float[][] decodeStep(Session[] sessions, int[] tokens) {
             if (sessions.length != tokens.length) throw new IllegalArgumentException(sessions.length + " sessions, " + tokens.length + " tokens");
             State[] seqs = new State[sessions.length];
-            java.util.Set<Session> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
             for (int i = 0; i < seqs.length; i++) {
                 if (!(sessions[i] instanceof State st) || st.m != this) throw new IllegalArgumentException("session " + i + " is not this model's");
-                if (!seen.add(st)) throw new IllegalArgumentException("session " + i + " appears twice in one step");
                 seqs[i] = st;
             }
             if (seqs.length == 1) return new float[][] {seqs[0].forward(tokens[0])};
@@ -393,42 +391,71 @@ public final class Llama implements Architecture {
         }
 
         /**
-         * One decoding step of B sequences (B &gt; 1), row t of one [B, dim] block being seqs[t]'s token
-         * at seqs[t]'s position: the same layer function, its matrix products batched
+         * One step of B rows (B &gt; 1), row t being token tokens[t] of sequence seqs[t] — a sequence's
+         * next token, or several rows of one sequence (its prompt's tokens, in order) — as one
+         * [B, dim] block through the same layer function: its matrix products batched
          * ({@link Tensor#matvecBatch}: each row bit for bit its decode matvec), each row's attention
-         * over its own sequence's cache exactly as {@link #forward} attends.
+         * over its own sequence's cache at its own position exactly as {@link #forward} attends. The
+         * logits of each sequence's last row, null for the rows before it.
          */
         static float[][] decodeStep(State[] seqs, int[] tokens) {
             State s0 = seqs[0];
             Config c = s0.c;
             int B = seqs.length, d = c.dim, hd = c.headDim;
+            // Each row's position, and each sequence's rows in order (a sequence may bring several).
+            int[] at = new int[B];
+            java.util.Map<State, java.util.List<Integer>> rows = new java.util.IdentityHashMap<>();
+            java.util.List<State> order = new java.util.ArrayList<>();
             for (int t = 0; t < B; t++) {
-                if (seqs[t].pos + 1 > c.context) throw new ModelException("sequence " + t + " reached the context length of " + c.context + " tokens");
+                java.util.List<Integer> mine = rows.get(seqs[t]);
+                if (mine == null) {
+                    rows.put(seqs[t], mine = new java.util.ArrayList<>());
+                    order.add(seqs[t]);
+                }
+                at[t] = seqs[t].pos + mine.size();
+                mine.add(t);
+                if (at[t] + 1 > c.context) throw new ModelException("sequence " + t + " reached the context length of " + c.context + " tokens");
                 if (tokens[t] < 0 || tokens[t] >= c.vocab) throw new ModelException("token id " + tokens[t] + " is outside the vocabulary (0.." + (c.vocab - 1) + ")");
             }
             Block b = new Block(c, B);
             for (int t = 0; t < B; t++) {
                 State st = seqs[t];
-                while (st.pos + 1 > st.capacity) st.grow((int) Math.min(c.context, 2L * st.capacity));
+                while (at[t] + 1 > st.capacity) st.grow((int) Math.min(c.context, 2L * st.capacity));
                 s0.m.embed.row(s0.k, tokens[t], b.X, t * d);
                 for (int j = 0; j < hd / 2; j++) {
-                    double angle = (double) (float) st.pos * s0.m.invFreq[j];
+                    double angle = (double) (float) at[t] * s0.m.invFreq[j];
                     b.cos[t][j] = (float) Math.cos(angle);
                     b.sin[t][j] = (float) Math.sin(angle);
                 }
             }
-            for (int l = 0; l < c.layers; l++) s0.layer(l, b, seqs);
-            float[] normed = new float[B * d], all = new float[B * c.vocab];
-            Linear.perToken(B, t -> s0.k.rmsnorm(normed, t * d, b.X, t * d, s0.m.finalNorm, d, c.normEps));
-            s0.output.matvecBatch(s0.k, normed, B, all);
+            int[][] byState = new int[order.size()][];
+            int[] start = new int[order.size()];
+            for (int i = 0; i < byState.length; i++) {
+                byState[i] = rows.get(order.get(i)).stream().mapToInt(Integer::intValue).toArray();
+                start[i] = order.get(i).pos;
+            }
+            try {
+                for (int l = 0; l < c.layers; l++) s0.layer(l, b, new Rows(order, byState, at));
+            } finally {
+                for (int i = 0; i < byState.length; i++) order.get(i).pos = start[i];
+            }
+            // Logits for each sequence's last row only.
+            int n = order.size();
+            float[] normed = new float[n * d], all = new float[n * c.vocab];
+            Linear.perToken(n, i -> s0.k.rmsnorm(normed, i * d, b.X, byState[i][byState[i].length - 1] * d, s0.m.finalNorm, d, c.normEps));
+            s0.output.matvecBatch(s0.k, normed, n, all);
             float[][] logits = new float[B][];
-            for (int t = 0; t < B; t++) {
-                System.arraycopy(all, t * c.vocab, seqs[t].logits, 0, c.vocab);
-                logits[t] = seqs[t].logits;
-                seqs[t].pos++;
+            for (int i = 0; i < n; i++) {
+                State st = order.get(i);
+                System.arraycopy(all, i * c.vocab, st.logits, 0, c.vocab);
+                logits[byState[i][byState[i].length - 1]] = st.logits;
+                st.pos += byState[i].length;
             }
             return logits;
         }
+
+        /** A step's rows by sequence: the distinct sequences, each one's rows in order, each row's position. */
+        private record Rows(java.util.List<State> seqs, int[][] rows, int[] at) {}
 
         /** A decoding step: the one-token case of {@link #run}. */
         @Override
@@ -442,13 +469,27 @@ public final class Llama implements Architecture {
          * block, so every weight matrix is read once per layer instead of once per token (tiled GEMM;
          * quantized and 16-bit matrices widened a panel at a time, {@link Tensor#matmul}). Short
          * prompts ({@link dev.panamax.runtime.LoadOptions#promptBatchFrom}) and ternary (BitNet)
-         * weights, whose activations are quantized per token, go token by token.
+         * weights, whose activations are quantized per token, go through the decoding arithmetic
+         * instead — the same bits as token by token — as the rows of one {@link #decodeStep}, so
+         * their weights are read once too.
          */
+        @Override
+        public boolean prefillsTokenByToken(int tokens) {
+            return tokens < m.weights.options().promptBatchFrom() || !m.batchable;
+        }
+
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
             // At start-up the GEMM path's code is not compiled yet and costs more than it saves on a
             // few tokens (measured: 5 tokens, 0.5 s → 0.75 s to the first token).
-            if (tokens.length < m.weights.options().promptBatchFrom() || !m.batchable) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            if (prefillsTokenByToken(tokens.length)) {
+                if (allLogits || tokens.length == 1) return LanguageModel.Session.super.prefill(tokens, allLogits);
+                // The tokens as rows of one step of this sequence alone: each computed as forward computes it
+                // (the same bits as token by token), the weights read once for all of them.
+                State[] self = new State[tokens.length];
+                Arrays.fill(self, this);
+                return decodeStep(self, tokens)[tokens.length - 1];
+            }
             return run(tokens, new Block(c, tokens.length), allLogits);
         }
 
@@ -502,11 +543,11 @@ public final class Llama implements Architecture {
          * matrix products (norms, RoPE, activations, residuals) is split over the threads too: on one
          * core it was 6–7% of a two-thread SmolLM-135M prefill.
          */
-        private void layer(int l, Block b, State[] seqs) {
+        private void layer(int l, Block b, Rows step) {
             Layer L = layers[l];
             int T = b.T, d = c.dim, hd = c.headDim, qDim = c.heads * hd, kvDim = c.kvHeads * hd, f = c.ffnDim;
             float eps = c.normEps;
-            boolean rows = seqs != null; // each row its own sequence's decoding step
+            boolean rows = step != null; // rows of sequences' decoding steps, each computed as forward computes it
             Linear.perToken(T, t -> k.rmsnorm(b.XB, t * d, b.X, t * d, L.attnNorm(), d, eps));
             Linear.apply(k, new Tensor[] {cpu(L.wq()), cpu(L.wk()), cpu(L.wv())}, b.XB, T, rows, new float[][] {b.Q, b.K, b.V});
             Linear.perToken(T, t -> {
@@ -520,8 +561,10 @@ public final class Llama implements Architecture {
                 k.rope(b.Q, t * qDim, c.heads, hd, hd, b.cos[t], b.sin[t], c.ropeInterleaved);
                 k.rope(b.K, t * kvDim, c.kvHeads, hd, hd, b.cos[t], b.sin[t], c.ropeInterleaved);
             });
-            if (rows) { // each sequence over its own cache, the sequences spread over the threads
-                dev.panamax.simd.Parallel.forEach(T, t -> seqs[t].attendRow(l, b, t));
+            if (rows) { // each sequence over its own cache, its rows in order; the sequences spread over the threads
+                dev.panamax.simd.Parallel.forEach(step.seqs().size(), i -> {
+                    for (int t : step.rows()[i]) step.seqs().get(i).attendRow(l, b, t, step.at()[t]);
+                });
             } else {
                 store(l, b.K, b.V, T);
                 attention(l, b.Q, b.A, T);
@@ -563,14 +606,15 @@ public final class Llama implements Architecture {
         }
 
         /**
-         * Row t of a batched step's block is this sequence's token: its K and V into this cache, its
+         * Row t of a batched step's block is this sequence's token at {@code position}: its K and V into this cache, its
          * attention over this cache — through this sequence's one-token block, so the kernels see
          * exactly the arrays and offsets {@link #forward} gives them. (Run on a pool thread, the
          * attention's own split over the key range runs there in one piece: the same parts, merged
          * in the same order, so the same bits.)
          */
-        private void attendRow(int l, Block b, int t) {
+        private void attendRow(int l, Block b, int t, int position) {
             int qDim = c.heads * c.headDim, kvDim = c.kvHeads * c.headDim;
+            pos = position; // the row's own position (decodeStep puts pos back after the layers)
             System.arraycopy(b.K, t * kvDim, one.K, 0, kvDim);
             System.arraycopy(b.V, t * kvDim, one.V, 0, kvDim);
             System.arraycopy(b.Q, t * qDim, one.Q, 0, qDim);

@@ -1,5 +1,6 @@
 package dev.panamax.models;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -20,7 +21,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * Batch invariance ({@link LanguageModel#decodeStep}, what {@code panamax serve} batches with):
  * kjv-llama in every weight format, four sequences of different prompts decoded greedily in
  * batched steps whose company changes from step to step (they join one by one, one leaves early,
- * steps of 1 to 4) give, each of them, exactly the ids and logits of that sequence decoded alone.
+ * steps of 1 to 4; one joins with its whole prompt as rows of a step) give, each of them, exactly the
+ * ids and logits of that sequence decoded alone.
  * Runs on the Vector API path and, in the models module's second surefire execution, on the scalar path.
  */
 class BatchInvarianceTest {
@@ -38,10 +40,18 @@ class BatchInvarianceTest {
         return best;
     }
 
+    /** The sequence whose prompt rides in a step as rows of its own (fed token by token when alone). */
+    private static final int PROMPT_IN_STEP = 3;
+
     /** Sequence i alone: its prompt, then STEPS greedy decoding steps; the logits after each step. */
-    private static float[][] alone(LanguageModel m, int[] prompt) {
+    private static float[][] alone(LanguageModel m, int[] prompt, boolean tokenByToken) {
         LanguageModel.Session s = m.newSession();
-        float[] logits = s.prefill(prompt, false);
+        float[] logits = null;
+        if (tokenByToken) {
+            for (int token : prompt) logits = s.forward(token);
+        } else {
+            logits = s.prefill(prompt, false);
+        }
         float[][] steps = new float[STEPS][];
         for (int t = 0; t < STEPS; t++) steps[t] = s.forward(argmax(logits)).clone();
         return steps;
@@ -49,14 +59,14 @@ class BatchInvarianceTest {
 
     private static void check(LanguageModel m, int[] ids, String what) {
         float[][][] want = new float[SEQUENCES][][];
-        for (int i = 0; i < SEQUENCES; i++) want[i] = alone(m, prompt(ids, i));
+        for (int i = 0; i < SEQUENCES; i++) want[i] = alone(m, prompt(ids, i), i == PROMPT_IN_STEP);
 
         LanguageModel.Session[] sessions = new LanguageModel.Session[SEQUENCES];
         float[][] last = new float[SEQUENCES][];
         int[] done = new int[SEQUENCES];
         for (int i = 0; i < SEQUENCES; i++) {
             sessions[i] = m.newSession();
-            last[i] = sessions[i].prefill(prompt(ids, i), false).clone();
+            if (i != PROMPT_IN_STEP) last[i] = sessions[i].prefill(prompt(ids, i), false).clone();
         }
         int maxBatch = 0;
         for (int step = 0; ; step++) {
@@ -70,21 +80,41 @@ class BatchInvarianceTest {
             }
             if (members.isEmpty()) break;
             maxBatch = Math.max(maxBatch, members.size());
-            LanguageModel.Session[] batch = new LanguageModel.Session[members.size()];
-            int[] tokens = new int[members.size()];
-            for (int j = 0; j < batch.length; j++) {
-                int i = members.get(j);
-                batch[j] = sessions[i];
-                tokens[j] = argmax(last[i]);
+            // Rows: each member's next token; the joining PROMPT_IN_STEP brings its whole prompt instead, rows in order.
+            List<LanguageModel.Session> batch = new ArrayList<>();
+            List<Integer> tokens = new ArrayList<>(), lastRow = new ArrayList<>();
+            boolean promptRows = false;
+            for (int i : members) {
+                if (last[i] == null) {
+                    for (int token : prompt(ids, i)) {
+                        batch.add(sessions[i]);
+                        tokens.add(token);
+                    }
+                    promptRows = true;
+                } else {
+                    batch.add(sessions[i]);
+                    tokens.add(argmax(last[i]));
+                }
+                lastRow.add(batch.size() - 1);
             }
-            float[][] logits = m.decodeStep(batch, tokens);
-            for (int j = 0; j < batch.length; j++) {
+            float[][] logits = m.decodeStep(batch.toArray(new LanguageModel.Session[0]), tokens.stream().mapToInt(Integer::intValue).toArray());
+            for (int r = 0; r < logits.length; r++) {
+                if (!lastRow.contains(r)) assertEquals(null, logits[r], "a prompt row before its last has no logits");
+            }
+            if (promptRows) {
+                int i = PROMPT_IN_STEP, j = members.indexOf(i);
+                last[i] = logits[lastRow.get(j)].clone();
+                if (!Arrays.equals(last[i], alonePrompt(m, prompt(ids, i)))) throw new AssertionError(what + ": a prompt fed as rows of a step differs from it fed alone");
+                members.remove(j);
+                lastRow.remove(j);
+            }
+            for (int j = 0; j < members.size(); j++) {
                 int i = members.get(j), t = done[i]++;
-                last[i] = logits[j].clone();
+                last[i] = logits[lastRow.get(j)].clone();
                 float[] w = want[i][t];
                 for (int v = 0; v < w.length; v++) {
                     if (Float.floatToRawIntBits(w[v]) != Float.floatToRawIntBits(last[i][v])) {
-                        throw new AssertionError(what + ": sequence " + i + ", step " + t + " in a batch of " + batch.length + ": logit " + v + " is "
+                        throw new AssertionError(what + ": sequence " + i + ", step " + t + " in a batch of " + batch.size() + ": logit " + v + " is "
                                 + last[i][v] + ", alone " + w[v] + " (" + Simd.kernels().name() + " kernels)");
                     }
                 }
@@ -114,15 +144,27 @@ class BatchInvarianceTest {
         }
     }
 
+    /** A prompt fed alone token by token: the logits after its last token. */
+    private static float[] alonePrompt(LanguageModel m, int[] prompt) {
+        LanguageModel.Session s = m.newSession();
+        float[] logits = null;
+        for (int token : prompt) logits = s.forward(token);
+        return logits;
+    }
+
     @Test
-    void aStepRefusesForeignOrRepeatedSessions(@TempDir Path tmp) throws Exception {
+    void aStepRefusesForeignSessionsAndBadShapes(@TempDir Path tmp) throws Exception {
         try (LanguageModel a = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS);
              LanguageModel b = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS)) {
             LanguageModel.Session s = a.newSession(), t = b.newSession();
             assertThrows(IllegalArgumentException.class, () -> a.decodeStep(new LanguageModel.Session[] {s, t}, new int[] {1, 1}));
-            assertThrows(IllegalArgumentException.class, () -> a.decodeStep(new LanguageModel.Session[] {s, s}, new int[] {1, 1}));
             assertThrows(IllegalArgumentException.class, () -> a.decodeStep(new LanguageModel.Session[] {s}, new int[] {1, 1}));
+            assertThrows(dev.panamax.runtime.ModelException.class, () -> a.decodeStep(new LanguageModel.Session[] {s, a.newSession()}, new int[] {1, -3}));
             assertEquals(0, s.position(), "a refused step feeds nothing");
+            float[][] two = a.decodeStep(new LanguageModel.Session[] {s, s}, new int[] {1, 5});
+            assertEquals(null, two[0]);
+            assertArrayEquals(alonePrompt(a, new int[] {1, 5}), two[1], "two rows of one session: its two tokens in turn");
+            assertEquals(2, s.position());
         }
     }
 }

@@ -48,10 +48,22 @@ class BatchedDecoderTest {
                      widest.accumulateAndGet(b, Math::max);
                  });
                  ExecutorService pool = Executors.newFixedThreadPool(n)) {
+                // Each generation waits after its first token until all have one, so all eight are decoding at once.
+                java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(n);
                 List<Future<int[]>> runs = new ArrayList<>();
                 for (int i = 0; i < n; i++) {
                     int k = i;
-                    runs.add(pool.submit(() -> Generator.generate(batched, prompts[k], options[k], null, null).generatedIds()));
+                    boolean[] first = {true};
+                    runs.add(pool.submit(() -> Generator.generate(batched, prompts[k], options[k], null, id -> {
+                        if (!first[0]) return;
+                        first[0] = false;
+                        started.countDown();
+                        try {
+                            started.await(1, TimeUnit.MINUTES);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }).generatedIds()));
                 }
                 for (int i = 0; i < n; i++) assertArrayEquals(alone[i], runs.get(i).get(2, TimeUnit.MINUTES), "generation " + i);
             }

@@ -56,6 +56,15 @@ public final class QuantizedMatvec {
             }
         }
 
+        /**
+         * Groups [g0, g1) of an interleaved matrix × several vectors of a batched step at once, each
+         * vector's rows bit for bit {@link #matvecInterleaved}'s; false where this Dot has no such
+         * kernel for {@code f} (the caller then passes the vectors one by one).
+         */
+        default boolean matvecInterleavedBatch(BlockFormat f, MemorySegment w, long off, Activations[] a, int cols, float[][] outs, int g0, int g1) {
+            return false;
+        }
+
         /** TQ2_0 weights × BitNet's int8 activations: the scalar reference; vector kernels override. */
         default float ternary(MemorySegment w, long off, byte[] xq, int n) {
             return BitNetTernary.dotReference(w, off, xq, n);
@@ -295,10 +304,11 @@ public final class QuantizedMatvec {
 
     /**
      * x as the interleaved kernels take it: quantized per block of 32 (Q4_K and Q6_K: 256), its
-     * codes paired into ints, its sums per 32. Made once per vector, by decoding and batched steps
+     * codes paired into ints, its sums per 32 (and, for Q8_0, its codes as floats). Made once per vector, by decoding and batched steps
      * alike, so both hand the kernel the same numbers.
      */
-    private record Activations(Q8_KBlock xq, int[] pairs, float[] xs8, int[] xsum32) {
+    record Activations(Q8_KBlock xq, int[] pairs, float[] xs8, int[] xsum32, float[] codes) {
+
         static Activations of(BlockFormat format, float[] x, int xOff, int cols) {
             float[] v = xOff == 0 ? x : java.util.Arrays.copyOfRange(x, xOff, xOff + cols);
             Q8_KBlock xq = Q8_KBlock.quantize(v, cols, format == BlockFormat.Q4_K || format == BlockFormat.Q6_K ? 256 : 32);
@@ -315,7 +325,13 @@ public final class QuantizedMatvec {
                 xsum32[b] = xq.sums[2 * b] + xq.sums[2 * b + 1];
                 xs8[b] = 8 * xsum32[b];
             }
-            return new Activations(xq, pairs, xs8, xsum32);
+            // Q8_0's codes as floats (exactly), for the batched kernel's float multiply-adds.
+            float[] codes = null;
+            if (format == BlockFormat.Q8_0) {
+                codes = new float[cols];
+                for (int i = 0; i < cols; i++) codes[i] = xq.q[i];
+            }
+            return new Activations(xq, pairs, xs8, xsum32, codes);
         }
 
         /** Groups [g0, g1) of w against these activations into out (row g·group + j at out[g·group + j]). */
@@ -361,6 +377,7 @@ public final class QuantizedMatvec {
                 for (int i = 0; i < n; i++) {
                     int lo = Math.max(s0, firstGroup[i]), hi = Math.min(s1, firstGroup[i + 1]);
                     if (lo >= hi) continue;
+                    if (dot.matvecInterleavedBatch(format, ws[i], 0, a, cols, scratch[i], lo - firstGroup[i], hi - firstGroup[i])) continue;
                     for (int b = 0; b < B; b++) a[b].groups(dot, format, ws[i], cols, scratch[i][b], lo - firstGroup[i], hi - firstGroup[i]);
                 }
             }

@@ -93,6 +93,135 @@ final class VectorInterleaved {
         accB.intoArray(out, 16 * gb);
     }
 
+    /**
+     * A batched step's Q8_0x16 groups [g0, g1) × four activation vectors at once, each vector's rows
+     * bit for bit {@link #q8}'s. A block's integer sum Σ code·x is at most 32·128·127 < 2²⁴ in
+     * magnitude, so float fused multiply-adds of the codes and the activation codes (as floats)
+     * compute it exactly, whatever their order; it then meets the scales as in q8 (float(S)·(d_w·d_x)
+     * + acc, block after block). The codes are widened to floats once for the four vectors — the work
+     * q8 does per vector — and each column's activation is broadcast and multiplied in: with the
+     * weights read once per step, the batched step is compute-bound, and this kernel does a block in
+     * about half of q8's instructions per vector.
+     *
+     * @param xf    the four vectors' activation codes as floats ({@link Q8_KBlock#q}, exact)
+     * @param xd    their per-32 scales
+     * @param outs  the four outputs (a vector given twice computes twice; the last write wins)
+     */
+    static void q8Batch4(MemorySegment w, long off, float[][] xf, float[][] xd, int blocks, float[][] outs, int g0, int g1) {
+        int g = g0;
+        for (; g + 1 < g1; g += 2) q8Batch4Two(w, off, xf, xd, blocks, outs, g);
+        if (g < g1) q8Batch4One(w, off, xf, xd, blocks, outs, g);
+    }
+
+    /**
+     * Groups g and g + 1 × the four vectors: each broadcast activation serves both groups' rows (a
+     * broadcast is a shuffle on the same pipes as the multiply-adds; sharing it cut the step's
+     * time), sixteen accumulators in all.
+     */
+    private static void q8Batch4Two(MemorySegment w, long off, float[][] xf, float[][] xd, int blocks, float[][] outs, int g) {
+        float[] x0 = xf[0], x1 = xf[1], x2 = xf[2], x3 = xf[3];
+        float[] d0 = xd[0], d1 = xd[1], d2 = xd[2], d3 = xd[3];
+        long baseA = off + (long) g * blocks * Q8_0x16.BYTES, baseB = baseA + (long) blocks * Q8_0x16.BYTES;
+        FloatVector a0 = FloatVector.zero(F512), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        for (int b = 0; b < blocks; b++) {
+            long oa = baseA + (long) b * Q8_0x16.BYTES, ob = baseB + (long) b * Q8_0x16.BYTES;
+            FloatVector sa0 = FloatVector.zero(F512), sa1 = sa0, sa2 = sa0, sa3 = sa0, sb0 = sa0, sb1 = sa0, sb2 = sa0, sb3 = sa0;
+            for (int j = 0; j < 16; j++) {
+                // Chunk j: rows 0–15 of columns c and c + 1, bytes 2r and 2r + 1 of each int lane r.
+                IntVector va = ((ShortVector) ByteVector.fromMemorySegment(B256, w, oa + 32 + 32L * j, LE)
+                        .convertShape(VectorOperators.B2S, S512, 0)).reinterpretAsInts();
+                IntVector vb = ((ShortVector) ByteVector.fromMemorySegment(B256, w, ob + 32 + 32L * j, LE)
+                        .convertShape(VectorOperators.B2S, S512, 0)).reinterpretAsInts();
+                FloatVector ea = (FloatVector) va.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                FloatVector eb = (FloatVector) vb.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                int c = 32 * b + 2 * j;
+                FloatVector x = FloatVector.broadcast(F512, x0[c]);
+                sa0 = ea.fma(x, sa0);
+                sb0 = eb.fma(x, sb0);
+                x = FloatVector.broadcast(F512, x1[c]);
+                sa1 = ea.fma(x, sa1);
+                sb1 = eb.fma(x, sb1);
+                x = FloatVector.broadcast(F512, x2[c]);
+                sa2 = ea.fma(x, sa2);
+                sb2 = eb.fma(x, sb2);
+                x = FloatVector.broadcast(F512, x3[c]);
+                sa3 = ea.fma(x, sa3);
+                sb3 = eb.fma(x, sb3);
+                FloatVector oddA = (FloatVector) va.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                FloatVector oddB = (FloatVector) vb.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                x = FloatVector.broadcast(F512, x0[c + 1]);
+                sa0 = oddA.fma(x, sa0);
+                sb0 = oddB.fma(x, sb0);
+                x = FloatVector.broadcast(F512, x1[c + 1]);
+                sa1 = oddA.fma(x, sa1);
+                sb1 = oddB.fma(x, sb1);
+                x = FloatVector.broadcast(F512, x2[c + 1]);
+                sa2 = oddA.fma(x, sa2);
+                sb2 = oddB.fma(x, sb2);
+                x = FloatVector.broadcast(F512, x3[c + 1]);
+                sa3 = oddA.fma(x, sa3);
+                sb3 = oddB.fma(x, sb3);
+            }
+            FloatVector scaleA = ((IntVector) ShortVector.fromMemorySegment(S256, w, oa, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+            FloatVector scaleB = ((IntVector) ShortVector.fromMemorySegment(S256, w, ob, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+            a0 = sa0.fma(scaleA.mul(d0[b]), a0);
+            a1 = sa1.fma(scaleA.mul(d1[b]), a1);
+            a2 = sa2.fma(scaleA.mul(d2[b]), a2);
+            a3 = sa3.fma(scaleA.mul(d3[b]), a3);
+            b0 = sb0.fma(scaleB.mul(d0[b]), b0);
+            b1 = sb1.fma(scaleB.mul(d1[b]), b1);
+            b2 = sb2.fma(scaleB.mul(d2[b]), b2);
+            b3 = sb3.fma(scaleB.mul(d3[b]), b3);
+        }
+        a0.intoArray(outs[0], 16 * g);
+        a1.intoArray(outs[1], 16 * g);
+        a2.intoArray(outs[2], 16 * g);
+        a3.intoArray(outs[3], 16 * g);
+        b0.intoArray(outs[0], 16 * g + 16);
+        b1.intoArray(outs[1], 16 * g + 16);
+        b2.intoArray(outs[2], 16 * g + 16);
+        b3.intoArray(outs[3], 16 * g + 16);
+    }
+
+    /** One group × the four vectors (a range's odd group out). */
+    private static void q8Batch4One(MemorySegment w, long off, float[][] xf, float[][] xd, int blocks, float[][] outs, int g) {
+        float[] x0 = xf[0], x1 = xf[1], x2 = xf[2], x3 = xf[3];
+        float[] d0 = xd[0], d1 = xd[1], d2 = xd[2], d3 = xd[3];
+        long base = off + (long) g * blocks * Q8_0x16.BYTES;
+        FloatVector t0 = FloatVector.zero(F512), t1 = t0, t2 = t0, t3 = t0;
+        for (int b = 0; b < blocks; b++) {
+            long o = base + (long) b * Q8_0x16.BYTES;
+            FloatVector s0 = FloatVector.zero(F512), s1 = s0, s2 = s0, s3 = s0;
+            for (int j = 0; j < 16; j++) {
+                IntVector v = ((ShortVector) ByteVector.fromMemorySegment(B256, w, o + 32 + 32L * j, LE)
+                        .convertShape(VectorOperators.B2S, S512, 0)).reinterpretAsInts();
+                FloatVector even = (FloatVector) v.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                FloatVector odd = (FloatVector) v.lanewise(VectorOperators.ASHR, 16).convert(VectorOperators.I2F, 0);
+                int c = 32 * b + 2 * j;
+                s0 = even.fma(FloatVector.broadcast(F512, x0[c]), s0);
+                s1 = even.fma(FloatVector.broadcast(F512, x1[c]), s1);
+                s2 = even.fma(FloatVector.broadcast(F512, x2[c]), s2);
+                s3 = even.fma(FloatVector.broadcast(F512, x3[c]), s3);
+                s0 = odd.fma(FloatVector.broadcast(F512, x0[c + 1]), s0);
+                s1 = odd.fma(FloatVector.broadcast(F512, x1[c + 1]), s1);
+                s2 = odd.fma(FloatVector.broadcast(F512, x2[c + 1]), s2);
+                s3 = odd.fma(FloatVector.broadcast(F512, x3[c + 1]), s3);
+            }
+            FloatVector scale = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+            t0 = s0.fma(scale.mul(d0[b]), t0);
+            t1 = s1.fma(scale.mul(d1[b]), t1);
+            t2 = s2.fma(scale.mul(d2[b]), t2);
+            t3 = s3.fma(scale.mul(d3[b]), t3);
+        }
+        t0.intoArray(outs[0], 16 * g);
+        t1.intoArray(outs[1], 16 * g);
+        t2.intoArray(outs[2], 16 * g);
+        t3.intoArray(outs[3], 16 * g);
+    }
+
     /** {@link #q8} in 256-bit vectors: rows 0–7 of a chunk are its first 16 bytes, rows 8–15 the next. */
     static void q8x256(MemorySegment w, long off, int[] xn, float[] xd, int blocks, float[] out, int g0, int g1) {
         for (int g = g0; g < g1; g++) {
@@ -179,6 +308,81 @@ final class VectorInterleaved {
             r1.intoArray(out, 64 * g + 16);
             r2.intoArray(out, 64 * g + 32);
             r3.intoArray(out, 64 * g + 48);
+        }
+    }
+
+    /**
+     * A batched step's Q4_0x64 groups [g0, g1) × two activation vectors at once, each vector's rows
+     * bit for bit {@link #q4}'s: the same short arithmetic and block ends, the chunk's load and its
+     * three shifts shared by both vectors (13 vector operations per vector and chunk in q4, 11 here).
+     */
+    static void q4Batch2(MemorySegment w, long off, int[] xpA, float[] xdA, float[] xs8A, int[] xpB, float[] xdB, float[] xs8B, int blocks,
+                         float[] outA, float[] outB, int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q4_0x64.BYTES;
+            FloatVector r0 = FloatVector.zero(F512), r1 = r0, r2 = r0, r3 = r0, q0 = r0, q1 = r0, q2 = r0, q3 = r0;
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q4_0x64.BYTES;
+                ShortVector a0 = ShortVector.zero(S512), a1 = a0, a2 = a0, a3 = a0, e0 = a0, e1 = a0, e2 = a0, e3 = a0;
+                int xb = 16 * b;
+                for (int j = 0; j < 16; j++) {
+                    ShortVector v = ShortVector.fromMemorySegment(S512, w, o + 128 + 64L * j, LE);
+                    ShortVector v4 = v.lanewise(VectorOperators.LSHR, 4), v8 = v.lanewise(VectorOperators.LSHR, 8), v12 = v.lanewise(VectorOperators.LSHR, 12);
+                    ShortVector x = IntVector.broadcast(I512, xpA[xb + j]).reinterpretAsShorts();
+                    a0 = a0.add(v.mul(x));
+                    a1 = a1.add(v4.mul(x));
+                    a2 = a2.add(v8.mul(x));
+                    a3 = a3.add(v12.mul(x));
+                    x = IntVector.broadcast(I512, xpB[xb + j]).reinterpretAsShorts();
+                    e0 = e0.add(v.mul(x));
+                    e1 = e1.add(v4.mul(x));
+                    e2 = e2.add(v8.mul(x));
+                    e3 = e3.add(v12.mul(x));
+                }
+                FloatVector w0 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                FloatVector w1 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                FloatVector w2 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                FloatVector w3 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                float c = xs8A[b], d = xdA[b];
+                IntVector i0 = a0.sub(a1.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                IntVector i1 = a1.sub(a2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                IntVector i2 = a2.sub(a3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                IntVector i3 = a3.reinterpretAsInts();
+                r0 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(w0.mul(d), r0);
+                r1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(w1.mul(d), r1);
+                r2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(w2.mul(d), r2);
+                r3 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(w3.mul(d), r3);
+                c = xs8B[b];
+                d = xdB[b];
+                i0 = e0.sub(e1.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                i1 = e1.sub(e2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                i2 = e2.sub(e3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                i3 = e3.reinterpretAsInts();
+                q0 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(w0.mul(d), q0);
+                q1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(w1.mul(d), q1);
+                q2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(w2.mul(d), q2);
+                q3 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                        .convert(VectorOperators.I2F, 0)).sub(c).fma(w3.mul(d), q3);
+            }
+            r0.intoArray(outA, 64 * g);
+            r1.intoArray(outA, 64 * g + 16);
+            r2.intoArray(outA, 64 * g + 32);
+            r3.intoArray(outA, 64 * g + 48);
+            q0.intoArray(outB, 64 * g);
+            q1.intoArray(outB, 64 * g + 16);
+            q2.intoArray(outB, 64 * g + 32);
+            q3.intoArray(outB, 64 * g + 48);
         }
     }
 

@@ -92,6 +92,43 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         }
     }
 
+    /**
+     * On 512-bit vectors: Q8_0 (and Q5_0 and IQ4_NL as Q8_0) four vectors at a time
+     * ({@link VectorInterleaved#q8Batch4}), Q4_0 two ({@link VectorInterleaved#q4Batch2}).
+     */
+    @Override
+    public boolean matvecInterleavedBatch(BlockFormat f, MemorySegment w, long off, QuantizedMatvec.Activations[] a, int cols, float[][] outs,
+                                          int g0, int g1) {
+        if (!WIDE || a.length < 2) return false;
+        int B = a.length;
+        if (f == BlockFormat.Q4_0) {
+            for (int b = 0; b + 1 < B; b += 2) {
+                QuantizedMatvec.Activations p = a[b], q = a[b + 1];
+                VectorInterleaved.q4Batch2(w, off, p.pairs(), p.xq().d, p.xs8(), q.pairs(), q.xq().d, q.xs8(), cols / 32, outs[b], outs[b + 1], g0, g1);
+            }
+            if (B % 2 != 0) VectorInterleaved.q4(w, off, a[B - 1].pairs(), a[B - 1].xq().d, a[B - 1].xs8(), cols / 32, outs[B - 1], g0, g1);
+            return true;
+        }
+        if (f != BlockFormat.Q8_0) return false;
+        float[][] xf = new float[4][], xd = new float[4][], out = new float[4][];
+        float[] spare = null;
+        for (int b0 = 0; b0 < B; b0 += 4) {
+            for (int k = 0; k < 4; k++) {
+                int b = Math.min(b0 + k, B - 1); // a short last quad repeats its last vector into a spare output
+                xf[k] = a[b].codes();
+                xd[k] = a[b].xq().d;
+                if (b0 + k < B) {
+                    out[k] = outs[b];
+                } else {
+                    if (spare == null) spare = new float[outs[B - 1].length];
+                    out[k] = spare;
+                }
+            }
+            VectorInterleaved.q8Batch4(w, off, xf, xd, cols / 32, out, g0, g1);
+        }
+        return true;
+    }
+
     private static ShortVector widen(ByteVector b) {
         return (ShortVector) b.convertShape(VectorOperators.B2S, S256, 0);
     }

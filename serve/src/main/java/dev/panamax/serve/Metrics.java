@@ -60,11 +60,11 @@ final class Metrics {
     private final java.util.concurrent.atomic.AtomicInteger lastBatch = new java.util.concurrent.atomic.AtomicInteger();
     private final Histogram stepTime = new Histogram();
 
-    /** A batched decoding step of {@code sequences} sequences. */
-    void step(int sequences, long nanos) {
+    /** A batched decoding step of {@code rows} tokens (one per decoding sequence, several per short prompt). */
+    void step(int rows, long nanos) {
         steps.incrementAndGet();
-        stepSequences.addAndGet(sequences);
-        lastBatch.set(sequences);
+        stepSequences.addAndGet(rows);
+        lastBatch.set(rows);
         stepTime.add(nanos);
     }
 
@@ -85,9 +85,9 @@ final class Metrics {
         counter(b, "panamax_generated_tokens_total", "tokens generated", generatedTokens.get());
         gauge(b, "panamax_queue_depth", "requests waiting for a slot", queued);
         gauge(b, "panamax_active_requests", "requests holding a slot (generating or embedding)", active);
-        gauge(b, "panamax_batch_size", "sequences in the latest batched decoding step", lastBatch.get());
-        counter(b, "panamax_decode_steps_total", "batched decoding steps (each reads the weights once for all its sequences)", steps.get());
-        counter(b, "panamax_decode_step_sequences_total", "sequences decoded over all steps (divided by the steps: the mean batch size)", stepSequences.get());
+        gauge(b, "panamax_batch_size", "tokens in the latest batched step", lastBatch.get());
+        counter(b, "panamax_decode_steps_total", "batched steps (each reads the weights once for all its tokens)", steps.get());
+        counter(b, "panamax_decode_step_tokens_total", "tokens fed over all steps: decoded ones and short prompts' (divided by the steps: the mean batch)", stepSequences.get());
         stepTime.write(b, "panamax_decode_step_seconds", "the duration of a batched decoding step");
         firstToken.write(b, "panamax_time_to_first_token_seconds", "from a request's arrival to its first generated text");
         interToken.write(b, "panamax_inter_token_latency_seconds", "between a request's successive pieces of text");

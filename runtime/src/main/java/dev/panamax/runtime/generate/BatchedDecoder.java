@@ -22,8 +22,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * together. Each session's {@link Session#forward forward} hands its token to one stepping thread
  * and waits; that thread runs all the tokens waiting as one {@link LanguageModel#decodeStep} — every
  * weight matrix read once for the whole step — and hands each caller its logits. A sequence can
- * join or leave between any two steps. Prompts ({@link Session#prefill}) run one at a time on a
- * prompt thread of the decoder's, beside the steps, so a long prompt does not hold the others up.
+ * join or leave between any two steps. A short prompt (one the model feeds token by token) rides in
+ * the next step as rows of its own; a longer one runs on a prompt thread of the decoder's, one at a
+ * time beside the steps, so it does not hold the others up.
  *
  * <p>Because {@code decodeStep} gives each sequence exactly the logits it would get alone, a
  * generation through this decoder gives the same tokens as through the model itself, whatever else
@@ -45,10 +46,10 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class BatchedDecoder implements LanguageModel {
 
-    /** Told after each step: how many sequences it decoded and how long it took. */
+    /** Told after each step: how many rows (tokens) it fed and how long it took. */
     @FunctionalInterface
     public interface StepListener {
-        void step(int sequences, long nanos);
+        void step(int rows, long nanos);
     }
 
     private final LanguageModel model;
@@ -71,7 +72,11 @@ public final class BatchedDecoder implements LanguageModel {
     private final java.util.concurrent.ExecutorService prompts = java.util.concurrent.Executors.newSingleThreadExecutor(
             Thread.ofPlatform().daemon().name("panamax-batched-decoder-prompts").factory());
 
-    private record Pending(Batched session, int token, CompletableFuture<float[]> logits) {}
+    /** A session's next token, or its short prompt's tokens (rows of one step, in order). */
+    private record Pending(Batched session, int[] tokens, CompletableFuture<float[]> logits) {}
+
+    /** Most rows in one step (short prompts bring several each). */
+    private static final int MAX_ROWS = 512;
 
     /**
      * @param model    the model whose sessions decode together
@@ -105,7 +110,12 @@ public final class BatchedDecoder implements LanguageModel {
 
         @Override
         public float[] forward(int token) {
-            Pending p = new Pending(this, token, new CompletableFuture<>());
+            return step(new int[] {token});
+        }
+
+        /** Hands {@code tokens} to the next step and waits for the logits after the last. */
+        private float[] step(int[] tokens) {
+            Pending p = new Pending(this, tokens, new CompletableFuture<>());
             lock.lock();
             try {
                 if (closed) throw new ModelException("the batched decoder has been closed");
@@ -124,9 +134,14 @@ public final class BatchedDecoder implements LanguageModel {
             }
         }
 
-        /** The prompt on the decoder's prompt thread, in arrival order, beside the steps. */
+        /**
+         * A prompt the model feeds token by token anyway ({@link Session#prefillsTokenByToken}: a short
+         * one) rides in the next step as rows of its own, the same bits at a batched step's cost;
+         * a longer one runs on the decoder's prompt thread, in arrival order, beside the steps.
+         */
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
+            if (!allLogits && tokens.length > 0 && tokens.length <= MAX_ROWS && inner.prefillsTokenByToken(tokens.length)) return step(tokens.clone());
             java.util.concurrent.Future<float[]> f;
             try {
                 f = prompts.submit(() -> inner.prefill(tokens, allLogits));
@@ -144,6 +159,11 @@ public final class BatchedDecoder implements LanguageModel {
                 Thread.currentThread().interrupt();
                 throw new ModelException("interrupted while the prompt was fed");
             }
+        }
+
+        @Override
+        public boolean prefillsTokenByToken(int tokens) {
+            return inner.prefillsTokenByToken(tokens);
         }
 
         @Override
@@ -195,7 +215,11 @@ public final class BatchedDecoder implements LanguageModel {
             }
             if (closed) return null;
             List<Pending> batch = new ArrayList<>();
-            while (!pending.isEmpty() && batch.size() < maxBatch) batch.add(pending.poll());
+            int rows = 0;
+            while (!pending.isEmpty() && batch.size() < maxBatch && (batch.isEmpty() || rows + pending.peek().tokens.length <= MAX_ROWS)) {
+                rows += pending.peek().tokens.length;
+                batch.add(pending.poll());
+            }
             expected.clear();
             for (Pending p : batch) expected.add(p.session);
             return batch;
@@ -212,30 +236,38 @@ public final class BatchedDecoder implements LanguageModel {
 
     private void step(List<Pending> batch) {
         long t0 = System.nanoTime();
-        Session[] sessions = new Session[batch.size()];
-        int[] tokens = new int[batch.size()];
-        for (int i = 0; i < sessions.length; i++) {
-            sessions[i] = batch.get(i).session.inner;
-            tokens[i] = batch.get(i).token;
+        int rows = 0;
+        for (Pending p : batch) rows += p.tokens.length;
+        Session[] sessions = new Session[rows];
+        int[] tokens = new int[rows], last = new int[batch.size()];
+        int r = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            for (int token : batch.get(i).tokens) {
+                sessions[r] = batch.get(i).session.inner;
+                tokens[r++] = token;
+            }
+            last[i] = r - 1;
         }
         try {
             float[][] logits = model.decodeStep(sessions, tokens);
-            for (int i = 0; i < sessions.length; i++) batch.get(i).logits.complete(logits[i]);
+            for (int i = 0; i < batch.size(); i++) batch.get(i).logits.complete(logits[last[i]]);
         } catch (RuntimeException | Error e) {
-            if (sessions.length == 1) {
+            if (batch.size() == 1) {
                 batch.get(0).logits.completeExceptionally(e);
             } else {
                 // One sequence's fault (the checks run before any work) must not fail its batch mates: each alone.
                 for (Pending p : batch) {
                     try {
-                        p.logits.complete(p.session.inner.forward(p.token));
+                        float[] out = null;
+                        for (int token : p.tokens) out = p.session.inner.forward(token);
+                        p.logits.complete(out);
                     } catch (RuntimeException | Error alone) {
                         p.logits.completeExceptionally(alone);
                     }
                 }
             }
         }
-        if (listener != null) listener.step(sessions.length, System.nanoTime() - t0);
+        if (listener != null) listener.step(rows, System.nanoTime() - t0);
     }
 
     private void failPending(RuntimeException why) {

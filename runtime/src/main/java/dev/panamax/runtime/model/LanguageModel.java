@@ -31,16 +31,21 @@ public interface LanguageModel extends Model {
 
     /**
      * One decoding step of several sequences at once: feeds {@code tokens[i]} to {@code sessions[i]}
-     * (this model's own, all different) and returns the logits after each, {@code logits[i]} the
-     * array {@code sessions[i].forward(tokens[i])} would have returned. Each sequence's logits are
-     * bit for bit what that call gives alone: they do not depend on which sequences share the step
-     * or how many. Architectures that batch (the Llama family) read each weight matrix once for the
-     * whole step; the default decodes the sequences one after another.
+     * (this model's own) and returns the logits after each, {@code logits[i]} the array
+     * {@code sessions[i].forward(tokens[i])} would have returned. A session may come more than once:
+     * its rows are its next tokens in the order given (a short prompt fed through the step), and only
+     * its last row has logits (the others null). Each row is bit for bit what {@code forward} gives
+     * that token alone: a sequence's logits do not depend on which sequences share the step or how
+     * many. Architectures that batch (the Llama family) read each weight matrix once for the whole
+     * step; the default feeds the rows one after another.
      */
     default float[][] decodeStep(Session[] sessions, int[] tokens) {
         if (sessions.length != tokens.length) throw new IllegalArgumentException(sessions.length + " sessions, " + tokens.length + " tokens");
         float[][] logits = new float[sessions.length][];
-        for (int i = 0; i < sessions.length; i++) logits[i] = sessions[i].forward(tokens[i]);
+        for (int i = 0; i < sessions.length; i++) {
+            logits[i] = sessions[i].forward(tokens[i]);
+            for (int j = 0; j < i; j++) if (sessions[j] == sessions[i]) logits[j] = null; // only a session's last row keeps its logits
+        }
         return logits;
     }
 
@@ -69,6 +74,16 @@ public interface LanguageModel extends Model {
          * (a state-space model keeps no per-position state): start a new session then.
          */
         default boolean rewind(int position) {
+            return false;
+        }
+
+        /**
+         * Whether {@link #prefill} of this many tokens (without all logits) computes exactly what
+         * {@link #forward} of each token in turn would: then a batched decoder may feed such a prompt
+         * through its decoding steps ({@link LanguageModel#decodeStep}) with the same bits. False
+         * unless the architecture says so.
+         */
+        default boolean prefillsTokenByToken(int tokens) {
             return false;
         }
 
