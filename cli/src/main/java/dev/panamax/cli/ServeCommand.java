@@ -30,7 +30,8 @@ final class ServeCommand extends Command {
                         Option.valued("--parallel", "N", "requests generating at once (default 4)"),
                         Option.valued("--queue", "N", "requests waiting for a slot before new ones get 503 (default 64)"),
                         Option.valued("--model-id", "NAME", "the model's name in /v1/models (default: the file's name)"),
-                        Option.valued("--warmup", "S", "seconds of synthetic batches before accepting requests (default 2; 0: none)")),
+                        Option.valued("--warmup", "S", "seconds of synthetic batches before accepting requests (default 2; 0: none)"),
+                        Option.valued("--kv-memory", "MB", "the running requests' KV caches together, at most (default: half the heap); a request waits until its cache fits, and one that never could gets 400")),
                 List.of(Option.QUANTIZE, Option.THREADS, Option.KV_TYPE, Option.DEVICE)));
     }
 
@@ -48,6 +49,11 @@ final class ServeCommand extends Command {
         float warm = a.number("--warmup", 2f);
         if (!(warm >= 0 && warm <= 600)) throw new UsageException("--warmup must be between 0 and 600 seconds, got " + warm);
         o = o.withWarmUp(java.time.Duration.ofMillis((long) (warm * 1000)));
+        if (a.value("--kv-memory", null) != null) {
+            float mb = a.number("--kv-memory", 0f);
+            if (!(mb >= 1 && mb <= 1 << 24)) throw new UsageException("--kv-memory must be between 1 and 16777216 MB, got " + a.value("--kv-memory", null));
+            o = o.withKvMemory((long) (mb * 1048576L));
+        }
         String key = a.value("--api-key", System.getenv("PANAMAX_API_KEY"));
         if (key != null && !key.isEmpty()) o = o.withApiKey(key);
         String device = deviceOption(a);

@@ -258,6 +258,16 @@ public final class Llama implements Architecture {
             return cfg.dim;
         }
 
+        /** The KV cache as {@link State#grow} grows it: 64 positions, doubled until they fit, at most the context. */
+        @Override
+        public long sessionBytes(int positions) {
+            int cap = Math.min(cfg.context, 64);
+            while (cap < positions && cap < cfg.context) cap = (int) Math.min(cfg.context, 2L * cap);
+            long kv = (long) cap * cfg.kvHeads * cfg.headDim; // one layer's keys (or values), elements
+            return kvF16 ? kv * cfg.layers * 2 * 2 + kv * 2 * 4 // half floats, and one layer's widened copy
+                    : kv * cfg.layers * 2 * 4;
+        }
+
         /** The rows' tokens as one [rows, dim] block, each weight matrix read once ({@link State#decodeStep}). */
         @Override
         public float[][] decodeStep(Session[] sessions, int[] tokens) {

@@ -68,6 +68,16 @@ final class Metrics {
         stepTime.add(nanos);
     }
 
+    private final AtomicLong kvReserved = new AtomicLong(), kvWaiting = new AtomicLong();
+
+    void kvReserved(long bytes) {
+        kvReserved.set(bytes);
+    }
+
+    void kvWaiting(int delta) {
+        kvWaiting.addAndGet(delta);
+    }
+
     void firstToken(long nanos) {
         firstToken.add(nanos);
     }
@@ -85,6 +95,8 @@ final class Metrics {
         counter(b, "panamax_generated_tokens_total", "tokens generated", generatedTokens.get());
         gauge(b, "panamax_queue_depth", "requests waiting for a slot", queued);
         gauge(b, "panamax_active_requests", "requests holding a slot (generating or embedding)", active);
+        gauge(b, "panamax_kv_cache_reserved_bytes", "KV cache the running requests may grow to, together (bounded by --kv-memory)", kvReserved.get());
+        gauge(b, "panamax_kv_cache_waiting_requests", "requests holding a slot and waiting for KV cache memory", kvWaiting.get());
         gauge(b, "panamax_batch_size", "tokens in the latest batched step", lastBatch.get());
         counter(b, "panamax_decode_steps_total", "batched steps (each reads the weights once for all its tokens)", steps.get());
         counter(b, "panamax_decode_step_tokens_total", "tokens fed over all steps: decoded ones and short prompts' (divided by the steps: the mean batch)", stepSequences.get());

@@ -69,30 +69,41 @@ public final class OpenAiServer implements AutoCloseable {
      * @param maxBody  the largest request body, in bytes (413 above)
      * @param modelId  the model's name in {@code /v1/models} and in responses
      * @param grace    how long {@link #close} lets running requests finish before cancelling them
+     * @param warmUp   how long {@link #start} decodes synthetic batches before accepting requests
+     * @param kvMemory bytes the running requests' KV caches may take together (0: half the Java heap)
      */
-    public record Options(String host, int port, String apiKey, int parallel, int queue, int maxBody, String modelId, Duration grace, Duration warmUp) {
+    public record Options(String host, int port, String apiKey, int parallel, int queue, int maxBody, String modelId, Duration grace, Duration warmUp,
+                          long kvMemory) {
         public Options {
             if (parallel < 1) throw new IllegalArgumentException("parallel must be at least 1, got " + parallel);
             if (queue < 0) throw new IllegalArgumentException("queue must be at least 0, got " + queue);
             if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0 to 65535, got " + port);
             if (warmUp.isNegative()) throw new IllegalArgumentException("warmUp must not be negative, got " + warmUp);
+            if (kvMemory < 0) throw new IllegalArgumentException("kvMemory must not be negative, got " + kvMemory);
         }
 
-        /** Loopback port 8080, no key, 4 parallel, a queue of 64, 4 MiB bodies, 10 s grace, no warm-up. */
+        /** Loopback port 8080, no key, 4 parallel, a queue of 64, 4 MiB bodies, 10 s grace, no warm-up, caches up to half the heap. */
         public static Options defaults() {
-            return new Options("127.0.0.1", 8080, null, 4, 64, 4 << 20, "panamax", Duration.ofSeconds(10), Duration.ZERO);
+            return new Options("127.0.0.1", 8080, null, 4, 64, 4 << 20, "panamax", Duration.ofSeconds(10), Duration.ZERO, 0);
         }
 
-        public Options withHost(String v) { return new Options(v, port, apiKey, parallel, queue, maxBody, modelId, grace, warmUp); }
-        public Options withPort(int v) { return new Options(host, v, apiKey, parallel, queue, maxBody, modelId, grace, warmUp); }
-        public Options withApiKey(String v) { return new Options(host, port, v, parallel, queue, maxBody, modelId, grace, warmUp); }
-        public Options withParallel(int v) { return new Options(host, port, apiKey, v, queue, maxBody, modelId, grace, warmUp); }
-        public Options withQueue(int v) { return new Options(host, port, apiKey, parallel, v, maxBody, modelId, grace, warmUp); }
-        public Options withMaxBody(int v) { return new Options(host, port, apiKey, parallel, queue, v, modelId, grace, warmUp); }
-        public Options withModelId(String v) { return new Options(host, port, apiKey, parallel, queue, maxBody, v, grace, warmUp); }
-        public Options withGrace(Duration v) { return new Options(host, port, apiKey, parallel, queue, maxBody, modelId, v, warmUp); }
+        public Options withHost(String v) { return new Options(v, port, apiKey, parallel, queue, maxBody, modelId, grace, warmUp, kvMemory); }
+        public Options withPort(int v) { return new Options(host, v, apiKey, parallel, queue, maxBody, modelId, grace, warmUp, kvMemory); }
+        public Options withApiKey(String v) { return new Options(host, port, v, parallel, queue, maxBody, modelId, grace, warmUp, kvMemory); }
+        public Options withParallel(int v) { return new Options(host, port, apiKey, v, queue, maxBody, modelId, grace, warmUp, kvMemory); }
+        public Options withQueue(int v) { return new Options(host, port, apiKey, parallel, v, maxBody, modelId, grace, warmUp, kvMemory); }
+        public Options withMaxBody(int v) { return new Options(host, port, apiKey, parallel, queue, v, modelId, grace, warmUp, kvMemory); }
+        public Options withModelId(String v) { return new Options(host, port, apiKey, parallel, queue, maxBody, v, grace, warmUp, kvMemory); }
+        public Options withGrace(Duration v) { return new Options(host, port, apiKey, parallel, queue, maxBody, modelId, v, warmUp, kvMemory); }
         /** Decode synthetic batches this long before accepting requests, so the first users meet compiled kernels. */
-        public Options withWarmUp(Duration v) { return new Options(host, port, apiKey, parallel, queue, maxBody, modelId, grace, v); }
+        public Options withWarmUp(Duration v) { return new Options(host, port, apiKey, parallel, queue, maxBody, modelId, grace, v, kvMemory); }
+        /** Bytes all running requests' KV caches may take together (0: half the Java heap); a request waits until its cache fits. */
+        public Options withKvMemory(long v) { return new Options(host, port, apiKey, parallel, queue, maxBody, modelId, grace, warmUp, v); }
+
+        /** {@link #kvMemory}, its default resolved. */
+        long kvBudget() {
+            return kvMemory > 0 ? kvMemory : Runtime.getRuntime().maxMemory() / 2;
+        }
     }
 
     private final Panamax model;
@@ -426,12 +437,26 @@ public final class OpenAiServer implements AutoCloseable {
         if (ids.length >= context) {
             throw ApiError.badRequest(chat ? "messages" : "prompt", "the prompt is " + ids.length + " tokens; this model's context is " + context + " tokens");
         }
+        // The KV cache this request may grow to: it must fit the server's bound, and waits below until it does.
+        long cache = Math.max(0, batched.sessionBytes((int) Math.min(context, (long) ids.length + o.maxTokens())));
+        if (cache > options.kvBudget()) {
+            throw ApiError.badRequest(r.maxTokensName(), String.format(java.util.Locale.ROOT,
+                    "this request's KV cache (%d prompt tokens and up to %d more) would take %.1f MiB; the server keeps at most %.1f MiB for its requests' caches",
+                    ids.length, o.maxTokens(), cache / 1048576.0, options.kvBudget() / 1048576.0));
+        }
         String id = (chat ? "chatcmpl-" : "cmpl-") + Long.toHexString(System.currentTimeMillis()) + "-" + counter.incrementAndGet();
         long created = System.currentTimeMillis() / 1000;
         Cancellation cancel = new Cancellation();
         long arrived = System.nanoTime();
         admit();
         running.add(cancel);
+        try {
+            reserve(cache, cancel);
+        } catch (RuntimeException e) {
+            running.remove(cancel);
+            slots.release();
+            throw e;
+        }
         try {
             if (r.stream()) {
                 stream(ex, r, chat, id, created, ids, o, cancel, arrived);
@@ -443,7 +468,41 @@ public final class OpenAiServer implements AutoCloseable {
             }
         } finally {
             running.remove(cancel);
+            release(cache);
             slots.release();
+        }
+    }
+
+    /** Bytes of KV cache the running requests may grow to, together (at most {@link Options#kvBudget}). */
+    private long reserved;
+    private final Object budgetLock = new Object();
+
+    /** Waits until {@code bytes} more fit the bound, then takes them; a request cancelled meanwhile (shutdown) gets 503. */
+    private void reserve(long bytes, Cancellation cancel) {
+        synchronized (budgetLock) {
+            boolean waits = reserved + bytes > options.kvBudget();
+            if (waits) metrics.kvWaiting(1);
+            try {
+                while (reserved + bytes > options.kvBudget()) {
+                    if (closing || cancel.isCancelled()) throw unavailable("the server is shutting down");
+                    budgetLock.wait(50);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw unavailable("interrupted while waiting for memory");
+            } finally {
+                if (waits) metrics.kvWaiting(-1);
+            }
+            reserved += bytes;
+            metrics.kvReserved(reserved);
+        }
+    }
+
+    private void release(long bytes) {
+        synchronized (budgetLock) {
+            reserved -= bytes;
+            metrics.kvReserved(reserved);
+            budgetLock.notifyAll();
         }
     }
 

@@ -12,7 +12,7 @@ import java.util.Map;
  * or out of range is a 400 naming it; unknown fields are ignored, as OpenAI's own server does.
  * Sampling not given falls back to {@link GenerationOptions#defaults()} (llama-server's defaults).
  */
-record Request(List<ChatTemplate.Message> messages, String prompt, GenerationOptions options, boolean stream, boolean includeUsage) {
+record Request(List<ChatTemplate.Message> messages, String prompt, GenerationOptions options, boolean stream, boolean includeUsage, String maxTokensName) {
 
     static Request parse(Map<String, Object> body, boolean chat) {
         GenerationOptions o = GenerationOptions.defaults();
@@ -63,7 +63,7 @@ record Request(List<ChatTemplate.Message> messages, String prompt, GenerationOpt
         if (body.containsKey("model") && body.get("model") != null && !(body.get("model") instanceof String)) {
             throw ApiError.badRequest("model", "model should be a string");
         }
-        return new Request(messages, prompt, o, stream, usage);
+        return new Request(messages, prompt, o, stream, usage, maxName);
     }
 
     private static List<ChatTemplate.Message> messages(Object v) {

@@ -248,6 +248,36 @@ class OpenAiServerTest {
         }
     }
 
+    /**
+     * A KV cache bound that holds one 128-position session and a half: a request that could never fit
+     * is a 400 naming max_tokens; two that fit one at a time both run (the second waits for the
+     * first's memory) and equal their runs alone; the memory is all given back.
+     */
+    @Test
+    void theKvCacheBoundRefusesWhatCanNeverFitAndQueuesTheRest() throws Exception {
+        long one = model.model().sessionBytes(128);
+        assertTrue(one > 0 && model.model().sessionBytes(512) > 2 * one, one + " bytes");
+        try (OpenAiServer tight = OpenAiServer.start(model, OpenAiServer.Options.defaults().withPort(0).withParallel(4).withKvMemory(one * 3 / 2));
+             ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            HttpResponse<String> tooBig = post(tight, "/v1/completions", "{\"prompt\":\"And it came to pass\",\"max_tokens\":400}", null);
+            assertEquals(400, tooBig.statusCode(), tooBig.body());
+            assertEquals("max_tokens", at(json(tooBig), "error", "param"));
+            assertTrue(((String) at(json(tooBig), "error", "message")).contains("MiB"), tooBig.body());
+            List<Future<HttpResponse<String>>> both = new ArrayList<>();
+            for (String p : new String[] {"And it came to pass", "In the beginning"}) {
+                both.add(pool.submit(() -> post(tight, "/v1/completions", "{\"prompt\":\"" + p + "\",\"max_tokens\":60,\"temperature\":0}", null)));
+            }
+            int i = 0;
+            for (String p : new String[] {"And it came to pass", "In the beginning"}) {
+                HttpResponse<String> r = both.get(i++).get();
+                assertEquals(200, r.statusCode(), r.body());
+                assertEquals(model.generate(p, GenerationOptions.defaults().withMaxTokens(60).withTemperature(0f), t -> {}).text(),
+                        at(json(r), "choices", 0, "text"));
+            }
+            assertEquals(0, metric(tight, "panamax_kv_cache_reserved_bytes"));
+        }
+    }
+
     @Test
     void aFullServerSays503AndAClientThatLeavesFreesItsSlot() throws Exception {
         try (OpenAiServer one = OpenAiServer.start(model, OpenAiServer.Options.defaults().withPort(0).withParallel(1).withQueue(0))) {

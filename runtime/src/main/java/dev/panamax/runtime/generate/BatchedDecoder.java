@@ -340,6 +340,11 @@ public final class BatchedDecoder implements LanguageModel {
     }
 
     @Override
+    public long sessionBytes(int positions) {
+        return model.sessionBytes(positions);
+    }
+
+    @Override
     public String architecture() {
         return model.architecture();
     }

@@ -50,6 +50,15 @@ public interface LanguageModel extends Model {
     }
 
     /**
+     * Bytes a session's caches take once it holds {@code positions} positions (its KV cache, grown as
+     * its sequence grows), so a server can bound the memory of its sessions; −1 where the
+     * architecture does not say.
+     */
+    default long sessionBytes(int positions) {
+        return -1;
+    }
+
+    /**
      * Does now the one-time work the first {@link #newSession} would otherwise do (a Llama with
      * Q8_0 or Q4_0 matrices copies them into the CPU's interleaved decode layout: about a second
      * per GB), so a caller can count it with the load. Idempotent; nothing by default.
