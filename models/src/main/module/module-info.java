@@ -14,5 +14,6 @@ module dev.panamax.models {
             dev.panamax.models.Bert,
             dev.panamax.models.Mamba,
             dev.panamax.models.Mamba2,
-            dev.panamax.models.Qwen3Next;
+            dev.panamax.models.Qwen3Next,
+            dev.panamax.models.Vit;
 }

@@ -21,7 +21,7 @@ public final class Main {
 
     /** Every command, in the order the help lists them. */
     static final List<Command> COMMANDS = List.of(new GenerateCommand(), new ChatCommand(), new EmbedCommand(), new SearchCommand(),
-            new ServeCommand(), new BenchCommand(), new TokenizeCommand(), new ForwardCommand(), new InspectCommand(), new ConvertCommand(), new QuantizeCommand());
+            new ServeCommand(), new BenchCommand(), new TokenizeCommand(), new ForwardCommand(), new ClassifyCommand(), new InspectCommand(), new ConvertCommand(), new QuantizeCommand());
 
     private static final Map<String, Command> BY_NAME = new LinkedHashMap<>();
 

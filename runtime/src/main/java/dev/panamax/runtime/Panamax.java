@@ -205,6 +205,7 @@ public final class Panamax implements AutoCloseable {
 
     /** As {@link #embed(List, EmbeddingOptions)} for texts given as token ids (a model without a tokenizer, ids of one's own). */
     public List<float[]> embedIds(List<int[]> texts, EmbeddingOptions options) {
+        if (model instanceof dev.panamax.runtime.model.VisionModel) throw notText();
         if (model instanceof LanguageModel lm && lm.hiddenSize() < 0) lm.hiddenStates(new int[] {0}); // says which architectures can
         enter();
         try {
@@ -233,7 +234,15 @@ public final class Panamax implements AutoCloseable {
 
     /** The longest input: an encoder's positions, a decoder's context. */
     private int inputLimit() {
-        return model instanceof EncoderModel enc ? enc.maxPositions() : ((LanguageModel) model).contextLength();
+        if (model instanceof EncoderModel enc) return enc.maxPositions();
+        if (model instanceof LanguageModel lm) return lm.contextLength();
+        throw notText();
+    }
+
+    /** What a vision model answers to a text call. */
+    private ModelException notText() {
+        return new ModelException("this " + model.architecture() + " model takes images, not text: use it as a "
+                + dev.panamax.runtime.model.VisionModel.class.getSimpleName() + " (ModelLoader.load(path))");
     }
 
     private int[] fit(int[] ids, int index, int count, boolean truncate) {
@@ -251,6 +260,7 @@ public final class Panamax implements AutoCloseable {
 
     /** {@code text} as the model's token ids, BOS (or CLS and SEP) added as the model asks. */
     public int[] encode(String text) {
+        if (model instanceof dev.panamax.runtime.model.VisionModel) throw notText();
         Tokenizer tok = tokenizer();
         if (tok == null) throw new ModelException("this model has no tokenizer: pass token ids instead");
         return tok.encode(text, true);
@@ -274,6 +284,9 @@ public final class Panamax implements AutoCloseable {
     public ModelInfo info() {
         java.util.Map<String, Long> byType = model.parametersByType();
         long params = byType.values().stream().mapToLong(Long::longValue).sum();
+        if (model instanceof dev.panamax.runtime.model.VisionModel v) {
+            return new ModelInfo(model.architecture(), "vision", params, byType, -1, -1, model.device());
+        }
         return model instanceof LanguageModel lm
                 ? new ModelInfo(model.architecture(), "decoder", params, byType, lm.contextLength(), lm.vocabSize(), model.device())
                 : new ModelInfo(model.architecture(), "encoder", params, byType, inputLimit(), -1, model.device());
@@ -327,6 +340,7 @@ public final class Panamax implements AutoCloseable {
     /** The language model underneath, for sessions of one's own ({@code prepare()}, {@code newSession()}); an encoder has none. */
     public LanguageModel model() {
         if (model instanceof LanguageModel lm) return lm;
+        if (model instanceof dev.panamax.runtime.model.VisionModel) throw notText();
         throw new ModelException("this " + model.architecture() + " model is an encoder: it embeds text (embed), it does not generate");
     }
 

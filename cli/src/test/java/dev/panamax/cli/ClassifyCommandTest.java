@@ -1,0 +1,45 @@
+package dev.panamax.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** {@code panamax classify} on the ViT fixture: the top label and its probability from transformers' own logits. */
+class ClassifyCommandTest {
+
+    @Test
+    void printsTheTopLabelsBestFirstWithTheirProbabilities() throws Exception {
+        Path vit = Path.of(System.getProperty("panamax.shared", "../../shared")).resolve("fixtures/vision/vit");
+        GenerateCommandTest.Result r = GenerateCommandTest.run("", "classify", vit.toString(), "--pixels",
+                vit.resolve("pixel_values.f32").toString(), "--top", "3");
+        assertEquals(0, r.status(), r.err());
+        List<String> lines = r.out().strip().lines().toList();
+        assertEquals(3, lines.size(), r.out());
+        // transformers' logits, as a softmax: the top label and its probability.
+        float[] logits = new float[10];
+        ByteBuffer.wrap(Files.readAllBytes(vit.resolve("logits.f32"))).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(logits);
+        int best = 0;
+        double sum = 0;
+        for (int i = 0; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+        for (float l : logits) sum += Math.exp(l - logits[best]);
+        String[] top = lines.get(0).split(" ");
+        assertEquals("class_" + best, top[0]);
+        assertEquals(1 / sum, Double.parseDouble(top[1]), 1e-4);
+        double previous = 2;
+        for (String line : lines) {
+            double p = Double.parseDouble(line.split(" ")[1]);
+            assertTrue(p <= previous, r.out());
+            previous = p;
+        }
+
+        r = GenerateCommandTest.run("", "classify", vit.toString(), "--pixels", vit.resolve("config.json").toString());
+        assertEquals(1, r.status(), r.err());
+        assertTrue(r.err().contains("float32 tensor is 12288"), r.err());
+    }
+}

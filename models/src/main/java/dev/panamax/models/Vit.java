@@ -1,0 +1,248 @@
+package dev.panamax.models;
+
+import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.format.Weights;
+import dev.panamax.runtime.model.Architecture;
+import dev.panamax.runtime.model.Model;
+import dev.panamax.runtime.model.ModelSource;
+import dev.panamax.runtime.model.VisionModel;
+import dev.panamax.runtime.tensor.Tensor;
+import dev.panamax.runtime.tokenizer.Tokenizer;
+import dev.panamax.simd.Kernels;
+import dev.panamax.simd.Parallel;
+import dev.panamax.simd.Simd;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Vision transformers: ViT (Dosovitskiy et al., 2020) and DeiT (Touvron et al., 2021) image
+ * classifiers, from Hugging Face directories ({@code ViTForImageClassification},
+ * {@code DeiTForImageClassificationWithTeacher}). An image [C, H, W] is cut into P×P patches, each
+ * flattened (channel, row, column) and projected — the patch embedding, a convolution with stride =
+ * kernel = P, as one matrix product — then:
+ *
+ * <pre>
+ *   x  = [cls; (dist;) W_p·patch_1 + b_p; …; W_p·patch_N + b_p] + E_pos
+ *   h  = x + W_o·Attention(W_q·n + b_q, W_k·n + b_k, W_v·n + b_v) + b_o,   n = LayerNorm(x)   (every token sees every token)
+ *   x' = h + W_2·GELU(W_1·m + b_1) + b_2,                                 m = LayerNorm(h)
+ *   logits = W_c·LayerNorm(x_L)[0] + b_c                    (DeiT with its teacher: the mean of that and W_d·LayerNorm(x_L)[1] + b_d)
+ * </pre>
+ */
+public final class Vit implements Architecture {
+
+    @Override
+    public String name() {
+        return "vit";
+    }
+
+    @Override
+    public Set<String> huggingFaceTypes() {
+        return Set.of("vit", "deit");
+    }
+
+    @Override
+    public Set<String> ggufArchitectures() {
+        return Set.of();
+    }
+
+    /** Hyper-parameters from config.json. */
+    record Config(String type, int dim, int layers, int heads, int ffnDim, int patch, int imageSize, int channels, float eps, List<String> labels) {
+        static Config of(Map<String, Object> c, String type) {
+            String act = Cfg.stringOr(c, "hidden_act", "gelu");
+            if (!act.equals("gelu")) throw new ModelException(type + " with hidden_act '" + act + "' is not supported (gelu)");
+            int dim = Cfg.integer(c, "hidden_size"), heads = Cfg.integer(c, "num_attention_heads");
+            Cfg.divide(dim, "hidden_size", heads, "num_attention_heads");
+            int patch = Cfg.integer(c, "patch_size"), size = Cfg.integer(c, "image_size");
+            if (patch <= 0 || size <= 0 || size % patch != 0) throw new ModelException("image_size " + size + " is not a whole number of " + patch + "-pixel patches");
+            List<String> labels = new ArrayList<>();
+            Map<String, Object> id2label = Cfg.objectOr(c, "id2label", Map.of());
+            for (int i = 0; i < id2label.size(); i++) {
+                Object l = id2label.get(Integer.toString(i));
+                if (!(l instanceof String s)) throw new ModelException("id2label has no label " + i + " of " + id2label.size());
+                labels.add(s);
+            }
+            return new Config(type, dim, Cfg.integer(c, "num_hidden_layers"), heads, Cfg.integer(c, "intermediate_size"), patch, size,
+                    Cfg.integerOr(c, "num_channels", 3), (float) Cfg.numberOr(c, "layer_norm_eps", 1e-12), List.copyOf(labels));
+        }
+    }
+
+    record Layer(float[] ln1w, float[] ln1b, Tensor wq, float[] bq, Tensor wk, float[] bk, Tensor wv, float[] bv, Tensor wo, float[] bo,
+                 float[] ln2w, float[] ln2b, Tensor w1, float[] b1, Tensor w2, float[] b2) {}
+
+    @Override
+    public Model load(ModelSource src) {
+        if (src.isGguf()) throw new ModelException("ViT and DeiT are read from Hugging Face directories here, not GGUF");
+        return new Loaded(Config.of(src.config(), src.architecture()), src.weights(), src.tokenizer());
+    }
+
+    static final class Loaded implements VisionModel {
+        final Config c;
+        final Weights w;
+        final Kernels k = Simd.kernels();
+        final Tokenizer tokenizer;
+        /** Class token, and DeiT's distillation token (null for ViT): the rows before the patches. */
+        final float[] cls, dist;
+        final float[] positions, patchBias, normW, normB, headB, distB;
+        final Tensor patchProj, head, distHead;
+        final Layer[] layers;
+        final int prefix;
+
+        Loaded(Config c, Weights w, Tokenizer tokenizer) {
+            this.c = c;
+            this.w = w;
+            this.tokenizer = tokenizer;
+            String e = c.type + ".";
+            int d = c.dim, n = (c.imageSize / c.patch) * (c.imageSize / c.patch);
+            boolean deit = c.type.equals("deit");
+            cls = vec(e + "embeddings.cls_token", d);
+            dist = deit ? vec(e + "embeddings.distillation_token", d) : null;
+            prefix = deit ? 2 : 1;
+            positions = vec(e + "embeddings.position_embeddings", (n + prefix) * d);
+            // The convolution's weight [D, C, P, P] is a matrix [D, C·P·P] over the unfolded patches.
+            Tensor conv = w.get(e + "embeddings.patch_embeddings.projection.weight").expect(d, c.channels, c.patch, c.patch);
+            patchProj = w.matrix(new Tensor(conv.name(), conv.type(), new long[] {d, (long) c.channels * c.patch * c.patch}, conv.data()));
+            patchBias = vec(e + "embeddings.patch_embeddings.projection.bias", d);
+            layers = new Layer[c.layers];
+            for (int i = 0; i < c.layers; i++) {
+                String p = e + "encoder.layer." + i + ".";
+                layers[i] = new Layer(vec(p + "layernorm_before.weight", d), vec(p + "layernorm_before.bias", d),
+                        mat(p + "attention.attention.query.weight", d, d), vec(p + "attention.attention.query.bias", d),
+                        mat(p + "attention.attention.key.weight", d, d), vec(p + "attention.attention.key.bias", d),
+                        mat(p + "attention.attention.value.weight", d, d), vec(p + "attention.attention.value.bias", d),
+                        mat(p + "attention.output.dense.weight", d, d), vec(p + "attention.output.dense.bias", d),
+                        vec(p + "layernorm_after.weight", d), vec(p + "layernorm_after.bias", d),
+                        mat(p + "intermediate.dense.weight", c.ffnDim, d), vec(p + "intermediate.dense.bias", c.ffnDim),
+                        mat(p + "output.dense.weight", d, c.ffnDim), vec(p + "output.dense.bias", d));
+            }
+            normW = vec(e + "layernorm.weight", d);
+            normB = vec(e + "layernorm.bias", d);
+            int labels = c.labels.size();
+            String headName = deit ? "cls_classifier" : "classifier";
+            Tensor h = labels == 0 ? null : w.find(headName + ".weight");
+            head = h == null ? null : w.matrix(h).expect(labels, d);
+            headB = h == null ? null : vec(headName + ".bias", labels);
+            Tensor dh = deit && labels > 0 ? w.find("distillation_classifier.weight") : null;
+            distHead = dh == null ? null : w.matrix(dh).expect(labels, d);
+            distB = dh == null ? null : vec("distillation_classifier.bias", labels);
+        }
+
+        private float[] vec(String name, int n) {
+            Tensor t = w.get(name);
+            if (t.elements() != n) throw new ModelException(name + " has " + t.elements() + " values, expected " + n);
+            return t.toFloats(k);
+        }
+
+        private Tensor mat(String name, int rows, int cols) {
+            return w.matrix(w.get(name)).expect(rows, cols);
+        }
+
+        @Override public String architecture() { return c.type; }
+        @Override public Tokenizer tokenizer() { return tokenizer; }
+        @Override public int imageSize() { return c.imageSize; }
+        @Override public int channels() { return c.channels; }
+        @Override public List<String> labels() { return c.labels; }
+        @Override public int hiddenSize() { return c.dim; }
+        @Override public void close() { w.close(); }
+        @Override public Map<String, Long> parametersByType() { return w.parametersByType(); }
+
+        @Override
+        public float[] hiddenStates(float[] pixels, int height, int width) {
+            return encode(pixels, height, width);
+        }
+
+        @Override
+        public float[] classify(float[] pixels, int height, int width) {
+            if (head == null) throw new ModelException("this " + c.type + " model has no classifier (no id2label or classifier weights)");
+            float[] hidden = encode(pixels, height, width);
+            for (int t = 0; t < prefix; t++) k.layernorm(hidden, t * c.dim, hidden, t * c.dim, normW, normB, c.dim, c.eps);
+            int d = c.dim, L = c.labels.size();
+            float[] logits = new float[L], row = new float[d];
+            System.arraycopy(hidden, 0, row, 0, d);
+            w.cpu(head).matvec(k, row, logits);
+            k.add(logits, 0, headB, 0, logits, 0, L);
+            if (distHead == null) return logits;
+            float[] second = new float[L];
+            System.arraycopy(hidden, d, row, 0, d);
+            w.cpu(distHead).matvec(k, row, second);
+            k.add(second, 0, distB, 0, second, 0, L);
+            for (int i = 0; i < L; i++) logits[i] = (logits[i] + second[i]) / 2;
+            return logits;
+        }
+
+        /** The embeddings through every layer, before the final norm: [tokens, dim]. */
+        private float[] encode(float[] pixels, int height, int width) {
+            int C = c.channels, P = c.patch, d = c.dim;
+            if (height != c.imageSize || width != c.imageSize) {
+                throw new ModelException("a " + height + "×" + width + " image: this model takes " + c.imageSize + "×" + c.imageSize
+                        + " (resize it first, as its preprocessor_config.json says)");
+            }
+            if (pixels.length != C * height * width) {
+                throw new ModelException(pixels.length + " pixel values for a [" + C + ", " + height + ", " + width + "] image (" + C * height * width + " expected)");
+            }
+            int gh = height / P, gw = width / P, N = gh * gw, T = N + prefix, cpp = C * P * P;
+            // Unfolded patches [N, C·P·P], each flattened as the convolution's weight is: channel, row, column.
+            float[] patches = new float[N * cpp];
+            for (int py = 0; py < gh; py++) {
+                for (int px = 0; px < gw; px++) {
+                    int o = (py * gw + px) * cpp;
+                    for (int ch = 0; ch < C; ch++) {
+                        for (int ky = 0; ky < P; ky++) {
+                            System.arraycopy(pixels, (ch * height + py * P + ky) * width + px * P, patches, o + (ch * P + ky) * P, P);
+                        }
+                    }
+                }
+            }
+            float[] x = new float[T * d];
+            float[] embedded = new float[N * d];
+            Linear.apply(k, w.cpu(patchProj), patches, N, embedded);
+            System.arraycopy(cls, 0, x, 0, d);
+            if (dist != null) System.arraycopy(dist, 0, x, d, d);
+            for (int i = 0; i < N; i++) k.add(embedded, i * d, patchBias, 0, x, (prefix + i) * d, d);
+            k.add(x, 0, positions, 0, x, 0, T * d);
+
+            float[] n = new float[T * d], q = new float[T * d], kk = new float[T * d], v = new float[T * d], a = new float[T * d], o = new float[T * d];
+            float[] hmid = new float[T * c.ffnDim];
+            for (Layer L : layers) {
+                for (int t = 0; t < T; t++) k.layernorm(n, t * d, x, t * d, L.ln1w(), L.ln1b(), d, c.eps);
+                linear(L.wq(), L.bq(), n, T, q);
+                linear(L.wk(), L.bk(), n, T, kk);
+                linear(L.wv(), L.bv(), n, T, v);
+                attention(q, kk, v, a, T);
+                linear(L.wo(), L.bo(), a, T, o);
+                k.add(x, 0, o, 0, x, 0, T * d);
+                for (int t = 0; t < T; t++) k.layernorm(n, t * d, x, t * d, L.ln2w(), L.ln2b(), d, c.eps);
+                linear(L.w1(), L.b1(), n, T, hmid);
+                k.geluErf(hmid, 0, T * c.ffnDim);
+                linear(L.w2(), L.b2(), hmid, T, o);
+                k.add(x, 0, o, 0, x, 0, T * d);
+            }
+            return x;
+        }
+
+        /** out[t] = W·in[t] + b for the T rows. */
+        private void linear(Tensor wt, float[] b, float[] in, int T, float[] out) {
+            Linear.apply(k, w.cpu(wt), in, T, out);
+            int rows = wt.rows();
+            for (int t = 0; t < T; t++) k.add(out, t * rows, b, 0, out, t * rows, rows);
+        }
+
+        /** Every token over every token (no mask), the heads in parallel. */
+        private void attention(float[] q, float[] kk, float[] v, float[] out, int T) {
+            int d = c.dim, hd = d / c.heads;
+            float scale = (float) (1 / Math.sqrt(hd));
+            Parallel.forRange(c.heads, 1, (h0, h1) -> {
+                float[] s = new float[T];
+                for (int hh = h0; hh < h1; hh++) {
+                    for (int i = 0; i < T; i++) {
+                        for (int j = 0; j < T; j++) s[j] = k.dot(q, i * d + hh * hd, kk, j * d + hh * hd, hd) * scale;
+                        k.softmax(s, 0, T);
+                        java.util.Arrays.fill(out, i * d + hh * hd, i * d + hh * hd + hd, 0f);
+                        for (int j = 0; j < T; j++) k.axpy(s[j], v, j * d + hh * hd, out, i * d + hh * hd, hd);
+                    }
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,33 @@
+package dev.panamax.runtime.model;
+
+import java.util.List;
+
+/**
+ * An image model (ViT, DeiT): a {@code [channels, height, width]} float tensor of preprocessed
+ * pixels (resized, rescaled and normalised as the model's {@code preprocessor_config.json} says)
+ * in, class logits or hidden states out. Thread-safe: the weights are shared and read-only.
+ */
+public interface VisionModel extends Model {
+
+    /** The square side, in pixels, the model was trained at (its position embeddings' grid). */
+    int imageSize();
+
+    /** Input channels (3: RGB). */
+    int channels();
+
+    /** The classifier's labels by index ({@code id2label}); empty where the model has no classifier. */
+    List<String> labels();
+
+    /** The width of {@link #hiddenStates}' rows. */
+    int hiddenSize();
+
+    /**
+     * The last encoder layer's output, {@code [tokens, hiddenSize]} — transformers'
+     * {@code hidden_states[-1]}, before the final layer norm — the class token (and DeiT's
+     * distillation token) first, then the patches in row-major order.
+     */
+    float[] hiddenStates(float[] pixels, int height, int width);
+
+    /** The classifier's logits {@code [labels().size()]} for one image. */
+    float[] classify(float[] pixels, int height, int width);
+}
