@@ -38,6 +38,29 @@ class ClassifyCommandTest {
             previous = p;
         }
 
+        // From the PNG itself (decoded and preprocessed here): the same top label.
+        GenerateCommandTest.Result png = GenerateCommandTest.run("", "classify", vit.toString(), vit.resolve("image.png").toString(),
+                vit.resolve("image.png").toString(), "--top", "1");
+        assertEquals(0, png.status(), png.err());
+        List<String> pl = png.out().strip().lines().toList();
+        assertEquals(4, pl.size(), png.out());
+        assertEquals("== " + vit.resolve("image.png"), pl.get(0));
+        assertEquals("class_" + best, pl.get(1).split(" ")[0]);
+        assertEquals(pl.get(1), pl.get(3), "the same image twice, the same answer");
+
+        // forward writes the logits: from the pixel tensor, transformers' own within 1e-4.
+        Path out = Files.createTempFile("vit-logits", ".f32");
+        GenerateCommandTest.Result f = GenerateCommandTest.run("", "forward", vit.toString(), "--pixels", vit.resolve("pixel_values.f32").toString(),
+                "--out", out.toString());
+        assertEquals(0, f.status(), f.err());
+        float[] written = new float[10];
+        ByteBuffer.wrap(Files.readAllBytes(out)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(written);
+        for (int i = 0; i < 10; i++) assertEquals(logits[i], written[i], 1e-4, "logit " + i);
+        f = GenerateCommandTest.run("", "forward", vit.toString(), "--ids", "1,2", "--out", out.toString());
+        assertEquals(1, f.status(), f.err());
+        assertTrue(f.err().contains("image model"), f.err());
+        Files.delete(out);
+
         r = GenerateCommandTest.run("", "classify", vit.toString(), "--pixels", vit.resolve("config.json").toString());
         assertEquals(1, r.status(), r.err());
         assertTrue(r.err().contains("float32 tensor is 12288"), r.err());
