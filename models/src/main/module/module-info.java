@@ -15,5 +15,6 @@ module dev.panamax.models {
             dev.panamax.models.Mamba,
             dev.panamax.models.Mamba2,
             dev.panamax.models.Qwen3Next,
-            dev.panamax.models.Vit;
+            dev.panamax.models.Vit,
+            dev.panamax.models.Clip;
 }

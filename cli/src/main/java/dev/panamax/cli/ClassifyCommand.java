@@ -22,14 +22,19 @@ import java.util.List;
 final class ClassifyCommand extends Command {
 
     ClassifyCommand() {
-        super("classify", "MODEL IMAGE... [--top K] | MODEL --pixels FILE.f32", "an image classifier's top labels (ViT, DeiT)", """
+        super("classify", "MODEL IMAGE... [--top K] [--labels A,B,C] | MODEL --pixels FILE.f32", "an image's top labels (ViT, DeiT; CLIP zero-shot)", """
                 Runs a ViT or DeiT classifier (a Hugging Face directory) on each IMAGE (PNG or JPEG),
                 preprocessed as the model's preprocessor_config.json says (Pillow's resize, centre
                 crop, rescale, normalise), and prints its top K labels, best first, one per line as
                 "label probability" (softmax of the logits); with several images, each list follows
                 a line "== IMAGE". --pixels takes one image's preprocessed pixels instead: a float32
                 little-endian [3, S, S] tensor, what transformers' image processor returns.
+                A CLIP model classifies zero-shot among --labels: each label becomes a text through
+                --template (default "a photo of {label}"), and the probabilities are the softmax of
+                CLIP's scaled similarities between the image and the texts.
                 """, List.of(Option.valued("--pixels", "FILE.f32", "a preprocessed pixel tensor [3, S, S], float32 little-endian, instead of images"),
+                Option.valued("--labels", "A,B,C", "CLIP: the labels to choose among (comma-separated)"),
+                Option.valued("--template", "TEXT", "CLIP: the text for each label, {label} replaced (default \"a photo of {label}\")"),
                 Option.valued("--top", "K", "labels to print (default 5)"), Option.THREADS));
     }
 
@@ -45,7 +50,8 @@ final class ClassifyCommand extends Command {
         if (top < 1) throw new UsageException("--top must be at least 1, got " + top);
         Path dir = Path.of(a.positional.get(0));
         try (Model m = ModelLoader.load(dir, loadOptions(a))) {
-            if (!(m instanceof VisionModel v)) throw new ModelException(dir + " is a " + m.architecture() + " model, not an image classifier");
+            if (!(m instanceof VisionModel model)) throw new ModelException(dir + " is a " + m.architecture() + " model, not an image classifier");
+            VisionModel v = zeroShot(model, a);
             if (pixelsFile != null) {
                 int s = v.imageSize(), c = v.channels();
                 Path p = Path.of(pixelsFile);
@@ -68,6 +74,45 @@ final class ClassifyCommand extends Command {
             }
         }
         return 0;
+    }
+
+    /**
+     * CLIP with --labels: a classifier whose logits are the scaled similarities of the image's
+     * embedding and each label's text embedding; any other model as it is (--labels refused).
+     */
+    private static VisionModel zeroShot(VisionModel m, Args a) {
+        String labels = a.value("--labels", null);
+        if (labels == null) {
+            if (m.labels().isEmpty()) throw new UsageException(m.architecture() + " has no classifier of its own: give --labels A,B,C to choose among (zero-shot)");
+            return m;
+        }
+        if (!m.labels().isEmpty()) throw new UsageException(m.architecture() + " classifies with its own labels; --labels is for CLIP");
+        List<String> names = Arrays.stream(labels.split(",")).map(String::strip).filter(x -> !x.isEmpty()).toList();
+        if (names.isEmpty()) throw new UsageException("--labels is empty");
+        String template = a.value("--template", "a photo of {label}");
+        float[][] texts = new float[names.size()][];
+        for (int i = 0; i < texts.length; i++) texts[i] = m.embedText(template.replace("{label}", names.get(i)));
+        return new VisionModel() {
+            @Override public int imageSize() { return m.imageSize(); }
+            @Override public int channels() { return m.channels(); }
+            @Override public List<String> labels() { return names; }
+            @Override public int hiddenSize() { return m.hiddenSize(); }
+            @Override public float[] hiddenStates(float[] pixels, int h, int w) { return m.hiddenStates(pixels, h, w); }
+            @Override public String architecture() { return m.architecture(); }
+            @Override public dev.panamax.runtime.tokenizer.Tokenizer tokenizer() { return m.tokenizer(); }
+            @Override public void close() {}
+
+            @Override
+            public float[] classify(float[] pixels, int h, int w) {
+                float[] image = m.embedImage(pixels, h, w), logits = new float[texts.length];
+                for (int i = 0; i < texts.length; i++) {
+                    float dot = 0;
+                    for (int j = 0; j < image.length; j++) dot += image[j] * texts[i][j];
+                    logits[i] = m.logitScale() * dot;
+                }
+                return logits;
+            }
+        };
     }
 
     /** The top labels, best first, as "label probability". */

@@ -61,6 +61,20 @@ class ClassifyCommandTest {
         assertTrue(f.err().contains("image model"), f.err());
         Files.delete(out);
 
+        // CLIP zero-shot: two of the fixture's texts as labels (template "{label}"), ranked as transformers' logits_per_image rank them.
+        Path clip = vit.resolveSibling("clip");
+        float[] perImage = new float[3];
+        ByteBuffer.wrap(Files.readAllBytes(clip.resolve("logits_per_image.f32"))).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(perImage);
+        String[] texts = {"a photo of a cat", "A picture of the sea at night!"}; // the third has a comma
+        GenerateCommandTest.Result z = GenerateCommandTest.run("", "classify", clip.toString(), "--pixels", clip.resolve("pixel_values.f32").toString(),
+                "--labels", String.join(",", texts), "--template", "{label}", "--top", "1");
+        assertEquals(0, z.status(), z.err());
+        int bestText = perImage[1] > perImage[0] ? 1 : 0;
+        assertEquals(texts[bestText], z.out().strip().substring(0, z.out().strip().lastIndexOf(' ')));
+        z = GenerateCommandTest.run("", "classify", clip.toString(), "--pixels", clip.resolve("pixel_values.f32").toString());
+        assertEquals(2, z.status(), z.err());
+        assertTrue(z.err().contains("--labels"), z.err());
+
         r = GenerateCommandTest.run("", "classify", vit.toString(), "--pixels", vit.resolve("config.json").toString());
         assertEquals(1, r.status(), r.err());
         assertTrue(r.err().contains("float32 tensor is 12288"), r.err());

@@ -20,6 +20,13 @@ final class Linear {
         else w.matmul(k, in, T, out);
     }
 
+    /** out[t] = W·in[t] + b for the T rows of {@code in} (the encoders' linear layers, with bias). */
+    static void apply(Kernels k, Tensor w, float[] in, int T, float[] bias, float[] out) {
+        apply(k, w, in, T, out);
+        int rows = w.rows();
+        for (int t = 0; t < T; t++) k.add(out, t * rows, bias, 0, out, t * rows, rows);
+    }
+
     /**
      * outs[i][t] = ws[i]·in[t] for matrices over the same input (q, k, v; gate, up): one token in one
      * parallel pass with the input quantized once ({@link Tensor#matvec(Kernels, float[], Tensor[], float[][])}),
@@ -55,6 +62,28 @@ final class Linear {
             case TERNARY, TQ2_0, TQ1_0 -> true;
             default -> false;
         };
+    }
+
+    /**
+     * Multi-head attention of T tokens over each other (encoders: ViT, CLIP's towers), q, k, v and
+     * out [T, dim] with {@code heads} heads: softmax(q·kᵀ/√d)·v per head, over every token, or with
+     * {@code causal} over the tokens up to each one; the heads in parallel.
+     */
+    static void attendAll(Kernels k, float[] q, float[] kk, float[] v, float[] out, int T, int dim, int heads, boolean causal) {
+        int hd = dim / heads;
+        float scale = (float) (1 / Math.sqrt(hd));
+        Parallel.forRange(heads, 1, (h0, h1) -> {
+            float[] s = new float[T];
+            for (int h = h0; h < h1; h++) {
+                for (int i = 0; i < T; i++) {
+                    int n = causal ? i + 1 : T, o = i * dim + h * hd;
+                    for (int j = 0; j < n; j++) s[j] = k.dot(q, o, kk, j * dim + h * hd, hd) * scale;
+                    k.softmax(s, 0, n);
+                    java.util.Arrays.fill(out, o, o + hd, 0f);
+                    for (int j = 0; j < n; j++) k.axpy(s[j], v, j * dim + h * hd, out, o, hd);
+                }
+            }
+        });
     }
 
     /** {@code body} for each token t &lt; T, spread over the threads (a single token runs here). */

@@ -9,7 +9,6 @@ import dev.panamax.runtime.model.VisionModel;
 import dev.panamax.runtime.tensor.Tensor;
 import dev.panamax.runtime.tokenizer.Tokenizer;
 import dev.panamax.simd.Kernels;
-import dev.panamax.simd.Parallel;
 import dev.panamax.simd.Simd;
 import java.util.ArrayList;
 import java.util.List;
@@ -209,7 +208,7 @@ public final class Vit implements Architecture {
                 linear(L.wq(), L.bq(), n, T, q);
                 linear(L.wk(), L.bk(), n, T, kk);
                 linear(L.wv(), L.bv(), n, T, v);
-                attention(q, kk, v, a, T);
+                Linear.attendAll(k, q, kk, v, a, T, d, c.heads, false);
                 linear(L.wo(), L.bo(), a, T, o);
                 k.add(x, 0, o, 0, x, 0, T * d);
                 for (int t = 0; t < T; t++) k.layernorm(n, t * d, x, t * d, L.ln2w(), L.ln2b(), d, c.eps);
@@ -221,28 +220,9 @@ public final class Vit implements Architecture {
             return x;
         }
 
-        /** out[t] = W·in[t] + b for the T rows. */
         private void linear(Tensor wt, float[] b, float[] in, int T, float[] out) {
-            Linear.apply(k, w.cpu(wt), in, T, out);
-            int rows = wt.rows();
-            for (int t = 0; t < T; t++) k.add(out, t * rows, b, 0, out, t * rows, rows);
+            Linear.apply(k, w.cpu(wt), in, T, b, out);
         }
 
-        /** Every token over every token (no mask), the heads in parallel. */
-        private void attention(float[] q, float[] kk, float[] v, float[] out, int T) {
-            int d = c.dim, hd = d / c.heads;
-            float scale = (float) (1 / Math.sqrt(hd));
-            Parallel.forRange(c.heads, 1, (h0, h1) -> {
-                float[] s = new float[T];
-                for (int hh = h0; hh < h1; hh++) {
-                    for (int i = 0; i < T; i++) {
-                        for (int j = 0; j < T; j++) s[j] = k.dot(q, i * d + hh * hd, kk, j * d + hh * hd, hd) * scale;
-                        k.softmax(s, 0, T);
-                        java.util.Arrays.fill(out, i * d + hh * hd, i * d + hh * hd + hd, 0f);
-                        for (int j = 0; j < T; j++) k.axpy(s[j], v, j * d + hh * hd, out, i * d + hh * hd, hd);
-                    }
-                }
-            });
-        }
     }
 }

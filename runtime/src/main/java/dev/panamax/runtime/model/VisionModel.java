@@ -30,4 +30,19 @@ public interface VisionModel extends Model {
 
     /** The classifier's logits {@code [labels().size()]} for one image. */
     float[] classify(float[] pixels, int height, int width);
+
+    /** The image's embedding, L2-normalised (CLIP); models without one say so. */
+    default float[] embedImage(float[] pixels, int height, int width) {
+        throw new dev.panamax.runtime.ModelException("this " + architecture() + " model gives no image embedding (CLIP does)");
+    }
+
+    /** A text's embedding in the images' space, L2-normalised (CLIP's text tower); models without one say so. */
+    default float[] embedText(String text) {
+        throw new dev.panamax.runtime.ModelException("this " + architecture() + " model has no text tower (CLIP does)");
+    }
+
+    /** The factor from a cosine similarity to a logit (CLIP's exp(logit_scale)); 1 where the model has none. */
+    default float logitScale() {
+        return 1;
+    }
 }

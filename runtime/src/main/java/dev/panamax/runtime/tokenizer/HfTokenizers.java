@@ -23,6 +23,10 @@ public final class HfTokenizers {
     /** The directory's tokenizer, or null when it has none. */
     public static Tokenizer load(Path dir, Map<String, Object> config) {
         try {
+            // CLIP's own BPE (words end in </w>), whatever tokenizer.json says.
+            if ("clip".equals(config.get("model_type")) && Files.isRegularFile(dir.resolve("vocab.json")) && Files.isRegularFile(dir.resolve("merges.txt"))) {
+                return ClipBpe.read(dir);
+            }
             if (Files.isRegularFile(dir.resolve("tokenizer.model"))) return SentencePiece.fromModelFile(dir.resolve("tokenizer.model"), config);
             if (Files.isRegularFile(dir.resolve("tokenizer.json"))) return fromTokenizerJson(dir.resolve("tokenizer.json"), config);
             if (Files.isRegularFile(dir.resolve("vocab.txt"))) return fromVocabTxt(Files.readAllLines(dir.resolve("vocab.txt")));

@@ -1,0 +1,67 @@
+package dev.panamax.models;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.image.ImageProcessor;
+import dev.panamax.runtime.image.RgbImage;
+import dev.panamax.runtime.model.Model;
+import dev.panamax.runtime.model.ModelLoader;
+import dev.panamax.runtime.model.VisionModel;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * CLIP against transformers (../shared/fixtures/vision/clip): the tokenizer's ids for the three
+ * texts, the normalised text and image embeddings and the image's logits over the texts within
+ * 1e-4 from the processor's pixels; from the PNG, the same ranking of the texts.
+ */
+class ClipTest {
+
+    private static void near(float[] want, float[] got, double tolerance, String what) {
+        assertEquals(want.length, got.length, what + ": length");
+        for (int i = 0; i < want.length; i++) {
+            int index = i;
+            assertTrue(Math.abs(want[i] - got[i]) <= tolerance, () -> what + "[" + index + "]: " + got[index] + " against " + want[index]);
+        }
+    }
+
+    @Test
+    void tokensEmbeddingsAndLogitsMatchTransformers() throws Exception {
+        Path dir = Fixtures.shared().resolve("fixtures/vision/clip");
+        var expected = Fixtures.json(dir.resolve("expected.json"));
+        @SuppressWarnings("unchecked")
+        List<String> texts = (List<String>) (List<?>) expected.get("texts");
+        @SuppressWarnings("unchecked")
+        List<Object> ids = (List<Object>) expected.get("input_ids");
+        float[] pixels = Fixtures.floats(dir.resolve("pixel_values.f32")), textWant = Fixtures.floats(dir.resolve("text_embeds.f32"));
+        float[] logitsWant = Fixtures.floats(dir.resolve("logits_per_image.f32"));
+        try (Model m = ModelLoader.load(dir, Fixtures.OPTIONS)) {
+            VisionModel clip = (VisionModel) m;
+            float[] image = clip.embedImage(pixels, 32, 32);
+            near(Fixtures.floats(dir.resolve("image_embeds.f32")), image, 1e-4, "image embedding");
+            float[] logits = new float[texts.size()];
+            for (int i = 0; i < texts.size(); i++) {
+                assertArrayEquals(Fixtures.ints(ids.get(i)), clip.tokenizer().encode(texts.get(i), true), "ids of '" + texts.get(i) + "'");
+                float[] t = clip.embedText(texts.get(i));
+                near(java.util.Arrays.copyOfRange(textWant, 32 * i, 32 * i + 32), t, 1e-4, "text embedding " + i);
+                float dot = 0;
+                for (int j = 0; j < 32; j++) dot += image[j] * t[j];
+                logits[i] = clip.logitScale() * dot;
+            }
+            float max = 1;
+            for (float f : logitsWant) max = Math.max(max, Math.abs(f));
+            near(logitsWant, logits, 1e-4 * max, "logits per image");
+
+            // From the PNG through CLIP's processor: the texts in the same order.
+            ImageProcessor p = ImageProcessor.read(dir);
+            float[] fromPng = clip.embedImage(p.apply(RgbImage.read(dir.resolve("image.png"))), 32, 32);
+            near(image, fromPng, 2e-2, "image embedding from the PNG");
+            assertThrows(ModelException.class, () -> clip.classify(pixels, 32, 32));
+        }
+    }
+}
