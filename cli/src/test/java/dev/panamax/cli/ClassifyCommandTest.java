@@ -75,6 +75,23 @@ class ClassifyCommandTest {
         assertEquals(2, z.status(), z.err());
         assertTrue(z.err().contains("--labels"), z.err());
 
+        // embed: CLIP's text and image embeddings in one space, written as float32 [N, 32].
+        Path texts2 = Files.createTempFile("clip-text", ".f32"), images2 = Files.createTempFile("clip-image", ".f32");
+        GenerateCommandTest.Result e = GenerateCommandTest.run("", "embed", clip.toString(), texts[0], texts[1], "--out", texts2.toString());
+        assertEquals(0, e.status(), e.err());
+        e = GenerateCommandTest.run("", "embed", clip.toString(), "--image", clip.resolve("image.png").toString(), "--out", images2.toString());
+        assertEquals(0, e.status(), e.err());
+        float[] te = new float[64], ie = new float[32], want = new float[64];
+        ByteBuffer.wrap(Files.readAllBytes(texts2)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(te);
+        ByteBuffer.wrap(Files.readAllBytes(images2)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(ie);
+        ByteBuffer.wrap(Files.readAllBytes(clip.resolve("text_embeds.f32"))).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(want);
+        for (int i = 0; i < 64; i++) assertEquals(want[i], te[i], 1e-4, "text embedding value " + i);
+        double norm = 0;
+        for (float x : ie) norm += x * x;
+        assertEquals(1, norm, 1e-4, "the image embedding has unit length");
+        Files.delete(texts2);
+        Files.delete(images2);
+
         r = GenerateCommandTest.run("", "classify", vit.toString(), "--pixels", vit.resolve("config.json").toString());
         assertEquals(1, r.status(), r.err());
         assertTrue(r.err().contains("float32 tensor is 12288"), r.err());
