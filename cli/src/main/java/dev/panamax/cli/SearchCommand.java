@@ -3,9 +3,12 @@ package dev.panamax.cli;
 import static dev.panamax.cli.Cli.*;
 
 import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.image.ImageProcessor;
+import dev.panamax.runtime.image.RgbImage;
 import dev.panamax.runtime.model.EncoderModel;
 import dev.panamax.runtime.model.Model;
 import dev.panamax.runtime.model.ModelLoader;
+import dev.panamax.runtime.model.VisionModel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -17,11 +20,15 @@ import java.util.List;
 final class SearchCommand extends Command {
 
     SearchCommand() {
-        super("search", "MODEL --corpus FILE --query TEXT [--query TEXT ...] [options]", "rank a corpus's lines against queries (binary, int8 or float)", """
+        super("search", "MODEL (--corpus FILE | --images DIR) --query TEXT [--query TEXT ...] [options]", "rank a corpus's lines (or a folder's images, CLIP) against queries", """
                 Embeds every non-empty line of FILE and prints, for each query, the k closest lines
                 with their scores. Binary search ranks by Hamming distance between sign bits and
                 re-scores the best candidates with int8 codes (binary quantization with rescoring).
-                """, List.of(Option.valued("--corpus", "FILE", "the lines to search"), Option.valued("--query", "TEXT", "a query (repeatable)"),
+                With a CLIP model and --images DIR, the corpus is the folder's PNG and JPEG files
+                (embedded by the image tower) and the queries go through the text tower: text-to-image
+                search in a few bits per image.
+                """, List.of(Option.valued("--corpus", "FILE", "the lines to search"), Option.valued("--images", "DIR", "CLIP: the images to search"),
+                Option.valued("--query", "TEXT", "a query (repeatable)"),
                 Option.valued("--precision", "binary|int8|float", "default binary"), Option.valued("--rescore", "N", "binary candidates re-scored (default 40)"),
                 Option.valued("--top", "N", "results per query (default 10; also -k N)"),
                 Option.flag("--compare", "also run float search and print recall@k of this precision on stderr"), Option.THREADS));
@@ -35,8 +42,10 @@ final class SearchCommand extends Command {
 
     private int search(Args a, PrintStream out, PrintStream err) throws IOException {
         if (a.positional.size() != 1) throw new UsageException("search needs MODEL (see panamax search --help)");
-        String corpusFile = a.value("--corpus", null);
-        if (corpusFile == null || a.all("--query").isEmpty()) throw new UsageException("search needs --corpus FILE and at least one --query TEXT");
+        String corpusFile = a.value("--corpus", null), imagesDir = a.value("--images", null);
+        if ((corpusFile == null) == (imagesDir == null) || a.all("--query").isEmpty()) {
+            throw new UsageException("search needs --corpus FILE or --images DIR, and at least one --query TEXT");
+        }
         var precision = switch (a.value("--precision", "binary")) {
             case "binary" -> dev.panamax.runtime.search.EmbeddingIndex.Precision.BINARY;
             case "int8" -> dev.panamax.runtime.search.EmbeddingIndex.Precision.INT8;
@@ -44,17 +53,41 @@ final class SearchCommand extends Command {
             default -> throw new UsageException("--precision must be binary, int8 or float");
         };
         int k = a.integer("--top", 10), rescore = a.integer("--rescore", 40);
-        List<String> lines = Files.readAllLines(Path.of(corpusFile)).stream().filter(l -> !l.isBlank()).toList();
-        try (Model m = ModelLoader.load(Path.of(a.positional.get(0)))) {
-            if (!(m instanceof EncoderModel enc)) throw new ModelException(a.positional.get(0) + ": " + m.architecture() + " is not an encoder; search needs one such as BERT");
-            if (enc.tokenizer() == null) throw new ModelException("this model has no tokenizer (vocab.txt or tokenizer.json)");
-            var index = new dev.panamax.runtime.search.EmbeddingIndex(enc.hiddenSize());
+        Path dir = Path.of(a.positional.get(0));
+        try (Model m = ModelLoader.load(dir)) {
+            List<String> lines; // what each corpus entry is printed as: a line, or an image's path
+            java.util.function.Function<String, float[]> embedDoc, embedQuery;
+            if (imagesDir != null) {
+                if (!(m instanceof VisionModel v)) throw new ModelException(dir + ": " + m.architecture() + " has no image tower; --images needs CLIP");
+                v.embedText(""); // says now if the model has no text tower
+                ImageProcessor p = ImageProcessor.read(dir);
+                try (var files = Files.list(Path.of(imagesDir))) {
+                    lines = files.filter(f -> f.getFileName().toString().toLowerCase(java.util.Locale.ROOT).matches(".*\\.(png|jpe?g)"))
+                            .map(Path::toString).sorted().toList();
+                }
+                if (lines.isEmpty()) throw new ModelException(imagesDir + ": no PNG or JPEG files");
+                embedDoc = f -> {
+                    float[] pixels = p.apply(RgbImage.read(Path.of(f)));
+                    int h = p.outputHeight() > 0 ? p.outputHeight() : v.imageSize();
+                    return v.embedImage(pixels, h, pixels.length / (v.channels() * h));
+                };
+                embedQuery = v::embedText;
+            } else {
+                if (!(m instanceof EncoderModel enc)) throw new ModelException(dir + ": " + m.architecture() + " is not an encoder; search needs one such as BERT");
+                if (enc.tokenizer() == null) throw new ModelException("this model has no tokenizer (vocab.txt or tokenizer.json)");
+                lines = Files.readAllLines(Path.of(corpusFile)).stream().filter(l -> !l.isBlank()).toList();
+                embedDoc = line -> enc.embed(truncate(enc.tokenizer().encode(line, true), enc.maxPositions()));
+                embedQuery = embedDoc;
+            }
             long t0 = System.nanoTime();
-            for (String line : lines) index.add(enc.embed(truncate(enc.tokenizer().encode(line, true), enc.maxPositions())));
-            err.printf("panamax: embedded %d lines in %.1f s%n", lines.size(), (System.nanoTime() - t0) / 1e9);
+            List<float[]> docs = new java.util.ArrayList<>();
+            for (String line : lines) docs.add(embedDoc.apply(line));
+            var index = new dev.panamax.runtime.search.EmbeddingIndex(docs.isEmpty() ? 1 : docs.get(0).length);
+            for (float[] d : docs) index.add(d);
+            err.printf("panamax: embedded %d %s in %.1f s%n", lines.size(), imagesDir != null ? "images" : "lines", (System.nanoTime() - t0) / 1e9);
             double recall = 0;
             for (String query : a.all("--query")) {
-                float[] q = enc.embed(truncate(enc.tokenizer().encode(query, true), enc.maxPositions()));
+                float[] q = embedQuery.apply(query);
                 var hits = index.search(q, k, precision, rescore);
                 out.println("query: " + query);
                 int rank = 1;

@@ -10,8 +10,12 @@ import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** {@code panamax classify} on the ViT fixture: the top label and its probability from transformers' own logits. */
-class ClassifyCommandTest {
+/**
+ * The image commands on the vision fixtures: {@code classify} (ViT from pixels and from the PNG,
+ * CLIP zero-shot), {@code forward --pixels}, {@code embed} for CLIP texts and images, and
+ * {@code search --images} (text-to-image with CLIP).
+ */
+class VisionCommandsTest {
 
     @Test
     void printsTheTopLabelsBestFirstWithTheirProbabilities() throws Exception {
@@ -91,6 +95,30 @@ class ClassifyCommandTest {
         assertEquals(1, norm, 1e-4, "the image embedding has unit length");
         Files.delete(texts2);
         Files.delete(images2);
+
+        // search: a folder of two images, a text query; float precision, so the scores are the embeddings' dot products.
+        Path folder = Files.createTempDirectory("clip-images");
+        Files.copy(clip.resolve("image.png"), folder.resolve("a.png"));
+        java.awt.image.BufferedImage blue = new java.awt.image.BufferedImage(40, 40, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 40; y++) for (int x = 0; x < 40; x++) blue.setRGB(x, y, 0x2040c0);
+        javax.imageio.ImageIO.write(blue, "png", folder.resolve("b.png").toFile());
+        GenerateCommandTest.Result s = GenerateCommandTest.run("", "search", clip.toString(), "--images", folder.toString(), "--query", texts[0],
+                "--precision", "float", "-k", "2");
+        assertEquals(0, s.status(), s.err());
+        List<String> hits = s.out().strip().lines().toList();
+        assertEquals(3, hits.size(), s.out());
+        assertEquals("query: " + texts[0], hits.get(0));
+        double first = Double.parseDouble(hits.get(1).trim().split("\\s+")[1]), second = Double.parseDouble(hits.get(2).trim().split("\\s+")[1]);
+        assertTrue(first >= second, s.out());
+        // The a.png hit's score is the text embedding (te, row 0) against the image embedding (ie) from embed --image.
+        double dot = 0;
+        for (int i = 0; i < 32; i++) dot += te[i] * ie[i];
+        String aLine = hits.get(1).endsWith("a.png") ? hits.get(1) : hits.get(2);
+        assertEquals(dot, Double.parseDouble(aLine.trim().split("\\s+")[1]), 1e-3, s.out());
+        try (var files = Files.list(folder)) {
+            for (Path file : files.toList()) Files.delete(file);
+        }
+        Files.delete(folder);
 
         r = GenerateCommandTest.run("", "classify", vit.toString(), "--pixels", vit.resolve("config.json").toString());
         assertEquals(1, r.status(), r.err());
