@@ -34,6 +34,7 @@ final class ClassifyCommand extends Command {
                 CLIP's scaled similarities between the image and the texts.
                 """, List.of(Option.valued("--pixels", "FILE.f32", "a preprocessed pixel tensor [3, S, S], float32 little-endian, instead of images"),
                 Option.valued("--labels", "A,B,C", "CLIP: the labels to choose among (comma-separated)"),
+                Option.valued("--labels-file", "FILE", "CLIP: the labels, one per line (for labels with commas)"),
                 Option.valued("--template", "TEXT", "CLIP: the text for each label, {label} replaced (default \"a photo of {label}\")"),
                 Option.valued("--top", "K", "labels to print (default 5)"), Option.THREADS));
     }
@@ -81,14 +82,24 @@ final class ClassifyCommand extends Command {
      * embedding and each label's text embedding; any other model as it is (--labels refused).
      */
     private static VisionModel zeroShot(VisionModel m, Args a) {
-        String labels = a.value("--labels", null);
-        if (labels == null) {
+        String labels = a.value("--labels", null), labelsFile = a.value("--labels-file", null);
+        if (labels != null && labelsFile != null) throw new UsageException("give --labels or --labels-file, not both");
+        if (labels == null && labelsFile == null) {
             if (m.labels().isEmpty()) throw new UsageException(m.architecture() + " has no classifier of its own: give --labels A,B,C to choose among (zero-shot)");
             return m;
         }
         if (!m.labels().isEmpty()) throw new UsageException(m.architecture() + " classifies with its own labels; --labels is for CLIP");
-        List<String> names = Arrays.stream(labels.split(",")).map(String::strip).filter(x -> !x.isEmpty()).toList();
-        if (names.isEmpty()) throw new UsageException("--labels is empty");
+        List<String> names;
+        if (labelsFile != null) {
+            try {
+                names = java.nio.file.Files.readAllLines(Path.of(labelsFile)).stream().map(String::strip).filter(x -> !x.isEmpty()).toList();
+            } catch (IOException e) {
+                throw new ModelException("cannot read " + labelsFile + ": " + e.getMessage(), e);
+            }
+        } else {
+            names = Arrays.stream(labels.split(",")).map(String::strip).filter(x -> !x.isEmpty()).toList();
+        }
+        if (names.isEmpty()) throw new UsageException(labelsFile != null ? labelsFile + " has no labels" : "--labels is empty");
         String template = a.value("--template", "a photo of {label}");
         float[][] texts = new float[names.size()][];
         for (int i = 0; i < texts.length; i++) texts[i] = m.embedText(template.replace("{label}", names.get(i)));

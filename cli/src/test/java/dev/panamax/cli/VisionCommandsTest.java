@@ -67,7 +67,7 @@ class VisionCommandsTest {
 
         // CLIP zero-shot: two of the fixture's texts as labels (template "{label}"), ranked as transformers' logits_per_image rank them.
         Path clip = vit.resolveSibling("clip");
-        float[] perImage = new float[3];
+        float[] perImage = new float[3]; // transformers' logits of the image over the fixture's three texts
         ByteBuffer.wrap(Files.readAllBytes(clip.resolve("logits_per_image.f32"))).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(perImage);
         String[] texts = {"a photo of a cat", "A picture of the sea at night!"}; // the third has a comma
         GenerateCommandTest.Result z = GenerateCommandTest.run("", "classify", clip.toString(), "--pixels", clip.resolve("pixel_values.f32").toString(),
@@ -75,6 +75,17 @@ class VisionCommandsTest {
         assertEquals(0, z.status(), z.err());
         int bestText = perImage[1] > perImage[0] ? 1 : 0;
         assertEquals(texts[bestText], z.out().strip().substring(0, z.out().strip().lastIndexOf(' ')));
+        // All three texts, the third with a comma, from a labels file: transformers' ranking of the three.
+        Path labelsFile = Files.writeString(Files.createTempFile("labels", ".txt"), String.join("\n", texts[0], texts[1], "two green squares, 3 red circles"));
+        z = GenerateCommandTest.run("", "classify", clip.toString(), "--pixels", clip.resolve("pixel_values.f32").toString(),
+                "--labels-file", labelsFile.toString(), "--template", "{label}", "--top", "3");
+        assertEquals(0, z.status(), z.err());
+        String[] all = {texts[0], texts[1], "two green squares, 3 red circles"};
+        Integer[] order = {0, 1, 2};
+        java.util.Arrays.sort(order, (x, y) -> Float.compare(perImage[y], perImage[x]));
+        List<String> ranked = z.out().strip().lines().map(l -> l.substring(0, l.lastIndexOf(' '))).toList();
+        assertEquals(List.of(all[order[0]], all[order[1]], all[order[2]]), ranked, z.out());
+        Files.delete(labelsFile);
         z = GenerateCommandTest.run("", "classify", clip.toString(), "--pixels", clip.resolve("pixel_values.f32").toString());
         assertEquals(2, z.status(), z.err());
         assertTrue(z.err().contains("--labels"), z.err());
