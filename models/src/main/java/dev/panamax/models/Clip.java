@@ -53,10 +53,11 @@ public final class Clip implements Architecture {
             Cfg.divide(dim, "hidden_size", heads, "num_attention_heads");
             return new Tower(dim, Cfg.integer(c, "num_hidden_layers"), heads, Cfg.integer(c, "intermediate_size"), (float) Cfg.numberOr(c, "layer_norm_eps", 1e-5));
         }
-    }
 
-    record Layer(float[] ln1w, float[] ln1b, Tensor wq, float[] bq, Tensor wk, float[] bk, Tensor wv, float[] bv, Tensor wo, float[] bo,
-                 float[] ln2w, float[] ln2b, Tensor w1, float[] b1, Tensor w2, float[] b2) {}
+        PreLnEncoder.Shape shape(boolean causal) {
+            return new PreLnEncoder.Shape(dim, heads, ffnDim, eps, PreLnEncoder.Activation.QUICK_GELU, causal);
+        }
+    }
 
     @Override
     public Model load(ModelSource src) {
@@ -72,7 +73,7 @@ public final class Clip implements Architecture {
         final int patch, imageSize, channels, projection, positions, eosId;
         final float[] classEmbedding, visionPositions, preW, preB, postW, postB, finalW, finalB, textPositions;
         final Tensor patchProj, tokenEmbedding, visualProjection, textProjection;
-        final Layer[] visionLayers, textLayers;
+        final PreLnEncoder.Layer[] visionLayers, textLayers;
         final float logitScale;
 
         Loaded(Map<String, Object> config, Weights w, Tokenizer tokenizer) {
@@ -90,8 +91,7 @@ public final class Clip implements Architecture {
             eosId = Cfg.integerOr(tc, "eos_token_id", 2);
             int dv = vision.dim, dt = text.dim, n = (imageSize / patch) * (imageSize / patch);
             classEmbedding = vec("vision_model.embeddings.class_embedding", dv);
-            Tensor conv = w.get("vision_model.embeddings.patch_embedding.weight").expect(dv, channels, patch, patch);
-            patchProj = w.matrix(new Tensor(conv.name(), conv.type(), new long[] {dv, (long) channels * patch * patch}, conv.data()));
+            patchProj = PreLnEncoder.patchMatrix(w, "vision_model.embeddings.patch_embedding.weight", dv, channels, patch);
             visionPositions = vec("vision_model.embeddings.position_embedding.weight", (n + 1) * dv);
             preW = vec("vision_model.pre_layrnorm.weight", dv);
             preB = vec("vision_model.pre_layrnorm.bias", dv);
@@ -109,12 +109,12 @@ public final class Clip implements Architecture {
             logitScale = (float) Math.exp(vec("logit_scale", 1)[0]);
         }
 
-        private Layer[] layers(String prefix, Tower t) {
-            Layer[] out = new Layer[t.layers];
+        private PreLnEncoder.Layer[] layers(String prefix, Tower t) {
+            PreLnEncoder.Layer[] out = new PreLnEncoder.Layer[t.layers];
             int d = t.dim;
             for (int i = 0; i < t.layers; i++) {
                 String p = prefix + i + ".";
-                out[i] = new Layer(vec(p + "layer_norm1.weight", d), vec(p + "layer_norm1.bias", d),
+                out[i] = new PreLnEncoder.Layer(vec(p + "layer_norm1.weight", d), vec(p + "layer_norm1.bias", d),
                         mat(p + "self_attn.q_proj.weight", d, d), vec(p + "self_attn.q_proj.bias", d),
                         mat(p + "self_attn.k_proj.weight", d, d), vec(p + "self_attn.k_proj.bias", d),
                         mat(p + "self_attn.v_proj.weight", d, d), vec(p + "self_attn.v_proj.bias", d),
@@ -162,16 +162,8 @@ public final class Clip implements Architecture {
             if (pixels.length != C * height * width) {
                 throw new ModelException(pixels.length + " pixel values for a [" + C + ", " + height + ", " + width + "] image (" + C * height * width + " expected)");
             }
-            int g = imageSize / P, N = g * g, T = N + 1, cpp = C * P * P;
-            float[] patches = new float[N * cpp];
-            for (int py = 0; py < g; py++) {
-                for (int px = 0; px < g; px++) {
-                    int o = (py * g + px) * cpp;
-                    for (int ch = 0; ch < C; ch++) {
-                        for (int ky = 0; ky < P; ky++) System.arraycopy(pixels, (ch * height + py * P + ky) * width + px * P, patches, o + (ch * P + ky) * P, P);
-                    }
-                }
-            }
+            int N = (imageSize / P) * (imageSize / P), T = N + 1;
+            float[] patches = PreLnEncoder.patches(pixels, C, height, width, P);
             float[] x = new float[T * d];
             System.arraycopy(classEmbedding, 0, x, 0, d);
             float[] embedded = new float[N * d];
@@ -179,7 +171,7 @@ public final class Clip implements Architecture {
             System.arraycopy(embedded, 0, x, d, N * d);
             k.add(x, 0, visionPositions, 0, x, 0, T * d);
             for (int t = 0; t < T; t++) k.layernorm(x, t * d, x, t * d, preW, preB, d, vision.eps);
-            encode(x, T, vision, visionLayers, false);
+            PreLnEncoder.run(k, w, x, T, vision.shape(false), visionLayers);
             return x;
         }
 
@@ -203,7 +195,7 @@ public final class Clip implements Architecture {
                 tokenEmbedding.row(k, ids[t], x, t * d);
             }
             k.add(x, 0, textPositions, 0, x, 0, T * d);
-            encode(x, T, text, textLayers, true);
+            PreLnEncoder.run(k, w, x, T, text.shape(true), textLayers);
             // Pooled at the first end-of-text token (older configs, eos 2: at the highest id, as transformers does).
             int at = T - 1;
             if (eosId == 2) {
@@ -225,31 +217,6 @@ public final class Clip implements Architecture {
             float inv = (float) (1 / Math.sqrt(norm));
             for (int i = 0; i < e.length; i++) e[i] *= inv;
             return e;
-        }
-
-        /** x [T, dim] through the tower's pre-LN layers, in place. */
-        private void encode(float[] x, int T, Tower t, Layer[] layers, boolean causal) {
-            int d = t.dim;
-            float[] n = new float[T * d], q = new float[T * d], kk = new float[T * d], v = new float[T * d], a = new float[T * d], o = new float[T * d];
-            float[] h = new float[T * t.ffnDim];
-            for (Layer L : layers) {
-                for (int i = 0; i < T; i++) k.layernorm(n, i * d, x, i * d, L.ln1w(), L.ln1b(), d, t.eps);
-                linear(L.wq(), L.bq(), n, T, q);
-                linear(L.wk(), L.bk(), n, T, kk);
-                linear(L.wv(), L.bv(), n, T, v);
-                Linear.attendAll(k, q, kk, v, a, T, d, t.heads, causal);
-                linear(L.wo(), L.bo(), a, T, o);
-                k.add(x, 0, o, 0, x, 0, T * d);
-                for (int i = 0; i < T; i++) k.layernorm(n, i * d, x, i * d, L.ln2w(), L.ln2b(), d, t.eps);
-                linear(L.w1(), L.b1(), n, T, h);
-                for (int i = 0; i < h.length; i++) h[i] = (float) (h[i] / (1 + Math.exp(-1.702f * h[i]))); // QuickGELU: x·σ(1.702x)
-                linear(L.w2(), L.b2(), h, T, o);
-                k.add(x, 0, o, 0, x, 0, T * d);
-            }
-        }
-
-        private void linear(Tensor wt, float[] b, float[] in, int T, float[] out) {
-            Linear.apply(k, w.cpu(wt), in, T, b, out);
         }
     }
 }

@@ -67,9 +67,6 @@ public final class Vit implements Architecture {
         }
     }
 
-    record Layer(float[] ln1w, float[] ln1b, Tensor wq, float[] bq, Tensor wk, float[] bk, Tensor wv, float[] bv, Tensor wo, float[] bo,
-                 float[] ln2w, float[] ln2b, Tensor w1, float[] b1, Tensor w2, float[] b2) {}
-
     @Override
     public Model load(ModelSource src) {
         if (src.isGguf()) throw new ModelException("ViT and DeiT are read from Hugging Face directories here, not GGUF");
@@ -85,7 +82,8 @@ public final class Vit implements Architecture {
         final float[] cls, dist;
         final float[] positions, patchBias, normW, normB, headB, distB;
         final Tensor patchProj, head, distHead;
-        final Layer[] layers;
+        final PreLnEncoder.Layer[] layers;
+        final PreLnEncoder.Shape shape;
         final int prefix;
 
         Loaded(Config c, Weights w, Tokenizer tokenizer) {
@@ -99,14 +97,13 @@ public final class Vit implements Architecture {
             dist = deit ? vec(e + "embeddings.distillation_token", d) : null;
             prefix = deit ? 2 : 1;
             positions = vec(e + "embeddings.position_embeddings", (n + prefix) * d);
-            // The convolution's weight [D, C, P, P] is a matrix [D, C·P·P] over the unfolded patches.
-            Tensor conv = w.get(e + "embeddings.patch_embeddings.projection.weight").expect(d, c.channels, c.patch, c.patch);
-            patchProj = w.matrix(new Tensor(conv.name(), conv.type(), new long[] {d, (long) c.channels * c.patch * c.patch}, conv.data()));
+            patchProj = PreLnEncoder.patchMatrix(w, e + "embeddings.patch_embeddings.projection.weight", d, c.channels, c.patch);
             patchBias = vec(e + "embeddings.patch_embeddings.projection.bias", d);
-            layers = new Layer[c.layers];
+            layers = new PreLnEncoder.Layer[c.layers];
+            shape = new PreLnEncoder.Shape(d, c.heads, c.ffnDim, c.eps, PreLnEncoder.Activation.GELU, false);
             for (int i = 0; i < c.layers; i++) {
                 String p = e + "encoder.layer." + i + ".";
-                layers[i] = new Layer(vec(p + "layernorm_before.weight", d), vec(p + "layernorm_before.bias", d),
+                layers[i] = new PreLnEncoder.Layer(vec(p + "layernorm_before.weight", d), vec(p + "layernorm_before.bias", d),
                         mat(p + "attention.attention.query.weight", d, d), vec(p + "attention.attention.query.bias", d),
                         mat(p + "attention.attention.key.weight", d, d), vec(p + "attention.attention.key.bias", d),
                         mat(p + "attention.attention.value.weight", d, d), vec(p + "attention.attention.value.bias", d),
@@ -180,19 +177,8 @@ public final class Vit implements Architecture {
             if (pixels.length != C * height * width) {
                 throw new ModelException(pixels.length + " pixel values for a [" + C + ", " + height + ", " + width + "] image (" + C * height * width + " expected)");
             }
-            int gh = height / P, gw = width / P, N = gh * gw, T = N + prefix, cpp = C * P * P;
-            // Unfolded patches [N, C·P·P], each flattened as the convolution's weight is: channel, row, column.
-            float[] patches = new float[N * cpp];
-            for (int py = 0; py < gh; py++) {
-                for (int px = 0; px < gw; px++) {
-                    int o = (py * gw + px) * cpp;
-                    for (int ch = 0; ch < C; ch++) {
-                        for (int ky = 0; ky < P; ky++) {
-                            System.arraycopy(pixels, (ch * height + py * P + ky) * width + px * P, patches, o + (ch * P + ky) * P, P);
-                        }
-                    }
-                }
-            }
+            int N = (height / P) * (width / P), T = N + prefix;
+            float[] patches = PreLnEncoder.patches(pixels, C, height, width, P);
             float[] x = new float[T * d];
             float[] embedded = new float[N * d];
             Linear.apply(k, w.cpu(patchProj), patches, N, embedded);
@@ -200,29 +186,8 @@ public final class Vit implements Architecture {
             if (dist != null) System.arraycopy(dist, 0, x, d, d);
             for (int i = 0; i < N; i++) k.add(embedded, i * d, patchBias, 0, x, (prefix + i) * d, d);
             k.add(x, 0, positions, 0, x, 0, T * d);
-
-            float[] n = new float[T * d], q = new float[T * d], kk = new float[T * d], v = new float[T * d], a = new float[T * d], o = new float[T * d];
-            float[] hmid = new float[T * c.ffnDim];
-            for (Layer L : layers) {
-                for (int t = 0; t < T; t++) k.layernorm(n, t * d, x, t * d, L.ln1w(), L.ln1b(), d, c.eps);
-                linear(L.wq(), L.bq(), n, T, q);
-                linear(L.wk(), L.bk(), n, T, kk);
-                linear(L.wv(), L.bv(), n, T, v);
-                Linear.attendAll(k, q, kk, v, a, T, d, c.heads, false);
-                linear(L.wo(), L.bo(), a, T, o);
-                k.add(x, 0, o, 0, x, 0, T * d);
-                for (int t = 0; t < T; t++) k.layernorm(n, t * d, x, t * d, L.ln2w(), L.ln2b(), d, c.eps);
-                linear(L.w1(), L.b1(), n, T, hmid);
-                k.geluErf(hmid, 0, T * c.ffnDim);
-                linear(L.w2(), L.b2(), hmid, T, o);
-                k.add(x, 0, o, 0, x, 0, T * d);
-            }
+            PreLnEncoder.run(k, w, x, T, shape, layers);
             return x;
         }
-
-        private void linear(Tensor wt, float[] b, float[] in, int T, float[] out) {
-            Linear.apply(k, w.cpu(wt), in, T, b, out);
-        }
-
     }
 }

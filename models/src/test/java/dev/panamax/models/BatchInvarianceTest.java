@@ -22,7 +22,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * kjv-llama in every weight format, four sequences of different prompts decoded greedily in
  * batched steps whose company changes from step to step (they join one by one, one leaves early,
  * steps of 1 to 4; one joins with its whole prompt as rows of a step) give, each of them, exactly the
- * ids and logits of that sequence decoded alone.
+ * ids and logits of that sequence decoded alone — on the kernels' pool at its size, 1 and 3 threads.
  * Runs on the Vector API path and, in the models module's second surefire execution, on the scalar path.
  */
 class BatchInvarianceTest {
@@ -58,8 +58,18 @@ class BatchInvarianceTest {
     }
 
     private static void check(LanguageModel m, int[] ids, String what) {
+        check(m, ids, what, alone(m, ids));
+    }
+
+    /** Each sequence decoded alone: the logits after each of its steps. */
+    private static float[][][] alone(LanguageModel m, int[] ids) {
         float[][][] want = new float[SEQUENCES][][];
         for (int i = 0; i < SEQUENCES; i++) want[i] = alone(m, prompt(ids, i), i == PROMPT_IN_STEP);
+        return want;
+    }
+
+    /** The sequences in batched steps of changing company, each step's logits against {@code want}. */
+    private static void check(LanguageModel m, int[] ids, String what, float[][][] want) {
 
         LanguageModel.Session[] sessions = new LanguageModel.Session[SEQUENCES];
         float[][] last = new float[SEQUENCES][];
@@ -131,7 +141,18 @@ class BatchInvarianceTest {
         GgufExport.convert(Fixtures.kjv(), gguf, QuantPlan.parse(type));
         int[] ids = DeterminismTest.ids();
         try (LanguageModel m = ModelLoader.loadLanguageModel(gguf, Fixtures.OPTIONS)) {
-            check(m, ids, type);
+            float[][][] want = alone(m, ids);
+            check(m, ids, type, want);
+            // The batched steps on other thread counts than the solo runs: the same bits still.
+            int threads = dev.panamax.simd.Parallel.threads();
+            try {
+                for (int t : new int[] {1, 3}) {
+                    dev.panamax.simd.Parallel.setThreads(t);
+                    check(m, ids, type + ", batched on " + t + " kernel threads", want);
+                }
+            } finally {
+                dev.panamax.simd.Parallel.setThreads(threads);
+            }
         }
     }
 

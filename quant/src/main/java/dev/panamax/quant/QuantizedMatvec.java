@@ -282,7 +282,7 @@ public final class QuantizedMatvec {
             if (x.length < cols || outs[i].length < rows[i]) throw new IllegalArgumentException("x has " + x.length + " of " + cols + ", out " + outs[i].length + " of " + rows[i]);
             firstGroup[i + 1] = firstGroup[i] + rows[i] / group;
         }
-        Activations a = Activations.of(format, x, 0, cols);
+        Activations a = Activations.of(format, x, 0, cols, false);
         Dot dot = ACTIVE;
         Parallel.forRange(firstGroup[n], 1, (g0, g1) -> {
             for (int i = 0; i < n; i++) {
@@ -309,7 +309,8 @@ public final class QuantizedMatvec {
      */
     record Activations(Q8_KBlock xq, int[] pairs, float[] xs8, int[] xsum32, float[] codes) {
 
-        static Activations of(BlockFormat format, float[] x, int xOff, int cols) {
+        /** {@code batched}: also Q8_0's codes as floats, which only the batched kernel reads. */
+        static Activations of(BlockFormat format, float[] x, int xOff, int cols, boolean batched) {
             float[] v = xOff == 0 ? x : java.util.Arrays.copyOfRange(x, xOff, xOff + cols);
             Q8_KBlock xq = Q8_KBlock.quantize(v, cols, format == BlockFormat.Q4_K || format == BlockFormat.Q6_K ? 256 : 32);
             int[] pairs;
@@ -327,7 +328,7 @@ public final class QuantizedMatvec {
             }
             // Q8_0's codes as floats (exactly), for the batched kernel's float multiply-adds.
             float[] codes = null;
-            if (format == BlockFormat.Q8_0) {
+            if (batched && format == BlockFormat.Q8_0) {
                 codes = new float[cols];
                 for (int i = 0; i < cols; i++) codes[i] = xq.q[i];
             }
@@ -364,7 +365,7 @@ public final class QuantizedMatvec {
         }
         if (B == 0) return;
         Activations[] a = new Activations[B];
-        for (int b = 0; b < B; b++) a[b] = Activations.of(format, x, b * cols, cols);
+        for (int b = 0; b < B; b++) a[b] = Activations.of(format, x, b * cols, cols, true);
         // Each b's whole groups go to a scratch row of its own (the kernel writes rows from 0), copied out after.
         float[][][] scratch = new float[n][B][];
         for (int i = 0; i < n; i++) for (int b = 0; b < B; b++) scratch[i][b] = B == 1 ? outs[i] : new float[rows[i]];
