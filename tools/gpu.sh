@@ -15,6 +15,8 @@
 #   tools/gpu.sh run compare [--big [build-only]]  there (carrying .gpu/jdk.txz, .gpu/lib, .gpu/tools and .llama: all of
 #                                     .gpu would pass the 64 MiB limit): builds llama-bench with CUDA (~2.5 min) and measures
 #                                     Panamax and llama.cpp on the same files: pp512 and tg128 side by side
+#   tools/gpu.sh run serve            there: panamax serve --device cuda on kjv-llama, checked by tools/serve-check.py
+#                                     (texts alone = texts together; tokens/s of 1 and 16 at once); part of `all`
 #   tools/gpu.sh run matvec [TYPE [RxB,...]]  there: GB/s of the decode matvec on TinyLlama's shapes per
 #                                     configuration (rows per block x loads per batch), F16 or Q8_0
 #   tools/gpu.sh run matvec-ncu TYPE RxB SHAPE   there: Nsight Compute's sections for one of those launches
@@ -36,9 +38,9 @@ pack() {
   mvn -B -q -DskipTests install
   mvn -B -q -pl cuda-ffm test-compile
   mkdir -p $gpu/lib $gpu/tools $gpu/shared/fixtures/hf $gpu/shared/models
-  if [ ! -f $gpu/jdk.txz ] || [ "$JAVA_HOME/release" -nt $gpu/jdk.txz ]; then
+  if [ ! -f $gpu/jdk.txz ] || [ "$JAVA_HOME/release" -nt $gpu/jdk.txz ] || ! tar -tJf $gpu/jdk.txz | grep -q jdk.httpserver; then
     tmp=$(mktemp -d)
-    "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,jdk.incubator.vector,jdk.unsupported --strip-debug --no-man-pages \
+    "$JAVA_HOME/bin/jlink" --add-modules java.base,java.logging,jdk.httpserver,jdk.incubator.vector,jdk.unsupported --strip-debug --no-man-pages \
       --no-header-files --compress=zip-9 --output "$tmp/jdk" 2>/dev/null
     strip --strip-unneeded "$tmp"/jdk/lib/server/libjvm.so "$tmp"/jdk/lib/*.so 2>/dev/null || true
     tar -C "$tmp" -cJf $gpu/jdk.txz jdk
@@ -46,7 +48,7 @@ pack() {
   fi
   # Class folders, not jars: the embedded kjv-llama (11 MB) stays behind, the carry is limited to 64 MiB.
   rm -rf $gpu/lib && mkdir -p $gpu/lib
-  for m in simd quant runtime models cuda-ffm cli; do
+  for m in simd quant runtime models cuda-ffm serve cli; do
     cp -r $m/target/classes $gpu/lib/$m && find $gpu/lib/$m -name '*.gguf' -delete
   done
   cp -r cuda-ffm/target/test-classes $gpu/lib/test-classes
@@ -79,7 +81,7 @@ run() {
   rm -rf /tmp/pmx && mkdir -p /tmp/pmx && tar -C /tmp/pmx -xJf $gpu/jdk.txz
   java=/tmp/pmx/jdk/bin/java
   flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC ${JAVA_OPTS:-}) # JAVA_OPTS: more JVM options
-  cp=$gpu/lib/simd:$gpu/lib/quant:$gpu/lib/runtime:$gpu/lib/models:$gpu/lib/cuda-ffm:$gpu/lib/cli:$gpu/lib/test-classes
+  cp=$gpu/lib/simd:$gpu/lib/quant:$gpu/lib/runtime:$gpu/lib/models:$gpu/lib/cuda-ffm:$gpu/lib/serve:$gpu/lib/cli:$gpu/lib/test-classes
   export XDG_CACHE_HOME=/tmp/pmx/cache
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
   status=0
@@ -197,6 +199,17 @@ print('total kernel time %.1f us over %d launches' % (tot / 1e3, sum(a[0] for a 
 PY
     return 0
   fi
+  if [ "$what" = serve ] || [ "$what" = all ]; then
+    # panamax serve --device cuda on kjv-llama: 16 greedy completions one at a time, then 16 at once as
+    # streams; the texts must agree (tools/serve-check.py), and the tokens/s of both passes are printed.
+    echo "== serve --device cuda =="
+    "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main serve $gpu/shared/models/kjv-llama --device cuda --port 18080 \
+      --parallel 16 --warmup 1 > /tmp/pmx/serve.log 2>&1 &
+    spid=$!
+    python3 tools/serve-check.py http://127.0.0.1:18080 16 ${SERVE_TOKENS:-48} || status=1
+    kill -TERM $spid 2>/dev/null; wait $spid || echo "serve exited with $?"
+    grep -v "WARNING: Using incubator" /tmp/pmx/serve.log | tail -5
+  fi
   if [ "$what" = bench ] || [ "$what" = all ]; then
     echo "== benchmarks =="
     make_files
@@ -220,6 +233,18 @@ print('%.0f' % (2 * 10 * x.numel() / (s.elapsed_time(e) / 1e3) / 1e9))" 2>/dev/n
     done
     echo "(tok/s, medians of 5 after a warm-up; decode 128: after the 512-token prompt; tg128: from an empty"
     echo " context, as llama-bench measures; GB/s = file size x tg128 tok/s; roofline = that / copy bandwidth)"
+    # Batched decode (panamax serve's steps): B sequences after 16-token prompts, 64 steps, against one sequence.
+    printf '%-16s %10s %10s %10s %10s %10s\n' file 'B=1' 'B=4' 'B=16' 'B=64' 'B=16 / B=1'
+    for f in $files; do
+      declare -A bt=()
+      for B in 1 4 16 64; do
+        bt[$B]=$(cli bench $b/$f.gguf --device cuda --prompt-tokens 16 --tokens 64 --repeats 3 --batch $B | sed -n 's/^decode [0-9]* tokens.*: \([0-9.]*\) tok\/s/\1/p')
+      done
+      printf '%-16s %10s %10s %10s %10s %10s\n' $f "${bt[1]:-?}" "${bt[4]:-?}" "${bt[16]:-?}" "${bt[64]:-?}" \
+        "$(python3 -c "print('%.2fx' % (${bt[16]:-0} / max(${bt[1]:-0}, 1e-9)))")"
+      unset bt
+    done
+    echo "(aggregate tok/s of B sequences decoded together: bench --batch B --prompt-tokens 16 --tokens 64 --repeats 3)"
   fi
   return $status
 }
@@ -228,5 +253,5 @@ case "${1:-}" in
   pack) pack ;;
   pack-llamacpp) shift; pack_llamacpp "$@" ;;
   run) shift; run "$@" ;;
-  *) echo "usage: tools/gpu.sh pack | pack-llamacpp LLAMA_CPP_GIT_DIR | run [tests|bench|all|compare|matvec|timing|profile|kernel] [--big]" >&2; exit 2 ;;
+  *) echo "usage: tools/gpu.sh pack | pack-llamacpp LLAMA_CPP_GIT_DIR | run [tests|serve|bench|all|compare|matvec|timing|profile|kernel] [--big]" >&2; exit 2 ;;
 esac

@@ -77,6 +77,7 @@ final class BenchCommand extends Command {
                     else logits = m.decodeStep(s, next);
                 }
                 long t2 = System.nanoTime();
+                for (LanguageModel.Session x : s) if (x instanceof AutoCloseable c) closeSession(c); // a GPU session's memory, now
                 if (r >= 0) {
                     prefill[r] = (double) p * batch / ((t1 - t0) / 1e9);
                     decode[r] = (double) n * batch / ((t2 - t1) / 1e9);
@@ -92,6 +93,14 @@ final class BenchCommand extends Command {
             else out.printf(java.util.Locale.ROOT, "decode %d tokens x %d sequences (batched): %.1f tok/s%n", n, batch, decode[repeats / 2]);
         }
         return 0;
+    }
+
+    private static void closeSession(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            throw new IllegalStateException("closing a session failed", e);
+        }
     }
 
     /** Sequence b's prompt: the same ids rotated by b, so the batch's sequences differ. */

@@ -136,10 +136,12 @@ abstract class CudaModel implements LanguageModel {
      * One sequence on the device. A decoded token is {@link #decodeStep()}'s launches: run eagerly on
      * the first step, captured as a CUDA graph on the second and replayed from then on, with the
      * position and token read from device memory ({@code params}: ints {position, token}). Its
-     * memory lives in an arena closed when the model closes or when the session becomes unreachable
-     * (a {@link Cleaner}), whichever is first.
+     * memory lives in an arena closed when the session is closed, when the model closes, or when the
+     * session becomes unreachable (a {@link Cleaner}), whichever is first: a server that closes its
+     * finished sequences (the generation loop closes the sessions it opens) does not wait for a
+     * garbage collection to get their KV caches back.
      */
-    abstract static class GraphSession implements LanguageModel.Session {
+    abstract static class GraphSession implements LanguageModel.Session, AutoCloseable {
         final CudaModel model;
         final CudaContext cx;
         final Arena arena;
@@ -151,6 +153,7 @@ abstract class CudaModel implements LanguageModel {
         final int vocab;
         int pos, steps;
         private long allLogits, allLogitsRows;
+        private volatile boolean closed;
 
         GraphSession(CudaModel m) {
             this.model = m;
@@ -203,8 +206,24 @@ abstract class CudaModel implements LanguageModel {
         /** Throws when {@code n} more tokens do not fit the session (a KV cache's capacity). */
         void checkRoom(int n) {}
 
+        /** Throws once the session is closed: its device memory is gone. */
+        void checkOpen() {
+            if (closed) throw new IllegalStateException("this session has been closed");
+        }
+
+        /** Frees the session's device memory now; the session cannot be used afterwards. Idempotent. */
+        @Override
+        public void close() {
+            closed = true;
+            synchronized (model) {
+                model.open.remove(this);
+            }
+            resources.run();
+        }
+
         @Override
         public float[] forward(int token) {
+            checkOpen();
             model.checkToken(token);
             checkRoom(1);
             return step(token);
@@ -212,6 +231,7 @@ abstract class CudaModel implements LanguageModel {
 
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
+            checkOpen();
             model.checkTokens(tokens);
             checkRoom(tokens.length);
             if (tokens.length == 1 && !allLogits) return forward(tokens[0]);

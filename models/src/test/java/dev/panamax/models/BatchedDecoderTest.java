@@ -72,6 +72,55 @@ class BatchedDecoderTest {
         }
     }
 
+    /**
+     * A model session that holds resources of its own (a GPU session's KV cache in device memory) is
+     * closed when its generation ends — once, after its last step — and not left to a garbage
+     * collection; after the decoder is closed, a leaving session closes its own at once.
+     */
+    @Test
+    void aSessionThatHoldsResourcesIsClosedWhenItsGenerationEnds() throws Exception {
+        try (LanguageModel m = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS)) {
+            AtomicInteger closed = new AtomicInteger();
+            LanguageModel closing = (LanguageModel) java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+                    new Class<?>[] {LanguageModel.class}, (proxy, method, args) -> {
+                        // Steps one session after another (the interface's default), over the wrapped sessions.
+                        if (method.getName().equals("decodeStep")) return java.lang.reflect.InvocationHandler.invokeDefault(proxy, method, args);
+                        Object r = method.invoke(m, args);
+                        if (!method.getName().equals("newSession")) return r;
+                        LanguageModel.Session inner = (LanguageModel.Session) r;
+                        return java.lang.reflect.Proxy.newProxyInstance(getClass().getClassLoader(),
+                                new Class<?>[] {LanguageModel.Session.class, AutoCloseable.class}, (p2, m2, a2) -> {
+                                    if (m2.getName().equals("close")) {
+                                        closed.incrementAndGet();
+                                        return null;
+                                    }
+                                    return m2.invoke(inner, a2);
+                                });
+                    });
+            int[] prompt = Arrays.copyOf(DeterminismTest.ids(), 20); // a long prompt: it runs on the prompt thread
+            GenerationOptions o = GenerationOptions.defaults().withMaxTokens(5).withTemperature(0f);
+            int[] alone = Generator.generate(m, prompt, o, null, null).generatedIds();
+            BatchedDecoder batched = new BatchedDecoder(closing, 4, Duration.ofMillis(1), null);
+            try {
+                assertArrayEquals(alone, Generator.generate(batched, prompt, o, null, null).generatedIds());
+                for (int i = 0; i < 1000 && closed.get() == 0; i++) Thread.sleep(10); // the close runs on the prompt thread
+                assertEquals(1, closed.get(), "the model's session closed once");
+                LanguageModel.Session s = batched.newSession();
+                s.prefill(new int[] {1, 2}, false);
+                ((AutoCloseable) s).close();
+                ((AutoCloseable) s).close();
+                for (int i = 0; i < 1000 && closed.get() == 1; i++) Thread.sleep(10);
+                assertEquals(2, closed.get(), "closing twice closes the model's session once");
+                LanguageModel.Session late = batched.newSession();
+                batched.close();
+                ((AutoCloseable) late).close();
+                assertEquals(3, closed.get(), "after the decoder closed, at once");
+            } finally {
+                batched.close();
+            }
+        }
+    }
+
     @Test
     void aClosedDecoderRefusesToStep() throws Exception {
         try (LanguageModel m = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS)) {

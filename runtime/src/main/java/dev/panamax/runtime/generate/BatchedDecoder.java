@@ -176,15 +176,27 @@ public final class BatchedDecoder implements LanguageModel {
             return inner.rewind(position);
         }
 
-        /** Leaves the decoder: the next steps do not wait for this sequence. */
+        /**
+         * Leaves the decoder: the next steps do not wait for this sequence. A session of the model
+         * that holds resources of its own (a GPU session's device memory) is closed too — on the
+         * prompt thread, after any prompt of its still running there.
+         */
         @Override
         public void close() {
             lock.lock();
             try {
+                if (done) return;
                 done = true;
                 if (expected.remove(this)) arrived.signal();
             } finally {
                 lock.unlock();
+            }
+            if (inner instanceof AutoCloseable c) {
+                try {
+                    prompts.execute(() -> closeQuietly(c));
+                } catch (java.util.concurrent.RejectedExecutionException e) { // the decoder is closed: nothing runs it any more
+                    closeQuietly(c);
+                }
             }
         }
     }
@@ -270,6 +282,14 @@ public final class BatchedDecoder implements LanguageModel {
         if (listener != null) listener.step(rows, System.nanoTime() - t0);
     }
 
+    private static void closeQuietly(AutoCloseable c) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            System.getLogger(BatchedDecoder.class.getName()).log(System.Logger.Level.WARNING, "closing a session failed", e);
+        }
+    }
+
     private void failPending(RuntimeException why) {
         lock.lock();
         try {
@@ -291,7 +311,9 @@ public final class BatchedDecoder implements LanguageModel {
             lock.unlock();
         }
         failPending(new ModelException("the batched decoder has been closed"));
-        prompts.shutdownNow();
+        for (Runnable left : prompts.shutdownNow()) {
+            if (!(left instanceof java.util.concurrent.Future<?>)) left.run(); // a session's close; prompts (futures) are dropped
+        }
         try {
             stepper.join(TimeUnit.SECONDS.toMillis(10));
         } catch (InterruptedException e) {
