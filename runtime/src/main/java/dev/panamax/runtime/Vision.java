@@ -72,7 +72,12 @@ public final class Vision implements AutoCloseable {
 
     /** The classifier's top {@code k} labels for the image file, best first. */
     public List<Label> classify(Path image, int k) {
-        float[] pixels = pixels(RgbImage.read(image));
+        return classify(RgbImage.read(image), k);
+    }
+
+    /** The same for a decoded image ({@link RgbImage#decode} reads one from bytes). */
+    public List<Label> classify(RgbImage image, int k) {
+        float[] pixels = pixels(image);
         int h = height(pixels);
         return top(model.classify(pixels, h, pixels.length / (3 * h)), model.labels(), k);
     }
@@ -92,7 +97,12 @@ public final class Vision implements AutoCloseable {
 
     /** The image file's embedding, unit length (CLIP). */
     public float[] embedImage(Path image) {
-        float[] pixels = pixels(RgbImage.read(image));
+        return embedImage(RgbImage.read(image));
+    }
+
+    /** The same for a decoded image. */
+    public float[] embedImage(RgbImage image) {
+        float[] pixels = pixels(image);
         int h = height(pixels);
         return model.embedImage(pixels, h, pixels.length / (3 * h));
     }

@@ -33,6 +33,17 @@ public record RgbImage(int width, int height, byte[] rgb) {
         return Decoder.read(file);
     }
 
+    /**
+     * Decodes a PNG or JPEG held in memory (a row of a table, a request body); {@code name} says in
+     * errors which image it was.
+     */
+    public static RgbImage decode(byte[] bytes, String name) {
+        if (ModuleLayer.boot().findModule("java.desktop").isEmpty() && RgbImage.class.getModule().isNamed()) {
+            throw new ModelException("decoding " + name + " needs the java.desktop module (javax.imageio), which this runtime lacks: add it, or pass preprocessed pixels");
+        }
+        return Decoder.decode(bytes, name);
+    }
+
     /** Kept apart so that nothing of java.desktop is linked unless an image is decoded. */
     private static final class Decoder {
         static RgbImage read(Path file) {
@@ -42,6 +53,20 @@ public record RgbImage(int width, int height, byte[] rgb) {
             } catch (IOException | RuntimeException e) {
                 throw new ModelException(file + ": cannot decode the image (" + e.getMessage() + ")", e);
             }
+            return pixels(img, file.toString()).oriented(Exif.orientation(file));
+        }
+
+        static RgbImage decode(byte[] bytes, String name) {
+            java.awt.image.BufferedImage img;
+            try {
+                img = javax.imageio.ImageIO.read(new java.io.ByteArrayInputStream(bytes));
+            } catch (IOException | RuntimeException e) {
+                throw new ModelException(name + ": cannot decode the image (" + e.getMessage() + ")", e);
+            }
+            return pixels(img, name).oriented(Exif.orientation(bytes));
+        }
+
+        private static RgbImage pixels(java.awt.image.BufferedImage img, String file) {
             if (img == null) throw new ModelException(file + ": not an image format this JVM decodes (PNG and JPEG are)");
             int w = img.getWidth(), h = img.getHeight();
             if ((long) w * h > 1L << 28) throw new ModelException(file + ": a " + w + "×" + h + " image is too large");
@@ -56,8 +81,7 @@ public record RgbImage(int width, int height, byte[] rgb) {
                     rgb[o + 2] = (byte) p;
                 }
             }
-            RgbImage decoded = new RgbImage(w, h, rgb);
-            return decoded.oriented(Exif.orientation(file));
+            return new RgbImage(w, h, rgb);
         }
     }
 

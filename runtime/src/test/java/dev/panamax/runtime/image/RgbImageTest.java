@@ -67,4 +67,17 @@ class RgbImageTest {
         assertEquals(16, lying.width(), "an IFD beyond its block is ignored");
         assertEquals(1, RgbImage.Exif.orientation(new byte[] {(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, (byte) 0xE1, 0, 40}));
     }
+
+    /** Bytes in memory (a table's row) decode as the same file does, EXIF included; bytes that are no image are an error naming them. */
+    @Test
+    void bytesDecodeAsTheirFileDoes(@TempDir Path tmp) throws Exception {
+        byte[] six = jpeg(6, false);
+        RgbImage fromFile = RgbImage.read(Files.write(tmp.resolve("6.jpg"), six)), fromBytes = RgbImage.decode(six, "row 7");
+        assertEquals(fromFile.width(), fromBytes.width());
+        assertEquals(fromFile.height(), fromBytes.height());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(fromFile.rgb(), fromBytes.rgb());
+        assertEquals(8, fromBytes.width(), "orientation 6 applied");
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.panamax.runtime.ModelException.class, () -> RgbImage.decode(new byte[] {1, 2, 3}, "row 9"));
+        assertTrue(e.getMessage().startsWith("row 9: not an image format"), e.getMessage());
+    }
 }
