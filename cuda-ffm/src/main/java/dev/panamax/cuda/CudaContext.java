@@ -82,11 +82,26 @@ public final class CudaContext {
         return p;
     }
 
+    /**
+     * Held while a stream of this context is being captured into a CUDA graph, and by
+     * {@link #synchronizeAll}: a context-wide synchronisation is illegal while any stream is capturing
+     * (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, whatever the capture mode), and sessions on other threads
+     * — a server's prompt thread beside its decoding thread — upload and download while one captures.
+     */
+    final Object captureLock = new Object();
+
+    /** Waits for all work of the context, not while another thread captures a graph. */
+    void synchronizeAll() {
+        synchronized (captureLock) {
+            driver.synchronizeContext();
+        }
+    }
+
     /** {@code bytes} of device memory set to zero (and there when this returns), freed when {@code owner} closes. */
     public long zeros(Arena owner, long bytes) {
         long p = allocate(owner, bytes);
         driver.zeroAsync(p, Math.max(bytes, 1), 0);
-        driver.synchronizeContext();
+        synchronizeAll();
         return p;
     }
 
@@ -123,7 +138,7 @@ public final class CudaContext {
                 driver.copyToDevice(dst, tmp, data.byteSize());
             }
         }
-        driver.synchronizeContext();
+        synchronizeAll();
     }
 
     public long upload(Arena owner, float[] data) {
@@ -134,7 +149,7 @@ public final class CudaContext {
         makeCurrent();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment tmp = a.allocate(JAVA_FLOAT, Math.max(n, 1));
-            driver.synchronizeContext(); // whatever stream wrote it
+            synchronizeAll(); // whatever stream wrote it
             driver.copyToHost(tmp, src, 4L * n);
             return tmp.asSlice(0, 4L * n).toArray(JAVA_FLOAT);
         }
@@ -144,7 +159,7 @@ public final class CudaContext {
         makeCurrent();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment tmp = a.allocate(2L * Math.max(n, 1), 8);
-            driver.synchronizeContext();
+            synchronizeAll();
             driver.copyToHost(tmp, src, 2L * n);
             return tmp.asSlice(0, 2L * n).toArray(java.lang.foreign.ValueLayout.JAVA_SHORT);
         }

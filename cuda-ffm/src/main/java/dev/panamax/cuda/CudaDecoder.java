@@ -101,6 +101,192 @@ final class CudaDecoder extends CudaModel {
     }
 
 
+    /** Most sequences in one batched step; a larger step runs as several. */
+    static final int MAX_BATCH = 64;
+
+    private final Object batchLock = new Object();
+    private Batch batch;
+
+    /**
+     * One decode step of several sequences ({@link LanguageModel#decodeStep}), each weight matrix
+     * streamed once per layer for all of them: the rows' activations side by side, every matvec one
+     * launch over all rows ({@link CudaOps#batchMatvec}: the single-sequence kernel repeated per row,
+     * so each row's logits are bit for bit those it gets alone), attention one launch for all rows,
+     * each over its own cache at its own position ({@link CudaOps#attentionDecodeRows}). A step whose sequences are those of the previous step replays a
+     * CUDA graph captured for them. A session given more than once (prompt rows) falls back to one
+     * forward per row.
+     */
+    @Override
+    public float[][] decodeStep(LanguageModel.Session[] sessions, int[] tokens) {
+        if (sessions.length != tokens.length) throw new IllegalArgumentException(sessions.length + " sessions, " + tokens.length + " tokens");
+        int B = sessions.length;
+        java.util.Set<LanguageModel.Session> seen = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        for (LanguageModel.Session x : sessions) {
+            if (!(x instanceof Session se) || se.m != this || !seen.add(x)) return super.decodeStep(sessions, tokens);
+        }
+        if (B == 1) return new float[][] {sessions[0].forward(tokens[0])};
+        if (B > MAX_BATCH) {
+            float[][] all = new float[B][];
+            for (int from = 0; from < B; from += MAX_BATCH) {
+                int to = Math.min(B, from + MAX_BATCH);
+                float[][] part = decodeStep(java.util.Arrays.copyOfRange(sessions, from, to), java.util.Arrays.copyOfRange(tokens, from, to));
+                System.arraycopy(part, 0, all, from, to - from);
+            }
+            return all;
+        }
+        Session[] ss = new Session[B];
+        for (int i = 0; i < B; i++) {
+            ss[i] = (Session) sessions[i];
+            ss[i].checkOpen();
+            checkToken(tokens[i]);
+            ss[i].checkRoom(1);
+        }
+        synchronized (batchLock) {
+            if (batch == null || batch.rows < B) {
+                if (batch != null) batch.free();
+                batch = null;
+                batch = new Batch(Math.min(MAX_BATCH, Integer.highestOneBit(B - 1) << 1));
+            }
+            return batch.step(ss, tokens);
+        }
+    }
+
+    @Override
+    public void close() {
+        synchronized (batchLock) {
+            if (batch != null) batch.free();
+            batch = null;
+        }
+        super.close();
+    }
+
+    /**
+     * A batched step's device buffers for up to {@code rows} sequences, its stream, and the graph of
+     * the last company of sequences (held by weak references: a finished sequence is not kept).
+     */
+    private final class Batch {
+        final int rows;
+        final Arena arena = Arena.ofShared();
+        final long stream, ids, X, QKV, ATT, GU, LOGITS, zeros;
+        /**
+         * Device and pinned host, copied in at the start of each step: ints [rows tokens][rows ×
+         * {position, token}], then longs [rows × {K cache, V cache, partials, counts}] (the rows' sequences).
+         */
+        final MemorySegment hostIds, hostLogits;
+        private java.lang.ref.WeakReference<Session>[] company;
+        private final long[] graph = new long[2];
+
+        Batch(int rows) {
+            this.rows = rows;
+            cx.makeCurrent();
+            stream = cx.driver.createStream();
+            try {
+                ids = cx.allocate(arena, 44L * rows);
+                hostIds = cx.allocateHost(arena, 44L * rows);
+                X = cx.allocate(arena, 4L * rows * s.dim());
+                QKV = cx.allocate(arena, 4L * rows * qkvDim);
+                ATT = cx.allocate(arena, 4L * rows * qDim);
+                GU = cx.allocate(arena, 4L * rows * s.ffnDim());
+                LOGITS = cx.allocate(arena, 4L * rows * vocab);
+                hostLogits = cx.allocateHost(arena, 4L * rows * vocab);
+                zeros = cx.zeros(arena, 4L * rows);
+            } catch (RuntimeException e) {
+                cx.driver.destroyStream(stream);
+                arena.close();
+                throw e;
+            }
+        }
+
+        float[][] step(Session[] ss, int[] tokens) {
+            int B = ss.length;
+            cx.makeCurrent();
+            for (int i = 0; i < B; i++) {
+                hostIds.set(java.lang.foreign.ValueLayout.JAVA_INT, 4L * i, tokens[i]);
+                hostIds.set(java.lang.foreign.ValueLayout.JAVA_INT, 4L * rows + 8L * i, ss[i].pos);
+                hostIds.set(java.lang.foreign.ValueLayout.JAVA_INT, 4L * rows + 8L * i + 4, tokens[i]);
+                long[] seq = {ss[i].kc, ss[i].vc, ss[i].part, ss[i].count};
+                for (int k = 0; k < 4; k++) hostIds.set(java.lang.foreign.ValueLayout.JAVA_LONG, 12L * rows + 32L * i + 8L * k, seq[k]);
+            }
+            if (!sameCompany(ss)) { // a new company: run eagerly, capture if it comes again
+                dropGraph();
+                @SuppressWarnings("unchecked")
+                java.lang.ref.WeakReference<Session>[] c = new java.lang.ref.WeakReference[B];
+                for (int i = 0; i < B; i++) c[i] = new java.lang.ref.WeakReference<>(ss[i]);
+                company = c;
+                launches(ss);
+            } else {
+                if (graph[1] == 0 && !dev.panamax.simd.Tuning.flag("cuda.noGraph")) {
+                    synchronized (cx.captureLock) {
+                        cx.driver.beginCapture(stream);
+                        try {
+                            launches(ss);
+                        } finally {
+                            long[] g = cx.driver.endCaptureAndInstantiate(stream);
+                            graph[0] = g[0];
+                            graph[1] = g[1];
+                        }
+                    }
+                }
+                if (graph[1] != 0) cx.driver.launchGraph(graph[1], stream);
+                else launches(ss);
+            }
+            cx.driver.synchronize(stream);
+            float[][] logits = new float[B][];
+            for (int i = 0; i < B; i++) {
+                Session se = ss[i];
+                MemorySegment.copy(hostLogits, java.lang.foreign.ValueLayout.JAVA_FLOAT, 4L * i * vocab, se.out, 0, vocab);
+                se.pos++;
+                logits[i] = se.out;
+            }
+            return logits;
+        }
+
+        private boolean sameCompany(Session[] ss) {
+            if (company == null || company.length != ss.length) return false;
+            for (int i = 0; i < ss.length; i++) if (company[i].get() != ss[i]) return false;
+            return true;
+        }
+
+        /** The step's launches on {@link #stream}: {@link Session#decodeStep}'s, each matvec over all rows. */
+        private void launches(Session[] ss) {
+            int B = ss.length, d = s.dim(), hd = s.headDim();
+            float eps = s.normEps();
+            CudaOps ops = decodeOps;
+            long P = ids + 4L * rows; // row i's {position, token} at P + 8i
+            cx.driver.copyToDeviceAsync(ids, hostIds.address(), 44L * rows, stream);
+            ops.embed(stream, embed, ids, B, X);
+            if (positions != null) for (int i = 0; i < B; i++) ops.addPosition(stream, positions, P + 8L * i, 1, X + 4L * i * d);
+            for (int l = 0; l < s.layers(); l++) {
+                Layer L = layers[l];
+                ops.batchMatvec(stream, L.qkv(), B, zeros, X, L.attnNorm(), L.attnNormBias(), eps, L.bqkv(), QKV, false, 0);
+                ops.attentionDecodeRows(stream, QKV, qkvDim, ids + 12L * rows, (long) l * capacity * kvDim, B, rope, L.qNorm(), L.kNorm(), P, ATT,
+                        s.heads(), s.kvHeads(), hd, rot, s.ropeInterleaved(), eps, s.slidingWindow(), ss[0].chunk, ss[0].nsplit);
+                ops.batchMatvec(stream, L.o(), B, zeros, ATT, L.attnSubNorm(), 0, eps, L.bo(), X, true, 0);
+                if (gated) ops.batchMatvec(stream, L.gateUp(), B, zeros, X, L.ffnNorm(), 0, eps, 0, GU, false, act);
+                else ops.batchMatvec(stream, L.gateUp(), B, zeros, X, L.ffnNorm(), L.ffnNormBias(), eps, L.bUp(), GU, false, 3);
+                ops.batchMatvec(stream, L.down(), B, zeros, GU, L.ffnSubNorm(), 0, eps, L.bDown(), X, true, 0);
+            }
+            ops.batchMatvec(stream, output, B, zeros, X, finalNorm, finalNormBias, eps, 0, LOGITS, false, 0);
+            cx.driver.copyToHostAsync(hostLogits.address(), LOGITS, 4L * B * vocab, stream);
+        }
+
+        private void dropGraph() {
+            if (graph[1] != 0) cx.driver.destroyGraph(graph[0], graph[1]);
+            graph[0] = graph[1] = 0;
+            company = null;
+        }
+
+        void free() {
+            cx.makeCurrent();
+            synchronized (cx.captureLock) {
+                cx.driver.synchronize(stream);
+                dropGraph();
+                cx.driver.destroyStream(stream);
+                arena.close();
+            }
+        }
+    }
+
     /** One sequence: its KV cache and decode activations on the device. */
     static final class Session extends GraphSession {
         final CudaDecoder m;

@@ -185,10 +185,12 @@ abstract class CudaModel implements LanguageModel {
                     if (done) return;
                     done = true;
                     cx.makeCurrent();
-                    cx.driver.synchronize(stream);
-                    if (graph[1] != 0) cx.driver.destroyGraph(graph[0], graph[1]);
-                    cx.driver.destroyStream(stream);
-                    arena.close();
+                    synchronized (cx.captureLock) { // frees (cuMemFree) while no other thread captures a graph
+                        cx.driver.synchronize(stream);
+                        if (graph[1] != 0) cx.driver.destroyGraph(graph[0], graph[1]);
+                        cx.driver.destroyStream(stream);
+                        arena.close();
+                    }
                 }
             };
         }
@@ -289,13 +291,15 @@ abstract class CudaModel implements LanguageModel {
             hostParams.set(ValueLayout.JAVA_INT, 0, pos);
             hostParams.set(ValueLayout.JAVA_INT, 4, token);
             if (steps == 1 && !dev.panamax.simd.Tuning.flag("cuda.noGraph")) {
-                cx.driver.beginCapture(stream);
-                try {
-                    launches();
-                } finally {
-                    long[] g = cx.driver.endCaptureAndInstantiate(stream);
-                    graph[0] = g[0];
-                    graph[1] = g[1];
+                synchronized (cx.captureLock) { // no context-wide synchronisation from other threads meanwhile
+                    cx.driver.beginCapture(stream);
+                    try {
+                        launches();
+                    } finally {
+                        long[] g = cx.driver.endCaptureAndInstantiate(stream);
+                        graph[0] = g[0];
+                        graph[1] = g[1];
+                    }
                 }
             }
             if (graph[1] != 0) cx.driver.launchGraph(graph[1], stream);

@@ -57,7 +57,31 @@ public final class CudaOps {
                        boolean gelu) {
         int rpb = rowsPerBlock(W);
         cx.launch(dependent, matvecKernel(W), new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x,
-                nw, nb, act, eps, bias, y, accumulate ? 1 : 0, gelu ? 3 : 0, 0L, 0, 1, 0);
+                nw, nb, act, eps, bias, y, accumulate ? 1 : 0, gelu ? 3 : 0, 0L, 0, 1, 0, 0);
+    }
+
+    /**
+     * The decode matvec of B inputs at once, for a step of several sequences: input b at x + b·W.cols,
+     * its output at y + b·W.rows (or + b·W.rows/2 with gated pairs). It is the one-input kernel with its
+     * block rows repeated per input (grid.y; {@code zeros}: B device ints of 0, the kernel's matrix
+     * selector), so every input's sums are computed by the same code, in the same order, as
+     * {@link #matvec} computes them alone: the GPU's batched decode is batch-invariant by
+     * construction. pairAct: 0, or 1 SiLU / 2 ReLU² of interleaved gate and up rows
+     * ({@link #gatedMatvec}), or 3 GELU(tanh) of the sum ({@code gelu}).
+     */
+    /**
+     * Whether a batched matvec orders its blocks input-fastest (the blocks reading the same rows side
+     * by side, so the rows come from L2 after the first) — {@code -Dpanamax.cuda.batchSlotsFast=false}
+     * orders them input-slowest, for measuring. The sums are the same either way.
+     */
+    static final boolean SLOTS_FAST = dev.panamax.simd.Tuning.flagOn("cuda.batchSlotsFast");
+
+    public void batchMatvec(long stream, DeviceMatrix W, int B, long zeros, long x, long nw, long nb, float eps, long bias, long y,
+                            boolean accumulate, int pairAct) {
+        int rpb = rowsPerBlock(W), blocks = (W.rows + rpb - 1) / rpb;
+        boolean fast = SLOTS_FAST && (long) blocks * B < Integer.MAX_VALUE;
+        cx.launch(dependent, matvecKernel(W), fast ? new int[] {blocks * B} : new int[] {blocks, B}, 32 * rpb, 4 * W.cols, stream, W.pointer,
+                W.rows, W.cols, x, nw, nb, 0, eps, bias, y, accumulate ? 1 : 0, pairAct, zeros, W.rows, 1, W.cols, fast ? B : 0);
     }
 
     /**
@@ -70,7 +94,7 @@ public final class CudaOps {
                                float eps, boolean gated, long y) {
         int rpb = rowsPerBlock(W);
         cx.launch(dependent, matvecKernel(W), new int[] {(expertRows + rpb - 1) / rpb, slots}, 32 * rpb, 4 * W.cols, stream, W.pointer,
-                W.rows, W.cols, x, nw, 0L, 0, eps, 0L, y, 0, gated ? 1 : 0, sel, expertRows, xDiv, xStride);
+                W.rows, W.cols, x, nw, 0L, 0, eps, 0L, y, 0, gated ? 1 : 0, sel, expertRows, xDiv, xStride, 0);
     }
 
     /**
@@ -109,7 +133,7 @@ public final class CudaOps {
     public void gatedMatvec(long stream, DeviceMatrix W, long x, long nw, float eps, int act, long y) {
         int rpb = rowsPerBlock(W);
         cx.launch(dependent, matvecKernel(W), new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x,
-                nw, 0L, 0, eps, 0L, y, 0, act, 0L, 0, 1, 0);
+                nw, 0L, 0, eps, 0L, y, 0, act, 0L, 0, 1, 0, 0);
     }
 
     /** half(W) into out (rows × cols halfs), for the quantized formats. */
@@ -213,6 +237,20 @@ public final class CudaOps {
                                 int nsplit) {
         String kernel = (hd == 64 || hd == 128 ? "attention_decode_" + hd : "attention_decode_any") + (halfKv ? "_h" : ""); // head sizes compiled in
         cx.launch(dependent, kernel, new int[] {heads, nsplit}, 128, 0, stream, qkv, kc, vc, rope, qNorm, kNorm, P, part, count, out, heads,
+                kvHeads, hd, rot, interleaved ? 1 : 0, eps, window, chunk, (float) (1.0 / Math.sqrt(hd)), prefetch(), sigmoid ? 1 : 0);
+    }
+
+    /**
+     * {@link #attentionDecode} for the B rows of a batched decode step in one launch: row b's q/k/v at
+     * qkv + b·qkvDim floats, its output at out + b·heads·hd, its position at P[2b], its sequence's K
+     * cache, V cache, partials and counts at table[4b..4b+3] (device pointers; the caches' layer 0), the
+     * layer's cache {@code layer} elements in. Every row computes exactly as the one-row kernel.
+     */
+    public void attentionDecodeRows(long stream, long qkv, int qkvDim, long table, long layer, int B, long rope, long qNorm, long kNorm, long P,
+                                    long out, int heads, int kvHeads, int hd, int rot, boolean interleaved, float eps, int window, int chunk,
+                                    int nsplit) {
+        String kernel = (hd == 64 || hd == 128 ? "attention_decode_rows_" + hd : "attention_decode_rows_any") + (halfKv ? "_h" : "");
+        cx.launch(dependent, kernel, new int[] {heads, nsplit, B}, 128, 0, stream, qkv, qkvDim, table, layer, rope, qNorm, kNorm, P, out, heads,
                 kvHeads, hd, rot, interleaved ? 1 : 0, eps, window, chunk, (float) (1.0 / Math.sqrt(hd)), prefetch(), sigmoid ? 1 : 0);
     }
 

@@ -271,17 +271,22 @@ __device__ __forceinline__ float use_batch(const uint4* u, const unsigned short*
 // With sel (mixtures of experts), W stacks the experts' matrices of selRows rows each and block row
 // blockIdx.y is slot s: its rows are those of expert sel[s], its input x + (s / xDiv)·xStride, its
 // output y + s·(rows it writes); sel comes from the previous kernel, so nothing is loaded before the wait.
+// With slotsFast = S > 0 (a batched decode step: S inputs, one matrix), the slot is blockIdx.x % S and
+// the block of rows blockIdx.x / S instead, so the S blocks that read the same rows run side by side
+// and all but the first find them in L2. Either way a row's sum is computed exactly as alone.
 template <int FMT, int B>
 __device__ void matvec(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, int act, float eps,
-                       const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, int xDiv, int xStride) {
+                       const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, int xDiv, int xStride,
+                       int slotsFast) {
     extern __shared__ float xs[];
     pdl_trigger();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    int warps = blockDim.x >> 5, r = blockIdx.x * warps + warp, base = 0, lim = rows;
+    int rb = slotsFast > 0 ? blockIdx.x / slotsFast : blockIdx.x;
+    int warps = blockDim.x >> 5, r = rb * warps + warp, base = 0, lim = rows;
     bool pair = pairAct == 1 || pairAct == 2;
     if (sel != 0) {
         pdl_wait();
-        int slot = blockIdx.y;
+        int slot = slotsFast > 0 ? blockIdx.x % slotsFast : blockIdx.y;
         base = sel[slot] * selRows;
         lim = selRows;
         x += (size_t) (slot / xDiv) * xStride;
@@ -316,7 +321,7 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
         if (lane == 0) pairs[warp] = acc;
         __syncthreads();
         if (threadIdx.x < warps / 2) {
-            int i = blockIdx.x * (warps / 2) + threadIdx.x;
+            int i = rb * (warps / 2) + threadIdx.x;
             if (2 * i + 1 < lim) {
                 float gt = pairs[2 * threadIdx.x], up = pairs[2 * threadIdx.x + 1];
                 y[i] = (pairAct == 2 ? fmaxf(gt, 0.f) * fmaxf(gt, 0.f) : silu(gt)) * up;
@@ -331,9 +336,9 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
     }
 }
 
-#define MATVEC_BODY(FMT, B) { matvec<FMT, B>(W, rows, cols, x, nw, nb, act, eps, bias, y, accumulate, pairAct, sel, selRows, xDiv, xStride); }
+#define MATVEC_BODY(FMT, B) { matvec<FMT, B>(W, rows, cols, x, nw, nb, act, eps, bias, y, accumulate, pairAct, sel, selRows, xDiv, xStride, slotsFast); }
 #define MATVEC_PARAMS const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, int act, float eps, \
-    const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, int xDiv, int xStride
+    const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, int xDiv, int xStride, int slotsFast
 // At most 64 registers a thread (launch bounds of 1024 threads): two blocks of 16 rows fit an SM, and
 // measured on an H100 (tools/gpu.sh run matvec) that beat the unbounded kernels (70–93 registers) on
 // every TinyLlama shape; F16 streams best with 4 loads a batch, the others with 8.
@@ -765,6 +770,27 @@ ATTENTION_DECODE(attention_decode_128, 128, float)
 ATTENTION_DECODE(attention_decode_any_h, 0, unsigned short)
 ATTENTION_DECODE(attention_decode_64_h, 64, unsigned short)
 ATTENTION_DECODE(attention_decode_128_h, 128, unsigned short)
+
+// The same for the rows of a batched decode step, one launch: blockIdx.z is the row, whose q/k/v are
+// row z of qkv (width qkvDim), output row z of out (width heads·hd), position P[2z], and whose cache
+// and scratch come from its sequence: table[4z..4z+3] = {K cache, V cache (layer 0), partials, counts},
+// the layer's cache at + layer elements. Each row runs exactly the one-token kernel above.
+#define ATTENTION_DECODE_ROWS(name, HD, KV) \
+extern "C" __global__ void name(const float* qkv, int qkvDim, const long long* table, long long layer, const float* rope, \
+                                const float* qn, const float* kn, const int* P, float* out, int heads, int kvHeads, int hd, int rot, \
+                                int interleaved, float eps, int window, int chunk, float scale, int prefetch, int sigmoid) { \
+    int z = blockIdx.z; \
+    const long long* t = table + 4 * z; \
+    attention_decode<HD, KV>(qkv + (size_t) z * qkvDim, (KV*) t[0] + layer, (KV*) t[1] + layer, rope, qn, kn, P + 2 * z, (float*) t[2], \
+                             (int*) t[3], out + (size_t) z * heads * (HD > 0 ? HD : hd), heads, kvHeads, hd, rot, interleaved, eps, window, \
+                             chunk, scale, prefetch, sigmoid); \
+}
+ATTENTION_DECODE_ROWS(attention_decode_rows_any, 0, float)
+ATTENTION_DECODE_ROWS(attention_decode_rows_64, 64, float)
+ATTENTION_DECODE_ROWS(attention_decode_rows_128, 128, float)
+ATTENTION_DECODE_ROWS(attention_decode_rows_any_h, 0, unsigned short)
+ATTENTION_DECODE_ROWS(attention_decode_rows_64_h, 64, unsigned short)
+ATTENTION_DECODE_ROWS(attention_decode_rows_128_h, 128, unsigned short)
 
 // ---- selective state spaces (Mamba, Mamba-2) ----
 // The same kernels serve a decoded token (T = 1, inside the captured graph) and a prompt block.

@@ -67,6 +67,74 @@ class CudaModelTest {
     }
 
     /**
+     * Batched decode steps ({@link LanguageModel#decodeStep}, as {@code panamax serve} runs them on the
+     * GPU): four sequences, each after its own prompt, decoded in steps whose company changes (one
+     * joins late, one sits two steps out and catches up; a company that repeats replays its captured
+     * graph) give logit for logit, bit for bit, what each gives decoded alone — for F32, F16, BF16, Q8_0
+     * and Q4_0 weights, an F16 KV cache, GPT-2's learned positions and LayerNorm, Qwen3's q/k norms.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"kjv", "llama:F16", "llama:BF16", "kjv:Q8_0", "kjv:Q4_0", "kjv:kv16", "gpt2", "qwen3"})
+    void batchedStepsGiveEachSequenceItsLogitsAlone(String setup, @org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        Gpu.context();
+        String[] p = setup.split(":");
+        Path dir = p[0].equals("kjv") ? shared().resolve("models/kjv-llama") : shared().resolve("fixtures/hf").resolve(p[0]);
+        LoadOptions o = OPTIONS;
+        if (p.length > 1 && p[1].endsWith("F16")) { // 16-bit weights: the fixture rounded, kept 16-bit on the device
+            for (String f : new String[] {"config.json", "generation_config.json"}) Files.copy(dir.resolve(f), tmp.resolve(f));
+            halfCopy(dir.resolve("model.safetensors"), tmp.resolve("model.safetensors"), p[1].equals("F16"));
+            dir = tmp;
+        } else if (p.length > 1) {
+            o = p[1].equals("kv16") ? o.withKvCache(LoadOptions.KvCache.F16) : o.withQuantize(dev.panamax.runtime.tensor.DType.valueOf(p[1]));
+        }
+        try (LanguageModel gpu = onGpu(dir, o)) {
+            assertTrue(gpu instanceof CudaDecoder, "on the GPU");
+            int vocab = gpu.vocabSize(), n = 4, steps = 12;
+            java.util.Random r = new java.util.Random(7);
+            int[][] prompts = new int[n][], fed = new int[n][];
+            for (int i = 0; i < n; i++) {
+                prompts[i] = r.ints(3 + 5 * i, 1, vocab).toArray();
+                fed[i] = r.ints(steps, 1, vocab).toArray();
+            }
+            float[][][] alone = new float[n][steps][];
+            for (int i = 0; i < n; i++) {
+                LanguageModel.Session se = gpu.newSession();
+                se.prefill(prompts[i], false);
+                for (int t = 0; t < steps; t++) alone[i][t] = se.forward(fed[i][t]).clone();
+            }
+            LanguageModel.Session[] ss = new LanguageModel.Session[n];
+            for (int i = 0; i < n; i++) {
+                ss[i] = gpu.newSession();
+                ss[i].prefill(prompts[i], false);
+            }
+            int[] next = new int[n];
+            int batched = 0;
+            for (int round = 0; Arrays.stream(next).anyMatch(t -> t < steps); round++) {
+                List<Integer> rows = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    if (next[i] >= steps || (i == 3 && round < 4) || (i == 1 && (round == 6 || round == 7))) continue;
+                    rows.add(i);
+                }
+                LanguageModel.Session[] sess = new LanguageModel.Session[rows.size()];
+                int[] toks = new int[rows.size()];
+                for (int k = 0; k < rows.size(); k++) {
+                    sess[k] = ss[rows.get(k)];
+                    toks[k] = fed[rows.get(k)][next[rows.get(k)]];
+                }
+                float[][] got = gpu.decodeStep(sess, toks);
+                if (rows.size() > 1) batched++;
+                for (int k = 0; k < rows.size(); k++) {
+                    int i = rows.get(k);
+                    assertArrayEquals(alone[i][next[i]], got[k], setup + ": sequence " + i + " step " + next[i] + " among " + rows.size());
+                    assertEquals(prompts[i].length + next[i] + 1, ss[i].position());
+                    next[i]++;
+                }
+            }
+            assertTrue(batched >= 10, "steps of several sequences: " + batched);
+        }
+    }
+
+    /**
      * --kv-type f16: the GPU's KV cache in half floats, against the CPU's half-float cache on the same
      * model (prompt logits, a prefill in two chunks, decode steps). The fixtures are short, so a
      * prompt longer than one attention chunk is also run (positions past 64).
@@ -143,6 +211,11 @@ class CudaModelTest {
 
     /** The safetensors file at src with every F32 tensor rounded to BF16 (to nearest, ties to even). */
     static void bf16Copy(Path src, Path dst) throws IOException {
+        halfCopy(src, dst, false);
+    }
+
+    /** The same rounded to BF16, or with {@code f16} to IEEE half floats (Float.floatToFloat16: to nearest, ties to even). */
+    static void halfCopy(Path src, Path dst, boolean f16) throws IOException {
         byte[] all = Files.readAllBytes(src);
         ByteBuffer in = ByteBuffer.wrap(all).order(ByteOrder.LITTLE_ENDIAN);
         int headerLen = (int) in.getLong(0);
@@ -157,13 +230,13 @@ class CudaModelTest {
             if (!"F32".equals(t.get("dtype"))) throw new IOException("expected F32 tensors, " + e.getKey() + " is " + t.get("dtype"));
             long start = data.size();
             for (int i = from; i < to; i += 4) {
-                int bits = in.getInt(i), r = (bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16;
+                int bits = in.getInt(i), r = f16 ? Float.floatToFloat16(Float.intBitsToFloat(bits)) : (bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16;
                 data.write(r & 0xff);
                 data.write((r >>> 8) & 0xff);
             }
             StringBuilder dims = new StringBuilder();
             for (Object d : shape) dims.append(dims.length() > 0 ? "," : "").append(((Number) d).longValue());
-            h.append(h.length() > 1 ? "," : "").append('"').append(e.getKey()).append("\":{\"dtype\":\"BF16\",\"shape\":[").append(dims)
+            h.append(h.length() > 1 ? "," : "").append('"').append(e.getKey()).append("\":{\"dtype\":\"").append(f16 ? "F16" : "BF16").append("\",\"shape\":[").append(dims)
                     .append("],\"data_offsets\":[").append(start).append(',').append(data.size()).append("]}");
         }
         h.append('}');
