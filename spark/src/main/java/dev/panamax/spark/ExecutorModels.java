@@ -58,13 +58,29 @@ final class ExecutorModels {
         LoadOptions options = threads > 0 ? LoadOptions.defaults().withThreads(threads) : LoadOptions.defaults();
         try {
             if (path.equals(DEFAULT)) return text(Panamax.loadDefault(options));
-            Path p = Path.of(path);
+            Path p = resolve(path);
             if (!Files.isReadable(p)) throw new ModelException("no such file or directory, or not readable");
             if (Files.isDirectory(p) && Files.isRegularFile(p.resolve("preprocessor_config.json"))) return new Loaded(null, Vision.load(p, options));
             return text(Panamax.load(p, options));
         } catch (RuntimeException | LinkageError e) {
             throw new ModelException(where() + " cannot load the model at " + path + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The path as given when it exists here; else, a file or directory distributed with the job
+     * ({@code --files}, {@code SparkContext.addFile}) of that name, where Spark put it on this executor.
+     */
+    static Path resolve(String path) {
+        Path p = Path.of(path);
+        if (Files.exists(p) || p.getFileName() == null) return p;
+        try {
+            Path shipped = Path.of(org.apache.spark.SparkFiles.get(p.getFileName().toString()));
+            if (Files.exists(shipped)) return shipped;
+        } catch (RuntimeException | LinkageError e) {
+            // not inside Spark, or no files distributed
+        }
+        return p;
     }
 
     private static Loaded text(Panamax p) {

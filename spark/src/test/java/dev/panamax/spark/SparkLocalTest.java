@@ -85,6 +85,7 @@ class SparkLocalTest {
         assertEquals(0, f.skipped());
     }
 
+    /** The BERT fixture shipped with the job (SparkContext.addFile, as spark-submit --files does) and named by its file name. */
     @Test
     void bertEmbeddingsOfTokenIdsEqualTheLibrarys() {
         Path bert = shared().resolve("fixtures/hf/bert");
@@ -99,7 +100,8 @@ class SparkLocalTest {
             data.add(RowFactory.create(i, boxed));
         }
         StructType schema = new StructType().add("i", DataTypes.IntegerType).add("ids", DataTypes.createArrayType(DataTypes.IntegerType));
-        PanamaxSpark.Functions f = PanamaxSpark.functions(spark, bert.toString(), PanamaxSpark.Settings.defaults());
+        spark.sparkContext().addFile(bert.toString(), true); // distributed with the job: the executors find it by its name
+        PanamaxSpark.Functions f = PanamaxSpark.functions(spark, "bert", PanamaxSpark.Settings.defaults());
         List<Row> rows = spark.createDataFrame(data, schema).repartition(4).select(col("ids"), f.embedIds(col("ids"))).collectAsList();
         try (Panamax p = Panamax.load(bert)) {
             for (Row row : rows) {
