@@ -71,34 +71,41 @@ public final class OpenAiServer implements AutoCloseable {
      * @param grace    how long {@link #close} lets running requests finish before cancelling them
      * @param warmUp   how long {@link #start} decodes synthetic batches before accepting requests
      * @param kvMemory bytes the running requests' KV caches may take together (0: half the Java heap)
+     * @param heartbeat how long a non-streaming answer may take before the server commits to 200 and
+     *                  sends a space (JSON allows leading white space) this often while it generates:
+     *                  a client that went away is then seen, and its slot freed, within two beats
      */
     public record Options(String host, int port, String apiKey, int parallel, int queue, int maxBody, String modelId, Duration grace, Duration warmUp,
-                          long kvMemory) {
+                          long kvMemory, Duration heartbeat) {
         public Options {
             if (parallel < 1) throw new IllegalArgumentException("parallel must be at least 1, got " + parallel);
             if (queue < 0) throw new IllegalArgumentException("queue must be at least 0, got " + queue);
             if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0 to 65535, got " + port);
             if (warmUp.isNegative()) throw new IllegalArgumentException("warmUp must not be negative, got " + warmUp);
             if (kvMemory < 0) throw new IllegalArgumentException("kvMemory must not be negative, got " + kvMemory);
+            if (heartbeat.isNegative() || heartbeat.isZero()) throw new IllegalArgumentException("heartbeat must be positive, got " + heartbeat);
         }
 
-        /** Loopback port 8080, no key, 4 parallel, a queue of 64, 4 MiB bodies, 10 s grace, no warm-up, caches up to half the heap. */
+        /** Loopback port 8080, no key, 4 parallel, a queue of 64, 4 MiB bodies, 10 s grace, no warm-up, caches up to half the heap, 1 s heartbeats. */
         public static Options defaults() {
-            return new Options("127.0.0.1", 8080, null, 4, 64, 4 << 20, "panamax", Duration.ofSeconds(10), Duration.ZERO, 0);
+            return new Options("127.0.0.1", 8080, null, 4, 64, 4 << 20, "panamax", Duration.ofSeconds(10), Duration.ZERO, 0, Duration.ofSeconds(1));
         }
 
-        public Options withHost(String v) { return new Options(v, port, apiKey, parallel, queue, maxBody, modelId, grace, warmUp, kvMemory); }
-        public Options withPort(int v) { return new Options(host, v, apiKey, parallel, queue, maxBody, modelId, grace, warmUp, kvMemory); }
-        public Options withApiKey(String v) { return new Options(host, port, v, parallel, queue, maxBody, modelId, grace, warmUp, kvMemory); }
-        public Options withParallel(int v) { return new Options(host, port, apiKey, v, queue, maxBody, modelId, grace, warmUp, kvMemory); }
-        public Options withQueue(int v) { return new Options(host, port, apiKey, parallel, v, maxBody, modelId, grace, warmUp, kvMemory); }
-        public Options withMaxBody(int v) { return new Options(host, port, apiKey, parallel, queue, v, modelId, grace, warmUp, kvMemory); }
-        public Options withModelId(String v) { return new Options(host, port, apiKey, parallel, queue, maxBody, v, grace, warmUp, kvMemory); }
-        public Options withGrace(Duration v) { return new Options(host, port, apiKey, parallel, queue, maxBody, modelId, v, warmUp, kvMemory); }
+        public Options withHost(String v) { return new Options(v, port, apiKey, parallel, queue, maxBody, modelId, grace, warmUp, kvMemory, heartbeat); }
+        public Options withPort(int v) { return new Options(host, v, apiKey, parallel, queue, maxBody, modelId, grace, warmUp, kvMemory, heartbeat); }
+        public Options withApiKey(String v) { return new Options(host, port, v, parallel, queue, maxBody, modelId, grace, warmUp, kvMemory, heartbeat); }
+        public Options withParallel(int v) { return new Options(host, port, apiKey, v, queue, maxBody, modelId, grace, warmUp, kvMemory, heartbeat); }
+        public Options withQueue(int v) { return new Options(host, port, apiKey, parallel, v, maxBody, modelId, grace, warmUp, kvMemory, heartbeat); }
+        public Options withMaxBody(int v) { return new Options(host, port, apiKey, parallel, queue, v, modelId, grace, warmUp, kvMemory, heartbeat); }
+        public Options withModelId(String v) { return new Options(host, port, apiKey, parallel, queue, maxBody, v, grace, warmUp, kvMemory, heartbeat); }
+        public Options withGrace(Duration v) { return new Options(host, port, apiKey, parallel, queue, maxBody, modelId, v, warmUp, kvMemory, heartbeat); }
         /** Decode synthetic batches this long before accepting requests, so the first users meet compiled kernels. */
-        public Options withWarmUp(Duration v) { return new Options(host, port, apiKey, parallel, queue, maxBody, modelId, grace, v, kvMemory); }
+        public Options withWarmUp(Duration v) { return new Options(host, port, apiKey, parallel, queue, maxBody, modelId, grace, v, kvMemory, heartbeat); }
         /** Bytes all running requests' KV caches may take together (0: half the Java heap); a request waits until its cache fits. */
-        public Options withKvMemory(long v) { return new Options(host, port, apiKey, parallel, queue, maxBody, modelId, grace, warmUp, v); }
+        public Options withKvMemory(long v) { return new Options(host, port, apiKey, parallel, queue, maxBody, modelId, grace, warmUp, v, heartbeat); }
+
+        /** A non-streaming answer's heartbeat (see {@link Options}). */
+        public Options withHeartbeat(Duration v) { return new Options(host, port, apiKey, parallel, queue, maxBody, modelId, grace, warmUp, kvMemory, v); }
 
         /** {@link #kvMemory}, its default resolved. */
         long kvBudget() {
@@ -462,9 +469,14 @@ public final class OpenAiServer implements AutoCloseable {
                 stream(ex, r, chat, id, created, ids, o, cancel, arrived);
             } else {
                 Timing t = new Timing(arrived);
-                Generator.Result res = generate(ids, o, text -> t.token(), cancel);
+                Heartbeat beat = new Heartbeat(ex, options.heartbeat(), cancel);
+                Generator.Result res = generate(ids, o, text -> {
+                    t.token();
+                    beat.beat();
+                }, cancel);
                 metrics.generation(res.promptIds().length, res.generatedIds().length);
-                send(ex, 200, answer(chat, id, created, res));
+                if (beat.gone) throw new IOException("the client went away");
+                beat.answer(answer(chat, id, created, res));
             }
         } finally {
             running.remove(cancel);
@@ -576,6 +588,54 @@ public final class OpenAiServer implements AutoCloseable {
         u.put("completion_tokens", res.generatedIds().length);
         u.put("total_tokens", res.promptIds().length + res.generatedIds().length);
         return u;
+    }
+
+    /**
+     * A non-streaming answer that takes long: once it has taken {@code every}, the response is
+     * committed (200, chunked) and a space is written every {@code every} as tokens come, so a
+     * client that has gone away makes a write fail and the generation is cancelled — the only way to
+     * see a disconnect through the JDK's server when nothing else is written. A quick answer is sent
+     * as before, with its length.
+     */
+    private final class Heartbeat {
+        private final HttpExchange ex;
+        private final long every, start = System.nanoTime();
+        private final Cancellation cancel;
+        private long last;
+        private boolean committed;
+        volatile boolean gone;
+
+        Heartbeat(HttpExchange ex, Duration every, Cancellation cancel) {
+            this.ex = ex;
+            this.every = every.toNanos();
+            this.cancel = cancel;
+        }
+
+        void beat() {
+            long now = System.nanoTime();
+            if (gone || now - start < every || (committed && now - last < every)) return;
+            try {
+                if (!committed) {
+                    ex.getResponseHeaders().set("Content-Type", "application/json");
+                    ex.sendResponseHeaders(200, 0);
+                    committed = true;
+                }
+                ex.getResponseBody().write(' ');
+                ex.getResponseBody().flush();
+                last = now;
+            } catch (IOException e) {
+                gone = true; // the client went away: stop before the next token, free the slot
+                cancel.cancel();
+            }
+        }
+
+        void answer(Object json) throws IOException {
+            if (!committed) {
+                send(ex, 200, json);
+                return;
+            }
+            ex.getResponseBody().write(JsonOut.write(json).getBytes(StandardCharsets.UTF_8));
+        }
     }
 
     /** Server-sent events in OpenAI's chunk format, ending with {@code data: [DONE]}. */

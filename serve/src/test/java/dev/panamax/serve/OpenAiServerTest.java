@@ -308,6 +308,43 @@ class OpenAiServerTest {
         }
     }
 
+    /**
+     * A non-streaming request whose client goes away: after a heartbeat the answer is committed and
+     * spaces are written as it generates, so the disconnect is seen and the slot freed before the
+     * answer would have ended; a client that stays gets the library's answer after the spaces.
+     */
+    @Test
+    void aNonStreamingClientThatLeavesFreesItsSlotAndOneThatStaysGetsItsAnswer() throws Exception {
+        OpenAiServer.Options o = OpenAiServer.Options.defaults().withPort(0).withParallel(1).withQueue(0).withHeartbeat(Duration.ofMillis(50));
+        try (OpenAiServer one = OpenAiServer.start(model, o)) {
+            String body = "{\"prompt\":\"In the beginning\",\"max_tokens\":450}";
+            try (java.net.Socket socket = new java.net.Socket("127.0.0.1", one.port())) {
+                socket.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + body.length()
+                        + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
+                BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
+                assertEquals("HTTP/1.1 200 OK", in.readLine(), "committed while generating");
+            } // the client goes away
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            HttpResponse<String> after;
+            do {
+                Thread.sleep(20);
+                after = post(one, "/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":2}", null);
+            } while (after.statusCode() == 503 && System.nanoTime() < deadline);
+            assertEquals(200, after.statusCode(), "the slot was freed: " + after.body());
+            String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + one.port() + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            assertTrue(metrics.contains("panamax_requests_total{route=\"/v1/completions\",status=\"499\"} 1"), metrics);
+            long generated = Long.parseLong(metrics.lines().filter(l -> l.startsWith("panamax_generated_tokens_total ")).findFirst().orElseThrow().split(" ")[1]);
+            assertTrue(generated < 450 + 2, "the left request was cut short: " + generated + " tokens generated in all");
+
+            HttpResponse<String> stayed = post(one, "/v1/completions", "{\"prompt\":\"In the beginning\",\"max_tokens\":60,\"temperature\":0}", null);
+            assertEquals(200, stayed.statusCode());
+            assertTrue(stayed.body().startsWith(" "), "spaces came first");
+            String want = model.generate("In the beginning", GenerationOptions.defaults().withMaxTokens(60).withTemperature(0f), t -> {}).text();
+            assertEquals(want, at(json(stayed), "choices", 0, "text"));
+        }
+    }
+
     @Test
     void closeLetsARunningStreamEndCleanly() throws Exception {
         OpenAiServer s = OpenAiServer.start(model, OpenAiServer.Options.defaults().withPort(0).withGrace(Duration.ofMillis(200)));
