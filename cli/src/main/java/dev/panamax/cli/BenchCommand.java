@@ -28,7 +28,9 @@ final class BenchCommand extends Command {
                 prints the median of each as "prefill P tokens: X tok/s" and "decode N tokens: Y tok/s".
                 With --batch B, B sequences (each with its own prompt) decode together, N steps of B
                 tokens each reading every weight once (as panamax serve batches its requests); the
-                decode line is then the tokens of all B per second.
+                decode line is then the tokens of all B per second. An image model (ViT, DeiT,
+                CLIP) is measured in images/s, one image at a time at its size, beside the kernels'
+                own F32 GEMM speed on the model's feed-forward shape in the same run.
                 """, List.of(Option.valued("--prompt-tokens", "P", "default 64"), Option.valued("--tokens", "N", "default 128"),
                 Option.valued("--batch", "B", "sequences decoded together (default 1)"),
                 Option.valued("--repeats", "R", "default 5"), Option.valued("--warmup", "S", "seconds of warm-up runs at least (default 2; 0: one run)"),
@@ -52,6 +54,7 @@ final class BenchCommand extends Command {
         String device = deviceOption(a);
         try (Model loaded = placeModel(modelPath == null ? load(null, loadOptions(a), err).model() : ModelLoader.load(modelPath, loadOptions(a)), device, err)) {
             if (loaded instanceof EncoderModel enc) return benchEncoder(enc, modelPath, p, repeats, warmup, out);
+            if (loaded instanceof dev.panamax.runtime.model.VisionModel vision) return benchVision(vision, modelPath, repeats, warmup, out);
             if (!(loaded instanceof LanguageModel m)) throw new ModelException(loaded.architecture() + " is neither a text generator nor an encoder");
             if (p + n > m.contextLength()) throw new UsageException((p + n) + " tokens do not fit the model's context of " + m.contextLength());
             // A fixed pseudo-random prompt: speed does not depend on the ids.
@@ -108,6 +111,75 @@ final class BenchCommand extends Command {
         int[] r = new int[prompt.length];
         for (int i = 0; i < r.length; i++) r[i] = prompt[(i + b) % r.length];
         return r;
+    }
+
+    /**
+     * An image model: images/s of one image at a time (random pixels at the model's size, the
+     * classifier's logits or CLIP's image embedding), and, for scale, the kernels' own F32 GEMM speed
+     * on the model's largest projection in the same run ([tokens × hidden] · [4·hidden × hidden]ᵀ).
+     */
+    private int benchVision(dev.panamax.runtime.model.VisionModel v, Path path, int repeats, float warmup, PrintStream out) {
+        int size = v.imageSize(), hidden = v.hiddenSize();
+        float[] pixels = new float[3 * size * size];
+        java.util.Random r = new java.util.Random(42);
+        for (int i = 0; i < pixels.length; i++) pixels[i] = (float) r.nextGaussian();
+        boolean classifier = !v.labels().isEmpty();
+        Runnable one = () -> {
+            if (classifier) v.classify(pixels, size, size);
+            else v.embedImage(pixels, size, size);
+        };
+        double[] rate = new double[repeats];
+        WarmUp warm = new WarmUp(warmup);
+        for (int k = -1; k < repeats; k++) {
+            if (k == 0 && warm.another()) k = -1;
+            int images = 0;
+            long t0 = System.nanoTime();
+            do {
+                one.run();
+                images++;
+            } while (System.nanoTime() - t0 < 500_000_000L && images < 1000);
+            if (k >= 0) rate[k] = images / ((System.nanoTime() - t0) / 1e9);
+        }
+        java.util.Arrays.sort(rate);
+        // The GEMM for scale: the feed-forward's up projection of one image's tokens (patches + class token).
+        int tokens = v.hiddenStates(pixels, size, size).length / hidden, ffn = 4 * hidden;
+        float[] a = new float[tokens * hidden], b = new float[ffn * hidden], c = new float[tokens * ffn];
+        for (int i = 0; i < a.length; i++) a[i] = (float) r.nextGaussian();
+        for (int i = 0; i < b.length; i++) b[i] = (float) r.nextGaussian();
+        double[] gemm = new double[repeats];
+        for (int k = -3; k < repeats; k++) {
+            int n = 0;
+            long t0 = System.nanoTime();
+            do {
+                Simd.kernels().matmulTransposedB(a, b, c, tokens, ffn, hidden);
+                n++;
+            } while (System.nanoTime() - t0 < 300_000_000L);
+            if (k >= 0) gemm[k] = 2.0 * tokens * ffn * hidden * n / ((System.nanoTime() - t0) / 1e9) / 1e9;
+        }
+        java.util.Arrays.sort(gemm);
+        // The model's arithmetic per image: 2 flops per weight of the layers' matrices per token, and attention's two products.
+        long weights = 0;
+        for (var e : v.parametersByType().entrySet()) weights += e.getValue();
+        double flops = 2.0 * weights * tokens + 4.0 * tokens * tokens * hidden * layersOf(v);
+        double modelGflops = flops * rate[repeats / 2] / 1e9;
+        out.printf("model: %s (%s), %d threads, SIMD %s%n", path, v.architecture(), Parallel.threads(), Simd.description());
+        out.println("warm-up: " + warm.summary());
+        if (classifier) { // a ViT's weights are its image tower's (CLIP's count its text tower too)
+            out.printf(java.util.Locale.ROOT, "classify %d×%d, %d tokens: %.2f images/s (≈ %.1f GFLOP/s)%n", size, size, tokens, rate[repeats / 2],
+                    modelGflops);
+            out.printf(java.util.Locale.ROOT, "F32 GEMM [%d × %d]·[%d × %d]ᵀ: %.1f GFLOP/s (the model at %.2f× of it)%n", tokens, hidden, ffn, hidden,
+                    gemm[repeats / 2], modelGflops / gemm[repeats / 2]);
+        } else {
+            out.printf(java.util.Locale.ROOT, "embed image %d×%d, %d tokens: %.2f images/s%n", size, size, tokens, rate[repeats / 2]);
+        }
+        return 0;
+    }
+
+    /** Encoder layers, for the attention flops (from the weights' count: 12·hidden² per layer, roughly). */
+    private static int layersOf(dev.panamax.runtime.model.VisionModel v) {
+        long weights = 0;
+        for (var e : v.parametersByType().entrySet()) weights += e.getValue();
+        return (int) Math.max(1, Math.round(weights / (12.0 * v.hiddenSize() * v.hiddenSize())));
     }
 
     private int benchEncoder(EncoderModel enc, Path path, int p, int repeats, float warmup, PrintStream out) {

@@ -203,6 +203,16 @@ class GenerateCommandTest {
         assertTrue(r.out().matches("(?s).*\\nprefill 6 tokens: [0-9.]+ tok/s\\ndecode: none \\(an encoder generates no tokens\\)\\n"), r.out());
     }
 
+    /** An image model: images/s at the model's size (the ViT fixture: 32×32, 16 patches and the class token) beside the GEMM's own speed. */
+    @Test
+    void benchMeasuresAnImageModelInImagesPerSecond() {
+        Result r = run("", "bench", Path.of(System.getProperty("panamax.shared", "../../shared")).resolve("fixtures/vision/vit").toString(), "--repeats", "1",
+                "--warmup", "0");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().matches("(?s).*\\nclassify 32×32, 17 tokens: [0-9.]+ images/s \\(≈ [0-9.]+ GFLOP/s\\)\\n"
+                + "F32 GEMM \\[17 × 64\\]·\\[256 × 64\\]ᵀ: [0-9.]+ GFLOP/s \\(the model at [0-9.]+× of it\\)\\n"), r.out());
+    }
+
     @Test
     void quantizeToTheQ4KMMixRunsAndNamesItsTypes(@TempDir Path tmp) throws Exception {
         Path q = tmp.resolve("kjv-q4_k_m.gguf");
