@@ -195,6 +195,7 @@ public final class PanamaxSpark {
         public float[] call(String text) {
             if (text == null) return f.skip(null, new ModelException("null"));
             ExecutorModels.Loaded m = f.loaded(); // a model that cannot load fails the job
+            if (m.vision() != null) requireClip(f, m.vision(), "texts");
             try {
                 if (m.vision() != null) return m.vision().embedText(text);
                 return m.text().embed(List.of(text), EmbeddingOptions.defaults()).get(0);
@@ -264,6 +265,10 @@ public final class PanamaxSpark {
         public String call(byte[] image) {
             if (image == null) return f.skip(null, new ModelException("null"));
             Vision v = vision(f);
+            if (v.model().labels().isEmpty()) {
+                throw new ModelException(ExecutorModels.where() + ": the " + v.model().architecture() + " model at " + f.model
+                        + " is no classifier (it has no labels): embed its images with panamax_embed_image");
+            }
             try {
                 return v.classify(RgbImage.decode(image, "an image of " + image.length + " bytes"), 1).get(0).label();
             } catch (ModelException e) {
@@ -283,11 +288,20 @@ public final class PanamaxSpark {
         public float[] call(byte[] image) {
             if (image == null) return f.skip(null, new ModelException("null"));
             Vision v = vision(f);
+            requireClip(f, v, "images");
             try {
                 return v.embedImage(RgbImage.decode(image, "an image of " + image.length + " bytes"));
             } catch (ModelException e) {
                 return f.skip(image, e);
             }
+        }
+    }
+
+    /** A model that cannot embed at all fails the job, once, with its name — not every row with a null. */
+    private static void requireClip(Functions f, Vision v, String what) {
+        if (!v.model().architecture().equals("clip")) {
+            throw new ModelException(ExecutorModels.where() + ": the " + v.model().architecture() + " model at " + f.model + " does not embed " + what
+                    + " (CLIP does)");
         }
     }
 

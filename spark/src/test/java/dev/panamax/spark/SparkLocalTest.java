@@ -193,6 +193,11 @@ class SparkLocalTest {
         assertTrue(broken.select(v.classify(col("content"))).collectAsList().get(0).isNullAt(0), "bytes that are no image: null");
         assertEquals(1, v.skipped());
         assertTrue(Files.isRegularFile(vit.resolve("image.png")));
+        // Asking a model for what it cannot do fails the job, naming the model: not a column of nulls.
+        String vitEmbeds = messages(assertThrows(Exception.class, () -> images.select(v.embedImage(col("content"))).collectAsList()));
+        assertTrue(vitEmbeds.contains("vit model at " + vit) && vitEmbeds.contains("does not embed images"), vitEmbeds);
+        String clipClassifies = messages(assertThrows(Exception.class, () -> images.select(c.classify(col("content"))).collectAsList()));
+        assertTrue(clipClassifies.contains("clip model at " + clip) && clipClassifies.contains("no classifier"), clipClassifies);
     }
 
     static float[] floats(List<Object> list) {
