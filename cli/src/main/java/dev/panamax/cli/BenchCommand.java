@@ -159,8 +159,9 @@ final class BenchCommand extends Command {
         java.util.Arrays.sort(gemm);
         // The model's arithmetic per image: 2 flops per weight of the layers' matrices per token, and attention's two products.
         long weights = 0;
-        for (var e : v.parametersByType().entrySet()) weights += e.getValue();
-        double flops = 2.0 * weights * tokens + 4.0 * tokens * tokens * hidden * layersOf(v);
+        for (long n : v.parametersByType().values()) weights += n;
+        int layers = (int) Math.max(1, Math.round(weights / (12.0 * hidden * hidden))); // 12·hidden² weights a layer (feed-forward 4·hidden)
+        double flops = 2.0 * weights * tokens + 4.0 * tokens * tokens * hidden * layers;
         double modelGflops = flops * rate[repeats / 2] / 1e9;
         out.printf("model: %s (%s), %d threads, SIMD %s%n", path, v.architecture(), Parallel.threads(), Simd.description());
         out.println("warm-up: " + warm.summary());
@@ -173,13 +174,6 @@ final class BenchCommand extends Command {
             out.printf(java.util.Locale.ROOT, "embed image %d×%d, %d tokens: %.2f images/s%n", size, size, tokens, rate[repeats / 2]);
         }
         return 0;
-    }
-
-    /** Encoder layers, for the attention flops (from the weights' count: 12·hidden² per layer, roughly). */
-    private static int layersOf(dev.panamax.runtime.model.VisionModel v) {
-        long weights = 0;
-        for (var e : v.parametersByType().entrySet()) weights += e.getValue();
-        return (int) Math.max(1, Math.round(weights / (12.0 * v.hiddenSize() * v.hiddenSize())));
     }
 
     private int benchEncoder(EncoderModel enc, Path path, int p, int repeats, float warmup, PrintStream out) {

@@ -278,6 +278,22 @@ class OpenAiServerTest {
         }
     }
 
+    /**
+     * A one-slot server's /metrics once a two-token request gets 200 instead of 503 (its slot was
+     * freed), asking every 20 ms for up to 20 s.
+     */
+    static String metricsOnceTheSlotIsFree(OpenAiServer one) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        HttpResponse<String> after;
+        do {
+            Thread.sleep(20);
+            after = post(one, "/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":2}", null);
+        } while (after.statusCode() == 503 && System.nanoTime() < deadline);
+        assertEquals(200, after.statusCode(), "the slot was freed: " + after.body());
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + one.port() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString())
+                .body();
+    }
+
     @Test
     void aFullServerSays503AndAClientThatLeavesFreesItsSlot() throws Exception {
         try (OpenAiServer one = OpenAiServer.start(model, OpenAiServer.Options.defaults().withPort(0).withParallel(1).withQueue(0))) {
@@ -293,15 +309,7 @@ class OpenAiServerTest {
             assertEquals("1", refused.headers().firstValue("Retry-After").orElse(null));
 
             running.body().close(); // the client goes away
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            HttpResponse<String> after;
-            do {
-                Thread.sleep(50);
-                after = post(one, "/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":2}", null);
-            } while (after.statusCode() == 503 && System.nanoTime() < deadline);
-            assertEquals(200, after.statusCode(), "the slot was freed: " + after.body());
-            String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + one.port() + "/metrics")).build(),
-                    HttpResponse.BodyHandlers.ofString()).body();
+            String metrics = metricsOnceTheSlotIsFree(one);
             assertTrue(metrics.contains("panamax_requests_total{route=\"/v1/completions\",status=\"503\"}"), metrics);
             assertTrue(metrics.contains("panamax_requests_total{route=\"/v1/completions\",status=\"499\"} 1"), metrics);
             assertTrue(metrics.contains("panamax_time_to_first_token_seconds_count"), metrics);
@@ -324,15 +332,7 @@ class OpenAiServerTest {
                 BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.UTF_8));
                 assertEquals("HTTP/1.1 200 OK", in.readLine(), "committed while generating");
             } // the client goes away
-            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-            HttpResponse<String> after;
-            do {
-                Thread.sleep(20);
-                after = post(one, "/v1/completions", "{\"prompt\":\"Hi\",\"max_tokens\":2}", null);
-            } while (after.statusCode() == 503 && System.nanoTime() < deadline);
-            assertEquals(200, after.statusCode(), "the slot was freed: " + after.body());
-            String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + one.port() + "/metrics")).build(),
-                    HttpResponse.BodyHandlers.ofString()).body();
+            String metrics = metricsOnceTheSlotIsFree(one);
             assertTrue(metrics.contains("panamax_requests_total{route=\"/v1/completions\",status=\"499\"} 1"), metrics);
             long generated = Long.parseLong(metrics.lines().filter(l -> l.startsWith("panamax_generated_tokens_total ")).findFirst().orElseThrow().split(" ")[1]);
             assertTrue(generated < 450 + 2, "the left request was cut short: " + generated + " tokens generated in all");

@@ -137,9 +137,10 @@ public final class PanamaxSpark {
             return ExecutorModels.get(model, settings.threads());
         }
 
-        <T> T skip(Object row, RuntimeException why) {
+        /** Counts a row that gives null, and says why at DEBUG level. */
+        <T> T skip(String why) {
             skipped.add(1);
-            LOG.log(System.Logger.Level.DEBUG, () -> "panamax: a row gave null: " + why.getMessage());
+            LOG.log(System.Logger.Level.DEBUG, () -> "panamax: a row gave null: " + why);
             return null;
         }
     }
@@ -193,14 +194,14 @@ public final class PanamaxSpark {
 
         @Override
         public float[] call(String text) {
-            if (text == null) return f.skip(null, new ModelException("null"));
+            if (text == null) return f.skip("null");
             ExecutorModels.Loaded m = f.loaded(); // a model that cannot load fails the job
             if (m.vision() != null) requireClip(f, m.vision(), "texts");
             try {
                 if (m.vision() != null) return m.vision().embedText(text);
                 return m.text().embed(List.of(text), EmbeddingOptions.defaults()).get(0);
             } catch (ModelException e) {
-                return f.skip(text, e);
+                return f.skip(e.getMessage());
             }
         }
     }
@@ -214,19 +215,19 @@ public final class PanamaxSpark {
 
         @Override
         public float[] call(scala.collection.Seq<Object> ids) {
-            if (ids == null) return f.skip(null, new ModelException("null"));
+            if (ids == null) return f.skip("null");
             ExecutorModels.Loaded m = f.loaded();
             if (m.text() == null) throw new ModelException(ExecutorModels.where() + ": the model at " + f.model + " takes images, not token ids");
             int[] a = new int[ids.size()];
             for (int i = 0; i < a.length; i++) {
                 Object id = ids.apply(i);
-                if (id == null) return f.skip(ids, new ModelException("a null token id"));
+                if (id == null) return f.skip("a null token id");
                 a[i] = ((Number) id).intValue();
             }
             try {
                 return m.text().embedIds(List.of(a), EmbeddingOptions.defaults()).get(0);
             } catch (ModelException e) {
-                return f.skip(ids, e);
+                return f.skip(e.getMessage());
             }
         }
     }
@@ -240,7 +241,7 @@ public final class PanamaxSpark {
 
         @Override
         public String call(String prompt) {
-            if (prompt == null) return f.skip(null, new ModelException("null"));
+            if (prompt == null) return f.skip("null");
             return generateOne(f, f.loaded(), prompt);
         }
     }
@@ -250,7 +251,7 @@ public final class PanamaxSpark {
         try {
             return Generator.generate(m.batched(), m.text().encode(prompt), f.settings.generation(), null, null).text();
         } catch (ModelException e) {
-            return f.skip(prompt, e);
+            return f.skip(e.getMessage());
         }
     }
 
@@ -263,7 +264,7 @@ public final class PanamaxSpark {
 
         @Override
         public String call(byte[] image) {
-            if (image == null) return f.skip(null, new ModelException("null"));
+            if (image == null) return f.skip("null");
             Vision v = vision(f);
             if (v.model().labels().isEmpty()) {
                 throw new ModelException(ExecutorModels.where() + ": the " + v.model().architecture() + " model at " + f.model
@@ -272,7 +273,7 @@ public final class PanamaxSpark {
             try {
                 return v.classify(RgbImage.decode(image, "an image of " + image.length + " bytes"), 1).get(0).label();
             } catch (ModelException e) {
-                return f.skip(image, e);
+                return f.skip(e.getMessage());
             }
         }
     }
@@ -286,13 +287,13 @@ public final class PanamaxSpark {
 
         @Override
         public float[] call(byte[] image) {
-            if (image == null) return f.skip(null, new ModelException("null"));
+            if (image == null) return f.skip("null");
             Vision v = vision(f);
             requireClip(f, v, "images");
             try {
                 return v.embedImage(RgbImage.decode(image, "an image of " + image.length + " bytes"));
             } catch (ModelException e) {
-                return f.skip(image, e);
+                return f.skip(e.getMessage());
             }
         }
     }
@@ -341,7 +342,7 @@ public final class PanamaxSpark {
                         List<Future<String>> texts = new ArrayList<>();
                         for (Row r : group) {
                             String prompt = r.isNullAt(column) ? null : r.getString(column);
-                            texts.add(pool.submit(() -> prompt == null ? f.skip(null, new ModelException("null")) : generateOne(f, m, prompt)));
+                            texts.add(pool.submit(() -> prompt == null ? f.skip("null") : generateOne(f, m, prompt)));
                         }
                         for (int i = 0; i < group.size(); i++) ready.add(appended(group.get(i), texts.get(i).get()));
                     } catch (InterruptedException e) {

@@ -27,9 +27,7 @@ public record RgbImage(int width, int height, byte[] rgb) {
     /** Decodes a PNG or JPEG file (whatever {@code javax.imageio} reads). */
     public static RgbImage read(Path file) {
         if (!Files.isRegularFile(file)) throw new ModelException(file + ": no such image file");
-        if (ModuleLayer.boot().findModule("java.desktop").isEmpty() && RgbImage.class.getModule().isNamed()) {
-            throw new ModelException("decoding " + file + " needs the java.desktop module (javax.imageio), which this runtime lacks: add it, or pass preprocessed pixels");
-        }
+        requireImageIo(file.toString());
         return Decoder.read(file);
     }
 
@@ -38,10 +36,15 @@ public record RgbImage(int width, int height, byte[] rgb) {
      * errors which image it was.
      */
     public static RgbImage decode(byte[] bytes, String name) {
-        if (ModuleLayer.boot().findModule("java.desktop").isEmpty() && RgbImage.class.getModule().isNamed()) {
-            throw new ModelException("decoding " + name + " needs the java.desktop module (javax.imageio), which this runtime lacks: add it, or pass preprocessed pixels");
-        }
+        requireImageIo(name);
         return Decoder.decode(bytes, name);
+    }
+
+    /** A runtime linked without java.desktop (a jlinked edge JVM) has no javax.imageio: say so, naming the image. */
+    private static void requireImageIo(String image) {
+        if (ModuleLayer.boot().findModule("java.desktop").isEmpty() && RgbImage.class.getModule().isNamed()) {
+            throw new ModelException("decoding " + image + " needs the java.desktop module (javax.imageio), which this runtime lacks: add it, or pass preprocessed pixels");
+        }
     }
 
     /** Kept apart so that nothing of java.desktop is linked unless an image is decoded. */
