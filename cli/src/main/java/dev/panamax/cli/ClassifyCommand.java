@@ -11,8 +11,6 @@ import dev.panamax.runtime.model.VisionModel;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -28,11 +26,13 @@ final class ClassifyCommand extends Command {
                 crop, rescale, normalise), and prints its top K labels, best first, one per line as
                 "label probability" (softmax of the logits); with several images, each list follows
                 a line "== IMAGE". --pixels takes one image's preprocessed pixels instead: a float32
-                little-endian [3, S, S] tensor, what transformers' image processor returns.
+                little-endian [3, H, W] tensor, what transformers' image processor returns (square
+                unless --pixel-size says; another size than the model's is run with its position
+                embeddings resized, as transformers' interpolate_pos_encoding=True does).
                 A CLIP model classifies zero-shot among --labels: each label becomes a text through
                 --template (default "a photo of {label}"), and the probabilities are the softmax of
                 CLIP's scaled similarities between the image and the texts.
-                """, List.of(Option.valued("--pixels", "FILE.f32", "a preprocessed pixel tensor [3, S, S], float32 little-endian, instead of images"),
+                """, List.of(Option.valued("--pixels", "FILE.f32", "a preprocessed pixel tensor [3, H, W], float32 little-endian, instead of images"), PixelsFile.SIZE,
                 Option.valued("--labels", "A,B,C", "CLIP: the labels to choose among (comma-separated)"),
                 Option.valued("--labels-file", "FILE", "CLIP: the labels, one per line (for labels with commas)"),
                 Option.valued("--template", "TEXT", "CLIP: the text for each label, {label} replaced (default \"a photo of {label}\")"),
@@ -54,15 +54,8 @@ final class ClassifyCommand extends Command {
             if (!(m instanceof VisionModel model)) throw new ModelException(dir + " is a " + m.architecture() + " model, not an image classifier");
             VisionModel v = zeroShot(model, a);
             if (pixelsFile != null) {
-                int s = v.imageSize(), c = v.channels();
-                Path p = Path.of(pixelsFile);
-                long bytes = Files.size(p), want = 4L * c * s * s;
-                if (bytes != want) {
-                    throw new ModelException(p + ": " + bytes + " bytes; a [" + c + ", " + s + ", " + s + "] float32 tensor is " + want);
-                }
-                float[] pixels = new float[c * s * s];
-                ByteBuffer.wrap(Files.readAllBytes(p)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(pixels);
-                print(v, v.classify(pixels, s, s), top, out);
+                PixelsFile px = PixelsFile.read(Path.of(pixelsFile), v.channels(), v.imageSize(), a.value("--pixel-size", null));
+                print(v, v.classify(px.pixels(), px.height(), px.width()), top, out);
                 return 0;
             }
             ImageProcessor processor = ImageProcessor.read(dir);

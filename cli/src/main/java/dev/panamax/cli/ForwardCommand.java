@@ -29,10 +29,11 @@ final class ForwardCommand extends Command {
                 the logits of every position [T, vocab] for language models, the last hidden state
                 [T, hidden] for encoders (BERT). An image classifier (ViT, DeiT) takes --image (a PNG
                 or JPEG, preprocessed as its preprocessor_config.json says) or --pixels (the
-                preprocessed float32 [3, S, S] tensor) and writes its logits [labels]. For
+                preprocessed float32 [3, H, W] tensor; square unless --pixel-size HxW says) and writes
+                its logits [labels]. For
                 conformance checks.
                 """, List.of(Option.valued("--ids", "A,B,C", "the tokens"), Option.valued("--image", "IMAGE", "an image file, for an image model"),
-                Option.valued("--pixels", "FILE.f32", "preprocessed pixels, for an image model"),
+                Option.valued("--pixels", "FILE.f32", "preprocessed pixels, for an image model"), PixelsFile.SIZE,
                 Option.valued("--out", "FILE", "where the floats go"), Option.THREADS, Option.KV_TYPE, Option.DEVICE));
     }
 
@@ -62,13 +63,8 @@ final class ForwardCommand extends Command {
                     int h = p.outputHeight() > 0 ? p.outputHeight() : v.imageSize();
                     logits = v.classify(pixels, h, pixels.length / (v.channels() * h));
                 } else {
-                    int sz = v.imageSize(), c = v.channels();
-                    Path px = Path.of(pixelsFile);
-                    long bytes = java.nio.file.Files.size(px), want = 4L * c * sz * sz;
-                    if (bytes != want) throw new ModelException(px + ": " + bytes + " bytes; a [" + c + ", " + sz + ", " + sz + "] float32 tensor is " + want);
-                    float[] pixels = new float[c * sz * sz];
-                    ByteBuffer.wrap(java.nio.file.Files.readAllBytes(px)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(pixels);
-                    logits = v.classify(pixels, sz, sz);
+                    PixelsFile px = PixelsFile.read(Path.of(pixelsFile), v.channels(), v.imageSize(), a.value("--pixel-size", null));
+                    logits = v.classify(px.pixels(), px.height(), px.width());
                 }
                 ByteBuffer all = ByteBuffer.allocate(4 * logits.length).order(ByteOrder.LITTLE_ENDIAN);
                 all.asFloatBuffer().put(logits);

@@ -60,6 +60,22 @@ class VisionCommandsTest {
         float[] written = new float[10];
         ByteBuffer.wrap(Files.readAllBytes(out)).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(written);
         for (int i = 0; i < 10; i++) assertEquals(logits[i], written[i], 1e-4, "logit " + i);
+        // A 40×24 tensor (another size than the model's 32×32): --pixel-size names it, the run takes it
+        // (positions resized); without --pixel-size its length is no square, and the message says so.
+        Path wide = Files.createTempFile("vit-pixels", ".f32");
+        ByteBuffer px = ByteBuffer.allocate(4 * 3 * 40 * 24).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < 3 * 40 * 24; i++) px.putFloat((float) Math.sin(i));
+        Files.write(wide, px.array());
+        f = GenerateCommandTest.run("", "forward", vit.toString(), "--pixels", wide.toString(), "--pixel-size", "40x24", "--out", out.toString());
+        assertEquals(0, f.status(), f.err());
+        assertEquals(40, Files.size(out));
+        f = GenerateCommandTest.run("", "classify", vit.toString(), "--pixels", wide.toString());
+        assertEquals(1, f.status(), f.err());
+        assertTrue(f.err().contains("not a square") && f.err().contains("--pixel-size"), f.err());
+        f = GenerateCommandTest.run("", "classify", vit.toString(), "--pixels", wide.toString(), "--pixel-size", "40x25");
+        assertEquals(1, f.status(), f.err());
+        assertTrue(f.err().contains("[3, 40, 25]"), f.err());
+        Files.delete(wide);
         f = GenerateCommandTest.run("", "forward", vit.toString(), "--ids", "1,2", "--out", out.toString());
         assertEquals(1, f.status(), f.err());
         assertTrue(f.err().contains("image model"), f.err());
@@ -133,6 +149,6 @@ class VisionCommandsTest {
 
         r = GenerateCommandTest.run("", "classify", vit.toString(), "--pixels", vit.resolve("config.json").toString());
         assertEquals(1, r.status(), r.err());
-        assertTrue(r.err().contains("float32 tensor is 12288"), r.err());
+        assertTrue(r.err().contains("config.json") && r.err().contains("[3, 32, 32] float32 tensor, is 12288 bytes"), r.err());
     }
 }

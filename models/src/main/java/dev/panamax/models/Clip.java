@@ -155,21 +155,15 @@ public final class Clip implements Architecture {
         @Override
         public float[] hiddenStates(float[] pixels, int height, int width) {
             int C = channels, P = patch, d = vision.dim;
-            if (height != imageSize || width != imageSize) {
-                throw new ModelException("a " + height + "×" + width + " image: this model takes " + imageSize + "×" + imageSize
-                        + " (resize and crop it first, as its preprocessor_config.json says)");
-            }
-            if (pixels.length != C * height * width) {
-                throw new ModelException(pixels.length + " pixel values for a [" + C + ", " + height + ", " + width + "] image (" + C * height * width + " expected)");
-            }
-            int N = (imageSize / P) * (imageSize / P), T = N + 1;
+            PreLnEncoder.checkImage(pixels, C, height, width, P);
+            int N = (height / P) * (width / P), T = N + 1;
             float[] patches = PreLnEncoder.patches(pixels, C, height, width, P);
             float[] x = new float[T * d];
             System.arraycopy(classEmbedding, 0, x, 0, d);
             float[] embedded = new float[N * d];
             Linear.apply(k, w.cpu(patchProj), patches, N, embedded);
             System.arraycopy(embedded, 0, x, d, N * d);
-            k.add(x, 0, visionPositions, 0, x, 0, T * d);
+            k.add(x, 0, PreLnEncoder.positionsFor(visionPositions, 1, imageSize / P, d, height / P, width / P), 0, x, 0, T * d);
             for (int t = 0; t < T; t++) k.layernorm(x, t * d, x, t * d, preW, preB, d, vision.eps);
             PreLnEncoder.run(k, w, x, T, vision.shape(false), visionLayers);
             return x;

@@ -1,5 +1,6 @@
 package dev.panamax.models;
 
+import dev.panamax.runtime.ModelException;
 import dev.panamax.runtime.format.Weights;
 import dev.panamax.runtime.tensor.Tensor;
 import dev.panamax.simd.Kernels;
@@ -51,6 +52,18 @@ final class PreLnEncoder {
     }
 
     /**
+     * Checks a pixel tensor [C, H, W] before it is cut into patches: its length, and at least one
+     * patch each way (a size that is not a whole number of patches loses its last pixels, as the
+     * patch convolution of transformers does).
+     */
+    static void checkImage(float[] pixels, int C, int H, int W, int P) {
+        if (H < P || W < P) throw new ModelException("a " + H + "×" + W + " image is smaller than one " + P + "×" + P + " patch");
+        if (pixels.length != (long) C * H * W) {
+            throw new ModelException(pixels.length + " pixel values for a [" + C + ", " + H + ", " + W + "] image (" + (long) C * H * W + " expected)");
+        }
+    }
+
+    /**
      * The image [C, H, W] cut into P×P patches, row-major, each flattened as a convolution's weight
      * [D, C, P, P] is (channel, row, column): [N, C·P·P], which the patch embedding multiplies as a matrix.
      */
@@ -66,6 +79,76 @@ final class PreLnEncoder {
             }
         }
         return out;
+    }
+
+    /**
+     * The position embeddings for a grid of gh × gw patches when the model was trained on a square
+     * grid of g × g, as transformers computes them with {@code interpolate_pos_encoding=True}: the
+     * {@code prefix} rows (class, distillation token) as they are, the patch rows as an image
+     * [dim, g, g] resized by {@link #bicubic} to [dim, gh, gw]. The trained grid gives the embeddings
+     * themselves. {@code positions} is [prefix + g·g, dim]; the result [prefix + gh·gw, dim].
+     */
+    static float[] positionsFor(float[] positions, int prefix, int g, int dim, int gh, int gw) {
+        if (gh == g && gw == g) return positions;
+        float[] out = new float[(prefix + gh * gw) * dim];
+        System.arraycopy(positions, 0, out, 0, prefix * dim);
+        float[] plane = new float[g * g], resized = new float[gh * gw];
+        for (int c = 0; c < dim; c++) {
+            for (int i = 0; i < g * g; i++) plane[i] = positions[(prefix + i) * dim + c];
+            bicubic(plane, g, g, resized, gh, gw);
+            for (int i = 0; i < gh * gw; i++) out[(prefix + i) * dim + c] = resized[i];
+        }
+        return out;
+    }
+
+    /**
+     * PyTorch's {@code F.interpolate(mode="bicubic", align_corners=False)} of one plane [h, w] to
+     * [oh, ow] (no antialiasing): output pixel (y, x) samples the source at ((y + ½)·h/oh − ½,
+     * (x + ½)·w/ow − ½) with Keys' cubic convolution, a = −0.75, over the 4 × 4 nearest pixels,
+     * indices clamped to the edges. Not PIL's bicubic of {@code dev.panamax.runtime.image} (that one
+     * antialiases when shrinking and rounds to 8 bits): this is the resize transformers applies to
+     * position embeddings.
+     */
+    static void bicubic(float[] in, int h, int w, float[] out, int oh, int ow) {
+        float sy = (float) h / oh, sx = (float) w / ow;
+        int[] x0 = new int[ow];
+        float[][] wx = new float[ow][];
+        for (int x = 0; x < ow; x++) {
+            float rx = sx * (x + 0.5f) - 0.5f;
+            x0[x] = (int) Math.floor(rx);
+            wx[x] = cubicWeights(rx - x0[x]);
+        }
+        for (int y = 0; y < oh; y++) {
+            float ry = sy * (y + 0.5f) - 0.5f;
+            int y0 = (int) Math.floor(ry);
+            float[] wy = cubicWeights(ry - y0);
+            for (int x = 0; x < ow; x++) {
+                float sum = 0;
+                for (int i = 0; i < 4; i++) {
+                    int row = Math.clamp(y0 - 1 + i, 0, h - 1) * w;
+                    float line = 0;
+                    for (int j = 0; j < 4; j++) line += wx[x][j] * in[row + Math.clamp(x0[x] - 1 + j, 0, w - 1)];
+                    sum += wy[i] * line;
+                }
+                out[y * ow + x] = sum;
+            }
+        }
+    }
+
+    /** Keys' cubic convolution weights (a = −0.75) of the pixels at −1, 0, 1, 2 for a sample t ∈ [0, 1) past pixel 0. */
+    private static float[] cubicWeights(float t) {
+        final float a = -0.75f;
+        return new float[] {near(t + 1, a), close(t, a), close(1 - t, a), near(2 - t, a)};
+    }
+
+    /** The kernel for |x| ≤ 1: (a + 2)|x|³ − (a + 3)|x|² + 1. */
+    private static float close(float x, float a) {
+        return ((a + 2) * x - (a + 3)) * x * x + 1;
+    }
+
+    /** The kernel for 1 < |x| < 2: a|x|³ − 5a|x|² + 8a|x| − 4a. */
+    private static float near(float x, float a) {
+        return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
     }
 
     /** A convolution weight [D, C, P, P] as the matrix [D, C·P·P] over {@link #patches}, in the model's layout. */

@@ -170,13 +170,7 @@ public final class Vit implements Architecture {
         /** The embeddings through every layer, before the final norm: [tokens, dim]. */
         private float[] encode(float[] pixels, int height, int width) {
             int C = c.channels, P = c.patch, d = c.dim;
-            if (height != c.imageSize || width != c.imageSize) {
-                throw new ModelException("a " + height + "×" + width + " image: this model takes " + c.imageSize + "×" + c.imageSize
-                        + " (resize it first, as its preprocessor_config.json says)");
-            }
-            if (pixels.length != C * height * width) {
-                throw new ModelException(pixels.length + " pixel values for a [" + C + ", " + height + ", " + width + "] image (" + C * height * width + " expected)");
-            }
+            PreLnEncoder.checkImage(pixels, C, height, width, P);
             int N = (height / P) * (width / P), T = N + prefix;
             float[] patches = PreLnEncoder.patches(pixels, C, height, width, P);
             float[] x = new float[T * d];
@@ -185,7 +179,8 @@ public final class Vit implements Architecture {
             System.arraycopy(cls, 0, x, 0, d);
             if (dist != null) System.arraycopy(dist, 0, x, d, d);
             for (int i = 0; i < N; i++) k.add(embedded, i * d, patchBias, 0, x, (prefix + i) * d, d);
-            k.add(x, 0, positions, 0, x, 0, T * d);
+            // Another size than the trained one: the position embeddings resized to its grid (bicubic).
+            k.add(x, 0, PreLnEncoder.positionsFor(positions, prefix, c.imageSize / P, d, height / P, width / P), 0, x, 0, T * d);
             PreLnEncoder.run(k, w, x, T, shape, layers);
             return x;
         }

@@ -44,6 +44,15 @@ class ClipTest {
             VisionModel clip = (VisionModel) m;
             float[] image = clip.embedImage(pixels, 32, 32);
             near(Fixtures.floats(dir.resolve("image_embeds.f32")), image, 1e-4, "image embedding");
+            // Another size (48×48, a 6×6 grid for the trained 4×4): positions resized; still a unit vector.
+            float[] bigger = new float[3 * 48 * 48];
+            for (int i = 0; i < bigger.length; i++) bigger[i] = (float) Math.cos(0.37 * i);
+            float[] e48 = clip.embedImage(bigger, 48, 48);
+            double norm = 0;
+            for (float v : e48) norm += v * v;
+            assertEquals(image.length, e48.length);
+            assertEquals(1.0, Math.sqrt(norm), 1e-5);
+            assertEquals((1 + 36) * 64, clip.hiddenStates(bigger, 48, 48).length, "the class token and 36 patches");
             float[] logits = new float[texts.size()];
             for (int i = 0; i < texts.size(); i++) {
                 assertArrayEquals(Fixtures.ints(ids.get(i)), clip.tokenizer().encode(texts.get(i), true), "ids of '" + texts.get(i) + "'");

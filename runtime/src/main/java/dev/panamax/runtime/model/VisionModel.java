@@ -6,6 +6,11 @@ import java.util.List;
  * An image model (ViT, DeiT): a {@code [channels, height, width]} float tensor of preprocessed
  * pixels (resized, rescaled and normalised as the model's {@code preprocessor_config.json} says)
  * in, class logits or hidden states out. Thread-safe: the weights are shared and read-only.
+ *
+ * <p>Any size of at least one patch each way is taken: another size than {@link #imageSize()} runs
+ * with the position embeddings resized to its grid of patches (bicubic, as transformers does with
+ * {@code interpolate_pos_encoding=True}); pixels past the last whole patch are dropped, as the
+ * patch convolution drops them.
  */
 public interface VisionModel extends Model {
 
