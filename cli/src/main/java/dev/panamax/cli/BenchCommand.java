@@ -34,7 +34,7 @@ final class BenchCommand extends Command {
                 """, List.of(Option.valued("--prompt-tokens", "P", "default 64"), Option.valued("--tokens", "N", "default 128"),
                 Option.valued("--batch", "B", "sequences decoded together (default 1)"),
                 Option.valued("--repeats", "R", "default 5"), Option.valued("--warmup", "S", "seconds of warm-up runs at least (default 2; 0: one run)"),
-                Option.THREADS, Option.KV_TYPE, Option.DEVICE));
+                Option.THREADS, Option.KV_TYPE, Option.DEVICE, Option.QUANTIZE));
     }
 
     @Override

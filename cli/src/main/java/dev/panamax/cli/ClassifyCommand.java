@@ -36,7 +36,7 @@ final class ClassifyCommand extends Command {
                 Option.valued("--labels", "A,B,C", "CLIP: the labels to choose among (comma-separated)"),
                 Option.valued("--labels-file", "FILE", "CLIP: the labels, one per line (for labels with commas)"),
                 Option.valued("--template", "TEXT", "CLIP: the text for each label, {label} replaced (default \"a photo of {label}\")"),
-                Option.valued("--top", "K", "labels to print (default 5)"), Option.THREADS));
+                Option.valued("--top", "K", "labels to print (default 5)"), Option.THREADS, Option.QUANTIZE));
     }
 
     @Override

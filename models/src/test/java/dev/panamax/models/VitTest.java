@@ -136,6 +136,25 @@ class VitTest {
         }
     }
 
+    /** Quantized to Q8_0 at load ({@code --quantize q8_0}): transformers' logits within 1e-2 × max(1, max |ref|), the same top-1. */
+    @ParameterizedTest
+    @ValueSource(strings = {"vit", "deit"})
+    void q8_0AtLoadStaysNearTransformers(String name) throws Exception {
+        Path dir = Fixtures.shared().resolve("fixtures/vision").resolve(name);
+        float[] pixels = Fixtures.floats(dir.resolve("pixel_values.f32")), want = Fixtures.floats(dir.resolve("logits.f32"));
+        var options = Fixtures.OPTIONS.withQuantize(dev.panamax.runtime.tensor.DType.Q8_0);
+        try (Model m = ModelLoader.load(dir, options)) {
+            VisionModel v = (VisionModel) m;
+            assertTrue(m.parametersByType().containsKey("Q8_0"), m.parametersByType().toString());
+            float[] logits = v.classify(pixels, 32, 32);
+            near(want, logits, name + " Q8_0 logits", 1e-2);
+            assertEquals(argmax(want), argmax(logits), name + " Q8_0 top-1");
+            float worst = 0;
+            for (int i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(want[i] - logits[i]));
+            assertTrue(worst > 0, "the Q8_0 run differs from the float one somewhere: it was quantized");
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"vit", "deit"})
     void logitsAndHiddenStatesMatchTransformers(String name) throws Exception {
