@@ -14,6 +14,7 @@ import java.io.InputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /** {@code panamax bench}: prefill and decode tokens/s (median of repeated runs). */
 final class BenchCommand extends Command {
@@ -34,6 +35,7 @@ final class BenchCommand extends Command {
                 """, List.of(Option.valued("--prompt-tokens", "P", "default 64"), Option.valued("--tokens", "N", "default 128"),
                 Option.valued("--batch", "B", "sequences decoded together (default 1)"),
                 Option.valued("--repeats", "R", "default 5"), Option.valued("--warmup", "S", "seconds of warm-up runs at least (default 2; 0: one run)"),
+                Option.flag("--json", "print the results as one JSON object (cpu, model, runs, medians) instead of text"),
                 Option.THREADS, Option.KV_TYPE, Option.DEVICE, Option.QUANTIZE));
     }
 
@@ -53,8 +55,8 @@ final class BenchCommand extends Command {
         Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
         String device = deviceOption(a);
         try (Model loaded = placeModel(modelPath == null ? load(null, loadOptions(a), err).model() : ModelLoader.load(modelPath, loadOptions(a)), device, err)) {
-            if (loaded instanceof EncoderModel enc) return benchEncoder(enc, modelPath, p, repeats, warmup, out);
-            if (loaded instanceof dev.panamax.runtime.model.VisionModel vision) return benchVision(vision, modelPath, repeats, warmup, out);
+            if (loaded instanceof EncoderModel enc) return benchEncoder(enc, modelPath, p, repeats, warmup, a.has("--json"), out);
+            if (loaded instanceof dev.panamax.runtime.model.VisionModel vision) return benchVision(vision, modelPath, repeats, warmup, a.has("--json"), out);
             if (!(loaded instanceof LanguageModel m)) throw new ModelException(loaded.architecture() + " is neither a text generator nor an encoder");
             if (p + n > m.contextLength()) throw new UsageException((p + n) + " tokens do not fit the model's context of " + m.contextLength());
             // A fixed pseudo-random prompt: speed does not depend on the ids.
@@ -88,6 +90,19 @@ final class BenchCommand extends Command {
             }
             java.util.Arrays.sort(prefill);
             java.util.Arrays.sort(decode);
+            if (a.has("--json")) {
+                Map<String, Object> j = report(modelPath == null ? "kjv-llama (embedded)" : modelPath.toString(), m.architecture(), warm);
+                j.put("prompt_tokens", p);
+                j.put("tokens", n);
+                j.put("batch", batch);
+                j.put("prefill_tok_s", prefill[repeats / 2]);
+                j.put("decode_tok_s", decode[repeats / 2]);
+                j.put("prefill_runs_tok_s", toList(prefill));
+                j.put("decode_runs_tok_s", toList(decode));
+                out.println(dev.panamax.serve.JsonOut.write(j));
+                return 0;
+            }
+            out.println(CpuInfo.read().line());
             out.printf("model: %s (%s), %s%n", modelPath == null ? "kjv-llama (embedded)" : modelPath, m.architecture(),
                     deviceName.equals("cpu") ? Parallel.threads() + " threads, SIMD " + Simd.description() : "device " + deviceName);
             out.println("warm-up: " + warm.summary());
@@ -96,6 +111,26 @@ final class BenchCommand extends Command {
             else out.printf(java.util.Locale.ROOT, "decode %d tokens x %d sequences (batched): %.1f tok/s%n", n, batch, decode[repeats / 2]);
         }
         return 0;
+    }
+
+    /** The JSON report's common part: the CPU, the model, where it ran, the warm-up. Medians and every run follow. */
+    private Map<String, Object> report(String model, String architecture, WarmUp warm) {
+        Map<String, Object> j = new java.util.LinkedHashMap<>();
+        j.put("cpu", CpuInfo.read().json());
+        j.put("model", model);
+        j.put("architecture", architecture);
+        j.put("device", deviceName);
+        j.put("threads", Parallel.threads());
+        j.put("simd", Simd.description());
+        j.put("warmup_runs", warm.runs());
+        j.put("warmup_seconds", warm.seconds());
+        return j;
+    }
+
+    private static List<Double> toList(double[] sorted) {
+        List<Double> l = new java.util.ArrayList<>();
+        for (double x : sorted) l.add(x);
+        return l;
     }
 
     private static void closeSession(AutoCloseable c) {
@@ -118,7 +153,7 @@ final class BenchCommand extends Command {
      * classifier's logits or CLIP's image embedding), and, for scale, the kernels' own F32 GEMM speed
      * on the model's largest projection in the same run ([tokens × hidden] · [4·hidden × hidden]ᵀ).
      */
-    private int benchVision(dev.panamax.runtime.model.VisionModel v, Path path, int repeats, float warmup, PrintStream out) {
+    private int benchVision(dev.panamax.runtime.model.VisionModel v, Path path, int repeats, float warmup, boolean json, PrintStream out) {
         int size = v.imageSize(), hidden = v.hiddenSize();
         float[] pixels = new float[3 * size * size];
         java.util.Random r = new java.util.Random(42);
@@ -163,6 +198,21 @@ final class BenchCommand extends Command {
         int layers = (int) Math.max(1, Math.round(weights / (12.0 * hidden * hidden))); // 12·hidden² weights a layer (feed-forward 4·hidden)
         double flops = 2.0 * weights * tokens + 4.0 * tokens * tokens * hidden * layers;
         double modelGflops = flops * rate[repeats / 2] / 1e9;
+        if (json) {
+            Map<String, Object> j = report(path.toString(), v.architecture(), warm);
+            j.put("image_size", size);
+            j.put("tokens", tokens);
+            j.put(classifier ? "classify_images_s" : "embed_images_s", rate[repeats / 2]);
+            j.put("images_s_runs", toList(rate));
+            if (classifier) {
+                j.put("model_gflop_s", modelGflops);
+                j.put("f32_gemm_gflop_s", gemm[repeats / 2]);
+                j.put("f32_gemm_shape", List.of(tokens, hidden, ffn));
+            }
+            out.println(dev.panamax.serve.JsonOut.write(j));
+            return 0;
+        }
+        out.println(CpuInfo.read().line());
         out.printf("model: %s (%s), %d threads, SIMD %s%n", path, v.architecture(), Parallel.threads(), Simd.description());
         out.println("warm-up: " + warm.summary());
         if (classifier) { // a ViT's weights are its image tower's (CLIP's count its text tower too)
@@ -176,7 +226,7 @@ final class BenchCommand extends Command {
         return 0;
     }
 
-    private int benchEncoder(EncoderModel enc, Path path, int p, int repeats, float warmup, PrintStream out) {
+    private int benchEncoder(EncoderModel enc, Path path, int p, int repeats, float warmup, boolean json, PrintStream out) {
         if (p > enc.maxPositions()) throw new UsageException(p + " tokens do not fit the model's " + enc.maxPositions() + " positions");
         // Speed does not depend on the ids; without a tokenizer to bound them, id 0 ([PAD]) throughout.
         int[] ids = enc.tokenizer() != null ? new java.util.Random(42).ints(p, 0, enc.tokenizer().vocabSize()).toArray() : new int[p];
@@ -189,6 +239,15 @@ final class BenchCommand extends Command {
             if (r >= 0) rate[r] = p / ((System.nanoTime() - t0) / 1e9);
         }
         java.util.Arrays.sort(rate);
+        if (json) {
+            Map<String, Object> j = report(path.toString(), enc.architecture(), warm);
+            j.put("prompt_tokens", p);
+            j.put("prefill_tok_s", rate[repeats / 2]);
+            j.put("prefill_runs_tok_s", toList(rate));
+            out.println(dev.panamax.serve.JsonOut.write(j));
+            return 0;
+        }
+        out.println(CpuInfo.read().line());
         out.printf("model: %s (%s, an encoder), %s%n", path, enc.architecture(),
                 deviceName.equals("cpu") ? Parallel.threads() + " threads, SIMD " + Simd.description() : "device " + deviceName);
         out.println("warm-up: " + warm.summary());

@@ -31,6 +31,16 @@ final class WarmUp {
     }
 
     /** "N runs, S s" for the report. */
+    /** Warm-up runs so far. */
+    int runs() {
+        return runs;
+    }
+
+    /** Seconds since the warm-up began. */
+    double seconds() {
+        return (System.nanoTime() - start) / 1e9;
+    }
+
     String summary() {
         return String.format(java.util.Locale.ROOT, "%d run%s, %.1f s", runs, runs == 1 ? "" : "s", (System.nanoTime() - start) / 1e9);
     }

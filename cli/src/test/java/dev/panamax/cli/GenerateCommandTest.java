@@ -173,6 +173,19 @@ class GenerateCommandTest {
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().matches("(?s).*\\nprefill 8 tokens: [0-9.]+ tok/s\\ndecode 8 tokens: [0-9.]+ tok/s\\n"), r.out());
         assertTrue(r.out().contains("\nwarm-up: 1 run, "), "--warmup 0 is one warm-up run: " + r.out());
+        assertTrue(r.out().startsWith("cpu: ") && r.out().lines().findFirst().orElseThrow().contains("; JVM: "), "the CPU first: " + r.out());
+        // --json: one object, the medians the text prints and every run.
+        Result j = run("", "bench", "--prompt-tokens", "8", "--tokens", "8", "--repeats", "3", "--warmup", "0", "--json");
+        assertEquals(0, j.status(), j.err());
+        java.util.Map<String, Object> o = dev.panamax.runtime.json.Json.object(dev.panamax.runtime.json.Json.parse(j.out()), "bench --json");
+        assertEquals("kjv-llama (embedded)", o.get("model"));
+        assertEquals("llama", o.get("architecture"));
+        assertEquals(8.0, dev.panamax.runtime.json.Json.number(o.get("prompt_tokens"), "prompt_tokens"));
+        java.util.List<Object> runs = dev.panamax.runtime.json.Json.array(o.get("decode_runs_tok_s"), "runs");
+        assertEquals(3, runs.size());
+        assertEquals(dev.panamax.runtime.json.Json.number(runs.get(1), "median"), dev.panamax.runtime.json.Json.number(o.get("decode_tok_s"), "decode"));
+        assertTrue(dev.panamax.runtime.json.Json.number(o.get("prefill_tok_s"), "prefill") > 0);
+        assertTrue(o.get("cpu") instanceof java.util.Map<?, ?> cpu && cpu.get("model") instanceof String, o.toString());
         Result bad = run("", "bench", "--warmup", "-1");
         assertEquals(2, bad.status(), bad.out());
         assertTrue(bad.err().contains("--warmup must be between 0 and 3600 seconds"), bad.err());

@@ -9,10 +9,11 @@ import java.util.Map;
  * booleans, null, and float arrays. Floats are written as Java's shortest round-tripping decimal,
  * so a client reading them as float32 gets the very bits the model computed.
  */
-final class JsonOut {
+public final class JsonOut {
     private JsonOut() {}
 
-    static String write(Object v) {
+    /** {@code v} as JSON text. */
+    public static String write(Object v) {
         StringBuilder b = new StringBuilder();
         write(b, v);
         return b.toString();
