@@ -223,7 +223,7 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data, 
         if (rank() != 2 || to == null || !to.runs(type.format, rows(), cols())) return this;
         MemorySegment dst;
         try {
-            dst = arena.allocate(to.bytes(rows(), cols()), 64);
+            dst = LargeMemory.allocate(arena, to.bytes(rows(), cols()));
         } catch (OutOfMemoryError e) { // no room for the copy: the file's layout still works
             return this;
         }
