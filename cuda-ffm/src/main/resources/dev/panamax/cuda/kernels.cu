@@ -354,6 +354,101 @@ MATVEC(matvec_f16_b16, 1, 16)
 MATVEC(matvec_q8_0_b4, 3, 4)
 MATVEC(matvec_q8_0_b16, 3, 16)
 
+// ---- matrix × several vectors (a batched decode step) ----
+//
+// NB inputs of a step share a block: staged side by side in shared memory (xs + j·cols), each weight
+// batch loaded once by the warp and used for every input, each input's sum kept in its own
+// accumulator in exactly the order matvec keeps it (same loads per batch B, same block size), so each
+// input's result is bit for bit matvec's for it alone. Block b: rows (b / groups)·warps.., inputs
+// (b % groups)·NB.. of `inputs`; input j at x + j·cols, output at y + j·rows (gated pairs: j·rows/2).
+// The inputs come already activated (act 0).
+template <int FMT, int B, int NB>
+__device__ void matvec_multi(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, float eps,
+                             const float* bias, float* y, int accumulate, int pairAct, int inputs) {
+    extern __shared__ float xs[];
+    pdl_trigger();
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    int groups = (inputs + NB - 1) / NB, rb = blockIdx.x / groups, j0 = (blockIdx.x % groups) * NB;
+    int n = min(NB, inputs - j0), r = rb * warps + warp;
+    bool pair = pairAct == 1 || pairAct == 2, has = r < rows, vec = vector_rows<FMT>(cols);
+    size_t g = has ? r : 0;
+    const char* row = (const char*) W + g * row_bytes<FMT>(cols);
+    const unsigned short* sc = (const unsigned short*) ((const char*) W + (size_t) rows * row_bytes<FMT>(cols)) + g * (cols / 32);
+    uint4 u[B];
+    if (has && vec) load_batch<FMT, B>(row, cols, 0, lane, u);
+    pdl_wait();
+    float ss[NB], acc[NB];
+    #pragma unroll
+    for (int j = 0; j < NB; j++) {
+        ss[j] = j < n ? stage_input(x + (size_t) (j0 + j) * cols, nw, nb, cols, 0, eps, xs + (size_t) j * cols) : 0.f;
+        acc[j] = 0.f;
+    }
+    if (has && vec) {
+        for (int c0 = 0; c0 < cols; c0 += step_cols<FMT, B>()) {
+            if (c0 > 0) load_batch<FMT, B>(row, cols, c0, lane, u);
+            #pragma unroll
+            for (int j = 0; j < NB; j++) if (j < n) acc[j] += use_batch<FMT, B>(u, sc, cols, c0, lane, xs + (size_t) j * cols);
+        }
+    } else if (has) {
+        #pragma unroll
+        for (int j = 0; j < NB; j++) {
+            if (j >= n) continue;
+            const float* xj = xs + (size_t) j * cols;
+            if (FMT == 0) for (int c = lane; c < cols; c += WARP) acc[j] += ((const float*) row)[c] * xj[c];
+            else for (int c = lane; c < cols; c += WARP) acc[j] += (FMT == 2 ? bf2f(((const unsigned short*) row)[c]) : h2f(((const unsigned short*) row)[c])) * xj[c];
+        }
+    }
+    if (nw != 0 && nb == 0) { // RMSNorm: each input's sum times its rstd
+        #pragma unroll
+        for (int j = 0; j < NB; j++) {
+            if (j >= n) continue;
+            float total = block_sum(ss[j]);
+            acc[j] *= (float) (1.0 / sqrt((double) (total / cols + eps)));
+        }
+    }
+    #pragma unroll
+    for (int j = 0; j < NB; j++) acc[j] = warp_sum(acc[j]);
+    if (pair) {
+        __shared__ float pairs[NB][32];
+        if (lane == 0) {
+            #pragma unroll
+            for (int j = 0; j < NB; j++) pairs[j][warp] = acc[j];
+        }
+        __syncthreads();
+        if (threadIdx.x < warps / 2) {
+            int i = rb * (warps / 2) + threadIdx.x;
+            if (2 * i + 1 < rows) {
+                for (int j = 0; j < n; j++) {
+                    float gt = pairs[j][2 * threadIdx.x], up = pairs[j][2 * threadIdx.x + 1];
+                    y[(size_t) (j0 + j) * (rows / 2) + i] = (pairAct == 2 ? fmaxf(gt, 0.f) * fmaxf(gt, 0.f) : silu(gt)) * up;
+                }
+            }
+        }
+        return;
+    }
+    if (has && lane == 0) {
+        #pragma unroll
+        for (int j = 0; j < NB; j++) {
+            if (j >= n) continue;
+            float a = acc[j];
+            if (bias != 0) a += bias[r];
+            if (pairAct == 3) a = gelu_tanh(a);
+            float* yj = y + (size_t) (j0 + j) * rows;
+            yj[r] = accumulate ? yj[r] + a : a;
+        }
+    }
+}
+
+#define MATVEC_MULTI(name, FMT, B, NB) extern "C" __global__ void __launch_bounds__(1024, 1) name(const void* W, int rows, int cols, \
+    const float* x, const float* nw, const float* nb, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs) \
+    { matvec_multi<FMT, B, NB>(W, rows, cols, x, nw, nb, eps, bias, y, accumulate, pairAct, inputs); }
+// Four inputs a block, the loads per batch of the one-input kernels above (their sums' grouping).
+MATVEC_MULTI(matvec4_f32, 0, 8, 4)
+MATVEC_MULTI(matvec4_f16, 1, 4, 4)
+MATVEC_MULTI(matvec4_bf16, 2, 4, 4)
+MATVEC_MULTI(matvec4_q8_0, 3, 8, 4)
+MATVEC_MULTI(matvec4_q4_0, 4, 8, 4)
+
 // ---- rows (prompt) ----
 
 // out[t] = x[t] · rstd · w (RMSNorm), or with b given (x[t] − mean) · rstd · w + b (LayerNorm), and/or
