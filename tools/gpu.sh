@@ -15,6 +15,7 @@
 #   tools/gpu.sh run compare [--big [build-only]]  there (carrying .gpu/jdk.txz, .gpu/lib, .gpu/tools and .llama: all of
 #                                     .gpu would pass the 64 MiB limit): builds llama-bench with CUDA (~2.5 min) and measures
 #                                     Panamax and llama.cpp on the same files: pp512 and tg128 side by side
+#   tools/gpu.sh run batch [--big]    there: only the batched-decode table of `bench` (B = 1, 4, 16, 64 sequences a step)
 #   tools/gpu.sh run serve            there: panamax serve --device cuda on kjv-llama, checked by tools/serve-check.py
 #                                     (texts alone = texts together; tokens/s of 1 and 16 at once); part of `all`
 #   tools/gpu.sh run matvec [TYPE [RxB,...]]  there: GB/s of the decode matvec on TinyLlama's shapes per
@@ -78,7 +79,7 @@ pack_llamacpp() {
 run() {
   what=${1:-all}
   big=${2:-}
-  rm -rf /tmp/pmx && mkdir -p /tmp/pmx && tar -C /tmp/pmx -xJf $gpu/jdk.txz
+  rm -rf /tmp/pmx/jdk && mkdir -p /tmp/pmx && tar -C /tmp/pmx -xJf $gpu/jdk.txz
   java=/tmp/pmx/jdk/bin/java
   flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC ${JAVA_OPTS:-}) # JAVA_OPTS: more JVM options
   cp=$gpu/lib/simd:$gpu/lib/quant:$gpu/lib/runtime:$gpu/lib/models:$gpu/lib/cuda-ffm:$gpu/lib/serve:$gpu/lib/cli:$gpu/lib/test-classes
@@ -94,14 +95,14 @@ run() {
   tool() { "$java" "${flags[@]}" -Xmx8g -cp "$cp:$gpu/tools" "$@" 2>&1 | { grep -v "WARNING: Using incubator" || true; }; }
   cli() { "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main "$@" 2>&1 | { grep -v "WARNING: Using incubator" || true; }; }
   # The benchmark files: SmolLM-135M shape in F16, Q8_0, Q4_0 (and with --big TinyLlama-1.1B in F16, Q8_0), made here.
-  make_files() {
-    tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
-    cli quantize $b/smol135-F16.gguf $b/smol135-Q8_0.gguf --type q8_0 >/dev/null
-    cli quantize $b/smol135-F16.gguf $b/smol135-Q4_0.gguf --type q4_0 >/dev/null
+  make_files() { # (kept between runs of one call: /tmp/pmx/bench survives, the JDK is unpacked again)
+    [ -f $b/smol135-F16.gguf ] || tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
+    [ -f $b/smol135-Q8_0.gguf ] || cli quantize $b/smol135-F16.gguf $b/smol135-Q8_0.gguf --type q8_0 >/dev/null
+    [ -f $b/smol135-Q4_0.gguf ] || cli quantize $b/smol135-F16.gguf $b/smol135-Q4_0.gguf --type q4_0 >/dev/null
     files="smol135-F16 smol135-Q8_0 smol135-Q4_0"
     if [ "$big" = --big ]; then
-      tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null
-      cli quantize $b/tinyllama-F16.gguf $b/tinyllama-Q8_0.gguf --type q8_0 >/dev/null
+      [ -f $b/tinyllama-F16.gguf ] || tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null
+      [ -f $b/tinyllama-Q8_0.gguf ] || cli quantize $b/tinyllama-F16.gguf $b/tinyllama-Q8_0.gguf --type q8_0 >/dev/null
       files="$files tinyllama-F16 tinyllama-Q8_0"
     fi
   }
@@ -233,6 +234,9 @@ print('%.0f' % (2 * 10 * x.numel() / (s.elapsed_time(e) / 1e3) / 1e9))" 2>/dev/n
     done
     echo "(tok/s, medians of 5 after a warm-up; decode 128: after the 512-token prompt; tg128: from an empty"
     echo " context, as llama-bench measures; GB/s = file size x tg128 tok/s; roofline = that / copy bandwidth)"
+  fi
+  if [ "$what" = bench ] || [ "$what" = all ] || [ "$what" = batch ]; then
+    [ "$what" = batch ] && make_files
     # Batched decode (panamax serve's steps): B sequences after 16-token prompts, 64 steps, against one sequence.
     printf '%-16s %10s %10s %10s %10s %10s\n' file 'B=1' 'B=4' 'B=16' 'B=64' 'B=16 / B=1'
     for f in $files; do
@@ -253,5 +257,5 @@ case "${1:-}" in
   pack) pack ;;
   pack-llamacpp) shift; pack_llamacpp "$@" ;;
   run) shift; run "$@" ;;
-  *) echo "usage: tools/gpu.sh pack | pack-llamacpp LLAMA_CPP_GIT_DIR | run [tests|serve|bench|all|compare|matvec|timing|profile|kernel] [--big]" >&2; exit 2 ;;
+  *) echo "usage: tools/gpu.sh pack | pack-llamacpp LLAMA_CPP_GIT_DIR | run [tests|serve|bench|batch|all|compare|matvec|timing|profile|kernel] [--big]" >&2; exit 2 ;;
 esac

@@ -107,6 +107,30 @@ public final class Nvrtc {
         return code;
     }
 
+    /**
+     * ptxas's report for {@code source} on {@code sm_<major><minor>}: per kernel, registers, spill
+     * stores and loads, shared and local memory ({@code --ptxas-options=-v}). Needs NVRTC only, no GPU
+     * and no driver: {@code tools/cuda-resources.sh} prints it for kernels.cu on any machine.
+     */
+    public String resourceReport(String name, String source, int major, int minor) {
+        List<String> options = List.of("--gpu-architecture=sm_" + major + minor, "--std=c++17", "-default-device", "--ptxas-options=-v");
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment prog = a.allocate(ADDRESS);
+            check(Driver.call(() -> (int) create.invokeExact(prog, a.allocateFrom(source), a.allocateFrom(name), 0, MemorySegment.NULL, MemorySegment.NULL)),
+                    "nvrtcCreateProgram");
+            long p = prog.get(JAVA_LONG, 0);
+            try {
+                MemorySegment opts = a.allocate(ADDRESS, options.size());
+                for (int i = 0; i < options.size(); i++) opts.setAtIndex(ADDRESS, i, a.allocateFrom(options.get(i)));
+                int status = Driver.call(() -> (int) compile.invokeExact(p, options.size(), opts));
+                if (status != 0) throw new CudaException("nvrtcCompileProgram(" + name + "): " + errorName(status) + "\n" + log(a, p));
+                return log(a, p);
+            } finally {
+                Driver.call(() -> (int) destroy.invokeExact(prog));
+            }
+        }
+    }
+
     private byte[] compileNow(String name, String source, List<String> options) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment prog = a.allocate(ADDRESS);

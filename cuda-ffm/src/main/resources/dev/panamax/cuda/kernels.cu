@@ -146,13 +146,19 @@ __device__ __forceinline__ float act_one(float v, float up, int act) {
     return v;
 }
 
-__device__ float stage_input(const float* x, const float* nw, const float* nb, int cols, int act, float eps, float* xs) {
+// Whether the input is staged four columns a load (a long input, W_down's, in a few rounds of 16-byte loads).
+__device__ __forceinline__ bool stage_by_four(const float* x, const float* nw, const float* nb, int cols) {
+    return nb == 0 && (cols & 3) == 0 && ((size_t) x & 15) == 0 && (nw == 0 || ((size_t) nw & 15) == 0);
+}
+
+// One thread's share of the staging, as thread t of a block of V threads: columns 4t, 4t + 4V, ... (by
+// four) or t, t + V, ...; returns its Σ in² (RMSNorm and none) or Σ in (LayerNorm, nb given).
+__device__ __forceinline__ float stage_part(const float* x, const float* nw, const float* nb, int cols, int act, float* xs, int t, int V, bool four) {
     float ss = 0.f;
     bool rms = nw != 0 && nb == 0;
-    if (nb == 0 && (cols & 3) == 0 && ((size_t) x & 15) == 0 && (nw == 0 || ((size_t) nw & 15) == 0)) {
-        // Four columns a load: a long input (W_down's) is staged in a few rounds of 16-byte loads.
+    if (four) {
         #pragma unroll 2
-        for (int c = 4 * threadIdx.x; c < cols; c += 4 * blockDim.x) {
+        for (int c = 4 * t; c < cols; c += 4 * V) {
             float4 v = *(const float4*) (x + c);
             if (act != 0) {
                 float4 u = *(const float4*) (x + cols + c);
@@ -165,25 +171,84 @@ __device__ float stage_input(const float* x, const float* nw, const float* nb, i
             }
             *(float4*) (xs + c) = v;
         }
-        __syncthreads();
         return ss;
     }
     #pragma unroll 4
-    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+    for (int c = t; c < cols; c += V) {
         float v = x[c];
         if (act == 1) v = silu(v) * x[cols + c];
         else if (act == 2) { float r = fmaxf(v, 0.f); v = r * r * x[cols + c]; }
         xs[c] = rms ? v * nw[c] : v;
         ss += nb != 0 ? v : v * v;
     }
+    return ss;
+}
+
+// LayerNorm's variance share of thread t of V, and the normalisation of its columns.
+__device__ __forceinline__ float stage_var_part(const float* xs, int cols, float mean, int t, int V) {
+    float var = 0.f;
+    for (int c = t; c < cols; c += V) var += (xs[c] - mean) * (xs[c] - mean);
+    return var;
+}
+__device__ __forceinline__ void stage_normalise(float* xs, const float* nw, const float* nb, int cols, float mean, float inv, int t, int V) {
+    for (int c = t; c < cols; c += V) xs[c] = (xs[c] - mean) * inv * nw[c] + nb[c];
+}
+
+__device__ float stage_input(const float* x, const float* nw, const float* nb, int cols, int act, float eps, float* xs) {
+    float ss = stage_part(x, nw, nb, cols, act, xs, threadIdx.x, blockDim.x, stage_by_four(x, nw, nb, cols));
     if (nw != 0 && nb != 0) {
-        float mean = block_sum(ss) / cols, var = 0.f;
-        for (int c = threadIdx.x; c < cols; c += blockDim.x) var += (xs[c] - mean) * (xs[c] - mean);
-        float inv = (float) (1.0 / sqrt((double) (block_sum(var) / cols + eps)));
-        for (int c = threadIdx.x; c < cols; c += blockDim.x) xs[c] = (xs[c] - mean) * inv * nw[c] + nb[c];
+        float mean = block_sum(ss) / cols;
+        float inv = (float) (1.0 / sqrt((double) (block_sum(stage_var_part(xs, cols, mean, threadIdx.x, blockDim.x)) / cols + eps)));
+        stage_normalise(xs, nw, nb, cols, mean, inv, threadIdx.x, blockDim.x);
     }
     __syncthreads();
     return ss;
+}
+
+// block_sum as a block of n·blockDim.x threads (n ≤ 4) computes it, real thread t holding virtual
+// thread t + k·blockDim.x's value in v[k]: virtual warp k·warps + warp, the same lanes, the same tree.
+__device__ float block_sum_as(const float* v, int n) {
+    __shared__ float part[32];
+    __shared__ float total;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    float w[4];
+    #pragma unroll
+    for (int k = 0; k < 4; k++) w[k] = k < n ? warp_sum(v[k]) : 0.f;
+    __syncthreads();
+    if (lane == 0) {
+        #pragma unroll
+        for (int k = 0; k < 4; k++) if (k < n) part[k * warps + warp] = w[k];
+    }
+    __syncthreads();
+    if (warp == 0) {
+        float s = lane < n * warps ? part[lane] : 0.f;
+        s = warp_sum(s);
+        if (lane == 0) total = s;
+    }
+    __syncthreads();
+    return total;
+}
+
+// stage_input as a block of V threads would stage it (V = n·blockDim.x, n ≤ 4), so that a kernel with
+// fewer threads stages bit for bit what matvec's blocks stage; returns the block's Σ in² (the RMSNorm
+// total), not a share.
+__device__ float stage_input_as(const float* x, const float* nw, const float* nb, int cols, int act, float eps, float* xs, int V) {
+    int n = V / blockDim.x;
+    bool four = stage_by_four(x, nw, nb, cols);
+    float ss[4];
+    #pragma unroll
+    for (int k = 0; k < 4; k++) ss[k] = k < n ? stage_part(x, nw, nb, cols, act, xs, threadIdx.x + k * blockDim.x, V, four) : 0.f;
+    __syncthreads();
+    float total = block_sum_as(ss, n);
+    if (nw != 0 && nb != 0) {
+        float mean = total / cols, var[4];
+        #pragma unroll
+        for (int k = 0; k < 4; k++) var[k] = k < n ? stage_var_part(xs, cols, mean, threadIdx.x + k * blockDim.x, V) : 0.f;
+        float inv = (float) (1.0 / sqrt((double) (block_sum_as(var, n) / cols + eps)));
+        for (int k = 0; k < n; k++) stage_normalise(xs, nw, nb, cols, mean, inv, threadIdx.x + k * blockDim.x, V);
+    }
+    __syncthreads();
+    return total;
 }
 
 // One row's dot product with the staged input, by one warp. Each lane first issues a batch of
@@ -361,10 +426,12 @@ MATVEC(matvec_q8_0_b16, 3, 16)
 // accumulator in exactly the order matvec keeps it (same loads per batch B, same block size), so each
 // input's result is bit for bit matvec's for it alone. Block b: rows (b / groups)·warps.., inputs
 // (b % groups)·NB.. of `inputs`; input j at x + j·cols, output at y + j·rows (gated pairs: j·rows/2).
-// The inputs come already activated (act 0).
+// The inputs come already activated (act 0). Blocks are smaller than matvec's (so that the grid still
+// fills the GPU), so the inputs are staged as matvec's blocks of vthreads threads stage them
+// (stage_input_as): the same RMSNorm and LayerNorm sums, bit for bit.
 template <int FMT, int B, int NB>
 __device__ void matvec_multi(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, float eps,
-                             const float* bias, float* y, int accumulate, int pairAct, int inputs) {
+                             const float* bias, float* y, int accumulate, int pairAct, int inputs, int vthreads) {
     extern __shared__ float xs[];
     pdl_trigger();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
@@ -380,7 +447,7 @@ __device__ void matvec_multi(const void* W, int rows, int cols, const float* x, 
     float ss[NB], acc[NB];
     #pragma unroll
     for (int j = 0; j < NB; j++) {
-        ss[j] = j < n ? stage_input(x + (size_t) (j0 + j) * cols, nw, nb, cols, 0, eps, xs + (size_t) j * cols) : 0.f;
+        ss[j] = j < n ? stage_input_as(x + (size_t) (j0 + j) * cols, nw, nb, cols, 0, eps, xs + (size_t) j * cols, vthreads) : 0.f;
         acc[j] = 0.f;
     }
     if (has && vec) {
@@ -398,13 +465,9 @@ __device__ void matvec_multi(const void* W, int rows, int cols, const float* x, 
             else for (int c = lane; c < cols; c += WARP) acc[j] += (FMT == 2 ? bf2f(((const unsigned short*) row)[c]) : h2f(((const unsigned short*) row)[c])) * xj[c];
         }
     }
-    if (nw != 0 && nb == 0) { // RMSNorm: each input's sum times its rstd
+    if (nw != 0 && nb == 0) { // RMSNorm: each input's sum times its rstd (ss[j] is the block's total)
         #pragma unroll
-        for (int j = 0; j < NB; j++) {
-            if (j >= n) continue;
-            float total = block_sum(ss[j]);
-            acc[j] *= (float) (1.0 / sqrt((double) (total / cols + eps)));
-        }
+        for (int j = 0; j < NB; j++) if (j < n) acc[j] *= (float) (1.0 / sqrt((double) (ss[j] / cols + eps)));
     }
     #pragma unroll
     for (int j = 0; j < NB; j++) acc[j] = warp_sum(acc[j]);
@@ -439,9 +502,9 @@ __device__ void matvec_multi(const void* W, int rows, int cols, const float* x, 
     }
 }
 
-#define MATVEC_MULTI(name, FMT, B, NB) extern "C" __global__ void __launch_bounds__(1024, 1) name(const void* W, int rows, int cols, \
-    const float* x, const float* nw, const float* nb, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs) \
-    { matvec_multi<FMT, B, NB>(W, rows, cols, x, nw, nb, eps, bias, y, accumulate, pairAct, inputs); }
+#define MATVEC_MULTI(name, FMT, B, NB) extern "C" __global__ void __launch_bounds__(128, 4) name(const void* W, int rows, int cols, \
+    const float* x, const float* nw, const float* nb, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs, \
+    int vthreads) { matvec_multi<FMT, B, NB>(W, rows, cols, x, nw, nb, eps, bias, y, accumulate, pairAct, inputs, vthreads); }
 // Four inputs a block, the loads per batch of the one-input kernels above (their sums' grouping).
 MATVEC_MULTI(matvec4_f32, 0, 8, 4)
 MATVEC_MULTI(matvec4_f16, 1, 4, 4)
