@@ -272,7 +272,7 @@ public final class CudaContext {
                 throw new CudaException("interrupted while part " + part + " of kernels.cu was built");
             }
         }
-        synchronized (modules) {
+        synchronized (captureLock) { // a module load may synchronise the context: not while another thread captures a graph
             Long loaded = modules.get(part);
             if (loaded != null) return loaded;
             makeCurrent();
