@@ -259,7 +259,7 @@ print('%.0f' % (2 * 10 * x.numel() / (s.elapsed_time(e) / 1e3) / 1e9))" 2>/dev/n
     printf '%-16s %10s %10s %10s %10s %10s\n' file 'B=1' 'B=4' 'B=16' 'B=64' 'B=16 / B=1'
     for f in ${BATCH_FILES:-$files}; do # BATCH_FILES: some of the files only
       declare -A bt=()
-      for B in 1 4 16 64; do
+      for B in ${BATCH_SIZES:-1 4 16 64}; do # BATCH_SIZES: fewer sizes
         bt[$B]=$(cli bench $b/$f.gguf --device cuda --prompt-tokens 16 --tokens 64 --repeats 3 --batch $B | sed -n 's/^decode [0-9]* tokens.*: \([0-9.]*\) tok\/s/\1/p')
       done
       printf '%-16s %10s %10s %10s %10s %10s\n' $f "${bt[1]:-?}" "${bt[4]:-?}" "${bt[16]:-?}" "${bt[64]:-?}" \
