@@ -16,6 +16,8 @@
 #                                     .gpu would pass the 64 MiB limit): builds llama-bench with CUDA (~2.5 min) and measures
 #                                     Panamax and llama.cpp on the same files: pp512 and tg128 side by side
 #   tools/gpu.sh run batch [--big]    there: only the batched-decode table of `bench` (B = 1, 4, 16, 64 sequences a step)
+#   tools/gpu.sh run firstrun         there: a fresh installation's first generate --device cuda and a later one, with
+#                                     kernels.cu built in parts (default) and as one program (issue 28's first-run time)
 #   tools/gpu.sh run serve            there: panamax serve --device cuda on kjv-llama, checked by tools/serve-check.py
 #                                     (texts alone = texts together; tokens/s of 1 and 16 at once); part of `all`
 #   tools/gpu.sh run matvec [TYPE [RxB,...]]  there: GB/s of the decode matvec on TinyLlama's shapes per
@@ -143,6 +145,22 @@ print(pp, tg)")
     echo "(tok/s; Panamax: medians of 5 after a warm-up; llama.cpp: llama-bench -ngl 99 -p 512 -n 128 -r 5, means)"
     return 0
   fi
+  if [ "$what" = firstrun ]; then # a fresh installation's first generate and a later one, kernels built in parts or whole
+    make_files
+    for mode in parts whole; do
+      opt=-Dpanamax.cuda.compileParts=true; [ $mode = whole ] && opt=-Dpanamax.cuda.compileParts=false
+      rm -rf /tmp/pmx/cache
+      for run in first later; do
+        s=$(date +%s.%N)
+        "$java" "${flags[@]}" $opt -Xmx8g -cp "$cp" dev.panamax.cli.Main generate $b/smol135-F16.gguf --ids 1,15043 --max-tokens 32 \
+          --temperature 0 --device cuda > /tmp/pmx/gen.out 2> /tmp/pmx/gen.err || tail -5 /tmp/pmx/gen.err
+        e=$(date +%s.%N)
+        printf '%-6s %-6s %6.2f s  %s\n' $mode $run "$(python3 -c "print($e - $s)")" "$(grep -E '^panamax: (loaded|prompt)' /tmp/pmx/gen.err | tr '\n' ' ')"
+      done
+    done
+    echo "(whole process, java started directly: generate smol135-F16 --ids 1,15043 --max-tokens 32 --device cuda; the NVRTC cache emptied before each first run)"
+    return 0
+  fi
   if [ "$what" = timing ]; then
     tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
     "$java" "${flags[@]}" -cp "$cp" dev.panamax.cuda.DecodeTiming $b/smol135-F16.gguf 2>&1 | { grep -v "WARNING: Using incubator" || true; }
@@ -241,7 +259,7 @@ print('%.0f' % (2 * 10 * x.numel() / (s.elapsed_time(e) / 1e3) / 1e9))" 2>/dev/n
     printf '%-16s %10s %10s %10s %10s %10s\n' file 'B=1' 'B=4' 'B=16' 'B=64' 'B=16 / B=1'
     for f in ${BATCH_FILES:-$files}; do # BATCH_FILES: some of the files only
       declare -A bt=()
-      for B in 1 4 16 64; do
+      for B in ${BATCH_SIZES:-1 4 16 64}; do # BATCH_SIZES: fewer sizes
         bt[$B]=$(cli bench $b/$f.gguf --device cuda --prompt-tokens 16 --tokens 64 --repeats 3 --batch $B | sed -n 's/^decode [0-9]* tokens.*: \([0-9.]*\) tok\/s/\1/p')
       done
       printf '%-16s %10s %10s %10s %10s %10s\n' $f "${bt[1]:-?}" "${bt[4]:-?}" "${bt[16]:-?}" "${bt[64]:-?}" \
@@ -257,5 +275,5 @@ case "${1:-}" in
   pack) pack ;;
   pack-llamacpp) shift; pack_llamacpp "$@" ;;
   run) shift; run "$@" ;;
-  *) echo "usage: tools/gpu.sh pack | pack-llamacpp LLAMA_CPP_GIT_DIR | run [tests|serve|bench|batch|all|compare|matvec|timing|profile|kernel] [--big]" >&2; exit 2 ;;
+  *) echo "usage: tools/gpu.sh pack | pack-llamacpp LLAMA_CPP_GIT_DIR | run [tests|serve|bench|batch|firstrun|all|compare|matvec|timing|profile|kernel] [--big]" >&2; exit 2 ;;
 esac

@@ -36,7 +36,6 @@ public final class CudaContext {
     public final String name;
     public final long totalMemory;
     final long context;
-    private volatile long module;
     private final Map<String, Long> functions = new ConcurrentHashMap<>();
     /** The dynamic shared memory each kernel has been allowed beyond the default 48 KiB. */
     private final Map<Long, Integer> sharedSet = new ConcurrentHashMap<>();
@@ -177,23 +176,108 @@ public final class CudaContext {
         }
     }
 
-    /** A kernel of Panamax's module by its {@code extern "C"} name, compiling the module on first use. */
+    /**
+     * Which part of kernels.cu defines each kernel: the {@code extern "C"} kernels and the kernel
+     * macros' instances between {@code #if PANAMAX_PART_IS(n)} and {@code #endif}.
+     */
+    static Map<String, Integer> kernelParts(String source) {
+        Map<String, Integer> parts = new java.util.HashMap<>();
+        java.util.regex.Pattern guard = java.util.regex.Pattern.compile("^#if PANAMAX_PART_IS\\((\\d+)\\)");
+        java.util.regex.Pattern kernel = java.util.regex.Pattern.compile(
+                "^(?:extern \"C\" __global__ void (?:__launch_bounds__\\([^)]*\\) )?(\\w+)\\(|[A-Z_]+\\((\\w+),)");
+        int part = 0;
+        for (String line : source.split("\n")) {
+            java.util.regex.Matcher g = guard.matcher(line);
+            if (g.find()) {
+                part = Integer.parseInt(g.group(1));
+            } else if (line.startsWith("#endif")) {
+                part = 0;
+            } else if (part > 0) {
+                java.util.regex.Matcher k = kernel.matcher(line);
+                if (k.find()) parts.put(k.group(1) != null ? k.group(1) : k.group(2), part);
+            }
+        }
+        return parts;
+    }
+
+    /**
+     * Whether kernels.cu is built in parts, side by side (default), or as one program
+     * ({@code -Dpanamax.cuda.compileParts=false}: the way before, for comparing first-run times).
+     */
+    static final boolean COMPILE_PARTS = dev.panamax.simd.Tuning.flagOn("cuda.compileParts");
+
+    private volatile Map<String, Integer> partOf;
+    private final Map<Integer, java.util.concurrent.Future<byte[]>> compiling = new ConcurrentHashMap<>();
+    private final Map<Integer, Long> modules = new ConcurrentHashMap<>();
+
+    /**
+     * A kernel of Panamax's by its {@code extern "C"} name. The first call starts building every part of
+     * kernels.cu on background threads (a part whose machine code is in the disk cache only loads it)
+     * and waits for the kernel's own part only: a process that decodes one sequence does not wait for
+     * the batched-step kernels it never launches, and the parts it needs build on several cores at
+     * once (NVRTC compiles separate programs concurrently). A part still building when the process
+     * ends is built again by the next one.
+     */
     public long function(String kernel) {
         Long f = functions.get(kernel);
         if (f != null) return f;
-        long m = module();
+        long m = module(partFor(kernel));
         return functions.computeIfAbsent(kernel, k -> driver.function(m, k));
     }
 
-    private long module() {
-        long m = module;
-        if (m != 0) return m;
-        synchronized (this) {
-            if (module == 0) {
-                byte[] cubin = Nvrtc.get().compile("panamax_kernels.cu", kernelSource(), ccMajor, ccMinor, List.of());
-                makeCurrent();
-                module = driver.loadModule(cubin);
+    private int partFor(String kernel) {
+        if (!COMPILE_PARTS) return 0;
+        Map<String, Integer> parts = partOf;
+        if (parts == null) {
+            synchronized (this) {
+                if (partOf == null) {
+                    partOf = kernelParts(kernelSource());
+                    startBuilding(new java.util.TreeSet<>(partOf.values()));
+                }
+                parts = partOf;
             }
+        }
+        Integer part = parts.get(kernel);
+        if (part == null) throw new CudaException("no kernel " + kernel + " in kernels.cu");
+        return part;
+    }
+
+    private void startBuilding(java.util.SortedSet<Integer> parts) {
+        String source = kernelSource();
+        int threads = Math.max(1, Math.min(parts.size(), Runtime.getRuntime().availableProcessors()));
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads,
+                Thread.ofPlatform().daemon().name("panamax-nvrtc-", 0).factory());
+        for (int part : parts) {
+            compiling.put(part, pool.submit(() -> Nvrtc.get().compile("panamax_kernels_" + part + ".cu", source, ccMajor, ccMinor,
+                    List.of("-DPANAMAX_PART=" + part))));
+        }
+        pool.shutdown(); // its threads end when the last part is built
+    }
+
+    /** Part {@code part}'s module (0: all of kernels.cu as one program), loaded on the calling thread once built. */
+    private long module(int part) {
+        Long m = modules.get(part);
+        if (m != null) return m;
+        byte[] cubin;
+        if (part == 0) {
+            cubin = Nvrtc.get().compile("panamax_kernels.cu", kernelSource(), ccMajor, ccMinor, List.of());
+        } else {
+            try {
+                cubin = compiling.get(part).get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException r) throw r;
+                throw new CudaException("building part " + part + " of kernels.cu: " + e.getCause(), e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CudaException("interrupted while part " + part + " of kernels.cu was built");
+            }
+        }
+        synchronized (captureLock) { // a module load may synchronise the context: not while another thread captures a graph
+            Long loaded = modules.get(part);
+            if (loaded != null) return loaded;
+            makeCurrent();
+            long module = driver.loadModule(cubin);
+            modules.put(part, module);
             return module;
         }
     }

@@ -76,9 +76,25 @@ public final class CudaOps {
      */
     static final boolean SLOTS_FAST = dev.panamax.simd.Tuning.flagOn("cuda.batchSlotsFast");
 
+    /**
+     * Whether a batched matvec takes four rows a block, loading each weight once for them
+     * ({@code matvec4_*}); {@code -Dpanamax.cuda.batchMulti=false} repeats the one-row blocks per row instead.
+     */
+    static final boolean MULTI = dev.panamax.simd.Tuning.flagOn("cuda.batchMulti");
+
     public void batchMatvec(long stream, DeviceMatrix W, int B, long zeros, long x, long nw, long nb, float eps, long bias, long y,
                             boolean accumulate, int pairAct) {
         int rpb = rowsPerBlock(W), blocks = (W.rows + rpb - 1) / rpb;
+        if (MULTI && rpb <= 16 && rpb % 4 == 0 && matvecKernel(W).equals("matvec_" + W.suffix()) && 16L * W.cols <= cx.maxSharedOptIn) {
+            // Four inputs a block, each weight loaded once for the four (matvec_multi), the usual loads per
+            // batch only. Four rows a block (the kernel's launch bounds: 128 threads), so that the grid has as
+            // many blocks as the one-input kernel's at four times the rows: 36 blocks of 16 rows on a 576-row
+            // matrix left most of an H100's 132 SMs idle.
+            int groups = (B + 3) / 4, multiBlocks = (W.rows + 3) / 4;
+            cx.launch(dependent, "matvec4_" + W.suffix(), new int[] {multiBlocks * groups}, 128, 16 * W.cols, stream, W.pointer, W.rows, W.cols,
+                    x, nw, nb, eps, bias, y, accumulate ? 1 : 0, pairAct, B, 32 * rpb);
+            return;
+        }
         boolean fast = SLOTS_FAST && (long) blocks * B < Integer.MAX_VALUE;
         cx.launch(dependent, matvecKernel(W), fast ? new int[] {blocks * B} : new int[] {blocks, B}, 32 * rpb, 4 * W.cols, stream, W.pointer,
                 W.rows, W.cols, x, nw, nb, 0, eps, bias, y, accumulate ? 1 : 0, pairAct, zeros, W.rows, 1, W.cols, fast ? B : 0);

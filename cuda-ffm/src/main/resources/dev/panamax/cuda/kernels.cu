@@ -13,6 +13,16 @@
 // Positions are read from device memory (P[0] = position of the first new token, P[1] = the token
 // of a decode step), so one captured CUDA graph replays every decode step.
 
+// Compiled in parts, side by side (CudaContext.modules): NVRTC builds one program per part with
+// -DPANAMAX_PART=n, holding the helpers below and only the kernels between "#if PANAMAX_PART_IS(n)"
+// and "#endif" — a part a process does not need is not built, and the parts it needs build on as many
+// cores. Without PANAMAX_PART (tools/cuda-syntax-check.sh, tools/cuda-resources.sh) all of them.
+#ifdef PANAMAX_PART
+#define PANAMAX_PART_IS(n) (PANAMAX_PART == (n))
+#else
+#define PANAMAX_PART_IS(n) 1
+#endif
+
 #define WARP 32
 #define NEG_INF (-__int_as_float(0x7f800000))
 
@@ -94,11 +104,13 @@ __device__ void embed(const void* W, int rows, int cols, const int* tokens, floa
     int tok = tokens[blockIdx.x];
     for (int c = threadIdx.x; c < cols; c += blockDim.x) X[(size_t) blockIdx.x * cols + c] = element<FMT>(W, rows, cols, tok, c);
 }
+#if PANAMAX_PART_IS(1)
 extern "C" __global__ void embed_f32(const void* W, int rows, int cols, const int* tokens, float* X) { embed<0>(W, rows, cols, tokens, X); }
 extern "C" __global__ void embed_f16(const void* W, int rows, int cols, const int* tokens, float* X) { embed<1>(W, rows, cols, tokens, X); }
 extern "C" __global__ void embed_bf16(const void* W, int rows, int cols, const int* tokens, float* X) { embed<2>(W, rows, cols, tokens, X); }
 extern "C" __global__ void embed_q8_0(const void* W, int rows, int cols, const int* tokens, float* X) { embed<3>(W, rows, cols, tokens, X); }
 extern "C" __global__ void embed_q4_0(const void* W, int rows, int cols, const int* tokens, float* X) { embed<4>(W, rows, cols, tokens, X); }
+#endif
 
 // X[t, :] += row P[0] + t of a learned position table (GPT-2); grid: one block per row.
 template <int FMT>
@@ -108,11 +120,13 @@ __device__ void add_position(const void* W, int rows, int cols, const int* P, fl
     int pos = P[0] + blockIdx.x;
     for (int c = threadIdx.x; c < cols; c += blockDim.x) X[(size_t) blockIdx.x * cols + c] += element<FMT>(W, rows, cols, pos, c);
 }
+#if PANAMAX_PART_IS(1)
 extern "C" __global__ void add_position_f32(const void* W, int rows, int cols, const int* P, float* X) { add_position<0>(W, rows, cols, P, X); }
 extern "C" __global__ void add_position_f16(const void* W, int rows, int cols, const int* P, float* X) { add_position<1>(W, rows, cols, P, X); }
 extern "C" __global__ void add_position_bf16(const void* W, int rows, int cols, const int* P, float* X) { add_position<2>(W, rows, cols, P, X); }
 extern "C" __global__ void add_position_q8_0(const void* W, int rows, int cols, const int* P, float* X) { add_position<3>(W, rows, cols, P, X); }
 extern "C" __global__ void add_position_q4_0(const void* W, int rows, int cols, const int* P, float* X) { add_position<4>(W, rows, cols, P, X); }
+#endif
 
 // out = half(W) for cuBLAS (prompt GEMMs on quantized weights); grid-stride over all elements.
 template <int FMT>
@@ -123,11 +137,13 @@ __device__ void dequant_f16(const void* W, int rows, int cols, unsigned short* o
     }
 }
 // BF16 weights widened to F32 for cuBLAS SGEMM (exact; F16 could not hold BF16's range).
+#if PANAMAX_PART_IS(1)
 extern "C" __global__ void widen_bf16_f32(const unsigned short* W, long long n, float* out) {
     for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) out[i] = bf2f(W[i]);
 }
 extern "C" __global__ void dequant_q8_0_f16(const void* W, int rows, int cols, unsigned short* out) { dequant_f16<3>(W, rows, cols, out); }
 extern "C" __global__ void dequant_q4_0_f16(const void* W, int rows, int cols, unsigned short* out) { dequant_f16<4>(W, rows, cols, out); }
+#endif
 
 // ---- matrix × vector (decode) ----
 //
@@ -146,13 +162,19 @@ __device__ __forceinline__ float act_one(float v, float up, int act) {
     return v;
 }
 
-__device__ float stage_input(const float* x, const float* nw, const float* nb, int cols, int act, float eps, float* xs) {
+// Whether the input is staged four columns a load (a long input, W_down's, in a few rounds of 16-byte loads).
+__device__ __forceinline__ bool stage_by_four(const float* x, const float* nw, const float* nb, int cols) {
+    return nb == 0 && (cols & 3) == 0 && ((size_t) x & 15) == 0 && (nw == 0 || ((size_t) nw & 15) == 0);
+}
+
+// One thread's share of the staging, as thread t of a block of V threads: columns 4t, 4t + 4V, ... (by
+// four) or t, t + V, ...; returns its Σ in² (RMSNorm and none) or Σ in (LayerNorm, nb given).
+__device__ __forceinline__ float stage_part(const float* x, const float* nw, const float* nb, int cols, int act, float* xs, int t, int V, bool four) {
     float ss = 0.f;
     bool rms = nw != 0 && nb == 0;
-    if (nb == 0 && (cols & 3) == 0 && ((size_t) x & 15) == 0 && (nw == 0 || ((size_t) nw & 15) == 0)) {
-        // Four columns a load: a long input (W_down's) is staged in a few rounds of 16-byte loads.
+    if (four) {
         #pragma unroll 2
-        for (int c = 4 * threadIdx.x; c < cols; c += 4 * blockDim.x) {
+        for (int c = 4 * t; c < cols; c += 4 * V) {
             float4 v = *(const float4*) (x + c);
             if (act != 0) {
                 float4 u = *(const float4*) (x + cols + c);
@@ -165,25 +187,84 @@ __device__ float stage_input(const float* x, const float* nw, const float* nb, i
             }
             *(float4*) (xs + c) = v;
         }
-        __syncthreads();
         return ss;
     }
     #pragma unroll 4
-    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+    for (int c = t; c < cols; c += V) {
         float v = x[c];
         if (act == 1) v = silu(v) * x[cols + c];
         else if (act == 2) { float r = fmaxf(v, 0.f); v = r * r * x[cols + c]; }
         xs[c] = rms ? v * nw[c] : v;
         ss += nb != 0 ? v : v * v;
     }
+    return ss;
+}
+
+// LayerNorm's variance share of thread t of V, and the normalisation of its columns.
+__device__ __forceinline__ float stage_var_part(const float* xs, int cols, float mean, int t, int V) {
+    float var = 0.f;
+    for (int c = t; c < cols; c += V) var += (xs[c] - mean) * (xs[c] - mean);
+    return var;
+}
+__device__ __forceinline__ void stage_normalise(float* xs, const float* nw, const float* nb, int cols, float mean, float inv, int t, int V) {
+    for (int c = t; c < cols; c += V) xs[c] = (xs[c] - mean) * inv * nw[c] + nb[c];
+}
+
+__device__ float stage_input(const float* x, const float* nw, const float* nb, int cols, int act, float eps, float* xs) {
+    float ss = stage_part(x, nw, nb, cols, act, xs, threadIdx.x, blockDim.x, stage_by_four(x, nw, nb, cols));
     if (nw != 0 && nb != 0) {
-        float mean = block_sum(ss) / cols, var = 0.f;
-        for (int c = threadIdx.x; c < cols; c += blockDim.x) var += (xs[c] - mean) * (xs[c] - mean);
-        float inv = (float) (1.0 / sqrt((double) (block_sum(var) / cols + eps)));
-        for (int c = threadIdx.x; c < cols; c += blockDim.x) xs[c] = (xs[c] - mean) * inv * nw[c] + nb[c];
+        float mean = block_sum(ss) / cols;
+        float inv = (float) (1.0 / sqrt((double) (block_sum(stage_var_part(xs, cols, mean, threadIdx.x, blockDim.x)) / cols + eps)));
+        stage_normalise(xs, nw, nb, cols, mean, inv, threadIdx.x, blockDim.x);
     }
     __syncthreads();
     return ss;
+}
+
+// block_sum as a block of n·blockDim.x threads (n ≤ 4) computes it, real thread t holding virtual
+// thread t + k·blockDim.x's value in v[k]: virtual warp k·warps + warp, the same lanes, the same tree.
+__device__ float block_sum_as(const float* v, int n) {
+    __shared__ float part[32];
+    __shared__ float total;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    float w[4];
+    #pragma unroll
+    for (int k = 0; k < 4; k++) w[k] = k < n ? warp_sum(v[k]) : 0.f;
+    __syncthreads();
+    if (lane == 0) {
+        #pragma unroll
+        for (int k = 0; k < 4; k++) if (k < n) part[k * warps + warp] = w[k];
+    }
+    __syncthreads();
+    if (warp == 0) {
+        float s = lane < n * warps ? part[lane] : 0.f;
+        s = warp_sum(s);
+        if (lane == 0) total = s;
+    }
+    __syncthreads();
+    return total;
+}
+
+// stage_input as a block of V threads would stage it (V = n·blockDim.x, n ≤ 4), so that a kernel with
+// fewer threads stages bit for bit what matvec's blocks stage; returns the block's Σ in² (the RMSNorm
+// total), not a share.
+__device__ float stage_input_as(const float* x, const float* nw, const float* nb, int cols, int act, float eps, float* xs, int V) {
+    int n = V / blockDim.x;
+    bool four = stage_by_four(x, nw, nb, cols);
+    float ss[4];
+    #pragma unroll
+    for (int k = 0; k < 4; k++) ss[k] = k < n ? stage_part(x, nw, nb, cols, act, xs, threadIdx.x + k * blockDim.x, V, four) : 0.f;
+    __syncthreads();
+    float total = block_sum_as(ss, n);
+    if (nw != 0 && nb != 0) {
+        float mean = total / cols, var[4];
+        #pragma unroll
+        for (int k = 0; k < 4; k++) var[k] = k < n ? stage_var_part(xs, cols, mean, threadIdx.x + k * blockDim.x, V) : 0.f;
+        float inv = (float) (1.0 / sqrt((double) (block_sum_as(var, n) / cols + eps)));
+        for (int k = 0; k < n; k++) stage_normalise(xs, nw, nb, cols, mean, inv, threadIdx.x + k * blockDim.x, V);
+    }
+    __syncthreads();
+    return total;
 }
 
 // One row's dot product with the staged input, by one warp. Each lane first issues a batch of
@@ -343,21 +424,121 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
 // measured on an H100 (tools/gpu.sh run matvec) that beat the unbounded kernels (70–93 registers) on
 // every TinyLlama shape; F16 streams best with 4 loads a batch, the others with 8.
 #define MATVEC(name, FMT, B) extern "C" __global__ void __launch_bounds__(1024, 1) name(MATVEC_PARAMS) MATVEC_BODY(FMT, B)
+#if PANAMAX_PART_IS(2)
 MATVEC(matvec_f32, 0, 8)
 MATVEC(matvec_f16, 1, 4)
 MATVEC(matvec_bf16, 2, 4)
 MATVEC(matvec_q8_0, 3, 8)
 MATVEC(matvec_q4_0, 4, 8)
+#endif
 // Other batch sizes, for measuring (CudaOps takes them with -Dpanamax.cuda.matvecBatch).
+#if PANAMAX_PART_IS(3)
 MATVEC(matvec_f16_b8, 1, 8)
 MATVEC(matvec_f16_b16, 1, 16)
 MATVEC(matvec_q8_0_b4, 3, 4)
 MATVEC(matvec_q8_0_b16, 3, 16)
+#endif
+
+// ---- matrix × several vectors (a batched decode step) ----
+//
+// NB inputs of a step share a block: staged side by side in shared memory (xs + j·cols), each weight
+// batch loaded once by the warp and used for every input, each input's sum kept in its own
+// accumulator in exactly the order matvec keeps it (same loads per batch B, same block size), so each
+// input's result is bit for bit matvec's for it alone. Block b: rows (b / groups)·warps.., inputs
+// (b % groups)·NB.. of `inputs`; input j at x + j·cols, output at y + j·rows (gated pairs: j·rows/2).
+// The inputs come already activated (act 0). Blocks are smaller than matvec's (so that the grid still
+// fills the GPU), so the inputs are staged as matvec's blocks of vthreads threads stage them
+// (stage_input_as): the same RMSNorm and LayerNorm sums, bit for bit.
+template <int FMT, int B, int NB>
+__device__ void matvec_multi(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, float eps,
+                             const float* bias, float* y, int accumulate, int pairAct, int inputs, int vthreads) {
+    extern __shared__ float xs[];
+    pdl_trigger();
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    int groups = (inputs + NB - 1) / NB, rb = blockIdx.x / groups, j0 = (blockIdx.x % groups) * NB;
+    int n = min(NB, inputs - j0), r = rb * warps + warp;
+    bool pair = pairAct == 1 || pairAct == 2, has = r < rows, vec = vector_rows<FMT>(cols);
+    size_t g = has ? r : 0;
+    const char* row = (const char*) W + g * row_bytes<FMT>(cols);
+    const unsigned short* sc = (const unsigned short*) ((const char*) W + (size_t) rows * row_bytes<FMT>(cols)) + g * (cols / 32);
+    uint4 u[B];
+    if (has && vec) load_batch<FMT, B>(row, cols, 0, lane, u);
+    pdl_wait();
+    float ss[NB], acc[NB];
+    #pragma unroll
+    for (int j = 0; j < NB; j++) {
+        ss[j] = j < n ? stage_input_as(x + (size_t) (j0 + j) * cols, nw, nb, cols, 0, eps, xs + (size_t) j * cols, vthreads) : 0.f;
+        acc[j] = 0.f;
+    }
+    if (has && vec) {
+        for (int c0 = 0; c0 < cols; c0 += step_cols<FMT, B>()) {
+            if (c0 > 0) load_batch<FMT, B>(row, cols, c0, lane, u);
+            #pragma unroll
+            for (int j = 0; j < NB; j++) if (j < n) acc[j] += use_batch<FMT, B>(u, sc, cols, c0, lane, xs + (size_t) j * cols);
+        }
+    } else if (has) {
+        #pragma unroll
+        for (int j = 0; j < NB; j++) {
+            if (j >= n) continue;
+            const float* xj = xs + (size_t) j * cols;
+            if (FMT == 0) for (int c = lane; c < cols; c += WARP) acc[j] += ((const float*) row)[c] * xj[c];
+            else for (int c = lane; c < cols; c += WARP) acc[j] += (FMT == 2 ? bf2f(((const unsigned short*) row)[c]) : h2f(((const unsigned short*) row)[c])) * xj[c];
+        }
+    }
+    if (nw != 0 && nb == 0) { // RMSNorm: each input's sum times its rstd (ss[j] is the block's total)
+        #pragma unroll
+        for (int j = 0; j < NB; j++) if (j < n) acc[j] *= (float) (1.0 / sqrt((double) (ss[j] / cols + eps)));
+    }
+    #pragma unroll
+    for (int j = 0; j < NB; j++) acc[j] = warp_sum(acc[j]);
+    if (pair) {
+        __shared__ float pairs[NB][32];
+        if (lane == 0) {
+            #pragma unroll
+            for (int j = 0; j < NB; j++) pairs[j][warp] = acc[j];
+        }
+        __syncthreads();
+        if (threadIdx.x < warps / 2) {
+            int i = rb * (warps / 2) + threadIdx.x;
+            if (2 * i + 1 < rows) {
+                for (int j = 0; j < n; j++) {
+                    float gt = pairs[j][2 * threadIdx.x], up = pairs[j][2 * threadIdx.x + 1];
+                    y[(size_t) (j0 + j) * (rows / 2) + i] = (pairAct == 2 ? fmaxf(gt, 0.f) * fmaxf(gt, 0.f) : silu(gt)) * up;
+                }
+            }
+        }
+        return;
+    }
+    if (has && lane == 0) {
+        #pragma unroll
+        for (int j = 0; j < NB; j++) {
+            if (j >= n) continue;
+            float a = acc[j];
+            if (bias != 0) a += bias[r];
+            if (pairAct == 3) a = gelu_tanh(a);
+            float* yj = y + (size_t) (j0 + j) * rows;
+            yj[r] = accumulate ? yj[r] + a : a;
+        }
+    }
+}
+
+#define MATVEC_MULTI(name, FMT, B, NB) extern "C" __global__ void __launch_bounds__(128, 4) name(const void* W, int rows, int cols, \
+    const float* x, const float* nw, const float* nb, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs, \
+    int vthreads) { matvec_multi<FMT, B, NB>(W, rows, cols, x, nw, nb, eps, bias, y, accumulate, pairAct, inputs, vthreads); }
+// Four inputs a block, the loads per batch of the one-input kernels above (their sums' grouping).
+#if PANAMAX_PART_IS(4)
+MATVEC_MULTI(matvec4_f32, 0, 8, 4)
+MATVEC_MULTI(matvec4_f16, 1, 4, 4)
+MATVEC_MULTI(matvec4_bf16, 2, 4, 4)
+MATVEC_MULTI(matvec4_q8_0, 3, 8, 4)
+MATVEC_MULTI(matvec4_q4_0, 4, 8, 4)
+#endif
 
 // ---- rows (prompt) ----
 
 // out[t] = x[t] · rstd · w (RMSNorm), or with b given (x[t] − mean) · rstd · w + b (LayerNorm), and/or
 // its half-float copy; one block per row.
+#if PANAMAX_PART_IS(1)
 extern "C" __global__ void norm_rows(const float* x, const float* w, const float* b, float* out, unsigned short* out16, int cols, float eps) {
     const float* xr = x + (size_t) blockIdx.x * cols;
     float mean = 0.f;
@@ -377,9 +558,11 @@ extern "C" __global__ void norm_rows(const float* x, const float* w, const float
         if (out16 != 0) out16[(size_t) blockIdx.x * cols + c] = f2h(v);
     }
 }
+#endif
 
 // H[t, c] = act(GU[t, 2c]) · GU[t, 2c + 1] (the stacked matrix interleaves gate and up rows, so each
 // output row holds the pairs side by side), and its half copy.
+#if PANAMAX_PART_IS(1)
 extern "C" __global__ void gate_rows(const float* gu, float* h, unsigned short* h16, int T, int f, int act) {
     size_t n = (size_t) T * f;
     for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (size_t) gridDim.x * blockDim.x) {
@@ -391,13 +574,17 @@ extern "C" __global__ void gate_rows(const float* gu, float* h, unsigned short* 
         if (h16 != 0) h16[i] = f2h(v);
     }
 }
+#endif
 
+#if PANAMAX_PART_IS(1)
 extern "C" __global__ void f32_to_f16(const float* x, unsigned short* y, long long n) {
     for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) y[i] = f2h(x[i]);
 }
+#endif
 
 // y[t, i] = act(y[t, i] + b[i]) for T rows of n (act 0: none, 3: gelu_tanh, 4: gelu with erf), and its half
 // copy when y16 ≠ 0.
+#if PANAMAX_PART_IS(1)
 extern "C" __global__ void bias_rows(float* y, const float* b, unsigned short* y16, int T, int n, int act) {
     size_t total = (size_t) T * n;
     for (size_t i = (size_t) blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (size_t) gridDim.x * blockDim.x) {
@@ -408,6 +595,7 @@ extern "C" __global__ void bias_rows(float* y, const float* b, unsigned short* y
         if (y16 != 0) y16[i] = f2h(v);
     }
 }
+#endif
 
 // ---- attention ----
 
@@ -488,8 +676,10 @@ extern "C" __global__ void name(float* qkv, int stride, KV* kc, KV* vc, const fl
                                 int heads, int kvHeads, int hd, int rot, int interleaved, float eps) { \
     rope_store<KV>(qkv, stride, kc, vc, rope, qn, kn, P, heads, kvHeads, hd, rot, interleaved, eps); \
 }
+#if PANAMAX_PART_IS(5)
 ROPE_STORE(rope_store_f32, float)
 ROPE_STORE(rope_store_f16, unsigned short)
+#endif
 
 #define ATT_WARPS 4
 #define ATT_MAX_PER_LANE 8  // head size up to 256
@@ -657,14 +847,17 @@ extern "C" __global__ void name(const float* qkv, int stride, const KV* kc, cons
                                 int kvHeads, int hd, int window, int chunk, int nsplit, float scale, int keys, int sigmoid) { \
     attention_partial<HD, KV>(qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window, chunk, nsplit, scale, keys, sigmoid); \
 }
+#if PANAMAX_PART_IS(5)
 ATTENTION_PARTIAL(attention_partial_any, 0, float)
 ATTENTION_PARTIAL(attention_partial_64, 64, float)
 ATTENTION_PARTIAL(attention_partial_128, 128, float)
 ATTENTION_PARTIAL(attention_partial_any_h, 0, unsigned short)
 ATTENTION_PARTIAL(attention_partial_64_h, 64, unsigned short)
 ATTENTION_PARTIAL(attention_partial_128_h, 128, unsigned short)
+#endif
 
 // Flash-decoding, second half: merges the chunks of (head h, row t) into out[t, h·hd ..].
+#if PANAMAX_PART_IS(5)
 extern "C" __global__ void attention_merge(const float* part, float* out, int heads, int hd, int nsplit, int sigmoid) {
     int h = blockIdx.x, t = blockIdx.y;
     const float* base = part + ((size_t) t * heads + h) * nsplit * (hd + 2);
@@ -684,6 +877,7 @@ extern "C" __global__ void attention_merge(const float* part, float* out, int he
         out[(size_t) t * heads * hd + h * hd + d] = sigmoid ? a : a / L;
     }
 }
+#endif
 
 // The whole attention of one decoded token, one launch per layer: block (h, s) takes query head h
 // over the s-th chunk of the keys. Each block normalises and rotates its q itself; the blocks whose
@@ -764,12 +958,14 @@ extern "C" __global__ void name(const float* qkv, KV* kc, KV* vc, const float* r
     attention_decode<HD, KV>(qkv, kc, vc, rope, qn, kn, P, part, count, out, heads, kvHeads, hd, rot, interleaved, eps, window, chunk, \
                              scale, prefetch, sigmoid); \
 }
+#if PANAMAX_PART_IS(6)
 ATTENTION_DECODE(attention_decode_any, 0, float)
 ATTENTION_DECODE(attention_decode_64, 64, float)
 ATTENTION_DECODE(attention_decode_128, 128, float)
 ATTENTION_DECODE(attention_decode_any_h, 0, unsigned short)
 ATTENTION_DECODE(attention_decode_64_h, 64, unsigned short)
 ATTENTION_DECODE(attention_decode_128_h, 128, unsigned short)
+#endif
 
 // The same for the rows of a batched decode step, one launch: blockIdx.z is the row, whose q/k/v are
 // row z of qkv (width qkvDim), output row z of out (width heads·hd), position P[2z], and whose cache
@@ -785,12 +981,14 @@ extern "C" __global__ void name(const float* qkv, int qkvDim, const long long* t
                              (int*) t[3], out + (size_t) z * heads * (HD > 0 ? HD : hd), heads, kvHeads, hd, rot, interleaved, eps, window, \
                              chunk, scale, prefetch, sigmoid); \
 }
+#if PANAMAX_PART_IS(7)
 ATTENTION_DECODE_ROWS(attention_decode_rows_any, 0, float)
 ATTENTION_DECODE_ROWS(attention_decode_rows_64, 64, float)
 ATTENTION_DECODE_ROWS(attention_decode_rows_128, 128, float)
 ATTENTION_DECODE_ROWS(attention_decode_rows_any_h, 0, unsigned short)
 ATTENTION_DECODE_ROWS(attention_decode_rows_64_h, 64, unsigned short)
 ATTENTION_DECODE_ROWS(attention_decode_rows_128_h, 128, unsigned short)
+#endif
 
 // ---- selective state spaces (Mamba, Mamba-2) ----
 // The same kernels serve a decoded token (T = 1, inside the captured graph) and a prompt block.
@@ -801,6 +999,7 @@ __device__ __forceinline__ float softplus(float v) { return v > 20.f ? v : log1p
 //   out[t, c] = silu(b[c] + Σ_j w[c, j] · in(t − (kc−1) + j)),   in(s) = in[s·inStride + c] for s ≥ 0,
 // and for s < 0 the channel's state (the kc − 1 inputs before the block, oldest first), which ends
 // holding the block's last kc − 1 inputs.
+#if PANAMAX_PART_IS(8)
 extern "C" __global__ void ssm_conv(const float* in, int inStride, float* out, int T, int channels, const float* w, const float* b,
                                     float* state, int kc) {
     pdl_trigger();
@@ -822,9 +1021,11 @@ extern "C" __global__ void ssm_conv(const float* in, int inStride, float* out, i
         st[j] = s >= 0 ? in[(size_t) s * inStride + c] : st[kc - 1 + s];
     }
 }
+#endif
 
 // Step sizes, one thread per (t, i):  dt[t·n + i] = clamp(softplus(bias[i] + δ), lo, hi), where
 // δ = W[i, :rank] · in[t·inStride ..] (Mamba's low-rank projection) or, with rank 0, in[t·inStride + i] (Mamba-2).
+#if PANAMAX_PART_IS(8)
 extern "C" __global__ void ssm_dt(const float* in, int inStride, const float* W, int rank, const float* bias, float lo, float hi,
                                   float* dt, int T, int n) {
     pdl_trigger();
@@ -842,6 +1043,7 @@ extern "C" __global__ void ssm_dt(const float* in, int inStride, const float* W,
         dt[k] = fminf(fmaxf(softplus(bias[i] + v), lo), hi);
     }
 }
+#endif
 
 // The selective scan over T steps, one warp per state row r < R, lanes over the state index n < N:
 //   head = r / rowsPerHead,  g = head / headsPerGroup,  Δ = dt[t·heads + head],  x = X[t·xs + r]
@@ -851,6 +1053,7 @@ extern "C" __global__ void ssm_dt(const float* in, int inStride, const float* W,
 // (rowsPerHead 1, one group); Mamba-2: a row is one of a head's P dimensions. The state S[r·N + n]
 // is read before and written after; time runs in order, so a decoded token and a prompt agree.
 #define SCAN_PER_LANE 8  // N up to 256
+#if PANAMAX_PART_IS(8)
 extern "C" __global__ void ssm_scan(const float* X, int xs, const float* dt, int heads, const float* BC, int bcs, int bOff, int cOff,
                                     const float* Z, int zs, const float* A, int aPerRow, const float* D, float* S, float* Y,
                                     int R, int N, int rowsPerHead, int headsPerGroup, int T) {
@@ -889,6 +1092,7 @@ extern "C" __global__ void ssm_scan(const float* X, int xs, const float* dt, int
         if (n < N) S[(size_t) r * N + n] = h[i];
     }
 }
+#endif
 
 // ---- Gated DeltaNet, gated attention, mixtures of experts (Qwen3-Next) ----
 
@@ -898,6 +1102,7 @@ extern "C" __global__ void ssm_scan(const float* X, int xs, const float* dt, int
 //   q = l2norm(q)/√dk,  k = l2norm(k),  β = σ(b),  g = aNeg·softplus(a + dtBias)
 //   S = e^g·S;  S += k ⊗ β(v − Sᵀk);  o = Sᵀq;   O[t, h] = RMSNorm(o)·normW ⊙ SiLU(z)
 // S[h] (dk × dv, row-major) is read and written in place.
+#if PANAMAX_PART_IS(9)
 extern "C" __global__ void delta_rule(const float* XC, int cs, const float* P, int ps, int bOff, int aOff, int zOff, const float* aNeg,
                                       const float* dtBias, const float* normW, float eps, float* S, float* O, int os, int nk, int nv,
                                       int dk, int dv, int T) {
@@ -940,8 +1145,10 @@ extern "C" __global__ void delta_rule(const float* XC, int cs, const float* P, i
         if (j < dv) O[(size_t) t * os + h * dv + j] = o * inv * normW[j] * silu(pr[zOff + h * dv + j]);
     }
 }
+#endif
 
 // O[t, i] *= σ(G[t·gs + i]) for T rows of n: gated attention's output gate.
+#if PANAMAX_PART_IS(9)
 extern "C" __global__ void sigmoid_gate_rows(float* O, const float* G, int gs, int T, int n) {
     pdl_trigger();
     pdl_wait();
@@ -951,11 +1158,13 @@ extern "C" __global__ void sigmoid_gate_rows(float* O, const float* G, int gs, i
         O[i] *= 1.f / (1.f + expf(-G[t * gs + c]));
     }
 }
+#endif
 
 // Routing, one thread per row t: p = softmax of the E router logits L[t·ls ..], the k largest (ties: the
 // lower index, as torch.topk) into sel[t·k + s] with weights w[t·(k+1) + s] (renormalised to sum 1
 // with norm), and the shared expert's weight w[t·(k+1) + k]: σ(L[t·ls + E]) (shared 2: gated), 1
 // (shared 1) or 0 (none). The i-th pick is the best below the previous one in (p desc, index asc).
+#if PANAMAX_PART_IS(9)
 extern "C" __global__ void moe_route(const float* L, int ls, int E, int k, int norm, int shared, int* sel, float* w, int T) {
     pdl_trigger();
     pdl_wait();
@@ -984,8 +1193,10 @@ extern "C" __global__ void moe_route(const float* L, int ls, int E, int k, int n
     if (norm) for (int s = 0; s < k; s++) w[(size_t) t * (k + 1) + s] /= total;
     w[(size_t) t * (k + 1) + k] = shared == 2 ? 1.f / (1.f + expf(-l[E])) : shared == 1 ? 1.f : 0.f;
 }
+#endif
 
 // X[t] += Σ_s w[t, s]·D[t·k + s] + w[t, k]·Dsh[t] (Dsh may be 0): the experts' outputs combined.
+#if PANAMAX_PART_IS(9)
 extern "C" __global__ void moe_combine(float* X, const float* D, const float* w, const float* Dsh, int k, int d, int T) {
     pdl_trigger();
     pdl_wait();
@@ -999,3 +1210,4 @@ extern "C" __global__ void moe_combine(float* X, const float* D, const float* w,
         X[i] += acc;
     }
 }
+#endif

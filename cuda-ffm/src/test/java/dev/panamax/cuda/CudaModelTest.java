@@ -68,7 +68,7 @@ class CudaModelTest {
 
     /**
      * Batched decode steps ({@link LanguageModel#decodeStep}, as {@code panamax serve} runs them on the
-     * GPU): four sequences, each after its own prompt, decoded in steps whose company changes (one
+     * GPU): six sequences, each after its own prompt, decoded in steps whose company changes (one
      * joins late, one sits two steps out and catches up; a company that repeats replays its captured
      * graph) give logit for logit, bit for bit, what each gives decoded alone — for F32, F16, BF16, Q8_0
      * and Q4_0 weights, an F16 KV cache, GPT-2's learned positions and LayerNorm, Qwen3's q/k norms.
@@ -89,11 +89,11 @@ class CudaModelTest {
         }
         try (LanguageModel gpu = onGpu(dir, o)) {
             assertTrue(gpu instanceof CudaDecoder, "on the GPU");
-            int vocab = gpu.vocabSize(), n = 4, steps = 12;
+            int vocab = gpu.vocabSize(), n = 6, steps = 12; // steps of 5 and 6 rows: a full block of four rows and a partial one
             java.util.Random r = new java.util.Random(7);
             int[][] prompts = new int[n][], fed = new int[n][];
             for (int i = 0; i < n; i++) {
-                prompts[i] = r.ints(3 + 5 * i, 1, vocab).toArray();
+                prompts[i] = r.ints(3 + 5 * i, 1, vocab).toArray(); // up to 28 tokens: within every fixture's context
                 fed[i] = r.ints(steps, 1, vocab).toArray();
             }
             float[][][] alone = new float[n][steps][];
