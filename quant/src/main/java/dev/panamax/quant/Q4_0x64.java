@@ -37,11 +37,13 @@ public final class Q4_0x64 {
      * Groups of rows [r0, r1) (multiples of 64) of a Q4_0 matrix of {@code rows} rows into the
      * interleaved layout at {@code dst}; rows from {@code rows} on become zeros (zero scales and
      * codes). Plain array loops over a group's rows copied into the heap, as {@link Q8_0x16#interleave}.
+     * Returns whether every scale it moved is finite.
      */
-    static void interleave(MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
+    static boolean interleave(MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
         int blocks = cols / 32, rowBytes = blocks * Q4_0Block.BYTES;
         byte[] in = new byte[ROWS * rowBytes], out = new byte[blocks * BYTES];
         int[] chunks = new int[16 * 16];
+        int infinite = 0;
         for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
             int real = Math.min(ROWS, rows - ROWS * g);
             MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOff + (long) ROWS * g * rowBytes, in, 0, real * rowBytes);
@@ -50,6 +52,7 @@ public final class Q4_0x64 {
                 for (int i = 0, at = b * Q4_0Block.BYTES; i < ROWS; i++, at += rowBytes) {
                     out[o + 2 * i] = in[at];
                     out[o + 2 * i + 1] = in[at + 1];
+                    if ((in[at + 1] & 0x7c) == 0x7c) infinite++;
                 }
                 // A row's code bytes 2p and 2p + 1 hold columns 2p, 2p + 1 (low nibbles: chunk p) and
                 // 16 + 2p, 17 + 2p (high nibbles: chunk 8 + p). Lane r of a chunk, as an int: the four
@@ -70,6 +73,7 @@ public final class Q4_0x64 {
             }
             MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, dstOff + (long) g * out.length, out.length);
         }
+        return infinite == 0;
     }
 
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);

@@ -34,32 +34,36 @@ public final class Q8_0x16 {
      * {@code cols} columns at {@code src} into the interleaved layout at {@code dst}; rows from
      * {@code rows} on (the last group's padding) become zeros. A group's rows are bulk-copied into
      * a heap array and its interleaved bytes built in another, then bulk-copied out: plain array
-     * loops, which even the interpreter runs quickly (the copy happens at start-up, cold).
+     * loops, which even the interpreter runs quickly (the copy happens at start-up, cold). Returns
+     * whether every scale it moved is finite (exponent bits not all ones).
      */
-    static void interleave(MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
-        interleaveBlocksOf32(src, srcOff, rows, cols, Q8_0Block.BYTES, dst, dstOff, r0, r1);
+    static boolean interleave(MemorySegment src, long srcOff, int rows, int cols, MemorySegment dst, long dstOff, int r0, int r1) {
+        return interleaveBlocksOf32(src, srcOff, rows, cols, Q8_0Block.BYTES, dst, dstOff, r0, r1);
     }
 
     /**
      * The move Q8_0 and Q4_0 share: blocks of 32 values in {@code blockBytes} bytes, an f16 scale
      * then the code bytes; each row's scale to bytes 2r, 2r + 1 of the group-block's first 32, its
-     * code bytes in pairs to 32-byte pieces after them.
+     * code bytes in pairs to 32-byte pieces after them. Returns whether every scale is finite.
      */
-    static void interleaveBlocksOf32(MemorySegment src, long srcOff, int rows, int cols, int blockBytes, MemorySegment dst, long dstOff,
+    static boolean interleaveBlocksOf32(MemorySegment src, long srcOff, int rows, int cols, int blockBytes, MemorySegment dst, long dstOff,
                                      int r0, int r1) {
         int blocks = cols / 32, rowBytes = blocks * blockBytes, groupBytes = ROWS * blockBytes;
         byte[] in = new byte[ROWS * rowBytes], out = new byte[blocks * groupBytes];
+        int infinite = 0; // the scales' high bytes with all five exponent bits set (0x7c), counted
         for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
             readGroup(src, srcOff, rows, rowBytes, g, in);
             for (int r = 0; r < ROWS; r++) {
                 for (int b = 0, i = r * rowBytes, o = 0; b < blocks; b++, i += blockBytes, o += groupBytes) {
                     out[o + 2 * r] = in[i];
                     out[o + 2 * r + 1] = in[i + 1];
+                    if ((in[i + 1] & 0x7c) == 0x7c) infinite++;
                     movePairs(in, i + 2, (blockBytes - 2) / 2, out, o + 32, r);
                 }
             }
             MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, dstOff + (long) g * out.length, out.length);
         }
+        return infinite == 0;
     }
 
     /**

@@ -242,22 +242,27 @@ public final class QuantizedMatvec {
         if (dst.byteSize() != bytes) throw new IllegalArgumentException("interleaved " + format + " needs " + bytes + " bytes, got " + dst.byteSize());
         int scales = format == BlockFormat.Q4_K ? 2 : 1; // d (and Q4_K's dmin) at the start of each block, Q6_K's d at its end
         int scaleAt = format == BlockFormat.Q6_K ? 208 : 0;
-        for (long b = 0; b < fileBytes / format.bytes; b++) {
+        // Q8_0 and Q4_0 check their scales as they move them (from the heap copy of each group's rows);
+        // the others here, first — a segment read per block, which at load runs cold.
+        boolean movedChecks = format == BlockFormat.Q8_0 || format == BlockFormat.Q4_0;
+        for (long b = 0; !movedChecks && b < fileBytes / format.bytes; b++) {
             for (int i = 0; i < scales; i++) {
                 if ((src.get(Q8_0Block.F16, off + b * format.bytes + scaleAt + 2 * i) & 0x7c00) == 0x7c00) return false;
             }
         }
         int group = interleavedGroupRows(format);
+        java.util.concurrent.atomic.AtomicBoolean finite = new java.util.concurrent.atomic.AtomicBoolean(true);
         Parallel.forRange((rows + group - 1) / group * group, group, (r0, r1) -> {
-            switch (format) {
+            boolean ok = switch (format) {
                 case Q4_0 -> Q4_0x64.interleave(src, off, rows, cols, dst, 0, r0, r1);
-                case Q4_K -> Q4_Kx16.interleave(src, off, rows, cols, dst, 0, r0, r1);
-                case Q6_K -> Q6_Kx16.interleave(src, off, rows, cols, dst, 0, r0, r1);
-                case Q5_0, IQ4_NL -> Q8_0x16.interleaveAsQ8_0(format, src, off, rows, cols, dst, 0, r0, r1);
+                case Q4_K -> { Q4_Kx16.interleave(src, off, rows, cols, dst, 0, r0, r1); yield true; }
+                case Q6_K -> { Q6_Kx16.interleave(src, off, rows, cols, dst, 0, r0, r1); yield true; }
+                case Q5_0, IQ4_NL -> { Q8_0x16.interleaveAsQ8_0(format, src, off, rows, cols, dst, 0, r0, r1); yield true; }
                 default -> Q8_0x16.interleave(src, off, rows, cols, dst, 0, r0, r1);
-            }
+            };
+            if (!ok) finite.set(false);
         });
-        return true;
+        return finite.get();
     }
 
     /** out = W·x for an interleaved Q8_0, Q4_0, Q4_K or Q6_K matrix W [rows, cols] (made by {@link #interleave}). */
