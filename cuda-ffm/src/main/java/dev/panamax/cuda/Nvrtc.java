@@ -114,24 +114,23 @@ public final class Nvrtc {
      */
     public String resourceReport(String name, String source, int major, int minor) {
         List<String> options = List.of("--gpu-architecture=sm_" + major + minor, "--std=c++17", "-default-device", "--ptxas-options=-v");
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment prog = a.allocate(ADDRESS);
-            check(Driver.call(() -> (int) create.invokeExact(prog, a.allocateFrom(source), a.allocateFrom(name), 0, MemorySegment.NULL, MemorySegment.NULL)),
-                    "nvrtcCreateProgram");
-            long p = prog.get(JAVA_LONG, 0);
-            try {
-                MemorySegment opts = a.allocate(ADDRESS, options.size());
-                for (int i = 0; i < options.size(); i++) opts.setAtIndex(ADDRESS, i, a.allocateFrom(options.get(i)));
-                int status = Driver.call(() -> (int) compile.invokeExact(p, options.size(), opts));
-                if (status != 0) throw new CudaException("nvrtcCompileProgram(" + name + "): " + errorName(status) + "\n" + log(a, p));
-                return log(a, p);
-            } finally {
-                Driver.call(() -> (int) destroy.invokeExact(prog));
-            }
-        }
+        return compiled(name, source, options, this::log);
     }
 
     private byte[] compileNow(String name, String source, List<String> options) {
+        return compiled(name, source, options, (a, program) -> {
+            long p = program; // invokeExact takes the primitive
+            MemorySegment size = a.allocate(JAVA_LONG);
+            check(Driver.call(() -> (int) cubinSize.invokeExact(p, size)), "nvrtcGetCUBINSize");
+            long n = size.get(JAVA_LONG, 0);
+            MemorySegment out = a.allocate(Math.max(1, n));
+            check(Driver.call(() -> (int) cubin.invokeExact(p, out)), "nvrtcGetCUBIN");
+            return out.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        });
+    }
+
+    /** Compiles {@code source} as program {@code name}, then reads what {@code result} takes from it; a compile error throws with NVRTC's log. */
+    private <T> T compiled(String name, String source, List<String> options, java.util.function.BiFunction<Arena, Long, T> result) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment prog = a.allocate(ADDRESS);
             check(Driver.call(() -> (int) create.invokeExact(prog, a.allocateFrom(source), a.allocateFrom(name), 0, MemorySegment.NULL, MemorySegment.NULL)),
@@ -142,12 +141,7 @@ public final class Nvrtc {
                 for (int i = 0; i < options.size(); i++) opts.setAtIndex(ADDRESS, i, a.allocateFrom(options.get(i)));
                 int status = Driver.call(() -> (int) compile.invokeExact(p, options.size(), opts));
                 if (status != 0) throw new CudaException("nvrtcCompileProgram(" + name + ", " + String.join(" ", options) + "): " + errorName(status) + "\n" + log(a, p));
-                MemorySegment size = a.allocate(JAVA_LONG);
-                check(Driver.call(() -> (int) cubinSize.invokeExact(p, size)), "nvrtcGetCUBINSize");
-                long n = size.get(JAVA_LONG, 0);
-                MemorySegment out = a.allocate(Math.max(1, n));
-                check(Driver.call(() -> (int) cubin.invokeExact(p, out)), "nvrtcGetCUBIN");
-                return out.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+                return result.apply(a, p);
             } finally {
                 Driver.call(() -> (int) destroy.invokeExact(prog));
             }
