@@ -30,8 +30,10 @@ final class BenchCommand extends Command {
                 With --batch B, B sequences (each with its own prompt) decode together, N steps of B
                 tokens each reading every weight once (as panamax serve batches its requests); the
                 decode line is then the tokens of all B per second. An image model (ViT, DeiT,
-                CLIP) is measured in images/s, one image at a time at its size, beside the kernels'
-                own F32 GEMM speed on the model's feed-forward shape in the same run.
+                CLIP) is measured in images/s at its size, one image at a time and B images a pass
+                (--batch, default 16 for an image model: each linear layer one product over all B,
+                each image's result bit for bit its own), alternating, beside the kernels' own F32
+                GEMM speed on the model's feed-forward shape in the same run.
                 """, List.of(Option.valued("--prompt-tokens", "P", "default 64"), Option.valued("--tokens", "N", "default 128"),
                 Option.valued("--batch", "B", "sequences decoded together (default 1)"),
                 Option.valued("--repeats", "R", "default 5"), Option.valued("--warmup", "S", "seconds of warm-up runs at least (default 2; 0: one run)"),
@@ -56,7 +58,10 @@ final class BenchCommand extends Command {
         String device = deviceOption(a);
         try (Model loaded = placeModel(modelPath == null ? load(null, loadOptions(a), err).model() : ModelLoader.load(modelPath, loadOptions(a)), device, err)) {
             if (loaded instanceof EncoderModel enc) return benchEncoder(enc, modelPath, p, repeats, warmup, a.has("--json"), out);
-            if (loaded instanceof dev.panamax.runtime.model.VisionModel vision) return benchVision(vision, modelPath, repeats, warmup, a.has("--json"), out);
+            if (loaded instanceof dev.panamax.runtime.model.VisionModel vision) {
+                if (batch > 256) throw new UsageException("--batch for an image model must be at most 256 images, got " + batch);
+                return benchVision(vision, modelPath, repeats, warmup, a.value("--batch", null) != null ? batch : 16, a.has("--json"), out);
+            }
             if (!(loaded instanceof LanguageModel m)) throw new ModelException(loaded.architecture() + " is neither a text generator nor an encoder");
             if (p + n > m.contextLength()) throw new UsageException((p + n) + " tokens do not fit the model's context of " + m.contextLength());
             // A fixed pseudo-random prompt: speed does not depend on the ids.
@@ -149,33 +154,42 @@ final class BenchCommand extends Command {
     }
 
     /**
-     * An image model: images/s of one image at a time (random pixels at the model's size, the
-     * classifier's logits or CLIP's image embedding), and, for scale, the kernels' own F32 GEMM speed
-     * on the model's largest projection in the same run ([tokens × hidden] · [4·hidden × hidden]ᵀ).
+     * An image model: images/s one image at a time and {@code batch} images a pass, alternating
+     * (random pixels at the model's size, the classifier's logits or CLIP's image embedding), and,
+     * for scale, the kernels' own F32 GEMM speed on the model's largest projection in the same run
+     * ([tokens × hidden] · [4·hidden × hidden]ᵀ).
      */
-    private int benchVision(dev.panamax.runtime.model.VisionModel v, Path path, int repeats, float warmup, boolean json, PrintStream out) {
+    private int benchVision(dev.panamax.runtime.model.VisionModel v, Path path, int repeats, float warmup, int batch, boolean json, PrintStream out) {
         int size = v.imageSize(), hidden = v.hiddenSize();
-        float[] pixels = new float[3 * size * size];
         java.util.Random r = new java.util.Random(42);
-        for (int i = 0; i < pixels.length; i++) pixels[i] = (float) r.nextGaussian();
+        List<float[]> images = new java.util.ArrayList<>();
+        for (int b = 0; b < batch; b++) {
+            float[] x = new float[3 * size * size];
+            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+            images.add(x);
+        }
+        float[] pixels = images.get(0);
         boolean classifier = !v.labels().isEmpty();
         Runnable one = () -> {
             if (classifier) v.classify(pixels, size, size);
             else v.embedImage(pixels, size, size);
         };
-        double[] rate = new double[repeats];
+        Runnable all = () -> {
+            if (classifier) v.classify(images, size, size);
+            else v.embedImages(images, size, size);
+        };
+        double[] rate = new double[repeats], batchRate = new double[repeats];
         WarmUp warm = new WarmUp(warmup);
         for (int k = -1; k < repeats; k++) {
             if (k == 0 && warm.another()) k = -1;
-            int images = 0;
-            long t0 = System.nanoTime();
-            do {
-                one.run();
-                images++;
-            } while (System.nanoTime() - t0 < 500_000_000L && images < 1000);
-            if (k >= 0) rate[k] = images / ((System.nanoTime() - t0) / 1e9);
+            double single = imagesPerSecond(one, 1), together = imagesPerSecond(all, batch);
+            if (k >= 0) {
+                rate[k] = single;
+                batchRate[k] = together;
+            }
         }
         java.util.Arrays.sort(rate);
+        java.util.Arrays.sort(batchRate);
         // The GEMM for scale: the feed-forward's up projection of one image's tokens (patches + class token).
         int tokens = v.hiddenStates(pixels, size, size).length / hidden, ffn = 4 * hidden;
         float[] a = new float[tokens * hidden], b = new float[ffn * hidden], c = new float[tokens * ffn];
@@ -204,6 +218,9 @@ final class BenchCommand extends Command {
             j.put("tokens", tokens);
             j.put(classifier ? "classify_images_s" : "embed_images_s", rate[repeats / 2]);
             j.put("images_s_runs", toList(rate));
+            j.put("batch", batch);
+            j.put("batch_images_s", batchRate[repeats / 2]);
+            j.put("batch_images_s_runs", toList(batchRate));
             if (classifier) {
                 j.put("model_gflop_s", modelGflops);
                 j.put("f32_gemm_gflop_s", gemm[repeats / 2]);
@@ -223,7 +240,20 @@ final class BenchCommand extends Command {
         } else {
             out.printf(java.util.Locale.ROOT, "embed image %d×%d, %d tokens: %.2f images/s%n", size, size, tokens, rate[repeats / 2]);
         }
+        out.printf(java.util.Locale.ROOT, "%s %d images a pass: %.2f images/s (%.2f× one at a time)%n", classifier ? "classify" : "embed", batch,
+                batchRate[repeats / 2], batchRate[repeats / 2] / rate[repeats / 2]);
         return 0;
+    }
+
+    /** Images/s of {@code pass}, which handles {@code images} images, run for at least half a second (at most 1000 images). */
+    private static double imagesPerSecond(Runnable pass, int images) {
+        int done = 0;
+        long t0 = System.nanoTime();
+        do {
+            pass.run();
+            done += images;
+        } while (System.nanoTime() - t0 < 500_000_000L && done < 1000);
+        return done / ((System.nanoTime() - t0) / 1e9);
     }
 
     private int benchEncoder(EncoderModel enc, Path path, int p, int repeats, float warmup, boolean json, PrintStream out) {

@@ -3,8 +3,8 @@ package dev.panamax.cli;
 import static dev.panamax.cli.Cli.*;
 
 import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.image.ImageBatches;
 import dev.panamax.runtime.image.ImageProcessor;
-import dev.panamax.runtime.image.RgbImage;
 import dev.panamax.runtime.model.Model;
 import dev.panamax.runtime.model.ModelLoader;
 import dev.panamax.runtime.model.VisionModel;
@@ -59,12 +59,13 @@ final class ClassifyCommand extends Command {
                 return 0;
             }
             ImageProcessor processor = ImageProcessor.read(dir);
-            for (String image : images) {
-                RgbImage img = RgbImage.read(Path.of(image));
-                float[] pixels = processor.apply(img);
-                int h = processor.outputHeight() > 0 ? processor.outputHeight() : v.imageSize(), w = pixels.length / (3 * h);
-                if (images.size() > 1) out.println("== " + image);
-                print(v, v.classify(pixels, h, w), top, out);
+            for (int i0 = 0; i0 < images.size(); i0 += ImageBatches.SIZE) { // printed a batch at a time, as they come
+                List<String> some = images.subList(i0, Math.min(images.size(), i0 + ImageBatches.SIZE));
+                List<float[]> logits = ImageBatches.run(some.stream().map(Path::of).toList(), processor, v, v::classify);
+                for (int i = 0; i < some.size(); i++) {
+                    if (images.size() > 1) out.println("== " + some.get(i));
+                    print(v, logits.get(i), top, out);
+                }
             }
         }
         return 0;
@@ -108,7 +109,17 @@ final class ClassifyCommand extends Command {
 
             @Override
             public float[] classify(float[] pixels, int h, int w) {
-                float[] image = m.embedImage(pixels, h, w), logits = new float[texts.length];
+                return similarities(m.embedImage(pixels, h, w));
+            }
+
+            @Override
+            public List<float[]> classify(List<float[]> images, int h, int w) {
+                return m.embedImages(images, h, w).stream().map(this::similarities).toList();
+            }
+
+            /** The image embedding's scaled similarity to each label's text embedding. */
+            private float[] similarities(float[] image) {
+                float[] logits = new float[texts.length];
                 for (int i = 0; i < texts.length; i++) {
                     float dot = 0;
                     for (int j = 0; j < image.length; j++) dot += image[j] * texts[i][j];

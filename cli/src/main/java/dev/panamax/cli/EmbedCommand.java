@@ -3,8 +3,8 @@ package dev.panamax.cli;
 import static dev.panamax.cli.Cli.*;
 
 import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.image.ImageBatches;
 import dev.panamax.runtime.image.ImageProcessor;
-import dev.panamax.runtime.image.RgbImage;
 import dev.panamax.runtime.model.EncoderModel;
 import dev.panamax.runtime.model.Model;
 import dev.panamax.runtime.model.ModelLoader;
@@ -51,12 +51,7 @@ final class EmbedCommand extends Command {
                 if (ids != null) throw new UsageException("--ids is for text models; give a CLIP model texts");
                 List<String> args = a.positional.subList(1, a.positional.size());
                 if (a.has("--image")) {
-                    ImageProcessor p = ImageProcessor.read(dir);
-                    for (String image : args) {
-                        float[] pixels = p.apply(RgbImage.read(Path.of(image)));
-                        int h = p.outputHeight() > 0 ? p.outputHeight() : v.imageSize();
-                        vectors.add(v.embedImage(pixels, h, pixels.length / (v.channels() * h)));
-                    }
+                    vectors.addAll(ImageBatches.run(args.stream().map(Path::of).toList(), ImageProcessor.read(dir), v, v::embedImages));
                 } else {
                     for (String text : args) vectors.add(v.embedText(text));
                 }

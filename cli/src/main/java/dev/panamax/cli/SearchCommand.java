@@ -3,8 +3,8 @@ package dev.panamax.cli;
 import static dev.panamax.cli.Cli.*;
 
 import dev.panamax.runtime.ModelException;
+import dev.panamax.runtime.image.ImageBatches;
 import dev.panamax.runtime.image.ImageProcessor;
-import dev.panamax.runtime.image.RgbImage;
 import dev.panamax.runtime.model.EncoderModel;
 import dev.panamax.runtime.model.Model;
 import dev.panamax.runtime.model.ModelLoader;
@@ -56,7 +56,8 @@ final class SearchCommand extends Command {
         Path dir = Path.of(a.positional.get(0));
         try (Model m = ModelLoader.load(dir)) {
             List<String> lines; // what each corpus entry is printed as: a line, or an image's path
-            java.util.function.Function<String, float[]> embedDoc, embedQuery;
+            java.util.function.Function<List<String>, List<float[]>> embedDocs; // the images 16 a pass (ImageBatches)
+            java.util.function.Function<String, float[]> embedQuery;
             if (imagesDir != null) {
                 if (!(m instanceof VisionModel v)) throw new ModelException(dir + ": " + m.architecture() + " has no image tower; --images needs CLIP");
                 v.embedText(""); // says now if the model has no text tower
@@ -66,22 +67,17 @@ final class SearchCommand extends Command {
                             .map(Path::toString).sorted().toList();
                 }
                 if (lines.isEmpty()) throw new ModelException(imagesDir + ": no PNG or JPEG files");
-                embedDoc = f -> {
-                    float[] pixels = p.apply(RgbImage.read(Path.of(f)));
-                    int h = p.outputHeight() > 0 ? p.outputHeight() : v.imageSize();
-                    return v.embedImage(pixels, h, pixels.length / (v.channels() * h));
-                };
+                embedDocs = files -> ImageBatches.run(files.stream().map(Path::of).toList(), p, v, v::embedImages);
                 embedQuery = v::embedText;
             } else {
                 if (!(m instanceof EncoderModel enc)) throw new ModelException(dir + ": " + m.architecture() + " is not an encoder; search needs one such as BERT");
                 if (enc.tokenizer() == null) throw new ModelException("this model has no tokenizer (vocab.txt or tokenizer.json)");
                 lines = Files.readAllLines(Path.of(corpusFile)).stream().filter(l -> !l.isBlank()).toList();
-                embedDoc = line -> enc.embed(truncate(enc.tokenizer().encode(line, true), enc.maxPositions()));
-                embedQuery = embedDoc;
+                embedQuery = line -> enc.embed(truncate(enc.tokenizer().encode(line, true), enc.maxPositions()));
+                embedDocs = all -> all.stream().map(embedQuery).toList();
             }
             long t0 = System.nanoTime();
-            List<float[]> docs = new java.util.ArrayList<>();
-            for (String line : lines) docs.add(embedDoc.apply(line));
+            List<float[]> docs = embedDocs.apply(lines);
             var index = new dev.panamax.runtime.search.EmbeddingIndex(docs.isEmpty() ? 1 : docs.get(0).length);
             for (float[] d : docs) index.add(d);
             err.printf("panamax: embedded %d %s in %.1f s%n", lines.size(), imagesDir != null ? "images" : "lines", (System.nanoTime() - t0) / 1e9);

@@ -216,14 +216,24 @@ class GenerateCommandTest {
         assertTrue(r.out().matches("(?s).*\\nprefill 6 tokens: [0-9.]+ tok/s\\ndecode: none \\(an encoder generates no tokens\\)\\n"), r.out());
     }
 
-    /** An image model: images/s at the model's size (the ViT fixture: 32×32, 16 patches and the class token) beside the GEMM's own speed. */
+    /**
+     * An image model: images/s at the model's size (the ViT fixture: 32×32, 16 patches and the class
+     * token), one at a time and 16 (or --batch) a pass, beside the GEMM's own speed.
+     */
     @Test
     void benchMeasuresAnImageModelInImagesPerSecond() {
-        Result r = run("", "bench", Path.of(System.getProperty("panamax.shared", "../../shared")).resolve("fixtures/vision/vit").toString(), "--repeats", "1",
-                "--warmup", "0");
+        String vit = Path.of(System.getProperty("panamax.shared", "../../shared")).resolve("fixtures/vision/vit").toString();
+        Result r = run("", "bench", vit, "--repeats", "1", "--warmup", "0");
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().matches("(?s).*\\nclassify 32×32, 17 tokens: [0-9.]+ images/s \\(≈ [0-9.]+ GFLOP/s\\)\\n"
-                + "F32 GEMM \\[17 × 64\\]·\\[256 × 64\\]ᵀ: [0-9.]+ GFLOP/s \\(the model at [0-9.]+× of it\\)\\n"), r.out());
+                + "F32 GEMM \\[17 × 64\\]·\\[256 × 64\\]ᵀ: [0-9.]+ GFLOP/s \\(the model at [0-9.]+× of it\\)\\n"
+                + "classify 16 images a pass: [0-9.]+ images/s \\([0-9.]+× one at a time\\)\\n"), r.out());
+        Result j = run("", "bench", vit, "--repeats", "1", "--warmup", "0", "--batch", "3", "--json");
+        assertEquals(0, j.status(), j.err());
+        assertTrue(j.out().matches("(?s)\\{.*\"batch\":3,\"batch_images_s\":[0-9.]+,.*\\}\\n"), j.out());
+        Result big = run("", "bench", vit, "--batch", "1000");
+        assertEquals(2, big.status(), big.out());
+        assertTrue(big.err().contains("at most 256 images"), big.err());
     }
 
     @Test

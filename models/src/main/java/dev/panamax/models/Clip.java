@@ -154,27 +154,36 @@ public final class Clip implements Architecture {
         /** The image tower's last layer, [tokens, dim], before the post-layernorm. */
         @Override
         public float[] hiddenStates(float[] pixels, int height, int width) {
-            int C = channels, P = patch, d = vision.dim;
-            PreLnEncoder.checkImage(pixels, C, height, width, P);
-            int N = (height / P) * (width / P), T = N + 1;
-            float[] patches = PreLnEncoder.patches(pixels, C, height, width, P);
-            float[] x = new float[T * d];
-            System.arraycopy(classEmbedding, 0, x, 0, d);
-            float[] embedded = new float[N * d];
-            Linear.apply(k, w.cpu(patchProj), patches, N, embedded);
-            System.arraycopy(embedded, 0, x, d, N * d);
-            k.add(x, 0, PreLnEncoder.positionsFor(visionPositions, 1, imageSize / P, d, height / P, width / P), 0, x, 0, T * d);
-            for (int t = 0; t < T; t++) k.layernorm(x, t * d, x, t * d, preW, preB, d, vision.eps);
-            PreLnEncoder.run(k, w, x, T, vision.shape(false), visionLayers);
+            return imageTower(List.of(pixels), height, width);
+        }
+
+        /** The image tower's last layers of a batch of images, stacked: [images · tokens, dim]. */
+        private float[] imageTower(List<float[]> images, int height, int width) {
+            int d = vision.dim, T = 1 + (height / patch) * (width / patch);
+            float[] x = PreLnEncoder.embedImages(k, w, images, channels, height, width, patch, patchProj, null, new float[][] {classEmbedding},
+                    visionPositions, imageSize / patch, d);
+            for (int t = 0; t < images.size() * T; t++) k.layernorm(x, t * d, x, t * d, preW, preB, d, vision.eps);
+            PreLnEncoder.run(k, w, x, T, images.size(), vision.shape(false), visionLayers);
             return x;
         }
 
         @Override
         public float[] embedImage(float[] pixels, int height, int width) {
-            float[] x = hiddenStates(pixels, height, width);
-            float[] pooled = new float[vision.dim];
-            k.layernorm(pooled, 0, x, 0, postW, postB, vision.dim, vision.eps);
-            return project(visualProjection, pooled);
+            return embedImages(List.of(pixels), height, width).get(0);
+        }
+
+        /** One pass for all the images: each linear layer one stacked product, each embedding as the image gets it alone. */
+        @Override
+        public List<float[]> embedImages(List<float[]> images, int height, int width) {
+            float[] x = imageTower(images, height, width);
+            int T = 1 + (height / patch) * (width / patch);
+            List<float[]> out = new java.util.ArrayList<>(images.size());
+            for (int i = 0; i < images.size(); i++) {
+                float[] pooled = new float[vision.dim];
+                k.layernorm(pooled, 0, x, i * T * vision.dim, postW, postB, vision.dim, vision.eps);
+                out.add(project(visualProjection, pooled));
+            }
+            return out;
         }
 
         @Override

@@ -28,6 +28,27 @@ final class Linear {
     }
 
     /**
+     * out[t] = W·in[t] + b for T rows stacked from T / itemRows items (a batch of images): each
+     * item's rows bit for bit what {@link #apply(Kernels, Tensor, float[], int, float[], float[])}
+     * gives that item alone, W read once for several items. {@code bias} may be null (none).
+     */
+    static void applyStacked(Kernels k, Tensor w, float[] in, int T, int itemRows, float[] bias, float[] out) {
+        if (itemRows == 1) { // one row alone takes the matrix-vector product: so does each item here
+            float[] x = new float[w.cols()], y = new float[w.rows()];
+            for (int t = 0; t < T; t++) {
+                System.arraycopy(in, t * x.length, x, 0, x.length);
+                w.matvec(k, x, y);
+                System.arraycopy(y, 0, out, t * y.length, y.length);
+            }
+        } else {
+            w.matmul(k, in, T, itemRows, out);
+        }
+        if (bias == null) return;
+        int rows = w.rows();
+        for (int t = 0; t < T; t++) k.add(out, t * rows, bias, 0, out, t * rows, rows);
+    }
+
+    /**
      * outs[i][t] = ws[i]·in[t] for matrices over the same input (q, k, v; gate, up): one token in one
      * parallel pass with the input quantized once ({@link Tensor#matvec(Kernels, float[], Tensor[], float[][])}),
      * a block one GEMM each.
@@ -70,17 +91,23 @@ final class Linear {
      * {@code causal} over the tokens up to each one; the heads in parallel.
      */
     static void attendAll(Kernels k, float[] q, float[] kk, float[] v, float[] out, int T, int dim, int heads, boolean causal) {
+        attendAll(k, q, kk, v, out, T, 1, dim, heads, causal);
+    }
+
+    /** As above for {@code items} sequences of T tokens stacked in q, k, v and out ([items·T, dim]), each attending within itself. */
+    static void attendAll(Kernels k, float[] q, float[] kk, float[] v, float[] out, int T, int items, int dim, int heads, boolean causal) {
         int hd = dim / heads;
         float scale = (float) (1 / Math.sqrt(hd));
-        Parallel.forRange(heads, 1, (h0, h1) -> {
+        Parallel.forRange(items * heads, 1, (p0, p1) -> {
             float[] s = new float[T];
-            for (int h = h0; h < h1; h++) {
+            for (int p = p0; p < p1; p++) {
+                int base = (p / heads) * T * dim, h = p % heads;
                 for (int i = 0; i < T; i++) {
-                    int n = causal ? i + 1 : T, o = i * dim + h * hd;
-                    for (int j = 0; j < n; j++) s[j] = k.dot(q, o, kk, j * dim + h * hd, hd) * scale;
+                    int n = causal ? i + 1 : T, o = base + i * dim + h * hd;
+                    for (int j = 0; j < n; j++) s[j] = k.dot(q, o, kk, base + j * dim + h * hd, hd) * scale;
                     k.softmax(s, 0, n);
                     java.util.Arrays.fill(out, o, o + hd, 0f);
-                    for (int j = 0; j < n; j++) k.axpy(s[j], v, j * dim + h * hd, out, o, hd);
+                    for (int j = 0; j < n; j++) k.axpy(s[j], v, base + j * dim + h * hd, out, o, hd);
                 }
             }
         });

@@ -31,23 +31,35 @@ final class PreLnEncoder {
 
     /** x [T, dim] through {@code layers}, in place; matrices read in the CPU's layout ({@link Weights#cpu}). */
     static void run(Kernels k, Weights w, float[] x, int T, Shape s, Layer[] layers) {
-        int d = s.dim();
-        float[] n = new float[T * d], q = new float[T * d], kk = new float[T * d], v = new float[T * d], a = new float[T * d], o = new float[T * d];
-        float[] h = new float[T * s.ffnDim()];
+        run(k, w, x, T, 1, s, layers);
+    }
+
+    /**
+     * x [items·T, dim] — {@code items} sequences of T tokens stacked (a batch of images) — through
+     * {@code layers}, in place. Each linear layer is one stacked product over all of them
+     * ({@link Linear#applyStacked}), attention stays within each sequence, and every sequence comes
+     * out bit for bit as it does alone: norms per row, elementwise work per sequence.
+     */
+    static void run(Kernels k, Weights w, float[] x, int T, int items, Shape s, Layer[] layers) {
+        int d = s.dim(), rows = items * T, f = s.ffnDim();
+        float[] n = new float[rows * d], q = new float[rows * d], kk = new float[rows * d], v = new float[rows * d], a = new float[rows * d], o = new float[rows * d];
+        float[] h = new float[rows * f];
         for (Layer L : layers) {
-            for (int t = 0; t < T; t++) k.layernorm(n, t * d, x, t * d, L.ln1w(), L.ln1b(), d, s.eps());
-            Linear.apply(k, w.cpu(L.wq()), n, T, L.bq(), q);
-            Linear.apply(k, w.cpu(L.wk()), n, T, L.bk(), kk);
-            Linear.apply(k, w.cpu(L.wv()), n, T, L.bv(), v);
-            Linear.attendAll(k, q, kk, v, a, T, d, s.heads(), s.causal());
-            Linear.apply(k, w.cpu(L.wo()), a, T, L.bo(), o);
-            k.add(x, 0, o, 0, x, 0, T * d);
-            for (int t = 0; t < T; t++) k.layernorm(n, t * d, x, t * d, L.ln2w(), L.ln2b(), d, s.eps());
-            Linear.apply(k, w.cpu(L.w1()), n, T, L.b1(), h);
-            if (s.act() == Activation.GELU) k.geluErf(h, 0, h.length);
-            else for (int i = 0; i < h.length; i++) h[i] = (float) (h[i] / (1 + Math.exp(-1.702f * h[i])));
-            Linear.apply(k, w.cpu(L.w2()), h, T, L.b2(), o);
-            k.add(x, 0, o, 0, x, 0, T * d);
+            for (int t = 0; t < rows; t++) k.layernorm(n, t * d, x, t * d, L.ln1w(), L.ln1b(), d, s.eps());
+            Linear.applyStacked(k, w.cpu(L.wq()), n, rows, T, L.bq(), q);
+            Linear.applyStacked(k, w.cpu(L.wk()), n, rows, T, L.bk(), kk);
+            Linear.applyStacked(k, w.cpu(L.wv()), n, rows, T, L.bv(), v);
+            Linear.attendAll(k, q, kk, v, a, T, items, d, s.heads(), s.causal());
+            Linear.applyStacked(k, w.cpu(L.wo()), a, rows, T, L.bo(), o);
+            for (int i = 0; i < items; i++) k.add(x, i * T * d, o, i * T * d, x, i * T * d, T * d);
+            for (int t = 0; t < rows; t++) k.layernorm(n, t * d, x, t * d, L.ln2w(), L.ln2b(), d, s.eps());
+            Linear.applyStacked(k, w.cpu(L.w1()), n, rows, T, L.b1(), h);
+            for (int i = 0; i < items; i++) { // per sequence: a vector kernel's tail falls where it falls alone
+                if (s.act() == Activation.GELU) k.geluErf(h, i * T * f, T * f);
+                else for (int j = i * T * f; j < (i + 1) * T * f; j++) h[j] = (float) (h[j] / (1 + Math.exp(-1.702f * h[j])));
+            }
+            Linear.applyStacked(k, w.cpu(L.w2()), h, rows, T, L.b2(), o);
+            for (int i = 0; i < items; i++) k.add(x, i * T * d, o, i * T * d, x, i * T * d, T * d);
         }
     }
 
@@ -61,6 +73,34 @@ final class PreLnEncoder {
         if (pixels.length != (long) C * H * W) {
             throw new ModelException(pixels.length + " pixel values for a [" + C + ", " + H + ", " + W + "] image (" + (long) C * H * W + " expected)");
         }
+    }
+
+    /**
+     * The embedded tokens of a batch of images of one size [C, H, W], stacked: [items·T, dim] with
+     * T = prefix + patches — per image the {@code prefix} rows (class token, DeiT's distillation
+     * token), then each patch times the patch embedding (plus {@code patchBias} where not null),
+     * all plus the position embeddings resized to the image's grid ({@link #positionsFor}; the
+     * model's {@code positions} were trained on a g × g grid). The patch embedding is one stacked
+     * product, each image's rows as they are alone.
+     */
+    static float[] embedImages(Kernels k, Weights w, java.util.List<float[]> images, int C, int H, int W, int P, Tensor patchProj, float[] patchBias,
+                               float[][] prefix, float[] positions, int g, int dim) {
+        if (images.isEmpty()) throw new ModelException("no images");
+        for (float[] image : images) checkImage(image, C, H, W, P);
+        int items = images.size(), N = (H / P) * (W / P), T = prefix.length + N, cpp = C * P * P;
+        float[] patches = new float[items * N * cpp];
+        for (int i = 0; i < items; i++) System.arraycopy(patches(images.get(i), C, H, W, P), 0, patches, i * N * cpp, N * cpp);
+        float[] embedded = new float[items * N * dim];
+        Linear.applyStacked(k, w.cpu(patchProj), patches, items * N, N, patchBias, embedded);
+        float[] pos = positionsFor(positions, prefix.length, g, dim, H / P, W / P);
+        float[] x = new float[items * T * dim];
+        for (int i = 0; i < items; i++) {
+            int o = i * T * dim;
+            for (int r = 0; r < prefix.length; r++) System.arraycopy(prefix[r], 0, x, o + r * dim, dim);
+            System.arraycopy(embedded, i * N * dim, x, o + prefix.length * dim, N * dim);
+            k.add(x, o, pos, 0, x, o, T * dim);
+        }
+        return x;
     }
 
     /**

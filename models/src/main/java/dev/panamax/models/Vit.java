@@ -145,43 +145,49 @@ public final class Vit implements Architecture {
 
         @Override
         public float[] hiddenStates(float[] pixels, int height, int width) {
-            return encode(pixels, height, width);
+            return encode(List.of(pixels), height, width);
         }
 
         @Override
         public float[] classify(float[] pixels, int height, int width) {
+            return classify(List.of(pixels), height, width).get(0);
+        }
+
+        /** One pass for all the images: each linear layer one stacked product, each image's logits as it gets them alone. */
+        @Override
+        public List<float[]> classify(List<float[]> images, int height, int width) {
             if (head == null) throw new ModelException("this " + c.type + " model has no classifier (no id2label or classifier weights)");
-            float[] hidden = encode(pixels, height, width);
-            for (int t = 0; t < prefix; t++) k.layernorm(hidden, t * c.dim, hidden, t * c.dim, normW, normB, c.dim, c.eps);
+            float[] hidden = encode(images, height, width);
+            int d = c.dim, T = prefix + (height / c.patch) * (width / c.patch);
+            List<float[]> out = new ArrayList<>(images.size());
+            for (int i = 0; i < images.size(); i++) out.add(logits(hidden, i * T * d));
+            return out;
+        }
+
+        /** The classifier on the final norm of the prefix rows of the image at {@code off} of {@code hidden}. */
+        private float[] logits(float[] hidden, int off) {
+            for (int t = 0; t < prefix; t++) k.layernorm(hidden, off + t * c.dim, hidden, off + t * c.dim, normW, normB, c.dim, c.eps);
             int d = c.dim, L = c.labels.size();
             float[] logits = new float[L], row = new float[d];
-            System.arraycopy(hidden, 0, row, 0, d);
+            System.arraycopy(hidden, off, row, 0, d);
             w.cpu(head).matvec(k, row, logits);
             k.add(logits, 0, headB, 0, logits, 0, L);
             if (distHead == null) return logits;
             float[] second = new float[L];
-            System.arraycopy(hidden, d, row, 0, d);
+            System.arraycopy(hidden, off + d, row, 0, d);
             w.cpu(distHead).matvec(k, row, second);
             k.add(second, 0, distB, 0, second, 0, L);
             for (int i = 0; i < L; i++) logits[i] = (logits[i] + second[i]) / 2;
             return logits;
         }
 
-        /** The embeddings through every layer, before the final norm: [tokens, dim]. */
-        private float[] encode(float[] pixels, int height, int width) {
-            int C = c.channels, P = c.patch, d = c.dim;
-            PreLnEncoder.checkImage(pixels, C, height, width, P);
-            int N = (height / P) * (width / P), T = N + prefix;
-            float[] patches = PreLnEncoder.patches(pixels, C, height, width, P);
-            float[] x = new float[T * d];
-            float[] embedded = new float[N * d];
-            Linear.apply(k, w.cpu(patchProj), patches, N, embedded);
-            System.arraycopy(cls, 0, x, 0, d);
-            if (dist != null) System.arraycopy(dist, 0, x, d, d);
-            for (int i = 0; i < N; i++) k.add(embedded, i * d, patchBias, 0, x, (prefix + i) * d, d);
-            // Another size than the trained one: the position embeddings resized to its grid (bicubic).
-            k.add(x, 0, PreLnEncoder.positionsFor(positions, prefix, c.imageSize / P, d, height / P, width / P), 0, x, 0, T * d);
-            PreLnEncoder.run(k, w, x, T, shape, layers);
+        /** The images' embeddings through every layer, before the final norm: [images · tokens, dim]. */
+        private float[] encode(List<float[]> images, int height, int width) {
+            float[][] rows = dist == null ? new float[][] {cls} : new float[][] {cls, dist};
+            float[] x = PreLnEncoder.embedImages(k, w, images, c.channels, height, width, c.patch, patchProj, patchBias, rows, positions,
+                    c.imageSize / c.patch, c.dim);
+            int T = prefix + (height / c.patch) * (width / c.patch);
+            PreLnEncoder.run(k, w, x, T, images.size(), shape, layers);
             return x;
         }
     }

@@ -71,6 +71,23 @@ class ClipTest {
             float[] fromPng = clip.embedImage(p.apply(RgbImage.read(dir.resolve("image.png"))), 32, 32);
             near(image, fromPng, 2e-2, "image embedding from the PNG");
             assertThrows(ModelException.class, () -> clip.classify(pixels, 32, 32));
+
+            // A batch in one pass: each image's embedding bit for bit its own (17 tokens: the
+            // dot-product tiles, over two calls of the stacked product; 197: the broadcast tiles).
+            java.util.Random r = new java.util.Random(5);
+            for (int[] shape : new int[][] {{32, 33}, {112, 2}}) {
+                int size = shape[0];
+                List<float[]> images = new java.util.ArrayList<>();
+                for (int i = 0; i < shape[1]; i++) {
+                    float[] x = new float[3 * size * size];
+                    for (int j = 0; j < x.length; j++) x[j] = (float) r.nextGaussian();
+                    images.add(x);
+                }
+                if (size == 32) images.set(3, pixels);
+                List<float[]> batch = clip.embedImages(images, size, size);
+                for (int i = 0; i < images.size(); i++) assertArrayEquals(clip.embedImage(images.get(i), size, size), batch.get(i), "image " + i + " at " + size);
+                if (size == 32) assertArrayEquals(image, batch.get(3));
+            }
         }
     }
 }

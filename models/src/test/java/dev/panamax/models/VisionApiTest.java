@@ -22,6 +22,11 @@ class VisionApiTest {
             assertEquals("class_" + ((Number) Fixtures.json(vit.resolve("expected.json")).get("top1")).intValue(), top.get(0).label());
             assertTrue(top.get(0).probability() >= top.get(1).probability() && top.get(1).probability() >= top.get(2).probability(), top.toString());
             assertThrows(ModelException.class, () -> v.embedText("a cat"));
+            // Several files, 16 a pass: each file's answer the one it gets alone, in the files' order.
+            List<Path> files = java.util.Collections.nCopies(18, vit.resolve("image.png"));
+            List<List<Vision.Label>> all = v.classify(files, 3);
+            assertEquals(18, all.size());
+            for (List<Vision.Label> labels : all) assertEquals(top, labels);
         }
         try (Vision c = Vision.load(clip)) {
             @SuppressWarnings("unchecked")
@@ -36,6 +41,9 @@ class VisionApiTest {
             assertEquals(1, sum, 1e-9);
             float[] e = c.embedImage(clip.resolve("image.png"));
             assertEquals(32, e.length);
+            List<float[]> es = c.embedImages(List.of(clip.resolve("image.png"), clip.resolve("image.png")));
+            assertEquals(2, es.size());
+            for (float[] x : es) org.junit.jupiter.api.Assertions.assertArrayEquals(e, x);
         }
         ModelException e = assertThrows(ModelException.class, () -> Vision.load(Fixtures.kjv()));
         assertTrue(e.getMessage().contains("not an image model"), e.getMessage());

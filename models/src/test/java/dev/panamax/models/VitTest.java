@@ -136,6 +136,44 @@ class VitTest {
         }
     }
 
+    /**
+     * A batch of images in one pass gives each image the bits it gets alone, whatever its batch
+     * mates: image sizes whose token counts fall in each GEMM kernel's range (17 or 18 tokens, the
+     * dot-product tiles; 197, the broadcast tiles; 626, the packed GEMM), more images than one call
+     * of the stacked product takes, float32 and Q8_0 weights.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"vit", "deit"})
+    void aBatchGivesEachImageItsSoloLogits(String name) throws Exception {
+        Path dir = Fixtures.shared().resolve("fixtures/vision").resolve(name);
+        float[] pixels = Fixtures.floats(dir.resolve("pixel_values.f32")), want = Fixtures.floats(dir.resolve("logits.f32"));
+        for (var options : new dev.panamax.runtime.LoadOptions[] {Fixtures.OPTIONS, Fixtures.OPTIONS.withQuantize(dev.panamax.runtime.tensor.DType.Q8_0)}) {
+            try (Model m = ModelLoader.load(dir, options)) {
+                VisionModel v = (VisionModel) m;
+                java.util.Random r = new java.util.Random(11);
+                for (int[] shape : new int[][] {{32, 40}, {112, 3}, {200, 2}}) {
+                    int size = shape[0];
+                    java.util.List<float[]> images = new java.util.ArrayList<>();
+                    for (int i = 0; i < shape[1]; i++) {
+                        float[] image = new float[3 * size * size];
+                        for (int j = 0; j < image.length; j++) image[j] = (float) r.nextGaussian();
+                        images.add(image);
+                    }
+                    if (size == 32) images.set(7, pixels);
+                    java.util.List<float[]> batch = v.classify(images, size, size);
+                    assertEquals(images.size(), batch.size());
+                    for (int i = 0; i < images.size(); i++) {
+                        org.junit.jupiter.api.Assertions.assertArrayEquals(v.classify(images.get(i), size, size), batch.get(i),
+                                name + " " + m.parametersByType().keySet() + ": image " + i + " of " + images.size() + " at " + size + "×" + size);
+                    }
+                    if (size == 32 && options == Fixtures.OPTIONS) near(want, batch.get(7), name + " logits in a batch");
+                }
+                ModelException e = assertThrows(ModelException.class, () -> v.classify(java.util.List.of(pixels, new float[5]), 32, 32));
+                assertTrue(e.getMessage().contains("5 pixel values"), e.getMessage());
+            }
+        }
+    }
+
     /** Quantized to Q8_0 at load ({@code --quantize q8_0}): transformers' logits within 1e-2 × max(1, max |ref|), the same top-1. */
     @ParameterizedTest
     @ValueSource(strings = {"vit", "deit"})

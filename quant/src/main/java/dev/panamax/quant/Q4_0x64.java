@@ -43,7 +43,7 @@ public final class Q4_0x64 {
         int blocks = cols / 32, rowBytes = blocks * Q4_0Block.BYTES;
         byte[] in = new byte[ROWS * rowBytes], out = new byte[blocks * BYTES];
         int[] chunks = new int[16 * 16];
-        int infinite = 0;
+        boolean finite = true;
         for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
             int real = Math.min(ROWS, rows - ROWS * g);
             MemorySegment.copy(src, ValueLayout.JAVA_BYTE, srcOff + (long) ROWS * g * rowBytes, in, 0, real * rowBytes);
@@ -52,7 +52,7 @@ public final class Q4_0x64 {
                 for (int i = 0, at = b * Q4_0Block.BYTES; i < ROWS; i++, at += rowBytes) {
                     out[o + 2 * i] = in[at];
                     out[o + 2 * i + 1] = in[at + 1];
-                    if ((in[at + 1] & 0x7c) == 0x7c) infinite++;
+                    finite &= (in[at + 1] & 0x7c) != 0x7c;
                 }
                 // A row's code bytes 2p and 2p + 1 hold columns 2p, 2p + 1 (low nibbles: chunk p) and
                 // 16 + 2p, 17 + 2p (high nibbles: chunk 8 + p). Lane r of a chunk, as an int: the four
@@ -73,7 +73,7 @@ public final class Q4_0x64 {
             }
             MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, dstOff + (long) g * out.length, out.length);
         }
-        return infinite == 0;
+        return finite;
     }
 
     private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);

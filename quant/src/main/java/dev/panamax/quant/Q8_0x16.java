@@ -50,20 +50,20 @@ public final class Q8_0x16 {
                                      int r0, int r1) {
         int blocks = cols / 32, rowBytes = blocks * blockBytes, groupBytes = ROWS * blockBytes;
         byte[] in = new byte[ROWS * rowBytes], out = new byte[blocks * groupBytes];
-        int infinite = 0; // the scales' high bytes with all five exponent bits set (0x7c), counted
+        boolean finite = true; // no scale's high byte has all five exponent bits set (0x7c)
         for (int g = r0 / ROWS; g < r1 / ROWS; g++) {
             readGroup(src, srcOff, rows, rowBytes, g, in);
             for (int r = 0; r < ROWS; r++) {
                 for (int b = 0, i = r * rowBytes, o = 0; b < blocks; b++, i += blockBytes, o += groupBytes) {
                     out[o + 2 * r] = in[i];
                     out[o + 2 * r + 1] = in[i + 1];
-                    if ((in[i + 1] & 0x7c) == 0x7c) infinite++;
+                    finite &= (in[i + 1] & 0x7c) != 0x7c;
                     movePairs(in, i + 2, (blockBytes - 2) / 2, out, o + 32, r);
                 }
             }
             MemorySegment.copy(out, 0, dst, ValueLayout.JAVA_BYTE, dstOff + (long) g * out.length, out.length);
         }
-        return infinite == 0;
+        return finite;
     }
 
     /**

@@ -244,10 +244,11 @@ public final class QuantizedMatvec {
         int scaleAt = format == BlockFormat.Q6_K ? 208 : 0;
         // Q8_0 and Q4_0 check their scales as they move them (from the heap copy of each group's rows);
         // the others here, first — a segment read per block, which at load runs cold.
-        boolean movedChecks = format == BlockFormat.Q8_0 || format == BlockFormat.Q4_0;
-        for (long b = 0; !movedChecks && b < fileBytes / format.bytes; b++) {
-            for (int i = 0; i < scales; i++) {
-                if ((src.get(Q8_0Block.F16, off + b * format.bytes + scaleAt + 2 * i) & 0x7c00) == 0x7c00) return false;
+        if (format != BlockFormat.Q8_0 && format != BlockFormat.Q4_0) {
+            for (long b = 0; b < fileBytes / format.bytes; b++) {
+                for (int i = 0; i < scales; i++) {
+                    if ((src.get(Q8_0Block.F16, off + b * format.bytes + scaleAt + 2 * i) & 0x7c00) == 0x7c00) return false;
+                }
             }
         }
         int group = interleavedGroupRows(format);

@@ -1,5 +1,6 @@
 package dev.panamax.runtime;
 
+import dev.panamax.runtime.image.ImageBatches;
 import dev.panamax.runtime.image.ImageProcessor;
 import dev.panamax.runtime.image.RgbImage;
 import dev.panamax.runtime.model.Model;
@@ -82,6 +83,14 @@ public final class Vision implements AutoCloseable {
         return top(model.classify(pixels, h, pixels.length / (3 * h)), model.labels(), k);
     }
 
+    /**
+     * The top {@code k} labels of each image file, in the files' order: 16 images a pass through
+     * the model ({@link ImageBatches}), each image's answer the one it gets alone.
+     */
+    public List<List<Label>> classify(List<Path> images, int k) {
+        return ImageBatches.run(images, processor, model, model::classify).stream().map(logits -> top(logits, model.labels(), k)).toList();
+    }
+
     /** CLIP: the image's probabilities among {@code texts} (softmax of the scaled similarities), best first. */
     public List<Label> classify(Path image, List<String> texts) {
         if (texts.isEmpty()) throw new IllegalArgumentException("no texts to choose among");
@@ -105,6 +114,11 @@ public final class Vision implements AutoCloseable {
         float[] pixels = pixels(image);
         int h = height(pixels);
         return model.embedImage(pixels, h, pixels.length / (3 * h));
+    }
+
+    /** The embeddings of the image files, in their order, 16 a pass ({@link ImageBatches}), each the one the image gets alone (CLIP). */
+    public List<float[]> embedImages(List<Path> images) {
+        return ImageBatches.run(images, processor, model, model::embedImages);
     }
 
     /** A text's embedding in the images' space, unit length (CLIP). */

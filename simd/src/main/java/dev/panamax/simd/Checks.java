@@ -34,6 +34,11 @@ final class Checks {
         if ((long) m * n > cLength) throw new IllegalArgumentException("C holds " + cLength + " floats, needs " + (long) m * n);
     }
 
+    /** A block of m rows stacked from whole items of {@code itemRows} rows. */
+    static void stack(int m, int itemRows) {
+        if (itemRows <= 0 || m % itemRows != 0) throw new IllegalArgumentException(m + " rows are not whole items of " + itemRows + " rows");
+    }
+
     static void rope(int headDim, int rotaryDim, float[] cos, float[] sin) {
         if (rotaryDim < 0 || rotaryDim > headDim || (rotaryDim & 1) != 0) {
             throw new IllegalArgumentException("rotaryDim " + rotaryDim + " must be even and at most headDim " + headDim);

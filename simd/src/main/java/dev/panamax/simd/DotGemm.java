@@ -80,14 +80,16 @@ final class DotGemm {
                     src.rows(j, rows, s.rows, 0);
                     MemorySegment.copy(s.rows, 0, bt, F32_LE, 0, rows * kk);
                 }
-                int i = 0;
                 if (rows == 4) {
+                    int i = 0;
                     for (; i + R <= m; i += R) {
                         if (R == 4) tile4x4(as, bt, c, i, j, n, kk, s.sums);
                         else tile2x4(as, bt, c, i, j, n, kk, s.sums);
                     }
+                    for (; i < m; i++) tile1x4(as, bt, c, i, j, n, kk, s.sums);
+                } else {
+                    for (int i = 0; i < m; i++) for (int q = 0; q < rows; q++) c[i * n + j + q] = k.dot(bt, 4L * q * kk, a, i * kk, kk);
                 }
-                for (; i < m; i++) for (int q = 0; q < rows; q++) c[i * n + j + q] = k.dot(bt, 4L * q * kk, a, i * kk, kk);
             }
         });
     }
@@ -140,6 +142,35 @@ final class DotGemm {
         c[r1] = t10; c[r1 + 1] = t11; c[r1 + 2] = t12; c[r1 + 3] = t13;
         c[r2] = t20; c[r2 + 1] = t21; c[r2 + 2] = t22; c[r2 + 3] = t23;
         c[r3] = t30; c[r3 + 1] = t31; c[r3 + 2] = t32; c[r3 + 3] = t33;
+    }
+
+    /**
+     * One row of A × 4 of B for the rows past the last whole tile (m not a multiple of R), with a
+     * tile row's arithmetic: the same lane accumulators, the same {@link LaneSums} order, the same
+     * scalar k tail. So a row of C does not depend on where it falls in A: a block of stacked items
+     * (images of a batch) gives each item's rows the bits that item alone gets.
+     */
+    private static void tile1x4(MemorySegment a, MemorySegment b, float[] c, int i, int j, int n, int kk, float[] acc) {
+        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00;
+        int a0 = i * kk;
+        int p = 0;
+        for (int end = S.loopBound(kk); p < end; p += L) {
+            FloatVector x0 = load(a, a0 + p);
+            c00 = x0.fma(load(b, p), c00);
+            c01 = x0.fma(load(b, kk + p), c01);
+            c02 = x0.fma(load(b, 2 * kk + p), c02);
+            c03 = x0.fma(load(b, 3 * kk + p), c03);
+        }
+        c00.intoArray(acc, 0); c01.intoArray(acc, L); c02.intoArray(acc, 2 * L); c03.intoArray(acc, 3 * L);
+        LaneSums.sums(S, acc, 4, acc, 16 * L);
+        int ts = 16 * L;
+        float t00 = acc[ts], t01 = acc[ts + 1], t02 = acc[ts + 2], t03 = acc[ts + 3];
+        for (; p < kk; p++) { // the k tail, scalar
+            float x0 = at(a, a0 + p);
+            t00 += x0 * at(b, p); t01 += x0 * at(b, kk + p); t02 += x0 * at(b, 2 * kk + p); t03 += x0 * at(b, 3 * kk + p);
+        }
+        int r0 = i * n + j;
+        c[r0] = t00; c[r0 + 1] = t01; c[r0 + 2] = t02; c[r0 + 3] = t03;
     }
 
     /**

@@ -147,6 +147,50 @@ public interface Kernels {
         }
     }
 
+    /**
+     * C = A·Bᵀ as {@link #matmulTransposedB(float[], MemorySegment, long, float[], int, int, int)} for
+     * an A stacked from m / {@code itemRows} items of {@code itemRows} rows each (the images of a
+     * batch): every item's rows of C are bit for bit what a call with that item alone
+     * (m = itemRows) gives them — the kernel is the one itemRows chooses, not m — while B is read
+     * once for several items. This default multiplies item by item.
+     */
+    default void matmulTransposedB(float[] a, MemorySegment b, long bByteOff, float[] c, int m, int n, int k, int itemRows) {
+        Checks.gemm(a.length, c.length, m, n, k);
+        Checks.stack(m, itemRows);
+        inChunks(a, c, m, n, k, itemRows, (as, cs, rows) -> matmulTransposedB(as, b, bByteOff, cs, rows, n, k));
+    }
+
+    /** {@link #matmulTransposedB(float[], MemorySegment, long, float[], int, int, int, int)} with B from a {@link RowSource}. */
+    default void matmulTransposedB(float[] a, RowSource b, float[] c, int m, int n, int k, int itemRows) {
+        Checks.gemm(a.length, c.length, m, n, k);
+        Checks.stack(m, itemRows);
+        inChunks(a, c, m, n, k, itemRows, (as, cs, rows) -> matmulTransposedB(as, b, cs, rows, n, k));
+    }
+
+    /** One multiply of a chunk of A's rows: {@code a} [rows, k] into {@code c} [rows, n]. */
+    @FunctionalInterface
+    interface Chunk {
+        void multiply(float[] a, float[] c, int rows);
+    }
+
+    /**
+     * C = A·Bᵀ in chunks of {@code chunkRows} rows (whole items when the caller says so): each
+     * chunk's rows of A copied out, multiplied by {@code chunk}, its rows of C copied back.
+     */
+    static void inChunks(float[] a, float[] c, int m, int n, int k, int chunkRows, Chunk chunk) {
+        if (chunkRows >= m) {
+            chunk.multiply(a, c, m);
+            return;
+        }
+        float[] as = new float[chunkRows * k], cs = new float[chunkRows * n];
+        for (int r0 = 0; r0 < m; r0 += chunkRows) {
+            int rows = Math.min(chunkRows, m - r0);
+            System.arraycopy(a, r0 * k, as, 0, rows * k);
+            chunk.multiply(as, cs, rows);
+            System.arraycopy(cs, 0, c, r0 * n, rows * n);
+        }
+    }
+
     /** C = A·B: A [m, k], B [k, n], C [m, n], all row-major. C is overwritten. */
     void matmul(float[] a, float[] b, float[] c, int m, int n, int k);
 

@@ -159,6 +159,19 @@ public final class ScalarKernels implements Kernels {
         });
     }
 
+    /** Every row of C here is one {@link #dot} per column, whatever m: stacked items need nothing more. */
+    @Override
+    public void matmulTransposedB(float[] a, MemorySegment b, long bByteOff, float[] c, int m, int n, int k, int itemRows) {
+        Checks.stack(m, itemRows);
+        matmulTransposedB(a, b, bByteOff, c, m, n, k);
+    }
+
+    @Override
+    public void matmulTransposedB(float[] a, RowSource b, float[] c, int m, int n, int k, int itemRows) {
+        Checks.stack(m, itemRows);
+        matmulTransposedB(a, b, c, m, n, k);
+    }
+
     @Override
     public void matmul(float[] a, float[] b, float[] c, int m, int n, int k) {
         Checks.gemm(a.length, c.length, m, n, k);

@@ -531,6 +531,53 @@ final class VectorKernels implements Kernels {
         else Kernels.super.matmulTransposedB(a, b, c, m, n, k);
     }
 
+    /**
+     * Stacked items: the kernel {@code itemRows} chooses, run over several items at once. Each is
+     * row for row independent of m and of a row's place in A — {@link VectorGemm} (a row's sums
+     * ordered by its k blocks alone), {@link BroadcastGemm} (a row is a lane, lanes never mix, the
+     * narrower last tiles compute their lanes alike), {@link DotGemm} (rows past the last whole
+     * tile take a tile row's arithmetic) — which {@code KernelsTest} checks bit for bit. The two
+     * unpacked kernels sweep all of A once per four rows of B, so they take up to
+     * {@link #STACK_ROWS} rows a call, as the prompt GEMM does.
+     */
+    @Override
+    public void matmulTransposedB(float[] a, MemorySegment b, long bByteOff, float[] c, int m, int n, int k, int itemRows) {
+        Checks.gemm(a.length, c.length, m, n, k);
+        Checks.stack(m, itemRows);
+        Checks.matrix(b, bByteOff, n, k, k, n);
+        if (itemRows > DOT_GEMM_ROWS) {
+            VectorGemm.multiply(a, VectorGemm.transposed(b, bByteOff, k), c, m, n, k);
+            return;
+        }
+        boolean broadcast = broadcastGemm(itemRows);
+        Kernels.inChunks(a, c, m, n, k, stackRows(itemRows), (as, cs, rows) -> {
+            if (broadcast) BroadcastGemm.multiply(as, b, bByteOff, null, cs, rows, n, k);
+            else DotGemm.multiply(this, as, b, bByteOff, null, cs, rows, n, k);
+        });
+    }
+
+    @Override
+    public void matmulTransposedB(float[] a, RowSource b, float[] c, int m, int n, int k, int itemRows) {
+        Checks.gemm(a.length, c.length, m, n, k);
+        Checks.stack(m, itemRows);
+        if (itemRows > DOT_GEMM_ROWS) {
+            Kernels.super.matmulTransposedB(a, b, c, m, n, k); // widened panels through VectorGemm: rows independent of m
+            return;
+        }
+        boolean broadcast = broadcastGemm(itemRows);
+        Kernels.inChunks(a, c, m, n, k, stackRows(itemRows), (as, cs, rows) -> {
+            if (broadcast) BroadcastGemm.multiply(as, null, 0, b, cs, rows, n, k);
+            else DotGemm.multiply(this, as, null, 0, b, cs, rows, n, k);
+        });
+    }
+
+    /** The most rows of stacked items one unpacked GEMM call takes: {@link #DOT_GEMM_ROWS}, whole items. */
+    static final int STACK_ROWS = DOT_GEMM_ROWS;
+
+    private static int stackRows(int itemRows) {
+        return Math.max(1, STACK_ROWS / itemRows) * itemRows;
+    }
+
     @Override
     public void matmul(float[] a, float[] b, float[] c, int m, int n, int k) {
         Checks.gemm(a.length, c.length, m, n, k);

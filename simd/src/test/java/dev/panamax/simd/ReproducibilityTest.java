@@ -1,6 +1,7 @@
 package dev.panamax.simd;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -109,6 +110,41 @@ class ReproducibilityTest {
                 return c;
             });
         }
+    }
+
+    /**
+     * Items stacked into one GEMM (the images of a batch) get, row for row, the bits each gets
+     * alone: item sizes in each kernel's range (dot-product tiles with a row past the last whole
+     * tile, broadcast tiles with a narrow last panel, the packed GEMM), weights as float32 and as
+     * rows widened on demand, and more items than one call of the unpacked kernels takes.
+     */
+    @ParameterizedTest
+    @MethodSource("paths")
+    void stackedItemsGetTheirSoloBits(Kernels k) {
+        Random r = new Random(9);
+        int n = 36, kk = 83;
+        float[] b = random(r, n * kk);
+        MemorySegment bs = MemorySegment.ofArray(b);
+        Kernels.RowSource widened = (row, count, dst, off) -> System.arraycopy(b, row * kk, dst, off, count * kk);
+        for (int[] shape : new int[][] {{5, 3}, {17, 40}, {40, 3}, {197, 6}, {600, 2}}) {
+            int rows = shape[0], items = shape[1], m = rows * items;
+            float[] a = random(r, m * kk), stacked = new float[m * n], fromRows = new float[m * n];
+            k.matmulTransposedB(a, bs, 0, stacked, m, n, kk, rows);
+            k.matmulTransposedB(a, widened, fromRows, m, n, kk, rows);
+            for (int i = 0; i < items; i++) {
+                float[] ai = java.util.Arrays.copyOfRange(a, i * rows * kk, (i + 1) * rows * kk), alone = new float[rows * n], aloneRows = new float[rows * n];
+                k.matmulTransposedB(ai, bs, 0, alone, rows, n, kk);
+                k.matmulTransposedB(ai, widened, aloneRows, rows, n, kk);
+                for (int j = 0; j < rows * n; j++) {
+                    int at = i * rows * n + j;
+                    assertEquals(Float.floatToRawIntBits(alone[j]), Float.floatToRawIntBits(stacked[at]),
+                            k.name() + ": item " + i + " of " + items + " × " + rows + " rows, element " + j);
+                    assertEquals(Float.floatToRawIntBits(aloneRows[j]), Float.floatToRawIntBits(fromRows[at]),
+                            k.name() + " (widened rows): item " + i + " of " + items + " × " + rows + " rows, element " + j);
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> k.matmulTransposedB(new float[10 * kk], bs, 0, new float[10 * n], 10, n, kk, 3));
     }
 
     @Test

@@ -36,6 +36,20 @@ public interface VisionModel extends Model {
     /** The classifier's logits {@code [labels().size()]} for one image. */
     float[] classify(float[] pixels, int height, int width);
 
+    /**
+     * {@link #classify(float[], int, int)} for several images of one size in one pass: each linear
+     * layer multiplies all of them at once (the weights read once for several images), and each
+     * image's logits are bit for bit the ones it gets alone, whatever its batch mates.
+     */
+    default List<float[]> classify(List<float[]> images, int height, int width) {
+        return images.stream().map(p -> classify(p, height, width)).toList();
+    }
+
+    /** {@link #embedImage} for several images of one size in one pass, each embedding bit for bit the one it gets alone. */
+    default List<float[]> embedImages(List<float[]> images, int height, int width) {
+        return images.stream().map(p -> embedImage(p, height, width)).toList();
+    }
+
     /** The image's embedding, L2-normalised (CLIP); models without one say so. */
     default float[] embedImage(float[] pixels, int height, int width) {
         throw new dev.panamax.runtime.ModelException("this " + architecture() + " model gives no image embedding (CLIP does)");

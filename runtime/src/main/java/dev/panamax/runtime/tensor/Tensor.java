@@ -264,6 +264,31 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data, 
         k.matmulTransposedB(in, (r, count, dst, dOff) -> read(k, (long) r * cols, dst, dOff, count * cols), out, T, rows, cols);
     }
 
+    /**
+     * {@link #matmul(Kernels, float[], int, float[])} for T rows stacked from T / itemRows items
+     * (the images of a batch): each item's rows of {@code out} bit for bit what a call with that
+     * item alone gives ({@link Kernels#matmulTransposedB(float[], java.lang.foreign.MemorySegment,
+     * long, float[], int, int, int, int)}), the weights read once for several items.
+     */
+    public void matmul(Kernels k, float[] in, int T, int itemRows, float[] out) {
+        int rows = rows(), cols = cols();
+        if (itemRows == T) {
+            matmul(k, in, T, out);
+        } else if (type == DType.F32) {
+            k.matmulTransposedB(in, data, 0, out, T, rows, cols, itemRows);
+        } else if (layout != null && layout.multipliesPrompt(itemRows)) { // its own integer GEMM: item by item
+            if (itemRows <= 0 || T % itemRows != 0) throw new IllegalArgumentException(T + " rows are not whole items of " + itemRows + " rows");
+            float[] x = new float[itemRows * cols], y = new float[itemRows * rows];
+            for (int t0 = 0; t0 < T; t0 += itemRows) {
+                System.arraycopy(in, t0 * cols, x, 0, x.length);
+                layout.matmul(data, rows, cols, x, itemRows, y);
+                System.arraycopy(y, 0, out, t0 * rows, y.length);
+            }
+        } else {
+            k.matmulTransposedB(in, (r, count, dst, dOff) -> read(k, (long) r * cols, dst, dOff, count * cols), out, T, rows, cols, itemRows);
+        }
+    }
+
     @Override
     public String toString() {
         return name + " " + type + Arrays.toString(shape) + (layout == null ? "" : " in " + layout);
