@@ -16,6 +16,8 @@
 #                                     .gpu would pass the 64 MiB limit): builds llama-bench with CUDA (~2.5 min) and measures
 #                                     Panamax and llama.cpp on the same files: pp512 and tg128 side by side
 #   tools/gpu.sh run batch [--big]    there: only the batched-decode table of `bench` (B = 1, 4, 16, 64 sequences a step)
+#   tools/gpu.sh run vision           there: a ViT-B/16-shaped model's images/s on the GPU (F32, Q8_0; one at a time and 16
+#                                     a pass) and on the host's CPU
 #   tools/gpu.sh run firstrun         there: a fresh installation's first generate --device cuda and a later one, with
 #                                     kernels.cu built in parts (default) and as one program (issue 28's first-run time)
 #   tools/gpu.sh run serve            there: panamax serve --device cuda on kjv-llama, checked by tools/serve-check.py
@@ -60,10 +62,11 @@ pack() {
     mv $gpu/tmp/junit-platform-console-standalone-1.14.1.jar $gpu/junit-console.jar && rm -rf $gpu/tmp
   fi
   for f in llama llama3 mistral qwen2 qwen3 bitnet mamba mamba2 gpt2 bert qwen3_next; do rm -rf $gpu/shared/fixtures/hf/$f; cp -r ../shared/fixtures/hf/$f $gpu/shared/fixtures/hf/; done
+  rm -rf $gpu/shared/fixtures/vision && cp -r ../shared/fixtures/vision $gpu/shared/fixtures/
   rm -rf $gpu/shared/models/kjv-llama && mkdir -p $gpu/shared/models/kjv-llama
   (cd ../shared/models/kjv-llama && cp config.json expected.json extra.json full_logits.f32 logits.f32 generation_config.json \
      model-0000*-of-00002.safetensors model.safetensors.index.json tokenizer.json tokenizer_config.json "$root/$gpu/shared/models/kjv-llama/")
-  "$JAVA_HOME/bin/javac" -d $gpu/tools -cp $gpu/lib/runtime tools/RandomLlamaGguf.java
+  "$JAVA_HOME/bin/javac" -d $gpu/tools -cp $gpu/lib/runtime tools/RandomLlamaGguf.java tools/RandomVit.java
   du -sh $gpu
 }
 
@@ -143,6 +146,13 @@ print(pp, tg)")
         "${tg:-?}" "$ltg" "$(python3 -c "print('%.2f' % (${tg:-0} / max($ltg, 1e-9)))")"
     done
     echo "(tok/s; Panamax: medians of 5 after a warm-up; llama.cpp: llama-bench -ngl 99 -p 512 -n 128 -r 5, means)"
+    return 0
+  fi
+  if [ "$what" = vision ]; then # a ViT-B/16-shaped random model (made here): images/s on the GPU (F32, Q8_0) and on this host's CPU
+    [ -f $b/vit-b16/model.safetensors ] || tool RandomVit $b/vit-b16 >/dev/null
+    echo "== ViT-B/16 shape, F32, --device cuda =="; cli bench $b/vit-b16 --device cuda --repeats 3 --warmup 1
+    echo "== the same, Q8_0 =="; cli bench $b/vit-b16 --device cuda --repeats 3 --warmup 1 --quantize q8_0
+    echo "== the same on this host's CPU ($(nproc) threads) =="; cli bench $b/vit-b16 --repeats 3 --warmup 1
     return 0
   fi
   if [ "$what" = firstrun ]; then # a fresh installation's first generate and a later one, kernels built in parts or whole

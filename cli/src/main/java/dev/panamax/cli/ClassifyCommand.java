@@ -36,7 +36,7 @@ final class ClassifyCommand extends Command {
                 Option.valued("--labels", "A,B,C", "CLIP: the labels to choose among (comma-separated)"),
                 Option.valued("--labels-file", "FILE", "CLIP: the labels, one per line (for labels with commas)"),
                 Option.valued("--template", "TEXT", "CLIP: the text for each label, {label} replaced (default \"a photo of {label}\")"),
-                Option.valued("--top", "K", "labels to print (default 5)"), Option.THREADS, Option.QUANTIZE));
+                Option.valued("--top", "K", "labels to print (default 5)"), Option.THREADS, Option.QUANTIZE, Option.DEVICE));
     }
 
     @Override
@@ -50,7 +50,8 @@ final class ClassifyCommand extends Command {
         int top = a.integer("--top", 5);
         if (top < 1) throw new UsageException("--top must be at least 1, got " + top);
         Path dir = Path.of(a.positional.get(0));
-        try (Model m = ModelLoader.load(dir, loadOptions(a))) {
+        String device = deviceOption(a);
+        try (Model m = placeModel(ModelLoader.load(dir, loadOptions(a)), device, err)) {
             if (!(m instanceof VisionModel model)) throw new ModelException(dir + " is a " + m.architecture() + " model, not an image classifier");
             VisionModel v = zeroShot(model, a);
             if (pixelsFile != null) {

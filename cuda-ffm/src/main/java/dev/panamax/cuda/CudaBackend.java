@@ -5,13 +5,15 @@ import dev.panamax.runtime.backend.DecoderSpec;
 import dev.panamax.runtime.backend.EncoderSpec;
 import dev.panamax.runtime.backend.HybridSpec;
 import dev.panamax.runtime.backend.SsmSpec;
+import dev.panamax.runtime.backend.VisionSpec;
 import dev.panamax.runtime.model.EncoderModel;
 import dev.panamax.runtime.model.LanguageModel;
 import dev.panamax.runtime.model.Model;
+import dev.panamax.runtime.model.VisionModel;
 
 /**
  * The CUDA backend ({@code --device cuda}): the Llama family (Llama, Mistral, Qwen2/3, SmolLM,
- * TinyLlama, BitNet in float), GPT-2, Mamba, Mamba-2, Qwen3-Next and the BERT encoder resident on the GPU. Usable when the NVIDIA driver sees a GPU and
+ * TinyLlama, BitNet in float), GPT-2, Mamba, Mamba-2, Qwen3-Next, the BERT encoder and the ViT, DeiT and CLIP image encoders resident on the GPU. Usable when the NVIDIA driver sees a GPU and
  * NVRTC and cuBLAS are found ({@link CudaLibraries}); otherwise {@link #unavailableReason()} says
  * which of them is missing, and the CPU path runs as always.
  */
@@ -63,6 +65,12 @@ public final class CudaBackend implements Backend {
             int hd = s.dim() / s.heads();
             return hd > 256 || hd % 2 != 0 ? "head size " + hd + " (the CUDA attention takes even sizes up to 256)" : null;
         }
+        if (model instanceof VisionModel) {
+            if (!(model instanceof VisionSpec.Source src)) return "the " + model.architecture() + " image model has no CUDA path yet (ViT, DeiT and CLIP have)";
+            VisionSpec s = src.visionSpec();
+            int hd = s.dim() / s.heads();
+            return hd > 256 || hd % 2 != 0 ? "head size " + hd + " (the CUDA attention takes even sizes up to 256)" : null;
+        }
         if (model instanceof HybridSpec.Source hybrid) {
             HybridSpec s = hybrid.hybridSpec();
             if (s.headDim() > 256 || s.headDim() % 2 != 0) return "head size " + s.headDim() + " (the CUDA attention takes even sizes up to 256)";
@@ -91,6 +99,7 @@ public final class CudaBackend implements Backend {
         if (why == null) why = cannotRun(model);
         if (why != null) throw new CudaException("cannot run on CUDA: " + why);
         if (model instanceof EncoderModel enc) return new CudaEncoder(CudaContext.get(), ((EncoderSpec.Source) enc).encoderSpec(), enc);
+        if (model instanceof VisionModel v) return new CudaVision(CudaContext.get(), ((VisionSpec.Source) v).visionSpec(), v);
         LanguageModel lm = (LanguageModel) model;
         if (model instanceof SsmSpec.Source ssm) return new CudaSsm(CudaContext.get(), ssm.ssmSpec(), lm);
         if (model instanceof HybridSpec.Source hybrid) return new CudaHybrid(CudaContext.get(), hybrid.hybridSpec(), lm);

@@ -192,7 +192,7 @@ public final class CudaOps {
     }
 
     /** Activations of {@link #biasRows(long, long, long, long, int, int, int)}. */
-    public static final int GELU_TANH = 3, GELU_ERF = 4;
+    public static final int GELU_TANH = 3, GELU_ERF = 4, QUICK_GELU = 5;
 
     /** y[t] = act(y[t] + bias) (act 0, {@link #GELU_TANH} or {@link #GELU_ERF}), and its half copy when y16 ≠ 0. */
     public void biasRows(long stream, long y, long bias, long y16, int T, int n, int act) {

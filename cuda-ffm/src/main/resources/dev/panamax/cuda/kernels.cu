@@ -591,6 +591,7 @@ extern "C" __global__ void bias_rows(float* y, const float* b, unsigned short* y
         float v = y[i] + b[i % n];
         if (act == 3) v = gelu_tanh(v);
         else if (act == 4) v = 0.5f * v * (1.f + erff(v * 0.70710678f));
+        else if (act == 5) v = v / (1.f + expf(-1.702f * v)); // CLIP's QuickGELU, x·σ(1.702x)
         y[i] = v;
         if (y16 != 0) y16[i] = f2h(v);
     }

@@ -12,6 +12,8 @@ import dev.panamax.runtime.model.EncoderModel;
 import dev.panamax.runtime.LoadOptions;
 import dev.panamax.runtime.model.LanguageModel;
 import dev.panamax.runtime.model.ModelLoader;
+import dev.panamax.runtime.model.VisionModel;
+import dev.panamax.runtime.tensor.DType;
 import dev.panamax.simd.Simd;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -278,6 +280,65 @@ class CudaModelTest {
             assertThrows(ModelException.class, () -> m.encode(new int[] {-1}));
         }
         assertEquals(before, cx.driver.memoryInfo()[0], "device memory after the encoder closed");
+    }
+
+    /**
+     * ViT, DeiT and CLIP's image tower on the GPU: from the processor's pixels, the logits, the last
+     * hidden state and CLIP's image embedding against transformers' within 1e-4 × max(1, max |ref|);
+     * a 112×112 image (197 tokens, the attention split over key chunks) against the CPU; a list of
+     * images each equal to its own run; Q8_0 weights within 1e-2; device memory back on close.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"vit", "deit", "clip"})
+    void visionMatchesTransformersOnTheGpu(String name) throws Exception {
+        CudaContext cx = Gpu.context();
+        Path dir = shared().resolve("fixtures/vision").resolve(name);
+        float[] pixels = floats(dir.resolve("pixel_values.f32"));
+        boolean clip = name.equals("clip");
+        java.util.Random r = new java.util.Random(3);
+        float[] big = Gpu.random(r, 3 * 112 * 112, 1), other = Gpu.random(r, 3 * 32 * 32, 1);
+        long before;
+        try (VisionModel warm = Backends.place("cuda", (VisionModel) ModelLoader.load(dir, OPTIONS), m -> {})) {
+            assertTrue(warm instanceof CudaVision, warm.getClass().getName());
+            warm.hiddenStates(pixels, 32, 32);
+        }
+        before = cx.driver.memoryInfo()[0];
+        try (VisionModel m = Backends.place("cuda", (VisionModel) ModelLoader.load(dir, OPTIONS), n -> {});
+             VisionModel cpu = (VisionModel) ModelLoader.load(dir, OPTIONS)) {
+            assertEquals("cuda", m.device());
+            float[] out = clip ? m.embedImage(pixels, 32, 32) : m.classify(pixels, 32, 32);
+            match(floats(dir.resolve(clip ? "image_embeds.f32" : "logits.f32")), 0, out, name + (clip ? " image embedding" : " logits"));
+            if (!clip) {
+                float[] hidden = floats(dir.resolve("hidden.f32")), got = m.hiddenStates(pixels, 32, 32);
+                int h = m.hiddenSize();
+                for (int t = 0; t < got.length / h; t++) match(hidden, t, Arrays.copyOfRange(got, t * h, (t + 1) * h), name + " hidden");
+            }
+            float[] gpuBig = m.hiddenStates(big, 112, 112), cpuBig = cpu.hiddenStates(big, 112, 112);
+            int h = m.hiddenSize();
+            for (int t = 0; t < gpuBig.length / h; t++) match(cpuBig, t, Arrays.copyOfRange(gpuBig, t * h, (t + 1) * h), name + " 112×112 vs cpu");
+            List<float[]> batch = clip ? m.embedImages(List.of(other, pixels, other), 32, 32) : m.classify(List.of(other, pixels, other), 32, 32);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(out, batch.get(1), "an image's result in a list is its own");
+            org.junit.jupiter.api.Assertions.assertArrayEquals(batch.get(0), batch.get(2));
+            if (clip) assertArrayEquals(cpu.embedText("a photo of a cat"), m.embedText("a photo of a cat"));
+            assertThrows(ModelException.class, () -> m.classify(new float[7], 32, 32));
+        }
+        assertEquals(before, cx.driver.memoryInfo()[0], "device memory after the " + name + " model closed");
+        if (!clip) { // Q8_0 at load, dequantized for the GEMMs: near transformers, the same top-1
+            float[] want = floats(dir.resolve("logits.f32"));
+            try (VisionModel q = Backends.place("cuda", (VisionModel) ModelLoader.load(dir, OPTIONS.withQuantize(DType.Q8_0)), n -> {})) {
+                float[] got = q.classify(pixels, 32, 32);
+                float max = 1, worst = 0;
+                int a = 0, b = 0;
+                for (int i = 0; i < want.length; i++) {
+                    max = Math.max(max, Math.abs(want[i]));
+                    worst = Math.max(worst, Math.abs(want[i] - got[i]));
+                    if (want[i] > want[a]) a = i;
+                    if (got[i] > got[b]) b = i;
+                }
+                assertTrue(worst <= 1e-2 * max, name + " Q8_0 on the GPU off by " + worst);
+                assertEquals(a, b, name + " Q8_0 top-1");
+            }
+        }
     }
 
     @ParameterizedTest

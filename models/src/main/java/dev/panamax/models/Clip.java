@@ -65,7 +65,7 @@ public final class Clip implements Architecture {
         return new Loaded(src.config(), src.weights(), src.tokenizer());
     }
 
-    static final class Loaded implements VisionModel {
+    static final class Loaded implements VisionModel, dev.panamax.runtime.backend.VisionSpec.Source {
         final Weights w;
         final Kernels k = Simd.kernels();
         final Tokenizer tokenizer;
@@ -159,11 +159,21 @@ public final class Clip implements Architecture {
 
         /** The image tower's last layers of a batch of images, stacked: [images · tokens, dim]. */
         private float[] imageTower(List<float[]> images, int height, int width) {
-            int d = vision.dim, T = 1 + (height / patch) * (width / patch);
+            float[] x = embedPatches(images, height, width);
+            PreLnEncoder.run(k, w, x, tokens(height, width), images.size(), vision.shape(false), visionLayers);
+            return x;
+        }
+
+        private int tokens(int height, int width) {
+            return 1 + (height / patch) * (width / patch);
+        }
+
+        /** The images' tokens before the first layer, through the pre-layernorm: [images · tokens, dim]. */
+        private float[] embedPatches(List<float[]> images, int height, int width) {
+            int d = vision.dim;
             float[] x = PreLnEncoder.embedImages(k, w, images, channels, height, width, patch, patchProj, null, new float[][] {classEmbedding},
                     visionPositions, imageSize / patch, d);
-            for (int t = 0; t < images.size() * T; t++) k.layernorm(x, t * d, x, t * d, preW, preB, d, vision.eps);
-            PreLnEncoder.run(k, w, x, T, images.size(), vision.shape(false), visionLayers);
+            for (int t = 0; t < images.size() * tokens(height, width); t++) k.layernorm(x, t * d, x, t * d, preW, preB, d, vision.eps);
             return x;
         }
 
@@ -175,15 +185,36 @@ public final class Clip implements Architecture {
         /** One pass for all the images: each linear layer one stacked product, each embedding as the image gets it alone. */
         @Override
         public List<float[]> embedImages(List<float[]> images, int height, int width) {
-            float[] x = imageTower(images, height, width);
-            int T = 1 + (height / patch) * (width / patch);
-            List<float[]> out = new java.util.ArrayList<>(images.size());
-            for (int i = 0; i < images.size(); i++) {
+            return pool(imageTower(images, height, width), images.size(), tokens(height, width));
+        }
+
+        /** Each image's embedding from the tower's output: its class token's post-layernorm, projected, normalised. */
+        private List<float[]> pool(float[] x, int images, int T) {
+            List<float[]> out = new java.util.ArrayList<>(images);
+            for (int i = 0; i < images; i++) {
                 float[] pooled = new float[vision.dim];
                 k.layernorm(pooled, 0, x, i * T * vision.dim, postW, postB, vision.dim, vision.eps);
                 out.add(project(visualProjection, pooled));
             }
             return out;
+        }
+
+        /** The image tower's layers for a backend; the embedding, the pooling and the text tower stay here. */
+        @Override
+        public dev.panamax.runtime.backend.VisionSpec visionSpec() {
+            List<dev.panamax.runtime.backend.EncoderSpec.Layer> list = new java.util.ArrayList<>();
+            for (PreLnEncoder.Layer L : visionLayers) list.add(L.asEncoderLayer());
+            return new dev.panamax.runtime.backend.VisionSpec(vision.dim, vision.heads, vision.ffnDim, vision.eps, true, list,
+                    new dev.panamax.runtime.backend.VisionSpec.Stages() {
+                        @Override public int tokens(int height, int width) { return Loaded.this.tokens(height, width); }
+                        @Override public float[] embed(List<float[]> images, int height, int width) { return embedPatches(images, height, width); }
+
+                        @Override
+                        public List<float[]> finish(float[] hidden, int images, int tokens, boolean embedding) {
+                            if (!embedding) throw new ModelException("CLIP has no classifier: compare its image embedding with the embeddings of label texts (zero-shot)");
+                            return pool(hidden, images, tokens);
+                        }
+                    });
         }
 
         @Override

@@ -21,7 +21,12 @@ final class PreLnEncoder {
 
     /** One layer's weights; norms and biases on the heap. */
     record Layer(float[] ln1w, float[] ln1b, Tensor wq, float[] bq, Tensor wk, float[] bk, Tensor wv, float[] bv, Tensor wo, float[] bo,
-                 float[] ln2w, float[] ln2b, Tensor w1, float[] b1, Tensor w2, float[] b2) {}
+                 float[] ln2w, float[] ln2b, Tensor w1, float[] b1, Tensor w2, float[] b2) {
+        /** The same weights as a backend takes them ({@link dev.panamax.runtime.backend.VisionSpec}). */
+        dev.panamax.runtime.backend.EncoderSpec.Layer asEncoderLayer() {
+            return new dev.panamax.runtime.backend.EncoderSpec.Layer(wq, bq, wk, bk, wv, bv, wo, bo, ln1w, ln1b, w1, b1, w2, b2, ln2w, ln2b);
+        }
+    }
 
     /** The feed-forward activation. */
     enum Activation { GELU, QUICK_GELU }

@@ -73,7 +73,7 @@ public final class Vit implements Architecture {
         return new Loaded(Config.of(src.config(), src.architecture()), src.weights(), src.tokenizer());
     }
 
-    static final class Loaded implements VisionModel {
+    static final class Loaded implements VisionModel, dev.panamax.runtime.backend.VisionSpec.Source {
         final Config c;
         final Weights w;
         final Kernels k = Simd.kernels();
@@ -156,12 +156,41 @@ public final class Vit implements Architecture {
         /** One pass for all the images: each linear layer one stacked product, each image's logits as it gets them alone. */
         @Override
         public List<float[]> classify(List<float[]> images, int height, int width) {
+            requireHead();
+            return finish(encode(images, height, width), images.size(), tokens(height, width));
+        }
+
+        private void requireHead() {
             if (head == null) throw new ModelException("this " + c.type + " model has no classifier (no id2label or classifier weights)");
-            float[] hidden = encode(images, height, width);
-            int d = c.dim, T = prefix + (height / c.patch) * (width / c.patch);
-            List<float[]> out = new ArrayList<>(images.size());
-            for (int i = 0; i < images.size(); i++) out.add(logits(hidden, i * T * d));
+        }
+
+        private int tokens(int height, int width) {
+            return prefix + (height / c.patch) * (width / c.patch);
+        }
+
+        /** Each image's logits from the last layer's output, stacked [images · T, dim]. */
+        private List<float[]> finish(float[] hidden, int images, int T) {
+            List<float[]> out = new ArrayList<>(images);
+            for (int i = 0; i < images; i++) out.add(logits(hidden, i * T * c.dim));
             return out;
+        }
+
+        /** The layers for a backend; the embedding and the heads stay here. */
+        @Override
+        public dev.panamax.runtime.backend.VisionSpec visionSpec() {
+            List<dev.panamax.runtime.backend.EncoderSpec.Layer> list = new ArrayList<>();
+            for (PreLnEncoder.Layer L : layers) list.add(L.asEncoderLayer());
+            return new dev.panamax.runtime.backend.VisionSpec(c.dim, c.heads, c.ffnDim, c.eps, false, list, new dev.panamax.runtime.backend.VisionSpec.Stages() {
+                @Override public int tokens(int height, int width) { return Loaded.this.tokens(height, width); }
+                @Override public float[] embed(List<float[]> images, int height, int width) { return Loaded.this.embed(images, height, width); }
+
+                @Override
+                public List<float[]> finish(float[] hidden, int images, int tokens, boolean embedding) {
+                    if (embedding) throw new ModelException("this " + c.type + " model gives no image embedding (CLIP does)");
+                    requireHead();
+                    return Loaded.this.finish(hidden, images, tokens);
+                }
+            });
         }
 
         /** The classifier on the final norm of the prefix rows of the image at {@code off} of {@code hidden}. */
@@ -183,12 +212,16 @@ public final class Vit implements Architecture {
 
         /** The images' embeddings through every layer, before the final norm: [images · tokens, dim]. */
         private float[] encode(List<float[]> images, int height, int width) {
-            float[][] rows = dist == null ? new float[][] {cls} : new float[][] {cls, dist};
-            float[] x = PreLnEncoder.embedImages(k, w, images, c.channels, height, width, c.patch, patchProj, patchBias, rows, positions,
-                    c.imageSize / c.patch, c.dim);
-            int T = prefix + (height / c.patch) * (width / c.patch);
-            PreLnEncoder.run(k, w, x, T, images.size(), shape, layers);
+            float[] x = embed(images, height, width);
+            PreLnEncoder.run(k, w, x, tokens(height, width), images.size(), shape, layers);
             return x;
+        }
+
+        /** The images' tokens before the first layer: [images · tokens, dim]. */
+        private float[] embed(List<float[]> images, int height, int width) {
+            float[][] rows = dist == null ? new float[][] {cls} : new float[][] {cls, dist};
+            return PreLnEncoder.embedImages(k, w, images, c.channels, height, width, c.patch, patchProj, patchBias, rows, positions,
+                    c.imageSize / c.patch, c.dim);
         }
     }
 }
