@@ -23,13 +23,25 @@ final class CudaEncoder implements EncoderModel {
     final DeviceMatrix word, position;
     final long type0, embNorm, embNormBias, params;
     final Layer[] layers;
-    private Arena buffers;
-    private int rows;
-    private long X, X16, QKV, K, V, A, A16, H, H16, part, tokens;
+    private final EncoderBuffers buffers;
     private boolean closed;
 
+    /** A layer's weights on the device, q|k|v stacked into one matrix and one bias. */
     record Layer(DeviceMatrix qkv, long bqkv, DeviceMatrix o, long bo, long ln1w, long ln1b, DeviceMatrix in, long bin, DeviceMatrix out,
-                 long bout, long ln2w, long ln2b) {}
+                 long bout, long ln2w, long ln2b) {
+
+        static Layer upload(CudaContext cx, Arena weights, EncoderSpec.Layer L, int d) {
+            float[] b = new float[3 * d];
+            System.arraycopy(L.bq(), 0, b, 0, d);
+            System.arraycopy(L.bk(), 0, b, d, d);
+            System.arraycopy(L.bv(), 0, b, 2 * d, d);
+            return new Layer(DeviceMatrix.upload(cx, weights, L.wq(), L.wk(), L.wv()), cx.upload(weights, b),
+                    DeviceMatrix.upload(cx, weights, L.wo()), cx.upload(weights, L.bo()), cx.upload(weights, L.ln1w()),
+                    cx.upload(weights, L.ln1b()), DeviceMatrix.upload(cx, weights, L.win()), cx.upload(weights, L.bin()),
+                    DeviceMatrix.upload(cx, weights, L.wout()), cx.upload(weights, L.bout()), cx.upload(weights, L.ln2w()),
+                    cx.upload(weights, L.ln2b()));
+        }
+    }
 
     CudaEncoder(CudaContext cx, EncoderSpec s, EncoderModel cpu) {
         this.cx = cx;
@@ -37,6 +49,7 @@ final class CudaEncoder implements EncoderModel {
         this.s = s;
         this.cpu = cpu;
         prompt = new PromptGemm(cx, ops, weights);
+        buffers = new EncoderBuffers(cx, s.dim(), s.ffnDim(), s.heads());
         try {
             word = DeviceMatrix.upload(cx, weights, s.word());
             position = DeviceMatrix.upload(cx, weights, s.position());
@@ -45,19 +58,7 @@ final class CudaEncoder implements EncoderModel {
             embNormBias = cx.upload(weights, s.embNormBias());
             params = cx.upload(weights, MemorySegment.ofArray(new int[] {0, 0})); // prompts start at position 0
             layers = new Layer[s.layers()];
-            for (int i = 0; i < s.layers(); i++) {
-                EncoderSpec.Layer L = s.layerWeights().get(i);
-                int d = s.dim();
-                float[] b = new float[3 * d];
-                System.arraycopy(L.bq(), 0, b, 0, d);
-                System.arraycopy(L.bk(), 0, b, d, d);
-                System.arraycopy(L.bv(), 0, b, 2 * d, d);
-                layers[i] = new Layer(DeviceMatrix.upload(cx, weights, L.wq(), L.wk(), L.wv()), cx.upload(weights, b),
-                        DeviceMatrix.upload(cx, weights, L.wo()), cx.upload(weights, L.bo()), cx.upload(weights, L.ln1w()),
-                        cx.upload(weights, L.ln1b()), DeviceMatrix.upload(cx, weights, L.win()), cx.upload(weights, L.bin()),
-                        DeviceMatrix.upload(cx, weights, L.wout()), cx.upload(weights, L.bout()), cx.upload(weights, L.ln2w()),
-                        cx.upload(weights, L.ln2b()));
-            }
+            for (int i = 0; i < s.layers(); i++) layers[i] = Layer.upload(cx, weights, s.layerWeights().get(i), s.dim());
         } catch (RuntimeException e) {
             prompt.close();
             weights.close();
@@ -96,63 +97,58 @@ final class CudaEncoder implements EncoderModel {
         return s.positions();
     }
 
-    /** Activations for T rows (kept for the longest input so far). */
-    private void buffers(int T) {
-        if (T <= rows) return;
-        if (buffers != null) buffers.close();
-        buffers = Arena.ofShared();
-        Arena a = buffers;
-        long d = s.dim(), f = s.ffnDim(), hd = d / s.heads();
-        X = cx.allocate(a, 4 * T * d);
-        X16 = cx.allocate(a, 2 * T * d);
-        QKV = cx.allocate(a, 12 * T * d);
-        K = cx.allocate(a, 4 * T * d);
-        V = cx.allocate(a, 4 * T * d);
-        A = cx.allocate(a, 4 * T * d);
-        A16 = cx.allocate(a, 2 * T * d);
-        H = cx.allocate(a, 4 * T * f);
-        H16 = cx.allocate(a, 2 * T * f);
-        part = cx.allocate(a, 4 * T * s.heads() * 8 * (hd + 2));
-        tokens = cx.allocate(a, 4L * T);
-        rows = T;
-    }
-
     @Override
     public synchronized float[] encode(int[] ids) {
         if (closed) throw new IllegalStateException("the model is closed");
-        int T = ids.length, d = s.dim(), f = s.ffnDim(), heads = s.heads(), hd = d / heads;
+        int T = ids.length, d = s.dim(), f = s.ffnDim(), heads = s.heads();
         if (T == 0) throw new ModelException("nothing to encode: no tokens");
         if (T > s.positions()) throw new ModelException(T + " tokens do not fit BERT's " + s.positions() + " positions");
         for (int id : ids) {
             if (id < 0 || id >= s.vocab()) throw new ModelException("token id " + id + " is outside the vocabulary (0.." + (s.vocab() - 1) + ")");
         }
         cx.makeCurrent();
-        buffers(T);
+        buffers.ensure(T);
+        EncoderBuffers B = buffers;
         float eps = s.normEps();
         long st = prompt.stream;
-        cx.copyIn(tokens, MemorySegment.ofArray(ids));
-        ops.embed(st, word, tokens, T, X);
-        ops.addPosition(st, position, params, T, X);
-        ops.addBiasRows(st, X, type0, T, d);
-        ops.normRows(st, X, embNorm, embNormBias, X, X16, T, d, eps);
-        int chunk = Math.max(64, ((T + 7) / 8 + 63) / 64 * 64), nsplit = (T + chunk - 1) / chunk;
-        for (Layer L : layers) {
-            prompt.gemm(L.qkv(), X, X16, T, QKV, false);
-            ops.addBiasRows(st, QKV, L.bqkv(), T, 3 * d);
-            ops.ropeStore(st, QKV, 3 * d, K, V, 0, 0, 0, params, T, heads, heads, hd, 0, false, eps); // no rotation: k, v stored
-            ops.attention(st, QKV, 3 * d, K, V, part, params, T, heads, heads, hd, 0, chunk, nsplit, A, T);
-            if (L.o().halfInput()) ops.toF16(st, A, A16, (long) T * d);
-            prompt.gemm(L.o(), A, A16, T, X, true);
-            ops.addBiasRows(st, X, L.bo(), T, d);
-            ops.normRows(st, X, L.ln1w(), L.ln1b(), X, X16, T, d, eps);
-            prompt.gemm(L.in(), X, X16, T, H, false);
-            ops.biasRows(st, H, L.bin(), H16, T, f, CudaOps.GELU_ERF);
-            prompt.gemm(L.out(), H, H16, T, X, true);
-            ops.addBiasRows(st, X, L.bout(), T, d);
-            ops.normRows(st, X, L.ln2w(), L.ln2b(), X, X16, T, d, eps);
+        cx.copyIn(B.tokens, MemorySegment.ofArray(ids));
+        ops.embed(st, word, B.tokens, T, B.X);
+        ops.addPosition(st, position, params, T, B.X);
+        ops.addBiasRows(st, B.X, type0, T, d);
+        ops.normRows(st, B.X, embNorm, embNormBias, B.X, B.X16, T, d, eps);
+        for (Layer L : layers) { // post-LN: each sub-layer's input is X itself
+            attend(ops, prompt, L, B, B.X, B.X16, params, T, d, heads);
+            ops.normRows(st, B.X, L.ln1w(), L.ln1b(), B.X, B.X16, T, d, eps);
+            feedForward(ops, prompt, L, B, B.X, B.X16, T, d, f, CudaOps.GELU_ERF);
+            ops.normRows(st, B.X, L.ln2w(), L.ln2b(), B.X, B.X16, T, d, eps);
         }
         cx.driver.synchronize(st);
-        return cx.downloadFloats(X, T * d);
+        return cx.downloadFloats(B.X, T * d);
+    }
+
+    /**
+     * X += W_o·MHA(W_qkv·n + b_qkv) + b_o over T rows, every row seeing all T keys: n given as
+     * floats and halves ({@code in32}, {@code in16}), the keys and values stored from position 0.
+     */
+    static void attend(CudaOps ops, PromptGemm prompt, Layer L, EncoderBuffers B, long in32, long in16, long params, int T, int d, int heads) {
+        long st = prompt.stream;
+        int hd = d / heads, chunk = Math.max(64, ((T + 7) / 8 + 63) / 64 * 64), nsplit = (T + chunk - 1) / chunk; // at most 8 key chunks
+        prompt.gemm(L.qkv(), in32, in16, T, B.QKV, false);
+        ops.addBiasRows(st, B.QKV, L.bqkv(), T, 3 * d);
+        ops.ropeStore(st, B.QKV, 3 * d, B.K, B.V, 0, 0, 0, params, T, heads, heads, hd, 0, false, 0f); // no rotation: k, v stored
+        ops.attention(st, B.QKV, 3 * d, B.K, B.V, B.part, params, T, heads, heads, hd, 0, chunk, nsplit, B.A, T);
+        if (L.o().halfInput()) ops.toF16(st, B.A, B.A16, (long) T * d);
+        prompt.gemm(L.o(), B.A, B.A16, T, B.X, true);
+        ops.addBiasRows(st, B.X, L.bo(), T, d);
+    }
+
+    /** X += W_out·act(W_in·m + b_in) + b_out over T rows, m given as floats and halves. */
+    static void feedForward(CudaOps ops, PromptGemm prompt, Layer L, EncoderBuffers B, long in32, long in16, int T, int d, int f, int act) {
+        long st = prompt.stream;
+        prompt.gemm(L.in(), in32, in16, T, B.H, false);
+        ops.biasRows(st, B.H, L.bin(), B.H16, T, f, act);
+        prompt.gemm(L.out(), B.H, B.H16, T, B.X, true);
+        ops.addBiasRows(st, B.X, L.bout(), T, d);
     }
 
     @Override
@@ -162,7 +158,7 @@ final class CudaEncoder implements EncoderModel {
         cx.makeCurrent();
         cx.driver.synchronize(prompt.stream);
         prompt.close();
-        if (buffers != null) buffers.close();
+        buffers.close();
         weights.close();
         cpu.close();
     }

@@ -1,7 +1,6 @@
 package dev.panamax.cuda;
 
 import dev.panamax.runtime.ModelException;
-import dev.panamax.runtime.backend.EncoderSpec;
 import dev.panamax.runtime.backend.VisionSpec;
 import dev.panamax.runtime.model.VisionModel;
 import dev.panamax.runtime.tokenizer.Tokenizer;
@@ -27,14 +26,9 @@ final class CudaVision implements VisionModel {
     final Arena weights = Arena.ofShared();
     final PromptGemm prompt;
     final long params;
-    final Layer[] layers;
-    private Arena buffers;
-    private int rows;
-    private long X, N, N16, QKV, K, V, A, A16, H, H16, part;
+    final CudaEncoder.Layer[] layers;
+    private final EncoderBuffers buffers;
     private boolean closed;
-
-    record Layer(DeviceMatrix qkv, long bqkv, DeviceMatrix o, long bo, long ln1w, long ln1b, DeviceMatrix in, long bin, DeviceMatrix out,
-                 long bout, long ln2w, long ln2b) {}
 
     CudaVision(CudaContext cx, VisionSpec s, VisionModel cpu) {
         this.cx = cx;
@@ -42,22 +36,11 @@ final class CudaVision implements VisionModel {
         this.s = s;
         this.cpu = cpu;
         prompt = new PromptGemm(cx, ops, weights);
+        buffers = new EncoderBuffers(cx, s.dim(), s.ffnDim(), s.heads());
         try {
             params = cx.upload(weights, MemorySegment.ofArray(new int[] {0, 0})); // every image's tokens start at position 0
-            layers = new Layer[s.layerWeights().size()];
-            int d = s.dim();
-            for (int i = 0; i < layers.length; i++) {
-                EncoderSpec.Layer L = s.layerWeights().get(i);
-                float[] b = new float[3 * d];
-                System.arraycopy(L.bq(), 0, b, 0, d);
-                System.arraycopy(L.bk(), 0, b, d, d);
-                System.arraycopy(L.bv(), 0, b, 2 * d, d);
-                layers[i] = new Layer(DeviceMatrix.upload(cx, weights, L.wq(), L.wk(), L.wv()), cx.upload(weights, b),
-                        DeviceMatrix.upload(cx, weights, L.wo()), cx.upload(weights, L.bo()), cx.upload(weights, L.ln1w()),
-                        cx.upload(weights, L.ln1b()), DeviceMatrix.upload(cx, weights, L.win()), cx.upload(weights, L.bin()),
-                        DeviceMatrix.upload(cx, weights, L.wout()), cx.upload(weights, L.bout()), cx.upload(weights, L.ln2w()),
-                        cx.upload(weights, L.ln2b()));
-            }
+            layers = new CudaEncoder.Layer[s.layerWeights().size()];
+            for (int i = 0; i < layers.length; i++) layers[i] = CudaEncoder.Layer.upload(cx, weights, s.layerWeights().get(i), s.dim());
         } catch (RuntimeException e) {
             prompt.close();
             weights.close();
@@ -105,57 +88,28 @@ final class CudaVision implements VisionModel {
     private synchronized float[] encode(List<float[]> images, int height, int width) {
         if (closed) throw new IllegalStateException("the model is closed");
         float[] x = s.stages().embed(images, height, width); // checks every image's size
-        int T = s.stages().tokens(height, width), d = s.dim(), f = s.ffnDim(), heads = s.heads(), hd = d / heads;
+        int T = s.stages().tokens(height, width), d = s.dim(), f = s.ffnDim(), heads = s.heads();
         cx.makeCurrent();
-        buffers(T);
+        buffers.ensure(T);
+        EncoderBuffers B = buffers;
         float eps = s.eps();
         long st = prompt.stream;
-        int chunk = Math.max(64, ((T + 7) / 8 + 63) / 64 * 64), nsplit = (T + chunk - 1) / chunk;
+        int act = s.quickGelu() ? CudaOps.QUICK_GELU : CudaOps.GELU_ERF;
         List<float[]> outs = new ArrayList<>(images.size());
         for (int i = 0; i < images.size(); i++) {
-            cx.copyIn(X, MemorySegment.ofArray(x).asSlice(4L * i * T * d, 4L * T * d));
-            for (Layer L : layers) {
-                ops.normRows(st, X, L.ln1w(), L.ln1b(), N, N16, T, d, eps);
-                prompt.gemm(L.qkv(), N, N16, T, QKV, false);
-                ops.addBiasRows(st, QKV, L.bqkv(), T, 3 * d);
-                ops.ropeStore(st, QKV, 3 * d, K, V, 0, 0, 0, params, T, heads, heads, hd, 0, false, eps); // no rotation: k, v stored
-                ops.attention(st, QKV, 3 * d, K, V, part, params, T, heads, heads, hd, 0, chunk, nsplit, A, T);
-                if (L.o().halfInput()) ops.toF16(st, A, A16, (long) T * d);
-                prompt.gemm(L.o(), A, A16, T, X, true);
-                ops.addBiasRows(st, X, L.bo(), T, d);
-                ops.normRows(st, X, L.ln2w(), L.ln2b(), N, N16, T, d, eps);
-                prompt.gemm(L.in(), N, N16, T, H, false);
-                ops.biasRows(st, H, L.bin(), H16, T, f, s.quickGelu() ? CudaOps.QUICK_GELU : CudaOps.GELU_ERF);
-                prompt.gemm(L.out(), H, H16, T, X, true);
-                ops.addBiasRows(st, X, L.bout(), T, d);
+            cx.copyIn(B.X, MemorySegment.ofArray(x).asSlice(4L * i * T * d, 4L * T * d));
+            for (CudaEncoder.Layer L : layers) { // pre-LN: each sub-layer reads N = LN(X) and adds to X
+                ops.normRows(st, B.X, L.ln1w(), L.ln1b(), B.N, B.N16, T, d, eps);
+                CudaEncoder.attend(ops, prompt, L, B, B.N, B.N16, params, T, d, heads);
+                ops.normRows(st, B.X, L.ln2w(), L.ln2b(), B.N, B.N16, T, d, eps);
+                CudaEncoder.feedForward(ops, prompt, L, B, B.N, B.N16, T, d, f, act);
             }
             cx.driver.synchronize(st);
-            outs.add(cx.downloadFloats(X, T * d));
+            outs.add(cx.downloadFloats(B.X, T * d));
         }
         float[] hidden = new float[images.size() * T * d];
         for (int i = 0; i < outs.size(); i++) System.arraycopy(outs.get(i), 0, hidden, i * T * d, T * d);
         return hidden;
-    }
-
-    /** Activations for T rows (kept for the largest image so far). */
-    private void buffers(int T) {
-        if (T <= rows) return;
-        if (buffers != null) buffers.close();
-        buffers = Arena.ofShared();
-        Arena a = buffers;
-        long d = s.dim(), f = s.ffnDim(), hd = d / s.heads();
-        X = cx.allocate(a, 4 * T * d);
-        N = cx.allocate(a, 4 * T * d);
-        N16 = cx.allocate(a, 2 * T * d);
-        QKV = cx.allocate(a, 12 * T * d);
-        K = cx.allocate(a, 4 * T * d);
-        V = cx.allocate(a, 4 * T * d);
-        A = cx.allocate(a, 4 * T * d);
-        A16 = cx.allocate(a, 2 * T * d);
-        H = cx.allocate(a, 4 * T * f);
-        H16 = cx.allocate(a, 2 * T * f);
-        part = cx.allocate(a, 4 * T * s.heads() * 8 * (hd + 2));
-        rows = T;
     }
 
     @Override
@@ -165,7 +119,7 @@ final class CudaVision implements VisionModel {
         cx.makeCurrent();
         cx.driver.synchronize(prompt.stream);
         prompt.close();
-        if (buffers != null) buffers.close();
+        buffers.close();
         weights.close();
         cpu.close();
     }
