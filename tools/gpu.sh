@@ -5,7 +5,7 @@
 #   tools/gpu.sh pack                 here: builds the jars and fills .gpu/ (git-ignored): a jlinked
 #                                     JDK 25 (stripped, xz; java.logging for JUnit), the module jars and test classes, the
 #                                     JUnit console, the fixtures the GPU tests read, the tools
-#   tools/gpu.sh run [tests|bench|all] [--big]
+#   tools/gpu.sh run [tests|bench|all] [--big]   (GPU_TEST_METHODS=REGEX: only the test methods whose names match)
 #                                     there (with .gpu carried): unpacks the JDK to /tmp, runs the
 #                                     cuda-ffm tests (every GPU kernel against its CPU twin, every
 #                                     fixture of ../shared/fixtures/hf and kjv-llama against transformers, device
@@ -99,7 +99,8 @@ run() {
   if [ "$what" = tests ] || [ "$what" = all ]; then
     echo "== GPU tests (cuda-ffm) =="
     "$java" "${flags[@]}" -Dpanamax.shared=$gpu/shared -jar $gpu/junit-console.jar execute --disable-banner --disable-ansi-colors --details=tree \
-      --class-path "$cp" --select-package dev.panamax.cuda 2>&1 | { grep -v "WARNING: Using incubator" || true; } || status=$?
+      --class-path "$cp" --select-package dev.panamax.cuda ${GPU_TEST_METHODS:+--include-methodname "$GPU_TEST_METHODS"} 2>&1 \
+      | { grep -v "WARNING: Using incubator" || true; } || status=$?
   fi
   b=/tmp/pmx/bench && mkdir -p $b
   tool() { "$java" "${flags[@]}" -Xmx8g -cp "$cp:$gpu/tools" "$@" 2>&1 | { grep -v "WARNING: Using incubator" || true; }; }
