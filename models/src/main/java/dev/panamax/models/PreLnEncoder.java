@@ -34,6 +34,16 @@ final class PreLnEncoder {
     /** The encoder's shape. */
     record Shape(int dim, int heads, int ffnDim, float eps, Activation act, boolean causal) {}
 
+    /**
+     * Rows of stacked sequences one pass through the layers takes (whole sequences; a longer one goes
+     * alone): ViT-B/16's 197-token images ran at 0.86–0.98× their one-at-a-time speed when all
+     * sixteen went through each layer together — their activations outgrow the caches, and the GEMM
+     * has nothing to gain past 197 rows — and at 1.00× two at a time, while sixteen 17-token images
+     * in one pass run 1.7× (Zen 5, docs/benchmarks.md). {@code -Dpanamax.visionPassRows}; a speed
+     * setting, the bits do not depend on it.
+     */
+    static final int PASS_ROWS = dev.panamax.simd.Tuning.speed("visionPassRows", 512);
+
     /** x [T, dim] through {@code layers}, in place; matrices read in the CPU's layout ({@link Weights#cpu}). */
     static void run(Kernels k, Weights w, float[] x, int T, Shape s, Layer[] layers) {
         run(k, w, x, T, 1, s, layers);
@@ -46,6 +56,17 @@ final class PreLnEncoder {
      * out bit for bit as it does alone: norms per row, elementwise work per sequence.
      */
     static void run(Kernels k, Weights w, float[] x, int T, int items, Shape s, Layer[] layers) {
+        int group = Math.max(1, PASS_ROWS / T);
+        if (items > group) { // a few sequences a pass: their activations stay near the caches (each sequence's bits are its own anyway)
+            int d = s.dim();
+            for (int i0 = 0; i0 < items; i0 += group) {
+                int n = Math.min(group, items - i0);
+                float[] part = java.util.Arrays.copyOfRange(x, i0 * T * d, (i0 + n) * T * d);
+                run(k, w, part, T, n, s, layers);
+                System.arraycopy(part, 0, x, i0 * T * d, part.length);
+            }
+            return;
+        }
         int d = s.dim(), rows = items * T, f = s.ffnDim();
         float[] n = new float[rows * d], q = new float[rows * d], kk = new float[rows * d], v = new float[rows * d], a = new float[rows * d], o = new float[rows * d];
         float[] h = new float[rows * f];

@@ -384,6 +384,9 @@ public final class OpenAiServer implements AutoCloseable {
         err.put("param", e.param);
         err.put("code", e.code);
         e.headers.forEach((k, v) -> ex.getResponseHeaders().set(k, v));
+        // A body refused as too large is left unread: the connection cannot carry another request, and
+        // a client must be told so, or it may send its next request into a connection being closed.
+        if (e.status == 413) ex.getResponseHeaders().set("Connection", "close");
         try {
             send(ex, e.status, Map.of("error", err));
         } catch (IOException | IllegalStateException ignored) {

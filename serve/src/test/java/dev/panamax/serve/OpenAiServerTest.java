@@ -98,6 +98,8 @@ class OpenAiServerTest {
         assertEquals(405, get("/v1/chat/completions", "sesame").statusCode());
         HttpResponse<String> big = post("/v1/completions", "{\"prompt\":\"" + "a".repeat(1 << 16) + "\"}");
         assertEquals(413, big.statusCode());
+        assertEquals("close", big.headers().firstValue("connection").orElse(null), "the unread body's connection is closed, and said to be");
+        assertEquals(200, get("/v1/models", "sesame").statusCode(), "the next request on a fresh connection");
     }
 
     @Test

@@ -571,8 +571,11 @@ final class VectorKernels implements Kernels {
         });
     }
 
-    /** The most rows of stacked items one unpacked GEMM call takes: {@link #DOT_GEMM_ROWS}, whole items. */
-    static final int STACK_ROWS = DOT_GEMM_ROWS;
+    /**
+     * The most rows of stacked items one unpacked GEMM call takes (whole items; an item of more rows
+     * goes alone): {@code -Dpanamax.stackRows}, a speed setting — each row's bits are the same whatever it is.
+     */
+    static final int STACK_ROWS = Tuning.speed("stackRows", DOT_GEMM_ROWS);
 
     private static int stackRows(int itemRows) {
         return Math.max(1, STACK_ROWS / itemRows) * itemRows;
