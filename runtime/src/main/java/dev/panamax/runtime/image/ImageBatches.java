@@ -25,22 +25,26 @@ public final class ImageBatches {
         List<float[]> apply(List<float[]> images, int height, int width);
     }
 
-    /** The results of {@code pass} for each file, in the files' order. */
+    /**
+     * The results of {@code pass} for each file, in the files' order. The files of a pass are read
+     * and preprocessed on the kernels' threads, a file each: decoding and resizing a photo takes
+     * tens of milliseconds, as long as a small model's pass over it (docs/benchmarks.md). A file
+     * that cannot be read stops the run with its own error.
+     */
     public static List<float[]> run(List<Path> files, ImageProcessor processor, VisionModel v, Pass pass) {
-        List<float[]> out = new ArrayList<>(files.size()), pending = new ArrayList<>();
-        int h = 0, w = 0;
-        for (Path f : files) {
-            float[] pixels = processor.apply(RgbImage.read(f));
-            int ph = processor.outputHeight() > 0 ? processor.outputHeight() : v.imageSize(), pw = pixels.length / (v.channels() * ph);
-            if (!pending.isEmpty() && (ph != h || pw != w || pending.size() == SIZE)) {
-                out.addAll(pass.apply(pending, h, w));
-                pending.clear();
+        List<float[]> out = new ArrayList<>(files.size());
+        int h = processor.outputHeight() > 0 ? processor.outputHeight() : v.imageSize();
+        for (int f0 = 0; f0 < files.size(); f0 += SIZE) {
+            int n = Math.min(SIZE, files.size() - f0), first = f0;
+            float[][] pixels = new float[n][];
+            dev.panamax.simd.Parallel.forEach(n, i -> pixels[i] = processor.apply(RgbImage.read(files.get(first + i))));
+            for (int i = 0; i < n; ) { // runs of one size (a processor without a crop keeps each image's aspect)
+                int j = i + 1;
+                while (j < n && pixels[j].length == pixels[i].length) j++;
+                out.addAll(pass.apply(java.util.Arrays.asList(pixels).subList(i, j), h, pixels[i].length / (v.channels() * h)));
+                i = j;
             }
-            pending.add(pixels);
-            h = ph;
-            w = pw;
         }
-        if (!pending.isEmpty()) out.addAll(pass.apply(pending, h, w));
         return out;
     }
 }
