@@ -60,14 +60,12 @@ final class ClassifyCommand extends Command {
                 return 0;
             }
             ImageProcessor processor = ImageProcessor.read(dir);
-            for (int i0 = 0; i0 < images.size(); i0 += ImageBatches.SIZE) { // printed a batch at a time, as they come
-                List<String> some = images.subList(i0, Math.min(images.size(), i0 + ImageBatches.SIZE));
-                List<float[]> logits = ImageBatches.run(some.stream().map(Path::of).toList(), processor, v, v::classify);
-                for (int i = 0; i < some.size(); i++) {
-                    if (images.size() > 1) out.println("== " + some.get(i));
-                    print(v, logits.get(i), top, out);
-                }
-            }
+            int[] next = {0}; // printed as each pass ends
+            ImageBatches.run(images.stream().map(Path::of).toList(), processor, v, v::classify, logits -> {
+                if (images.size() > 1) out.println("== " + images.get(next[0]));
+                next[0]++;
+                print(v, logits, top, out);
+            });
         }
         return 0;
     }

@@ -536,7 +536,7 @@ final class VectorKernels implements Kernels {
      * row for row independent of m and of a row's place in A — {@link VectorGemm} (a row's sums
      * ordered by its k blocks alone), {@link BroadcastGemm} (a row is a lane, lanes never mix, the
      * narrower last tiles compute their lanes alike), {@link DotGemm} (rows past the last whole
-     * tile take a tile row's arithmetic) — which {@code KernelsTest} checks bit for bit. The two
+     * tile take a tile row's arithmetic) — which {@code ReproducibilityTest} checks bit for bit. The two
      * unpacked kernels sweep all of A once per four rows of B, so they take up to
      * {@link #STACK_ROWS} rows a call, as the prompt GEMM does.
      */

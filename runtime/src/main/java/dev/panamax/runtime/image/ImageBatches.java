@@ -33,6 +33,12 @@ public final class ImageBatches {
      */
     public static List<float[]> run(List<Path> files, ImageProcessor processor, VisionModel v, Pass pass) {
         List<float[]> out = new ArrayList<>(files.size());
+        run(files, processor, v, pass, out::add);
+        return out;
+    }
+
+    /** As {@link #run(List, ImageProcessor, VisionModel, Pass)}, each result given to {@code each} in the files' order as its pass ends. */
+    public static void run(List<Path> files, ImageProcessor processor, VisionModel v, Pass pass, java.util.function.Consumer<float[]> each) {
         int h = processor.outputHeight() > 0 ? processor.outputHeight() : v.imageSize();
         for (int f0 = 0; f0 < files.size(); f0 += SIZE) {
             int n = Math.min(SIZE, files.size() - f0), first = f0;
@@ -41,10 +47,9 @@ public final class ImageBatches {
             for (int i = 0; i < n; ) { // runs of one size (a processor without a crop keeps each image's aspect)
                 int j = i + 1;
                 while (j < n && pixels[j].length == pixels[i].length) j++;
-                out.addAll(pass.apply(java.util.Arrays.asList(pixels).subList(i, j), h, pixels[i].length / (v.channels() * h)));
+                pass.apply(java.util.Arrays.asList(pixels).subList(i, j), h, pixels[i].length / (v.channels() * h)).forEach(each);
                 i = j;
             }
         }
-        return out;
     }
 }

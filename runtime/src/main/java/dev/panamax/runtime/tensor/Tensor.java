@@ -278,12 +278,7 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data, 
             k.matmulTransposedB(in, data, 0, out, T, rows, cols, itemRows);
         } else if (layout != null && layout.multipliesPrompt(itemRows)) { // its own integer GEMM: item by item
             if (itemRows <= 0 || T % itemRows != 0) throw new IllegalArgumentException(T + " rows are not whole items of " + itemRows + " rows");
-            float[] x = new float[itemRows * cols], y = new float[itemRows * rows];
-            for (int t0 = 0; t0 < T; t0 += itemRows) {
-                System.arraycopy(in, t0 * cols, x, 0, x.length);
-                layout.matmul(data, rows, cols, x, itemRows, y);
-                System.arraycopy(y, 0, out, t0 * rows, y.length);
-            }
+            Kernels.inChunks(in, out, T, rows, cols, itemRows, (x, y, n) -> layout.matmul(data, rows, cols, x, n, y));
         } else {
             k.matmulTransposedB(in, (r, count, dst, dOff) -> read(k, (long) r * cols, dst, dOff, count * cols), out, T, rows, cols, itemRows);
         }
