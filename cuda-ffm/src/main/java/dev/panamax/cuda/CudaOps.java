@@ -77,10 +77,14 @@ public final class CudaOps {
     static final boolean SLOTS_FAST = dev.panamax.simd.Tuning.flagOn("cuda.batchSlotsFast");
 
     /**
-     * Whether a batched matvec takes four rows a block, loading each weight once for them
-     * ({@code matvec4_*}); {@code -Dpanamax.cuda.batchMulti=false} repeats the one-row blocks per row instead.
+     * Whether a batched matvec takes four inputs a block, loading each weight once for them
+     * ({@code matvec4_*}, with {@code -Dpanamax.cuda.batchMulti=true}); by default the one-input
+     * blocks are repeated per input, input-fastest. Measured on an H100 (docs/benchmarks.md,
+     * 2026-12-06): the four-input kernel lost at every batch size — TinyLlama F16 at 16 sequences
+     * 799 tok/s against 1 672 — each 128-thread block staging four inputs for four rows (a quarter
+     * of its work, and 16 bytes a column of shared memory holding occupancy down). Kept to measure.
      */
-    static final boolean MULTI = dev.panamax.simd.Tuning.flagOn("cuda.batchMulti");
+    static final boolean MULTI = dev.panamax.simd.Tuning.flag("cuda.batchMulti");
 
     public void batchMatvec(long stream, DeviceMatrix W, int B, long zeros, long x, long nw, long nb, float eps, long bias, long y,
                             boolean accumulate, int pairAct) {
