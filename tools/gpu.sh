@@ -29,7 +29,8 @@
 #   tools/gpu.sh run profile [--big [prefill]]  there: Nsight Compute's time per decode kernel (smol135,
 #                                     or TinyLlama), or per kernel of a 512-token TinyLlama prompt
 #   tools/gpu.sh run kernel NAME [--big]  there: Nsight Compute's sections and stall reasons for one decode
-#                                     launch of kernel NAME (PROFILE_PROMPT=N: after an N-token prompt)
+#                                     launch of kernel NAME (PROFILE_PROMPT=N: after an N-token prompt;
+#                                     PROFILE_BATCH=B: of a batched step of B sequences)
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)
 cd "$root"
@@ -193,7 +194,7 @@ print(pp, tg)")
       | grep -E "Duration|Elapsed Cycles|SM Frequency|Throughput|Stall|Warp Cycles|Issued|Registers|Achieved|Theoretical Occ|Block Limit|L1/TEX Hit|L2 Hit|Mem Busy|Max Bandwidth|Waves|Eligible|Active Warps|No Eligible" | head -60
     return 0
   fi
-  if [ "$what" = kernel ]; then # Nsight Compute's details of one decode kernel: run kernel NAME [--big] (PROFILE_PROMPT: context)
+  if [ "$what" = kernel ]; then # Nsight Compute's details of one decode kernel: run kernel NAME [--big] (PROFILE_PROMPT: context; PROFILE_BATCH=B: a batched step of B sequences)
     f=$b/smol135-F16.gguf
     tool RandomLlamaGguf $f 576 30 9 3 1536 49152 f16 >/dev/null
     if [ "${3:-}" = --big ]; then f=$b/tinyllama-F16.gguf; tool RandomLlamaGguf $f 2048 22 32 4 5632 32000 f16 >/dev/null; fi
@@ -201,7 +202,7 @@ print(pp, tg)")
       --section SpeedOfLight --section WarpStateStats --section LaunchStats --section Occupancy --section MemoryWorkloadAnalysis \
       --section SourceCounters --print-details all \
       "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $f --device cuda --prompt-tokens ${PROFILE_PROMPT:-16} --tokens 40 \
-      --repeats 1 2>&1 | grep -v "^==PROF==\|WARNING: Using incubator" | grep -E "Duration|Elapsed Cycles|SM Frequency|Throughput|Stall|stall|Warp Cycles|Issued|Registers|Achieved|Theoretical Occ|Block Limit|Local|Shared Memory Config|L1/TEX Hit|L2 Hit|Mem Busy|Max Bandwidth|Waves|Grid Size|Block Size" | head -80
+      ${PROFILE_BATCH:+--batch $PROFILE_BATCH} --repeats 1 2>&1 | grep -v "^==PROF==\|WARNING: Using incubator" | grep -E "Duration|Elapsed Cycles|SM Frequency|Throughput|Stall|stall|Warp Cycles|Issued|Registers|Achieved|Theoretical Occ|Block Limit|Local|Shared Memory Config|L1/TEX Hit|L2 Hit|Mem Busy|Max Bandwidth|Waves|Grid Size|Block Size" | head -80
     return 0
   fi
   if [ "$what" = profile ]; then
@@ -243,7 +244,7 @@ PY
     spid=$!
     python3 tools/serve-check.py http://127.0.0.1:18080 16 ${SERVE_TOKENS:-48} || status=1
     kill -TERM $spid 2>/dev/null; wait $spid || echo "serve exited with $?"
-    grep -v "WARNING: Using incubator" /tmp/pmx/serve.log | tail -5
+    grep -v "WARNING: Using incubator" /tmp/pmx/serve.log | tail -${SERVE_LOG_LINES:-5}
   fi
   if [ "$what" = bench ] || [ "$what" = all ]; then
     echo "== benchmarks =="

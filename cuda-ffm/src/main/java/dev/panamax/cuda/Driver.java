@@ -140,8 +140,25 @@ public final class Driver {
         int run() throws Throwable;
     }
 
+    /**
+     * The context a virtual thread last made current ({@link #setCurrent}). CUDA keeps the current
+     * context per OS thread, and a virtual thread that parks (on a contended monitor, a lock, a
+     * future) may resume on another carrier thread, where its context is not current: a server's
+     * request opening a session failed with CUDA_ERROR_INVALID_CONTEXT so. Every call from a virtual
+     * thread first makes its context current on the carrier it runs on now (no park point between
+     * that and the call); platform threads keep theirs and pay nothing.
+     */
+    private static final ThreadLocal<Long> VIRTUAL_CONTEXT = new ThreadLocal<>();
+    private static volatile MethodHandle setCurrentHandle;
+
     static int call(NativeCall c) {
         try {
+            if (Thread.currentThread().isVirtual()) {
+                Long context = VIRTUAL_CONTEXT.get();
+                if (context != null) {
+                    int ignored = (int) setCurrentHandle.invokeExact((long) context);
+                }
+            }
             return c.run();
         } catch (RuntimeException | Error e) {
             throw e;
@@ -210,6 +227,10 @@ public final class Driver {
     }
 
     public void setCurrent(long context) {
+        if (Thread.currentThread().isVirtual()) {
+            setCurrentHandle = cuCtxSetCurrent;
+            VIRTUAL_CONTEXT.set(context);
+        }
         check(call(() -> (int) cuCtxSetCurrent.invokeExact(context)), "cuCtxSetCurrent");
     }
 

@@ -69,6 +69,68 @@ class CudaModelTest {
     }
 
     /**
+     * Sessions opened and run on virtual threads (as {@code panamax serve} handles its requests): a
+     * virtual thread that parks on a contended monitor may resume on another carrier thread, where the
+     * CUDA context it made current is not — {@code serve --device cuda} failed a request so
+     * (CUDA_ERROR_INVALID_CONTEXT from cuCtxSynchronize). Twenty-four at once, parked on the
+     * context's capture lock as a capturing stepper would park them, beside virtual threads that unbind whatever context their carrier has (as a
+     * carrier that never ran CUDA work has none); each sequence's logits bit for bit its own alone.
+     */
+    @Test
+    void sessionsOnVirtualThreadsKeepTheirContext() throws Exception {
+        Gpu.context();
+        try (LanguageModel gpu = onGpu(shared().resolve("models/kjv-llama"), OPTIONS)) {
+            int n = 24;
+            java.util.Random r = new java.util.Random(11);
+            int[][] prompts = new int[n][];
+            for (int i = 0; i < n; i++) prompts[i] = r.ints(2 + i % 7, 1, gpu.vocabSize()).toArray();
+            float[][] alone = new float[n][];
+            for (int i = 0; i < n; i++) {
+                LanguageModel.Session se = gpu.newSession();
+                se.prefill(prompts[i], false);
+                alone[i] = se.forward(5).clone();
+            }
+            float[][] together = new float[n][];
+            java.util.List<Throwable> failures = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            java.util.concurrent.CountDownLatch start = new java.util.concurrent.CountDownLatch(1);
+            java.util.List<Thread> threads = new java.util.ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                int k = i;
+                threads.add(Thread.ofVirtual().start(() -> {
+                    try {
+                        start.await();
+                        LanguageModel.Session se = gpu.newSession();
+                        se.prefill(prompts[k], false);
+                        Thread.yield(); // off this carrier, perhaps onto another
+                        together[k] = se.forward(5).clone();
+                    } catch (Throwable t) {
+                        failures.add(t);
+                    }
+                }));
+            }
+            java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+            java.util.List<Thread> unbinders = new java.util.ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                unbinders.add(Thread.ofVirtual().start(() -> {
+                    while (!done.get()) {
+                        Driver.get().setCurrent(0L); // this carrier now has no current context
+                        Thread.yield();
+                    }
+                }));
+            }
+            synchronized (CudaContext.get().captureLock) { // as a stepping thread capturing a graph: each new session's
+                start.countDown();                          // zeroing waits for it, parked, and resumes on some carrier
+                Thread.sleep(300);
+            }
+            for (Thread t : threads) t.join();
+            done.set(true);
+            for (Thread t : unbinders) t.join();
+            if (!failures.isEmpty()) throw new AssertionError(failures.size() + " of " + n + " virtual threads failed", failures.get(0));
+            for (int i = 0; i < n; i++) assertArrayEquals(alone[i], together[i], "sequence " + i);
+        }
+    }
+
+    /**
      * Batched decode steps ({@link LanguageModel#decodeStep}, as {@code panamax serve} runs them on the
      * GPU): six sequences, each after its own prompt, decoded in steps whose company changes (one
      * joins late, one sits two steps out and catches up; a company that repeats replays its captured
