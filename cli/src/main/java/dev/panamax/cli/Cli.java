@@ -46,6 +46,9 @@ final class Cli {
                 default -> throw new UsageException("--kv-type must be f32 or f16, got '" + kv + "'");
             };
         }
+        String cache = a.value("--layout-cache", System.getenv("PANAMAX_LAYOUT_CACHE"));
+        if (cache == null || cache.isBlank()) o = o.withLayoutCache(LoadOptions.defaultLayoutCache());
+        else if (!cache.equals("off")) o = o.withLayoutCache(java.nio.file.Path.of(cache));
         String d = a.value("--device", "cpu").toLowerCase(java.util.Locale.ROOT);
         var gpu = dev.panamax.runtime.backend.Backends.find("cuda");
         if (d.equals("cuda") || (d.equals("auto") && gpu != null && gpu.unavailableReason() == null)) o = o.withWidenHalfFloatsUpTo(0);

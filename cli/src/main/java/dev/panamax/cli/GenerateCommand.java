@@ -31,7 +31,7 @@ final class GenerateCommand extends Command {
                         \\n, \\t and \\\\ are a newline, a tab and a backslash)"""),
                 Option.valued("--ids", "A,B,C", "the prompt as token ids instead of text"),
                 Option.flag("--print-ids", "end stdout with one line: the prompt's and generated ids, comma-separated"),
-                Option.QUANTIZE, Option.THREADS, Option.KV_TYPE, Option.DEVICE)));
+                Option.QUANTIZE, Option.THREADS, Option.KV_TYPE, Option.LAYOUT_CACHE, Option.DEVICE)));
     }
 
     @Override
@@ -64,6 +64,7 @@ final class GenerateCommand extends Command {
         try (Panamax model = place(load(modelPath, loadOptions(a), err), device, err)) {
             model.model().prepare(); // the CPU's interleaved copy of Q8_0/Q4_0 matrices belongs to the load's time
             long t1 = System.nanoTime();
+            if (model.model().preparedNote() != null) err.println("panamax: " + model.model().preparedNote());
             err.printf("panamax: loaded %s (%s, context %d) in %.0f ms%n",
                     modelPath == null ? "kjv-llama (embedded)" : modelPath, model.model().architecture(), model.model().contextLength(), (t1 - t0) / 1e6);
             Tokenizer tok = model.tokenizer();

@@ -23,6 +23,9 @@ record Option(String name, String value, String help) {
 
     static final Option THREADS = valued("--threads", "N", "threads for the kernels (default: the cores; at most 4 × the cores)");
     static final Option KV_TYPE = valued("--kv-type", "f32|f16", "element type of the attention KV cache (default f32; f16 halves its memory, as llama.cpp's default)");
+    static final Option LAYOUT_CACHE = valued("--layout-cache", "DIR|off", "where the CPU's interleaved copy of a quantized model's matrices "
+            + "is kept, so later starts map it instead of copying again (default $PANAMAX_LAYOUT_CACHE, else ~/.cache/panamax/layouts; "
+            + "as large as the model's Q8_0/Q4_0/Q4_K/Q6_K matrices; off: copy at every start, write nothing)");
     static final Option DEVICE = valued("--device", "cpu|cuda|auto", "where the model runs (default cpu): cuda keeps the weights on an NVIDIA GPU "
             + "(needs the NVIDIA driver, NVRTC and cuBLAS on the machine), auto takes the GPU when it can");
     static final Option QUANTIZE = valued("--quantize", "q8_0|q4_0|q4_k|q5_k|q6_k|binary|ternary", "quantize the float weight matrices at load "

@@ -210,6 +210,34 @@ class GenerateCommandTest {
     }
 
     @Test
+    void theLayoutCacheIsWrittenOnceMappedLaterAndOffWritesNothing(@TempDir Path tmp) throws Exception {
+        Path q4 = tmp.resolve("kjv-q4_0.gguf");
+        assertEquals(0, run("", "quantize", dev.panamax.runtime.Panamax.defaultModelPath().toString(), q4.toString(), "--type", "q4_0").status());
+        Path cache = tmp.resolve("layouts");
+        String[] gen = {"generate", q4.toString(), "In the beginning", "--temperature", "0", "--max-tokens", "16", "--layout-cache"};
+        Result first = run("", concat(gen, cache.toString())), later = run("", concat(gen, cache.toString())), off = run("", concat(gen, "off"));
+        assertEquals(0, first.status(), first.err());
+        assertEquals(0, later.status(), later.err());
+        assertEquals(0, off.status(), off.err());
+        assertEquals(off.out(), first.out());
+        assertEquals(off.out(), later.out());
+        assertTrue(!off.err().contains("decode layout"), off.err());
+        if (dev.panamax.simd.Simd.kernels() == dev.panamax.simd.Simd.scalar()) { // no interleaved layout on the scalar kernels
+            assertTrue(!Files.exists(cache) || Files.list(cache).findAny().isEmpty(), "nothing written");
+            return;
+        }
+        assertTrue(first.err().contains("panamax: decode layout written to " + cache), first.err());
+        assertTrue(later.err().contains("panamax: decode layout mapped from " + cache), later.err());
+        assertTrue(run("", "generate", "--help").out().contains("--layout-cache DIR|off"));
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
+    }
+
+    @Test
     void benchMeasuresAnEncoderByItsEncoding() {
         Result r = run("", "bench", Path.of(System.getProperty("panamax.shared", "../../shared")).resolve("fixtures/hf/bert").toString(), "--prompt-tokens", "6", "--repeats", "1", "--warmup", "0");
         assertEquals(0, r.status(), r.err());

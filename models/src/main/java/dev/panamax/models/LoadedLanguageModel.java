@@ -44,6 +44,7 @@ abstract class LoadedLanguageModel implements LanguageModel {
     @Override public final int[] endIds() { return endIds.length > 0 ? endIds.clone() : LanguageModel.super.endIds(); }
     /** The CPU's interleaved copies of the quantized matrices, made now rather than by the first session. */
     @Override public final void prepare() { weights.prepare(); }
+    @Override public final String preparedNote() { return weights.layoutCacheNote(); }
     @Override public final void close() { weights.close(); }
     @Override public final java.util.Map<String, Long> parametersByType() { return weights.parametersByType(); }
 }

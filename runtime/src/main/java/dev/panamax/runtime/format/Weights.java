@@ -43,6 +43,15 @@ public final class Weights implements AutoCloseable {
      * {@code -Dpanamax.mappedSegments=true} hands out the mapping itself (to compare).
      */
     public MemorySegment map(Path file) {
+        LayoutCache.Source source = LayoutCache.source(file);
+        if (source != null) sources.add(source);
+        return mapOnly(file);
+    }
+
+    /** The files {@link #map} mapped, as {@link LayoutCache}'s key names them. */
+    private final java.util.List<LayoutCache.Source> sources = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    private MemorySegment mapOnly(Path file) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             MemorySegment mapped = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
             if (!NATIVE_ACCESS) return mapped;
@@ -75,7 +84,10 @@ public final class Weights implements AutoCloseable {
 
     /**
      * {@link Tensor#interleaved(java.util.Collection, Arena)} into this arena, the file pages of each
-     * matrix that got a copy unloaded: the copy's user does not read them again.
+     * matrix that got a copy unloaded: the copy's user does not read them again. With a
+     * {@link dev.panamax.runtime.LoadOptions#layoutCache} folder, the copies are mapped from the
+     * {@link LayoutCache} file a previous start wrote for the same sources and options, or written
+     * there after they are made.
      */
     public Map<Tensor, Tensor> interleaved(java.util.Collection<Tensor> matrices) {
         if (!options.interleave()) {
@@ -83,11 +95,40 @@ public final class Weights implements AutoCloseable {
             for (Tensor t : matrices) same.put(t, t);
             return same;
         }
-        Map<Tensor, Tensor> copies = Tensor.interleaved(matrices, arena);
+        java.util.List<Tensor> all = java.util.List.copyOf(new java.util.LinkedHashSet<>(matrices));
+        Path cacheFile = null;
+        String key = null;
+        if (options.layoutCache() != null && !sources.isEmpty() && all.stream().anyMatch(t -> t.interleavesHere())) {
+            key = LayoutCache.key(sources, "quantize=" + options.quantize(), dev.panamax.simd.Simd.kernels().vectorBits(), all);
+            cacheFile = LayoutCache.file(options.layoutCache(), key);
+            Map<Tensor, Tensor> cached = LayoutCache.read(cacheFile, key, all, this::mapOnly);
+            if (cached != null) {
+                layoutCacheNote = "decode layout mapped from " + cacheFile;
+                return cached;
+            }
+        }
+        Map<Tensor, Tensor> copies = Tensor.interleaved(all, arena);
+        if (cacheFile != null) {
+            long t0 = System.nanoTime();
+            try {
+                long bytes = LayoutCache.write(cacheFile, key, all, copies);
+                layoutCacheNote = String.format(java.util.Locale.ROOT, "decode layout written to %s (%.2f GB, %.0f ms; later starts map it)",
+                        cacheFile, bytes / 1e9, (System.nanoTime() - t0) / 1e6);
+            } catch (IOException | RuntimeException e) {
+                layoutCacheNote = "decode layout not cached in " + options.layoutCache() + ": " + e.getMessage();
+            }
+        }
         copies.forEach((from, to) -> {
             if (to != from) unload(from.data());
         });
         return copies;
+    }
+
+    private volatile String layoutCacheNote;
+
+    /** What {@link #interleaved} did with the layout cache (mapped, written, or why not), or null when it was not asked to. */
+    public String layoutCacheNote() {
+        return layoutCacheNote;
     }
 
     public void add(Tensor t) {

@@ -65,6 +65,14 @@ public interface LanguageModel extends Model {
      */
     default void prepare() {}
 
+    /**
+     * What {@link #prepare} did with {@link dev.panamax.runtime.LoadOptions#layoutCache} (the copies
+     * mapped from the cache file, written to it, or why not), for a user's log; null when nothing.
+     */
+    default String preparedNote() {
+        return null;
+    }
+
     /** One sequence being decoded: its position and its cache. */
     interface Session {
         /**

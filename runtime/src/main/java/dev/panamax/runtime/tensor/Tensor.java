@@ -219,8 +219,8 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data, 
      * Where the memory for it cannot be had, this.
      */
     public Tensor interleaved(java.lang.foreign.Arena arena) {
-        DecodeLayout to = type.format == null || layout != null ? null : DecodeLayout.of(type.format);
-        if (rank() != 2 || to == null || !to.runs(type.format, rows(), cols())) return this;
+        if (!interleavesHere()) return this;
+        DecodeLayout to = DecodeLayout.of(type.format);
         MemorySegment dst;
         try {
             dst = LargeMemory.allocate(arena, to.bytes(rows(), cols()));
@@ -229,6 +229,12 @@ public record Tensor(String name, DType type, long[] shape, MemorySegment data, 
         }
         if (!to.copy(type.format, data, 0, rows(), cols(), dst)) return this;
         return new Tensor(name, type, shape, dst, to);
+    }
+
+    /** Whether {@link #interleaved} would copy this matrix into a decode layout in this JVM. */
+    public boolean interleavesHere() {
+        DecodeLayout to = type.format == null || layout != null ? null : DecodeLayout.of(type.format);
+        return rank() == 2 && to != null && to.runs(type.format, rows(), cols());
     }
 
     /**
