@@ -86,15 +86,45 @@ public final class CudaOps {
      */
     static final boolean MULTI = dev.panamax.simd.Tuning.flag("cuda.batchMulti");
 
+    /**
+     * Whether a batched matvec of at least two inputs takes four rows a warp and four inputs a block
+     * ({@code matvec4x4_*}): each weight load used for the four inputs, each staged input value read
+     * once for the warp's four rows. {@code -Dpanamax.cuda.batchRows=false} repeats the one-input
+     * blocks per input instead, for measuring.
+     */
+    static final boolean ROWS = dev.panamax.simd.Tuning.flagOn("cuda.batchRows");
+
+    /**
+     * When a batched matvec takes {@code matvec4x4_*}: by default (-1) from four groups of four inputs
+     * (thirteen sequences) and three blocks (row blocks × groups) per SM; tests set a block count to
+     * run both kernels. Measured on an H100 (docs/benchmarks.md, 2026-12-06): with fewer blocks its
+     * 128-thread blocks leave the GPU idle (smol135 F16 at sixteen sequences, 144 blocks on most
+     * matrices: 4 135 tok/s against the one-input blocks' 4 654), and at four sequences the one-input
+     * kernel's many more warps stream the weights from memory faster (TinyLlama F16: 1 213 against
+     * 1 513); from sixteen sequences on the big matrices it gains (TinyLlama 1 674 → 2 028 at sixteen,
+     * 1 779 → 2 330 at 64; smol135 4 900 → 6 112 at 64).
+     */
+    static volatile int rowsFromBlocks = -1;
+
     public void batchMatvec(long stream, DeviceMatrix W, int B, long zeros, long x, long nw, long nb, float eps, long bias, long y,
                             boolean accumulate, int pairAct) {
         int rpb = rowsPerBlock(W), blocks = (W.rows + rpb - 1) / rpb;
+        int groups = (B + 3) / 4, rowBlocks = (W.rows + 15) / 16;
+        boolean wide = rowsFromBlocks >= 0 ? (long) rowBlocks * groups >= rowsFromBlocks : groups >= 4 && rowBlocks * groups >= 3 * cx.multiprocessors;
+        if (ROWS && !MULTI && B >= 2 && rpb == 16 && wide && matvecKernel(W).equals("matvec_" + W.suffix())
+                && 16L * W.cols <= cx.maxSharedOptIn) {
+            // 16 rows a block of four warps (four rows each), four inputs a block; staged as the one-input kernel's
+            // 512-thread blocks stage them (the same sums bit for bit).
+            cx.launch(dependent, "matvec4x4_" + W.suffix(), new int[] {rowBlocks * groups}, 128, 16 * W.cols, stream, W.pointer, W.rows, W.cols,
+                    x, nw, nb, eps, bias, y, accumulate ? 1 : 0, pairAct, B, 32 * rpb);
+            return;
+        }
         if (MULTI && rpb <= 16 && rpb % 4 == 0 && matvecKernel(W).equals("matvec_" + W.suffix()) && 16L * W.cols <= cx.maxSharedOptIn) {
             // Four inputs a block, each weight loaded once for the four (matvec_multi), the usual loads per
             // batch only. Four rows a block (the kernel's launch bounds: 128 threads), so that the grid has as
             // many blocks as the one-input kernel's at four times the rows: 36 blocks of 16 rows on a 576-row
             // matrix left most of an H100's 132 SMs idle.
-            int groups = (B + 3) / 4, multiBlocks = (W.rows + 3) / 4;
+            int multiBlocks = (W.rows + 3) / 4;
             cx.launch(dependent, "matvec4_" + W.suffix(), new int[] {multiBlocks * groups}, 128, 16 * W.cols, stream, W.pointer, W.rows, W.cols,
                     x, nw, nb, eps, bias, y, accumulate ? 1 : 0, pairAct, B, 32 * rpb);
             return;

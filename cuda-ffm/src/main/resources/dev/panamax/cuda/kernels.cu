@@ -534,6 +534,148 @@ MATVEC_MULTI(matvec4_q8_0, 3, 8, 4)
 MATVEC_MULTI(matvec4_q4_0, 4, 8, 4)
 #endif
 
+// ---- matrix × several vectors, each input value reused for several rows ----
+//
+// matvec_multi above loads each weight once for NB inputs, but every product still reads its input
+// from shared memory, one shared load per multiply-add as in matvec — on an H100 that bound it
+// (Nsight Compute: shared-memory stalls, 2.6× matvec's time for four inputs). Here a warp takes R
+// rows: at each of a batch's loads the lane reads its chunk of input j from shared memory once into
+// registers and uses it for its R rows, and each weight load serves the block's NB inputs. Every
+// (row, input) sum still has matvec's order — per batch of B loads a local sum over the loads in
+// order (use_batch), added to the running sum; the same RMSNorm scaling, warp reduction and epilogue —
+// so each input's result is bit for bit matvec's for it alone. Block b: rows (b / groups)·warps·R..,
+// inputs (b % groups)·NB..; inputs staged as matvec's blocks of vthreads threads stage them.
+template <int FMT> __device__ __forceinline__ constexpr int chunk_cols() { return FMT == 0 ? 4 : FMT <= 2 ? 8 : FMT == 3 ? 16 : 32; }
+
+template <int FMT>
+__device__ __forceinline__ float chunk_dot(uint4 w, const float* xv, const unsigned short* sc, int c) {
+    if (FMT == 0) return __uint_as_float(w.x) * xv[0] + __uint_as_float(w.y) * xv[1] + __uint_as_float(w.z) * xv[2] + __uint_as_float(w.w) * xv[3];
+    if (FMT == 1) return dot8h(w, xv);
+    if (FMT == 2) return dot8bf(w, xv);
+    if (FMT == 3) return dot16q8(w, xv) * h2f(sc[c / 32]);
+    return dot32q4(w, xv) * h2f(sc[c / 32]);
+}
+
+template <int FMT, int B, int R, int NB>
+__device__ void matvec_rows(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, float eps,
+                            const float* bias, float* y, int accumulate, int pairAct, int inputs, int vthreads) {
+    extern __shared__ float xs[];
+    pdl_trigger();
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    int groups = (inputs + NB - 1) / NB, rb = blockIdx.x / groups, j0 = (blockIdx.x % groups) * NB;
+    int n = min(NB, inputs - j0), r0 = (rb * warps + warp) * R;
+    bool pair = pairAct == 1 || pairAct == 2, vec = vector_rows<FMT>(cols);
+    const char* rowp[R];
+    const unsigned short* scp[R];
+    #pragma unroll
+    for (int i = 0; i < R; i++) {
+        size_t g = r0 + i < rows ? r0 + i : 0;
+        rowp[i] = (const char*) W + g * row_bytes<FMT>(cols);
+        scp[i] = (const unsigned short*) ((const char*) W + (size_t) rows * row_bytes<FMT>(cols)) + g * (cols / 32);
+    }
+    pdl_wait();
+    float ss[NB], acc[R][NB];
+    #pragma unroll
+    for (int j = 0; j < NB; j++) {
+        ss[j] = j < n ? stage_input_as(x + (size_t) (j0 + j) * cols, nw, nb, cols, 0, eps, xs + (size_t) j * cols, vthreads) : 0.f;
+        #pragma unroll
+        for (int i = 0; i < R; i++) acc[i][j] = 0.f;
+    }
+    if (vec) {
+        for (int c0 = 0; c0 < cols; c0 += step_cols<FMT, B>()) {
+            float loc[R][NB];
+            #pragma unroll
+            for (int i = 0; i < R; i++)
+                #pragma unroll
+                for (int j = 0; j < NB; j++) loc[i][j] = 0.f;
+            #pragma unroll
+            for (int k = 0; k < B; k++) {
+                int c = col_of<FMT>(c0, k, lane);
+                if (c >= cols) continue;
+                uint4 w[R];
+                #pragma unroll
+                for (int i = 0; i < R; i++) {
+                    if (r0 + i < rows) w[i] = *(const uint4*) (rowp[i] + row_bytes<FMT>(c));
+                    else w[i].x = w[i].y = w[i].z = w[i].w = 0;
+                }
+                #pragma unroll
+                for (int j = 0; j < NB; j++) {
+                    if (j >= n) continue;
+                    float xv[chunk_cols<FMT>()];
+                    #pragma unroll
+                    for (int e = 0; e < chunk_cols<FMT>(); e += 4) {
+                        float4 v = *(const float4*) (xs + (size_t) j * cols + c + e);
+                        xv[e] = v.x; xv[e + 1] = v.y; xv[e + 2] = v.z; xv[e + 3] = v.w;
+                    }
+                    #pragma unroll
+                    for (int i = 0; i < R; i++) loc[i][j] += chunk_dot<FMT>(w[i], xv, scp[i], c);
+                }
+            }
+            #pragma unroll
+            for (int i = 0; i < R; i++)
+                #pragma unroll
+                for (int j = 0; j < NB; j++) acc[i][j] += loc[i][j];
+        }
+    } else {
+        #pragma unroll
+        for (int i = 0; i < R; i++) {
+            if (r0 + i >= rows) continue;
+            #pragma unroll
+            for (int j = 0; j < NB; j++) {
+                if (j >= n) continue;
+                const float* xj = xs + (size_t) j * cols;
+                if (FMT == 0) for (int c = lane; c < cols; c += WARP) acc[i][j] += ((const float*) rowp[i])[c] * xj[c];
+                else for (int c = lane; c < cols; c += WARP) acc[i][j] += (FMT == 2 ? bf2f(((const unsigned short*) rowp[i])[c]) : h2f(((const unsigned short*) rowp[i])[c])) * xj[c];
+            }
+        }
+    }
+    #pragma unroll
+    for (int j = 0; j < NB; j++) {
+        float rstd = nw != 0 && nb == 0 ? (float) (1.0 / sqrt((double) (ss[j] / cols + eps))) : 1.f;
+        #pragma unroll
+        for (int i = 0; i < R; i++) {
+            if (nw != 0 && nb == 0) acc[i][j] *= rstd;
+            acc[i][j] = warp_sum(acc[i][j]);
+        }
+    }
+    if (lane != 0) return;
+    #pragma unroll
+    for (int j = 0; j < NB; j++) {
+        if (j >= n) continue;
+        if (pair) { // rows 2i and 2i+1 are gate and up (R is even and r0 a multiple of R: each pair within the warp)
+            #pragma unroll
+            for (int i = 0; i < R; i += 2) {
+                if (r0 + i + 1 >= rows) continue;
+                float gt = acc[i][j], up = acc[i + 1][j];
+                y[(size_t) (j0 + j) * (rows / 2) + (r0 + i) / 2] = (pairAct == 2 ? fmaxf(gt, 0.f) * fmaxf(gt, 0.f) : silu(gt)) * up;
+            }
+            continue;
+        }
+        float* yj = y + (size_t) (j0 + j) * rows;
+        #pragma unroll
+        for (int i = 0; i < R; i++) {
+            int r = r0 + i;
+            if (r >= rows) continue;
+            float a = acc[i][j];
+            if (bias != 0) a += bias[r];
+            if (pairAct == 3) a = gelu_tanh(a);
+            yj[r] = accumulate ? yj[r] + a : a;
+        }
+    }
+}
+
+#define MATVEC_ROWS(name, FMT, B) extern "C" __global__ void __launch_bounds__(128, 3) name(const void* W, int rows, int cols, \
+    const float* x, const float* nw, const float* nb, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs, \
+    int vthreads) { matvec_rows<FMT, B, 4, 4>(W, rows, cols, x, nw, nb, eps, bias, y, accumulate, pairAct, inputs, vthreads); }
+// Four rows a warp, four inputs a block, the loads per batch of the one-input kernels (their sums' grouping).
+#if PANAMAX_PART_IS(4)
+MATVEC_ROWS(matvec4x4_f32, 0, 8)
+MATVEC_ROWS(matvec4x4_f16, 1, 4)
+MATVEC_ROWS(matvec4x4_bf16, 2, 4)
+MATVEC_ROWS(matvec4x4_q8_0, 3, 8)
+MATVEC_ROWS(matvec4x4_q4_0, 4, 8)
+#endif
+
 // ---- rows (prompt) ----
 
 // out[t] = x[t] · rstd · w (RMSNorm), or with b given (x[t] − mean) · rstd · w + b (LayerNorm), and/or

@@ -135,7 +135,9 @@ class CudaModelTest {
      * GPU): six sequences, each after its own prompt, decoded in steps whose company changes (one
      * joins late, one sits two steps out and catches up; a company that repeats replays its captured
      * graph) give logit for logit, bit for bit, what each gives decoded alone — for F32, F16, BF16, Q8_0
-     * and Q4_0 weights, an F16 KV cache, GPT-2's learned positions and LayerNorm, Qwen3's q/k norms.
+     * and Q4_0 weights, an F16 KV cache, GPT-2's learned positions and LayerNorm, Qwen3's q/k norms —
+     * with the batched matvec taking four rows a warp ({@code matvec4x4_*}) in even rounds and the
+     * one-input blocks in odd ones.
      */
     @ParameterizedTest
     @ValueSource(strings = {"kjv", "llama:F16", "llama:BF16", "kjv:Q8_0", "kjv:Q4_0", "kjv:kv16", "gpt2", "qwen3"})
@@ -185,7 +187,13 @@ class CudaModelTest {
                     sess[k] = ss[rows.get(k)];
                     toks[k] = fed[rows.get(k)][next[rows.get(k)]];
                 }
-                float[][] got = gpu.decodeStep(sess, toks);
+                CudaOps.rowsFromBlocks = round % 2 == 0 ? 0 : Integer.MAX_VALUE; // both batched kernels: four rows a warp, one-input blocks
+                float[][] got;
+                try {
+                    got = gpu.decodeStep(sess, toks);
+                } finally {
+                    CudaOps.rowsFromBlocks = -1;
+                }
                 if (rows.size() > 1) batched++;
                 for (int k = 0; k < rows.size(); k++) {
                     int i = rows.get(k);
