@@ -67,7 +67,7 @@ class LayoutCacheTest {
             assertArrayEquals(plain, first.logits());
             return;
         }
-        assertTrue(first.note().startsWith("decode layout written to "), first.note());
+        assertTrue(first.note().startsWith("decode layout being written to "), first.note());
         List<Path> files = cacheFiles(cache);
         assertEquals(1, files.size(), files.toString());
         Path file = files.get(0);
@@ -90,7 +90,7 @@ class LayoutCacheTest {
         for (byte[] bad : damaged) {
             Files.write(file, bad);
             Run r = run(gguf, cached, ids);
-            assertTrue(r.note().startsWith("decode layout written to "), r.note());
+            assertTrue(r.note().startsWith("decode layout being written to "), r.note());
             assertArrayEquals(plain, r.logits());
             assertArrayEquals(good, Files.readAllBytes(file), "rewritten whole");
         }
@@ -99,14 +99,14 @@ class LayoutCacheTest {
         Path f32 = tmp.resolve("kjv-f32.gguf");
         GgufExport.convert(Fixtures.kjv(), f32, DType.F32);
         Run q8 = run(f32, cached.withQuantize(DType.Q8_0), ids);
-        assertTrue(q8.note().startsWith("decode layout written to "), q8.note());
+        assertTrue(q8.note().startsWith("decode layout being written to "), q8.note());
         assertEquals(2, cacheFiles(cache).size());
         assertArrayEquals(run(f32, Fixtures.OPTIONS.withQuantize(DType.Q8_0), ids).logits(), run(f32, cached.withQuantize(DType.Q8_0), ids).logits());
 
         // A changed model file: a miss, and its old cache file is removed.
         Files.setLastModifiedTime(gguf, FileTime.fromMillis(Files.getLastModifiedTime(gguf).toMillis() + 5_000));
         Run changed = run(gguf, cached, ids);
-        assertTrue(changed.note().startsWith("decode layout written to "), changed.note());
+        assertTrue(changed.note().startsWith("decode layout being written to "), changed.note());
         assertTrue(!Files.exists(file), "the outdated cache file is gone");
         assertEquals(2, cacheFiles(cache).size(), cacheFiles(cache).toString());
         assertArrayEquals(plain, changed.logits());

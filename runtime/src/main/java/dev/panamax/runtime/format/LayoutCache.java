@@ -168,10 +168,8 @@ public final class LayoutCache {
         long base = align(MAGIC.length + 4L + text.length);
         Files.createDirectories(file.getParent());
         removeStale(file.getParent(), key);
-        long need = base + at + END.length, free = Files.getFileStore(file.getParent()).getUsableSpace();
-        if (free - need < MIN_FREE) {
-            throw new IOException(String.format(java.util.Locale.ROOT, "%.2f GB needed, %.2f GB free", need / 1e9, free / 1e9));
-        }
+        String noRoom = noRoom(file.getParent(), base + at + END.length);
+        if (noRoom != null) throw new IOException(noRoom);
         Path tmp = Files.createTempFile(file.getParent(), file.getFileName().toString(), ".part");
         long written = 0;
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
@@ -203,6 +201,18 @@ public final class LayoutCache {
 
     /** A cache file is not written where it would leave less than this free on the disk. */
     static final long MIN_FREE = 1L << 30;
+
+    /** Why {@code bytes} more in {@code dir} would leave too little free (null when they fit; the folder is made if missing). */
+    static String noRoom(Path dir, long bytes) {
+        try {
+            Files.createDirectories(dir);
+            long free = Files.getFileStore(dir).getUsableSpace();
+            if (free - bytes >= MIN_FREE) return null;
+            return String.format(java.util.Locale.ROOT, "%.2f GB needed, %.2f GB free (1 GB is always left)", bytes / 1e9, free / 1e9);
+        } catch (IOException | RuntimeException e) {
+            return "cannot write there (" + e.getMessage() + ")";
+        }
+    }
 
     /**
      * Removes what no start will read again: cache files for the same source files as {@code key}

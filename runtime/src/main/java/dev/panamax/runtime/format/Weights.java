@@ -109,13 +109,24 @@ public final class Weights implements AutoCloseable {
         }
         Map<Tensor, Tensor> copies = Tensor.interleaved(all, arena);
         if (cacheFile != null) {
-            long t0 = System.nanoTime();
-            try {
-                long bytes = LayoutCache.write(cacheFile, key, all, copies);
-                layoutCacheNote = String.format(java.util.Locale.ROOT, "decode layout written to %s (%.2f GB, %.0f ms; later starts map it)",
-                        cacheFile, bytes / 1e9, (System.nanoTime() - t0) / 1e6);
-            } catch (IOException | RuntimeException e) {
-                layoutCacheNote = "decode layout not cached in " + options.layoutCache() + ": " + e.getMessage();
+            long bytes = 0;
+            for (Tensor m : all) if (copies.get(m).layout() != null) bytes += copies.get(m).data().byteSize();
+            String noRoom = LayoutCache.noRoom(options.layoutCache(), bytes);
+            if (noRoom != null) {
+                layoutCacheNote = "decode layout not cached in " + options.layoutCache() + ": " + noRoom;
+            } else {
+                // Written while the model already runs (the first tokens need not wait for ~2 s of disk
+                // writes); close() waits for it, since the copies it reads live in this arena.
+                Path file = cacheFile;
+                String k = key;
+                layoutCacheNote = String.format(java.util.Locale.ROOT, "decode layout being written to %s (%.2f GB; later starts map it)", file, bytes / 1e9);
+                cacheWriter = Thread.ofPlatform().daemon().name("panamax-layout-cache").start(() -> {
+                    try {
+                        LayoutCache.write(file, k, all, copies);
+                    } catch (IOException | RuntimeException e) {
+                        System.getLogger("dev.panamax").log(System.Logger.Level.WARNING, "decode layout not cached in " + file + ": " + e.getMessage());
+                    }
+                });
             }
         }
         copies.forEach((from, to) -> {
@@ -125,6 +136,8 @@ public final class Weights implements AutoCloseable {
     }
 
     private volatile String layoutCacheNote;
+    /** The thread writing the layout cache, if one was started: {@link #close} waits for it. */
+    private volatile Thread cacheWriter;
 
     /** What {@link #interleaved} did with the layout cache (mapped, written, or why not), or null when it was not asked to. */
     public String layoutCacheNote() {
@@ -302,6 +315,16 @@ public final class Weights implements AutoCloseable {
 
     @Override
     public void close() {
+        Thread w = cacheWriter;
+        boolean interrupted = false;
+        while (w != null && w.isAlive()) {
+            try {
+                w.join();
+            } catch (InterruptedException e) {
+                interrupted = true; // the writer reads this arena's copies: it must end before the arena closes
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
         arena.close();
     }
 }

@@ -67,7 +67,7 @@ public interface LanguageModel extends Model {
 
     /**
      * What {@link #prepare} did with {@link dev.panamax.runtime.LoadOptions#layoutCache} (the copies
-     * mapped from the cache file, written to it, or why not), for a user's log; null when nothing.
+     * mapped from the cache file, being written to it, or why not), for a user's log; null when nothing.
      */
     default String preparedNote() {
         return null;
