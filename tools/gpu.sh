@@ -18,6 +18,7 @@
 #   tools/gpu.sh run batch [--big]    there: only the batched-decode table of `bench` (B = 1, 4, 16, 64 sequences a step)
 #   tools/gpu.sh run vision           there: a ViT-B/16-shaped model's images/s on the GPU (F32, Q8_0; one at a time and 16
 #                                     a pass) and on the host's CPU
+#   tools/gpu.sh run vision-peer      there: transformers' eager ViT-B/16 (fp32, fp16, batch 1) on the GPU, if installed
 #   tools/gpu.sh run firstrun         there: a fresh installation's first generate --device cuda and a later one, with
 #                                     kernels.cu built in parts (default) and as one program (issue 28's first-run time)
 #   tools/gpu.sh run serve            there: panamax serve --device cuda on kjv-llama, checked by tools/serve-check.py
@@ -160,6 +161,12 @@ print(pp, tg)")
     echo "== ViT-B/16 shape, F32, --device cuda =="; cli bench $b/vit-b16 --device cuda --repeats 3 --warmup 1
     echo "== the same, Q8_0 =="; cli bench $b/vit-b16 --device cuda --repeats 3 --warmup 1 --quantize q8_0
     echo "== the same on this host's CPU ($(nproc) threads) =="; cli bench $b/vit-b16 --repeats 3 --warmup 1
+    return 0
+  fi
+  if [ "$what" = vision-peer ]; then # transformers' eager ViT on the GPU (fp32, fp16, batch 1), when torch and transformers are there
+    [ -f $b/vit-b16/model.safetensors ] || tool RandomVit $b/vit-b16 >/dev/null
+    python3 -c "import torch, transformers" 2>/dev/null || { echo "no torch/transformers for python3 here: $(python3 -c 'import torch; print("torch", torch.__version__)' 2>&1 | tail -1)"; return 0; }
+    python3 tools/hf-vit-gpu.py $b/vit-b16
     return 0
   fi
   if [ "$what" = firstrun ]; then # a fresh installation's first generate and a later one, kernels built in parts or whole
