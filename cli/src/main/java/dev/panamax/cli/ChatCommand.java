@@ -42,6 +42,7 @@ final class ChatCommand extends Command {
         String device = deviceOption(a);
         try (Panamax model = place(load(modelPath, loadOptions(a), err), device, err)) {
             model.model().prepare();
+            if (model.model().preparedNote() != null) err.println("panamax: " + model.model().preparedNote());
             String system = a.value("--system", null);
             dev.panamax.runtime.generate.Chat chat = new dev.panamax.runtime.generate.Chat(model.model(), system, note -> err.println("panamax: " + note));
             ChatTemplate template = chat.template();

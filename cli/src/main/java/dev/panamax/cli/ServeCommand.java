@@ -58,6 +58,8 @@ final class ServeCommand extends Command {
         if (key != null && !key.isEmpty()) o = o.withApiKey(key);
         String device = deviceOption(a);
         try (Panamax model = place(load(modelPath, loadOptions(a), err), device, err)) {
+            model.model().prepare(); // the CPU's decode layout (mapped from the layout cache, or made) before the first request
+            if (model.model().preparedNote() != null) err.println("panamax: " + model.model().preparedNote());
             OpenAiServer server;
             if (!o.warmUp().isZero()) err.println("panamax: warming up for " + warm + " s...");
             try {

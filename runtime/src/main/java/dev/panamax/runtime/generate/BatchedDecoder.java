@@ -362,6 +362,11 @@ public final class BatchedDecoder implements LanguageModel {
     }
 
     @Override
+    public String preparedNote() {
+        return model.preparedNote();
+    }
+
+    @Override
     public long sessionBytes(int positions) {
         return model.sessionBytes(positions);
     }
