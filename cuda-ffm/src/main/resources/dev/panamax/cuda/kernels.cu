@@ -545,6 +545,8 @@ MATVEC_MULTI(matvec4_q4_0, 4, 8, 4)
 // order (use_batch), added to the running sum; the same RMSNorm scaling, warp reduction and epilogue —
 // so each input's result is bit for bit matvec's for it alone. Block b: rows (b / groups)·warps·R..,
 // inputs (b % groups)·NB..; inputs staged as matvec's blocks of vthreads threads stage them.
+// chunk_dot spells the per-format products of use_batch again, over an input chunk held in registers;
+// left as a twin until a GPU run can check that use_batch written through it keeps every decode bit.
 template <int FMT> __device__ __forceinline__ constexpr int chunk_cols() { return FMT == 0 ? 4 : FMT <= 2 ? 8 : FMT == 3 ? 16 : 32; }
 
 template <int FMT>
