@@ -142,6 +142,11 @@ public final class LayoutCache {
             end = offset + bytes;
             out.put(m, new Tensor(m.name(), m.type(), m.shape(), all.asSlice(offset, bytes), layout));
         }
+        try {
+            Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis())); // used: last to go
+        } catch (IOException | RuntimeException e) {
+            // a read-only cache still serves
+        }
         return out;
     }
 
@@ -168,6 +173,7 @@ public final class LayoutCache {
         long base = align(MAGIC.length + 4L + text.length);
         Files.createDirectories(file.getParent());
         removeStale(file.getParent(), key);
+        evict(file.getParent(), base + at + END.length, MAX_BYTES);
         String noRoom = noRoom(file.getParent(), base + at + END.length);
         if (noRoom != null) throw new IOException(noRoom);
         Path tmp = Files.createTempFile(file.getParent(), file.getFileName().toString(), ".part");
@@ -197,6 +203,47 @@ public final class LayoutCache {
             throw e;
         }
         return written;
+    }
+
+    /**
+     * The cache folder's bound: before a file is written, the least recently used others go until it
+     * fits within this (or the new file alone, when that is larger). A start that maps a file marks it used.
+     */
+    static final long MAX_BYTES = 16L << 30;
+
+    /**
+     * Deletes the least recently used cache files in {@code dir} (by modification time, which a read
+     * renews) until those left and {@code incoming} more bytes fit {@code max}; the newest survive.
+     */
+    static void evict(Path dir, long incoming, long max) {
+        List<Path> files = new ArrayList<>();
+        try (var s = Files.list(dir)) {
+            s.filter(f -> f.getFileName().toString().endsWith(".layout") && Files.isRegularFile(f)).forEach(files::add);
+        } catch (IOException e) {
+            return;
+        }
+        Map<Path, Long> used = new java.util.HashMap<>(), size = new java.util.HashMap<>();
+        long total = incoming;
+        for (Path f : files) {
+            try {
+                used.put(f, Files.getLastModifiedTime(f).toMillis());
+                size.put(f, Files.size(f));
+                total += size.get(f);
+            } catch (IOException e) {
+                used.put(f, Long.MIN_VALUE);
+                size.put(f, 0L);
+            }
+        }
+        files.sort(java.util.Comparator.comparingLong(used::get));
+        for (Path f : files) {
+            if (total <= max) break;
+            try {
+                Files.deleteIfExists(f); // a process that maps it keeps its pages until it ends
+                total -= size.get(f);
+            } catch (IOException e) {
+                // leave it
+            }
+        }
     }
 
     /** A cache file is not written where it would leave less than this free on the disk. */
