@@ -78,10 +78,13 @@ final class GenerateCommand extends Command {
             if (prompt != null) out.print(prompt);
             else if (tok != null) out.print(decode(tok, ids));
             out.flush();
+            long[] shown = new long[Math.max(1, o.maxTokens())]; // when each piece of text came: the steady rate below
+            int[] pieces = {0};
             Generator.Result r = model.generate(ids, o, text -> {
                 out.print(text);
                 out.flush();
                 if (out.checkError()) throw new OutputClosed();
+                if (pieces[0] < shown.length) shown[pieces[0]++] = System.nanoTime();
             });
             out.println();
             if (a.has("--print-ids")) {
@@ -90,8 +93,14 @@ final class GenerateCommand extends Command {
                 for (int id : r.generatedIds()) sb.append(',').append(id);
                 out.println(sb);
             }
-            err.printf("panamax: prompt %d tokens at %.1f tok/s; generated %d tokens at %.1f tok/s (%s, stopped by %s)%n",
-                    r.promptIds().length, r.promptTokensPerSecond(), r.generatedIds().length, r.generatedTokensPerSecond(),
+            // A fresh JVM's first tokens run while the JIT compiles the kernels: with 16 tokens or more the line also
+            // gives the later half's rate, between the pieces of text shown (about one a token).
+            int k = pieces[0], half = k / 2;
+            String steady = k >= 16 && shown[k - 1] > shown[half]
+                    ? String.format(java.util.Locale.ROOT, " (the last %d at %.1f tok/s)", k - 1 - half, (k - 1 - half) / ((shown[k - 1] - shown[half]) / 1e9))
+                    : "";
+            err.printf("panamax: prompt %d tokens at %.1f tok/s; generated %d tokens at %.1f tok/s%s (%s, stopped by %s)%n",
+                    r.promptIds().length, r.promptTokensPerSecond(), r.generatedIds().length, r.generatedTokensPerSecond(), steady,
                     deviceName.equals("cpu") ? Parallel.threads() + " threads" : deviceName.split(",")[0], r.stoppedBy());
         }
         return 0;

@@ -39,7 +39,9 @@ class GenerateCommandTest {
         // transformers' greedy ids for this prompt (../shared/models/kjv-llama/expected.json), BOS first.
         assertEquals("1,1043,261,1791,1243,2001,270,261,1541,435,271,261,1135,2001,301,338,667", lines[1]);
         assertTrue(r.err().contains("loaded kjv-llama (embedded)"), r.err());
-        assertTrue(r.err().matches("(?s).*prompt 5 tokens at [0-9.]+ tok/s; generated 12 tokens at [0-9.]+ tok/s.*"), r.err());
+        assertTrue(r.err().matches("(?s).*prompt 5 tokens at [0-9.]+ tok/s; generated 12 tokens at [0-9.]+ tok/s \\(\\d+ threads.*"), r.err());
+        Result longer = run("", "generate", "In the beginning", "--temperature", "0", "--max-tokens", "24");
+        assertTrue(longer.err().matches("(?s).*generated 24 tokens at [0-9.]+ tok/s \\(the last \\d+ at [0-9.]+ tok/s\\) \\(\\d+ threads.*"), longer.err());
     }
 
     @Test
