@@ -78,7 +78,7 @@ final class GenerateCommand extends Command {
             if (prompt != null) out.print(prompt);
             else if (tok != null) out.print(decode(tok, ids));
             out.flush();
-            long[] shown = new long[Math.max(1, o.maxTokens())]; // when each piece of text came: the steady rate below
+            long[] shown = new long[1 + Math.min(o.maxTokens(), model.model().contextLength())]; // when each piece of text came: the steady rate below
             int[] pieces = {0};
             Generator.Result r = model.generate(ids, o, text -> {
                 out.print(text);
