@@ -110,6 +110,13 @@ class LayoutCacheTest {
         assertTrue(!Files.exists(file), "the outdated cache file is gone");
         assertEquals(2, cacheFiles(cache).size(), cacheFiles(cache).toString());
         assertArrayEquals(plain, changed.logits());
+
+        // A cache "folder" that is a file: said, nothing written, the same bits.
+        Path notAFolder = Files.writeString(tmp.resolve("not-a-folder"), "x");
+        Run refused = run(gguf, Fixtures.OPTIONS.withLayoutCache(notAFolder), ids);
+        assertEquals("decode layout not cached in " + notAFolder + ": it is a file, not a folder", refused.note());
+        assertArrayEquals(plain, refused.logits());
+        assertEquals("x", Files.readString(notAFolder));
     }
 
     private static byte[] replaced(byte[] b, int at, String with) {

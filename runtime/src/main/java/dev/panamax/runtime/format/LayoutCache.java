@@ -251,13 +251,14 @@ public final class LayoutCache {
 
     /** Why {@code bytes} more in {@code dir} would leave too little free (null when they fit; the folder is made if missing). */
     static String noRoom(Path dir, long bytes) {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) return "it is a file, not a folder";
         try {
             Files.createDirectories(dir);
             long free = Files.getFileStore(dir).getUsableSpace();
             if (free - bytes >= MIN_FREE) return null;
             return String.format(java.util.Locale.ROOT, "%.2f GB needed, %.2f GB free (1 GB is always left)", bytes / 1e9, free / 1e9);
         } catch (IOException | RuntimeException e) {
-            return "cannot write there (" + e.getMessage() + ")";
+            return "cannot write there (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")";
         }
     }
 
