@@ -99,7 +99,13 @@ public final class LayoutCache {
      * the file has none), the file mapped by {@code map}; null when there is no valid file for {@code key}.
      */
     static Map<Tensor, Tensor> read(Path file, String key, List<Tensor> matrices, java.util.function.Function<Path, MemorySegment> map) {
-        if (!Files.isRegularFile(file)) return null;
+        String header;
+        try {
+            header = Files.isRegularFile(file) ? headerOf(file) : null;
+        } catch (IOException e) {
+            return null;
+        }
+        if (header == null || !header.startsWith(key)) return null; // not mapped: a miss costs a header read
         MemorySegment all;
         try {
             all = map.apply(file);
@@ -107,13 +113,10 @@ public final class LayoutCache {
             return null;
         }
         long size = all.byteSize();
-        if (size < MAGIC.length + 4 + END.length) return null;
-        if (all.asSlice(0, MAGIC.length).mismatch(MemorySegment.ofArray(MAGIC)) != -1) return null;
+        byte[] head = headerBytes(header);
+        int n = head.length - MAGIC.length - 4;
+        if (size < head.length + END.length || all.asSlice(0, head.length).mismatch(MemorySegment.ofArray(head)) != -1) return null; // the file read is the file mapped
         if (all.asSlice(size - END.length, END.length).mismatch(MemorySegment.ofArray(END)) != -1) return null;
-        int n = all.get(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), MAGIC.length);
-        if (n < 0 || n > MAX_HEADER || MAGIC.length + 4L + n > size - END.length) return null;
-        String header = new String(all.asSlice(MAGIC.length + 4, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
-        if (!header.startsWith(key)) return null;
         Map<Tensor, Tensor> out = new IdentityHashMap<>();
         for (Tensor m : matrices) out.put(m, m);
         long base = align(MAGIC.length + 4L + n), end = base;
@@ -169,8 +172,8 @@ public final class LayoutCache {
             at = align(at + c.data().byteSize());
         }
         if (data.isEmpty()) return 0;
-        byte[] text = header.toString().getBytes(StandardCharsets.UTF_8);
-        long base = align(MAGIC.length + 4L + text.length);
+        byte[] head = headerBytes(header.toString());
+        long base = align(head.length);
         Files.createDirectories(file.getParent());
         removeStale(file.getParent(), key);
         evict(file.getParent(), base + at + END.length, MAX_BYTES);
@@ -179,9 +182,7 @@ public final class LayoutCache {
         Path tmp = Files.createTempFile(file.getParent(), file.getFileName().toString(), ".part");
         long written = 0;
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-            ByteBuffer head = ByteBuffer.allocate(MAGIC.length + 4 + text.length).order(ByteOrder.LITTLE_ENDIAN);
-            head.put(MAGIC).putInt(text.length).put(text).flip();
-            writeFully(ch, head, 0);
+            writeFully(ch, ByteBuffer.wrap(head), 0);
             long last = base;
             for (int i = 0; i < data.size(); i++) {
                 MemorySegment seg = data.get(i);
@@ -291,6 +292,12 @@ public final class LayoutCache {
         } catch (IOException e) {
             // nothing to clean
         }
+    }
+
+    /** The file's first bytes for a header text: the magic, the text's length, the text. */
+    private static byte[] headerBytes(String header) {
+        byte[] text = header.getBytes(StandardCharsets.UTF_8);
+        return ByteBuffer.allocate(MAGIC.length + 4 + text.length).order(ByteOrder.LITTLE_ENDIAN).put(MAGIC).putInt(text.length).put(text).array();
     }
 
     /** A cache file's header text, or null when it is not one. */
