@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The decode-layout cache ({@code LoadOptions.layoutCache}): the first start writes the interleaved
  * copies, a later one maps them, and both compute exactly what a start without a cache computes; a
  * damaged, foreign or outdated cache file is a miss that is rewritten, never garbage. On the scalar
- * kernels, which have no interleaved layout, nothing is written.
+ * kernels, which have no interleaved layout, only 16-bit matrices widened to F32 are cached.
  */
 class LayoutCacheTest {
 
@@ -61,10 +61,12 @@ class LayoutCacheTest {
 
         float[] plain = run(gguf, Fixtures.OPTIONS, ids).logits();
         Run first = run(gguf, cached, ids);
-        if (!QuantizedMatvec.interleaves(BlockFormat.Q4_0, 64, 32)) { // the scalar kernels read the file's layout
-            assertNull(first.note());
-            assertEquals(List.of(), cacheFiles(cache));
+        if (!QuantizedMatvec.interleaves(BlockFormat.Q4_0, 64, 32)) { // the scalar kernels read Q4_0 in the file's layout
             assertArrayEquals(plain, first.logits());
+            for (Path f : cacheFiles(cache)) { // only the F16 matrices the export kept (widened) are cached
+                String header = new String(Files.readAllBytes(f), StandardCharsets.ISO_8859_1);
+                assertTrue(!header.contains(" Q4_0x64 ") && header.indexOf("\ncopy ") > 0 && header.indexOf(" F32 ", header.indexOf("\ncopy ")) > 0, f.toString());
+            }
             return;
         }
         assertTrue(first.note().startsWith("decode layout being written to "), first.note());
@@ -117,6 +119,51 @@ class LayoutCacheTest {
         assertEquals("decode layout not cached in " + notAFolder + ": it is a file, not a folder", refused.note());
         assertArrayEquals(plain, refused.logits());
         assertEquals("x", Files.readString(notAFolder));
+    }
+
+    /**
+     * A small 16-bit model's F32 widening is a decode copy too: written by the first start, mapped by
+     * a later one (on either kernel path: widening does not depend on it), with the bits of a start
+     * without a cache; a copy line that lies about its kind is a miss; with widening off nothing is cached.
+     */
+    @Test
+    void halfFloatMatricesAreCachedWidened(@TempDir Path tmp) throws Exception {
+        Path f16 = tmp.resolve("kjv-f16.gguf");
+        GgufExport.convert(Fixtures.kjv(), f16, DType.F16);
+        int[] ids = Fixtures.ints(Fixtures.json(Fixtures.kjv().resolve("expected.json")).get("greedy_ids"));
+        Path cache = tmp.resolve("cache");
+        LoadOptions cached = Fixtures.OPTIONS.withLayoutCache(cache);
+
+        float[] plain = run(f16, Fixtures.OPTIONS, ids).logits();
+        try (LanguageModel m = ModelLoader.loadLanguageModel(f16, Fixtures.OPTIONS)) {
+            Map<String, Long> byType = m.parametersByType();
+            assertTrue(byType.getOrDefault("F32", 0L) > byType.getOrDefault("F16", 0L), "the matrices compute in F32: " + byType);
+        }
+        Run first = run(f16, cached, ids);
+        assertTrue(first.note().startsWith("decode layout being written to "), first.note());
+        List<Path> files = cacheFiles(cache);
+        assertEquals(1, files.size(), files.toString());
+        Path file = files.get(0);
+        Run second = run(f16, cached, ids);
+        assertEquals("decode layout mapped from " + file, second.note());
+        assertArrayEquals(plain, first.logits(), "the first start, with the cache written");
+        assertArrayEquals(plain, second.logits(), "a later start, the widened copies mapped");
+
+        byte[] good = Files.readAllBytes(file);
+        String head = new String(good, 0, Math.min(good.length, 1 << 16), StandardCharsets.ISO_8859_1);
+        int copyLine = head.indexOf(" F32 ", head.indexOf("\ncopy "));
+        assertTrue(head.indexOf("\ncopy ") > 0 && copyLine > 0, "the header names the widened copies");
+        Files.write(file, replaced(good, copyLine, " Q8_0x16 "));
+        Run lied = run(f16, cached, ids);
+        assertTrue(lied.note().startsWith("decode layout being written to "), lied.note());
+        assertArrayEquals(plain, lied.logits());
+        assertArrayEquals(good, Files.readAllBytes(file), "rewritten whole");
+
+        Path none = tmp.resolve("none");
+        Run asStored = run(f16, Fixtures.OPTIONS.withWidenHalfFloatsUpTo(0).withLayoutCache(none), ids);
+        assertNull(asStored.note());
+        assertEquals(List.of(), cacheFiles(none));
+        assertEquals(plain.length, asStored.logits().length);
     }
 
     private static byte[] replaced(byte[] b, int at, String with) {

@@ -18,7 +18,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The CPU's interleaved decode copies of a model's matrices ({@link DecodeLayout}), kept in one file
+ * The CPU's decode copies of a model's matrices — interleaved ({@link DecodeLayout}), or 16-bit
+ * matrices widened to F32 ({@link Weights#matrix}) — kept in one file
  * that a later start memory-maps instead of copying the matrices again: on a 1.1 GB Q8_0 file the
  * copy is ~2 s of a fresh process (mostly the kernel handing out fresh pages), the mapping a few
  * milliseconds, the pages then read from the page cache as llama.cpp reads its mapped file.
@@ -35,7 +36,8 @@ import java.util.Map;
  *   0       8      magic "PMXLAYO1"
  *   8       4      n, bytes of the header text (little-endian int)
  *   12      n      header, UTF-8 lines: the key's lines, then "copy INDEX LAYOUT OFFSET BYTES" per copy
- *                  (INDEX into the key's "matrix" lines; the matrices without a line keep the file's layout)
+ *                  (INDEX into the key's "matrix" lines; LAYOUT a {@link DecodeLayout} name, or F32 for a
+ *                  16-bit matrix widened; the matrices without a line keep the file's layout)
  *   D              D = 12 + n rounded up to 4096: each copy at D + OFFSET (a multiple of 4096), in the
  *                  order of its lines
  *   end − 8 8      magic "PMXLAYOK" (written last; the file is renamed into place only when whole)
@@ -44,10 +46,12 @@ import java.util.Map;
 public final class LayoutCache {
 
     /** Bump when a layout's bytes change ({@link DecodeLayout}'s interleaving), so old files miss. */
-    static final int VERSION = 1;
+    static final int VERSION = 2;
     private static final byte[] MAGIC = "PMXLAYO1".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] END = "PMXLAYOK".getBytes(StandardCharsets.US_ASCII);
     private static final int ALIGN = 4096;
+    /** A copy line's LAYOUT for a 16-bit matrix widened to F32. */
+    private static final String WIDENED = "F32";
     /** A header is a few lines per matrix: a larger length field is a foreign or damaged file. */
     private static final int MAX_HEADER = 16 << 20;
 
@@ -127,9 +131,10 @@ public final class LayoutCache {
             int index;
             DecodeLayout layout;
             long offset, bytes;
+            boolean widened = f[2].equals(WIDENED);
             try {
                 index = Integer.parseInt(f[1]);
-                layout = DecodeLayout.valueOf(f[2]);
+                layout = widened ? null : DecodeLayout.valueOf(f[2]);
                 offset = Long.parseLong(f[3]);
                 bytes = Long.parseLong(f[4]);
             } catch (IllegalArgumentException e) {
@@ -138,12 +143,18 @@ public final class LayoutCache {
             if (index < 0 || index >= matrices.size()) return null;
             Tensor m = matrices.get(index);
             if (out.get(m) != m) return null; // two copies of one matrix
-            if (m.type().format == null || DecodeLayout.of(m.type().format) != layout || bytes != layout.bytes(m.rows(), m.cols())) return null;
+            if (widened) {
+                if ((m.type() != dev.panamax.runtime.tensor.DType.F16 && m.type() != dev.panamax.runtime.tensor.DType.BF16) || m.layout() != null
+                        || bytes != 4 * m.elements()) return null;
+            } else if (m.type().format == null || DecodeLayout.of(m.type().format) != layout || bytes != layout.bytes(m.rows(), m.cols())) {
+                return null;
+            }
             if (offset < 0 || offset % ALIGN != 0 || offset > size) return null;
             offset += base;
             if (offset < end || offset > size - END.length - bytes) return null;
             end = offset + bytes;
-            out.put(m, new Tensor(m.name(), m.type(), m.shape(), all.asSlice(offset, bytes), layout));
+            out.put(m, widened ? new Tensor(m.name(), dev.panamax.runtime.tensor.DType.F32, m.shape(), all.asSlice(offset, bytes))
+                    : new Tensor(m.name(), m.type(), m.shape(), all.asSlice(offset, bytes), layout));
         }
         try {
             Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis())); // used: last to go
@@ -165,8 +176,8 @@ public final class LayoutCache {
         long at = 0;
         for (int i = 0; i < matrices.size(); i++) {
             Tensor c = copies.get(matrices.get(i));
-            if (c == null || c.layout() == null) continue;
-            header.append("copy ").append(i).append(' ').append(c.layout()).append(' ').append(at).append(' ').append(c.data().byteSize()).append('\n');
+            if (c == null || c == matrices.get(i)) continue;
+            header.append("copy ").append(i).append(' ').append(c.layout() != null ? c.layout().name() : WIDENED).append(' ').append(at).append(' ').append(c.data().byteSize()).append('\n');
             data.add(c.data());
             offsets.add(at);
             at = align(at + c.data().byteSize());

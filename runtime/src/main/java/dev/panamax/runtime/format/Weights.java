@@ -83,23 +83,26 @@ public final class Weights implements AutoCloseable {
     }
 
     /**
-     * {@link Tensor#interleaved(java.util.Collection, Arena)} into this arena, the file pages of each
-     * matrix that got a copy unloaded: the copy's user does not read them again. With a
+     * The CPU's decode copy of each matrix into this arena — {@link Tensor#interleaved} where that
+     * layout runs here (and {@link dev.panamax.runtime.LoadOptions#interleave} allows), the F32 widening
+     * of the 16-bit matrices {@link #matrix} chose to widen — the file pages of each matrix that got a
+     * copy unloaded: the copy's user does not read them again. With a
      * {@link dev.panamax.runtime.LoadOptions#layoutCache} folder, the copies are mapped from the
      * {@link LayoutCache} file a previous start wrote for the same sources and options, or written
      * there after they are made.
      */
     public Map<Tensor, Tensor> interleaved(java.util.Collection<Tensor> matrices) {
-        if (!options.interleave()) {
+        java.util.List<Tensor> all = java.util.List.copyOf(new java.util.LinkedHashSet<>(matrices));
+        if (all.stream().noneMatch(this::copied)) {
             Map<Tensor, Tensor> same = new java.util.IdentityHashMap<>();
-            for (Tensor t : matrices) same.put(t, t);
+            for (Tensor t : all) same.put(t, t);
             return same;
         }
-        java.util.List<Tensor> all = java.util.List.copyOf(new java.util.LinkedHashSet<>(matrices));
         Path cacheFile = null;
         String key = null;
-        if (options.layoutCache() != null && !sources.isEmpty() && all.stream().anyMatch(t -> t.interleavesHere())) {
-            key = LayoutCache.key(sources, "quantize=" + options.quantize(), dev.panamax.simd.Simd.kernels().vectorBits(), all);
+        if (options.layoutCache() != null && !sources.isEmpty()) {
+            key = LayoutCache.key(sources, "quantize=" + options.quantize() + " interleave=" + options.interleave() + " widen-f32=" + !widened.isEmpty(),
+                    dev.panamax.simd.Simd.kernels().vectorBits(), all);
             cacheFile = LayoutCache.file(options.layoutCache(), key);
             Map<Tensor, Tensor> cached = LayoutCache.read(cacheFile, key, all, this::mapOnly);
             if (cached != null) {
@@ -107,10 +110,16 @@ public final class Weights implements AutoCloseable {
                 return cached;
             }
         }
-        Map<Tensor, Tensor> copies = Tensor.interleaved(all, arena);
+        Map<Tensor, Tensor> copies = new java.util.concurrent.ConcurrentHashMap<>();
+        // One matrix per thread: most of the time is the kernel handing out (and the JDK zeroing)
+        // fresh pages, which parallelizes by matrix, not within one allocation.
+        dev.panamax.simd.Parallel.forEach(all.size(), i -> {
+            Tensor t = all.get(i);
+            copies.put(t, widened.contains(t) ? widenedToF32(t) : options.interleave() ? t.interleaved(arena) : t);
+        });
         if (cacheFile != null) {
             long bytes = 0;
-            for (Tensor m : all) if (copies.get(m).layout() != null) bytes += copies.get(m).data().byteSize();
+            for (Tensor m : all) if (copies.get(m) != m) bytes += copies.get(m).data().byteSize();
             String noRoom = LayoutCache.noRoom(options.layoutCache(), bytes);
             if (noRoom != null) {
                 layoutCacheNote = "decode layout not cached in " + options.layoutCache() + ": " + noRoom;
@@ -133,6 +142,11 @@ public final class Weights implements AutoCloseable {
             if (to != from) unload(from.data());
         });
         return copies;
+    }
+
+    /** Whether {@link #interleaved} gives {@code m} a copy of its own here: widened to F32, or interleaved. */
+    private boolean copied(Tensor m) {
+        return widened.contains(m) || options.interleave() && m.interleavesHere();
     }
 
     private volatile String layoutCacheNote;
@@ -167,18 +181,32 @@ public final class Weights implements AutoCloseable {
      */
     public Tensor widenedToF32(Tensor t) {
         if (t.type() == DType.F32) return t;
+        if (t.type() != DType.F16 && t.type() != DType.BF16) throw new IllegalArgumentException(t.name() + ": only F16 and BF16 widen, not " + t.type());
         long n = t.elements();
         MemorySegment dst = arena.allocate(4 * n, 64);
-        float[] chunk = new float[(int) Math.min(n, 1 << 16)];
-        for (long i = 0; i < n; i += chunk.length) {
-            int len = (int) Math.min(chunk.length, n - i);
-            // The scalar twin: this runs once, at start-up, before the JIT has compiled anything,
-            // and interpreted Vector API code is many times slower than an interpreted plain loop
-            // (measured: 0.9 s to the first token with the vector path here, 0.5 s with this).
-            t.read(dev.panamax.simd.Simd.scalar(), i, chunk, 0, len);
+        int size = (int) Math.min(n, 1 << 16);
+        short[] half = new short[size];
+        float[] chunk = new float[size];
+        boolean bf16 = t.type() == DType.BF16;
+        for (long i = 0; i < n; i += size) {
+            int len = (int) Math.min(size, n - i);
+            // Bulk copies and a plain loop over arrays in its own small method: this runs once, at
+            // start-up, before the JIT has compiled anything, where a read per element through the
+            // memory segment (or interpreted Vector API code) is many times slower — kjv-llama's
+            // 5.4 M weights widened in 120 ms that way, in ~20 ms this way.
+            MemorySegment.copy(t.data(), I16_LE, 2 * i, half, 0, len);
+            widen(half, chunk, len, bf16);
             MemorySegment.copy(chunk, 0, dst, ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 4 * i, len);
         }
         return new Tensor(t.name(), DType.F32, t.shape(), dst);
+    }
+
+    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
+    /** f[i] = the half float (or bfloat16) s[i], exactly as the kernels' {@code f16ToF32}/{@code bf16ToF32} widen it. */
+    private static void widen(short[] s, float[] f, int len, boolean bf16) {
+        if (bf16) for (int i = 0; i < len; i++) f[i] = Float.intBitsToFloat(s[i] << 16);
+        else for (int i = 0; i < len; i++) f[i] = Float.float16ToFloat(s[i]);
     }
 
     /**
@@ -228,13 +256,23 @@ public final class Weights implements AutoCloseable {
      * preparation.
      */
     public Tensor matrix(Tensor t) {
-        Tensor m = quantizedOrWidened(t);
+        Tensor m = quantized(t);
+        boolean widen = m.type() != t.type() ? false : (t.type() == DType.F16 || t.type() == DType.BF16) && t.rank() == 2 && widensHalfFloats();
         synchronized (cpuMatrices) {
             if (cpuCopies != null) throw new IllegalStateException("matrix " + t.name() + " after prepare()");
             cpuMatrices.add(m);
+            if (widen) widened.add(m);
         }
         return m;
     }
+
+    /**
+     * The 16-bit matrices whose CPU copy is their F32 widening: made with the interleaved copies in
+     * {@link #prepare} (not at {@link #matrix}), so they come from the layout cache too — a fresh
+     * process maps them from the page cache instead of faulting in and filling fresh memory (kjv-llama:
+     * ~0.1 s of a 0.6 s start). A backend that takes the matrices elsewhere gets them as stored.
+     */
+    private final java.util.Set<Tensor> widened = Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
     /**
      * Makes the CPU's decode copy of every matrix from {@link #matrix}, all at once and only once
@@ -257,10 +295,8 @@ public final class Weights implements AutoCloseable {
         return c != null ? c : m;
     }
 
-    private Tensor quantizedOrWidened(Tensor t) {
+    private Tensor quantized(Tensor t) {
         DType quantizeTo = options.quantize();
-        boolean sixteen = t.type() == DType.F16 || t.type() == DType.BF16;
-        if (quantizeTo == null && sixteen && t.rank() == 2 && widensHalfFloats()) return widenedToF32(t);
         if (quantizeTo == null || t.type().quantized() || t.rank() != 2 || t.cols() % quantizeTo.blockSize != 0) return t;
         MemorySegment dst = arena.allocate(quantizeTo.bytesFor(t.elements()), 64);
         if (quantizeTo == DType.TERNARY) {
@@ -296,12 +332,20 @@ public final class Weights implements AutoCloseable {
      * tensors, with each matrix taken as {@link #matrix} prepared it (quantized or widened at load).
      */
     public Map<String, Long> parametersByType() {
-        Map<String, Tensor> byName = new java.util.LinkedHashMap<>(tensors);
+        Map<String, String> typeOf = new java.util.LinkedHashMap<>();
+        Map<String, Long> count = new java.util.HashMap<>();
+        for (Tensor t : tensors.values()) {
+            typeOf.put(t.name(), t.type().name());
+            count.put(t.name(), t.elements());
+        }
         synchronized (cpuMatrices) {
-            for (Tensor m : cpuMatrices) byName.put(m.name(), m);
+            for (Tensor m : cpuMatrices) {
+                typeOf.put(m.name(), widened.contains(m) ? DType.F32.name() : m.type().name());
+                count.put(m.name(), m.elements());
+            }
         }
         Map<String, Long> out = new java.util.TreeMap<>();
-        for (Tensor t : byName.values()) out.merge(t.type().name(), t.elements(), Long::sum);
+        typeOf.forEach((name, type) -> out.merge(type, count.get(name), Long::sum));
         return out;
     }
 
