@@ -2,7 +2,8 @@ package dev.panamax.cli;
 
 /**
  * When {@code panamax bench} has warmed up enough: after at least one whole run, once {@code
- * seconds} have passed and a whole run went by without the JIT compiling anything — or, if the JIT
+ * seconds} have passed, the kernels no longer run their warm-up twins ({@code Simd.warmingUp()})
+ * and a whole run went by without the JIT compiling anything — or, if the JIT
  * keeps compiling, at ten times {@code seconds} (at least 20 s). Why the second condition: on a
  * two-core machine a C2 compilation still running takes the second core from a two-thread
  * measurement (SmolLM-135M Q4_0, two threads: prefill 523–545 tokens/s after a 2-second warm-up,
@@ -27,7 +28,7 @@ final class WarmUp {
         boolean compiled = jit != lastJit;
         lastJit = jit;
         if (now < minEnd) return true;
-        return compiled && now < maxEnd;
+        return (compiled || dev.panamax.simd.Simd.warmingUp()) && now < maxEnd;
     }
 
     /** "N runs, S s" for the report. */

@@ -79,6 +79,14 @@ public final class Parallel {
         old.shutdown();
     }
 
+    /**
+     * While set, jobs run on the calling thread alone and the workers park: {@link WarmingKernels}
+     * sets it while the vector kernels warm up, leaving the other cores to the JIT (on two cores,
+     * a spinning worker and a second kernel thread delayed C2 by a second). Results do not depend
+     * on it, as they do not depend on the thread count.
+     */
+    static volatile boolean callerOnly;
+
     /** Runs {@code body.accept(t)} for every t in [0, tasks), spread over the pool; returns when all are done. */
     public static void forEach(int tasks, IntConsumer body) {
         pool.run(tasks, body);
@@ -170,7 +178,7 @@ public final class Parallel {
 
         void run(int tasks, IntConsumer body) {
             if (tasks <= 0) return;
-            if (tasks == 1 || size == 1 || Thread.currentThread() instanceof Worker || !busy.compareAndSet(false, true)) {
+            if (tasks == 1 || size == 1 || callerOnly || Thread.currentThread() instanceof Worker || !busy.compareAndSet(false, true)) {
                 for (int t = 0; t < tasks; t++) body.accept(t);
                 return;
             }

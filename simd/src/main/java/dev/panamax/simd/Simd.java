@@ -49,7 +49,7 @@ public final class Simd {
                 REASON = "-Dpanamax.simd=scalar";
             }
             case "auto", "vector", "" -> {
-                ACTIVE = VECTOR != null ? VECTOR : ScalarKernels.INSTANCE;
+                ACTIVE = VECTOR != null ? warming(VECTOR) : ScalarKernels.INSTANCE;
                 REASON = VECTOR != null ? null : VECTOR_UNAVAILABLE;
                 // Said once per JVM, through the platform logger (an application routes or silences it
                 // like any other): the scalar twins give the same results, several times slower.
@@ -70,12 +70,21 @@ public final class Simd {
         return ACTIVE;
     }
 
+    /**
+     * Whether the kernels still run (some of) their lane-order twins while the vector kernels warm
+     * up in the background ({@link WarmingKernels}): the same bits, a slower speed — a benchmark
+     * waits for this to end before it measures.
+     */
+    public static boolean warmingUp() {
+        return ACTIVE instanceof WarmingKernels w && !w.warm();
+    }
+
     /** The scalar twin, always available. */
     public static Kernels scalar() {
         return ScalarKernels.INSTANCE;
     }
 
-    /** The Vector API path, if this JVM can run it (whatever {@code panamax.simd} chose). */
+    /** The Vector API path itself (never its warm-up twins), if this JVM can run it (whatever {@code panamax.simd} chose). */
     public static Optional<Kernels> vector() {
         return Optional.ofNullable(VECTOR);
     }
@@ -87,6 +96,21 @@ public final class Simd {
             return "vector (Vector API, " + bits + "-bit, " + bits / 32 + " float lanes)";
         }
         return "scalar (" + REASON + ")";
+    }
+
+    /**
+     * The vector kernels behind {@link WarmingKernels}, which runs their lane-order twins until a
+     * background thread has warmed them up (the same bits, sooner in a fresh JVM), unless
+     * {@code -Dpanamax.twinWarmUp=false}.
+     */
+    private static Kernels warming(Kernels v) {
+        if (!Tuning.flagOn("twinWarmUp")) return v;
+        try {
+            int rowDotsBelow = Class.forName("dev.panamax.simd.VectorKernels").getDeclaredField("ROW_DOTS_BELOW").getInt(null);
+            return new WarmingKernels(v, new LaneOrderKernels(v.vectorBits() / 32, rowDotsBelow), rowDotsBelow, true);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return v; // the vector kernels alone, as before
+        }
     }
 
     /** Compares a few kernels with the scalar twin; null when they agree, else what went wrong. */
