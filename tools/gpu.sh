@@ -22,6 +22,7 @@
 #   tools/gpu.sh run firstrun         there: a fresh installation's first generate --device cuda and a later one, with
 #                                     kernels.cu built in parts (default) and as one program (issue 28's first-run time)
 #   tools/gpu.sh run serve            there: panamax serve --device cuda on kjv-llama, checked by tools/serve-check.py
+#   tools/gpu.sh run startup          there, on the host's CPU: kjv-llama's whole generate with the start-up twins against without
 #                                     (texts alone = texts together; tokens/s of 1 and 16 at once); part of `all`
 #   tools/gpu.sh run matvec [TYPE [RxB,...]]  there: GB/s of the decode matvec on TinyLlama's shapes per
 #                                     configuration (rows per block x loads per batch), F16 or Q8_0
@@ -167,6 +168,24 @@ print(pp, tg)")
     [ -f $b/vit-b16/model.safetensors ] || tool RandomVit $b/vit-b16 >/dev/null
     python3 -c "import torch, transformers" 2>/dev/null || { echo "no torch/transformers for python3 here: $(python3 -c 'import torch; print("torch", torch.__version__)' 2>&1 | tail -1)"; return 0; }
     python3 tools/hf-vit-gpu.py $b/vit-b16
+    return 0
+  fi
+  if [ "$what" = startup ]; then # the CPU start-up twins on this host's many cores: kjv-llama, whole process, twins against vector kernels alone
+    for n in 32 512; do
+      for threads in 2 $(nproc); do
+        for round in 1 2 3; do
+          for mode in twins vector; do
+            opt=-Dx=1; [ $mode = vector ] && opt=-Dpanamax.twinWarmUp=false
+            s=$(date +%s.%N)
+            "$java" "${flags[@]}" $opt -cp "$cp" dev.panamax.cli.Main generate $gpu/shared/models/kjv-llama "In the beginning" --max-tokens $n \
+              --temperature 0 --threads $threads > /dev/null 2> /tmp/pmx/gen.err || tail -3 /tmp/pmx/gen.err
+            e=$(date +%s.%N)
+            printf '%4s tokens %2s threads round %s %-6s %6.2f s  %s\n' $n $threads $round $mode "$(python3 -c "print($e - $s)")" "$(grep -E '^panamax: prompt' /tmp/pmx/gen.err)"
+          done
+        done
+      done
+    done
+    echo "(kjv-llama safetensors F32, java started directly, no AOT cache; $(nproc) processors; twins: -Dpanamax.twinWarmUp default)"
     return 0
   fi
   if [ "$what" = firstrun ]; then # a fresh installation's first generate and a later one, kernels built in parts or whole
