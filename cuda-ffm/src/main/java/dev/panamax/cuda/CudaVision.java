@@ -15,8 +15,9 @@ import java.util.List;
  * runs as cuBLAS GEMMs (W_q|W_k|W_v stacked), LayerNorm, bias and activation row kernels and the
  * prompt attention kernels with every row seeing all T keys, and the last layer's output comes
  * back for the model's heads. Images go one at a time: cuBLAS may choose its algorithm by the
- * number of rows, and an image's result must not depend on its batch mates. CLIP's text tower stays
- * on the CPU.
+ * number of rows, and an image's result must not depend on its batch mates. From the second image
+ * of a size on, the layers replay as one CUDA graph (the same launches, so the same bits). CLIP's
+ * text tower stays on the CPU.
  */
 final class CudaVision implements VisionModel {
     final CudaContext cx;
@@ -27,6 +28,10 @@ final class CudaVision implements VisionModel {
     final PromptGemm prompt;
     final long params;
     final CudaEncoder.Layer[] layers;
+    /** The patch embedding on the device (ViT, DeiT), or null (CLIP: its pre-layernorm is on the CPU with the embedding). */
+    private final VisionSpec.PatchEmbedding patchEmbedding;
+    private final DeviceMatrix patchW;
+    private final long patchBias;
     private final EncoderBuffers buffers;
     private boolean closed;
 
@@ -41,6 +46,9 @@ final class CudaVision implements VisionModel {
             params = cx.upload(weights, MemorySegment.ofArray(new int[] {0, 0})); // every image's tokens start at position 0
             layers = new CudaEncoder.Layer[s.layerWeights().size()];
             for (int i = 0; i < layers.length; i++) layers[i] = CudaEncoder.Layer.upload(cx, weights, s.layerWeights().get(i), s.dim());
+            patchEmbedding = dev.panamax.simd.Tuning.flag("cuda.cpuPatchEmbedding") ? null : s.stages().patchEmbedding();
+            patchW = patchEmbedding == null ? null : DeviceMatrix.upload(cx, weights, patchEmbedding.projection());
+            patchBias = patchEmbedding == null || patchEmbedding.bias() == null ? 0 : cx.upload(weights, patchEmbedding.bias());
         } catch (RuntimeException e) {
             prompt.close();
             weights.close();
@@ -87,29 +95,120 @@ final class CudaVision implements VisionModel {
     /** The last layer's output for each image, stacked [images · T, dim]. */
     private synchronized float[] encode(List<float[]> images, int height, int width) {
         if (closed) throw new IllegalStateException("the model is closed");
-        float[] x = s.stages().embed(images, height, width); // checks every image's size
+        long tA = System.nanoTime();
         int T = s.stages().tokens(height, width), d = s.dim(), f = s.ffnDim(), heads = s.heads();
+        // The patch embedding on the device where the model gives it (the unfolded patches go up, a
+        // GEMM adds them to the base rows), else the whole embedding on the CPU (its tokens go up).
+        float[] x = patchEmbedding == null ? s.stages().embed(images, height, width) : patchEmbedding.patches(images, height, width); // checks every image's size
+        long tB = System.nanoTime();
         cx.makeCurrent();
         buffers.ensure(T);
+        int N = T - (patchEmbedding == null ? 0 : patchEmbedding.prefix()), cpp = patchEmbedding == null ? 0 : x.length / (images.size() * N);
+        if (patchEmbedding != null) {
+            ensurePatches(T, N, cpp);
+            cx.copyIn(base, MemorySegment.ofArray(patchEmbedding.base(height, width)));
+        }
         EncoderBuffers B = buffers;
         float eps = s.eps();
         long st = prompt.stream;
         int act = s.quickGelu() ? CudaOps.QUICK_GELU : CudaOps.GELU_ERF;
         List<float[]> outs = new ArrayList<>(images.size());
         for (int i = 0; i < images.size(); i++) {
-            cx.copyIn(B.X, MemorySegment.ofArray(x).asSlice(4L * i * T * d, 4L * T * d));
-            for (CudaEncoder.Layer L : layers) { // pre-LN: each sub-layer reads N = LN(X) and adds to X
-                ops.normRows(st, B.X, L.ln1w(), L.ln1b(), B.N, B.N16, T, d, eps);
-                CudaEncoder.attend(ops, prompt, L, B, B.N, B.N16, params, T, d, heads);
-                ops.normRows(st, B.X, L.ln2w(), L.ln2b(), B.N, B.N16, T, d, eps);
-                CudaEncoder.feedForward(ops, prompt, L, B, B.N, B.N16, T, d, f, act);
+            if (patchEmbedding == null) cx.copyIn(B.X, MemorySegment.ofArray(x).asSlice(4L * i * T * d, 4L * T * d));
+            else cx.copyIn(patches, MemorySegment.ofArray(x).asSlice(4L * i * N * cpp, 4L * N * cpp));
+            if (graph[1] != 0 && (graphT != T || graphX != B.X || graphP != patches)) dropGraph();
+            if (graph[1] == 0 && ranT == T && ranX == B.X && ranP == patches && !dev.panamax.simd.Tuning.flag("cuda.noGraph")) {
+                synchronized (cx.captureLock) { // the second image of this size: its launches recorded once, replayed from then on
+                    cx.driver.beginCapture(st);
+                    try {
+                        embedPatches(B.X, T, N, cpp, d);
+                        layers(B, T, d, f, heads, eps, act);
+                    } finally {
+                        long[] g = cx.driver.endCaptureAndInstantiate(st);
+                        graph[0] = g[0];
+                        graph[1] = g[1];
+                        graphT = T;
+                        graphX = B.X;
+                        graphP = patches;
+                    }
+                }
             }
+            if (graph[1] != 0) {
+                cx.driver.launchGraph(graph[1], st);
+            } else {
+                embedPatches(B.X, T, N, cpp, d); // the first image of a size: eagerly (cuBLAS and the scratch set up outside a capture)
+                layers(B, T, d, f, heads, eps, act);
+                ranT = T;
+                ranX = B.X;
+                ranP = patches;
+            }
+            long tC = System.nanoTime();
             cx.driver.synchronize(st);
+            long tD = System.nanoTime();
             outs.add(cx.downloadFloats(B.X, T * d));
+            if (TIMING) System.err.printf("vision timing: embed %.0f us (all), launch %.0f us, sync %.0f us, download %.0f us%n", (tB - tA) / 1e3, (tC - tB) / 1e3, (tD - tC) / 1e3, (System.nanoTime() - tD) / 1e3);
+            tB = System.nanoTime();
         }
         float[] hidden = new float[images.size() * T * d];
         for (int i = 0; i < outs.size(); i++) System.arraycopy(outs.get(i), 0, hidden, i * T * d, T * d);
         return hidden;
+    }
+
+    /**
+     * Every layer over the T rows in B.X, on the prompt stream (pre-LN: each sub-layer reads
+     * N = LN(X) and adds to X) — about 150 launches and cuBLAS calls for ViT-B, recorded as one CUDA
+     * graph from the second image of a size on ({@code -Dpanamax.cuda.noGraph=true}: never).
+     */
+    private void layers(EncoderBuffers B, int T, int d, int f, int heads, float eps, int act) {
+        long st = prompt.stream;
+        for (CudaEncoder.Layer L : layers) {
+            ops.normRows(st, B.X, L.ln1w(), L.ln1b(), B.N, B.N16, T, d, eps);
+            CudaEncoder.attend(ops, prompt, L, B, B.N, B.N16, params, T, d, heads);
+            ops.normRows(st, B.X, L.ln2w(), L.ln2b(), B.N, B.N16, T, d, eps);
+            CudaEncoder.feedForward(ops, prompt, L, B, B.N, B.N16, T, d, f, act);
+        }
+    }
+
+    /** The graph of {@link #layers} for graphT rows over the buffers at graphX, and the size the last eager run had. */
+    private final long[] graph = new long[2];
+    private int graphT = -1, ranT = -1;
+    private long graphX, ranX, graphP, ranP;
+
+    /** The device's patch-embedding buffers, for up to patchRows patches of patchCols values: the patches (and their halves), the base rows. */
+    private Arena patchArena;
+    private long patches, patches16, base;
+    private int patchRows, patchCols, baseRows;
+
+    private void ensurePatches(int T, int N, int cpp) {
+        if (N <= patchRows && cpp <= patchCols && T <= baseRows) return;
+        if (patchArena != null) patchArena.close();
+        patchArena = Arena.ofShared();
+        patches = cx.allocate(patchArena, 4L * N * cpp);
+        patches16 = cx.allocate(patchArena, 2L * N * cpp);
+        base = cx.allocate(patchArena, 4L * T * s.dim());
+        patchRows = N;
+        patchCols = cpp;
+        baseRows = T;
+    }
+
+    /**
+     * X = base + [0 (prefix rows); patches·Wᵀ + b] on the prompt stream (nothing where the model's
+     * embedding ran on the CPU and its tokens were copied into X).
+     */
+    private void embedPatches(long X, int T, int N, int cpp, int d) {
+        if (patchEmbedding == null) return;
+        long st = prompt.stream, rows = X + 4L * patchEmbedding.prefix() * d;
+        cx.driver.copyDeviceAsync(X, base, 4L * T * d, st);
+        if (patchW.halfInput()) ops.toF16(st, patches, patches16, (long) N * cpp);
+        prompt.gemm(patchW, patches, patches16, N, rows, true);
+        if (patchBias != 0) ops.addBiasRows(st, rows, patchBias, N, d);
+    }
+
+    private static final boolean TIMING = dev.panamax.simd.Tuning.flag("cuda.visionTiming");
+
+    private void dropGraph() {
+        if (graph[1] != 0) cx.driver.destroyGraph(graph[0], graph[1]);
+        graph[0] = graph[1] = 0;
     }
 
     @Override
@@ -118,6 +217,8 @@ final class CudaVision implements VisionModel {
         closed = true;
         cx.makeCurrent();
         cx.driver.synchronize(prompt.stream);
+        dropGraph();
+        if (patchArena != null) patchArena.close();
         prompt.close();
         buffers.close();
         weights.close();

@@ -368,6 +368,7 @@ class CudaModelTest {
         java.util.Random r = new java.util.Random(3);
         float[] big = Gpu.random(r, 3 * 112 * 112, 1), other = Gpu.random(r, 3 * 32 * 32, 1);
         long before;
+        float[] out;
         try (VisionModel warm = Backends.place("cuda", (VisionModel) ModelLoader.load(dir, OPTIONS), m -> {})) {
             assertTrue(warm instanceof CudaVision, warm.getClass().getName());
             warm.hiddenStates(pixels, 32, 32);
@@ -376,7 +377,7 @@ class CudaModelTest {
         try (VisionModel m = Backends.place("cuda", (VisionModel) ModelLoader.load(dir, OPTIONS), n -> {});
              VisionModel cpu = (VisionModel) ModelLoader.load(dir, OPTIONS)) {
             assertEquals("cuda", m.device());
-            float[] out = clip ? m.embedImage(pixels, 32, 32) : m.classify(pixels, 32, 32);
+            out = clip ? m.embedImage(pixels, 32, 32) : m.classify(pixels, 32, 32);
             match(floats(dir.resolve(clip ? "image_embeds.f32" : "logits.f32")), 0, out, name + (clip ? " image embedding" : " logits"));
             if (!clip) {
                 float[] hidden = floats(dir.resolve("hidden.f32")), got = m.hiddenStates(pixels, 32, 32);
@@ -391,8 +392,19 @@ class CudaModelTest {
             org.junit.jupiter.api.Assertions.assertArrayEquals(batch.get(0), batch.get(2));
             if (clip) assertArrayEquals(cpu.embedText("a photo of a cat"), m.embedText("a photo of a cat"));
             assertThrows(ModelException.class, () -> m.classify(new float[7], 32, 32));
+            float[] replayed = clip ? m.embedImage(pixels, 32, 32) : m.classify(pixels, 32, 32); // the graph of this size, replayed again
+            org.junit.jupiter.api.Assertions.assertArrayEquals(out, replayed, "replayed as a CUDA graph: the first (eager) image's bits");
         }
         assertEquals(before, cx.driver.memoryInfo()[0], "device memory after the " + name + " model closed");
+        System.setProperty("panamax.cuda.noGraph", "true");
+        try (VisionModel eager = Backends.place("cuda", (VisionModel) ModelLoader.load(dir, OPTIONS), n -> {})) {
+            for (int i = 0; i < 3; i++) {
+                float[] again = clip ? eager.embedImage(pixels, 32, 32) : eager.classify(pixels, 32, 32);
+                org.junit.jupiter.api.Assertions.assertArrayEquals(out, again, "every image eager: the same bits as with graphs (" + i + ")");
+            }
+        } finally {
+            System.clearProperty("panamax.cuda.noGraph");
+        }
         if (!clip) { // Q8_0 at load, dequantized for the GEMMs: near transformers, the same top-1
             float[] want = floats(dir.resolve("logits.f32"));
             try (VisionModel q = Backends.place("cuda", (VisionModel) ModelLoader.load(dir, OPTIONS.withQuantize(DType.Q8_0)), n -> {})) {

@@ -130,6 +130,37 @@ final class PreLnEncoder {
     }
 
     /**
+     * {@link #embedImages} split for a backend that multiplies the patches itself: the unfolded
+     * patches, and base = the prefix rows plus their positions, then the patch rows' positions.
+     */
+    static dev.panamax.runtime.backend.VisionSpec.PatchEmbedding patchEmbedding(Tensor patchProj, float[] patchBias, float[][] prefix, float[] positions,
+                                                                               int C, int P, int g, int dim) {
+        return new dev.panamax.runtime.backend.VisionSpec.PatchEmbedding() {
+            @Override public Tensor projection() { return patchProj; }
+            @Override public float[] bias() { return patchBias; }
+            @Override public int prefix() { return prefix.length; }
+
+            @Override
+            public float[] patches(java.util.List<float[]> images, int H, int W) {
+                if (images.isEmpty()) throw new ModelException("no images");
+                for (float[] image : images) checkImage(image, C, H, W, P);
+                int N = (H / P) * (W / P), cpp = C * P * P;
+                float[] out = new float[images.size() * N * cpp];
+                for (int i = 0; i < images.size(); i++) System.arraycopy(PreLnEncoder.patches(images.get(i), C, H, W, P), 0, out, i * N * cpp, N * cpp);
+                return out;
+            }
+
+            @Override
+            public float[] base(int H, int W) {
+                float[] base = positionsFor(positions, prefix.length, g, dim, H / P, W / P).clone();
+                for (int r = 0; r < prefix.length; r++)
+                    for (int i = 0; i < dim; i++) base[r * dim + i] = prefix[r][i] + base[r * dim + i];
+                return base;
+            }
+        };
+    }
+
+    /**
      * The image [C, H, W] cut into P×P patches, row-major, each flattened as a convolution's weight
      * [D, C, P, P] is (channel, row, column): [N, C·P·P], which the patch embedding multiplies as a matrix.
      */

@@ -190,6 +190,12 @@ public final class Vit implements Architecture {
                     requireHead();
                     return Loaded.this.finish(hidden, images, tokens);
                 }
+
+                @Override
+                public dev.panamax.runtime.backend.VisionSpec.PatchEmbedding patchEmbedding() {
+                    float[][] rows = dist == null ? new float[][] {cls} : new float[][] {cls, dist};
+                    return PreLnEncoder.patchEmbedding(patchProj, patchBias, rows, positions, c.channels, c.patch, c.imageSize / c.patch, c.dim);
+                }
             });
         }
 

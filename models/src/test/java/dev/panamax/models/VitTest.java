@@ -137,6 +137,44 @@ class VitTest {
     }
 
     /**
+     * The patch embedding as a backend gets it ({@code VisionSpec.PatchEmbedding}): base plus the
+     * patches' product, computed here with the same kernels, is the CPU's embedding bit for bit, at
+     * the trained size and at another (resized positions), for one image and for two.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"vit", "deit"})
+    void thePatchEmbeddingSplitForABackendIsTheEmbedding(String name) throws Exception {
+        Path dir = Fixtures.shared().resolve("fixtures/vision").resolve(name);
+        float[] pixels = Fixtures.floats(dir.resolve("pixel_values.f32"));
+        java.util.Random r = new java.util.Random(11);
+        float[] big = new float[3 * 48 * 48];
+        for (int i = 0; i < big.length; i++) big[i] = (float) r.nextGaussian();
+        try (Model m = ModelLoader.load(dir, Fixtures.OPTIONS)) {
+            var spec = ((dev.panamax.runtime.backend.VisionSpec.Source) m).visionSpec();
+            var pe = spec.stages().patchEmbedding();
+            dev.panamax.simd.Kernels k = dev.panamax.simd.Simd.kernels();
+            for (Object[] c : new Object[][] {{java.util.List.of(pixels), 32}, {java.util.List.of(big, big), 48}}) {
+                @SuppressWarnings("unchecked") java.util.List<float[]> images = (java.util.List<float[]>) c[0];
+                int size = (Integer) c[1], d = spec.dim(), T = spec.stages().tokens(size, size), N = T - pe.prefix();
+                float[] want = spec.stages().embed(images, size, size), base = pe.base(size, size), patches = pe.patches(images, size, size);
+                assertEquals(T * d, base.length);
+                int cpp = patches.length / (images.size() * N);
+                float[] prod = new float[images.size() * N * d];
+                Linear.applyStacked(k, pe.projection(), patches, images.size() * N, N, pe.bias(), prod); // the CPU's own product, bias included
+                float[] got = new float[images.size() * T * d];
+                for (int i = 0; i < images.size(); i++) {
+                    for (int t = 0; t < T; t++)
+                        for (int j = 0; j < d; j++) {
+                            float b = base[t * d + j];
+                            got[(i * T + t) * d + j] = t < pe.prefix() ? b : b + prod[(i * N + t - pe.prefix()) * d + j];
+                        }
+                }
+                org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, name + " " + size + "×" + size + ", " + images.size() + " image(s)");
+            }
+        }
+    }
+
+    /**
      * A batch of images in one pass gives each image the bits it gets alone, whatever its batch
      * mates: image sizes whose token counts fall in each GEMM kernel's range (17 or 18 tokens, the
      * dot-product tiles; 197, the broadcast tiles; 626, the packed GEMM), more images than one call

@@ -32,6 +32,38 @@ public record VisionSpec(int dim, int heads, int ffnDim, float eps, boolean quic
          * normalised image embedding.
          */
         List<float[]> finish(float[] hidden, int images, int tokens, boolean embedding);
+
+        /**
+         * The patch embedding for a backend to run itself, or null (the default: {@link #embed} runs
+         * here). Where given, an image's tokens are {@code base} plus, on the rows after the
+         * {@code prefix} rows, its patches times the projection (plus the bias) — what {@link #embed}
+         * computes, summed in another order.
+         */
+        default PatchEmbedding patchEmbedding() {
+            return null;
+        }
+    }
+
+    /**
+     * x = base + [0 (prefix rows); P·Wᵀ + b]: the patch embedding as a matrix product a backend runs,
+     * P the unfolded patches [N, C·P·P], W the projection [dim, C·P·P], base the prefix tokens and
+     * every row's position embedding [prefix + N, dim].
+     */
+    public interface PatchEmbedding {
+        /** W [dim, C·P·P], as the CPU's kernels hold it. */
+        dev.panamax.runtime.tensor.Tensor projection();
+
+        /** b [dim], or null. */
+        float[] bias();
+
+        /** Rows before the patches (the class token; DeiT's distillation token). */
+        int prefix();
+
+        /** The images' patches, unfolded and stacked [images · N, C·P·P]; every image's size checked as {@link Stages#embed} checks it. */
+        float[] patches(List<float[]> images, int height, int width);
+
+        /** [prefix + N, dim]: the prefix tokens plus their position embeddings, then the patch rows' position embeddings (resized to the grid). */
+        float[] base(int height, int width);
     }
 
     /** An image model that can describe itself as a {@link VisionSpec}. */
