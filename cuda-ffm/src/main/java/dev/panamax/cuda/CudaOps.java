@@ -212,6 +212,12 @@ public final class CudaOps {
         cx.launch("gate_rows", new int[] {blocks((long) T * f)}, 256, 0, stream, gu, h, h16, T, f, act);
     }
 
+    /** out [N, C·P·P] = the P×P patches of the image [C, H, W] at img (kernels.cu unfold_patches). */
+    public void unfoldPatches(long stream, long img, int C, int H, int W, int P, long out) {
+        long n = (long) (H / P) * (W / P) * C * P * P;
+        cx.launch("unfold_patches", new int[] {blocks(n)}, 256, 0, stream, img, C, H, W, P, out);
+    }
+
     public void toF16(long stream, long x, long y, long n) {
         cx.launch("f32_to_f16", new int[] {blocks(n)}, 256, 0, stream, x, y, n);
     }

@@ -69,7 +69,7 @@ final class CudaVision implements VisionModel {
 
     @Override
     public float[] hiddenStates(float[] pixels, int height, int width) {
-        return encode(List.of(pixels), height, width);
+        return encode(List.of(pixels), height, width, Integer.MAX_VALUE);
     }
 
     @Override
@@ -79,7 +79,7 @@ final class CudaVision implements VisionModel {
 
     @Override
     public List<float[]> classify(List<float[]> images, int height, int width) {
-        return s.stages().finish(encode(images, height, width), images.size(), s.stages().tokens(height, width), false);
+        return s.stages().finish(encode(images, height, width, s.stages().rowsFinishReads()), images.size(), s.stages().tokens(height, width), false);
     }
 
     @Override
@@ -89,25 +89,32 @@ final class CudaVision implements VisionModel {
 
     @Override
     public List<float[]> embedImages(List<float[]> images, int height, int width) {
-        return s.stages().finish(encode(images, height, width), images.size(), s.stages().tokens(height, width), true);
+        return s.stages().finish(encode(images, height, width, s.stages().rowsFinishReads()), images.size(), s.stages().tokens(height, width), true);
     }
 
-    /** The last layer's output for each image, stacked [images · T, dim]. */
-    private synchronized float[] encode(List<float[]> images, int height, int width) {
+    /**
+     * The last layer's output for each image, stacked [images · T, dim] — of each image only its
+     * first {@code rowsKept} rows (the rows the heads read; the rest left zero and not downloaded).
+     */
+    private synchronized float[] encode(List<float[]> images, int height, int width, int rowsKept) {
         if (closed) throw new IllegalStateException("the model is closed");
         long tA = System.nanoTime();
         int T = s.stages().tokens(height, width), d = s.dim(), f = s.ffnDim(), heads = s.heads();
-        // The patch embedding on the device where the model gives it (the unfolded patches go up, a
-        // GEMM adds them to the base rows), else the whole embedding on the CPU (its tokens go up).
-        float[] x = patchEmbedding == null ? s.stages().embed(images, height, width) : patchEmbedding.patches(images, height, width); // checks every image's size
+        // The patch embedding on the device where the model gives it (each image goes up as it is, is
+        // cut into patches there, and a GEMM adds them to the base rows), else on the CPU (its tokens go up).
+        float[] x = null;
+        if (patchEmbedding == null) x = s.stages().embed(images, height, width); // checks every image's size
+        else patchEmbedding.check(images, height, width);
         long tB = System.nanoTime();
         cx.makeCurrent();
         buffers.ensure(T);
-        int N = T - (patchEmbedding == null ? 0 : patchEmbedding.prefix()), cpp = patchEmbedding == null ? 0 : x.length / (images.size() * N);
+        int N = T - (patchEmbedding == null ? 0 : patchEmbedding.prefix()), pixels = images.get(0).length;
+        int cpp = patchEmbedding == null ? 0 : patchEmbedding.channels() * patchEmbedding.patch() * patchEmbedding.patch();
         if (patchEmbedding != null) {
-            ensurePatches(T, N, cpp);
+            ensurePatches(T, N, cpp, pixels);
             cx.copyIn(base, MemorySegment.ofArray(patchEmbedding.base(height, width)));
         }
+        int kept = Math.min(rowsKept, T);
         EncoderBuffers B = buffers;
         float eps = s.eps();
         long st = prompt.stream;
@@ -115,42 +122,40 @@ final class CudaVision implements VisionModel {
         List<float[]> outs = new ArrayList<>(images.size());
         for (int i = 0; i < images.size(); i++) {
             if (patchEmbedding == null) cx.copyIn(B.X, MemorySegment.ofArray(x).asSlice(4L * i * T * d, 4L * T * d));
-            else cx.copyIn(patches, MemorySegment.ofArray(x).asSlice(4L * i * N * cpp, 4L * N * cpp));
-            if (graph[1] != 0 && (graphT != T || graphX != B.X || graphP != patches)) dropGraph();
-            if (graph[1] == 0 && ranT == T && ranX == B.X && ranP == patches && !dev.panamax.simd.Tuning.flag("cuda.noGraph")) {
+            else cx.copyIn(image, MemorySegment.ofArray(images.get(i)));
+            // What a graph's launches point at and are shaped by: the buffers (by generation: a new allocation may reuse an address) and the image size.
+            String key = buffers.generation + " " + patchGeneration + " " + height + "x" + width;
+            if (graph[1] != 0 && !key.equals(graphKey)) dropGraph();
+            if (graph[1] == 0 && key.equals(ranKey) && !dev.panamax.simd.Tuning.flag("cuda.noGraph")) {
                 synchronized (cx.captureLock) { // the second image of this size: its launches recorded once, replayed from then on
                     cx.driver.beginCapture(st);
                     try {
-                        embedPatches(B.X, T, N, cpp, d);
+                        embedPatches(B.X, T, N, cpp, d, height, width);
                         layers(B, T, d, f, heads, eps, act);
                     } finally {
                         long[] g = cx.driver.endCaptureAndInstantiate(st);
                         graph[0] = g[0];
                         graph[1] = g[1];
-                        graphT = T;
-                        graphX = B.X;
-                        graphP = patches;
+                        graphKey = key;
                     }
                 }
             }
             if (graph[1] != 0) {
                 cx.driver.launchGraph(graph[1], st);
             } else {
-                embedPatches(B.X, T, N, cpp, d); // the first image of a size: eagerly (cuBLAS and the scratch set up outside a capture)
+                embedPatches(B.X, T, N, cpp, d, height, width); // the first image of a size: eagerly (cuBLAS and the scratch set up outside a capture)
                 layers(B, T, d, f, heads, eps, act);
-                ranT = T;
-                ranX = B.X;
-                ranP = patches;
+                ranKey = key;
             }
             long tC = System.nanoTime();
             cx.driver.synchronize(st);
             long tD = System.nanoTime();
-            outs.add(cx.downloadFloats(B.X, T * d));
+            outs.add(cx.downloadFloats(B.X, kept * d));
             if (TIMING) System.err.printf("vision timing: embed %.0f us (all), launch %.0f us, sync %.0f us, download %.0f us%n", (tB - tA) / 1e3, (tC - tB) / 1e3, (tD - tC) / 1e3, (System.nanoTime() - tD) / 1e3);
             tB = System.nanoTime();
         }
         float[] hidden = new float[images.size() * T * d];
-        for (int i = 0; i < outs.size(); i++) System.arraycopy(outs.get(i), 0, hidden, i * T * d, T * d);
+        for (int i = 0; i < outs.size(); i++) System.arraycopy(outs.get(i), 0, hidden, i * T * d, kept * d);
         return hidden;
     }
 
@@ -169,35 +174,38 @@ final class CudaVision implements VisionModel {
         }
     }
 
-    /** The graph of {@link #layers} for graphT rows over the buffers at graphX, and the size the last eager run had. */
+    /** The graph of an image's launches and the key it was recorded for; the key of the last eager run. */
     private final long[] graph = new long[2];
-    private int graphT = -1, ranT = -1;
-    private long graphX, ranX, graphP, ranP;
+    private String graphKey, ranKey;
 
     /** The device's patch-embedding buffers, for up to patchRows patches of patchCols values: the patches (and their halves), the base rows. */
     private Arena patchArena;
-    private long patches, patches16, base;
-    private int patchRows, patchCols, baseRows;
+    private long image, patches, patches16, base;
+    private int patchRows, patchCols, baseRows, imageFloats, patchGeneration;
 
-    private void ensurePatches(int T, int N, int cpp) {
-        if (N <= patchRows && cpp <= patchCols && T <= baseRows) return;
+    private void ensurePatches(int T, int N, int cpp, int pixels) {
+        if (N <= patchRows && cpp <= patchCols && T <= baseRows && pixels <= imageFloats) return;
         if (patchArena != null) patchArena.close();
         patchArena = Arena.ofShared();
-        patches = cx.allocate(patchArena, 4L * N * cpp);
-        patches16 = cx.allocate(patchArena, 2L * N * cpp);
-        base = cx.allocate(patchArena, 4L * T * s.dim());
-        patchRows = N;
-        patchCols = cpp;
-        baseRows = T;
+        patchRows = Math.max(N, patchRows);
+        patchCols = Math.max(cpp, patchCols);
+        baseRows = Math.max(T, baseRows);
+        imageFloats = Math.max(pixels, imageFloats);
+        image = cx.allocate(patchArena, 4L * imageFloats);
+        patches = cx.allocate(patchArena, 4L * patchRows * patchCols);
+        patches16 = cx.allocate(patchArena, 2L * patchRows * patchCols);
+        base = cx.allocate(patchArena, 4L * baseRows * s.dim());
+        patchGeneration++;
     }
 
     /**
      * X = base + [0 (prefix rows); patches·Wᵀ + b] on the prompt stream (nothing where the model's
      * embedding ran on the CPU and its tokens were copied into X).
      */
-    private void embedPatches(long X, int T, int N, int cpp, int d) {
+    private void embedPatches(long X, int T, int N, int cpp, int d, int height, int width) {
         if (patchEmbedding == null) return;
         long st = prompt.stream, rows = X + 4L * patchEmbedding.prefix() * d;
+        ops.unfoldPatches(st, image, patchEmbedding.channels(), height, width, patchEmbedding.patch(), patches);
         cx.driver.copyDeviceAsync(X, base, 4L * T * d, st);
         if (patchW.halfInput()) ops.toF16(st, patches, patches16, (long) N * cpp);
         prompt.gemm(patchW, patches, patches16, N, rows, true);

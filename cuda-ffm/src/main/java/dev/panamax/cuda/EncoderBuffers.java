@@ -14,6 +14,8 @@ final class EncoderBuffers implements AutoCloseable {
     private Arena arena;
     private int rows;
     long X, X16, N, N16, QKV, K, V, A, A16, H, H16, part, tokens;
+    /** Bumped whenever the buffers are allocated anew (a graph recorded over the old ones must go: an address alone may come back). */
+    int generation;
 
     EncoderBuffers(CudaContext cx, int dim, int ffnDim, int heads) {
         this.cx = cx;
@@ -42,6 +44,7 @@ final class EncoderBuffers implements AutoCloseable {
         part = cx.allocate(arena, 4 * T * heads * 8 * (hd + 2));
         tokens = cx.allocate(arena, 4L * T);
         rows = T;
+        generation++;
     }
 
     @Override

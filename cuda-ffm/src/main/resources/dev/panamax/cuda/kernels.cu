@@ -141,6 +141,18 @@ __device__ void dequant_f16(const void* W, int rows, int cols, unsigned short* o
 extern "C" __global__ void widen_bf16_f32(const unsigned short* W, long long n, float* out) {
     for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) out[i] = bf2f(W[i]);
 }
+// An image [C, H, W] cut into P×P patches [N, C·P·P]: patches row-major over the grid, each as the
+// convolution's weight is laid out (channel, row, column) — the input of the patch embedding's GEMM
+// (models/PreLnEncoder.patches on the CPU; rows and columns past the last whole patch dropped).
+extern "C" __global__ void unfold_patches(const float* img, int C, int H, int W, int P, float* out) {
+    int gw = W / P, gh = H / P, cpp = C * P * P;
+    long long n = (long long) gh * gw * cpp;
+    for (long long i = (long long) blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (long long) gridDim.x * blockDim.x) {
+        int p = (int) (i / cpp), e = (int) (i % cpp);
+        int py = p / gw, px = p % gw, ch = e / (P * P), ky = (e / P) % P, kx = e % P;
+        out[i] = img[((long long) ch * H + py * P + ky) * W + px * P + kx];
+    }
+}
 extern "C" __global__ void dequant_q8_0_f16(const void* W, int rows, int cols, unsigned short* out) { dequant_f16<3>(W, rows, cols, out); }
 extern "C" __global__ void dequant_q4_0_f16(const void* W, int rows, int cols, unsigned short* out) { dequant_f16<4>(W, rows, cols, out); }
 #endif

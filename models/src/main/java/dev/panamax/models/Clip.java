@@ -214,6 +214,11 @@ public final class Clip implements Architecture {
                             if (!embedding) throw new ModelException("CLIP has no classifier: compare its image embedding with the embeddings of label texts (zero-shot)");
                             return pool(hidden, images, tokens);
                         }
+
+                        @Override
+                        public int rowsFinishReads() {
+                            return 1; // pooled at the class token
+                        }
                     });
         }
 

@@ -139,11 +139,18 @@ final class PreLnEncoder {
             @Override public Tensor projection() { return patchProj; }
             @Override public float[] bias() { return patchBias; }
             @Override public int prefix() { return prefix.length; }
+            @Override public int channels() { return C; }
+            @Override public int patch() { return P; }
+
+            @Override
+            public void check(java.util.List<float[]> images, int H, int W) {
+                if (images.isEmpty()) throw new ModelException("no images");
+                for (float[] image : images) checkImage(image, C, H, W, P);
+            }
 
             @Override
             public float[] patches(java.util.List<float[]> images, int H, int W) {
-                if (images.isEmpty()) throw new ModelException("no images");
-                for (float[] image : images) checkImage(image, C, H, W, P);
+                check(images, H, W);
                 int N = (H / P) * (W / P), cpp = C * P * P;
                 float[] out = new float[images.size() * N * cpp];
                 for (int i = 0; i < images.size(); i++) System.arraycopy(PreLnEncoder.patches(images.get(i), C, H, W, P), 0, out, i * N * cpp, N * cpp);

@@ -192,6 +192,11 @@ public final class Vit implements Architecture {
                 }
 
                 @Override
+                public int rowsFinishReads() {
+                    return prefix; // the class (and distillation) token's rows: the heads read nothing else
+                }
+
+                @Override
                 public dev.panamax.runtime.backend.VisionSpec.PatchEmbedding patchEmbedding() {
                     float[][] rows = dist == null ? new float[][] {cls} : new float[][] {cls, dist};
                     return PreLnEncoder.patchEmbedding(patchProj, patchBias, rows, positions, c.channels, c.patch, c.imageSize / c.patch, c.dim);

@@ -42,6 +42,14 @@ public record VisionSpec(int dim, int heads, int ffnDim, float eps, boolean quic
         default PatchEmbedding patchEmbedding() {
             return null;
         }
+
+        /**
+         * How many rows at the start of each image's output {@link #finish} reads (its prefix tokens):
+         * a backend need return only those. All of them unless the model says otherwise.
+         */
+        default int rowsFinishReads() {
+            return Integer.MAX_VALUE;
+        }
     }
 
     /**
@@ -58,6 +66,14 @@ public record VisionSpec(int dim, int heads, int ffnDim, float eps, boolean quic
 
         /** Rows before the patches (the class token; DeiT's distillation token). */
         int prefix();
+
+        /** Channels C and patch size P of the images [C, H, W] the patches are cut from. */
+        int channels();
+
+        int patch();
+
+        /** Checks every image's size as {@link Stages#embed} checks it (a clear error for a wrong one). */
+        void check(List<float[]> images, int height, int width);
 
         /** The images' patches, unfolded and stacked [images · N, C·P·P]; every image's size checked as {@link Stages#embed} checks it. */
         float[] patches(List<float[]> images, int height, int width);
