@@ -15,7 +15,8 @@ import java.nio.ByteOrder;
  * <p>The warm-up thread waits {@link #DELAY_MILLIS}, then runs the kernels the model has used so
  * far (each twinned kernel notes its first use) on a few rows — too few for the thread pool, so it
  * never takes the model's threads — timing the vector kernel against the twin; a family switches
- * once its vector side is as fast, {@link #ROUNDS} rounds in a row (C2 has compiled it). After
+ * once its vector side is as fast, {@link #ROUNDS} rounds in a row (C2 has compiled it). When every
+ * family the model used has switched, the others switch too and the thread ends; after
  * {@link #DEADLINE_NANOS} every family switches, warm or not (still the same bits).
  * {@code -Dpanamax.twinWarmUp=false} runs the vector kernels from the first call (to compare);
  * {@code -Dpanamax.twinWarmUpLog=true} prints each round's times to stderr.
@@ -98,6 +99,11 @@ final class WarmingKernels implements Kernels {
         Parallel.callerOnly = false;
     }
 
+    private boolean anyUsed() {
+        for (boolean u : used) if (u) return true;
+        return false;
+    }
+
     /** Whether {@code k} has run on the twins (tests). */
     boolean used(Kernel k) {
         return used[k.ordinal()];
@@ -147,7 +153,14 @@ final class WarmingKernels implements Kernels {
                         if (LOG) System.err.printf("panamax warm-up %.3f s: %s on the vector kernels%n", (System.nanoTime() - start) / 1e9, f.name);
                     }
                 }
-                if (!ran) Thread.sleep(20); // nothing used yet that is not warm
+                if (!ran) {
+                    // Every family the model has used is on the vector kernels: the rest switch too and
+                    // the warm-up ends (a kernel first used later then compiles as it runs, as without
+                    // twins; waiting for the deadline kept this thread and Simd.warmingUp() alive, and
+                    // `panamax bench` waited 10 s for it).
+                    if (anyUsed()) break;
+                    Thread.sleep(20); // nothing used yet
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

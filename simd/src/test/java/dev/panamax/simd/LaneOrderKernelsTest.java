@@ -258,8 +258,20 @@ class LaneOrderKernelsTest {
             same("on the vector kernels", n, got[1]);
         }
         WarmingKernels background = new WarmingKernels(v, twin(v), 1024, true);
+        float[] x = random(new Random(8), 300, 1), y = new float[300];
+        background.silu(x.clone(), 0, 300); // a use: the warm-up warms this family, then ends
+        assertTrue(background.used(WarmingKernels.Kernel.SILU) && !background.used(WarmingKernels.Kernel.MATVEC_NARROW));
         long deadline = System.nanoTime() + WarmingKernels.DEADLINE_NANOS + 30_000_000_000L;
-        while (!background.warm() && System.nanoTime() < deadline) Thread.sleep(20);
+        while (!background.warm() && System.nanoTime() < deadline) {
+            System.arraycopy(x, 0, y, 0, 300);
+            background.silu(y, 0, 300);
+            Thread.sleep(5);
+        }
         assertTrue(background.warm(), "the warm-up thread switched every family by its deadline");
+        float[] want = x.clone();
+        v.silu(want, 0, 300);
+        System.arraycopy(x, 0, y, 0, 300);
+        background.silu(y, 0, 300);
+        same("silu after the warm-up", want, y);
     }
 }
