@@ -28,10 +28,10 @@ final class CudaVision implements VisionModel {
     final PromptGemm prompt;
     final long params;
     final CudaEncoder.Layer[] layers;
-    /** The patch embedding on the device (ViT, DeiT), or null (CLIP: its pre-layernorm is on the CPU with the embedding). */
+    /** The patch embedding on the device (ViT, DeiT, CLIP with its pre-layernorm), or null (the model's embedding on the CPU). */
     private final VisionSpec.PatchEmbedding patchEmbedding;
     private final DeviceMatrix patchW;
-    private final long patchBias;
+    private final long patchBias, embedNormW, embedNormB;
     private final EncoderBuffers buffers;
     private boolean closed;
 
@@ -49,6 +49,9 @@ final class CudaVision implements VisionModel {
             patchEmbedding = dev.panamax.simd.Tuning.flag("cuda.cpuPatchEmbedding") ? null : s.stages().patchEmbedding();
             patchW = patchEmbedding == null ? null : DeviceMatrix.upload(cx, weights, patchEmbedding.projection());
             patchBias = patchEmbedding == null || patchEmbedding.bias() == null ? 0 : cx.upload(weights, patchEmbedding.bias());
+            boolean norm = patchEmbedding != null && patchEmbedding.normWeight() != null;
+            embedNormW = norm ? cx.upload(weights, patchEmbedding.normWeight()) : 0;
+            embedNormB = norm ? cx.upload(weights, patchEmbedding.normBias()) : 0;
         } catch (RuntimeException e) {
             prompt.close();
             weights.close();
@@ -210,6 +213,7 @@ final class CudaVision implements VisionModel {
         if (patchW.halfInput()) ops.toF16(st, patches, patches16, (long) N * cpp);
         prompt.gemm(patchW, patches, patches16, N, rows, true);
         if (patchBias != 0) ops.addBiasRows(st, rows, patchBias, N, d);
+        if (embedNormW != 0) ops.normRows(st, X, embedNormW, embedNormB, X, 0, T, d, s.eps()); // CLIP's pre-layernorm, in place
     }
 
     private static final boolean TIMING = dev.panamax.simd.Tuning.flag("cuda.visionTiming");

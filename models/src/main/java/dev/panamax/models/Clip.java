@@ -219,6 +219,12 @@ public final class Clip implements Architecture {
                         public int rowsFinishReads() {
                             return 1; // pooled at the class token
                         }
+
+                        @Override
+                        public dev.panamax.runtime.backend.VisionSpec.PatchEmbedding patchEmbedding() {
+                            return PreLnEncoder.patchEmbedding(patchProj, null, new float[][] {classEmbedding}, visionPositions, channels, patch,
+                                    imageSize / patch, vision.dim, preW, preB);
+                        }
                     });
         }
 

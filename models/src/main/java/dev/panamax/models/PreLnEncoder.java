@@ -135,7 +135,15 @@ final class PreLnEncoder {
      */
     static dev.panamax.runtime.backend.VisionSpec.PatchEmbedding patchEmbedding(Tensor patchProj, float[] patchBias, float[][] prefix, float[] positions,
                                                                                int C, int P, int g, int dim) {
+        return patchEmbedding(patchProj, patchBias, prefix, positions, C, P, g, dim, null, null);
+    }
+
+    /** As above, every token then through a LayerNorm of weight {@code normW} and bias {@code normB} (the encoder's eps; CLIP). */
+    static dev.panamax.runtime.backend.VisionSpec.PatchEmbedding patchEmbedding(Tensor patchProj, float[] patchBias, float[][] prefix, float[] positions,
+                                                                               int C, int P, int g, int dim, float[] normW, float[] normB) {
         return new dev.panamax.runtime.backend.VisionSpec.PatchEmbedding() {
+            @Override public float[] normWeight() { return normW; }
+            @Override public float[] normBias() { return normB; }
             @Override public Tensor projection() { return patchProj; }
             @Override public float[] bias() { return patchBias; }
             @Override public int prefix() { return prefix.length; }

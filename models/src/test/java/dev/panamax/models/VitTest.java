@@ -138,11 +138,11 @@ class VitTest {
 
     /**
      * The patch embedding as a backend gets it ({@code VisionSpec.PatchEmbedding}): base plus the
-     * patches' product, computed here with the same kernels, is the CPU's embedding bit for bit, at
+     * patches' product (then CLIP's pre-layernorm), computed here with the same kernels, is the CPU's embedding bit for bit, at
      * the trained size and at another (resized positions), for one image and for two.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"vit", "deit"})
+    @ValueSource(strings = {"vit", "deit", "clip"})
     void thePatchEmbeddingSplitForABackendIsTheEmbedding(String name) throws Exception {
         Path dir = Fixtures.shared().resolve("fixtures/vision").resolve(name);
         float[] pixels = Fixtures.floats(dir.resolve("pixel_values.f32"));
@@ -168,6 +168,11 @@ class VitTest {
                             float b = base[t * d + j];
                             got[(i * T + t) * d + j] = t < pe.prefix() ? b : b + prod[(i * N + t - pe.prefix()) * d + j];
                         }
+                }
+                if (pe.normWeight() != null) { // CLIP's pre-layernorm, after the embedding
+                    for (int row = 0; row < images.size() * T; row++) k.layernorm(got, row * d, got, row * d, pe.normWeight(), pe.normBias(), d, spec.eps());
+                } else {
+                    assertEquals(null, pe.normBias());
                 }
                 org.junit.jupiter.api.Assertions.assertArrayEquals(want, got, name + " " + size + "×" + size + ", " + images.size() + " image(s)");
             }

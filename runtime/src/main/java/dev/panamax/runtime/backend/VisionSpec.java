@@ -80,6 +80,16 @@ public record VisionSpec(int dim, int heads, int ffnDim, float eps, boolean quic
 
         /** [prefix + N, dim]: the prefix tokens plus their position embeddings, then the patch rows' position embeddings (resized to the grid). */
         float[] base(int height, int width);
+
+        /** A LayerNorm's weight [dim] applied to every token after the embedding (CLIP's pre-layernorm), or null (none). */
+        default float[] normWeight() {
+            return null;
+        }
+
+        /** That LayerNorm's bias [dim]. */
+        default float[] normBias() {
+            return null;
+        }
     }
 
     /** An image model that can describe itself as a {@link VisionSpec}. */
