@@ -222,6 +222,20 @@ class LaneOrderKernelsTest {
     }
 
     /**
+     * {@link WarmingKernels} overrides every method of {@link Kernels}, defaults included: a default it
+     * inherited would run on the wrapper's own methods — twins for some steps, vector kernels for
+     * others — and give neither side's bits. A method added to Kernels must be routed there.
+     */
+    @Test
+    void warmingKernelsRouteEveryKernel() throws Exception {
+        for (java.lang.reflect.Method m : Kernels.class.getMethods()) {
+            if (java.lang.reflect.Modifier.isStatic(m.getModifiers())) continue;
+            java.lang.reflect.Method own = WarmingKernels.class.getMethod(m.getName(), m.getParameterTypes());
+            assertEquals(WarmingKernels.class, own.getDeclaringClass(), "WarmingKernels does not route " + m);
+        }
+    }
+
+    /**
      * {@link WarmingKernels} gives the vector kernels' bits before and after it switches; the deadline
      * switches every family; with the background thread, the warm-up ends with every family on the
      * vector kernels.
