@@ -135,11 +135,11 @@ final class WarmingKernels implements Kernels {
                         // Calls that only count: the JIT compiles a method once it has run often
                         // enough (more often when its queue is long), and a thread that called each
                         // kernel once a round left the small ones in C1 for seconds.
-                        for (int r = 0; r < CALLS_PER_ROUND; r++) w.run(k, v, true);
+                        for (int r = 0; r < CALLS_PER_ROUND; r++) w.run(k, true);
                         long t0 = System.nanoTime();
-                        w.run(k, v, true);
+                        w.run(k, true);
                         long t1 = System.nanoTime();
-                        w.run(k, v, false);
+                        w.run(k, false);
                         long t2 = System.nanoTime();
                         onVector += t1 - t0;
                         onTwin += t2 - t1;
@@ -173,7 +173,7 @@ final class WarmingKernels implements Kernels {
     private final class Work {
         private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
         private static final int ROWS = 8; // matvec's grain: one range, run on the calling thread
-        private final int[] cols = {Math.max(1, rowDotsBelow - 736), rowDotsBelow + 32, 4160};
+        private final int[] cols = {Math.max(1, Math.min(288, rowDotsBelow - 1)), rowDotsBelow + 32, 4160};
         private final MemorySegment w;
         private final float[] x = new float[2 * 4160], out = new float[2 * ROWS], a = new float[8 * 67], c = new float[8 * 8],
                 cos = new float[64], sin = new float[64], gamma = new float[1056], beta = new float[1056], s = new float[8 * 67], o = new float[4160];
@@ -186,7 +186,7 @@ final class WarmingKernels implements Kernels {
         }
 
         /** {@code k}'s workload on the vector kernels, or on the twins. */
-        void run(Kernel k, Kernels v, boolean onVector) {
+        void run(Kernel k, boolean onVector) {
             switch (k) {
                 case MATVEC_NARROW, MATVEC_WIDE, MATVEC_WIDEST -> {
                     int n = cols[k.ordinal() - Kernel.MATVEC_NARROW.ordinal()];
@@ -270,7 +270,7 @@ final class WarmingKernels implements Kernels {
             t.mulAddTile(p, pOff, pStride, m, b, bOff, bStride, n, len, c, cOff, cStride);
         }
     }
-    @Override public float dot(MemorySegment w, long wByteOff, float[] x, int xOff, int n) { if (matvec.vector) return v.dot(w, wByteOff, x, xOff, n); use(Kernel.DOT); return t.dot(w, wByteOff, x, xOff, n); }
+    @Override public float dot(MemorySegment w, long wByteOff, float[] x, int xOff, int n) { if (dots.vector) return v.dot(w, wByteOff, x, xOff, n); use(Kernel.DOT); return t.dot(w, wByteOff, x, xOff, n); }
     @Override public void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
         if (mulAdd.vector) v.axpy(alpha, x, xOff, y, yOff, n);
         else {
