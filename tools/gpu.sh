@@ -22,6 +22,8 @@
 #   tools/gpu.sh run firstrun         there: a fresh installation's first generate --device cuda and a later one, with
 #                                     kernels.cu built in parts (default) and as one program (issue 28's first-run time)
 #   tools/gpu.sh run serve            there: panamax serve --device cuda on kjv-llama, checked by tools/serve-check.py
+#   tools/gpu.sh run load [--big]    there: a later run's whole generate --device cuda, weights staged against
+#                                     synchronous copies, three rounds (with .gpu/libasyncProfiler.so: a wall profile into $OUT)
 #   tools/gpu.sh run startup          there, on the host's CPU: kjv-llama's whole generate with the start-up twins against without
 #                                     (texts alone = texts together; tokens/s of 1 and 16 at once); part of `all`
 #   tools/gpu.sh run matvec [TYPE [RxB,...]]  there: GB/s of the decode matvec on TinyLlama's shapes per
@@ -202,6 +204,31 @@ print(pp, tg)")
       done
     done
     echo "(whole process, java started directly: generate smol135-F16 --ids 1,15043 --max-tokens 32 --device cuda; the NVRTC cache emptied before each first run)"
+    return 0
+  fi
+  if [ "$what" = load ]; then # a later run's load on the GPU: weights through the staging buffers against synchronous copies
+    make_files
+    for f in $files; do
+      for round in 1 2 3; do
+        for mode in staged sync; do
+          opt=-Dx=1; [ $mode = sync ] && opt=-Dpanamax.cuda.stagedUploads=false
+          s=$(date +%s.%N)
+          "$java" "${flags[@]}" $opt -Xmx8g -cp "$cp" dev.panamax.cli.Main generate $b/$f.gguf --ids 1,15043 --max-tokens 32 \
+            --temperature 0 --device cuda > /tmp/pmx/gen.out 2> /tmp/pmx/gen.err || tail -5 /tmp/pmx/gen.err
+          e=$(date +%s.%N)
+          printf '%-15s %s %-6s %6.2f s  %s\n' $f $round $mode "$(python3 -c "print($e - $s)")" \
+            "$(grep -E '^panamax: (loaded|on the GPU|prompt)' /tmp/pmx/gen.err | sed 's/^panamax: //' | tr '\n' ' ')"
+        done
+      done
+    done
+    if [ -f $gpu/libasyncProfiler.so ] && [ -n "${OUT:-}" ]; then # where a TinyLlama (or smol135) start goes, wall clock, all threads
+      f=$(echo $files | awk '{print $NF}')
+      "$java" "${flags[@]}" -agentpath:$gpu/libasyncProfiler.so=start,event=wall,interval=2ms,file=$OUT/load-$f.collapsed,collapsed \
+        -Xmx8g -cp "$cp" dev.panamax.cli.Main generate $b/$f.gguf --ids 1,15043 --max-tokens 32 --temperature 0 --device cuda \
+        > /dev/null 2> /tmp/pmx/gen.err || tail -5 /tmp/pmx/gen.err
+      echo "profile of $f: $OUT/load-$f.collapsed"
+    fi
+    echo "(whole process, java started directly: generate FILE --ids 1,15043 --max-tokens 32 --device cuda, NVRTC cache warm; sync: -Dpanamax.cuda.stagedUploads=false)"
     return 0
   fi
   if [ "$what" = timing ]; then

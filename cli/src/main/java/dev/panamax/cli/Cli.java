@@ -33,6 +33,7 @@ final class Cli {
         if (!d.equals("cpu") && !d.equals("auto") && dev.panamax.runtime.backend.Backends.find(d) == null) {
             throw new UsageException("--device must be cpu, cuda or auto, got '" + a.value("--device", null) + "'");
         }
+        dev.panamax.runtime.backend.Backends.probeInBackground(d); // while the model loads
         return d;
     }
 

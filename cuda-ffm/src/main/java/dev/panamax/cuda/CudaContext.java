@@ -21,14 +21,20 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class CudaContext {
     private static volatile CudaContext shared;
 
-    /** The first GPU, set up once; throws a {@link CudaException} saying why there is none. */
+    /**
+     * The first GPU, set up once (perhaps on another thread: {@code Backends.probeInBackground}), its
+     * context made current on the calling thread; throws a {@link CudaException} saying why there is none.
+     */
     public static CudaContext get() {
         CudaContext c = shared;
-        if (c != null) return c;
-        synchronized (CudaContext.class) {
-            if (shared == null) shared = new CudaContext(Driver.get(), dev.panamax.simd.Tuning.speed("cuda.device", 0));
-            return shared;
+        if (c == null) {
+            synchronized (CudaContext.class) {
+                if (shared == null) shared = new CudaContext(Driver.get(), dev.panamax.simd.Tuning.speed("cuda.device", 0));
+                c = shared;
+            }
         }
+        c.makeCurrent();
+        return c;
     }
 
     public final Driver driver;
@@ -114,11 +120,48 @@ public final class CudaContext {
         });
     }
 
-    /** A device copy of {@code data}, owned by {@code owner}. */
+    /** A device copy of {@code data}, owned by {@code owner}: queued when this thread has {@link #beginUploads} open, else there on return. */
     public long upload(Arena owner, MemorySegment data) {
         long p = allocate(owner, data.byteSize());
-        copyIn(p, data);
+        Uploads up = uploads.get();
+        if (up != null && up.staged()) up.copy(p, data);
+        else {
+            copyIn(p, data);
+            if (up != null) up.count(data.byteSize());
+        }
         return p;
+    }
+
+    private final ThreadLocal<Uploads> uploads = new ThreadLocal<>();
+
+    /**
+     * Opens staged uploads on this thread until the returned object is closed ({@link Uploads}: page-locked
+     * buffers, copies overlapping the packing of the next matrix). Inside, {@link #upload} and
+     * {@link DeviceMatrix#upload} return before their data is on the device — launch nothing that reads
+     * it before {@code close()}, which waits for all of it. {@code -Dpanamax.cuda.stagedUploads=false}
+     * keeps every upload synchronous.
+     */
+    Uploads beginUploads() {
+        return beginUploads(Uploads.BUFFER);
+    }
+
+    /** {@link #beginUploads()} with staging buffers of {@code bufferBytes} each (tests take small ones, to cross their edges). */
+    Uploads beginUploads(long bufferBytes) {
+        if (uploads.get() != null) throw new IllegalStateException("uploads are already open on this thread");
+        startKernels(); // split_blocks, and the first token's kernels, load meanwhile
+        Uploads up = new Uploads(this, dev.panamax.simd.Tuning.flagOn("cuda.stagedUploads"), bufferBytes);
+        uploads.set(up);
+        return up;
+    }
+
+    /** {@link Uploads#close}: this thread's uploads are synchronous again. */
+    void uploadsClosed(Uploads up) {
+        if (uploads.get() == up) uploads.remove();
+    }
+
+    /** This thread's open {@link Uploads}, or null. */
+    Uploads openUploads() {
+        return uploads.get();
     }
 
     /**
@@ -227,19 +270,29 @@ public final class CudaContext {
 
     private int partFor(String kernel) {
         if (!COMPILE_PARTS) return 0;
+        Integer part = startKernels().get(kernel);
+        if (part == null) throw new CudaException("no kernel " + kernel + " in kernels.cu");
+        return part;
+    }
+
+    /**
+     * Starts building (or loading from the disk cache) every part of kernels.cu on background threads,
+     * once; returns which part holds each kernel. Models call it before their weights go up, so the
+     * first token's kernels are ready when the weights are.
+     */
+    Map<String, Integer> startKernels() {
         Map<String, Integer> parts = partOf;
-        if (parts == null) {
+        if (parts == null && COMPILE_PARTS) {
             synchronized (this) {
                 if (partOf == null) {
-                    partOf = kernelParts(kernelSource());
-                    startBuilding(new java.util.TreeSet<>(partOf.values()));
+                    Map<String, Integer> p = kernelParts(kernelSource());
+                    startBuilding(new java.util.TreeSet<>(p.values()));
+                    partOf = p;
                 }
                 parts = partOf;
             }
         }
-        Integer part = parts.get(kernel);
-        if (part == null) throw new CudaException("no kernel " + kernel + " in kernels.cu");
-        return part;
+        return parts;
     }
 
     private void startBuilding(java.util.SortedSet<Integer> parts) {

@@ -52,7 +52,7 @@ final class CudaDecoder extends CudaModel {
         act = s.activation().equals("relu2") ? 2 : 1;
         rot = s.invFreq() == null ? 0 : 2 * s.invFreq().length;
         gated = !s.layerWeights().isEmpty() && s.layerWeights().get(0).gate() != null;
-        try {
+        try (Uploads up = cx.beginUploads()) {
             Map<Tensor, DeviceMatrix> uploaded = new IdentityHashMap<>();
             embed = DeviceMatrix.upload(cx, weights, s.embed());
             uploaded.put(s.embed(), embed);
@@ -78,6 +78,8 @@ final class CudaDecoder extends CudaModel {
                         cx.upload(weights, L.ffnNorm()), opt(L.ffnNormBias()), gateUp, opt(L.bUp()), DeviceMatrix.upload(cx, weights, L.down()),
                         opt(L.bDown()), opt(L.ffnSubNorm()));
             }
+            up.close();
+            uploaded(up);
         } catch (RuntimeException e) {
             throw failed(e);
         }

@@ -50,7 +50,7 @@ final class CudaEncoder implements EncoderModel {
         this.cpu = cpu;
         prompt = new PromptGemm(cx, ops, weights);
         buffers = new EncoderBuffers(cx, s.dim(), s.ffnDim(), s.heads());
-        try {
+        try (Uploads up = cx.beginUploads()) {
             word = DeviceMatrix.upload(cx, weights, s.word());
             position = DeviceMatrix.upload(cx, weights, s.position());
             type0 = cx.upload(weights, s.type0());

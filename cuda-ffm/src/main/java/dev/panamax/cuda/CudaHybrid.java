@@ -73,7 +73,7 @@ final class CudaHybrid extends CudaModel {
         slotsPerToken = Math.max(1, k);
         ffnWidest = ffn;
         widest = Math.max(Math.max(deltaWidth, gateWidth), Math.max(s.dim(), nv * dv));
-        try {
+        try (Uploads up = cx.beginUploads()) {
             embed = DeviceMatrix.upload(cx, weights, s.embed());
             output = s.output() == s.embed() ? embed : DeviceMatrix.upload(cx, weights, s.output());
             finalNorm = cx.upload(weights, s.finalNorm());
@@ -89,6 +89,8 @@ final class CudaHybrid extends CudaModel {
                         : new Mlp(DeviceMatrix.uploadInterleaved(cx, weights, L.mlp().gate(), L.mlp().up()), DeviceMatrix.upload(cx, weights, L.mlp().down()));
                 layers[i] = new Layer(cx.upload(weights, L.inNorm()), cx.upload(weights, L.postNorm()), delta, attn, attn != null ? kv++ : -1, moe, mlp);
             }
+            up.close();
+            uploaded(up);
         } catch (RuntimeException ex) {
             throw failed(ex);
         }

@@ -43,8 +43,26 @@ abstract class CudaModel implements LanguageModel {
         this.decodeOps = new CudaOps(cx, true, halfKv, sigmoid);
         this.cpu = cpu;
         this.vocab = vocab;
+        long t = System.nanoTime();
         prompt = new PromptGemm(cx, ops, weights);
         cublasStream = prompt.stream;
+        cublasNanos = System.nanoTime() - t;
+    }
+
+    private final long cublasNanos;
+    private String uploadNote;
+
+    /** Records what the constructor's uploads took, for {@link #preparedNote}. */
+    void uploaded(Uploads up) {
+        long ns = up.elapsedNanos();
+        uploadNote = String.format(java.util.Locale.ROOT, "on the GPU: %.2f GB of weights in %.0f ms (%.1f GB/s%s); CUDA set up in %.0f ms, cuBLAS in %.0f ms",
+                up.bytes() / 1e9, ns / 1e6, up.bytes() / (double) ns, up.staged() ? ", staged" : "", CudaBackend.setupNanos / 1e6, cublasNanos / 1e6);
+    }
+
+    /** How long the weights took to reach the device (and at what rate): the GPU's part of the load line. */
+    @Override
+    public String preparedNote() {
+        return uploadNote;
     }
 
     /** Frees what the constructor took when a subclass's upload fails, and rethrows. */

@@ -46,7 +46,7 @@ final class CudaSsm extends CudaModel {
             rowsPerHead = inner / s.heads();
             headsPerGroup = s.heads() / s.groups();
         }
-        try {
+        try (Uploads up = cx.beginUploads()) {
             Map<Object, DeviceMatrix> uploaded = new IdentityHashMap<>();
             embed = DeviceMatrix.upload(cx, weights, s.embed());
             uploaded.put(s.embed(), embed);
@@ -60,6 +60,8 @@ final class CudaSsm extends CudaModel {
                         cx.upload(weights, L.dtBias()), cx.upload(weights, L.a()), cx.upload(weights, L.d()), opt(L.gateNorm()),
                         DeviceMatrix.upload(cx, weights, L.outProj()));
             }
+            up.close();
+            uploaded(up);
         } catch (RuntimeException e) {
             throw failed(e);
         }

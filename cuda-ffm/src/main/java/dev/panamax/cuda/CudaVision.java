@@ -42,7 +42,7 @@ final class CudaVision implements VisionModel {
         this.cpu = cpu;
         prompt = new PromptGemm(cx, ops, weights);
         buffers = new EncoderBuffers(cx, s.dim(), s.ffnDim(), s.heads());
-        try {
+        try (Uploads up = cx.beginUploads()) {
             params = cx.upload(weights, MemorySegment.ofArray(new int[] {0, 0})); // every image's tokens start at position 0
             layers = new CudaEncoder.Layer[s.layerWeights().size()];
             for (int i = 0; i < layers.length; i++) layers[i] = CudaEncoder.Layer.upload(cx, weights, s.layerWeights().get(i), s.dim());

@@ -405,6 +405,11 @@ public final class Driver {
         check(call(() -> (int) cuEventRecord.invokeExact(event, stream)), "cuEventRecord");
     }
 
+    /** Waits until the work recorded before {@code event} is done. */
+    public void synchronizeEvent(long event) {
+        check(call(() -> (int) cuEventSynchronize.invokeExact(event)), "cuEventSynchronize");
+    }
+
     /** Milliseconds between two recorded events (waits for the second). */
     public float elapsedMillis(long start, long end) {
         check(call(() -> (int) cuEventSynchronize.invokeExact(end)), "cuEventSynchronize");

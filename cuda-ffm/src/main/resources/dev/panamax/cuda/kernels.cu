@@ -155,6 +155,17 @@ extern "C" __global__ void unfold_patches(const float* img, int C, int H, int W,
 }
 extern "C" __global__ void dequant_q8_0_f16(const void* W, int rows, int cols, unsigned short* out) { dequant_f16<3>(W, rows, cols, out); }
 extern "C" __global__ void dequant_q4_0_f16(const void* W, int rows, int cols, unsigned short* out) { dequant_f16<4>(W, rows, cols, out); }
+// GGUF's Q8_0 / Q4_0 blocks as they are in the file (a half scale, then codeBytes = 32 or 16 bytes of
+// codes: 17 or 9 shorts) split into the device layout at upload: block j's codes to codes + j·codeBytes,
+// its scale to scales[j]. The CPU then only copies whole rows (DeviceMatrix, Uploads).
+extern "C" __global__ void split_blocks(const unsigned short* raw, long long blocks, int codeBytes, unsigned short* codes, unsigned short* scales) {
+    int halves = codeBytes / 2;
+    for (long long j = (long long) blockIdx.x * blockDim.x + threadIdx.x; j < blocks; j += (long long) gridDim.x * blockDim.x) {
+        const unsigned short* b = raw + j * (1 + halves);
+        scales[j] = b[0];
+        for (int i = 0; i < halves; i++) codes[j * halves + i] = b[1 + i];
+    }
+}
 #endif
 
 // ---- matrix × vector (decode) ----

@@ -1,5 +1,6 @@
 package dev.panamax.cuda;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -51,6 +52,58 @@ class CudaKernelsTest {
 
     static void roundToHalf(float[] v, int from, int n) {
         for (int i = from; i < from + n; i++) v[i] = Float.float16ToFloat(Float.floatToFloat16(v[i]));
+    }
+
+    /**
+     * Weights uploaded through the staging buffers (rows packed in parallel, Q8_0/Q4_0 rows split into
+     * codes and scales on the device by split_blocks) are byte for byte the synchronous upload: every
+     * device format, stacked parts and interleaved pairs, with buffers so small that matrices cross
+     * many of them and the ring of four wraps, and small vectors between the matrices.
+     */
+    @Test
+    void stagedUploadsEqualSynchronousOnes() {
+        CudaContext cx = Gpu.context();
+        Random r = new Random(11);
+        DType[] types = {DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0, DType.Q6_K};
+        try (Arena a = Arena.ofShared()) {
+            for (DType type : types) {
+                for (int cols : new int[] {256, 512}) {
+                    Tensor x = Gpu.tensor(type, 13, cols, Gpu.random(r, 13 * cols, 1f)), y = Gpu.tensor(type, 7, cols, Gpu.random(r, 7 * cols, 1f));
+                    Tensor g1 = Gpu.tensor(type, 5, cols, Gpu.random(r, 5 * cols, 1f)), u1 = Gpu.tensor(type, 5, cols, Gpu.random(r, 5 * cols, 1f));
+                    Tensor g2 = Gpu.tensor(type, 3, cols, Gpu.random(r, 3 * cols, 1f)), u2 = Gpu.tensor(type, 3, cols, Gpu.random(r, 3 * cols, 1f));
+                    float[] v = Gpu.random(r, 77, 1f);
+                    DeviceMatrix[] sync = {DeviceMatrix.upload(cx, a, x, y), DeviceMatrix.uploadInterleaved(cx, a, java.util.List.of(g1, g2), java.util.List.of(u1, u2))};
+                    long vSync = cx.upload(a, v);
+                    DeviceMatrix[] staged = new DeviceMatrix[2];
+                    long vStaged;
+                    long buffer = DeviceMatrix.bytes(sync[0].format, 3, cols) + 300; // three rows and a bit: chunks of three, small pieces after them
+                    try (Uploads up = cx.beginUploads(buffer)) {
+                        assertTrue(up.staged());
+                        staged[0] = DeviceMatrix.upload(cx, a, x, y);
+                        vStaged = cx.upload(a, v);
+                        staged[1] = DeviceMatrix.uploadInterleaved(cx, a, java.util.List.of(g1, g2), java.util.List.of(u1, u2));
+                        assertEquals(staged[0].bytes + 4L * v.length + staged[1].bytes, up.bytes());
+                    }
+                    for (int m = 0; m < 2; m++) {
+                        assertEquals(sync[m].format, staged[m].format);
+                        assertArrayEquals(bytes(cx, sync[m].pointer, sync[m].bytes), bytes(cx, staged[m].pointer, staged[m].bytes), type + " " + cols + " matrix " + m);
+                    }
+                    assertArrayEquals(v, cx.downloadFloats(vStaged, v.length));
+                    assertArrayEquals(v, cx.downloadFloats(vSync, v.length));
+                }
+            }
+        }
+    }
+
+    private static byte[] bytes(CudaContext cx, long p, long n) {
+        byte[] out = new byte[(int) n];
+        try (Arena t = Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment s = t.allocate(n);
+            cx.makeCurrent();
+            cx.driver.copyToHost(s, p, n);
+            java.lang.foreign.MemorySegment.copy(s, java.lang.foreign.ValueLayout.JAVA_BYTE, 0, out, 0, (int) n);
+        }
+        return out;
     }
 
     @Test

@@ -18,7 +18,10 @@ public interface Backend {
     /** The name {@code --device} takes, e.g. "cuda". */
     String name();
 
-    /** Null when the backend can run here; otherwise one line saying why not (no driver, no device, ...). */
+    /**
+     * Null when the backend can run here; otherwise one line saying why not (no driver, no device, ...).
+     * May be called from any thread, and more than once ({@link Backends#probeInBackground} calls it early).
+     */
     String unavailableReason();
 
     /** The device in words, e.g. "NVIDIA H100 80GB HBM3 (sm_90, 79 GiB)"; only when available. */

@@ -26,6 +26,27 @@ public final class Backends {
     }
 
     /**
+     * Starts finding out, on a background thread, whether {@code device}'s backend (every backend for
+     * "auto") can be used — for CUDA, opening the driver, its context, NVRTC and cuBLAS, about half a
+     * second — so that it overlaps the model's load; {@link #place} then waits for what is left.
+     * Nothing for "cpu" or a name no backend has.
+     */
+    public static void probeInBackground(String device) {
+        String d = device == null ? "cpu" : device.toLowerCase(Locale.ROOT);
+        if (d.equals("cpu")) return;
+        List<Backend> which = d.equals("auto") ? all() : find(d) == null ? List.of() : List.of(find(d));
+        for (Backend b : which) {
+            Thread.ofPlatform().daemon().name("panamax-probe-" + b.name()).start(() -> {
+                try {
+                    b.unavailableReason();
+                } catch (RuntimeException | LinkageError ignored) {
+                    // place() asks again on its own thread and reports it there
+                }
+            });
+        }
+    }
+
+    /**
      * {@code model} on {@code device}: "cpu" returns it unchanged; a backend's name places it there or
      * throws a {@link ModelException} saying why it cannot; "auto" takes the first backend that can run
      * it and otherwise keeps the CPU, telling {@code notes} why.
