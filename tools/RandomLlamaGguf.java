@@ -10,13 +10,14 @@ import java.util.SplittableRandom;
  * measurements where llama.cpp's gguf-py is not at hand (the GPU machine): the shapes of
  * ../shared/bench/make_random_gguf.py, no tokenizer ("no_vocab": benchmarks feed token ids), weights uniform
  * with standard deviation 0.02, norms 1. Quantize the result with {@code panamax quantize}.
- * Usage: java -cp panamax.jar tools/RandomLlamaGguf.java OUT.gguf DIM LAYERS HEADS KV_HEADS FFN VOCAB [f32|f16]
+ * Usage: java -cp panamax.jar tools/RandomLlamaGguf.java OUT.gguf DIM LAYERS HEADS KV_HEADS FFN VOCAB [f32|f16 [CONTEXT]]
+ * (CONTEXT: the trained context length written, default 2048)
  *   smol135:   576 30 9 3 1536 49152        tinyllama: 2048 22 32 4 5632 32000
  */
 public class RandomLlamaGguf {
     public static void main(String[] a) throws Exception {
         if (a.length < 7) {
-            System.err.println("usage: RandomLlamaGguf OUT.gguf DIM LAYERS HEADS KV_HEADS FFN VOCAB [f32|f16]");
+            System.err.println("usage: RandomLlamaGguf OUT.gguf DIM LAYERS HEADS KV_HEADS FFN VOCAB [f32|f16 [CONTEXT]]");
             System.exit(2);
         }
         int dim = Integer.parseInt(a[1]), layers = Integer.parseInt(a[2]), heads = Integer.parseInt(a[3]), kvHeads = Integer.parseInt(a[4]);
@@ -26,7 +27,7 @@ public class RandomLlamaGguf {
         GgufWriter w = new GgufWriter();
         w.put("general.architecture", GgufWriter.string("llama"));
         w.put("general.name", GgufWriter.string("random-llama-" + layers + "x" + dim));
-        w.put("llama.context_length", GgufWriter.u32(2048));
+        w.put("llama.context_length", GgufWriter.u32(a.length > 8 ? Integer.parseInt(a[8]) : 2048));
         w.put("llama.embedding_length", GgufWriter.u32(dim));
         w.put("llama.block_count", GgufWriter.u32(layers));
         w.put("llama.feed_forward_length", GgufWriter.u32(ffn));

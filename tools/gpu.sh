@@ -24,6 +24,7 @@
 #   tools/gpu.sh run serve            there: panamax serve --device cuda on kjv-llama, checked by tools/serve-check.py
 #   tools/gpu.sh run load [--big]    there: a later run's whole generate --device cuda, weights staged against
 #                                     synchronous copies, three rounds (with .gpu/libasyncProfiler.so: a wall profile into $OUT)
+#   tools/gpu.sh run longctx          there: TinyLlama-shape decode after 512 and after 4096 prompt tokens (F32 and F16 KV cache)
 #   tools/gpu.sh run startup          there, on the host's CPU: kjv-llama's whole generate with the start-up twins against without
 #                                     (texts alone = texts together; tokens/s of 1 and 16 at once); part of `all`
 #   tools/gpu.sh run matvec [TYPE [RxB,...]]  there: GB/s of the decode matvec on TinyLlama's shapes per
@@ -229,6 +230,17 @@ print(pp, tg)")
       echo "profile of $f: $OUT/load-$f.collapsed"
     fi
     echo "(whole process, java started directly: generate FILE --ids 1,15043 --max-tokens 32 --device cuda, NVRTC cache warm; sync: -Dpanamax.cuda.stagedUploads=false)"
+    return 0
+  fi
+  if [ "$what" = longctx ]; then # decode after 512 and after 4096 prompt tokens, TinyLlama shape (issue 28: within 1.3x)
+    f=$b/tinyllama-F16-8k.gguf
+    [ -f $f ] || tool RandomLlamaGguf $f 2048 22 32 4 5632 32000 f16 8192 >/dev/null
+    for kv in f32 f16; do
+      for p in 512 4096 512 4096; do
+        echo "kv $kv, prompt $p: $(cli bench $f --device cuda --prompt-tokens $p --tokens 128 --repeats 3 --warmup 1 --kv-type $kv | grep -E '^(prefill|decode)' | tr '\n' ' ')"
+      done
+    done
+    echo "(TinyLlama shape F16, context 8192; bench --prompt-tokens P --tokens 128 --repeats 3: decode is after the P-token prompt)"
     return 0
   fi
   if [ "$what" = timing ]; then

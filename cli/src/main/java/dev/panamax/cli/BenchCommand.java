@@ -55,6 +55,7 @@ final class BenchCommand extends Command {
         float warmup = a.number("--warmup", 2f);
         if (!(warmup >= 0 && warmup <= 3600)) throw new UsageException("--warmup must be between 0 and 3600 seconds, got " + warmup);
         Path modelPath = a.positional.isEmpty() ? null : Path.of(a.positional.get(0));
+        dev.panamax.simd.Simd.endWarmUp(); // steady speed is measured: no start-up twins to wait out
         String device = deviceOption(a);
         try (Model loaded = placeModel(modelPath == null ? load(null, loadOptions(a), err).model() : ModelLoader.load(modelPath, loadOptions(a)), device, err)) {
             if (loaded instanceof EncoderModel enc) return benchEncoder(enc, modelPath, p, repeats, warmup, a.has("--json"), out);

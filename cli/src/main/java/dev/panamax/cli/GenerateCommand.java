@@ -17,6 +17,11 @@ import java.util.List;
 
 /** {@code panamax generate}: stream text from a prompt (no MODEL: the embedded kjv-llama). */
 final class GenerateCommand extends Command {
+    /**
+     * Tokens from which generate skips the start-up twins on two cores or fewer (docs/kernels.md,
+     * "Start-up: lane-order twins"; {@code -Dpanamax.twinsBelowTokens}).
+     */
+    static final int LONG_GENERATION = dev.panamax.simd.Tuning.speed("twinsBelowTokens", 300);
 
     GenerateCommand() {
         super("generate", "[MODEL] [PROMPT] [options]", "stream text from a prompt (no MODEL: the embedded kjv-llama)", """
@@ -58,6 +63,9 @@ final class GenerateCommand extends Command {
         String idList = a.value("--ids", null);
         if (prompt == null && idList == null) prompt = "In the beginning";
         GenerationOptions o = sampling(a, 128);
+        // A long generation runs the vector kernels from the start: on two cores the start-up twins'
+        // warm-up shares the machine with the model, and past ~250 tokens it costs more than it gave.
+        if (o.maxTokens() >= LONG_GENERATION && Runtime.getRuntime().availableProcessors() <= 2) dev.panamax.simd.Simd.endWarmUp();
 
         long t0 = System.nanoTime();
         String device = deviceOption(a);

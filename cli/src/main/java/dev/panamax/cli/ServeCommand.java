@@ -56,6 +56,7 @@ final class ServeCommand extends Command {
         }
         String key = a.value("--api-key", System.getenv("PANAMAX_API_KEY"));
         if (key != null && !key.isEmpty()) o = o.withApiKey(key);
+        dev.panamax.simd.Simd.endWarmUp(); // a server runs long: the start-up twins' warm-up would cost its first requests more than it gives
         String device = deviceOption(a);
         try (Panamax model = place(load(modelPath, loadOptions(a), err), device, err)) {
             model.model().prepare(); // the CPU's decode layout (mapped from the layout cache, or made) before the first request

@@ -79,6 +79,16 @@ public final class Simd {
         return ACTIVE instanceof WarmingKernels w && !w.warm();
     }
 
+    /**
+     * Ends the start-up twins now: every kernel runs its vector version from here on (the same bits).
+     * For work long enough that the twins' warm-up costs more than it gives — on two cores a
+     * generation of a few hundred tokens, where the warm-up and the JIT share the machine with the
+     * model (docs/kernels.md) — and for servers and benchmarks. Nothing when the twins are not running.
+     */
+    public static void endWarmUp() {
+        if (ACTIVE instanceof WarmingKernels w) w.switchAll();
+    }
+
     /** The scalar twin, always available. */
     public static Kernels scalar() {
         return ScalarKernels.INSTANCE;
