@@ -22,8 +22,12 @@ class TwinWarmUpIT {
     private record Run(String ids, String log) {}
 
     private static Run run(String javaOpts) throws Exception {
+        return run(javaOpts + " -Dpanamax.twinsBelowTokens=100000", 480);
+    }
+
+    private static Run run(String javaOpts, int tokens) throws Exception {
         Path script = Path.of("..", "panamax").toAbsolutePath().normalize();
-        ProcessBuilder pb = new ProcessBuilder("bash", script.toString(), "generate", "In the beginning", "--max-tokens", "480",
+        ProcessBuilder pb = new ProcessBuilder("bash", script.toString(), "generate", "In the beginning", "--max-tokens", String.valueOf(tokens),
                 "--temperature", "0", "--print-ids", "--layout-cache", "off");
         pb.environment().put("PANAMAX_AOT", "off");
         pb.environment().put("JAVA_OPTS", javaOpts + " -Dpanamax.twinWarmUpLog=true");
@@ -51,5 +55,18 @@ class TwinWarmUpIT {
         assertTrue(!twins.log().contains("on the vector kernels"), "no kernel switched within the run:\n" + twins.log());
         assertEquals(vector.ids(), twins.ids(), "the twins throughout against the vector kernels throughout");
         assertEquals(vector.ids(), switching.ids(), "switched during the run against the vector kernels throughout");
+    }
+
+    /**
+     * On two processors or fewer a generation of 300 tokens or more skips the twins (their warm-up
+     * shares the machine with the model and costs more than it gives, docs/kernels.md): no warm-up
+     * round runs even when told to start at once. With more processors the twins run.
+     */
+    @Test
+    void longGenerationsSkipTheTwinsOnTwoCores() throws Exception {
+        Run run = run("-Dpanamax.twinWarmUpDelayMillis=0", 300);
+        boolean rounds = run.log().contains("panamax warm-up");
+        if (Runtime.getRuntime().availableProcessors() <= 2) assertTrue(!rounds, "no warm-up rounds on two cores:\n" + run.log());
+        else assertTrue(rounds, "warm-up rounds with idle cores:\n" + run.log());
     }
 }
