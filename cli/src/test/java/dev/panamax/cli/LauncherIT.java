@@ -25,7 +25,12 @@ class LauncherIT {
     void aSignalToTheLauncherEndsTheJvm(String signal) throws Exception {
         Path script = Path.of("..", "panamax").toAbsolutePath().normalize();
         assertTrue(Files.isExecutable(script), script + " is executable");
-        ProcessBuilder pb = new ProcessBuilder("bash", script.toString(), "chat").redirectErrorStream(true);
+        // As from a terminal: a job a non-interactive shell starts in the background (a CI run, say)
+        // inherits SIGINT ignored, and a shell cannot trap a signal that was ignored when it started;
+        // GNU env puts it back to the default first, where it can.
+        List<String> command = new java.util.ArrayList<>(List.of("bash", script.toString(), "chat"));
+        if (new ProcessBuilder("env", "--default-signal=INT", "true").start().waitFor() == 0) command.addAll(0, List.of("env", "--default-signal=INT"));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
         pb.environment().put("PANAMAX_AOT", "off");
         Process launcher = pb.start(); // stdin stays open: chat waits for a line
         BufferedReader out = new BufferedReader(new InputStreamReader(launcher.getInputStream(), StandardCharsets.UTF_8));
