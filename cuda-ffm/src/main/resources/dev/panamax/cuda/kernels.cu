@@ -294,27 +294,39 @@ __device__ float stage_input_as(const float* x, const float* nw, const float* nb
 // independent 16-byte loads (B of them, lane-interleaved so a warp reads 512 contiguous bytes per
 // load), then does the arithmetic: enough bytes in flight per SM to stream at full bandwidth.
 
-__device__ __forceinline__ float dot8h(uint4 u, const float* b) {
-    return h2f(u.x & 0xffff) * b[0] + h2f(u.x >> 16) * b[1] + h2f(u.y & 0xffff) * b[2] + h2f(u.y >> 16) * b[3]
-         + h2f(u.z & 0xffff) * b[4] + h2f(u.z >> 16) * b[5] + h2f(u.w & 0xffff) * b[6] + h2f(u.w >> 16) * b[7];
+// A 16-byte load's weights as floats (F16 and BF16: 8 of them; Q8_0: 16 codes), and their products
+// with b summed in the one order every matvec uses. The one-input kernels unpack and sum at once
+// (dot8h, dot8bf, dot16q8); the batched matvec_rows unpacks a load once and sums it with each of its
+// inputs — the same float products in the same order, so each input's result is its own bit for bit.
+__device__ __forceinline__ void unpack8h(uint4 u, float* w) {
+    w[0] = h2f(u.x & 0xffff); w[1] = h2f(u.x >> 16); w[2] = h2f(u.y & 0xffff); w[3] = h2f(u.y >> 16);
+    w[4] = h2f(u.z & 0xffff); w[5] = h2f(u.z >> 16); w[6] = h2f(u.w & 0xffff); w[7] = h2f(u.w >> 16);
 }
-
-__device__ __forceinline__ float dot8bf(uint4 u, const float* b) {
-    return bf2f(u.x & 0xffff) * b[0] + bf2f(u.x >> 16) * b[1] + bf2f(u.y & 0xffff) * b[2] + bf2f(u.y >> 16) * b[3]
-         + bf2f(u.z & 0xffff) * b[4] + bf2f(u.z >> 16) * b[5] + bf2f(u.w & 0xffff) * b[6] + bf2f(u.w >> 16) * b[7];
+__device__ __forceinline__ void unpack8bf(uint4 u, float* w) {
+    w[0] = bf2f(u.x & 0xffff); w[1] = bf2f(u.x >> 16); w[2] = bf2f(u.y & 0xffff); w[3] = bf2f(u.y >> 16);
+    w[4] = bf2f(u.z & 0xffff); w[5] = bf2f(u.z >> 16); w[6] = bf2f(u.w & 0xffff); w[7] = bf2f(u.w >> 16);
 }
-
-__device__ __forceinline__ float dot16q8(uint4 u, const float* b) {
+__device__ __forceinline__ void unpack16q8(uint4 u, float* w) {
     unsigned words[4] = {u.x, u.y, u.z, u.w};
-    float s = 0.f;
     #pragma unroll
     for (int k = 0; k < 4; k++) {
         int v = (int) words[k];
-        s += (float) (signed char) (v) * b[4 * k] + (float) (signed char) (v >> 8) * b[4 * k + 1]
-           + (float) (signed char) (v >> 16) * b[4 * k + 2] + (float) (signed char) (v >> 24) * b[4 * k + 3];
+        w[4 * k] = (float) (signed char) (v); w[4 * k + 1] = (float) (signed char) (v >> 8);
+        w[4 * k + 2] = (float) (signed char) (v >> 16); w[4 * k + 3] = (float) (signed char) (v >> 24);
     }
+}
+__device__ __forceinline__ float dot8f(const float* w, const float* b) {
+    return w[0] * b[0] + w[1] * b[1] + w[2] * b[2] + w[3] * b[3] + w[4] * b[4] + w[5] * b[5] + w[6] * b[6] + w[7] * b[7];
+}
+__device__ __forceinline__ float dot16f(const float* w, const float* b) {
+    float s = 0.f;
+    #pragma unroll
+    for (int k = 0; k < 4; k++) s += w[4 * k] * b[4 * k] + w[4 * k + 1] * b[4 * k + 1] + w[4 * k + 2] * b[4 * k + 2] + w[4 * k + 3] * b[4 * k + 3];
     return s;
 }
+__device__ __forceinline__ float dot8h(uint4 u, const float* b) { float w[8]; unpack8h(u, w); return dot8f(w, b); }
+__device__ __forceinline__ float dot8bf(uint4 u, const float* b) { float w[8]; unpack8bf(u, w); return dot8f(w, b); }
+__device__ __forceinline__ float dot16q8(uint4 u, const float* b) { float w[16]; unpack16q8(u, w); return dot16f(w, b); }
 
 __device__ __forceinline__ float dot32q4(uint4 u, const float* b) {
     unsigned words[4] = {u.x, u.y, u.z, u.w};
@@ -622,6 +634,32 @@ __device__ void matvec_rows(const void* W, int rows, int cols, const float* x, c
                 for (int i = 0; i < R; i++) {
                     if (r0 + i < rows) w[i] = *(const uint4*) (rowp[i] + row_bytes<FMT>(c));
                     else w[i].x = w[i].y = w[i].z = w[i].w = 0;
+                }
+                // F16 and Q8_0: each load's weights converted to floats once, for all NB inputs. (BF16 too
+                // measured its products contracted otherwise than in matvec — one logit 1 ulp off in
+                // batchedStepsGiveEachSequenceItsLogitsAlone — so it converts per input, as before.)
+                if (FMT == 1 || FMT == 3) {
+                    constexpr int CC = FMT == 3 ? 16 : 8;
+                    float wf[R][CC], d[R];
+                    #pragma unroll
+                    for (int i = 0; i < R; i++) {
+                        if (FMT == 1) unpack8h(w[i], wf[i]);
+                        else unpack16q8(w[i], wf[i]);
+                        d[i] = FMT == 3 ? h2f(scp[i][c / 32]) : 1.f;
+                    }
+                    #pragma unroll
+                    for (int j = 0; j < NB; j++) {
+                        if (j >= n) continue;
+                        float xv[CC];
+                        #pragma unroll
+                        for (int e = 0; e < CC; e += 4) {
+                            float4 v = *(const float4*) (xs + (size_t) j * cols + c + e);
+                            xv[e] = v.x; xv[e + 1] = v.y; xv[e + 2] = v.z; xv[e + 3] = v.w;
+                        }
+                        #pragma unroll
+                        for (int i = 0; i < R; i++) loc[i][j] += FMT == 3 ? dot16f(wf[i], xv) * d[i] : dot8f(wf[i], xv);
+                    }
+                    continue;
                 }
                 #pragma unroll
                 for (int j = 0; j < NB; j++) {
