@@ -112,6 +112,43 @@ final class CudaEncoder implements EncoderModel {
         float eps = s.normEps();
         long st = prompt.stream;
         cx.copyIn(B.tokens, MemorySegment.ofArray(ids));
+        // The launches read the tokens from B.tokens, so an input of a length seen before replays the graph
+        // recorded for that length: the same launches, the same bits (launch-bound for short inputs: about
+        // 10 launches and cuBLAS calls a layer). Graphs point at the buffers: new buffers, new graphs.
+        if (buffers.generation != graphGeneration) {
+            dropGraphs();
+            graphGeneration = buffers.generation;
+        }
+        long[] g = graphs.get(T);
+        if (g == null && ran.contains(T) && !dev.panamax.simd.Tuning.flag("cuda.noGraph")) {
+            synchronized (cx.captureLock) { // the second input of this length: recorded once, replayed from then on
+                cx.driver.beginCapture(st);
+                try {
+                    launches(T, d, f, heads, eps);
+                } finally {
+                    g = cx.driver.endCaptureAndInstantiate(st);
+                    graphs.put(T, g);
+                }
+            }
+            if (graphs.size() > GRAPHS) {
+                var eldest = graphs.entrySet().iterator().next();
+                cx.driver.destroyGraph(eldest.getValue()[0], eldest.getValue()[1]);
+                graphs.remove(eldest.getKey());
+            }
+        }
+        if (g != null) cx.driver.launchGraph(g[1], st);
+        else {
+            launches(T, d, f, heads, eps); // the first input of a length: eagerly (cuBLAS and the scratch set up outside a capture)
+            ran.add(T);
+        }
+        cx.driver.synchronize(st);
+        return cx.downloadFloats(B.X, T * d);
+    }
+
+    /** An input's launches on the prompt stream: embeddings, then the post-LN layers over its T rows. */
+    private void launches(int T, int d, int f, int heads, float eps) {
+        EncoderBuffers B = buffers;
+        long st = prompt.stream;
         ops.embed(st, word, B.tokens, T, B.X);
         ops.addPosition(st, position, params, T, B.X);
         ops.addBiasRows(st, B.X, type0, T, d);
@@ -122,8 +159,18 @@ final class CudaEncoder implements EncoderModel {
             feedForward(ops, prompt, L, B, B.X, B.X16, T, d, f, CudaOps.GELU_ERF);
             ops.normRows(st, B.X, L.ln2w(), L.ln2b(), B.X, B.X16, T, d, eps);
         }
-        cx.driver.synchronize(st);
-        return cx.downloadFloats(B.X, T * d);
+    }
+
+    /** Graphs kept, the most recently used lengths. */
+    static final int GRAPHS = 16;
+    /** Graphs of an input's launches by its length (access order: the eldest is the least recently used); lengths run eagerly once. */
+    private final java.util.LinkedHashMap<Integer, long[]> graphs = new java.util.LinkedHashMap<>(32, 0.75f, true);
+    private final java.util.Set<Integer> ran = new java.util.HashSet<>();
+    private int graphGeneration = -1;
+
+    private void dropGraphs() {
+        for (long[] g : graphs.values()) cx.driver.destroyGraph(g[0], g[1]);
+        graphs.clear();
     }
 
     /**
@@ -157,6 +204,7 @@ final class CudaEncoder implements EncoderModel {
         closed = true;
         cx.makeCurrent();
         cx.driver.synchronize(prompt.stream);
+        dropGraphs();
         prompt.close();
         buffers.close();
         weights.close();

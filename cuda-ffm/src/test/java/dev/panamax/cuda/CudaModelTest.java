@@ -336,12 +336,23 @@ class CudaModelTest {
         before = cx.driver.memoryInfo()[0];
         try (EncoderModel m = Backends.place("cuda", (EncoderModel) ModelLoader.load(dir, OPTIONS), n -> {})) {
             int h = m.hiddenSize();
-            for (int round = 0; round < 2; round++) { // the second reuses the activations
+            float[] first = null;
+            for (int round = 0; round < 3; round++) { // eager, then recorded as a graph and replayed, then replayed
                 float[] got = m.encode(ids);
                 assertEquals(ref.length, got.length);
                 for (int t = 0; t < ids.length; t++) match(ref, t, Arrays.copyOfRange(got, t * h, (t + 1) * h), "bert hidden");
+                if (first == null) first = got;
+                else assertArrayEquals(first, got, "a graph replay against the eager run, round " + round);
+                if (round == 1) m.encode(Arrays.copyOf(ids, 4)); // another length between replays
+            }
+            System.setProperty("panamax.cuda.noGraph", "true");
+            try {
+                assertArrayEquals(first, m.encode(ids), "eager again, no graph");
+            } finally {
+                System.clearProperty("panamax.cuda.noGraph");
             }
             float[] shorter = m.encode(Arrays.copyOf(ids, 5)); // bidirectional: a prefix is its own input, not a slice
+            assertArrayEquals(shorter, m.encode(Arrays.copyOf(ids, 5)), "length 5 replayed");
             try (EncoderModel cpu = (EncoderModel) ModelLoader.load(dir, OPTIONS)) {
                 float[] want = cpu.encode(Arrays.copyOf(ids, 5));
                 for (int t = 0; t < 5; t++) match(want, t, Arrays.copyOfRange(shorter, t * h, (t + 1) * h), "bert prefix vs cpu");
