@@ -305,6 +305,17 @@ public final class CudaContext {
                     List.of("-DPANAMAX_PART=" + part))));
         }
         pool.shutdown(); // its threads end when the last part is built
+        // A process that ends while NVRTC compiles on one of these threads crashed inside libnvrtc (its
+        // statics torn down under the compile; a short first run on an H100 host, 1 of 4): at exit the
+        // parts not started are dropped and those compiling finish (into the disk cache) first.
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("panamax-nvrtc-exit").unstarted(() -> {
+            for (var f : compiling.values()) f.cancel(false); // those not started never start; a running one runs on, uninterrupted
+            try {
+                pool.awaitTermination(60, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }));
     }
 
     /** Part {@code part}'s module (0: all of kernels.cu as one program), loaded on the calling thread once built. */
