@@ -99,7 +99,7 @@ public final class Bert implements Architecture {
             embLnB = vec(e + n.embNormB(), c.dim);
             layers = new Layer[c.layers];
             for (int i = 0; i < c.layers; i++) {
-                String p = e + String.format(n.layer(), i);
+                String p = e + n.layer().replace("%d", Integer.toString(i));
                 layers[i] = new Layer(
                         w.matrix(w.get(p + n.q() + ".weight")).expect(c.dim, c.dim), vec(p + n.q() + ".bias", c.dim),
                         w.matrix(w.get(p + n.k() + ".weight")).expect(c.dim, c.dim), vec(p + n.k() + ".bias", c.dim),

@@ -178,7 +178,7 @@ public final class Llama implements Architecture {
             finalNorm = vector(w.get(n.norm), c.dim);
             layers = new Layer[c.layers];
             for (int i = 0; i < c.layers; i++) {
-                String p = String.format(n.layer, i);
+                String p = n.layer.replace("%d", Integer.toString(i)); // not String.format: its first call costs a fresh process ~15 ms
                 layers[i] = new Layer(
                         vector(w.get(p + n.attnNorm + ".weight"), c.dim),
                         matrix(w.get(p + n.q + ".weight")).expect(qDim, c.dim),

@@ -97,7 +97,7 @@ public final class Mamba implements Architecture {
             normF = w.get(n.normF()).expect(c.dim).toFloats(k);
             layers = new Layer[c.layers];
             for (int i = 0; i < c.layers; i++) {
-                String p = String.format(n.layer(), i);
+                String p = n.layer().replace("%d", Integer.toString(i));
                 float[] a = w.get(p + n.a()).expect(c.inner, c.state).toFloats(k);
                 if (n.aIsLog()) for (int j = 0; j < a.length; j++) a[j] = (float) -Math.exp(a[j]);
                 Tensor conv = w.get(p + n.conv());

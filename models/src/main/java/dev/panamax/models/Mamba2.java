@@ -114,7 +114,7 @@ public final class Mamba2 implements Architecture {
             layers = new Layer[c.layers];
             int proj = c.inner + c.convDim() + c.heads;
             for (int i = 0; i < c.layers; i++) {
-                String p = String.format(n.layer(), i);
+                String p = n.layer().replace("%d", Integer.toString(i));
                 float[] a = values(w.get(p + n.a()), c.heads);
                 if (n.aIsLog()) for (int h = 0; h < c.heads; h++) a[h] = (float) -Math.exp(a[h]);
                 Tensor convB = w.find(p + n.convBias());

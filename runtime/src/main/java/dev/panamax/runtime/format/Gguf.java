@@ -254,7 +254,8 @@ public final class Gguf {
         }
 
         String string(String what) {
-            long n = u64(what + " (length)");
+            if (left() < 8) need(8, what + " (length)"); // the message built only when it is needed: a vocabulary has ~10⁵ strings
+            long n = u64(what);
             need(n, what);
             byte[] b = seg.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE);
             pos += n;
