@@ -306,7 +306,7 @@ public final class CudaContext {
         }
         pool.shutdown(); // its threads end when the last part is built
         // A process that ends while NVRTC compiles on one of these threads crashed inside libnvrtc (its
-        // statics torn down under the compile; a short first run on an H100 host, 1 of 4): at exit the
+        // statics torn down under the compile; 1 of 8 short first runs on an H100 host): at exit the
         // parts not started are dropped and those compiling finish (into the disk cache) first.
         Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().name("panamax-nvrtc-exit").unstarted(() -> {
             for (var f : compiling.values()) f.cancel(false); // those not started never start; a running one runs on, uninterrupted

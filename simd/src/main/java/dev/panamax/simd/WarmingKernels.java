@@ -123,6 +123,7 @@ final class WarmingKernels implements Kernels {
         long start = System.nanoTime();
         try {
             Thread.sleep(DELAY_MILLIS);
+            if (warm()) return; // Simd.endWarmUp() switched everything meanwhile: the model keeps its threads
             Parallel.callerOnly = CALLER_ONLY;
             Work w = new Work();
             while (!warm() && System.nanoTime() - start < DEADLINE_NANOS) {
