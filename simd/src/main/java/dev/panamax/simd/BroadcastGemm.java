@@ -54,6 +54,11 @@ final class BroadcastGemm {
 
     /** B is float32 rows in {@code b} at byte {@code bOff}, or, when {@code src} is not null, the rows {@code src} produces. */
     static void multiply(float[] a, MemorySegment b, long bOff, Kernels.RowSource src, float[] c, int m, int n, int kk) {
+        multiply(a, b, bOff, src, c, m, n, kk, chunkOf((m + W - 1) / W, kk));
+    }
+
+    /** As above, k taken {@code chunk} columns a pass when B is in a segment (tests compare chunks). */
+    static void multiply(float[] a, MemorySegment b, long bOff, Kernels.RowSource src, float[] c, int m, int n, int kk, int chunk) {
         int groups = (m + W - 1) / W;
         Scratch caller = SCRATCH.get();
         if (caller.panels.length < groups * W * kk) caller.panels = new float[groups * W * kk];
@@ -66,6 +71,10 @@ final class BroadcastGemm {
                 for (int p = p0; p < p1; p++) panels[dst + p * W] = a[src0 + p];
             }
         });
+        if (src == null && chunk < kk) {
+            multiplyInChunks(panels, b, bOff, c, m, n, kk, groups, chunk);
+            return;
+        }
         Parallel.forRange(n, R, (j0, j1) -> {
             Scratch s = SCRATCH.get();
             if (s.rows.length < R * kk) s.rows = new float[R * kk];
@@ -76,16 +85,77 @@ final class BroadcastGemm {
                 else MemorySegment.copy(b, F32_LE, bOff + 4L * j * kk, rows, 0, count * kk);
                 for (int g = 0; g < groups; g++) {
                     int width = Math.min(W, m - g * W), base = g * W * kk;
-                    if (width > 48) tile4x64(panels, rows, tile, base, kk);
-                    else if (width > 32) tile4x48(panels, rows, tile, base, kk);
-                    else if (width > 16) tile4x32(panels, rows, tile, base, kk);
-                    else tile4x16(panels, rows, tile, base, kk);
+                    tile(panels, rows, tile, base, width, 0, kk, kk, false);
                     for (int q = 0; q < count; q++) {
                         for (int t = 0, o = (g * W) * n + j + q; t < width; t++, o += n) c[o] = tile[q * W + t];
                     }
                 }
             }
         });
+    }
+
+    /**
+     * Floats of A's panels a pass over k may hold ({@code -Dpanamax.gemmPanelChunk}, default 256 Ki
+     * floats, 1 MiB). Measured on an Intel Xeon with 2 MiB of L2 a core (2 threads, ViT-B/16 shape,
+     * docs/benchmarks.md): 256 KiB chunks lost to none, 512 KiB and 2 MiB did less well than 1 MiB.
+     */
+    static final int PANEL_CHUNK_FLOATS = Tuning.experiment("gemmPanelChunk", 1 << 18);
+
+    /**
+     * The columns of k taken a pass: all of them when A's panels fit {@link #PANEL_CHUNK_FLOATS},
+     * else a chunk (a multiple of 16, at least 64) that does.
+     */
+    static int chunkOf(int groups, int kk) {
+        if (PANEL_CHUNK_FLOATS <= 0 || (long) groups * W * kk <= PANEL_CHUNK_FLOATS) return kk;
+        int chunk = Math.max(64, PANEL_CHUNK_FLOATS / (groups * W) / 16 * 16);
+        return chunk >= kk ? kk : chunk;
+    }
+
+    /**
+     * C = A·Bᵀ a chunk of k at a time, every row of B against all of A's panels for the chunk while
+     * those stay in cache: with the panels of a long k swept whole for every four rows of B, they
+     * came from L3 each time ([197 × 3 072]·[768 × 3 072]ᵀ, ViT-B/16's down projection, ran at half
+     * the speed of k = 768). Each tile's lanes continue their sums from C where the last chunk left
+     * them — the same fused multiply-adds in the same order of p as one pass, so C is bit for bit the
+     * same.
+     */
+    private static void multiplyInChunks(float[] panels, MemorySegment b, long bOff, float[] c, int m, int n, int kk, int groups, int chunk) {
+        for (int p0 = 0; p0 < kk; p0 += chunk) {
+            int first = p0, len = Math.min(chunk, kk - p0);
+            Parallel.forRange(n, R, (j0, j1) -> {
+                Scratch s = SCRATCH.get();
+                if (s.rows.length < R * len) s.rows = new float[R * chunk];
+                float[] rows = s.rows, tile = s.tile;
+                for (int j = j0; j < j1; j += R) {
+                    int count = Math.min(R, j1 - j);
+                    for (int q = 0; q < count; q++) MemorySegment.copy(b, F32_LE, bOff + 4L * ((long) (j + q) * kk + first), rows, q * len, len);
+                    for (int g = 0; g < groups; g++) {
+                        int width = Math.min(W, m - g * W), base = g * W * kk;
+                        if (first > 0) {
+                            for (int q = 0; q < count; q++) {
+                                for (int t = 0, o = (g * W) * n + j + q; t < width; t++, o += n) tile[q * W + t] = c[o];
+                            }
+                        }
+                        tile(panels, rows, tile, base, width, first, first + len, len, first > 0);
+                        for (int q = 0; q < count; q++) {
+                            for (int t = 0, o = (g * W) * n + j + q; t < width; t++, o += n) c[o] = tile[q * W + t];
+                        }
+                    }
+                }
+            });
+        }
+    }
+
+    /** The tile for a panel {@code width} tokens wide, over p in [p0, p1), B's rows {@code stride} apart from p0. */
+    private static void tile(float[] a, float[] b, float[] tile, int base, int width, int p0, int p1, int stride, boolean resume) {
+        if (width > 48) tile4x64(a, b, tile, base, p0, p1, stride, resume);
+        else if (width > 32) tile4x48(a, b, tile, base, p0, p1, stride, resume);
+        else if (width > 16) tile4x32(a, b, tile, base, p0, p1, stride, resume);
+        else tile4x16(a, b, tile, base, p0, p1, stride, resume);
+    }
+
+    private static FloatVector start(float[] tile, int at, boolean resume) {
+        return resume ? FloatVector.fromArray(S, tile, at) : FloatVector.zero(S);
     }
 
     private static FloatVector load(float[] panels, int index) {
@@ -97,19 +167,21 @@ final class BroadcastGemm {
     }
 
     /** Four rows of B × 64 tokens; rows past the last real one hold stale values whose sums are not written. */
-    private static void tile4x64(float[] a, float[] b, float[] tile, int base, int kk) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00,
-                c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-        for (int p = 0; p < kk; p++) {
+    private static void tile4x64(float[] a, float[] b, float[] tile, int base, int p0, int p1, int kk, boolean resume) {
+        FloatVector c00 = start(tile, 0, resume), c01 = start(tile, 16, resume), c02 = start(tile, 32, resume), c03 = start(tile, 48, resume),
+                c10 = start(tile, 64, resume), c11 = start(tile, 80, resume), c12 = start(tile, 96, resume), c13 = start(tile, 112, resume),
+                c20 = start(tile, 128, resume), c21 = start(tile, 144, resume), c22 = start(tile, 160, resume), c23 = start(tile, 176, resume),
+                c30 = start(tile, 192, resume), c31 = start(tile, 208, resume), c32 = start(tile, 224, resume), c33 = start(tile, 240, resume);
+        for (int p = p0, i = 0; p < p1; p++, i++) {
             int o = base + p * W;
             FloatVector x0 = load(a, o), x1 = load(a, o + 16), x2 = load(a, o + 32), x3 = load(a, o + 48);
-            FloatVector w = broadcast(b, p);
+            FloatVector w = broadcast(b, i);
             c00 = x0.fma(w, c00); c01 = x1.fma(w, c01); c02 = x2.fma(w, c02); c03 = x3.fma(w, c03);
-            w = broadcast(b, kk + p);
+            w = broadcast(b, kk + i);
             c10 = x0.fma(w, c10); c11 = x1.fma(w, c11); c12 = x2.fma(w, c12); c13 = x3.fma(w, c13);
-            w = broadcast(b, 2 * kk + p);
+            w = broadcast(b, 2 * kk + i);
             c20 = x0.fma(w, c20); c21 = x1.fma(w, c21); c22 = x2.fma(w, c22); c23 = x3.fma(w, c23);
-            w = broadcast(b, 3 * kk + p);
+            w = broadcast(b, 3 * kk + i);
             c30 = x0.fma(w, c30); c31 = x1.fma(w, c31); c32 = x2.fma(w, c32); c33 = x3.fma(w, c33);
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, 16); c02.intoArray(tile, 32); c03.intoArray(tile, 48);
@@ -119,19 +191,21 @@ final class BroadcastGemm {
     }
 
     /** Four rows × the first 48 tokens of a panel (the last panel of a prompt, 33–48 tokens). */
-    private static void tile4x48(float[] a, float[] b, float[] tile, int base, int kk) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
-                c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
-        for (int p = 0; p < kk; p++) {
+    private static void tile4x48(float[] a, float[] b, float[] tile, int base, int p0, int p1, int kk, boolean resume) {
+        FloatVector c00 = start(tile, 0, resume), c01 = start(tile, 16, resume), c02 = start(tile, 32, resume),
+                c10 = start(tile, 64, resume), c11 = start(tile, 80, resume), c12 = start(tile, 96, resume),
+                c20 = start(tile, 128, resume), c21 = start(tile, 144, resume), c22 = start(tile, 160, resume),
+                c30 = start(tile, 192, resume), c31 = start(tile, 208, resume), c32 = start(tile, 224, resume);
+        for (int p = p0, i = 0; p < p1; p++, i++) {
             int o = base + p * W;
             FloatVector x0 = load(a, o), x1 = load(a, o + 16), x2 = load(a, o + 32);
-            FloatVector w = broadcast(b, p);
+            FloatVector w = broadcast(b, i);
             c00 = x0.fma(w, c00); c01 = x1.fma(w, c01); c02 = x2.fma(w, c02);
-            w = broadcast(b, kk + p);
+            w = broadcast(b, kk + i);
             c10 = x0.fma(w, c10); c11 = x1.fma(w, c11); c12 = x2.fma(w, c12);
-            w = broadcast(b, 2 * kk + p);
+            w = broadcast(b, 2 * kk + i);
             c20 = x0.fma(w, c20); c21 = x1.fma(w, c21); c22 = x2.fma(w, c22);
-            w = broadcast(b, 3 * kk + p);
+            w = broadcast(b, 3 * kk + i);
             c30 = x0.fma(w, c30); c31 = x1.fma(w, c31); c32 = x2.fma(w, c32);
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, 16); c02.intoArray(tile, 32);
@@ -141,18 +215,19 @@ final class BroadcastGemm {
     }
 
     /** Four rows × the first 32 tokens of a panel (the last panel of a prompt, 17–32 tokens). */
-    private static void tile4x32(float[] a, float[] b, float[] tile, int base, int kk) {
-        FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-        for (int p = 0; p < kk; p++) {
+    private static void tile4x32(float[] a, float[] b, float[] tile, int base, int p0, int p1, int kk, boolean resume) {
+        FloatVector c00 = start(tile, 0, resume), c01 = start(tile, 16, resume), c10 = start(tile, 64, resume), c11 = start(tile, 80, resume),
+                c20 = start(tile, 128, resume), c21 = start(tile, 144, resume), c30 = start(tile, 192, resume), c31 = start(tile, 208, resume);
+        for (int p = p0, i = 0; p < p1; p++, i++) {
             int o = base + p * W;
             FloatVector x0 = load(a, o), x1 = load(a, o + 16);
-            FloatVector w = broadcast(b, p);
+            FloatVector w = broadcast(b, i);
             c00 = x0.fma(w, c00); c01 = x1.fma(w, c01);
-            w = broadcast(b, kk + p);
+            w = broadcast(b, kk + i);
             c10 = x0.fma(w, c10); c11 = x1.fma(w, c11);
-            w = broadcast(b, 2 * kk + p);
+            w = broadcast(b, 2 * kk + i);
             c20 = x0.fma(w, c20); c21 = x1.fma(w, c21);
-            w = broadcast(b, 3 * kk + p);
+            w = broadcast(b, 3 * kk + i);
             c30 = x0.fma(w, c30); c31 = x1.fma(w, c31);
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, 16);
@@ -162,14 +237,14 @@ final class BroadcastGemm {
     }
 
     /** Four rows × the first 16 tokens of a panel. */
-    private static void tile4x16(float[] a, float[] b, float[] tile, int base, int kk) {
-        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
-        for (int p = 0; p < kk; p++) {
+    private static void tile4x16(float[] a, float[] b, float[] tile, int base, int p0, int p1, int kk, boolean resume) {
+        FloatVector c0 = start(tile, 0, resume), c1 = start(tile, 64, resume), c2 = start(tile, 128, resume), c3 = start(tile, 192, resume);
+        for (int p = p0, i = 0; p < p1; p++, i++) {
             FloatVector x = load(a, base + p * W);
-            c0 = x.fma(broadcast(b, p), c0);
-            c1 = x.fma(broadcast(b, kk + p), c1);
-            c2 = x.fma(broadcast(b, 2 * kk + p), c2);
-            c3 = x.fma(broadcast(b, 3 * kk + p), c3);
+            c0 = x.fma(broadcast(b, i), c0);
+            c1 = x.fma(broadcast(b, kk + i), c1);
+            c2 = x.fma(broadcast(b, 2 * kk + i), c2);
+            c3 = x.fma(broadcast(b, 3 * kk + i), c3);
         }
         c0.intoArray(tile, 0); c1.intoArray(tile, 64); c2.intoArray(tile, 128); c3.intoArray(tile, 192);
     }

@@ -113,6 +113,42 @@ class ReproducibilityTest {
     }
 
     /**
+     * The broadcast tiles taking k a chunk at a time (A's panels kept in cache, each tile's sums
+     * resumed from C) give bit for bit the one-pass product: chunks of 64 and 80 columns (a ragged
+     * last one), panels of 64 tokens and narrower last ones, rows of B not a multiple of four.
+     */
+    @Test
+    void broadcastTilesInChunksOfKGiveTheOnePassBits() {
+        assumeTrue(Simd.vector().isPresent() && BroadcastGemm.applies(), "no 512-bit vectors in this JVM");
+        Random r = new Random(10);
+        for (int[] shape : new int[][] {{197, 38, 300}, {64, 7, 129}, {40, 13, 1000}, {250, 4, 64}}) {
+            int m = shape[0], n = shape[1], kk = shape[2];
+            float[] a = random(r, m * kk), b = random(r, n * kk), whole = new float[m * n];
+            MemorySegment bs = MemorySegment.ofArray(b);
+            BroadcastGemm.multiply(a, bs, 0, null, whole, m, n, kk, kk);
+            for (int chunk : new int[] {64, 80}) {
+                float[] chunked = new float[m * n];
+                BroadcastGemm.multiply(a, bs, 0, null, chunked, m, n, kk, chunk);
+                for (int i = 0; i < whole.length; i++) {
+                    assertEquals(Float.floatToRawIntBits(whole[i]), Float.floatToRawIntBits(chunked[i]),
+                            m + "×" + n + "×" + kk + " in chunks of " + chunk + ", element " + i);
+                }
+            }
+            double worst = 0; // and the product itself, against double sums
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    double sum = 0;
+                    for (int p = 0; p < kk; p++) sum += (double) a[i * kk + p] * b[j * kk + p];
+                    worst = Math.max(worst, Math.abs(sum - whole[i * n + j]) / Math.sqrt(kk));
+                }
+            }
+            assertTrue(worst < 1e-5, "GEMM off by " + worst);
+        }
+        assertEquals(300, BroadcastGemm.chunkOf(4, 300)); // panels that fit are taken in one pass
+        assertTrue(BroadcastGemm.chunkOf(4, 3072) < 3072 && BroadcastGemm.chunkOf(4, 3072) % 16 == 0);
+    }
+
+    /**
      * Items stacked into one GEMM (the images of a batch) get, row for row, the bits each gets
      * alone: item sizes in each kernel's range (dot-product tiles with a row past the last whole
      * tile, broadcast tiles with a narrow last panel, the packed GEMM), weights as float32 and as
