@@ -94,10 +94,21 @@ final class Linear {
         attendAll(k, q, kk, v, out, T, 1, dim, heads, causal);
     }
 
+    /**
+     * Whether {@link #attendAll} multiplies each head's scores and mixture as two small GEMMs (S = Q·Kᵀ,
+     * then P·V) instead of a dot product and an axpy per pair of tokens ({@code -Dpanamax.gemmAttention=false}:
+     * the pairs, for measuring; ViT-B/16's 197 tokens make 38 809 pairs a head).
+     */
+    static final boolean GEMM_ATTENTION = dev.panamax.simd.Tuning.flagOn("gemmAttention");
+
     /** As above for {@code items} sequences of T tokens stacked in q, k, v and out ([items·T, dim]), each attending within itself. */
     static void attendAll(Kernels k, float[] q, float[] kk, float[] v, float[] out, int T, int items, int dim, int heads, boolean causal) {
         int hd = dim / heads;
         float scale = (float) (1 / Math.sqrt(hd));
+        if (GEMM_ATTENTION) {
+            attendAllGemm(k, q, kk, v, out, T, items, dim, heads, causal, scale);
+            return;
+        }
         Parallel.forRange(items * heads, 1, (p0, p1) -> {
             float[] s = new float[T];
             for (int p = p0; p < p1; p++) {
@@ -109,6 +120,38 @@ final class Linear {
                     java.util.Arrays.fill(out, o, o + hd, 0f);
                     for (int j = 0; j < n; j++) k.axpy(s[j], v, base + j * dim + h * hd, out, o, hd);
                 }
+            }
+        });
+    }
+
+    /**
+     * {@link #attendAll} by GEMMs, one (item, head) at a time on each thread: the head's columns of q, k
+     * and v gathered into Q, K [T, hd] and Vᵀ [hd, T]; S = Q·Kᵀ [T, T]; each row scaled by 1/√hd and
+     * softmaxed (causal: over its first i + 1 entries, the rest 0); O = S·V as S·(Vᵀ)ᵀ; O scattered back.
+     * Each head's arithmetic depends only on its own rows, never on the thread or the batch.
+     */
+    private static void attendAllGemm(Kernels k, float[] q, float[] kk, float[] v, float[] out, int T, int items, int dim, int heads,
+                                      boolean causal, float scale) {
+        int hd = dim / heads;
+        Parallel.forRange(items * heads, 1, (p0, p1) -> {
+            float[] qh = new float[T * hd], kh = new float[T * hd], vt = new float[hd * T], s = new float[T * T], oh = new float[T * hd];
+            for (int p = p0; p < p1; p++) {
+                int base = (p / heads) * T * dim, h = p % heads;
+                for (int i = 0; i < T; i++) {
+                    int o = base + i * dim + h * hd;
+                    System.arraycopy(q, o, qh, i * hd, hd);
+                    System.arraycopy(kk, o, kh, i * hd, hd);
+                    for (int c = 0; c < hd; c++) vt[c * T + i] = v[o + c];
+                }
+                k.matmulTransposedB(qh, kh, s, T, T, hd);
+                for (int i = 0; i < T; i++) {
+                    int n = causal ? i + 1 : T, r = i * T;
+                    for (int j = 0; j < n; j++) s[r + j] *= scale;
+                    k.softmax(s, r, n);
+                    if (n < T) java.util.Arrays.fill(s, r + n, r + T, 0f);
+                }
+                k.matmulTransposedB(s, vt, oh, T, hd, T);
+                for (int i = 0; i < T; i++) System.arraycopy(oh, i * hd, out, base + i * dim + h * hd, hd);
             }
         });
     }
