@@ -16,14 +16,16 @@
 #                                     .gpu would pass the 64 MiB limit): builds llama-bench with CUDA (~2.5 min) and measures
 #                                     Panamax and llama.cpp on the same files: pp512 and tg128 side by side
 #   tools/gpu.sh run batch [--big]    there: only the batched-decode table of `bench` (B = 1, 4, 16, 64 sequences a step)
-#   tools/gpu.sh run vision           there: a ViT-B/16-shaped model's images/s on the GPU (F32, Q8_0; one at a time and 16
+#   tools/gpu.sh run vision           there: a ViT-B/16-shaped model's images/s on the GPU (F32, Q8_0, F16; one at a time and 16
 #                                     a pass) and on the host's CPU
+#   tools/gpu.sh run vision-f16       there: the GPU's F32 and F16 ViT-B/16 and transformers' fp32/fp16, one call
 #   tools/gpu.sh run vision-peer      there: transformers' eager ViT-B/16 (fp32, fp16, batch 1) on the GPU, if installed
 #   tools/gpu.sh run firstrun         there: a fresh installation's first generate --device cuda and a later one, with
 #                                     kernels.cu built in parts (default) and as one program (issue 28's first-run time)
 #   tools/gpu.sh run serve            there: panamax serve --device cuda on kjv-llama, checked by tools/serve-check.py
 #   tools/gpu.sh run load [--big]    there: a later run's whole generate --device cuda, weights staged against
 #                                     synchronous copies, three rounds (with .gpu/libasyncProfiler.so: a wall profile into $OUT)
+#   tools/gpu.sh run intdot [--big]  there: Q8_0/Q4_0 tg128 with integer dot products (dp4a) against float products, alternating
 #   tools/gpu.sh run longctx          there: TinyLlama-shape decode after 512 and after 4096 prompt tokens (F32 and F16 KV cache)
 #   tools/gpu.sh run startup          there, on the host's CPU: kjv-llama's whole generate with the start-up twins against without
 #                                     (texts alone = texts together; tokens/s of 1 and 16 at once); part of `all`
@@ -160,11 +162,20 @@ print(pp, tg)")
     echo "(tok/s; Panamax: medians of 5 after a warm-up; llama.cpp: llama-bench -ngl 99 -p 512 -n 128 -r 5, means)"
     return 0
   fi
-  if [ "$what" = vision ]; then # a ViT-B/16-shaped random model (made here): images/s on the GPU (F32, Q8_0) and on this host's CPU
+  if [ "$what" = vision ]; then # a ViT-B/16-shaped random model (made here): images/s on the GPU (F32, Q8_0, F16) and on this host's CPU
     [ -f $b/vit-b16/model.safetensors ] || tool RandomVit $b/vit-b16 >/dev/null
     echo "== ViT-B/16 shape, F32, --device cuda =="; cli bench $b/vit-b16 --device cuda --repeats 3 --warmup 1
     echo "== the same, Q8_0 =="; cli bench $b/vit-b16 --device cuda --repeats 3 --warmup 1 --quantize q8_0
+    [ -f $b/vit-b16-f16/model.safetensors ] || tool RandomVit $b/vit-b16-f16 768 12 12 3072 224 16 1000 f16 >/dev/null
+    echo "== the same weights saved in F16 (as float16 checkpoints are) =="; cli bench $b/vit-b16-f16 --device cuda --repeats 3 --warmup 1
     echo "== the same on this host's CPU ($(nproc) threads) =="; cli bench $b/vit-b16 --repeats 3 --warmup 1
+    return 0
+  fi
+  if [ "$what" = vision-f16 ]; then # the GPU's F32 and F16 ViT-B/16 beside transformers' fp32/fp16 (if installed), in one call
+    [ -f $b/vit-b16/model.safetensors ] || tool RandomVit $b/vit-b16 >/dev/null
+    [ -f $b/vit-b16-f16/model.safetensors ] || tool RandomVit $b/vit-b16-f16 768 12 12 3072 224 16 1000 f16 >/dev/null
+    for f in vit-b16 vit-b16-f16; do echo "== $f, --device cuda =="; cli bench $b/$f --device cuda --repeats 3 --warmup 1 | grep -E "images/s"; done
+    python3 -c "import torch, transformers" 2>/dev/null && python3 tools/hf-vit-gpu.py $b/vit-b16
     return 0
   fi
   if [ "$what" = vision-peer ]; then # transformers' eager ViT on the GPU (fp32, fp16, batch 1), when torch and transformers are there
@@ -230,6 +241,22 @@ print(pp, tg)")
       echo "profile of $f: $OUT/load-$f.collapsed"
     fi
     echo "(whole process, java started directly: generate FILE --ids 1,15043 --max-tokens 32 --device cuda, NVRTC cache warm; sync: -Dpanamax.cuda.stagedUploads=false)"
+    return 0
+  fi
+  if [ "$what" = intdot ]; then # Q8_0/Q4_0 decode (tg128) with the integer dot products against the float ones, alternating
+    make_files
+    for f in ${INTDOT_FILES:-smol135-Q8_0 smol135-Q4_0 ${big:+tinyllama-Q8_0}}; do
+      mb=$(( $(stat -c %s $b/$f.gguf) / 1000000 ))
+      for round in $(seq ${INTDOT_ROUNDS:-3}); do
+        for mode in int float ${INTDOT_MODES:-}; do # INTDOT_MODES: more, e.g. int-b4 (4 loads a batch, as matvec_q8_0_b4)
+          opt=-Dx=1; [ $mode = float ] && opt=-Dpanamax.cuda.intDot=false; [ $mode = int-b4 ] && opt=-Dpanamax.cuda.matvecBatch=4
+          tg=$("$java" "${flags[@]}" $opt -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $b/$f.gguf --device cuda --prompt-tokens 1 --tokens 128 \
+            --repeats 5 2>&1 | sed -n 's/^decode [0-9]* tokens: \([0-9.]*\).*/\1/p')
+          printf '%-16s round %s %-6s tg128 %10s tok/s  %6.0f GB/s\n' $f $round $mode "${tg:-?}" "$(python3 -c "print($mb * ${tg:-0} / 1000)")"
+        done
+      done
+    done
+    echo "(bench --prompt-tokens 1 --tokens 128 --repeats 5, medians; float: -Dpanamax.cuda.intDot=false; GB/s = file size x tok/s)"
     return 0
   fi
   if [ "$what" = longctx ]; then # decode after 512 and after 4096 prompt tokens, TinyLlama shape (issue 28: within 1.3x)

@@ -56,7 +56,8 @@ public final class CudaOps {
     public void matvec(long stream, DeviceMatrix W, long x, long nw, long nb, int act, float eps, long bias, long y, boolean accumulate,
                        boolean gelu) {
         int rpb = rowsPerBlock(W);
-        cx.launch(dependent, matvecKernel(W), new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x,
+        String kernel = matvecKernel(W);
+        cx.launch(dependent, kernel, new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, matvecShared(W, kernel, 1), stream, W.pointer, W.rows, W.cols, x,
                 nw, nb, act, eps, bias, y, accumulate ? 1 : 0, gelu ? 3 : 0, 0L, 0, 1, 0, 0);
     }
 
@@ -111,26 +112,27 @@ public final class CudaOps {
         int rpb = rowsPerBlock(W), blocks = (W.rows + rpb - 1) / rpb;
         int groups = (B + 3) / 4, rowBlocks = (W.rows + 15) / 16;
         boolean wide = rowsFromBlocks >= 0 ? (long) rowBlocks * groups >= rowsFromBlocks : groups >= 4 && rowBlocks * groups >= 3 * cx.multiprocessors;
-        if (ROWS && !MULTI && B >= 2 && rpb == 16 && wide && matvecKernel(W).equals("matvec_" + W.suffix())
-                && 16L * W.cols <= cx.maxSharedOptIn) {
+        String kernel = matvecKernel(W);
+        int shared4 = matvecShared(W, kernel, 4);
+        if (ROWS && !MULTI && B >= 2 && rpb == 16 && wide && kernel.equals("matvec_" + W.suffix()) && shared4 <= cx.maxSharedOptIn) {
             // 16 rows a block of four warps (four rows each), four inputs a block; staged as the one-input kernel's
             // 512-thread blocks stage them (the same sums bit for bit).
-            cx.launch(dependent, "matvec4x4_" + W.suffix(), new int[] {rowBlocks * groups}, 128, 16 * W.cols, stream, W.pointer, W.rows, W.cols,
+            cx.launch(dependent, "matvec4x4_" + W.suffix(), new int[] {rowBlocks * groups}, 128, shared4, stream, W.pointer, W.rows, W.cols,
                     x, nw, nb, eps, bias, y, accumulate ? 1 : 0, pairAct, B, 32 * rpb);
             return;
         }
-        if (MULTI && rpb <= 16 && rpb % 4 == 0 && matvecKernel(W).equals("matvec_" + W.suffix()) && 16L * W.cols <= cx.maxSharedOptIn) {
+        if (MULTI && rpb <= 16 && rpb % 4 == 0 && kernel.equals("matvec_" + W.suffix()) && shared4 <= cx.maxSharedOptIn) {
             // Four inputs a block, each weight loaded once for the four (matvec_multi), the usual loads per
             // batch only. Four rows a block (the kernel's launch bounds: 128 threads), so that the grid has as
             // many blocks as the one-input kernel's at four times the rows: 36 blocks of 16 rows on a 576-row
             // matrix left most of an H100's 132 SMs idle.
             int multiBlocks = (W.rows + 3) / 4;
-            cx.launch(dependent, "matvec4_" + W.suffix(), new int[] {multiBlocks * groups}, 128, 16 * W.cols, stream, W.pointer, W.rows, W.cols,
+            cx.launch(dependent, "matvec4_" + W.suffix(), new int[] {multiBlocks * groups}, 128, shared4, stream, W.pointer, W.rows, W.cols,
                     x, nw, nb, eps, bias, y, accumulate ? 1 : 0, pairAct, B, 32 * rpb);
             return;
         }
         boolean fast = SLOTS_FAST && (long) blocks * B < Integer.MAX_VALUE;
-        cx.launch(dependent, matvecKernel(W), fast ? new int[] {blocks * B} : new int[] {blocks, B}, 32 * rpb, 4 * W.cols, stream, W.pointer,
+        cx.launch(dependent, kernel, fast ? new int[] {blocks * B} : new int[] {blocks, B}, 32 * rpb, matvecShared(W, kernel, 1), stream, W.pointer,
                 W.rows, W.cols, x, nw, nb, 0, eps, bias, y, accumulate ? 1 : 0, pairAct, zeros, W.rows, 1, W.cols, fast ? B : 0);
     }
 
@@ -143,18 +145,39 @@ public final class CudaOps {
     public void selectedMatvec(long stream, DeviceMatrix W, int expertRows, long sel, int slots, long x, int xDiv, int xStride, long nw,
                                float eps, boolean gated, long y) {
         int rpb = rowsPerBlock(W);
-        cx.launch(dependent, matvecKernel(W), new int[] {(expertRows + rpb - 1) / rpb, slots}, 32 * rpb, 4 * W.cols, stream, W.pointer,
+        String kernel = matvecKernel(W);
+        cx.launch(dependent, kernel, new int[] {(expertRows + rpb - 1) / rpb, slots}, 32 * rpb, matvecShared(W, kernel, 1), stream, W.pointer,
                 W.rows, W.cols, x, nw, 0L, 0, eps, 0L, y, 0, gated ? 1 : 0, sel, expertRows, xDiv, xStride, 0);
     }
+
+    /**
+     * Whether the decode matvecs of Q8_0 and Q4_0 quantize their input per block of 32 and take integer
+     * dot products (dp4a; kernels.cu says how); {@code -Dpanamax.cuda.intDot=false} runs the float
+     * products of before (one input at a time only), for measuring.
+     */
+    static final boolean INT_DOT = dev.panamax.simd.Tuning.flagOn("cuda.intDot");
 
     /**
      * The matvec kernel for W's format; -Dpanamax.cuda.matvecBatch picks another batch of loads a lane
      * where one is compiled (F16: 8, 16; Q8_0: 4, 16), for measuring.
      */
     static String matvecKernel(DeviceMatrix W) {
+        boolean quantized = W.format == DeviceMatrix.Q8_0 || W.format == DeviceMatrix.Q4_0;
+        if (quantized && !INT_DOT) return "matvec_" + W.suffix() + "_float";
         int batch = dev.panamax.simd.Tuning.experiment("cuda.matvecBatch", 0), usual = W.format == DeviceMatrix.F16 ? 4 : 8;
         if (batch == 0 || batch == usual || (W.format != DeviceMatrix.F16 && W.format != DeviceMatrix.Q8_0)) return "matvec_" + W.suffix();
         return "matvec_" + W.suffix() + "_b" + batch;
+    }
+
+    /**
+     * Dynamic shared memory of a matvec kernel taking {@code inputs} inputs a block: the staged floats
+     * of each input, or for the integer dot products (Q8_0, Q4_0) one input's floats and each input's
+     * codes and scales (kernels.cu's q8_stride).
+     */
+    static int matvecShared(DeviceMatrix W, String kernel, int inputs) {
+        boolean integer = (W.format == DeviceMatrix.Q8_0 || W.format == DeviceMatrix.Q4_0) && !kernel.endsWith("_float");
+        if (!integer) return 4 * inputs * W.cols;
+        return 4 * W.cols + inputs * ((W.cols + W.cols / 8 + 15) & ~15);
     }
 
     /**
@@ -182,7 +205,8 @@ public final class CudaOps {
      */
     public void gatedMatvec(long stream, DeviceMatrix W, long x, long nw, float eps, int act, long y) {
         int rpb = rowsPerBlock(W);
-        cx.launch(dependent, matvecKernel(W), new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, 4 * W.cols, stream, W.pointer, W.rows, W.cols, x,
+        String kernel = matvecKernel(W);
+        cx.launch(dependent, kernel, new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, matvecShared(W, kernel, 1), stream, W.pointer, W.rows, W.cols, x,
                 nw, 0L, 0, eps, 0L, y, 0, act, 0L, 0, 1, 0, 0);
     }
 

@@ -295,8 +295,9 @@ __device__ float stage_input_as(const float* x, const float* nw, const float* nb
 // load), then does the arithmetic: enough bytes in flight per SM to stream at full bandwidth.
 
 // A 16-byte load's weights as floats (F16 and BF16: 8 of them; Q8_0: 16 codes), and their products
-// with b summed in the one order every matvec uses. The one-input kernels unpack and sum at once
-// (dot8h, dot8bf, dot16q8); the batched matvec_rows unpacks a load once and sums it with each of its
+// with b summed in the one order every matvec uses (Q8_0's float form: the *_float kernels, for
+// measuring). The one-input kernels unpack and sum at once (dot8h, dot8bf); the batched matvec_rows
+// unpacks an F16 load once and sums it with each of its
 // inputs — the same float products in the same order, so each input's result is its own bit for bit.
 __device__ __forceinline__ void unpack8h(uint4 u, float* w) {
     w[0] = h2f(u.x & 0xffff); w[1] = h2f(u.x >> 16); w[2] = h2f(u.y & 0xffff); w[3] = h2f(u.y >> 16);
@@ -327,6 +328,66 @@ __device__ __forceinline__ float dot16f(const float* w, const float* b) {
 __device__ __forceinline__ float dot8h(uint4 u, const float* b) { float w[8]; unpack8h(u, w); return dot8f(w, b); }
 __device__ __forceinline__ float dot8bf(uint4 u, const float* b) { float w[8]; unpack8bf(u, w); return dot8f(w, b); }
 __device__ __forceinline__ float dot16q8(uint4 u, const float* b) { float w[16]; unpack16q8(u, w); return dot16f(w, b); }
+
+// ---- integer dot products of the quantized formats (Q8_0, Q4_0) ----
+//
+// The decode matvecs of Q8_0 and Q4_0 quantize their staged input once per block, per block of 32
+// values as Q8_0 quantizes (d = max|x| / 127, q = round-to-even(x / d)), and take each 16-byte load of
+// weight codes against the input's codes with dp4a: four multiply-adds of bytes a 32-bit instruction,
+// exact in integers, against 16 float conversions and multiply-adds a load before. Each load's integer
+// sum becomes fma(float(Σ w·x), d_w · d_x, running sum) — spelled with explicit roundings so that
+// every kernel (one input, four inputs, four rows) computes the same bits. The CPU's quantized dot
+// products quantize their input the same way (Q8_0Block); a NaN or infinity in a block makes its
+// scale NaN, so it reaches the output instead of vanishing.
+template <int FMT> __device__ __forceinline__ constexpr bool int_dot() { return FMT == 3 || FMT == 4; }
+
+// Bytes of shared memory one quantized input takes: cols codes, then cols / 32 float scales, rounded
+// up to 16 (the codes are read 16 bytes at a time). CudaOps.matvecShared computes the same.
+__device__ __forceinline__ int q8_stride(int cols) { return (cols + cols / 8 + 15) & ~15; }
+
+// The staged input xs (cols floats, a multiple of 32) quantized into q: codes q[0, cols), scales as
+// floats after them. Warps take blocks of 32 in turn; every thread of the block takes part.
+__device__ void quantize_staged(const float* xs, int cols, signed char* q) {
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    float* qd = (float*) (q + cols);
+    for (int b = warp; b < cols / 32; b += warps) {
+        float v = xs[32 * b + lane];
+        unsigned m = __float_as_uint(fabsf(v)); // max of |v| as bits: NaN above infinity above every number
+        for (int o = 16; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(0xffffffffu, m, o));
+        float d = __uint_as_float(m) / 127.f, id = d != 0.f ? 1.f / d : 0.f;
+        q[32 * b + lane] = (signed char) __float2int_rn(v * id);
+        if (lane == 0) qd[b] = d;
+    }
+    __syncthreads();
+}
+
+// Σ w·x over 16 Q8_0 codes and 16 input codes.
+__device__ __forceinline__ int dot16i8(uint4 w, uint4 x) {
+    int s = __dp4a((int) w.x, (int) x.x, 0);
+    s = __dp4a((int) w.y, (int) x.y, s);
+    s = __dp4a((int) w.z, (int) x.z, s);
+    return __dp4a((int) w.w, (int) x.w, s);
+}
+
+// Σ (w − 8)·x over a Q4_0 block (16 bytes: byte i's low nibble is value i, its high nibble value 16 + i)
+// and its 32 input codes (lo: values 0–15, hi: 16–31).
+__device__ __forceinline__ int dot32q4i(uint4 w, uint4 lo, uint4 hi) {
+    unsigned ws[4] = {w.x, w.y, w.z, w.w}, ls[4] = {lo.x, lo.y, lo.z, lo.w}, hs[4] = {hi.x, hi.y, hi.z, hi.w};
+    int s = 0;
+    #pragma unroll
+    for (int k = 0; k < 4; k++) {
+        s = __dp4a((int) __vsub4(ws[k] & 0x0f0f0f0fu, 0x08080808u), (int) ls[k], s);
+        s = __dp4a((int) __vsub4((ws[k] >> 4) & 0x0f0f0f0fu, 0x08080808u), (int) hs[k], s);
+    }
+    return s;
+}
+
+// A load's integer sum with the quantized input q (its codes from column c), scaled and added to s.
+template <int FMT>
+__device__ __forceinline__ float int_term(uint4 w, const signed char* q, int cols, const unsigned short* sc, int c, float s) {
+    int dot = FMT == 3 ? dot16i8(w, *(const uint4*) (q + c)) : dot32q4i(w, *(const uint4*) (q + c), *(const uint4*) (q + c + 16));
+    return __fmaf_rn((float) dot, __fmul_rn(h2f(sc[c / 32]), ((const float*) (q + cols))[c / 32]), s);
+}
 
 __device__ __forceinline__ float dot32q4(uint4 u, const float* b) {
     unsigned words[4] = {u.x, u.y, u.z, u.w};
@@ -364,14 +425,16 @@ __device__ __forceinline__ void load_batch(const char* row, int cols, int c0, in
     }
 }
 
-template <int FMT, int B>
+// xs: the staged floats, or with INTQ (Q8_0, Q4_0) the quantized input (quantize_staged).
+template <int FMT, int B, bool INTQ = int_dot<FMT>()>
 __device__ __forceinline__ float use_batch(const uint4* u, const unsigned short* sc, int cols, int c0, int lane, const float* xs) {
     float acc = 0.f;
     #pragma unroll
     for (int k = 0; k < B; k++) {
         int c = col_of<FMT>(c0, k, lane);
         if (c >= cols) continue;
-        if (FMT == 0) acc += __uint_as_float(u[k].x) * xs[c] + __uint_as_float(u[k].y) * xs[c + 1] + __uint_as_float(u[k].z) * xs[c + 2]
+        if (INTQ) acc = int_term<FMT>(u[k], (const signed char*) xs, cols, sc, c, acc);
+        else if (FMT == 0) acc += __uint_as_float(u[k].x) * xs[c] + __uint_as_float(u[k].y) * xs[c + 1] + __uint_as_float(u[k].z) * xs[c + 2]
                            + __uint_as_float(u[k].w) * xs[c + 3];
         else if (FMT == 1) acc += dot8h(u[k], xs + c);
         else if (FMT == 2) acc += dot8bf(u[k], xs + c);
@@ -390,7 +453,9 @@ __device__ __forceinline__ float use_batch(const uint4* u, const unsigned short*
 // With slotsFast = S > 0 (a batched decode step: S inputs, one matrix), the slot is blockIdx.x % S and
 // the block of rows blockIdx.x / S instead, so the S blocks that read the same rows run side by side
 // and all but the first find them in L2. Either way a row's sum is computed exactly as alone.
-template <int FMT, int B>
+// Q8_0 and Q4_0 quantize the staged input (INTQ; shared memory: the floats, then the codes) and take
+// integer dot products; with INTQ false (the *_float kernels, for measuring) they multiply floats.
+template <int FMT, int B, bool INTQ = int_dot<FMT>()>
 __device__ void matvec(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, int act, float eps,
                        const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, int xDiv, int xStride,
                        int slotsFast) {
@@ -416,11 +481,16 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
     if (has && vec) load_batch<FMT, B>(row, cols, 0, lane, u);
     if (sel == 0) pdl_wait();
     float ss = stage_input(x, nw, nb, cols, act, eps, xs);
+    const float* in = xs;
+    if (INTQ) {
+        quantize_staged(xs, cols, (signed char*) (xs + cols));
+        in = xs + cols;
+    }
     float acc = 0.f;
     if (has && vec) {
         for (int c0 = 0; c0 < cols; c0 += step_cols<FMT, B>()) {
             if (c0 > 0) load_batch<FMT, B>(row, cols, c0, lane, u);
-            acc += use_batch<FMT, B>(u, sc, cols, c0, lane, xs);
+            acc += use_batch<FMT, B, INTQ>(u, sc, cols, c0, lane, in);
         }
     } else if (has && FMT == 0) {
         for (int c = lane; c < cols; c += WARP) acc += ((const float*) row)[c] * xs[c];
@@ -472,6 +542,14 @@ MATVEC(matvec_f16_b8, 1, 8)
 MATVEC(matvec_f16_b16, 1, 16)
 MATVEC(matvec_q8_0_b4, 3, 4)
 MATVEC(matvec_q8_0_b16, 3, 16)
+// Q8_0 and Q4_0 with float products (each code converted, the input unquantized), as before the
+// integer ones: -Dpanamax.cuda.intDot=false, for measuring.
+extern "C" __global__ void __launch_bounds__(1024, 1) matvec_q8_0_float(MATVEC_PARAMS) {
+    matvec<3, 8, false>(W, rows, cols, x, nw, nb, act, eps, bias, y, accumulate, pairAct, sel, selRows, xDiv, xStride, slotsFast);
+}
+extern "C" __global__ void __launch_bounds__(1024, 1) matvec_q4_0_float(MATVEC_PARAMS) {
+    matvec<4, 8, false>(W, rows, cols, x, nw, nb, act, eps, bias, y, accumulate, pairAct, sel, selRows, xDiv, xStride, slotsFast);
+}
 #endif
 
 // ---- matrix × several vectors (a batched decode step) ----
@@ -484,6 +562,14 @@ MATVEC(matvec_q8_0_b16, 3, 16)
 // The inputs come already activated (act 0). Blocks are smaller than matvec's (so that the grid still
 // fills the GPU), so the inputs are staged as matvec's blocks of vthreads threads stage them
 // (stage_input_as): the same RMSNorm and LayerNorm sums, bit for bit.
+// Shared memory of the several-input kernels: the float formats stage input j at xs + j·cols; Q8_0
+// and Q4_0 stage each input in turn at xs (cols floats) and keep input j's codes at quantized_at.
+__device__ __forceinline__ signed char* quantized_at(float* xs, int cols, int j) { return (signed char*) (xs + cols) + (size_t) j * q8_stride(cols); }
+template <int FMT> __device__ __forceinline__ float* staged_at(float* xs, int cols, int j) { return int_dot<FMT>() ? xs : xs + (size_t) j * cols; }
+template <int FMT> __device__ __forceinline__ const float* input_at(float* xs, int cols, int j) {
+    return int_dot<FMT>() ? (const float*) quantized_at(xs, cols, j) : xs + (size_t) j * cols;
+}
+
 template <int FMT, int B, int NB>
 __device__ void matvec_multi(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, float eps,
                              const float* bias, float* y, int accumulate, int pairAct, int inputs, int vthreads) {
@@ -502,14 +588,15 @@ __device__ void matvec_multi(const void* W, int rows, int cols, const float* x, 
     float ss[NB], acc[NB];
     #pragma unroll
     for (int j = 0; j < NB; j++) {
-        ss[j] = j < n ? stage_input_as(x + (size_t) (j0 + j) * cols, nw, nb, cols, 0, eps, xs + (size_t) j * cols, vthreads) : 0.f;
+        ss[j] = j < n ? stage_input_as(x + (size_t) (j0 + j) * cols, nw, nb, cols, 0, eps, staged_at<FMT>(xs, cols, j), vthreads) : 0.f;
+        if (int_dot<FMT>() && j < n) quantize_staged(xs, cols, quantized_at(xs, cols, j));
         acc[j] = 0.f;
     }
     if (has && vec) {
         for (int c0 = 0; c0 < cols; c0 += step_cols<FMT, B>()) {
             if (c0 > 0) load_batch<FMT, B>(row, cols, c0, lane, u);
             #pragma unroll
-            for (int j = 0; j < NB; j++) if (j < n) acc[j] += use_batch<FMT, B>(u, sc, cols, c0, lane, xs + (size_t) j * cols);
+            for (int j = 0; j < NB; j++) if (j < n) acc[j] += use_batch<FMT, B>(u, sc, cols, c0, lane, input_at<FMT>(xs, cols, j));
         }
     } else if (has) {
         #pragma unroll
@@ -580,8 +667,9 @@ MATVEC_MULTI(matvec4_q4_0, 4, 8, 4)
 // order (use_batch), added to the running sum; the same RMSNorm scaling, warp reduction and epilogue —
 // so each input's result is bit for bit matvec's for it alone. Block b: rows (b / groups)·warps·R..,
 // inputs (b % groups)·NB..; inputs staged as matvec's blocks of vthreads threads stage them.
-// chunk_dot spells the per-format products of use_batch again, over an input chunk held in registers;
-// left as a twin until a GPU run can check that use_batch written through it keeps every decode bit.
+// chunk_dot spells the per-format float products of use_batch again, over an input chunk held in
+// registers (F32 and BF16 take it; F16 and the integer formats have their own branches below); left as
+// a twin until a GPU run can check that use_batch written through it keeps every decode bit.
 template <int FMT> __device__ __forceinline__ constexpr int chunk_cols() { return FMT == 0 ? 4 : FMT <= 2 ? 8 : FMT == 3 ? 16 : 32; }
 
 template <int FMT>
@@ -614,7 +702,8 @@ __device__ void matvec_rows(const void* W, int rows, int cols, const float* x, c
     float ss[NB], acc[R][NB];
     #pragma unroll
     for (int j = 0; j < NB; j++) {
-        ss[j] = j < n ? stage_input_as(x + (size_t) (j0 + j) * cols, nw, nb, cols, 0, eps, xs + (size_t) j * cols, vthreads) : 0.f;
+        ss[j] = j < n ? stage_input_as(x + (size_t) (j0 + j) * cols, nw, nb, cols, 0, eps, staged_at<FMT>(xs, cols, j), vthreads) : 0.f;
+        if (int_dot<FMT>() && j < n) quantize_staged(xs, cols, quantized_at(xs, cols, j));
         #pragma unroll
         for (int i = 0; i < R; i++) acc[i][j] = 0.f;
     }
@@ -635,29 +724,36 @@ __device__ void matvec_rows(const void* W, int rows, int cols, const float* x, c
                     if (r0 + i < rows) w[i] = *(const uint4*) (rowp[i] + row_bytes<FMT>(c));
                     else w[i].x = w[i].y = w[i].z = w[i].w = 0;
                 }
-                // F16 and Q8_0: each load's weights converted to floats once, for all NB inputs. (BF16 too
-                // measured its products contracted otherwise than in matvec — one logit 1 ulp off in
-                // batchedStepsGiveEachSequenceItsLogitsAlone — so it converts per input, as before.)
-                if (FMT == 1 || FMT == 3) {
-                    constexpr int CC = FMT == 3 ? 16 : 8;
-                    float wf[R][CC], d[R];
-                    #pragma unroll
-                    for (int i = 0; i < R; i++) {
-                        if (FMT == 1) unpack8h(w[i], wf[i]);
-                        else unpack16q8(w[i], wf[i]);
-                        d[i] = FMT == 3 ? h2f(scp[i][c / 32]) : 1.f;
-                    }
+                // Q8_0 and Q4_0: each input's codes for the load read once, for the R rows; the same
+                // int_term as use_batch.
+                if (int_dot<FMT>()) {
                     #pragma unroll
                     for (int j = 0; j < NB; j++) {
                         if (j >= n) continue;
-                        float xv[CC];
+                        const signed char* q = quantized_at(xs, cols, j);
                         #pragma unroll
-                        for (int e = 0; e < CC; e += 4) {
+                        for (int i = 0; i < R; i++) loc[i][j] = int_term<FMT>(w[i], q, cols, scp[i], c, loc[i][j]);
+                    }
+                    continue;
+                }
+                // F16: each load's weights converted to floats once, for all NB inputs. (BF16 too
+                // measured its products contracted otherwise than in matvec — one logit 1 ulp off in
+                // batchedStepsGiveEachSequenceItsLogitsAlone — so it converts per input, as before.)
+                if (FMT == 1) {
+                    float wf[R][8];
+                    #pragma unroll
+                    for (int i = 0; i < R; i++) unpack8h(w[i], wf[i]);
+                    #pragma unroll
+                    for (int j = 0; j < NB; j++) {
+                        if (j >= n) continue;
+                        float xv[8];
+                        #pragma unroll
+                        for (int e = 0; e < 8; e += 4) {
                             float4 v = *(const float4*) (xs + (size_t) j * cols + c + e);
                             xv[e] = v.x; xv[e + 1] = v.y; xv[e + 2] = v.z; xv[e + 3] = v.w;
                         }
                         #pragma unroll
-                        for (int i = 0; i < R; i++) loc[i][j] += FMT == 3 ? dot16f(wf[i], xv) * d[i] : dot8f(wf[i], xv);
+                        for (int i = 0; i < R; i++) loc[i][j] += dot8f(wf[i], xv);
                     }
                     continue;
                 }

@@ -106,6 +106,44 @@ class CudaKernelsTest {
         return out;
     }
 
+    /** Whether the decode matvec of t's device format takes integer dot products on a quantized input. */
+    static boolean integerDot(Tensor t) {
+        int f = DeviceMatrix.formatOf(t);
+        return (f == DeviceMatrix.Q8_0 || f == DeviceMatrix.Q4_0) && CudaOps.INT_DOT;
+    }
+
+    /**
+     * The input a decode matvec multiplies, as the CPU computes it: in RMS- or Layer-normalised with nw
+     * (and nb). For the integer dot products, the staged input (in · nw before the RMS scale, or the
+     * whole LayerNorm) quantized per block of 32 as kernels.cu's quantize_staged does — d = max|v| / 127,
+     * q = round-to-even(v / d) — each value q·d, then the RMS scale.
+     */
+    double[] staged(float[] in, float[] nw, float[] nb, boolean norm, boolean layerNorm, boolean integer) {
+        int cols = nw.length;
+        float[] v = java.util.Arrays.copyOf(in, cols);
+        double rstd = 1;
+        if (layerNorm) k.layernorm(v, 0, v, 0, nw, nb, cols, 1e-5f);
+        else if (norm && !integer) k.rmsnorm(v, 0, v, 0, nw, cols, 1e-5f);
+        else if (norm) {
+            double ss = 0;
+            for (int i = 0; i < cols; i++) ss += (double) v[i] * v[i];
+            rstd = 1 / Math.sqrt(ss / cols + 1e-5);
+            for (int i = 0; i < cols; i++) v[i] *= nw[i];
+        }
+        double[] out = new double[cols];
+        for (int b = 0; b < cols; b += 32) {
+            if (!integer) {
+                for (int i = b; i < Math.min(cols, b + 32); i++) out[i] = v[i];
+                continue;
+            }
+            float amax = 0;
+            for (int i = b; i < b + 32; i++) amax = Math.max(amax, Math.abs(v[i]));
+            float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
+            for (int i = b; i < b + 32; i++) out[i] = Math.rint(v[i] * id) * (double) d * rstd;
+        }
+        return out;
+    }
+
     @Test
     void matvecOfEveryFormatMatchesTheCpu() {
         CudaContext cx = Gpu.context();
@@ -134,15 +172,14 @@ class CudaKernelsTest {
                 float g = x[i];
                 in[i] = act == 0 ? g : act == 1 ? g / (1f + (float) Math.exp(-g)) * x[cols + i] : Math.max(g, 0) * Math.max(g, 0) * x[cols + i];
             }
-            if (layerNorm) k.layernorm(in, 0, in, 0, nw, nb, cols, 1e-5f);
-            else if (norm) k.rmsnorm(in, 0, in, 0, nw, cols, 1e-5f);
+            double[] used = staged(in, nw, nb, norm, layerNorm, integerDot(t));
             float[] want = new float[rows];
             double scale = 0;
             for (int i = 0; i < rows; i++) {
                 double s = 0, mag = 0;
                 for (int j = 0; j < cols; j++) {
-                    s += (double) wq[i * cols + j] * in[j];
-                    mag += Math.abs((double) wq[i * cols + j] * in[j]);
+                    s += wq[i * cols + j] * used[j];
+                    mag += Math.abs(wq[i * cols + j] * used[j]);
                 }
                 if (bias) s += b[i];
                 if (gelu) s = 0.5 * s * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (s + 0.044715 * s * s * s)));
@@ -171,16 +208,16 @@ class CudaKernelsTest {
             int f = 1 + r.nextInt(c < 4 ? 3000 : 300), cols = 32 * (1 + r.nextInt(64)), act = 1 + r.nextInt(2);
             boolean norm = r.nextBoolean();
             Tensor gate = Gpu.tensor(type, f, cols, Gpu.random(r, f * cols, 0.05f)), up = Gpu.tensor(type, f, cols, Gpu.random(r, f * cols, 0.05f));
-            float[] x = Gpu.random(r, cols, 1f), nw = Gpu.random(r, cols, 1f), in = x.clone();
-            if (norm) k.rmsnorm(in, 0, in, 0, nw, cols, 1e-5f);
+            float[] x = Gpu.random(r, cols, 1f), nw = Gpu.random(r, cols, 1f);
+            double[] in = staged(x, nw, null, norm, false, integerDot(gate));
             float[] g = gate.toFloats(k), u = up.toFloats(k), want = new float[f];
             double scale = 0;
             for (int i = 0; i < f; i++) {
                 double a = 0, b = 0, mag = 0;
                 for (int j = 0; j < cols; j++) {
-                    a += (double) g[i * cols + j] * in[j];
-                    b += (double) u[i * cols + j] * in[j];
-                    mag += Math.abs((double) u[i * cols + j] * in[j]);
+                    a += g[i * cols + j] * in[j];
+                    b += u[i * cols + j] * in[j];
+                    mag += Math.abs(u[i * cols + j] * in[j]);
                 }
                 float ga = (float) a;
                 want[i] = (act == 1 ? ga / (1f + (float) Math.exp(-ga)) : Math.max(ga, 0) * Math.max(ga, 0)) * (float) b;
