@@ -10,14 +10,18 @@ import java.util.Random;
 
 /**
  * A Hugging Face ViT directory with random F32 weights (N(0, 0.02), norms 1 and 0), for benchmarks:
- *   java tools/RandomVit.java DIR [hidden layers heads ffn image patch labels]
- * The defaults are ViT-B/16 (768, 12, 12, 3072, 224, 16, 1000: 86M parameters, 346 MB).
+ *   java tools/RandomVit.java DIR [hidden layers heads ffn image patch labels] [f16]
+ * The defaults are ViT-B/16 (768, 12, 12, 3072, 224, 16, 1000: 86M parameters, 346 MB); {@code f16}
+ * writes every tensor in half precision (173 MB), as checkpoints saved in float16 are.
  */
 public class RandomVit {
     public static void main(String[] args) throws IOException {
         Path dir = Path.of(args[0]);
         int[] v = {768, 12, 12, 3072, 224, 16, 1000};
-        for (int i = 1; i < args.length && i <= v.length; i++) v[i - 1] = Integer.parseInt(args[i]);
+        boolean f16 = args.length > 1 && args[args.length - 1].equalsIgnoreCase("f16");
+        int numbers = args.length - (f16 ? 1 : 0);
+        for (int i = 1; i < numbers && i <= v.length; i++) v[i - 1] = Integer.parseInt(args[i]);
+        int size = f16 ? 2 : 4;
         int h = v[0], layers = v[1], heads = v[2], ffn = v[3], image = v[4], patch = v[5], labels = v[6];
         int tokens = (image / patch) * (image / patch) + 1;
         Files.createDirectories(dir);
@@ -64,9 +68,9 @@ public class RandomVit {
             long n = 1;
             StringBuilder shape = new StringBuilder();
             for (long d : e.getValue()) { n *= d; shape.append(shape.length() > 0 ? "," : "").append(d); }
-            header.append(header.length() > 1 ? "," : "").append('"').append(e.getKey()).append("\":{\"dtype\":\"F32\",\"shape\":[").append(shape)
-                  .append("],\"data_offsets\":[").append(off).append(',').append(off + 4 * n).append("]}");
-            off += 4 * n;
+            header.append(header.length() > 1 ? "," : "").append('"').append(e.getKey()).append("\":{\"dtype\":\"").append(f16 ? "F16" : "F32").append("\",\"shape\":[").append(shape)
+                  .append("],\"data_offsets\":[").append(off).append(',').append(off + size * n).append("]}");
+            off += size * n;
         }
         header.append('}');
         while (header.length() % 8 != 0) header.append(' ');
@@ -81,12 +85,14 @@ public class RandomVit {
                 for (long d : e.getValue()) n *= d;
                 boolean norm = e.getKey().contains("layernorm"), ones = norm && e.getKey().endsWith("weight");
                 for (long i = 0; i < n; i++) {
-                    buf.putFloat(ones ? 1f : norm ? 0f : (float) (r.nextGaussian() * 0.02));
+                    float w = ones ? 1f : norm ? 0f : (float) (r.nextGaussian() * 0.02);
+                    if (f16) buf.putShort(Float.floatToFloat16(w));
+                    else buf.putFloat(w);
                     if (!buf.hasRemaining()) { out.write(buf.array(), 0, buf.position()); buf.clear(); }
                 }
             }
             out.write(buf.array(), 0, buf.position());
         }
-        System.out.println(dir + ": ViT " + h + "×" + layers + " layers, " + tokens + " tokens, " + off / 1_000_000 + " MB");
+        System.out.println(dir + ": ViT " + (f16 ? "F16 " : "") + h + "×" + layers + " layers, " + tokens + " tokens, " + off / 1_000_000 + " MB");
     }
 }
