@@ -41,3 +41,9 @@ inline float __fdividef(float a, float b) { return a / b; }
 inline void __syncwarp(unsigned = 0xffffffff) {}
 struct uint2 { unsigned x, y; };
 struct ushort2 { unsigned short x, y; };
+inline unsigned __shfl_xor_sync(unsigned, unsigned v, int, int = 32) { return v; }
+inline int __float2int_rn(float x) { return (int) nearbyintf(x); }
+inline int __dp4a(int a, int b, int c) { return a * b + c; }
+inline unsigned __vsub4(unsigned a, unsigned b) { return a - b; }
+inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
+inline float __fmul_rn(float a, float b) { return a * b; }
