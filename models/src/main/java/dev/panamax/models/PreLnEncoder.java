@@ -39,10 +39,12 @@ final class PreLnEncoder {
      * alone): ViT-B/16's 197-token images ran at 0.86–0.98× their one-at-a-time speed when all
      * sixteen went through each layer together — their activations outgrow the caches, and the GEMM
      * has nothing to gain past 197 rows — and at 1.00× two at a time, while sixteen 17-token images
-     * in one pass run 1.7× (Zen 5, docs/benchmarks.md). {@code -Dpanamax.visionPassRows}; a speed
-     * setting, the bits do not depend on it.
+     * in one pass run 1.7× (Zen 5, docs/benchmarks.md). Since the GEMM takes a long k in chunks, two
+     * such images a pass ran 0.87–0.88× (their wider panels cut into shorter chunks; Intel Xeon), one
+     * 0.98–0.99×, so a pass takes 256 rows: one ViT-B/16 image, fifteen 17-token ones (1.33× either way).
+     * {@code -Dpanamax.visionPassRows}; a speed setting, the bits do not depend on it.
      */
-    static final int PASS_ROWS = dev.panamax.simd.Tuning.speed("visionPassRows", 512);
+    static final int PASS_ROWS = dev.panamax.simd.Tuning.speed("visionPassRows", 256);
 
     /** x [T, dim] through {@code layers}, in place; matrices read in the CPU's layout ({@link Weights#cpu}). */
     static void run(Kernels k, Weights w, float[] x, int T, Shape s, Layer[] layers) {
