@@ -71,33 +71,13 @@ final class BroadcastGemm {
                 for (int p = p0; p < p1; p++) panels[dst + p * W] = a[src0 + p];
             }
         });
-        if (src == null && chunk < kk) {
-            multiplyInChunks(panels, b, bOff, c, m, n, kk, groups, chunk);
-            return;
-        }
-        Parallel.forRange(n, R, (j0, j1) -> {
-            Scratch s = SCRATCH.get();
-            if (s.rows.length < R * kk) s.rows = new float[R * kk];
-            float[] rows = s.rows, tile = s.tile;
-            for (int j = j0; j < j1; j += R) {
-                int count = Math.min(R, j1 - j);
-                if (src != null) src.rows(j, count, rows, 0);
-                else MemorySegment.copy(b, F32_LE, bOff + 4L * j * kk, rows, 0, count * kk);
-                for (int g = 0; g < groups; g++) {
-                    int width = Math.min(W, m - g * W), base = g * W * kk;
-                    tile(panels, rows, tile, base, width, 0, kk, kk, false);
-                    for (int q = 0; q < count; q++) {
-                        for (int t = 0, o = (g * W) * n + j + q; t < width; t++, o += n) c[o] = tile[q * W + t];
-                    }
-                }
-            }
-        });
+        multiplyInChunks(panels, b, bOff, src, c, m, n, kk, groups, src != null ? kk : Math.min(chunk, kk));
     }
 
     /**
      * Floats of A's panels a pass over k may hold ({@code -Dpanamax.gemmPanelChunk}, default 256 Ki
      * floats, 1 MiB). Measured on an Intel Xeon with 2 MiB of L2 a core (2 threads, ViT-B/16 shape,
-     * docs/benchmarks.md): 256 KiB chunks lost to none, 512 KiB and 2 MiB did less well than 1 MiB.
+     * docs/benchmarks.md): 256 KiB, 512 KiB and 2 MiB did less well than 1 MiB.
      */
     static final int PANEL_CHUNK_FLOATS = Tuning.experiment("gemmPanelChunk", 1 << 18);
 
@@ -117,9 +97,11 @@ final class BroadcastGemm {
      * came from L3 each time ([197 × 3 072]·[768 × 3 072]ᵀ, ViT-B/16's down projection, ran at half
      * the speed of k = 768). Each tile's lanes continue their sums from C where the last chunk left
      * them — the same fused multiply-adds in the same order of p as one pass, so C is bit for bit the
-     * same.
+     * same. One chunk of all k is the one pass; a {@link Kernels.RowSource} (whole rows, widened on
+     * demand) always takes it.
      */
-    private static void multiplyInChunks(float[] panels, MemorySegment b, long bOff, float[] c, int m, int n, int kk, int groups, int chunk) {
+    private static void multiplyInChunks(float[] panels, MemorySegment b, long bOff, Kernels.RowSource src, float[] c, int m, int n, int kk,
+                                         int groups, int chunk) {
         for (int p0 = 0; p0 < kk; p0 += chunk) {
             int first = p0, len = Math.min(chunk, kk - p0);
             Parallel.forRange(n, R, (j0, j1) -> {
@@ -128,21 +110,30 @@ final class BroadcastGemm {
                 float[] rows = s.rows, tile = s.tile;
                 for (int j = j0; j < j1; j += R) {
                     int count = Math.min(R, j1 - j);
-                    for (int q = 0; q < count; q++) MemorySegment.copy(b, F32_LE, bOff + 4L * ((long) (j + q) * kk + first), rows, q * len, len);
+                    if (src != null) src.rows(j, count, rows, 0);
+                    else for (int q = 0; q < count; q++) MemorySegment.copy(b, F32_LE, bOff + 4L * ((long) (j + q) * kk + first), rows, q * len, len);
                     for (int g = 0; g < groups; g++) {
                         int width = Math.min(W, m - g * W), base = g * W * kk;
-                        if (first > 0) {
-                            for (int q = 0; q < count; q++) {
-                                for (int t = 0, o = (g * W) * n + j + q; t < width; t++, o += n) tile[q * W + t] = c[o];
-                            }
-                        }
+                        if (first > 0) reloadTile(tile, c, n, g, j, count, width);
                         tile(panels, rows, tile, base, width, first, first + len, len, first > 0);
-                        for (int q = 0; q < count; q++) {
-                            for (int t = 0, o = (g * W) * n + j + q; t < width; t++, o += n) c[o] = tile[q * W + t];
-                        }
+                        storeTile(tile, c, n, g, j, count, width);
                     }
                 }
             });
+        }
+    }
+
+    /** A tile's sums into C: rows j.. of B (count of them) are C's columns, panel g's tokens its rows. */
+    private static void storeTile(float[] tile, float[] c, int n, int g, int j, int count, int width) {
+        for (int q = 0; q < count; q++) {
+            for (int t = 0, o = (g * W) * n + j + q; t < width; t++, o += n) c[o] = tile[q * W + t];
+        }
+    }
+
+    /** The sums {@link #storeTile} wrote, back into the tile (a chunk of k resuming them). */
+    private static void reloadTile(float[] tile, float[] c, int n, int g, int j, int count, int width) {
+        for (int q = 0; q < count; q++) {
+            for (int t = 0, o = (g * W) * n + j + q; t < width; t++, o += n) tile[q * W + t] = c[o];
         }
     }
 
