@@ -102,7 +102,7 @@ final class BroadcastGemm {
      */
     private static void multiplyInChunks(float[] panels, MemorySegment b, long bOff, Kernels.RowSource src, float[] c, int m, int n, int kk,
                                          int groups, int chunk) {
-        for (int p0 = 0; p0 < kk; p0 += chunk) {
+        for (int p0 = 0; p0 == 0 || p0 < kk; p0 += Math.max(1, chunk)) { // at least one pass: with k = 0, C is all zeros
             int first = p0, len = Math.min(chunk, kk - p0);
             Parallel.forRange(n, R, (j0, j1) -> {
                 Scratch s = SCRATCH.get();

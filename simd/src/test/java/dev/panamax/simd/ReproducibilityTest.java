@@ -144,6 +144,10 @@ class ReproducibilityTest {
             }
             assertTrue(worst < 1e-5, "GEMM off by " + worst);
         }
+        float[] empty = new float[40 * 5]; // k = 0: C is zeros, whatever it held
+        java.util.Arrays.fill(empty, Float.NaN);
+        BroadcastGemm.multiply(new float[0], MemorySegment.ofArray(new float[0]), 0, null, empty, 40, 5, 0, 0);
+        for (float v : empty) assertEquals(0f, v);
         assertEquals(300, BroadcastGemm.chunkOf(4, 300)); // panels that fit are taken in one pass
         assertTrue(BroadcastGemm.chunkOf(4, 3072) < 3072 && BroadcastGemm.chunkOf(4, 3072) % 16 == 0);
     }
