@@ -157,13 +157,17 @@ public final class CudaOps {
      */
     static final boolean INT_DOT = dev.panamax.simd.Tuning.flagOn("cuda.intDot");
 
+    /** The formats whose decode matvecs have integer dot products (kernels.cu's int_dot). */
+    static boolean integerDot(int format) {
+        return format == DeviceMatrix.Q8_0 || format == DeviceMatrix.Q4_0;
+    }
+
     /**
      * The matvec kernel for W's format; -Dpanamax.cuda.matvecBatch picks another batch of loads a lane
      * where one is compiled (F16: 8, 16; Q8_0: 4, 16), for measuring.
      */
     static String matvecKernel(DeviceMatrix W) {
-        boolean quantized = W.format == DeviceMatrix.Q8_0 || W.format == DeviceMatrix.Q4_0;
-        if (quantized && !INT_DOT) return "matvec_" + W.suffix() + "_float";
+        if (integerDot(W.format) && !INT_DOT) return "matvec_" + W.suffix() + "_float";
         int batch = dev.panamax.simd.Tuning.experiment("cuda.matvecBatch", 0), usual = W.format == DeviceMatrix.F16 ? 4 : 8;
         if (batch == 0 || batch == usual || (W.format != DeviceMatrix.F16 && W.format != DeviceMatrix.Q8_0)) return "matvec_" + W.suffix();
         return "matvec_" + W.suffix() + "_b" + batch;
@@ -175,8 +179,7 @@ public final class CudaOps {
      * codes and scales (kernels.cu's q8_stride).
      */
     static int matvecShared(DeviceMatrix W, String kernel, int inputs) {
-        boolean integer = (W.format == DeviceMatrix.Q8_0 || W.format == DeviceMatrix.Q4_0) && !kernel.endsWith("_float");
-        if (!integer) return 4 * inputs * W.cols;
+        if (!integerDot(W.format) || kernel.endsWith("_float")) return 4 * inputs * W.cols;
         return 4 * W.cols + inputs * ((W.cols + W.cols / 8 + 15) & ~15);
     }
 

@@ -108,8 +108,7 @@ class CudaKernelsTest {
 
     /** Whether the decode matvec of t's device format takes integer dot products on a quantized input. */
     static boolean integerDot(Tensor t) {
-        int f = DeviceMatrix.formatOf(t);
-        return (f == DeviceMatrix.Q8_0 || f == DeviceMatrix.Q4_0) && CudaOps.INT_DOT;
+        return CudaOps.integerDot(DeviceMatrix.formatOf(t)) && CudaOps.INT_DOT;
     }
 
     /**

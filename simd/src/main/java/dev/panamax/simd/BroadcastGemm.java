@@ -57,7 +57,7 @@ final class BroadcastGemm {
         multiply(a, b, bOff, src, c, m, n, kk, chunkOf((m + W - 1) / W, kk));
     }
 
-    /** As above, k taken {@code chunk} columns a pass when B is in a segment (tests compare chunks). */
+    /** As above, k taken {@code chunk} columns a pass when B is in a segment (tests compare chunk sizes). */
     static void multiply(float[] a, MemorySegment b, long bOff, Kernels.RowSource src, float[] c, int m, int n, int kk, int chunk) {
         int groups = (m + W - 1) / W;
         Scratch caller = SCRATCH.get();
@@ -158,7 +158,7 @@ final class BroadcastGemm {
     }
 
     /** Four rows of B × 64 tokens; rows past the last real one hold stale values whose sums are not written. */
-    private static void tile4x64(float[] a, float[] b, float[] tile, int base, int p0, int p1, int kk, boolean resume) {
+    private static void tile4x64(float[] a, float[] b, float[] tile, int base, int p0, int p1, int stride, boolean resume) {
         FloatVector c00 = start(tile, 0, resume), c01 = start(tile, 16, resume), c02 = start(tile, 32, resume), c03 = start(tile, 48, resume),
                 c10 = start(tile, 64, resume), c11 = start(tile, 80, resume), c12 = start(tile, 96, resume), c13 = start(tile, 112, resume),
                 c20 = start(tile, 128, resume), c21 = start(tile, 144, resume), c22 = start(tile, 160, resume), c23 = start(tile, 176, resume),
@@ -168,11 +168,11 @@ final class BroadcastGemm {
             FloatVector x0 = load(a, o), x1 = load(a, o + 16), x2 = load(a, o + 32), x3 = load(a, o + 48);
             FloatVector w = broadcast(b, i);
             c00 = x0.fma(w, c00); c01 = x1.fma(w, c01); c02 = x2.fma(w, c02); c03 = x3.fma(w, c03);
-            w = broadcast(b, kk + i);
+            w = broadcast(b, stride + i);
             c10 = x0.fma(w, c10); c11 = x1.fma(w, c11); c12 = x2.fma(w, c12); c13 = x3.fma(w, c13);
-            w = broadcast(b, 2 * kk + i);
+            w = broadcast(b, 2 * stride + i);
             c20 = x0.fma(w, c20); c21 = x1.fma(w, c21); c22 = x2.fma(w, c22); c23 = x3.fma(w, c23);
-            w = broadcast(b, 3 * kk + i);
+            w = broadcast(b, 3 * stride + i);
             c30 = x0.fma(w, c30); c31 = x1.fma(w, c31); c32 = x2.fma(w, c32); c33 = x3.fma(w, c33);
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, 16); c02.intoArray(tile, 32); c03.intoArray(tile, 48);
@@ -182,7 +182,7 @@ final class BroadcastGemm {
     }
 
     /** Four rows × the first 48 tokens of a panel (the last panel of a prompt, 33–48 tokens). */
-    private static void tile4x48(float[] a, float[] b, float[] tile, int base, int p0, int p1, int kk, boolean resume) {
+    private static void tile4x48(float[] a, float[] b, float[] tile, int base, int p0, int p1, int stride, boolean resume) {
         FloatVector c00 = start(tile, 0, resume), c01 = start(tile, 16, resume), c02 = start(tile, 32, resume),
                 c10 = start(tile, 64, resume), c11 = start(tile, 80, resume), c12 = start(tile, 96, resume),
                 c20 = start(tile, 128, resume), c21 = start(tile, 144, resume), c22 = start(tile, 160, resume),
@@ -192,11 +192,11 @@ final class BroadcastGemm {
             FloatVector x0 = load(a, o), x1 = load(a, o + 16), x2 = load(a, o + 32);
             FloatVector w = broadcast(b, i);
             c00 = x0.fma(w, c00); c01 = x1.fma(w, c01); c02 = x2.fma(w, c02);
-            w = broadcast(b, kk + i);
+            w = broadcast(b, stride + i);
             c10 = x0.fma(w, c10); c11 = x1.fma(w, c11); c12 = x2.fma(w, c12);
-            w = broadcast(b, 2 * kk + i);
+            w = broadcast(b, 2 * stride + i);
             c20 = x0.fma(w, c20); c21 = x1.fma(w, c21); c22 = x2.fma(w, c22);
-            w = broadcast(b, 3 * kk + i);
+            w = broadcast(b, 3 * stride + i);
             c30 = x0.fma(w, c30); c31 = x1.fma(w, c31); c32 = x2.fma(w, c32);
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, 16); c02.intoArray(tile, 32);
@@ -206,7 +206,7 @@ final class BroadcastGemm {
     }
 
     /** Four rows × the first 32 tokens of a panel (the last panel of a prompt, 17–32 tokens). */
-    private static void tile4x32(float[] a, float[] b, float[] tile, int base, int p0, int p1, int kk, boolean resume) {
+    private static void tile4x32(float[] a, float[] b, float[] tile, int base, int p0, int p1, int stride, boolean resume) {
         FloatVector c00 = start(tile, 0, resume), c01 = start(tile, 16, resume), c10 = start(tile, 64, resume), c11 = start(tile, 80, resume),
                 c20 = start(tile, 128, resume), c21 = start(tile, 144, resume), c30 = start(tile, 192, resume), c31 = start(tile, 208, resume);
         for (int p = p0, i = 0; p < p1; p++, i++) {
@@ -214,11 +214,11 @@ final class BroadcastGemm {
             FloatVector x0 = load(a, o), x1 = load(a, o + 16);
             FloatVector w = broadcast(b, i);
             c00 = x0.fma(w, c00); c01 = x1.fma(w, c01);
-            w = broadcast(b, kk + i);
+            w = broadcast(b, stride + i);
             c10 = x0.fma(w, c10); c11 = x1.fma(w, c11);
-            w = broadcast(b, 2 * kk + i);
+            w = broadcast(b, 2 * stride + i);
             c20 = x0.fma(w, c20); c21 = x1.fma(w, c21);
-            w = broadcast(b, 3 * kk + i);
+            w = broadcast(b, 3 * stride + i);
             c30 = x0.fma(w, c30); c31 = x1.fma(w, c31);
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, 16);
@@ -228,14 +228,14 @@ final class BroadcastGemm {
     }
 
     /** Four rows × the first 16 tokens of a panel. */
-    private static void tile4x16(float[] a, float[] b, float[] tile, int base, int p0, int p1, int kk, boolean resume) {
+    private static void tile4x16(float[] a, float[] b, float[] tile, int base, int p0, int p1, int stride, boolean resume) {
         FloatVector c0 = start(tile, 0, resume), c1 = start(tile, 64, resume), c2 = start(tile, 128, resume), c3 = start(tile, 192, resume);
         for (int p = p0, i = 0; p < p1; p++, i++) {
             FloatVector x = load(a, base + p * W);
             c0 = x.fma(broadcast(b, i), c0);
-            c1 = x.fma(broadcast(b, kk + i), c1);
-            c2 = x.fma(broadcast(b, 2 * kk + i), c2);
-            c3 = x.fma(broadcast(b, 3 * kk + i), c3);
+            c1 = x.fma(broadcast(b, stride + i), c1);
+            c2 = x.fma(broadcast(b, 2 * stride + i), c2);
+            c3 = x.fma(broadcast(b, 3 * stride + i), c3);
         }
         c0.intoArray(tile, 0); c1.intoArray(tile, 64); c2.intoArray(tile, 128); c3.intoArray(tile, 192);
     }
