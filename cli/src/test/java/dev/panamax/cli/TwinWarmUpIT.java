@@ -25,10 +25,12 @@ class TwinWarmUpIT {
         return run(javaOpts + " -Dpanamax.twinsBelowTokens=100000", 480);
     }
 
-    private static Run run(String javaOpts, int tokens) throws Exception {
+    private static Run run(String javaOpts, int tokens, String... more) throws Exception {
         Path script = Path.of("..", "panamax").toAbsolutePath().normalize();
-        ProcessBuilder pb = new ProcessBuilder("bash", script.toString(), "generate", "In the beginning", "--max-tokens", String.valueOf(tokens),
-                "--temperature", "0", "--print-ids", "--layout-cache", "off");
+        List<String> command = new java.util.ArrayList<>(List.of("bash", script.toString(), "generate", "In the beginning", "--max-tokens", String.valueOf(tokens),
+                "--temperature", "0", "--print-ids", "--layout-cache", "off"));
+        command.addAll(List.of(more));
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().put("PANAMAX_AOT", "off");
         pb.environment().put("JAVA_OPTS", javaOpts + " -Dpanamax.twinWarmUpLog=true");
         Path log = java.nio.file.Files.createTempFile("twin-warm-up", ".log");
@@ -55,6 +57,22 @@ class TwinWarmUpIT {
         assertTrue(!twins.log().contains("on the vector kernels"), "no kernel switched within the run:\n" + twins.log());
         assertEquals(vector.ids(), twins.ids(), "the twins throughout against the vector kernels throughout");
         assertEquals(vector.ids(), switching.ids(), "switched during the run against the vector kernels throughout");
+    }
+
+    /**
+     * The quantized decode kernels' twins ({@code quant/InterleavedTwins}): the embedded model
+     * quantized to Q8_0 and to Q4_0 at load, 480 tokens switching during the run against the vector
+     * kernels throughout.
+     */
+    @Test
+    void quantizedKernelsSwitchWithTheSameIds() throws Exception {
+        for (String type : new String[] {"q8_0", "q4_0"}) {
+            Run switching = run("-Dpanamax.twinWarmUpDelayMillis=0 -Dpanamax.twinsBelowTokens=100000", 480, "--quantize", type);
+            Run vector = run("-Dpanamax.twinWarmUp=false", 480, "--quantize", type);
+            assertTrue(switching.log().contains(type + " on the vector kernels"),
+                    type + ": its family warmed during the run:\n" + switching.log());
+            assertEquals(vector.ids(), switching.ids(), type + ": switched during the run against the vector kernels throughout");
+        }
     }
 
     /**

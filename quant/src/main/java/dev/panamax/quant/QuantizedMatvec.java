@@ -149,7 +149,8 @@ public final class QuantizedMatvec {
     private static Dot pick() {
         if (Simd.kernels().vectorBits() < 256) return SCALAR;
         try {
-            return (Dot) Class.forName("dev.panamax.quant.VectorQuantDot").getDeclaredField("INSTANCE").get(null);
+            Dot vector = (Dot) Class.forName("dev.panamax.quant.VectorQuantDot").getDeclaredField("INSTANCE").get(null);
+            return new InterleavedTwins.StartUpDot(vector); // the Q8_0 and Q4_0 decode kernels on twins in a fresh JVM
         } catch (ReflectiveOperationException | LinkageError e) {
             return SCALAR;
         }

@@ -151,6 +151,54 @@ class InterleavedTest {
     }
 
     /**
+     * The start-up twins ({@link InterleavedTwins}) give the references' bits — and so the vector
+     * kernels' — for one vector and for several at once (a batched step), on every group range,
+     * with random codes over their whole range, scales of both signs, a subnormal and a zero, and
+     * at the extremes of their 32-bit lanes: Q8_0 codes all −128 or 127 and Q4_0 nibbles all 15,
+     * against activation codes all +127 or −127. Plain Java: checked on the scalar path too.
+     */
+    @Test
+    void startUpTwinsEqualTheReferences() {
+        SplittableRandom r = new SplittableRandom(17);
+        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0}) {
+            for (int cols : new int[] {32, 576, 2048}) {
+                for (int fill : new int[] {-1, 0x00, 0x7f, 0x80, 0xff}) { // -1: random bytes; else every code byte
+                    int rows = 128, group = QuantizedMatvec.interleavedGroupRows(f), groups = rows / group;
+                    MemorySegment w = randomMatrix(r, f, 3, rows, cols);
+                    if (fill >= 0) {
+                        for (long b = 0; b < (long) rows * cols / 32; b++) {
+                            for (int i = 2; i < f.bytes; i++) w.set(ValueLayout.JAVA_BYTE, 3 + b * f.bytes + i, (byte) fill);
+                        }
+                    }
+                    MemorySegment p = interleaved(f, w, 3, rows, cols);
+                    float[][] xs = {activations(r, cols), new float[cols], new float[cols]};
+                    java.util.Arrays.fill(xs[1], 2f); // codes all 127
+                    java.util.Arrays.fill(xs[2], -2f); // all −127
+                    QuantizedMatvec.Activations[] a = new QuantizedMatvec.Activations[xs.length];
+                    float[][] want = new float[xs.length][rows], got = new float[xs.length][rows], alone = new float[xs.length][rows];
+                    for (int v = 0; v < xs.length; v++) {
+                        a[v] = QuantizedMatvec.Activations.of(f, xs[v], 0, cols, false);
+                        reference(f, p, new Activations(xs[v], f), cols, want[v], rows);
+                    }
+                    int g0 = fill == 0x80 ? 1 : 0; // a range that does not start at 0
+                    if (f == BlockFormat.Q8_0) InterleavedTwins.q8(p, 0, a, cols / 32, got, g0, groups);
+                    else InterleavedTwins.q4(p, 0, a, cols / 32, got, g0, groups);
+                    for (int v = 0; v < xs.length; v++) {
+                        QuantizedMatvec.Activations[] one = {a[v]};
+                        if (f == BlockFormat.Q8_0) InterleavedTwins.q8(p, 0, one, cols / 32, new float[][] {alone[v]}, g0, groups);
+                        else InterleavedTwins.q4(p, 0, one, cols / 32, new float[][] {alone[v]}, g0, groups);
+                        String what = f + " cols " + cols + " fill " + fill + " vector " + v;
+                        float[] expect = java.util.Arrays.copyOfRange(want[v], g0 * group, rows);
+                        assertArrayEquals(expect, java.util.Arrays.copyOfRange(got[v], g0 * group, rows), what + " (batched)");
+                        assertArrayEquals(expect, java.util.Arrays.copyOfRange(alone[v], g0 * group, rows), what + " (alone)");
+                        if (g0 > 0) assertEquals(0f, got[v][0], what + ": rows before the range untouched");
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * Q8_0's kernels add code × activation-nibble products in 16 bits over a whole block: at the
      * extremes (every code −128 or 127, every activation code ±127, so each low nibble is 15 or 1
      * and each high one 7 or −8) the sums stay exact, equal to the reference.

@@ -33,17 +33,9 @@ final class WarmingKernels implements Kernels {
     enum Kernel { MATVEC_NARROW, MATVEC_WIDE, MATVEC_WIDEST, DOT, DOT_TILE, RMSNORM, MUL_ADD_TILE, AXPY, EXP_SHIFT, SOFTMAX, SILU, GELU_ERF,
         GELU_TANH, LAYERNORM, ROPE, ROPE_INTERLEAVED, F16, BF16 }
 
-    /** Kernels that switch together: the warm-up times their workloads on each side. */
-    static final class Family {
-        final String name;
-        private final Kernel[] members;
-        volatile boolean vector;
-        private int fasterRounds;
-
-        Family(String name, Kernel... members) {
-            this.name = name;
-            this.members = members;
-        }
+    /** Kernels that switch together ({@link StartUpTwins.Family}): the warm-up times their workloads on each side. */
+    private static StartUpTwins.Family family(String name, Kernel... members) {
+        return new StartUpTwins.Family(name, members, null, false);
     }
 
     /** After this long the warm-up stops and every family switches, warm or not. */
@@ -57,19 +49,27 @@ final class WarmingKernels implements Kernels {
      * {@code -Dpanamax.twinWarmUpCallerOnly=false} keeps both.
      */
     static final boolean CALLER_ONLY = Runtime.getRuntime().availableProcessors() <= 2 && Tuning.flagOn("twinWarmUpCallerOnly");
+    /**
+     * How much slower than the twin a family's vector side may be in a round and still count as
+     * warm: a few microseconds, which only compiled vector code reaches (the Java fallbacks take
+     * hundreds). RoPE's and the exponentials' small workloads ran 2 µs against the twin's 1 µs for
+     * hundreds of rounds, keeping the model on one thread (TinyLlama Q8_0: 32 tokens at 7.4 tok/s).
+     */
+    private static final long SLACK_NANOS = 3_000;
     /** Untimed calls of each kernel's vector side per round, before the timed one. */
     private static final int CALLS_PER_ROUND = Tuning.speed("twinWarmUpCalls", 200);
 
     private final Kernels v;
     private final LaneOrderKernels t;
-    final Family matvec = new Family("matvec", Kernel.MATVEC_NARROW, Kernel.MATVEC_WIDE, Kernel.MATVEC_WIDEST),
-            dots = new Family("dot", Kernel.DOT, Kernel.DOT_TILE, Kernel.RMSNORM),
-            mulAdd = new Family("mulAdd", Kernel.MUL_ADD_TILE, Kernel.AXPY),
-            exps = new Family("exp", Kernel.EXP_SHIFT, Kernel.SOFTMAX, Kernel.SILU, Kernel.GELU_ERF, Kernel.GELU_TANH),
-            norms = new Family("layernorm", Kernel.LAYERNORM),
-            rope = new Family("rope", Kernel.ROPE, Kernel.ROPE_INTERLEAVED),
-            convert = new Family("widen16", Kernel.F16, Kernel.BF16);
-    private final Family[] families = {matvec, dots, mulAdd, exps, norms, rope, convert};
+    final StartUpTwins.Family matvec = family("matvec", Kernel.MATVEC_NARROW, Kernel.MATVEC_WIDE, Kernel.MATVEC_WIDEST),
+            dots = family("dot", Kernel.DOT, Kernel.DOT_TILE, Kernel.RMSNORM),
+            mulAdd = family("mulAdd", Kernel.MUL_ADD_TILE, Kernel.AXPY),
+            exps = family("exp", Kernel.EXP_SHIFT, Kernel.SOFTMAX, Kernel.SILU, Kernel.GELU_ERF, Kernel.GELU_TANH),
+            norms = family("layernorm", Kernel.LAYERNORM),
+            rope = family("rope", Kernel.ROPE, Kernel.ROPE_INTERLEAVED),
+            convert = family("widen16", Kernel.F16, Kernel.BF16);
+    /** This module's families, then those registered from outside ({@link StartUpTwins#register}), in order. */
+    private volatile StartUpTwins.Family[] families = {matvec, dots, mulAdd, exps, norms, rope, convert};
     /** Which kernels have run (on the twins): set without synchronisation — a use seen late is warmed a round later. */
     private final boolean[] used = new boolean[Kernel.values().length];
     private final int rowDotsBelow;
@@ -89,18 +89,37 @@ final class WarmingKernels implements Kernels {
 
     /** Whether every family runs on the vector kernels now. */
     boolean warm() {
-        for (Family f : families) if (!f.vector) return false;
+        for (StartUpTwins.Family f : families) if (!f.vector) return false;
         return true;
     }
 
     /** Switches every family to the vector kernels now (the deadline's way; tests). */
-    void switchAll() {
-        for (Family f : families) f.vector = true;
+    synchronized void switchAll() {
+        switched = true;
+        for (StartUpTwins.Family f : families) f.vector = true;
         Parallel.callerOnly = false;
+    }
+
+    /** Set once every family has switched: a family registered after that starts on the vector kernels. */
+    private boolean switched;
+
+    /** A family from another module ({@link StartUpTwins#register}): on its twins unless the warm-up is over. */
+    synchronized StartUpTwins.Family register(String name, StartUpTwins.Workload workload) {
+        StartUpTwins.Family f = new StartUpTwins.Family(name, new Kernel[0], workload, switched);
+        StartUpTwins.Family[] all = java.util.Arrays.copyOf(families, families.length + 1);
+        all[families.length] = f;
+        families = all;
+        return f;
+    }
+
+    private boolean registeredUsed() {
+        for (StartUpTwins.Family f : families) if (f.workload != null && f.used) return true;
+        return false;
     }
 
     private boolean anyUsed() {
         for (boolean u : used) if (u) return true;
+        for (StartUpTwins.Family f : families) if (f.used) return true;
         return false;
     }
 
@@ -122,15 +141,29 @@ final class WarmingKernels implements Kernels {
     private void warmUp() {
         long start = System.nanoTime();
         try {
-            Thread.sleep(DELAY_MILLIS);
+            // The delay ends early once a registered family (the quantized matvecs) runs on its twins:
+            // their twins are several times slower than their vector kernels and a large model's
+            // token takes a large share of a second on them, so every moment of warm-up pays.
+            while (System.nanoTime() - start < DELAY_MILLIS * 1_000_000L && !registeredUsed()) Thread.sleep(10);
             if (warm()) return; // Simd.endWarmUp() switched everything meanwhile: the model keeps its threads
             Parallel.callerOnly = CALLER_ONLY;
             Work w = new Work();
             while (!warm() && System.nanoTime() - start < DEADLINE_NANOS) {
                 boolean ran = false;
-                for (Family f : families) {
+                for (StartUpTwins.Family f : families) {
                     if (f.vector) continue;
                     long onVector = 0, onTwin = 0;
+                    if (f.workload != null && f.used) {
+                        for (int r = 0; r < CALLS_PER_ROUND; r++) f.workload.run(true);
+                        long t0 = System.nanoTime();
+                        f.workload.run(true);
+                        long t1 = System.nanoTime();
+                        f.workload.run(false);
+                        long t2 = System.nanoTime();
+                        onVector += t1 - t0;
+                        onTwin += t2 - t1;
+                        ran = true;
+                    }
                     for (Kernel k : f.members) {
                         if (!used[k.ordinal()]) continue;
                         // Calls that only count: the JIT compiles a method once it has run often
@@ -147,7 +180,7 @@ final class WarmingKernels implements Kernels {
                         ran = true;
                     }
                     if (onVector + onTwin == 0) continue;
-                    f.fasterRounds = onVector <= onTwin ? f.fasterRounds + 1 : 0;
+                    f.fasterRounds = onVector <= onTwin + SLACK_NANOS ? f.fasterRounds + 1 : 0;
                     if (LOG) System.err.printf("panamax warm-up %.3f s: %s vector %d us, twin %d us%n", (System.nanoTime() - start) / 1e9, f.name, onVector / 1000, onTwin / 1000);
                     if (f.fasterRounds >= ROUNDS) {
                         f.vector = true;

@@ -288,4 +288,26 @@ class LaneOrderKernelsTest {
         background.silu(y, 0, 300);
         same("silu after the warm-up", want, y);
     }
+
+    /**
+     * A family registered from another module ({@link StartUpTwins}) starts on its twins, is warmed
+     * once used — the warm-up runs its workload on both sides — and switches; one registered after
+     * every family switched starts on the vector kernels.
+     */
+    @Test
+    void registeredFamiliesWarmUpAndSwitch() throws Exception {
+        Kernels v = vector();
+        WarmingKernels k = new WarmingKernels(v, twin(v), 1024, true);
+        java.util.concurrent.atomic.AtomicInteger onVector = new java.util.concurrent.atomic.AtomicInteger(), onTwin = new java.util.concurrent.atomic.AtomicInteger();
+        StartUpTwins.Family f = k.register("test", side -> (side ? onVector : onTwin).incrementAndGet());
+        assertFalse(f.onVector(), "a registered family starts on its twins");
+        f.use();
+        long deadline = System.nanoTime() + WarmingKernels.DEADLINE_NANOS + 30_000_000_000L;
+        while (!f.onVector() && System.nanoTime() < deadline) Thread.sleep(5);
+        assertTrue(f.onVector(), "the warm-up switched the used family");
+        assertTrue(onVector.get() > 0 && onTwin.get() > 0, "its workload ran on both sides: " + onVector + " / " + onTwin);
+        while (!k.warm() && System.nanoTime() < deadline) Thread.sleep(5);
+        assertTrue(k.warm());
+        assertTrue(k.register("late", side -> {}).onVector(), "registered after the switch: on the vector kernels at once");
+    }
 }
