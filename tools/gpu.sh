@@ -28,6 +28,7 @@
 #   tools/gpu.sh run intdot [--big]  there: Q8_0/Q4_0 tg128 with integer dot products (dp4a) against float products, alternating
 #   tools/gpu.sh run longctx          there: TinyLlama-shape decode after 512 and after 4096 prompt tokens (F32 and F16 KV cache)
 #   tools/gpu.sh run startup          there, on the host's CPU: kjv-llama's whole generate with the start-up twins against without
+#   tools/gpu.sh run startup-quant    there, on the host's CPU: the same for TinyLlama-shape Q8_0 and Q4_0 (quantized twins)
 #                                     (texts alone = texts together; tokens/s of 1 and 16 at once); part of `all`
 #   tools/gpu.sh run matvec [TYPE [RxB,...]]  there: GB/s of the decode matvec on TinyLlama's shapes per
 #                                     configuration (rows per block x loads per batch), F16 or Q8_0
@@ -200,6 +201,29 @@ print(pp, tg)")
       done
     done
     echo "(kjv-llama safetensors F32, java started directly, no AOT cache; $(nproc) processors; twins: -Dpanamax.twinWarmUp default)"
+    return 0
+  fi
+  if [ "$what" = startup-quant ]; then # the quantized decode kernels' start-up twins on this host's CPU: TinyLlama-shape Q8_0/Q4_0, whole process
+    [ -f $b/tinyllama-F16.gguf ] || tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null
+    for q in Q8_0 Q4_0; do
+      [ -f $b/tinyllama-$q.gguf ] || cli quantize $b/tinyllama-F16.gguf $b/tinyllama-$q.gguf --type ${q,,} >/dev/null
+      cli generate $b/tinyllama-$q.gguf --ids 1,15043 --max-tokens 1 >/dev/null # writes the layout cache, not timed
+    done
+    for threads in 2 $(nproc); do
+      for round in 1 2 3; do
+        for q in Q8_0 Q4_0; do
+          for mode in twins vector; do
+            opt=-Dx=1; [ $mode = vector ] && opt=-Dpanamax.twinWarmUp=false
+            s=$(date +%s.%N)
+            "$java" "${flags[@]}" $opt -cp "$cp" dev.panamax.cli.Main generate $b/tinyllama-$q.gguf --ids 1,15043 --max-tokens 32 \
+              --temperature 0 --threads $threads > /dev/null 2> /tmp/pmx/gen.err || tail -3 /tmp/pmx/gen.err
+            e=$(date +%s.%N)
+            printf '%-4s %2s threads round %s %-6s %6.2f s  %s\n' $q $threads $round $mode "$(python3 -c "print($e - $s)")" "$(grep -E '^panamax: prompt' /tmp/pmx/gen.err)"
+          done
+        done
+      done
+    done
+    echo "(TinyLlama-shape random weights, java started directly, no AOT cache, layout cache mapped; $(nproc) processors; twins: -Dpanamax.twinWarmUp default)"
     return 0
   fi
   if [ "$what" = firstrun ]; then # a fresh installation's first generate and a later one, kernels built in parts or whole
