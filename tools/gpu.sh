@@ -185,17 +185,22 @@ print(pp, tg)")
     python3 tools/hf-vit-gpu.py $b/vit-b16
     return 0
   fi
+  # One whole `generate` (java started directly) with the start-up twins or without (mode vector), timed: twins_round LABEL MODE THREADS ROUND ARGS...
+  twins_round() {
+    local label=$1 mode=$2 threads=$3 round=$4 opt=-Dx=1 s e; shift 4
+    [ $mode = vector ] && opt=-Dpanamax.twinWarmUp=false
+    s=$(date +%s.%N)
+    "$java" "${flags[@]}" $opt -cp "$cp" dev.panamax.cli.Main generate "$@" --temperature 0 --threads $threads > /dev/null 2> /tmp/pmx/gen.err \
+      || tail -3 /tmp/pmx/gen.err
+    e=$(date +%s.%N)
+    printf '%s %2s threads round %s %-6s %6.2f s  %s\n' "$label" $threads $round $mode "$(python3 -c "print($e - $s)")" "$(grep -E '^panamax: prompt' /tmp/pmx/gen.err)"
+  }
   if [ "$what" = startup ]; then # the CPU start-up twins on this host's many cores: kjv-llama, whole process, twins against vector kernels alone
     for n in 32 512; do
       for threads in 2 $(nproc); do
         for round in 1 2 3; do
           for mode in twins vector; do
-            opt=-Dx=1; [ $mode = vector ] && opt=-Dpanamax.twinWarmUp=false
-            s=$(date +%s.%N)
-            "$java" "${flags[@]}" $opt -cp "$cp" dev.panamax.cli.Main generate $gpu/shared/models/kjv-llama "In the beginning" --max-tokens $n \
-              --temperature 0 --threads $threads > /dev/null 2> /tmp/pmx/gen.err || tail -3 /tmp/pmx/gen.err
-            e=$(date +%s.%N)
-            printf '%4s tokens %2s threads round %s %-6s %6.2f s  %s\n' $n $threads $round $mode "$(python3 -c "print($e - $s)")" "$(grep -E '^panamax: prompt' /tmp/pmx/gen.err)"
+            twins_round "$(printf '%4s tokens' $n)" $mode $threads $round $gpu/shared/models/kjv-llama "In the beginning" --max-tokens $n
           done
         done
       done
@@ -213,12 +218,7 @@ print(pp, tg)")
       for round in 1 2 3; do
         for q in Q8_0 Q4_0; do
           for mode in twins vector; do
-            opt=-Dx=1; [ $mode = vector ] && opt=-Dpanamax.twinWarmUp=false
-            s=$(date +%s.%N)
-            "$java" "${flags[@]}" $opt -cp "$cp" dev.panamax.cli.Main generate $b/tinyllama-$q.gguf --ids 1,15043 --max-tokens 32 \
-              --temperature 0 --threads $threads > /dev/null 2> /tmp/pmx/gen.err || tail -3 /tmp/pmx/gen.err
-            e=$(date +%s.%N)
-            printf '%-4s %2s threads round %s %-6s %6.2f s  %s\n' $q $threads $round $mode "$(python3 -c "print($e - $s)")" "$(grep -E '^panamax: prompt' /tmp/pmx/gen.err)"
+            twins_round "$q" $mode $threads $round $b/tinyllama-$q.gguf --ids 1,15043 --max-tokens 32
           done
         done
       done
