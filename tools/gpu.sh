@@ -28,6 +28,7 @@
 #   tools/gpu.sh run intdot [--big]  there: Q8_0/Q4_0 tg128 with integer dot products (dp4a) against float products, alternating
 #   tools/gpu.sh run longctx          there: TinyLlama-shape decode after 512 and after 4096 prompt tokens (F32 and F16 KV cache)
 #   tools/gpu.sh run startup          there, on the host's CPU: kjv-llama's whole generate with the start-up twins against without
+#   tools/gpu.sh run prompt-attention there: pp512 and decode after it, the tiled prompt attention against the split one
 #   tools/gpu.sh run startup-quant    there, on the host's CPU: the same for TinyLlama-shape Q8_0 and Q4_0 (quantized twins)
 #                                     (texts alone = texts together; tokens/s of 1 and 16 at once); part of `all`
 #   tools/gpu.sh run matvec [TYPE [RxB,...]]  there: GB/s of the decode matvec on TinyLlama's shapes per
@@ -224,6 +225,19 @@ print(pp, tg)")
       done
     done
     echo "(TinyLlama-shape random weights, java started directly, no AOT cache, layout cache mapped; $(nproc) processors; twins: -Dpanamax.twinWarmUp default)"
+    return 0
+  fi
+  if [ "$what" = prompt-attention ]; then # a prompt's attention: the tiled kernel against the split one and its merge, alternating
+    big=--big; make_files
+    for round in 1 2; do
+      for f in smol135-F16 tinyllama-F16 tinyllama-Q8_0; do
+        for mode in tiles split; do
+          opt=-Dx=1; [ $mode = split ] && opt="-Dpanamax.experiments=true -Dpanamax.cuda.splitPromptAttention=true"
+          out=$("$java" "${flags[@]}" $opt -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $b/$f.gguf --device cuda --prompt-tokens 512 --tokens 64 --repeats 5 2>&1)
+          printf '%-16s %-6s round %s  %s  %s\n' $f $mode $round "$(echo "$out" | grep -E '^prefill' | head -1)" "$(echo "$out" | grep -E '^decode' | head -1)"
+        done
+      done
+    done
     return 0
   fi
   if [ "$what" = firstrun ]; then # a fresh installation's first generate and a later one, kernels built in parts or whole

@@ -351,11 +351,25 @@ public final class CudaOps {
     public void attention(long stream, long qkv, int stride, long kc, long vc, long part, long P, int T, int heads, int kvHeads, int hd,
                           int window, int chunk, int nsplit, long out, int keys) {
         float scale = (float) (1.0 / Math.sqrt(hd));
-        String kernel = (hd == 64 || hd == 128 ? "attention_partial_" + hd : "attention_partial_any") + (halfKv ? "_h" : ""); // head sizes compiled in
-        cx.launch(kernel, new int[] {heads, nsplit, T}, 128, 0, stream, qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window,
+        String sized = (hd == 64 || hd == 128 ? "_" + hd : "_any") + (halfKv ? "_h" : ""); // head sizes compiled in
+        if (!SPLIT_PROMPT_ATTENTION) {
+            // Sixteen query vectors of one KV head a block, each K/V tile read once for them all.
+            int vectors = T * (heads / kvHeads);
+            cx.launch("attention_prompt" + sized, new int[] {kvHeads, (vectors + 15) / 16}, 512, 0, stream, qkv, stride, kc, vc, out, P, heads,
+                    kvHeads, hd, window, T, scale, keys, sigmoid ? 1 : 0);
+            return;
+        }
+        cx.launch("attention_partial" + sized, new int[] {heads, nsplit, T}, 128, 0, stream, qkv, stride, kc, vc, part, P, heads, kvHeads, hd, window,
                 chunk, nsplit, scale, keys, sigmoid ? 1 : 0);
         cx.launch("attention_merge", new int[] {heads, T}, 128, 0, stream, part, out, heads, hd, nsplit, sigmoid ? 1 : 0);
     }
+
+    /**
+     * Whether a prompt's attention runs flash-decoding's split kernel and merge, one query vector a
+     * block ({@code -Dpanamax.cuda.splitPromptAttention=true}, a kernel experiment: it sums in another
+     * order), instead of {@code attention_prompt} (sixteen query vectors sharing each K/V tile).
+     */
+    private static final boolean SPLIT_PROMPT_ATTENTION = dev.panamax.simd.Tuning.experimentFlag("cuda.splitPromptAttention");
 
     // ---- selective state spaces ----
 
