@@ -37,6 +37,7 @@ final class InterleavedTwins {
      * makes them) into {@code outs}. A long of a chunk is four rows' code pairs; biased by 128 (the
      * xor) its bytes are unsigned, and masked in two 32-bit lanes — rows 4k and 4k + 2, 4k + 1 and
      * 4k + 3 — one long multiply makes two products: Σ (code + 128)·x, less 128·Σx at the block's end.
+     * A lane's sum over a block: |Σ| ≤ 32·255·127 = 1 036 320 &lt; 2³¹.
      */
     static void q8(MemorySegment w, long off, QuantizedMatvec.Activations[] a, int blocks, float[][] outs, int g0, int g1) {
         int n = a.length;
@@ -78,7 +79,8 @@ final class InterleavedTwins {
      * Q4_0x64 groups [g0, g1) × each of {@code a} into {@code outs}. A long of a chunk is two lanes'
      * shorts for both columns (lane r: c0, c1; lane r + 1: c0, c1); the shorts of one column, whole
      * and shifted by 4, 8, 12 as the vector kernel takes them, go to two 32-bit lanes: one long
-     * multiply makes two of its products.
+     * multiply makes two of its products. A lane's sum over a block, the whole shorts' the largest:
+     * |Σ| ≤ 32·65 535·127 ≈ 2.7·10⁸ &lt; 2³¹.
      */
     static void q4(MemorySegment w, long off, QuantizedMatvec.Activations[] a, int blocks, float[][] outs, int g0, int g1) {
         int n = a.length;
