@@ -152,33 +152,17 @@ final class WarmingKernels implements Kernels {
                 boolean ran = false;
                 for (StartUpTwins.Family f : families) {
                     if (f.vector) continue;
-                    long onVector = 0, onTwin = 0;
+                    long[] times = new long[2]; // ns on the vector side, on the twin
                     if (f.workload != null && f.used) {
-                        for (int r = 0; r < CALLS_PER_ROUND; r++) f.workload.run(true);
-                        long t0 = System.nanoTime();
-                        f.workload.run(true);
-                        long t1 = System.nanoTime();
-                        f.workload.run(false);
-                        long t2 = System.nanoTime();
-                        onVector += t1 - t0;
-                        onTwin += t2 - t1;
+                        timeRound(f.workload, times);
                         ran = true;
                     }
                     for (Kernel k : f.members) {
                         if (!used[k.ordinal()]) continue;
-                        // Calls that only count: the JIT compiles a method once it has run often
-                        // enough (more often when its queue is long), and a thread that called each
-                        // kernel once a round left the small ones in C1 for seconds.
-                        for (int r = 0; r < CALLS_PER_ROUND; r++) w.run(k, true);
-                        long t0 = System.nanoTime();
-                        w.run(k, true);
-                        long t1 = System.nanoTime();
-                        w.run(k, false);
-                        long t2 = System.nanoTime();
-                        onVector += t1 - t0;
-                        onTwin += t2 - t1;
+                        timeRound(side -> w.run(k, side), times);
                         ran = true;
                     }
+                    long onVector = times[0], onTwin = times[1];
                     if (onVector + onTwin == 0) continue;
                     f.fasterRounds = onVector <= onTwin + SLACK_NANOS ? f.fasterRounds + 1 : 0;
                     if (LOG) System.err.printf("panamax warm-up %.3f s: %s vector %d us, twin %d us%n", (System.nanoTime() - start) / 1e9, f.name, onVector / 1000, onTwin / 1000);
@@ -201,6 +185,23 @@ final class WarmingKernels implements Kernels {
         } finally {
             switchAll();
         }
+    }
+
+    /**
+     * One round of a workload: {@link #CALLS_PER_ROUND} calls of its vector side that only count —
+     * the JIT compiles a method once it has run often enough (more often when its queue is long), and
+     * a thread that called each kernel once a round left the small ones in C1 for seconds — then one
+     * timed call of each side, added to times[0] (vector) and times[1] (twin).
+     */
+    private static void timeRound(StartUpTwins.Workload work, long[] times) {
+        for (int r = 0; r < CALLS_PER_ROUND; r++) work.run(true);
+        long t0 = System.nanoTime();
+        work.run(true);
+        long t1 = System.nanoTime();
+        work.run(false);
+        long t2 = System.nanoTime();
+        times[0] += t1 - t0;
+        times[1] += t2 - t1;
     }
 
     /** The warm-up's inputs: each kernel on the shapes and branches a model's decoding takes, a few rows at a time. */
