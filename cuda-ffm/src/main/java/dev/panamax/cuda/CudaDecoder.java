@@ -378,7 +378,7 @@ final class CudaDecoder extends CudaModel {
             GU = cx.allocate(a, 8L * R * s.ffnDim());
             H = cx.allocate(a, 4L * R * s.ffnDim());
             H16 = cx.allocate(a, 2L * R * s.ffnDim());
-            part = cx.allocate(a, 4L * R * s.heads() * 8 * (s.headDim() + 2));
+            part = cx.allocate(a, CudaOps.promptPartialBytes(R, s.heads(), s.headDim()));
             tokens = cx.allocate(a, 4L * R);
             params = cx.allocate(a, 8);
         }

@@ -318,7 +318,7 @@ final class CudaHybrid extends CudaModel {
             X = cx.allocate(a, 4 * R * d);
             XB = cx.allocate(a, 4 * R * d);
             XB16 = cx.allocate(a, 2 * R * d);
-            part = cx.allocate(a, 4 * R * m.s.heads() * 8 * (m.s.headDim() + 2));
+            part = cx.allocate(a, CudaOps.promptPartialBytes(R, m.s.heads(), m.s.headDim()));
             tokens = cx.allocate(a, 4 * R);
             params = cx.allocate(a, 8);
             b = new Buffers(m, cx, a, R);

@@ -371,6 +371,14 @@ public final class CudaOps {
      */
     private static final boolean SPLIT_PROMPT_ATTENTION = dev.panamax.simd.Tuning.experimentFlag("cuda.splitPromptAttention");
 
+    /**
+     * Device bytes a prompt block's attention partials take for {@code rows} rows (flash-decoding's
+     * split kernel, up to 8 chunks a row); 4 where {@code attention_prompt} runs, which writes none.
+     */
+    static long promptPartialBytes(long rows, int heads, int hd) {
+        return SPLIT_PROMPT_ATTENTION ? 4L * rows * heads * 8 * (hd + 2) : 4;
+    }
+
     // ---- selective state spaces ----
 
     /**

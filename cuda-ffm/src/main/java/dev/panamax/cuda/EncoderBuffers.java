@@ -41,7 +41,7 @@ final class EncoderBuffers implements AutoCloseable {
         A16 = cx.allocate(arena, 2 * T * d);
         H = cx.allocate(arena, 4 * T * f);
         H16 = cx.allocate(arena, 2 * T * f);
-        part = cx.allocate(arena, 4 * T * heads * 8 * (hd + 2));
+        part = cx.allocate(arena, CudaOps.promptPartialBytes(T, heads, (int) hd));
         tokens = cx.allocate(arena, 4L * T);
         rows = T;
         generation++;
