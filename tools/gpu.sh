@@ -230,7 +230,7 @@ print(pp, tg)")
   if [ "$what" = prompt-attention ]; then # a prompt's attention: the tiled kernel against the split one and its merge, alternating
     big=--big; make_files
     for round in 1 2; do
-      for f in smol135-F16 tinyllama-F16 tinyllama-Q8_0; do
+      for f in ${PROMPT_FILES:-smol135-F16 tinyllama-F16 tinyllama-Q8_0}; do # PROMPT_FILES: some of the files only
         for mode in tiles split; do
           opt=-Dx=1; [ $mode = split ] && opt="-Dpanamax.experiments=true -Dpanamax.cuda.splitPromptAttention=true"
           out=$("$java" "${flags[@]}" $opt -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $b/$f.gguf --device cuda --prompt-tokens 512 --tokens 64 --repeats 5 2>&1)

@@ -986,7 +986,7 @@ ROPE_STORE(rope_store_f16, unsigned short)
 #define ATT_WARPS 4
 #define ATT_MAX_PER_LANE 8  // head size up to 256
 
-// One warp's share (of NW warps taking turns; attention_prompt: a warp alone) of softmax(q·Kᵀ·scale)·V
+// One warp's share (of NW warps taking turns) of softmax(q·Kᵀ·scale)·V
 // over keys s0..s1−1 (rows of kbase/vbase, kvDim apart), as a
 // running max m, sum l and unnormalised acc (DPL values a lane: adjacent dimensions when HD > 0,
 // strided by 32 otherwise). q is in shared memory. With HD known, each warp takes 8 keys at a time,
@@ -1159,6 +1159,54 @@ ATTENTION_PARTIAL(attention_partial_64_h, 64, unsigned short)
 ATTENTION_PARTIAL(attention_partial_128_h, 128, unsigned short)
 #endif
 
+// A warp's online softmax over keys s0..s1−1 of a staged tile (K rows kstride floats apart, V rows hd),
+// for one query vector q in shared memory: a key per lane — its whole score, four partial sums — then
+// one max and one sum for the warp's 32 keys, and the 32 weighted value rows, each lane its DPL
+// dimensions. K's rows are padded (kstride = hd + 4, or hd + 1 for the scalar loads of any head size)
+// so that the lanes' reads of 32 different rows fall in different banks.
+template <int HD, int DPL>
+__device__ __forceinline__ void attend_lanes(const float* q, const float* ks, int kstride, const float* vs, int hd, int s0, int s1,
+                                             float scale, int sigmoid, float bias, int lane, float& m, float& l, float* acc) {
+    for (int base = s0; base < s1; base += WARP) {
+        int p = base + lane;
+        float score = NEG_INF;
+        if (p < s1) {
+            const float* kp = ks + p * kstride;
+            float d0 = 0.f, d1 = 0.f, d2 = 0.f, d3 = 0.f;
+            if (HD > 0) {
+                #pragma unroll
+                for (int d = 0; d < HD; d += 4) {
+                    float4 k = *(const float4*) (kp + d);
+                    float4 x = *(const float4*) (q + d);
+                    d0 = fmaf(x.x, k.x, d0);
+                    d1 = fmaf(x.y, k.y, d1);
+                    d2 = fmaf(x.z, k.z, d2);
+                    d3 = fmaf(x.w, k.w, d3);
+                }
+            } else {
+                for (int d = 0; d < hd; d++) d0 = fmaf(q[d], kp[d], d0);
+            }
+            score = ((d0 + d1) + (d2 + d3)) * scale;
+        }
+        float mn, corr, w;
+        weigh(score, p < s1, m, sigmoid, bias, mn, corr, w);
+        l = l * corr + warp_sum(w);
+        #pragma unroll
+        for (int i = 0; i < DPL; i++) acc[i] *= corr;
+        int nk = min(WARP, s1 - base);
+        for (int j = 0; j < nk; j++) {
+            float wj = __shfl_sync(0xffffffffu, w, j);
+            const float* vp = vs + (base + j) * hd;
+            #pragma unroll
+            for (int i = 0; i < DPL; i++) {
+                int d = HD > 0 ? lane * DPL + i : lane + WARP * i;
+                if (HD > 0 || d < hd) acc[i] = fmaf(wj, vp[d], acc[i]);
+            }
+        }
+        m = mn;
+    }
+}
+
 // Attention over a prompt with each K/V tile shared by sixteen query vectors: block (kh, c) takes the
 // vectors v = 16c .. 16c + 15 of KV head kh — row t = v / G, query head kh·G + v % G, G = heads /
 // kvHeads — one warp each, and walks the keys any of them sees a tile of KT at a time, staged in shared
@@ -1166,16 +1214,20 @@ ATTENTION_PARTIAL(attention_partial_128_h, 128, unsigned short)
 // (positions start..n−1 as in attention_partial) tile after tile, and writes its normalised row to
 // out[t, h·hd ..] — no partials, no merge. The split kernel above reads K and V from L2 once per
 // query vector (a 512-token TinyLlama prompt: 409 µs a layer, two thirds of the prompt's GPU time);
-// here once per sixteen.
+// here once per sixteen. Within a tile each warp scores a key per lane (attend_lanes): with eight keys
+// a pass and four lanes a key, as the decode kernels score them, the shuffles of the dot products and
+// of the max and sum bound the kernel — a key per lane took TinyLlama's pp512 on an H100 from 35 100
+// to 50 400 tokens/s (docs/cuda.md).
 #define PROMPT_WARPS 16
-#define PROMPT_TILE 4096 // floats in each of the K and V tiles: KT = PROMPT_TILE / hd keys
+#define PROMPT_TILE 4096 // floats in the V tile: KT = PROMPT_TILE / hd keys (any head size: / (hd + 1))
 template <int HD, typename KV>
 __device__ void attention_prompt(const float* qkv, int stride, const KV* kc, const KV* vc, float* out, const int* P, int heads,
                                  int kvHeads, int hdRun, int window, int T, float scale, int keys, int sigmoid) {
     const int hd = HD > 0 ? HD : hdRun;
     constexpr int DPL = HD > 0 ? HD / WARP : ATT_MAX_PER_LANE, QMAX = HD > 0 ? HD : 256;
-    __shared__ __align__(16) float ks[PROMPT_TILE], vs[PROMPT_TILE], qs[PROMPT_WARPS][QMAX];
-    const int kstride = hd, KT = PROMPT_TILE / hd;
+    // K: KT rows of kstride floats — 64 × 68 (HD 64), 32 × 132 (HD 128), at most 4 096 (any size).
+    __shared__ __align__(16) float ks[HD > 0 ? 4352 : PROMPT_TILE], vs[PROMPT_TILE], qs[PROMPT_WARPS][QMAX];
+    const int kstride = HD > 0 ? HD + 4 : hd + 1, KT = HD > 0 ? PROMPT_TILE / HD : PROMPT_TILE / kstride;
     int G = heads / kvHeads, kh = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int kvDim = kvHeads * hd;
     int c = blockIdx.y, v = c * PROMPT_WARPS + warp, last = min(T * G, (c + 1) * PROMPT_WARPS) - 1;
@@ -1201,8 +1253,7 @@ __device__ void attention_prompt(const float* qkv, int stride, const KV* kc, con
         }
         __syncthreads();
         int s0 = max(start, base), s1 = min(n, base + count);
-        if (valid && s0 < s1)
-            attend_chunk<HD, DPL, float, 1>(qs[warp], ks, vs, hd, hd, s0 - base, s1 - base, scale, sigmoid, bias, 0, lane, m, l, acc);
+        if (valid && s0 < s1) attend_lanes<HD, DPL>(qs[warp], ks, kstride, vs, hd, s0 - base, s1 - base, scale, sigmoid, bias, lane, m, l, acc);
     }
     if (!valid) return;
     #pragma unroll
