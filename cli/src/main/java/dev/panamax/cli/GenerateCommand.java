@@ -73,8 +73,9 @@ final class GenerateCommand extends Command {
             model.model().prepare(); // the CPU's interleaved copy of Q8_0/Q4_0 matrices belongs to the load's time
             long t1 = System.nanoTime();
             if (model.model().preparedNote() != null) err.println("panamax: " + model.model().preparedNote());
-            err.printf("panamax: loaded %s (%s, context %d) in %.0f ms%n",
-                    modelPath == null ? "kjv-llama (embedded)" : modelPath, model.model().architecture(), model.model().contextLength(), (t1 - t0) / 1e6);
+            // Concatenated, not printf: a fresh JVM's first Formatter costs milliseconds before the first token.
+            err.println("panamax: loaded " + (modelPath == null ? "kjv-llama (embedded)" : modelPath) + " (" + model.model().architecture()
+                    + ", context " + model.model().contextLength() + ") in " + Math.round((t1 - t0) / 1e6) + " ms");
             Tokenizer tok = model.tokenizer();
             int[] ids;
             if (idList != null) {
@@ -105,12 +106,24 @@ final class GenerateCommand extends Command {
             // gives the later half's rate, between the pieces of text shown (about one a token).
             int k = pieces[0], half = k / 2;
             String steady = k >= 16 && shown[k - 1] > shown[half]
-                    ? String.format(java.util.Locale.ROOT, " (the last %d at %.1f tok/s)", k - 1 - half, (k - 1 - half) / ((shown[k - 1] - shown[half]) / 1e9))
+                    ? " (the last " + (k - 1 - half) + " at " + oneDecimal((k - 1 - half) / ((shown[k - 1] - shown[half]) / 1e9)) + " tok/s)"
                     : "";
-            err.printf("panamax: prompt %d tokens at %.1f tok/s; generated %d tokens at %.1f tok/s%s (%s, stopped by %s)%n",
-                    r.promptIds().length, r.promptTokensPerSecond(), r.generatedIds().length, r.generatedTokensPerSecond(), steady,
-                    deviceName.equals("cpu") ? Parallel.threads() + " threads" : deviceName.split(",")[0], r.stoppedBy());
+            err.println("panamax: prompt " + r.promptIds().length + " tokens at " + oneDecimal(r.promptTokensPerSecond()) + " tok/s; generated "
+                    + r.generatedIds().length + " tokens at " + oneDecimal(r.generatedTokensPerSecond()) + " tok/s" + steady + " ("
+                    + (deviceName.equals("cpu") ? Parallel.threads() + " threads" : deviceName.split(",")[0]) + ", stopped by " + r.stoppedBy() + ")");
         }
         return 0;
+    }
+
+    /**
+     * x with one decimal, rounded half up from the double (where x·10 rounds to an exact half, %.1f may
+     * print the tenth below): a fresh JVM's first Formatter costs milliseconds at the end of a run.
+     */
+    static String oneDecimal(double x) {
+        if (!Double.isFinite(x) || Math.abs(x) >= 1e15) return String.format(java.util.Locale.ROOT, "%.1f", x);
+        long tenths = Math.round(x * 10);
+        String sign = tenths < 0 ? "-" : "";
+        tenths = Math.abs(tenths);
+        return sign + tenths / 10 + "." + tenths % 10;
     }
 }

@@ -320,4 +320,25 @@ class GenerateCommandTest {
         b.asFloatBuffer().get(f);
         return f;
     }
+
+    /** The speed line's numbers: one decimal, rounded half up, as %.1f prints them away from exact halves. */
+    @Test
+    void speedsPrintWithOneDecimal() {
+        assertEquals("0.0", GenerateCommand.oneDecimal(0));
+        assertEquals("0.0", GenerateCommand.oneDecimal(0.04));
+        assertEquals("157.3", GenerateCommand.oneDecimal(157.25)); // an exact half in binary: up
+        assertEquals("1441.1", GenerateCommand.oneDecimal(1441.14));
+        assertEquals("100.0", GenerateCommand.oneDecimal(99.96));
+        assertEquals("12.5", GenerateCommand.oneDecimal(12.5));
+        assertEquals("-3.2", GenerateCommand.oneDecimal(-3.21));
+        assertEquals("Infinity", GenerateCommand.oneDecimal(Double.POSITIVE_INFINITY));
+        assertEquals("NaN", GenerateCommand.oneDecimal(Double.NaN));
+        java.util.Random r = new java.util.Random(7);
+        for (int i = 0; i < 10_000; i++) {
+            double x = r.nextDouble() * 100_000;
+            double tenths = x * 10 - Math.floor(x * 10);
+            if (Math.abs(tenths - 0.5) < 1e-6) continue; // near an exact half the two may differ in the last digit
+            assertEquals(String.format(java.util.Locale.ROOT, "%.1f", x), GenerateCommand.oneDecimal(x), "x = " + x);
+        }
+    }
 }

@@ -39,6 +39,8 @@ public final class Gguf {
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong U64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfDouble F64 = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     /** One tensor's directory entry, dims as stored (innermost first). */
     public record TensorInfo(String name, long[] dims, int ggmlType, long offset) {}
@@ -257,9 +259,39 @@ public final class Gguf {
             if (left() < 8) need(8, what + " (length)"); // the message built only when it is needed: a vocabulary has ~10⁵ strings
             long n = u64(what);
             need(n, what);
-            byte[] b = seg.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE);
+            byte[] b = new byte[(int) n];
+            MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, b, 0, (int) n);
             pos += n;
             return new String(b, StandardCharsets.UTF_8);
+        }
+
+        /**
+         * An array of n numbers (bounds already checked), copied at once into a primitive array and
+         * boxed as {@link #value} boxes each element (Long, Float or Double) only when read: a
+         * vocabulary's scores and token types, one object each, cost a fresh JVM milliseconds.
+         */
+        List<Object> numbers(int et, int n) {
+            List<Object> list = switch (et) {
+                case TYPE_FLOAT32 -> { float[] v = new float[n]; MemorySegment.copy(seg, F32, pos, v, 0, n); yield view(n, i -> v[i]); }
+                case TYPE_FLOAT64 -> { double[] v = new double[n]; MemorySegment.copy(seg, F64, pos, v, 0, n); yield view(n, i -> v[i]); }
+                case TYPE_UINT32 -> { int[] v = new int[n]; MemorySegment.copy(seg, U32, pos, v, 0, n); yield view(n, i -> v[i] & 0xffffffffL); }
+                case TYPE_INT32 -> { int[] v = new int[n]; MemorySegment.copy(seg, U32, pos, v, 0, n); yield view(n, i -> (long) v[i]); }
+                case TYPE_UINT64, TYPE_INT64 -> { long[] v = new long[n]; MemorySegment.copy(seg, U64, pos, v, 0, n); yield view(n, i -> v[i]); }
+                case TYPE_UINT16 -> { short[] v = new short[n]; MemorySegment.copy(seg, U16, pos, v, 0, n); yield view(n, i -> (long) (v[i] & 0xffff)); }
+                case TYPE_INT16 -> { short[] v = new short[n]; MemorySegment.copy(seg, U16, pos, v, 0, n); yield view(n, i -> (long) v[i]); }
+                case TYPE_UINT8 -> { byte[] v = new byte[n]; MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, v, 0, n); yield view(n, i -> (long) (v[i] & 0xff)); }
+                case TYPE_INT8 -> { byte[] v = new byte[n]; MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, v, 0, n); yield view(n, i -> (long) v[i]); }
+                default -> throw new IllegalArgumentException("not a number type: " + et);
+            };
+            pos += (long) n * switch (et) { case TYPE_UINT8, TYPE_INT8 -> 1; case TYPE_UINT16, TYPE_INT16 -> 2; case TYPE_UINT32, TYPE_INT32, TYPE_FLOAT32 -> 4; default -> 8; };
+            return list;
+        }
+
+        private static List<Object> view(int n, java.util.function.IntFunction<Object> get) {
+            return new java.util.AbstractList<>() {
+                @Override public Object get(int i) { return get.apply(java.util.Objects.checkIndex(i, n)); }
+                @Override public int size() { return n; }
+            };
         }
 
         Object value(int type, String key, int depth) {
@@ -289,6 +321,7 @@ public final class Gguf {
                                 + MAX_ARRAY_ELEMENTS + " array elements Panamax reads");
                     }
                     elementsLeft -= n;
+                    if (et != TYPE_STRING && et != TYPE_ARRAY && et != TYPE_BOOL) return numbers(et, (int) n);
                     List<Object> list = new ArrayList<>((int) n);
                     for (long i = 0; i < n; i++) list.add(value(et, key, depth + 1));
                     return list;

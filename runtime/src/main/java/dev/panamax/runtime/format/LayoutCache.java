@@ -88,14 +88,20 @@ public final class LayoutCache {
         }
     }
 
-    /** The cache file for {@code key} in {@code dir}. */
+    /**
+     * The cache file for {@code key} in {@code dir}: 128 bits of two FNV-1a hashes of the key, forwards
+     * and backwards. Not a cryptographic digest, and it need not be one: the file's header holds the
+     * whole key and {@link #read} takes nothing whose key differs; the hash only spreads the names.
+     * (SHA-256 cost a fresh JVM ~15 ms before its first token: the security providers' start-up.)
+     */
     static Path file(Path dir, String key) {
-        try {
-            byte[] h = java.security.MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
-            return dir.resolve(java.util.HexFormat.of().formatHex(h, 0, 16) + ".layout");
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e); // every JDK has SHA-256
+        byte[] b = key.getBytes(StandardCharsets.UTF_8);
+        long forwards = 0xcbf29ce484222325L, backwards = 0x84222325cbf29ce4L;
+        for (int i = 0; i < b.length; i++) {
+            forwards = (forwards ^ (b[i] & 0xff)) * 0x100000001b3L;
+            backwards = (backwards ^ (b[b.length - 1 - i] & 0xff)) * 0x100000001b3L;
         }
+        return dir.resolve(java.util.HexFormat.of().toHexDigits(forwards) + java.util.HexFormat.of().toHexDigits(backwards) + ".layout");
     }
 
     /**

@@ -57,6 +57,7 @@ public final class ModelLoader {
      * moves it to {@link LoadOptions#device} ({@link dev.panamax.runtime.Panamax#load(Path, LoadOptions)} does both).
      */
     public static Model load(Path path, LoadOptions options) {
+        initKernelsAside();
         return switch (formatOf(path)) {
             case HUGGING_FACE -> loadHuggingFace(path, options);
             case GGUF -> loadGguf(path, options);
@@ -70,6 +71,20 @@ public final class ModelLoader {
                 }
             }
         };
+    }
+
+    private static final java.util.concurrent.atomic.AtomicBoolean KERNELS_ASIDE = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /**
+     * Starts the kernels' class initialisation ({@link dev.panamax.simd.Simd}: the Vector API's
+     * classes, its species, the smoke test — ~40–60 ms in a fresh JVM, interpreted) on a thread of
+     * its own, once per JVM, while this thread reads the file; the model's first use of the kernels
+     * then finds them ready, or waits for the rest of that initialisation (the JVM's class-init lock).
+     */
+    private static void initKernelsAside() {
+        if (KERNELS_ASIDE.compareAndSet(false, true)) {
+            Thread.ofPlatform().daemon().name("panamax-kernels-init").start(dev.panamax.simd.Simd::kernels);
+        }
     }
 
     /** The kinds of model source Panamax reads. */

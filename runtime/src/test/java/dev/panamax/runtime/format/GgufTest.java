@@ -86,6 +86,46 @@ class GgufTest {
         }
     }
 
+    /** Arrays of numbers are copied at once and boxed when read: each element as the scalar of its type reads. */
+    @Test
+    void arraysOfEveryNumberTypeReadAsTheirScalars(@TempDir Path tmp) throws Exception {
+        Bytes b = new Bytes().raw("GGUF".getBytes(StandardCharsets.US_ASCII)).u32(3).u64(0).u64(12);
+        b.str("u8").u32(9).u32(0).u64(3).u8(0).u8(200).u8(255);
+        b.str("i8").u32(9).u32(1).u64(2).u8(0xff).u8(0x7f);
+        b.str("u16").u32(9).u32(2).u64(2).u16(60000).u16(1);
+        b.str("i16").u32(9).u32(3).u64(2).u16(-2).u16(32767);
+        b.str("u32").u32(9).u32(4).u64(2).u32(-1).u32(7);
+        b.str("i32").u32(9).u32(5).u64(3).u32(-7).u32(0).u32(Integer.MIN_VALUE);
+        b.str("f32").u32(9).u32(6).u64(3).f32(1.5f).f32(-0.0f).f32(Float.NaN);
+        b.str("u64").u32(9).u32(10).u64(2).u64(1L << 40).u64(-1);
+        b.str("i64").u32(9).u32(11).u64(1).u64(-3);
+        b.str("f64").u32(9).u32(12).u64(2).f64(0.25).f64(-1e300);
+        b.str("empty").u32(9).u32(6).u64(0);
+        b.str("after").u32(8).str("end"); // the cursor moved past every array exactly
+        Path f = tmp.resolve("arrays.gguf");
+        Files.write(f, b.bytes());
+        Gguf g = Gguf.read(f);
+        try (var w = g.weights()) {
+            var m = g.metadata();
+            assertEquals(List.of(0L, 200L, 255L), m.get("u8"));
+            assertEquals(List.of(-1L, 127L), m.get("i8"));
+            assertEquals(List.of(60000L, 1L), m.get("u16"));
+            assertEquals(List.of(-2L, 32767L), m.get("i16"));
+            assertEquals(List.of(4294967295L, 7L), m.get("u32"));
+            assertEquals(List.of(-7L, 0L, (long) Integer.MIN_VALUE), m.get("i32"));
+            assertEquals(List.of(1.5f, -0.0f, Float.NaN), m.get("f32"));
+            assertEquals(List.of(1L << 40, -1L), m.get("u64"));
+            assertEquals(List.of(-3L), m.get("i64"));
+            assertEquals(List.of(0.25, -1e300), m.get("f64"));
+            assertEquals(List.of(), m.get("empty"));
+            assertEquals("end", m.get("after"));
+            List<?> f32 = (List<?>) m.get("f32");
+            assertThrows(IndexOutOfBoundsException.class, () -> f32.get(3));
+            @SuppressWarnings("unchecked") List<Object> writable = (List<Object>) f32;
+            assertThrows(UnsupportedOperationException.class, () -> writable.set(0, 2f));
+        }
+    }
+
     @Test
     void lyingLengthsAndOffsetsAreErrorsNotAllocations(@TempDir Path tmp) throws Exception {
         // An array claiming 2^40 elements.
