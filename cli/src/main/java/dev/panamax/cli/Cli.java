@@ -51,8 +51,9 @@ final class Cli {
         if (cache == null || cache.isBlank()) o = o.withLayoutCache(LoadOptions.defaultLayoutCache());
         else if (!cache.equals("off")) o = o.withLayoutCache(java.nio.file.Path.of(cache));
         String d = a.value("--device", "cpu").toLowerCase(java.util.Locale.ROOT);
-        var gpu = dev.panamax.runtime.backend.Backends.find("cuda");
-        if (d.equals("cuda") || (d.equals("auto") && gpu != null && gpu.unavailableReason() == null)) o = o.withWidenHalfFloatsUpTo(0);
+        // Backends are looked up only when asked for: the service scan costs a CPU start ~8 ms.
+        var gpu = d.equals("auto") ? dev.panamax.runtime.backend.Backends.find("cuda") : null;
+        if (d.equals("cuda") || (gpu != null && gpu.unavailableReason() == null)) o = o.withWidenHalfFloatsUpTo(0);
         return o;
     }
 

@@ -259,8 +259,7 @@ public final class Gguf {
             if (left() < 8) need(8, what + " (length)"); // the message built only when it is needed: a vocabulary has ~10⁵ strings
             long n = u64(what);
             need(n, what);
-            byte[] b = new byte[(int) n];
-            MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, b, 0, (int) n);
+            byte[] b = seg.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE);
             pos += n;
             return new String(b, StandardCharsets.UTF_8);
         }
@@ -272,15 +271,15 @@ public final class Gguf {
          */
         List<Object> numbers(int et, int n) {
             List<Object> list = switch (et) {
-                case TYPE_FLOAT32 -> { float[] v = new float[n]; MemorySegment.copy(seg, F32, pos, v, 0, n); yield view(n, i -> v[i]); }
-                case TYPE_FLOAT64 -> { double[] v = new double[n]; MemorySegment.copy(seg, F64, pos, v, 0, n); yield view(n, i -> v[i]); }
-                case TYPE_UINT32 -> { int[] v = new int[n]; MemorySegment.copy(seg, U32, pos, v, 0, n); yield view(n, i -> v[i] & 0xffffffffL); }
-                case TYPE_INT32 -> { int[] v = new int[n]; MemorySegment.copy(seg, U32, pos, v, 0, n); yield view(n, i -> (long) v[i]); }
-                case TYPE_UINT64, TYPE_INT64 -> { long[] v = new long[n]; MemorySegment.copy(seg, U64, pos, v, 0, n); yield view(n, i -> v[i]); }
-                case TYPE_UINT16 -> { short[] v = new short[n]; MemorySegment.copy(seg, U16, pos, v, 0, n); yield view(n, i -> (long) (v[i] & 0xffff)); }
-                case TYPE_INT16 -> { short[] v = new short[n]; MemorySegment.copy(seg, U16, pos, v, 0, n); yield view(n, i -> (long) v[i]); }
-                case TYPE_UINT8 -> { byte[] v = new byte[n]; MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, v, 0, n); yield view(n, i -> (long) (v[i] & 0xff)); }
-                case TYPE_INT8 -> { byte[] v = new byte[n]; MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, pos, v, 0, n); yield view(n, i -> (long) v[i]); }
+                case TYPE_FLOAT32 -> { float[] v = seg.asSlice(pos, 4L * n).toArray(F32); yield view(n, i -> v[i]); }
+                case TYPE_FLOAT64 -> { double[] v = seg.asSlice(pos, 8L * n).toArray(F64); yield view(n, i -> v[i]); }
+                case TYPE_UINT32 -> { int[] v = seg.asSlice(pos, 4L * n).toArray(U32); yield view(n, i -> v[i] & 0xffffffffL); }
+                case TYPE_INT32 -> { int[] v = seg.asSlice(pos, 4L * n).toArray(U32); yield view(n, i -> (long) v[i]); }
+                case TYPE_UINT64, TYPE_INT64 -> { long[] v = seg.asSlice(pos, 8L * n).toArray(U64); yield view(n, i -> v[i]); }
+                case TYPE_UINT16 -> { short[] v = seg.asSlice(pos, 2L * n).toArray(U16); yield view(n, i -> (long) (v[i] & 0xffff)); }
+                case TYPE_INT16 -> { short[] v = seg.asSlice(pos, 2L * n).toArray(U16); yield view(n, i -> (long) v[i]); }
+                case TYPE_UINT8 -> { byte[] v = seg.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE); yield view(n, i -> (long) (v[i] & 0xff)); }
+                case TYPE_INT8 -> { byte[] v = seg.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE); yield view(n, i -> (long) v[i]); }
                 default -> throw new IllegalArgumentException("not a number type: " + et);
             };
             pos += (long) n * switch (et) { case TYPE_UINT8, TYPE_INT8 -> 1; case TYPE_UINT16, TYPE_INT16 -> 2; case TYPE_UINT32, TYPE_INT32, TYPE_FLOAT32 -> 4; default -> 8; };
