@@ -43,9 +43,10 @@ final class WarmingKernels implements Kernels {
     /** Rounds in a row the vector side must be at least as fast as the twin before a family switches. */
     static final int ROUNDS = 3;
     /**
-     * With two processors or fewer, the kernels run on the calling thread alone while the warm-up
-     * runs ({@link Parallel#callerOnly}): the warm-up thread and the JIT then have a core (kjv-llama,
-     * 512 tokens, Zen 5: 3.1–3.7 s against 3.9–4.2 with both kernel threads);
+     * With two processors or fewer, the kernels run on the calling thread alone from the start until
+     * the warm-up ends, its delay included ({@link Parallel#callerOnly}): the warm-up thread and the
+     * JIT then have a core (kjv-llama, 512 tokens, Zen 5: 3.1–3.7 s against 3.9–4.2 with both kernel
+     * threads; its 32 tokens, 2-core Xeon: 0.37 s against 0.43 with both threads through the delay);
      * {@code -Dpanamax.twinWarmUpCallerOnly=false} keeps both.
      */
     static final boolean CALLER_ONLY = Runtime.getRuntime().availableProcessors() <= 2 && Tuning.flagOn("twinWarmUpCallerOnly");
@@ -84,7 +85,10 @@ final class WarmingKernels implements Kernels {
         this.v = vector;
         this.t = twin;
         this.rowDotsBelow = rowDotsBelow;
-        if (warmUp) Thread.ofPlatform().daemon().name("panamax-vector-warm-up").start(this::warmUp);
+        if (warmUp) {
+            Parallel.callerOnly = CALLER_ONLY; // from the start: through the delay as through the warm-up
+            Thread.ofPlatform().daemon().name("panamax-vector-warm-up").start(this::warmUp);
+        }
     }
 
     /** Whether every family runs on the vector kernels now. */
@@ -145,8 +149,7 @@ final class WarmingKernels implements Kernels {
             // their twins are several times slower than their vector kernels and a large model's
             // token takes a large share of a second on them, so every moment of warm-up pays.
             while (System.nanoTime() - start < DELAY_MILLIS * 1_000_000L && !registeredUsed()) Thread.sleep(10);
-            if (warm()) return; // Simd.endWarmUp() switched everything meanwhile: the model keeps its threads
-            Parallel.callerOnly = CALLER_ONLY;
+            if (warm()) return; // Simd.endWarmUp() switched everything meanwhile: the model has its threads back
             Work w = new Work();
             while (!warm() && System.nanoTime() - start < DEADLINE_NANOS) {
                 boolean ran = false;
