@@ -5,7 +5,7 @@
 #   tools/llamacpp-wall.sh LLAMA_CPP_BIN_DIR FILE.gguf... [--rounds R (3)] [--tokens N (32)] [--threads T (2)] [--prompt TEXT (Hello)]
 #
 # Each round runs `./panamax generate FILE PROMPT --max-tokens N --temperature 0 --threads T` (the launcher,
-# with its AOT cache) and `llama-cli -m FILE -p PROMPT -n N --temp 0 -t T -no-cnv`, one after the other,
+# with its start-up class archive) and `llama-cli -m FILE -p PROMPT -n N --temp 0 -t T -no-cnv`, one after the other,
 # and prints the median of the rounds per program, the ratio Panamax / llama-cli (lower is better for
 # Panamax), and Panamax's own stderr line of the median round (load, prompt, generated tokens/s).
 # Not part of CI: it needs a llama.cpp build (../shared/bench/README.md says how to make one).

@@ -67,10 +67,13 @@ class TwinWarmUpIT {
     @Test
     void quantizedKernelsSwitchWithTheSameIds() throws Exception {
         for (String type : new String[] {"q8_0", "q4_0"}) {
-            Run switching = run("-Dpanamax.twinWarmUpDelayMillis=0 -Dpanamax.twinsBelowTokens=100000", 480, "--quantize", type);
+            // The deadline switches every family 0.8 s in, warm or not, should the JIT not have compiled
+            // this family's vector kernel by then (on a busy two-core machine it may take the whole run).
+            Run switching = run("-Dpanamax.twinWarmUpDelayMillis=0 -Dpanamax.twinsBelowTokens=100000 -Dpanamax.twinWarmUpDeadlineMillis=800",
+                    480, "--quantize", type);
             Run vector = run("-Dpanamax.twinWarmUp=false", 480, "--quantize", type);
-            assertTrue(switching.log().contains(type + " on the vector kernels"),
-                    type + ": its family warmed during the run:\n" + switching.log());
+            assertTrue(switching.log().contains(type + " on the vector kernels") || switching.log().contains("every family on the vector kernels"),
+                    type + ": its family switched during the run:\n" + switching.log());
             assertEquals(vector.ids(), switching.ids(), type + ": switched during the run against the vector kernels throughout");
         }
     }

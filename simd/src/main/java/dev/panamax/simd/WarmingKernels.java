@@ -38,8 +38,12 @@ final class WarmingKernels implements Kernels {
         return new StartUpTwins.Family(name, members, null, false);
     }
 
-    /** After this long the warm-up stops and every family switches, warm or not. */
-    static final long DEADLINE_NANOS = 10_000_000_000L;
+    /**
+     * After this long the warm-up stops and every family switches, warm or not
+     * ({@code -Dpanamax.twinWarmUpDeadlineMillis}, default 10 s; a test sets a short one to switch
+     * mid-run whatever the JIT's pace).
+     */
+    static final long DEADLINE_NANOS = Tuning.speed("twinWarmUpDeadlineMillis", 10_000L) * 1_000_000L;
     /** Rounds in a row the vector side must be at least as fast as the twin before a family switches. */
     static final int ROUNDS = 3;
     /**
@@ -186,6 +190,7 @@ final class WarmingKernels implements Kernels {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } finally {
+            if (LOG && !warm()) System.err.printf("panamax warm-up %.3f s: every family on the vector kernels (the deadline or the end of the uses)%n", (System.nanoTime() - start) / 1e9);
             switchAll();
         }
     }
