@@ -48,30 +48,34 @@ final class InterleavedTwins {
             long base = off + (long) g * blocks * Q8_0x16.BYTES;
             for (int b = 0; b < blocks; b++) {
                 MemorySegment.copy(w, I64, base + (long) b * Q8_0x16.BYTES, blk, 0, blk.length);
-                for (int v = 0; v < n; v++) {
-                    byte[] xq = a[v].xq().q;
-                    java.util.Arrays.fill(acc, 0);
-                    for (int j = 0, xb = 32 * b; j < 16; j++) {
-                        long x0 = xq[xb + 2 * j], x1 = xq[xb + 2 * j + 1];
-                        for (int k = 0; k < 4; k++) { // bytes: row 4k c0, c1, row 4k + 1 c0, c1, … (c0 = column 2j, c1 = 2j + 1)
-                            long u = blk[4 + 4 * j + k] ^ 0x8080808080808080L;
-                            acc[2 * k] += (u & LANE_BYTES) * x0 + (u >>> 8 & LANE_BYTES) * x1;
-                            acc[2 * k + 1] += (u >>> 16 & LANE_BYTES) * x0 + (u >>> 24 & LANE_BYTES) * x1;
-                        }
-                    }
-                    int bias = 128 * a[v].xsum32()[b];
-                    float d = a[v].xq().d[b];
-                    float[] row = rows[v];
-                    for (int k = 0; k < 4; k++) {
-                        long even = acc[2 * k], odd = acc[2 * k + 1];
-                        row[4 * k] = fma((int) even - bias, scale(blk, 4 * k), d, row[4 * k]);
-                        row[4 * k + 1] = fma((int) odd - bias, scale(blk, 4 * k + 1), d, row[4 * k + 1]);
-                        row[4 * k + 2] = fma(high(even) - bias, scale(blk, 4 * k + 2), d, row[4 * k + 2]);
-                        row[4 * k + 3] = fma(high(odd) - bias, scale(blk, 4 * k + 3), d, row[4 * k + 3]);
-                    }
-                }
+                for (int v = 0; v < n; v++) q8Block(blk, a[v].xq().q, 32 * b, 128 * a[v].xsum32()[b], a[v].xq().d[b], rows[v], acc);
             }
             for (int v = 0; v < n; v++) System.arraycopy(rows[v], 0, outs[v], 16 * g, 16);
+        }
+    }
+
+    /**
+     * One Q8_0x16 group-block (its longs in blk) against one vector's codes xq[xb, xb + 32) (bias: 128·Σx,
+     * d: the vector's block scale) into its 16 rows. A method of its own, called once a block: a fresh
+     * JVM compiles a small method called often long before it compiles the loop of a long call
+     * (TinyLlama Q8_0's first forward ran ~0.5 s of this in the interpreter as one method).
+     */
+    private static void q8Block(long[] blk, byte[] xq, int xb, int bias, float d, float[] row, long[] acc) {
+        java.util.Arrays.fill(acc, 0);
+        for (int j = 0; j < 16; j++) {
+            long x0 = xq[xb + 2 * j], x1 = xq[xb + 2 * j + 1];
+            for (int k = 0; k < 4; k++) { // bytes: row 4k c0, c1, row 4k + 1 c0, c1, … (c0 = column 2j, c1 = 2j + 1)
+                long u = blk[4 + 4 * j + k] ^ 0x8080808080808080L;
+                acc[2 * k] += (u & LANE_BYTES) * x0 + (u >>> 8 & LANE_BYTES) * x1;
+                acc[2 * k + 1] += (u >>> 16 & LANE_BYTES) * x0 + (u >>> 24 & LANE_BYTES) * x1;
+            }
+        }
+        for (int k = 0; k < 4; k++) {
+            long even = acc[2 * k], odd = acc[2 * k + 1];
+            row[4 * k] = fma((int) even - bias, scale(blk, 4 * k), d, row[4 * k]);
+            row[4 * k + 1] = fma((int) odd - bias, scale(blk, 4 * k + 1), d, row[4 * k + 1]);
+            row[4 * k + 2] = fma(high(even) - bias, scale(blk, 4 * k + 2), d, row[4 * k + 2]);
+            row[4 * k + 3] = fma(high(odd) - bias, scale(blk, 4 * k + 3), d, row[4 * k + 3]);
         }
     }
 
@@ -91,34 +95,34 @@ final class InterleavedTwins {
             long base = off + (long) g * blocks * Q4_0x64.BYTES;
             for (int b = 0; b < blocks; b++) {
                 MemorySegment.copy(w, I64, base + (long) b * Q4_0x64.BYTES, blk, 0, blk.length);
-                for (int v = 0; v < n; v++) {
-                    byte[] xq = a[v].xq().q;
-                    java.util.Arrays.fill(acc, 0);
-                    for (int j = 0, xb = 32 * b; j < 16; j++) {
-                        long x0 = xq[xb + 2 * j], x1 = xq[xb + 2 * j + 1];
-                        for (int m = 0; m < 8; m++) { // shorts: lane 2m c0, c1, lane 2m + 1 c0, c1
-                            long u = blk[16 + 8 * j + m];
-                            acc[m] += (u & LANE_SHORTS) * x0 + (u >>> 16 & LANE_SHORTS) * x1;
-                            acc[8 + m] += (u >>> 4 & 0x00000FFF00000FFFL) * x0 + (u >>> 20 & 0x00000FFF00000FFFL) * x1;
-                            acc[16 + m] += (u >>> 8 & 0x000000FF000000FFL) * x0 + (u >>> 24 & 0x000000FF000000FFL) * x1;
-                            acc[24 + m] += (u >>> 12 & 0x0000000F0000000FL) * x0 + (u >>> 28 & 0x0000000F0000000FL) * x1;
-                        }
-                    }
-                    float c = a[v].xs8()[b], d = a[v].xq().d[b];
-                    float[] row = rows[v];
-                    for (int m = 0; m < 8; m++) {
-                        for (int lane = 0; lane < 2; lane++) {
-                            int r = 2 * m + lane; // rows r, 16 + r, 32 + r, 48 + r: nibble k's sum = a_k − 16·a_{k+1}
-                            int s0 = lane(acc[m], lane), s1 = lane(acc[8 + m], lane), s2 = lane(acc[16 + m], lane), s3 = lane(acc[24 + m], lane);
-                            row[r] = Math.fma((float) (s0 - 16 * s1) - c, scale(blk, r) * d, row[r]);
-                            row[16 + r] = Math.fma((float) (s1 - 16 * s2) - c, scale(blk, 16 + r) * d, row[16 + r]);
-                            row[32 + r] = Math.fma((float) (s2 - 16 * s3) - c, scale(blk, 32 + r) * d, row[32 + r]);
-                            row[48 + r] = Math.fma((float) s3 - c, scale(blk, 48 + r) * d, row[48 + r]);
-                        }
-                    }
-                }
+                for (int v = 0; v < n; v++) q4Block(blk, a[v].xq().q, 32 * b, a[v].xs8()[b], a[v].xq().d[b], rows[v], acc);
             }
             for (int v = 0; v < n; v++) System.arraycopy(rows[v], 0, outs[v], 64 * g, 64);
+        }
+    }
+
+    /** One Q4_0x64 group-block against one vector's codes xq[xb, xb + 32) (c: its 8·Σx, d: its scale) into its 64 rows; see {@link #q8Block}. */
+    private static void q4Block(long[] blk, byte[] xq, int xb, float c, float d, float[] row, long[] acc) {
+        java.util.Arrays.fill(acc, 0);
+        for (int j = 0; j < 16; j++) {
+            long x0 = xq[xb + 2 * j], x1 = xq[xb + 2 * j + 1];
+            for (int m = 0; m < 8; m++) { // shorts: lane 2m c0, c1, lane 2m + 1 c0, c1
+                long u = blk[16 + 8 * j + m];
+                acc[m] += (u & LANE_SHORTS) * x0 + (u >>> 16 & LANE_SHORTS) * x1;
+                acc[8 + m] += (u >>> 4 & 0x00000FFF00000FFFL) * x0 + (u >>> 20 & 0x00000FFF00000FFFL) * x1;
+                acc[16 + m] += (u >>> 8 & 0x000000FF000000FFL) * x0 + (u >>> 24 & 0x000000FF000000FFL) * x1;
+                acc[24 + m] += (u >>> 12 & 0x0000000F0000000FL) * x0 + (u >>> 28 & 0x0000000F0000000FL) * x1;
+            }
+        }
+        for (int m = 0; m < 8; m++) {
+            for (int lane = 0; lane < 2; lane++) {
+                int r = 2 * m + lane; // rows r, 16 + r, 32 + r, 48 + r: nibble k's sum = a_k − 16·a_{k+1}
+                int s0 = lane(acc[m], lane), s1 = lane(acc[8 + m], lane), s2 = lane(acc[16 + m], lane), s3 = lane(acc[24 + m], lane);
+                row[r] = Math.fma((float) (s0 - 16 * s1) - c, scale(blk, r) * d, row[r]);
+                row[16 + r] = Math.fma((float) (s1 - 16 * s2) - c, scale(blk, 16 + r) * d, row[16 + r]);
+                row[32 + r] = Math.fma((float) (s2 - 16 * s3) - c, scale(blk, 32 + r) * d, row[32 + r]);
+                row[48 + r] = Math.fma((float) s3 - c, scale(blk, 48 + r) * d, row[48 + r]);
+            }
         }
     }
 
