@@ -77,13 +77,20 @@ public final class ModelLoader {
 
     /**
      * Starts the kernels' class initialisation ({@link dev.panamax.simd.Simd}: the Vector API's
-     * classes, its species, the smoke test — ~40–60 ms in a fresh JVM, interpreted) on a thread of
-     * its own, once per JVM, while this thread reads the file; the model's first use of the kernels
+     * classes, its species, the smoke test — ~40–60 ms in a fresh JVM, interpreted) and the JDK's
+     * first segment-to-array copy on a thread of its own, once per JVM, while this thread reads the file; the model's first use of the kernels
      * then finds them ready, or waits for the rest of that initialisation (the JVM's class-init lock).
      */
     private static void initKernelsAside() {
         if (KERNELS_ASIDE.compareAndSet(false, true)) {
-            Thread.ofPlatform().daemon().name("panamax-kernels-init").start(dev.panamax.simd.Simd::kernels);
+            Thread.ofPlatform().daemon().name("panamax-kernels-init").start(() -> {
+                // The JDK links its copy from a segment into an array (a type switch over array
+                // classes, ~5 ms interpreted) on the first such copy: the tensors' reads and the
+                // kernels' twins make one before the first token, so it is linked here meanwhile.
+                java.lang.foreign.MemorySegment.copy(java.lang.foreign.MemorySegment.ofArray(new float[1]), java.lang.foreign.ValueLayout.JAVA_FLOAT, 0,
+                        new float[1], 0, 1);
+                dev.panamax.simd.Simd.kernels();
+            });
         }
     }
 
