@@ -206,7 +206,7 @@ print(pp, tg)")
         done
       done
     done
-    echo "(kjv-llama safetensors F32, java started directly, no AOT cache; $(nproc) processors; twins: -Dpanamax.twinWarmUp default)"
+    echo "(kjv-llama safetensors F32, java started directly, no class archive; $(nproc) processors; twins: -Dpanamax.twinWarmUp default)"
     return 0
   fi
   if [ "$what" = startup-quant ]; then # the quantized decode kernels' start-up twins on this host's CPU: TinyLlama-shape Q8_0/Q4_0, whole process
@@ -224,7 +224,7 @@ print(pp, tg)")
         done
       done
     done
-    echo "(TinyLlama-shape random weights, java started directly, no AOT cache, layout cache mapped; $(nproc) processors; twins: -Dpanamax.twinWarmUp default)"
+    echo "(TinyLlama-shape random weights, java started directly, no class archive, layout cache mapped; $(nproc) processors; twins: -Dpanamax.twinWarmUp default)"
     return 0
   fi
   if [ "$what" = prompt-attention ]; then # a prompt's attention: the tiled kernel against the split one and its merge, alternating
