@@ -353,9 +353,10 @@ public final class CudaOps {
         float scale = (float) (1.0 / Math.sqrt(hd));
         String sized = (hd == 64 || hd == 128 ? "_" + hd : "_any") + (halfKv ? "_h" : ""); // head sizes compiled in
         if (!SPLIT_PROMPT_ATTENTION) {
-            // Sixteen query vectors of one KV head a block, each K/V tile read once for them all.
-            int vectors = T * (heads / kvHeads);
-            cx.launch("attention_prompt" + sized, new int[] {kvHeads, (vectors + 15) / 16}, 512, 0, stream, qkv, stride, kc, vc, out, P, heads,
+            // Sixteen warps of query vectors of one KV head a block (four vectors a warp with head size 64),
+            // each K/V tile read once for them all.
+            int vectors = T * (heads / kvHeads), perBlock = hd == 64 ? 64 : 16;
+            cx.launch("attention_prompt" + sized, new int[] {kvHeads, (vectors + perBlock - 1) / perBlock}, 512, 0, stream, qkv, stride, kc, vc, out, P, heads,
                     kvHeads, hd, window, T, scale, keys, sigmoid ? 1 : 0);
             return;
         }

@@ -1159,89 +1159,128 @@ ATTENTION_PARTIAL(attention_partial_64_h, 64, unsigned short)
 ATTENTION_PARTIAL(attention_partial_128_h, 128, unsigned short)
 #endif
 
-// A warp's online softmax over keys s0..s1−1 of a staged tile (K rows kstride floats apart, V rows hd),
-// for one query vector q in shared memory: a key per lane — its whole score, four partial sums — then
-// one max and one sum for the warp's 32 keys, and the 32 weighted value rows, each lane its DPL
-// dimensions. K's rows are padded (kstride = hd + 4, or hd + 1 for the scalar loads of any head size)
-// so that the lanes' reads of 32 different rows fall in different banks.
-template <int HD, int DPL>
-__device__ __forceinline__ void attend_lanes(const float* q, const float* ks, int kstride, const float* vs, int hd, int s0, int s1,
-                                             float scale, int sigmoid, float bias, int lane, float& m, float& l, float* acc) {
-    for (int base = s0; base < s1; base += WARP) {
+// A warp's online softmax over a staged tile (K rows kstride floats apart, V rows hd) for QPW query
+// vectors at once (q: QPW rows qstride floats apart, in shared memory), query i over the tile's keys
+// s0[i]..s1[i]−1 (empty when s0[i] = s1[i]): a key per lane — each K row read once for all QPW
+// vectors, its whole score for each, four partial sums — then one max and one sum per vector for the
+// warp's 32 keys, and the 32 weighted value rows, each V value read once for all QPW vectors, each
+// lane its DPL dimensions. The keys go in groups of 32 from the tile's start (tile starts are
+// multiples of KT), whatever the vectors' ranges: a group a vector sees none of changes nothing of
+// it (max, sum and accumulator stay as they are, bit for bit), so each vector's result is the same
+// whichever vectors share its warp. K's rows are padded (kstride = hd + 4, or hd + 1 for the scalar
+// loads of any head size) so that 32 lanes reading 32 rows fall in different banks.
+template <int HD, int DPL, int QPW>
+__device__ __forceinline__ void attend_lanes(const float* q, int qstride, const float* ks, int kstride, const float* vs, int hd,
+                                             const int (&s0)[QPW], const int (&s1)[QPW], int lo, int hi, float scale, int sigmoid,
+                                             const float (&bias)[QPW], int lane, float (&m)[QPW], float (&l)[QPW], float (&acc)[QPW][DPL]) {
+    for (int base = lo / WARP * WARP; base < hi; base += WARP) {
         int p = base + lane;
-        float score = NEG_INF;
-        if (p < s1) {
+        float d[QPW][4];
+        #pragma unroll
+        for (int i = 0; i < QPW; i++) d[i][0] = d[i][1] = d[i][2] = d[i][3] = 0.f;
+        if (p < hi) {
             const float* kp = ks + p * kstride;
-            float d0 = 0.f, d1 = 0.f, d2 = 0.f, d3 = 0.f;
             if (HD > 0) {
                 #pragma unroll
-                for (int d = 0; d < HD; d += 4) {
-                    float4 k = *(const float4*) (kp + d);
-                    float4 x = *(const float4*) (q + d);
-                    d0 = fmaf(x.x, k.x, d0);
-                    d1 = fmaf(x.y, k.y, d1);
-                    d2 = fmaf(x.z, k.z, d2);
-                    d3 = fmaf(x.w, k.w, d3);
+                for (int e = 0; e < HD; e += 4) {
+                    float4 k = *(const float4*) (kp + e);
+                    #pragma unroll
+                    for (int i = 0; i < QPW; i++) {
+                        float4 x = *(const float4*) (q + i * qstride + e);
+                        d[i][0] = fmaf(x.x, k.x, d[i][0]);
+                        d[i][1] = fmaf(x.y, k.y, d[i][1]);
+                        d[i][2] = fmaf(x.z, k.z, d[i][2]);
+                        d[i][3] = fmaf(x.w, k.w, d[i][3]);
+                    }
                 }
             } else {
-                for (int d = 0; d < hd; d++) d0 = fmaf(q[d], kp[d], d0);
+                for (int e = 0; e < hd; e++) {
+                    float k = kp[e];
+                    #pragma unroll
+                    for (int i = 0; i < QPW; i++) d[i][0] = fmaf(q[i * qstride + e], k, d[i][0]);
+                }
             }
-            score = ((d0 + d1) + (d2 + d3)) * scale;
         }
-        float mn, corr, w;
-        weigh(score, p < s1, m, sigmoid, bias, mn, corr, w);
-        l = l * corr + warp_sum(w);
+        float w[QPW];
         #pragma unroll
-        for (int i = 0; i < DPL; i++) acc[i] *= corr;
-        int nk = min(WARP, s1 - base);
-        for (int j = 0; j < nk; j++) {
-            float wj = __shfl_sync(0xffffffffu, w, j);
-            const float* vp = vs + (base + j) * hd;
+        for (int i = 0; i < QPW; i++) {
+            bool valid = p >= s0[i] && p < s1[i];
+            float score = valid ? ((d[i][0] + d[i][1]) + (d[i][2] + d[i][3])) * scale : NEG_INF;
+            float mn, corr;
+            weigh(score, valid, m[i], sigmoid, bias[i], mn, corr, w[i]);
+            l[i] = l[i] * corr + warp_sum(w[i]);
             #pragma unroll
-            for (int i = 0; i < DPL; i++) {
-                int d = HD > 0 ? lane * DPL + i : lane + WARP * i;
-                if (HD > 0 || d < hd) acc[i] = fmaf(wj, vp[d], acc[i]);
+            for (int k = 0; k < DPL; k++) acc[i][k] *= corr;
+            m[i] = mn;
+        }
+        int nk = min(WARP, hi - base);
+        for (int j = 0; j < nk; j++) {
+            const float* vp = vs + (base + j) * hd;
+            float v[DPL];
+            #pragma unroll
+            for (int k = 0; k < DPL; k++) {
+                int e = HD > 0 ? lane * DPL + k : lane + WARP * k;
+                v[k] = HD > 0 || e < hd ? vp[e] : 0.f;
+            }
+            #pragma unroll
+            for (int i = 0; i < QPW; i++) {
+                float wj = __shfl_sync(0xffffffffu, w[i], j);
+                #pragma unroll
+                for (int k = 0; k < DPL; k++) acc[i][k] = fmaf(wj, v[k], acc[i][k]);
             }
         }
-        m = mn;
     }
 }
 
-// Attention over a prompt with each K/V tile shared by sixteen query vectors: block (kh, c) takes the
-// vectors v = 16c .. 16c + 15 of KV head kh — row t = v / G, query head kh·G + v % G, G = heads /
-// kvHeads — one warp each, and walks the keys any of them sees a tile of KT at a time, staged in shared
-// memory as floats; each warp keeps a running max, sum and accumulator over its own row's keys
-// (positions start..n−1 as in attention_partial) tile after tile, and writes its normalised row to
-// out[t, h·hd ..] — no partials, no merge. The split kernel above reads K and V from L2 once per
-// query vector (a 512-token TinyLlama prompt: 409 µs a layer, two thirds of the prompt's GPU time);
-// here once per sixteen. Within a tile each warp scores a key per lane (attend_lanes): with eight keys
-// a pass and four lanes a key, as the decode kernels score them, the shuffles of the dot products and
-// of the max and sum bound the kernel — a key per lane took TinyLlama's pp512 on an H100 from 35 100
-// to 50 400 tokens/s (docs/cuda.md).
+// Attention over a prompt with each K/V tile shared by the block's query vectors: block (kh, c) takes
+// the vectors v = QB·c .. QB·c + QB − 1 of KV head kh (QB = 16 warps × QPW) — row t = v / G, query head
+// kh·G + v % G, G = heads / kvHeads — QPW consecutive ones a warp, and walks the keys any of them sees a
+// tile of KT at a time, staged in shared memory as floats; each vector keeps a running max, sum and
+// accumulator over its own row's keys (positions start..n−1 as in attention_partial) tile after tile,
+// and its normalised row goes to out[t, h·hd ..] — no partials, no merge. The split kernel above reads
+// K and V from L2 once per query vector (a 512-token TinyLlama prompt: 409 µs a layer, two thirds of
+// the prompt's GPU time); here once per QB. Within a tile each warp scores a key per lane
+// (attend_lanes): with eight keys a pass and four lanes a key, as the decode kernels score them, the
+// shuffles of the dot products and of the max and sum bound the kernel — a key per lane took
+// TinyLlama's pp512 on an H100 from 35 100 to 50 400 tokens/s (docs/cuda.md). With head size 64 a
+// warp takes four vectors (QPW = 4), reading each K and V value from shared memory once for the four:
+// TinyLlama's pp512 on an H100 54 300–56 600 tokens/s against 48 500–51 100 with one vector a warp.
 #define PROMPT_WARPS 16
-#define PROMPT_TILE 4096 // floats in the V tile: KT = PROMPT_TILE / hd keys (any head size: / (hd + 1))
-template <int HD, typename KV>
+#define PROMPT_TILE 4096 // floats in the V tile with QPW = 1: KT = PROMPT_TILE / hd keys (any head size: / (hd + 1))
+template <int HD, typename KV, int QPW>
 __device__ void attention_prompt(const float* qkv, int stride, const KV* kc, const KV* vc, float* out, const int* P, int heads,
                                  int kvHeads, int hdRun, int window, int T, float scale, int keys, int sigmoid) {
     const int hd = HD > 0 ? HD : hdRun;
-    constexpr int DPL = HD > 0 ? HD / WARP : ATT_MAX_PER_LANE, QMAX = HD > 0 ? HD : 256;
-    // K: KT rows of kstride floats — 64 × 68 (HD 64), 32 × 132 (HD 128), at most 4 096 (any size).
-    __shared__ __align__(16) float ks[HD > 0 ? 4352 : PROMPT_TILE], vs[PROMPT_TILE], qs[PROMPT_WARPS][QMAX];
-    const int kstride = HD > 0 ? HD + 4 : hd + 1, KT = HD > 0 ? PROMPT_TILE / HD : PROMPT_TILE / kstride;
+    constexpr int DPL = HD > 0 ? HD / WARP : ATT_MAX_PER_LANE, QMAX = HD > 0 ? HD : 256, QB = PROMPT_WARPS * QPW;
+    // The V tile (KT rows of hd), K's (KT rows of kstride): 64 keys (HD 64), 32 (HD 128; HD 64 with four
+    // vectors a warp, whose queries take the rest of the 48 KB), 4 096 / (hd + 1) (any size).
+    constexpr int VT = QPW > 1 ? 32 * (HD > 0 ? HD : 1) : PROMPT_TILE, KS = HD > 0 ? VT / HD * (HD + 4) : PROMPT_TILE;
+    __shared__ __align__(16) float ks[KS], vs[VT], qs[QB][QMAX];
+    const int kstride = HD > 0 ? HD + 4 : hd + 1, KT = HD > 0 ? VT / HD : PROMPT_TILE / kstride;
     int G = heads / kvHeads, kh = blockIdx.x, warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int kvDim = kvHeads * hd;
-    int c = blockIdx.y, v = c * PROMPT_WARPS + warp, last = min(T * G, (c + 1) * PROMPT_WARPS) - 1;
-    bool valid = v < T * G;
-    int t = valid ? v / G : 0, h = kh * G + (valid ? v % G : 0);
-    // Keys row r sees: start(r)..n(r)−1; the block's span runs from its first row's start to its last row's n.
-    int n = keys > 0 ? keys : P[0] + t + 1, start = window > 0 ? max(0, n - window) : 0;
-    int firstN = keys > 0 ? keys : P[0] + c * PROMPT_WARPS / G + 1, lo = window > 0 ? max(0, firstN - window) : 0;
-    int hi = keys > 0 ? keys : P[0] + last / G + 1;
-    if (valid) for (int d = lane; d < hd; d += WARP) qs[warp][d] = qkv[(size_t) t * stride + h * hd + d];
-    float m = NEG_INF, l = 0.f, acc[DPL];
+    int c = blockIdx.y, last = min(T * G, (c + 1) * QB) - 1;
+    bool valid[QPW];
+    int t[QPW], h[QPW], n[QPW], start[QPW];
+    float bias[QPW], m[QPW], l[QPW], acc[QPW][DPL];
     #pragma unroll
-    for (int i = 0; i < DPL; i++) acc[i] = 0.f;
-    float bias = -logf((float) (n - start));
+    for (int i = 0; i < QPW; i++) {
+        int v = c * QB + warp * QPW + i;
+        valid[i] = v < T * G;
+        t[i] = valid[i] ? v / G : 0;
+        h[i] = kh * G + (valid[i] ? v % G : 0);
+        n[i] = keys > 0 ? keys : P[0] + t[i] + 1;
+        start[i] = window > 0 ? max(0, n[i] - window) : 0;
+        bias[i] = -logf((float) (n[i] - start[i]));
+        m[i] = NEG_INF;
+        l[i] = 0.f;
+        #pragma unroll
+        for (int k = 0; k < DPL; k++) acc[i][k] = 0.f;
+        if (valid[i]) for (int d = lane; d < hd; d += WARP) qs[warp * QPW + i][d] = qkv[(size_t) t[i] * stride + h[i] * hd + d];
+    }
+    // Keys row r sees: start(r)..n(r)−1; the block's span runs from its first row's start to its last row's n.
+    int firstN = keys > 0 ? keys : P[0] + c * QB / G + 1, lo = window > 0 ? max(0, firstN - window) : 0;
+    int hi = keys > 0 ? keys : P[0] + last / G + 1;
     for (int base = lo / KT * KT; base < hi; base += KT) {
         __syncthreads(); // the tile before this one is done with
         int count = min(KT, hi - base);
@@ -1252,29 +1291,39 @@ __device__ void attention_prompt(const float* qkv, int stride, const KV* kc, con
             vs[i] = kv1(vc + at);
         }
         __syncthreads();
-        int s0 = max(start, base), s1 = min(n, base + count);
-        if (valid && s0 < s1) attend_lanes<HD, DPL>(qs[warp], ks, kstride, vs, hd, s0 - base, s1 - base, scale, sigmoid, bias, lane, m, l, acc);
+        int s0[QPW], s1[QPW], wlo = KT, whi = 0;
+        #pragma unroll
+        for (int i = 0; i < QPW; i++) {
+            s0[i] = max(start[i], base) - base;
+            s1[i] = min(n[i], base + count) - base;
+            if (!valid[i] || s0[i] >= s1[i]) s0[i] = s1[i] = 0;
+            else { wlo = min(wlo, s0[i]); whi = max(whi, s1[i]); }
+        }
+        if (wlo < whi) attend_lanes<HD, DPL, QPW>(qs[warp * QPW], QMAX, ks, kstride, vs, hd, s0, s1, wlo, whi, scale, sigmoid, bias, lane, m, l, acc);
     }
-    if (!valid) return;
     #pragma unroll
-    for (int i = 0; i < DPL; i++) {
-        int d = HD > 0 ? lane * DPL + i : lane + WARP * i;
-        if (d < hd) out[(size_t) t * heads * hd + h * hd + d] = sigmoid ? acc[i] : acc[i] / l;
+    for (int i = 0; i < QPW; i++) {
+        if (!valid[i]) continue;
+        #pragma unroll
+        for (int k = 0; k < DPL; k++) {
+            int d = HD > 0 ? lane * DPL + k : lane + WARP * k;
+            if (d < hd) out[(size_t) t[i] * heads * hd + h[i] * hd + d] = sigmoid ? acc[i][k] : acc[i][k] / l[i];
+        }
     }
 }
 
-#define ATTENTION_PROMPT(name, HD, KV) \
+#define ATTENTION_PROMPT(name, HD, KV, QPW) \
 extern "C" __global__ void __launch_bounds__(512, 1) name(const float* qkv, int stride, const KV* kc, const KV* vc, float* out, const int* P, \
                                 int heads, int kvHeads, int hd, int window, int T, float scale, int keys, int sigmoid) { \
-    attention_prompt<HD, KV>(qkv, stride, kc, vc, out, P, heads, kvHeads, hd, window, T, scale, keys, sigmoid); \
+    attention_prompt<HD, KV, QPW>(qkv, stride, kc, vc, out, P, heads, kvHeads, hd, window, T, scale, keys, sigmoid); \
 }
 #if PANAMAX_PART_IS(5)
-ATTENTION_PROMPT(attention_prompt_any, 0, float)
-ATTENTION_PROMPT(attention_prompt_64, 64, float)
-ATTENTION_PROMPT(attention_prompt_128, 128, float)
-ATTENTION_PROMPT(attention_prompt_any_h, 0, unsigned short)
-ATTENTION_PROMPT(attention_prompt_64_h, 64, unsigned short)
-ATTENTION_PROMPT(attention_prompt_128_h, 128, unsigned short)
+ATTENTION_PROMPT(attention_prompt_any, 0, float, 1)
+ATTENTION_PROMPT(attention_prompt_64, 64, float, 4)
+ATTENTION_PROMPT(attention_prompt_128, 128, float, 1)
+ATTENTION_PROMPT(attention_prompt_any_h, 0, unsigned short, 1)
+ATTENTION_PROMPT(attention_prompt_64_h, 64, unsigned short, 4)
+ATTENTION_PROMPT(attention_prompt_128_h, 128, unsigned short, 1)
 #endif
 
 // Flash-decoding, second half: merges the chunks of (head h, row t) into out[t, h·hd ..].
