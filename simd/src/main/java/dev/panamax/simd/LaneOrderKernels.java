@@ -140,11 +140,29 @@ final class LaneOrderKernels {
         }
     }
 
+    /**
+     * This thread's row buffer (at least {@code cols} floats; the kernels read only the first cols)
+     * and accumulators (4 × lanes, written before they are read), kept between calls: one pair per
+     * range of rows per call still put ~16 MB through a fresh process's young generation in
+     * kjv-llama's first 32 tokens — pages the kernel faults in and zeroes, ~10 ms of the main thread.
+     */
+    private float[][] scratch(int cols) {
+        float[][] s = SCRATCH.get();
+        if (s[0].length < cols) s[0] = new float[cols];
+        if (s[1].length < 4 * lanes) s[1] = new float[4 * lanes];
+        return s;
+    }
+
+    private static final ThreadLocal<float[][]> SCRATCH = new ThreadLocal<>() {
+        @Override protected float[][] initialValue() { return new float[][] {new float[0], new float[0]}; }
+    };
+
     void matvec(MemorySegment w, long wByteOff, float[] x, float[] out, int rows, int cols) {
         Checks.matrix(w, wByteOff, rows, cols, x.length, out.length);
         boolean sequential = cols < rowDotsBelow;
         Parallel.forRange(rows, 8, (r0, r1) -> {
-            float[] row = new float[cols], acc = new float[4 * lanes];
+            float[][] scratch = scratch(cols);
+            float[] row = scratch[0], acc = scratch[1];
             for (int r = r0; r < r1; r++) {
                 MemorySegment.copy(w, F32_LE, wByteOff + 4L * r * cols, row, 0, cols);
                 out[r] = sequential ? dot(row, 0, x, 0, cols, acc) : oneRow(row, x, 0, cols, acc);
@@ -157,7 +175,8 @@ final class LaneOrderKernels {
         Checks.matrix(w, wByteOff, rows, cols, cols, rows);
         boolean sequential = cols < rowDotsBelow;
         Parallel.forRange(rows, 8, (r0, r1) -> {
-            float[] row = new float[cols], acc = new float[4 * lanes];
+            float[][] scratch = scratch(cols);
+            float[] row = scratch[0], acc = scratch[1];
             for (int r = r0; r < r1; r++) {
                 MemorySegment.copy(w, F32_LE, wByteOff + 4L * r * cols, row, 0, cols);
                 for (int b = 0; b < B; b++) out[b * rows + r] = sequential ? dot(row, 0, x, b * cols, cols, acc) : oneRow(row, x, b * cols, cols, acc);
