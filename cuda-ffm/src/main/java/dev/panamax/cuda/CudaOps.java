@@ -368,7 +368,8 @@ public final class CudaOps {
     /**
      * Whether a prompt's attention runs flash-decoding's split kernel and merge, one query vector a
      * block ({@code -Dpanamax.cuda.splitPromptAttention=true}, a kernel experiment: it sums in another
-     * order), instead of {@code attention_prompt} (sixteen query vectors sharing each K/V tile).
+     * order), instead of {@code attention_prompt} (a block's query vectors — 64 at head size 64, else
+     * 16 — sharing each K/V tile).
      */
     private static final boolean SPLIT_PROMPT_ATTENTION = dev.panamax.simd.Tuning.experimentFlag("cuda.splitPromptAttention");
 

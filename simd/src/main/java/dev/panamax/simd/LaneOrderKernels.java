@@ -56,8 +56,8 @@ final class LaneOrderKernels {
 
     /**
      * {@link #dot} with the accumulators in {@code s} (4 × lanes floats, overwritten): a matvec
-     * allocates them once per range of rows, not per row — thousands of small arrays a token put a
-     * fresh process's young generation through page faults (kjv-llama: a third of the time).
+     * takes them from its thread's {@link #scratch}, not per row — thousands of small arrays a token
+     * put a fresh process's young generation through page faults (kjv-llama: a third of the time).
      */
     private float dot(float[] a, int aOff, float[] b, int bOff, int n, float[] s) {
         // Each lane's four partial sums in registers, four lanes at a time (an array of accumulators

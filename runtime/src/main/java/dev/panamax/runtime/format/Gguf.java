@@ -265,25 +265,26 @@ public final class Gguf {
         }
 
         /**
-         * An array of n numbers (bounds already checked), copied at once into a primitive array and
-         * boxed as {@link #value} boxes each element (Long, Float or Double) only when read: a
-         * vocabulary's scores and token types, one object each, cost a fresh JVM milliseconds.
+         * An array of n numbers of {@code size} bytes each (bounds already checked), copied at once
+         * into a primitive array and boxed as {@link #value} boxes each element (Long, Float or
+         * Double) only when read: a vocabulary's scores and token types, one object each, cost a
+         * fresh JVM milliseconds.
          */
-        List<Object> numbers(int et, int n) {
-            List<Object> list = switch (et) {
-                case TYPE_FLOAT32 -> { float[] v = seg.asSlice(pos, 4L * n).toArray(F32); yield view(n, i -> v[i]); }
-                case TYPE_FLOAT64 -> { double[] v = seg.asSlice(pos, 8L * n).toArray(F64); yield view(n, i -> v[i]); }
-                case TYPE_UINT32 -> { int[] v = seg.asSlice(pos, 4L * n).toArray(U32); yield view(n, i -> v[i] & 0xffffffffL); }
-                case TYPE_INT32 -> { int[] v = seg.asSlice(pos, 4L * n).toArray(U32); yield view(n, i -> (long) v[i]); }
-                case TYPE_UINT64, TYPE_INT64 -> { long[] v = seg.asSlice(pos, 8L * n).toArray(U64); yield view(n, i -> v[i]); }
-                case TYPE_UINT16 -> { short[] v = seg.asSlice(pos, 2L * n).toArray(U16); yield view(n, i -> (long) (v[i] & 0xffff)); }
-                case TYPE_INT16 -> { short[] v = seg.asSlice(pos, 2L * n).toArray(U16); yield view(n, i -> (long) v[i]); }
-                case TYPE_UINT8 -> { byte[] v = seg.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE); yield view(n, i -> (long) (v[i] & 0xff)); }
-                case TYPE_INT8 -> { byte[] v = seg.asSlice(pos, n).toArray(ValueLayout.JAVA_BYTE); yield view(n, i -> (long) v[i]); }
+        List<Object> numbers(int et, int n, long size) {
+            MemorySegment all = seg.asSlice(pos, n * size);
+            pos += n * size;
+            return switch (et) {
+                case TYPE_FLOAT32 -> { float[] v = all.toArray(F32); yield view(n, i -> v[i]); }
+                case TYPE_FLOAT64 -> { double[] v = all.toArray(F64); yield view(n, i -> v[i]); }
+                case TYPE_UINT32 -> { int[] v = all.toArray(U32); yield view(n, i -> v[i] & 0xffffffffL); }
+                case TYPE_INT32 -> { int[] v = all.toArray(U32); yield view(n, i -> (long) v[i]); }
+                case TYPE_UINT64, TYPE_INT64 -> { long[] v = all.toArray(U64); yield view(n, i -> v[i]); }
+                case TYPE_UINT16 -> { short[] v = all.toArray(U16); yield view(n, i -> (long) (v[i] & 0xffff)); }
+                case TYPE_INT16 -> { short[] v = all.toArray(U16); yield view(n, i -> (long) v[i]); }
+                case TYPE_UINT8 -> { byte[] v = all.toArray(ValueLayout.JAVA_BYTE); yield view(n, i -> (long) (v[i] & 0xff)); }
+                case TYPE_INT8 -> { byte[] v = all.toArray(ValueLayout.JAVA_BYTE); yield view(n, i -> (long) v[i]); }
                 default -> throw new IllegalArgumentException("not a number type: " + et);
             };
-            pos += (long) n * switch (et) { case TYPE_UINT8, TYPE_INT8 -> 1; case TYPE_UINT16, TYPE_INT16 -> 2; case TYPE_UINT32, TYPE_INT32, TYPE_FLOAT32 -> 4; default -> 8; };
-            return list;
         }
 
         private static List<Object> view(int n, java.util.function.IntFunction<Object> get) {
@@ -320,7 +321,7 @@ public final class Gguf {
                                 + MAX_ARRAY_ELEMENTS + " array elements Panamax reads");
                     }
                     elementsLeft -= n;
-                    if (et != TYPE_STRING && et != TYPE_ARRAY && et != TYPE_BOOL) return numbers(et, (int) n);
+                    if (et != TYPE_STRING && et != TYPE_ARRAY && et != TYPE_BOOL) return numbers(et, (int) n, min);
                     List<Object> list = new ArrayList<>((int) n);
                     for (long i = 0; i < n; i++) list.add(value(et, key, depth + 1));
                     return list;

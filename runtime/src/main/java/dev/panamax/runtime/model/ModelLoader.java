@@ -78,8 +78,9 @@ public final class ModelLoader {
     /**
      * Starts the kernels' class initialisation ({@link dev.panamax.simd.Simd}: the Vector API's
      * classes, its species, the smoke test — ~40–60 ms in a fresh JVM, interpreted) and the JDK's
-     * first segment-to-array copy on a thread of its own, once per JVM, while this thread reads the file; the model's first use of the kernels
-     * then finds them ready, or waits for the rest of that initialisation (the JVM's class-init lock).
+     * first segment-to-array copy on a thread of its own, once per JVM, while this thread reads the
+     * file; the model's first use of the kernels then finds them ready, or waits for the rest of that
+     * initialisation (the JVM's class-init lock).
      */
     private static void initKernelsAside() {
         if (KERNELS_ASIDE.compareAndSet(false, true)) {
