@@ -111,6 +111,11 @@ public class ServeLoad {
                 if (r.ttftNanos >= 0) ttft.add(r.ttftNanos);
                 gaps.addAll(r.gaps);
             }
+            if (System.getenv("SERVELOAD_TTFTS") != null) { // every time to first token, in order of the requests' ends (ms)
+                StringBuilder all = new StringBuilder("TTFTs at " + n + " streams, ms:");
+                for (long t : ttft) all.append(' ').append(Math.round(t / 1e6));
+                System.err.println(all);
+            }
             System.out.printf(Locale.ROOT, "| %s | %d | %d | %d | %.2f | %.1f | %.0f / %.0f | %.1f / %.1f | %d |%n", label, n, runs.size(), generated, wall,
                     generated / wall, ms(pct(ttft, 50)), ms(pct(ttft, 99)), ms(pct(gaps, 50)), ms(pct(gaps, 99)), failed);
         }

@@ -84,6 +84,12 @@ class OpenAiServerTest {
         return model.generate(prompt, o, t -> {}).text();
     }
 
+    /** The server's connections send each streamed token at once (TCP_NODELAY: {@link OpenAiServer#noDelay}). */
+    @Test
+    void connectionsAreMadeWithoutNagleDelay() {
+        assertEquals("true", System.getProperty("sun.net.httpserver.nodelay"));
+    }
+
     @Test
     void healthModelsAndTheErrorsOfTheRoutes() throws Exception {
         assertEquals(200, get("/health", null).statusCode());
