@@ -47,3 +47,4 @@ inline int __dp4a(int a, int b, int c) { return a * b + c; }
 inline unsigned __vsub4(unsigned a, unsigned b) { return a - b; }
 inline float __fmaf_rn(float a, float b, float c) { return fmaf(a, b, c); }
 inline float __fmul_rn(float a, float b) { return a * b; }
+inline float __fadd_rn(float a, float b) { return a + b; }

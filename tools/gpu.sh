@@ -26,6 +26,8 @@
 #   tools/gpu.sh run load [--big]    there: a later run's whole generate --device cuda, weights staged against
 #                                     synchronous copies, three rounds (with .gpu/libasyncProfiler.so: a wall profile into $OUT)
 #   tools/gpu.sh run intdot [--big]  there: Q8_0/Q4_0 tg128 with integer dot products (dp4a) against float products, alternating
+#   tools/gpu.sh run mma [--big]     there: Q8_0/Q4_0 decode of 1 and 16 sequences, the tensor-core matvecs against the dp4a
+#                                     ones, alternating (MMA_FILES, MMA_ROUNDS)
 #   tools/gpu.sh run longctx          there: TinyLlama-shape decode after 512 and after 4096 prompt tokens (F32 and F16 KV cache)
 #   tools/gpu.sh run startup          there, on the host's CPU: kjv-llama's whole generate with the start-up twins against without
 #   tools/gpu.sh run prompt-attention there: pp512 and decode after it, the tiled prompt attention against the split one
@@ -125,6 +127,9 @@ run() {
       [ -f $b/tinyllama-F16.gguf ] || tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null
       [ -f $b/tinyllama-Q8_0.gguf ] || cli quantize $b/tinyllama-F16.gguf $b/tinyllama-Q8_0.gguf --type q8_0 >/dev/null
       files="$files tinyllama-F16 tinyllama-Q8_0"
+      if [[ " ${BATCH_FILES:-} ${MMA_FILES:-} " == *tinyllama-Q4_0* ]]; then # only where asked for
+        [ -f $b/tinyllama-Q4_0.gguf ] || cli quantize $b/tinyllama-F16.gguf $b/tinyllama-Q4_0.gguf --type q4_0 >/dev/null
+      fi
     fi
   }
   # Panamax's prefill 512 and tg128 (128 tokens from an empty context, as llama-bench measures) on file $1.
@@ -297,6 +302,27 @@ print(pp, tg)")
     echo "(bench --prompt-tokens 1 --tokens 128 --repeats 5, medians; float: -Dpanamax.cuda.intDot=false; GB/s = file size x tok/s)"
     return 0
   fi
+  if [ "$what" = mma ]; then # Q8_0/Q4_0 decode with the tensor-core matvecs (matvec_mma_*) against the dp4a kernels, alternating
+    make_files
+    printf '%-16s %6s %-5s %10s %10s %10s\n' file round mode 'B=1' 'B=16' 'B=16 / B=1'
+    for f in ${MMA_FILES:-smol135-Q8_0 smol135-Q4_0 ${big:+tinyllama-Q8_0}}; do
+      for round in $(seq ${MMA_ROUNDS:-2}); do
+        for mode in dp4a mma; do
+          opt=-Dpanamax.cuda.mma=false; [ $mode = mma ] && opt=-Dpanamax.cuda.mma=true
+          declare -A bt=()
+          for B in 1 16; do
+            bt[$B]=$("$java" "${flags[@]}" $opt -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $b/$f.gguf --device cuda --prompt-tokens 16 --tokens 64 \
+              --repeats 3 --batch $B 2>&1 | sed -n 's/^decode [0-9]* tokens.*: \([0-9.]*\) tok\/s/\1/p')
+          done
+          printf '%-16s %6s %-5s %10s %10s %10s\n' $f $round $mode "${bt[1]:-?}" "${bt[16]:-?}" \
+            "$(python3 -c "print('%.2fx' % (${bt[16]:-0} / max(${bt[1]:-0}, 1e-9)))")"
+          unset bt
+        done
+      done
+    done
+    echo "(aggregate decode tok/s: bench --batch B --prompt-tokens 16 --tokens 64 --repeats 3; mma: -Dpanamax.cuda.mma=true)"
+    return 0
+  fi
   if [ "$what" = longctx ]; then # decode after 512 and after 4096 prompt tokens, TinyLlama shape (issue 28: within 1.3x)
     f=$b/tinyllama-F16-8k.gguf
     [ -f $f ] || tool RandomLlamaGguf $f 2048 22 32 4 5632 32000 f16 8192 >/dev/null
@@ -337,11 +363,16 @@ print(pp, tg)")
   fi
   if [ "$what" = profile ]; then
     # Per-kernel GPU time of a few decode steps of smol135 (Nsight Compute), grouped by kernel and grid.
-    tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
-    f=$b/smol135-F16.gguf
-    if [ "$big" = --big ]; then tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null; f=$b/tinyllama-F16.gguf; fi
+    if [ -n "${PROFILE_FILE:-}" ]; then # PROFILE_FILE: one of make_files' files (with --big: e.g. tinyllama-Q8_0)
+      make_files; f=$b/$PROFILE_FILE.gguf
+    else
+      tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
+      f=$b/smol135-F16.gguf
+      if [ "$big" = --big ]; then tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null; f=$b/tinyllama-F16.gguf; fi
+    fi
     # --big prefill: the kernels of one 512-token prompt instead (cuBLAS included).
-    filter=(--kernel-name "regex:matvec|attention_decode|embed" --launch-skip 400 --launch-count 600); args=(--prompt-tokens ${PROFILE_PROMPT:-16} --tokens 40) # PROFILE_PROMPT: a longer context
+    filter=(--kernel-name "regex:${PROFILE_KERNELS:-matvec|attention_decode|embed}" --launch-skip 400 --launch-count 600)
+    args=(--prompt-tokens ${PROFILE_PROMPT:-16} --tokens 40 ${PROFILE_BATCH:+--batch $PROFILE_BATCH}) # PROFILE_PROMPT: a longer context; PROFILE_BATCH: a batched step
     if [ "${3:-}" = prefill ]; then filter=(--launch-skip 0 --launch-count 300); args=(--prompt-tokens 512 --tokens 1); fi
     ncu --target-processes all --cache-control none --clock-control none "${filter[@]}" \
       --metrics gpu__time_duration.sum,dram__bytes_read.sum --csv --page raw --print-units base \

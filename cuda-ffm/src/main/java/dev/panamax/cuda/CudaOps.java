@@ -55,10 +55,45 @@ public final class CudaOps {
      */
     public void matvec(long stream, DeviceMatrix W, long x, long nw, long nb, int act, float eps, long bias, long y, boolean accumulate,
                        boolean gelu) {
+        if (mma(W, nb)) {
+            launchMma(stream, W, 1, x, nw, act, eps, bias, y, accumulate, gelu ? 3 : 0);
+            return;
+        }
         int rpb = rowsPerBlock(W);
         String kernel = matvecKernel(W);
         cx.launch(dependent, kernel, new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, matvecShared(W, kernel, 1), stream, W.pointer, W.rows, W.cols, x,
                 nw, nb, act, eps, bias, y, accumulate ? 1 : 0, gelu ? 3 : 0, 0L, 0, 1, 0, 0);
+    }
+
+    /**
+     * Whether the decode matvecs of Q8_0 and Q4_0 run on the integer tensor cores ({@code matvec_mma_*},
+     * kernels.cu says how): 16 rows and up to 16 inputs a block, each weight load serving all the
+     * inputs, the same kernel for one sequence and for a batched step — so a step's rows stay bit for
+     * bit their solo selves. On GPUs of compute capability 8.0 on, for inputs without LayerNorm (GPT-2's
+     * keep the dp4a kernels, alone and batched alike), where sixteen inputs' codes fit in shared memory.
+     * Measured on an H200 (docs/benchmarks.md, 2026-12-06): TinyLlama-shape Q8_0 916 against 867
+     * tokens/s alone and 4 487 against 1 686 for sixteen sequences; Q4_0 907 against 970 alone, 4 506
+     * against 1 124. {@code -Dpanamax.cuda.mma=false} takes the dp4a kernels (matvec, matvec4x4); tests
+     * switch it.
+     */
+    static volatile boolean mma = dev.panamax.simd.Tuning.flagOn("cuda.mma");
+
+    private boolean mma(DeviceMatrix W, long nb) {
+        // (the kernel's own shared arrays take another ~9.3 KB)
+        return mma && nb == 0 && integerDot(W.format) && INT_DOT && cx.ccMajor >= 8 && mmaShared(W, 16) + 10 * 1024 <= cx.maxSharedOptIn;
+    }
+
+    /** Dynamic shared memory of {@code matvec_mma_*} for a block of {@code inputs} inputs (kernels.cu's mma_q_stride). */
+    static int mmaShared(DeviceMatrix W, int inputs) {
+        int q8 = (W.cols + W.cols / 8 + 15) & ~15;
+        return Math.min(16, inputs) * (((q8 + 127) & ~127) + 32);
+    }
+
+    private void launchMma(long stream, DeviceMatrix W, int inputs, long x, long nw, int act, float eps, long bias, long y, boolean accumulate,
+                           int pairAct) {
+        int tiles = (W.rows + 15) / 16, groups = (inputs + 15) / 16;
+        cx.launch(dependent, "matvec_mma_" + W.suffix(), new int[] {tiles * groups}, 256, mmaShared(W, inputs), stream, W.pointer, W.rows, W.cols,
+                x, nw, act, eps, bias, y, accumulate ? 1 : 0, pairAct, inputs);
     }
 
     /**
@@ -109,6 +144,10 @@ public final class CudaOps {
 
     public void batchMatvec(long stream, DeviceMatrix W, int B, long zeros, long x, long nw, long nb, float eps, long bias, long y,
                             boolean accumulate, int pairAct) {
+        if (mma(W, nb)) {
+            launchMma(stream, W, B, x, nw, 0, eps, bias, y, accumulate, pairAct);
+            return;
+        }
         int rpb = rowsPerBlock(W), blocks = (W.rows + rpb - 1) / rpb;
         int groups = (B + 3) / 4, rowBlocks = (W.rows + 15) / 16;
         boolean wide = rowsFromBlocks >= 0 ? (long) rowBlocks * groups >= rowsFromBlocks : groups >= 4 && rowBlocks * groups >= 3 * cx.multiprocessors;
@@ -207,6 +246,10 @@ public final class CudaOps {
      * 2 ReLU², in = RMSNorm(x)·nw when nw ≠ 0. y has W.rows / 2 values.
      */
     public void gatedMatvec(long stream, DeviceMatrix W, long x, long nw, float eps, int act, long y) {
+        if (mma(W, 0)) {
+            launchMma(stream, W, 1, x, nw, 0, eps, 0, y, false, act);
+            return;
+        }
         int rpb = rowsPerBlock(W);
         String kernel = matvecKernel(W);
         cx.launch(dependent, kernel, new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, matvecShared(W, kernel, 1), stream, W.pointer, W.rows, W.cols, x,

@@ -835,6 +835,243 @@ MATVEC_ROWS(matvec4x4_q8_0, 3, 8)
 MATVEC_ROWS(matvec4x4_q4_0, 4, 8)
 #endif
 
+// ---- matrix × up to 16 vectors on the integer tensor cores (Q8_0, Q4_0) ----
+//
+// The decode matvec of a quantized matrix as int8 MMAs (sm_80 on): mma.m16n8k32 multiplies 16 rows'
+// codes of one block of 32 columns by the codes of 8 inputs, quantized as quantize_staged quantizes
+// them, and gives each (row, input) its block's integer sum Σ w·x — exact, so the order inside the
+// tensor core does not matter. Each sum then takes one fma(float(Σ), d_w·d_x, running sum), blocks
+// in ascending order within a warp; the block's 8 warps take blocks warp, warp + 8, … and their
+// partial sums are added in warp order. Nothing in a (row, input)'s arithmetic depends on the other
+// inputs or on how many there are, so a sequence decoded alone (one input, seven zero columns) and the
+// same sequence among 15 others get the same bits: batch invariance, with one weight load serving 16
+// inputs where the dp4a kernels (matvec, matvec4x4) load once per one or four.
+//
+// Fragments (PTX ISA, mma.m16n8k32 .s8; lane = 4·g + t): A (16 × 32, row-major) a0 = row g, k 4t…4t+3;
+// a1 = row g + 8, k 4t…; a2 = row g, k 16 + 4t…; a3 = row g + 8, k 16 + 4t…. B (32 × 8) b0 = input g,
+// k 4t…4t+3; b1 = input g, k 16 + 4t…. D: d0, d1 = row g, inputs 2t, 2t + 1; d2, d3 = row g + 8.
+// Which column a k slot holds is free as long as A and B agree: Q8_0 gives lane t the 8 contiguous
+// bytes 8t…8t+7 of the block (one 8-byte load; k 4t… = columns 8t…8t+3, k 16 + 4t… = 8t+4…8t+7);
+// Q4_0's block byte i holds column i (low nibble) and 16 + i (high), so lane t's 4 bytes 4t…4t+3 are
+// exactly k 4t… and 16 + 4t….
+//
+// Block: 256 threads, 16 rows, up to 16 inputs (blockIdx.x = row tile · groups + input group). The
+// input is staged as matvec stages it (act; RMSNorm's weight, its rstd applied to the sums at the end)
+// but straight into codes: no LayerNorm (GPT-2's layers keep the dp4a kernels, alone and batched).
+// Dynamic shared memory: each input's codes and scales, mma_q_stride apart (CudaOps.mmaShared).
+#define MMA_WARPS 8
+// Blocks of 32 columns a warp loads before it multiplies: bytes in flight. Q4_0's blocks are half
+// Q8_0's bytes, so twice as many (its codes kept as loaded, two words a block, and unpacked at use).
+template <int FMT> __device__ __forceinline__ constexpr int mma_batch() { return FMT == 3 ? 8 : 16; }
+
+// A per-input stride of q8_stride rounded so that the 8 inputs of a fragment's 8-byte loads fall in
+// different banks (stride ≡ 32 bytes mod 128: inputs g and g + 4 share a wavefront's banks, no more).
+__device__ __forceinline__ int mma_q_stride(int cols) { return ((q8_stride(cols) + 127) & ~127) + 32; }
+
+__device__ __forceinline__ void mma_s8(int* d, const unsigned* a, unsigned b0, unsigned b1) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%10,%10,%10,%10};" : "=r"(d[0]), "=r"(d[1]), "=r"(d[2]), "=r"(d[3]) : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1), "r"(0));
+#else
+    d[0] = d[1] = d[2] = d[3] = 0; // CudaOps launches these kernels on sm_80 and later only
+#endif
+}
+
+// Lane (g, t)'s codes of block kb as loaded, rows ra (= row g) and rc (= row g + 8): Q8_0 four words
+// (row g's two, then row g + 8's), Q4_0 two (one a row).
+template <int FMT>
+__device__ __forceinline__ void mma_load_a(const char* ra, const char* rc, int kb, int t, unsigned* a) {
+    if (FMT == 3) {
+        uint2 u = *(const uint2*) (ra + 32 * kb + 8 * t), v = *(const uint2*) (rc + 32 * kb + 8 * t);
+        a[0] = u.x; a[1] = u.y; a[2] = v.x; a[3] = v.y;
+    } else {
+        a[0] = *(const unsigned*) (ra + 16 * kb + 4 * t);
+        a[1] = *(const unsigned*) (rc + 16 * kb + 4 * t);
+    }
+}
+// The A fragment (a0 row g k 4t…, a1 row g + 8 k 4t…, a2 row g k 16 + 4t…, a3 row g + 8 k 16 + 4t…)
+// from what mma_load_a loaded; Q4_0's nibbles become signed bytes (code − 8).
+template <int FMT>
+__device__ __forceinline__ void mma_fragment(const unsigned* a, unsigned* f) {
+    if (FMT == 3) { f[0] = a[0]; f[1] = a[2]; f[2] = a[1]; f[3] = a[3]; return; }
+    f[0] = __vsub4(a[0] & 0x0f0f0f0fu, 0x08080808u);
+    f[1] = __vsub4(a[1] & 0x0f0f0f0fu, 0x08080808u);
+    f[2] = __vsub4((a[0] >> 4) & 0x0f0f0f0fu, 0x08080808u);
+    f[3] = __vsub4((a[1] >> 4) & 0x0f0f0f0fu, 0x08080808u);
+}
+// Input g's B fragment of block kb from its codes q (zeros past the inputs).
+template <int FMT>
+__device__ __forceinline__ void mma_load_b(const signed char* q, int kb, int t, unsigned& b0, unsigned& b1) {
+    if (FMT == 3) { uint2 u = *(const uint2*) (q + 32 * kb + 8 * t); b0 = u.x; b1 = u.y; }
+    else { b0 = *(const unsigned*) (q + 32 * kb + 4 * t); b1 = *(const unsigned*) (q + 32 * kb + 16 + 4 * t); }
+}
+
+__device__ __forceinline__ float4 load4(const float* p, bool aligned) {
+    return aligned ? *(const float4*) p : make_float4(p[0], p[1], p[2], p[3]);
+}
+
+template <int FMT>
+__device__ void matvec_mma(const void* W, int rows, int cols, const float* x, const float* nw, int act, float eps,
+                           const float* bias, float* y, int accumulate, int pairAct, int inputs) {
+    extern __shared__ float xs[];
+    __shared__ float red[MMA_WARPS][2][128];
+    __shared__ float tot[16][17];
+    __shared__ float ssq[16];
+    pdl_trigger();
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    int groups = (inputs + 15) / 16, r0 = (blockIdx.x / groups) * 16, j0 = (blockIdx.x % groups) * 16;
+    int n = min(16, inputs - j0), tiles = (n + 7) / 8, nblk = cols / 32, stride = mma_q_stride(cols);
+    size_t rb = row_bytes<FMT>(cols);
+    int rowA = min(r0 + g, rows - 1), rowC = min(r0 + g + 8, rows - 1); // rows past the end read the last; dropped below
+    const char* ra = (const char*) W + (size_t) rowA * rb;
+    const char* rc = (const char*) W + (size_t) rowC * rb;
+    const unsigned short* sc = (const unsigned short*) ((const char*) W + (size_t) rows * rb);
+    const unsigned short* scA = sc + (size_t) rowA * nblk;
+    const unsigned short* scC = sc + (size_t) rowC * nblk;
+    signed char* q = (signed char*) xs;
+    constexpr int MB = mma_batch<FMT>(), AW = FMT == 3 ? 4 : 2;
+    unsigned a[MB][AW];
+    unsigned short sa[MB], sb[MB]; // the rows' scales of each block loaded
+    #pragma unroll
+    for (int u = 0; u < MB; u++) {
+        int kb = warp + MMA_WARPS * u;
+        if (kb < nblk) { mma_load_a<FMT>(ra, rc, kb, t, a[u]); sa[u] = scA[kb]; sb[u] = scC[kb]; }
+    }
+    pdl_wait();
+    // Staging and quantizing in one pass, four inputs at a time (their loads in flight together): thread
+    // k takes columns 4c … 4c + 3 for c = k, k + 256, …, applies act and the norm's weight, and the 8
+    // lanes of a block of 32 columns find its max |v| (the scale, as quantize_staged computes it).
+    // Σ in² (RMSNorm) is summed per thread over its columns, then over the warp, then over the warps
+    // in order: no input's sum depends on n or on the other inputs.
+    int chunks = cols / 4, span = (chunks + 31) & ~31; // lanes past the columns take part in the shuffles only
+    bool al = ((size_t) x & 15) == 0 && ((size_t) nw & 15) == 0; // 16-byte loads, else four (the same values)
+    for (int j = 0; j < n; j += 4) {
+        float ss[4] = {0.f, 0.f, 0.f, 0.f};
+        for (int c = threadIdx.x; c < span; c += blockDim.x) {
+            bool in = c < chunks;
+            float4 v[4], w4 = make_float4(1.f, 1.f, 1.f, 1.f);
+            #pragma unroll
+            for (int k = 0; k < 4; k++) {
+                v[k] = make_float4(0.f, 0.f, 0.f, 0.f);
+                if (in && j + k < n) {
+                    const float* xj = x + (size_t) (j0 + j + k) * cols;
+                    v[k] = load4(xj + 4 * c, al);
+                    if (act != 0) {
+                        float4 up = load4(xj + cols + 4 * c, al);
+                        v[k] = make_float4(act_one(v[k].x, up.x, act), act_one(v[k].y, up.y, act), act_one(v[k].z, up.z, act), act_one(v[k].w, up.w, act));
+                    }
+                }
+            }
+            if (in && nw != 0) w4 = load4(nw + 4 * c, al);
+            #pragma unroll
+            for (int k = 0; k < 4; k++) {
+                if (j + k >= n) break;
+                float4 e = v[k];
+                // rounded as written (no contraction): the k-th copy of this code gives input j + k what the first gives it alone
+                ss[k] = __fadd_rn(ss[k], __fadd_rn(__fadd_rn(__fmul_rn(e.x, e.x), __fmul_rn(e.y, e.y)), __fadd_rn(__fmul_rn(e.z, e.z), __fmul_rn(e.w, e.w))));
+                if (nw != 0) e = make_float4(e.x * w4.x, e.y * w4.y, e.z * w4.z, e.w * w4.w);
+                unsigned m = max(max(__float_as_uint(fabsf(e.x)), __float_as_uint(fabsf(e.y))), max(__float_as_uint(fabsf(e.z)), __float_as_uint(fabsf(e.w))));
+                for (int o = 4; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(0xffffffffu, m, o));
+                float d = __uint_as_float(m) / 127.f, id = d != 0.f ? 1.f / d : 0.f;
+                if (!in) continue;
+                signed char* qj = q + (size_t) (j + k) * stride;
+                unsigned code = (__float2int_rn(e.x * id) & 0xff) | (__float2int_rn(e.y * id) & 0xff) << 8
+                              | (__float2int_rn(e.z * id) & 0xff) << 16 | (unsigned) (__float2int_rn(e.w * id) & 0xff) << 24;
+                *(unsigned*) (qj + 4 * c) = code;
+                if ((c & 7) == 0) ((float*) (qj + cols))[c / 8] = d;
+            }
+        }
+        #pragma unroll
+        for (int k = 0; k < 4; k++) {
+            float sw = warp_sum(ss[k]);
+            if (lane == 0 && j + k < n) red[warp][0][j + k] = sw;
+        }
+    }
+    __syncthreads();
+    if (threadIdx.x < n) {
+        float s = red[0][0][threadIdx.x];
+        for (int v = 1; v < MMA_WARPS; v++) s += red[v][0][threadIdx.x];
+        ssq[threadIdx.x] = s;
+    }
+    __syncthreads();
+    float acc[2][4];
+    #pragma unroll
+    for (int h = 0; h < 2; h++)
+        #pragma unroll
+        for (int i = 0; i < 4; i++) acc[h][i] = 0.f;
+    for (int kb0 = warp; kb0 < nblk; kb0 += MMA_WARPS * MB) {
+        if (kb0 != warp) {
+            #pragma unroll
+            for (int u = 0; u < MB; u++) {
+                int kb = kb0 + MMA_WARPS * u;
+                if (kb < nblk) { mma_load_a<FMT>(ra, rc, kb, t, a[u]); sa[u] = scA[kb]; sb[u] = scC[kb]; }
+            }
+        }
+        #pragma unroll
+        for (int u = 0; u < MB; u++) {
+            int kb = kb0 + MMA_WARPS * u;
+            if (kb >= nblk) break;
+            unsigned w[4];
+            mma_fragment<FMT>(a[u], w);
+            float dwA = h2f(sa[u]), dwC = h2f(sb[u]);
+            #pragma unroll
+            for (int h = 0; h < 2; h++) {
+                if (h >= tiles) break;
+                int jb = 8 * h + g, jd = 8 * h + 2 * t; // the input this lane supplies to B; the inputs of its results
+                unsigned b0 = 0, b1 = 0;
+                if (jb < n) mma_load_b<FMT>(q + (size_t) jb * stride, kb, t, b0, b1);
+                int d[4];
+                mma_s8(d, w, b0, b1);
+                float dx0 = jd < n ? ((const float*) (q + (size_t) jd * stride + cols))[kb] : 0.f;
+                float dx1 = jd + 1 < n ? ((const float*) (q + (size_t) (jd + 1) * stride + cols))[kb] : 0.f;
+                acc[h][0] = __fmaf_rn((float) d[0], __fmul_rn(dwA, dx0), acc[h][0]);
+                acc[h][1] = __fmaf_rn((float) d[1], __fmul_rn(dwA, dx1), acc[h][1]);
+                acc[h][2] = __fmaf_rn((float) d[2], __fmul_rn(dwC, dx0), acc[h][2]);
+                acc[h][3] = __fmaf_rn((float) d[3], __fmul_rn(dwC, dx1), acc[h][3]);
+            }
+        }
+    }
+    #pragma unroll
+    for (int h = 0; h < 2; h++)
+        #pragma unroll
+        for (int i = 0; i < 4; i++) red[warp][h][4 * lane + i] = acc[h][i];
+    __syncthreads();
+    // Thread e: row i = e / 16 of the tile, input j = e % 16 — found in each warp's fragment, summed in warp order.
+    int i = threadIdx.x >> 4, j = threadIdx.x & 15;
+    if (j < n) {
+        int h = j >> 3, jj = j & 7, at = 4 * (4 * (i & 7) + (jj >> 1)) + 2 * (i >> 3) + (jj & 1);
+        float s = red[0][h][at];
+        #pragma unroll
+        for (int v = 1; v < MMA_WARPS; v++) s += red[v][h][at];
+        if (nw != 0) s *= (float) (1.0 / sqrt((double) (ssq[j] / cols + eps)));
+        tot[i][j] = s;
+    }
+    __syncthreads();
+    if (j >= n || r0 + i >= rows) return;
+    float s = tot[i][j];
+    if (pairAct == 1 || pairAct == 2) { // rows 2p and 2p + 1 are gate and up (a tile starts at an even row)
+        if ((i & 1) == 0 && r0 + i + 1 < rows) {
+            float up = tot[i + 1][j];
+            y[(size_t) (j0 + j) * (rows / 2) + (r0 + i) / 2] = (pairAct == 2 ? fmaxf(s, 0.f) * fmaxf(s, 0.f) : silu(s)) * up;
+        }
+        return;
+    }
+    if (bias != 0) s += bias[r0 + i];
+    if (pairAct == 3) s = gelu_tanh(s);
+    float* yj = y + (size_t) (j0 + j) * rows;
+    yj[r0 + i] = accumulate ? yj[r0 + i] + s : s;
+}
+
+#if PANAMAX_PART_IS(10)
+extern "C" __global__ void __launch_bounds__(256, 2) matvec_mma_q8_0(const void* W, int rows, int cols, const float* x, const float* nw,
+        int act, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs) {
+    matvec_mma<3>(W, rows, cols, x, nw, act, eps, bias, y, accumulate, pairAct, inputs);
+}
+extern "C" __global__ void __launch_bounds__(256, 2) matvec_mma_q4_0(const void* W, int rows, int cols, const float* x, const float* nw,
+        int act, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs) {
+    matvec_mma<4>(W, rows, cols, x, nw, act, eps, bias, y, accumulate, pairAct, inputs);
+}
+#endif
+
 // ---- rows (prompt) ----
 
 // out[t] = x[t] · rstd · w (RMSNorm), or with b given (x[t] − mean) · rstd · w + b (LayerNorm), and/or

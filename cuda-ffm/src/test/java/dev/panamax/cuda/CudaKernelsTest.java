@@ -10,6 +10,7 @@ import dev.panamax.simd.Attention;
 import dev.panamax.simd.Kernels;
 import dev.panamax.simd.Simd;
 import java.lang.foreign.Arena;
+import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -145,6 +146,67 @@ class CudaKernelsTest {
 
     @Test
     void matvecOfEveryFormatMatchesTheCpu() {
+        matvecOfEveryFormat();
+    }
+
+    /**
+     * The Q8_0 and Q4_0 matvecs on the integer tensor cores ({@code matvec_mma_*}, the default) and on
+     * dp4a ({@code -Dpanamax.cuda.mma=false}): the same checks against the CPU, one input and gated pairs.
+     */
+    @Test
+    void tensorCoreAndDp4aMatvecsMatchTheCpu() {
+        boolean was = CudaOps.mma;
+        try {
+            for (boolean mma : new boolean[] {true, false}) {
+                CudaOps.mma = mma;
+                matvecOfEveryFormat();
+                gatedMatvecOnInterleavedRowsMatchesTheCpu();
+            }
+        } finally {
+            CudaOps.mma = was;
+        }
+    }
+
+    /**
+     * A batched tensor-core matvec of B inputs gives each input the bits the kernel gives it alone:
+     * B from 2 to 37 (a partial group of 8, of 16, several blocks of 16), rows that do not fill a
+     * tile of 16, RMSNorm, bias, accumulation and gated pairs.
+     */
+    @Test
+    void tensorCoreBatchGivesEachInputItsSoloBits() {
+        CudaContext cx = Gpu.context();
+        CudaOps ops = new CudaOps(cx);
+        Random r = new Random(29);
+        int[] sizes = {2, 5, 8, 9, 16, 17, 37};
+        boolean was = CudaOps.mma;
+        CudaOps.mma = true;
+        try (Arena a = Arena.ofConfined()) {
+            for (int c = 0; c < 14; c++) {
+                DType type = c % 2 == 0 ? DType.Q8_0 : DType.Q4_0;
+                int B = sizes[c % sizes.length], rows = 2 * (1 + r.nextInt(200)), cols = 32 * (1 + r.nextInt(96)), pairAct = c % 5 == 4 ? 1 + r.nextInt(2) : 0;
+                boolean norm = r.nextBoolean(), bias = pairAct == 0 && r.nextBoolean(), accumulate = pairAct == 0 && r.nextBoolean();
+                int outRows = pairAct != 0 ? rows / 2 : rows;
+                DeviceMatrix W = DeviceMatrix.upload(cx, a, Gpu.tensor(type, rows, cols, Gpu.random(r, rows * cols, 0.05f)));
+                float[] x = Gpu.random(r, B * cols, 1f), y0 = Gpu.random(r, B * outRows, 1f);
+                long xd = cx.upload(a, x), nd = cx.upload(a, Gpu.random(r, cols, 1f)), bd = cx.upload(a, Gpu.random(r, rows, 1f));
+                long yb = cx.upload(a, y0), zeros = cx.upload(a, java.lang.foreign.MemorySegment.ofArray(new int[B]));
+                ops.batchMatvec(0, W, B, zeros, xd, norm ? nd : 0, 0, 1e-5f, bias ? bd : 0, yb, accumulate, pairAct);
+                float[] batched = cx.downloadFloats(yb, B * outRows);
+                for (int j = 0; j < B; j++) {
+                    long ys = cx.upload(a, Arrays.copyOfRange(y0, j * outRows, (j + 1) * outRows)), xj = xd + 4L * j * cols;
+                    if (pairAct != 0) ops.gatedMatvec(0, W, xj, norm ? nd : 0, 1e-5f, pairAct, ys);
+                    else ops.matvec(0, W, xj, norm ? nd : 0, 0, 0, 1e-5f, bias ? bd : 0, ys, accumulate, false);
+                    float[] alone = cx.downloadFloats(ys, outRows);
+                    assertArrayEquals(alone, Arrays.copyOfRange(batched, j * outRows, (j + 1) * outRows),
+                            type + " " + rows + "x" + cols + " input " + j + " of " + B + " pairAct " + pairAct + " norm " + norm);
+                }
+            }
+        } finally {
+            CudaOps.mma = was;
+        }
+    }
+
+    private void matvecOfEveryFormat() {
         CudaContext cx = Gpu.context();
         CudaOps ops = new CudaOps(cx);
         Random r = new Random(7);

@@ -137,12 +137,23 @@ class CudaModelTest {
      * graph) give logit for logit, bit for bit, what each gives decoded alone — for F32, F16, BF16, Q8_0
      * and Q4_0 weights, an F16 KV cache, GPT-2's learned positions and LayerNorm, Qwen3's q/k norms —
      * with the batched matvec taking four rows a warp ({@code matvec4x4_*}) in even rounds and the
-     * one-input blocks in odd ones.
+     * one-input blocks in odd ones — Q8_0 and Q4_0 with every matvec on the integer tensor cores
+     * ({@code matvec_mma_*}, alone and batched; the default) and on the dp4a kernels.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"kjv", "llama:F16", "llama:BF16", "kjv:Q8_0", "kjv:Q4_0", "kjv:kv16", "gpt2", "qwen3"})
+    @ValueSource(strings = {"kjv", "llama:F16", "llama:BF16", "kjv:Q8_0", "kjv:Q4_0", "kjv:Q8_0:dp4a", "kjv:Q4_0:dp4a", "kjv:kv16", "gpt2", "qwen3"})
     void batchedStepsGiveEachSequenceItsLogitsAlone(String setup, @org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
         Gpu.context();
+        boolean was = CudaOps.mma;
+        CudaOps.mma = !setup.endsWith(":dp4a"); // the quantized matvecs on the integer tensor cores (default) or dp4a, alone and batched
+        try {
+            batchedSteps(setup, tmp);
+        } finally {
+            CudaOps.mma = was;
+        }
+    }
+
+    private void batchedSteps(String setup, Path tmp) throws IOException {
         String[] p = setup.split(":");
         Path dir = p[0].equals("kjv") ? shared().resolve("models/kjv-llama") : shared().resolve("fixtures/hf").resolve(p[0]);
         LoadOptions o = OPTIONS;
