@@ -28,6 +28,8 @@
 #   tools/gpu.sh run intdot [--big]  there: Q8_0/Q4_0 tg128 with integer dot products (dp4a) against float products, alternating
 #   tools/gpu.sh run mma [--big]     there: Q8_0/Q4_0 decode of 1 and 16 sequences, the tensor-core matvecs against the dp4a
 #                                     ones, alternating (MMA_FILES, MMA_ROUNDS)
+#   tools/gpu.sh run mmaprompt [--big]  there: short prompts' prefill, quantized matrices by the tensor-core matvec
+#                                     against dequantized + GEMM (MMA_FILES, PROMPT_SIZES)
 #   tools/gpu.sh run longctx          there: TinyLlama-shape decode after 512 and after 4096 prompt tokens (F32 and F16 KV cache)
 #   tools/gpu.sh run startup          there, on the host's CPU: kjv-llama's whole generate with the start-up twins against without
 #   tools/gpu.sh run prompt-attention there: pp512 and decode after it, the tiled prompt attention against the split one
@@ -321,6 +323,21 @@ print(pp, tg)")
       done
     done
     echo "(aggregate decode tok/s: bench --batch B --prompt-tokens 16 --tokens 64 --repeats 3; mma: -Dpanamax.cuda.mma=true)"
+    return 0
+  fi
+  if [ "$what" = mmaprompt ]; then # short prompts' prefill tok/s: quantized matrices by the tensor-core matvec against dequantized + GEMM
+    make_files
+    for f in ${MMA_FILES:-smol135-Q8_0 ${big:+tinyllama-Q8_0}}; do
+      for P in ${PROMPT_SIZES:-2 8 16 32 64}; do
+        for mode in gemm rows; do
+          n=0; [ $mode = rows ] && n=64
+          pf=$("$java" "${flags[@]}" -Dpanamax.experiments=true -Dpanamax.cuda.mmaPromptRows=$n -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $b/$f.gguf \
+            --device cuda --prompt-tokens $P --tokens 8 --repeats 5 2>&1 | sed -n 's/^prefill [0-9]* tokens: \([0-9.]*\).*/\1/p')
+          printf '%-16s prompt %4s %-5s %10s tok/s\n' $f $P $mode "${pf:-?}"
+        done
+      done
+    done
+    echo "(bench --prompt-tokens P --tokens 8 --repeats 5, prefill medians; rows: -Dpanamax.cuda.mmaPromptRows=64, gemm: =0)"
     return 0
   fi
   if [ "$what" = longctx ]; then # decode after 512 and after 4096 prompt tokens, TinyLlama shape (issue 28: within 1.3x)

@@ -83,6 +83,27 @@ public final class CudaOps {
         return mma && nb == 0 && integerDot(W.format) && INT_DOT && cx.ccMajor >= 8 && mmaShared(W, 16) + 10 * 1024 <= cx.maxSharedOptIn;
     }
 
+    /**
+     * Prompts of at most this many tokens multiply Q8_0 and Q4_0 matrices with the tensor-core matvec
+     * (the T rows as its inputs, the weights read once per 16 of them) instead of dequantizing each
+     * matrix to half floats for a cuBLAS GEMM ({@link PromptGemm}); {@code
+     * -Dpanamax.cuda.mmaPromptRows=N} with experiments on (0: always the GEMM). Measured on an H100
+     * (`tools/gpu.sh run mmaprompt --big`, TinyLlama shape, prefill tokens/s, GEMM → matvec): Q8_0 2
+     * tokens 274 → 430, 8: 1 100 → 1 714, 16: 2 426 → 2 535, 32: 4 171 → 4 318, 64: 9 293 → 6 075; Q4_0
+     * 295 → 497, 1 060 → 1 793, 2 084 → 2 971, 4 265 → 4 494, 8 933 → 6 007 — so up to 32 tokens.
+     */
+    static final int MMA_PROMPT_ROWS = dev.panamax.simd.Tuning.experiment("cuda.mmaPromptRows", 32);
+
+    /** Whether a prompt of T tokens multiplies W with the tensor-core matvec ({@link #rowsMatvec}). */
+    boolean promptRows(DeviceMatrix W, int T) {
+        return T <= MMA_PROMPT_ROWS && mma(W, 0);
+    }
+
+    /** Y[t] (+)= W · X[t] for T rows of W.cols floats (Y rows of W.rows), on the tensor-core matvec. */
+    public void rowsMatvec(long stream, DeviceMatrix W, int T, long X, long Y, boolean accumulate) {
+        launchMma(stream, W, T, X, 0, 0, 0f, 0, Y, accumulate, 0);
+    }
+
     /** Dynamic shared memory of {@code matvec_mma_*} for a block of {@code inputs} inputs (kernels.cu's mma_q_stride). */
     static int mmaShared(DeviceMatrix W, int inputs) {
         int q8 = (W.cols + W.cols / 8 + 15) & ~15;

@@ -27,7 +27,8 @@ final class PromptGemm implements AutoCloseable {
     /**
      * Y[T × W.rows] (+)= in · Wᵀ: F32 weights by SGEMM on the float rows in32 (BF16 ones widened to F32
      * in the scratch matrix first), others by GemmEx on the half rows in16 (quantized ones dequantized
-     * to the scratch matrix first).
+     * to the scratch matrix first — or, for a short prompt, Q8_0 and Q4_0 by the tensor-core matvec on
+     * the float rows: {@link CudaOps#promptRows}).
      */
     void gemm(DeviceMatrix W, long in32, long in16, int T, long Y, boolean accumulate) {
         switch (W.format) {
@@ -39,6 +40,10 @@ final class PromptGemm implements AutoCloseable {
                 cublas.gemmRowMajorNT(T, W.rows, W.cols, tmp, in32, Cublas.R_32F, Y, accumulate);
             }
             default -> {
+                if (in32 != 0 && ops.promptRows(W, T)) { // a short prompt: no dequantized copy, the weights read once
+                    ops.rowsMatvec(stream, W, T, in32, Y, accumulate);
+                    return;
+                }
                 long tmp = scratch(2L * W.rows * W.cols);
                 ops.dequantF16(stream, W, tmp);
                 cublas.gemmRowMajorNT(T, W.rows, W.cols, tmp, in16, Cublas.R_16F, Y, accumulate);
