@@ -90,9 +90,10 @@ public final class CudaOps {
      * -Dpanamax.cuda.mmaPromptRows=N} with experiments on (0: always the GEMM). Measured on an H100
      * (`tools/gpu.sh run mmaprompt --big`, TinyLlama shape, prefill tokens/s, GEMM → matvec): Q8_0 2
      * tokens 274 → 430, 8: 1 100 → 1 714, 16: 2 426 → 2 535, 32: 4 171 → 4 318, 64: 9 293 → 6 075; Q4_0
-     * 295 → 497, 1 060 → 1 793, 2 084 → 2 971, 4 265 → 4 494, 8 933 → 6 007 — so up to 32 tokens.
+     * 295 → 497, 1 060 → 1 793, 2 084 → 2 971, 4 265 → 4 494, 8 933 → 6 007. 32 would be faster still;
+     * 16 is what the GPU tests last ran with (the device time ran out before a run at 32).
      */
-    static final int MMA_PROMPT_ROWS = dev.panamax.simd.Tuning.experiment("cuda.mmaPromptRows", 32);
+    static final int MMA_PROMPT_ROWS = dev.panamax.simd.Tuning.experiment("cuda.mmaPromptRows", 16);
 
     /** Whether a prompt of T tokens multiplies W with the tensor-core matvec ({@link #rowsMatvec}). */
     boolean promptRows(DeviceMatrix W, int T) {
