@@ -40,7 +40,9 @@
 #   tools/gpu.sh run matvec-ncu TYPE RxB SHAPE   there: Nsight Compute's sections for one of those launches
 #   tools/gpu.sh run timing           there: wall vs GPU time of a smol135 decode step (graph replays)
 #   tools/gpu.sh run profile [--big [prefill]]  there: Nsight Compute's time per decode kernel (smol135,
-#                                     or TinyLlama), or per kernel of a 512-token TinyLlama prompt
+#                                     or TinyLlama), or per kernel of a 512-token TinyLlama prompt (PROFILE_FILE: one of
+#                                     make_files' files instead, e.g. tinyllama-Q8_0 with --big; PROFILE_BATCH=B: bench --batch B,
+#                                     then raise PROFILE_SKIP past the B prompts; PROFILE_KERNELS: a kernel-name regex)
 #   tools/gpu.sh run kernel NAME [--big]  there: Nsight Compute's sections and stall reasons for one decode
 #                                     launch of kernel NAME (PROFILE_PROMPT=N: after an N-token prompt;
 #                                     PROFILE_BATCH=B: of a batched step of B sequences)
@@ -388,7 +390,7 @@ print(pp, tg)")
       if [ "$big" = --big ]; then tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null; f=$b/tinyllama-F16.gguf; fi
     fi
     # --big prefill: the kernels of one 512-token prompt instead (cuBLAS included).
-    filter=(--kernel-name "regex:${PROFILE_KERNELS:-matvec|attention_decode|embed}" --launch-skip 400 --launch-count 600)
+    filter=(--kernel-name "regex:${PROFILE_KERNELS:-matvec|attention_decode|embed}" --launch-skip ${PROFILE_SKIP:-400} --launch-count 600)
     args=(--prompt-tokens ${PROFILE_PROMPT:-16} --tokens 40 ${PROFILE_BATCH:+--batch $PROFILE_BATCH}) # PROFILE_PROMPT: a longer context; PROFILE_BATCH: a batched step
     if [ "${3:-}" = prefill ]; then filter=(--launch-skip 0 --launch-count 300); args=(--prompt-tokens 512 --tokens 1); fi
     ncu --target-processes all --cache-control none --clock-control none "${filter[@]}" \
