@@ -22,7 +22,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The same Q8_0, Q4_0 or Q4_K matrix (8192 × 4096, beyond the caches) × vector in the file's layout
+ * The same Q8_0, Q4_0 or Q4_K matrix (8192 × 4096 by default, beyond the caches; {@code shape}) × vector in the file's layout
  * and in the CPU's decode layout with its rows interleaved ({@code QuantizedMatvec.interleave}),
  * in one run so the two compare on the same machine state.
  */
@@ -34,7 +34,11 @@ import org.openjdk.jmh.annotations.Warmup;
 @State(Scope.Benchmark)
 public class InterleavedMatvecBenchmark {
 
-    static final int ROWS = 8192, COLS = 4096;
+    /** rows x cols: 8192x4096 is beyond the caches; TinyLlama's decode shapes are 2048x2048, 2560x2048, 11264x2048, 2048x5632. */
+    @Param({"8192x4096"})
+    public String shape;
+
+    private int ROWS, COLS;
 
     @Param({"Q8_0", "Q4_0", "Q4_K"})
     public String format;
@@ -54,6 +58,8 @@ public class InterleavedMatvecBenchmark {
     @Setup(Level.Trial)
     public void setUp() {
         f = BlockFormat.valueOf(format);
+        ROWS = Integer.parseInt(shape.substring(0, shape.indexOf('x')));
+        COLS = Integer.parseInt(shape.substring(shape.indexOf('x') + 1));
         Parallel.setThreads(threads);
         arena = Arena.ofShared();
         long rowBytes = (long) COLS / f.size * f.bytes;
