@@ -40,6 +40,16 @@ public class InterleavedMatvecBenchmark {
 
     private int ROWS, COLS;
 
+    /**
+     * Copies of the matrix taken in turn, one a call: enough of them (a model's worth, ~600 MB) and no
+     * call finds its matrix in a cache, as a decode step never does.
+     */
+    @Param({"1"})
+    public int copies;
+
+    private MemorySegment[] all;
+    private int next;
+
     @Param({"Q8_0", "Q4_0", "Q4_K"})
     public String format;
 
@@ -78,6 +88,12 @@ public class InterleavedMatvecBenchmark {
         } else {
             w = file;
         }
+        all = new MemorySegment[copies];
+        all[0] = w;
+        for (int i = 1; i < copies; i++) {
+            all[i] = arena.allocate(w.byteSize(), 64);
+            all[i].copyFrom(w);
+        }
         x = new float[COLS];
         out = new float[ROWS];
         for (int i = 0; i < COLS; i++) x[i] = (float) rnd.nextGaussian();
@@ -90,6 +106,8 @@ public class InterleavedMatvecBenchmark {
 
     @Benchmark
     public float[] matvec() {
+        w = all[next];
+        next = (next + 1) % copies;
         if (interleaved) QuantizedMatvec.matvecInterleaved(f, w, x, out, ROWS, COLS);
         else QuantizedMatvec.matvec(f, w, 0, x, out, ROWS, COLS);
         return out;
