@@ -267,48 +267,109 @@ final class VectorInterleaved {
      * lanes summed to ints (rows 16k … 16k + 15), 8·Σx (xs8) subtracted for the codes' +8.
      */
     static void q4(MemorySegment w, long off, int[] xp, float[] xd, float[] xs8, int blocks, float[] out, int g0, int g1) {
-        for (int g = g0; g < g1; g++) {
-            long base = off + (long) g * blocks * Q4_0x64.BYTES;
-            FloatVector r0 = FloatVector.zero(F512), r1 = r0, r2 = r0, r3 = r0;
-            for (int b = 0; b < blocks; b++) {
-                long o = base + (long) b * Q4_0x64.BYTES;
-                ShortVector a0 = ShortVector.zero(S512), a1 = a0, a2 = a0, a3 = a0;
-                int xb = 16 * b;
-                for (int j = 0; j < 16; j++) {
-                    ShortVector v = ShortVector.fromMemorySegment(S512, w, o + 128 + 64L * j, LE);
-                    ShortVector x = IntVector.broadcast(I512, xp[xb + j]).reinterpretAsShorts();
-                    a0 = a0.add(v.mul(x));
-                    a1 = a1.add(v.lanewise(VectorOperators.LSHR, 4).mul(x));
-                    a2 = a2.add(v.lanewise(VectorOperators.LSHR, 8).mul(x));
-                    a3 = a3.add(v.lanewise(VectorOperators.LSHR, 12).mul(x));
-                }
-                float c = xs8[b], d = xd[b];
-                IntVector i0 = a0.sub(a1.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
-                IntVector i1 = a1.sub(a2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
-                IntVector i2 = a2.sub(a3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
-                IntVector i3 = a3.reinterpretAsInts();
-                FloatVector d0 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
-                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
-                FloatVector d1 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
-                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
-                FloatVector d2 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE).convertShape(VectorOperators.S2I, I512, 0))
-                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
-                FloatVector d3 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE).convertShape(VectorOperators.S2I, I512, 0))
-                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
-                r0 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .convert(VectorOperators.I2F, 0)).sub(c).fma(d0, r0);
-                r1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .convert(VectorOperators.I2F, 0)).sub(c).fma(d1, r1);
-                r2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .convert(VectorOperators.I2F, 0)).sub(c).fma(d2, r2);
-                r3 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                        .convert(VectorOperators.I2F, 0)).sub(c).fma(d3, r3);
+        int g = g0;
+        if (PAIRS) for (; g + 1 < g1; g += 2) q4Pair(w, off, xp, xd, xs8, blocks, out, g);
+        for (; g < g1; g++) q4Group(w, off, xp, xd, xs8, blocks, out, g);
+    }
+
+    /**
+     * Whether {@link #q4} takes two groups at a time ({@link #q4Pair}; {@code -Dpanamax.quant.q4Pairs=false}:
+     * one). From memory the one-group loop overlapped its arithmetic and its loads badly: TinyLlama-shape
+     * Q4_0 decode on an Intel Xeon 16.7–17.3 → 20.5–20.9 tok/s (docs/benchmarks.md, 2026-12-06).
+     */
+    static final boolean PAIRS = dev.panamax.simd.Tuning.flagOn("quant.q4Pairs");
+
+    /** Group g of {@link #q4}. */
+    private static void q4Group(MemorySegment w, long off, int[] xp, float[] xd, float[] xs8, int blocks, float[] out, int g) {
+        long base = off + (long) g * blocks * Q4_0x64.BYTES;
+        FloatVector r0 = FloatVector.zero(F512), r1 = r0, r2 = r0, r3 = r0;
+        for (int b = 0; b < blocks; b++) {
+            long o = base + (long) b * Q4_0x64.BYTES;
+            ShortVector a0 = ShortVector.zero(S512), a1 = a0, a2 = a0, a3 = a0;
+            int xb = 16 * b;
+            for (int j = 0; j < 16; j++) {
+                ShortVector v = ShortVector.fromMemorySegment(S512, w, o + 128 + 64L * j, LE);
+                ShortVector x = IntVector.broadcast(I512, xp[xb + j]).reinterpretAsShorts();
+                a0 = a0.add(v.mul(x));
+                a1 = a1.add(v.lanewise(VectorOperators.LSHR, 4).mul(x));
+                a2 = a2.add(v.lanewise(VectorOperators.LSHR, 8).mul(x));
+                a3 = a3.add(v.lanewise(VectorOperators.LSHR, 12).mul(x));
             }
-            r0.intoArray(out, 64 * g);
-            r1.intoArray(out, 64 * g + 16);
-            r2.intoArray(out, 64 * g + 32);
-            r3.intoArray(out, 64 * g + 48);
+            float c = xs8[b], d = xd[b];
+            r0 = ((FloatVector) (a0.sub(a1.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a0.sub(a1.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r0);
+            r1 = ((FloatVector) (a1.sub(a2.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a1.sub(a2.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r1);
+            r2 = ((FloatVector) (a2.sub(a3.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a2.sub(a3.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r2);
+            r3 = ((FloatVector) (a3).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a3).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r3);
         }
+        r0.intoArray(out, 64 * g);
+        r1.intoArray(out, 64 * g + 16);
+        r2.intoArray(out, 64 * g + 32);
+        r3.intoArray(out, 64 * g + 48);
+    }
+
+    /** Groups g and g + 1 of {@link #q4} side by side, block by block: each group's arithmetic unchanged, two memory streams. */
+    private static void q4Pair(MemorySegment w, long off, int[] xp, float[] xd, float[] xs8, int blocks, float[] out, int g) {
+        long base = off + (long) g * blocks * Q4_0x64.BYTES, base2 = base + (long) blocks * Q4_0x64.BYTES;
+        FloatVector r0 = FloatVector.zero(F512), r1 = r0, r2 = r0, r3 = r0, s0 = r0, s1 = r0, s2 = r0, s3 = r0;
+        for (int b = 0; b < blocks; b++) {
+            long o = base + (long) b * Q4_0x64.BYTES, p = base2 + (long) b * Q4_0x64.BYTES;
+            ShortVector a0 = ShortVector.zero(S512), a1 = a0, a2 = a0, a3 = a0, e0 = a0, e1 = a0, e2 = a0, e3 = a0;
+            int xb = 16 * b;
+            for (int j = 0; j < 16; j++) {
+                ShortVector x = IntVector.broadcast(I512, xp[xb + j]).reinterpretAsShorts();
+                ShortVector v = ShortVector.fromMemorySegment(S512, w, o + 128 + 64L * j, LE);
+                ShortVector u = ShortVector.fromMemorySegment(S512, w, p + 128 + 64L * j, LE);
+                a0 = a0.add(v.mul(x));
+                e0 = e0.add(u.mul(x));
+                a1 = a1.add(v.lanewise(VectorOperators.LSHR, 4).mul(x));
+                e1 = e1.add(u.lanewise(VectorOperators.LSHR, 4).mul(x));
+                a2 = a2.add(v.lanewise(VectorOperators.LSHR, 8).mul(x));
+                e2 = e2.add(u.lanewise(VectorOperators.LSHR, 8).mul(x));
+                a3 = a3.add(v.lanewise(VectorOperators.LSHR, 12).mul(x));
+                e3 = e3.add(u.lanewise(VectorOperators.LSHR, 12).mul(x));
+            }
+            float c = xs8[b], d = xd[b];
+            r0 = ((FloatVector) (a0.sub(a1.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a0.sub(a1.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r0);
+            r1 = ((FloatVector) (a1.sub(a2.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a1.sub(a2.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r1);
+            r2 = ((FloatVector) (a2.sub(a3.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a2.sub(a3.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r2);
+            r3 = ((FloatVector) (a3).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a3).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r3);
+            s0 = ((FloatVector) (e0.sub(e1.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((e0.sub(e1.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s0);
+            s1 = ((FloatVector) (e1.sub(e2.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((e1.sub(e2.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s1);
+            s2 = ((FloatVector) (e2.sub(e3.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((e2.sub(e3.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p + 64, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s2);
+            s3 = ((FloatVector) (e3).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((e3).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p + 96, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s3);
+        }
+        r0.intoArray(out, 64 * g);
+        r1.intoArray(out, 64 * g + 16);
+        r2.intoArray(out, 64 * g + 32);
+        r3.intoArray(out, 64 * g + 48);
+        s0.intoArray(out, 64 * g + 64);
+        s1.intoArray(out, 64 * g + 80);
+        s2.intoArray(out, 64 * g + 96);
+        s3.intoArray(out, 64 * g + 112);
     }
 
     /**

@@ -122,6 +122,11 @@ class InterleavedTest {
                     case Q4_0 -> {
                         VectorInterleaved.q4(p, 0, a.pairs, a.q.d, a.xs8, cols / 32, wide, 0, groups);
                         VectorInterleaved.q4x256(p, 0, a.pairs, a.q.d, a.xs8, cols / 32, narrow, 0, groups);
+                        // q4 takes two groups at a time too: an odd count leaves one to go alone
+                        float[] odd = new float[rows];
+                        VectorInterleaved.q4(p, 0, a.pairs, a.q.d, a.xs8, cols / 32, odd, 1, groups);
+                        assertArrayEquals(java.util.Arrays.copyOfRange(want, 64, rows), java.util.Arrays.copyOfRange(odd, 64, rows), "Q4_0 groups 1.." + groups);
+                        assertEquals(0f, odd[0]);
                     }
                     case Q4_K -> {
                         VectorInterleaved.q4k(p, 0, a.pairs, a.q.d, a.xsum32, cols / 256, wide, 0, groups);
