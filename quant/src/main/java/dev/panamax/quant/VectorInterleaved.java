@@ -274,8 +274,8 @@ final class VectorInterleaved {
 
     /**
      * Whether {@link #q4} takes two groups at a time ({@link #q4Pair}; {@code -Dpanamax.quant.q4Pairs=false}:
-     * one). From memory the one-group loop overlapped its arithmetic and its loads badly: TinyLlama-shape
-     * Q4_0 decode on an Intel Xeon 16.7–17.3 → 20.5–20.9 tok/s (docs/benchmarks.md, 2026-12-06).
+     * one), as {@link #q8} does. From memory the one-group loop overlapped its arithmetic and its loads
+     * badly: TinyLlama-shape Q4_0 decode on an Intel Xeon ~1.10× (docs/benchmarks.md, 2026-12-06).
      */
     static final boolean PAIRS = dev.panamax.simd.Tuning.flagOn("quant.q4Pairs");
 
@@ -296,18 +296,22 @@ final class VectorInterleaved {
                 a3 = a3.add(v.lanewise(VectorOperators.LSHR, 12).mul(x));
             }
             float c = xs8[b], d = xd[b];
-            r0 = ((FloatVector) (a0.sub(a1.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a0.sub(a1.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r0);
-            r1 = ((FloatVector) (a1.sub(a2.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a1.sub(a2.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r1);
-            r2 = ((FloatVector) (a2.sub(a3.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a2.sub(a3.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE).convertShape(VectorOperators.S2I, I512, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r2);
-            r3 = ((FloatVector) (a3).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a3).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE).convertShape(VectorOperators.S2I, I512, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r3);
+            IntVector i0 = a0.sub(a1.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+            IntVector i1 = a1.sub(a2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+            IntVector i2 = a2.sub(a3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+            IntVector i3 = a3.reinterpretAsInts();
+            r0 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE)
+                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r0);
+            r1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE)
+                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r1);
+            r2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE)
+                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r2);
+            r3 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE)
+                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r3);
         }
         r0.intoArray(out, 64 * g);
         r1.intoArray(out, 64 * g + 16);
@@ -337,30 +341,38 @@ final class VectorInterleaved {
                 e3 = e3.add(u.lanewise(VectorOperators.LSHR, 12).mul(x));
             }
             float c = xs8[b], d = xd[b];
-            r0 = ((FloatVector) (a0.sub(a1.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a0.sub(a1.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r0);
-            r1 = ((FloatVector) (a1.sub(a2.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a1.sub(a2.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r1);
-            r2 = ((FloatVector) (a2.sub(a3.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a2.sub(a3.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE).convertShape(VectorOperators.S2I, I512, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r2);
-            r3 = ((FloatVector) (a3).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((a3).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE).convertShape(VectorOperators.S2I, I512, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r3);
-            s0 = ((FloatVector) (e0.sub(e1.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((e0.sub(e1.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p, LE).convertShape(VectorOperators.S2I, I512, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s0);
-            s1 = ((FloatVector) (e1.sub(e2.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((e1.sub(e2.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s1);
-            s2 = ((FloatVector) (e2.sub(e3.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((e2.sub(e3.lanewise(VectorOperators.LSHL, 4))).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p + 64, LE).convertShape(VectorOperators.S2I, I512, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s2);
-            s3 = ((FloatVector) (e3).reinterpretAsInts().lanewise(VectorOperators.ASHR, 16).add((e3).reinterpretAsInts().lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p + 96, LE).convertShape(VectorOperators.S2I, I512, 0))
-                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s3);
+            IntVector i0 = a0.sub(a1.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+            IntVector i1 = a1.sub(a2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+            IntVector i2 = a2.sub(a3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+            IntVector i3 = a3.reinterpretAsInts();
+            IntVector k0 = e0.sub(e1.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+            IntVector k1 = e1.sub(e2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+            IntVector k2 = e2.sub(e3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+            IntVector k3 = e3.reinterpretAsInts();
+            r0 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE)
+                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r0);
+            r1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE)
+                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r1);
+            r2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE)
+                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r2);
+            r3 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE)
+                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r3);
+            s0 = ((FloatVector) k0.lanewise(VectorOperators.ASHR, 16).add(k0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p, LE)
+                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s0);
+            s1 = ((FloatVector) k1.lanewise(VectorOperators.ASHR, 16).add(k1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p + 32, LE)
+                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s1);
+            s2 = ((FloatVector) k2.lanewise(VectorOperators.ASHR, 16).add(k2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p + 64, LE)
+                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s2);
+            s3 = ((FloatVector) k3.lanewise(VectorOperators.ASHR, 16).add(k3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p + 96, LE)
+                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s3);
         }
         r0.intoArray(out, 64 * g);
         r1.intoArray(out, 64 * g + 16);
