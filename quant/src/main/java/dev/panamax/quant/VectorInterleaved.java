@@ -300,18 +300,22 @@ final class VectorInterleaved {
             IntVector i1 = a1.sub(a2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
             IntVector i2 = a2.sub(a3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
             IntVector i3 = a3.reinterpretAsInts();
+            FloatVector d0 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
             r0 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE)
-                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r0);
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(d0, r0);
+            FloatVector d1 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
             r1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE)
-                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r1);
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(d1, r1);
+            FloatVector d2 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
             r2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE)
-                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r2);
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(d2, r2);
+            FloatVector d3 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
             r3 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE)
-                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r3);
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(d3, r3);
         }
         r0.intoArray(out, 64 * g);
         r1.intoArray(out, 64 * g + 16);
@@ -349,30 +353,38 @@ final class VectorInterleaved {
             IntVector k1 = e1.sub(e2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
             IntVector k2 = e2.sub(e3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
             IntVector k3 = e3.reinterpretAsInts();
+            FloatVector d0 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
             r0 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE)
-                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r0);
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(d0, r0);
+            FloatVector d1 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
             r1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE)
-                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r1);
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(d1, r1);
+            FloatVector d2 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
             r2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 64, LE)
-                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r2);
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(d2, r2);
+            FloatVector d3 = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
             r3 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, o + 96, LE)
-                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), r3);
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(d3, r3);
+            FloatVector f0 = ((IntVector) ShortVector.fromMemorySegment(S256, w, p, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
             s0 = ((FloatVector) k0.lanewise(VectorOperators.ASHR, 16).add(k0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p, LE)
-                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s0);
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(f0, s0);
+            FloatVector f1 = ((IntVector) ShortVector.fromMemorySegment(S256, w, p + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
             s1 = ((FloatVector) k1.lanewise(VectorOperators.ASHR, 16).add(k1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p + 32, LE)
-                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s1);
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(f1, s1);
+            FloatVector f2 = ((IntVector) ShortVector.fromMemorySegment(S256, w, p + 64, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
             s2 = ((FloatVector) k2.lanewise(VectorOperators.ASHR, 16).add(k2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p + 64, LE)
-                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s2);
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(f2, s2);
+            FloatVector f3 = ((IntVector) ShortVector.fromMemorySegment(S256, w, p + 96, LE).convertShape(VectorOperators.S2I, I512, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d);
             s3 = ((FloatVector) k3.lanewise(VectorOperators.ASHR, 16).add(k3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
-                    .convert(VectorOperators.I2F, 0)).sub(c).fma(((IntVector) ShortVector.fromMemorySegment(S256, w, p + 96, LE)
-                    .convertShape(VectorOperators.S2I, I512, 0)).lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f).mul(d), s3);
+                    .convert(VectorOperators.I2F, 0)).sub(c).fma(f3, s3);
         }
         r0.intoArray(out, 64 * g);
         r1.intoArray(out, 64 * g + 16);
