@@ -11,7 +11,9 @@ import java.util.SplittableRandom;
  * ../shared/bench/make_random_gguf.py, no tokenizer ("no_vocab": benchmarks feed token ids), weights uniform
  * with standard deviation 0.02, norms 1. Quantize the result with {@code panamax quantize}.
  * Usage: java -cp panamax.jar tools/RandomLlamaGguf.java OUT.gguf DIM LAYERS HEADS KV_HEADS FFN VOCAB [f32|f16 [CONTEXT]]
- * (CONTEXT: the trained context length written, default 2048)
+ * (CONTEXT: the trained context length written, default 2048; VOCAB may be a GGUF file instead of a count:
+ * its tokenizer is copied and its vocabulary's size taken, so that text goes in and out — the server's
+ * load test on a model of this shape)
  *   smol135:   576 30 9 3 1536 49152        tinyllama: 2048 22 32 4 5632 32000
  */
 public class RandomLlamaGguf {
@@ -21,7 +23,10 @@ public class RandomLlamaGguf {
             System.exit(2);
         }
         int dim = Integer.parseInt(a[1]), layers = Integer.parseInt(a[2]), heads = Integer.parseInt(a[3]), kvHeads = Integer.parseInt(a[4]);
-        int ffn = Integer.parseInt(a[5]), vocab = Integer.parseInt(a[6]), hd = dim / heads;
+        boolean vocabFile = a[6].endsWith(".gguf");
+        dev.panamax.runtime.format.Gguf tokenizer = vocabFile ? dev.panamax.runtime.format.Gguf.read(Path.of(a[6])) : null;
+        int ffn = Integer.parseInt(a[5]), hd = dim / heads;
+        int vocab = vocabFile ? ((java.util.List<?>) tokenizer.metadata().get("tokenizer.ggml.tokens")).size() : Integer.parseInt(a[6]);
         DType type = a.length > 7 && a[7].equalsIgnoreCase("f16") ? DType.F16 : DType.F32;
         SplittableRandom r = new SplittableRandom(0);
         GgufWriter w = new GgufWriter();
@@ -36,7 +41,13 @@ public class RandomLlamaGguf {
         w.put("llama.rope.dimension_count", GgufWriter.u32(hd));
         w.put("llama.attention.layer_norm_rms_epsilon", GgufWriter.f32(1e-5));
         w.put("llama.vocab_size", GgufWriter.u32(vocab));
-        w.put("tokenizer.ggml.model", GgufWriter.string("no_vocab")); // no tokenizer, in llama.cpp's words (so llama-bench loads it)
+        if (vocabFile) {
+            for (var e : tokenizer.metadata().entrySet()) {
+                if (e.getKey().startsWith("tokenizer.")) w.put(e.getKey(), GgufWriter.read(tokenizer.metadataTypes().get(e.getKey()), e.getValue()));
+            }
+        } else {
+            w.put("tokenizer.ggml.model", GgufWriter.string("no_vocab")); // no tokenizer, in llama.cpp's words (so llama-bench loads it)
+        }
         matrix(w, r, type, "token_embd.weight", vocab, dim);
         for (int i = 0; i < layers; i++) {
             String p = "blk." + i + ".";

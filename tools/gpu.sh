@@ -22,7 +22,9 @@
 #   tools/gpu.sh run vision-peer      there: transformers' eager ViT-B/16 (fp32, fp16, batch 1) on the GPU, if installed
 #   tools/gpu.sh run firstrun         there: a fresh installation's first generate --device cuda and a later one, with
 #                                     kernels.cu built in parts (default) and as one program (issue 28's first-run time)
-#   tools/gpu.sh run serve            there: panamax serve --device cuda on kjv-llama, checked by tools/serve-check.py
+#   tools/gpu.sh run serve [--big]   there: panamax serve --device cuda on kjv-llama, checked by tools/serve-check.py
+#                                     (SERVE_FILES: random-weight SmolLM/TinyLlama shapes with kjv-llama's tokenizer, e.g.
+#                                     "tinyllama-kjv-Q8_0 tinyllama-kjv-F16"; SERVE_PASSES, SERVE_TOKENS)
 #   tools/gpu.sh run load [--big]    there: a later run's whole generate --device cuda, weights staged against
 #                                     synchronous copies, three rounds (with .gpu/libasyncProfiler.so: a wall profile into $OUT)
 #   tools/gpu.sh run intdot [--big]  there: Q8_0/Q4_0 tg128 with integer dot products (dp4a) against float products, alternating
@@ -416,15 +418,30 @@ PY
     return 0
   fi
   if [ "$what" = serve ] || [ "$what" = all ]; then
-    # panamax serve --device cuda on kjv-llama: 16 greedy completions one at a time, then 16 at once as
-    # streams; the texts must agree (tools/serve-check.py), and the tokens/s of both passes are printed.
-    echo "== serve --device cuda =="
-    "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main serve $gpu/shared/models/kjv-llama --device cuda --port 18080 \
-      --parallel 16 --warmup 1 > /tmp/pmx/serve.log 2>&1 &
-    spid=$!
-    python3 tools/serve-check.py http://127.0.0.1:18080 16 ${SERVE_TOKENS:-48} || status=1
-    kill -TERM $spid 2>/dev/null; wait $spid || echo "serve exited with $?"
-    grep -v "WARNING: Using incubator" /tmp/pmx/serve.log | tail -${SERVE_LOG_LINES:-5}
+    # panamax serve --device cuda: 16 greedy completions one at a time, then 16 at once as streams; the
+    # texts must agree (tools/serve-check.py), and the tokens/s of both passes are printed (issue 25: 16
+    # streams >= 4x one). SERVE_FILES: kjv-llama (default) and/or random-weight files of make_files' shapes
+    # with kjv-llama's tokenizer (text in and out): smol135-kjv-F16, tinyllama-kjv-Q8_0, tinyllama-kjv-Q4_0, ...
+    for sf in ${SERVE_FILES:-kjv-llama}; do
+      model=$gpu/shared/models/kjv-llama
+      if [ "$sf" != kjv-llama ]; then
+        [ -f $b/kjv.gguf ] || cli convert $gpu/shared/models/kjv-llama $b/kjv.gguf >/dev/null
+        shape=${sf%%-kjv-*} type=${sf##*-kjv-}
+        case $shape in smol135) dims="576 30 9 3 1536" ;; tinyllama) dims="2048 22 32 4 5632" ;; *) echo "unknown shape $shape"; status=1; continue ;; esac
+        [ -f $b/$shape-kjv-F16.gguf ] || tool RandomLlamaGguf $b/$shape-kjv-F16.gguf $dims $b/kjv.gguf f16 >/dev/null
+        [ -f $b/$sf.gguf ] || cli quantize $b/$shape-kjv-F16.gguf $b/$sf.gguf --type ${type,,} >/dev/null
+        model=$b/$sf.gguf
+      fi
+      echo "== serve --device cuda: $sf =="
+      "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main serve $model --device cuda --port 18080 \
+        --parallel 16 --warmup 1 > /tmp/pmx/serve.log 2>&1 &
+      spid=$!
+      for pass in $(seq ${SERVE_PASSES:-1}); do # a second pass: the batch sizes' CUDA graphs already captured
+        python3 tools/serve-check.py http://127.0.0.1:18080 16 ${SERVE_TOKENS:-48} || status=1
+      done
+      kill -TERM $spid 2>/dev/null; wait $spid || echo "serve exited with $?"
+      grep -v "WARNING: Using incubator" /tmp/pmx/serve.log | tail -${SERVE_LOG_LINES:-5}
+    done
   fi
   if [ "$what" = bench ] || [ "$what" = all ]; then
     echo "== benchmarks =="
