@@ -344,6 +344,8 @@ public final class Driver {
 
     /** CU_FUNC_ATTRIBUTE_NUM_REGS: registers a thread of the function uses. */
     public static final int FUNC_NUM_REGS = 4;
+    /** CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES: the function's static shared memory ({@code __shared__} arrays of fixed size). */
+    public static final int FUNC_STATIC_SHARED = 1;
 
     public int functionAttribute(long function, int attribute) {
         try (Arena a = Arena.ofConfined()) {
