@@ -15,6 +15,7 @@
 #   tools/gpu.sh run compare [--big [build-only]]  there (carrying .gpu/jdk.txz, .gpu/lib.txz, .gpu/tools and .llama: all of
 #                                     .gpu would pass the 64 MiB limit): builds llama-bench with CUDA (~2.5 min) and measures
 #                                     Panamax and llama.cpp on the same files: pp512 and tg128 side by side
+#                                     (COMPARE_FILES: some of the files, e.g. "tinyllama-Q8_0 tinyllama-Q4_0")
 #   tools/gpu.sh run batch [--big]    there: only the batched-decode table of `bench` (B = 1, 4, 16, 64 sequences a step)
 #   tools/gpu.sh run vision           there: a ViT-B/16-shaped model's images/s on the GPU (F32, Q8_0, F16; one at a time and 16
 #                                     a pass) and on the host's CPU
@@ -133,7 +134,7 @@ run() {
       [ -f $b/tinyllama-F16.gguf ] || tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null
       [ -f $b/tinyllama-Q8_0.gguf ] || cli quantize $b/tinyllama-F16.gguf $b/tinyllama-Q8_0.gguf --type q8_0 >/dev/null
       files="$files tinyllama-F16 tinyllama-Q8_0"
-      if [[ " ${BATCH_FILES:-} ${MMA_FILES:-} " == *tinyllama-Q4_0* ]]; then # only where asked for
+      if [[ " ${BATCH_FILES:-} ${MMA_FILES:-} ${COMPARE_FILES:-} " == *tinyllama-Q4_0* ]]; then # only where asked for
         [ -f $b/tinyllama-Q4_0.gguf ] || cli quantize $b/tinyllama-F16.gguf $b/tinyllama-Q4_0.gguf --type q4_0 >/dev/null
       fi
     fi
@@ -159,7 +160,7 @@ run() {
     [ "${3:-}" = build-only ] && { echo "llama-bench built"; return 0; }
     make_files
     printf '%-16s %12s %12s %8s %12s %12s %8s\n' file 'Panamax pp512' 'llama.cpp' ratio 'Panamax tg128' 'llama.cpp' ratio
-    for f in $files; do
+    for f in ${COMPARE_FILES:-$files}; do # COMPARE_FILES: a subset (or tinyllama-Q4_0 too)
       ours $f
       csv=$($lc/build/bin/llama-bench -m $b/$f.gguf -ngl 99 -p 512 -n 128 -r 5 -o csv 2>/dev/null)
       read -r lpp ltg < <(echo "$csv" | python3 -c "
