@@ -124,14 +124,16 @@ run() {
   b=/tmp/pmx/bench && mkdir -p $b
   tool() { "$java" "${flags[@]}" -Xmx8g -cp "$cp:$gpu/tools" "$@" 2>&1 | { grep -v "WARNING: Using incubator" || true; }; }
   cli() { "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main "$@" 2>&1 | { grep -v "WARNING: Using incubator" || true; }; }
+  # The shapes' DIM LAYERS HEADS KV_HEADS FFN (RandomLlamaGguf's arguments before the vocabulary).
+  shape_dims() { case $1 in smol135) echo "576 30 9 3 1536" ;; tinyllama) echo "2048 22 32 4 5632" ;; esac; }
   # The benchmark files: SmolLM-135M shape in F16, Q8_0, Q4_0 (and with --big TinyLlama-1.1B in F16, Q8_0), made here.
   make_files() { # (kept between runs of one call: /tmp/pmx/bench survives, the JDK is unpacked again)
-    [ -f $b/smol135-F16.gguf ] || tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
+    [ -f $b/smol135-F16.gguf ] || tool RandomLlamaGguf $b/smol135-F16.gguf $(shape_dims smol135) 49152 f16 >/dev/null
     [ -f $b/smol135-Q8_0.gguf ] || cli quantize $b/smol135-F16.gguf $b/smol135-Q8_0.gguf --type q8_0 >/dev/null
     [ -f $b/smol135-Q4_0.gguf ] || cli quantize $b/smol135-F16.gguf $b/smol135-Q4_0.gguf --type q4_0 >/dev/null
     files="smol135-F16 smol135-Q8_0 smol135-Q4_0"
     if [ "$big" = --big ]; then
-      [ -f $b/tinyllama-F16.gguf ] || tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null
+      [ -f $b/tinyllama-F16.gguf ] || tool RandomLlamaGguf $b/tinyllama-F16.gguf $(shape_dims tinyllama) 32000 f16 >/dev/null
       [ -f $b/tinyllama-Q8_0.gguf ] || cli quantize $b/tinyllama-F16.gguf $b/tinyllama-Q8_0.gguf --type q8_0 >/dev/null
       files="$files tinyllama-F16 tinyllama-Q8_0"
       if [[ " ${BATCH_FILES:-} ${MMA_FILES:-} ${COMPARE_FILES:-} " == *tinyllama-Q4_0* ]]; then # only where asked for
@@ -222,7 +224,7 @@ print(pp, tg)")
     return 0
   fi
   if [ "$what" = startup-quant ]; then # the quantized decode kernels' start-up twins on this host's CPU: TinyLlama-shape Q8_0/Q4_0, whole process
-    [ -f $b/tinyllama-F16.gguf ] || tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null
+    [ -f $b/tinyllama-F16.gguf ] || tool RandomLlamaGguf $b/tinyllama-F16.gguf $(shape_dims tinyllama) 32000 f16 >/dev/null
     for q in Q8_0 Q4_0; do
       [ -f $b/tinyllama-$q.gguf ] || cli quantize $b/tinyllama-F16.gguf $b/tinyllama-$q.gguf --type ${q,,} >/dev/null
       cli generate $b/tinyllama-$q.gguf --ids 1,15043 --max-tokens 1 >/dev/null # writes the layout cache, not timed
@@ -347,7 +349,7 @@ print(pp, tg)")
   fi
   if [ "$what" = longctx ]; then # decode after 512 and after 4096 prompt tokens, TinyLlama shape (issue 28: within 1.3x)
     f=$b/tinyllama-F16-8k.gguf
-    [ -f $f ] || tool RandomLlamaGguf $f 2048 22 32 4 5632 32000 f16 8192 >/dev/null
+    [ -f $f ] || tool RandomLlamaGguf $f $(shape_dims tinyllama) 32000 f16 8192 >/dev/null
     for kv in f32 f16; do
       for p in 512 4096 512 4096; do
         echo "kv $kv, prompt $p: $(cli bench $f --device cuda --prompt-tokens $p --tokens 128 --repeats 3 --warmup 1 --kv-type $kv | grep -E '^(prefill|decode)' | tr '\n' ' ')"
@@ -357,7 +359,7 @@ print(pp, tg)")
     return 0
   fi
   if [ "$what" = timing ]; then
-    tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
+    tool RandomLlamaGguf $b/smol135-F16.gguf $(shape_dims smol135) 49152 f16 >/dev/null
     "$java" "${flags[@]}" -cp "$cp" dev.panamax.cuda.DecodeTiming $b/smol135-F16.gguf 2>&1 | { grep -v "WARNING: Using incubator" || true; }
     return 0
   fi
@@ -374,8 +376,8 @@ print(pp, tg)")
   fi
   if [ "$what" = kernel ]; then # Nsight Compute's details of one decode kernel: run kernel NAME [--big] (PROFILE_PROMPT: context; PROFILE_BATCH=B: a batched step of B sequences)
     f=$b/smol135-F16.gguf
-    tool RandomLlamaGguf $f 576 30 9 3 1536 49152 f16 >/dev/null
-    if [ "${3:-}" = --big ]; then f=$b/tinyllama-F16.gguf; tool RandomLlamaGguf $f 2048 22 32 4 5632 32000 f16 >/dev/null; fi
+    tool RandomLlamaGguf $f $(shape_dims smol135) 49152 f16 >/dev/null
+    if [ "${3:-}" = --big ]; then f=$b/tinyllama-F16.gguf; tool RandomLlamaGguf $f $(shape_dims tinyllama) 32000 f16 >/dev/null; fi
     ncu --target-processes all --cache-control none --clock-control none --kernel-name "$big" --launch-skip 300 --launch-count 1 \
       --section SpeedOfLight --section WarpStateStats --section LaunchStats --section Occupancy --section MemoryWorkloadAnalysis \
       --section SourceCounters --print-details all \
@@ -388,9 +390,9 @@ print(pp, tg)")
     if [ -n "${PROFILE_FILE:-}" ]; then # PROFILE_FILE: one of make_files' files (with --big: e.g. tinyllama-Q8_0)
       make_files; f=$b/$PROFILE_FILE.gguf
     else
-      tool RandomLlamaGguf $b/smol135-F16.gguf 576 30 9 3 1536 49152 f16 >/dev/null
+      tool RandomLlamaGguf $b/smol135-F16.gguf $(shape_dims smol135) 49152 f16 >/dev/null
       f=$b/smol135-F16.gguf
-      if [ "$big" = --big ]; then tool RandomLlamaGguf $b/tinyllama-F16.gguf 2048 22 32 4 5632 32000 f16 >/dev/null; f=$b/tinyllama-F16.gguf; fi
+      if [ "$big" = --big ]; then tool RandomLlamaGguf $b/tinyllama-F16.gguf $(shape_dims tinyllama) 32000 f16 >/dev/null; f=$b/tinyllama-F16.gguf; fi
     fi
     # --big prefill: the kernels of one 512-token prompt instead (cuBLAS included).
     filter=(--kernel-name "regex:${PROFILE_KERNELS:-matvec|attention_decode|embed}" --launch-skip ${PROFILE_SKIP:-400} --launch-count 600)
@@ -428,7 +430,8 @@ PY
       if [ "$sf" != kjv-llama ]; then
         [ -f $b/kjv.gguf ] || cli convert $gpu/shared/models/kjv-llama $b/kjv.gguf >/dev/null
         shape=${sf%%-kjv-*} type=${sf##*-kjv-}
-        case $shape in smol135) dims="576 30 9 3 1536" ;; tinyllama) dims="2048 22 32 4 5632" ;; *) echo "unknown shape $shape"; status=1; continue ;; esac
+        dims=$(shape_dims $shape)
+        [ -n "$dims" ] || { echo "unknown shape $shape"; status=1; continue; }
         [ -f $b/$shape-kjv-F16.gguf ] || tool RandomLlamaGguf $b/$shape-kjv-F16.gguf $dims $b/kjv.gguf f16 >/dev/null
         [ -f $b/$sf.gguf ] || cli quantize $b/$shape-kjv-F16.gguf $b/$sf.gguf --type ${type,,} >/dev/null
         model=$b/$sf.gguf

@@ -43,10 +43,11 @@ public final class CudaContext {
     public final long totalMemory;
     final long context;
     private final Map<String, Long> functions = new ConcurrentHashMap<>();
-    /** The dynamic shared memory each kernel has been allowed where with its static arrays it passes the default 48 KiB. */
+    /**
+     * The most dynamic shared memory each kernel has been launched with, checked against the GPU (with its
+     * static arrays) and allowed where the two together pass the default 48 KiB.
+     */
     private final Map<Long, Integer> sharedSet = new ConcurrentHashMap<>();
-    /** Each launched function's static shared memory (CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES), asked once. */
-    private final Map<Long, Integer> staticShared = new ConcurrentHashMap<>();
 
     private CudaContext(Driver driver, int ordinal) {
         this.driver = driver;
@@ -368,18 +369,17 @@ public final class CudaContext {
      */
     public void launch(boolean dependent, String kernel, int[] grid, int block, int shared, long stream, Object... args) {
         long f = function(kernel);
-        // Past 48 KB a block's shared memory — the kernel's static arrays and the dynamic part together —
+        // Past 48 KiB a block's shared memory — the kernel's static arrays and the dynamic part together —
         // needs the opt-in attribute; without it the launch fails with CUDA_ERROR_INVALID_VALUE (the tensor-core
-        // matvec of 16 inputs over 2 560 columns: 47 616 dynamic bytes + ~9.4 KB static).
+        // matvec of 16 inputs over 2 560 columns: 47 616 dynamic bytes + ~9.4 KB static). Checked once per
+        // kernel and larger size: later launches of that size or less take one map lookup.
         if (shared > 0 && sharedSet.getOrDefault(f, 0) < shared) {
-            int fixed = staticShared.computeIfAbsent(f, k -> driver.functionAttribute(k, Driver.FUNC_STATIC_SHARED));
-            if (shared + fixed > 48 * 1024) {
-                if (shared + fixed > maxSharedOptIn) {
-                    throw new CudaException(kernel + " needs " + (shared + fixed) + " bytes of shared memory; this GPU has " + maxSharedOptIn);
-                }
-                driver.setFunctionAttribute(f, Driver.FUNC_MAX_DYNAMIC_SHARED, shared);
-                sharedSet.put(f, shared);
+            int fixed = driver.functionAttribute(f, Driver.FUNC_STATIC_SHARED);
+            if (shared + fixed > maxSharedOptIn) {
+                throw new CudaException(kernel + " needs " + (shared + fixed) + " bytes of shared memory; this GPU has " + maxSharedOptIn);
             }
+            if (shared + fixed > 48 * 1024) driver.setFunctionAttribute(f, Driver.FUNC_MAX_DYNAMIC_SHARED, shared);
+            sharedSet.put(f, shared);
         }
         try (Arena a = Arena.ofConfined()) {
             MemorySegment params = a.allocate(java.lang.foreign.ValueLayout.ADDRESS, Math.max(args.length, 1));
