@@ -61,12 +61,12 @@ class TwinWarmUpIT {
 
     /**
      * The quantized decode kernels' twins ({@code quant/InterleavedTwins}): the embedded model
-     * quantized to Q8_0 and to Q4_0 at load, 480 tokens switching during the run against the vector
-     * kernels throughout.
+     * quantized to Q8_0, Q4_0 and Q6_K at load, 480 tokens switching during the run against the
+     * vector kernels throughout.
      */
     @Test
     void quantizedKernelsSwitchWithTheSameIds() throws Exception {
-        for (String type : new String[] {"q8_0", "q4_0"}) {
+        for (String type : new String[] {"q8_0", "q4_0", "q6_k"}) {
             // The deadline switches every family 0.8 s in, warm or not, should the JIT not have compiled
             // this family's vector kernel by then (on a busy two-core machine it may take the whole run).
             Run switching = run("-Dpanamax.twinWarmUpDelayMillis=0 -Dpanamax.twinsBelowTokens=100000 -Dpanamax.twinWarmUpDeadlineMillis=800",

@@ -6,8 +6,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * Plain-Java twins of the Q8_0 and Q4_0 decode kernels ({@link VectorInterleaved#q8}, {@link
- * VectorInterleaved#q4} and their batched forms), for a fresh JVM: until C2 has compiled the Vector
+ * Plain-Java twins of the Q8_0, Q4_0 and Q6_K decode kernels ({@link VectorInterleaved#q8}, {@link
+ * VectorInterleaved#q4} and their batched forms, {@link VectorInterleaved#q6k}), for a fresh JVM: until C2 has compiled the Vector
  * API kernels they run as Java fallbacks, thousands of times slower, while these loops are compiled
  * within tens of milliseconds (docs/kernels.md, "Start-up: lane-order twins"). They give the vector
  * kernels' bits: a block's integer sum Σ code·x is exact in any order, and it meets the scales as
@@ -126,6 +126,59 @@ final class InterleavedTwins {
         }
     }
 
+    /**
+     * Q6_Kx16 groups [g0, g1) × each of {@code a} into {@code outs} (the output matrix of llama.cpp's
+     * Q4_0 and Q4_K files). Its code pieces are Q8_0x16's (two columns of sixteen rows, as signed
+     * bytes, here in [−32, 31]): per sub-block of 16 columns the same biased two-lane products as
+     * {@link #q8Block}, Σ (code + 128)·x less 128·Σx, times the row's sub-block scale into an int;
+     * per super-block one fused multiply-add by d·xd, as {@link VectorInterleaved#q6k} rounds it.
+     * A lane's sum over a sub-block: |Σ| ≤ 16·159·127 &lt; 2³¹; the scaled int: ≤ 16·128·16·63·127 &lt; 2³¹.
+     */
+    static void q6k(MemorySegment w, long off, QuantizedMatvec.Activations[] a, int blocks, float[][] outs, int g0, int g1) {
+        int n = a.length;
+        long[] blk = new long[Q6_Kx16.BYTES / 8], acc = new long[8];
+        int[] sc = new int[256], scaled = new int[16];
+        float[][] rows = new float[n][16];
+        for (int g = g0; g < g1; g++) {
+            for (float[] row : rows) java.util.Arrays.fill(row, 0f);
+            long base = off + (long) g * blocks * Q6_Kx16.BYTES;
+            for (int b = 0; b < blocks; b++) {
+                MemorySegment.copy(w, I64, base + (long) b * Q6_Kx16.BYTES, blk, 0, blk.length);
+                for (int i = 0; i < 256; i++) sc[i] = (byte) (blk[4 + (i >> 3)] >>> 8 * (i & 7)); // sub-block j's scale of row r at 16j + r
+                for (int v = 0; v < n; v++) q6kBlock(blk, sc, a[v].xq().q, 256 * b, a[v].xq().d[b], rows[v], acc, scaled);
+            }
+            for (int v = 0; v < n; v++) System.arraycopy(rows[v], 0, outs[v], 16 * g, 16);
+        }
+    }
+
+    /** One Q6_Kx16 group-superblock against one vector's codes xq[xb, xb + 256) (d: its scale) into its 16 rows; see {@link #q8Block}. */
+    private static void q6kBlock(long[] blk, int[] sc, byte[] xq, int xb, float d, float[] row, long[] acc, int[] scaled) {
+        java.util.Arrays.fill(scaled, 0);
+        for (int j = 0; j < 16; j++) {
+            java.util.Arrays.fill(acc, 0);
+            int xsum = 0;
+            for (int p = 0; p < 8; p++) {
+                long x0 = xq[xb + 16 * j + 2 * p], x1 = xq[xb + 16 * j + 2 * p + 1];
+                xsum += (int) (x0 + x1);
+                int at = Q6_Kx16.CODES / 8 + 4 * (8 * j + p);
+                for (int k = 0; k < 4; k++) { // bytes: row 4k c0, c1, row 4k + 1 c0, c1, … as in Q8_0x16
+                    long u = blk[at + k] ^ 0x8080808080808080L;
+                    acc[2 * k] += (u & LANE_BYTES) * x0 + (u >>> 8 & LANE_BYTES) * x1;
+                    acc[2 * k + 1] += (u >>> 16 & LANE_BYTES) * x0 + (u >>> 24 & LANE_BYTES) * x1;
+                }
+            }
+            int bias = 128 * xsum, s = 16 * j;
+            for (int k = 0; k < 4; k++) {
+                long even = acc[2 * k], odd = acc[2 * k + 1];
+                scaled[4 * k] += sc[s + 4 * k] * ((int) even - bias);
+                scaled[4 * k + 1] += sc[s + 4 * k + 1] * ((int) odd - bias);
+                scaled[4 * k + 2] += sc[s + 4 * k + 2] * (high(even) - bias);
+                scaled[4 * k + 3] += sc[s + 4 * k + 3] * (high(odd) - bias);
+            }
+        }
+        for (int r = 0; r < 16; r++) row[r] = Math.fma((float) scaled[r], scale(blk, r) * d, row[r]);
+    }
+
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private static int lane(long sum, int lane) {
@@ -143,24 +196,28 @@ final class InterleavedTwins {
     }
 
     /**
-     * The Q8_0 and Q4_0 decode kernels as a fresh JVM runs them: on these twins until the warm-up
+     * The Q8_0, Q4_0 and Q6_K decode kernels as a fresh JVM runs them: on these twins until the warm-up
      * ({@link StartUpTwins}) finds the vector kernels as fast, then on {@code vector}. Every other
      * kernel goes to {@code vector} at once.
      */
     static final class StartUpDot implements QuantizedMatvec.Dot {
         private final QuantizedMatvec.Dot v;
-        private final StartUpTwins.Family q8, q4;
+        private final StartUpTwins.Family q8, q4, q6k;
 
         StartUpDot(QuantizedMatvec.Dot vector) {
             this.v = vector;
             this.q8 = StartUpTwins.register("q8_0", new Workload(vector, BlockFormat.Q8_0, 32, 256)::run);
-            this.q4 = StartUpTwins.register("q4_0", new Workload(vector, BlockFormat.Q4_0, 64, 256)::run);
+            // Q4_0: three groups of 64 rows, so both of the vector kernel's loops run ({@code q4Pair} for two
+            // groups at a time, {@code q4Group} for the odd one): with one group the pair loop, the one a
+            // model's matrices take, was never warmed and ran uncompiled after the switch.
+            this.q4 = StartUpTwins.register("q4_0", new Workload(vector, BlockFormat.Q4_0, 192, 256)::run);
+            this.q6k = StartUpTwins.register("q6_k", new Workload(vector, BlockFormat.Q6_K, 16, 256)::run);
         }
 
         @Override
         public void matvecInterleaved(BlockFormat f, MemorySegment w, long off, Q8_KBlock x, int[] pairs, float[] xs8, int[] xsum32, int cols,
                                       float[] out, int g0, int g1) {
-            StartUpTwins.Family twin = f == BlockFormat.Q8_0 ? q8 : f == BlockFormat.Q4_0 ? q4 : null;
+            StartUpTwins.Family twin = f == BlockFormat.Q8_0 ? q8 : f == BlockFormat.Q4_0 ? q4 : f == BlockFormat.Q6_K ? q6k : null;
             if (twin == null || twin.onVector()) {
                 v.matvecInterleaved(f, w, off, x, pairs, xs8, xsum32, cols, out, g0, g1);
                 return;
@@ -168,13 +225,14 @@ final class InterleavedTwins {
             twin.use();
             QuantizedMatvec.Activations[] a = {new QuantizedMatvec.Activations(x, pairs, xs8, xsum32, null)};
             if (f == BlockFormat.Q8_0) q8(w, off, a, cols / 32, new float[][] {out}, g0, g1);
-            else q4(w, off, a, cols / 32, new float[][] {out}, g0, g1);
+            else if (f == BlockFormat.Q4_0) q4(w, off, a, cols / 32, new float[][] {out}, g0, g1);
+            else q6k(w, off, a, cols / 256, new float[][] {out}, g0, g1);
         }
 
         @Override
         public boolean matvecInterleavedBatch(BlockFormat f, MemorySegment w, long off, QuantizedMatvec.Activations[] a, int cols, float[][] outs,
                                               int g0, int g1) {
-            StartUpTwins.Family twin = f == BlockFormat.Q8_0 ? q8 : f == BlockFormat.Q4_0 ? q4 : null;
+            StartUpTwins.Family twin = f == BlockFormat.Q8_0 ? q8 : f == BlockFormat.Q4_0 ? q4 : null; // (Q6_K: one vector at a time, as on the vector side)
             if (twin == null || twin.onVector()) return v.matvecInterleavedBatch(f, w, off, a, cols, outs, g0, g1);
             twin.use();
             if (f == BlockFormat.Q8_0) q8(w, off, a, cols / 32, outs, g0, g1);
@@ -226,7 +284,9 @@ final class InterleavedTwins {
             int bytes = (int) QuantizedMatvec.interleavedBytes(format, rows, cols);
             byte[] codes = new byte[bytes];
             random.nextBytes(codes);
-            int groupBlock = format == BlockFormat.Q8_0 ? Q8_0x16.BYTES : Q4_0x64.BYTES, scales = QuantizedMatvec.interleavedGroupRows(format);
+            int groupBlock = format == BlockFormat.Q8_0 ? Q8_0x16.BYTES : format == BlockFormat.Q4_0 ? Q4_0x64.BYTES : Q6_Kx16.BYTES;
+            int scales = QuantizedMatvec.interleavedGroupRows(format);
+            if (format == BlockFormat.Q6_K) for (int i = Q6_Kx16.CODES; i < bytes; i++) codes[i] = (byte) ((codes[i] & 63) - 32); // one group: codes in [−32, 31]
             for (int o = 0; o < bytes; o += groupBlock) {
                 for (int r = 0; r < scales; r++) { // finite scales, as interleaving checks
                     short h = Float.floatToFloat16(0.01f + random.nextFloat() / 64);
@@ -247,7 +307,8 @@ final class InterleavedTwins {
             QuantizedMatvec.Activations a = one[0];
             if (onVector) vector.matvecInterleaved(format, w, 0, a.xq(), a.pairs(), a.xs8(), a.xsum32(), cols, outs[0], 0, groups);
             else if (format == BlockFormat.Q8_0) q8(w, 0, one, cols / 32, outs, 0, groups);
-            else q4(w, 0, one, cols / 32, outs, 0, groups);
+            else if (format == BlockFormat.Q4_0) q4(w, 0, one, cols / 32, outs, 0, groups);
+            else q6k(w, 0, one, cols / 256, outs, 0, groups);
         }
     }
 }

@@ -150,7 +150,7 @@ public final class QuantizedMatvec {
         if (Simd.kernels().vectorBits() < 256) return SCALAR;
         try {
             Dot vector = (Dot) Class.forName("dev.panamax.quant.VectorQuantDot").getDeclaredField("INSTANCE").get(null);
-            return new InterleavedTwins.StartUpDot(vector); // the Q8_0 and Q4_0 decode kernels on twins in a fresh JVM
+            return new InterleavedTwins.StartUpDot(vector); // the Q8_0, Q4_0 and Q6_K decode kernels on twins in a fresh JVM
         } catch (ReflectiveOperationException | LinkageError e) {
             return SCALAR;
         }

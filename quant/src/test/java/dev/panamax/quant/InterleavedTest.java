@@ -159,20 +159,22 @@ class InterleavedTest {
      * The start-up twins ({@link InterleavedTwins}) give the references' bits — and so the vector
      * kernels' — for one vector and for several at once (a batched step), on every group range,
      * with random codes over their whole range, scales of both signs, a subnormal and a zero, and
-     * at the extremes of their 32-bit lanes: Q8_0 codes all −128 or 127 and Q4_0 nibbles all 15,
-     * against activation codes all +127 or −127. Plain Java: checked on the scalar path too.
+     * at the extremes of their 32-bit lanes: Q8_0 codes all −128 or 127, Q4_0 nibbles all 15, Q6_K
+     * codes all 63 (or −32 and 31 mixed) with sub-block scales −128, −1 or 127, against activation
+     * codes all +127 or −127. Plain Java: checked on the scalar path too.
      */
     @Test
     void startUpTwinsEqualTheReferences() {
         SplittableRandom r = new SplittableRandom(17);
-        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0}) {
-            for (int cols : new int[] {32, 576, 2048}) {
+        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.Q6_K}) {
+            for (int cols : f == BlockFormat.Q6_K ? new int[] {256, 2048} : new int[] {32, 576, 2048}) {
                 for (int fill : new int[] {-1, 0x00, 0x7f, 0x80, 0xff}) { // -1: random bytes; else every code byte
                     int rows = 128, group = QuantizedMatvec.interleavedGroupRows(f), groups = rows / group;
                     MemorySegment w = randomMatrix(r, f, 3, rows, cols);
-                    if (fill >= 0) {
-                        for (long b = 0; b < (long) rows * cols / 32; b++) {
-                            for (int i = 2; i < f.bytes; i++) w.set(ValueLayout.JAVA_BYTE, 3 + b * f.bytes + i, (byte) fill);
+                    if (fill >= 0) { // the codes (and Q6_K's sub-block scales), not the f16 scale
+                        int from = f == BlockFormat.Q6_K ? 0 : 2, to = f == BlockFormat.Q6_K ? 208 : f.bytes;
+                        for (long b = 0; b < (long) rows * cols / f.size; b++) {
+                            for (int i = from; i < to; i++) w.set(ValueLayout.JAVA_BYTE, 3 + b * f.bytes + i, (byte) fill);
                         }
                     }
                     MemorySegment p = interleaved(f, w, 3, rows, cols);
@@ -186,12 +188,9 @@ class InterleavedTest {
                         reference(f, p, new Activations(xs[v], f), cols, want[v], rows);
                     }
                     int g0 = fill == 0x80 ? 1 : 0; // a range that does not start at 0
-                    if (f == BlockFormat.Q8_0) InterleavedTwins.q8(p, 0, a, cols / 32, got, g0, groups);
-                    else InterleavedTwins.q4(p, 0, a, cols / 32, got, g0, groups);
+                    twins(f, p, a, cols, got, g0, groups);
                     for (int v = 0; v < xs.length; v++) {
-                        QuantizedMatvec.Activations[] one = {a[v]};
-                        if (f == BlockFormat.Q8_0) InterleavedTwins.q8(p, 0, one, cols / 32, new float[][] {alone[v]}, g0, groups);
-                        else InterleavedTwins.q4(p, 0, one, cols / 32, new float[][] {alone[v]}, g0, groups);
+                        twins(f, p, new QuantizedMatvec.Activations[] {a[v]}, cols, new float[][] {alone[v]}, g0, groups);
                         String what = f + " cols " + cols + " fill " + fill + " vector " + v;
                         float[] expect = java.util.Arrays.copyOfRange(want[v], g0 * group, rows);
                         assertArrayEquals(expect, java.util.Arrays.copyOfRange(got[v], g0 * group, rows), what + " (batched)");
@@ -200,6 +199,14 @@ class InterleavedTest {
                     }
                 }
             }
+        }
+    }
+
+    private static void twins(BlockFormat f, MemorySegment p, QuantizedMatvec.Activations[] a, int cols, float[][] outs, int g0, int g1) {
+        switch (f) {
+            case Q8_0 -> InterleavedTwins.q8(p, 0, a, cols / 32, outs, g0, g1);
+            case Q4_0 -> InterleavedTwins.q4(p, 0, a, cols / 32, outs, g0, g1);
+            default -> InterleavedTwins.q6k(p, 0, a, cols / 256, outs, g0, g1);
         }
     }
 
