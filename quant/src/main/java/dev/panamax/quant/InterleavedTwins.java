@@ -179,6 +179,16 @@ final class InterleavedTwins {
         for (int r = 0; r < 16; r++) row[r] = Math.fma((float) scaled[r], scale(blk, r) * d, row[r]);
     }
 
+    /** Groups [g0, g1) of an interleaved Q8_0, Q4_0 or Q6_K matrix of {@code cols} columns × each of {@code a}: the format's twin. */
+    static void matvec(BlockFormat f, MemorySegment w, long off, QuantizedMatvec.Activations[] a, int cols, float[][] outs, int g0, int g1) {
+        switch (f) {
+            case Q8_0 -> q8(w, off, a, cols / 32, outs, g0, g1);
+            case Q4_0 -> q4(w, off, a, cols / 32, outs, g0, g1);
+            case Q6_K -> q6k(w, off, a, cols / 256, outs, g0, g1);
+            default -> throw new IllegalArgumentException("no start-up twin for " + f);
+        }
+    }
+
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private static int lane(long sum, int lane) {
@@ -223,10 +233,7 @@ final class InterleavedTwins {
                 return;
             }
             twin.use();
-            QuantizedMatvec.Activations[] a = {new QuantizedMatvec.Activations(x, pairs, xs8, xsum32, null)};
-            if (f == BlockFormat.Q8_0) q8(w, off, a, cols / 32, new float[][] {out}, g0, g1);
-            else if (f == BlockFormat.Q4_0) q4(w, off, a, cols / 32, new float[][] {out}, g0, g1);
-            else q6k(w, off, a, cols / 256, new float[][] {out}, g0, g1);
+            matvec(f, w, off, new QuantizedMatvec.Activations[] {new QuantizedMatvec.Activations(x, pairs, xs8, xsum32, null)}, cols, new float[][] {out}, g0, g1);
         }
 
         @Override
@@ -235,8 +242,7 @@ final class InterleavedTwins {
             StartUpTwins.Family twin = f == BlockFormat.Q8_0 ? q8 : f == BlockFormat.Q4_0 ? q4 : null; // (Q6_K: one vector at a time, as on the vector side)
             if (twin == null || twin.onVector()) return v.matvecInterleavedBatch(f, w, off, a, cols, outs, g0, g1);
             twin.use();
-            if (f == BlockFormat.Q8_0) q8(w, off, a, cols / 32, outs, g0, g1);
-            else q4(w, off, a, cols / 32, outs, g0, g1);
+            matvec(f, w, off, a, cols, outs, g0, g1);
             return true;
         }
 
@@ -306,9 +312,7 @@ final class InterleavedTwins {
         void run(boolean onVector) {
             QuantizedMatvec.Activations a = one[0];
             if (onVector) vector.matvecInterleaved(format, w, 0, a.xq(), a.pairs(), a.xs8(), a.xsum32(), cols, outs[0], 0, groups);
-            else if (format == BlockFormat.Q8_0) q8(w, 0, one, cols / 32, outs, 0, groups);
-            else if (format == BlockFormat.Q4_0) q4(w, 0, one, cols / 32, outs, 0, groups);
-            else q6k(w, 0, one, cols / 256, outs, 0, groups);
+            else matvec(format, w, 0, one, cols, outs, 0, groups);
         }
     }
 }

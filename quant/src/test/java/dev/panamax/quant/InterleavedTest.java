@@ -188,9 +188,9 @@ class InterleavedTest {
                         reference(f, p, new Activations(xs[v], f), cols, want[v], rows);
                     }
                     int g0 = fill == 0x80 ? 1 : 0; // a range that does not start at 0
-                    twins(f, p, a, cols, got, g0, groups);
+                    InterleavedTwins.matvec(f, p, 0, a, cols, got, g0, groups);
                     for (int v = 0; v < xs.length; v++) {
-                        twins(f, p, new QuantizedMatvec.Activations[] {a[v]}, cols, new float[][] {alone[v]}, g0, groups);
+                        InterleavedTwins.matvec(f, p, 0, new QuantizedMatvec.Activations[] {a[v]}, cols, new float[][] {alone[v]}, g0, groups);
                         String what = f + " cols " + cols + " fill " + fill + " vector " + v;
                         float[] expect = java.util.Arrays.copyOfRange(want[v], g0 * group, rows);
                         assertArrayEquals(expect, java.util.Arrays.copyOfRange(got[v], g0 * group, rows), what + " (batched)");
@@ -199,14 +199,6 @@ class InterleavedTest {
                     }
                 }
             }
-        }
-    }
-
-    private static void twins(BlockFormat f, MemorySegment p, QuantizedMatvec.Activations[] a, int cols, float[][] outs, int g0, int g1) {
-        switch (f) {
-            case Q8_0 -> InterleavedTwins.q8(p, 0, a, cols / 32, outs, g0, g1);
-            case Q4_0 -> InterleavedTwins.q4(p, 0, a, cols / 32, outs, g0, g1);
-            default -> InterleavedTwins.q6k(p, 0, a, cols / 256, outs, g0, g1);
         }
     }
 
