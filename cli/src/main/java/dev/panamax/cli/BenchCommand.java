@@ -38,7 +38,7 @@ final class BenchCommand extends Command {
                 Option.valued("--batch", "B", "sequences decoded together (default 1)"),
                 Option.valued("--repeats", "R", "default 5"), Option.valued("--warmup", "S", "seconds of warm-up runs at least (default 2; 0: one run)"),
                 Option.flag("--json", "print the results as one JSON object (cpu, model, runs, medians) instead of text"),
-                Option.THREADS, Option.KV_TYPE, Option.LAYOUT_CACHE, Option.DEVICE, Option.QUANTIZE));
+                Option.THREADS, Option.KV_TYPE, Option.PROMPT_CHUNK, Option.LAYOUT_CACHE, Option.DEVICE, Option.QUANTIZE));
     }
 
     @Override

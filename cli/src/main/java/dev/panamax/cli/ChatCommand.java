@@ -26,7 +26,7 @@ final class ChatCommand extends Command {
                 costs its own new tokens; when the conversation outgrows the context, its oldest
                 turns are dropped (the system message stays) and the chat goes on.
                 """, Option.of(List.of(Option.valued("--system", "TEXT", "a system message")), Option.sampling(256),
-                List.of(Option.QUANTIZE, Option.THREADS, Option.KV_TYPE, Option.LAYOUT_CACHE, Option.DEVICE)));
+                List.of(Option.QUANTIZE, Option.THREADS, Option.KV_TYPE, Option.PROMPT_CHUNK, Option.LAYOUT_CACHE, Option.DEVICE)));
     }
 
     @Override

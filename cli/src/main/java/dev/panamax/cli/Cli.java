@@ -47,6 +47,11 @@ final class Cli {
                 default -> throw new UsageException("--kv-type must be f32 or f16, got '" + kv + "'");
             };
         }
+        if (a.value("--prompt-chunk", null) != null) {
+            int chunk = a.integer("--prompt-chunk", LoadOptions.DEFAULT_PROMPT_CHUNK);
+            if (chunk < 0) throw new UsageException("--prompt-chunk must be 0 (whole prompts) or more, got " + chunk);
+            o = o.withPromptChunk(chunk);
+        }
         String cache = a.value("--layout-cache", System.getenv("PANAMAX_LAYOUT_CACHE"));
         if (cache == null || cache.isBlank()) o = o.withLayoutCache(LoadOptions.defaultLayoutCache());
         else if (!cache.equals("off")) o = o.withLayoutCache(java.nio.file.Path.of(cache));

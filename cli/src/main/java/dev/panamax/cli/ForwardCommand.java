@@ -34,7 +34,7 @@ final class ForwardCommand extends Command {
                 conformance checks.
                 """, List.of(Option.valued("--ids", "A,B,C", "the tokens"), Option.valued("--image", "IMAGE", "an image file, for an image model"),
                 Option.valued("--pixels", "FILE.f32", "preprocessed pixels, for an image model"), PixelsFile.SIZE,
-                Option.valued("--out", "FILE", "where the floats go"), Option.THREADS, Option.KV_TYPE, Option.DEVICE, Option.QUANTIZE));
+                Option.valued("--out", "FILE", "where the floats go"), Option.THREADS, Option.KV_TYPE, Option.PROMPT_CHUNK, Option.DEVICE, Option.QUANTIZE));
     }
 
     @Override

@@ -36,7 +36,7 @@ final class GenerateCommand extends Command {
                         \\n, \\t and \\\\ are a newline, a tab and a backslash)"""),
                 Option.valued("--ids", "A,B,C", "the prompt as token ids instead of text"),
                 Option.flag("--print-ids", "end stdout with one line: the prompt's and generated ids, comma-separated"),
-                Option.QUANTIZE, Option.THREADS, Option.KV_TYPE, Option.LAYOUT_CACHE, Option.DEVICE)));
+                Option.QUANTIZE, Option.THREADS, Option.KV_TYPE, Option.PROMPT_CHUNK, Option.LAYOUT_CACHE, Option.DEVICE)));
     }
 
     @Override

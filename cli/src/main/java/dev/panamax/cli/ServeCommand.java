@@ -32,7 +32,7 @@ final class ServeCommand extends Command {
                         Option.valued("--model-id", "NAME", "the model's name in /v1/models (default: the file's name)"),
                         Option.valued("--warmup", "S", "seconds of synthetic batches before accepting requests (default 2; 0: none)"),
                         Option.valued("--kv-memory", "MB", "the running requests' KV caches together, at most (default: half the heap); a request waits until its cache fits, and one that never could gets 400")),
-                List.of(Option.QUANTIZE, Option.THREADS, Option.KV_TYPE, Option.LAYOUT_CACHE, Option.DEVICE)));
+                List.of(Option.QUANTIZE, Option.THREADS, Option.KV_TYPE, Option.PROMPT_CHUNK, Option.LAYOUT_CACHE, Option.DEVICE)));
     }
 
     @Override

@@ -230,6 +230,17 @@ public final class Gpt2 implements Architecture {
          */
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
+            return LanguageModel.Session.inBlocks(tokens, allLogits, prefillChunk(), c.vocab, pos, c.context, this::prefillBlock);
+        }
+
+        /** {@link #prefillChunk}: a long prompt in blocks of {@link dev.panamax.runtime.LoadOptions#promptChunk} tokens. */
+        @Override
+        public int prefillChunk() {
+            return m.weights.options().promptChunk();
+        }
+
+        /** One block of a prompt. */
+        private float[] prefillBlock(int[] tokens, boolean allLogits) {
             if (tokens.length < m.weights.options().promptBatchFrom() || !m.batchable) return LanguageModel.Session.super.prefill(tokens, allLogits);
             return run(tokens, new Block(c, tokens.length), allLogits);
         }

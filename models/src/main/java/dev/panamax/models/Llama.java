@@ -490,6 +490,17 @@ public final class Llama implements Architecture {
 
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
+            return LanguageModel.Session.inBlocks(tokens, allLogits, prefillChunk(), c.vocab, pos, c.context, this::prefillBlock);
+        }
+
+        /** {@link #prefillChunk}: a long prompt in blocks of {@link dev.panamax.runtime.LoadOptions#promptChunk} tokens. */
+        @Override
+        public int prefillChunk() {
+            return m.weights.options().promptChunk();
+        }
+
+        /** One block of a prompt. */
+        private float[] prefillBlock(int[] tokens, boolean allLogits) {
             // At start-up the GEMM path's code is not compiled yet and costs more than it saves on a
             // few tokens (measured: 5 tokens, 0.5 s → 0.75 s to the first token).
             if (prefillsTokenByToken(tokens.length)) {

@@ -204,6 +204,17 @@ public final class Mamba2 implements Architecture {
         /** A prompt as one block (from {@link dev.panamax.runtime.LoadOptions#promptBatchFrom} tokens; shorter ones token by token). */
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
+            return LanguageModel.Session.inBlocks(tokens, allLogits, prefillChunk(), c.vocab, 0, Integer.MAX_VALUE, this::prefillBlock);
+        }
+
+        /** {@link #prefillChunk}: a long prompt in blocks of {@link dev.panamax.runtime.LoadOptions#promptChunk} tokens. */
+        @Override
+        public int prefillChunk() {
+            return m.weights.options().promptChunk();
+        }
+
+        /** One block of a prompt. */
+        private float[] prefillBlock(int[] tokens, boolean allLogits) {
             if (tokens.length < m.weights.options().promptBatchFrom()) return LanguageModel.Session.super.prefill(tokens, allLogits);
             return run(tokens, new Block(c, tokens.length), allLogits);
         }

@@ -238,9 +238,19 @@ public final class Qwen3Next implements Architecture {
             return prefill(new int[] {token}, false);
         }
 
-        /** The tokens through every layer as one [T, dim] block (a single token is a block of one). */
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
+            return LanguageModel.Session.inBlocks(tokens, allLogits, prefillChunk(), c.vocab, pos, c.context, this::prefillBlock);
+        }
+
+        /** {@link #prefillChunk}: a long prompt in blocks of {@link dev.panamax.runtime.LoadOptions#promptChunk} tokens. */
+        @Override
+        public int prefillChunk() {
+            return m.weights.options().promptChunk();
+        }
+
+        /** The tokens through every layer as one [T, dim] block (a single token is a block of one). */
+        private float[] prefillBlock(int[] tokens, boolean allLogits) {
             int T = tokens.length, d = c.dim;
             if (pos + T > c.context) {
                 throw new ModelException("the sequence (" + (pos + T) + " tokens) is longer than the context length of " + c.context + " tokens");

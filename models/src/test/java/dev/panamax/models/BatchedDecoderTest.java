@@ -97,7 +97,7 @@ class BatchedDecoderTest {
                                     return m2.invoke(inner, a2);
                                 });
                     });
-            int[] prompt = Arrays.copyOf(DeterminismTest.ids(), 20); // a long prompt: it runs on the prompt thread
+            int[] prompt = Arrays.copyOf(DeterminismTest.ids(), 20); // a prompt the model feeds as a block, not token by token
             GenerationOptions o = GenerationOptions.defaults().withMaxTokens(5).withTemperature(0f);
             int[] alone = Generator.generate(m, prompt, o, null, null).generatedIds();
             BatchedDecoder batched = new BatchedDecoder(closing, 4, Duration.ofMillis(1), null);
@@ -117,6 +117,76 @@ class BatchedDecoderTest {
                 assertEquals(3, closed.get(), "after the decoder closed, at once");
             } finally {
                 batched.close();
+            }
+        }
+    }
+
+    /**
+     * Chunked prefill: a long prompt is fed a block at a time between the other sequences' steps
+     * (they go on decoding while it is fed), and its logits are bit for bit the model's for the
+     * prompt fed alone — which the model computes in the same blocks, each continuing the last
+     * (within float rounding of the prompt as one block).
+     */
+    @Test
+    void aLongPromptIsFedInBlocksBetweenTheOthersStepsWithItsOwnBits() throws Exception {
+        int chunk = 16;
+        try (LanguageModel m = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS.withPromptChunk(chunk));
+             LanguageModel whole = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS.withPromptChunk(0))) {
+            java.util.Random random = new java.util.Random(5);
+            int[] prompt = new int[7 * chunk + 5]; // seven whole blocks and a short one
+            for (int i = 0; i < prompt.length; i++) prompt[i] = 3 + random.nextInt(m.vocabSize() - 3);
+            LanguageModel.Session s = m.newSession();
+            assertEquals(chunk, s.prefillChunk());
+            float[] alone = s.prefill(prompt, false).clone();
+            LanguageModel.Session byBlocks = m.newSession();
+            float[] last = null;
+            for (int from = 0; from < prompt.length; from += chunk) last = byBlocks.prefill(Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + chunk)), false);
+            assertArrayEquals(alone, last, "the prompt fed block by block: the bits of the prompt fed whole");
+            float[] asOneBlock = whole.newSession().prefill(prompt, false);
+            for (int i = 0; i < alone.length; i++) assertEquals(asOneBlock[i], alone[i], 1e-4f, "logit " + i + ": blocks against one block");
+            float[] allLogits = m.newSession().prefill(prompt, true); // each block's rows in their place
+            LanguageModel.Session allByBlocks = m.newSession();
+            int vocab = m.vocabSize();
+            for (int from = 0; from < prompt.length; from += chunk) {
+                int n = Math.min(chunk, prompt.length - from);
+                assertArrayEquals(allByBlocks.prefill(Arrays.copyOfRange(prompt, from, from + n), true),
+                        Arrays.copyOfRange(allLogits, from * vocab, (from + n) * vocab), "all logits, the block from " + from);
+            }
+
+            AtomicInteger steps = new AtomicInteger();
+            try (BatchedDecoder batched = new BatchedDecoder(m, 4, Duration.ofMillis(1), (rows, nanos) -> steps.incrementAndGet());
+                 ExecutorService pool = Executors.newSingleThreadExecutor()) {
+                java.util.concurrent.atomic.AtomicBoolean fed = new java.util.concurrent.atomic.AtomicBoolean();
+                java.util.concurrent.CountDownLatch decoding = new java.util.concurrent.CountDownLatch(1);
+                Future<Integer> other = pool.submit(() -> { // decodes until the prompt is in
+                    LanguageModel.Session o = batched.newSession();
+                    o.prefill(new int[] {1, 2}, false);
+                    decoding.countDown();
+                    int n = 0;
+                    while (!fed.get() && o.position() < m.contextLength() - 1) {
+                        o.forward(3 + n % 50);
+                        n++;
+                    }
+                    return n;
+                });
+                decoding.await(1, TimeUnit.MINUTES);
+                LanguageModel.Session served = batched.newSession();
+                int before = steps.get();
+                float[] got = served.prefill(prompt, false);
+                int during = steps.get() - before;
+                fed.set(true);
+                assertArrayEquals(alone, got, "the prompt through the batched decoder, beside a decoding sequence");
+                assertEquals(prompt.length, served.position());
+                assertTrue(other.get(1, TimeUnit.MINUTES) > 0);
+                assertTrue(during >= 6, during + " steps of the other sequence while the prompt's 8 blocks were fed (one after each block expected)");
+
+                // A bad id in the last block fails before any block is fed.
+                LanguageModel.Session bad = batched.newSession();
+                int[] badPrompt = prompt.clone();
+                badPrompt[badPrompt.length - 1] = m.vocabSize();
+                ModelException e = assertThrows(ModelException.class, () -> bad.prefill(badPrompt, false));
+                assertTrue(e.getMessage().contains("outside the vocabulary"), e.getMessage());
+                assertEquals(0, bad.position(), "nothing fed");
             }
         }
     }

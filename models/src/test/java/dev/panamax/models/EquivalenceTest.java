@@ -69,6 +69,16 @@ class EquivalenceTest {
                 assertLogitsMatch(full, t, Arrays.copyOfRange(a1, (t - prompt.length) * vocab, (t - prompt.length + 1) * vocab), dir.getFileName() + " prefill chunk");
             }
             assertLogitsMatch(full, greedy.length - 1, a2, dir.getFileName() + " prefill last");
+            // The whole sequence as one prompt computed in blocks of 5 tokens (LoadOptions.promptChunk),
+            // each block continuing the cache or state the last one left.
+            try (LanguageModel inBlocks = ModelLoader.loadLanguageModel(modelPath, Fixtures.OPTIONS.withPromptChunk(5))) {
+                LanguageModel.Session bs = inBlocks.newSession();
+                assertEquals(5, bs.prefillChunk(), dir.getFileName() + ": a session that promises blocks");
+                float[] b = bs.prefill(greedy, true);
+                for (int t = 0; t < greedy.length; t++) {
+                    assertLogitsMatch(full, t, Arrays.copyOfRange(b, t * vocab, (t + 1) * vocab), dir.getFileName() + " prefill in blocks of 5");
+                }
+            }
             // Teacher-forced logits over prompt + generated.
             LanguageModel.Session tf = model.newSession();
             for (int t = 0; t < greedy.length; t++) assertLogitsMatch(full, t, tf.forward(greedy[t]), dir.getFileName() + " full");

@@ -29,6 +29,11 @@ import java.util.Locale;
  * @param promptBatchFrom     prompts of at least this many tokens run through each layer as one matrix
  *                            (shorter ones token by token): a speed choice whose results differ in the last
  *                            bits (the GEMM sums in another order than the decode matvec)
+ * @param promptChunk         a longer prompt is computed as consecutive blocks of this many tokens from its
+ *                            first (0: as one block). The blocks are part of what is computed — a row's
+ *                            kernels depend on its block's size — so a batched decoder
+ *                            ({@code BatchedDecoder}, {@code panamax serve}) can feed a long prompt a block
+ *                            between its decoding steps and still give the bits of the prompt fed alone
  * @param deltaRuleChunk      chunk length of the chunkwise delta rule (Qwen3-Next's linear attention)
  * @param sigmoidAttention    sigmoid attention weights with the −log n bias instead of softmax, for
  *                            checkpoints trained that way (Apple's sigmoid self-attention)
@@ -38,7 +43,7 @@ import java.util.Locale;
  *                            writes one. {@link #defaultLayoutCache()} is the user's cache folder
  */
 public record LoadOptions(DType quantize, KvCache kvCache, long widenHalfFloatsUpTo, boolean interleave, String device, int threads,
-                          int promptBatchFrom, int deltaRuleChunk, boolean sigmoidAttention, java.nio.file.Path layoutCache) {
+                          int promptBatchFrom, int promptChunk, int deltaRuleChunk, boolean sigmoidAttention, java.nio.file.Path layoutCache) {
 
     /** The attention KV cache's element type: F16 halves its memory (llama.cpp's default). */
     public enum KvCache { F32, F16 }
@@ -55,27 +60,37 @@ public record LoadOptions(DType quantize, KvCache kvCache, long widenHalfFloatsU
         }
         if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0: as it is), got " + threads);
         if (promptBatchFrom < 1) throw new IllegalArgumentException("promptBatchFrom must be >= 1, got " + promptBatchFrom);
+        if (promptChunk < 0) throw new IllegalArgumentException("promptChunk must be >= 0 (0: whole prompts), got " + promptChunk);
         if (deltaRuleChunk < 1) throw new IllegalArgumentException("deltaRuleChunk must be >= 1, got " + deltaRuleChunk);
         if (quantize != null && quantize != DType.TERNARY && quantize != DType.BINARY && (quantize.format == null || !quantize.format.canQuantize())) {
             throw new IllegalArgumentException("quantize supports q8_0, q4_0, q4_k, q5_k, q6_k, binary and ternary, not " + quantize);
         }
     }
 
-    /** As stored, F32 KV cache, small 16-bit models widened, interleaved layouts, CPU, prompts batched from 16 tokens. */
+    /**
+     * Tokens a block of a long prompt: each block reads every weight matrix once, so blocks much
+     * shorter than this cost prompt speed; and a batched decoder feeds a long prompt a block between
+     * its decoding steps, so longer blocks hold the other sequences' next tokens up longer (see
+     * docs/server.md for both, measured).
+     */
+    public static final int DEFAULT_PROMPT_CHUNK = 64;
+
+    /** As stored, F32 KV cache, small 16-bit models widened, interleaved layouts, CPU, prompts batched from 16 tokens in blocks of 64. */
     public static LoadOptions defaults() {
-        return new LoadOptions(null, KvCache.F32, DEFAULT_WIDEN_BYTES, true, "cpu", 0, 16, 64, false, null);
+        return new LoadOptions(null, KvCache.F32, DEFAULT_WIDEN_BYTES, true, "cpu", 0, 16, DEFAULT_PROMPT_CHUNK, 64, false, null);
     }
 
-    public LoadOptions withQuantize(DType v) { return new LoadOptions(v, kvCache, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, deltaRuleChunk, sigmoidAttention, layoutCache); }
-    public LoadOptions withKvCache(KvCache v) { return new LoadOptions(quantize, v, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, deltaRuleChunk, sigmoidAttention, layoutCache); }
-    public LoadOptions withWidenHalfFloatsUpTo(long v) { return new LoadOptions(quantize, kvCache, v, interleave, device, threads, promptBatchFrom, deltaRuleChunk, sigmoidAttention, layoutCache); }
-    public LoadOptions withInterleave(boolean v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, v, device, threads, promptBatchFrom, deltaRuleChunk, sigmoidAttention, layoutCache); }
-    public LoadOptions withDevice(String v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, v, threads, promptBatchFrom, deltaRuleChunk, sigmoidAttention, layoutCache); }
-    public LoadOptions withThreads(int v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, v, promptBatchFrom, deltaRuleChunk, sigmoidAttention, layoutCache); }
-    public LoadOptions withPromptBatchFrom(int v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, threads, v, deltaRuleChunk, sigmoidAttention, layoutCache); }
-    public LoadOptions withDeltaRuleChunk(int v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, v, sigmoidAttention, layoutCache); }
-    public LoadOptions withSigmoidAttention(boolean v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, deltaRuleChunk, v, layoutCache); }
-    public LoadOptions withLayoutCache(java.nio.file.Path v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, deltaRuleChunk, sigmoidAttention, v); }
+    public LoadOptions withQuantize(DType v) { return new LoadOptions(v, kvCache, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, promptChunk, deltaRuleChunk, sigmoidAttention, layoutCache); }
+    public LoadOptions withKvCache(KvCache v) { return new LoadOptions(quantize, v, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, promptChunk, deltaRuleChunk, sigmoidAttention, layoutCache); }
+    public LoadOptions withWidenHalfFloatsUpTo(long v) { return new LoadOptions(quantize, kvCache, v, interleave, device, threads, promptBatchFrom, promptChunk, deltaRuleChunk, sigmoidAttention, layoutCache); }
+    public LoadOptions withInterleave(boolean v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, v, device, threads, promptBatchFrom, promptChunk, deltaRuleChunk, sigmoidAttention, layoutCache); }
+    public LoadOptions withDevice(String v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, v, threads, promptBatchFrom, promptChunk, deltaRuleChunk, sigmoidAttention, layoutCache); }
+    public LoadOptions withThreads(int v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, v, promptBatchFrom, promptChunk, deltaRuleChunk, sigmoidAttention, layoutCache); }
+    public LoadOptions withPromptBatchFrom(int v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, threads, v, promptChunk, deltaRuleChunk, sigmoidAttention, layoutCache); }
+    public LoadOptions withPromptChunk(int v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, v, deltaRuleChunk, sigmoidAttention, layoutCache); }
+    public LoadOptions withDeltaRuleChunk(int v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, promptChunk, v, sigmoidAttention, layoutCache); }
+    public LoadOptions withSigmoidAttention(boolean v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, promptChunk, deltaRuleChunk, v, layoutCache); }
+    public LoadOptions withLayoutCache(java.nio.file.Path v) { return new LoadOptions(quantize, kvCache, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, promptChunk, deltaRuleChunk, sigmoidAttention, v); }
 
     /**
      * The user's cache folder for decode layouts: {@code $XDG_CACHE_HOME/panamax/layouts}, else

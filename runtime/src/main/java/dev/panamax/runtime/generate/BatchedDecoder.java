@@ -23,8 +23,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * and waits; that thread runs all the tokens waiting as one {@link LanguageModel#decodeStep} — every
  * weight matrix read once for the whole step — and hands each caller its logits. A sequence can
  * join or leave between any two steps. A short prompt (one the model feeds token by token) rides in
- * the next step as rows of its own; a longer one runs on a prompt thread of the decoder's, one at a
- * time beside the steps, so it does not hold the others up.
+ * the next step as rows of its own. A longer one is fed a block at a time
+ * ({@link Session#prefillChunk}, {@link dev.panamax.runtime.LoadOptions#promptChunk}) by the stepping
+ * thread, one block after each step — chunked prefill: the others wait at most one block for their
+ * next token, and the model computes the blocks exactly as it computes a prompt alone. Models whose
+ * sessions promise no blocks (the GPU's) run a long prompt whole on a prompt thread beside the steps.
  *
  * <p>Because {@code decodeStep} gives each sequence exactly the logits it would get alone, a
  * generation through this decoder gives the same tokens as through the model itself, whatever else
@@ -59,6 +62,8 @@ public final class BatchedDecoder implements LanguageModel {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition arrived = lock.newCondition();
     private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+    /** Blocks of long prompts, fed one after each step in arrival order (each prompt's next block joins at the back: turns). */
+    private final ArrayDeque<Pending> blocks = new ArrayDeque<>();
     /** The previous step's sequences, not closed since: a step waits for these (up to maxWait). */
     private final Set<Batched> expected = Collections.newSetFromMap(new IdentityHashMap<>());
     private boolean closed;
@@ -142,6 +147,8 @@ public final class BatchedDecoder implements LanguageModel {
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
             if (!allLogits && tokens.length > 0 && tokens.length <= MAX_ROWS && inner.prefillsTokenByToken(tokens.length)) return step(tokens.clone());
+            int chunk = inner.prefillChunk();
+            if (!allLogits && tokens.length > 0 && chunk > 0) return inBlocks(tokens, chunk);
             java.util.concurrent.Future<float[]> f;
             try {
                 f = prompts.submit(() -> inner.prefill(tokens, allLogits));
@@ -161,9 +168,56 @@ public final class BatchedDecoder implements LanguageModel {
             }
         }
 
+        /**
+         * A long prompt as the model's own blocks, each fed by the stepping thread after a step (or,
+         * when the model feeds a block token by token, as rows of the next step): the blocks and
+         * their arithmetic are the ones {@code inner.prefill(tokens)} would run, so are the bits.
+         */
+        private float[] inBlocks(int[] tokens, int chunk) {
+            return Session.inBlocks(tokens, false, chunk, model.vocabSize(), inner.position(), model.contextLength(),
+                    (block, all) -> block.length <= MAX_ROWS && inner.prefillsTokenByToken(block.length) ? step(block) : feedBlock(block));
+        }
+
+        /** Hands one block of a prompt to the stepping thread and waits for the logits after it. */
+        private float[] feedBlock(int[] block) {
+            Pending p = new Pending(this, block, new CompletableFuture<>());
+            lock.lock();
+            try {
+                if (closed) throw new ModelException("the batched decoder has been closed");
+                if (done) throw new IllegalStateException("this session has been closed");
+                blocks.add(p);
+                arrived.signal();
+            } finally {
+                lock.unlock();
+            }
+            try {
+                return p.logits.get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException r) throw r;
+                if (e.getCause() instanceof Error err) throw err;
+                throw new IllegalStateException(e.getCause());
+            } catch (InterruptedException e) {
+                boolean queued;
+                lock.lock();
+                try {
+                    queued = blocks.remove(p);
+                } finally {
+                    lock.unlock();
+                }
+                if (!queued) p.logits.exceptionally(t -> null).join(); // being fed: the session is not left to its caller mid-block
+                Thread.currentThread().interrupt();
+                throw new ModelException("interrupted while the prompt was fed");
+            }
+        }
+
         @Override
         public boolean prefillsTokenByToken(int tokens) {
             return inner.prefillsTokenByToken(tokens);
+        }
+
+        @Override
+        public int prefillChunk() {
+            return inner.prefillChunk();
         }
 
         @Override
@@ -206,19 +260,31 @@ public final class BatchedDecoder implements LanguageModel {
             while (true) {
                 List<Pending> batch = next();
                 if (batch == null) return;
-                step(batch);
+                if (!batch.isEmpty()) step(batch);
+                Pending block;
+                lock.lock();
+                try {
+                    block = blocks.poll();
+                } finally {
+                    lock.unlock();
+                }
+                if (block != null) feed(block);
             }
         } catch (InterruptedException e) {
             failPending(new ModelException("the batched decoder was interrupted"));
         }
     }
 
-    /** The next step's tokens, once the previous step's sequences are back (or maxWait passed); null when closed. */
+    /**
+     * The next step's tokens, once the previous step's sequences are back (or maxWait passed); empty
+     * when only a prompt's block waits; null when closed.
+     */
     private List<Pending> next() throws InterruptedException {
         lock.lock();
         try {
-            while (!closed && pending.isEmpty()) arrived.await();
+            while (!closed && pending.isEmpty() && blocks.isEmpty()) arrived.await();
             if (closed) return null;
+            if (pending.isEmpty()) return List.of();
             long deadline = System.nanoTime() + maxWaitNanos;
             while (!closed && pending.size() < maxBatch && !everyExpectedArrived()) {
                 long left = deadline - System.nanoTime();
@@ -243,6 +309,7 @@ public final class BatchedDecoder implements LanguageModel {
     private boolean everyExpectedArrived() {
         int back = 0;
         for (Pending p : pending) if (expected.contains(p.session)) back++;
+        for (Pending p : blocks) if (expected.contains(p.session)) back++; // came back with a prompt's block instead
         return back >= expected.size();
     }
 
@@ -282,6 +349,15 @@ public final class BatchedDecoder implements LanguageModel {
         if (listener != null) listener.step(rows, System.nanoTime() - t0);
     }
 
+    /** One block of a long prompt, on the stepping thread (not a decoding step: the listener is not told). */
+    private static void feed(Pending block) {
+        try {
+            block.logits.complete(block.session.inner.prefill(block.tokens, false));
+        } catch (RuntimeException | Error e) {
+            block.logits.completeExceptionally(e);
+        }
+    }
+
     private static void closeQuietly(AutoCloseable c) {
         try {
             c.close();
@@ -295,6 +371,8 @@ public final class BatchedDecoder implements LanguageModel {
         try {
             for (Pending p : pending) p.logits.completeExceptionally(why);
             pending.clear();
+            for (Pending p : blocks) p.logits.completeExceptionally(why);
+            blocks.clear();
         } finally {
             lock.unlock();
         }

@@ -105,6 +105,52 @@ public interface LanguageModel extends Model {
         }
 
         /**
+         * The most tokens {@link #prefill} computes as one block: a longer prompt is computed as
+         * consecutive blocks of this many tokens from its first, each exactly as {@code prefill} of
+         * that block alone would compute it, so a caller may feed a long prompt block by block (a
+         * batched decoder does, between its decoding steps) and get the bits of the whole. 0 (the
+         * default) where the architecture does not promise it.
+         */
+        default int prefillChunk() {
+            return 0;
+        }
+
+        /** One block of a prompt through the model: what {@link #inBlocks} feeds each block to. */
+        @FunctionalInterface
+        interface Block {
+            float[] prefill(int[] tokens, boolean allLogits);
+        }
+
+        /**
+         * {@link #prefill} for an architecture with a {@link #prefillChunk}: a prompt longer than
+         * {@code chunk} tokens (when {@code chunk} > 0) is checked whole — every id inside the
+         * vocabulary, the sequence within {@code context} positions after it, so it cannot fail
+         * halfway with its first blocks in the cache — and fed to {@code block} as consecutive
+         * blocks of {@code chunk} tokens (the last one shorter); a shorter one is one block. Returns
+         * the logits after the last token, or with {@code allLogits} after each, as {@code prefill} does.
+         */
+        static float[] inBlocks(int[] tokens, boolean allLogits, int chunk, int vocab, int position, int context, Block block) {
+            if (chunk <= 0 || tokens.length <= chunk) return block.prefill(tokens, allLogits);
+            if ((long) position + tokens.length > context) {
+                throw new dev.panamax.runtime.ModelException("the sequence (" + ((long) position + tokens.length) + " tokens) is longer than the context length of " + context + " tokens");
+            }
+            for (int t : tokens) {
+                if (t < 0 || t >= vocab) throw new dev.panamax.runtime.ModelException("token id " + t + " is outside the vocabulary (0.." + (vocab - 1) + ")");
+            }
+            float[] all = null, last = null;
+            for (int from = 0; from < tokens.length; from += chunk) {
+                int n = Math.min(chunk, tokens.length - from);
+                last = block.prefill(java.util.Arrays.copyOfRange(tokens, from, from + n), allLogits);
+                if (allLogits) {
+                    int width = last.length / n;
+                    if (all == null) all = new float[tokens.length * width];
+                    System.arraycopy(last, 0, all, from * width, n * width);
+                }
+            }
+            return allLogits ? all : last;
+        }
+
+        /**
          * Feeds several tokens at once (a prompt) and returns the logits after the last one, or, with
          * {@code allLogits}, after each of them, row-major [tokens.length × vocab]. Architectures that
          * can do it run the tokens through each layer as one matrix (prefill); the default feeds them
