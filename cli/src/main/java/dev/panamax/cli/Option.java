@@ -23,7 +23,7 @@ record Option(String name, String value, String help) {
 
     static final Option THREADS = valued("--threads", "N", "threads for the kernels (default: the cores; at most 4 × the cores)");
     static final Option KV_TYPE = valued("--kv-type", "f32|f16", "element type of the attention KV cache (default f32; f16 halves its memory, as llama.cpp's default)");
-    static final Option PROMPT_CHUNK = valued("--prompt-chunk", "N", "a longer prompt is computed in blocks of N tokens, each reading the weights once "
+    static final Option PROMPT_CHUNK = valued("--prompt-chunk", "N", "a longer prompt is computed in blocks of at most N tokens (of nearly equal length), each reading the weights once "
             + "(default " + dev.panamax.runtime.LoadOptions.DEFAULT_PROMPT_CHUNK + "; 0: the whole prompt as one block). The blocks change a prompt's last bits, "
             + "so a served answer equals the library's only with the same N; serve feeds a long prompt one block between decoding steps");
     static final Option LAYOUT_CACHE = valued("--layout-cache", "DIR|off", "where the CPU's interleaved copy of a quantized model's matrices "

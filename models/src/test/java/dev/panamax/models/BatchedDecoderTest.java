@@ -133,24 +133,31 @@ class BatchedDecoderTest {
         try (LanguageModel m = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS.withPromptChunk(chunk));
              LanguageModel whole = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS.withPromptChunk(0))) {
             java.util.Random random = new java.util.Random(5);
-            int[] prompt = new int[7 * chunk + 5]; // seven whole blocks and a short one
+            int[] prompt = new int[7 * chunk + 5]; // eight blocks
             for (int i = 0; i < prompt.length; i++) prompt[i] = 3 + random.nextInt(m.vocabSize() - 3);
             LanguageModel.Session s = m.newSession();
             assertEquals(chunk, s.prefillChunk());
             float[] alone = s.prefill(prompt, false).clone();
             LanguageModel.Session byBlocks = m.newSession();
             float[] last = null;
-            for (int from = 0; from < prompt.length; from += chunk) last = byBlocks.prefill(Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + chunk)), false);
+            int[] lengths = LanguageModel.Session.blockLengths(prompt.length, chunk);
+            assertArrayEquals(new int[] {15, 15, 15, 15, 15, 14, 14, 14}, lengths, "117 tokens in blocks of at most 16: eight of nearly equal length");
+            int from = 0;
+            for (int n : lengths) {
+                last = byBlocks.prefill(Arrays.copyOfRange(prompt, from, from + n), false);
+                from += n;
+            }
             assertArrayEquals(alone, last, "the prompt fed block by block: the bits of the prompt fed whole");
             float[] asOneBlock = whole.newSession().prefill(prompt, false);
             for (int i = 0; i < alone.length; i++) assertEquals(asOneBlock[i], alone[i], 1e-4f, "logit " + i + ": blocks against one block");
             float[] allLogits = m.newSession().prefill(prompt, true); // each block's rows in their place
             LanguageModel.Session allByBlocks = m.newSession();
             int vocab = m.vocabSize();
-            for (int from = 0; from < prompt.length; from += chunk) {
-                int n = Math.min(chunk, prompt.length - from);
+            from = 0;
+            for (int n : lengths) {
                 assertArrayEquals(allByBlocks.prefill(Arrays.copyOfRange(prompt, from, from + n), true),
                         Arrays.copyOfRange(allLogits, from * vocab, (from + n) * vocab), "all logits, the block from " + from);
+                from += n;
             }
 
             AtomicInteger steps = new AtomicInteger();

@@ -29,8 +29,8 @@ import java.util.Locale;
  * @param promptBatchFrom     prompts of at least this many tokens run through each layer as one matrix
  *                            (shorter ones token by token): a speed choice whose results differ in the last
  *                            bits (the GEMM sums in another order than the decode matvec)
- * @param promptChunk         a longer prompt is computed as consecutive blocks of this many tokens from its
- *                            first (0: as one block). The blocks are part of what is computed — a row's
+ * @param promptChunk         a longer prompt is computed as consecutive blocks of at most this many tokens,
+ *                            of nearly equal length, from its first (0: as one block). The blocks are part of what is computed — a row's
  *                            kernels depend on its block's size — so a batched decoder
  *                            ({@code BatchedDecoder}, {@code panamax serve}) can feed a long prompt a block
  *                            between its decoding steps and still give the bits of the prompt fed alone
