@@ -25,8 +25,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * join or leave between any two steps. A short prompt (one the model feeds token by token) rides in
  * the next step as rows of its own. A longer one is fed a block at a time
  * ({@link Session#prefillChunk}, {@link dev.panamax.runtime.LoadOptions#promptChunk}) by the stepping
- * thread, one block after each step — chunked prefill: the others wait at most one block for their
- * next token, and the model computes the blocks exactly as it computes a prompt alone. Models whose
+ * thread after each step, at most one block's worth of tokens a step (a long prompt's next block, or
+ * several short prompts) — chunked prefill: the others wait at most about one block for their next
+ * token, and the model computes the blocks exactly as it computes a prompt alone. Models whose
  * sessions promise no blocks (the GPU's) run a long prompt whole on a prompt thread beside the steps.
  *
  * <p>Because {@code decodeStep} gives each sequence exactly the logits it would get alone, a
@@ -62,7 +63,10 @@ public final class BatchedDecoder implements LanguageModel {
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition arrived = lock.newCondition();
     private final ArrayDeque<Pending> pending = new ArrayDeque<>();
-    /** Blocks of long prompts, fed one after each step in arrival order (each prompt's next block joins at the back: turns). */
+    /**
+     * Blocks of prompts, fed after each step in arrival order, one block's worth of tokens a step (a long
+     * prompt's block, or several short prompts); each prompt's next block joins at the back: turns.
+     */
     private final ArrayDeque<Pending> blocks = new ArrayDeque<>();
     /** The previous step's sequences, not closed since: a step waits for these (up to maxWait). */
     private final Set<Batched> expected = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -261,14 +265,24 @@ public final class BatchedDecoder implements LanguageModel {
                 List<Pending> batch = next();
                 if (batch == null) return;
                 if (!batch.isEmpty()) step(batch);
-                Pending block;
-                lock.lock();
-                try {
-                    block = blocks.poll();
-                } finally {
-                    lock.unlock();
+                // Prompt blocks up to one block's worth of tokens (the first one's prefillChunk) after the
+                // step: one long prompt's block, or several short prompts together.
+                int budget = -1;
+                while (true) {
+                    Pending block;
+                    lock.lock();
+                    try {
+                        block = blocks.peek();
+                        if (block != null && budget >= 0 && block.tokens.length > budget) block = null;
+                        if (block != null) blocks.poll();
+                    } finally {
+                        lock.unlock();
+                    }
+                    if (block == null) break;
+                    if (budget < 0) budget = Math.max(block.session.inner.prefillChunk(), block.tokens.length);
+                    budget -= block.tokens.length;
+                    feed(block);
                 }
-                if (block != null) feed(block);
             }
         } catch (InterruptedException e) {
             failPending(new ModelException("the batched decoder was interrupted"));
