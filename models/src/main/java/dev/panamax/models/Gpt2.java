@@ -222,12 +222,6 @@ public final class Gpt2 implements Architecture {
             return run(oneToken, one, false);
         }
 
-        /**
-         * The prompt as matrix-matrix work: the T new tokens go through each layer as one [T, dim]
-         * block (tiled GEMM), each weight matrix read once per layer. Short prompts
-         * ({@link dev.panamax.runtime.LoadOptions#promptBatchFrom}) and ternary weights, whose
-         * activations are quantized per token, go token by token.
-         */
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
             return LanguageModel.Session.inBlocks(tokens, allLogits, prefillChunk(), c.vocab, pos, c.context, this::prefillBlock);
@@ -239,7 +233,12 @@ public final class Gpt2 implements Architecture {
             return m.weights.options().promptChunk();
         }
 
-        /** One block of a prompt. */
+        /**
+         * One block of a prompt as matrix-matrix work: its T tokens go through each layer as one [T, dim]
+         * block (tiled GEMM), each weight matrix read once per layer. Short blocks
+         * ({@link dev.panamax.runtime.LoadOptions#promptBatchFrom}) and ternary weights, whose
+         * activations are quantized per token, go token by token.
+         */
         private float[] prefillBlock(int[] tokens, boolean allLogits) {
             if (tokens.length < m.weights.options().promptBatchFrom() || !m.batchable) return LanguageModel.Session.super.prefill(tokens, allLogits);
             return run(tokens, new Block(c, tokens.length), allLogits);

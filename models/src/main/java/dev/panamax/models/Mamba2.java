@@ -201,7 +201,6 @@ public final class Mamba2 implements Architecture {
             return run(oneToken, one, false);
         }
 
-        /** A prompt as one block (from {@link dev.panamax.runtime.LoadOptions#promptBatchFrom} tokens; shorter ones token by token). */
         @Override
         public float[] prefill(int[] tokens, boolean allLogits) {
             return LanguageModel.Session.inBlocks(tokens, allLogits, prefillChunk(), c.vocab, 0, Integer.MAX_VALUE, this::prefillBlock);
@@ -213,7 +212,7 @@ public final class Mamba2 implements Architecture {
             return m.weights.options().promptChunk();
         }
 
-        /** One block of a prompt. */
+        /** One block of a prompt as one block of the scan (from {@link dev.panamax.runtime.LoadOptions#promptBatchFrom} tokens; shorter ones token by token). */
         private float[] prefillBlock(int[] tokens, boolean allLogits) {
             if (tokens.length < m.weights.options().promptBatchFrom()) return LanguageModel.Session.super.prefill(tokens, allLogits);
             return run(tokens, new Block(c, tokens.length), allLogits);

@@ -122,18 +122,24 @@ public final class BatchedDecoder implements LanguageModel {
             return step(new int[] {token});
         }
 
-        /** Hands {@code tokens} to the next step and waits for the logits after the last. */
-        private float[] step(int[] tokens) {
+        /** {@code tokens} of this session into {@code queue} (the next step's, or the prompts' blocks), the stepping thread woken. */
+        private Pending enqueue(ArrayDeque<Pending> queue, int[] tokens) {
             Pending p = new Pending(this, tokens, new CompletableFuture<>());
             lock.lock();
             try {
                 if (closed) throw new ModelException("the batched decoder has been closed");
                 if (done) throw new IllegalStateException("this session has been closed");
-                pending.add(p);
+                queue.add(p);
                 arrived.signal();
             } finally {
                 lock.unlock();
             }
+            return p;
+        }
+
+        /** Hands {@code tokens} to the next step and waits for the logits after the last. */
+        private float[] step(int[] tokens) {
+            Pending p = enqueue(pending, tokens);
             try {
                 return p.logits.join();
             } catch (CompletionException e) {
@@ -184,16 +190,7 @@ public final class BatchedDecoder implements LanguageModel {
 
         /** Hands one block of a prompt to the stepping thread and waits for the logits after it. */
         private float[] feedBlock(int[] block) {
-            Pending p = new Pending(this, block, new CompletableFuture<>());
-            lock.lock();
-            try {
-                if (closed) throw new ModelException("the batched decoder has been closed");
-                if (done) throw new IllegalStateException("this session has been closed");
-                blocks.add(p);
-                arrived.signal();
-            } finally {
-                lock.unlock();
-            }
+            Pending p = enqueue(blocks, block);
             try {
                 return p.logits.get();
             } catch (java.util.concurrent.ExecutionException e) {
