@@ -114,6 +114,74 @@ final class VectorInterleaved {
     }
 
     /**
+     * A batched step's Q8_0x16 groups [g0, g1) × eight activation vectors at once, each vector's rows
+     * bit for bit {@link #q8}'s (block sums exact in floats, as {@link #q8Batch4} says). One group's
+     * codes are widened once for eight vectors — twice {@link #q8Batch4}'s reuse — and without the
+     * sign extension: a chunk's int lane r holds row r's code for column c in its low 16 bits and for
+     * column c + 1 in its high ones, so {@code lane << 16} and {@code lane & 0xffff0000} are those codes
+     * times 2¹⁶ exactly (two operations where widening each took three). A block's sums stay exact
+     * (|Σ| · 2¹⁶ < 2²⁴ · 2¹⁶, every partial sum a multiple of 2¹⁶) and one multiply by 2⁻¹⁶ — exact —
+     * gives q8's integer sum before it meets the scales. A broadcast load per multiply-add (q8Batch4:
+     * one per two) and yet 1.12–1.17× its speed on one core: the step is bound by the vector ports'
+     * conversions and the loads together (docs/benchmarks.md, seventeenth session).
+     *
+     * @param v    the first of the eight vectors in xf, xd and outs
+     */
+    static void q8Batch8(MemorySegment w, long off, float[][] xf, float[][] xd, int v, int blocks, float[][] outs, int g0, int g1) {
+        float[] x0 = xf[v], x1 = xf[v + 1], x2 = xf[v + 2], x3 = xf[v + 3], x4 = xf[v + 4], x5 = xf[v + 5], x6 = xf[v + 6], x7 = xf[v + 7];
+        float[] d0 = xd[v], d1 = xd[v + 1], d2 = xd[v + 2], d3 = xd[v + 3], d4 = xd[v + 4], d5 = xd[v + 5], d6 = xd[v + 6], d7 = xd[v + 7];
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q8_0x16.BYTES;
+            FloatVector t0 = FloatVector.zero(F512), t1 = t0, t2 = t0, t3 = t0, t4 = t0, t5 = t0, t6 = t0, t7 = t0;
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q8_0x16.BYTES;
+                FloatVector s0 = FloatVector.zero(F512), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+                for (int j = 0; j < 16; j++) {
+                    IntVector v2 = ((ShortVector) ByteVector.fromMemorySegment(B256, w, o + 32 + 32L * j, LE)
+                            .convertShape(VectorOperators.B2S, S512, 0)).reinterpretAsInts();
+                    FloatVector even = (FloatVector) v2.lanewise(VectorOperators.LSHL, 16).convert(VectorOperators.I2F, 0);
+                    FloatVector odd = (FloatVector) v2.and(0xffff0000).convert(VectorOperators.I2F, 0);
+                    int c = 32 * b + 2 * j;
+                    s0 = even.fma(FloatVector.broadcast(F512, x0[c]), s0);
+                    s1 = even.fma(FloatVector.broadcast(F512, x1[c]), s1);
+                    s2 = even.fma(FloatVector.broadcast(F512, x2[c]), s2);
+                    s3 = even.fma(FloatVector.broadcast(F512, x3[c]), s3);
+                    s4 = even.fma(FloatVector.broadcast(F512, x4[c]), s4);
+                    s5 = even.fma(FloatVector.broadcast(F512, x5[c]), s5);
+                    s6 = even.fma(FloatVector.broadcast(F512, x6[c]), s6);
+                    s7 = even.fma(FloatVector.broadcast(F512, x7[c]), s7);
+                    s0 = odd.fma(FloatVector.broadcast(F512, x0[c + 1]), s0);
+                    s1 = odd.fma(FloatVector.broadcast(F512, x1[c + 1]), s1);
+                    s2 = odd.fma(FloatVector.broadcast(F512, x2[c + 1]), s2);
+                    s3 = odd.fma(FloatVector.broadcast(F512, x3[c + 1]), s3);
+                    s4 = odd.fma(FloatVector.broadcast(F512, x4[c + 1]), s4);
+                    s5 = odd.fma(FloatVector.broadcast(F512, x5[c + 1]), s5);
+                    s6 = odd.fma(FloatVector.broadcast(F512, x6[c + 1]), s6);
+                    s7 = odd.fma(FloatVector.broadcast(F512, x7[c + 1]), s7);
+                }
+                FloatVector scale = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                t0 = s0.mul(0x1p-16f).fma(scale.mul(d0[b]), t0);
+                t1 = s1.mul(0x1p-16f).fma(scale.mul(d1[b]), t1);
+                t2 = s2.mul(0x1p-16f).fma(scale.mul(d2[b]), t2);
+                t3 = s3.mul(0x1p-16f).fma(scale.mul(d3[b]), t3);
+                t4 = s4.mul(0x1p-16f).fma(scale.mul(d4[b]), t4);
+                t5 = s5.mul(0x1p-16f).fma(scale.mul(d5[b]), t5);
+                t6 = s6.mul(0x1p-16f).fma(scale.mul(d6[b]), t6);
+                t7 = s7.mul(0x1p-16f).fma(scale.mul(d7[b]), t7);
+            }
+            t0.intoArray(outs[v + 0], 16 * g);
+            t1.intoArray(outs[v + 1], 16 * g);
+            t2.intoArray(outs[v + 2], 16 * g);
+            t3.intoArray(outs[v + 3], 16 * g);
+            t4.intoArray(outs[v + 4], 16 * g);
+            t5.intoArray(outs[v + 5], 16 * g);
+            t6.intoArray(outs[v + 6], 16 * g);
+            t7.intoArray(outs[v + 7], 16 * g);
+        }
+    }
+
+    /**
      * Groups g and g + 1 × the four vectors: each broadcast activation serves both groups' rows (a
      * broadcast is a shuffle on the same pipes as the multiply-adds; sharing it cut the step's
      * time), sixteen accumulators in all.

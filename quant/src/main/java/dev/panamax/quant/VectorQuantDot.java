@@ -93,8 +93,9 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     }
 
     /**
-     * On 512-bit vectors: Q8_0 (and Q5_0 and IQ4_NL as Q8_0) four vectors at a time
-     * ({@link VectorInterleaved#q8Batch4}), Q4_0 two ({@link VectorInterleaved#q4Batch2}).
+     * On 512-bit vectors: Q8_0 (and Q5_0 and IQ4_NL as Q8_0) eight vectors at a time
+     * ({@link VectorInterleaved#q8Batch8}), the rest four ({@link VectorInterleaved#q8Batch4}), Q4_0 two
+     * ({@link VectorInterleaved#q4Batch2}).
      */
     @Override
     public boolean matvecInterleavedBatch(BlockFormat f, MemorySegment w, long off, QuantizedMatvec.Activations[] a, int cols, float[][] outs,
@@ -110,9 +111,18 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             return true;
         }
         if (f != BlockFormat.Q8_0) return false;
+        int b0 = 0;
+        if (B >= 8) {
+            float[][] xf8 = new float[B][], xd8 = new float[B][];
+            for (int b = 0; b < B; b++) {
+                xf8[b] = a[b].codes();
+                xd8[b] = a[b].xq().d;
+            }
+            for (; b0 + 8 <= B; b0 += 8) VectorInterleaved.q8Batch8(w, off, xf8, xd8, b0, cols / 32, outs, g0, g1);
+        }
         float[][] xf = new float[4][], xd = new float[4][], out = new float[4][];
         float[] spare = null;
-        for (int b0 = 0; b0 < B; b0 += 4) {
+        for (; b0 < B; b0 += 4) {
             for (int k = 0; k < 4; k++) {
                 int b = Math.min(b0 + k, B - 1); // a short last quad repeats its last vector into a spare output
                 xf[k] = a[b].codes();

@@ -77,7 +77,7 @@ class BatchedMatvecTest {
             ws[i] = Arena.ofAuto().allocate(QuantizedMatvec.interleavedBytes(as, rows[i], cols), 64);
             assumeTrue(QuantizedMatvec.interleave(f, file, 0, rows[i], cols, ws[i]));
         }
-        for (int B : new int[] {2, 3, 16}) {
+        for (int B : new int[] {2, 3, 8, 13, 16}) { // Q8_0: quads, octets, an octet with a quad and a short quad
             float[] x = gaussian(r, B * cols);
             float[][] outs = new float[rows.length][];
             for (int i = 0; i < rows.length; i++) outs[i] = new float[B * rows[i]];

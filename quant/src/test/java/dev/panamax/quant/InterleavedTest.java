@@ -203,6 +203,51 @@ class InterleavedTest {
     }
 
     /**
+     * The 512-bit batched kernels of a decoding step — Q8_0 eight vectors at a time
+     * ({@code q8Batch8}) and four ({@code q8Batch4}), Q4_0 two ({@code q4Batch2}) — give each vector
+     * the reference's bits (and so the one-vector kernel's), called directly: through the public
+     * entry a fresh JVM runs the start-up twins instead. Batch sizes that take octets, quads, a
+     * short quad and a pair with one left over; codes random or all at an extreme, against
+     * activation codes random, all +127 or all −127.
+     */
+    @Test
+    void batchedVectorKernelsEqualTheReferences() {
+        assumeTrue(vectorModule() && VectorQuantDot.WIDE, "the batched kernels run on 512-bit vectors only");
+        SplittableRandom r = new SplittableRandom(23);
+        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0}) {
+            int cols = 576, rows = 192, group = QuantizedMatvec.interleavedGroupRows(f), groups = rows / group;
+            for (int fill : new int[] {-1, 0x80, 0x7f, 0xff}) {
+                MemorySegment w = randomMatrix(r, f, 3, rows, cols);
+                if (fill >= 0) {
+                    for (long b = 0; b < (long) rows * cols / f.size; b++) {
+                        for (int i = 2; i < f.bytes; i++) w.set(ValueLayout.JAVA_BYTE, 3 + b * f.bytes + i, (byte) fill);
+                    }
+                }
+                MemorySegment p = interleaved(f, w, 3, rows, cols);
+                for (int B : new int[] {2, 3, 5, 8, 13, 16}) {
+                    QuantizedMatvec.Activations[] a = new QuantizedMatvec.Activations[B];
+                    float[][] want = new float[B][rows], got = new float[B][rows];
+                    for (int v = 0; v < B; v++) {
+                        float[] x = activations(r, cols);
+                        if (v % 5 == 1) java.util.Arrays.fill(x, 2f); // codes all 127
+                        if (v % 5 == 3) java.util.Arrays.fill(x, -2f); // all −127
+                        a[v] = QuantizedMatvec.Activations.of(f, x, 0, cols, true);
+                        reference(f, p, new Activations(x, f), cols, want[v], rows);
+                    }
+                    int g0 = B % 2; // odd batches start at the second group
+                    assertTrue(VectorQuantDot.INSTANCE.matvecInterleavedBatch(f, p, 0, a, cols, got, g0, groups));
+                    for (int v = 0; v < B; v++) {
+                        String what = f + " fill " + fill + " B " + B + " vector " + v;
+                        assertArrayEquals(java.util.Arrays.copyOfRange(want[v], g0 * group, rows),
+                                java.util.Arrays.copyOfRange(got[v], g0 * group, rows), what);
+                        if (g0 > 0) assertEquals(0f, got[v][0], what + ": rows before the range untouched");
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * Q8_0's kernels add code × activation-nibble products in 16 bits over a whole block: at the
      * extremes (every code −128 or 127, every activation code ±127, so each low nibble is 15 or 1
      * and each high one 7 or −8) the sums stay exact, equal to the reference.
