@@ -31,6 +31,8 @@
 #   tools/gpu.sh run intdot [--big]  there: Q8_0/Q4_0 tg128 with integer dot products (dp4a) against float products, alternating
 #   tools/gpu.sh run mma [--big]     there: Q8_0/Q4_0 decode of 1 and 16 sequences, the tensor-core matvecs against the dp4a
 #                                     ones, alternating (MMA_FILES, MMA_ROUNDS)
+#   tools/gpu.sh run ab [--big]      there: decode tok/s of 1 and 16 sequences under JVM option sets, alternating (AB_OPTS:
+#                                     sets split by '|', default rowLoop 0 against 2; AB_FILES, AB_BATCH, AB_ROUNDS, AB_PROMPT)
 #   tools/gpu.sh run mmaprompt [--big]  there: short prompts' prefill, quantized matrices by the tensor-core matvec
 #                                     against dequantized + GEMM (MMA_FILES, PROMPT_SIZES)
 #   tools/gpu.sh run longctx          there: TinyLlama-shape decode after 512 and after 4096 prompt tokens (F32 and F16 KV cache)
@@ -136,7 +138,7 @@ run() {
       [ -f $b/tinyllama-F16.gguf ] || tool RandomLlamaGguf $b/tinyllama-F16.gguf $(shape_dims tinyllama) 32000 f16 >/dev/null
       [ -f $b/tinyllama-Q8_0.gguf ] || cli quantize $b/tinyllama-F16.gguf $b/tinyllama-Q8_0.gguf --type q8_0 >/dev/null
       files="$files tinyllama-F16 tinyllama-Q8_0"
-      if [[ " ${BATCH_FILES:-} ${MMA_FILES:-} ${COMPARE_FILES:-} " == *tinyllama-Q4_0* ]]; then # only where asked for
+      if [[ " ${BATCH_FILES:-} ${MMA_FILES:-} ${COMPARE_FILES:-} ${AB_FILES:-} " == *tinyllama-Q4_0* ]]; then # only where asked for
         [ -f $b/tinyllama-Q4_0.gguf ] || cli quantize $b/tinyllama-F16.gguf $b/tinyllama-Q4_0.gguf --type q4_0 >/dev/null
       fi
     fi
@@ -330,6 +332,26 @@ print(pp, tg)")
       done
     done
     echo "(aggregate decode tok/s: bench --batch B --prompt-tokens 16 --tokens 64 --repeats 3; mma: -Dpanamax.cuda.mma=true)"
+    return 0
+  fi
+  if [ "$what" = ab ]; then # decode tok/s under JVM option sets, alternating in one call (AB_OPTS: sets split by '|')
+    make_files
+    IFS='|' read -r -a sets <<< "${AB_OPTS:--Dpanamax.cuda.rowLoop=0|-Dpanamax.cuda.rowLoop=2}"
+    printf '%-16s %6s %-34s' file round options; for B in ${AB_BATCH:-1 16}; do printf ' %10s' "B=$B"; done; echo
+    for f in ${AB_FILES:-smol135-F16 smol135-Q8_0 ${big:+tinyllama-F16 tinyllama-Q8_0}}; do
+      for round in $(seq ${AB_ROUNDS:-2}); do
+        for set in "${sets[@]}"; do
+          printf '%-16s %6s %-34s' $f $round "$set"
+          for B in ${AB_BATCH:-1 16}; do
+            t=$("$java" "${flags[@]}" $set -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $b/$f.gguf --device cuda --prompt-tokens ${AB_PROMPT:-1} \
+              --tokens 128 --repeats 3 --batch $B 2>&1 | sed -n 's/^decode [0-9]* tokens.*: \([0-9.]*\) tok\/s/\1/p')
+            printf ' %10s' "${t:-?}"
+          done
+          echo
+        done
+      done
+    done
+    echo "(aggregate decode tok/s: bench --batch B --prompt-tokens ${AB_PROMPT:-1} --tokens 128 --repeats 3)"
     return 0
   fi
   if [ "$what" = mmaprompt ]; then # short prompts' prefill tok/s: quantized matrices by the tensor-core matvec against dequantized + GEMM

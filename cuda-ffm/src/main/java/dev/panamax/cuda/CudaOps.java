@@ -61,8 +61,25 @@ public final class CudaOps {
         }
         int rpb = rowsPerBlock(W);
         String kernel = matvecKernel(W);
-        cx.launch(dependent, kernel, new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, matvecShared(W, kernel, 1), stream, W.pointer, W.rows, W.cols, x,
-                nw, nb, act, eps, bias, y, accumulate ? 1 : 0, gelu ? 3 : 0, 0L, 0, 1, 0, 0);
+        cx.launch(dependent, kernel, new int[] {loopedBlocks((W.rows + rpb - 1) / rpb, 1)}, 32 * rpb, matvecShared(W, kernel, 1), stream, W.pointer,
+                W.rows, W.cols, x, nw, nb, act, eps, bias, y, accumulate ? 1 : 0, gelu ? 3 : 0, 0L, 0, 1, 0, 0);
+    }
+
+    /**
+     * At most this many blocks an SM for a one-input matvec and for the tensor-core matvec: a launch
+     * of more blocks of rows than that gives each block several in turn (kernels.cu, matvec and
+     * matvec_mma), so a block stages (and quantizes) its input once for all of them instead of once
+     * per 16 rows — the same sums, the same bits. {@code -Dpanamax.cuda.rowLoop=0}: a block per 16
+     * rows, as before; tests set it. Measured in docs/benchmarks.md (seventeenth session).
+     */
+    static volatile int rowLoop = dev.panamax.simd.Tuning.speed("cuda.rowLoop", 2);
+
+    /** The grid of a launch of {@code blocks} blocks of rows × {@code groups} groups of inputs (a multiple of groups). */
+    private int loopedBlocks(int blocks, int groups) {
+        int perSm = rowLoop;
+        long cap = (long) perSm * cx.multiprocessors;
+        if (perSm <= 0 || (long) blocks * groups <= cap) return blocks * groups;
+        return groups * (int) Math.max(1, cap / groups);
     }
 
     /**
@@ -114,8 +131,8 @@ public final class CudaOps {
     private void launchMma(long stream, DeviceMatrix W, int inputs, long x, long nw, int act, float eps, long bias, long y, boolean accumulate,
                            int pairAct) {
         int tiles = (W.rows + 15) / 16, groups = (inputs + 15) / 16;
-        cx.launch(dependent, "matvec_mma_" + W.suffix(), new int[] {tiles * groups}, 256, mmaShared(W, inputs), stream, W.pointer, W.rows, W.cols,
-                x, nw, act, eps, bias, y, accumulate ? 1 : 0, pairAct, inputs);
+        cx.launch(dependent, "matvec_mma_" + W.suffix(), new int[] {loopedBlocks(tiles, groups)}, 256, mmaShared(W, inputs), stream, W.pointer,
+                W.rows, W.cols, x, nw, act, eps, bias, y, accumulate ? 1 : 0, pairAct, inputs);
     }
 
     /**
@@ -274,8 +291,8 @@ public final class CudaOps {
         }
         int rpb = rowsPerBlock(W);
         String kernel = matvecKernel(W);
-        cx.launch(dependent, kernel, new int[] {(W.rows + rpb - 1) / rpb}, 32 * rpb, matvecShared(W, kernel, 1), stream, W.pointer, W.rows, W.cols, x,
-                nw, 0L, 0, eps, 0L, y, 0, act, 0L, 0, 1, 0, 0);
+        cx.launch(dependent, kernel, new int[] {loopedBlocks((W.rows + rpb - 1) / rpb, 1)}, 32 * rpb, matvecShared(W, kernel, 1), stream, W.pointer,
+                W.rows, W.cols, x, nw, 0L, 0, eps, 0L, y, 0, act, 0L, 0, 1, 0, 0);
     }
 
     /** half(W) into out (rows × cols halfs), for the quantized formats. */

@@ -453,6 +453,9 @@ __device__ __forceinline__ float use_batch(const uint4* u, const unsigned short*
 // With slotsFast = S > 0 (a batched decode step: S inputs, one matrix), the slot is blockIdx.x % S and
 // the block of rows blockIdx.x / S instead, so the S blocks that read the same rows run side by side
 // and all but the first find them in L2. Either way a row's sum is computed exactly as alone.
+// One input and no selector: the launch may give fewer blocks than there are blocks of rows (CudaOps'
+// rowLoop); block b then takes the blocks of rows b, b + gridDim.x, … in turn, staging the input once
+// for all of them — each row is still one warp's, summed in the same order, so the bits do not move.
 // Q8_0 and Q4_0 quantize the staged input (INTQ; shared memory: the floats, then the codes) and take
 // integer dot products; with INTQ false (the *_float kernels, for measuring) they multiply floats.
 template <int FMT, int B, bool INTQ = int_dot<FMT>()>
@@ -460,11 +463,12 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
                        const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, int xDiv, int xStride,
                        int slotsFast) {
     extern __shared__ float xs[];
+    __shared__ float pairs[32];
     pdl_trigger();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
     int rb = slotsFast > 0 ? blockIdx.x / slotsFast : blockIdx.x;
-    int warps = blockDim.x >> 5, r = rb * warps + warp, base = 0, lim = rows;
-    bool pair = pairAct == 1 || pairAct == 2;
+    int warps = blockDim.x >> 5, base = 0, lim = rows;
+    bool pair = pairAct == 1 || pairAct == 2, loop = slotsFast == 0 && sel == 0, rms = nw != 0 && nb == 0;
     if (sel != 0) {
         pdl_wait();
         int slot = slotsFast > 0 ? blockIdx.x % slotsFast : blockIdx.y;
@@ -473,10 +477,12 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
         x += (size_t) (slot / xDiv) * xStride;
         y += (size_t) slot * (pair ? selRows / 2 : selRows);
     }
-    bool has = r < lim, vec = vector_rows<FMT>(cols);
+    bool vec = vector_rows<FMT>(cols);
+    const unsigned short* scales = (const unsigned short*) ((const char*) W + (size_t) rows * row_bytes<FMT>(cols));
+    int r = rb * warps + warp;
+    bool has = r < lim;
     size_t g = (size_t) base + (has ? r : 0); // the row in W
     const char* row = (const char*) W + g * row_bytes<FMT>(cols);
-    const unsigned short* sc = (const unsigned short*) ((const char*) W + (size_t) rows * row_bytes<FMT>(cols)) + g * (cols / 32);
     uint4 u[B];
     if (has && vec) load_batch<FMT, B>(row, cols, 0, lane, u);
     if (sel == 0) pdl_wait();
@@ -486,39 +492,51 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
         quantize_staged(xs, cols, (signed char*) (xs + cols));
         in = xs + cols;
     }
-    float acc = 0.f;
-    if (has && vec) {
-        for (int c0 = 0; c0 < cols; c0 += step_cols<FMT, B>()) {
-            if (c0 > 0) load_batch<FMT, B>(row, cols, c0, lane, u);
-            acc += use_batch<FMT, B, INTQ>(u, sc, cols, c0, lane, in);
+    float rstd = 1.f;
+    for (bool first = true; ; first = false) {
+        if (!first) {
+            r = rb * warps + warp;
+            has = r < lim;
+            g = (size_t) base + (has ? r : 0);
+            row = (const char*) W + g * row_bytes<FMT>(cols);
+            if (has && vec) load_batch<FMT, B>(row, cols, 0, lane, u);
         }
-    } else if (has && FMT == 0) {
-        for (int c = lane; c < cols; c += WARP) acc += ((const float*) row)[c] * xs[c];
-    } else if (has) {
-        for (int c = lane; c < cols; c += WARP) acc += (FMT == 2 ? bf2f(((const unsigned short*) row)[c]) : h2f(((const unsigned short*) row)[c])) * xs[c];
-    }
-    if (nw != 0 && nb == 0) { // RMSNorm: the row's sum times rstd (every thread takes part in the reduction)
-        float total = block_sum(ss);
-        acc *= (float) (1.0 / sqrt((double) (total / cols + eps)));
-    }
-    acc = warp_sum(acc);
-    if (pair) { // rows 2i and 2i+1 are gate and up: write y[i] = act(gate) · up
-        __shared__ float pairs[32];
-        if (lane == 0) pairs[warp] = acc;
-        __syncthreads();
-        if (threadIdx.x < warps / 2) {
-            int i = rb * (warps / 2) + threadIdx.x;
-            if (2 * i + 1 < lim) {
-                float gt = pairs[2 * threadIdx.x], up = pairs[2 * threadIdx.x + 1];
-                y[i] = (pairAct == 2 ? fmaxf(gt, 0.f) * fmaxf(gt, 0.f) : silu(gt)) * up;
+        const unsigned short* sc = scales + g * (cols / 32);
+        float acc = 0.f;
+        if (has && vec) {
+            for (int c0 = 0; c0 < cols; c0 += step_cols<FMT, B>()) {
+                if (c0 > 0) load_batch<FMT, B>(row, cols, c0, lane, u);
+                acc += use_batch<FMT, B, INTQ>(u, sc, cols, c0, lane, in);
             }
+        } else if (has && FMT == 0) {
+            for (int c = lane; c < cols; c += WARP) acc += ((const float*) row)[c] * xs[c];
+        } else if (has) {
+            for (int c = lane; c < cols; c += WARP) acc += (FMT == 2 ? bf2f(((const unsigned short*) row)[c]) : h2f(((const unsigned short*) row)[c])) * xs[c];
         }
-        return;
-    }
-    if (has && lane == 0) {
-        if (bias != 0) acc += bias[base + r];
-        if (pairAct == 3) acc = gelu_tanh(acc);
-        y[r] = accumulate ? y[r] + acc : acc;
+        if (rms) { // RMSNorm: the row's sum times rstd (every thread takes part in the reduction, once)
+            if (first) rstd = (float) (1.0 / sqrt((double) (block_sum(ss) / cols + eps)));
+            acc *= rstd;
+        }
+        acc = warp_sum(acc);
+        if (pair) { // rows 2i and 2i+1 are gate and up: write y[i] = act(gate) · up
+            if (lane == 0) pairs[warp] = acc;
+            __syncthreads();
+            if (threadIdx.x < warps / 2) {
+                int i = rb * (warps / 2) + threadIdx.x;
+                if (2 * i + 1 < lim) {
+                    float gt = pairs[2 * threadIdx.x], up = pairs[2 * threadIdx.x + 1];
+                    y[i] = (pairAct == 2 ? fmaxf(gt, 0.f) * fmaxf(gt, 0.f) : silu(gt)) * up;
+                }
+            }
+        } else if (has && lane == 0) {
+            if (bias != 0) acc += bias[base + r];
+            if (pairAct == 3) acc = gelu_tanh(acc);
+            y[r] = accumulate ? y[r] + acc : acc;
+        }
+        if (!loop) break;
+        rb += gridDim.x;
+        if (rb * warps >= lim) break;
+        if (pair) __syncthreads(); // pairs is written again for the next rows
     }
 }
 
@@ -919,7 +937,11 @@ __device__ void matvec_mma(const void* W, int rows, int cols, const float* x, co
     __shared__ float ssq[16];
     pdl_trigger();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
-    int groups = (inputs + 15) / 16, r0 = (blockIdx.x / groups) * 16, j0 = (blockIdx.x % groups) * 16;
+    // Block b takes tile b — 16 rows (b / groups) and up to 16 inputs (b % groups) — and, where the launch
+    // gives fewer blocks than tiles (CudaOps' rowLoop, a multiple of groups), tiles b + gridDim.x, … of
+    // the same inputs after it, staging them once: each tile's sums are computed as alone.
+    int groups = (inputs + 15) / 16, all = (rows + 15) / 16 * groups, bt = blockIdx.x;
+    int r0 = (bt / groups) * 16, j0 = (bt % groups) * 16;
     int n = min(16, inputs - j0), tiles = (n + 7) / 8, nblk = cols / 32, stride = mma_q_stride(cols);
     size_t rb = row_bytes<FMT>(cols);
     int rowA = min(r0 + g, rows - 1), rowC = min(r0 + g + 8, rows - 1); // rows past the end read the last; dropped below
@@ -994,72 +1016,93 @@ __device__ void matvec_mma(const void* W, int rows, int cols, const float* x, co
         ssq[threadIdx.x] = s;
     }
     __syncthreads();
-    float acc[2][4];
-    #pragma unroll
-    for (int h = 0; h < 2; h++)
-        #pragma unroll
-        for (int i = 0; i < 4; i++) acc[h][i] = 0.f;
-    for (int kb0 = warp; kb0 < nblk; kb0 += MMA_WARPS * MB) {
-        if (kb0 != warp) {
+    for (bool first = true; ; first = false) {
+        if (!first) { // the next tile's rows, its first blocks loaded as the first tile's were before the wait
+            rowA = min(r0 + g, rows - 1);
+            rowC = min(r0 + g + 8, rows - 1);
+            ra = (const char*) W + (size_t) rowA * rb;
+            rc = (const char*) W + (size_t) rowC * rb;
+            scA = sc + (size_t) rowA * nblk;
+            scC = sc + (size_t) rowC * nblk;
             #pragma unroll
             for (int u = 0; u < MB; u++) {
-                int kb = kb0 + MMA_WARPS * u;
+                int kb = warp + MMA_WARPS * u;
                 if (kb < nblk) { mma_load_a<FMT>(ra, rc, kb, t, a[u]); sa[u] = scA[kb]; sb[u] = scC[kb]; }
             }
         }
+        float acc[2][4];
         #pragma unroll
-        for (int u = 0; u < MB; u++) {
-            int kb = kb0 + MMA_WARPS * u;
-            if (kb >= nblk) break;
-            unsigned w[4];
-            mma_fragment<FMT>(a[u], w);
-            float dwA = h2f(sa[u]), dwC = h2f(sb[u]);
+        for (int h = 0; h < 2; h++)
             #pragma unroll
-            for (int h = 0; h < 2; h++) {
-                if (h >= tiles) break;
-                int jb = 8 * h + g, jd = 8 * h + 2 * t; // the input this lane supplies to B; the inputs of its results
-                unsigned b0 = 0, b1 = 0;
-                if (jb < n) mma_load_b<FMT>(q + (size_t) jb * stride, kb, t, b0, b1);
-                int d[4];
-                mma_s8(d, w, b0, b1);
-                float dx0 = jd < n ? ((const float*) (q + (size_t) jd * stride + cols))[kb] : 0.f;
-                float dx1 = jd + 1 < n ? ((const float*) (q + (size_t) (jd + 1) * stride + cols))[kb] : 0.f;
-                acc[h][0] = __fmaf_rn((float) d[0], __fmul_rn(dwA, dx0), acc[h][0]);
-                acc[h][1] = __fmaf_rn((float) d[1], __fmul_rn(dwA, dx1), acc[h][1]);
-                acc[h][2] = __fmaf_rn((float) d[2], __fmul_rn(dwC, dx0), acc[h][2]);
-                acc[h][3] = __fmaf_rn((float) d[3], __fmul_rn(dwC, dx1), acc[h][3]);
+            for (int i = 0; i < 4; i++) acc[h][i] = 0.f;
+        for (int kb0 = warp; kb0 < nblk; kb0 += MMA_WARPS * MB) {
+            if (kb0 != warp) {
+                #pragma unroll
+                for (int u = 0; u < MB; u++) {
+                    int kb = kb0 + MMA_WARPS * u;
+                    if (kb < nblk) { mma_load_a<FMT>(ra, rc, kb, t, a[u]); sa[u] = scA[kb]; sb[u] = scC[kb]; }
+                }
+            }
+            #pragma unroll
+            for (int u = 0; u < MB; u++) {
+                int kb = kb0 + MMA_WARPS * u;
+                if (kb >= nblk) break;
+                unsigned w[4];
+                mma_fragment<FMT>(a[u], w);
+                float dwA = h2f(sa[u]), dwC = h2f(sb[u]);
+                #pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    if (h >= tiles) break;
+                    int jb = 8 * h + g, jd = 8 * h + 2 * t; // the input this lane supplies to B; the inputs of its results
+                    unsigned b0 = 0, b1 = 0;
+                    if (jb < n) mma_load_b<FMT>(q + (size_t) jb * stride, kb, t, b0, b1);
+                    int d[4];
+                    mma_s8(d, w, b0, b1);
+                    float dx0 = jd < n ? ((const float*) (q + (size_t) jd * stride + cols))[kb] : 0.f;
+                    float dx1 = jd + 1 < n ? ((const float*) (q + (size_t) (jd + 1) * stride + cols))[kb] : 0.f;
+                    acc[h][0] = __fmaf_rn((float) d[0], __fmul_rn(dwA, dx0), acc[h][0]);
+                    acc[h][1] = __fmaf_rn((float) d[1], __fmul_rn(dwA, dx1), acc[h][1]);
+                    acc[h][2] = __fmaf_rn((float) d[2], __fmul_rn(dwC, dx0), acc[h][2]);
+                    acc[h][3] = __fmaf_rn((float) d[3], __fmul_rn(dwC, dx1), acc[h][3]);
+                }
             }
         }
-    }
-    #pragma unroll
-    for (int h = 0; h < 2; h++)
         #pragma unroll
-        for (int i = 0; i < 4; i++) red[warp][h][4 * lane + i] = acc[h][i];
-    __syncthreads();
-    // Thread e: row i = e / 16 of the tile, input j = e % 16 — found in each warp's fragment, summed in warp order.
-    int i = threadIdx.x >> 4, j = threadIdx.x & 15;
-    if (j < n) {
-        int h = j >> 3, jj = j & 7, at = 4 * (4 * (i & 7) + (jj >> 1)) + 2 * (i >> 3) + (jj & 1);
-        float s = red[0][h][at];
-        #pragma unroll
-        for (int v = 1; v < MMA_WARPS; v++) s += red[v][h][at];
-        if (nw != 0) s *= (float) (1.0 / sqrt((double) (ssq[j] / cols + eps)));
-        tot[i][j] = s;
-    }
-    __syncthreads();
-    if (j >= n || r0 + i >= rows) return;
-    float s = tot[i][j];
-    if (pairAct == 1 || pairAct == 2) { // rows 2p and 2p + 1 are gate and up (a tile starts at an even row)
-        if ((i & 1) == 0 && r0 + i + 1 < rows) {
-            float up = tot[i + 1][j];
-            y[(size_t) (j0 + j) * (rows / 2) + (r0 + i) / 2] = (pairAct == 2 ? fmaxf(s, 0.f) * fmaxf(s, 0.f) : silu(s)) * up;
+        for (int h = 0; h < 2; h++)
+            #pragma unroll
+            for (int i = 0; i < 4; i++) red[warp][h][4 * lane + i] = acc[h][i];
+        __syncthreads();
+        // Thread e: row i = e / 16 of the tile, input j = e % 16 — found in each warp's fragment, summed in warp order.
+        int i = threadIdx.x >> 4, j = threadIdx.x & 15;
+        if (j < n) {
+            int h = j >> 3, jj = j & 7, at = 4 * (4 * (i & 7) + (jj >> 1)) + 2 * (i >> 3) + (jj & 1);
+            float s = red[0][h][at];
+            #pragma unroll
+            for (int v = 1; v < MMA_WARPS; v++) s += red[v][h][at];
+            if (nw != 0) s *= (float) (1.0 / sqrt((double) (ssq[j] / cols + eps)));
+            tot[i][j] = s;
         }
-        return;
+        __syncthreads();
+        if (j < n && r0 + i < rows) {
+            float s = tot[i][j];
+            if (pairAct == 1 || pairAct == 2) { // rows 2p and 2p + 1 are gate and up (a tile starts at an even row)
+                if ((i & 1) == 0 && r0 + i + 1 < rows) {
+                    float up = tot[i + 1][j];
+                    y[(size_t) (j0 + j) * (rows / 2) + (r0 + i) / 2] = (pairAct == 2 ? fmaxf(s, 0.f) * fmaxf(s, 0.f) : silu(s)) * up;
+                }
+            } else {
+                if (bias != 0) s += bias[r0 + i];
+                if (pairAct == 3) s = gelu_tanh(s);
+                float* yj = y + (size_t) (j0 + j) * rows;
+                yj[r0 + i] = accumulate ? yj[r0 + i] + s : s;
+            }
+        }
+        // red and tot are written again only past the next tile's first barrier, which every thread reaches
+        // after its reads of them here.
+        bt += gridDim.x;
+        if (bt >= all) break;
+        r0 = (bt / groups) * 16;
     }
-    if (bias != 0) s += bias[r0 + i];
-    if (pairAct == 3) s = gelu_tanh(s);
-    float* yj = y + (size_t) (j0 + j) * rows;
-    yj[r0 + i] = accumulate ? yj[r0 + i] + s : s;
 }
 
 #if PANAMAX_PART_IS(10)
