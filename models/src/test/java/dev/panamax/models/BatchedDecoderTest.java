@@ -73,6 +73,43 @@ class BatchedDecoderTest {
     }
 
     /**
+     * Short prompts that ride in steps as rows (shorter than promptBatchFrom) take at most one block's
+     * worth of rows (promptChunk: 24 here, two prompts of 12) a step, beside the decoding sequences'
+     * tokens: six prompts arriving while another sequence decodes are spread over steps instead of
+     * one step of 72 rows, and every generation still gives its ids alone.
+     */
+    @Test
+    void shortPromptsArrivingTogetherRideAtMostABlockOfRowsAStep() throws Exception {
+        int[] ids = DeterminismTest.ids();
+        dev.panamax.runtime.LoadOptions options = Fixtures.OPTIONS.withPromptBatchFrom(64).withPromptChunk(24);
+        try (LanguageModel m = ModelLoader.loadLanguageModel(Fixtures.kjv(), options)) {
+            int n = 6;
+            int[][] prompts = new int[n + 1][];
+            int[][] alone = new int[n + 1][];
+            GenerationOptions greedy = GenerationOptions.defaults().withTemperature(0f);
+            for (int i = 0; i <= n; i++) {
+                prompts[i] = Arrays.copyOfRange(ids, i, i + (i == 0 ? 3 : 12));
+                alone[i] = Generator.generate(m, prompts[i], greedy.withMaxTokens(i == 0 ? 60 : 6), null, null).generatedIds();
+            }
+            AtomicInteger widest = new AtomicInteger();
+            try (BatchedDecoder batched = new BatchedDecoder(m, 8, Duration.ofMillis(2), (rows, nanos) -> widest.accumulateAndGet(rows, Math::max));
+                 ExecutorService pool = Executors.newFixedThreadPool(n + 1)) {
+                java.util.concurrent.CountDownLatch decoding = new java.util.concurrent.CountDownLatch(1);
+                List<Future<int[]>> runs = new ArrayList<>();
+                runs.add(pool.submit(() -> Generator.generate(batched, prompts[0], greedy.withMaxTokens(60), null, id -> decoding.countDown()).generatedIds()));
+                decoding.await(1, TimeUnit.MINUTES);
+                for (int i = 1; i <= n; i++) {
+                    int k = i;
+                    runs.add(pool.submit(() -> Generator.generate(batched, prompts[k], greedy.withMaxTokens(6), null, null).generatedIds()));
+                }
+                for (int i = 0; i <= n; i++) assertArrayEquals(alone[i], runs.get(i).get(2, TimeUnit.MINUTES), "generation " + i);
+            }
+            // 24 prompt rows and at most seven decoding sequences' tokens
+            assertTrue(widest.get() <= 24 + n + 1, "the widest step had " + widest.get() + " rows");
+        }
+    }
+
+    /**
      * A model session that holds resources of its own (a GPU session's KV cache in device memory) is
      * closed when its generation ends — once, after its last step — and not left to a garbage
      * collection; after the decoder is closed, a leaving session closes its own at once.

@@ -303,11 +303,23 @@ public final class BatchedDecoder implements LanguageModel {
                 arrived.awaitNanos(left);
             }
             if (closed) return null;
+            // In arrival order, up to MAX_ROWS rows; short prompts riding as rows up to one block's worth
+            // (the first one's prefillChunk) a step — the others keep their place for the next step, so
+            // sixteen prompts arriving together get their first tokens in turn, not all after one long step.
             List<Pending> batch = new ArrayList<>();
-            int rows = 0;
-            while (!pending.isEmpty() && batch.size() < maxBatch && (batch.isEmpty() || rows + pending.peek().tokens.length <= MAX_ROWS)) {
-                rows += pending.peek().tokens.length;
-                batch.add(pending.poll());
+            int rows = 0, promptRows = 0;
+            for (java.util.Iterator<Pending> it = pending.iterator(); it.hasNext() && batch.size() < maxBatch; ) {
+                Pending p = it.next();
+                int len = p.tokens.length;
+                if (!batch.isEmpty() && rows + len > MAX_ROWS) break;
+                if (len > 1) {
+                    int chunk = p.session.inner.prefillChunk();
+                    if (promptRows > 0 && chunk > 0 && promptRows + len > chunk) continue;
+                    promptRows += len;
+                }
+                rows += len;
+                batch.add(p);
+                it.remove();
             }
             expected.clear();
             for (Pending p : batch) expected.add(p.session);
