@@ -23,7 +23,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * and waits; that thread runs all the tokens waiting as one {@link LanguageModel#decodeStep} — every
  * weight matrix read once for the whole step — and hands each caller its logits. A sequence can
  * join or leave between any two steps. A short prompt (one the model feeds token by token) rides in
- * the next step as rows of its own. A longer one is fed a block at a time
+ * a step as rows of its own, the short prompts of one step up to one block's worth of rows (the rest
+ * wait for the next step). A longer one is fed a block at a time
  * ({@link Session#prefillChunk}, {@link dev.panamax.runtime.LoadOptions#promptChunk}) by the stepping
  * thread after each step, at most one block's worth of tokens a step (a long prompt's next block, or
  * several short prompts) — chunked prefill: the others wait at most about one block for their next
