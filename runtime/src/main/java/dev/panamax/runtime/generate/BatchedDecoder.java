@@ -305,7 +305,8 @@ public final class BatchedDecoder implements LanguageModel {
             }
             if (closed) return null;
             // In arrival order, up to MAX_ROWS rows; short prompts riding as rows up to one block's worth
-            // (the first one's prefillChunk) a step — the others keep their place for the next step, so
+            // (their sessions' prefillChunk; the first always) a step — the others keep their place, first in
+            // line for the next step, so
             // sixteen prompts arriving together get their first tokens in turn, not all after one long step.
             List<Pending> batch = new ArrayList<>();
             int rows = 0, promptRows = 0;
