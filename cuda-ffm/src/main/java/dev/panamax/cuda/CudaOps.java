@@ -76,7 +76,11 @@ public final class CudaOps {
 
     /** The grid of a launch of {@code blocks} blocks of rows × {@code groups} groups of inputs (a multiple of groups). */
     private int loopedBlocks(int blocks, int groups) {
-        int perSm = rowLoop;
+        return loopedBlocks(blocks, groups, rowLoop);
+    }
+
+    /** The same with at most {@code perSm} blocks an SM (none when ≤ 0). */
+    private int loopedBlocks(int blocks, int groups, int perSm) {
         long cap = (long) perSm * cx.multiprocessors;
         if (perSm <= 0 || (long) blocks * groups <= cap) return blocks * groups;
         return groups * (int) Math.max(1, cap / groups);
@@ -195,8 +199,10 @@ public final class CudaOps {
         if (ROWS && !MULTI && B >= 2 && rpb == 16 && wide && kernel.equals("matvec_" + W.suffix()) && shared4 <= cx.maxSharedOptIn) {
             // 16 rows a block of four warps (four rows each), four inputs a block; staged as the one-input kernel's
             // 512-thread blocks stage them (the same sums bit for bit).
-            cx.launch(dependent, "matvec4x4_" + W.suffix(), new int[] {rowBlocks * groups}, 128, shared4, stream, W.pointer, W.rows, W.cols,
-                    x, nw, nb, eps, bias, y, accumulate ? 1 : 0, pairAct, B, 32 * rpb);
+            // Its 128-thread blocks fit twice as many an SM as the one-input kernel's: each takes several blocks of rows
+            // from twice rowLoop blocks an SM on, staging its four inputs once for them.
+            cx.launch(dependent, "matvec4x4_" + W.suffix(), new int[] {loopedBlocks(rowBlocks, groups, 2 * rowLoop)}, 128, shared4, stream, W.pointer,
+                    W.rows, W.cols, x, nw, nb, eps, bias, y, accumulate ? 1 : 0, pairAct, B, 32 * rpb);
             return;
         }
         if (MULTI && rpb <= 16 && rpb % 4 == 0 && kernel.equals("matvec_" + W.suffix()) && shared4 <= cx.maxSharedOptIn) {

@@ -705,138 +705,146 @@ __device__ void matvec_rows(const void* W, int rows, int cols, const float* x, c
     extern __shared__ float xs[];
     pdl_trigger();
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, warps = blockDim.x >> 5;
+    // Block b: rows block b / groups, inputs group b % groups; where the launch gives fewer blocks (a
+    // multiple of groups: CudaOps' rowLoop), the rows blocks b / groups + gridDim.x / groups, … of the
+    // same inputs in turn, staged once — each row's sums computed as alone.
     int groups = (inputs + NB - 1) / NB, rb = blockIdx.x / groups, j0 = (blockIdx.x % groups) * NB;
-    int n = min(NB, inputs - j0), r0 = (rb * warps + warp) * R;
+    int n = min(NB, inputs - j0);
     bool pair = pairAct == 1 || pairAct == 2, vec = vector_rows<FMT>(cols);
-    const char* rowp[R];
-    const unsigned short* scp[R];
-    #pragma unroll
-    for (int i = 0; i < R; i++) {
-        size_t g = r0 + i < rows ? r0 + i : 0;
-        rowp[i] = (const char*) W + g * row_bytes<FMT>(cols);
-        scp[i] = (const unsigned short*) ((const char*) W + (size_t) rows * row_bytes<FMT>(cols)) + g * (cols / 32);
-    }
     pdl_wait();
     float ss[NB], acc[R][NB];
     #pragma unroll
     for (int j = 0; j < NB; j++) {
         ss[j] = j < n ? stage_input_as(x + (size_t) (j0 + j) * cols, nw, nb, cols, 0, eps, staged_at<FMT>(xs, cols, j), vthreads) : 0.f;
         if (int_dot<FMT>() && j < n) quantize_staged(xs, cols, quantized_at(xs, cols, j));
-        #pragma unroll
-        for (int i = 0; i < R; i++) acc[i][j] = 0.f;
     }
-    if (vec) {
-        for (int c0 = 0; c0 < cols; c0 += step_cols<FMT, B>()) {
-            float loc[R][NB];
+    for (; rb * warps * R < rows; rb += gridDim.x / groups) {
+        int r0 = (rb * warps + warp) * R;
+        const char* rowp[R];
+        const unsigned short* scp[R];
+        #pragma unroll
+        for (int i = 0; i < R; i++) {
+            size_t g = r0 + i < rows ? r0 + i : 0;
+            rowp[i] = (const char*) W + g * row_bytes<FMT>(cols);
+            scp[i] = (const unsigned short*) ((const char*) W + (size_t) rows * row_bytes<FMT>(cols)) + g * (cols / 32);
+        }
+        #pragma unroll
+        for (int j = 0; j < NB; j++)
             #pragma unroll
-            for (int i = 0; i < R; i++)
+            for (int i = 0; i < R; i++) acc[i][j] = 0.f;
+        if (vec) {
+            for (int c0 = 0; c0 < cols; c0 += step_cols<FMT, B>()) {
+                float loc[R][NB];
                 #pragma unroll
-                for (int j = 0; j < NB; j++) loc[i][j] = 0.f;
-            #pragma unroll
-            for (int k = 0; k < B; k++) {
-                int c = col_of<FMT>(c0, k, lane);
-                if (c >= cols) continue;
-                uint4 w[R];
-                #pragma unroll
-                for (int i = 0; i < R; i++) {
-                    if (r0 + i < rows) w[i] = *(const uint4*) (rowp[i] + row_bytes<FMT>(c));
-                    else w[i].x = w[i].y = w[i].z = w[i].w = 0;
-                }
-                // Q8_0 and Q4_0: each input's codes for the load read once, for the R rows; the same
-                // int_term as use_batch.
-                if (int_dot<FMT>()) {
+                for (int i = 0; i < R; i++)
                     #pragma unroll
-                    for (int j = 0; j < NB; j++) {
-                        if (j >= n) continue;
-                        const signed char* q = quantized_at(xs, cols, j);
-                        #pragma unroll
-                        for (int i = 0; i < R; i++) loc[i][j] = int_term<FMT>(w[i], q, cols, scp[i], c, loc[i][j]);
+                    for (int j = 0; j < NB; j++) loc[i][j] = 0.f;
+                #pragma unroll
+                for (int k = 0; k < B; k++) {
+                    int c = col_of<FMT>(c0, k, lane);
+                    if (c >= cols) continue;
+                    uint4 w[R];
+                    #pragma unroll
+                    for (int i = 0; i < R; i++) {
+                        if (r0 + i < rows) w[i] = *(const uint4*) (rowp[i] + row_bytes<FMT>(c));
+                        else w[i].x = w[i].y = w[i].z = w[i].w = 0;
                     }
-                    continue;
-                }
-                // F16: each load's weights converted to floats once, for all NB inputs. (BF16 too
-                // measured its products contracted otherwise than in matvec — one logit 1 ulp off in
-                // batchedStepsGiveEachSequenceItsLogitsAlone — so it converts per input, as before.)
-                if (FMT == 1) {
-                    float wf[R][8];
-                    #pragma unroll
-                    for (int i = 0; i < R; i++) unpack8h(w[i], wf[i]);
+                    // Q8_0 and Q4_0: each input's codes for the load read once, for the R rows; the same
+                    // int_term as use_batch.
+                    if (int_dot<FMT>()) {
+                        #pragma unroll
+                        for (int j = 0; j < NB; j++) {
+                            if (j >= n) continue;
+                            const signed char* q = quantized_at(xs, cols, j);
+                            #pragma unroll
+                            for (int i = 0; i < R; i++) loc[i][j] = int_term<FMT>(w[i], q, cols, scp[i], c, loc[i][j]);
+                        }
+                        continue;
+                    }
+                    // F16: each load's weights converted to floats once, for all NB inputs. (BF16 too
+                    // measured its products contracted otherwise than in matvec — one logit 1 ulp off in
+                    // batchedStepsGiveEachSequenceItsLogitsAlone — so it converts per input, as before.)
+                    if (FMT == 1) {
+                        float wf[R][8];
+                        #pragma unroll
+                        for (int i = 0; i < R; i++) unpack8h(w[i], wf[i]);
+                        #pragma unroll
+                        for (int j = 0; j < NB; j++) {
+                            if (j >= n) continue;
+                            float xv[8];
+                            #pragma unroll
+                            for (int e = 0; e < 8; e += 4) {
+                                float4 v = *(const float4*) (xs + (size_t) j * cols + c + e);
+                                xv[e] = v.x; xv[e + 1] = v.y; xv[e + 2] = v.z; xv[e + 3] = v.w;
+                            }
+                            #pragma unroll
+                            for (int i = 0; i < R; i++) loc[i][j] += dot8f(wf[i], xv);
+                        }
+                        continue;
+                    }
                     #pragma unroll
                     for (int j = 0; j < NB; j++) {
                         if (j >= n) continue;
-                        float xv[8];
+                        float xv[chunk_cols<FMT>()];
                         #pragma unroll
-                        for (int e = 0; e < 8; e += 4) {
+                        for (int e = 0; e < chunk_cols<FMT>(); e += 4) {
                             float4 v = *(const float4*) (xs + (size_t) j * cols + c + e);
                             xv[e] = v.x; xv[e + 1] = v.y; xv[e + 2] = v.z; xv[e + 3] = v.w;
                         }
                         #pragma unroll
-                        for (int i = 0; i < R; i++) loc[i][j] += dot8f(wf[i], xv);
+                        for (int i = 0; i < R; i++) loc[i][j] += chunk_dot<FMT>(w[i], xv, scp[i], c);
                     }
-                    continue;
                 }
+                #pragma unroll
+                for (int i = 0; i < R; i++)
+                    #pragma unroll
+                    for (int j = 0; j < NB; j++) acc[i][j] += loc[i][j];
+            }
+        } else {
+            #pragma unroll
+            for (int i = 0; i < R; i++) {
+                if (r0 + i >= rows) continue;
                 #pragma unroll
                 for (int j = 0; j < NB; j++) {
                     if (j >= n) continue;
-                    float xv[chunk_cols<FMT>()];
-                    #pragma unroll
-                    for (int e = 0; e < chunk_cols<FMT>(); e += 4) {
-                        float4 v = *(const float4*) (xs + (size_t) j * cols + c + e);
-                        xv[e] = v.x; xv[e + 1] = v.y; xv[e + 2] = v.z; xv[e + 3] = v.w;
-                    }
-                    #pragma unroll
-                    for (int i = 0; i < R; i++) loc[i][j] += chunk_dot<FMT>(w[i], xv, scp[i], c);
+                    const float* xj = xs + (size_t) j * cols;
+                    if (FMT == 0) for (int c = lane; c < cols; c += WARP) acc[i][j] += ((const float*) rowp[i])[c] * xj[c];
+                    else for (int c = lane; c < cols; c += WARP) acc[i][j] += (FMT == 2 ? bf2f(((const unsigned short*) rowp[i])[c]) : h2f(((const unsigned short*) rowp[i])[c])) * xj[c];
                 }
             }
+        }
+        #pragma unroll
+        for (int j = 0; j < NB; j++) {
+            float rstd = nw != 0 && nb == 0 ? (float) (1.0 / sqrt((double) (ss[j] / cols + eps))) : 1.f;
             #pragma unroll
-            for (int i = 0; i < R; i++)
+            for (int i = 0; i < R; i++) {
+                if (nw != 0 && nb == 0) acc[i][j] *= rstd;
+                acc[i][j] = warp_sum(acc[i][j]);
+            }
+        }
+        if (lane != 0) continue;
+        #pragma unroll
+        for (int j = 0; j < NB; j++) {
+            if (j >= n) continue;
+            if (pair) { // rows 2i and 2i+1 are gate and up (R is even and r0 a multiple of R: each pair within the warp)
                 #pragma unroll
-                for (int j = 0; j < NB; j++) acc[i][j] += loc[i][j];
-        }
-    } else {
-        #pragma unroll
-        for (int i = 0; i < R; i++) {
-            if (r0 + i >= rows) continue;
-            #pragma unroll
-            for (int j = 0; j < NB; j++) {
-                if (j >= n) continue;
-                const float* xj = xs + (size_t) j * cols;
-                if (FMT == 0) for (int c = lane; c < cols; c += WARP) acc[i][j] += ((const float*) rowp[i])[c] * xj[c];
-                else for (int c = lane; c < cols; c += WARP) acc[i][j] += (FMT == 2 ? bf2f(((const unsigned short*) rowp[i])[c]) : h2f(((const unsigned short*) rowp[i])[c])) * xj[c];
+                for (int i = 0; i < R; i += 2) {
+                    if (r0 + i + 1 >= rows) continue;
+                    float gt = acc[i][j], up = acc[i + 1][j];
+                    y[(size_t) (j0 + j) * (rows / 2) + (r0 + i) / 2] = (pairAct == 2 ? fmaxf(gt, 0.f) * fmaxf(gt, 0.f) : silu(gt)) * up;
+                }
+                continue;
             }
-        }
-    }
-    #pragma unroll
-    for (int j = 0; j < NB; j++) {
-        float rstd = nw != 0 && nb == 0 ? (float) (1.0 / sqrt((double) (ss[j] / cols + eps))) : 1.f;
-        #pragma unroll
-        for (int i = 0; i < R; i++) {
-            if (nw != 0 && nb == 0) acc[i][j] *= rstd;
-            acc[i][j] = warp_sum(acc[i][j]);
-        }
-    }
-    if (lane != 0) return;
-    #pragma unroll
-    for (int j = 0; j < NB; j++) {
-        if (j >= n) continue;
-        if (pair) { // rows 2i and 2i+1 are gate and up (R is even and r0 a multiple of R: each pair within the warp)
+            float* yj = y + (size_t) (j0 + j) * rows;
             #pragma unroll
-            for (int i = 0; i < R; i += 2) {
-                if (r0 + i + 1 >= rows) continue;
-                float gt = acc[i][j], up = acc[i + 1][j];
-                y[(size_t) (j0 + j) * (rows / 2) + (r0 + i) / 2] = (pairAct == 2 ? fmaxf(gt, 0.f) * fmaxf(gt, 0.f) : silu(gt)) * up;
+            for (int i = 0; i < R; i++) {
+                int r = r0 + i;
+                if (r >= rows) continue;
+                float a = acc[i][j];
+                if (bias != 0) a += bias[r];
+                if (pairAct == 3) a = gelu_tanh(a);
+                yj[r] = accumulate ? yj[r] + a : a;
             }
-            continue;
-        }
-        float* yj = y + (size_t) (j0 + j) * rows;
-        #pragma unroll
-        for (int i = 0; i < R; i++) {
-            int r = r0 + i;
-            if (r >= rows) continue;
-            float a = acc[i][j];
-            if (bias != 0) a += bias[r];
-            if (pairAct == 3) a = gelu_tanh(a);
-            yj[r] = accumulate ? yj[r] + a : a;
         }
     }
 }

@@ -215,8 +215,9 @@ class CudaKernelsTest {
      * A matvec launched with fewer blocks than blocks of rows (each block then takes several in turn,
      * staging its input once: {@code CudaOps.rowLoop}) gives the bits of a block per 16 rows: every
      * format on its one-input kernel, Q8_0 and Q4_0 on the tensor cores alone and for 20 inputs (two
-     * groups, the loop keeping each block on its group), with RMSNorm or without, gated pairs,
-     * bias and accumulation; 4 000–6 000 rows, so one block a SM takes two or three turns.
+     * groups, the loop keeping each block on its group), every format's four-rows-a-warp batched kernel
+     * ({@code matvec4x4_*}) for 16 inputs, with RMSNorm or without, gated pairs, bias and accumulation;
+     * 4 000–6 000 rows, so one block a SM takes two or three turns.
      */
     @Test
     void blocksTakingSeveralRowBlocksGiveTheSameBits() {
@@ -227,10 +228,10 @@ class CudaKernelsTest {
         int wasLoop = CudaOps.rowLoop;
         boolean wasMma = CudaOps.mma;
         try (Arena a = Arena.ofConfined()) {
-            for (int c = 0; c < 14; c++) {
+            for (int c = 0; c < 20; c++) {
                 DType type = types[c % types.length];
-                boolean mma = c >= types.length && (type == DType.Q8_0 || type == DType.Q4_0);
-                int B = mma && c >= 10 ? 20 : 1, rows = 2 * (2000 + r.nextInt(1000)), cols = 32 * (8 + r.nextInt(64)), pairAct = c % 3 == 2 ? 1 : 0;
+                boolean mma = c >= types.length && c < 15 && (type == DType.Q8_0 || type == DType.Q4_0);
+                int B = c >= 15 ? 16 : mma && c >= 10 ? 20 : 1, rows = 2 * (2000 + r.nextInt(1000)), cols = 32 * (8 + r.nextInt(64)), pairAct = c % 3 == 2 ? 1 : 0;
                 boolean norm = c % 2 == 0, bias = pairAct == 0 && r.nextBoolean(), accumulate = pairAct == 0 && r.nextBoolean();
                 int outRows = pairAct != 0 ? rows / 2 : rows;
                 DeviceMatrix W = DeviceMatrix.upload(cx, a, Gpu.tensor(type, rows, cols, Gpu.random(r, rows * cols, 0.05f)));
@@ -241,18 +242,20 @@ class CudaKernelsTest {
                 for (int loop = 0; loop < 2; loop++) {
                     CudaOps.rowLoop = loop == 0 ? 0 : 1;
                     CudaOps.mma = mma;
+                    CudaOps.rowsFromBlocks = c >= 15 ? 0 : -1; // from 15 on: matvec4x4 whatever the size
                     long yd = cx.upload(a, y0);
                     if (B > 1) ops.batchMatvec(0, W, B, zeros, xd, norm ? nd : 0, 0, 1e-5f, bias ? bd : 0, yd, accumulate, pairAct);
                     else if (pairAct != 0) ops.gatedMatvec(0, W, xd, norm ? nd : 0, 1e-5f, pairAct, yd);
                     else ops.matvec(0, W, xd, norm ? nd : 0, 0, 0, 1e-5f, bias ? bd : 0, yd, accumulate, false);
                     got[loop] = cx.downloadFloats(yd, B * outRows);
                 }
-                assertArrayEquals(got[0], got[1], type + (mma ? " tensor cores" : "") + " " + rows + "x" + cols + " B " + B + " pairAct " + pairAct
+                assertArrayEquals(got[0], got[1], type + (mma ? " tensor cores" : c >= 15 ? " matvec4x4" : "") + " " + rows + "x" + cols + " B " + B + " pairAct " + pairAct
                         + " norm " + norm);
             }
         } finally {
             CudaOps.rowLoop = wasLoop;
             CudaOps.mma = wasMma;
+            CudaOps.rowsFromBlocks = -1;
         }
     }
 
