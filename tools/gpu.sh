@@ -43,7 +43,7 @@
 #   tools/gpu.sh run matvec [TYPE [RxB,...]]  there: GB/s of the decode matvec on TinyLlama's shapes per
 #                                     configuration (rows per block x loads per batch), F16 or Q8_0
 #   tools/gpu.sh run matvec-ncu TYPE RxB SHAPE   there: Nsight Compute's sections for one of those launches
-#   tools/gpu.sh run timing           there: wall vs GPU time of a smol135 decode step (graph replays)
+#   tools/gpu.sh run timing [--big]   there: wall vs GPU time of a decode step (graph replays; TIMING_FILES, default smol135-F16)
 #   tools/gpu.sh run profile [--big [prefill]]  there: Nsight Compute's time per decode kernel (smol135,
 #                                     or TinyLlama), or per kernel of a 512-token TinyLlama prompt (PROFILE_FILE: one of
 #                                     make_files' files instead, e.g. tinyllama-Q8_0 with --big; PROFILE_BATCH=B: bench --batch B,
@@ -380,9 +380,12 @@ print(pp, tg)")
     echo "(TinyLlama shape F16, context 8192; bench --prompt-tokens P --tokens 128 --repeats 3: decode is after the P-token prompt)"
     return 0
   fi
-  if [ "$what" = timing ]; then
-    tool RandomLlamaGguf $b/smol135-F16.gguf $(shape_dims smol135) 49152 f16 >/dev/null
-    "$java" "${flags[@]}" -cp "$cp" dev.panamax.cuda.DecodeTiming $b/smol135-F16.gguf 2>&1 | { grep -v "WARNING: Using incubator" || true; }
+  if [ "$what" = timing ]; then # TIMING_FILES: make_files' files (default smol135-F16; TinyLlama's with --big)
+    make_files
+    for f in ${TIMING_FILES:-smol135-F16}; do
+      echo "== $f"
+      "$java" "${flags[@]}" -cp "$cp" dev.panamax.cuda.DecodeTiming $b/$f.gguf 2>&1 | { grep -v "WARNING: Using incubator" || true; }
+    done
     return 0
   fi
   if [ "$what" = matvec ]; then # GB/s of the decode matvec per launch configuration: run matvec [TYPE [CONFIGS]]
