@@ -108,19 +108,26 @@ final class BroadcastGemm {
                 Scratch s = SCRATCH.get();
                 if (s.rows.length < R * len) s.rows = new float[R * chunk];
                 float[] rows = s.rows, tile = s.tile;
+                // One full panel (a block of 49 to 64 tokens, as prompts are computed in blocks of 64) and a float32
+                // B in native memory: its four rows are read where they lie, so that their stream from memory overlaps
+                // the multiply-adds (copied first, the copy and the tile took turns: a quarter of the block's time).
+                // Otherwise they are copied: several panels reuse the copy, and a heap B (attention's scores) would
+                // give the tile's segment reads a second receiver class, which ran them 10x slower.
+                boolean inPlace = src == null && groups == 1 && m > 48 && b.isNative();
                 for (int j = j0; j < j1; j += R) {
                     int count = Math.min(R, j1 - j);
-                    // Four whole rows of a float32 B are read where they lie, so that their stream from memory overlaps
-                    // the multiply-adds (copied first, the copy and the tiles took turns); widened rows, and a last
-                    // tile of fewer than four rows, are read from the thread's scratch rows.
-                    MemorySegment direct = src == null && count == R ? b : null;
-                    long at = direct != null ? bOff + 4L * ((long) j * kk + first) : 0;
+                    if (inPlace && count == R) {
+                        if (first > 0) reloadTile(tile, c, n, 0, j, count, m);
+                        tile4x64(panels, b, bOff + 4L * ((long) j * kk + first), 4L * kk, tile, first, first + len, first > 0);
+                        storeTile(tile, c, n, 0, j, count, m);
+                        continue;
+                    }
                     if (src != null) src.rows(j, count, rows, 0);
-                    else if (direct == null) for (int q = 0; q < count; q++) MemorySegment.copy(b, F32_LE, bOff + 4L * ((long) (j + q) * kk + first), rows, q * len, len);
+                    else for (int q = 0; q < count; q++) MemorySegment.copy(b, F32_LE, bOff + 4L * ((long) (j + q) * kk + first), rows, q * len, len);
                     for (int g = 0; g < groups; g++) {
                         int width = Math.min(W, m - g * W), base = g * W * kk;
                         if (first > 0) reloadTile(tile, c, n, g, j, count, width);
-                        tile(panels, rows, direct, at, tile, base, width, first, first + len, direct != null ? kk : len, first > 0);
+                        tile(panels, rows, tile, base, width, first, first + len, len, first > 0);
                         storeTile(tile, c, n, g, j, count, width);
                     }
                 }
@@ -142,18 +149,12 @@ final class BroadcastGemm {
         }
     }
 
-    /**
-     * The tile for a panel {@code width} tokens wide, over p in [p0, p1); B's four rows are {@code stride}
-     * floats apart from column p0, in {@code b} from index 0 or, when {@code seg} is not null, in {@code seg}
-     * from byte {@code at}. (One tile method reads both: the test is loop-invariant, and C2 compiles each case's
-     * loop apart — unswitched — the array's with its bounds checks hoisted as before.)
-     */
-    private static void tile(float[] a, float[] b, MemorySegment seg, long at, float[] tile, int base, int width, int p0, int p1, int stride,
-                             boolean resume) {
-        if (width > 48) tile4x64(a, b, seg, at, tile, base, p0, p1, stride, resume);
-        else if (width > 32) tile4x48(a, b, seg, at, tile, base, p0, p1, stride, resume);
-        else if (width > 16) tile4x32(a, b, seg, at, tile, base, p0, p1, stride, resume);
-        else tile4x16(a, b, seg, at, tile, base, p0, p1, stride, resume);
+    /** The tile for a panel {@code width} tokens wide, over p in [p0, p1), B's rows {@code stride} apart from p0. */
+    private static void tile(float[] a, float[] b, float[] tile, int base, int width, int p0, int p1, int stride, boolean resume) {
+        if (width > 48) tile4x64(a, b, tile, base, p0, p1, stride, resume);
+        else if (width > 32) tile4x48(a, b, tile, base, p0, p1, stride, resume);
+        else if (width > 16) tile4x32(a, b, tile, base, p0, p1, stride, resume);
+        else tile4x16(a, b, tile, base, p0, p1, stride, resume);
     }
 
     private static FloatVector start(float[] tile, int at, boolean resume) {
@@ -164,14 +165,12 @@ final class BroadcastGemm {
         return FloatVector.fromArray(S, panels, index);
     }
 
-    /** B's float at {@code index}: rows[index], or the index-th float of seg from byte at. */
-    private static FloatVector broadcast(float[] rows, MemorySegment seg, long at, int index) {
-        return FloatVector.broadcast(S, seg == null ? rows[index] : seg.get(F32_LE, at + 4L * index));
+    private static FloatVector broadcast(float[] rows, int index) {
+        return FloatVector.broadcast(S, rows[index]);
     }
 
     /** Four rows of B × 64 tokens; rows past the last real one hold stale values whose sums are not written. */
-    private static void tile4x64(float[] a, float[] b, MemorySegment seg, long at, float[] tile, int base, int p0, int p1, int stride,
-                                 boolean resume) {
+    private static void tile4x64(float[] a, float[] b, float[] tile, int base, int p0, int p1, int stride, boolean resume) {
         FloatVector c00 = start(tile, 0, resume), c01 = start(tile, 16, resume), c02 = start(tile, 32, resume), c03 = start(tile, 48, resume),
                 c10 = start(tile, 64, resume), c11 = start(tile, 80, resume), c12 = start(tile, 96, resume), c13 = start(tile, 112, resume),
                 c20 = start(tile, 128, resume), c21 = start(tile, 144, resume), c22 = start(tile, 160, resume), c23 = start(tile, 176, resume),
@@ -179,13 +178,41 @@ final class BroadcastGemm {
         for (int p = p0, i = 0; p < p1; p++, i++) {
             int o = base + p * W;
             FloatVector x0 = load(a, o), x1 = load(a, o + 16), x2 = load(a, o + 32), x3 = load(a, o + 48);
-            FloatVector w = broadcast(b, seg, at, i);
+            FloatVector w = broadcast(b, i);
             c00 = x0.fma(w, c00); c01 = x1.fma(w, c01); c02 = x2.fma(w, c02); c03 = x3.fma(w, c03);
-            w = broadcast(b, seg, at, stride + i);
+            w = broadcast(b, stride + i);
             c10 = x0.fma(w, c10); c11 = x1.fma(w, c11); c12 = x2.fma(w, c12); c13 = x3.fma(w, c13);
-            w = broadcast(b, seg, at, 2 * stride + i);
+            w = broadcast(b, 2 * stride + i);
             c20 = x0.fma(w, c20); c21 = x1.fma(w, c21); c22 = x2.fma(w, c22); c23 = x3.fma(w, c23);
-            w = broadcast(b, seg, at, 3 * stride + i);
+            w = broadcast(b, 3 * stride + i);
+            c30 = x0.fma(w, c30); c31 = x1.fma(w, c31); c32 = x2.fma(w, c32); c33 = x3.fma(w, c33);
+        }
+        c00.intoArray(tile, 0); c01.intoArray(tile, 16); c02.intoArray(tile, 32); c03.intoArray(tile, 48);
+        c10.intoArray(tile, 64); c11.intoArray(tile, 80); c12.intoArray(tile, 96); c13.intoArray(tile, 112);
+        c20.intoArray(tile, 128); c21.intoArray(tile, 144); c22.intoArray(tile, 160); c23.intoArray(tile, 176);
+        c30.intoArray(tile, 192); c31.intoArray(tile, 208); c32.intoArray(tile, 224); c33.intoArray(tile, 240);
+    }
+
+    /**
+     * {@link #tile4x64} for the one panel of a block (base 0) with B's four rows read from a segment: row q's
+     * column p0 at byte {@code at + q·stride}. The same fused multiply-adds in the same order, so the same bits.
+     */
+    private static void tile4x64(float[] a, MemorySegment b, long at, long stride, float[] tile, int p0, int p1, boolean resume) {
+        FloatVector c00 = start(tile, 0, resume), c01 = start(tile, 16, resume), c02 = start(tile, 32, resume), c03 = start(tile, 48, resume),
+                c10 = start(tile, 64, resume), c11 = start(tile, 80, resume), c12 = start(tile, 96, resume), c13 = start(tile, 112, resume),
+                c20 = start(tile, 128, resume), c21 = start(tile, 144, resume), c22 = start(tile, 160, resume), c23 = start(tile, 176, resume),
+                c30 = start(tile, 192, resume), c31 = start(tile, 208, resume), c32 = start(tile, 224, resume), c33 = start(tile, 240, resume);
+        for (int p = p0; p < p1; p++) {
+            int o = p * W;
+            long i = at + 4L * (p - p0);
+            FloatVector x0 = load(a, o), x1 = load(a, o + 16), x2 = load(a, o + 32), x3 = load(a, o + 48);
+            FloatVector w = FloatVector.broadcast(S, b.get(F32_LE, i));
+            c00 = x0.fma(w, c00); c01 = x1.fma(w, c01); c02 = x2.fma(w, c02); c03 = x3.fma(w, c03);
+            w = FloatVector.broadcast(S, b.get(F32_LE, i + stride));
+            c10 = x0.fma(w, c10); c11 = x1.fma(w, c11); c12 = x2.fma(w, c12); c13 = x3.fma(w, c13);
+            w = FloatVector.broadcast(S, b.get(F32_LE, i + 2 * stride));
+            c20 = x0.fma(w, c20); c21 = x1.fma(w, c21); c22 = x2.fma(w, c22); c23 = x3.fma(w, c23);
+            w = FloatVector.broadcast(S, b.get(F32_LE, i + 3 * stride));
             c30 = x0.fma(w, c30); c31 = x1.fma(w, c31); c32 = x2.fma(w, c32); c33 = x3.fma(w, c33);
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, 16); c02.intoArray(tile, 32); c03.intoArray(tile, 48);
@@ -195,8 +222,7 @@ final class BroadcastGemm {
     }
 
     /** Four rows × the first 48 tokens of a panel (the last panel of a prompt, 33–48 tokens). */
-    private static void tile4x48(float[] a, float[] b, MemorySegment seg, long at, float[] tile, int base, int p0, int p1, int stride,
-                                 boolean resume) {
+    private static void tile4x48(float[] a, float[] b, float[] tile, int base, int p0, int p1, int stride, boolean resume) {
         FloatVector c00 = start(tile, 0, resume), c01 = start(tile, 16, resume), c02 = start(tile, 32, resume),
                 c10 = start(tile, 64, resume), c11 = start(tile, 80, resume), c12 = start(tile, 96, resume),
                 c20 = start(tile, 128, resume), c21 = start(tile, 144, resume), c22 = start(tile, 160, resume),
@@ -204,13 +230,13 @@ final class BroadcastGemm {
         for (int p = p0, i = 0; p < p1; p++, i++) {
             int o = base + p * W;
             FloatVector x0 = load(a, o), x1 = load(a, o + 16), x2 = load(a, o + 32);
-            FloatVector w = broadcast(b, seg, at, i);
+            FloatVector w = broadcast(b, i);
             c00 = x0.fma(w, c00); c01 = x1.fma(w, c01); c02 = x2.fma(w, c02);
-            w = broadcast(b, seg, at, stride + i);
+            w = broadcast(b, stride + i);
             c10 = x0.fma(w, c10); c11 = x1.fma(w, c11); c12 = x2.fma(w, c12);
-            w = broadcast(b, seg, at, 2 * stride + i);
+            w = broadcast(b, 2 * stride + i);
             c20 = x0.fma(w, c20); c21 = x1.fma(w, c21); c22 = x2.fma(w, c22);
-            w = broadcast(b, seg, at, 3 * stride + i);
+            w = broadcast(b, 3 * stride + i);
             c30 = x0.fma(w, c30); c31 = x1.fma(w, c31); c32 = x2.fma(w, c32);
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, 16); c02.intoArray(tile, 32);
@@ -220,20 +246,19 @@ final class BroadcastGemm {
     }
 
     /** Four rows × the first 32 tokens of a panel (the last panel of a prompt, 17–32 tokens). */
-    private static void tile4x32(float[] a, float[] b, MemorySegment seg, long at, float[] tile, int base, int p0, int p1, int stride,
-                                 boolean resume) {
+    private static void tile4x32(float[] a, float[] b, float[] tile, int base, int p0, int p1, int stride, boolean resume) {
         FloatVector c00 = start(tile, 0, resume), c01 = start(tile, 16, resume), c10 = start(tile, 64, resume), c11 = start(tile, 80, resume),
                 c20 = start(tile, 128, resume), c21 = start(tile, 144, resume), c30 = start(tile, 192, resume), c31 = start(tile, 208, resume);
         for (int p = p0, i = 0; p < p1; p++, i++) {
             int o = base + p * W;
             FloatVector x0 = load(a, o), x1 = load(a, o + 16);
-            FloatVector w = broadcast(b, seg, at, i);
+            FloatVector w = broadcast(b, i);
             c00 = x0.fma(w, c00); c01 = x1.fma(w, c01);
-            w = broadcast(b, seg, at, stride + i);
+            w = broadcast(b, stride + i);
             c10 = x0.fma(w, c10); c11 = x1.fma(w, c11);
-            w = broadcast(b, seg, at, 2 * stride + i);
+            w = broadcast(b, 2 * stride + i);
             c20 = x0.fma(w, c20); c21 = x1.fma(w, c21);
-            w = broadcast(b, seg, at, 3 * stride + i);
+            w = broadcast(b, 3 * stride + i);
             c30 = x0.fma(w, c30); c31 = x1.fma(w, c31);
         }
         c00.intoArray(tile, 0); c01.intoArray(tile, 16);
@@ -243,15 +268,14 @@ final class BroadcastGemm {
     }
 
     /** Four rows × the first 16 tokens of a panel. */
-    private static void tile4x16(float[] a, float[] b, MemorySegment seg, long at, float[] tile, int base, int p0, int p1, int stride,
-                                 boolean resume) {
+    private static void tile4x16(float[] a, float[] b, float[] tile, int base, int p0, int p1, int stride, boolean resume) {
         FloatVector c0 = start(tile, 0, resume), c1 = start(tile, 64, resume), c2 = start(tile, 128, resume), c3 = start(tile, 192, resume);
         for (int p = p0, i = 0; p < p1; p++, i++) {
             FloatVector x = load(a, base + p * W);
-            c0 = x.fma(broadcast(b, seg, at, i), c0);
-            c1 = x.fma(broadcast(b, seg, at, stride + i), c1);
-            c2 = x.fma(broadcast(b, seg, at, 2 * stride + i), c2);
-            c3 = x.fma(broadcast(b, seg, at, 3 * stride + i), c3);
+            c0 = x.fma(broadcast(b, i), c0);
+            c1 = x.fma(broadcast(b, stride + i), c1);
+            c2 = x.fma(broadcast(b, 2 * stride + i), c2);
+            c3 = x.fma(broadcast(b, 3 * stride + i), c3);
         }
         c0.intoArray(tile, 0); c1.intoArray(tile, 64); c2.intoArray(tile, 128); c3.intoArray(tile, 192);
     }

@@ -121,20 +121,24 @@ class ReproducibilityTest {
     void broadcastTilesInChunksOfKGiveTheOnePassBits() {
         assumeTrue(Simd.vector().isPresent() && BroadcastGemm.applies(), "no 512-bit vectors in this JVM");
         Random r = new Random(10);
-        for (int[] shape : new int[][] {{197, 38, 300}, {64, 7, 129}, {40, 13, 1000}, {250, 4, 64}}) {
+        for (int[] shape : new int[][] {{197, 38, 300}, {64, 7, 129}, {40, 13, 1000}, {250, 4, 64}, {50, 9, 300}}) {
             int m = shape[0], n = shape[1], kk = shape[2];
             float[] a = random(r, m * kk), b = random(r, n * kk), whole = new float[m * n];
-            // B three floats into its segment (as a weight lies in a file), read there by whole tiles of four rows
+            // B three floats into its segment, as a weight lies in a file: on the heap (its rows copied) and in
+            // native memory (one panel of 49 to 64 tokens reads whole tiles of four rows in place)
             float[] padded = new float[3 + n * kk];
             System.arraycopy(b, 0, padded, 3, b.length);
             MemorySegment bs = MemorySegment.ofArray(padded);
+            MemorySegment native_ = Arena.ofAuto().allocate(4L * padded.length, 64).copyFrom(bs);
             BroadcastGemm.multiply(a, bs, 12, null, whole, m, n, kk, kk);
-            for (int chunk : new int[] {64, 80}) {
-                float[] chunked = new float[m * n];
-                BroadcastGemm.multiply(a, bs, 12, null, chunked, m, n, kk, chunk);
-                for (int i = 0; i < whole.length; i++) {
-                    assertEquals(Float.floatToRawIntBits(whole[i]), Float.floatToRawIntBits(chunked[i]),
-                            m + "×" + n + "×" + kk + " in chunks of " + chunk + ", element " + i);
+            for (int chunk : new int[] {kk, 64, 80}) {
+                for (MemorySegment from : new MemorySegment[] {bs, native_}) {
+                    float[] chunked = new float[m * n];
+                    BroadcastGemm.multiply(a, from, 12, null, chunked, m, n, kk, chunk);
+                    for (int i = 0; i < whole.length; i++) {
+                        assertEquals(Float.floatToRawIntBits(whole[i]), Float.floatToRawIntBits(chunked[i]),
+                                m + "×" + n + "×" + kk + " in chunks of " + chunk + (from.isNative() ? ", native" : ", heap") + ", element " + i);
+                    }
                 }
             }
             double worst = 0; // and the product itself, against double sums
