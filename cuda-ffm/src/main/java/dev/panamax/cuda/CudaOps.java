@@ -61,22 +61,31 @@ public final class CudaOps {
         }
         int rpb = rowsPerBlock(W);
         String kernel = matvecKernel(W);
-        cx.launch(dependent, kernel, new int[] {loopedBlocks((W.rows + rpb - 1) / rpb, 1)}, 32 * rpb, matvecShared(W, kernel, 1), stream, W.pointer,
-                W.rows, W.cols, x, nw, nb, act, eps, bias, y, accumulate ? 1 : 0, gelu ? 3 : 0, 0L, 0, 1, 0, 0);
+        cx.launch(dependent, kernel, new int[] {loopedBlocks((W.rows + rpb - 1) / rpb, 1, oneInputPerSm(rpb))}, 32 * rpb, matvecShared(W, kernel, 1),
+                stream, W.pointer, W.rows, W.cols, x, nw, nb, act, eps, bias, y, accumulate ? 1 : 0, gelu ? 3 : 0, 0L, 0, 1, 0, 0);
     }
 
     /**
-     * At most this many blocks an SM for a one-input matvec and for the tensor-core matvec: a launch
-     * of more blocks of rows than that gives each block several in turn (kernels.cu, matvec and
-     * matvec_mma), so a block stages (and quantizes) its input once for all of them instead of once
-     * per 16 rows — the same sums, the same bits. {@code -Dpanamax.cuda.rowLoop=0}: a block per 16
-     * rows, as before; tests set it. Measured in docs/benchmarks.md (seventeenth session).
+     * At most this many blocks an SM for the tensor-core matvec, and this many times 512 threads an SM
+     * for the one-input matvec ({@link #oneInputPerSm}): a launch of more blocks of rows than that gives
+     * each block several in turn (kernels.cu, matvec and matvec_mma), so a block stages (and quantizes)
+     * its input once for all of them instead of once per block of rows — the same sums, the same bits.
+     * {@code -Dpanamax.cuda.rowLoop=0}: a block per block of rows, as before; tests set it. Measured in
+     * docs/benchmarks.md (seventeenth and eighteenth sessions).
      */
     static volatile int rowLoop = dev.panamax.simd.Tuning.speed("cuda.rowLoop", 2);
 
     /** The grid of a launch of {@code blocks} blocks of rows × {@code groups} groups of inputs (a multiple of groups). */
     private int loopedBlocks(int blocks, int groups) {
         return loopedBlocks(blocks, groups, rowLoop);
+    }
+
+    /**
+     * Blocks an SM for the one-input matvec of {@code rpb} rows a block: as many threads an SM as rowLoop
+     * blocks of 16 rows (8 rows a block: four blocks an SM).
+     */
+    private int oneInputPerSm(int rpb) {
+        return rowLoop <= 0 ? 0 : Math.max(1, rowLoop * 16 / rpb);
     }
 
     /** The same with at most {@code perSm} blocks an SM (none when ≤ 0). */
@@ -196,9 +205,9 @@ public final class CudaOps {
         boolean wide = rowsFromBlocks >= 0 ? (long) rowBlocks * groups >= rowsFromBlocks : groups >= 4 && rowBlocks * groups >= 3 * cx.multiprocessors;
         String kernel = matvecKernel(W);
         int shared4 = matvecShared(W, kernel, 4);
-        if (ROWS && !MULTI && B >= 2 && rpb == 16 && wide && kernel.equals("matvec_" + W.suffix()) && shared4 <= cx.maxSharedOptIn) {
+        if (ROWS && !MULTI && B >= 2 && rpb % 4 == 0 && rpb <= 16 && wide && kernel.equals("matvec_" + W.suffix()) && shared4 <= cx.maxSharedOptIn) {
             // 16 rows a block of four warps (four rows each), four inputs a block; staged as the one-input kernel's
-            // 512-thread blocks stage them (the same sums bit for bit).
+            // blocks of 32·rpb threads stage them (the same sums bit for bit).
             // Its 128-thread blocks fit twice as many an SM as the one-input kernel's: each takes several blocks of rows
             // from twice rowLoop blocks an SM on, staging its four inputs once for them.
             cx.launch(dependent, "matvec4x4_" + W.suffix(), new int[] {loopedBlocks(rowBlocks, groups, 2 * rowLoop)}, 128, shared4, stream, W.pointer,
@@ -278,11 +287,14 @@ public final class CudaOps {
     }
 
     /**
-     * Rows (warps) per block. Each block stages (and normalises) the whole input once, so more rows a
-     * block is less staging; measured on an H100, 16 beat 8 and 8 beat 4 (see tools/gpu.sh run bench).
+     * Rows (warps) per block of the one-input matvec. Each block stages (and normalises) the whole input;
+     * since blocks take several blocks of rows (rowLoop), staging is once a block whatever its rows, and
+     * 8 rows a block at four blocks an SM beat 16 at two on an H100 (TinyLlama F16 decode +3%,
+     * docs/benchmarks.md, eighteenth session; before the row loop 16 had beaten 8). The block size sets
+     * how RMSNorm's Σ x² is summed, so the batched kernels stage as blocks of 32·rpb threads would.
      */
     static int rowsPerBlock(DeviceMatrix W) {
-        return dev.panamax.simd.Tuning.experiment("cuda.matvecRows", 16);
+        return dev.panamax.simd.Tuning.experiment("cuda.matvecRows", 8);
     }
 
     /**
@@ -297,8 +309,8 @@ public final class CudaOps {
         }
         int rpb = rowsPerBlock(W);
         String kernel = matvecKernel(W);
-        cx.launch(dependent, kernel, new int[] {loopedBlocks((W.rows + rpb - 1) / rpb, 1)}, 32 * rpb, matvecShared(W, kernel, 1), stream, W.pointer,
-                W.rows, W.cols, x, nw, 0L, 0, eps, 0L, y, 0, act, 0L, 0, 1, 0, 0);
+        cx.launch(dependent, kernel, new int[] {loopedBlocks((W.rows + rpb - 1) / rpb, 1, oneInputPerSm(rpb))}, 32 * rpb, matvecShared(W, kernel, 1),
+                stream, W.pointer, W.rows, W.cols, x, nw, 0L, 0, eps, 0L, y, 0, act, 0L, 0, 1, 0, 0);
     }
 
     /** half(W) into out (rows × cols halfs), for the quantized formats. */

@@ -543,7 +543,8 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
 #define MATVEC_BODY(FMT, B) { matvec<FMT, B>(W, rows, cols, x, nw, nb, act, eps, bias, y, accumulate, pairAct, sel, selRows, xDiv, xStride, slotsFast); }
 #define MATVEC_PARAMS const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, int act, float eps, \
     const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, int xDiv, int xStride, int slotsFast
-// At most 64 registers a thread (launch bounds of 1024 threads): two blocks of 16 rows fit an SM, and
+// At most 64 registers a thread (launch bounds of 1024 threads): 1 024 threads fit an SM (CudaOps launches
+// blocks of 8 rows, four an SM; before the row loop, blocks of 16, two an SM), and
 // measured on an H100 (tools/gpu.sh run matvec) that beat the unbounded kernels (70–93 registers) on
 // every TinyLlama shape; F16 streams best with 4 loads a batch, the others with 8.
 #define MATVEC(name, FMT, B) extern "C" __global__ void __launch_bounds__(1024, 1) name(MATVEC_PARAMS) MATVEC_BODY(FMT, B)
