@@ -213,11 +213,11 @@ class CudaKernelsTest {
 
     /**
      * A matvec launched with fewer blocks than blocks of rows (each block then takes several in turn,
-     * staging its input once: {@code CudaOps.rowLoop}) gives the bits of a block per 16 rows: every
+     * staging its input once: {@code CudaOps.rowLoop}) gives the bits of a block per block of rows: every
      * format on its one-input kernel, Q8_0 and Q4_0 on the tensor cores alone and for 20 inputs (two
      * groups, the loop keeping each block on its group), every format's four-rows-a-warp batched kernel
      * ({@code matvec4x4_*}) for 16 inputs, with RMSNorm or without, gated pairs, bias and accumulation;
-     * 4 000–6 000 rows, so one block a SM takes two or three turns.
+     * 4 000–6 000 rows, so each block takes two or more turns.
      */
     @Test
     void blocksTakingSeveralRowBlocksGiveTheSameBits() {
