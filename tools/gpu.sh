@@ -43,6 +43,8 @@
 #   tools/gpu.sh run matvec [TYPE [RxB,...]]  there: GB/s of the decode matvec on TinyLlama's shapes per
 #                                     configuration (rows per block x loads per batch), F16 or Q8_0
 #   tools/gpu.sh run matvec-ncu TYPE RxB SHAPE   there: Nsight Compute's sections for one of those launches
+#   tools/gpu.sh run skip [--big]    there: decode tok/s with each kind of launch left out of the graph (qkv, attn, o,
+#                                     gateup, down, head; wrong logits), so what each costs in the graph (SKIP_FILES, SKIP_ROUNDS)
 #   tools/gpu.sh run timing [--big]   there: wall vs GPU time of a decode step (graph replays; TIMING_FILES, default smol135-F16)
 #   tools/gpu.sh run profile [--big [prefill]]  there: Nsight Compute's time per decode kernel (smol135,
 #                                     or TinyLlama), or per kernel of a 512-token TinyLlama prompt (PROFILE_FILE: one of
@@ -332,6 +334,25 @@ print(pp, tg)")
       done
     done
     echo "(aggregate decode tok/s: bench --batch B --prompt-tokens 16 --tokens 64 --repeats 3; mma: -Dpanamax.cuda.mma=true)"
+    return 0
+  fi
+  if [ "$what" = skip ]; then # what each kind of decode launch costs inside the graph: tok/s without it (wrong logits)
+    make_files
+    X=-Dpanamax.experiments=true
+    printf '%-16s %6s %-8s %10s %10s %14s\n' file round without "tok/s" "µs/token" "its µs/token"
+    for f in ${SKIP_FILES:-smol135-F16 ${big:+tinyllama-F16 tinyllama-Q8_0}}; do
+      for round in $(seq ${SKIP_ROUNDS:-1}); do
+        full=
+        for k in none qkv attn o gateup down head; do
+          t=$("$java" "${flags[@]}" $X -Dpanamax.cuda.skip=$k -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $b/$f.gguf --device cuda \
+            --prompt-tokens 1 --tokens 128 --repeats 3 2>&1 | sed -n 's/^decode [0-9]* tokens.*: \([0-9.]*\) tok\/s/\1/p')
+          [ -z "$full" ] && full=$t
+          awk -v f=$f -v r=$round -v k=$k -v t="${t:-0}" -v full="${full:-0}" 'BEGIN { us = t > 0 ? 1e6 / t : 0;
+            printf "%-16s %6s %-8s %10.1f %10.1f %14s\n", f, r, k, t, us, k == "none" || t == 0 ? "" : sprintf("%.1f", 1e6 / full - us) }'
+        done
+      done
+    done
+    echo "(bench --prompt-tokens 1 --tokens 128 --repeats 3 with -Dpanamax.cuda.skip=KIND: its µs/token is the full step's less the step without it)"
     return 0
   fi
   if [ "$what" = ab ]; then # decode tok/s under JVM option sets, alternating in one call (AB_OPTS: sets split by '|')
