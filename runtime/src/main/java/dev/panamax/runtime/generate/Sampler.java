@@ -14,6 +14,8 @@ public final class Sampler {
     private final SplittableRandom random;
     private int[] order = new int[0];
     private float[] probs = new float[0];
+    private long[] keys = new long[0];
+    private boolean[] seen = new boolean[0];
 
     public Sampler(GenerationOptions options) {
         this.o = options;
@@ -27,13 +29,15 @@ public final class Sampler {
     public int sample(float[] logits, int[] history, int historyLength) {
         int n = logits.length;
         if (o.repeatPenalty() != 1f && o.repeatLastN() > 0) {
-            boolean[] seen = new boolean[n];
-            for (int i = Math.max(0, historyLength - o.repeatLastN()); i < historyLength; i++) {
+            if (seen.length != n) seen = new boolean[n];
+            int from = Math.max(0, historyLength - o.repeatLastN());
+            for (int i = from; i < historyLength; i++) {
                 int t = history[i];
                 if (t < 0 || t >= n || seen[t]) continue;
                 seen[t] = true;
                 logits[t] = logits[t] > 0 ? logits[t] / o.repeatPenalty() : logits[t] * o.repeatPenalty();
             }
+            for (int i = from; i < historyLength; i++) if (history[i] >= 0 && history[i] < n) seen[history[i]] = false;
         }
         if (o.temperature() == 0) return Simd.kernels().argmax(logits, 0, n);
 
@@ -41,16 +45,13 @@ public final class Sampler {
             order = new int[n];
             probs = new float[n];
         }
-        // Sort candidate ids by logit, descending (top-k first keeps the sort short when set).
-        Integer[] ids = new Integer[n];
-        for (int i = 0; i < n; i++) ids[i] = i;
-        Arrays.sort(ids, (a, b) -> Float.compare(logits[b], logits[a]));
+        // The candidates by logit, descending, ties by id (top-k first keeps the ordering short when set).
         int keep = o.topK() > 0 ? Math.min(o.topK(), n) : n;
-        float max = logits[ids[0]];
+        rank(logits, keep);
+        float max = logits[order[0]];
         double sum = 0;
         for (int i = 0; i < keep; i++) {
-            order[i] = ids[i];
-            probs[i] = (float) Math.exp((logits[ids[i]] - max) / o.temperature());
+            probs[i] = (float) Math.exp((logits[order[i]] - max) / o.temperature());
             sum += probs[i];
         }
         for (int i = 0; i < keep; i++) probs[i] /= (float) sum;
@@ -80,5 +81,44 @@ public final class Sampler {
             if (r <= 0) return order[i];
         }
         return order[keep - 1];
+    }
+
+    /** Most candidates {@link #rank} keeps in a sorted array as it scans, beyond which it sorts them all. */
+    private static final int SELECT_MAX = 256;
+
+    /**
+     * Puts the ids of the {@code keep} largest logits into {@code order[0, keep)}, largest first, equal
+     * logits by ascending id — the order of a stable sort by {@link Float#compare}, descending. Each id goes into a long whose ascending order is that order (the logit's bits made
+     * sortable and inverted above, the id below), so no id is boxed: a few top-k candidates are kept
+     * sorted in one pass over the vocabulary, more are sorted as primitives.
+     */
+    private void rank(float[] logits, int keep) {
+        int n = logits.length;
+        if (keep <= SELECT_MAX) {
+            if (keys.length < keep) keys = new long[Math.max(keep, 64)];
+            int have = 0;
+            for (int i = 0; i < n; i++) {
+                long k = key(logits[i], i);
+                if (have == keep && k >= keys[keep - 1]) continue;
+                int at = have == keep ? keep - 1 : have++;
+                while (at > 0 && keys[at - 1] > k) { // insertion: keys[0, have) stay sorted
+                    keys[at] = keys[at - 1];
+                    at--;
+                }
+                keys[at] = k;
+            }
+        } else {
+            if (keys.length != n) keys = new long[n];
+            for (int i = 0; i < n; i++) keys[i] = key(logits[i], i);
+            Arrays.sort(keys, 0, n);
+        }
+        for (int i = 0; i < keep; i++) order[i] = (int) keys[i];
+    }
+
+    /** A long that sorts ascending as (logit descending by {@link Float#compare}, then id ascending). */
+    static long key(float logit, int id) {
+        int bits = Float.floatToIntBits(logit); // one NaN, the largest, as Float.compare has it
+        int ascending = bits ^ ((bits >> 31) & 0x7fffffff); // signed order = Float.compare's, −0 below +0
+        return ((long) ~ascending << 32) | (id & 0xffffffffL);
     }
 }
