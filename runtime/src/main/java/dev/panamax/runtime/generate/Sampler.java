@@ -83,34 +83,49 @@ public final class Sampler {
         return order[keep - 1];
     }
 
-    /** Most candidates {@link #rank} keeps in a sorted array as it scans, beyond which it sorts them all. */
-    private static final int SELECT_MAX = 256;
-
     /**
      * Puts the ids of the {@code keep} largest logits into {@code order[0, keep)}, largest first, equal
-     * logits by ascending id — the order of a stable sort by {@link Float#compare}, descending. Each id goes into a long whose ascending order is that order (the logit's bits made
-     * sortable and inverted above, the id below), so no id is boxed: a few top-k candidates are kept
-     * sorted in one pass over the vocabulary, more are sorted as primitives.
+     * logits by ascending id — the order of a stable sort by {@link Float#compare}, descending. Each id
+     * goes into a long whose ascending order is that order (the logit's bits made sortable and inverted
+     * above, the id below), so no id is boxed. With top-k the {@code keep} smallest keys are gathered in
+     * one pass in a max-heap (its root the worst candidate kept; a logit below the root's is skipped
+     * before its key is made), then sorted: n·log(keep) at worst, whatever order the logits come in.
      */
     private void rank(float[] logits, int keep) {
         int n = logits.length;
-        if (keep <= SELECT_MAX) {
-            if (keys.length < keep) keys = new long[Math.max(keep, 64)];
-            int have = 0;
-            for (int i = 0; i < n; i++) {
-                long k = key(logits[i], i);
-                if (have == keep && k >= keys[keep - 1]) continue;
-                int at = have == keep ? keep - 1 : have++;
-                while (at > 0 && keys[at - 1] > k) { // insertion: keys[0, have) stay sorted
-                    keys[at] = keys[at - 1];
-                    at--;
-                }
-                keys[at] = k;
-            }
-        } else {
-            if (keys.length != n) keys = new long[n];
+        if (keys.length < keep) keys = new long[keep];
+        if (keep == n) {
             for (int i = 0; i < n; i++) keys[i] = key(logits[i], i);
             Arrays.sort(keys, 0, n);
+        } else {
+            int have = 0;
+            float floor = Float.NEGATIVE_INFINITY; // once the heap is full, its root's logit: anything below it stays out
+            for (int i = 0; i < n; i++) {
+                float l = logits[i];
+                if (l < floor) continue; // (false for NaN and for ±0 against ∓0: those take the key's comparison)
+                long k = key(l, i);
+                int at;
+                if (have < keep) { // sift up
+                    at = have++;
+                    while (at > 0 && keys[(at - 1) / 2] < k) {
+                        keys[at] = keys[(at - 1) / 2];
+                        at = (at - 1) / 2;
+                    }
+                } else if (k < keys[0]) { // replace the root, sift down
+                    at = 0;
+                    for (int c = 1; c < keep; c = 2 * at + 1) {
+                        if (c + 1 < keep && keys[c + 1] > keys[c]) c++;
+                        if (keys[c] <= k) break;
+                        keys[at] = keys[c];
+                        at = c;
+                    }
+                } else {
+                    continue;
+                }
+                keys[at] = k;
+                if (have == keep) floor = logits[(int) keys[0]];
+            }
+            Arrays.sort(keys, 0, keep);
         }
         for (int i = 0; i < keep; i++) order[i] = (int) keys[i];
     }

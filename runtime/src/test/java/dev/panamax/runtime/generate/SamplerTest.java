@@ -54,7 +54,8 @@ class SamplerTest {
     /**
      * The sampler's ranking without boxed ids draws exactly what a stable sort of boxed ids by logit
      * (descending) draws — the simple form kept here as the reference — over vocabularies with many
-     * ties, ±0, infinities and NaN, top-k below, at and above the sampler's selection limit, and off.
+     * ties, ±0, infinities and NaN, and logits that rise or fall with the id, top-k from 1 to beyond the
+     * vocabulary, and off.
      */
     @Test
     void rankingDrawsWhatAStableSortOfTheLogitsDraws() {
@@ -67,6 +68,7 @@ class SamplerTest {
             for (int i = 0; i < n; i++) {
                 int kind = r.nextInt(10);
                 logits[i] = kind == 0 && c % 3 == 0 ? special[r.nextInt(special.length)] : kind < 5 ? r.nextInt(7) - 3 : (float) r.nextGaussian() * 4;
+                if (c >= 52) logits[i] = (c % 2 == 0 ? i : n - i) * 0.01f; // rising and falling with the id: each id displaces the last, or none
             }
             // NaN logits make softmax NaN: keep them in the ranking cases only where the top-k leaves them out
             boolean nan = false;
@@ -79,6 +81,17 @@ class SamplerTest {
             for (int draw = 0; draw < 20; draw++) {
                 assertEquals(referenceSample(o, ref, logits), s.sample(logits.clone(), new int[0], 0), "case " + c + " draw " + draw + " n " + n);
             }
+        }
+        // −0 and +0 alternating: +0 ranks above −0 (Float.compare), so the top 10 are the first ten odd ids.
+        float[] zeros = new float[100];
+        for (int i = 0; i < zeros.length; i++) zeros[i] = i % 2 == 0 ? -0f : 0f;
+        GenerationOptions oz = GenerationOptions.defaults().withTopK(10).withTopP(1f).withMinP(0f).withTemperature(1f).withSeed(3);
+        Sampler sz = new Sampler(oz);
+        java.util.SplittableRandom rz = new java.util.SplittableRandom(3);
+        for (int draw = 0; draw < 50; draw++) {
+            int t = sz.sample(zeros.clone(), new int[0], 0);
+            assertEquals(referenceSample(oz, rz, zeros), t, "signed zeros, draw " + draw);
+            assertTrue(t % 2 == 1 && t < 20, "a +0 among the first ten, got " + t);
         }
         // Ties, signed zeros, infinities and NaN in the ranking itself: the keys order as Float.compare does, ties by id.
         for (int c = 0; c < 200; c++) {
