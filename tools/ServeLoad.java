@@ -23,10 +23,11 @@ import java.util.regex.Pattern;
  *
  * <pre>
  *   java tools/ServeLoad.java --url http://127.0.0.1:8080 [--streams 1,4,16,64] [--tokens 64]
- *        [--requests 2] [--label NAME] [--api-key KEY] [--completions]
+ *        [--requests 2] [--label NAME] [--api-key KEY] [--completions] [--temperature 0]
  * </pre>
  *
- * Requests are greedy ({@code temperature 0}) over a few different prompts, each numbered so none
+ * Requests are greedy ({@code temperature 0}; {@code --temperature T} samples, each request with its own
+ * seed, the servers' other sampling defaults) over a few different prompts, each numbered so none
  * shares a prefix with another (no prompt-cache hits), with
  * {@code ignore_eos} (llama-server honours it; Panamax ignores the field) and
  * {@code stream_options.include_usage}; completion tokens are read from the usage both servers send
@@ -64,8 +65,9 @@ public class ServeLoad {
                 case "--label" -> label = args[++i];
                 case "--api-key" -> key = args[++i];
                 case "--completions" -> completions = true;
+                case "--temperature" -> TEMPERATURE = Float.parseFloat(args[++i]);
                 default -> {
-                    System.err.println("unknown argument " + args[i] + "\nusage: java tools/ServeLoad.java --url URL [--streams 1,4,16,64] [--tokens N] [--requests N] [--label NAME] [--api-key KEY] [--completions]");
+                    System.err.println("unknown argument " + args[i] + "\nusage: java tools/ServeLoad.java --url URL [--streams 1,4,16,64] [--tokens N] [--requests N] [--label NAME] [--api-key KEY] [--completions] [--temperature T]");
                     System.exit(2);
                 }
             }
@@ -123,6 +125,9 @@ public class ServeLoad {
 
     static final java.util.concurrent.atomic.AtomicInteger REQUESTS = new java.util.concurrent.atomic.AtomicInteger();
 
+    /** The requests' temperature: 0 (greedy), or sampled, each request with a seed. */
+    static float TEMPERATURE = 0;
+
     /**
      * The prompt with the request's number in front: no two prompts share a prefix, so a server's
      * prompt cache (llama-server keeps each slot's last prompt) finds nothing to reuse, as with real
@@ -137,7 +142,8 @@ public class ServeLoad {
         String body = completions
                 ? "{\"model\":\"m\",\"prompt\":\"" + escaped + "\""
                 : "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"" + escaped + "\"}]";
-        body += ",\"max_tokens\":" + tokens + ",\"temperature\":0,\"ignore_eos\":true,\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
+        String sampling = TEMPERATURE == 0 ? "\"temperature\":0" : "\"temperature\":" + TEMPERATURE + ",\"seed\":" + REQUESTS.get();
+        body += ",\"max_tokens\":" + tokens + "," + sampling + ",\"ignore_eos\":true,\"stream\":true,\"stream_options\":{\"include_usage\":true}}";
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(url + (completions ? "/v1/completions" : "/v1/chat/completions")))
                 .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body));
         if (key != null) b.header("Authorization", "Bearer " + key);

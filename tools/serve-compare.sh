@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # panamax serve against llama.cpp's llama-server under the same load, on the same GGUF file, in the
 # same run: each server in turn is started with N parallel slots and 2 threads, driven by
-# tools/ServeLoad.java (1, 4, 16 and 64 concurrent streaming completions, greedy), and stopped.
+# tools/ServeLoad.java (1, 4, 16 and 64 concurrent streaming completions, greedy unless --temperature), and stopped.
 # llama.cpp is not part of the project: bring a build with the llama-server target
 # (../shared/bench/README.md).
 #   tools/serve-compare.sh LLAMA_CPP_DIR FILE.gguf [--parallel 16] [--threads 2] [--streams 1,4,16,64]
-#                          [--tokens 32] [--requests 1] [--rounds 1]
+#                          [--tokens 32] [--requests 1] [--rounds 1] [--temperature 0]
 # Prints ServeLoad's Markdown rows, llama-server's then Panamax's, for each round.
 set -euo pipefail
 llama=${1:?usage: tools/serve-compare.sh LLAMA_CPP_DIR FILE.gguf [options]}
 file=${2:?usage: tools/serve-compare.sh LLAMA_CPP_DIR FILE.gguf [options]}
 shift 2
-parallel=16 threads=2 streams=1,4,16,64 tokens=32 requests=1 rounds=1
+parallel=16 threads=2 streams=1,4,16,64 tokens=32 requests=1 rounds=1 temperature=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --parallel) parallel=$2; shift 2 ;;
@@ -20,6 +20,7 @@ while [ $# -gt 0 ]; do
     --tokens) tokens=$2; shift 2 ;;
     --requests) requests=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
+    --temperature) temperature=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -44,10 +45,10 @@ wait_up() {
 
 load() {
   "$java" "$root/tools/ServeLoad.java" --url "http://127.0.0.1:$port" --label "$1" --streams "$streams" --tokens "$tokens" \
-    --requests "$requests" --completions | tail -n +3
+    --requests "$requests" --temperature "$temperature" --completions | tail -n +3
 }
 
-echo "file: $(basename "$file"), $threads threads, $parallel slots, $tokens tokens a request, $requests request(s) per stream"
+echo "file: $(basename "$file"), $threads threads, $parallel slots, $tokens tokens a request, $requests request(s) per stream, temperature $temperature"
 echo "| server | streams | requests | tokens | wall s | tokens/s | TTFT p50 / p99 ms | ITL p50 / p99 ms | failed |"
 echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for _ in $(seq 1 "$rounds"); do
