@@ -45,6 +45,8 @@
 #   tools/gpu.sh run matvec-ncu TYPE RxB SHAPE   there: Nsight Compute's sections for one of those launches
 #   tools/gpu.sh run skip [--big]    there: decode tok/s with each kind of launch left out of the graph (qkv, attn, o,
 #                                     gateup, down, head; wrong logits), so what each costs in the graph (SKIP_FILES, SKIP_ROUNDS)
+#   tools/gpu.sh run sampled [--big] there: generate --device cuda, 512 tokens sampled at the defaults against greedy
+#                                     (SAMPLED_FILES)
 #   tools/gpu.sh run timing [--big]   there: wall vs GPU time of a decode step (graph replays; TIMING_FILES, default smol135-F16)
 #   tools/gpu.sh run profile [--big [prefill]]  there: Nsight Compute's time per decode kernel (smol135,
 #                                     or TinyLlama), or per kernel of a 512-token TinyLlama prompt (PROFILE_FILE: one of
@@ -272,6 +274,19 @@ print(pp, tg)")
       done
     done
     echo "(whole process, java started directly: generate smol135-F16 --ids 1,15043 --max-tokens 32 --device cuda; the NVRTC cache emptied before each first run)"
+    return 0
+  fi
+  if [ "$what" = sampled ]; then # generate on the GPU sampled (the defaults) against greedy: what picking a token costs beside the GPU's step
+    make_files
+    for f in ${SAMPLED_FILES:-smol135-F16 ${big:+tinyllama-F16}}; do
+      for round in 1 2; do
+        for t in 0.8 0; do
+          "$java" "${flags[@]}" -Xmx8g -cp "$cp" dev.panamax.cli.Main generate $b/$f.gguf --ids 1,15043 --max-tokens 512 --temperature $t \
+            --seed $round --device cuda > /tmp/pmx/gen.out 2> /tmp/pmx/gen.err || tail -5 /tmp/pmx/gen.err
+          printf '%-15s %s temperature %-4s %s\n' $f $round $t "$(grep -o 'generated.*' /tmp/pmx/gen.err)"
+        done
+      done
+    done
     return 0
   fi
   if [ "$what" = load ]; then # a later run's load on the GPU: weights through the staging buffers against synchronous copies
