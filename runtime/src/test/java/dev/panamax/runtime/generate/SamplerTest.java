@@ -85,13 +85,16 @@ class SamplerTest {
         // −0 and +0 alternating: +0 ranks above −0 (Float.compare), so the top 10 are the first ten odd ids.
         float[] zeros = new float[100];
         for (int i = 0; i < zeros.length; i++) zeros[i] = i % 2 == 0 ? -0f : 0f;
-        GenerationOptions oz = GenerationOptions.defaults().withTopK(10).withTopP(1f).withMinP(0f).withTemperature(1f).withSeed(3);
-        Sampler sz = new Sampler(oz);
-        java.util.SplittableRandom rz = new java.util.SplittableRandom(3);
-        for (int draw = 0; draw < 50; draw++) {
-            int t = sz.sample(zeros.clone(), new int[0], 0);
-            assertEquals(referenceSample(oz, rz, zeros), t, "signed zeros, draw " + draw);
-            assertTrue(t % 2 == 1 && t < 20, "a +0 among the first ten, got " + t);
+        for (int topK : new int[] {10, 0}) { // the heap, and every id ranked
+            GenerationOptions oz = GenerationOptions.defaults().withTopK(topK).withTopP(topK == 0 ? 0.3f : 1f).withMinP(0f).withTemperature(1f)
+                    .withSeed(3);
+            Sampler sz = new Sampler(oz);
+            java.util.SplittableRandom rz = new java.util.SplittableRandom(3);
+            for (int draw = 0; draw < 50; draw++) {
+                int t = sz.sample(zeros.clone(), new int[0], 0);
+                assertEquals(referenceSample(oz, rz, zeros), t, "signed zeros, top-k " + topK + ", draw " + draw);
+                if (topK == 10) assertTrue(t % 2 == 1 && t < 20, "a +0 among the first ten, got " + t);
+            }
         }
         // Ties, signed zeros, infinities and NaN in the ranking itself: the keys order as Float.compare does, ties by id.
         for (int c = 0; c < 200; c++) {
