@@ -130,6 +130,13 @@ public final class Sampler {
         for (int i = 0; i < keep; i++) order[i] = (int) keys[i];
     }
 
+    /** The ids {@link #sample} would rank first, {@code keep} of them (for tests). */
+    int[] ranking(float[] logits, int keep) {
+        if (order.length != logits.length) order = new int[logits.length];
+        rank(logits, keep);
+        return Arrays.copyOf(order, keep);
+    }
+
     /** A long that sorts ascending as (logit descending by {@link Float#compare}, then id ascending). */
     static long key(float logit, int id) {
         int bits = Float.floatToIntBits(logit); // one NaN, the largest, as Float.compare has it
