@@ -334,19 +334,20 @@ final class CudaDecoder extends CudaModel {
             if (m.positions != null) ops.addPosition(stream, m.positions, params, 1, x);
             long layerKv = (long) m.kvElement * m.capacity * m.kvDim;
             int hd = s.headDim();
-            String skip = SKIP; // an experiment: what a kind of launch costs inside the graph (wrong logits)
             for (int l = 0; l < s.layers(); l++) {
                 Layer L = m.layers[l];
                 long kl = kc + l * layerKv, vl = vc + l * layerKv;
-                if (!skips(skip, "qkv")) ops.matvec(stream, L.qkv(), x, L.attnNorm(), L.attnNormBias(), 0, eps, L.bqkv(), qkv, false, false);
-                if (!skips(skip, "attn")) ops.attentionDecode(stream, qkv, kl, vl, m.rope, L.qNorm(), L.kNorm(), params, part, count, att, s.heads(),
+                if (!SKIP.contains("qkv")) ops.matvec(stream, L.qkv(), x, L.attnNorm(), L.attnNormBias(), 0, eps, L.bqkv(), qkv, false, false);
+                if (!SKIP.contains("attn")) ops.attentionDecode(stream, qkv, kl, vl, m.rope, L.qNorm(), L.kNorm(), params, part, count, att, s.heads(),
                         s.kvHeads(), hd, m.rot, s.ropeInterleaved(), eps, s.slidingWindow(), chunk, nsplit);
-                if (!skips(skip, "o")) ops.matvec(stream, L.o(), att, L.attnSubNorm(), 0, eps, L.bo(), x, true);
-                if (m.gated && !skips(skip, "gateup")) ops.gatedMatvec(stream, L.gateUp(), x, L.ffnNorm(), eps, m.act, gu);
-                else if (!skips(skip, "gateup")) ops.matvec(stream, L.gateUp(), x, L.ffnNorm(), L.ffnNormBias(), 0, eps, L.bUp(), gu, false, true);
-                if (!skips(skip, "down")) ops.matvec(stream, L.down(), gu, L.ffnSubNorm(), 0, eps, L.bDown(), x, true);
+                if (!SKIP.contains("o")) ops.matvec(stream, L.o(), att, L.attnSubNorm(), 0, eps, L.bo(), x, true);
+                if (!SKIP.contains("gateup")) {
+                    if (m.gated) ops.gatedMatvec(stream, L.gateUp(), x, L.ffnNorm(), eps, m.act, gu);
+                    else ops.matvec(stream, L.gateUp(), x, L.ffnNorm(), L.ffnNormBias(), 0, eps, L.bUp(), gu, false, true);
+                }
+                if (!SKIP.contains("down")) ops.matvec(stream, L.down(), gu, L.ffnSubNorm(), 0, eps, L.bDown(), x, true);
             }
-            if (!skips(skip, "head")) ops.matvec(stream, m.output, x, m.finalNorm, m.finalNormBias, 0, eps, 0, logits, false, false);
+            if (!SKIP.contains("head")) ops.matvec(stream, m.output, x, m.finalNorm, m.finalNormBias, 0, eps, 0, logits, false, false);
         }
 
         /**
@@ -354,11 +355,8 @@ final class CudaDecoder extends CudaModel {
          * the decode step leaves those launches out, so tokens/s against the full step says what each kind
          * of launch costs inside the graph, overlaps included (Nsight Compute times them one at a time).
          */
-        static final String SKIP = dev.panamax.simd.Tuning.experimentWord("cuda.skip");
-
-        private static boolean skips(String skip, String what) {
-            return skip != null && java.util.Arrays.asList(skip.split(",")).contains(what);
-        }
+        static final java.util.Set<String> SKIP = java.util.Set.copyOf(java.util.Arrays.asList(
+                java.util.Objects.requireNonNullElse(dev.panamax.simd.Tuning.experimentWord("cuda.skip"), "").split(",")));
 
         @Override
         float[] promptChunk(int[] tokens, float[] all, int from) {
