@@ -19,6 +19,7 @@ struct float2 { float x, y; };
 struct int4 { int x, y, z, w; };
 inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c, d}; }
 inline float2 make_float2(float a, float b) { return {a, b}; }
+inline uint4 make_uint4(unsigned a, unsigned b, unsigned c, unsigned d) { return {a, b, c, d}; }
 inline void __syncthreads() {}
 inline void __threadfence() {}
 inline float __shfl_xor_sync(unsigned, float v, int, int = 32) { return v; }
@@ -40,6 +41,7 @@ inline float rsqrtf(float x) { return 1.f / sqrtf(x); }
 inline float __fdividef(float a, float b) { return a / b; }
 inline void __syncwarp(unsigned = 0xffffffff) {}
 struct uint2 { unsigned x, y; };
+inline uint2 make_uint2(unsigned a, unsigned b) { return {a, b}; }
 struct ushort2 { unsigned short x, y; };
 inline unsigned __shfl_xor_sync(unsigned, unsigned v, int, int = 32) { return v; }
 inline int __float2int_rn(float x) { return (int) nearbyintf(x); }

@@ -60,7 +60,7 @@ public final class CudaOps {
             return;
         }
         int rpb = rowsPerBlock(W);
-        String kernel = matvecKernel(W);
+        String kernel = oneInputKernel(W);
         cx.launch(dependent, kernel, new int[] {loopedBlocks((W.rows + rpb - 1) / rpb, 1, oneInputPerSm(rpb))}, 32 * rpb, matvecShared(W, kernel, 1),
                 stream, W.pointer, W.rows, W.cols, x, nw, nb, act, eps, bias, y, accumulate ? 1 : 0, gelu ? 3 : 0, 0L, 0, 1, 0, 0);
     }
@@ -108,9 +108,41 @@ public final class CudaOps {
      */
     static volatile boolean mma = dev.panamax.simd.Tuning.flagOn("cuda.mma");
 
+    /**
+     * Whether F16's decode matvecs run on the half-float tensor cores as well ({@code matvec_mma_f16}:
+     * each input value split into two halves, kernels.cu says how), alone and batched alike, where
+     * the matrix's columns are a multiple of 32; {@code -Dpanamax.cuda.mmaF16=true}. Off by default:
+     * measured on an H100 (docs/benchmarks.md, twentieth session), TinyLlama-shape F16 decodes 16
+     * sequences a step 1.8× faster (5 074–5 242 against 2 882–2 912 tokens/s) but one sequence 9% slower
+     * (741–748 against 817–823) — one kernel must serve both (batch invariance), and most F16 decoding
+     * on the GPU is one sequence. A server of F16 weights under load gains by turning it on.
+     */
+    static volatile boolean mmaF16 = dev.panamax.simd.Tuning.flag("cuda.mmaF16");
+
     private boolean mma(DeviceMatrix W, long nb) {
+        boolean format = integerDot(W.format) ? INT_DOT : W.format == DeviceMatrix.F16 && mmaF16 && W.cols % 32 == 0;
         // (the kernel's own shared arrays take another ~9.3 KB)
-        return mma && nb == 0 && integerDot(W.format) && INT_DOT && cx.ccMajor >= 8 && mmaShared(W, 16) + 10 * 1024 <= cx.maxSharedOptIn;
+        return mma && nb == 0 && format && cx.ccMajor >= 8 && mmaShared(W, 16) + 10 * 1024 <= cx.maxSharedOptIn;
+    }
+
+    /**
+     * F16 on the tensor cores with 16 warps a block ({@code matvec_mma_f16_v1}, one block an SM), for
+     * measuring: {@code -Dpanamax.cuda.mmaF16Variant=1} with experiments on; tests set it. Not yet run
+     * on a GPU for its bits (its speed was: docs/benchmarks.md, twentieth session).
+     */
+    static volatile int mmaF16Variant = dev.panamax.simd.Tuning.experiment("cuda.mmaF16Variant", 0);
+
+    /**
+     * Whether the tensor-core matvecs and F16's one-input matvec load a block's next rows before its
+     * reduction and epilogue instead of after them (the {@code *_pipe} kernels: the same sums, the loads
+     * in flight over the barriers); {@code -Dpanamax.cuda.tilePipe=true} with experiments on, for
+     * measuring — not yet run on a GPU; tests set it.
+     */
+    static volatile boolean tilePipe = dev.panamax.simd.Tuning.experimentFlag("cuda.tilePipe");
+
+    /** Inputs a block of {@code matvec_mma_*} takes (kernels.cu's mma_inputs). */
+    static int mmaInputs(DeviceMatrix W) {
+        return W.format == DeviceMatrix.F16 ? 8 : 16;
     }
 
     /**
@@ -127,7 +159,7 @@ public final class CudaOps {
 
     /** Whether a prompt of T tokens multiplies W with the tensor-core matvec ({@link #rowsMatvec}). */
     boolean promptRows(DeviceMatrix W, int T) {
-        return T <= MMA_PROMPT_ROWS && mma(W, 0);
+        return T <= MMA_PROMPT_ROWS && integerDot(W.format) && mma(W, 0);
     }
 
     /** Y[t] (+)= W · X[t] for T rows of W.cols floats (Y rows of W.rows), on the tensor-core matvec. */
@@ -135,16 +167,22 @@ public final class CudaOps {
         launchMma(stream, W, T, X, 0, 0, 0f, 0, Y, accumulate, 0);
     }
 
-    /** Dynamic shared memory of {@code matvec_mma_*} for a block of {@code inputs} inputs (kernels.cu's mma_q_stride). */
+    /**
+     * Dynamic shared memory of {@code matvec_mma_*} for a block of {@code inputs} inputs (kernels.cu's
+     * mma_q_stride; F16's mma_h_stride: two halves and a block's scale per column).
+     */
     static int mmaShared(DeviceMatrix W, int inputs) {
+        if (W.format == DeviceMatrix.F16) return Math.min(8, inputs) * (((4 * W.cols + W.cols / 8 + 127) & ~127) + 64);
         int q8 = (W.cols + W.cols / 8 + 15) & ~15;
         return Math.min(16, inputs) * (((q8 + 127) & ~127) + 32);
     }
 
     private void launchMma(long stream, DeviceMatrix W, int inputs, long x, long nw, int act, float eps, long bias, long y, boolean accumulate,
                            int pairAct) {
-        int tiles = (W.rows + 15) / 16, groups = (inputs + 15) / 16;
-        cx.launch(dependent, "matvec_mma_" + W.suffix(), new int[] {loopedBlocks(tiles, groups)}, 256, mmaShared(W, inputs), stream, W.pointer,
+        int per = mmaInputs(W), tiles = (W.rows + 15) / 16, groups = (inputs + per - 1) / per;
+        boolean wide = W.format == DeviceMatrix.F16 && mmaF16Variant == 1; // 16 warps a block, one block an SM
+        String kernel = "matvec_mma_" + W.suffix() + (wide ? "_v1" : "") + (tilePipe ? "_pipe" : "");
+        cx.launch(dependent, kernel, new int[] {loopedBlocks(tiles, groups, wide ? 1 : rowLoop)}, wide ? 512 : 256, mmaShared(W, inputs), stream, W.pointer,
                 W.rows, W.cols, x, nw, act, eps, bias, y, accumulate ? 1 : 0, pairAct, inputs);
     }
 
@@ -266,6 +304,12 @@ public final class CudaOps {
         return "matvec_" + W.suffix() + "_b" + batch;
     }
 
+    /** The one-input matvec's kernel: {@link #matvecKernel}, or with {@link #tilePipe} F16's {@code matvec_f16_pipe}. */
+    static String oneInputKernel(DeviceMatrix W) {
+        String kernel = matvecKernel(W);
+        return tilePipe && kernel.equals("matvec_f16") ? "matvec_f16_pipe" : kernel;
+    }
+
     /**
      * Dynamic shared memory of a matvec kernel taking {@code inputs} inputs a block: the staged floats
      * of each input, or for the integer dot products (Q8_0, Q4_0) one input's floats and each input's
@@ -308,7 +352,7 @@ public final class CudaOps {
             return;
         }
         int rpb = rowsPerBlock(W);
-        String kernel = matvecKernel(W);
+        String kernel = oneInputKernel(W);
         cx.launch(dependent, kernel, new int[] {loopedBlocks((W.rows + rpb - 1) / rpb, 1, oneInputPerSm(rpb))}, 32 * rpb, matvecShared(W, kernel, 1),
                 stream, W.pointer, W.rows, W.cols, x, nw, 0L, 0, eps, 0L, y, 0, act, 0L, 0, 1, 0, 0);
     }

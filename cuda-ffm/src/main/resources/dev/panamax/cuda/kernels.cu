@@ -458,7 +458,8 @@ __device__ __forceinline__ float use_batch(const uint4* u, const unsigned short*
 // for all of them — each row is still one warp's, summed in the same order, so the bits do not move.
 // Q8_0 and Q4_0 quantize the staged input (INTQ; shared memory: the floats, then the codes) and take
 // integer dot products; with INTQ false (the *_float kernels, for measuring) they multiply floats.
-template <int FMT, int B, bool INTQ = int_dot<FMT>()>
+// PIPE: the next rows' first batch loaded before this row's reduction (the *_pipe kernels, for measuring).
+template <int FMT, int B, bool INTQ = int_dot<FMT>(), bool PIPE = false>
 __device__ void matvec(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, int act, float eps,
                        const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, int xDiv, int xStride,
                        int slotsFast) {
@@ -499,7 +500,7 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
             has = r < lim;
             g = (size_t) base + (has ? r : 0);
             row = (const char*) W + g * row_bytes<FMT>(cols);
-            if (has && vec) load_batch<FMT, B>(row, cols, 0, lane, u);
+            if (!PIPE && has && vec) load_batch<FMT, B>(row, cols, 0, lane, u);
         }
         const unsigned short* sc = scales + g * (cols / 32);
         float acc = 0.f;
@@ -512,6 +513,12 @@ __device__ void matvec(const void* W, int rows, int cols, const float* x, const 
             for (int c = lane; c < cols; c += WARP) acc += ((const float*) row)[c] * xs[c];
         } else if (has) {
             for (int c = lane; c < cols; c += WARP) acc += (FMT == 2 ? bf2f(((const unsigned short*) row)[c]) : h2f(((const unsigned short*) row)[c])) * xs[c];
+        }
+        // The next rows' first batch, loaded before this row's reduction and epilogue (gate/up's barriers among
+        // them), so that it is in flight over them; u is free once the last batch is used. The same values.
+        if (PIPE && loop && vec && (rb + (int) gridDim.x) * warps < lim) {
+            int rn = (rb + (int) gridDim.x) * warps + warp;
+            if (rn < lim) load_batch<FMT, B>((const char*) W + ((size_t) base + rn) * row_bytes<FMT>(cols), cols, 0, lane, u);
         }
         if (rms) { // RMSNorm: the row's sum times rstd (every thread takes part in the reduction, once)
             if (first) rstd = (float) (1.0 / sqrt((double) (block_sum(ss) / cols + eps)));
@@ -886,15 +893,45 @@ MATVEC_ROWS(matvec4x4_q4_0, 4, 8)
 // input takes matvec's transformation (act; RMSNorm's weight, its rstd applied to the sums at the end),
 // staged straight into codes: no LayerNorm (GPT-2's layers keep the dp4a kernels, alone and batched).
 // Dynamic shared memory: each input's codes and scales, mma_q_stride apart (CudaOps.mmaShared).
+//
+// F16 (FMT 1) on the half-float tensor cores, mma.m16n8k16 with float sums: A is 16 rows' weights as
+// stored, B 8 inputs' values as halves. A float keeps 24 bits, a half 11, so each staged value v is
+// split into two halves hi + lo of v·2^s, with 2^s a power of two per block of 32 columns and input
+// that puts the block's max |v| in [2^14, 2^15): hi = half(v·2^s), lo = half(v·2^s − hi), 22 bits of
+// v's kept whatever the block's range, and a half times a half is exact in a float. A block's four MMAs
+// (two k16 halves of its columns, hi then lo each) start from zero; their sum takes one
+// fma(Σ, 2^−s, running sum) as Q8_0's blocks do. The integer formats' sums are exact; these are
+// floats summed inside the tensor core, so batch invariance here rests on each (row, input) result
+// depending only on its own row and input — what CudaKernelsTest holds it to, as it does for the others.
+// Fragments (m16n8k16 .f16): a0 = row g, k 2t, 2t+1; a1 = row g + 8, k 2t…; a2 = row g, k 2t+8, 2t+9;
+// a3 = row g + 8, k 2t+8…; b0 = input g, k 2t, 2t+1; b1 = input g, k 2t+8…; D as above. Lane t loads
+// the 16 bytes of columns 8t…8t+7 of a block of 32 from rows g and g + 8: the first MMA takes columns
+// 8t…8t+3 (k 2t, 2t+1 ← 8t, 8t+1; k 2t+8, 2t+9 ← 8t+2, 8t+3), the second 8t+4…8t+7; the input's halves
+// are stored in column order, so its lane loads the same 16 bytes of them. Eight inputs a block (one
+// tile: sixteen inputs' floats would not fit in shared memory for W_down's 5 632 columns); a step of
+// sixteen runs two groups, the second reading the rows from L2.
 #define MMA_WARPS 8
 // Blocks of 32 columns a warp loads before it multiplies: bytes in flight. Q4_0's blocks are half
 // Q8_0's bytes, so twice as many (its codes kept as loaded, two words a block, and unpacked at use;
 // measured on TinyLlama's shapes no faster than 8, and no slower).
-template <int FMT> __device__ __forceinline__ constexpr int mma_batch() { return FMT == 3 ? 8 : 16; }
+template <int FMT> __device__ __forceinline__ constexpr int mma_batch() { return FMT == 3 ? 8 : FMT == 1 ? 4 : 16; }
+// Inputs a block: 16 (two tiles of 8) for the integer formats, 8 for F16.
+template <int FMT> __device__ __forceinline__ constexpr int mma_inputs() { return FMT == 1 ? 8 : 16; }
 
 // A per-input stride of q8_stride rounded so that the 8 inputs of a fragment's 8-byte loads fall in
 // different banks (stride ≡ 32 bytes mod 128: inputs g and g + 4 share a wavefront's banks, no more).
 __device__ __forceinline__ int mma_q_stride(int cols) { return ((q8_stride(cols) + 127) & ~127) + 32; }
+// F16's input: hi halves [cols], lo halves [cols], then float 2^−s a block [cols / 32]; a stride ≡ 64 bytes
+// mod 128, so that the two inputs of a quarter warp's 16-byte loads fall in different banks.
+__device__ __forceinline__ int mma_h_stride(int cols) { return ((4 * cols + cols / 8 + 127) & ~127) + 64; }
+template <int FMT> __device__ __forceinline__ int mma_stride(int cols) { return FMT == 1 ? mma_h_stride(cols) : mma_q_stride(cols); }
+
+__device__ __forceinline__ void mma_f16(float* d, unsigned a0, unsigned a1, unsigned a2, unsigned a3, unsigned b0, unsigned b1) {
+#if __CUDA_ARCH__ >= 800
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]) : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+#endif
+}
 
 __device__ __forceinline__ void mma_s8(int* d, const unsigned* a, unsigned b0, unsigned b1) {
 #if __CUDA_ARCH__ >= 800
@@ -908,7 +945,10 @@ __device__ __forceinline__ void mma_s8(int* d, const unsigned* a, unsigned b0, u
 // (row g's two, then row g + 8's), Q4_0 two (one a row).
 template <int FMT>
 __device__ __forceinline__ void mma_load_a(const char* ra, const char* rc, int kb, int t, unsigned* a) {
-    if (FMT == 3) {
+    if (FMT == 1) { // F16: 16 bytes of each row (columns 8t…8t+7 of the block), row g's four words, then row g + 8's
+        uint4 u = *(const uint4*) (ra + 64 * kb + 16 * t), v = *(const uint4*) (rc + 64 * kb + 16 * t);
+        a[0] = u.x; a[1] = u.y; a[2] = u.z; a[3] = u.w; a[4] = v.x; a[5] = v.y; a[6] = v.z; a[7] = v.w;
+    } else if (FMT == 3) {
         uint2 u = *(const uint2*) (ra + 32 * kb + 8 * t), v = *(const uint2*) (rc + 32 * kb + 8 * t);
         a[0] = u.x; a[1] = u.y; a[2] = v.x; a[3] = v.y;
     } else {
@@ -937,11 +977,14 @@ __device__ __forceinline__ float4 load4(const float* p, bool aligned) {
     return aligned ? *(const float4*) p : make_float4(p[0], p[1], p[2], p[3]);
 }
 
-template <int FMT>
+// WARPS and PIPE: 16 warps a block, the next tile's first blocks loaded before this tile's reduction — for
+// measuring (the *_v1 and *_pipe kernels below).
+template <int FMT, int WARPS = MMA_WARPS, bool PIPE = false>
 __device__ void matvec_mma(const void* W, int rows, int cols, const float* x, const float* nw, int act, float eps,
                            const float* bias, float* y, int accumulate, int pairAct, int inputs) {
     extern __shared__ float xs[];
-    __shared__ float red[MMA_WARPS][2][128];
+    constexpr int TILES = (mma_inputs<FMT>() + 7) / 8;
+    __shared__ float red[WARPS][TILES][128];
     __shared__ float tot[16][17];
     __shared__ float ssq[16];
     pdl_trigger();
@@ -949,29 +992,37 @@ __device__ void matvec_mma(const void* W, int rows, int cols, const float* x, co
     // Block b takes tile b — 16 rows (b / groups) and up to 16 inputs (b % groups) — and, where the launch
     // gives fewer blocks than tiles (CudaOps' rowLoop, a multiple of groups), tiles b + gridDim.x, … of
     // the same inputs after it, staging them once: each tile's sums are computed as alone.
-    int groups = (inputs + 15) / 16, all = (rows + 15) / 16 * groups, bt = blockIdx.x;
-    int r0 = (bt / groups) * 16, j0 = (bt % groups) * 16;
-    int n = min(16, inputs - j0), tiles = (n + 7) / 8, nblk = cols / 32, stride = mma_q_stride(cols);
+    constexpr int PER = mma_inputs<FMT>();
+    int groups = (inputs + PER - 1) / PER, all = (rows + 15) / 16 * groups, bt = blockIdx.x;
+    int r0 = (bt / groups) * 16, j0 = (bt % groups) * PER;
+    int n = min(PER, inputs - j0), tiles = (n + 7) / 8, nblk = cols / 32, stride = mma_stride<FMT>(cols);
     size_t rb = row_bytes<FMT>(cols);
-    int rowA = min(r0 + g, rows - 1), rowC = min(r0 + g + 8, rows - 1); // rows past the end read the last; dropped below
-    const char* ra = (const char*) W + (size_t) rowA * rb;
-    const char* rc = (const char*) W + (size_t) rowC * rb;
     const unsigned short* sc = (const unsigned short*) ((const char*) W + (size_t) rows * rb);
-    const unsigned short* scA = sc + (size_t) rowA * nblk;
-    const unsigned short* scC = sc + (size_t) rowC * nblk;
+    const char *ra, *rc;
+    const unsigned short *scA, *scC;
     signed char* q = (signed char*) xs;
-    constexpr int MB = mma_batch<FMT>(), AW = FMT == 3 ? 4 : 2;
+    constexpr int MB = mma_batch<FMT>(), AW = FMT == 1 ? 8 : FMT == 3 ? 4 : 2;
     unsigned a[MB][AW];
     unsigned short sa[MB], sb[MB]; // the rows' scales of each block loaded
-    #pragma unroll
-    for (int u = 0; u < MB; u++) {
-        int kb = warp + MMA_WARPS * u;
-        if (kb < nblk) { mma_load_a<FMT>(ra, rc, kb, t, a[u]); sa[u] = scA[kb]; sb[u] = scC[kb]; }
-    }
+    // The rows of the tile from row tr0 (rows past the end read the last; dropped below) and its first blocks.
+    auto first_blocks = [&](int tr0) {
+        int rowA = min(tr0 + g, rows - 1), rowC = min(tr0 + g + 8, rows - 1);
+        ra = (const char*) W + (size_t) rowA * rb;
+        rc = (const char*) W + (size_t) rowC * rb;
+        scA = sc + (size_t) rowA * nblk;
+        scC = sc + (size_t) rowC * nblk;
+        #pragma unroll
+        for (int u = 0; u < MB; u++) {
+            int kb = warp + WARPS * u;
+            if (kb < nblk) { mma_load_a<FMT>(ra, rc, kb, t, a[u]); if (FMT != 1) { sa[u] = scA[kb]; sb[u] = scC[kb]; } }
+        }
+    };
+    first_blocks(r0);
     pdl_wait();
     // Staging and quantizing in one pass, four inputs at a time (their loads in flight together): thread
     // k takes columns 4c … 4c + 3 for c = k, k + 256, …, applies act and the norm's weight, and the 8
-    // lanes of a block of 32 columns find its max |v| (the scale, as quantize_staged computes it).
+    // lanes of a block of 32 columns find its max |v| (the scale, as quantize_staged computes it; F16:
+    // the power of two that splits the block into hi and lo halves).
     // Σ in² (RMSNorm) is summed per thread over its columns, then over the warp, then over the warps
     // in order: no input's sum depends on n or on the other inputs.
     int chunks = cols / 4, span = (chunks + 31) & ~31; // lanes past the columns take part in the shuffles only
@@ -1003,6 +1054,22 @@ __device__ void matvec_mma(const void* W, int rows, int cols, const float* x, co
                 if (nw != 0) e = make_float4(e.x * w4.x, e.y * w4.y, e.z * w4.z, e.w * w4.w);
                 unsigned m = max(max(__float_as_uint(fabsf(e.x)), __float_as_uint(fabsf(e.y))), max(__float_as_uint(fabsf(e.z)), __float_as_uint(fabsf(e.w))));
                 for (int o = 4; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(0xffffffffu, m, o));
+                if (FMT == 1) {
+                    // 2^s with the block's max in [2^14, 2^15) (its biased exponent ex: s = 14 − (ex − 127)); a
+                    // block of zeros or subnormals takes 2^126, one holding an infinity or NaN 2^0 (it reaches the sums)
+                    int ex = (int) (m >> 23), sx = ex == 255 ? 0 : ex == 0 ? 126 : max(-126, min(126, 141 - ex));
+                    float up = __uint_as_float((unsigned) (127 + sx) << 23), down = __uint_as_float((unsigned) (127 - sx) << 23);
+                    if (!in) continue;
+                    char* qj = (char*) q + (size_t) (j + k) * stride;
+                    float v4[4] = {e.x * up, e.y * up, e.z * up, e.w * up};
+                    unsigned short hi[4], lo[4];
+                    #pragma unroll
+                    for (int i = 0; i < 4; i++) { hi[i] = f2h(v4[i]); lo[i] = f2h(v4[i] - h2f(hi[i])); }
+                    *(uint2*) (qj + 8 * c) = make_uint2(hi[0] | (unsigned) hi[1] << 16, hi[2] | (unsigned) hi[3] << 16);
+                    *(uint2*) (qj + 2 * cols + 8 * c) = make_uint2(lo[0] | (unsigned) lo[1] << 16, lo[2] | (unsigned) lo[3] << 16);
+                    if ((c & 7) == 0) ((float*) (qj + 4 * cols))[c / 8] = down;
+                    continue;
+                }
                 float d = __uint_as_float(m) / 127.f, id = d != 0.f ? 1.f / d : 0.f;
                 if (!in) continue;
                 signed char* qj = q + (size_t) (j + k) * stride;
@@ -1021,46 +1088,59 @@ __device__ void matvec_mma(const void* W, int rows, int cols, const float* x, co
     __syncthreads();
     if (threadIdx.x < n) {
         float s = red[0][0][threadIdx.x];
-        for (int v = 1; v < MMA_WARPS; v++) s += red[v][0][threadIdx.x];
+        for (int v = 1; v < WARPS; v++) s += red[v][0][threadIdx.x];
         ssq[threadIdx.x] = s;
     }
     __syncthreads();
     for (bool first = true; ; first = false) {
-        if (!first) { // the next tile's rows, its first blocks loaded as the first tile's were before the wait
-            rowA = min(r0 + g, rows - 1);
-            rowC = min(r0 + g + 8, rows - 1);
-            ra = (const char*) W + (size_t) rowA * rb;
-            rc = (const char*) W + (size_t) rowC * rb;
-            scA = sc + (size_t) rowA * nblk;
-            scC = sc + (size_t) rowC * nblk;
-            #pragma unroll
-            for (int u = 0; u < MB; u++) {
-                int kb = warp + MMA_WARPS * u;
-                if (kb < nblk) { mma_load_a<FMT>(ra, rc, kb, t, a[u]); sa[u] = scA[kb]; sb[u] = scC[kb]; }
-            }
-        }
-        float acc[2][4];
+        if (!PIPE && !first) first_blocks(r0); // the next tile's rows, its first blocks loaded as the first tile's were before the wait
+        float acc[TILES][4];
         #pragma unroll
-        for (int h = 0; h < 2; h++)
+        for (int h = 0; h < TILES; h++)
             #pragma unroll
             for (int i = 0; i < 4; i++) acc[h][i] = 0.f;
-        for (int kb0 = warp; kb0 < nblk; kb0 += MMA_WARPS * MB) {
+        for (int kb0 = warp; kb0 < nblk; kb0 += WARPS * MB) {
             if (kb0 != warp) {
                 #pragma unroll
                 for (int u = 0; u < MB; u++) {
-                    int kb = kb0 + MMA_WARPS * u;
-                    if (kb < nblk) { mma_load_a<FMT>(ra, rc, kb, t, a[u]); sa[u] = scA[kb]; sb[u] = scC[kb]; }
+                    int kb = kb0 + WARPS * u;
+                    if (kb < nblk) { mma_load_a<FMT>(ra, rc, kb, t, a[u]); if (FMT != 1) { sa[u] = scA[kb]; sb[u] = scC[kb]; } }
                 }
             }
             #pragma unroll
             for (int u = 0; u < MB; u++) {
-                int kb = kb0 + MMA_WARPS * u;
+                int kb = kb0 + WARPS * u;
                 if (kb >= nblk) break;
+                if (FMT == 1) {
+                    #pragma unroll
+                    for (int h = 0; h < TILES; h++) {
+                        if (h >= tiles) break;
+                        int jb = 8 * h + g, jd = 8 * h + 2 * t;
+                        uint4 hi = make_uint4(0u, 0u, 0u, 0u), lo = hi;
+                        if (jb < n) {
+                            const char* qb = (const char*) q + (size_t) jb * stride + 64 * kb + 16 * t;
+                            hi = *(const uint4*) qb;
+                            lo = *(const uint4*) (qb + 2 * cols);
+                        }
+                        float d[4] = {0.f, 0.f, 0.f, 0.f};
+                        mma_f16(d, a[u][0], a[u][4], a[u][1], a[u][5], hi.x, hi.y);
+                        mma_f16(d, a[u][0], a[u][4], a[u][1], a[u][5], lo.x, lo.y);
+                        mma_f16(d, a[u][2], a[u][6], a[u][3], a[u][7], hi.z, hi.w);
+                        mma_f16(d, a[u][2], a[u][6], a[u][3], a[u][7], lo.z, lo.w);
+                        float s0 = jd < n ? ((const float*) (q + (size_t) jd * stride + 4 * cols))[kb] : 0.f;
+                        float s1 = jd + 1 < n ? ((const float*) (q + (size_t) (jd + 1) * stride + 4 * cols))[kb] : 0.f;
+                        acc[h][0] = __fmaf_rn(d[0], s0, acc[h][0]);
+                        acc[h][1] = __fmaf_rn(d[1], s1, acc[h][1]);
+                        acc[h][2] = __fmaf_rn(d[2], s0, acc[h][2]);
+                        acc[h][3] = __fmaf_rn(d[3], s1, acc[h][3]);
+                    }
+                    continue;
+                }
                 unsigned w[4];
                 mma_fragment<FMT>(a[u], w);
                 float dwA = h2f(sa[u]), dwC = h2f(sb[u]);
                 #pragma unroll
-                for (int h = 0; h < 2; h++) {
+                for (int h = 0; h < TILES; h++) {
                     if (h >= tiles) break;
                     int jb = 8 * h + g, jd = 8 * h + 2 * t; // the input this lane supplies to B; the inputs of its results
                     unsigned b0 = 0, b1 = 0;
@@ -1076,23 +1156,28 @@ __device__ void matvec_mma(const void* W, int rows, int cols, const float* x, co
                 }
             }
         }
+        // The next tile's rows and its first blocks, loaded before this tile's sums are reduced: the loads are in
+        // flight over the reduction's barriers and the epilogue instead of after them (a[] is free once the last
+        // block is multiplied; the same values, the same sums).
+        if (PIPE && bt + (int) gridDim.x < all) first_blocks(((bt + (int) gridDim.x) / groups) * 16);
         #pragma unroll
-        for (int h = 0; h < 2; h++)
+        for (int h = 0; h < TILES; h++)
             #pragma unroll
             for (int i = 0; i < 4; i++) red[warp][h][4 * lane + i] = acc[h][i];
         __syncthreads();
         // Thread e: row i = e / 16 of the tile, input j = e % 16 — found in each warp's fragment, summed in warp order.
         int i = threadIdx.x >> 4, j = threadIdx.x & 15;
-        if (j < n) {
+        bool mine = threadIdx.x < 256; // (blocks of more than 8 warps: the tile's 16 × 16 results, one a thread)
+        if (mine && j < n) {
             int h = j >> 3, jj = j & 7, at = 4 * (4 * (i & 7) + (jj >> 1)) + 2 * (i >> 3) + (jj & 1);
             float s = red[0][h][at];
             #pragma unroll
-            for (int v = 1; v < MMA_WARPS; v++) s += red[v][h][at];
+            for (int v = 1; v < WARPS; v++) s += red[v][h][at];
             if (nw != 0) s *= (float) (1.0 / sqrt((double) (ssq[j] / cols + eps)));
             tot[i][j] = s;
         }
         __syncthreads();
-        if (j < n && r0 + i < rows) {
+        if (mine && j < n && r0 + i < rows) {
             float s = tot[i][j];
             if (pairAct == 1 || pairAct == 2) { // rows 2p and 2p + 1 are gate and up (a tile starts at an even row)
                 if ((i & 1) == 0 && r0 + i + 1 < rows) {
@@ -1122,6 +1207,30 @@ extern "C" __global__ void __launch_bounds__(256, 2) matvec_mma_q8_0(const void*
 extern "C" __global__ void __launch_bounds__(256, 2) matvec_mma_q4_0(const void* W, int rows, int cols, const float* x, const float* nw,
         int act, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs) {
     matvec_mma<4>(W, rows, cols, x, nw, act, eps, bias, y, accumulate, pairAct, inputs);
+}
+extern "C" __global__ void __launch_bounds__(256, 2) matvec_mma_f16(const void* W, int rows, int cols, const float* x, const float* nw,
+        int act, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs) {
+    matvec_mma<1>(W, rows, cols, x, nw, act, eps, bias, y, accumulate, pairAct, inputs);
+}
+#endif
+
+// For measuring, not yet run on a GPU as this file has them (CudaOps: -Dpanamax.cuda.mmaF16Variant=1 and
+// -Dpanamax.cuda.tilePipe=true with experiments on): F16 on the tensor cores with 16 warps a block (each
+// a sixteenth of the columns; one block an SM), and the kernels that load a block's next rows before its
+// reduction and epilogue instead of after (PIPE: the loads in flight over the barriers; the same sums).
+// The 16-warp kernel sums other warps' shares than matvec_mma_f16, so its bits differ from it, but it is
+// batch-invariant the same way; each *_pipe kernel gives its base kernel's bits.
+#if PANAMAX_PART_IS(11)
+#define MMA_KERNEL(name, bounds, ...) extern "C" __global__ void __launch_bounds__ bounds name(const void* W, int rows, int cols, \
+    const float* x, const float* nw, int act, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs) { \
+    matvec_mma<__VA_ARGS__>(W, rows, cols, x, nw, act, eps, bias, y, accumulate, pairAct, inputs); }
+MMA_KERNEL(matvec_mma_f16_v1, (512, 1), 1, 16)
+MMA_KERNEL(matvec_mma_f16_v1_pipe, (512, 1), 1, 16, true)
+MMA_KERNEL(matvec_mma_f16_pipe, (256, 2), 1, 8, true)
+MMA_KERNEL(matvec_mma_q8_0_pipe, (256, 2), 3, 8, true)
+MMA_KERNEL(matvec_mma_q4_0_pipe, (256, 2), 4, 8, true)
+extern "C" __global__ void __launch_bounds__(1024, 1) matvec_f16_pipe(MATVEC_PARAMS) {
+    matvec<1, 4, false, true>(W, rows, cols, x, nw, nb, act, eps, bias, y, accumulate, pairAct, sel, selRows, xDiv, xStride, slotsFast);
 }
 #endif
 

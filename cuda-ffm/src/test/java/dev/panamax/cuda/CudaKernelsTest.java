@@ -151,19 +151,23 @@ class CudaKernelsTest {
 
     /**
      * The Q8_0 and Q4_0 matvecs on the integer tensor cores ({@code matvec_mma_*}, the default) and on
-     * dp4a ({@code -Dpanamax.cuda.mma=false}): the same checks against the CPU, one input and gated pairs.
+     * dp4a ({@code -Dpanamax.cuda.mma=false}), and F16's on the half-float tensor cores ({@code
+     * -Dpanamax.cuda.mmaF16=true}: where the columns are a multiple of 32): the same checks against the
+     * CPU, one input and gated pairs.
      */
     @Test
     void tensorCoreAndDp4aMatvecsMatchTheCpu() {
-        boolean was = CudaOps.mma;
+        boolean was = CudaOps.mma, wasF16 = CudaOps.mmaF16;
         try {
-            for (boolean mma : new boolean[] {true, false}) {
-                CudaOps.mma = mma;
+            for (int mode = 0; mode < 3; mode++) {
+                CudaOps.mma = mode != 1;
+                CudaOps.mmaF16 = mode == 2;
                 matvecOfEveryFormat();
                 gatedMatvecOnInterleavedRowsMatchesTheCpu();
             }
         } finally {
             CudaOps.mma = was;
+            CudaOps.mmaF16 = wasF16;
         }
     }
 
@@ -172,6 +176,9 @@ class CudaKernelsTest {
      * B from 2 to 37 (a partial group of 8, of 16, several blocks of 16), rows that do not fill a
      * tile of 16, RMSNorm, bias, accumulation and gated pairs; and 16 inputs of 2 560 columns, whose
      * shared memory passes 48 KiB only with the kernel's static arrays counted (once a launch error).
+     * Q8_0 and Q4_0 on the integer tensor cores, then F16 on the half-float ones (mmaF16), whose sums
+     * are floats added inside the tensor core: each input's column of the MMA must not depend on the
+     * others, nor on which column it is.
      */
     @Test
     void tensorCoreBatchGivesEachInputItsSoloBits() {
@@ -179,13 +186,14 @@ class CudaKernelsTest {
         CudaOps ops = new CudaOps(cx);
         Random r = new Random(29);
         int[] sizes = {2, 5, 8, 9, 16, 17, 37};
-        boolean was = CudaOps.mma;
+        boolean was = CudaOps.mma, wasF16 = CudaOps.mmaF16;
         CudaOps.mma = true;
+        CudaOps.mmaF16 = true;
         try (Arena a = Arena.ofConfined()) {
-            for (int c = 0; c < 16; c++) {
-                DType type = c % 2 == 0 ? DType.Q8_0 : DType.Q4_0;
+            for (int c = 0; c < 26; c++) {
+                DType type = c >= 16 ? DType.F16 : c % 2 == 0 ? DType.Q8_0 : DType.Q4_0;
                 int B = sizes[c % sizes.length], rows = 2 * (1 + r.nextInt(200)), cols = 32 * (1 + r.nextInt(96)), pairAct = c % 5 == 4 ? 1 + r.nextInt(2) : 0;
-                if (c >= 14) { // 16 inputs of 2 560 columns: 47 616 dynamic bytes, past 48 KiB only with the kernel's static arrays
+                if (c == 14 || c == 15 || c == 25) { // 16 inputs of 2 560 columns: 47 616 dynamic bytes, past 48 KiB only with the kernel's static arrays
                     B = 16;
                     cols = 2560;
                 }
@@ -208,6 +216,7 @@ class CudaKernelsTest {
             }
         } finally {
             CudaOps.mma = was;
+            CudaOps.mmaF16 = wasF16;
         }
     }
 
@@ -216,8 +225,9 @@ class CudaKernelsTest {
      * staging its input once: {@code CudaOps.rowLoop}) gives the bits of a block per block of rows: every
      * format on its one-input kernel, Q8_0 and Q4_0 on the tensor cores alone and for 20 inputs (two
      * groups, the loop keeping each block on its group), every format's four-rows-a-warp batched kernel
-     * ({@code matvec4x4_*}) for 16 inputs, with RMSNorm or without, gated pairs, bias and accumulation;
-     * 4 000–6 000 rows, so each block takes two or more turns.
+     * ({@code matvec4x4_*}) for 16 inputs, F16 on the half-float tensor cores alone and for 20 inputs
+     * (three groups of 8), with RMSNorm or without, gated pairs, bias and accumulation; 4 000–6 000
+     * rows, so each block takes two or more turns.
      */
     @Test
     void blocksTakingSeveralRowBlocksGiveTheSameBits() {
@@ -226,12 +236,12 @@ class CudaKernelsTest {
         Random r = new Random(41);
         DType[] types = {DType.F32, DType.F16, DType.BF16, DType.Q8_0, DType.Q4_0};
         int wasLoop = CudaOps.rowLoop;
-        boolean wasMma = CudaOps.mma;
+        boolean wasMma = CudaOps.mma, wasF16 = CudaOps.mmaF16;
         try (Arena a = Arena.ofConfined()) {
-            for (int c = 0; c < 20; c++) {
-                DType type = types[c % types.length];
-                boolean mma = c >= types.length && c < 15 && (type == DType.Q8_0 || type == DType.Q4_0);
-                int B = c >= 15 ? 16 : mma && c >= 10 ? 20 : 1, rows = 2 * (2000 + r.nextInt(1000)), cols = 32 * (8 + r.nextInt(64)), pairAct = c % 3 == 2 ? 1 : 0;
+            for (int c = 0; c < 24; c++) {
+                DType type = c >= 20 ? DType.F16 : types[c % types.length];
+                boolean mma = c >= 20 || c >= types.length && c < 15 && (type == DType.Q8_0 || type == DType.Q4_0);
+                int B = c >= 20 ? (c % 2 == 0 ? 1 : 20) : c >= 15 ? 16 : mma && c >= 10 ? 20 : 1, rows = 2 * (2000 + r.nextInt(1000)), cols = 32 * (8 + r.nextInt(64)), pairAct = c % 3 == 2 ? 1 : 0;
                 boolean norm = c % 2 == 0, bias = pairAct == 0 && r.nextBoolean(), accumulate = pairAct == 0 && r.nextBoolean();
                 int outRows = pairAct != 0 ? rows / 2 : rows;
                 DeviceMatrix W = DeviceMatrix.upload(cx, a, Gpu.tensor(type, rows, cols, Gpu.random(r, rows * cols, 0.05f)));
@@ -242,6 +252,7 @@ class CudaKernelsTest {
                 for (int loop = 0; loop < 2; loop++) {
                     CudaOps.rowLoop = loop == 0 ? 0 : 1;
                     CudaOps.mma = mma;
+                    CudaOps.mmaF16 = c >= 20;
                     CudaOps.rowsFromBlocks = c >= 15 ? 0 : -1; // from 15 on: matvec4x4 whatever the size
                     long yd = cx.upload(a, y0);
                     if (B > 1) ops.batchMatvec(0, W, B, zeros, xd, norm ? nd : 0, 0, 1e-5f, bias ? bd : 0, yd, accumulate, pairAct);
@@ -255,7 +266,70 @@ class CudaKernelsTest {
         } finally {
             CudaOps.rowLoop = wasLoop;
             CudaOps.mma = wasMma;
+            CudaOps.mmaF16 = wasF16;
             CudaOps.rowsFromBlocks = -1;
+        }
+    }
+
+    /**
+     * The kernels kept for measuring: each {@code *_pipe} kernel (the next rows loaded before a block's
+     * reduction, {@code CudaOps.tilePipe}) gives its base kernel's bits — F16's one-input matvec and
+     * gated pairs, Q8_0, Q4_0 and F16 on the tensor cores alone and for 20 inputs, on 4 000–6 000 rows
+     * with one block an SM's worth of blocks (rowLoop 1), so every block takes several turns; and F16
+     * on the tensor cores with 16 warps a block ({@code mmaF16Variant} 1) gives each of 20 inputs its
+     * solo bits, within 2e-6 of the 8-warp kernel's sums.
+     */
+    @Test
+    void measuringKernelsKeepTheGuarantees() {
+        CudaContext cx = Gpu.context();
+        CudaOps ops = new CudaOps(cx);
+        Random r = new Random(43);
+        int wasLoop = CudaOps.rowLoop, wasVariant = CudaOps.mmaF16Variant;
+        boolean wasMma = CudaOps.mma, wasF16 = CudaOps.mmaF16, wasPipe = CudaOps.tilePipe;
+        try (Arena a = Arena.ofConfined()) {
+            CudaOps.rowLoop = 1;
+            for (int c = 0; c < 12; c++) {
+                DType type = c < 4 ? DType.F16 : c < 6 ? DType.Q8_0 : c < 8 ? DType.Q4_0 : DType.F16;
+                boolean tensor = c >= 4, wide = c >= 10;
+                int B = tensor && c % 2 == 1 ? 20 : 1, rows = 2 * (2000 + r.nextInt(1000)), cols = 32 * (8 + r.nextInt(64)), pairAct = c % 3 == 2 ? 1 : 0;
+                boolean norm = c % 2 == 0, bias = pairAct == 0 && r.nextBoolean(), accumulate = pairAct == 0 && r.nextBoolean();
+                int outRows = pairAct != 0 ? rows / 2 : rows;
+                DeviceMatrix W = DeviceMatrix.upload(cx, a, Gpu.tensor(type, rows, cols, Gpu.random(r, rows * cols, 0.05f)));
+                float[] x = Gpu.random(r, B * cols, 1f), y0 = Gpu.random(r, B * outRows, 1f);
+                long xd = cx.upload(a, x), nd = cx.upload(a, Gpu.random(r, cols, 1f)), bd = cx.upload(a, Gpu.random(r, rows, 1f));
+                long zeros = cx.upload(a, java.lang.foreign.MemorySegment.ofArray(new int[B]));
+                CudaOps.mma = tensor;
+                CudaOps.mmaF16 = tensor;
+                float[][] got = new float[2][];
+                for (int k = 0; k < 2; k++) {
+                    CudaOps.tilePipe = !wide && k == 1;
+                    CudaOps.mmaF16Variant = wide && k == 1 ? 1 : 0;
+                    long yd = cx.upload(a, y0);
+                    if (B > 1) ops.batchMatvec(0, W, B, zeros, xd, norm ? nd : 0, 0, 1e-5f, bias ? bd : 0, yd, accumulate, pairAct);
+                    else if (pairAct != 0) ops.gatedMatvec(0, W, xd, norm ? nd : 0, 1e-5f, pairAct, yd);
+                    else ops.matvec(0, W, xd, norm ? nd : 0, 0, 0, 1e-5f, bias ? bd : 0, yd, accumulate, false);
+                    got[k] = cx.downloadFloats(yd, B * outRows);
+                    if (wide && k == 1) { // the 16-warp kernel: each input its solo bits
+                        for (int j = 0; j < B; j++) {
+                            long ys = cx.upload(a, Arrays.copyOfRange(y0, j * outRows, (j + 1) * outRows)), xj = xd + 4L * j * cols;
+                            if (pairAct != 0) ops.gatedMatvec(0, W, xj, norm ? nd : 0, 1e-5f, pairAct, ys);
+                            else ops.matvec(0, W, xj, norm ? nd : 0, 0, 0, 1e-5f, bias ? bd : 0, ys, accumulate, false);
+                            assertArrayEquals(cx.downloadFloats(ys, outRows), Arrays.copyOfRange(got[1], j * outRows, (j + 1) * outRows),
+                                    "16 warps, input " + j + " of " + B);
+                        }
+                    }
+                }
+                String what = type + (tensor ? " tensor cores" : "") + (wide ? " 16 warps" : " pipelined") + " " + rows + "x" + cols + " B " + B
+                        + " pairAct " + pairAct + " norm " + norm;
+                if (wide) close(got[0], got[1], 2e-6, 1, what);
+                else assertArrayEquals(got[0], got[1], what);
+            }
+        } finally {
+            CudaOps.rowLoop = wasLoop;
+            CudaOps.mmaF16Variant = wasVariant;
+            CudaOps.mma = wasMma;
+            CudaOps.mmaF16 = wasF16;
+            CudaOps.tilePipe = wasPipe;
         }
     }
 
@@ -269,6 +343,7 @@ class CudaKernelsTest {
             int block = type.blockSize, rows = 1 + r.nextInt(300);
             int cols = type == DType.F32 || type == DType.F16 ? 1 + r.nextInt(1200) : block * (1 + r.nextInt(2048 / block));
             if (c < 6) cols = type.blockSize * (2048 / type.blockSize); // one long row each
+            if (type == DType.F16 && c % 4 == 3) cols = 32 * Math.max(1, cols / 32); // whole blocks of 32: the tensor cores take them with mmaF16
             if (c >= 6 && c < 12) rows = c < 9 ? 2048 + r.nextInt(100) : 8192 + r.nextInt(100); // two warps a row, one
             int act = r.nextInt(3);
             boolean norm = r.nextBoolean(), bias = r.nextBoolean(), accumulate = r.nextBoolean();

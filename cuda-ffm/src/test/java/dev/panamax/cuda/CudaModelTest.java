@@ -138,19 +138,58 @@ class CudaModelTest {
      * and Q4_0 weights, an F16 KV cache, GPT-2's learned positions and LayerNorm, Qwen3's q/k norms —
      * with the batched matvec taking four rows a warp ({@code matvec4x4_*}) in even rounds and the
      * one-input blocks in odd ones — Q8_0 and Q4_0 with every matvec on the integer tensor cores
-     * ({@code matvec_mma_*}, alone and batched; the default) and on the dp4a kernels.
+     * ({@code matvec_mma_*}, alone and batched; the default) and on the dp4a kernels; F16 on the
+     * half-float tensor cores too ({@code :mmaF16}).
      */
     @ParameterizedTest
-    @ValueSource(strings = {"kjv", "llama:F16", "llama:BF16", "kjv:Q8_0", "kjv:Q4_0", "kjv:Q8_0:dp4a", "kjv:Q4_0:dp4a", "kjv:kv16", "gpt2", "qwen3"})
+    @ValueSource(strings = {"kjv", "llama:F16", "llama:F16:mmaF16", "llama:BF16", "kjv:Q8_0", "kjv:Q4_0", "kjv:Q8_0:dp4a", "kjv:Q4_0:dp4a", "kjv:kv16",
+            "gpt2", "qwen3"})
     void batchedStepsGiveEachSequenceItsLogitsAlone(String setup, @org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
         Gpu.context();
-        boolean was = CudaOps.mma;
+        boolean was = CudaOps.mma, wasF16 = CudaOps.mmaF16;
         CudaOps.mma = !setup.endsWith(":dp4a"); // the quantized matvecs on the integer tensor cores (default) or dp4a, alone and batched
+        CudaOps.mmaF16 = setup.endsWith(":mmaF16");
         try {
             batchedSteps(setup, tmp);
         } finally {
             CudaOps.mma = was;
+            CudaOps.mmaF16 = wasF16;
         }
+    }
+
+    /**
+     * F16 weights on the half-float tensor cores ({@code matvec_mma_f16}, mmaF16) against the CUDA-core
+     * kernels on the same weights: fixtures rounded to F16 — llama (its hidden width 64 on the tensor
+     * cores, W_down's 172 columns not), llama3 (every matrix on them, one KV head), qwen3 (q/k norms) —
+     * a prompt's last logits and twelve decode steps each within the fixtures' 1e-4.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama", "llama3", "qwen3"})
+    void halfFloatTensorCoresMatchTheCudaCores(String name, @org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        Gpu.context();
+        Path dir = shared().resolve("fixtures/hf").resolve(name);
+        for (String f : new String[] {"config.json", "generation_config.json"}) Files.copy(dir.resolve(f), tmp.resolve(f));
+        halfCopy(dir.resolve("model.safetensors"), tmp.resolve("model.safetensors"), true);
+        boolean was = CudaOps.mmaF16;
+        float[][][] got = new float[2][][];
+        try {
+            for (int mode = 0; mode < 2; mode++) {
+                CudaOps.mmaF16 = mode == 1;
+                try (LanguageModel gpu = onGpu(tmp)) {
+                    assertEquals(DeviceMatrix.F16, ((CudaDecoder) gpu).layers[0].qkv().format, "F16 on the device");
+                    java.util.Random r = new java.util.Random(5);
+                    int[] prompt = r.ints(20, 1, gpu.vocabSize()).toArray();
+                    LanguageModel.Session se = gpu.newSession();
+                    got[mode] = new float[13][];
+                    got[mode][0] = se.prefill(prompt, false).clone();
+                    for (int t = 1; t <= 12; t++) got[mode][t] = se.forward(r.nextInt(1, gpu.vocabSize())).clone();
+                }
+            }
+        } finally {
+            CudaOps.mmaF16 = was;
+        }
+        for (int t = 0; t <= 12; t++) match(got[0][t], 0, got[1][t], name + " F16 tensor cores, step " + t);
+        assertTrue(!Arrays.equals(got[0][5], got[1][5]), "the tensor-core run took other kernels (its sums differ in the last bits)");
     }
 
     private void batchedSteps(String setup, Path tmp) throws IOException {

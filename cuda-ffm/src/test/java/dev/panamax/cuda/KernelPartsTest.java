@@ -24,7 +24,7 @@ class KernelPartsTest {
         // Every kernel of the file, guarded or not: extern "C" kernels outside macro bodies, and the kernel macros' instances.
         Set<String> all = new TreeSet<>();
         Pattern direct = Pattern.compile("^extern \"C\" __global__ void (?:__launch_bounds__\\([^)]*\\) )?(\\w+)\\(");
-        Pattern instance = Pattern.compile("^(MATVEC|MATVEC_MULTI|MATVEC_ROWS|ROPE_STORE|ATTENTION_PARTIAL|ATTENTION_PROMPT|ATTENTION_DECODE|ATTENTION_DECODE_ROWS)\\((\\w+),");
+        Pattern instance = Pattern.compile("^(MATVEC|MATVEC_MULTI|MATVEC_ROWS|MMA_KERNEL|ROPE_STORE|ATTENTION_PARTIAL|ATTENTION_PROMPT|ATTENTION_DECODE|ATTENTION_DECODE_ROWS)\\((\\w+),");
         String previous = "";
         for (String line : source.split("\n")) {
             if (!previous.stripTrailing().endsWith("\\")) {
