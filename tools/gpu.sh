@@ -44,7 +44,8 @@
 #                                     configuration (rows per block x loads per batch), F16 or Q8_0
 #   tools/gpu.sh run matvec-ncu TYPE RxB SHAPE   there: Nsight Compute's sections for one of those launches
 #   tools/gpu.sh run skip [--big]    there: decode tok/s with each kind of launch left out of the graph (qkv, attn, o,
-#                                     gateup, down, head; wrong logits), so what each costs in the graph (SKIP_FILES, SKIP_ROUNDS)
+#                                     gateup, down, head; wrong logits), so what each costs in the graph (SKIP_FILES, SKIP_ROUNDS,
+#                                     SKIP_OPTS: JVM options for every run)
 #   tools/gpu.sh run sampled [--big] there: generate --device cuda, 512 tokens sampled at the defaults against greedy
 #                                     (SAMPLED_FILES)
 #   tools/gpu.sh run timing [--big]   there: wall vs GPU time of a decode step (graph replays; TIMING_FILES, default smol135-F16)
@@ -359,7 +360,7 @@ print(pp, tg)")
       for round in $(seq ${SKIP_ROUNDS:-1}); do
         full=
         for k in none qkv attn o gateup down head; do
-          t=$("$java" "${flags[@]}" $X -Dpanamax.cuda.skip=$k -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $b/$f.gguf --device cuda \
+          t=$("$java" "${flags[@]}" $X ${SKIP_OPTS:-} -Dpanamax.cuda.skip=$k -Xmx8g -cp "$cp" dev.panamax.cli.Main bench $b/$f.gguf --device cuda \
             --prompt-tokens 1 --tokens 128 --repeats 3 2>&1 | sed -n 's/^decode [0-9]* tokens.*: \([0-9.]*\) tok\/s/\1/p')
           [ -z "$full" ] && full=$t
           awk -v f=$f -v r=$round -v k=$k -v t="${t:-0}" -v full="${full:-0}" 'BEGIN { us = t > 0 ? 1e6 / t : 0;
