@@ -126,11 +126,12 @@ public final class CudaOps {
     }
 
     /**
-     * F16 on the tensor cores with 16 warps a block ({@code matvec_mma_f16_v1}, one block an SM), for
-     * measuring: {@code -Dpanamax.cuda.mmaF16Variant=1} with experiments on; tests set it. Not yet run
-     * on a GPU for its bits (its speed was: docs/benchmarks.md, twentieth session).
+     * Warps a block of the tensor-core matvecs: 8, or 16 ({@code matvec_mma_*_w16}, each warp a sixteenth
+     * of the columns, one block an SM) for measuring — {@code -Dpanamax.cuda.mmaWarps=16} with
+     * experiments on; tests set it. Not yet run on a GPU for its bits (F16's speed was:
+     * docs/benchmarks.md, twentieth session).
      */
-    static volatile int mmaF16Variant = dev.panamax.simd.Tuning.experiment("cuda.mmaF16Variant", 0);
+    static volatile int mmaWarps = dev.panamax.simd.Tuning.experiment("cuda.mmaWarps", 8);
 
     /**
      * Whether the tensor-core matvecs and F16's one-input matvec load a block's next rows before its
@@ -180,8 +181,8 @@ public final class CudaOps {
     private void launchMma(long stream, DeviceMatrix W, int inputs, long x, long nw, int act, float eps, long bias, long y, boolean accumulate,
                            int pairAct) {
         int per = mmaInputs(W), tiles = (W.rows + 15) / 16, groups = (inputs + per - 1) / per;
-        boolean wide = W.format == DeviceMatrix.F16 && mmaF16Variant == 1; // 16 warps a block, one block an SM
-        String kernel = "matvec_mma_" + W.suffix() + (wide ? "_v1" : "") + (tilePipe ? "_pipe" : "");
+        boolean wide = mmaWarps == 16; // 16 warps a block, one block an SM
+        String kernel = "matvec_mma_" + W.suffix() + (wide ? "_w16" : "") + (tilePipe ? "_pipe" : "");
         cx.launch(dependent, kernel, new int[] {loopedBlocks(tiles, groups, wide ? 1 : rowLoop)}, wide ? 512 : 256, mmaShared(W, inputs), stream, W.pointer,
                 W.rows, W.cols, x, nw, act, eps, bias, y, accumulate ? 1 : 0, pairAct, inputs);
     }

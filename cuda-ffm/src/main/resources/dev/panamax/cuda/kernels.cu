@@ -978,7 +978,7 @@ __device__ __forceinline__ float4 load4(const float* p, bool aligned) {
 }
 
 // WARPS and PIPE: 16 warps a block, the next tile's first blocks loaded before this tile's reduction — for
-// measuring (the *_v1 and *_pipe kernels below).
+// measuring (the *_w16 and *_pipe kernels below).
 template <int FMT, int WARPS = MMA_WARPS, bool PIPE = false>
 __device__ void matvec_mma(const void* W, int rows, int cols, const float* x, const float* nw, int act, float eps,
                            const float* bias, float* y, int accumulate, int pairAct, int inputs) {
@@ -1214,18 +1214,23 @@ extern "C" __global__ void __launch_bounds__(256, 2) matvec_mma_f16(const void* 
 }
 #endif
 
-// For measuring, not yet run on a GPU as this file has them (CudaOps: -Dpanamax.cuda.mmaF16Variant=1 and
-// -Dpanamax.cuda.tilePipe=true with experiments on): F16 on the tensor cores with 16 warps a block (each
+// For measuring, not yet run on a GPU as this file has them (CudaOps: -Dpanamax.cuda.mmaWarps=16 and
+// -Dpanamax.cuda.tilePipe=true with experiments on): the tensor-core matvecs with 16 warps a block (each
 // a sixteenth of the columns; one block an SM), and the kernels that load a block's next rows before its
 // reduction and epilogue instead of after (PIPE: the loads in flight over the barriers; the same sums).
-// The 16-warp kernel sums other warps' shares than matvec_mma_f16, so its bits differ from it, but it is
-// batch-invariant the same way; each *_pipe kernel gives its base kernel's bits.
+// A 16-warp kernel sums other warps' shares than its 8-warp one, so its bits differ from it (the integer
+// formats' sums are exact, but RMSNorm's Σ x² is summed over the warps), yet it is batch-invariant the
+// same way; each *_pipe kernel gives its base kernel's bits.
 #if PANAMAX_PART_IS(11)
 #define MMA_KERNEL(name, bounds, ...) extern "C" __global__ void __launch_bounds__ bounds name(const void* W, int rows, int cols, \
     const float* x, const float* nw, int act, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs) { \
     matvec_mma<__VA_ARGS__>(W, rows, cols, x, nw, act, eps, bias, y, accumulate, pairAct, inputs); }
-MMA_KERNEL(matvec_mma_f16_v1, (512, 1), 1, 16)
-MMA_KERNEL(matvec_mma_f16_v1_pipe, (512, 1), 1, 16, true)
+MMA_KERNEL(matvec_mma_f16_w16, (512, 1), 1, 16)
+MMA_KERNEL(matvec_mma_f16_w16_pipe, (512, 1), 1, 16, true)
+MMA_KERNEL(matvec_mma_q8_0_w16, (512, 1), 3, 16)
+MMA_KERNEL(matvec_mma_q8_0_w16_pipe, (512, 1), 3, 16, true)
+MMA_KERNEL(matvec_mma_q4_0_w16, (512, 1), 4, 16)
+MMA_KERNEL(matvec_mma_q4_0_w16_pipe, (512, 1), 4, 16, true)
 MMA_KERNEL(matvec_mma_f16_pipe, (256, 2), 1, 8, true)
 MMA_KERNEL(matvec_mma_q8_0_pipe, (256, 2), 3, 8, true)
 MMA_KERNEL(matvec_mma_q4_0_pipe, (256, 2), 4, 8, true)

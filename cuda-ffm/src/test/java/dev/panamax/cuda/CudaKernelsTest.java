@@ -276,20 +276,20 @@ class CudaKernelsTest {
      * reduction, {@code CudaOps.tilePipe}) gives its base kernel's bits — F16's one-input matvec and
      * gated pairs, Q8_0, Q4_0 and F16 on the tensor cores alone and for 20 inputs, on 4 000–6 000 rows
      * with one block an SM's worth of blocks (rowLoop 1), so every block takes several turns; and F16
-     * on the tensor cores with 16 warps a block ({@code mmaF16Variant} 1) gives each of 20 inputs its
-     * solo bits, within 2e-6 of the 8-warp kernel's sums.
+     * and Q8_0 on the tensor cores with 16 warps a block ({@code mmaWarps} 16) give each of 20 inputs
+     * its solo bits, within 2e-6 of the 8-warp kernels' sums.
      */
     @Test
     void measuringKernelsKeepTheGuarantees() {
         CudaContext cx = Gpu.context();
         CudaOps ops = new CudaOps(cx);
         Random r = new Random(43);
-        int wasLoop = CudaOps.rowLoop, wasVariant = CudaOps.mmaF16Variant;
+        int wasLoop = CudaOps.rowLoop, wasWarps = CudaOps.mmaWarps;
         boolean wasMma = CudaOps.mma, wasF16 = CudaOps.mmaF16, wasPipe = CudaOps.tilePipe;
         try (Arena a = Arena.ofConfined()) {
             CudaOps.rowLoop = 1;
-            for (int c = 0; c < 12; c++) {
-                DType type = c < 4 ? DType.F16 : c < 6 ? DType.Q8_0 : c < 8 ? DType.Q4_0 : DType.F16;
+            for (int c = 0; c < 14; c++) {
+                DType type = c < 4 ? DType.F16 : c < 6 ? DType.Q8_0 : c < 8 ? DType.Q4_0 : c < 10 ? DType.F16 : c < 12 ? DType.Q8_0 : DType.F16;
                 boolean tensor = c >= 4, wide = c >= 10;
                 int B = tensor && c % 2 == 1 ? 20 : 1, rows = 2 * (2000 + r.nextInt(1000)), cols = 32 * (8 + r.nextInt(64)), pairAct = c % 3 == 2 ? 1 : 0;
                 boolean norm = c % 2 == 0, bias = pairAct == 0 && r.nextBoolean(), accumulate = pairAct == 0 && r.nextBoolean();
@@ -303,7 +303,7 @@ class CudaKernelsTest {
                 float[][] got = new float[2][];
                 for (int k = 0; k < 2; k++) {
                     CudaOps.tilePipe = !wide && k == 1;
-                    CudaOps.mmaF16Variant = wide && k == 1 ? 1 : 0;
+                    CudaOps.mmaWarps = wide && k == 1 ? 16 : 8;
                     long yd = cx.upload(a, y0);
                     if (B > 1) ops.batchMatvec(0, W, B, zeros, xd, norm ? nd : 0, 0, 1e-5f, bias ? bd : 0, yd, accumulate, pairAct);
                     else if (pairAct != 0) ops.gatedMatvec(0, W, xd, norm ? nd : 0, 1e-5f, pairAct, yd);
@@ -326,7 +326,7 @@ class CudaKernelsTest {
             }
         } finally {
             CudaOps.rowLoop = wasLoop;
-            CudaOps.mmaF16Variant = wasVariant;
+            CudaOps.mmaWarps = wasWarps;
             CudaOps.mma = wasMma;
             CudaOps.mmaF16 = wasF16;
             CudaOps.tilePipe = wasPipe;
