@@ -173,9 +173,10 @@ public final class CudaOps {
      * mma_q_stride; F16's mma_h_stride: two halves and a block's scale per column).
      */
     static int mmaShared(DeviceMatrix W, int inputs) {
-        if (W.format == DeviceMatrix.F16) return Math.min(8, inputs) * (((4 * W.cols + W.cols / 8 + 127) & ~127) + 64);
+        int block = Math.min(mmaInputs(W), inputs);
+        if (W.format == DeviceMatrix.F16) return block * (((4 * W.cols + W.cols / 8 + 127) & ~127) + 64);
         int q8 = (W.cols + W.cols / 8 + 15) & ~15;
-        return Math.min(16, inputs) * (((q8 + 127) & ~127) + 32);
+        return block * (((q8 + 127) & ~127) + 32);
     }
 
     private void launchMma(long stream, DeviceMatrix W, int inputs, long x, long nw, int act, float eps, long bias, long y, boolean accumulate,

@@ -254,11 +254,7 @@ class CudaKernelsTest {
                     CudaOps.mma = mma;
                     CudaOps.mmaF16 = c >= 20;
                     CudaOps.rowsFromBlocks = c >= 15 ? 0 : -1; // from 15 on: matvec4x4 whatever the size
-                    long yd = cx.upload(a, y0);
-                    if (B > 1) ops.batchMatvec(0, W, B, zeros, xd, norm ? nd : 0, 0, 1e-5f, bias ? bd : 0, yd, accumulate, pairAct);
-                    else if (pairAct != 0) ops.gatedMatvec(0, W, xd, norm ? nd : 0, 1e-5f, pairAct, yd);
-                    else ops.matvec(0, W, xd, norm ? nd : 0, 0, 0, 1e-5f, bias ? bd : 0, yd, accumulate, false);
-                    got[loop] = cx.downloadFloats(yd, B * outRows);
+                    got[loop] = matvecOf(ops, cx, a, W, B, zeros, xd, norm ? nd : 0, bias ? bd : 0, accumulate, pairAct, y0);
                 }
                 assertArrayEquals(got[0], got[1], type + (mma ? " tensor cores" : c >= 15 ? " matvec4x4" : "") + " " + rows + "x" + cols + " B " + B + " pairAct " + pairAct
                         + " norm " + norm);
@@ -304,18 +300,12 @@ class CudaKernelsTest {
                 for (int k = 0; k < 2; k++) {
                     CudaOps.tilePipe = !wide && k == 1;
                     CudaOps.mmaWarps = wide && k == 1 ? 16 : 8;
-                    long yd = cx.upload(a, y0);
-                    if (B > 1) ops.batchMatvec(0, W, B, zeros, xd, norm ? nd : 0, 0, 1e-5f, bias ? bd : 0, yd, accumulate, pairAct);
-                    else if (pairAct != 0) ops.gatedMatvec(0, W, xd, norm ? nd : 0, 1e-5f, pairAct, yd);
-                    else ops.matvec(0, W, xd, norm ? nd : 0, 0, 0, 1e-5f, bias ? bd : 0, yd, accumulate, false);
-                    got[k] = cx.downloadFloats(yd, B * outRows);
+                    got[k] = matvecOf(ops, cx, a, W, B, zeros, xd, norm ? nd : 0, bias ? bd : 0, accumulate, pairAct, y0);
                     if (wide && k == 1) { // the 16-warp kernel: each input its solo bits
                         for (int j = 0; j < B; j++) {
-                            long ys = cx.upload(a, Arrays.copyOfRange(y0, j * outRows, (j + 1) * outRows)), xj = xd + 4L * j * cols;
-                            if (pairAct != 0) ops.gatedMatvec(0, W, xj, norm ? nd : 0, 1e-5f, pairAct, ys);
-                            else ops.matvec(0, W, xj, norm ? nd : 0, 0, 0, 1e-5f, bias ? bd : 0, ys, accumulate, false);
-                            assertArrayEquals(cx.downloadFloats(ys, outRows), Arrays.copyOfRange(got[1], j * outRows, (j + 1) * outRows),
-                                    "16 warps, input " + j + " of " + B);
+                            float[] alone = matvecOf(ops, cx, a, W, 1, zeros, xd + 4L * j * cols, norm ? nd : 0, bias ? bd : 0, accumulate, pairAct,
+                                    Arrays.copyOfRange(y0, j * outRows, (j + 1) * outRows));
+                            assertArrayEquals(alone, Arrays.copyOfRange(got[1], j * outRows, (j + 1) * outRows), "16 warps, input " + j + " of " + B);
                         }
                     }
                 }
@@ -331,6 +321,19 @@ class CudaKernelsTest {
             CudaOps.mmaF16 = wasF16;
             CudaOps.tilePipe = wasPipe;
         }
+    }
+
+    /**
+     * y0 (B outputs, uploaded) after the decode matvec of W with B inputs at x, as a model launches it:
+     * a batched step for B > 1, else gated pairs (pairAct ≠ 0) or the one-input matvec; nw and bias may be 0.
+     */
+    static float[] matvecOf(CudaOps ops, CudaContext cx, Arena a, DeviceMatrix W, int B, long zeros, long x, long nw, long bias, boolean accumulate,
+                            int pairAct, float[] y0) {
+        long y = cx.upload(a, y0);
+        if (B > 1) ops.batchMatvec(0, W, B, zeros, x, nw, 0, 1e-5f, bias, y, accumulate, pairAct);
+        else if (pairAct != 0) ops.gatedMatvec(0, W, x, nw, 1e-5f, pairAct, y);
+        else ops.matvec(0, W, x, nw, 0, 0, 1e-5f, bias, y, accumulate, false);
+        return cx.downloadFloats(y, y0.length);
     }
 
     private void matvecOfEveryFormat() {
