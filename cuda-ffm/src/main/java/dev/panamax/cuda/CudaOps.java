@@ -128,8 +128,10 @@ public final class CudaOps {
     /**
      * Warps a block of the tensor-core matvecs: 8, or 16 ({@code matvec_mma_*_w16}, each warp a sixteenth
      * of the columns, one block an SM) for measuring — {@code -Dpanamax.cuda.mmaWarps=16} with
-     * experiments on; tests set it. Not yet run on a GPU for its bits (F16's speed was:
-     * docs/benchmarks.md, twentieth session).
+     * experiments on; tests set it. Measured on an H100 (docs/benchmarks.md, twenty-first session):
+     * with {@link #tilePipe} and {@link #mmaF16}, TinyLlama-shape F16 16 sequences 2.1× the CUDA cores and
+     * one 2% faster; Q8_0 16 sequences +20% (the branch wip/mma-defaults makes these the defaults, its
+     * GPU tests not yet run).
      */
     static volatile int mmaWarps = dev.panamax.simd.Tuning.experiment("cuda.mmaWarps", 8);
 
@@ -137,7 +139,7 @@ public final class CudaOps {
      * Whether the tensor-core matvecs and F16's one-input matvec load a block's next rows before its
      * reduction and epilogue instead of after them (the {@code *_pipe} kernels: the same sums, the loads
      * in flight over the barriers); {@code -Dpanamax.cuda.tilePipe=true} with experiments on, for
-     * measuring — not yet run on a GPU; tests set it.
+     * measuring; tests set it.
      */
     static volatile boolean tilePipe = dev.panamax.simd.Tuning.experimentFlag("cuda.tilePipe");
 

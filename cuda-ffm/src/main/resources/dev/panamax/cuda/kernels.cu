@@ -1214,7 +1214,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) matvec_mma_f16(const void* 
 }
 #endif
 
-// For measuring, not yet run on a GPU as this file has them (CudaOps: -Dpanamax.cuda.mmaWarps=16 and
+// For measuring (CudaOps: -Dpanamax.cuda.mmaWarps=16 and
 // -Dpanamax.cuda.tilePipe=true with experiments on): the tensor-core matvecs with 16 warps a block (each
 // a sixteenth of the columns; one block an SM), and the kernels that load a block's next rows before its
 // reduction and epilogue instead of after (PIPE: the loads in flight over the barriers; the same sums).
