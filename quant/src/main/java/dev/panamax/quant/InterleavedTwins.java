@@ -216,11 +216,16 @@ final class InterleavedTwins {
 
         StartUpDot(QuantizedMatvec.Dot vector) {
             this.v = vector;
-            this.q8 = StartUpTwins.register("q8_0", new Workload(vector, BlockFormat.Q8_0, 32, 256)::run);
+            // Two blocks of columns a workload call, not eight: until C2 takes them the warm-up calls the
+            // vector kernels uncompiled, where a call costs hundreds of microseconds, and C2 takes a
+            // method once it has been called often enough (more often while its queue is long, as it
+            // is then) — a smaller call gets there sooner (measured: docs/benchmarks.md, twenty-first
+            // session; one block switched too early, to code that then ran slower).
+            this.q8 = StartUpTwins.register("q8_0", new Workload(vector, BlockFormat.Q8_0, 32, 64)::run);
             // Q4_0: three groups of 64 rows, so both of the vector kernel's loops run ({@code q4Pair} for two
             // groups at a time, {@code q4Group} for the odd one): with one group the pair loop, the one a
             // model's matrices take, was never warmed and ran uncompiled after the switch.
-            this.q4 = StartUpTwins.register("q4_0", new Workload(vector, BlockFormat.Q4_0, 192, 256)::run);
+            this.q4 = StartUpTwins.register("q4_0", new Workload(vector, BlockFormat.Q4_0, 192, 64)::run);
             this.q6k = StartUpTwins.register("q6_k", new Workload(vector, BlockFormat.Q6_K, 16, 256)::run);
         }
 
