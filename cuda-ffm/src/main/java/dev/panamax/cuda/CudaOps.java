@@ -128,10 +128,9 @@ public final class CudaOps {
     /**
      * Warps a block of the tensor-core matvecs: 8, or 16 ({@code matvec_mma_*_w16}, each warp a sixteenth
      * of the columns, one block an SM) for measuring — {@code -Dpanamax.cuda.mmaWarps=16} with
-     * experiments on; tests set it. Measured on an H100 (docs/benchmarks.md, twenty-first session):
-     * with {@link #tilePipe} and {@link #mmaF16}, TinyLlama-shape F16 16 sequences 2.1× the CUDA cores and
-     * one 2% faster; Q8_0 16 sequences +20% (the branch wip/mma-defaults makes these the defaults, its
-     * GPU tests not yet run).
+     * experiments on; tests set it. With {@link #tilePipe} and {@link #mmaF16} faster than the defaults
+     * for batched steps and within a few percent alone on an H100 (docs/benchmarks.md, twenty-first
+     * session); the branch wip/mma-defaults makes them the defaults, its GPU tests not yet run.
      */
     static volatile int mmaWarps = dev.panamax.simd.Tuning.experiment("cuda.mmaWarps", 8);
 
