@@ -65,10 +65,29 @@ public final class Main {
 
     public static void main(String[] args) {
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
-        PrintStream err = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.err), true, StandardCharsets.UTF_8);
+        PrintStream err = stderr();
+        System.setErr(err); // the library's notes too
         int status = run(args, out, err, System.in);
         out.flush();
         System.exit(status);
+    }
+
+    /**
+     * Where this process's messages go: the file PANAMAX_STDERR names — ./panamax sets it to the
+     * script's own stderr when that is a terminal or a pipe, since the JVM's fd 2 passes through a filter
+     * (for the JVM's incubator warning) and lines sent that way could land after the text that follows
+     * them on stdout — else fd 2.
+     */
+    static PrintStream stderr() {
+        String direct = System.getenv("PANAMAX_STDERR");
+        if (direct != null && !direct.isEmpty()) {
+            try {
+                return new PrintStream(new java.io.FileOutputStream(direct, true), true, StandardCharsets.UTF_8);
+            } catch (IOException | SecurityException e) {
+                // not there (a script of another version, a closed fd): fd 2 below
+            }
+        }
+        return new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.err), true, StandardCharsets.UTF_8);
     }
 
     static int run(String[] args, PrintStream out, PrintStream err) {

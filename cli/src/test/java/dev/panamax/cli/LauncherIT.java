@@ -20,6 +20,36 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class LauncherIT {
 
+    /**
+     * stdout and stderr into one pipe, as {@code 2>&1 | less} or a terminal has them: the "loaded" line
+     * comes whole before the prompt's echo, and the JVM's incubator warning not at all. Its stderr passed
+     * through the script's filter while stdout did not, and one run in two printed "In the
+     * beginningpanamax: loaded …".
+     */
+    @org.junit.jupiter.api.Test
+    void messagesKeepTheirOrderWithTheText() throws Exception {
+        Path script = Path.of("..", "panamax").toAbsolutePath().normalize();
+        for (int round = 0; round < 6; round++) { // the old race showed in about one run of four
+            ProcessBuilder pb = new ProcessBuilder("bash", script.toString(), "generate", "In the beginning", "--max-tokens", "4", "--temperature", "0")
+                    .redirectErrorStream(true);
+            pb.environment().put("PANAMAX_AOT", "off");
+            Process p = pb.start();
+            p.getOutputStream().close();
+            String all = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS), "ended");
+            assertEquals(0, p.exitValue(), all);
+            List<String> lines = all.lines().toList();
+            int loaded = -1, text = -1;
+            for (int i = 0; i < lines.size(); i++) {
+                if (lines.get(i).startsWith("panamax: loaded ")) loaded = i;
+                if (lines.get(i).startsWith("In the beginning")) text = i;
+            }
+            assertTrue(loaded >= 0 && text > loaded, "loaded, then the text, each on its own line:\n" + all);
+            assertTrue(!lines.get(text).contains("panamax:"), "no message inside the text:\n" + all);
+            assertTrue(!all.contains("incubator"), "the incubator warning dropped:\n" + all);
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"TERM", "INT", "HUP"})
     void aSignalToTheLauncherEndsTheJvm(String signal) throws Exception {
