@@ -111,36 +111,38 @@ public final class CudaOps {
     /**
      * Whether F16's decode matvecs run on the half-float tensor cores as well ({@code matvec_mma_f16}:
      * each input value split into two halves, kernels.cu says how), alone and batched alike, where
-     * the matrix's columns are a multiple of 32; {@code -Dpanamax.cuda.mmaF16=true}. Off by default:
-     * measured on an H100 (docs/benchmarks.md, twentieth session), TinyLlama-shape F16 decodes 16
-     * sequences a step 1.8× faster (5 074–5 242 against 2 882–2 912 tokens/s) but one sequence 9% slower
-     * (741–748 against 817–823) — one kernel must serve both (batch invariance), and most F16 decoding
-     * on the GPU is one sequence. A server of F16 weights under load gains by turning it on.
+     * the matrix's columns are a multiple of 32; {@code -Dpanamax.cuda.mmaF16=false} keeps them on the
+     * CUDA cores. One kernel serves one sequence and a batched step (batch invariance), so it is on
+     * where it costs one sequence little: on an H100 (docs/benchmarks.md, twenty-first session, with
+     * {@link #mmaWarps} 16 and {@link #tilePipe}) TinyLlama-shape F16 decodes 16 sequences a step 2.1×
+     * faster (6 052–6 162 against 2 768–2 837 tokens/s) and one sequence 2% faster (819–821 against
+     * 802–803); SmolLM-135M shape 1.5× (8 905 against 5 958) and 3% slower alone (1 415 against 1 460).
      */
-    static volatile boolean mmaF16 = dev.panamax.simd.Tuning.flag("cuda.mmaF16");
+    static volatile boolean mmaF16 = dev.panamax.simd.Tuning.flagOn("cuda.mmaF16");
 
     private boolean mma(DeviceMatrix W, long nb) {
         boolean format = integerDot(W.format) ? INT_DOT : W.format == DeviceMatrix.F16 && mmaF16 && W.cols % 32 == 0;
-        // (the kernel's own shared arrays take another ~9.3 KB)
-        return mma && nb == 0 && format && cx.ccMajor >= 8 && mmaShared(W, 16) + 10 * 1024 <= cx.maxSharedOptIn;
+        // (the kernel's own shared arrays take another ~9.3 KB with 8 warps, ~17.5 KB with 16)
+        return mma && nb == 0 && format && cx.ccMajor >= 8 && mmaShared(W, 16) + (mmaWarps == 16 ? 18 : 10) * 1024 <= cx.maxSharedOptIn;
     }
 
     /**
-     * Warps a block of the tensor-core matvecs: 8, or 16 ({@code matvec_mma_*_w16}, each warp a sixteenth
-     * of the columns, one block an SM) for measuring — {@code -Dpanamax.cuda.mmaWarps=16} with
-     * experiments on; tests set it. With {@link #tilePipe} and {@link #mmaF16} faster than the defaults
-     * for batched steps and within a few percent alone on an H100 (docs/benchmarks.md, twenty-first
-     * session); the branch wip/mma-defaults makes them the defaults, its GPU tests not yet run.
+     * Warps a block of the tensor-core matvecs: 16 ({@code matvec_mma_*_w16}: each warp a sixteenth of
+     * the columns, one block an SM), or 8 with {@code -Dpanamax.cuda.mmaWarps=8}. Measured on an H100
+     * (docs/benchmarks.md, twenty-first session, with {@link #tilePipe}): TinyLlama-shape Q8_0, 16
+     * sequences a step 5 868–6 020 tokens/s against 4 939–4 976 with 8 warps, one sequence 926–933
+     * against 921–924; F16 on the tensor cores in {@link #mmaF16}.
      */
-    static volatile int mmaWarps = dev.panamax.simd.Tuning.experiment("cuda.mmaWarps", 8);
+    static volatile int mmaWarps = dev.panamax.simd.Tuning.speed("cuda.mmaWarps", 16) == 8 ? 8 : 16;
 
     /**
      * Whether the tensor-core matvecs and F16's one-input matvec load a block's next rows before its
      * reduction and epilogue instead of after them (the {@code *_pipe} kernels: the same sums, the loads
-     * in flight over the barriers); {@code -Dpanamax.cuda.tilePipe=true} with experiments on, for
-     * measuring; tests set it.
+     * in flight over the barriers); {@code -Dpanamax.cuda.tilePipe=false} takes the kernels without.
+     * On an H100 with 16 warps it took TinyLlama-shape F16 on the tensor cores from 780 to 821 tokens/s
+     * alone and 5 707 to 6 162 for 16 sequences; on the CUDA cores (F16's one-input matvec) 803 → 807.
      */
-    static volatile boolean tilePipe = dev.panamax.simd.Tuning.experimentFlag("cuda.tilePipe");
+    static volatile boolean tilePipe = dev.panamax.simd.Tuning.flagOn("cuda.tilePipe");
 
     /** Inputs a block of {@code matvec_mma_*} takes (kernels.cu's mma_inputs). */
     static int mmaInputs(DeviceMatrix W) {

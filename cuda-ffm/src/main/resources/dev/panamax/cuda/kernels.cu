@@ -458,7 +458,7 @@ __device__ __forceinline__ float use_batch(const uint4* u, const unsigned short*
 // for all of them — each row is still one warp's, summed in the same order, so the bits do not move.
 // Q8_0 and Q4_0 quantize the staged input (INTQ; shared memory: the floats, then the codes) and take
 // integer dot products; with INTQ false (the *_float kernels, for measuring) they multiply floats.
-// PIPE: the next rows' first batch loaded before this row's reduction (the *_pipe kernels, for measuring).
+// PIPE: the next rows' first batch loaded before this row's reduction (matvec_f16_pipe, F16's default).
 template <int FMT, int B, bool INTQ = int_dot<FMT>(), bool PIPE = false>
 __device__ void matvec(const void* W, int rows, int cols, const float* x, const float* nw, const float* nb, int act, float eps,
                        const float* bias, float* y, int accumulate, int pairAct, const int* sel, int selRows, int xDiv, int xStride,
@@ -977,8 +977,8 @@ __device__ __forceinline__ float4 load4(const float* p, bool aligned) {
     return aligned ? *(const float4*) p : make_float4(p[0], p[1], p[2], p[3]);
 }
 
-// WARPS and PIPE: 16 warps a block, the next tile's first blocks loaded before this tile's reduction — for
-// measuring (the *_w16 and *_pipe kernels below).
+// WARPS and PIPE: 16 warps a block, the next tile's first blocks loaded before this tile's reduction (the
+// *_w16_pipe kernels below, the default; the others for measuring).
 template <int FMT, int WARPS = MMA_WARPS, bool PIPE = false>
 __device__ void matvec_mma(const void* W, int rows, int cols, const float* x, const float* nw, int act, float eps,
                            const float* bias, float* y, int accumulate, int pairAct, int inputs) {
@@ -1199,44 +1199,38 @@ __device__ void matvec_mma(const void* W, int rows, int cols, const float* x, co
     }
 }
 
-#if PANAMAX_PART_IS(10)
-extern "C" __global__ void __launch_bounds__(256, 2) matvec_mma_q8_0(const void* W, int rows, int cols, const float* x, const float* nw,
-        int act, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs) {
-    matvec_mma<3>(W, rows, cols, x, nw, act, eps, bias, y, accumulate, pairAct, inputs);
-}
-extern "C" __global__ void __launch_bounds__(256, 2) matvec_mma_q4_0(const void* W, int rows, int cols, const float* x, const float* nw,
-        int act, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs) {
-    matvec_mma<4>(W, rows, cols, x, nw, act, eps, bias, y, accumulate, pairAct, inputs);
-}
-extern "C" __global__ void __launch_bounds__(256, 2) matvec_mma_f16(const void* W, int rows, int cols, const float* x, const float* nw,
-        int act, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs) {
-    matvec_mma<1>(W, rows, cols, x, nw, act, eps, bias, y, accumulate, pairAct, inputs);
-}
-#endif
-
-// For measuring (CudaOps: -Dpanamax.cuda.mmaWarps=16 and
-// -Dpanamax.cuda.tilePipe=true with experiments on): the tensor-core matvecs with 16 warps a block (each
-// a sixteenth of the columns; one block an SM), and the kernels that load a block's next rows before its
-// reduction and epilogue instead of after (PIPE: the loads in flight over the barriers; the same sums).
-// A 16-warp kernel sums other warps' shares than its 8-warp one, so its bits differ from it (the integer
-// formats' sums are exact, but RMSNorm's Σ x² is summed over the warps), yet it is batch-invariant the
-// same way; each *_pipe kernel gives its base kernel's bits.
-#if PANAMAX_PART_IS(11)
+// The decode matvecs on the tensor cores as they run by default: 16 warps a block (each a sixteenth of
+// the columns; one block an SM) and a block's next rows loaded before its reduction and epilogue instead
+// of after (PIPE: the loads in flight over the barriers; the same sums as without); F16's one-input
+// matvec (the CUDA cores, where the columns are not whole blocks of 32) pipelined the same way.
+// Measured on an H100 (docs/benchmarks.md, twenty-first session).
 #define MMA_KERNEL(name, bounds, ...) extern "C" __global__ void __launch_bounds__ bounds name(const void* W, int rows, int cols, \
     const float* x, const float* nw, int act, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs) { \
     matvec_mma<__VA_ARGS__>(W, rows, cols, x, nw, act, eps, bias, y, accumulate, pairAct, inputs); }
-MMA_KERNEL(matvec_mma_f16_w16, (512, 1), 1, 16)
+#if PANAMAX_PART_IS(10)
 MMA_KERNEL(matvec_mma_f16_w16_pipe, (512, 1), 1, 16, true)
-MMA_KERNEL(matvec_mma_q8_0_w16, (512, 1), 3, 16)
 MMA_KERNEL(matvec_mma_q8_0_w16_pipe, (512, 1), 3, 16, true)
-MMA_KERNEL(matvec_mma_q4_0_w16, (512, 1), 4, 16)
 MMA_KERNEL(matvec_mma_q4_0_w16_pipe, (512, 1), 4, 16, true)
-MMA_KERNEL(matvec_mma_f16_pipe, (256, 2), 1, 8, true)
-MMA_KERNEL(matvec_mma_q8_0_pipe, (256, 2), 3, 8, true)
-MMA_KERNEL(matvec_mma_q4_0_pipe, (256, 2), 4, 8, true)
 extern "C" __global__ void __launch_bounds__(1024, 1) matvec_f16_pipe(MATVEC_PARAMS) {
     matvec<1, 4, false, true>(W, rows, cols, x, nw, nb, act, eps, bias, y, accumulate, pairAct, sel, selRows, xDiv, xStride, slotsFast);
 }
+#endif
+
+// The same with 8 warps a block and/or without the early loads (CudaOps: -Dpanamax.cuda.mmaWarps=8,
+// -Dpanamax.cuda.tilePipe=false), kept for measuring. A 16-warp kernel sums other warps' shares than its
+// 8-warp one, so its bits differ from it (the integer formats' sums are exact, but RMSNorm's Σ x² is
+// summed over the warps), yet it is batch-invariant the same way; each *_pipe kernel gives the bits of
+// the kernel without (CudaKernelsTest.decodeKernelShapesKeepTheGuarantees).
+#if PANAMAX_PART_IS(11)
+MMA_KERNEL(matvec_mma_q8_0, (256, 2), 3)
+MMA_KERNEL(matvec_mma_q4_0, (256, 2), 4)
+MMA_KERNEL(matvec_mma_f16, (256, 2), 1)
+MMA_KERNEL(matvec_mma_f16_w16, (512, 1), 1, 16)
+MMA_KERNEL(matvec_mma_q8_0_w16, (512, 1), 3, 16)
+MMA_KERNEL(matvec_mma_q4_0_w16, (512, 1), 4, 16)
+MMA_KERNEL(matvec_mma_f16_pipe, (256, 2), 1, 8, true)
+MMA_KERNEL(matvec_mma_q8_0_pipe, (256, 2), 3, 8, true)
+MMA_KERNEL(matvec_mma_q4_0_pipe, (256, 2), 4, 8, true)
 #endif
 
 // ---- rows (prompt) ----

@@ -268,26 +268,27 @@ class CudaKernelsTest {
     }
 
     /**
-     * The kernels kept for measuring: each {@code *_pipe} kernel (the next rows loaded before a block's
-     * reduction, {@code CudaOps.tilePipe}) gives its base kernel's bits — F16's one-input matvec and
-     * gated pairs, Q8_0, Q4_0 and F16 on the tensor cores alone and for 20 inputs, on 4 000–6 000 rows
-     * with one block an SM's worth of blocks (rowLoop 1), so every block takes several turns; and F16
-     * and Q8_0 on the tensor cores with 16 warps a block ({@code mmaWarps} 16) give each of 20 inputs
-     * its solo bits, within 2e-6 of the 8-warp kernels' sums.
+     * The shapes of the decode kernels: each {@code *_pipe} kernel (the next rows loaded before a block's
+     * reduction, {@code CudaOps.tilePipe}, the default) gives the bits of the kernel without — F16's
+     * one-input matvec and gated pairs, and F16, Q8_0 and Q4_0 on the tensor cores with 8 and with 16
+     * warps a block, alone and for 20 inputs, on 4 000–6 000 rows with one block an SM's worth of blocks
+     * (rowLoop 1), so every block takes several turns; the 16-warp kernels (the default) give each of 20
+     * inputs its solo bits, piped or not, within 2e-6 of the 8-warp kernels' sums.
      */
     @Test
-    void measuringKernelsKeepTheGuarantees() {
+    void decodeKernelShapesKeepTheGuarantees() {
         CudaContext cx = Gpu.context();
         CudaOps ops = new CudaOps(cx);
         Random r = new Random(43);
         int wasLoop = CudaOps.rowLoop, wasWarps = CudaOps.mmaWarps;
         boolean wasMma = CudaOps.mma, wasF16 = CudaOps.mmaF16, wasPipe = CudaOps.tilePipe;
+        DType[] tensorTypes = {DType.F16, DType.Q8_0, DType.Q4_0};
         try (Arena a = Arena.ofConfined()) {
             CudaOps.rowLoop = 1;
-            for (int c = 0; c < 14; c++) {
-                DType type = c < 4 ? DType.F16 : c < 6 ? DType.Q8_0 : c < 8 ? DType.Q4_0 : c < 10 ? DType.F16 : c < 12 ? DType.Q8_0 : DType.F16;
-                boolean tensor = c >= 4, wide = c >= 10;
-                int B = tensor && c % 2 == 1 ? 20 : 1, rows = 2 * (2000 + r.nextInt(1000)), cols = 32 * (8 + r.nextInt(64)), pairAct = c % 3 == 2 ? 1 : 0;
+            for (int c = 0; c < 16; c++) {
+                boolean tensor = c >= 4;
+                DType type = tensor ? tensorTypes[(c - 4) % 3] : DType.F16;
+                int B = tensor && c % 2 == 1 ? 20 : 1, rows = 2 * (2000 + r.nextInt(1000)), cols = 32 * (8 + r.nextInt(64)), pairAct = r.nextInt(3) == 0 ? 1 : 0;
                 boolean norm = c % 2 == 0, bias = pairAct == 0 && r.nextBoolean(), accumulate = pairAct == 0 && r.nextBoolean();
                 int outRows = pairAct != 0 ? rows / 2 : rows;
                 DeviceMatrix W = DeviceMatrix.upload(cx, a, Gpu.tensor(type, rows, cols, Gpu.random(r, rows * cols, 0.05f)));
@@ -296,23 +297,27 @@ class CudaKernelsTest {
                 long zeros = cx.upload(a, java.lang.foreign.MemorySegment.ofArray(new int[B]));
                 CudaOps.mma = tensor;
                 CudaOps.mmaF16 = tensor;
-                float[][] got = new float[2][];
-                for (int k = 0; k < 2; k++) {
-                    CudaOps.tilePipe = !wide && k == 1;
-                    CudaOps.mmaWarps = wide && k == 1 ? 16 : 8;
+                String what = type + (tensor ? " tensor cores" : " CUDA cores") + " " + rows + "x" + cols + " B " + B + " pairAct " + pairAct + " norm " + norm;
+                float[][] got = new float[4][]; // [warps 8 / 16][piped]
+                for (int k = 0; k < (tensor ? 4 : 2); k++) {
+                    boolean wide = k >= 2, piped = k % 2 == 1;
+                    CudaOps.mmaWarps = wide ? 16 : 8;
+                    CudaOps.tilePipe = piped;
                     got[k] = matvecOf(ops, cx, a, W, B, zeros, xd, norm ? nd : 0, bias ? bd : 0, accumulate, pairAct, y0);
-                    if (wide && k == 1) { // the 16-warp kernel: each input its solo bits
+                    if (wide && B > 1) { // the 16-warp kernels: each input its solo bits
                         for (int j = 0; j < B; j++) {
                             float[] alone = matvecOf(ops, cx, a, W, 1, zeros, xd + 4L * j * cols, norm ? nd : 0, bias ? bd : 0, accumulate, pairAct,
                                     Arrays.copyOfRange(y0, j * outRows, (j + 1) * outRows));
-                            assertArrayEquals(alone, Arrays.copyOfRange(got[1], j * outRows, (j + 1) * outRows), "16 warps, input " + j + " of " + B);
+                            assertArrayEquals(alone, Arrays.copyOfRange(got[k], j * outRows, (j + 1) * outRows),
+                                    what + ", 16 warps" + (piped ? " piped" : "") + ", input " + j);
                         }
                     }
                 }
-                String what = type + (tensor ? " tensor cores" : "") + (wide ? " 16 warps" : " pipelined") + " " + rows + "x" + cols + " B " + B
-                        + " pairAct " + pairAct + " norm " + norm;
-                if (wide) close(got[0], got[1], 2e-6, 1, what);
-                else assertArrayEquals(got[0], got[1], what);
+                assertArrayEquals(got[0], got[1], what + ": piped against not");
+                if (tensor) {
+                    assertArrayEquals(got[2], got[3], what + ", 16 warps: piped against not");
+                    close(got[0], got[2], 2e-6, 1, what + ": 16 warps against 8");
+                }
             }
         } finally {
             CudaOps.rowLoop = wasLoop;
