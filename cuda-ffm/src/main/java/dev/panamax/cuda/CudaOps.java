@@ -123,26 +123,56 @@ public final class CudaOps {
     private boolean mma(DeviceMatrix W, long nb) {
         boolean format = integerDot(W.format) ? INT_DOT : W.format == DeviceMatrix.F16 && mmaF16 && W.cols % 32 == 0;
         // (the kernel's own shared arrays take another ~9.3 KB with 8 warps, ~17.5 KB with 16)
-        return mma && nb == 0 && format && cx.ccMajor >= 8 && mmaShared(W, 16) + (mmaWarps == 16 ? 18 : 10) * 1024 <= cx.maxSharedOptIn;
+        return mma && nb == 0 && format && cx.ccMajor >= 8 && mmaShared(W, 16) + (warps(W) == 16 ? 18 : 10) * 1024 <= cx.maxSharedOptIn;
     }
 
     /**
-     * Warps a block of the tensor-core matvecs: 16 ({@code matvec_mma_*_w16}: each warp a sixteenth of
-     * the columns, one block an SM), or 8 with {@code -Dpanamax.cuda.mmaWarps=8}. Measured on an H100
-     * (docs/benchmarks.md, twenty-first session, with {@link #tilePipe}): TinyLlama-shape Q8_0, 16
-     * sequences a step 5 868–6 020 tokens/s against 4 939–4 976 with 8 warps, one sequence 926–933
-     * against 921–924; F16 on the tensor cores in {@link #mmaF16}.
+     * Warps a block of the tensor-core matvecs for all formats: 16 ({@code matvec_mma_*_w16}: each warp
+     * a sixteenth of the columns, one block an SM) or 8, from {@code -Dpanamax.cuda.mmaWarps=16|8}; 0
+     * (not given): each format its own, {@link #warps}.
      */
-    static volatile int mmaWarps = dev.panamax.simd.Tuning.speed("cuda.mmaWarps", 16) == 8 ? 8 : 16;
+    static volatile int mmaWarps = switch (dev.panamax.simd.Tuning.speed("cuda.mmaWarps", 0)) {
+        case 8 -> 8;
+        case 16 -> 16;
+        default -> 0;
+    };
 
     /**
      * Whether the tensor-core matvecs and F16's one-input matvec load a block's next rows before its
      * reduction and epilogue instead of after them (the {@code *_pipe} kernels: the same sums, the loads
-     * in flight over the barriers); {@code -Dpanamax.cuda.tilePipe=false} takes the kernels without.
-     * On an H100 with 16 warps it took TinyLlama-shape F16 on the tensor cores from 780 to 821 tokens/s
-     * alone and 5 707 to 6 162 for 16 sequences; on the CUDA cores (F16's one-input matvec) 803 → 807.
+     * in flight over the barriers), for all formats: {@code -Dpanamax.cuda.tilePipe=true|false}; null
+     * (not given): each format its own, {@link #piped}.
      */
-    static volatile boolean tilePipe = dev.panamax.simd.Tuning.flagOn("cuda.tilePipe");
+    static volatile Boolean tilePipe = switch (String.valueOf(dev.panamax.simd.Tuning.word("cuda.tilePipe"))) {
+        case "true" -> Boolean.TRUE;
+        case "false" -> Boolean.FALSE;
+        default -> null;
+    };
+
+    /**
+     * W's warps a block on the tensor cores: 16 for F16 and Q8_0, 8 for Q4_0 (or {@link #mmaWarps} where
+     * given). Measured on an H100 (docs/benchmarks.md, twenty-second session, `bench --batch B`):
+     * TinyLlama-shape Q8_0 with 16 warps and early loads 966 tokens/s alone and 6 576–6 595 for 16
+     * sequences, against 957 and 5 259–5 271 with 8; F16 848 and 6 788–6 831 against 750 and 5 537–5 567;
+     * Q4_0 with 16 warps 906–908 and 6 651–6 698 (no early loads), with 8 971–972 and 5 567–5 600 —
+     * one sequence, the figure a single user sees, goes first there (16 sequences are 5.7× one with 8).
+     * A format's warps are fixed, whatever the batch: 16 warps sum in another order than 8.
+     */
+    static int warps(DeviceMatrix W) {
+        if (mmaWarps != 0) return mmaWarps;
+        return W.format == DeviceMatrix.Q4_0 ? 8 : 16;
+    }
+
+    /**
+     * Whether W's matvecs take the early loads: F16 and Q8_0 (or {@link #tilePipe} where given). On an
+     * H100 (twenty-second session) they took TinyLlama-shape Q8_0 from 931 to 966 tokens/s alone (16
+     * sequences 6 615–6 634 → 6 576–6 595) and F16 from 811 to 848 (6 524–6 540 → 6 788–6 831); Q4_0's
+     * they took from 906–908 to 867–868 alone and 6 651–6 698 to 6 344–6 373 for 16, so it goes without.
+     */
+    static boolean piped(DeviceMatrix W) {
+        if (tilePipe != null) return tilePipe;
+        return W.format != DeviceMatrix.Q4_0;
+    }
 
     /** Inputs a block of {@code matvec_mma_*} takes (kernels.cu's mma_inputs). */
     static int mmaInputs(DeviceMatrix W) {
@@ -185,8 +215,8 @@ public final class CudaOps {
     private void launchMma(long stream, DeviceMatrix W, int inputs, long x, long nw, int act, float eps, long bias, long y, boolean accumulate,
                            int pairAct) {
         int per = mmaInputs(W), tiles = (W.rows + 15) / 16, groups = (inputs + per - 1) / per;
-        boolean wide = mmaWarps == 16; // 16 warps a block, one block an SM
-        String kernel = "matvec_mma_" + W.suffix() + (wide ? "_w16" : "") + (tilePipe ? "_pipe" : "");
+        boolean wide = warps(W) == 16; // 16 warps a block, one block an SM
+        String kernel = "matvec_mma_" + W.suffix() + (wide ? "_w16" : "") + (piped(W) ? "_pipe" : "");
         cx.launch(dependent, kernel, new int[] {loopedBlocks(tiles, groups, wide ? 1 : rowLoop)}, wide ? 512 : 256, mmaShared(W, inputs), stream, W.pointer,
                 W.rows, W.cols, x, nw, act, eps, bias, y, accumulate ? 1 : 0, pairAct, inputs);
     }
@@ -309,10 +339,10 @@ public final class CudaOps {
         return "matvec_" + W.suffix() + "_b" + batch;
     }
 
-    /** The one-input matvec's kernel: {@link #matvecKernel}, or with {@link #tilePipe} F16's {@code matvec_f16_pipe}. */
+    /** The one-input matvec's kernel: {@link #matvecKernel}, or where {@link #piped} F16's {@code matvec_f16_pipe}. */
     static String oneInputKernel(DeviceMatrix W) {
         String kernel = matvecKernel(W);
-        return tilePipe && kernel.equals("matvec_f16") ? "matvec_f16_pipe" : kernel;
+        return piped(W) && kernel.equals("matvec_f16") ? "matvec_f16_pipe" : kernel;
     }
 
     /**

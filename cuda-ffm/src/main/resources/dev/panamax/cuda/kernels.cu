@@ -1199,31 +1199,31 @@ __device__ void matvec_mma(const void* W, int rows, int cols, const float* x, co
     }
 }
 
-// The decode matvecs on the tensor cores as they run by default: 16 warps a block (each a sixteenth of
-// the columns; one block an SM) and a block's next rows loaded before its reduction and epilogue instead
-// of after (PIPE: the loads in flight over the barriers; the same sums as without); F16's one-input
-// matvec (the CUDA cores, where the columns are not whole blocks of 32) pipelined the same way.
-// Measured on an H100 (docs/benchmarks.md, twenty-first session).
+// The decode matvecs on the tensor cores as they run by default (CudaOps.warps, CudaOps.piped): F16 and
+// Q8_0 with 16 warps a block (each a sixteenth of the columns; one block an SM) and a block's next rows
+// loaded before its reduction and epilogue instead of after (PIPE: the loads in flight over the
+// barriers; the same sums as without); Q4_0 with 8 warps and without (one sequence is faster so); F16's
+// one-input matvec (the CUDA cores, where the columns are not whole blocks of 32) pipelined.
+// Measured on an H100 (docs/benchmarks.md, twenty-first and twenty-second sessions).
 #define MMA_KERNEL(name, bounds, ...) extern "C" __global__ void __launch_bounds__ bounds name(const void* W, int rows, int cols, \
     const float* x, const float* nw, int act, float eps, const float* bias, float* y, int accumulate, int pairAct, int inputs) { \
     matvec_mma<__VA_ARGS__>(W, rows, cols, x, nw, act, eps, bias, y, accumulate, pairAct, inputs); }
 #if PANAMAX_PART_IS(10)
 MMA_KERNEL(matvec_mma_f16_w16_pipe, (512, 1), 1, 16, true)
 MMA_KERNEL(matvec_mma_q8_0_w16_pipe, (512, 1), 3, 16, true)
-MMA_KERNEL(matvec_mma_q4_0_w16_pipe, (512, 1), 4, 16, true)
+MMA_KERNEL(matvec_mma_q4_0, (256, 2), 4)
 extern "C" __global__ void __launch_bounds__(1024, 1) matvec_f16_pipe(MATVEC_PARAMS) {
     matvec<1, 4, false, true>(W, rows, cols, x, nw, nb, act, eps, bias, y, accumulate, pairAct, sel, selRows, xDiv, xStride, slotsFast);
 }
 #endif
 
-// The same with 8 warps a block and/or without the early loads (CudaOps: -Dpanamax.cuda.mmaWarps=8,
-// -Dpanamax.cuda.tilePipe=false), kept for measuring. A 16-warp kernel sums other warps' shares than its
-// 8-warp one, so its bits differ from it (the integer formats' sums are exact, but RMSNorm's Σ x² is
-// summed over the warps), yet it is batch-invariant the same way; each *_pipe kernel gives the bits of
-// the kernel without (CudaKernelsTest.decodeKernelShapesKeepTheGuarantees).
+// The other warps and early loads (CudaOps: -Dpanamax.cuda.mmaWarps=8|16, -Dpanamax.cuda.tilePipe=true|false
+// for every format), kept for measuring. A 16-warp kernel sums other warps' shares than its 8-warp one,
+// so its bits differ from it (the integer formats' sums within a block are exact, but the blocks' scaled
+// sums and RMSNorm's Σ x² are summed over the warps), yet it is batch-invariant the same way; each
+// *_pipe kernel gives the bits of the kernel without (CudaKernelsTest.decodeKernelShapesKeepTheGuarantees).
 #if PANAMAX_PART_IS(11)
 MMA_KERNEL(matvec_mma_q8_0, (256, 2), 3)
-MMA_KERNEL(matvec_mma_q4_0, (256, 2), 4)
 MMA_KERNEL(matvec_mma_f16, (256, 2), 1)
 MMA_KERNEL(matvec_mma_f16_w16, (512, 1), 1, 16)
 MMA_KERNEL(matvec_mma_q8_0_w16, (512, 1), 3, 16)
@@ -1231,6 +1231,7 @@ MMA_KERNEL(matvec_mma_q4_0_w16, (512, 1), 4, 16)
 MMA_KERNEL(matvec_mma_f16_pipe, (256, 2), 1, 8, true)
 MMA_KERNEL(matvec_mma_q8_0_pipe, (256, 2), 3, 8, true)
 MMA_KERNEL(matvec_mma_q4_0_pipe, (256, 2), 4, 8, true)
+MMA_KERNEL(matvec_mma_q4_0_w16_pipe, (512, 1), 4, 16, true)
 #endif
 
 // ---- rows (prompt) ----

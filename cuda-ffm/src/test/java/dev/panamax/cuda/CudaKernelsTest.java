@@ -272,8 +272,8 @@ class CudaKernelsTest {
      * reduction, {@code CudaOps.tilePipe}, the default) gives the bits of the kernel without — F16's
      * one-input matvec and gated pairs, and F16, Q8_0 and Q4_0 on the tensor cores with 8 and with 16
      * warps a block, alone and for 20 inputs, on 4 000–6 000 rows with one block an SM's worth of blocks
-     * (rowLoop 1), so every block takes several turns; the 16-warp kernels (the default) give each of 20
-     * inputs its solo bits, piped or not, within 2e-6 of the 8-warp kernels' sums.
+     * (rowLoop 1), so every block takes several turns; the 16-warp kernels (F16's and Q8_0's default)
+     * give each of 20 inputs its solo bits, piped or not, within 1e-5 of the 8-warp kernels' sums.
      */
     @Test
     void decodeKernelShapesKeepTheGuarantees() {
@@ -281,7 +281,8 @@ class CudaKernelsTest {
         CudaOps ops = new CudaOps(cx);
         Random r = new Random(43);
         int wasLoop = CudaOps.rowLoop, wasWarps = CudaOps.mmaWarps;
-        boolean wasMma = CudaOps.mma, wasF16 = CudaOps.mmaF16, wasPipe = CudaOps.tilePipe;
+        boolean wasMma = CudaOps.mma, wasF16 = CudaOps.mmaF16;
+        Boolean wasPipe = CudaOps.tilePipe;
         DType[] tensorTypes = {DType.F16, DType.Q8_0, DType.Q4_0};
         try (Arena a = Arena.ofConfined()) {
             CudaOps.rowLoop = 1;
@@ -316,7 +317,10 @@ class CudaKernelsTest {
                 assertArrayEquals(got[0], got[1], what + ": piped against not");
                 if (tensor) {
                     assertArrayEquals(got[2], got[3], what + ", 16 warps: piped against not");
-                    close(got[0], got[2], 2e-6, 1, what + ": 16 warps against 8");
+                    // the blocks' scaled sums (and RMSNorm's Σ x²) added in another order: float rounding
+                    // of up to ~70 terms of ~0.1 each, a few units in the last place of the result (Q4_0's
+                    // 16 warps were measured 2.3e-6 off at 0.63)
+                    close(got[0], got[2], 1e-5, 1, what + ": 16 warps against 8");
                 }
             }
         } finally {
