@@ -128,10 +128,11 @@ public final class CudaOps {
 
     /**
      * Warps a block of the tensor-core matvecs for all formats: 16 ({@code matvec_mma_*_w16}: each warp
-     * a sixteenth of the columns, one block an SM) or 8, from {@code -Dpanamax.cuda.mmaWarps=16|8}; 0
+     * a sixteenth of the columns, one block an SM) or 8, from {@code -Dpanamax.cuda.mmaWarps=16|8} with
+     * experiments on (16 warps add the blocks' sums in another order than 8: the last bits move); 0
      * (not given): each format its own, {@link #warps}.
      */
-    static volatile int mmaWarps = switch (dev.panamax.simd.Tuning.speed("cuda.mmaWarps", 0)) {
+    static volatile int mmaWarps = switch (dev.panamax.simd.Tuning.experiment("cuda.mmaWarps", 0)) {
         case 8 -> 8;
         case 16 -> 16;
         default -> 0;
