@@ -23,7 +23,7 @@ class LauncherIT {
     /**
      * stdout and stderr into one pipe, as {@code 2>&1 | less} or a terminal has them: the "loaded" line
      * comes whole before the prompt's echo, and the JVM's incubator warning not at all. Its stderr passed
-     * through the script's filter while stdout did not, and one run in two printed "In the
+     * through the script's filter while stdout did not, and about one run in four printed "In the
      * beginningpanamax: loaded …".
      */
     @org.junit.jupiter.api.Test

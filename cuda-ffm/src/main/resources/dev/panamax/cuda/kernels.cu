@@ -1217,8 +1217,8 @@ extern "C" __global__ void __launch_bounds__(1024, 1) matvec_f16_pipe(MATVEC_PAR
 }
 #endif
 
-// The other warps and early loads (CudaOps: -Dpanamax.cuda.mmaWarps=8|16, -Dpanamax.cuda.tilePipe=true|false
-// for every format), kept for measuring. A 16-warp kernel sums other warps' shares than its 8-warp one,
+// The other warps and early loads (CudaOps: -Dpanamax.cuda.mmaWarps=8|16 with experiments on,
+// -Dpanamax.cuda.tilePipe=true|false; for every format), kept for measuring. A 16-warp kernel sums other warps' shares than its 8-warp one,
 // so its bits differ from it (the integer formats' sums within a block are exact, but the blocks' scaled
 // sums and RMSNorm's Σ x² are summed over the warps), yet it is batch-invariant the same way; each
 // *_pipe kernel gives the bits of the kernel without (CudaKernelsTest.decodeKernelShapesKeepTheGuarantees).
