@@ -244,7 +244,7 @@ final class InterleavedTwins {
         @Override
         public boolean matvecInterleavedBatch(BlockFormat f, MemorySegment w, long off, QuantizedMatvec.Activations[] a, int cols, float[][] outs,
                                               int g0, int g1) {
-            StartUpTwins.Family twin = f == BlockFormat.Q8_0 ? q8 : f == BlockFormat.Q4_0 ? q4 : null; // (Q6_K: one vector at a time, as on the vector side)
+            StartUpTwins.Family twin = f == BlockFormat.Q8_0 ? q8 : f == BlockFormat.Q4_0 ? q4 : f == BlockFormat.Q6_K ? q6k : null;
             if (twin == null || twin.onVector()) return v.matvecInterleavedBatch(f, w, off, a, cols, outs, g0, g1);
             twin.use();
             matvec(f, w, off, a, cols, outs, g0, g1);

@@ -855,6 +855,52 @@ final class VectorInterleaved {
     }
 
     /**
+     * A batched step's Q4_Kx16 groups [g0, g1) × two activation vectors at once, each vector's rows bit
+     * for bit {@link #q4k}'s (the same operations on its own accumulators, in the same order); the
+     * chunk's load, widening and nibble split, and the block's scale and min bytes, shared by both.
+     */
+    static void q4kBatch2(MemorySegment w, long off, int[] xpA, float[] xdA, int[] xsumA, int[] xpB, float[] xdB, int[] xsumB, int blocks,
+                          float[] outA, float[] outB, int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q4_Kx16.BYTES;
+            FloatVector accA = FloatVector.zero(F512), accB = accA;
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q4_Kx16.BYTES;
+                IntVector scaledA = IntVector.zero(I512), minsA = scaledA, scaledB = scaledA, minsB = scaledA;
+                for (int c = 0; c < 4; c++) {
+                    ShortVector s0 = ShortVector.zero(S512), s1 = s0, t0 = s0, t1 = s0;
+                    long q = o + 320 + 512L * c;
+                    int xc = 128 * b + 32 * c;
+                    for (int j = 0; j < 16; j++) {
+                        ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B256, w, q + 32L * j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S512, 0);
+                        ShortVector lo = v.and((short) 0x0f), hi = v.lanewise(VectorOperators.LSHR, 4);
+                        s0 = s0.add(lo.mul(IntVector.broadcast(I512, xpA[xc + j]).reinterpretAsShorts()));
+                        s1 = s1.add(hi.mul(IntVector.broadcast(I512, xpA[xc + 16 + j]).reinterpretAsShorts()));
+                        t0 = t0.add(lo.mul(IntVector.broadcast(I512, xpB[xc + j]).reinterpretAsShorts()));
+                        t1 = t1.add(hi.mul(IntVector.broadcast(I512, xpB[xc + 16 + j]).reinterpretAsShorts()));
+                    }
+                    IntVector sc0 = bytes16(w, o + 64 + 32L * c), sc1 = bytes16(w, o + 80 + 32L * c);
+                    IntVector m0 = bytes16(w, o + 192 + 32L * c), m1 = bytes16(w, o + 208 + 32L * c);
+                    scaledA = scaledA.add(pairSums(s0).mul(sc0)).add(pairSums(s1).mul(sc1));
+                    minsA = minsA.add(m0.mul(xsumA[8 * b + 2 * c])).add(m1.mul(xsumA[8 * b + 2 * c + 1]));
+                    scaledB = scaledB.add(pairSums(t0).mul(sc0)).add(pairSums(t1).mul(sc1));
+                    minsB = minsB.add(m0.mul(xsumB[8 * b + 2 * c])).add(m1.mul(xsumB[8 * b + 2 * c + 1]));
+                }
+                FloatVector d = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                FloatVector dmin = ((IntVector) ShortVector.fromMemorySegment(S256, w, o + 32, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                accA = ((FloatVector) scaledA.convert(VectorOperators.I2F, 0)).fma(d.mul(xdA[b]), accA);
+                accA = ((FloatVector) minsA.convert(VectorOperators.I2F, 0)).fma(dmin.mul(-xdA[b]), accA);
+                accB = ((FloatVector) scaledB.convert(VectorOperators.I2F, 0)).fma(d.mul(xdB[b]), accB);
+                accB = ((FloatVector) minsB.convert(VectorOperators.I2F, 0)).fma(dmin.mul(-xdB[b]), accB);
+            }
+            accA.intoArray(outA, 16 * g);
+            accB.intoArray(outB, 16 * g);
+        }
+    }
+
+    /**
      * {@link #q4k} in 256-bit vectors: each group's rows 0–7, then 8–15 ({@link #q4kHalf256}; the
      * group's bytes are in L1 or L2 the second time). One method for all sixteen rows held twice
      * the vectors and passed C2's node budget: its scale loads were not inlined and boxed (7.7
@@ -930,6 +976,87 @@ final class VectorInterleaved {
             }
             acc.intoArray(out, 16 * g);
         }
+    }
+
+    /**
+     * A batched step's Q6_Kx16 groups [g0, g1) × two activation vectors at once, each vector's rows bit
+     * for bit {@link #q6k}'s; each piece's load and widening, and the sub-blocks' scales, shared by both.
+     */
+    static void q6kBatch2(MemorySegment w, long off, int[] xpA, float[] xdA, int[] xpB, float[] xdB, int blocks, float[] outA, float[] outB,
+                          int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q6_Kx16.BYTES;
+            FloatVector accA = FloatVector.zero(F512), accB = accA;
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q6_Kx16.BYTES;
+                IntVector scaledA = IntVector.zero(I512), scaledB = scaledA;
+                for (int j = 0; j < 16; j++) {
+                    ShortVector s = ShortVector.zero(S512), t = s;
+                    long q = o + Q6_Kx16.CODES + 256L * j;
+                    int xj = 128 * b + 8 * j;
+                    for (int p = 0; p < 8; p++) {
+                        ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B256, w, q + 32L * p, LE).convertShape(VectorOperators.B2S, S512, 0);
+                        s = s.add(v.mul(IntVector.broadcast(I512, xpA[xj + p]).reinterpretAsShorts()));
+                        t = t.add(v.mul(IntVector.broadcast(I512, xpB[xj + p]).reinterpretAsShorts()));
+                    }
+                    IntVector sc = signedBytes16(w, o + 32 + 16L * j);
+                    scaledA = scaledA.add(pairSums(s).mul(sc));
+                    scaledB = scaledB.add(pairSums(t).mul(sc));
+                }
+                FloatVector scale = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                accA = ((FloatVector) scaledA.convert(VectorOperators.I2F, 0)).fma(scale.mul(xdA[b]), accA);
+                accB = ((FloatVector) scaledB.convert(VectorOperators.I2F, 0)).fma(scale.mul(xdB[b]), accB);
+            }
+            accA.intoArray(outA, 16 * g);
+            accB.intoArray(outB, 16 * g);
+        }
+    }
+
+    /** {@link #q6kBatch2} for four vectors (xp[k], xd[k], out[k]). */
+    static void q6kBatch4(MemorySegment w, long off, int[][] xp, float[][] xd, int blocks, float[][] out, int g0, int g1) {
+        int[] x0 = xp[0], x1 = xp[1], x2 = xp[2], x3 = xp[3];
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q6_Kx16.BYTES;
+            FloatVector acc0 = FloatVector.zero(F512), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q6_Kx16.BYTES;
+                IntVector sc0 = IntVector.zero(I512), sc1 = sc0, sc2 = sc0, sc3 = sc0;
+                for (int j = 0; j < 16; j++) {
+                    ShortVector s0 = ShortVector.zero(S512), s1 = s0, s2 = s0, s3 = s0;
+                    long q = o + Q6_Kx16.CODES + 256L * j;
+                    int xj = 128 * b + 8 * j;
+                    for (int p = 0; p < 8; p++) {
+                        ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B256, w, q + 32L * p, LE).convertShape(VectorOperators.B2S, S512, 0);
+                        s0 = s0.add(v.mul(IntVector.broadcast(I512, x0[xj + p]).reinterpretAsShorts()));
+                        s1 = s1.add(v.mul(IntVector.broadcast(I512, x1[xj + p]).reinterpretAsShorts()));
+                        s2 = s2.add(v.mul(IntVector.broadcast(I512, x2[xj + p]).reinterpretAsShorts()));
+                        s3 = s3.add(v.mul(IntVector.broadcast(I512, x3[xj + p]).reinterpretAsShorts()));
+                    }
+                    IntVector sc = signedBytes16(w, o + 32 + 16L * j);
+                    sc0 = sc0.add(pairSums(s0).mul(sc));
+                    sc1 = sc1.add(pairSums(s1).mul(sc));
+                    sc2 = sc2.add(pairSums(s2).mul(sc));
+                    sc3 = sc3.add(pairSums(s3).mul(sc));
+                }
+                FloatVector scale = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                acc0 = ((FloatVector) sc0.convert(VectorOperators.I2F, 0)).fma(scale.mul(xd[0][b]), acc0);
+                acc1 = ((FloatVector) sc1.convert(VectorOperators.I2F, 0)).fma(scale.mul(xd[1][b]), acc1);
+                acc2 = ((FloatVector) sc2.convert(VectorOperators.I2F, 0)).fma(scale.mul(xd[2][b]), acc2);
+                acc3 = ((FloatVector) sc3.convert(VectorOperators.I2F, 0)).fma(scale.mul(xd[3][b]), acc3);
+            }
+            acc0.intoArray(out[0], 16 * g);
+            acc1.intoArray(out[1], 16 * g);
+            acc2.intoArray(out[2], 16 * g);
+            acc3.intoArray(out[3], 16 * g);
+        }
+    }
+
+    /** Adjacent 16-bit lanes of s summed into ints (sign-extended), as the one-vector kernels sum them. */
+    private static IntVector pairSums(ShortVector s) {
+        IntVector i = s.reinterpretAsInts();
+        return i.lanewise(VectorOperators.ASHR, 16).add(i.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
     }
 
     /** {@link #q6k} in 256-bit vectors, rows 0–7 and 8–15 in halves. */

@@ -93,9 +93,18 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     }
 
     /**
+     * Whether a batched step's Q4_K and Q6_K matrices take several vectors at a time (Q4_K two,
+     * {@link VectorInterleaved#q4kBatch2}; Q6_K four, {@link VectorInterleaved#q6kBatch4}, and two; the
+     * same bits as one at a time); {@code -Dpanamax.quant.kBatch=false}: one at a time, each over the span
+     * of groups in cache, as before. Measured in docs/benchmarks.md (twenty-third session).
+     */
+    static final boolean K_BATCH = dev.panamax.simd.Tuning.flagOn("quant.kBatch");
+
+    /**
      * On 512-bit vectors: Q8_0 (and Q5_0 and IQ4_NL as Q8_0) eight vectors at a time
-     * ({@link VectorInterleaved#q8Batch8}), the rest four ({@link VectorInterleaved#q8Batch4}), Q4_0 two
-     * ({@link VectorInterleaved#q4Batch2}).
+     * ({@link VectorInterleaved#q8Batch8}), the rest four ({@link VectorInterleaved#q8Batch4}); Q6_K four
+     * ({@link VectorInterleaved#q6kBatch4}), the rest two; Q4_0 and Q4_K two ({@link VectorInterleaved#q4Batch2},
+     * {@link VectorInterleaved#q4kBatch2}).
      */
     @Override
     public boolean matvecInterleavedBatch(BlockFormat f, MemorySegment w, long off, QuantizedMatvec.Activations[] a, int cols, float[][] outs,
@@ -108,6 +117,35 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                 VectorInterleaved.q4Batch2(w, off, p.pairs(), p.xq().d, p.xs8(), q.pairs(), q.xq().d, q.xs8(), cols / 32, outs[b], outs[b + 1], g0, g1);
             }
             if (B % 2 != 0) VectorInterleaved.q4(w, off, a[B - 1].pairs(), a[B - 1].xq().d, a[B - 1].xs8(), cols / 32, outs[B - 1], g0, g1);
+            return true;
+        }
+        if ((f == BlockFormat.Q4_K || f == BlockFormat.Q6_K) && K_BATCH) {
+            int b0 = 0;
+            if (f == BlockFormat.Q6_K) { // (Q4_K four at a time held too many vectors: C2 compiled it 16× slower)
+                int[][] xp = new int[4][];
+                float[][] xd = new float[4][], out = new float[4][];
+                for (; b0 + 4 <= B; b0 += 4) {
+                    for (int k = 0; k < 4; k++) {
+                        xp[k] = a[b0 + k].pairs();
+                        xd[k] = a[b0 + k].xq().d;
+                        out[k] = outs[b0 + k];
+                    }
+                    VectorInterleaved.q6kBatch4(w, off, xp, xd, cols / 256, out, g0, g1);
+                }
+            }
+            for (int b = b0; b + 1 < B; b += 2) {
+                QuantizedMatvec.Activations p = a[b], q = a[b + 1];
+                if (f == BlockFormat.Q4_K) {
+                    VectorInterleaved.q4kBatch2(w, off, p.pairs(), p.xq().d, p.xsum32(), q.pairs(), q.xq().d, q.xsum32(), cols / 256, outs[b], outs[b + 1], g0, g1);
+                } else {
+                    VectorInterleaved.q6kBatch2(w, off, p.pairs(), p.xq().d, q.pairs(), q.xq().d, cols / 256, outs[b], outs[b + 1], g0, g1);
+                }
+            }
+            if ((B - b0) % 2 != 0) {
+                QuantizedMatvec.Activations p = a[B - 1];
+                if (f == BlockFormat.Q4_K) VectorInterleaved.q4k(w, off, p.pairs(), p.xq().d, p.xsum32(), cols / 256, outs[B - 1], g0, g1);
+                else VectorInterleaved.q6k(w, off, p.pairs(), p.xq().d, cols / 256, outs[B - 1], g0, g1);
+            }
             return true;
         }
         if (f != BlockFormat.Q8_0) return false;

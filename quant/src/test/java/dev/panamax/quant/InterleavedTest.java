@@ -204,7 +204,8 @@ class InterleavedTest {
 
     /**
      * The 512-bit batched kernels of a decoding step — Q8_0 eight vectors at a time
-     * ({@code q8Batch8}) and four ({@code q8Batch4}), Q4_0 two ({@code q4Batch2}) — give each vector
+     * ({@code q8Batch8}) and four ({@code q8Batch4}), Q4_0, Q4_K and Q6_K two ({@code q4Batch2},
+     * {@code q4kBatch2}, {@code q6kBatch2}) — give each vector
      * the reference's bits (and so the one-vector kernel's), called directly: through the public
      * entry a fresh JVM runs the start-up twins instead. Batch sizes that take octets, quads, a
      * short quad and a pair with one left over; codes random or all at an extreme, against
@@ -214,13 +215,15 @@ class InterleavedTest {
     void batchedVectorKernelsEqualTheReferences() {
         assumeTrue(vectorModule() && VectorQuantDot.WIDE, "the batched kernels run on 512-bit vectors only");
         SplittableRandom r = new SplittableRandom(23);
-        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0}) {
-            int cols = 576, rows = 192, group = QuantizedMatvec.interleavedGroupRows(f), groups = rows / group;
+        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.Q4_K, BlockFormat.Q6_K}) {
+            int cols = f.size == 256 ? 768 : 576, rows = 192, group = QuantizedMatvec.interleavedGroupRows(f), groups = rows / group;
+            // the bytes of a block's codes: after the scale (Q8_0, Q4_0), after d, dmin and the 12 scale bytes (Q4_K), before the scales (Q6_K)
+            int codesFrom = f == BlockFormat.Q4_K ? 16 : f == BlockFormat.Q6_K ? 0 : 2, codesTo = f == BlockFormat.Q6_K ? 192 : f.bytes;
             for (int fill : new int[] {-1, 0x80, 0x7f, 0xff}) {
                 MemorySegment w = randomMatrix(r, f, 3, rows, cols);
                 if (fill >= 0) {
                     for (long b = 0; b < (long) rows * cols / f.size; b++) {
-                        for (int i = 2; i < f.bytes; i++) w.set(ValueLayout.JAVA_BYTE, 3 + b * f.bytes + i, (byte) fill);
+                        for (int i = codesFrom; i < codesTo; i++) w.set(ValueLayout.JAVA_BYTE, 3 + b * f.bytes + i, (byte) fill);
                     }
                 }
                 MemorySegment p = interleaved(f, w, 3, rows, cols);
