@@ -881,9 +881,16 @@ final class VectorInterleaved {
                     }
                     IntVector sc0 = bytes16(w, o + 64 + 32L * c), sc1 = bytes16(w, o + 80 + 32L * c);
                     IntVector m0 = bytes16(w, o + 192 + 32L * c), m1 = bytes16(w, o + 208 + 32L * c);
-                    scaledA = scaledA.add(pairSums(s0).mul(sc0)).add(pairSums(s1).mul(sc1));
+                    IntVector i0 = s0.reinterpretAsInts(), i1 = s1.reinterpretAsInts();
+                    i0 = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    i1 = i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    scaledA = scaledA.add(i0.mul(sc0)).add(i1.mul(sc1));
                     minsA = minsA.add(m0.mul(xsumA[8 * b + 2 * c])).add(m1.mul(xsumA[8 * b + 2 * c + 1]));
-                    scaledB = scaledB.add(pairSums(t0).mul(sc0)).add(pairSums(t1).mul(sc1));
+                    i0 = t0.reinterpretAsInts();
+                    i1 = t1.reinterpretAsInts();
+                    i0 = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    i1 = i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    scaledB = scaledB.add(i0.mul(sc0)).add(i1.mul(sc1));
                     minsB = minsB.add(m0.mul(xsumB[8 * b + 2 * c])).add(m1.mul(xsumB[8 * b + 2 * c + 1]));
                 }
                 FloatVector d = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
@@ -1000,8 +1007,12 @@ final class VectorInterleaved {
                         t = t.add(v.mul(IntVector.broadcast(I512, xpB[xj + p]).reinterpretAsShorts()));
                     }
                     IntVector sc = signedBytes16(w, o + 32 + 16L * j);
-                    scaledA = scaledA.add(pairSums(s).mul(sc));
-                    scaledB = scaledB.add(pairSums(t).mul(sc));
+                    IntVector i = s.reinterpretAsInts();
+                    i = i.lanewise(VectorOperators.ASHR, 16).add(i.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    scaledA = scaledA.add(i.mul(sc));
+                    i = t.reinterpretAsInts();
+                    i = i.lanewise(VectorOperators.ASHR, 16).add(i.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    scaledB = scaledB.add(i.mul(sc));
                 }
                 FloatVector scale = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
                         .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
@@ -1034,10 +1045,14 @@ final class VectorInterleaved {
                         s3 = s3.add(v.mul(IntVector.broadcast(I512, x3[xj + p]).reinterpretAsShorts()));
                     }
                     IntVector sc = signedBytes16(w, o + 32 + 16L * j);
-                    sc0 = sc0.add(pairSums(s0).mul(sc));
-                    sc1 = sc1.add(pairSums(s1).mul(sc));
-                    sc2 = sc2.add(pairSums(s2).mul(sc));
-                    sc3 = sc3.add(pairSums(s3).mul(sc));
+                    IntVector i0 = s0.reinterpretAsInts();
+                    sc0 = sc0.add(i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).mul(sc));
+                    IntVector i1 = s1.reinterpretAsInts();
+                    sc1 = sc1.add(i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).mul(sc));
+                    IntVector i2 = s2.reinterpretAsInts();
+                    sc2 = sc2.add(i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).mul(sc));
+                    IntVector i3 = s3.reinterpretAsInts();
+                    sc3 = sc3.add(i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16)).mul(sc));
                 }
                 FloatVector scale = ((IntVector) ShortVector.fromMemorySegment(S256, w, o, LE).convertShape(VectorOperators.S2I, I512, 0))
                         .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
@@ -1051,12 +1066,6 @@ final class VectorInterleaved {
             acc2.intoArray(out[2], 16 * g);
             acc3.intoArray(out[3], 16 * g);
         }
-    }
-
-    /** Adjacent 16-bit lanes of s summed into ints (sign-extended), as the one-vector kernels sum them. */
-    private static IntVector pairSums(ShortVector s) {
-        IntVector i = s.reinterpretAsInts();
-        return i.lanewise(VectorOperators.ASHR, 16).add(i.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
     }
 
     /** {@link #q6k} in 256-bit vectors, rows 0–7 and 8–15 in halves. */
