@@ -204,8 +204,8 @@ class InterleavedTest {
 
     /**
      * The 512-bit batched kernels of a decoding step — Q8_0 eight vectors at a time
-     * ({@code q8Batch8}) and four ({@code q8Batch4}), Q4_0, Q4_K and Q6_K two ({@code q4Batch2},
-     * {@code q4kBatch2}, {@code q6kBatch2}) — give each vector
+     * ({@code q8Batch8}) and four ({@code q8Batch4}), Q6_K four ({@code q6kBatch4}), Q4_0, Q4_K and Q6_K
+     * two ({@code q4Batch2}, {@code q4kBatch2}, {@code q6kBatch2}) — give each vector
      * the reference's bits (and so the one-vector kernel's), called directly: through the public
      * entry a fresh JVM runs the start-up twins instead. Batch sizes that take octets, quads, a
      * short quad and a pair with one left over; codes random or all at an extreme, against
