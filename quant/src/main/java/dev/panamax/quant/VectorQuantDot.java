@@ -78,10 +78,12 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                 else VectorInterleaved.q4x256(w, off, pairs, x.d, xs8, cols / 32, out, g0, g1);
             }
             case Q4_K -> {
+                kCalls++;
                 if (WIDE) VectorInterleaved.q4k(w, off, pairs, x.d, xsum32, cols / 256, out, g0, g1);
                 else VectorInterleaved.q4kx256(w, off, pairs, x.d, xsum32, cols / 256, out, g0, g1);
             }
             case Q6_K -> {
+                kCalls++;
                 if (WIDE) VectorInterleaved.q6k(w, off, pairs, x.d, cols / 256, out, g0, g1);
                 else VectorInterleaved.q6kx256(w, off, pairs, x.d, cols / 256, out, g0, g1);
             }
@@ -99,6 +101,18 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
      * of groups in cache, as before. Measured in docs/benchmarks.md (twenty-third session).
      */
     static final boolean K_BATCH = dev.panamax.simd.Tuning.flagOn("quant.kBatch");
+
+    /**
+     * The batched Q4_K and Q6_K kernels start once the one-vector ones have run this many calls
+     * ({@code -Dpanamax.quant.kBatchAfter=N}): a fresh process's prompt rows go one at a time through
+     * the kernel its decoding needs anyway, instead of making the JIT compile both before the first
+     * token (a Q4_K_M file's 32 tokens from a fresh `generate` 0.5 s slower on the Intel Xeon). About
+     * ten tokens' worth; a server's first step passes it. Which kernel runs never changes a bit.
+     */
+    static final int K_BATCH_AFTER = dev.panamax.simd.Tuning.speed("quant.kBatchAfter", 50_000);
+
+    /** One-vector Q4_K and Q6_K calls on the vector kernels so far (unsynchronised: a count for a speed choice only; tests set it). */
+    static int kCalls;
 
     /**
      * On 512-bit vectors: Q8_0 (and Q5_0 and IQ4_NL as Q8_0) eight vectors at a time
@@ -119,7 +133,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             if (B % 2 != 0) VectorInterleaved.q4(w, off, a[B - 1].pairs(), a[B - 1].xq().d, a[B - 1].xs8(), cols / 32, outs[B - 1], g0, g1);
             return true;
         }
-        if ((f == BlockFormat.Q4_K || f == BlockFormat.Q6_K) && K_BATCH) {
+        if ((f == BlockFormat.Q4_K || f == BlockFormat.Q6_K) && K_BATCH && kCalls >= K_BATCH_AFTER) {
             int b0 = 0;
             if (f == BlockFormat.Q6_K) { // (Q4_K four at a time held too many vectors: C2 compiled it 16× slower)
                 int[][] xp = new int[4][];
