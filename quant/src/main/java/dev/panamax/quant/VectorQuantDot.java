@@ -78,12 +78,12 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                 else VectorInterleaved.q4x256(w, off, pairs, x.d, xs8, cols / 32, out, g0, g1);
             }
             case Q4_K -> {
-                kCalls++;
+                if (kCalls < K_BATCH_AFTER) kCalls++; // (then only read: no cache line passed between the threads)
                 if (WIDE) VectorInterleaved.q4k(w, off, pairs, x.d, xsum32, cols / 256, out, g0, g1);
                 else VectorInterleaved.q4kx256(w, off, pairs, x.d, xsum32, cols / 256, out, g0, g1);
             }
             case Q6_K -> {
-                kCalls++;
+                if (kCalls < K_BATCH_AFTER) kCalls++; // (then only read: no cache line passed between the threads)
                 if (WIDE) VectorInterleaved.q6k(w, off, pairs, x.d, cols / 256, out, g0, g1);
                 else VectorInterleaved.q6kx256(w, off, pairs, x.d, cols / 256, out, g0, g1);
             }
