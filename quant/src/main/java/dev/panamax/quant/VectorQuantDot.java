@@ -83,7 +83,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                 else VectorInterleaved.q4kx256(w, off, pairs, x.d, xsum32, cols / 256, out, g0, g1);
             }
             case Q6_K -> {
-                if (kCalls < K_BATCH_AFTER) kCalls++; // (then only read: no cache line passed between the threads)
+                if (kCalls < K_BATCH_AFTER) kCalls++;
                 if (WIDE) VectorInterleaved.q6k(w, off, pairs, x.d, cols / 256, out, g0, g1);
                 else VectorInterleaved.q6kx256(w, off, pairs, x.d, cols / 256, out, g0, g1);
             }
@@ -106,8 +106,9 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
      * The batched Q4_K and Q6_K kernels start once the one-vector ones have run this many calls
      * ({@code -Dpanamax.quant.kBatchAfter=N}): a fresh process's prompt rows go one at a time through
      * the kernel its decoding needs anyway, instead of making the JIT compile both before the first
-     * token (a Q4_K_M file's 32 tokens from a fresh `generate` 0.5 s slower on the Intel Xeon). About
-     * ten tokens' worth; a server's first step passes it. Which kernel runs never changes a bit.
+     * token (a Q4_K_M file's 32 tokens from a fresh `generate` 0.5 s slower on the Intel Xeon). The
+     * start-up warm-up and a short prompt make ~16 000 calls, a decoded token ~760 (TinyLlama Q4_K_M);
+     * a server's first step of riding prompts passes it. Which kernel runs never changes a bit.
      */
     static final int K_BATCH_AFTER = dev.panamax.simd.Tuning.speed("quant.kBatchAfter", 50_000);
 
