@@ -290,6 +290,74 @@ final class VectorInterleaved {
         t3.intoArray(outs[3], 16 * g);
     }
 
+    /**
+     * {@link #q8Batch8} in 256-bit vectors (AVX2 machines): each group's rows 0–7, then 8–15
+     * ({@link #q8Batch8Half256}), × eight activation vectors — each vector's rows bit for bit
+     * {@link #q8x256}'s, which are {@link #q8}'s (the block's sum exact in floats, times 2⁻¹⁶, then
+     * one fused multiply-add by the scales, block after block).
+     *
+     * @param v    the first of the eight vectors in xf, xd and outs
+     */
+    static void q8Batch8x256(MemorySegment w, long off, float[][] xf, float[][] xd, int v, int blocks, float[][] outs, int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q8_0x16.BYTES;
+            q8Batch8Half256(w, base, xf, xd, v, blocks, outs, 16 * g, 0);
+            q8Batch8Half256(w, base, xf, xd, v, blocks, outs, 16 * g + 8, 8);
+        }
+    }
+
+    /** Rows h … h + 7 (h = 0 or 8) of the Q8_0x16 group at base × vectors v … v + 7 into outs[v + k][at …]. */
+    private static void q8Batch8Half256(MemorySegment w, long base, float[][] xf, float[][] xd, int v, int blocks, float[][] outs, int at, int h) {
+        float[] x0 = xf[v], x1 = xf[v + 1], x2 = xf[v + 2], x3 = xf[v + 3], x4 = xf[v + 4], x5 = xf[v + 5], x6 = xf[v + 6], x7 = xf[v + 7];
+        float[] d0 = xd[v], d1 = xd[v + 1], d2 = xd[v + 2], d3 = xd[v + 3], d4 = xd[v + 4], d5 = xd[v + 5], d6 = xd[v + 6], d7 = xd[v + 7];
+        FloatVector t0 = FloatVector.zero(F256), t1 = t0, t2 = t0, t3 = t0, t4 = t0, t5 = t0, t6 = t0, t7 = t0;
+        for (int b = 0; b < blocks; b++) {
+            long o = base + (long) b * Q8_0x16.BYTES;
+            FloatVector s0 = FloatVector.zero(F256), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0;
+            for (int j = 0; j < 16; j++) {
+                IntVector v2 = ((ShortVector) ByteVector.fromMemorySegment(B128, w, o + 32 + 32L * j + 2 * h, LE)
+                        .convertShape(VectorOperators.B2S, S256, 0)).reinterpretAsInts();
+                FloatVector even = (FloatVector) v2.lanewise(VectorOperators.LSHL, 16).convert(VectorOperators.I2F, 0);
+                FloatVector odd = (FloatVector) v2.and(0xffff0000).convert(VectorOperators.I2F, 0);
+                int c = 32 * b + 2 * j;
+                s0 = even.fma(FloatVector.broadcast(F256, x0[c]), s0);
+                s1 = even.fma(FloatVector.broadcast(F256, x1[c]), s1);
+                s2 = even.fma(FloatVector.broadcast(F256, x2[c]), s2);
+                s3 = even.fma(FloatVector.broadcast(F256, x3[c]), s3);
+                s4 = even.fma(FloatVector.broadcast(F256, x4[c]), s4);
+                s5 = even.fma(FloatVector.broadcast(F256, x5[c]), s5);
+                s6 = even.fma(FloatVector.broadcast(F256, x6[c]), s6);
+                s7 = even.fma(FloatVector.broadcast(F256, x7[c]), s7);
+                s0 = odd.fma(FloatVector.broadcast(F256, x0[c + 1]), s0);
+                s1 = odd.fma(FloatVector.broadcast(F256, x1[c + 1]), s1);
+                s2 = odd.fma(FloatVector.broadcast(F256, x2[c + 1]), s2);
+                s3 = odd.fma(FloatVector.broadcast(F256, x3[c + 1]), s3);
+                s4 = odd.fma(FloatVector.broadcast(F256, x4[c + 1]), s4);
+                s5 = odd.fma(FloatVector.broadcast(F256, x5[c + 1]), s5);
+                s6 = odd.fma(FloatVector.broadcast(F256, x6[c + 1]), s6);
+                s7 = odd.fma(FloatVector.broadcast(F256, x7[c + 1]), s7);
+            }
+            FloatVector scale = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 2 * h, LE).convertShape(VectorOperators.S2I, I256, 0))
+                    .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+            t0 = s0.mul(0x1p-16f).fma(scale.mul(d0[b]), t0);
+            t1 = s1.mul(0x1p-16f).fma(scale.mul(d1[b]), t1);
+            t2 = s2.mul(0x1p-16f).fma(scale.mul(d2[b]), t2);
+            t3 = s3.mul(0x1p-16f).fma(scale.mul(d3[b]), t3);
+            t4 = s4.mul(0x1p-16f).fma(scale.mul(d4[b]), t4);
+            t5 = s5.mul(0x1p-16f).fma(scale.mul(d5[b]), t5);
+            t6 = s6.mul(0x1p-16f).fma(scale.mul(d6[b]), t6);
+            t7 = s7.mul(0x1p-16f).fma(scale.mul(d7[b]), t7);
+        }
+        t0.intoArray(outs[v + 0], at);
+        t1.intoArray(outs[v + 1], at);
+        t2.intoArray(outs[v + 2], at);
+        t3.intoArray(outs[v + 3], at);
+        t4.intoArray(outs[v + 4], at);
+        t5.intoArray(outs[v + 5], at);
+        t6.intoArray(outs[v + 6], at);
+        t7.intoArray(outs[v + 7], at);
+    }
+
     /** {@link #q8} in 256-bit vectors: rows 0–7 of a chunk are its first 16 bytes, rows 8–15 the next. */
     static void q8x256(MemorySegment w, long off, int[] xn, float[] xd, int blocks, float[] out, int g0, int g1) {
         for (int g = g0; g < g1; g++) {

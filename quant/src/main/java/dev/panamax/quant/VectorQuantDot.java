@@ -102,6 +102,9 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
      */
     static final boolean K_BATCH = dev.panamax.simd.Tuning.flagOn("quant.kBatch");
 
+    /** On 256-bit vectors, whether a batched step's Q8_0 matrices take eight vectors at a time ({@link VectorInterleaved#q8Batch8x256}); {@code -Dpanamax.quant.batch256=false}: one at a time. */
+    static final boolean BATCH_256 = dev.panamax.simd.Tuning.flagOn("quant.batch256");
+
     /**
      * The batched Q4_K and Q6_K kernels start once the one-vector ones have run this many calls
      * ({@code -Dpanamax.quant.kBatchAfter=N}): a fresh process's prompt rows go one at a time through
@@ -124,8 +127,20 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     @Override
     public boolean matvecInterleavedBatch(BlockFormat f, MemorySegment w, long off, QuantizedMatvec.Activations[] a, int cols, float[][] outs,
                                           int g0, int g1) {
-        if (!WIDE || a.length < 2) return false;
+        if (a.length < 2) return false;
         int B = a.length;
+        if (!WIDE) {
+            if (f != BlockFormat.Q8_0 || !BATCH_256 || B < 8) return false;
+            float[][] xf = new float[B][], xd = new float[B][];
+            for (int b = 0; b < B; b++) {
+                xf[b] = a[b].codes();
+                xd[b] = a[b].xq().d;
+            }
+            int b0 = 0;
+            for (; b0 + 8 <= B; b0 += 8) VectorInterleaved.q8Batch8x256(w, off, xf, xd, b0, cols / 32, outs, g0, g1);
+            for (; b0 < B; b0++) VectorInterleaved.q8x256(w, off, a[b0].pairs(), a[b0].xq().d, cols / 32, outs[b0], g0, g1);
+            return true;
+        }
         if (f == BlockFormat.Q4_0) {
             for (int b = 0; b + 1 < B; b += 2) {
                 QuantizedMatvec.Activations p = a[b], q = a[b + 1];
