@@ -659,6 +659,83 @@ final class VectorInterleaved {
         }
     }
 
+    /**
+     * {@link #q4Batch2} in 256-bit vectors: {@link #q4x256}'s halves of each group (rows 16k + r,
+     * r = 0–7, then 8–15) × two activation vectors, each vector's rows bit for bit q4x256's; the
+     * chunk's load and its three shifts shared by both.
+     */
+    static void q4Batch2x256(MemorySegment w, long off, int[] xpA, float[] xdA, float[] xs8A, int[] xpB, float[] xdB, float[] xs8B, int blocks,
+                             float[] outA, float[] outB, int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q4_0x64.BYTES;
+            for (int h = 0; h < 2; h++) {
+                FloatVector r0 = FloatVector.zero(F256), r1 = r0, r2 = r0, r3 = r0, q0 = r0, q1 = r0, q2 = r0, q3 = r0;
+                for (int b = 0; b < blocks; b++) {
+                    long o = base + (long) b * Q4_0x64.BYTES;
+                    ShortVector a0 = ShortVector.zero(S256), a1 = a0, a2 = a0, a3 = a0, e0 = a0, e1 = a0, e2 = a0, e3 = a0;
+                    int xb = 16 * b;
+                    for (int j = 0; j < 16; j++) {
+                        ShortVector v = ShortVector.fromMemorySegment(S256, w, o + 128 + 64L * j + 32 * h, LE);
+                        ShortVector v4 = v.lanewise(VectorOperators.LSHR, 4), v8 = v.lanewise(VectorOperators.LSHR, 8), v12 = v.lanewise(VectorOperators.LSHR, 12);
+                        ShortVector x = IntVector.broadcast(I256, xpA[xb + j]).reinterpretAsShorts();
+                        a0 = a0.add(v.mul(x));
+                        a1 = a1.add(v4.mul(x));
+                        a2 = a2.add(v8.mul(x));
+                        a3 = a3.add(v12.mul(x));
+                        x = IntVector.broadcast(I256, xpB[xb + j]).reinterpretAsShorts();
+                        e0 = e0.add(v.mul(x));
+                        e1 = e1.add(v4.mul(x));
+                        e2 = e2.add(v8.mul(x));
+                        e3 = e3.add(v12.mul(x));
+                    }
+                    FloatVector w0 = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 16 * h, LE).convertShape(VectorOperators.S2I, I256, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                    FloatVector w1 = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 32 + 16 * h, LE).convertShape(VectorOperators.S2I, I256, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                    FloatVector w2 = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 64 + 16 * h, LE).convertShape(VectorOperators.S2I, I256, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                    FloatVector w3 = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 96 + 16 * h, LE).convertShape(VectorOperators.S2I, I256, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                    float c = xs8A[b], d = xdA[b];
+                    IntVector i0 = a0.sub(a1.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                    IntVector i1 = a1.sub(a2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                    IntVector i2 = a2.sub(a3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                    IntVector i3 = a3.reinterpretAsInts();
+                    r0 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(w0.mul(d), r0);
+                    r1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(w1.mul(d), r1);
+                    r2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(w2.mul(d), r2);
+                    r3 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(w3.mul(d), r3);
+                    c = xs8B[b];
+                    d = xdB[b];
+                    i0 = e0.sub(e1.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                    i1 = e1.sub(e2.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                    i2 = e2.sub(e3.lanewise(VectorOperators.LSHL, 4)).reinterpretAsInts();
+                    i3 = e3.reinterpretAsInts();
+                    q0 = ((FloatVector) i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(w0.mul(d), q0);
+                    q1 = ((FloatVector) i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(w1.mul(d), q1);
+                    q2 = ((FloatVector) i2.lanewise(VectorOperators.ASHR, 16).add(i2.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(w2.mul(d), q2);
+                    q3 = ((FloatVector) i3.lanewise(VectorOperators.ASHR, 16).add(i3.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16))
+                            .convert(VectorOperators.I2F, 0)).sub(c).fma(w3.mul(d), q3);
+                }
+                r0.intoArray(outA, 64 * g + 8 * h);
+                r1.intoArray(outA, 64 * g + 16 + 8 * h);
+                r2.intoArray(outA, 64 * g + 32 + 8 * h);
+                r3.intoArray(outA, 64 * g + 48 + 8 * h);
+                q0.intoArray(outB, 64 * g + 8 * h);
+                q1.intoArray(outB, 64 * g + 16 + 8 * h);
+                q2.intoArray(outB, 64 * g + 32 + 8 * h);
+                q3.intoArray(outB, 64 * g + 48 + 8 * h);
+            }
+        }
+    }
+
     private static final VectorSpecies<Byte> B512 = ByteVector.SPECIES_512;
     private static final VectorSpecies<Long> L256 = LongVector.SPECIES_256, L512 = LongVector.SPECIES_512;
     private static final ValueLayout.OfLong I64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(LE);

@@ -102,7 +102,11 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
      */
     static final boolean K_BATCH = dev.panamax.simd.Tuning.flagOn("quant.kBatch");
 
-    /** On 256-bit vectors, whether a batched step's Q8_0 matrices take eight vectors at a time ({@link VectorInterleaved#q8Batch8x256}); {@code -Dpanamax.quant.batch256=false}: one at a time. */
+    /**
+     * On 256-bit vectors, whether a batched step's Q8_0 matrices take eight vectors at a time
+     * ({@link VectorInterleaved#q8Batch8x256}) and Q4_0's two ({@link VectorInterleaved#q4Batch2x256});
+     * {@code -Dpanamax.quant.batch256=false}: one at a time.
+     */
     static final boolean BATCH_256 = dev.panamax.simd.Tuning.flagOn("quant.batch256");
 
     /**
@@ -130,6 +134,14 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         if (a.length < 2) return false;
         int B = a.length;
         if (!WIDE) {
+            if (f == BlockFormat.Q4_0 && BATCH_256) {
+                for (int b = 0; b + 1 < B; b += 2) {
+                    QuantizedMatvec.Activations p = a[b], q = a[b + 1];
+                    VectorInterleaved.q4Batch2x256(w, off, p.pairs(), p.xq().d, p.xs8(), q.pairs(), q.xq().d, q.xs8(), cols / 32, outs[b], outs[b + 1], g0, g1);
+                }
+                if (B % 2 != 0) VectorInterleaved.q4x256(w, off, a[B - 1].pairs(), a[B - 1].xq().d, a[B - 1].xs8(), cols / 32, outs[B - 1], g0, g1);
+                return true;
+            }
             if (f != BlockFormat.Q8_0 || !BATCH_256 || B < 8) return false;
             float[][] xf = new float[B][], xd = new float[B][];
             for (int b = 0; b < B; b++) {
