@@ -1249,6 +1249,117 @@ final class VectorInterleaved {
     }
 
     /**
+     * {@link #q6kBatch2} in 256-bit vectors: {@link #q6kx256}'s steps × two activation vectors, each
+     * vector's rows bit for bit q6kx256's; each piece's loads and widening, and the sub-block's scale
+     * bytes, shared by both.
+     */
+    static void q6kBatch2x256(MemorySegment w, long off, int[] xpA, float[] xdA, int[] xpB, float[] xdB, int blocks, float[] outA, float[] outB,
+                              int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q6_Kx16.BYTES;
+            FloatVector loA = FloatVector.zero(F256), hiA = loA, loB = loA, hiB = loA;
+            for (int b = 0; b < blocks; b++) {
+                long o = base + (long) b * Q6_Kx16.BYTES;
+                IntVector scaledLoA = IntVector.zero(I256), scaledHiA = scaledLoA, scaledLoB = scaledLoA, scaledHiB = scaledLoA;
+                for (int j = 0; j < 16; j++) {
+                    ShortVector s0 = ShortVector.zero(S256), s1 = s0, t0 = s0, t1 = s0;
+                    long q = o + Q6_Kx16.CODES + 256L * j;
+                    int xj = 128 * b + 8 * j;
+                    for (int p = 0; p < 8; p++) {
+                        ShortVector v0 = (ShortVector) ByteVector.fromMemorySegment(B128, w, q + 32L * p, LE).convertShape(VectorOperators.B2S, S256, 0);
+                        ShortVector v1 = (ShortVector) ByteVector.fromMemorySegment(B128, w, q + 32L * p + 16, LE).convertShape(VectorOperators.B2S, S256, 0);
+                        ShortVector x = IntVector.broadcast(I256, xpA[xj + p]).reinterpretAsShorts();
+                        s0 = s0.add(v0.mul(x));
+                        s1 = s1.add(v1.mul(x));
+                        x = IntVector.broadcast(I256, xpB[xj + p]).reinterpretAsShorts();
+                        t0 = t0.add(v0.mul(x));
+                        t1 = t1.add(v1.mul(x));
+                    }
+                    IntVector scLo = signedBytes8(w, o + 32 + 16L * j), scHi = signedBytes8(w, o + 40 + 16L * j);
+                    IntVector i0 = s0.reinterpretAsInts(), i1 = s1.reinterpretAsInts();
+                    i0 = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    i1 = i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    scaledLoA = scaledLoA.add(i0.mul(scLo));
+                    scaledHiA = scaledHiA.add(i1.mul(scHi));
+                    i0 = t0.reinterpretAsInts();
+                    i1 = t1.reinterpretAsInts();
+                    i0 = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    i1 = i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                    scaledLoB = scaledLoB.add(i0.mul(scLo));
+                    scaledHiB = scaledHiB.add(i1.mul(scHi));
+                }
+                FloatVector scaleLo = ((IntVector) ShortVector.fromMemorySegment(S128, w, o, LE).convertShape(VectorOperators.S2I, I256, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                FloatVector scaleHi = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 16, LE).convertShape(VectorOperators.S2I, I256, 0))
+                        .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                loA = ((FloatVector) scaledLoA.convert(VectorOperators.I2F, 0)).fma(scaleLo.mul(xdA[b]), loA);
+                hiA = ((FloatVector) scaledHiA.convert(VectorOperators.I2F, 0)).fma(scaleHi.mul(xdA[b]), hiA);
+                loB = ((FloatVector) scaledLoB.convert(VectorOperators.I2F, 0)).fma(scaleLo.mul(xdB[b]), loB);
+                hiB = ((FloatVector) scaledHiB.convert(VectorOperators.I2F, 0)).fma(scaleHi.mul(xdB[b]), hiB);
+            }
+            loA.intoArray(outA, 16 * g);
+            hiA.intoArray(outA, 16 * g + 8);
+            loB.intoArray(outB, 16 * g);
+            hiB.intoArray(outB, 16 * g + 8);
+        }
+    }
+
+    /**
+     * {@link #q4kBatch2} in 256-bit vectors: {@link #q4kHalf256}'s steps (each group's rows 0–7, then
+     * 8–15) × two activation vectors, each vector's rows bit for bit {@link #q4kx256}'s; the piece's
+     * load, widening and nibble split, and the scale and min bytes, shared by both.
+     */
+    static void q4kBatch2x256(MemorySegment w, long off, int[] xpA, float[] xdA, int[] xsumA, int[] xpB, float[] xdB, int[] xsumB, int blocks,
+                              float[] outA, float[] outB, int g0, int g1) {
+        for (int g = g0; g < g1; g++) {
+            long base = off + (long) g * blocks * Q4_Kx16.BYTES;
+            for (int h = 0; h < 16; h += 8) {
+                FloatVector accA = FloatVector.zero(F256), accB = accA;
+                for (int b = 0; b < blocks; b++) {
+                    long o = base + (long) b * Q4_Kx16.BYTES;
+                    IntVector scaledA = IntVector.zero(I256), minsA = scaledA, scaledB = scaledA, minsB = scaledA;
+                    for (int c = 0; c < 4; c++) {
+                        ShortVector s0 = ShortVector.zero(S256), s1 = s0, t0 = s0, t1 = s0;
+                        long q = o + 320 + 512L * c + 2 * h;
+                        int xc = 128 * b + 32 * c;
+                        for (int j = 0; j < 16; j++) {
+                            ShortVector v = (ShortVector) ByteVector.fromMemorySegment(B128, w, q + 32L * j, LE).convertShape(VectorOperators.ZERO_EXTEND_B2S, S256, 0);
+                            ShortVector lo = v.and((short) 0x0f), hi = v.lanewise(VectorOperators.LSHR, 4);
+                            s0 = s0.add(lo.mul(IntVector.broadcast(I256, xpA[xc + j]).reinterpretAsShorts()));
+                            s1 = s1.add(hi.mul(IntVector.broadcast(I256, xpA[xc + 16 + j]).reinterpretAsShorts()));
+                            t0 = t0.add(lo.mul(IntVector.broadcast(I256, xpB[xc + j]).reinterpretAsShorts()));
+                            t1 = t1.add(hi.mul(IntVector.broadcast(I256, xpB[xc + 16 + j]).reinterpretAsShorts()));
+                        }
+                        long sc = o + 64 + 32L * c + h, mn = o + 192 + 32L * c + h;
+                        IntVector sc0 = bytes8(w, sc), sc1 = bytes8(w, sc + 16), m0 = bytes8(w, mn), m1 = bytes8(w, mn + 16);
+                        IntVector i0 = s0.reinterpretAsInts(), i1 = s1.reinterpretAsInts();
+                        i0 = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                        i1 = i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                        scaledA = scaledA.add(i0.mul(sc0)).add(i1.mul(sc1));
+                        minsA = minsA.add(m0.mul(xsumA[8 * b + 2 * c])).add(m1.mul(xsumA[8 * b + 2 * c + 1]));
+                        i0 = t0.reinterpretAsInts();
+                        i1 = t1.reinterpretAsInts();
+                        i0 = i0.lanewise(VectorOperators.ASHR, 16).add(i0.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                        i1 = i1.lanewise(VectorOperators.ASHR, 16).add(i1.lanewise(VectorOperators.LSHL, 16).lanewise(VectorOperators.ASHR, 16));
+                        scaledB = scaledB.add(i0.mul(sc0)).add(i1.mul(sc1));
+                        minsB = minsB.add(m0.mul(xsumB[8 * b + 2 * c])).add(m1.mul(xsumB[8 * b + 2 * c + 1]));
+                    }
+                    FloatVector d = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 2 * h, LE).convertShape(VectorOperators.S2I, I256, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                    FloatVector dmin = ((IntVector) ShortVector.fromMemorySegment(S128, w, o + 32 + 2 * h, LE).convertShape(VectorOperators.S2I, I256, 0))
+                            .lanewise(VectorOperators.LSHL, 13).and(0x8fffffff).reinterpretAsFloats().mul(0x1p112f);
+                    accA = ((FloatVector) scaledA.convert(VectorOperators.I2F, 0)).fma(d.mul(xdA[b]), accA);
+                    accA = ((FloatVector) minsA.convert(VectorOperators.I2F, 0)).fma(dmin.mul(-xdA[b]), accA);
+                    accB = ((FloatVector) scaledB.convert(VectorOperators.I2F, 0)).fma(d.mul(xdB[b]), accB);
+                    accB = ((FloatVector) minsB.convert(VectorOperators.I2F, 0)).fma(dmin.mul(-xdB[b]), accB);
+                }
+                accA.intoArray(outA, 16 * g + h);
+                accB.intoArray(outB, 16 * g + h);
+            }
+        }
+    }
+
+    /**
      * {@link #q8Rows} for Q4_Kx16: per 64-value chunk, pieces 0–7 hold columns 0–15 (low nibbles)
      * and 32–47 (high), pieces 8–15 columns 16–31 and 48–63; each row's value is d·sc·code − dmin·m
      * as {@link Q4_KBlock#dequantize} computes it.

@@ -104,7 +104,8 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
 
     /**
      * On 256-bit vectors, whether a batched step's Q8_0 matrices take eight vectors at a time
-     * ({@link VectorInterleaved#q8Batch8x256}) and Q4_0's two ({@link VectorInterleaved#q4Batch2x256});
+     * ({@link VectorInterleaved#q8Batch8x256}), Q4_0's, Q4_K's and Q6_K's two ({@link VectorInterleaved#q4Batch2x256},
+     * {@link VectorInterleaved#q4kBatch2x256}, {@link VectorInterleaved#q6kBatch2x256}; the K-quants as {@link #K_BATCH} says);
      * {@code -Dpanamax.quant.batch256=false}: one at a time.
      */
     static final boolean BATCH_256 = dev.panamax.simd.Tuning.flagOn("quant.batch256");
@@ -140,6 +141,22 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                     VectorInterleaved.q4Batch2x256(w, off, p.pairs(), p.xq().d, p.xs8(), q.pairs(), q.xq().d, q.xs8(), cols / 32, outs[b], outs[b + 1], g0, g1);
                 }
                 if (B % 2 != 0) VectorInterleaved.q4x256(w, off, a[B - 1].pairs(), a[B - 1].xq().d, a[B - 1].xs8(), cols / 32, outs[B - 1], g0, g1);
+                return true;
+            }
+            if ((f == BlockFormat.Q4_K || f == BlockFormat.Q6_K) && BATCH_256 && K_BATCH && kCalls >= K_BATCH_AFTER) {
+                for (int b = 0; b + 1 < B; b += 2) {
+                    QuantizedMatvec.Activations p = a[b], q = a[b + 1];
+                    if (f == BlockFormat.Q4_K) {
+                        VectorInterleaved.q4kBatch2x256(w, off, p.pairs(), p.xq().d, p.xsum32(), q.pairs(), q.xq().d, q.xsum32(), cols / 256, outs[b], outs[b + 1], g0, g1);
+                    } else {
+                        VectorInterleaved.q6kBatch2x256(w, off, p.pairs(), p.xq().d, q.pairs(), q.xq().d, cols / 256, outs[b], outs[b + 1], g0, g1);
+                    }
+                }
+                if (B % 2 != 0) {
+                    QuantizedMatvec.Activations p = a[B - 1];
+                    if (f == BlockFormat.Q4_K) VectorInterleaved.q4kx256(w, off, p.pairs(), p.xq().d, p.xsum32(), cols / 256, outs[B - 1], g0, g1);
+                    else VectorInterleaved.q6kx256(w, off, p.pairs(), p.xq().d, cols / 256, outs[B - 1], g0, g1);
+                }
                 return true;
             }
             if (f != BlockFormat.Q8_0 || !BATCH_256 || B < 8) return false;

@@ -210,16 +210,15 @@ class InterleavedTest {
      * entry a fresh JVM runs the start-up twins instead. Batch sizes that take octets, quads, a
      * short quad and a pair with one left over; codes random or all at an extreme, against
      * activation codes random, all +127 or all −127. On 256-bit vectors (quant's vector-256 run) the
-     * same for {@code q8Batch8x256} and {@code q4Batch2x256}, the batched kernels of that shape.
+     * same for {@code q8Batch8x256}, {@code q4Batch2x256}, {@code q4kBatch2x256} and {@code q6kBatch2x256}.
      */
     @Test
     void batchedVectorKernelsEqualTheReferences() {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
         VectorQuantDot.kCalls = Math.max(VectorQuantDot.kCalls, VectorQuantDot.K_BATCH_AFTER); // as in a process past its first tokens
         SplittableRandom r = new SplittableRandom(23);
-        // 256-bit vectors (AVX2; quant's vector-256 test run): Q8_0 eight vectors at a time, Q4_0 two
-        BlockFormat[] formats = VectorQuantDot.WIDE ? new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.Q4_K, BlockFormat.Q6_K}
-                : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0};
+        // 256-bit vectors (AVX2; quant's vector-256 test run): Q8_0 eight vectors at a time, the others two
+        BlockFormat[] formats = {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.Q4_K, BlockFormat.Q6_K};
         for (BlockFormat f : formats) {
             int cols = f.size == 256 ? 768 : 576, rows = 192, group = QuantizedMatvec.interleavedGroupRows(f), groups = rows / group;
             // the bytes of a block's codes: after the scale (Q8_0, Q4_0), after d, dmin and the 12 scale bytes (Q4_K), before the scales (Q6_K)
