@@ -25,7 +25,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * ids and logits of that sequence decoded alone — on the kernels' pool at its size, 1 and 3 threads.
  * Runs on the Vector API path and, in the models module's second surefire execution, on the scalar path
  * (until now the second execution's includes had left it out). The models module's tests start the
- * batched Q4_K and Q6_K kernels at once ({@code -Dpanamax.quant.kBatchAfter=0} in its pom): with a
+ * batched Q4_K and Q6_K kernels at once ({@code -Dpanamax.quant.batchAfter=0} in its pom): with a
  * fresh process's threshold this test's steps never reached them (a swapped activation sum in
  * {@code q4kBatch2} passed it then and fails it now).
  */

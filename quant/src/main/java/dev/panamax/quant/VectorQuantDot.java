@@ -78,12 +78,10 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                 else VectorInterleaved.q4x256(w, off, pairs, x.d, xs8, cols / 32, out, g0, g1);
             }
             case Q4_K -> {
-                if (kCalls < K_BATCH_AFTER) kCalls++; // (then only read: no cache line passed between the threads)
                 if (WIDE) VectorInterleaved.q4k(w, off, pairs, x.d, xsum32, cols / 256, out, g0, g1);
                 else VectorInterleaved.q4kx256(w, off, pairs, x.d, xsum32, cols / 256, out, g0, g1);
             }
             case Q6_K -> {
-                if (kCalls < K_BATCH_AFTER) kCalls++;
                 if (WIDE) VectorInterleaved.q6k(w, off, pairs, x.d, cols / 256, out, g0, g1);
                 else VectorInterleaved.q6kx256(w, off, pairs, x.d, cols / 256, out, g0, g1);
             }
@@ -111,17 +109,21 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     static final boolean BATCH_256 = dev.panamax.simd.Tuning.flagOn("quant.batch256");
 
     /**
-     * The batched Q4_K and Q6_K kernels start once the one-vector ones have run this many calls
-     * ({@code -Dpanamax.quant.kBatchAfter=N}): a fresh process's prompt rows go one at a time through
-     * the kernel its decoding needs anyway, instead of making the JIT compile both before the first
-     * token (a Q4_K_M file's 32 tokens from a fresh `generate` 0.5 s slower on the Intel Xeon). The
-     * start-up warm-up and a short prompt make ~16 000 calls, a decoded token ~760 (TinyLlama Q4_K_M);
-     * a server's first step of riding prompts passes it. Which kernel runs never changes a bit.
+     * The batched kernels that a fresh process's first batched calls would make the JIT compile
+     * late — Q4_K's and Q6_K's on 512-bit vectors, every 256-bit one — start once the process has
+     * made this many batched calls one vector at a time ({@code -Dpanamax.quant.batchAfter=N}). A
+     * fresh `generate`'s short prompt is rows of one batched step (up to ~6 000 calls on TinyLlama's
+     * shapes); those rows go through the decode kernel its decoding compiles anyway, where compiling
+     * the batched kernel beside it had cost a Q4_K_M file's 32 tokens 0.5 s (and a 256-bit Q4_0 file's
+     * 14-token prompt 0.2–0.7 s; docs/benchmarks.md, twenty-third and twenty-fourth sessions). A server
+     * passes it in its first few steps, its warm-up's included. Which kernel runs never changes a bit.
+     * (Counting one-vector calls instead, as the twenty-third session did, counted the start-up
+     * warm-up's calls too, and on 256-bit vectors passed the threshold in the middle of that prompt.)
      */
-    static final int K_BATCH_AFTER = dev.panamax.simd.Tuning.speed("quant.kBatchAfter", 50_000);
+    static final int BATCH_AFTER = dev.panamax.simd.Tuning.speed("quant.batchAfter", 20_000);
 
-    /** One-vector Q4_K and Q6_K calls on the vector kernels so far (unsynchronised: a count for a speed choice only; tests set it). */
-    static int kCalls;
+    /** Batched calls so far (unsynchronised, stops at {@link #BATCH_AFTER}: a count for a speed choice only; tests set it). */
+    static int batchCalls;
 
     /**
      * On 512-bit vectors: Q8_0 (and Q5_0 and IQ4_NL as Q8_0) eight vectors at a time
@@ -134,8 +136,11 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                                           int g0, int g1) {
         if (a.length < 2) return false;
         int B = a.length;
+        boolean started = batchCalls >= BATCH_AFTER;
+        if (!started) batchCalls++; // (then only read: no cache line passed between the threads)
         if (!WIDE) {
-            if (f == BlockFormat.Q4_0 && BATCH_256) {
+            if (!BATCH_256 || !started) return false;
+            if (f == BlockFormat.Q4_0) {
                 for (int b = 0; b + 1 < B; b += 2) {
                     QuantizedMatvec.Activations p = a[b], q = a[b + 1];
                     VectorInterleaved.q4Batch2x256(w, off, p.pairs(), p.xq().d, p.xs8(), q.pairs(), q.xq().d, q.xs8(), cols / 32, outs[b], outs[b + 1], g0, g1);
@@ -143,7 +148,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                 if (B % 2 != 0) VectorInterleaved.q4x256(w, off, a[B - 1].pairs(), a[B - 1].xq().d, a[B - 1].xs8(), cols / 32, outs[B - 1], g0, g1);
                 return true;
             }
-            if ((f == BlockFormat.Q4_K || f == BlockFormat.Q6_K) && BATCH_256 && K_BATCH && kCalls >= K_BATCH_AFTER) {
+            if ((f == BlockFormat.Q4_K || f == BlockFormat.Q6_K) && K_BATCH) {
                 for (int b = 0; b + 1 < B; b += 2) {
                     QuantizedMatvec.Activations p = a[b], q = a[b + 1];
                     if (f == BlockFormat.Q4_K) {
@@ -159,7 +164,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
                 }
                 return true;
             }
-            if (f != BlockFormat.Q8_0 || !BATCH_256 || B < 8) return false;
+            if (f != BlockFormat.Q8_0 || B < 8) return false;
             float[][] xf = new float[B][], xd = new float[B][];
             for (int b = 0; b < B; b++) {
                 xf[b] = a[b].codes();
@@ -178,7 +183,7 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             if (B % 2 != 0) VectorInterleaved.q4(w, off, a[B - 1].pairs(), a[B - 1].xq().d, a[B - 1].xs8(), cols / 32, outs[B - 1], g0, g1);
             return true;
         }
-        if ((f == BlockFormat.Q4_K || f == BlockFormat.Q6_K) && K_BATCH && kCalls >= K_BATCH_AFTER) {
+        if ((f == BlockFormat.Q4_K || f == BlockFormat.Q6_K) && K_BATCH && started) {
             int b0 = 0;
             if (f == BlockFormat.Q6_K) { // (Q4_K four at a time held too many vectors: C2 compiled it 16× slower)
                 int[][] xp = new int[4][];

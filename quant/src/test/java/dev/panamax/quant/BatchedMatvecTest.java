@@ -67,7 +67,7 @@ class BatchedMatvecTest {
     @EnumSource(value = BlockFormat.class, names = {"Q8_0", "Q4_0", "Q4_K", "Q6_K", "Q5_0", "IQ4_NL"})
     void everyInterleavedLayoutBatchesBitForBit(BlockFormat f) {
         assumeTrue(QuantizedMatvec.interleaves(f, 64, 512), "the interleaved kernels do not run in this JVM (no Vector API)");
-        VectorQuantDot.kCalls = Math.max(VectorQuantDot.kCalls, VectorQuantDot.K_BATCH_AFTER); // Q4_K, Q6_K: the batched kernels, as past a process's first tokens
+        VectorQuantDot.batchCalls = Math.max(VectorQuantDot.batchCalls, VectorQuantDot.BATCH_AFTER); // Q4_K, Q6_K: the batched kernels, as past a process's first tokens
         SplittableRandom r = new SplittableRandom(100 + f.ordinal());
         BlockFormat as = QuantizedMatvec.interleavedAs(f);
         int cols = 512;

@@ -215,7 +215,7 @@ class InterleavedTest {
     @Test
     void batchedVectorKernelsEqualTheReferences() {
         assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
-        VectorQuantDot.kCalls = Math.max(VectorQuantDot.kCalls, VectorQuantDot.K_BATCH_AFTER); // as in a process past its first tokens
+        VectorQuantDot.batchCalls = Math.max(VectorQuantDot.batchCalls, VectorQuantDot.BATCH_AFTER); // as in a process past its first tokens
         SplittableRandom r = new SplittableRandom(23);
         // 256-bit vectors (AVX2; quant's vector-256 test run): Q8_0 eight vectors at a time, the others two
         BlockFormat[] formats = {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.Q4_K, BlockFormat.Q6_K};
