@@ -107,8 +107,57 @@ public final class QuantizedMatvec {
         }
     }
 
-    static final Dot SCALAR = (f, w, wOff, x, n) -> f == BlockFormat.Q8_0
-            ? Q8_0Block.dotReference(w, wOff, x, n) : Q4_0Block.dotReference(w, wOff, x, n);
+    static final Dot SCALAR = new ScalarDot();
+
+    /**
+     * The scalar path (no Vector API, or vectors narrower than 256 bits: ARM's NEON): the references,
+     * except that Q8_0 (with Q5_0, IQ4_NL), Q4_0 and Q6_K decode through their interleaved layouts
+     * on the start-up twins ({@link InterleavedTwins}: plain Java, two products a long multiply, the
+     * references' bits) — 2.4–3.5× the file layout's row-by-row references (docs/kernels.md).
+     */
+    private static final class ScalarDot implements Dot {
+        @Override
+        public float dot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n) {
+            return f == BlockFormat.Q8_0 ? Q8_0Block.dotReference(w, wOff, x, n) : Q4_0Block.dotReference(w, wOff, x, n);
+        }
+
+        @Override
+        public void matvecInterleaved(BlockFormat f, MemorySegment w, long off, Q8_KBlock x, int[] pairs, float[] xs8, int[] xsum32, int cols,
+                                      float[] out, int g0, int g1) {
+            if (!twinned(f)) {
+                Dot.super.matvecInterleaved(f, w, off, x, pairs, xs8, xsum32, cols, out, g0, g1);
+                return;
+            }
+            InterleavedTwins.matvec(f, w, off, new Activations[] {new Activations(x, pairs, xs8, xsum32, null)}, cols, new float[][] {out}, g0, g1);
+        }
+
+        @Override
+        public boolean matvecInterleavedBatch(BlockFormat f, MemorySegment w, long off, Activations[] a, int cols, float[][] outs, int g0, int g1) {
+            if (!twinned(f)) return false;
+            InterleavedTwins.matvec(f, w, off, a, cols, outs, g0, g1);
+            return true;
+        }
+    }
+
+    /**
+     * Whether the interleaved layout of {@code f} (as {@link #interleavedAs} names it) has a start-up twin
+     * that the scalar path decodes with ({@code -Dpanamax.experiments=true -Dpanamax.quant.scalarTwins=0}:
+     * the file's layout and its references, as before — other sums, so an experiment).
+     */
+    static boolean twinned(BlockFormat f) {
+        return SCALAR_TWINS && (f == BlockFormat.Q8_0 || f == BlockFormat.Q4_0 || f == BlockFormat.Q6_K);
+    }
+
+    private static final boolean SCALAR_TWINS = dev.panamax.simd.Tuning.experiment("quant.scalarTwins", 1) != 0;
+
+    /**
+     * Whether prompts go through the twins' batched form too: where the float kernels are scalar as well
+     * (2.1–2.2× the scalar float GEMM on TinyLlama's 64-token prompts); with 128-bit vectors the
+     * Vector API's float GEMM is faster (21.8 against 6.9 tokens/s), and the rows are widened for it.
+     */
+    private static boolean twinsMultiplyPrompts() {
+        return Simd.kernels().vectorBits() == 0;
+    }
 
     static int scaledDotReference(byte[] c, int[] s, byte[] q, int qOff, int size) {
         int sum = 0;
@@ -183,7 +232,7 @@ public final class QuantizedMatvec {
      */
     public static boolean interleaves(BlockFormat format, int rows, int cols) {
         return interleavedRowBytes(format) > 0 && rows > 0 && cols > 0 && cols % format.size == 0
-                && (ACTIVE.vectorBits() > 0 || INTERLEAVE_SCALAR);
+                && (ACTIVE.vectorBits() > 0 || twinned(interleavedAs(format)) || INTERLEAVE_SCALAR);
     }
 
     /** Bytes per row and block of {@code format}'s interleaved layout (the file's, but 148 for Q4_K's unpacked scales and 274 for Q6_K's whole-byte codes), or 0 if it has none. */
@@ -470,11 +519,12 @@ public final class QuantizedMatvec {
     /**
      * Whether a block of {@code tokens} against an interleaved matrix of {@code format} is best
      * multiplied by {@link #matmulInterleaved}: Q4_0, the 512-bit vector kernels running, and at
-     * least 32 tokens. Otherwise a prompt's GEMM widens the rows to float
-     * ({@link #dequantizeInterleavedRows}) and multiplies in float.
+     * least 32 tokens; where every kernel is scalar, every format with a twin ({@link #twinned}). Otherwise a
+     * prompt's GEMM widens the rows to float ({@link #dequantizeInterleavedRows}) and multiplies in float.
      */
     public static boolean multipliesPrompt(BlockFormat named, int tokens) {
         BlockFormat format = interleavedAs(named);
+        if (ACTIVE == SCALAR) return twinsMultiplyPrompts() && twinned(format);
         return format == BlockFormat.Q4_0 && ACTIVE.vectorBits() >= 512 && PROMPT_GEMM_ROWS > 0 && tokens >= PROMPT_GEMM_ROWS;
     }
 
@@ -482,8 +532,9 @@ public final class QuantizedMatvec {
      * out[t·rows + r] = Σ_c W[r, c]·x[t·cols + c] for the tokens t < {@code tokens} of a prompt, W an
      * interleaved matrix [rows, cols]: each token's activations quantized as decoding quantizes them,
      * and each token's row of out equal to {@link #matvecInterleaved} of that token, bit for bit.
-     * Q4_0 on 512-bit vectors multiplies the whole block in integers ({@link Q4_0PromptGemm});
-     * anything else goes token by token through the decode kernels.
+     * Q4_0 on 512-bit vectors multiplies the whole block in integers ({@link Q4_0PromptGemm}); where
+     * every kernel is scalar, the twinned formats go through the twins' batched form (each block of
+     * weights once for all tokens); anything else goes token by token through the decode kernels.
      */
     public static void matmulInterleaved(BlockFormat named, MemorySegment w, int rows, int cols, float[] x, int tokens, float[] out) {
         BlockFormat format = interleavedAs(named);
@@ -493,6 +544,10 @@ public final class QuantizedMatvec {
         }
         if (tokens == 0) return;
         if (format == BlockFormat.Q4_0 && ACTIVE.q4_0PromptGemm(w, rows, cols, x, tokens, out)) return;
+        if (ACTIVE == SCALAR && twinsMultiplyPrompts() && twinned(format)) { // each block of weights once for all tokens
+            matvecInterleavedBatch(format, new MemorySegment[] {w}, new int[] {rows}, cols, x, tokens, new float[][] {out});
+            return;
+        }
         float[] xt = new float[cols], ot = new float[rows];
         for (int t = 0; t < tokens; t++) {
             System.arraycopy(x, t * cols, xt, 0, cols);

@@ -260,6 +260,34 @@ class InterleavedTest {
     }
 
     /**
+     * The scalar path's quantized matvec ({@code QuantizedMatvec.SCALAR}: no Vector API, or vectors
+     * narrower than 256 bits) decodes Q8_0, Q4_0 and Q6_K on the start-up twins through the interleaved
+     * layouts, one vector and batched, with the references' bits; Q4_K has no twin there.
+     */
+    @Test
+    void theScalarPathDecodesOnTheTwins() {
+        SplittableRandom r = new SplittableRandom(29);
+        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.Q6_K}) {
+            int cols = f.size == 256 ? 512 : 256, rows = 128, groups = rows / QuantizedMatvec.interleavedGroupRows(f);
+            MemorySegment p = interleaved(f, randomMatrix(r, f, 3, rows, cols), 3, rows, cols);
+            QuantizedMatvec.Activations[] a = new QuantizedMatvec.Activations[3];
+            float[][] want = new float[3][rows], got = new float[3][rows];
+            for (int v = 0; v < 3; v++) {
+                float[] x = activations(r, cols);
+                a[v] = QuantizedMatvec.Activations.of(f, x, 0, cols, true);
+                reference(f, p, new Activations(x, f), cols, want[v], rows);
+            }
+            assertTrue(QuantizedMatvec.SCALAR.matvecInterleavedBatch(f, p, 0, a, cols, got, 0, groups), f + ": batched on the twins");
+            for (int v = 0; v < 3; v++) assertArrayEquals(want[v], got[v], f + " batched, vector " + v);
+            float[] one = new float[rows];
+            QuantizedMatvec.SCALAR.matvecInterleaved(f, p, 0, a[1].xq(), a[1].pairs(), a[1].xs8(), a[1].xsum32(), cols, one, 0, groups);
+            assertArrayEquals(want[1], one, f + " one vector");
+            assertTrue(QuantizedMatvec.twinned(f));
+        }
+        assertFalse(QuantizedMatvec.twinned(BlockFormat.Q4_K), "Q4_K keeps the file's layout on the scalar path");
+    }
+
+    /**
      * Q8_0's kernels add code × activation-nibble products in 16 bits over a whole block: at the
      * extremes (every code −128 or 127, every activation code ±127, so each low nibble is 15 or 1
      * and each high one 7 or −8) the sums stay exact, equal to the reference.
