@@ -138,54 +138,19 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         int B = a.length;
         boolean started = batchCalls >= BATCH_AFTER;
         if (!started) batchCalls++; // (then only read: no cache line passed between the threads)
-        if (!WIDE) {
-            if (!BATCH_256 || !started) return false;
-            if (f == BlockFormat.Q4_0) {
-                for (int b = 0; b + 1 < B; b += 2) {
-                    QuantizedMatvec.Activations p = a[b], q = a[b + 1];
-                    VectorInterleaved.q4Batch2x256(w, off, p.pairs(), p.xq().d, p.xs8(), q.pairs(), q.xq().d, q.xs8(), cols / 32, outs[b], outs[b + 1], g0, g1);
-                }
-                if (B % 2 != 0) VectorInterleaved.q4x256(w, off, a[B - 1].pairs(), a[B - 1].xq().d, a[B - 1].xs8(), cols / 32, outs[B - 1], g0, g1);
-                return true;
-            }
-            if ((f == BlockFormat.Q4_K || f == BlockFormat.Q6_K) && K_BATCH) {
-                for (int b = 0; b + 1 < B; b += 2) {
-                    QuantizedMatvec.Activations p = a[b], q = a[b + 1];
-                    if (f == BlockFormat.Q4_K) {
-                        VectorInterleaved.q4kBatch2x256(w, off, p.pairs(), p.xq().d, p.xsum32(), q.pairs(), q.xq().d, q.xsum32(), cols / 256, outs[b], outs[b + 1], g0, g1);
-                    } else {
-                        VectorInterleaved.q6kBatch2x256(w, off, p.pairs(), p.xq().d, q.pairs(), q.xq().d, cols / 256, outs[b], outs[b + 1], g0, g1);
-                    }
-                }
-                if (B % 2 != 0) {
-                    QuantizedMatvec.Activations p = a[B - 1];
-                    if (f == BlockFormat.Q4_K) VectorInterleaved.q4kx256(w, off, p.pairs(), p.xq().d, p.xsum32(), cols / 256, outs[B - 1], g0, g1);
-                    else VectorInterleaved.q6kx256(w, off, p.pairs(), p.xq().d, cols / 256, outs[B - 1], g0, g1);
-                }
-                return true;
-            }
-            if (f != BlockFormat.Q8_0 || B < 8) return false;
-            float[][] xf = new float[B][], xd = new float[B][];
-            for (int b = 0; b < B; b++) {
-                xf[b] = a[b].codes();
-                xd[b] = a[b].xq().d;
-            }
-            int b0 = 0;
-            for (; b0 + 8 <= B; b0 += 8) VectorInterleaved.q8Batch8x256(w, off, xf, xd, b0, cols / 32, outs, g0, g1);
-            for (; b0 < B; b0++) VectorInterleaved.q8x256(w, off, a[b0].pairs(), a[b0].xq().d, cols / 32, outs[b0], g0, g1);
-            return true;
-        }
+        if (!WIDE && !(BATCH_256 && started)) return false; // 256-bit: every batched kernel waits for BATCH_AFTER
         if (f == BlockFormat.Q4_0) {
             for (int b = 0; b + 1 < B; b += 2) {
                 QuantizedMatvec.Activations p = a[b], q = a[b + 1];
-                VectorInterleaved.q4Batch2(w, off, p.pairs(), p.xq().d, p.xs8(), q.pairs(), q.xq().d, q.xs8(), cols / 32, outs[b], outs[b + 1], g0, g1);
+                if (WIDE) VectorInterleaved.q4Batch2(w, off, p.pairs(), p.xq().d, p.xs8(), q.pairs(), q.xq().d, q.xs8(), cols / 32, outs[b], outs[b + 1], g0, g1);
+                else VectorInterleaved.q4Batch2x256(w, off, p.pairs(), p.xq().d, p.xs8(), q.pairs(), q.xq().d, q.xs8(), cols / 32, outs[b], outs[b + 1], g0, g1);
             }
-            if (B % 2 != 0) VectorInterleaved.q4(w, off, a[B - 1].pairs(), a[B - 1].xq().d, a[B - 1].xs8(), cols / 32, outs[B - 1], g0, g1);
+            if (B % 2 != 0) matvecInterleaved(f, w, off, a[B - 1].xq(), a[B - 1].pairs(), a[B - 1].xs8(), a[B - 1].xsum32(), cols, outs[B - 1], g0, g1);
             return true;
         }
         if ((f == BlockFormat.Q4_K || f == BlockFormat.Q6_K) && K_BATCH && started) {
             int b0 = 0;
-            if (f == BlockFormat.Q6_K) { // (Q4_K four at a time held too many vectors: C2 compiled it 16× slower)
+            if (WIDE && f == BlockFormat.Q6_K) { // (Q4_K four at a time held too many vectors: C2 compiled it 16× slower)
                 int[][] xp = new int[4][];
                 float[][] xd = new float[4][], out = new float[4][];
                 for (; b0 + 4 <= B; b0 += 4) {
@@ -200,16 +165,26 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
             for (int b = b0; b + 1 < B; b += 2) {
                 QuantizedMatvec.Activations p = a[b], q = a[b + 1];
                 if (f == BlockFormat.Q4_K) {
-                    VectorInterleaved.q4kBatch2(w, off, p.pairs(), p.xq().d, p.xsum32(), q.pairs(), q.xq().d, q.xsum32(), cols / 256, outs[b], outs[b + 1], g0, g1);
+                    if (WIDE) VectorInterleaved.q4kBatch2(w, off, p.pairs(), p.xq().d, p.xsum32(), q.pairs(), q.xq().d, q.xsum32(), cols / 256, outs[b], outs[b + 1], g0, g1);
+                    else VectorInterleaved.q4kBatch2x256(w, off, p.pairs(), p.xq().d, p.xsum32(), q.pairs(), q.xq().d, q.xsum32(), cols / 256, outs[b], outs[b + 1], g0, g1);
                 } else {
-                    VectorInterleaved.q6kBatch2(w, off, p.pairs(), p.xq().d, q.pairs(), q.xq().d, cols / 256, outs[b], outs[b + 1], g0, g1);
+                    if (WIDE) VectorInterleaved.q6kBatch2(w, off, p.pairs(), p.xq().d, q.pairs(), q.xq().d, cols / 256, outs[b], outs[b + 1], g0, g1);
+                    else VectorInterleaved.q6kBatch2x256(w, off, p.pairs(), p.xq().d, q.pairs(), q.xq().d, cols / 256, outs[b], outs[b + 1], g0, g1);
                 }
             }
-            if ((B - b0) % 2 != 0) {
-                QuantizedMatvec.Activations p = a[B - 1];
-                if (f == BlockFormat.Q4_K) VectorInterleaved.q4k(w, off, p.pairs(), p.xq().d, p.xsum32(), cols / 256, outs[B - 1], g0, g1);
-                else VectorInterleaved.q6k(w, off, p.pairs(), p.xq().d, cols / 256, outs[B - 1], g0, g1);
+            if ((B - b0) % 2 != 0) matvecInterleaved(f, w, off, a[B - 1].xq(), a[B - 1].pairs(), a[B - 1].xs8(), a[B - 1].xsum32(), cols, outs[B - 1], g0, g1);
+            return true;
+        }
+        if (f == BlockFormat.Q8_0 && !WIDE) {
+            if (B < 8) return false;
+            float[][] xf = new float[B][], xd = new float[B][];
+            for (int b = 0; b < B; b++) {
+                xf[b] = a[b].codes();
+                xd[b] = a[b].xq().d;
             }
+            int b0 = 0;
+            for (; b0 + 8 <= B; b0 += 8) VectorInterleaved.q8Batch8x256(w, off, xf, xd, b0, cols / 32, outs, g0, g1);
+            for (; b0 < B; b0++) VectorInterleaved.q8x256(w, off, a[b0].pairs(), a[b0].xq().d, cols / 32, outs[b0], g0, g1);
             return true;
         }
         if (f != BlockFormat.Q8_0) return false;
