@@ -252,6 +252,7 @@ final class InterleavedTwins {
         }
 
         // ---- everything else on the vector kernels
+        @Override public QuantizedMatvec.Activations batchActivations(BlockFormat f, float[] x, int xOff, int cols) { return v.batchActivations(f, x, xOff, cols); }
         @Override public float dot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n) { return v.dot(f, w, wOff, x, n); }
         @Override public int scaledDot(byte[] c, int[] s, Q8_KBlock x, int off, int size) { return v.scaledDot(c, s, x, off, size); }
         @Override public float rowDot(BlockFormat f, MemorySegment w, long wOff, Q8_KBlock x, int n, byte[] c, int[] s, int[] m, float[] ab) {

@@ -22,7 +22,7 @@ public final class Q8_KBlock {
     public final int[] sums;
     public final int block;
 
-    private Q8_KBlock(int n, int block) {
+    Q8_KBlock(int n, int block) {
         this.q = new byte[n];
         this.wide = new short[n];
         this.d = new float[n / block];

@@ -65,6 +65,11 @@ public final class QuantizedMatvec {
             return false;
         }
 
+        /** A batched step's vector x[xOff, xOff + cols) as {@link #matvecInterleavedBatch} takes it: {@link Activations#of}; vector kernels override (the same bits). */
+        default Activations batchActivations(BlockFormat f, float[] x, int xOff, int cols) {
+            return Activations.of(f, x, xOff, cols, true);
+        }
+
         /** TQ2_0 weights × BitNet's int8 activations: the scalar reference; vector kernels override. */
         default float ternary(MemorySegment w, long off, byte[] xq, int n) {
             return BitNetTernary.dotReference(w, off, xq, n);
@@ -420,14 +425,14 @@ public final class QuantizedMatvec {
             firstGroup[i + 1] = firstGroup[i] + rows[i] / group;
         }
         if (B == 0) return;
+        Dot dot = ACTIVE;
         Activations[] a = new Activations[B];
-        for (int b = 0; b < B; b++) a[b] = Activations.of(format, x, b * cols, cols, true);
+        for (int b = 0; b < B; b++) a[b] = dot.batchActivations(format, x, b * cols, cols);
         // Each b's whole groups go to a scratch row of its own (the kernel writes rows from 0), copied out after.
         float[][][] scratch = new float[n][B][];
         for (int i = 0; i < n; i++) for (int b = 0; b < B; b++) scratch[i][b] = B == 1 ? outs[i] : new float[rows[i]];
         long groupBytes = (long) group * (cols / format.size) * interleavedRowBytes(format);
         int span = (int) Math.max(1, BATCH_SPAN_BYTES / groupBytes);
-        Dot dot = ACTIVE;
         Parallel.forRange(firstGroup[n], 1, (g0, g1) -> {
             for (int s0 = g0; s0 < g1; s0 += span) {
                 int s1 = Math.min(g1, s0 + span);

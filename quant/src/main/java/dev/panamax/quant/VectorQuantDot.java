@@ -216,6 +216,19 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
         return true;
     }
 
+    /**
+     * On 512-bit vectors, once the batched kernels have started ({@link #BATCH_AFTER}): {@link VectorActivations}
+     * (the same bits; uncompiled, its vector code would slow a fresh process's first batched calls).
+     */
+    @Override
+    public QuantizedMatvec.Activations batchActivations(BlockFormat f, float[] x, int xOff, int cols) {
+        if (WIDE && BATCH_ACTIVATIONS && batchCalls >= BATCH_AFTER) return VectorActivations.of(f, x, xOff, cols);
+        return QuantizedMatvec.Activations.of(f, x, xOff, cols, true);
+    }
+
+    /** {@code -Dpanamax.quant.batchActivations=false}: a batched step's activations by the scalar reference. */
+    static final boolean BATCH_ACTIVATIONS = dev.panamax.simd.Tuning.flagOn("quant.batchActivations");
+
     private static ShortVector widen(ByteVector b) {
         return (ShortVector) b.convertShape(VectorOperators.B2S, S256, 0);
     }

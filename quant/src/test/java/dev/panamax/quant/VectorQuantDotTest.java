@@ -1,6 +1,8 @@
 package dev.panamax.quant;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.lang.foreign.Arena;
@@ -169,5 +171,52 @@ class VectorQuantDotTest {
             assertEquals(want, VectorQuantDot.ternary512(w, 0, xq, n), 0f, "512-bit, n = " + n);
             assertEquals(want, VectorQuantDot.ternary256(w, 0, xq, n), 0f, "256-bit, n = " + n);
         }
+    }
+
+    /**
+     * A batched step's activations on vectors ({@link VectorActivations}) are the scalar reference's
+     * field by field — codes, shorts, scales, sums, pairs, codes as floats — including blocks whose
+     * max is zero, subnormal, tiny enough that 127/max overflows, infinite or NaN, ties of the
+     * rounding, and a vector that starts mid-array.
+     */
+    @Test
+    void batchActivationsOnVectorsAreTheReferences() {
+        assumeTrue(vectorModule(), "jdk.incubator.vector is not in this JVM");
+        SplittableRandom r = new SplittableRandom(29);
+        for (BlockFormat f : new BlockFormat[] {BlockFormat.Q8_0, BlockFormat.Q4_0, BlockFormat.Q4_K, BlockFormat.Q6_K}) {
+            for (int cols : new int[] {256, 2048, 5632}) {
+                int off = 37;
+                float[] x = new float[off + cols];
+                for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian() * (r.nextInt(8) == 0 ? 100 : 1);
+                int blocks = cols / 32;
+                java.util.function.IntConsumer zero = b -> java.util.Arrays.fill(x, off + 32 * b, off + 32 * b + 32, 0f);
+                zero.accept(1);
+                for (int i = 0; i < 32; i++) x[off + 64 + i] = Float.MIN_VALUE * (i - 16); // subnormal max
+                for (int i = 0; i < 32; i++) x[off + 96 + i] = 2e-37f * (i - 16) / 16; // 127/max overflows
+                x[off + 130] = Float.POSITIVE_INFINITY;
+                x[off + 170] = Float.NaN;
+                x[off + 200] = -0f;
+                for (int i = 0; i < 32; i++) x[off + 224 + i] = (i - 16) * 127f / 32 / 127f * 2.5f; // codes on .5 ties
+                if (blocks > 8) x[off + 32 * (blocks - 1) + 5] = Float.NEGATIVE_INFINITY;
+                QuantizedMatvec.Activations want = QuantizedMatvec.Activations.of(f, x, off, cols, true);
+                QuantizedMatvec.Activations got = VectorActivations.of(f, x, off, cols);
+                String at = f + ", " + cols + " columns";
+                assertArrayEquals(want.xq().q, got.xq().q, at + ": codes");
+                assertArrayEquals(want.xq().wide, got.xq().wide, at + ": shorts");
+                assertArrayEquals(bits(want.xq().d), bits(got.xq().d), at + ": scales");
+                assertArrayEquals(want.xq().sums, got.xq().sums, at + ": sums per 16");
+                assertArrayEquals(want.pairs(), got.pairs(), at + ": pairs");
+                assertArrayEquals(bits(want.xs8()), bits(got.xs8()), at + ": 8·Σ per 32");
+                assertArrayEquals(want.xsum32(), got.xsum32(), at + ": Σ per 32");
+                if (f == BlockFormat.Q8_0) assertArrayEquals(bits(want.codes()), bits(got.codes()), at + ": codes as floats");
+                else assertNull(got.codes(), at);
+            }
+        }
+    }
+
+    private static int[] bits(float[] v) {
+        int[] b = new int[v.length];
+        for (int i = 0; i < v.length; i++) b[i] = Float.floatToRawIntBits(v[i]);
+        return b;
     }
 }
