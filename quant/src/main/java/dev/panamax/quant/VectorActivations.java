@@ -9,7 +9,7 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * A batched step's activations ({@link QuantizedMatvec.Activations#of}) on 512-bit vectors, every
+ * A batched step's activations ({@link QuantizedMatvec.Activations#of}) on vectors (512 or 256 bits), every
  * field the same bits as the scalar reference's: per block, max|x| by a lane reduction (a maximum
  * does not depend on the order), the codes x·(127/max) rounded half to even by adding and
  * subtracting 1.5·2²³ (exactly {@link Math#rint} for |v| ≤ 2²²: here |v| ≤ 127), then the codes as
@@ -22,25 +22,29 @@ import jdk.incubator.vector.VectorSpecies;
 final class VectorActivations {
     private VectorActivations() {}
 
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_512;
-    private static final VectorSpecies<Integer> I = IntVector.SPECIES_512;
-    private static final VectorSpecies<Short> S256 = ShortVector.SPECIES_256;
-    private static final VectorSpecies<Short> S512 = ShortVector.SPECIES_512;
-    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128;
+    /** The decode kernels' width ({@link VectorQuantDot#WIDE}): L = 16 float lanes, or 8 on 256-bit vectors. */
+    private static final boolean WIDE = VectorQuantDot.WIDE;
+    private static final VectorSpecies<Float> F = WIDE ? FloatVector.SPECIES_512 : FloatVector.SPECIES_256;
+    private static final VectorSpecies<Integer> I = WIDE ? IntVector.SPECIES_512 : IntVector.SPECIES_256;
+    /** L shorts, 2L shorts (the pairs' loads), L bytes. */
+    private static final VectorSpecies<Short> S = WIDE ? ShortVector.SPECIES_256 : ShortVector.SPECIES_128;
+    private static final VectorSpecies<Short> S2 = WIDE ? ShortVector.SPECIES_512 : ShortVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B = WIDE ? ByteVector.SPECIES_128 : ByteVector.SPECIES_64;
+    private static final int L = F.length();
 
     /** 1.5·2²³: v + it − it is v rounded to the nearest integer, ties to even, for |v| ≤ 2²². */
     private static final float ROUND = 12582912f;
     /** Below this max, 127/max may overflow to infinity: such blocks take the reference. */
     private static final float SMALLEST = 1e-36f;
 
-    /** Int lanes 0, 16, 1, 17, … 7, 23 and 8, 24, … 15, 31 of (a, b): a and b interleaved. */
-    private static final VectorShuffle<Integer> ZIP_LO = zip(0), ZIP_HI = zip(8);
+    /** Int lanes 0, L, 1, L + 1, … of (a, b) and L/2, 3L/2, …: a and b interleaved. */
+    private static final VectorShuffle<Integer> ZIP_LO = zip(0), ZIP_HI = zip(L / 2);
 
     private static VectorShuffle<Integer> zip(int from) {
-        int[] idx = new int[16];
-        for (int i = 0; i < 8; i++) {
+        int[] idx = new int[L];
+        for (int i = 0; i < L / 2; i++) {
             idx[2 * i] = from + i;
-            idx[2 * i + 1] = 16 + from + i;
+            idx[2 * i + 1] = L + from + i;
         }
         return VectorShuffle.fromArray(I, idx, 0);
     }
@@ -53,36 +57,39 @@ final class VectorActivations {
         for (int b = 0; b < cols / block; b++) {
             int from = xOff + b * block, at = b * block;
             FloatVector m = FloatVector.fromArray(F, x, from).abs();
-            for (int i = 16; i < block; i += 16) m = m.max(FloatVector.fromArray(F, x, from + i).abs());
+            for (int i = L; i < block; i += L) m = m.max(FloatVector.fromArray(F, x, from + i).abs());
             float amax = m.reduceLanes(VectorOperators.MAX);
-            if (!(amax == 0 || amax >= SMALLEST && amax <= Float.MAX_VALUE)) {
-                xq.d[b] = Q8_KBlock.quantizeBlock(x, from, block, xq.q, at);
-                for (int i = 0; i < block; i += 16) {
-                    IntVector c = (IntVector) ByteVector.fromArray(B128, xq.q, at + i).convertShape(VectorOperators.B2I, I, 0);
-                    ((ShortVector) c.convertShape(VectorOperators.I2S, S256, 0)).intoArray(xq.wide, at + i);
-                    if (q8) ((FloatVector) c.convert(VectorOperators.I2F, 0)).intoArray(codes, at + i);
-                    xq.sums[(at + i) / 16] = c.reduceLanes(VectorOperators.ADD);
-                }
-                continue;
-            }
+            boolean reference = !(amax == 0 || amax >= SMALLEST && amax <= Float.MAX_VALUE);
+            if (reference) xq.d[b] = Q8_KBlock.quantizeBlock(x, from, block, xq.q, at);
             float id = amax != 0 ? 127f / amax : 0f;
-            for (int i = 0; i < block; i += 16) {
-                FloatVector r = FloatVector.fromArray(F, x, from + i).mul(id).add(ROUND).sub(ROUND);
-                if (q8) r.intoArray(codes, at + i);
-                IntVector c = (IntVector) r.convert(VectorOperators.F2I, 0);
-                ((ByteVector) c.convertShape(VectorOperators.I2B, B128, 0)).intoArray(xq.q, at + i);
-                ((ShortVector) c.convertShape(VectorOperators.I2S, S256, 0)).intoArray(xq.wide, at + i);
-                xq.sums[(at + i) / 16] = c.reduceLanes(VectorOperators.ADD);
+            int sum = 0;
+            for (int i = 0; i < block; i += L) {
+                IntVector c;
+                if (reference) {
+                    c = (IntVector) ByteVector.fromArray(B, xq.q, at + i).convertShape(VectorOperators.B2I, I, 0);
+                    if (q8) ((FloatVector) c.convert(VectorOperators.I2F, 0)).intoArray(codes, at + i);
+                } else {
+                    FloatVector r = FloatVector.fromArray(F, x, from + i).mul(id).add(ROUND).sub(ROUND);
+                    if (q8) r.intoArray(codes, at + i);
+                    c = (IntVector) r.convert(VectorOperators.F2I, 0);
+                    ((ByteVector) c.convertShape(VectorOperators.I2B, B, 0)).intoArray(xq.q, at + i);
+                }
+                ((ShortVector) c.convertShape(VectorOperators.I2S, S, 0)).intoArray(xq.wide, at + i);
+                sum += c.reduceLanes(VectorOperators.ADD);
+                if ((i + L) % 16 == 0) {
+                    xq.sums[(at + i) / 16] = sum;
+                    sum = 0;
+                }
             }
-            xq.d[b] = block == 32 ? Float.float16ToFloat(Float.floatToFloat16(amax / 127f)) : amax / 127f;
+            if (!reference) xq.d[b] = block == 32 ? Float.float16ToFloat(Float.floatToFloat16(amax / 127f)) : amax / 127f;
         }
         int[] pairs = new int[q8 ? cols : cols / 2];
-        for (int i = 0; i < cols; i += 32) {
-            ShortVector s = ShortVector.fromArray(S512, xq.wide, i);
+        for (int i = 0; i < cols; i += 2 * L) {
+            ShortVector s = ShortVector.fromArray(S2, xq.wide, i);
             if (q8) { // Q8_0x16.nibblePairs: low nibbles' pair, then the high parts' pair
                 IntVector lo = s.and((short) 15).reinterpretAsInts(), hi = s.lanewise(VectorOperators.ASHR, 4).reinterpretAsInts();
                 lo.rearrange(ZIP_LO, hi).intoArray(pairs, i);
-                lo.rearrange(ZIP_HI, hi).intoArray(pairs, i + 16);
+                lo.rearrange(ZIP_HI, hi).intoArray(pairs, i + L);
             } else {
                 s.reinterpretAsInts().intoArray(pairs, i / 2);
             }

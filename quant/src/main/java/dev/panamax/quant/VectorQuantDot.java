@@ -217,12 +217,13 @@ final class VectorQuantDot implements QuantizedMatvec.Dot {
     }
 
     /**
-     * On 512-bit vectors, once the batched kernels have started ({@link #BATCH_AFTER}): {@link VectorActivations}
-     * (the same bits; uncompiled, its vector code would slow a fresh process's first batched calls).
+     * Once the batched kernels have started ({@link #BATCH_AFTER}; on 256-bit vectors, where {@link #BATCH_256}
+     * lets them): {@link VectorActivations} (the same bits; uncompiled, its vector code would slow a fresh
+     * process's first batched calls).
      */
     @Override
     public QuantizedMatvec.Activations batchActivations(BlockFormat f, float[] x, int xOff, int cols) {
-        if (WIDE && BATCH_ACTIVATIONS && batchCalls >= BATCH_AFTER) return VectorActivations.of(f, x, xOff, cols);
+        if ((WIDE || BATCH_256) && BATCH_ACTIVATIONS && batchCalls >= BATCH_AFTER) return VectorActivations.of(f, x, xOff, cols);
         return QuantizedMatvec.Activations.of(f, x, xOff, cols, true);
     }
 
