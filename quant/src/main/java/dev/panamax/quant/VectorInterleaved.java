@@ -122,8 +122,8 @@ final class VectorInterleaved {
      * times 2¹⁶ exactly (two operations where widening each took three). A block's sums stay exact
      * (|Σ| · 2¹⁶ < 2²⁴ · 2¹⁶, every partial sum a multiple of 2¹⁶) and one multiply by 2⁻¹⁶ — exact —
      * gives q8's integer sum before it meets the scales. A broadcast load per multiply-add (q8Batch4:
-     * one per two) and yet 1.12–1.17× its speed on one core: the step is bound by the vector ports'
-     * conversions and the loads together (docs/benchmarks.md, seventeenth session).
+     * one per two) and yet faster on one core: the step is bound by the fused multiply-adds with their
+     * loads beside them, not by the conversions (docs/benchmarks.md, seventeenth and twenty-fifth sessions).
      *
      * @param v    the first of the eight vectors in xf, xd and outs
      */
