@@ -240,7 +240,7 @@ public final class Gpt2 implements Architecture {
          * activations are quantized per token, go token by token.
          */
         private float[] prefillBlock(int[] tokens, boolean allLogits) {
-            if (tokens.length < m.weights.options().promptBatchFrom() || !m.batchable) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            if (tokens.length < m.weights.options().promptBatchFrom(false) || !m.batchable) return LanguageModel.Session.super.prefill(tokens, allLogits);
             return run(tokens, new Block(c, tokens.length), allLogits);
         }
 

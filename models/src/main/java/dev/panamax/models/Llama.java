@@ -167,6 +167,14 @@ public final class Llama implements Architecture {
 
         /** Whether prompts can run as matrix-matrix work: every layer matrix is float32. */
         final boolean batchable;
+        /**
+         * Prompts (or blocks of one) of fewer tokens go through the decoding arithmetic as the rows of
+         * one step ({@link dev.panamax.runtime.LoadOptions#promptBatchFrom(boolean)}: by default 16, or 48
+         * when most of the layer matrices' weights are in quantized decode layouts — there a step's batched
+         * kernels read each weight once for all the rows, where the GEMM widens every row to floats for a
+         * few tokens).
+         */
+        final int promptBatchFrom;
 
         Model(Config c, Weights w, Names n, Tokenizer tokenizer, String chatTemplate, int[] endIds) {
             super(c.type, w, tokenizer, c.vocab, c.context, chatTemplate, endIds);
@@ -206,6 +214,14 @@ public final class Llama implements Architecture {
                 for (Tensor t : new Tensor[] {L.wq(), L.wk(), L.wv(), L.wo(), L.gate(), L.up(), L.down()}) ternary |= Linear.quantizesActivationsPerToken(t);
             }
             batchable = !ternary;
+            long inLayouts = 0, elements = 0;
+            for (Layer L : layers) {
+                for (Tensor t : new Tensor[] {L.wq(), L.wk(), L.wv(), L.wo(), L.gate(), L.up(), L.down()}) {
+                    elements += t.elements();
+                    if (w.inDecodeLayout(t)) inLayouts += t.elements();
+                }
+            }
+            promptBatchFrom = w.options().promptBatchFrom(2 * inLayouts > elements);
             // llama.cpp's Llama 3 files carry the scaling as per-pair divisors instead of metadata.
             Tensor factors = n == Names.GGUF ? w.find("rope_freqs.weight") : null;
             if (factors != null) {
@@ -478,14 +494,14 @@ public final class Llama implements Architecture {
          * The prompt as matrix-matrix work: the T new tokens go through each layer as one [T, dim]
          * block, so every weight matrix is read once per layer instead of once per token (tiled GEMM;
          * quantized and 16-bit matrices widened a panel at a time, {@link Tensor#matmul}). Short
-         * prompts ({@link dev.panamax.runtime.LoadOptions#promptBatchFrom}) and ternary (BitNet)
+         * prompts ({@link Model#promptBatchFrom}) and ternary (BitNet)
          * weights, whose activations are quantized per token, go through the decoding arithmetic
          * instead — the same bits as token by token — as the rows of one {@link #decodeStep}, so
          * their weights are read once too.
          */
         @Override
         public boolean prefillsTokenByToken(int tokens) {
-            return tokens < m.weights.options().promptBatchFrom() || !m.batchable;
+            return tokens < m.promptBatchFrom || !m.batchable;
         }
 
         @Override

@@ -199,7 +199,7 @@ public final class Mamba implements Architecture {
 
         /** One block of a prompt as one block of the scan (from {@link dev.panamax.runtime.LoadOptions#promptBatchFrom} tokens; shorter ones token by token). */
         private float[] prefillBlock(int[] tokens, boolean allLogits) {
-            if (tokens.length < m.weights.options().promptBatchFrom()) return LanguageModel.Session.super.prefill(tokens, allLogits);
+            if (tokens.length < m.weights.options().promptBatchFrom(false)) return LanguageModel.Session.super.prefill(tokens, allLogits);
             return run(tokens, new Block(c, tokens.length), allLogits);
         }
 

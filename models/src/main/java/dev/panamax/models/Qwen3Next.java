@@ -310,7 +310,7 @@ public final class Qwen3Next implements Architecture {
                     g[t] = D.aNeg()[h] * Ssm.softplus(a + D.dtBias()[h]);
                 }
                 int chunk = m.weights.options().deltaRuleChunk();
-                if (T >= 2 && T >= Math.min(chunk, m.weights.options().promptBatchFrom())) DeltaRule.chunked(q, kk, v, g, beta, S[l][h], o, T, dk, dv, chunk);
+                if (T >= 2 && T >= Math.min(chunk, m.weights.options().promptBatchFrom(false))) DeltaRule.chunked(q, kk, v, g, beta, S[l][h], o, T, dk, dv, chunk);
                 else DeltaRule.recurrent(q, kk, v, g, beta, S[l][h], o, T, dk, dv);
                 // Gated RMSNorm per head: RMSNorm(o)·w ⊙ SiLU(z).
                 for (int t = 0; t < T; t++) {

@@ -1,6 +1,7 @@
 package dev.panamax.models;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -169,6 +170,38 @@ class InterleavedModelTest {
         assertTrue(err[0] <= 0.02 && err[1] <= 0.02, () -> "relative logit error: interleaved " + err[0] + ", file layout " + err[1]);
         for (int i = 0; i < prompts[0].length; i++) {
             assertEquals(prompts[1][i], prompts[0][i], 1e-4f * Math.max(1, Math.abs(prompts[1][i])), "prompt logit " + i);
+        }
+    }
+
+    /**
+     * Which prompts go through the decoding arithmetic as the rows of one step, by default
+     * ({@code promptBatchFrom} 0): with most layer weights in quantized decode layouts, those shorter
+     * than {@link dev.panamax.runtime.LoadOptions#QUANTIZED_PROMPT_BATCH_FROM} (a step's batched kernels
+     * read each weight once for all the rows); with float32 matrices, those shorter than
+     * {@link dev.panamax.runtime.LoadOptions#DEFAULT_PROMPT_BATCH_FROM}; an explicit value holds for both.
+     */
+    @org.junit.jupiter.api.Test
+    void quantizedDecodeLayoutsFeedLongerPromptsAsRowsOfAStep() throws Exception {
+        assumeTrue(QuantizedMatvec.interleaves(BlockFormat.Q8_0, 16, 32), "no interleaved layout on this JVM (scalar kernels)");
+        int quantized = dev.panamax.runtime.LoadOptions.QUANTIZED_PROMPT_BATCH_FROM, plain = dev.panamax.runtime.LoadOptions.DEFAULT_PROMPT_BATCH_FROM;
+        assertTrue(quantized > plain, quantized + " against " + plain);
+        var auto = Fixtures.OPTIONS.withPromptBatchFrom(0);
+        try (LanguageModel m = ModelLoader.loadLanguageModel(Fixtures.kjv(), auto.withQuantize(DType.Q8_0))) {
+            Llama.Model lm = (Llama.Model) m;
+            for (Llama.Layer l : lm.layers) assertEquals(DecodeLayout.Q8_0x16, lm.weights.cpu(l.gate()).layout(), "a layer's gate (its down projection, 688 columns, stays float32)");
+            LanguageModel.Session s = m.newSession();
+            assertTrue(s.prefillsTokenByToken(quantized - 1), "Q8_0 layouts, " + (quantized - 1) + " tokens");
+            assertFalse(s.prefillsTokenByToken(quantized), "Q8_0 layouts, " + quantized + " tokens");
+        }
+        try (LanguageModel m = ModelLoader.loadLanguageModel(Fixtures.kjv(), auto)) {
+            LanguageModel.Session s = m.newSession();
+            assertTrue(s.prefillsTokenByToken(plain - 1), "float32, " + (plain - 1) + " tokens");
+            assertFalse(s.prefillsTokenByToken(plain), "float32, " + plain + " tokens");
+        }
+        try (LanguageModel m = ModelLoader.loadLanguageModel(Fixtures.kjv(), Fixtures.OPTIONS.withPromptBatchFrom(3).withQuantize(DType.Q8_0))) {
+            LanguageModel.Session s = m.newSession();
+            assertTrue(s.prefillsTokenByToken(2), "Q8_0 layouts, promptBatchFrom 3, 2 tokens");
+            assertFalse(s.prefillsTokenByToken(3), "Q8_0 layouts, promptBatchFrom 3, 3 tokens");
         }
     }
 }

@@ -28,7 +28,8 @@ import java.util.Locale;
  *                            default); the pool is one per JVM, and results do not depend on it
  * @param promptBatchFrom     prompts of at least this many tokens run through each layer as one matrix
  *                            (shorter ones token by token): a speed choice whose results differ in the last
- *                            bits (the GEMM sums in another order than the decode matvec)
+ *                            bits (the GEMM sums in another order than the decode matvec); 0 (the default):
+ *                            by the weights, {@link #promptBatchFrom(boolean)}
  * @param promptChunk         a longer prompt is computed as consecutive blocks of at most this many tokens,
  *                            of nearly equal length, from its first (0: as one block). The blocks are part of what is computed — a row's
  *                            kernels depend on its block's size — so a batched decoder
@@ -59,7 +60,7 @@ public record LoadOptions(DType quantize, KvCache kvCache, long widenHalfFloatsU
             throw new IllegalArgumentException("device must be cpu, cuda or auto, got '" + device + "'");
         }
         if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0: as it is), got " + threads);
-        if (promptBatchFrom < 1) throw new IllegalArgumentException("promptBatchFrom must be >= 1, got " + promptBatchFrom);
+        if (promptBatchFrom < 0) throw new IllegalArgumentException("promptBatchFrom must be >= 0 (0: by the weights), got " + promptBatchFrom);
         if (promptChunk < 0) throw new IllegalArgumentException("promptChunk must be >= 0 (0: whole prompts), got " + promptChunk);
         if (deltaRuleChunk < 1) throw new IllegalArgumentException("deltaRuleChunk must be >= 1, got " + deltaRuleChunk);
         if (quantize != null && quantize != DType.TERNARY && quantize != DType.BINARY && (quantize.format == null || !quantize.format.canQuantize())) {
@@ -75,9 +76,33 @@ public record LoadOptions(DType quantize, KvCache kvCache, long widenHalfFloatsU
      */
     public static final int DEFAULT_PROMPT_CHUNK = 64;
 
-    /** As stored, F32 KV cache, small 16-bit models widened, interleaved layouts, CPU, prompts batched from 16 tokens in blocks of 64. */
+    /** {@link #promptBatchFrom(boolean)} where {@link #promptBatchFrom} is 0 (the default) and the layer weights are not mostly in quantized decode layouts. */
+    public static final int DEFAULT_PROMPT_BATCH_FROM = 16;
+
+    /**
+     * {@link #promptBatchFrom(boolean)} where {@link #promptBatchFrom} is 0 (the default) and most of a
+     * Llama-family model's layer weights are in quantized decode layouts (Q8_0, Q4_0, Q4_K, Q6_K …;
+     * {@code -Dpanamax.quantizedPromptBatchFrom}): prompts of fewer tokens go through the decoding
+     * arithmetic as the rows of one batched step, whose kernels read each weight once for all the rows,
+     * while the GEMM widens every row to floats. On an Intel Xeon (2 threads, TinyLlama's shapes), 16
+     * tokens ran 1.3–1.9× faster that way, 32 tokens 1.1–1.2×, 48 tokens 1.0–1.1×, 64 tokens 0.8–0.9×
+     * (docs/benchmarks.md, twenty-fifth session).
+     */
+    public static final int QUANTIZED_PROMPT_BATCH_FROM = dev.panamax.simd.Tuning.speed("quantizedPromptBatchFrom", 48);
+
+    /** As stored, F32 KV cache, small 16-bit models widened, interleaved layouts, CPU, prompts batched by the weights ({@link #promptBatchFrom(boolean)}) in blocks of 64. */
     public static LoadOptions defaults() {
-        return new LoadOptions(null, KvCache.F32, DEFAULT_WIDEN_BYTES, true, "cpu", 0, 16, DEFAULT_PROMPT_CHUNK, 64, false, null);
+        return new LoadOptions(null, KvCache.F32, DEFAULT_WIDEN_BYTES, true, "cpu", 0, 0, DEFAULT_PROMPT_CHUNK, 64, false, null);
+    }
+
+    /**
+     * The fewest tokens a prompt (or a block of one) needs to run through each layer as one matrix:
+     * {@link #promptBatchFrom} when set, otherwise {@link #QUANTIZED_PROMPT_BATCH_FROM} for a model whose
+     * layer weights are mostly in quantized decode layouts ({@code decodeLayouts}) and
+     * {@link #DEFAULT_PROMPT_BATCH_FROM} for any other.
+     */
+    public int promptBatchFrom(boolean decodeLayouts) {
+        return promptBatchFrom > 0 ? promptBatchFrom : decodeLayouts ? QUANTIZED_PROMPT_BATCH_FROM : DEFAULT_PROMPT_BATCH_FROM;
     }
 
     public LoadOptions withQuantize(DType v) { return new LoadOptions(v, kvCache, widenHalfFloatsUpTo, interleave, device, threads, promptBatchFrom, promptChunk, deltaRuleChunk, sigmoidAttention, layoutCache); }

@@ -144,6 +144,11 @@ public final class Weights implements AutoCloseable {
         return copies;
     }
 
+    /** Whether the CPU kernels read {@code m} (a matrix from {@link #matrix}) in a quantized decode layout ({@link #cpu}), before or after {@link #prepare}. */
+    public boolean inDecodeLayout(Tensor m) {
+        return m.layout() != null || options.interleave() && m.interleavesHere();
+    }
+
     /** Whether {@link #interleaved} gives {@code m} a copy of its own here: widened to F32, or interleaved. */
     private boolean copied(Tensor m) {
         return widened.contains(m) || options.interleave() && m.interleavesHere();
