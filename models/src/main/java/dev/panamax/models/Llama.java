@@ -209,18 +209,17 @@ public final class Llama implements Architecture {
             kvF16 = w.options().kvCache() == dev.panamax.runtime.LoadOptions.KvCache.F16;
             attention = new dev.panamax.simd.Attention.Shape(c.heads, c.kvHeads, c.headDim, c.slidingWindow, w.options().sigmoidAttention());
             // BitNet's ternary matrices multiply activations quantized per token; they stay token by token.
+            // Most of the weights in quantized decode layouts: short prompts go as the rows of a step (promptBatchFrom).
             boolean ternary = false;
-            for (Layer L : layers) {
-                for (Tensor t : new Tensor[] {L.wq(), L.wk(), L.wv(), L.wo(), L.gate(), L.up(), L.down()}) ternary |= Linear.quantizesActivationsPerToken(t);
-            }
-            batchable = !ternary;
             long inLayouts = 0, elements = 0;
             for (Layer L : layers) {
                 for (Tensor t : new Tensor[] {L.wq(), L.wk(), L.wv(), L.wo(), L.gate(), L.up(), L.down()}) {
+                    ternary |= Linear.quantizesActivationsPerToken(t);
                     elements += t.elements();
                     if (w.inDecodeLayout(t)) inLayouts += t.elements();
                 }
             }
+            batchable = !ternary;
             promptBatchFrom = w.options().promptBatchFrom(2 * inLayouts > elements);
             // llama.cpp's Llama 3 files carry the scaling as per-pair divisors instead of metadata.
             Tensor factors = n == Names.GGUF ? w.find("rope_freqs.weight") : null;

@@ -381,17 +381,22 @@ public final class QuantizedMatvec {
                 pairs = new int[cols / 2];
                 for (int i = 0; i < pairs.length; i++) pairs[i] = (xq.q[2 * i] & 0xffff) | xq.q[2 * i + 1] << 16;
             }
-            float[] xs8 = new float[cols / 32];
-            int[] xsum32 = new int[cols / 32];
-            for (int b = 0; b < xs8.length; b++) {
-                xsum32[b] = xq.sums[2 * b] + xq.sums[2 * b + 1];
-                xs8[b] = 8 * xsum32[b];
-            }
             // Q8_0's codes as floats (exactly), for the batched kernel's float multiply-adds.
             float[] codes = null;
             if (batched && format == BlockFormat.Q8_0) {
                 codes = new float[cols];
                 for (int i = 0; i < cols; i++) codes[i] = xq.q[i];
+            }
+            return withSums(xq, pairs, codes);
+        }
+
+        /** The activations with their sums per 32 (Σ and 8·Σ) from the codes' sums per 16. */
+        static Activations withSums(Q8_KBlock xq, int[] pairs, float[] codes) {
+            float[] xs8 = new float[xq.q.length / 32];
+            int[] xsum32 = new int[xq.q.length / 32];
+            for (int b = 0; b < xs8.length; b++) {
+                xsum32[b] = xq.sums[2 * b] + xq.sums[2 * b + 1];
+                xs8[b] = 8 * xsum32[b];
             }
             return new Activations(xq, pairs, xs8, xsum32, codes);
         }

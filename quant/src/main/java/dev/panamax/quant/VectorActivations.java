@@ -94,12 +94,6 @@ final class VectorActivations {
                 s.reinterpretAsInts().intoArray(pairs, i / 2);
             }
         }
-        float[] xs8 = new float[cols / 32];
-        int[] xsum32 = new int[cols / 32];
-        for (int b = 0; b < xs8.length; b++) {
-            xsum32[b] = xq.sums[2 * b] + xq.sums[2 * b + 1];
-            xs8[b] = 8 * xsum32[b];
-        }
-        return new QuantizedMatvec.Activations(xq, pairs, xs8, xsum32, codes);
+        return QuantizedMatvec.Activations.withSums(xq, pairs, codes);
     }
 }

@@ -189,14 +189,14 @@ class VectorQuantDotTest {
                 float[] x = new float[off + cols];
                 for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian() * (r.nextInt(8) == 0 ? 100 : 1);
                 int blocks = cols / 32;
-                java.util.function.IntConsumer zero = b -> java.util.Arrays.fill(x, off + 32 * b, off + 32 * b + 32, 0f);
-                zero.accept(1);
+                java.util.Arrays.fill(x, off + 32, off + 64, 0f); // a zero block
                 for (int i = 0; i < 32; i++) x[off + 64 + i] = Float.MIN_VALUE * (i - 16); // subnormal max
                 for (int i = 0; i < 32; i++) x[off + 96 + i] = 2e-37f * (i - 16) / 16; // 127/max overflows
                 x[off + 130] = Float.POSITIVE_INFINITY;
                 x[off + 170] = Float.NaN;
                 x[off + 200] = -0f;
-                for (int i = 0; i < 32; i++) x[off + 224 + i] = (i - 16) * 127f / 32 / 127f * 2.5f; // codes on .5 ties
+                for (int i = 0; i < 31; i++) x[off + 224 + i] = i - 16 + 0.5f; // max 127: multiplier 1, codes on .5 ties
+                x[off + 255] = 127f;
                 if (blocks > 8) x[off + 32 * (blocks - 1) + 5] = Float.NEGATIVE_INFINITY;
                 QuantizedMatvec.Activations want = QuantizedMatvec.Activations.of(f, x, off, cols, true);
                 QuantizedMatvec.Activations got = VectorActivations.of(f, x, off, cols);
